@@ -1,0 +1,105 @@
+import { type Insertable, type Kysely, type Selectable, sql } from 'kysely';
+import type { Clock } from '../platform/clock.js';
+import { newId } from '../platform/ids.js';
+import type { Database } from '../storage/schema.js';
+import type { AuditEvent, DetailValue, StoredAuditEvent } from './event.js';
+import { assertNoSecrets } from './secret-guard.js';
+import type { AuditEventRow } from './tables.js';
+
+const EVENT_TYPE = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/;
+
+/** Filters for listing audit events; all are optional and combine with AND. */
+export interface AuditQuery {
+  type?: string;
+  /** Matches `type` by prefix, e.g. `gateway.` or `pki.device.`. */
+  typePrefix?: string;
+  decision?: 'allow' | 'deny' | 'info';
+  objectId?: string;
+  actorId?: string;
+  requestId?: string;
+  /** Only events after this sequence number (for tailing). */
+  afterSeq?: number;
+  limit?: number;
+}
+
+/** The audit log: append inside the caller's transaction, list for investigations. */
+export interface AuditLog {
+  /**
+   * Appends an event. Pass the transaction that makes the change, so the change and its event commit
+   * together or not at all.
+   */
+  append(db: Kysely<Database>, event: AuditEvent): Promise<void>;
+  /** Lists events, newest first. */
+  list(query?: AuditQuery): Promise<StoredAuditEvent[]>;
+}
+
+function toRow(event: AuditEvent, id: string, at: string): Insertable<AuditEventRow> {
+  return {
+    id,
+    occurred_at: at,
+    type: event.type,
+    actor_type: event.actor.type,
+    actor_id: event.actor.id ?? null,
+    application_id: event.applicationId ?? null,
+    tenant_id: event.tenantId ?? null,
+    object_type: event.object?.type ?? null,
+    object_id: event.object?.id ?? null,
+    action: event.action,
+    decision: event.decision,
+    reason: event.reason ?? null,
+    policy_version: event.policyVersion ?? null,
+    request_id: event.context?.requestId ?? null,
+    trace_id: event.context?.traceId ?? null,
+    source_ip: event.context?.sourceIp ?? null,
+    details: JSON.stringify(event.details ?? {}),
+    prev_hash: null,
+    hash: null,
+  };
+}
+
+function fromRow(row: Selectable<AuditEventRow>): StoredAuditEvent {
+  return {
+    seq: row.seq,
+    id: row.id,
+    occurredAt: row.occurred_at,
+    type: row.type,
+    actor: { type: row.actor_type as StoredAuditEvent['actor']['type'], id: row.actor_id },
+    applicationId: row.application_id,
+    tenantId: row.tenant_id,
+    object: row.object_type ? { type: row.object_type, id: row.object_id } : null,
+    action: row.action,
+    decision: row.decision as StoredAuditEvent['decision'],
+    reason: row.reason,
+    policyVersion: row.policy_version,
+    context: { requestId: row.request_id, traceId: row.trace_id, sourceIp: row.source_ip },
+    details: JSON.parse(row.details) as Record<string, DetailValue>,
+  };
+}
+
+/** Creates the audit log over the platform database. */
+export function createAuditLog(deps: { db: Kysely<Database>; clock: Clock }): AuditLog {
+  return {
+    async append(db, event) {
+      if (!EVENT_TYPE.test(event.type)) throw new Error(`invalid audit event type "${event.type}"`);
+      assertNoSecrets(
+        { reason: event.reason ?? undefined, action: event.action, actorId: event.actor.id ?? undefined, objectId: event.object?.id ?? undefined },
+        event.details ?? {},
+      );
+      await db.insertInto('audit_events').values(toRow(event, newId(), deps.clock.now().toISOString())).execute();
+    },
+
+    async list(query = {}) {
+      let q = deps.db.selectFrom('audit_events').selectAll();
+      if (query.type) q = q.where('type', '=', query.type);
+      // substr instead of LIKE: event names contain `_`, which LIKE treats as a wildcard.
+      if (query.typePrefix) q = q.where(sql<string>`substr(type, 1, ${query.typePrefix.length})`, '=', query.typePrefix);
+      if (query.decision) q = q.where('decision', '=', query.decision);
+      if (query.objectId) q = q.where('object_id', '=', query.objectId);
+      if (query.actorId) q = q.where('actor_id', '=', query.actorId);
+      if (query.requestId) q = q.where('request_id', '=', query.requestId);
+      if (query.afterSeq !== undefined) q = q.where('seq', '>', query.afterSeq);
+      const rows = await q.orderBy('seq', 'desc').limit(Math.min(Math.max(query.limit ?? 100, 1), 1000)).execute();
+      return rows.map(fromRow);
+    },
+  };
+}

@@ -1,0 +1,4 @@
+export { loadConfig, listOptions, type ConfigSources } from './load.js';
+export { type Config, configSchema } from './schema.js';
+export { renderConfigReference } from './reference.js';
+export { parseDuration, formatDuration } from './option.js';

@@ -1,0 +1,75 @@
+import { Option, opt } from './option.js';
+
+const MINUTE = 60;
+const HOUR = 3600;
+const DAY = 86400;
+
+/**
+ * Every configuration option, its default, its environment variable and its documentation.
+ * docs/configuration.md is generated from this object (`npm run docs:config`), and a test keeps the two equal.
+ */
+export const configSchema = {
+  mode: opt.oneOf(['development', 'production'], 'development', 'CARAPACE_MODE',
+    'Development mode generates a local PKI and seeds demo data. Production mode refuses every insecure development default: generated CAs, generated server certificates and demo data.'),
+  dataDir: opt.string('./data', 'CARAPACE_DATA_DIR',
+    'Directory for the embedded SQLite database and the file key provider (`<dataDir>/pki`, mode 0700, keys 0600).'),
+  database: {
+    url: opt.optionalString('DATABASE_URL',
+      'PostgreSQL connection URL. When unset, Carapace uses SQLite at `<dataDir>/carapace.sqlite`.'),
+    schema: opt.string('public', 'CARAPACE_DATABASE_SCHEMA',
+      'PostgreSQL schema that holds Carapace tables (created if missing). Ignored for SQLite.'),
+  },
+  redis: {
+    url: opt.optionalString('REDIS_URL',
+      'Redis URL for cluster mode. When set, revocations fan out to every process at once instead of by polling.'),
+  },
+  log: {
+    level: opt.oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info', 'CARAPACE_LOG_LEVEL',
+      'Log level. Logs are JSON (pino) with tokens, keys, passwords and certificates redacted.'),
+  },
+  listeners: {
+    public: {
+      host: opt.string('0.0.0.0', 'CARAPACE_PUBLIC_HOST', 'Address of the public API listener.'),
+      port: opt.port(8443, 'CARAPACE_PUBLIC_PORT', 'Port of the public API listener (HTTPS).'),
+    },
+    gateway: {
+      host: opt.string('0.0.0.0', 'CARAPACE_GATEWAY_HOST', 'Address of the vehicle gateway listener.'),
+      port: opt.port(8444, 'CARAPACE_GATEWAY_PORT', 'Port of the vehicle gateway (HTTPS with required client certificates).'),
+    },
+    admin: {
+      host: opt.string('127.0.0.1', 'CARAPACE_ADMIN_HOST',
+        'Address of the admin plane. Keep it on loopback or a management network; it is never served on the public listener.'),
+      port: opt.port(8445, 'CARAPACE_ADMIN_PORT', 'Port of the admin plane (HTTPS with operator client certificates).'),
+    },
+  },
+  tls: {
+    certFile: opt.optionalString('CARAPACE_TLS_CERT_FILE',
+      'PEM server certificate chain for all listeners. When unset in development, one is issued by the development root CA. Required in production.'),
+    keyFile: opt.optionalString('CARAPACE_TLS_KEY_FILE', 'PEM private key for `tls.certFile`.'),
+    hostnames: opt.stringList(['localhost', '127.0.0.1', '::1'], 'CARAPACE_TLS_HOSTNAMES',
+      'Names and addresses put in the generated development server certificate.'),
+    minVersion: opt.oneOf(['TLSv1.2', 'TLSv1.3'], 'TLSv1.2', 'CARAPACE_TLS_MIN_VERSION', 'Lowest TLS version accepted by every listener.'),
+  },
+  pki: {
+    publicBaseUrl: opt.string('https://localhost:8443', 'CARAPACE_PUBLIC_BASE_URL',
+      'External base URL of the public listener; certificates point their CRL distribution point here.'),
+    operationalCertTtl: opt.duration(7 * DAY, 5 * MINUTE, 30 * DAY, 'CARAPACE_PKI_OPERATIONAL_CERT_TTL',
+      'Lifetime of a device operational certificate.'),
+    rotationOverlap: opt.duration(HOUR, MINUTE, 7 * DAY, 'CARAPACE_PKI_ROTATION_OVERLAP',
+      'After a rotation, how long the previous certificate stays usable if the new one is not used first.'),
+    factoryCertTtl: opt.duration(3650 * DAY, DAY, 7300 * DAY, 'CARAPACE_PKI_FACTORY_CERT_TTL',
+      'Lifetime of a factory (bootstrap) certificate issued by `carapace pki factory-cert`.'),
+    operatorCertTtl: opt.duration(30 * DAY, HOUR, 365 * DAY, 'CARAPACE_PKI_OPERATOR_CERT_TTL',
+      'Lifetime of an admin-plane operator certificate.'),
+    crlValidity: opt.duration(HOUR, MINUTE, 7 * DAY, 'CARAPACE_PKI_CRL_VALIDITY', 'nextUpdate distance of published CRLs.'),
+    revocationPollInterval: opt.duration(2, 1, 60, 'CARAPACE_PKI_REVOCATION_POLL_INTERVAL',
+      'How often each process re-reads revocations and device states from the database, bounding how long a revocation made by another process (without Redis) takes to apply.'),
+    keyProvider: opt.oneOf(['file'], 'file', 'CARAPACE_PKI_KEY_PROVIDER',
+      'Where CA private keys live. `file` keeps PKCS#8 keys under `<dataDir>/pki`; KMS, HSM and PKCS#11 providers implement the same interface.'),
+  },
+};
+
+type ConfigOf<S> = S extends Option<infer T> ? T : { readonly [K in keyof S]: ConfigOf<S[K]> };
+
+/** The validated configuration. */
+export type Config = ConfigOf<typeof configSchema>;

@@ -1,0 +1,70 @@
+/**
+ * One error type for the whole platform. Each error carries a stable `code` from a closed union; the HTTP
+ * layer maps codes to status and problem+json `type`, and tests assert on codes rather than messages.
+ */
+
+/** Every error code Carapace can raise, with the HTTP status it maps to. */
+export const ERROR_STATUS = {
+  ERR_BAD_REQUEST: 400,
+  ERR_VALIDATION: 400,
+  ERR_UNSUPPORTED_MEDIA_TYPE: 415,
+  ERR_PAYLOAD_TOO_LARGE: 413,
+  ERR_NOT_FOUND: 404,
+  ERR_METHOD_NOT_ALLOWED: 405,
+  ERR_CONFLICT: 409,
+  ERR_INTERNAL: 500,
+  ERR_NOT_READY: 503,
+  ERR_CONFIG_INVALID: 500,
+  ERR_CLIENT_CERT_REQUIRED: 401,
+  ERR_CLIENT_CERT_UNTRUSTED: 401,
+  ERR_CLIENT_CERT_EXPIRED: 401,
+  ERR_CLIENT_CERT_NOT_YET_VALID: 401,
+  ERR_CLIENT_CERT_REVOKED: 401,
+  ERR_CLIENT_CERT_SUPERSEDED: 401,
+  ERR_CLIENT_CERT_WRONG_PROFILE: 403,
+  ERR_DEVICE_MISMATCH: 403,
+  ERR_DEVICE_NOT_ACTIVE: 403,
+  ERR_PKI_CSR_INVALID: 400,
+  ERR_PKI_KEY_REUSED: 400,
+  ERR_PKI_DEVICE_NOT_PROVISIONED: 403,
+  ERR_PKI_DEVICE_ALREADY_ENROLLED: 409,
+  ERR_PKI_DEVICE_ID_CONFLICT: 409,
+  ERR_PKI_TRANSITION_NOT_ALLOWED: 409,
+  ERR_PKI_CA_MISSING: 500,
+  ERR_PKI_CA_INVALID: 400,
+  ERR_PKI_REVOCATION_INVALID: 400,
+  ERR_PKI_DEVICE_NOT_FOUND: 404,
+  ERR_PKI_CERT_NOT_FOUND: 404,
+  ERR_PKI_SERIAL_IN_USE: 409,
+} as const;
+
+/** A stable, documented error code. */
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/** Base error: a code, a safe message, structured context for logs, and an optional cause. */
+export class CarapaceError extends Error {
+  readonly code: ErrorCode;
+  readonly context: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, context: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CarapaceError';
+    this.code = code;
+    this.context = context;
+  }
+
+  /** The HTTP status this error maps to. */
+  get status(): number {
+    return ERROR_STATUS[this.code];
+  }
+}
+
+/** True when `err` is a CarapaceError with the given code (or any code when omitted). */
+export function isCarapaceError(err: unknown, code?: ErrorCode): err is CarapaceError {
+  return err instanceof CarapaceError && (code === undefined || err.code === code);
+}
+
+/** The problem+json `type` URI for a code: stable, documented in docs/errors.md. */
+export function problemType(code: ErrorCode): string {
+  return `urn:carapace:problem:${code.slice(4).toLowerCase().replaceAll('_', '-')}`;
+}

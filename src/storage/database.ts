@@ -1,0 +1,99 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { Database } from './schema.js';
+
+/** Which engine a storage handle talks to. */
+export type Dialect = 'sqlite' | 'postgres';
+
+/** An open database: the Kysely handle, its dialect, and lifecycle calls. */
+export interface Storage {
+  readonly db: Kysely<Database>;
+  readonly dialect: Dialect;
+  /** Where the data lives, for logs: a file path or a redacted URL. */
+  readonly location: string;
+  /** True when a trivial query succeeds. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Options for opening storage. */
+export interface StorageOptions {
+  /** PostgreSQL URL; when null, SQLite is used. */
+  url: string | null;
+  /** PostgreSQL schema for all tables. */
+  schema: string;
+  /** Directory for the SQLite file. */
+  dataDir: string;
+  /** SQLite file name inside dataDir (tests use their own). */
+  sqliteFile?: string;
+}
+
+/** Hides the password in a connection URL before it is logged. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
+function assertSchemaName(schema: string): void {
+  // The schema name is interpolated into DDL and a search_path option, so it must be a plain identifier.
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+    throw new Error(`invalid PostgreSQL schema name "${schema}": use lowercase letters, digits and underscores`);
+  }
+}
+
+async function openPostgres(url: string, schema: string): Promise<Storage> {
+  assertSchemaName(schema);
+  // int8 (bigint) arrives as a string by default; our bigints (audit sequence numbers) fit in a double.
+  const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) };
+  const bootstrap = new pg.Client({ connectionString: url });
+  await bootstrap.connect();
+  try {
+    await bootstrap.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+  } finally {
+    await bootstrap.end();
+  }
+  const pool = new pg.Pool({ connectionString: url, options: `-c search_path="${schema}"`, types, max: 10 });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    dialect: 'postgres',
+    location: `${redactUrl(url)} (schema ${schema})`,
+    ping: () => ping(db),
+    close: () => db.destroy(),
+  };
+}
+
+function openSqlite(dataDir: string, fileName: string): Storage {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const file = join(dataDir, fileName);
+  const handle = new SQLite(file);
+  handle.pragma('journal_mode = WAL');
+  // FULL makes every commit durable before it returns: an acknowledgement must mean the data is on disk.
+  handle.pragma('synchronous = FULL');
+  handle.pragma('foreign_keys = ON');
+  handle.pragma('busy_timeout = 5000');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: handle }) });
+  return { db, dialect: 'sqlite', location: file, ping: () => ping(db), close: () => db.destroy() };
+}
+
+async function ping(db: Kysely<Database>): Promise<boolean> {
+  try {
+    await sql`select 1`.execute(db);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Opens SQLite or PostgreSQL according to the options. Does not migrate. */
+export async function openStorage(options: StorageOptions): Promise<Storage> {
+  return options.url ? openPostgres(options.url, options.schema) : openSqlite(options.dataDir, options.sqliteFile ?? 'carapace.sqlite');
+}

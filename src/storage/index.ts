@@ -1,0 +1,4 @@
+export { openStorage, redactUrl, type Storage, type StorageOptions, type Dialect } from './database.js';
+export { migrateToLatest, allMigrations, type MigrationReport } from './migrate.js';
+export type { Database } from './schema.js';
+export { dialectOf } from './dialect.js';

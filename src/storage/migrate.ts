@@ -1,0 +1,27 @@
+import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
+import { auditMigrations } from '../audit/migrations.js';
+import { pkiMigrations } from '../pki/migrations.js';
+import { vehicleMigrations } from '../vehicles/migrations.js';
+import type { Database } from './schema.js';
+
+/** All migrations, from every module; names sort in the order they must run. */
+export const allMigrations: Record<string, Migration> = { ...auditMigrations, ...vehicleMigrations, ...pkiMigrations };
+
+const provider: MigrationProvider = { getMigrations: async () => allMigrations };
+
+/** What a migration run did. */
+export interface MigrationReport {
+  applied: string[];
+  total: number;
+}
+
+/** Applies every pending migration; throws with the failing migration's name. */
+export async function migrateToLatest(db: Kysely<Database>): Promise<MigrationReport> {
+  const migrator = new Migrator({ db, provider });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error) {
+    throw new Error(`migration ${failed?.migrationName ?? '(unknown)'} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName), total: Object.keys(allMigrations).length };
+}

@@ -1,0 +1,6 @@
+import type { AuditTables } from '../audit/tables.js';
+import type { PkiTables } from '../pki/tables.js';
+import type { VehicleTables } from '../vehicles/tables.js';
+
+/** Every table, composed from the modules that own them. */
+export interface Database extends AuditTables, VehicleTables, PkiTables {}

@@ -1,0 +1,73 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { migrateToLatest } from '../storage/migrate.js';
+import { openStorage, type Storage } from '../storage/database.js';
+
+/** A database engine a test can run against. */
+export interface TestDatabase {
+  readonly name: 'sqlite' | 'postgres';
+  /** Opens a fresh, migrated, isolated database; closing it removes it. */
+  open(): Promise<Storage & { dataDir: string }>;
+}
+
+let counter = 0;
+
+function uniqueSchema(): string {
+  return `t_${process.pid}_${Date.now().toString(36)}_${(counter++).toString(36)}`;
+}
+
+async function dropSchema(url: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
+
+/** SQLite always; PostgreSQL too whenever DATABASE_URL is set (CI sets it). */
+export function testDatabases(): TestDatabase[] {
+  const list: TestDatabase[] = [
+    {
+      name: 'sqlite',
+      async open() {
+        const dataDir = mkdtempSync(join(tmpdir(), 'carapace-test-'));
+        const storage = await openStorage({ url: null, schema: 'public', dataDir });
+        await migrateToLatest(storage.db);
+        return {
+          ...storage,
+          dataDir,
+          async close() {
+            await storage.close();
+            rmSync(dataDir, { recursive: true, force: true });
+          },
+        };
+      },
+    },
+  ];
+  const url = process.env.DATABASE_URL;
+  if (url) {
+    list.push({
+      name: 'postgres',
+      async open() {
+        const dataDir = mkdtempSync(join(tmpdir(), 'carapace-test-'));
+        const schema = uniqueSchema();
+        const storage = await openStorage({ url, schema, dataDir });
+        await migrateToLatest(storage.db);
+        return {
+          ...storage,
+          dataDir,
+          async close() {
+            await storage.close();
+            await dropSchema(url, schema);
+            rmSync(dataDir, { recursive: true, force: true });
+          },
+        };
+      },
+    });
+  }
+  return list;
+}
