@@ -1,0 +1,54 @@
+import type { Kysely } from 'kysely';
+import type { AuditLog } from '../audit/index.js';
+import type { Clock } from '../platform/clock.js';
+import type { Logger } from '../platform/log.js';
+import type { Database } from '../storage/schema.js';
+import type { Authorities } from './authorities.js';
+import type { RevocationFanout } from './fanout.js';
+import type { CertificateIssuer } from './issuer.js';
+import type { KeyProvider } from './key-provider.js';
+import type { CredentialChange, RevocationCache } from './revocation-cache.js';
+
+/** Lifetimes and windows of the PKI, in seconds. */
+export interface PkiSettings {
+  operationalCertTtl: number;
+  rotationOverlap: number;
+  factoryCertTtl: number;
+  operatorCertTtl: number;
+  crlValidity: number;
+}
+
+/** A public JWK the vehicle pins to verify command envelopes. */
+export interface CommandVerificationKey {
+  kty: string;
+  crv: string;
+  x: string;
+  kid: string;
+  alg: string;
+  use: 'sig';
+}
+
+/** Everything the PKI services share. Built once by createPki(). */
+export interface PkiContext {
+  db: Kysely<Database>;
+  audit: AuditLog;
+  clock: Clock;
+  log: Logger;
+  keys: KeyProvider;
+  authorities: Authorities;
+  issuer: CertificateIssuer;
+  cache: RevocationCache;
+  fanout: RevocationFanout;
+  settings: PkiSettings;
+  /** The platform command-verification keys (filled by the commands module; empty until then). */
+  commandKeys: () => Promise<CommandVerificationKey[]>;
+}
+
+/** Applies committed changes locally and announces them to other processes. Call after the commit. */
+export async function announce(ctx: Pick<PkiContext, 'cache' | 'fanout' | 'log'>, changes: CredentialChange[]): Promise<void> {
+  for (const change of changes) {
+    ctx.cache.apply(change);
+    // A fan-out failure must not undo a committed revocation; the periodic reload covers the gap.
+    await ctx.fanout.publish(change).catch((err: unknown) => ctx.log.warn({ err, kind: change.kind }, 'credential change fan-out failed; other processes will see it at their next reload'));
+  }
+}

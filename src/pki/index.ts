@@ -1,0 +1,14 @@
+export { createPki, type Pki, type PkiOptions } from './pki.js';
+export type { PkiContext, PkiSettings, CommandVerificationKey } from './context.js';
+export type { CertificateBundle, PresentedFactoryCertificate, PresentedOperationalCertificate } from './enrollment.js';
+export type { Authorities, CertificateAuthority } from './authorities.js';
+export { importAuthority, loadAuthorities } from './authorities.js';
+export { createFileKeyProvider, type KeyProvider } from './key-provider.js';
+export { certificateFacts, certificateThumbprint, IdentityUri, type CertificateFacts } from './fingerprints.js';
+export { FACTORY_POLICY_OID, OPERATIONAL_POLICY_OID } from './profiles.js';
+export { parseRevocationReason } from './revocation.js';
+export { DEVICE_TRANSITIONS, REVOCATION_REASONS, getDevice, type RevocationReason } from './devices.js';
+export type { RevocationCache, CredentialChange, CertificateState } from './revocation-cache.js';
+export type { VehicleBinding, IssuedWithKey } from './provisioning.js';
+export { pkiMigrations } from './migrations.js';
+export type { DeviceRow, DeviceStatus, CertificateRow, CaRole, CertificateProfile, PkiTables } from './tables.js';

@@ -1,0 +1,119 @@
+import { join } from 'node:path';
+import type { Kysely } from 'kysely';
+import type { AuditLog } from '../audit/index.js';
+import type { Clock } from '../platform/clock.js';
+import type { Logger } from '../platform/log.js';
+import type { Database } from '../storage/schema.js';
+import { ensureAuthorities } from './authorities.js';
+import type { CommandVerificationKey, PkiContext, PkiSettings } from './context.js';
+import { enroll, expireOverlap, markFirstUse, rotate } from './enrollment.js';
+import { createRedisFanout, localFanout } from './fanout.js';
+import { createCertificateIssuer } from './issuer.js';
+import { createFileKeyProvider, type KeyProvider } from './key-provider.js';
+import { issueFactoryCertificate, issueOperatorCertificate, issueServerCertificate, replaceDevice } from './provisioning.js';
+import { RevocationCache } from './revocation-cache.js';
+import { buildCrl, changeDeviceStatus, revokeCertificate, revokeDevice } from './revocation.js';
+import type { CaRole } from './tables.js';
+
+/** What createPki needs. */
+export interface PkiOptions {
+  db: Kysely<Database>;
+  audit: AuditLog;
+  clock: Clock;
+  log: Logger;
+  dataDir: string;
+  /** Development generates missing CAs; production requires them imported. */
+  allowGenerate: boolean;
+  publicBaseUrl: string;
+  settings: PkiSettings;
+  revocationPollSeconds: number;
+  redisUrl: string | null;
+  keys?: KeyProvider;
+  commandKeys?: () => Promise<CommandVerificationKey[]>;
+}
+
+type Bound<F> = F extends (ctx: PkiContext, ...rest: infer A) => infer R ? (...rest: A) => R : never;
+
+/** The PKI as one object: every operation bound to the shared context, plus start/stop of its sync loop. */
+export interface Pki {
+  readonly ctx: PkiContext;
+  enroll: Bound<typeof enroll>;
+  rotate: Bound<typeof rotate>;
+  markFirstUse: Bound<typeof markFirstUse>;
+  expireOverlap: Bound<typeof expireOverlap>;
+  revokeCertificate: Bound<typeof revokeCertificate>;
+  revokeDevice: Bound<typeof revokeDevice>;
+  changeDeviceStatus: Bound<typeof changeDeviceStatus>;
+  replaceDevice: Bound<typeof replaceDevice>;
+  issueFactoryCertificate: Bound<typeof issueFactoryCertificate>;
+  issueOperatorCertificate: Bound<typeof issueOperatorCertificate>;
+  issueServerCertificate: Bound<typeof issueServerCertificate>;
+  /** The CA's current CRL (DER), regenerated after each revocation and at half its validity. */
+  crl(role: CaRole): Promise<ArrayBuffer>;
+  /** Starts cross-process sync: Redis subscription when configured, and the periodic reload. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Builds the PKI: loads or generates the CAs, the issuer, the revocation fast path and its sync. */
+export async function createPki(options: PkiOptions): Promise<Pki> {
+  const keys = options.keys ?? createFileKeyProvider(join(options.dataDir, 'pki'));
+  const authorities = await ensureAuthorities({ db: options.db, keys, clock: options.clock, audit: options.audit, allowGenerate: options.allowGenerate });
+  const cache = new RevocationCache({ db: options.db, clock: options.clock });
+  await cache.refresh();
+  const ctx: PkiContext = {
+    db: options.db,
+    audit: options.audit,
+    clock: options.clock,
+    log: options.log,
+    keys,
+    authorities,
+    issuer: createCertificateIssuer({ authorities, keys, publicBaseUrl: options.publicBaseUrl }),
+    cache,
+    fanout: options.redisUrl ? createRedisFanout(options.redisUrl, options.log) : localFanout,
+    settings: options.settings,
+    commandKeys: options.commandKeys ?? (async () => []),
+  };
+
+  const crls = new Map<CaRole, { der: ArrayBuffer; staleAt: number }>();
+  cache.onChange((change) => {
+    if (change.kind === 'certificates-revoked') crls.clear();
+  });
+  let timer: NodeJS.Timeout | null = null;
+
+  const bind = <A extends unknown[], R>(fn: (c: PkiContext, ...a: A) => R) => (...a: A): R => fn(ctx, ...a);
+  return {
+    ctx,
+    enroll: bind(enroll),
+    rotate: bind(rotate),
+    markFirstUse: bind(markFirstUse),
+    expireOverlap: bind(expireOverlap),
+    revokeCertificate: bind(revokeCertificate),
+    revokeDevice: bind(revokeDevice),
+    changeDeviceStatus: bind(changeDeviceStatus),
+    replaceDevice: bind(replaceDevice),
+    issueFactoryCertificate: bind(issueFactoryCertificate),
+    issueOperatorCertificate: bind(issueOperatorCertificate),
+    issueServerCertificate: bind(issueServerCertificate),
+    async crl(role) {
+      const cached = crls.get(role);
+      if (cached && cached.staleAt > ctx.clock.now().getTime()) return cached.der;
+      const built = await buildCrl(ctx, role);
+      const half = (built.nextUpdate.getTime() - built.thisUpdate.getTime()) / 2;
+      crls.set(role, { der: built.der, staleAt: built.thisUpdate.getTime() + half });
+      return built.der;
+    },
+    async start() {
+      await ctx.fanout.subscribe((change) => cache.apply(change));
+      timer = setInterval(() => {
+        cache.refresh().catch((err: unknown) => options.log.error({ err }, 'revocation reload failed; serving the last known view'));
+      }, options.revocationPollSeconds * 1000);
+      timer.unref();
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      timer = null;
+      await ctx.fanout.close();
+    },
+  };
+}

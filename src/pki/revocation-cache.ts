@@ -1,0 +1,114 @@
+import type { Kysely } from 'kysely';
+import type { Clock } from '../platform/clock.js';
+import type { Database } from '../storage/schema.js';
+import type { DeviceStatus } from './tables.js';
+
+/** A change to credential status that every process must learn about. */
+export type CredentialChange =
+  | { kind: 'certificates-revoked'; serials: string[]; deviceIds: string[] }
+  | { kind: 'certificates-superseded'; serials: string[] }
+  | { kind: 'overlap-started'; serial: string; until: string }
+  | { kind: 'device-status'; deviceId: string; status: DeviceStatus };
+
+/** What the fast path says about a presented certificate. */
+export type CertificateState = { state: 'ok' } | { state: 'revoked' } | { state: 'superseded' } | { state: 'overlap'; until: number };
+
+/**
+ * The revocation fast path: an in-memory view of every revoked or superseded certificate that has not
+ * expired, every certificate in its rotation overlap, and every device that is not active. Checked on every
+ * request with no I/O. Kept current by local changes at once, by Redis fan-out across processes when
+ * configured, and by a periodic reload from the database as the backstop.
+ */
+export class RevocationCache {
+  private revoked = new Set<string>();
+  private superseded = new Set<string>();
+  private overlapUntil = new Map<string, number>();
+  private devices = new Map<string, DeviceStatus>();
+  private readonly listeners = new Set<(change: CredentialChange) => void>();
+  private loadedAt = 0;
+
+  constructor(private readonly deps: { db: Kysely<Database>; clock: Clock }) {}
+
+  /** Reloads the whole view from the database. */
+  async refresh(): Promise<void> {
+    const now = this.deps.clock.now().toISOString();
+    const certs = await this.deps.db.selectFrom('certificates')
+      .select(['serial', 'status', 'overlap_until', 'device_id'])
+      .where('not_after', '>', now)
+      .where((eb) => eb.or([eb('status', '!=', 'active'), eb('overlap_until', 'is not', null)]))
+      .execute();
+    const devices = await this.deps.db.selectFrom('devices').select(['id', 'status']).where('status', 'in', ['quarantined', 'revoked', 'decommissioned']).execute();
+    const revoked = new Set<string>();
+    const superseded = new Set<string>();
+    const overlap = new Map<string, number>();
+    for (const c of certs) {
+      if (c.status === 'revoked') revoked.add(c.serial);
+      else if (c.status === 'superseded') superseded.add(c.serial);
+      else if (c.overlap_until) overlap.set(c.serial, Date.parse(c.overlap_until));
+    }
+    const newlyRevoked = [...revoked].filter((s) => !this.revoked.has(s));
+    const blockedDevices = devices.filter((d) => this.devices.get(d.id) !== d.status);
+    this.revoked = revoked;
+    this.superseded = superseded;
+    this.overlapUntil = overlap;
+    this.devices = new Map(devices.map((d) => [d.id, d.status]));
+    this.loadedAt = Date.now();
+    // Tell listeners (the gateway closes connections) about what another process changed.
+    if (newlyRevoked.length > 0) this.emit({ kind: 'certificates-revoked', serials: newlyRevoked, deviceIds: [] });
+    for (const d of blockedDevices) this.emit({ kind: 'device-status', deviceId: d.id, status: d.status });
+  }
+
+  /** Applies a change made here or announced by another process, and notifies listeners. */
+  apply(change: CredentialChange): void {
+    switch (change.kind) {
+      case 'certificates-revoked':
+        for (const s of change.serials) {
+          this.revoked.add(s);
+          this.overlapUntil.delete(s);
+        }
+        break;
+      case 'certificates-superseded':
+        for (const s of change.serials) {
+          this.superseded.add(s);
+          this.overlapUntil.delete(s);
+        }
+        break;
+      case 'overlap-started':
+        this.overlapUntil.set(change.serial, Date.parse(change.until));
+        break;
+      case 'device-status':
+        if (change.status === 'active' || change.status === 'provisioned') this.devices.delete(change.deviceId);
+        else this.devices.set(change.deviceId, change.status);
+        break;
+    }
+    this.emit(change);
+  }
+
+  /** Subscribes to changes; returns the unsubscribe function. */
+  onChange(listener: (change: CredentialChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The fast-path state of a certificate serial. */
+  certificate(serial: string): CertificateState {
+    if (this.revoked.has(serial)) return { state: 'revoked' };
+    if (this.superseded.has(serial)) return { state: 'superseded' };
+    const until = this.overlapUntil.get(serial);
+    return until === undefined ? { state: 'ok' } : { state: 'overlap', until };
+  }
+
+  /** The status of a device if it is blocked (quarantined, revoked, decommissioned), else null. */
+  blockedDevice(deviceId: string): DeviceStatus | null {
+    return this.devices.get(deviceId) ?? null;
+  }
+
+  /** Milliseconds since the last full reload, for readiness. */
+  age(): number {
+    return this.loadedAt === 0 ? Number.POSITIVE_INFINITY : Date.now() - this.loadedAt;
+  }
+
+  private emit(change: CredentialChange): void {
+    for (const l of this.listeners) l(change);
+  }
+}

@@ -1,0 +1,112 @@
+import * as x509 from '@peculiar/x509';
+import type { RequestContext } from '../audit/index.js';
+import { CarapaceError } from '../platform/errors.js';
+import { normalizeSerial } from '../platform/ids.js';
+import type { CertificateAuthority } from './authorities.js';
+import { announce, type PkiContext } from './context.js';
+import { type ChangeActor, REVOCATION_REASONS, type RevocationReason, transitionDevice } from './devices.js';
+import { CA_KEY_ALGORITHM } from './key-provider.js';
+import type { CaRole, DeviceRow, DeviceStatus } from './tables.js';
+
+/** What a revocation did. */
+export interface RevocationResult {
+  revokedSerials: string[];
+  deviceId: string | null;
+}
+
+/** Parses a reason code, refusing anything RFC 5280 does not define for our use. */
+export function parseRevocationReason(reason: string): RevocationReason {
+  if (!(REVOCATION_REASONS as readonly string[]).includes(reason)) {
+    throw new CarapaceError('ERR_PKI_REVOCATION_INVALID', `unknown revocation reason "${reason}"; use one of ${REVOCATION_REASONS.join(', ')}`, { field: 'reason' });
+  }
+  return reason as RevocationReason;
+}
+
+/** Revokes one certificate by serial. Idempotent: revoking a revoked certificate changes nothing. */
+export async function revokeCertificate(
+  ctx: PkiContext,
+  args: { serial: string; reason: RevocationReason; actor: ChangeActor; context: RequestContext | null },
+): Promise<RevocationResult> {
+  const serial = normalizeSerial(args.serial);
+  if (!/^[0-9A-F]{1,40}$/.test(serial)) throw new CarapaceError('ERR_PKI_REVOCATION_INVALID', 'a serial is hexadecimal', { field: 'serial' });
+  const at = ctx.clock.now().toISOString();
+  const row = await ctx.db.transaction().execute(async (trx) => {
+    const cert = await trx.selectFrom('certificates').select(['serial', 'status', 'device_id', 'profile']).where('serial', '=', serial).executeTakeFirst();
+    if (!cert) throw new CarapaceError('ERR_PKI_CERT_NOT_FOUND', 'no certificate with that serial was issued here', { serial });
+    if (cert.status === 'revoked') return { ...cert, changed: false };
+    await trx.updateTable('certificates').set({ status: 'revoked', revoked_at: at, revocation_reason: args.reason, overlap_until: null }).where('serial', '=', serial).execute();
+    await ctx.audit.append(trx, {
+      type: 'pki.certificate.revoked', actor: args.actor, object: { type: 'certificate', id: serial }, action: 'revoke', decision: 'allow',
+      reason: args.reason, context: args.context, details: { deviceId: cert.device_id, profile: cert.profile },
+    });
+    return { ...cert, changed: true };
+  });
+  if (row.changed) await announce(ctx, [{ kind: 'certificates-revoked', serials: [serial], deviceIds: row.device_id ? [row.device_id] : [] }]);
+  return { revokedSerials: row.changed ? [serial] : [], deviceId: row.device_id };
+}
+
+/**
+ * Changes a device's lifecycle state (quarantine, release, revoke, decommission). Revoking or
+ * decommissioning revokes all its certificates; every open connection of the device is closed.
+ */
+export async function changeDeviceStatus(
+  ctx: PkiContext,
+  args: { deviceId: string; to: DeviceStatus; reason: string; revocationReason?: RevocationReason; actor: ChangeActor; context: RequestContext | null },
+): Promise<{ device: DeviceRow; revokedSerials: string[] }> {
+  try {
+    const { device, revoked } = await ctx.db.transaction().execute((trx) =>
+      transitionDevice(trx, ctx.audit, { ...args, at: ctx.clock.now() }),
+    );
+    await announce(ctx, [
+      ...(revoked.length > 0 ? [{ kind: 'certificates-revoked' as const, serials: revoked.map((r) => r.serial), deviceIds: [device.id] }] : []),
+      { kind: 'device-status', deviceId: device.id, status: device.status },
+    ]);
+    return { device, revokedSerials: revoked.map((r) => r.serial) };
+  } catch (err) {
+    if (err instanceof CarapaceError) {
+      await ctx.audit.append(ctx.db, {
+        type: 'pki.device.transition_refused', actor: args.actor, object: { type: 'device', id: args.deviceId }, action: `transition:${args.to}`,
+        decision: 'deny', reason: err.code, context: args.context, details: { message: err.message },
+      });
+    }
+    throw err;
+  }
+}
+
+/** Revokes a device: its state becomes revoked and every certificate it holds is revoked. */
+export function revokeDevice(ctx: PkiContext, args: { deviceId: string; reason: RevocationReason; actor: ChangeActor; context: RequestContext | null }) {
+  return changeDeviceStatus(ctx, { deviceId: args.deviceId, to: 'revoked', reason: args.reason, revocationReason: args.reason, actor: args.actor, context: args.context });
+}
+
+const CRL_REASON: Record<RevocationReason, x509.X509CrlReason> = {
+  unspecified: x509.X509CrlReason.unspecified,
+  keyCompromise: x509.X509CrlReason.keyCompromise,
+  affiliationChanged: x509.X509CrlReason.affiliationChanged,
+  superseded: x509.X509CrlReason.superseded,
+  cessationOfOperation: x509.X509CrlReason.cessationOfOperation,
+  privilegeWithdrawn: x509.X509CrlReason.privilegeWithdrawn,
+};
+
+/** Builds the current DER CRL of one CA: every revoked certificate it issued that has not yet expired. */
+export async function buildCrl(ctx: PkiContext, role: CaRole): Promise<{ der: ArrayBuffer; thisUpdate: Date; nextUpdate: Date; entries: number }> {
+  const ca: CertificateAuthority = ctx.authorities[role];
+  if (!ca.signingKey) throw new CarapaceError('ERR_PKI_CA_MISSING', `the ${role} CA key is not held here, so its CRL is published elsewhere`, { role });
+  const now = ctx.clock.now();
+  const rows = await ctx.db.selectFrom('certificates').select(['serial', 'revoked_at', 'revocation_reason'])
+    .where('issuer', '=', role).where('status', '=', 'revoked').where('not_after', '>', now.toISOString()).orderBy('serial').execute();
+  const nextUpdate = new Date(now.getTime() + ctx.settings.crlValidity * 1000);
+  const crl = await x509.X509CrlGenerator.create({
+    issuer: ca.certificate.subject,
+    thisUpdate: now,
+    nextUpdate,
+    signingKey: ca.signingKey,
+    signingAlgorithm: CA_KEY_ALGORITHM,
+    extensions: [await x509.AuthorityKeyIdentifierExtension.create(ca.certificate.publicKey, false, ctx.keys.crypto)],
+    entries: rows.map((r) => ({
+      serialNumber: r.serial,
+      revocationDate: new Date(r.revoked_at ?? now.toISOString()),
+      reason: CRL_REASON[(r.revocation_reason ?? 'unspecified') as RevocationReason] ?? x509.X509CrlReason.unspecified,
+    })),
+  }, ctx.keys.crypto);
+  return { der: crl.rawData, thisUpdate: now, nextUpdate, entries: rows.length };
+}

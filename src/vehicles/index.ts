@@ -1,0 +1,3 @@
+export { findOrCreateVehicle, getVehicle, assertVin } from './store.js';
+export { vehicleMigrations } from './migrations.js';
+export type { VehicleRow, VehicleTables } from './tables.js';
