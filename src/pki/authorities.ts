@@ -1,5 +1,5 @@
 import { X509Certificate as NodeX509, type webcrypto } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
+import * as x509 from '../platform/x509.js';
 import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/index.js';
 import type { Clock } from '../platform/clock.js';
@@ -100,7 +100,7 @@ async function storeCa(deps: AuthorityDeps, role: CaRole, pem: string, hasKey: b
       object: { type: 'certificate_authority', id: role },
       action: imported ? 'import' : 'generate',
       decision: 'info',
-      details: { role, subject: cert.subject, serial: cert.serialNumber, notAfter: cert.notAfter.toISOString(), privateKeyHeld: hasKey },
+      details: { role, subject: cert.subject, serial: cert.serialNumber, notAfter: cert.notAfter.toISOString(), signingKeyHeld: hasKey },
     });
   });
 }

@@ -1,4 +1,4 @@
-import * as x509 from '@peculiar/x509';
+import * as x509 from '../platform/x509.js';
 import { CarapaceError } from '../platform/errors.js';
 import { publicKeySpkiSha256 } from './fingerprints.js';
 

@@ -78,7 +78,6 @@ export async function enroll(
   const { presented } = args;
   try {
     const csr = await verifyCsr(args.csr);
-    await assertFreshKey(ctx.db, csr, presented.spkiSha256);
     const device = await ctx.db.selectFrom('devices').selectAll().where('factory_serial', '=', presented.tcuSerial).executeTakeFirst();
     if (args.requestedDeviceId && args.requestedDeviceId !== device?.id) {
       const named = await ctx.db.selectFrom('devices').select(['id', 'status']).where('id', '=', args.requestedDeviceId).executeTakeFirst();
@@ -93,6 +92,7 @@ export async function enroll(
         ? new CarapaceError('ERR_PKI_DEVICE_ALREADY_ENROLLED', 'this unit is already enrolled; renew with the operational certificate', { deviceId: device.id })
         : new CarapaceError('ERR_DEVICE_NOT_ACTIVE', `this unit is ${device.status}`, { deviceId: device.id });
     }
+    await assertFreshKey(ctx.db, csr, presented.spkiSha256);
     const { now, notBefore, notAfter } = validity(ctx);
     const issued = await ctx.db.transaction().execute(async (trx) => {
       // Conditional on 'provisioned': of two concurrent enrollments, exactly one wins.

@@ -1,5 +1,5 @@
 import { createHash, X509Certificate as NodeX509 } from 'node:crypto';
-import { PublicKey, X509Certificate } from '@peculiar/x509';
+import { PublicKey, X509Certificate } from '../platform/x509.js';
 
 /** The RFC 8705 `x5t#S256` value: base64url SHA-256 of the DER certificate. */
 export function certificateThumbprint(der: ArrayBuffer | Uint8Array): string {

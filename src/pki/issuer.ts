@@ -1,5 +1,5 @@
 import type { webcrypto } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
+import * as x509 from '../platform/x509.js';
 import type { Kysely } from 'kysely';
 import { CarapaceError } from '../platform/errors.js';
 import { newCertificateSerial } from '../platform/ids.js';

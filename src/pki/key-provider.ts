@@ -1,7 +1,7 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { webcrypto } from 'node:crypto';
-import { PemConverter } from '@peculiar/x509';
+import { PemConverter } from '../platform/x509.js';
 
 /** The only signing algorithm our CAs use today: ECDSA P-256 with SHA-256. */
 export const CA_KEY_ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
@@ -15,7 +15,10 @@ export interface KeyProvider {
   readonly name: string;
   /** The WebCrypto implementation that owns the keys. */
   readonly crypto: webcrypto.Crypto;
-  /** Creates and stores a new P-256 key pair under `ref`; refuses to overwrite. */
+  /**
+   * Creates and stores a new P-256 key pair under `ref`. Called only when no CA uses `ref`, so a key already
+   * stored there is an orphan of a failed start; providers set it aside rather than lose or reuse it.
+   */
   generate(ref: string): Promise<webcrypto.CryptoKeyPair>;
   /** Stores an existing PKCS#8 PEM private key under `ref`; refuses to overwrite. */
   importPkcs8(ref: string, pem: string): Promise<webcrypto.CryptoKey>;
@@ -47,6 +50,8 @@ export function createFileKeyProvider(dir: string): KeyProvider {
     name: 'file',
     crypto: webcrypto,
     async generate(ref) {
+      const path = pathOf(ref);
+      if (existsSync(path)) renameSync(path, `${path}.orphaned-${Date.now()}`);
       const pair = await webcrypto.subtle.generateKey(CA_KEY_ALGORITHM, true, ['sign', 'verify']);
       store(ref, await webcrypto.subtle.exportKey('pkcs8', pair.privateKey));
       // Hand back a non-extractable copy so nothing downstream can export the CA key.

@@ -1,5 +1,5 @@
 import type { webcrypto } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
+import * as x509 from '../platform/x509.js';
 import type { CertificateProfile } from './tables.js';
 
 /**
@@ -57,7 +57,7 @@ export async function leafExtensions(
     case 'factory':
       return {
         profile: 'factory',
-        name: `CN=${dnValue(subject.tcuSerial)}, serialNumber=${dnValue(subject.tcuSerial)}, O=Carapace Development Manufacturer`,
+        name: `CN=${dnValue(subject.tcuSerial)}, 2.5.4.5=${dnValue(subject.tcuSerial)}, O=Carapace Development Manufacturer`,
         extensions: [...common, signing, client, new x509.CertificatePolicyExtension([FACTORY_POLICY_OID])],
       };
     case 'operator':

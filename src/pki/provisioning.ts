@@ -1,5 +1,5 @@
 import { webcrypto } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
+import * as x509 from '../platform/x509.js';
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../audit/index.js';
 import { CarapaceError } from '../platform/errors.js';

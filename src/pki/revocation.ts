@@ -1,4 +1,4 @@
-import * as x509 from '@peculiar/x509';
+import * as x509 from '../platform/x509.js';
 import type { RequestContext } from '../audit/index.js';
 import { CarapaceError } from '../platform/errors.js';
 import { normalizeSerial } from '../platform/ids.js';

@@ -1,0 +1,82 @@
+import type { X509Certificate as NodeX509 } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
+import type { Kysely } from 'kysely';
+import type { ErrorCode } from '../platform/errors.js';
+import { type Authorities, certificateFacts, IdentityUri } from '../pki/index.js';
+import type { Database } from '../storage/schema.js';
+
+/** A client certificate the gateway accepted at the connection level. */
+export type PresentedCertificate =
+  | { kind: 'factory'; serial: string; thumbprint: string; spkiSha256: string; tcuSerial: string }
+  | { kind: 'operational'; serial: string; thumbprint: string; spkiSha256: string; deviceId: string; vehicleId: string; firstUse: boolean };
+
+/** Why a client certificate was refused before any route ran. */
+export interface CertificateRefusal {
+  kind: 'refused';
+  code: ErrorCode;
+  /** Stable snake_case reason for the audit trail. */
+  reason: string;
+  detail: string;
+  serial: string | null;
+  thumbprint: string | null;
+}
+
+function refusal(code: ErrorCode, reason: string, detail: string, cert?: NodeX509): CertificateRefusal {
+  const facts = cert ? certificateFacts(cert) : null;
+  return { kind: 'refused', code, reason, detail, serial: facts?.serial ?? null, thumbprint: facts?.thumbprint ?? null };
+}
+
+/** Node/OpenSSL verification errors mapped to our codes and reasons. */
+function verificationRefusal(error: string, cert: NodeX509): CertificateRefusal {
+  switch (error) {
+    case 'CERT_HAS_EXPIRED':
+      return refusal('ERR_CLIENT_CERT_EXPIRED', 'certificate_expired', 'the client certificate has expired', cert);
+    case 'CERT_NOT_YET_VALID':
+      return refusal('ERR_CLIENT_CERT_NOT_YET_VALID', 'certificate_not_yet_valid', 'the client certificate is not valid yet', cert);
+    case 'INVALID_PURPOSE':
+      return refusal('ERR_CLIENT_CERT_UNTRUSTED', 'invalid_purpose', 'the client certificate is not valid for client authentication', cert);
+    default:
+      return refusal('ERR_CLIENT_CERT_UNTRUSTED', `untrusted_${error.toLowerCase()}`, 'the client certificate is not issued by a CA this gateway trusts', cert);
+  }
+}
+
+function issuedBy(cert: NodeX509, ca: NodeX509): boolean {
+  return cert.checkIssued(ca) && cert.verify(ca.publicKey);
+}
+
+/** The TCU serial of a factory certificate: its subject serialNumber, or its CN when absent. */
+function tcuSerialOf(cert: NodeX509): string | null {
+  const lines = cert.subject.split('\n');
+  const pick = (attr: string) => lines.find((l) => l.startsWith(`${attr}=`))?.slice(attr.length + 1) ?? null;
+  return pick('serialNumber') ?? pick('CN');
+}
+
+/**
+ * Classifies the certificate of a TLS connection, once per connection: a factory certificate from the
+ * manufacturer CA, an operational certificate from the fleet CA that we issued and recorded, or a refusal.
+ */
+export async function classifyConnection(socket: TLSSocket, deps: { authorities: Authorities; db: Kysely<Database> }): Promise<PresentedCertificate | CertificateRefusal> {
+  const cert = socket.getPeerX509Certificate();
+  if (!cert) return refusal('ERR_CLIENT_CERT_REQUIRED', 'no_client_certificate', 'the vehicle gateway requires a client certificate');
+  if (!socket.authorized) return verificationRefusal(String(socket.authorizationError ?? 'UNKNOWN'), cert);
+  const facts = certificateFacts(cert);
+
+  if (issuedBy(cert, deps.authorities.manufacturer.node)) {
+    const tcuSerial = tcuSerialOf(cert);
+    if (!tcuSerial) return refusal('ERR_CLIENT_CERT_UNTRUSTED', 'factory_certificate_without_serial', 'the factory certificate names no TCU serial', cert);
+    return { kind: 'factory', serial: facts.serial, thumbprint: facts.thumbprint, spkiSha256: facts.spkiSha256, tcuSerial };
+  }
+  if (!issuedBy(cert, deps.authorities.fleet.node)) {
+    return refusal('ERR_CLIENT_CERT_UNTRUSTED', 'wrong_issuer', 'the client certificate is not a device certificate', cert);
+  }
+  // Signed by the fleet CA is necessary, not sufficient: it must be a certificate we issued and recorded,
+  // byte for byte, for the device its SAN names.
+  const row = await deps.db.selectFrom('certificates').select(['thumbprint', 'profile', 'device_id', 'first_used_at']).where('serial', '=', facts.serial).executeTakeFirst();
+  const deviceId = IdentityUri.parse(facts.uris, 'device');
+  if (!row || row.thumbprint !== facts.thumbprint || row.profile !== 'operational' || !deviceId || row.device_id !== deviceId) {
+    return refusal('ERR_CLIENT_CERT_UNTRUSTED', 'unknown_certificate', 'the client certificate was not issued to a device by this platform', cert);
+  }
+  const device = await deps.db.selectFrom('devices').select(['vehicle_id']).where('id', '=', deviceId).executeTakeFirst();
+  if (!device) return refusal('ERR_CLIENT_CERT_UNTRUSTED', 'unknown_device', 'the device of this certificate is not registered', cert);
+  return { kind: 'operational', serial: facts.serial, thumbprint: facts.thumbprint, spkiSha256: facts.spkiSha256, deviceId, vehicleId: device.vehicle_id, firstUse: row.first_used_at === null };
+}

@@ -1,0 +1,114 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { App } from '../http/app.js';
+import type { CatalogEntry } from '../http/catalog.js';
+import { requestContext } from '../http/context.js';
+import { CarapaceError } from '../platform/errors.js';
+import type { CertificateBundle, Pki } from '../pki/index.js';
+import { MAX_CSR_BYTES } from '../pki/csr.js';
+import { deviceOf } from './device-auth.js';
+
+const PEM_CHAIN = 'application/pem-certificate-chain';
+const UUID = { format: 'uuid' } as const;
+
+const DeviceIdParams = Type.Object({ deviceId: Type.String({ ...UUID }) }, { additionalProperties: false });
+
+/** A CSR as closed JSON, or as a raw application/pkcs10 body in PEM or DER form (checked by the parser). */
+const CsrBody = {
+  content: {
+    'application/json': {
+      schema: Type.Object({ csr: Type.String({ minLength: 1, maxLength: MAX_CSR_BYTES }), deviceId: Type.Optional(Type.String({ ...UUID })) }, { additionalProperties: false }),
+    },
+    'application/pkcs10': { schema: {} },
+  },
+};
+
+const Bundle = Type.Object({
+  deviceId: Type.String(),
+  vehicleId: Type.String(),
+  serial: Type.String(),
+  certificate: Type.String(),
+  chain: Type.Array(Type.String()),
+  notBefore: Type.String(),
+  notAfter: Type.String(),
+  commandVerificationKeys: Type.Object({ keys: Type.Array(Type.Object({ kty: Type.String(), crv: Type.String(), x: Type.String(), kid: Type.String(), alg: Type.String(), use: Type.String() })) }),
+});
+
+const DeviceSelf = Type.Object({
+  deviceId: Type.String(),
+  vehicleId: Type.String(),
+  status: Type.String(),
+  certificate: Type.Object({ serial: Type.String(), thumbprint: Type.String(), notBefore: Type.String(), notAfter: Type.String(), overlapUntil: Type.Union([Type.String(), Type.Null()]) }),
+});
+
+const entry = (e: Omit<CatalogEntry, 'owner' | 'classification' | 'scopes' | 'status'> & Partial<CatalogEntry>): CatalogEntry =>
+  ({ owner: 'pki', classification: 'confidential', scopes: [], status: 'stable', ...e });
+
+/** Reads the CSR and optional device id from either body form. */
+function csrFrom(req: FastifyRequest): { csr: string | Uint8Array; deviceId: string | null } {
+  const body = req.body;
+  if (Buffer.isBuffer(body)) return { csr: new Uint8Array(body), deviceId: null };
+  if (body && typeof body === 'object' && 'csr' in body && typeof body.csr === 'string') {
+    return { csr: body.csr, deviceId: 'deviceId' in body && typeof body.deviceId === 'string' ? body.deviceId : null };
+  }
+  throw new CarapaceError('ERR_PKI_CSR_INVALID', 'send the CSR as application/pkcs10 (PEM or DER) or as JSON {"csr": "<PEM>"}', { reason: 'missing' });
+}
+
+/** Answers with JSON, or with a PEM chain (leaf, then fleet CA) when the client asks for one. */
+function sendBundle(req: FastifyRequest, reply: FastifyReply, bundle: CertificateBundle) {
+  reply.code(201);
+  if (req.headers.accept?.includes(PEM_CHAIN)) {
+    return reply.type(PEM_CHAIN).send(`${bundle.certificate.trim()}\n${bundle.chain[0]?.trim() ?? ''}\n`);
+  }
+  return reply.send(bundle);
+}
+
+/** The gateway's device routes: enrollment, rotation and the device's view of itself. */
+export function registerGatewayRoutes(app: App, deps: { pki: Pki }): void {
+  app.addContentTypeParser('application/pkcs10', { parseAs: 'buffer', bodyLimit: MAX_CSR_BYTES }, (_req, body, done) => done(null, body));
+
+  app.post('/v1/enrollments', {
+    config: {
+      device: 'factory',
+      catalog: entry({ purpose: 'Enroll a provisioned unit: factory certificate + CSR -> operational certificate.', callers: ['factory-device'], action: 'device:enroll', safetyImpact: 'high' }),
+    },
+    schema: { body: CsrBody, response: { 201: Bundle } },
+  }, async (req, reply) => {
+    const device = deviceOf(req, 'factory');
+    const { csr, deviceId } = csrFrom(req);
+    const bundle = await deps.pki.enroll({ presented: device, csr, requestedDeviceId: deviceId, context: requestContext(req) });
+    return sendBundle(req, reply, bundle);
+  });
+
+  app.post('/v1/devices/:deviceId/certificates', {
+    config: {
+      device: 'operational',
+      catalog: entry({ purpose: 'Rotate: renew the operational certificate with the current one before it expires.', callers: ['device'], action: 'device:rotate', safetyImpact: 'high' }),
+    },
+    schema: { params: DeviceIdParams, body: CsrBody, response: { 201: Bundle } },
+  }, async (req, reply) => {
+    const device = deviceOf(req, 'operational');
+    const { csr } = csrFrom(req);
+    const bundle = await deps.pki.rotate({ presented: device, csr, context: requestContext(req) });
+    return sendBundle(req, reply, bundle);
+  });
+
+  app.get('/v1/devices/:deviceId', {
+    config: {
+      device: 'operational',
+      catalog: entry({ purpose: 'The device reads its own identity, vehicle binding and certificate status.', callers: ['device'], action: 'device:read_self', safetyImpact: 'none' }),
+    },
+    schema: { params: DeviceIdParams, response: { 200: DeviceSelf } },
+  }, async (req) => {
+    const device = deviceOf(req, 'operational');
+    const { db } = deps.pki.ctx;
+    const row = await db.selectFrom('devices').select(['id', 'vehicle_id', 'status']).where('id', '=', device.deviceId).executeTakeFirstOrThrow();
+    const cert = await db.selectFrom('certificates').select(['serial', 'thumbprint', 'not_before', 'not_after', 'overlap_until']).where('serial', '=', device.serial).executeTakeFirstOrThrow();
+    return {
+      deviceId: row.id,
+      vehicleId: row.vehicle_id,
+      status: row.status,
+      certificate: { serial: cert.serial, thumbprint: cert.thumbprint, notBefore: cert.not_before, notAfter: cert.not_after, overlapUntil: cert.overlap_until },
+    };
+  });
+}

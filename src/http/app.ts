@@ -1,0 +1,62 @@
+import { randomUUID } from 'node:crypto';
+import type { SecureContextOptions } from 'node:tls';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from '../platform/log.js';
+import { type CatalogedRoute, enforceCatalog } from './catalog.js';
+import { traceIdFrom } from './context.js';
+import { installProblemHandlers } from './problem.js';
+
+/** TLS settings of one listener. */
+export interface ListenerTls extends Pick<SecureContextOptions, 'key' | 'cert' | 'ca' | 'minVersion'> {
+  /** Ask for a client certificate. Verification results are judged by the app, which audits refusals. */
+  requestCert: boolean;
+}
+
+/** The Fastify instance type of every listener: HTTPS, TypeBox schemas. */
+export type App = FastifyInstance<HttpsServer, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+/** A Fastify app for one listener plus the catalog of its routes. */
+export interface ListenerApp {
+  app: App;
+  routes: CatalogedRoute[];
+}
+
+/**
+ * Creates the Fastify app of one listener with the platform's common rules: HTTPS with TLS 1.2+, closed
+ * schemas (Ajv never strips unknown fields; it rejects them), problem+json errors, trace context, and a
+ * mandatory catalog entry on every route.
+ */
+export function createListenerApp(options: { tls: ListenerTls; logger: Logger; bodyLimit?: number }): ListenerApp {
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    https: {
+      key: options.tls.key,
+      cert: options.tls.cert,
+      ca: options.tls.ca,
+      minVersion: options.tls.minVersion,
+      requestCert: options.tls.requestCert,
+      // The app, not the handshake, refuses bad client certificates, so each refusal is audited with the
+      // certificate's serial and the precise reason. No route code runs for a refused peer.
+      rejectUnauthorized: false,
+    },
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    bodyLimit: options.bodyLimit ?? 64 * 1024,
+    return503OnClosing: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  const routes = enforceCatalog(app);
+  installProblemHandlers(app);
+  app.decorateRequest('traceId', '');
+  app.addHook('onRequest', async (req, reply) => {
+    req.traceId = traceIdFrom(req.headers.traceparent);
+    reply.header('x-request-id', req.id);
+    reply.header('cache-control', 'no-store');
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('strict-transport-security', 'max-age=31536000');
+  });
+  return { app, routes };
+}

@@ -1,0 +1,94 @@
+import type { TLSSocket } from 'node:tls';
+import { registerAdminRoutes } from '../admin/routes.js';
+import { installOperatorAuthentication } from '../admin/operator-auth.js';
+import { ConnectionRegistry } from '../gateway/connections.js';
+import { installDeviceAuthentication } from '../gateway/device-auth.js';
+import { registerGatewayRoutes } from '../gateway/routes.js';
+import { type App, createListenerApp, type ListenerApp } from '../http/app.js';
+import { type ReadinessChecks, registerHealth } from '../http/health.js';
+import { registerCrlRoutes } from '../pki/crl-routes.js';
+import type { Platform } from './platform.js';
+import type { ServerTls } from './tls-material.js';
+
+/** The three listeners, built but not yet listening. */
+export interface Listeners {
+  public: ListenerApp;
+  gateway: ListenerApp & { connections: ConnectionRegistry };
+  admin: ListenerApp;
+}
+
+function readiness(platform: Platform): () => Promise<ReadinessChecks> {
+  const staleAfterMs = Math.max(10, platform.config.pki.revocationPollInterval * 5) * 1000;
+  return async () => ({
+    database: await platform.storage.ping(),
+    certificateAuthorities: platform.pki.ctx.authorities.fleet.signingKey !== null,
+    revocationView: platform.pki.ctx.cache.age() < staleAfterMs,
+  });
+}
+
+function forbidRenegotiation(app: App): void {
+  // TLS 1.2 renegotiation would let a peer swap certificates under an authenticated connection.
+  app.server.on('secureConnection', (socket: TLSSocket) => socket.disableRenegotiation());
+}
+
+/** Builds the public API, the vehicle gateway and the admin plane over one platform. */
+export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
+  const { pki, audit, log, config } = platform;
+  const { root, fleet, manufacturer } = pki.ctx.authorities;
+  const base = { key: tls.key, cert: tls.cert, minVersion: config.tls.minVersion };
+  const ready = readiness(platform);
+
+  const pub = createListenerApp({ tls: { ...base, requestCert: false }, logger: log.child({ listener: 'public' }) });
+  registerHealth(pub.app, ready);
+  registerCrlRoutes(pub.app, { pki });
+
+  // The gateway trusts the fleet CA (operational certificates) and the manufacturer CA (factory
+  // certificates); the root is there only to complete the fleet chain. Which CA issued what is checked per route.
+  const gw = createListenerApp({ tls: { ...base, requestCert: true, ca: [root.pem, fleet.pem, manufacturer.pem] }, logger: log.child({ listener: 'gateway' }) });
+  const connections = new ConnectionRegistry();
+  gw.app.server.on('secureConnection', (socket: TLSSocket) => connections.track(socket));
+  pki.ctx.cache.onChange((change) => {
+    const closed = connections.apply(change);
+    if (closed > 0) log.info({ kind: change.kind, closed }, 'closed gateway connections after a credential change');
+  });
+  forbidRenegotiation(gw.app);
+  installDeviceAuthentication(gw.app, { pki, audit });
+  registerHealth(gw.app, ready);
+  registerGatewayRoutes(gw.app, { pki });
+
+  const admin = createListenerApp({ tls: { ...base, requestCert: true, ca: [root.pem] }, logger: log.child({ listener: 'admin' }) });
+  forbidRenegotiation(admin.app);
+  installOperatorAuthentication(admin.app, { pki, audit });
+  registerHealth(admin.app, ready);
+  registerAdminRoutes(admin.app, { pki, audit });
+
+  return { public: pub, gateway: { ...gw, connections }, admin };
+}
+
+/** Where each listener ended up. */
+export interface ListeningAddresses {
+  public: string;
+  gateway: string;
+  admin: string;
+}
+
+function urlOf(app: App): string {
+  const addr = app.server.address();
+  if (!addr || typeof addr === 'string') return String(addr);
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return `https://${host === '0.0.0.0' || host === '[::]' ? 'localhost' : host}:${addr.port}`;
+}
+
+/** Starts listening on the configured addresses (port 0 picks a free port, for tests). */
+export async function listen(listeners: Listeners, config: Platform['config']): Promise<ListeningAddresses> {
+  const l = config.listeners;
+  await listeners.public.app.listen({ host: l.public.host, port: l.public.port });
+  await listeners.gateway.app.listen({ host: l.gateway.host, port: l.gateway.port });
+  await listeners.admin.app.listen({ host: l.admin.host, port: l.admin.port });
+  return { public: urlOf(listeners.public.app), gateway: urlOf(listeners.gateway.app), admin: urlOf(listeners.admin.app) };
+}
+
+/** Stops all three listeners. */
+export async function closeListeners(listeners: Listeners): Promise<void> {
+  await Promise.all([listeners.public.app.close(), listeners.gateway.app.close(), listeners.admin.app.close()]);
+}

@@ -1,0 +1,56 @@
+import type { Config } from '../config/index.js';
+import { createAuditLog, type AuditLog } from '../audit/index.js';
+import { type Clock, systemClock } from '../platform/clock.js';
+import type { Logger } from '../platform/log.js';
+import { createPki, type KeyProvider, type Pki } from '../pki/index.js';
+import { migrateToLatest, openStorage, type Storage } from '../storage/index.js';
+
+/** The platform's long-lived parts, shared by the listeners and the CLI. */
+export interface Platform {
+  config: Config;
+  storage: Storage;
+  audit: AuditLog;
+  pki: Pki;
+  clock: Clock;
+  log: Logger;
+  close(): Promise<void>;
+}
+
+/** Opens storage, applies migrations, and loads (or in development, creates) the PKI. */
+export async function createPlatform(config: Config, options: { log: Logger; clock?: Clock; keys?: KeyProvider; sqliteFile?: string }): Promise<Platform> {
+  const clock = options.clock ?? systemClock;
+  const storage = await openStorage({ url: config.database.url, schema: config.database.schema, dataDir: config.dataDir, sqliteFile: options.sqliteFile });
+  try {
+    await migrateToLatest(storage.db);
+    const audit = createAuditLog({ db: storage.db, clock });
+    const pki = await createPki({
+      db: storage.db,
+      audit,
+      clock,
+      log: options.log,
+      dataDir: config.dataDir,
+      allowGenerate: config.mode === 'development',
+      publicBaseUrl: config.pki.publicBaseUrl,
+      settings: {
+        operationalCertTtl: config.pki.operationalCertTtl,
+        rotationOverlap: config.pki.rotationOverlap,
+        factoryCertTtl: config.pki.factoryCertTtl,
+        operatorCertTtl: config.pki.operatorCertTtl,
+        crlValidity: config.pki.crlValidity,
+      },
+      revocationPollSeconds: config.pki.revocationPollInterval,
+      redisUrl: config.redis.url,
+      keys: options.keys,
+    });
+    return {
+      config, storage, audit, pki, clock, log: options.log,
+      async close() {
+        await pki.stop();
+        await storage.close();
+      },
+    };
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
+}

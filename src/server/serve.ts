@@ -1,0 +1,48 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from '../config/index.js';
+import type { Clock } from '../platform/clock.js';
+import type { Logger } from '../platform/log.js';
+import type { KeyProvider } from '../pki/index.js';
+import { buildListeners, closeListeners, type Listeners, type ListeningAddresses, listen } from './listeners.js';
+import { ensureDevelopmentOperator, type OperatorCredentialFiles } from './operator-credentials.js';
+import { createPlatform, type Platform } from './platform.js';
+import { resolveServerTls, type ServerTls } from './tls-material.js';
+
+/** A running Carapace: platform, listeners and their addresses. */
+export interface RunningCarapace {
+  platform: Platform;
+  listeners: Listeners;
+  addresses: ListeningAddresses;
+  tls: ServerTls;
+  /** The development operator's credentials (null in production). */
+  operator: OperatorCredentialFiles | null;
+  close(): Promise<void>;
+}
+
+/** Starts everything: storage and migrations, PKI, server TLS, the three listeners, revocation sync. */
+export async function startCarapace(config: Config, options: { log: Logger; clock?: Clock; keys?: KeyProvider }): Promise<RunningCarapace> {
+  const platform = await createPlatform(config, options);
+  try {
+    const tls = await resolveServerTls(config, platform.pki);
+    // The trust anchor for clients (curl --cacert, devices) sits next to the server certificate.
+    writeFileSync(join(config.dataDir, 'pki', 'ca.pem'), platform.pki.ctx.authorities.root.pem);
+    const operator = config.mode === 'development' ? await ensureDevelopmentOperator(platform.pki, config.dataDir) : null;
+    const listeners = buildListeners(platform, tls);
+    const addresses = await listen(listeners, config).catch(async (err: unknown) => {
+      await closeListeners(listeners);
+      throw err;
+    });
+    await platform.pki.start();
+    return {
+      platform, listeners, addresses, tls, operator,
+      async close() {
+        await closeListeners(listeners);
+        await platform.close();
+      },
+    };
+  } catch (err) {
+    await platform.close();
+    throw err;
+  }
+}

@@ -1,0 +1,36 @@
+import { webcrypto } from 'node:crypto';
+import * as x509 from '../platform/x509.js';
+
+x509.cryptoProvider.set(webcrypto);
+
+/** The device key types the platform certifies. */
+export type DeviceKeyAlgorithm = 'Ed25519' | 'P-256';
+
+/** A device key pair with its PKCS#8 PEM form, as a device would keep it in its secure storage. */
+export interface DeviceKey {
+  algorithm: DeviceKeyAlgorithm;
+  privateKeyPem: string;
+  keys: webcrypto.CryptoKeyPair;
+}
+
+const PARAMS = {
+  'Ed25519': { gen: { name: 'Ed25519' }, sign: { name: 'Ed25519' } },
+  'P-256': { gen: { name: 'ECDSA', namedCurve: 'P-256' }, sign: { name: 'ECDSA', hash: 'SHA-256' } },
+} as const;
+
+/** Generates a new device key pair on the device. The private key never leaves it. */
+export async function generateDeviceKey(algorithm: DeviceKeyAlgorithm = 'Ed25519'): Promise<DeviceKey> {
+  const keys = (await webcrypto.subtle.generateKey(PARAMS[algorithm].gen, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
+  return { algorithm, privateKeyPem: x509.PemConverter.encode(pkcs8, 'PRIVATE KEY'), keys };
+}
+
+/** Creates a PEM CSR that proves possession of the key. The platform ignores the subject and sets its own. */
+export async function createCsr(key: DeviceKey, commonName = 'carapace-device'): Promise<string> {
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    name: `CN=${commonName.replace(/[,+"\\<>;=#]/g, '')}`,
+    keys: key.keys,
+    signingAlgorithm: PARAMS[key.algorithm].sign,
+  });
+  return csr.toString('pem');
+}
