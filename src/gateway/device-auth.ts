@@ -72,7 +72,9 @@ export function installDeviceAuthentication(app: App, deps: { pki: Pki; audit: A
     if (state.state === 'revoked') return fail('ERR_CLIENT_CERT_REVOKED', 'certificate_revoked', 'the client certificate has been revoked');
     if (state.state === 'superseded') return fail('ERR_CLIENT_CERT_SUPERSEDED', 'certificate_superseded', 'the client certificate was replaced by a newer one');
     if (state.state === 'overlap' && state.until <= clock.now().getTime()) {
-      await deps.pki.expireOverlap(cert.serial, requestContext(req));
+      const change = await deps.pki.expireOverlap(cert.serial, requestContext(req));
+      // Announcing closes this certificate's connections, this one included: only after the 401 is out.
+      if (change) reply.raw.once('finish', () => void deps.pki.announce([change]));
       return fail('ERR_CLIENT_CERT_SUPERSEDED', 'certificate_overlap_ended', 'the rotation overlap of this certificate has ended');
     }
 

@@ -65,6 +65,8 @@ function sendBundle(req: FastifyRequest, reply: FastifyReply, bundle: Certificat
 
 /** The gateway's device routes: enrollment, rotation and the device's view of itself. */
 export function registerGatewayRoutes(app: App, deps: { pki: Pki }): void {
+  // Closed content types: JSON and PKCS#10 only, so anything else is a clear 415.
+  app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('application/pkcs10', { parseAs: 'buffer', bodyLimit: MAX_CSR_BYTES }, (_req, body, done) => done(null, body));
 
   app.post('/v1/enrollments', {

@@ -3,6 +3,7 @@ import type { RequestContext } from '../audit/index.js';
 import { CarapaceError, isCarapaceError } from '../platform/errors.js';
 import type { Database } from '../storage/schema.js';
 import { announce, type CommandVerificationKey, type PkiContext } from './context.js';
+import type { CredentialChange } from './revocation-cache.js';
 import { type VerifiedCsr, verifyCsr } from './csr.js';
 import type { DeviceRow } from './tables.js';
 
@@ -181,13 +182,16 @@ export async function markFirstUse(ctx: PkiContext, serial: string, context: Req
   if (superseded) await announce(ctx, [{ kind: 'certificates-superseded', serials: [superseded] }]);
 }
 
-/** Marks a predecessor superseded once its overlap window has passed (found lazily on use). */
-export async function expireOverlap(ctx: PkiContext, serial: string, context: RequestContext | null): Promise<void> {
+/**
+ * Marks a predecessor superseded once its overlap window has passed (found lazily on use). Returns the change
+ * for the caller to announce once its own response is out, since announcing closes the certificate's connections.
+ */
+export async function expireOverlap(ctx: PkiContext, serial: string, context: RequestContext | null): Promise<CredentialChange | null> {
   const done = await ctx.db.transaction().execute(async (trx) => {
     const r = await trx.updateTable('certificates').set({ status: 'superseded' }).where('serial', '=', serial).where('status', '=', 'active').executeTakeFirst();
     if (Number(r.numUpdatedRows) !== 1) return false;
     await ctx.audit.append(trx, { type: 'pki.certificate.superseded', actor: { type: 'system' }, object: { type: 'certificate', id: serial }, action: 'supersede', decision: 'info', reason: 'overlap_ended', context });
     return true;
   });
-  if (done) await announce(ctx, [{ kind: 'certificates-superseded', serials: [serial] }]);
+  return done ? { kind: 'certificates-superseded', serials: [serial] } : null;
 }

@@ -5,13 +5,13 @@ import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/log.js';
 import type { Database } from '../storage/schema.js';
 import { ensureAuthorities } from './authorities.js';
-import type { CommandVerificationKey, PkiContext, PkiSettings } from './context.js';
+import { announce, type CommandVerificationKey, type PkiContext, type PkiSettings } from './context.js';
 import { enroll, expireOverlap, markFirstUse, rotate } from './enrollment.js';
 import { createRedisFanout, localFanout } from './fanout.js';
 import { createCertificateIssuer } from './issuer.js';
 import { createFileKeyProvider, type KeyProvider } from './key-provider.js';
 import { issueFactoryCertificate, issueOperatorCertificate, issueServerCertificate, replaceDevice } from './provisioning.js';
-import { RevocationCache } from './revocation-cache.js';
+import { type CredentialChange, RevocationCache } from './revocation-cache.js';
 import { buildCrl, changeDeviceStatus, revokeCertificate, revokeDevice } from './revocation.js';
 import type { CaRole } from './tables.js';
 
@@ -48,6 +48,8 @@ export interface Pki {
   issueFactoryCertificate: Bound<typeof issueFactoryCertificate>;
   issueOperatorCertificate: Bound<typeof issueOperatorCertificate>;
   issueServerCertificate: Bound<typeof issueServerCertificate>;
+  /** Applies committed credential changes here and announces them to other processes. */
+  announce(changes: CredentialChange[]): Promise<void>;
   /** The CA's current CRL (DER), regenerated after each revocation and at half its validity. */
   crl(role: CaRole): Promise<ArrayBuffer>;
   /** Starts cross-process sync: Redis subscription when configured, and the periodic reload. */
@@ -88,6 +90,7 @@ export async function createPki(options: PkiOptions): Promise<Pki> {
     rotate: bind(rotate),
     markFirstUse: bind(markFirstUse),
     expireOverlap: bind(expireOverlap),
+    announce: (changes) => announce(ctx, changes),
     revokeCertificate: bind(revokeCertificate),
     revokeDevice: bind(revokeDevice),
     changeDeviceStatus: bind(changeDeviceStatus),

@@ -1,0 +1,81 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { type Config, loadConfig } from '../config/index.js';
+import type { Clock } from '../platform/clock.js';
+import { createLogger } from '../platform/log.js';
+import { startCarapace, type RunningCarapace } from '../server/serve.js';
+import { GatewayClient } from '../vehicle-sdk/index.js';
+
+/** A Carapace running on ephemeral ports in a throwaway data directory (and PostgreSQL schema). */
+export interface TestCarapace extends RunningCarapace {
+  config: Config;
+  /** PEM of the root CA: what clients trust. */
+  ca: string;
+  operatorTls: { cert: string; key: string };
+  /** Provisions a unit through the real manufacturing path and returns its factory credentials. */
+  factoryUnit(tcuSerial: string, vin?: string): Promise<{ deviceId: string; vehicleId: string; cert: string; key: string }>;
+  /** Provisions and enrolls a unit; returns the device client holding operational credentials. */
+  enrolledDevice(tcuSerial: string, keyAlgorithm?: 'Ed25519' | 'P-256'): Promise<GatewayClient>;
+  stop(): Promise<void>;
+}
+
+let seq = 0;
+
+/** Starts Carapace for a test on SQLite, or on PostgreSQL when `database` is 'postgres'. */
+export async function startTestCarapace(options: { database: 'sqlite' | 'postgres'; clock?: Clock; overrides?: Record<string, unknown> } = { database: 'sqlite' }): Promise<TestCarapace> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'carapace-e2e-'));
+  const url = options.database === 'postgres' ? (process.env.DATABASE_URL ?? null) : null;
+  if (options.database === 'postgres' && !url) throw new Error('DATABASE_URL is not set');
+  const schema = `e2e_${process.pid}_${Date.now().toString(36)}_${seq++}`;
+  const config = loadConfig({
+    overrides: {
+      dataDir,
+      database: { url, schema },
+      log: { level: 'silent' },
+      listeners: { public: { host: '127.0.0.1', port: 0 }, gateway: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
+      ...options.overrides,
+    },
+  });
+  const running = await startCarapace(config, { log: createLogger('silent'), clock: options.clock });
+  const ca = running.platform.pki.ctx.authorities.root.pem;
+  const operatorFiles = running.operator;
+  if (!operatorFiles) throw new Error('development operator missing');
+  const operatorTls = { cert: readFileSync(operatorFiles.certFile, 'utf8'), key: readFileSync(operatorFiles.keyFile, 'utf8') };
+  const pki = running.platform.pki;
+
+  const factoryUnit: TestCarapace['factoryUnit'] = async (tcuSerial, vin) => {
+    const issued = await pki.issueFactoryCertificate({ tcuSerial, csrPem: null, binding: vin ? { vin } : { newVehicle: true }, actor: { type: 'system', id: null } });
+    if (!issued.device || !issued.privateKeyPem) throw new Error('factory unit not provisioned');
+    return { deviceId: issued.device.id, vehicleId: issued.device.vehicle_id, cert: issued.certificatePem, key: issued.privateKeyPem };
+  };
+
+  return {
+    ...running,
+    config,
+    ca,
+    operatorTls,
+    factoryUnit,
+    async enrolledDevice(tcuSerial, keyAlgorithm = 'Ed25519') {
+      const unit = await factoryUnit(tcuSerial);
+      const client = new GatewayClient({ gatewayUrl: running.addresses.gateway, ca, keyAlgorithm });
+      await client.enroll(unit);
+      return client;
+    },
+    async stop() {
+      await running.close();
+      if (url) {
+        const c = new pg.Client({ connectionString: url });
+        await c.connect();
+        await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).finally(() => c.end());
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The engines to run end-to-end tests on: SQLite always, PostgreSQL when DATABASE_URL is set. */
+export function testEngines(): Array<'sqlite' | 'postgres'> {
+  return process.env.DATABASE_URL ? ['sqlite', 'postgres'] : ['sqlite'];
+}
