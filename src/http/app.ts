@@ -7,6 +7,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '../platform/log.js';
 import { type CatalogedRoute, enforceCatalog } from './catalog.js';
 import { traceIdFrom } from './context.js';
+import { problemType } from '../platform/errors.js';
 import { installProblemHandlers } from './problem.js';
 
 /** TLS settings of one listener. */
@@ -46,6 +47,12 @@ export function createListenerApp(options: { tls: ListenerTls; logger: Logger; b
     requestIdHeader: false,
     bodyLimit: options.bodyLimit ?? 64 * 1024,
     return503OnClosing: true,
+    // Requests the HTTP parser rejects never reach Fastify's error handler; answer them as problem+json too.
+    clientErrorHandler: (err, socket) => {
+      if (!socket.writable) return socket.destroy(err);
+      const body = JSON.stringify({ type: problemType('ERR_BAD_REQUEST'), title: 'Bad Request', status: 400, detail: 'the request could not be parsed', code: 'ERR_BAD_REQUEST' });
+      socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   const routes = enforceCatalog(app);

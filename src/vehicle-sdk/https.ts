@@ -26,7 +26,7 @@ export function httpsRequest(
   return new Promise((resolve, reject) => {
     const req = https.request(url, {
       method: options.method ?? 'GET',
-      headers: options.headers,
+      headers: options.body === undefined ? options.headers : { 'content-length': String(Buffer.byteLength(options.body)), ...options.headers },
       ca: options.ca,
       cert: options.cert,
       key: options.key,
