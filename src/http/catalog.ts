@@ -49,8 +49,8 @@ export function enforceCatalog(app: App): CatalogedRoute[] {
   const routes: CatalogedRoute[] = [];
   app.addHook('onRoute', (route: RouteOptions) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
-    // Fastify adds HEAD for each GET on its own; it shares the GET's entry.
-    if (methods.every((m) => m === 'HEAD') && route.config?.catalog === undefined) return;
+    // Fastify adds a HEAD route for each GET on its own, sharing the GET's entry: not a route of its own.
+    if (methods.every((m) => m === 'HEAD')) return;
     const entry = route.config?.catalog;
     if (!entry) throw new MissingCatalogEntryError(methods.join(','), route.url);
     for (const method of methods) routes.push({ method, url: route.url, entry });

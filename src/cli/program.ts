@@ -1,0 +1,91 @@
+import { Command, CommanderError, Option } from 'commander';
+import { createAuditLog } from '../audit/index.js';
+import { renderConfigReference } from '../config/index.js';
+import { systemClock } from '../platform/clock.js';
+import { CarapaceError } from '../platform/errors.js';
+import { migrateToLatest, openStorage } from '../storage/index.js';
+import { configFrom, type GlobalOptions } from './context.js';
+import { registerPki } from './pki.js';
+import { registerServe } from './serve.js';
+
+/** Where help and errors go; tests capture them. */
+export interface CliOutput {
+  writeOut(text: string): void;
+  writeErr(text: string): void;
+}
+
+/** Builds the `carapace` command tree. */
+export function buildProgram(output?: CliOutput): Command {
+  const program = new Command('carapace');
+  // Set before any subcommand exists, so every subcommand inherits them.
+  program.exitOverride();
+  if (output) program.configureOutput(output);
+  program
+    .description('Zero-trust platform core for connected vehicles.')
+    .option('-c, --config <file>', 'YAML or JSON configuration file (see docs/configuration.md); also CARAPACE_CONFIG')
+    .showHelpAfterError()
+    .configureHelp({ showGlobalOptions: true });
+
+  registerServe(program);
+
+  program.command('migrate')
+    .description('Apply pending database migrations (serve also does this at start).')
+    .action(async (_o: unknown, cmd: Command) => {
+      const config = configFrom(cmd.optsWithGlobals<GlobalOptions>());
+      const storage = await openStorage({ url: config.database.url, schema: config.database.schema, dataDir: config.dataDir });
+      try {
+        const report = await migrateToLatest(storage.db);
+        process.stdout.write(`${storage.location}: applied ${report.applied.length} migration(s); ${report.total} known\n`);
+      } finally {
+        await storage.close();
+      }
+    });
+
+  registerPki(program);
+
+  const audit = program.command('audit').description('Read the audit trail.');
+  audit.command('list')
+    .description('List audit events, newest first, as JSON lines.')
+    .option('--type <type>', 'exact event type, e.g. gateway.request.refused')
+    .option('--type-prefix <prefix>', 'event type prefix, e.g. pki.')
+    .addOption(new Option('--decision <d>', 'allow, deny or info').choices(['allow', 'deny', 'info']))
+    .option('--object <id>', 'object id (device id, certificate serial, …)')
+    .option('--limit <n>', 'how many', '50')
+    .action(async (opts: { type?: string; typePrefix?: string; decision?: 'allow' | 'deny' | 'info'; object?: string; limit: string }, cmd: Command) => {
+      const config = configFrom(cmd.optsWithGlobals<GlobalOptions>());
+      const storage = await openStorage({ url: config.database.url, schema: config.database.schema, dataDir: config.dataDir });
+      try {
+        await migrateToLatest(storage.db);
+        const events = await createAuditLog({ db: storage.db, clock: systemClock }).list({ type: opts.type, typePrefix: opts.typePrefix, decision: opts.decision, objectId: opts.object, limit: Number(opts.limit) });
+        for (const e of events) process.stdout.write(`${JSON.stringify(e)}\n`);
+      } finally {
+        await storage.close();
+      }
+    });
+
+  const config = program.command('config').description('Inspect configuration.');
+  config.command('check').description('Validate the configuration and print the effective values.').action((_o: unknown, cmd: Command) => {
+    process.stdout.write(`${JSON.stringify(configFrom(cmd.optsWithGlobals<GlobalOptions>()), null, 2)}\n`);
+  });
+  config.command('reference').description('Print the configuration reference (Markdown).').action(() => {
+    process.stdout.write(renderConfigReference());
+  });
+  return program;
+}
+
+/** Entry point: runs the CLI and turns errors into one clear line and a non-zero exit. */
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) process.exit(err.exitCode);
+    if (err instanceof CarapaceError) {
+      process.stderr.write(`carapace: ${err.message} [${err.code}]\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`carapace: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  }
+}
+
