@@ -9,6 +9,7 @@ describe('route catalog', () => {
   it('makes a route without a catalog entry fail at registration, so startup fails', () => {
     const { app } = createListenerApp({ tls, logger: createLogger('silent') });
     expect(() => app.get('/v1/uncatalogued', async () => ({}))).toThrow(MissingCatalogEntryError);
+    expect(() => app.head('/v1/head-only', async () => ({}))).toThrow(MissingCatalogEntryError);
   });
 
   it('records every cataloged route for the inventory', () => {

@@ -50,7 +50,7 @@ export function enforceCatalog(app: App): CatalogedRoute[] {
   app.addHook('onRoute', (route: RouteOptions) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     // Fastify adds a HEAD route for each GET on its own, sharing the GET's entry: not a route of its own.
-    if (methods.every((m) => m === 'HEAD')) return;
+    if (methods.every((m) => m === 'HEAD') && routes.some((r) => r.method === 'GET' && r.url === route.url)) return;
     const entry = route.config?.catalog;
     if (!entry) throw new MissingCatalogEntryError(methods.join(','), route.url);
     for (const method of methods) routes.push({ method, url: route.url, entry });
