@@ -1,0 +1,42 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestCarapace, type TestCarapace } from '../src/testing/carapace.js';
+
+const run = promisify(execFile);
+const root = join(import.meta.dirname, '..');
+
+/** Runs the README's manual device flow (scripts/device-flow.sh: openssl and curl only) against a live server. */
+describe('the README device flow with openssl and curl', () => {
+  let cp: TestCarapace;
+  beforeAll(async () => {
+    cp = await startTestCarapace({ database: 'sqlite' });
+  });
+  afterAll(async () => {
+    await cp.stop();
+  });
+
+  it('enrolls, calls the gateway, gets revoked and is refused', async () => {
+    const { stdout } = await run('bash', [join(root, 'scripts/device-flow.sh')], {
+      cwd: root,
+      timeout: 60_000,
+      env: {
+        ...process.env,
+        CARAPACE: `node --import tsx ${join(root, 'src/cli/main.ts')}`,
+        CARAPACE_DATA_DIR: cp.config.dataDir,
+        CARAPACE_LOG_LEVEL: 'warn',
+        DATABASE_URL: '',
+        REDIS_URL: '',
+        GATEWAY: cp.addresses.gateway.replace('127.0.0.1', 'localhost'),
+        ADMIN: cp.addresses.admin,
+        SERIAL: 'TCU-README-1',
+      },
+    });
+    expect(stdout).toContain('"status":"active"');
+    expect(stdout).toContain('"revokedSerials":["');
+    expect(stdout).toContain('ERR_CLIENT_CERT_REVOKED');
+    const refusals = await cp.platform.audit.list({ type: 'gateway.request.refused', decision: 'deny' });
+    expect(refusals.some((e) => e.reason === 'certificate_revoked')).toBe(true);
+  });
+});
