@@ -51,7 +51,10 @@ export function installOperatorAuthentication(app: App, deps: { pki: Pki; audit:
     if (req.routeOptions.config.catalog?.callers.includes('anonymous')) return;
     const socket = req.raw.socket as TLSSocket;
     let pending = classified.get(socket);
-    if (!pending) classified.set(socket, (pending = classify(socket, deps.pki)));
+    if (!pending) {
+      classified.set(socket, (pending = classify(socket, deps.pki)));
+      pending.catch(() => classified.delete(socket));
+    }
     const result = await pending;
     let refusal = 'code' in result ? result : null;
     if (!refusal && 'name' in result && deps.pki.ctx.cache.certificate(result.serial).state === 'revoked') {

@@ -14,6 +14,18 @@ const Reason = Type.String({ minLength: 1, maxLength: 500 });
 const entry = (e: Pick<CatalogEntry, 'purpose' | 'action' | 'safetyImpact'> & Partial<CatalogEntry>): CatalogEntry =>
   ({ owner: 'pki', callers: ['operator'], classification: 'restricted', scopes: [], status: 'stable', ...e });
 
+const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
+const AuditEventView = Type.Object({
+  seq: Type.Number(), id: Type.String(), occurredAt: Type.String(), type: Type.String(),
+  actor: Type.Object({ type: Type.String(), id: Nullable(Type.String()) }),
+  applicationId: Nullable(Type.String()), tenantId: Nullable(Type.String()),
+  object: Type.Union([Type.Object({ type: Type.String(), id: Nullable(Type.String()) }), Type.Null()]),
+  action: Type.String(), decision: Type.String(), reason: Nullable(Type.String()), policyVersion: Nullable(Type.String()),
+  context: Type.Object({ requestId: Nullable(Type.String()), traceId: Nullable(Type.String()), sourceIp: Nullable(Type.String()) }),
+  // Details differ per event type; the audit writer has already refused anything that looks like a secret.
+  details: Type.Record(Type.String(), Type.Unknown()),
+});
+
 const CertificateView = Type.Object({
   serial: Type.String(), profile: Type.String(), status: Type.String(), thumbprint: Type.String(), notBefore: Type.String(), notAfter: Type.String(),
   issuedAt: Type.String(), predecessorSerial: Type.Union([Type.String(), Type.Null()]), overlapUntil: Type.Union([Type.String(), Type.Null()]),
@@ -107,6 +119,7 @@ export function registerAdminRoutes(app: App, deps: { pki: Pki; audit: AuditLog 
         requestId: Type.Optional(Type.String({ maxLength: 100 })),
         afterSeq: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })), limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$' })),
       }, closed),
+      response: { 200: Type.Object({ events: Type.Array(AuditEventView) }) },
     },
   }, async (req) => {
     const q = req.query;

@@ -31,8 +31,9 @@ export interface AuditEvent {
 }
 
 /** A stored audit event, as returned by queries. */
-export interface StoredAuditEvent extends Required<Omit<AuditEvent, 'details' | 'context' | 'object'>> {
+export interface StoredAuditEvent extends Required<Omit<AuditEvent, 'details' | 'context' | 'object' | 'actor'>> {
   seq: number;
+  actor: { type: ActorType; id: string | null };
   id: string;
   occurredAt: string;
   object: { type: string; id: string | null } | null;

@@ -60,6 +60,8 @@ export function installDeviceAuthentication(app: App, deps: { pki: Pki; audit: A
     if (!pending) {
       pending = classifyConnection(socket, { authorities, db });
       classified.set(socket, pending);
+      // A lookup that failed (database unavailable) is retried on the next request, not remembered.
+      pending.catch(() => classified.delete(socket));
     }
     const cert = await pending;
     if (cert.kind === 'refused') return refuse(req, reply, cert, null);

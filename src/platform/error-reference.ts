@@ -1,0 +1,58 @@
+import { pathToFileURL } from 'node:url';
+import { ERROR_STATUS, type ErrorCode, problemType } from './errors.js';
+
+/** What each error means for the caller, and what to do. The compiler insists every code is described. */
+export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
+  ERR_BAD_REQUEST: 'The request could not be parsed (malformed JSON, bad framing, conflicting length headers).',
+  ERR_VALIDATION: 'A field is missing, malformed or unknown; `field` names it. Unknown fields are refused, never ignored.',
+  ERR_UNSUPPORTED_MEDIA_TYPE: 'The body has a content type this route does not accept.',
+  ERR_PAYLOAD_TOO_LARGE: 'The body is larger than the route allows.',
+  ERR_NOT_FOUND: 'No such resource, or one the caller may not see: the two are indistinguishable.',
+  ERR_CONFLICT: 'The request conflicts with the current state (for example a vehicle that already has a unit in service); retry after reading it again.',
+  ERR_INTERNAL: 'The server failed; details are in its log under the request id, never in the response.',
+  ERR_CONFIG_INVALID: 'Configuration is invalid; the message names the key or variable. Raised at start, not over HTTP.',
+  ERR_CLIENT_CERT_REQUIRED: 'The listener requires a client certificate and none was presented.',
+  ERR_CLIENT_CERT_UNTRUSTED: 'The client certificate is not from a CA trusted for this listener, is not one this platform issued, or has the wrong purpose.',
+  ERR_CLIENT_CERT_EXPIRED: 'The client certificate has expired; an expired device certificate cannot rotate and needs re-provisioning.',
+  ERR_CLIENT_CERT_NOT_YET_VALID: 'The client certificate is not valid yet; check the device clock.',
+  ERR_CLIENT_CERT_REVOKED: 'The client certificate has been revoked.',
+  ERR_CLIENT_CERT_SUPERSEDED: 'A newer certificate replaced this one (it was used, or the rotation overlap ended); use the newer one.',
+  ERR_CLIENT_CERT_WRONG_PROFILE: 'This kind of certificate is not accepted on this route (a factory certificate outside enrollment, or an operational one at enrollment).',
+  ERR_DEVICE_MISMATCH: 'The certificate belongs to a different device than the one the request names.',
+  ERR_DEVICE_NOT_ACTIVE: 'The device is quarantined, revoked or decommissioned.',
+  ERR_PKI_CSR_INVALID: 'The CSR is missing, unparseable, too large, signed wrongly (no proof of possession), or for a key type other than Ed25519 or P-256; `reason` says which.',
+  ERR_PKI_KEY_REUSED: 'The CSR key was certified before (including the factory key); generate a new key pair.',
+  ERR_PKI_DEVICE_NOT_PROVISIONED: 'No device is provisioned for this unit (or under the requested device id).',
+  ERR_PKI_DEVICE_ALREADY_ENROLLED: 'The unit is already enrolled; it renews with its operational certificate instead.',
+  ERR_PKI_DEVICE_ID_CONFLICT: 'The device id is in service with a different unit; a replaced unit goes through the replacement flow.',
+  ERR_PKI_TRANSITION_NOT_ALLOWED: 'The device lifecycle does not allow this transition; `from` and `to` say which.',
+  ERR_PKI_CA_MISSING: 'A CA (or its key) is not available here; production imports CAs with `carapace pki import`.',
+  ERR_PKI_CA_INVALID: 'An imported CA certificate or key is not usable (not a CA, wrong signer, key does not match).',
+  ERR_PKI_REVOCATION_INVALID: 'A revocation request is malformed: give exactly one of serial or deviceId, and an RFC 5280 reason.',
+  ERR_PKI_DEVICE_NOT_FOUND: 'No such device.',
+  ERR_PKI_CERT_NOT_FOUND: 'No certificate with that serial was issued by this platform.',
+  ERR_PKI_SERIAL_IN_USE: 'That TCU serial is already registered to a device.',
+};
+
+/** Renders docs/errors.md. */
+export function renderErrorReference(): string {
+  const lines = [
+    '# Error reference',
+    '',
+    '<!-- Generated from src/platform/error-reference.ts by `npm run docs:errors`. Do not edit by hand. -->',
+    '',
+    'Every error is `application/problem+json` (RFC 9457) with `type`, `title`, `status`, `detail`, `code` and',
+    '`instance` (the request id). Match on `code` or `type`: they are stable; `detail` is for people.',
+    '',
+    '| code | status | type | meaning |',
+    '|---|---|---|---|',
+  ];
+  for (const [code, status] of Object.entries(ERROR_STATUS) as Array<[ErrorCode, number]>) {
+    lines.push(`| \`${code}\` | ${status} | \`${problemType(code)}\` | ${ERROR_DESCRIPTIONS[code]} |`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  process.stdout.write(renderErrorReference());
+}
