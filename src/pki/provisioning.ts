@@ -1,7 +1,7 @@
 import { webcrypto } from 'node:crypto';
 import * as x509 from '../platform/x509.js';
 import type { Kysely } from 'kysely';
-import type { RequestContext } from '../audit/index.js';
+import type { DetailValue, RequestContext } from '../audit/index.js';
 import { CarapaceError } from '../platform/errors.js';
 import { newId } from '../platform/ids.js';
 import type { Database } from '../storage/schema.js';
@@ -9,6 +9,7 @@ import { findOrCreateVehicle, getVehicle } from '../vehicles/store.js';
 import { announce, type PkiContext } from './context.js';
 import { verifyCsr } from './csr.js';
 import { type ChangeActor, getDevice, transitionDevice } from './devices.js';
+import type { LeafSubject } from './profiles.js';
 import type { DeviceRow } from './tables.js';
 
 const TCU_SERIAL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -39,6 +40,28 @@ async function subjectKey(csrPem: string | null): Promise<{ publicKey: x509.Publ
   const pair = await webcrypto.subtle.generateKey(LEAF_KEY, true, ['sign', 'verify']);
   const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', pair.privateKey);
   return { publicKey: pair.publicKey, privateKeyPem: x509.PemConverter.encode(pkcs8, 'PRIVATE KEY') };
+}
+
+/**
+ * Issues a leaf valid from a minute ago for `ttlSeconds`, records it and its `<profile>_cert.issued` audit
+ * event in `trx`, and returns it with the generated key (if any).
+ */
+async function issueRecorded(
+  ctx: PkiContext,
+  trx: Kysely<Database>,
+  args: { subject: LeafSubject; key: { publicKey: x509.PublicKey | webcrypto.CryptoKey; privateKeyPem: string | null }; ttlSeconds: number; actor: ChangeActor; details: Record<string, DetailValue> },
+): Promise<IssuedWithKey> {
+  const now = ctx.clock.now();
+  const issued = await ctx.issuer.issue(trx, {
+    subject: args.subject, publicKey: args.key.publicKey,
+    notBefore: new Date(now.getTime() - 60_000), notAfter: new Date(now.getTime() + args.ttlSeconds * 1000),
+  }, now);
+  const facts = { serial: issued.facts.serial, thumbprint: issued.facts.thumbprint, notAfter: issued.facts.notAfter.toISOString() };
+  await ctx.audit.append(trx, {
+    type: `pki.${args.subject.profile}_cert.issued`, actor: args.actor, object: { type: 'certificate', id: facts.serial }, action: 'issue', decision: 'info',
+    details: { ...args.details, ...facts, keyGeneratedByCarapace: args.key.privateKeyPem !== null },
+  });
+  return { certificatePem: issued.pem, ...facts, privateKeyPem: args.key.privateKeyPem };
 }
 
 async function provisionInTrx(
@@ -81,18 +104,13 @@ export async function issueFactoryCertificate(
 ): Promise<IssuedWithKey & { device: DeviceRow | null }> {
   assertTcuSerial(args.tcuSerial);
   const key = await subjectKey(args.csrPem);
-  const now = ctx.clock.now();
   return ctx.db.transaction().execute(async (trx) => {
     const device = args.binding ? await provisionInTrx(ctx, trx, { tcuSerial: args.tcuSerial, binding: args.binding, replaces: null, actor: args.actor, context: null }) : null;
-    const issued = await ctx.issuer.issue(trx, {
-      subject: { profile: 'factory', tcuSerial: args.tcuSerial }, publicKey: key.publicKey,
-      notBefore: new Date(now.getTime() - 60_000), notAfter: new Date(now.getTime() + ctx.settings.factoryCertTtl * 1000),
-    }, now);
-    await ctx.audit.append(trx, {
-      type: 'pki.factory_cert.issued', actor: args.actor, object: { type: 'certificate', id: issued.facts.serial }, action: 'issue', decision: 'info',
-      details: { tcuSerial: args.tcuSerial, serial: issued.facts.serial, thumbprint: issued.facts.thumbprint, deviceId: device?.id ?? null, keyGeneratedByCarapace: key.privateKeyPem !== null },
+    const issued = await issueRecorded(ctx, trx, {
+      subject: { profile: 'factory', tcuSerial: args.tcuSerial }, key, ttlSeconds: ctx.settings.factoryCertTtl, actor: args.actor,
+      details: { tcuSerial: args.tcuSerial, deviceId: device?.id ?? null },
     });
-    return { device, certificatePem: issued.pem, serial: issued.facts.serial, thumbprint: issued.facts.thumbprint, notAfter: issued.facts.notAfter.toISOString(), privateKeyPem: key.privateKeyPem };
+    return { ...issued, device };
   });
 }
 
@@ -133,33 +151,15 @@ export async function issueOperatorCertificate(ctx: PkiContext, args: { name: st
     throw new CarapaceError('ERR_VALIDATION', 'an operator name is 1-64 lowercase letters, digits, ".", "_" and "-"', { field: 'name' });
   }
   const key = await subjectKey(args.csrPem);
-  const now = ctx.clock.now();
-  return ctx.db.transaction().execute(async (trx) => {
-    const issued = await ctx.issuer.issue(trx, {
-      subject: { profile: 'operator', operatorName: args.name }, publicKey: key.publicKey,
-      notBefore: new Date(now.getTime() - 60_000), notAfter: new Date(now.getTime() + ctx.settings.operatorCertTtl * 1000),
-    }, now);
-    await ctx.audit.append(trx, {
-      type: 'pki.operator_cert.issued', actor: args.actor, object: { type: 'certificate', id: issued.facts.serial }, action: 'issue', decision: 'info',
-      details: { operator: args.name, serial: issued.facts.serial, thumbprint: issued.facts.thumbprint, notAfter: issued.facts.notAfter.toISOString() },
-    });
-    return { certificatePem: issued.pem, serial: issued.facts.serial, thumbprint: issued.facts.thumbprint, notAfter: issued.facts.notAfter.toISOString(), privateKeyPem: key.privateKeyPem };
-  });
+  return ctx.db.transaction().execute((trx) => issueRecorded(ctx, trx, {
+    subject: { profile: 'operator', operatorName: args.name }, key, ttlSeconds: ctx.settings.operatorCertTtl, actor: args.actor, details: { operator: args.name },
+  }));
 }
 
 /** Issues the development server certificate for all listeners from the root CA. */
 export async function issueServerCertificate(ctx: PkiContext, hostnames: string[], validityDays: number): Promise<IssuedWithKey> {
   const key = await subjectKey(null);
-  const now = ctx.clock.now();
-  return ctx.db.transaction().execute(async (trx) => {
-    const issued = await ctx.issuer.issue(trx, {
-      subject: { profile: 'server', hostnames }, publicKey: key.publicKey,
-      notBefore: new Date(now.getTime() - 60_000), notAfter: new Date(now.getTime() + validityDays * 86400_000),
-    }, now);
-    await ctx.audit.append(trx, {
-      type: 'pki.server_cert.issued', actor: { type: 'system' }, object: { type: 'certificate', id: issued.facts.serial }, action: 'issue', decision: 'info',
-      details: { hostnames, serial: issued.facts.serial, notAfter: issued.facts.notAfter.toISOString() },
-    });
-    return { certificatePem: issued.pem, serial: issued.facts.serial, thumbprint: issued.facts.thumbprint, notAfter: issued.facts.notAfter.toISOString(), privateKeyPem: key.privateKeyPem };
-  });
+  return ctx.db.transaction().execute((trx) => issueRecorded(ctx, trx, {
+    subject: { profile: 'server', hostnames }, key, ttlSeconds: validityDays * 86400, actor: { type: 'system', id: null }, details: { hostnames },
+  }));
 }

@@ -2,7 +2,10 @@ import https from 'node:https';
 import { createCsr, type DeviceKey, type DeviceKeyAlgorithm, generateDeviceKey } from './credentials.js';
 import { httpsRequest, type HttpsResponse } from './https.js';
 
-/** What the gateway returns on enrollment and rotation. */
+/**
+ * What the gateway returns on enrollment and rotation. Declared here rather than imported from the server's
+ * pki module: this is the wire contract, and the SDK must stand alone on a device.
+ */
 export interface IssuedCredentials {
   deviceId: string;
   vehicleId: string;
