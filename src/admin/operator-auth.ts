@@ -2,15 +2,15 @@ import type { TLSSocket } from 'node:tls';
 import type { FastifyRequest } from 'fastify';
 import type { AuditLog } from '../audit/index.js';
 import type { App } from '../http/app.js';
-import { requestContext } from '../http/context.js';
-import { sendProblem } from '../http/problem.js';
-import type { ErrorCode } from '../platform/errors.js';
+import { auditIdentity, type Refusal, refuseRequest } from '../http/refusal.js';
 import { certificateFacts, type Pki } from '../pki/index.js';
 
 /** An operator authenticated by an admin-plane certificate. */
 export interface Operator {
   name: string;
   serial: string;
+  /** Certificate validity end (epoch ms), checked on every request. */
+  notAfter: number;
 }
 
 declare module 'fastify' {
@@ -19,22 +19,25 @@ declare module 'fastify' {
   }
 }
 
-type Classified = Operator | { code: ErrorCode; reason: string; detail: string; serial: string | null };
+type Classified = Operator | Refusal;
 
 async function classify(socket: TLSSocket, pki: Pki): Promise<Classified> {
   const cert = socket.getPeerX509Certificate();
-  if (!cert) return { code: 'ERR_CLIENT_CERT_REQUIRED', reason: 'no_client_certificate', detail: 'the admin plane requires an operator certificate', serial: null };
-  const facts = certificateFacts(cert);
-  if (!socket.authorized) return { code: 'ERR_CLIENT_CERT_UNTRUSTED', reason: `untrusted_${String(socket.authorizationError).toLowerCase()}`, detail: 'the client certificate is not trusted here', serial: facts.serial };
-  const root = pki.ctx.authorities.root.node;
-  if (!cert.checkIssued(root) || !cert.verify(root.publicKey)) {
-    return { code: 'ERR_CLIENT_CERT_UNTRUSTED', reason: 'wrong_issuer', detail: 'the client certificate is not an operator certificate', serial: facts.serial };
+  if (!cert) return { code: 'ERR_CLIENT_CERT_REQUIRED', reason: 'no_client_certificate', detail: 'the admin plane requires an operator certificate', serial: null, thumbprint: null };
+  const id = auditIdentity(cert);
+  const untrusted = (reason: string): Refusal => ({ code: 'ERR_CLIENT_CERT_UNTRUSTED', reason, detail: 'the client certificate is not an operator certificate', ...id });
+  if (!socket.authorized) return untrusted(`untrusted_${String(socket.authorizationError).toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 60)}`);
+  let facts;
+  try {
+    const root = pki.ctx.authorities.root.node;
+    if (!cert.checkIssued(root) || !cert.verify(root.publicKey)) return untrusted('wrong_issuer');
+    facts = certificateFacts(cert);
+  } catch {
+    return untrusted('unreadable_certificate');
   }
   const row = await pki.ctx.db.selectFrom('certificates').select(['subject', 'thumbprint', 'profile']).where('serial', '=', facts.serial).executeTakeFirst();
-  if (!row || row.profile !== 'operator' || row.thumbprint !== facts.thumbprint) {
-    return { code: 'ERR_CLIENT_CERT_UNTRUSTED', reason: 'unknown_certificate', detail: 'the client certificate is not an operator certificate', serial: facts.serial };
-  }
-  return { name: row.subject, serial: facts.serial };
+  if (!row || row.profile !== 'operator' || row.thumbprint !== facts.thumbprint) return untrusted('unknown_certificate');
+  return { name: row.subject, serial: facts.serial, notAfter: facts.notAfter.getTime() };
 }
 
 /** The operator of a request on an authenticated admin route. */
@@ -43,9 +46,13 @@ export function operatorOf(req: FastifyRequest): Operator {
   return req.operator;
 }
 
-/** Authenticates every admin-plane request (except health) by an operator certificate, auditing refusals. */
+/**
+ * Authenticates every admin-plane request (except health) by an operator certificate, once per connection
+ * for the certificate itself and on every request for expiry and revocation. Refusals are audited.
+ */
 export function installOperatorAuthentication(app: App, deps: { pki: Pki; audit: AuditLog }): void {
   const classified = new WeakMap<TLSSocket, Promise<Classified>>();
+  const { db, cache, clock } = deps.pki.ctx;
   app.decorateRequest('operator', null);
   app.addHook('onRequest', async (req, reply) => {
     if (req.routeOptions.config.catalog?.callers.includes('anonymous')) return;
@@ -56,18 +63,16 @@ export function installOperatorAuthentication(app: App, deps: { pki: Pki; audit:
       pending.catch(() => classified.delete(socket));
     }
     const result = await pending;
-    let refusal = 'code' in result ? result : null;
-    if (!refusal && 'name' in result && deps.pki.ctx.cache.certificate(result.serial).state === 'revoked') {
-      refusal = { code: 'ERR_CLIENT_CERT_REVOKED', reason: 'certificate_revoked', detail: 'the operator certificate has been revoked', serial: result.serial };
+    let refusal: Refusal | null = 'code' in result ? result : null;
+    if (!refusal && 'name' in result) {
+      const id = { serial: result.serial, thumbprint: null };
+      if (clock.now().getTime() >= result.notAfter) refusal = { code: 'ERR_CLIENT_CERT_EXPIRED', reason: 'certificate_expired', detail: 'the operator certificate has expired', ...id };
+      else if (cache.certificate(result.serial).state === 'revoked') refusal = { code: 'ERR_CLIENT_CERT_REVOKED', reason: 'certificate_revoked', detail: 'the operator certificate has been revoked', ...id };
     }
     if (refusal) {
-      await deps.audit.append(deps.pki.ctx.db, {
-        type: 'admin.request.refused', actor: { type: 'operator', id: null }, object: { type: 'route', id: req.routeOptions.url ?? null },
-        action: `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}`, decision: 'deny', reason: refusal.reason,
-        context: requestContext(req), details: { code: refusal.code, serial: refusal.serial },
+      return refuseRequest(req, reply, { audit: deps.audit, db }, {
+        type: 'admin.request.refused', actor: { type: 'operator', id: 'name' in result ? result.name : null }, refusal,
       });
-      reply.header('connection', 'close');
-      return sendProblem(reply, refusal.code, refusal.detail, { reason: refusal.reason });
     }
     req.operator = result as Operator;
   });

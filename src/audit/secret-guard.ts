@@ -34,3 +34,12 @@ export function assertNoSecrets(fields: Record<string, DetailValue | undefined>,
     checkValue(`details.${k}`, v);
   }
 }
+
+/**
+ * Makes an attacker-controlled value (a request path, a claimed id) safe to record: bounded in length, and
+ * replaced when it looks like a secret, so recording a refusal can never fail or store a leaked token.
+ */
+export function untrusted(value: string, max = 200): string {
+  const cut = value.length > max ? `${value.slice(0, max)}…` : value;
+  return SECRET_VALUE.some((re) => re.test(value)) || SECRET_VALUE.some((re) => re.test(cut)) ? '[redacted: looked like a secret]' : cut;
+}

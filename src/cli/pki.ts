@@ -4,6 +4,7 @@ import { type Command, Option } from 'commander';
 import { createAuditLog } from '../audit/index.js';
 import { systemClock } from '../platform/clock.js';
 import { CarapaceError } from '../platform/errors.js';
+import { writePrivateFile } from '../platform/files.js';
 import { createFileKeyProvider, importAuthority, parseRevocationReason, REVOCATION_REASONS, type VehicleBinding } from '../pki/index.js';
 import { migrateToLatest, openStorage } from '../storage/index.js';
 import { configFrom, type GlobalOptions, withPlatform } from './context.js';
@@ -18,9 +19,6 @@ function readText(path: string): string {
   }
 }
 
-function writeSecret(path: string, text: string): void {
-  writeFileSync(path, text, { mode: 0o600 });
-}
 
 function print(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
@@ -68,7 +66,7 @@ export function registerPki(program: Command): void {
         const issued = await p.pki.issueFactoryCertificate({ tcuSerial: opts.serial, csrPem: opts.csr ? readText(opts.csr) : null, binding, actor: OPERATOR });
         mkdirSync(out, { recursive: true, mode: 0o700 });
         writeFileSync(join(out, 'factory-cert.pem'), issued.certificatePem);
-        if (issued.privateKeyPem) writeSecret(join(out, 'factory-key.pem'), issued.privateKeyPem);
+        if (issued.privateKeyPem) writePrivateFile(join(out, 'factory-key.pem'), issued.privateKeyPem);
         writeFileSync(join(out, 'ca.pem'), p.pki.ctx.authorities.root.pem);
         print({
           tcuSerial: opts.serial, deviceId: issued.device?.id ?? null, vehicleId: issued.device?.vehicle_id ?? null, status: issued.device?.status ?? 'not registered',
@@ -89,7 +87,7 @@ export function registerPki(program: Command): void {
         mkdirSync(opts.out, { recursive: true, mode: 0o700 });
         const certFile = join(opts.out, `${opts.name}-cert.pem`);
         writeFileSync(certFile, issued.certificatePem);
-        if (issued.privateKeyPem) writeSecret(join(opts.out, `${opts.name}-key.pem`), issued.privateKeyPem);
+        if (issued.privateKeyPem) writePrivateFile(join(opts.out, `${opts.name}-key.pem`), issued.privateKeyPem);
         print({ operator: opts.name, serial: issued.serial, notAfter: issued.notAfter, certificate: resolve(certFile) });
       });
     });

@@ -1,29 +1,31 @@
 import type { X509Certificate as NodeX509 } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { Kysely } from 'kysely';
+import { auditIdentity, type Refusal } from '../http/refusal.js';
 import type { ErrorCode } from '../platform/errors.js';
 import { type Authorities, certificateFacts, IdentityUri } from '../pki/index.js';
 import type { Database } from '../storage/schema.js';
 
-/** A client certificate the gateway accepted at the connection level. */
-export type PresentedCertificate =
-  | { kind: 'factory'; serial: string; thumbprint: string; spkiSha256: string; tcuSerial: string }
-  | { kind: 'operational'; serial: string; thumbprint: string; spkiSha256: string; deviceId: string; vehicleId: string; firstUse: boolean };
-
-/** Why a client certificate was refused before any route ran. */
-export interface CertificateRefusal {
-  kind: 'refused';
-  code: ErrorCode;
-  /** Stable snake_case reason for the audit trail. */
-  reason: string;
-  detail: string;
-  serial: string | null;
-  thumbprint: string | null;
+/** What every accepted certificate carries, whatever its kind. */
+interface Presented {
+  serial: string;
+  thumbprint: string;
+  spkiSha256: string;
+  /** Validity in epoch ms, checked again on every request: a connection or a resumed session may outlive it. */
+  notBefore: number;
+  notAfter: number;
 }
 
+/** A client certificate the gateway accepted at the connection level. */
+export type PresentedCertificate =
+  | (Presented & { kind: 'factory'; tcuSerial: string })
+  | (Presented & { kind: 'operational'; deviceId: string; vehicleId: string; firstUse: boolean });
+
+/** Why a client certificate was refused before any route ran. */
+export type CertificateRefusal = Refusal & { kind: 'refused' };
+
 function refusal(code: ErrorCode, reason: string, detail: string, cert?: NodeX509): CertificateRefusal {
-  const facts = cert ? certificateFacts(cert) : null;
-  return { kind: 'refused', code, reason, detail, serial: facts?.serial ?? null, thumbprint: facts?.thumbprint ?? null };
+  return { kind: 'refused', code, reason, detail, ...auditIdentity(cert) };
 }
 
 /** Node/OpenSSL verification errors mapped to our codes and reasons. */
@@ -36,7 +38,7 @@ function verificationRefusal(error: string, cert: NodeX509): CertificateRefusal 
     case 'INVALID_PURPOSE':
       return refusal('ERR_CLIENT_CERT_UNTRUSTED', 'invalid_purpose', 'the client certificate is not valid for client authentication', cert);
     default:
-      return refusal('ERR_CLIENT_CERT_UNTRUSTED', `untrusted_${error.toLowerCase()}`, 'the client certificate is not issued by a CA this gateway trusts', cert);
+      return refusal('ERR_CLIENT_CERT_UNTRUSTED', `untrusted_${error.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 60)}`, 'the client certificate is not issued by a CA this gateway trusts', cert);
   }
 }
 
@@ -51,32 +53,51 @@ function tcuSerialOf(cert: NodeX509): string | null {
   return pick('serialNumber') ?? pick('CN');
 }
 
+type Parsed =
+  | { kind: 'factory'; base: Presented; tcuSerial: string }
+  | { kind: 'fleet'; base: Presented; deviceId: string | null }
+  | CertificateRefusal;
+
+/** Everything that reads the certificate itself. Pure: no I/O, and any exception means "unreadable". */
+function parse(cert: NodeX509, authorities: Authorities): Parsed {
+  const facts = certificateFacts(cert);
+  const base = { serial: facts.serial, thumbprint: facts.thumbprint, spkiSha256: facts.spkiSha256, notBefore: facts.notBefore.getTime(), notAfter: facts.notAfter.getTime() };
+  if (issuedBy(cert, authorities.manufacturer.node)) {
+    const tcuSerial = tcuSerialOf(cert);
+    if (!tcuSerial) return refusal('ERR_CLIENT_CERT_UNTRUSTED', 'factory_certificate_without_serial', 'the factory certificate names no TCU serial', cert);
+    return { kind: 'factory', base, tcuSerial };
+  }
+  if (!issuedBy(cert, authorities.fleet.node)) {
+    return refusal('ERR_CLIENT_CERT_UNTRUSTED', 'wrong_issuer', 'the client certificate is not a device certificate', cert);
+  }
+  return { kind: 'fleet', base, deviceId: IdentityUri.parse(facts.uris, 'device') };
+}
+
 /**
  * Classifies the certificate of a TLS connection, once per connection: a factory certificate from the
  * manufacturer CA, an operational certificate from the fleet CA that we issued and recorded, or a refusal.
+ * A certificate OpenSSL accepted but that cannot be read is a refusal, never an exception. Database errors
+ * propagate, so the caller answers 500 and retries the lookup on the next request.
  */
 export async function classifyConnection(socket: TLSSocket, deps: { authorities: Authorities; db: Kysely<Database> }): Promise<PresentedCertificate | CertificateRefusal> {
   const cert = socket.getPeerX509Certificate();
   if (!cert) return refusal('ERR_CLIENT_CERT_REQUIRED', 'no_client_certificate', 'the vehicle gateway requires a client certificate');
   if (!socket.authorized) return verificationRefusal(String(socket.authorizationError ?? 'UNKNOWN'), cert);
-  const facts = certificateFacts(cert);
-
-  if (issuedBy(cert, deps.authorities.manufacturer.node)) {
-    const tcuSerial = tcuSerialOf(cert);
-    if (!tcuSerial) return refusal('ERR_CLIENT_CERT_UNTRUSTED', 'factory_certificate_without_serial', 'the factory certificate names no TCU serial', cert);
-    return { kind: 'factory', serial: facts.serial, thumbprint: facts.thumbprint, spkiSha256: facts.spkiSha256, tcuSerial };
+  let parsed: Parsed;
+  try {
+    parsed = parse(cert, deps.authorities);
+  } catch {
+    return refusal('ERR_CLIENT_CERT_UNTRUSTED', 'unreadable_certificate', 'the client certificate cannot be read', cert);
   }
-  if (!issuedBy(cert, deps.authorities.fleet.node)) {
-    return refusal('ERR_CLIENT_CERT_UNTRUSTED', 'wrong_issuer', 'the client certificate is not a device certificate', cert);
-  }
+  if (parsed.kind !== 'fleet') return parsed.kind === 'factory' ? { kind: 'factory', ...parsed.base, tcuSerial: parsed.tcuSerial } : parsed;
   // Signed by the fleet CA is necessary, not sufficient: it must be a certificate we issued and recorded,
-  // byte for byte, for the device its SAN names.
-  const row = await deps.db.selectFrom('certificates').select(['thumbprint', 'profile', 'device_id', 'first_used_at']).where('serial', '=', facts.serial).executeTakeFirst();
-  const deviceId = IdentityUri.parse(facts.uris, 'device');
-  if (!row || row.thumbprint !== facts.thumbprint || row.profile !== 'operational' || !deviceId || row.device_id !== deviceId) {
+  // byte for byte, for the one device its SAN names.
+  const { base, deviceId } = parsed;
+  const row = await deps.db.selectFrom('certificates').select(['thumbprint', 'profile', 'device_id', 'first_used_at']).where('serial', '=', base.serial).executeTakeFirst();
+  if (!row || row.thumbprint !== base.thumbprint || row.profile !== 'operational' || !deviceId || row.device_id !== deviceId) {
     return refusal('ERR_CLIENT_CERT_UNTRUSTED', 'unknown_certificate', 'the client certificate was not issued to a device by this platform', cert);
   }
   const device = await deps.db.selectFrom('devices').select(['vehicle_id']).where('id', '=', deviceId).executeTakeFirst();
   if (!device) return refusal('ERR_CLIENT_CERT_UNTRUSTED', 'unknown_device', 'the device of this certificate is not registered', cert);
-  return { kind: 'operational', serial: facts.serial, thumbprint: facts.thumbprint, spkiSha256: facts.spkiSha256, deviceId, vehicleId: device.vehicle_id, firstUse: row.first_used_at === null };
+  return { kind: 'operational', ...base, deviceId, vehicleId: device.vehicle_id, firstUse: row.first_used_at === null };
 }

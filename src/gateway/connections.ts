@@ -1,5 +1,6 @@
 import type { TLSSocket } from 'node:tls';
-import { certificateFacts, IdentityUri, type CredentialChange } from '../pki/index.js';
+import { normalizeSerial } from '../platform/ids.js';
+import { IdentityUri, type CredentialChange } from '../pki/index.js';
 
 /**
  * Open gateway connections indexed by certificate serial and device id, so a revocation, a quarantine or
@@ -11,14 +12,23 @@ export class ConnectionRegistry {
 
   /** Registers a freshly handshaken socket; it unregisters itself on close. */
   track(socket: TLSSocket): void {
-    const cert = socket.getPeerX509Certificate();
-    if (!cert) return;
-    const facts = certificateFacts(cert);
-    const deviceId = IdentityUri.parse(facts.uris, 'device');
-    add(this.bySerial, facts.serial, socket);
+    // Runs in an event handler on every handshake, before any authentication: nothing here may throw.
+    let serial: string;
+    let deviceId: string | null;
+    try {
+      const cert = socket.getPeerX509Certificate();
+      if (!cert) return;
+      serial = normalizeSerial(cert.serialNumber);
+      const uris = (cert.subjectAltName ?? '').split(', ').filter((s) => s.startsWith('URI:')).map((s) => s.slice(4));
+      deviceId = IdentityUri.parse(uris, 'device');
+    } catch {
+      // Unreadable: the request path refuses it, so there is nothing to index.
+      return;
+    }
+    add(this.bySerial, serial, socket);
     if (deviceId) add(this.byDevice, deviceId, socket);
     socket.once('close', () => {
-      remove(this.bySerial, facts.serial, socket);
+      remove(this.bySerial, serial, socket);
       if (deviceId) remove(this.byDevice, deviceId, socket);
     });
   }

@@ -1,9 +1,9 @@
 import type { TLSSocket } from 'node:tls';
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { AuditLog } from '../audit/index.js';
+import type { FastifyRequest } from 'fastify';
+import { type AuditLog, untrusted } from '../audit/index.js';
 import type { App } from '../http/app.js';
 import { requestContext } from '../http/context.js';
-import { sendProblem } from '../http/problem.js';
+import { refuseRequest } from '../http/refusal.js';
 import type { ErrorCode } from '../platform/errors.js';
 import type { Pki } from '../pki/index.js';
 import { type CertificateRefusal, classifyConnection, type PresentedCertificate } from './client-certificate.js';
@@ -19,6 +19,8 @@ declare module 'fastify' {
   }
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 /** The authenticated device of a request that requires one; throws if a route forgot `config.device`. */
 export function deviceOf<K extends PresentedCertificate['kind']>(req: FastifyRequest, kind: K): Extract<PresentedCertificate, { kind: K }> {
   const d = req.device;
@@ -28,30 +30,17 @@ export function deviceOf<K extends PresentedCertificate['kind']>(req: FastifyReq
 
 /**
  * Authenticates every gateway request by its client certificate before routing to any handler: chain and
- * validity (from the handshake), issuer and profile, our own issuance record, the revocation fast path, the
- * device's lifecycle state, the route's certificate kind, and the device named in the path. Each refusal is
- * audited and closes the connection.
+ * purpose (from the handshake), issuer and profile, our own issuance record, validity against the clock,
+ * the revocation fast path, the device's lifecycle state, the route's certificate kind, and the device named
+ * in the path. The connection-level part is computed once per connection; everything that can change is
+ * checked on every request, since a kept-alive connection or a resumed TLS session may outlive it. Each
+ * refusal is audited and closes the connection.
  */
 export function installDeviceAuthentication(app: App, deps: { pki: Pki; audit: AuditLog }): void {
   const classified = new WeakMap<TLSSocket, Promise<PresentedCertificate | CertificateRefusal>>();
   const { cache, authorities, db, clock } = deps.pki.ctx;
 
   app.decorateRequest('device', null);
-
-  async function refuse(req: FastifyRequest, reply: FastifyReply, r: Omit<CertificateRefusal, 'kind'>, actorId: string | null, extra: Record<string, string | null> = {}) {
-    await deps.audit.append(db, {
-      type: 'gateway.request.refused',
-      actor: { type: actorId ? 'device' : 'anonymous', id: actorId },
-      object: { type: 'route', id: req.routeOptions.url ?? null },
-      action: `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}`,
-      decision: 'deny',
-      reason: r.reason,
-      context: requestContext(req),
-      details: { code: r.code, serial: r.serial, thumbprint: r.thumbprint, ...extra },
-    });
-    reply.header('connection', 'close');
-    return sendProblem(reply, r.code, r.detail, { reason: r.reason });
-  }
 
   app.addHook('onRequest', async (req, reply) => {
     if (req.routeOptions.config.catalog?.callers.includes('anonymous')) return;
@@ -64,16 +53,25 @@ export function installDeviceAuthentication(app: App, deps: { pki: Pki; audit: A
       pending.catch(() => classified.delete(socket));
     }
     const cert = await pending;
-    if (cert.kind === 'refused') return refuse(req, reply, cert, null);
+    if (cert.kind === 'refused') {
+      return refuseRequest(req, reply, { audit: deps.audit, db }, { type: 'gateway.request.refused', actor: { type: 'anonymous', id: null }, refusal: cert });
+    }
 
-    const actorId = cert.kind === 'operational' ? cert.deviceId : cert.tcuSerial;
+    const actorId = cert.kind === 'operational' ? cert.deviceId : untrusted(cert.tcuSerial, 64);
     const fail = (code: ErrorCode, reason: string, detail: string, extra: Record<string, string | null> = {}) =>
-      refuse(req, reply, { code, reason, detail, serial: cert.serial, thumbprint: cert.thumbprint }, actorId, extra);
+      refuseRequest(req, reply, { audit: deps.audit, db }, {
+        type: 'gateway.request.refused', actor: { type: 'device', id: actorId },
+        refusal: { code, reason, detail, serial: cert.serial, thumbprint: cert.thumbprint }, details: extra,
+      });
+
+    const now = clock.now().getTime();
+    if (now >= cert.notAfter) return fail('ERR_CLIENT_CERT_EXPIRED', 'certificate_expired', 'the client certificate has expired');
+    if (now < cert.notBefore) return fail('ERR_CLIENT_CERT_NOT_YET_VALID', 'certificate_not_yet_valid', 'the client certificate is not valid yet');
 
     const state = cache.certificate(cert.serial);
     if (state.state === 'revoked') return fail('ERR_CLIENT_CERT_REVOKED', 'certificate_revoked', 'the client certificate has been revoked');
     if (state.state === 'superseded') return fail('ERR_CLIENT_CERT_SUPERSEDED', 'certificate_superseded', 'the client certificate was replaced by a newer one');
-    if (state.state === 'overlap' && state.until <= clock.now().getTime()) {
+    if (state.state === 'overlap' && state.until <= now) {
       const change = await deps.pki.expireOverlap(cert.serial, requestContext(req));
       // Announcing closes this certificate's connections, this one included: only after the 401 is out.
       if (change) reply.raw.once('finish', () => void deps.pki.announce([change]));
@@ -81,27 +79,24 @@ export function installDeviceAuthentication(app: App, deps: { pki: Pki; audit: A
     }
 
     const required = req.routeOptions.config.device;
-    if (required === 'operational' && cert.kind === 'factory') {
+    if (cert.kind === 'factory' && required !== 'factory') {
+      // Unknown paths are answered 404 only to an enrolled device; a factory certificate sees nothing else.
       return fail('ERR_CLIENT_CERT_WRONG_PROFILE', 'factory_certificate_outside_enrollment', 'a factory certificate is good for enrollment only');
     }
-    if (required === 'factory' && cert.kind === 'operational') {
-      return fail('ERR_CLIENT_CERT_WRONG_PROFILE', 'operational_certificate_at_enrollment', 'an enrolled device renews with POST /v1/devices/{deviceId}/certificates');
-    }
-
     if (cert.kind === 'operational') {
+      if (required === 'factory') {
+        return fail('ERR_CLIENT_CERT_WRONG_PROFILE', 'operational_certificate_at_enrollment', 'an enrolled device renews with POST /v1/devices/{deviceId}/certificates');
+      }
       const blocked = cache.blockedDevice(cert.deviceId);
       if (blocked) return fail('ERR_DEVICE_NOT_ACTIVE', `device_${blocked}`, `the device is ${blocked}`);
       const claimed = (req.params as Record<string, string> | undefined)?.deviceId;
       if (claimed !== undefined && claimed !== cert.deviceId) {
-        return fail('ERR_DEVICE_MISMATCH', 'device_mismatch', 'the certificate belongs to a different device', { claimedDeviceId: claimed.slice(0, 64) });
+        return fail('ERR_DEVICE_MISMATCH', 'device_mismatch', 'the certificate belongs to a different device', { claimedDeviceId: UUID.test(claimed) ? claimed : untrusted(claimed, 64) });
       }
       if (cert.firstUse) {
         cert.firstUse = false;
         await deps.pki.markFirstUse(cert.serial, requestContext(req));
       }
-    } else if (required === undefined) {
-      // Unknown paths are answered 404 only to an authenticated caller; a factory certificate sees nothing else.
-      return fail('ERR_CLIENT_CERT_WRONG_PROFILE', 'factory_certificate_outside_enrollment', 'a factory certificate is good for enrollment only');
     }
     req.device = cert;
   });

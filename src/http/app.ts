@@ -8,7 +8,7 @@ import type { Logger } from '../platform/log.js';
 import { type CatalogedRoute, enforceCatalog } from './catalog.js';
 import { traceIdFrom } from './context.js';
 import { problemType } from '../platform/errors.js';
-import { installProblemHandlers } from './problem.js';
+import { installProblemHandlers, sendProblem } from './problem.js';
 
 /** TLS settings of one listener. */
 export interface ListenerTls extends Pick<SecureContextOptions, 'key' | 'cert' | 'ca' | 'minVersion'> {
@@ -42,8 +42,15 @@ export function createListenerApp(options: { tls: ListenerTls; logger: Logger; b
       // The app, not the handshake, refuses bad client certificates, so each refusal is audited with the
       // certificate's serial and the precise reason. No route code runs for a refused peer.
       rejectUnauthorized: false,
+      // A peer that opens TCP and never finishes the handshake is dropped quickly.
+      handshakeTimeout: 10_000,
     },
+    requestTimeout: 30_000,
     genReqId: () => randomUUID(),
+    // Malformed URLs are refused as problem+json, without echoing the URL back.
+    frameworkErrors: (_err, _req, reply) => {
+      void sendProblem(reply, 'ERR_BAD_REQUEST', 'the request path is malformed');
+    },
     requestIdHeader: false,
     bodyLimit: options.bodyLimit ?? 64 * 1024,
     return503OnClosing: true,
@@ -55,6 +62,13 @@ export function createListenerApp(options: { tls: ListenerTls; logger: Logger; b
     },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  app.server.headersTimeout = 10_000;
+  // Node answers an unsupported `Expect` header itself with a bare 417; answer it as problem+json instead.
+  app.server.on('checkExpectation', (_req, res) => {
+    const body = JSON.stringify({ type: problemType('ERR_BAD_REQUEST'), title: 'Expectation Failed', status: 417, detail: 'unsupported Expect header', code: 'ERR_BAD_REQUEST' });
+    res.writeHead(417, { 'content-type': 'application/problem+json', 'content-length': Buffer.byteLength(body), connection: 'close' });
+    res.end(body);
+  });
   const routes = enforceCatalog(app);
   installProblemHandlers(app);
   app.decorateRequest('traceId', '');

@@ -1,53 +1,46 @@
-import * as x509 from '../platform/x509.js';
 import { CarapaceError } from '../platform/errors.js';
-import { publicKeySpkiSha256 } from './fingerprints.js';
+import * as x509 from '../platform/x509.js';
+import { type CanonicalKey, canonicalDeviceKey, type DeviceKeyType } from './public-key.js';
 
 /** Largest CSR we parse; a P-256 or Ed25519 CSR is well under 1 KiB. */
 export const MAX_CSR_BYTES = 8 * 1024;
 
-/** Device key types we certify. Telemetry and acknowledgements are signed with the same key. */
-export type DeviceKeyType = 'Ed25519' | 'P-256';
+export type { DeviceKeyType };
 
 /** A CSR that proved possession of its key. Only the key is used: subject and extensions are ignored. */
-export interface VerifiedCsr {
+export interface VerifiedCsr extends CanonicalKey {
   publicKey: x509.PublicKey;
-  keyType: DeviceKeyType;
-  spkiSha256: string;
 }
 
-function keyTypeOf(key: x509.PublicKey): DeviceKeyType | null {
-  const alg = key.algorithm as { name: string; namedCurve?: string };
-  if (alg.name === 'Ed25519') return 'Ed25519';
-  if (alg.name === 'ECDSA' && alg.namedCurve === 'P-256') return 'P-256';
-  return null;
+function invalid(reason: string, message: string, cause?: unknown): CarapaceError {
+  return new CarapaceError('ERR_PKI_CSR_INVALID', message, { reason }, cause === undefined ? undefined : { cause });
 }
 
 /**
- * Parses a CSR given as PEM text or DER bytes, checks its signature (proof of possession) and its key type.
- * Throws ERR_PKI_CSR_INVALID with a reason a device developer can act on.
+ * Parses a CSR given as PEM text or DER bytes, checks its key (type, strength, canonical form) and its
+ * signature (proof of possession). Any failure, however malformed the input, is ERR_PKI_CSR_INVALID with a
+ * reason a device developer can act on.
  */
 export async function verifyCsr(input: string | Uint8Array): Promise<VerifiedCsr> {
   const size = typeof input === 'string' ? Buffer.byteLength(input) : input.byteLength;
-  if (size === 0) throw new CarapaceError('ERR_PKI_CSR_INVALID', 'the request carries no CSR', { reason: 'missing' });
-  if (size > MAX_CSR_BYTES) throw new CarapaceError('ERR_PKI_CSR_INVALID', `the CSR is larger than ${MAX_CSR_BYTES} bytes`, { reason: 'too_large' });
+  if (size === 0) throw invalid('missing', 'the request carries no CSR');
+  if (size > MAX_CSR_BYTES) throw invalid('too_large', `the CSR is larger than ${MAX_CSR_BYTES} bytes`);
   let csr: x509.Pkcs10CertificateRequest;
+  let spki: ArrayBuffer;
   try {
-    const text = typeof input === 'string' ? input : null;
-    const bytes = text !== null && text.includes('-----BEGIN') ? x509.PemConverter.decodeFirst(text) : typeof input === 'string' ? Buffer.from(input, 'base64') : input;
+    const bytes = typeof input !== 'string' ? input : input.includes('-----BEGIN') ? x509.PemConverter.decodeFirst(input) : Buffer.from(input, 'base64');
     csr = new x509.Pkcs10CertificateRequest(bytes);
+    spki = csr.publicKey.rawData;
   } catch (cause) {
-    throw new CarapaceError('ERR_PKI_CSR_INVALID', 'the CSR is not a PKCS#10 request in PEM or DER form', { reason: 'unparseable' }, { cause });
+    throw invalid('unparseable', 'the CSR is not a PKCS#10 request in PEM or DER form', cause);
   }
-  const keyType = keyTypeOf(csr.publicKey);
-  if (!keyType) {
-    throw new CarapaceError('ERR_PKI_CSR_INVALID', 'the CSR key must be Ed25519 or ECDSA P-256', { reason: 'key_type' });
-  }
+  const key = canonicalDeviceKey(new Uint8Array(spki));
   let valid = false;
   try {
     valid = await csr.verify();
   } catch {
     valid = false;
   }
-  if (!valid) throw new CarapaceError('ERR_PKI_CSR_INVALID', 'the CSR signature does not verify: it does not prove possession of the key', { reason: 'bad_signature' });
-  return { publicKey: csr.publicKey, keyType, spkiSha256: publicKeySpkiSha256(csr.publicKey) };
+  if (!valid) throw invalid('bad_signature', 'the CSR signature does not verify: it does not prove possession of the key');
+  return { ...key, publicKey: csr.publicKey };
 }

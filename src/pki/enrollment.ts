@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
-import type { RequestContext } from '../audit/index.js';
+import { type RequestContext, untrusted } from '../audit/index.js';
 import { CarapaceError, isCarapaceError } from '../platform/errors.js';
+import { isUniqueViolation } from '../storage/constraint.js';
 import type { Database } from '../storage/schema.js';
 import { announce, type CommandVerificationKey, type PkiContext } from './context.js';
 import type { CredentialChange } from './revocation-cache.js';
@@ -60,12 +61,20 @@ function validity(ctx: PkiContext): { now: Date; notBefore: Date; notAfter: Date
   return { now, notBefore: new Date(now.getTime() - 60_000), notAfter: new Date(now.getTime() + ctx.settings.operationalCertTtl * 1000) };
 }
 
+/** A concurrent request certified the same key first: the database's unique index is the final word. */
+function keyReuseFromConstraint(err: unknown): unknown {
+  return isUniqueViolation(err, 'spki') ? new CarapaceError('ERR_PKI_KEY_REUSED', 'the CSR key has been certified before; generate a new key pair', { reason: 'key_reused' }, { cause: err }) : err;
+}
+
 async function auditRefusal(ctx: PkiContext, type: string, err: unknown, actorId: string, details: Record<string, string | null>, context: RequestContext | null): Promise<void> {
   if (!isCarapaceError(err)) return;
+  const extra: Record<string, string> = {};
+  if (typeof err.context.auditReason === 'string') extra.cause = err.context.auditReason;
+  if (typeof err.context.reason === 'string') extra.csrReason = err.context.reason;
   await ctx.audit.append(ctx.db, {
-    type, actor: { type: 'device', id: actorId }, object: { type: 'device', id: (err.context.deviceId as string | undefined) ?? details.deviceId ?? null },
-    action: type.endsWith('enrollment.refused') ? 'enroll' : 'rotate', decision: 'deny', reason: err.code, context, details: { ...details, message: err.message },
-  });
+    type, actor: { type: 'device', id: untrusted(actorId, 64) }, object: { type: 'device', id: (err.context.deviceId as string | undefined) ?? details.deviceId ?? null },
+    action: type.endsWith('enrollment.refused') ? 'enroll' : 'rotate', decision: 'deny', reason: err.code, context, details: { ...details, ...extra, message: err.message },
+  }).catch((auditErr: unknown) => ctx.log.error({ err: auditErr }, 'could not audit a refused enrollment or rotation'));
 }
 
 /**
@@ -81,11 +90,12 @@ export async function enroll(
     const csr = await verifyCsr(args.csr);
     const device = await ctx.db.selectFrom('devices').selectAll().where('factory_serial', '=', presented.tcuSerial).executeTakeFirst();
     if (args.requestedDeviceId && args.requestedDeviceId !== device?.id) {
-      const named = await ctx.db.selectFrom('devices').select(['id', 'status']).where('id', '=', args.requestedDeviceId).executeTakeFirst();
-      if (named && named.status !== 'provisioned') {
-        throw new CarapaceError('ERR_PKI_DEVICE_ID_CONFLICT', 'that device id is already in service with a different unit; a replaced unit goes through the replacement flow', { deviceId: named.id });
-      }
-      throw new CarapaceError('ERR_PKI_DEVICE_NOT_PROVISIONED', 'this unit is not provisioned under that device id', { deviceId: args.requestedDeviceId });
+      // One answer whether the named device exists or not, so a factory certificate is no oracle for device
+      // ids; the audit event keeps the difference.
+      const named = await ctx.db.selectFrom('devices').select(['status']).where('id', '=', args.requestedDeviceId).executeTakeFirst();
+      throw new CarapaceError('ERR_PKI_DEVICE_ID_CONFLICT', 'this unit cannot enroll under that device id; a replaced unit goes through the replacement flow', {
+        deviceId: args.requestedDeviceId, auditReason: named ? `device_id_${named.status}_with_another_unit` : 'device_id_unknown',
+      });
     }
     if (!device) throw new CarapaceError('ERR_PKI_DEVICE_NOT_PROVISIONED', 'no device is provisioned for this unit\'s TCU serial', {});
     if (device.status !== 'provisioned') {
@@ -110,7 +120,8 @@ export async function enroll(
     });
     await announce(ctx, [{ kind: 'device-status', deviceId: device.id, status: 'active' }]);
     return bundle(ctx, device, issued);
-  } catch (err) {
+  } catch (caught) {
+    const err = keyReuseFromConstraint(caught);
     await auditRefusal(ctx, 'pki.enrollment.refused', err, presented.tcuSerial, { factoryCertSerial: presented.serial, deviceId: args.requestedDeviceId }, args.context);
     throw err;
   }
@@ -137,7 +148,7 @@ export async function rotate(
       // A successor that was never used (its response was lost) is retired: at most one pending successor.
       const unused = await trx.selectFrom('certificates').select('serial').where('predecessor_serial', '=', current.serial).where('status', '=', 'active').where('first_used_at', 'is', null).execute();
       if (unused.length > 0) {
-        await trx.updateTable('certificates').set({ status: 'superseded' }).where('serial', 'in', unused.map((u) => u.serial)).execute();
+        await trx.updateTable('certificates').set({ status: 'superseded', superseded_at: now.toISOString() }).where('serial', 'in', unused.map((u) => u.serial)).execute();
       }
       const until = current.overlap_until && current.overlap_until < overlapUntil ? current.overlap_until : overlapUntil;
       await trx.updateTable('certificates').set({ overlap_until: until }).where('serial', '=', current.serial).execute();
@@ -154,7 +165,8 @@ export async function rotate(
       ...(result.unused.length > 0 ? [{ kind: 'certificates-superseded' as const, serials: result.unused }] : []),
     ]);
     return bundle(ctx, result.device, result.cert);
-  } catch (err) {
+  } catch (caught) {
+    const err = keyReuseFromConstraint(caught);
     await auditRefusal(ctx, 'pki.rotation.refused', err, presented.deviceId, { serial: presented.serial, deviceId: presented.deviceId }, args.context);
     throw err;
   }
@@ -171,7 +183,7 @@ export async function markFirstUse(ctx: PkiContext, serial: string, context: Req
     if (Number(first.numUpdatedRows) !== 1) return null;
     const row = await trx.selectFrom('certificates').select(['predecessor_serial', 'device_id']).where('serial', '=', serial).executeTakeFirstOrThrow();
     if (!row.predecessor_serial) return null;
-    const done = await trx.updateTable('certificates').set({ status: 'superseded', overlap_until: null }).where('serial', '=', row.predecessor_serial).where('status', '=', 'active').executeTakeFirst();
+    const done = await trx.updateTable('certificates').set({ status: 'superseded', overlap_until: null, superseded_at: now }).where('serial', '=', row.predecessor_serial).where('status', '=', 'active').executeTakeFirst();
     if (Number(done.numUpdatedRows) !== 1) return null;
     await ctx.audit.append(trx, {
       type: 'pki.certificate.superseded', actor: { type: 'device', id: row.device_id }, object: { type: 'certificate', id: row.predecessor_serial }, action: 'supersede',
@@ -188,7 +200,7 @@ export async function markFirstUse(ctx: PkiContext, serial: string, context: Req
  */
 export async function expireOverlap(ctx: PkiContext, serial: string, context: RequestContext | null): Promise<CredentialChange | null> {
   const done = await ctx.db.transaction().execute(async (trx) => {
-    const r = await trx.updateTable('certificates').set({ status: 'superseded' }).where('serial', '=', serial).where('status', '=', 'active').executeTakeFirst();
+    const r = await trx.updateTable('certificates').set({ status: 'superseded', superseded_at: ctx.clock.now().toISOString() }).where('serial', '=', serial).where('status', '=', 'active').executeTakeFirst();
     if (Number(r.numUpdatedRows) !== 1) return false;
     await ctx.audit.append(trx, { type: 'pki.certificate.superseded', actor: { type: 'system' }, object: { type: 'certificate', id: serial }, action: 'supersede', decision: 'info', reason: 'overlap_ended', context });
     return true;

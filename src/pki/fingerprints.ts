@@ -1,20 +1,17 @@
 import { createHash, X509Certificate as NodeX509 } from 'node:crypto';
-import { PublicKey, X509Certificate } from '../platform/x509.js';
+import { X509Certificate } from '../platform/x509.js';
+import { keyObjectSpkiSha256 } from './public-key.js';
 
 /** The RFC 8705 `x5t#S256` value: base64url SHA-256 of the DER certificate. */
 export function certificateThumbprint(der: ArrayBuffer | Uint8Array): string {
   return createHash('sha256').update(new Uint8Array(der)).digest('base64url');
 }
 
-/** hex SHA-256 of a DER SubjectPublicKeyInfo, to recognise the same key across certificates and CSRs. */
-export function spkiSha256(spki: ArrayBuffer | Uint8Array): string {
-  return createHash('sha256').update(new Uint8Array(spki)).digest('hex');
-}
-
 /** Facts about a certificate that we store and audit (never the key). */
 export interface CertificateFacts {
   serial: string;
   thumbprint: string;
+  /** SHA-256 of the public key in canonical SPKI form, to recognise the same key in any encoding. */
   spkiSha256: string;
   notBefore: Date;
   notAfter: Date;
@@ -22,26 +19,25 @@ export interface CertificateFacts {
   uris: string[];
 }
 
-/** Reads the stored facts from a Node or peculiar certificate. */
+/**
+ * Reads the facts of a certificate with OpenSSL's parser only. Peer certificates reach this straight from a
+ * handshake, so it must accept whatever OpenSSL accepted; a stricter second parser here could throw on
+ * attacker-shaped input.
+ */
 export function certificateFacts(cert: NodeX509 | X509Certificate): CertificateFacts {
-  const peculiar = cert instanceof X509Certificate ? cert : new X509Certificate(cert.raw);
-  const uris = (cert instanceof NodeX509 ? cert.subjectAltName ?? '' : new NodeX509(Buffer.from(peculiar.rawData)).subjectAltName ?? '')
+  const node = cert instanceof NodeX509 ? cert : new NodeX509(Buffer.from(cert.rawData));
+  const uris = (node.subjectAltName ?? '')
     .split(', ')
     .filter((s) => s.startsWith('URI:'))
     .map((s) => s.slice(4));
   return {
-    serial: peculiar.serialNumber.toUpperCase().replace(/^0+(?=.)/, ''),
-    thumbprint: certificateThumbprint(peculiar.rawData),
-    spkiSha256: spkiSha256(peculiar.publicKey.rawData),
-    notBefore: peculiar.notBefore,
-    notAfter: peculiar.notAfter,
+    serial: node.serialNumber.toUpperCase().replace(/^0+(?=.)/, ''),
+    thumbprint: certificateThumbprint(node.raw),
+    spkiSha256: keyObjectSpkiSha256(node.publicKey),
+    notBefore: new Date(node.validFrom),
+    notAfter: new Date(node.validTo),
     uris,
   };
-}
-
-/** hex SHA-256 of a public key's SPKI. */
-export function publicKeySpkiSha256(key: PublicKey): string {
-  return spkiSha256(key.rawData);
 }
 
 /** URI forms that name identities inside certificates. */
@@ -49,10 +45,10 @@ export const IdentityUri = {
   device: (id: string) => `urn:carapace:device:${id}`,
   vehicle: (id: string) => `urn:carapace:vehicle:${id}`,
   operator: (name: string) => `urn:carapace:operator:${name}`,
-  /** Extracts the id from the first URI of the given kind, or null. */
+  /** Extracts the id from the URI of the given kind, or null when there is none or more than one. */
   parse(uris: string[], kind: 'device' | 'vehicle' | 'operator'): string | null {
     const prefix = `urn:carapace:${kind}:`;
-    const hit = uris.find((u) => u.startsWith(prefix));
-    return hit ? hit.slice(prefix.length) : null;
+    const hits = uris.filter((u) => u.startsWith(prefix));
+    return hits.length === 1 ? (hits[0] as string).slice(prefix.length) : null;
   },
 };

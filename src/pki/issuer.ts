@@ -85,6 +85,7 @@ export function createCertificateIssuer(deps: { authorities: Authorities; keys: 
         predecessor_serial: request.predecessorSerial ?? null,
         overlap_until: null,
         first_used_at: null,
+        superseded_at: null,
         revoked_at: null,
         revocation_reason: null,
         pem,

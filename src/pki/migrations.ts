@@ -42,12 +42,15 @@ export const pkiMigrations: Record<string, Migration> = {
         .addColumn('predecessor_serial', 'text')
         .addColumn('overlap_until', 'text')
         .addColumn('first_used_at', 'text')
+        .addColumn('superseded_at', 'text')
         .addColumn('revoked_at', 'text')
         .addColumn('revocation_reason', 'text')
         .addColumn('pem', 'text', (c) => c.notNull())
         .execute();
       await db.schema.createIndex('certificates_device').on('certificates').columns(['device_id', 'status']).execute();
-      await db.schema.createIndex('certificates_spki').on('certificates').column('spki_sha256').execute();
+      // One key, one certificate: a renewal or enrollment must bring a new key, and the database enforces
+      // it even for two concurrent requests with the same key.
+      await db.schema.createIndex('certificates_spki').on('certificates').column('spki_sha256').unique().execute();
       await db.schema.createIndex('certificates_status').on('certificates').columns(['status', 'not_after']).execute();
     },
   },

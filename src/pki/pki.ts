@@ -79,7 +79,7 @@ export async function createPki(options: PkiOptions): Promise<Pki> {
 
   const crls = new Map<CaRole, { der: ArrayBuffer; staleAt: number }>();
   cache.onChange((change) => {
-    if (change.kind === 'certificates-revoked') crls.clear();
+    if (change.kind === 'certificates-revoked' || change.kind === 'certificates-superseded') crls.clear();
   });
   let timer: NodeJS.Timeout | null = null;
 

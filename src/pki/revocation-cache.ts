@@ -26,11 +26,23 @@ export class RevocationCache {
   private devices = new Map<string, DeviceStatus>();
   private readonly listeners = new Set<(change: CredentialChange) => void>();
   private loadedAt = 0;
+  /** Changes applied while a reload is reading (one log per reload in flight); replayed so none is lost. */
+  private readonly inFlight = new Set<CredentialChange[]>();
 
   constructor(private readonly deps: { db: Kysely<Database>; clock: Clock }) {}
 
   /** Reloads the whole view from the database. */
   async refresh(): Promise<void> {
+    const log: CredentialChange[] = [];
+    this.inFlight.add(log);
+    try {
+      await this.reload(log);
+    } finally {
+      this.inFlight.delete(log);
+    }
+  }
+
+  private async reload(log: CredentialChange[]): Promise<void> {
     const now = this.deps.clock.now().toISOString();
     const certs = await this.deps.db.selectFrom('certificates')
       .select(['serial', 'status', 'overlap_until', 'device_id'])
@@ -52,6 +64,8 @@ export class RevocationCache {
     this.superseded = superseded;
     this.overlapUntil = overlap;
     this.devices = new Map(devices.map((d) => [d.id, d.status]));
+    // A change committed and applied after our reads started may be missing from what we read: apply it again.
+    for (const change of log) this.update(change);
     this.loadedAt = Date.now();
     // Tell listeners (the gateway closes connections) about what another process changed.
     if (newlyRevoked.length > 0) this.emit({ kind: 'certificates-revoked', serials: newlyRevoked, deviceIds: [] });
@@ -60,6 +74,12 @@ export class RevocationCache {
 
   /** Applies a change made here or announced by another process, and notifies listeners. */
   apply(change: CredentialChange): void {
+    for (const log of this.inFlight) log.push(change);
+    this.update(change);
+    this.emit(change);
+  }
+
+  private update(change: CredentialChange): void {
     switch (change.kind) {
       case 'certificates-revoked':
         for (const s of change.serials) {
@@ -81,7 +101,6 @@ export class RevocationCache {
         else this.devices.set(change.deviceId, change.status);
         break;
     }
-    this.emit(change);
   }
 
   /** Subscribes to changes; returns the unsubscribe function. */

@@ -87,26 +87,50 @@ const CRL_REASON: Record<RevocationReason, x509.X509CrlReason> = {
   privilegeWithdrawn: x509.X509CrlReason.privilegeWithdrawn,
 };
 
-/** Builds the current DER CRL of one CA: every revoked certificate it issued that has not yet expired. */
+/** DER INTEGER for a non-negative number (the cRLNumber extension value). */
+function derInteger(n: bigint): Uint8Array {
+  let hex = n.toString(16);
+  if (hex.length % 2) hex = `0${hex}`;
+  if (parseInt(hex.slice(0, 2), 16) & 0x80) hex = `00${hex}`;
+  const body = Buffer.from(hex, 'hex');
+  return new Uint8Array([0x02, body.length, ...body]);
+}
+
+/** OID of the cRLNumber extension (RFC 5280 section 5.2.3). */
+const CRL_NUMBER_OID = '2.5.29.20';
+let lastCrlNumber = 0n;
+
+/**
+ * Builds the current DER CRL of one CA: every certificate it issued that was revoked, or superseded by a
+ * rotation, and has not yet expired. Superseded certificates are listed (reason `superseded`) so offline
+ * relying parties refuse them too. The cRLNumber is the issue time in milliseconds, kept strictly increasing.
+ */
 export async function buildCrl(ctx: PkiContext, role: CaRole): Promise<{ der: ArrayBuffer; thisUpdate: Date; nextUpdate: Date; entries: number }> {
   const ca: CertificateAuthority = ctx.authorities[role];
   if (!ca.signingKey) throw new CarapaceError('ERR_PKI_CA_MISSING', `the ${role} CA key is not held here, so its CRL is published elsewhere`, { role });
   const now = ctx.clock.now();
-  const rows = await ctx.db.selectFrom('certificates').select(['serial', 'revoked_at', 'revocation_reason'])
-    .where('issuer', '=', role).where('status', '=', 'revoked').where('not_after', '>', now.toISOString()).orderBy('serial').execute();
+  const rows = await ctx.db.selectFrom('certificates').select(['serial', 'status', 'revoked_at', 'superseded_at', 'revocation_reason'])
+    .where('issuer', '=', role).where('status', 'in', ['revoked', 'superseded']).where('not_after', '>', now.toISOString()).orderBy('serial').execute();
   const nextUpdate = new Date(now.getTime() + ctx.settings.crlValidity * 1000);
+  lastCrlNumber = BigInt(Math.max(now.getTime(), Number(lastCrlNumber) + 1));
   const crl = await x509.X509CrlGenerator.create({
     issuer: ca.certificate.subject,
     thisUpdate: now,
     nextUpdate,
     signingKey: ca.signingKey,
     signingAlgorithm: CA_KEY_ALGORITHM,
-    extensions: [await x509.AuthorityKeyIdentifierExtension.create(ca.certificate.publicKey, false, ctx.keys.crypto)],
-    entries: rows.map((r) => ({
-      serialNumber: r.serial,
-      revocationDate: new Date(r.revoked_at ?? now.toISOString()),
-      reason: CRL_REASON[(r.revocation_reason ?? 'unspecified') as RevocationReason] ?? x509.X509CrlReason.unspecified,
-    })),
+    extensions: [
+      await x509.AuthorityKeyIdentifierExtension.create(ca.certificate.publicKey, false, ctx.keys.crypto),
+      new x509.Extension(CRL_NUMBER_OID, false, derInteger(lastCrlNumber)),
+    ],
+    entries: rows.map((r) => {
+      const reason = (r.status === 'superseded' ? 'superseded' : (r.revocation_reason ?? 'unspecified')) as RevocationReason;
+      return {
+        serialNumber: r.serial,
+        revocationDate: new Date(r.revoked_at ?? r.superseded_at ?? now.toISOString()),
+        reason: CRL_REASON[reason] ?? x509.X509CrlReason.unspecified,
+      };
+    }),
   }, ctx.keys.crypto);
   return { der: crl.rawData, thisUpdate: now, nextUpdate, entries: rows.length };
 }

@@ -44,6 +44,7 @@ export interface CertificateRow {
   /** Set on a predecessor when its successor is issued: the end of the overlap window. */
   overlap_until: string | null;
   first_used_at: string | null;
+  superseded_at: string | null;
   revoked_at: string | null;
   revocation_reason: string | null;
   pem: string;

@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writePrivateFile } from '../platform/files.js';
 import { certificateThumbprint, type Pki } from '../pki/index.js';
 
 /** Paths of an operator's certificate and key. */
@@ -27,7 +28,7 @@ export async function ensureDevelopmentOperator(pki: Pki, dataDir: string): Prom
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const issued = await pki.issueOperatorCertificate({ name: 'admin', csrPem: null, actor: { type: 'system', id: null } });
-  writeFileSync(keyFile, issued.privateKeyPem ?? '', { mode: 0o600 });
+  writePrivateFile(keyFile, issued.privateKeyPem ?? '');
   writeFileSync(certFile, issued.certificatePem, { mode: 0o644 });
   return { certFile, keyFile, created: true };
 }

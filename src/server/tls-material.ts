@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/index.js';
+import { writePrivateFile } from '../platform/files.js';
 import { CarapaceError } from '../platform/errors.js';
 import type { Pki } from '../pki/index.js';
 
@@ -46,7 +47,7 @@ export async function resolveServerTls(config: Config, pki: Pki): Promise<Server
   const keyFile = join(dir, 'server-key.pem');
   if (needsNewDevCert(certFile, config.tls.hostnames, pki.ctx.clock.now())) {
     const issued = await pki.issueServerCertificate(config.tls.hostnames, DEV_VALIDITY_DAYS);
-    writeFileSync(keyFile, issued.privateKeyPem ?? '', { mode: 0o600 });
+    writePrivateFile(keyFile, issued.privateKeyPem ?? '');
     writeFileSync(certFile, issued.certificatePem, { mode: 0o644 });
   }
   return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), source: 'development', certFile };

@@ -2,3 +2,4 @@ export { openStorage, redactUrl, type Storage, type StorageOptions, type Dialect
 export { migrateToLatest, allMigrations, type MigrationReport } from './migrate.js';
 export type { Database } from './schema.js';
 export { dialectOf } from './dialect.js';
+export { isUniqueViolation } from './constraint.js';
