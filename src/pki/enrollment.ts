@@ -70,7 +70,7 @@ async function auditRefusal(ctx: PkiContext, type: string, err: unknown, actorId
   if (!isCarapaceError(err)) return;
   const extra: Record<string, string> = {};
   if (typeof err.context.auditReason === 'string') extra.cause = err.context.auditReason;
-  if (typeof err.context.reason === 'string') extra.csrReason = err.context.reason;
+  if (typeof err.context.reason === 'string') extra.failure = err.context.reason;
   await ctx.audit.append(ctx.db, {
     type, actor: { type: 'device', id: untrusted(actorId, 64) }, object: { type: 'device', id: (err.context.deviceId as string | undefined) ?? details.deviceId ?? null },
     action: type.endsWith('enrollment.refused') ? 'enroll' : 'rotate', decision: 'deny', reason: err.code, context, details: { ...details, ...extra, message: err.message },

@@ -38,9 +38,21 @@ function invalid(reason: string, message: string, cause?: unknown): CarapaceErro
   return new CarapaceError('ERR_PKI_CSR_INVALID', message, { reason }, cause === undefined ? undefined : { cause });
 }
 
-/** SHA-256 (hex) of a key's SPKI in Node's canonical export: the same key, the same hash. */
+/**
+ * The key's SPKI in one canonical encoding. Node keeps the point form it was given (a compressed P-256 point
+ * exports compressed), so EC and OKP keys go through JWK, whose coordinates are encoding-free, and back.
+ */
+function canonicalSpki(key: KeyObject): Buffer {
+  const type = key.asymmetricKeyType;
+  if (type === 'ec' || type === 'ed25519' || type === 'ed448' || type === 'x25519' || type === 'x448') {
+    return createPublicKey({ key: key.export({ format: 'jwk' }), format: 'jwk' }).export({ type: 'spki', format: 'der' });
+  }
+  return key.export({ type: 'spki', format: 'der' });
+}
+
+/** SHA-256 (hex) of a key's canonical SPKI: the same key, the same hash, in any encoding. */
 export function keyObjectSpkiSha256(key: KeyObject): string {
-  return createHash('sha256').update(key.export({ type: 'spki', format: 'der' })).digest('hex');
+  return createHash('sha256').update(canonicalSpki(key)).digest('hex');
 }
 
 /**
@@ -60,7 +72,7 @@ export function canonicalDeviceKey(spkiDer: Uint8Array): CanonicalKey {
   if (type === 'ed25519') keyType = 'Ed25519';
   else if (type === 'ec' && curve === 'prime256v1') keyType = 'P-256';
   else throw invalid('key_type', 'the CSR key must be Ed25519 or ECDSA P-256');
-  const spki = key.export({ type: 'spki', format: 'der' });
+  const spki = canonicalSpki(key);
   if (keyType === 'Ed25519' && weakEd25519(spki.subarray(spki.length - 32))) {
     throw invalid('weak_key', 'the CSR key is a small-order or non-canonical Ed25519 point');
   }
