@@ -4,7 +4,8 @@ import { renderConfigReference } from '../config/index.js';
 import { systemClock } from '../platform/clock.js';
 import { CarapaceError } from '../platform/errors.js';
 import { migrateToLatest, openStorage } from '../storage/index.js';
-import { configFrom, type GlobalOptions } from './context.js';
+import { formatPersonas, seedFromFile } from '../server/seeding.js';
+import { configFrom, type GlobalOptions, withPlatform } from './context.js';
 import { registerPki } from './pki.js';
 import { registerServe } from './serve.js';
 
@@ -42,6 +43,16 @@ export function buildProgram(output?: CliOutput): Command {
     });
 
   registerPki(program);
+
+  program.command('seed')
+    .description('Load a scenario file (tenants, users, applications, vehicles and their units) and print its personas. Refused in production.')
+    .argument('<file>', 'scenario YAML, e.g. scenarios/demo.yaml')
+    .action(async (file: string, _o: unknown, cmd: Command) => {
+      await withPlatform(cmd.optsWithGlobals<GlobalOptions>(), async (p) => {
+        const personas = await seedFromFile(p, file);
+        process.stdout.write(`${formatPersonas(personas)}\n`);
+      });
+    });
 
   const audit = program.command('audit').description('Read the audit trail.');
   audit.command('list')

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { createLogger } from '../platform/log.js';
+import { formatPersonas } from '../server/seeding.js';
 import { startCarapace } from '../server/serve.js';
 import { configFrom, type GlobalOptions } from './context.js';
 
@@ -37,6 +38,7 @@ export function registerServe(program: Command): void {
           '  npx carapace pki factory-cert --serial TCU-0001 --vin 1HGCM82633A004352',
         ] : []),
         `Root CA SHA-256 fingerprint: ${root.node.fingerprint256}`,
+        ...(running.personas.length > 0 ? ['', formatPersonas(running.personas)] : []),
         '',
       ]);
       const stop = async (signal: string) => {

@@ -86,6 +86,15 @@ export const opt = {
     });
   },
 
+  boolean(defaultValue: boolean, env: string, doc: string): Option<boolean> {
+    return new Option(defaultValue, env, doc, 'boolean', (raw, key) => {
+      if (typeof raw === 'boolean') return raw;
+      if (raw === 'true' || raw === '1') return true;
+      if (raw === 'false' || raw === '0') return false;
+      throw bad(key, `must be true or false, got ${JSON.stringify(raw)}`);
+    });
+  },
+
   stringList(defaultValue: string[], env: string, doc: string): Option<string[]> {
     return new Option(defaultValue, env, doc, 'list of strings (comma-separated in the environment)', (raw, key) => {
       const list = typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter(Boolean) : raw;

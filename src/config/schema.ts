@@ -11,6 +11,8 @@ const DAY = 86400;
 export const configSchema = {
   mode: opt.oneOf(['development', 'production'], 'development', 'CARAPACE_MODE',
     'Development mode generates a local PKI and seeds demo data. Production mode refuses every insecure development default: generated CAs, generated server certificates and demo data.'),
+  seedDemo: opt.boolean(true, 'CARAPACE_SEED_DEMO',
+    'In development, load scenarios/demo.yaml into an empty database at start and print the demo personas. Never in production.'),
   dataDir: opt.string('./data', 'CARAPACE_DATA_DIR',
     'Directory for the embedded SQLite database and the file key provider (`<dataDir>/pki`, mode 0700, keys 0600).'),
   database: {

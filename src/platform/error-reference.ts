@@ -7,6 +7,7 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   ERR_VALIDATION: 'A field is missing, malformed or unknown; `field` names it. Unknown fields are refused, never ignored.',
   ERR_UNSUPPORTED_MEDIA_TYPE: 'The body has a content type this route does not accept.',
   ERR_PAYLOAD_TOO_LARGE: 'The body is larger than the route allows.',
+  ERR_FORBIDDEN: 'The caller is known but not allowed to do this (for example grant a privileged role without holding the granting role).',
   ERR_NOT_FOUND: 'No such resource, or one the caller may not see: the two are indistinguishable.',
   ERR_CONFLICT: 'The request conflicts with the current state (for example a vehicle that already has a unit in service); retry after reading it again.',
   ERR_INTERNAL: 'The server failed; details are in its log under the request id, never in the response.',

@@ -2,6 +2,8 @@ import type { Config } from '../config/index.js';
 import { createAuditLog, type AuditLog } from '../audit/index.js';
 import { type Clock, systemClock } from '../platform/clock.js';
 import type { Logger } from '../platform/log.js';
+import { join } from 'node:path';
+import { createDirectory, createSecretBox, type Directory } from '../identity/index.js';
 import { createPki, type KeyProvider, type Pki } from '../pki/index.js';
 import { migrateToLatest, openStorage, type Storage } from '../storage/index.js';
 
@@ -11,6 +13,7 @@ export interface Platform {
   storage: Storage;
   audit: AuditLog;
   pki: Pki;
+  directory: Directory;
   clock: Clock;
   log: Logger;
   close(): Promise<void>;
@@ -42,8 +45,9 @@ export async function createPlatform(config: Config, options: { log: Logger; clo
       redisUrl: config.redis.url,
       keys: options.keys,
     });
+    const directory = createDirectory({ db: storage.db, audit, clock, secrets: createSecretBox(join(config.dataDir, 'pki', 'secret-box.key')) });
     return {
-      config, storage, audit, pki, clock, log: options.log,
+      config, storage, audit, pki, directory, clock, log: options.log,
       async close() {
         await pki.stop();
         await storage.close();

@@ -1,11 +1,12 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
 import { auditMigrations } from '../audit/migrations.js';
+import { identityMigrations } from '../identity/migrations.js';
 import { pkiMigrations } from '../pki/migrations.js';
 import { vehicleMigrations } from '../vehicles/migrations.js';
 import type { Database } from './schema.js';
 
 /** All migrations, from every module; names sort in the order they must run. */
-export const allMigrations: Record<string, Migration> = { ...auditMigrations, ...vehicleMigrations, ...pkiMigrations };
+export const allMigrations: Record<string, Migration> = { ...auditMigrations, ...vehicleMigrations, ...pkiMigrations, ...identityMigrations };
 
 const provider: MigrationProvider = { getMigrations: async () => allMigrations };
 

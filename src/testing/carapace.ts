@@ -34,6 +34,7 @@ export async function startTestCarapace(options: { database: 'sqlite' | 'postgre
       dataDir,
       database: { url, schema },
       log: { level: 'silent' },
+      seedDemo: false,
       listeners: { public: { host: '127.0.0.1', port: 0 }, gateway: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
       ...options.overrides,
     },

@@ -1,0 +1,94 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAuditLog } from '../audit/index.js';
+import { FixedClock } from '../platform/clock.js';
+import { testDatabases } from '../testing/databases.js';
+import { checkTotp, currentTotp, verifyPassword } from './credentials.js';
+import { createDirectory } from './directory.js';
+import { readScenario } from './seed.js';
+import { createSecretBox } from './secret-box.js';
+
+describe.each(testDatabases())('directory on $name', (target) => {
+  let storage: Awaited<ReturnType<typeof target.open>>;
+  let directory: ReturnType<typeof createDirectory>;
+  const clock = new FixedClock(new Date('2026-03-01T12:00:00Z'));
+  const system = { type: 'system' as const, id: 'seed' as const };
+
+  beforeAll(async () => {
+    storage = await target.open();
+    directory = createDirectory({ db: storage.db, audit: createAuditLog({ db: storage.db, clock }), clock, secrets: createSecretBox(join(storage.dataDir, 'box.key')) });
+  });
+  afterAll(async () => {
+    await storage.close();
+  });
+
+  it('stores passwords as argon2id hashes and TOTP secrets sealed, never in the clear', async () => {
+    const user = await directory.createUser(system, { email: ' Alice@Example.com ', displayName: 'Alice', password: 'a long enough password', totpSecret: 'JBSWY3DPEHPK3PXPALICE234' });
+    const row = await storage.db.selectFrom('users').selectAll().where('id', '=', user.id).executeTakeFirstOrThrow();
+    expect(row.email).toBe('alice@example.com');
+    expect(row.password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+    expect(JSON.stringify(row)).not.toContain('a long enough password');
+    expect(JSON.stringify(row)).not.toContain('JBSWY3DPEHPK3PXPALICE234');
+    expect(directory.totpSecretOf(row)).toBe('JBSWY3DPEHPK3PXPALICE234');
+    // A sealed secret moved to another user's row does not open.
+    expect(() => directory.totpSecretOf({ id: 'someone-else', totp_sealed: row.totp_sealed })).toThrow();
+    expect(await verifyPassword(row.password_hash, 'a long enough password')).toBe(true);
+    expect(await verifyPassword(row.password_hash, 'a long enough passwore')).toBe(false);
+    expect(await verifyPassword(null, 'a long enough password')).toBe(false);
+  });
+
+  it('accepts a TOTP code within one step of drift and names its step', () => {
+    const secret = 'JBSWY3DPEHPK3PXPALICE234';
+    const now = clock.now();
+    const code = currentTotp(secret, now);
+    const step = Math.floor(now.getTime() / 30_000);
+    expect(checkTotp(secret, code, now)).toBe(step);
+    expect(checkTotp(secret, code, new Date(now.getTime() + 30_000))).toBe(step);
+    expect(checkTotp(secret, code, new Date(now.getTime() + 90_000))).toBeNull();
+    expect(checkTotp(secret, '12345', now)).toBeNull();
+  });
+
+  it('grants privileged roles only from someone holding the granting role in that tenant', async () => {
+    const fleet = await directory.createTenant(system, { name: 'Fleet', kind: 'fleet' });
+    const other = await directory.createTenant(system, { name: 'Other fleet', kind: 'fleet' });
+    const admin = await directory.createUser(system, { email: 'admin@fleet.example', displayName: 'Admin', password: 'a long enough password' });
+    const op = await directory.createUser(system, { email: 'op@fleet.example', displayName: 'Op', password: 'a long enough password' });
+    await directory.grantMembership(system, { userId: admin.id, tenantId: fleet.id, role: 'fleet_admin' });
+    const asAdmin = { type: 'user' as const, id: admin.id };
+    const asOp = { type: 'user' as const, id: op.id };
+    await directory.grantMembership(asAdmin, { userId: op.id, tenantId: fleet.id, role: 'fleet_operator' });
+    await expect(directory.grantMembership(asOp, { userId: op.id, tenantId: fleet.id, role: 'fleet_admin' })).rejects.toMatchObject({ code: 'ERR_FORBIDDEN' });
+    await expect(directory.grantMembership(asAdmin, { userId: op.id, tenantId: other.id, role: 'fleet_operator' })).rejects.toMatchObject({ code: 'ERR_FORBIDDEN' });
+    await expect(directory.grantMembership(asAdmin, { userId: op.id, tenantId: fleet.id, role: 'security_admin' })).rejects.toMatchObject({ code: 'ERR_FORBIDDEN' });
+    // Self-signup roles need no invitation.
+    await directory.grantMembership(asOp, { userId: op.id, tenantId: other.id, role: 'owner' });
+    expect((await directory.activeMemberships(op.id)).map((m) => m.role).sort()).toEqual(['fleet_operator', 'owner']);
+  });
+
+  it('raises the credential epoch on password change and MFA reset, and audits both', async () => {
+    const user = await directory.createUser(system, { email: 'epoch@example.com', displayName: 'E', password: 'a long enough password' });
+    await directory.changePassword({ type: 'user', id: user.id }, user.id, 'another long password');
+    await directory.resetMfa({ type: 'operator', id: 'admin' }, user.id, null);
+    const row = await storage.db.selectFrom('users').select(['credential_epoch']).where('id', '=', user.id).executeTakeFirstOrThrow();
+    expect(row.credential_epoch).toBe(2);
+    const audit = createAuditLog({ db: storage.db, clock });
+    expect((await audit.list({ objectId: user.id })).map((e) => e.type)).toEqual(['identity.user.mfa_reset', 'identity.user.password_changed', 'identity.user.created']);
+  });
+});
+
+describe('scenario files', () => {
+  it('reads the shipped demo scenario', () => {
+    const scenario = readScenario(new URL('../../scenarios/demo.yaml', import.meta.url).pathname);
+    expect(scenario.users.map((u) => u.key)).toEqual(expect.arrayContaining(['alice', 'bob', 'dana', 'frank', 'fiona', 'oscar', 'carl', 'derek', 'sam', 'sue', 'sean']));
+  });
+
+  it('names the bad path of an invalid scenario', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'scn-')), 's.yaml');
+    writeFileSync(path, 'tenants: [{ key: t, name: T, kind: empire }]\nusers: []\n');
+    expect(() => readScenario(path)).toThrow(/\/tenants\/0\/kind/);
+    writeFileSync(path, 'tenants: []\nusers: []\nowners: []\n');
+    expect(() => readScenario(path)).toThrow(/owners|additional/i);
+  });
+});

@@ -1,0 +1,84 @@
+/** Tenant kinds: every object belongs to exactly one tenant. */
+export const TENANT_KINDS = ['consumer', 'fleet', 'dealer', 'partner', 'oem'] as const;
+/** One tenant kind. */
+export type TenantKind = (typeof TENANT_KINDS)[number];
+
+/** Roles a user holds in a tenant. */
+export const ROLES = ['owner', 'driver', 'fleet_admin', 'fleet_operator', 'dealer_technician', 'support_agent', 'security_admin'] as const;
+/** One role. */
+export type Role = (typeof ROLES)[number];
+
+/** Roles that can never come from self-signup: only an invitation from someone allowed to grant them. */
+export const PRIVILEGED_ROLES: readonly Role[] = ['fleet_admin', 'fleet_operator', 'dealer_technician', 'support_agent', 'security_admin'];
+
+/** An organisation. */
+export interface TenantRow {
+  id: string;
+  name: string;
+  kind: TenantKind;
+  created_at: string;
+}
+
+/** A human. The password is an argon2id hash; the TOTP secret is sealed (AES-256-GCM), never in the clear. */
+export interface UserRow {
+  id: string;
+  email: string;
+  display_name: string;
+  password_hash: string | null;
+  totp_sealed: string | null;
+  /** The last TOTP time step accepted, so one code cannot be used twice. */
+  totp_last_step: number | null;
+  status: 'active' | 'disabled';
+  /** Raised on password change or MFA reset; tokens minted under an older epoch are dead. */
+  credential_epoch: number;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A user's role in a tenant, with its history. */
+export interface MembershipRow {
+  id: string;
+  user_id: string;
+  tenant_id: string;
+  role: Role;
+  granted_by: string | null;
+  granted_at: string;
+  ended_at: string | null;
+}
+
+/** How an application authenticates at the token endpoint. */
+export type ApplicationKind = 'public' | 'confidential' | 'partner';
+
+/** A registered OAuth client: an app, a web console, a dealer tool or a partner service. */
+export interface ApplicationRow {
+  id: string;
+  client_id: string;
+  tenant_id: string;
+  name: string;
+  kind: ApplicationKind;
+  /** JSON arrays. */
+  redirect_uris: string;
+  scopes: string;
+  /** JSON public JWKS for private_key_jwt (partners); null otherwise. */
+  jwks: string | null;
+  created_at: string;
+}
+
+/** An internal service: short-lived client credentials, never network location. */
+export interface WorkloadRow {
+  id: string;
+  client_id: string;
+  name: string;
+  scopes: string;
+  jwks: string;
+  created_at: string;
+}
+
+/** Tables owned by the identity module. */
+export interface IdentityTables {
+  tenants: TenantRow;
+  users: UserRow;
+  memberships: MembershipRow;
+  applications: ApplicationRow;
+  workloads: WorkloadRow;
+}

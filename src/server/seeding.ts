@@ -1,0 +1,39 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Persona, readScenario, seedScenario } from '../identity/index.js';
+import { CarapaceError } from '../platform/errors.js';
+import { writePrivateFile } from '../platform/files.js';
+import type { Platform } from './platform.js';
+
+/**
+ * Loads a scenario file. Vehicles with a TCU serial get a provisioned unit whose factory credentials are
+ * written under `<dataDir>/factory/<serial>`, ready for the simulator to enroll. Refused in production.
+ */
+export async function seedFromFile(platform: Platform, path: string): Promise<Persona[]> {
+  if (platform.config.mode === 'production') {
+    throw new CarapaceError('ERR_FORBIDDEN', 'production mode refuses to seed: scenario files carry demo passwords and TOTP secrets');
+  }
+  const scenario = readScenario(path);
+  return seedScenario({
+    directory: platform.directory,
+    async registerVehicle(vin, tcuSerial) {
+      if (!tcuSerial) return;
+      const issued = await platform.pki.issueFactoryCertificate({ tcuSerial, csrPem: null, binding: { vin }, actor: { type: 'system', id: 'seed' } });
+      const dir = join(platform.config.dataDir, 'factory', tcuSerial);
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      writeFileSync(join(dir, 'factory-cert.pem'), issued.certificatePem);
+      if (issued.privateKeyPem) writePrivateFile(join(dir, 'factory-key.pem'), issued.privateKeyPem);
+    },
+  }, scenario);
+}
+
+/** True when the directory has no users yet: the embedded first start. */
+export async function directoryIsEmpty(platform: Platform): Promise<boolean> {
+  return (await platform.storage.db.selectFrom('users').select('id').limit(1).execute()).length === 0;
+}
+
+/** The persona table printed after seeding. Demo credentials only: production never seeds. */
+export function formatPersonas(personas: Persona[]): string {
+  const rows = personas.map((p) => `  ${p.email.padEnd(26)} ${p.password.padEnd(22)} ${(p.totp ?? '-').padEnd(26)} ${p.persona}`);
+  return ['Demo personas (password login; TOTP secret for MFA, add it to any authenticator app):', `  ${'email'.padEnd(26)} ${'password'.padEnd(22)} ${'TOTP secret'.padEnd(26)} who`, ...rows].join('\n');
+}

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config/index.js';
+import { DEMO_SCENARIO } from '../src/server/serve.js';
+import { seedFromFile } from '../src/server/seeding.js';
+import { startTestCarapace } from '../src/testing/carapace.js';
+import { GatewayClient } from '../src/vehicle-sdk/index.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+describe('demo seeding', () => {
+  it('seeds an empty development database at start and provisions the demo vehicles ready to enroll', async () => {
+    const cp = await startTestCarapace({ database: 'sqlite', overrides: { seedDemo: true } });
+    try {
+      expect(cp.personas.map((p) => p.email)).toContain('alice@example.com');
+      expect(cp.personas.find((p) => p.key === 'sean')?.roles).toEqual(['security_admin@carapace-motors']);
+      const factory = join(cp.config.dataDir, 'factory', 'TCU-DEMO-0001');
+      const device = new GatewayClient({ gatewayUrl: cp.addresses.gateway, ca: cp.ca });
+      const { issued } = await device.enroll({ cert: readFileSync(join(factory, 'factory-cert.pem'), 'utf8'), key: readFileSync(join(factory, 'factory-key.pem'), 'utf8') });
+      const vehicle = await cp.platform.storage.db.selectFrom('vehicles').select('vin').where('id', '=', issued.vehicleId).executeTakeFirstOrThrow();
+      expect(vehicle.vin).toBe('5YJ3E1EA7KF000001');
+      device.close();
+      expect(await cp.platform.audit.list({ type: 'identity.user.created', limit: 100 })).toHaveLength(cp.personas.length);
+    } finally {
+      await cp.stop();
+    }
+  });
+
+  it('is refused in production mode', async () => {
+    const cp = await startTestCarapace({ database: 'sqlite' });
+    try {
+      const prod = { ...cp.platform, config: loadConfig({ overrides: { ...cp.config, mode: 'production' } }) };
+      await expect(seedFromFile(prod, fileURLToPath(DEMO_SCENARIO))).rejects.toMatchObject({ code: 'ERR_FORBIDDEN' });
+    } finally {
+      await cp.stop();
+    }
+  });
+});
