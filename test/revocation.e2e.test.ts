@@ -125,7 +125,7 @@ describe.each(testEngines())('revocation on %s', (engine) => {
     const entry = crl.entries.find((e) => e.serialNumber.toUpperCase() === serial);
     expect(entry?.reason).toBe(x509.X509CrlReason.keyCompromise);
     const issuedCert = new x509.X509Certificate(device.credentials!.issued.certificate);
-    expect(issuedCert.getExtension(x509.CRLDistributionPointsExtension)?.distributionPoints[0]?.distributionPoint?.fullName?.[0]?.uniformResourceIdentifier).toBe('https://localhost:8443/pki/crl/fleet.crl');
+    expect(issuedCert.getExtension(x509.CRLDistributionPointsExtension)?.distributionPoints[0]?.distributionPoint?.fullName?.[0]?.uniformResourceIdentifier).toBe(`${cp.config.publicBaseUrl}/pki/crl/fleet.crl`);
     device.close();
   });
 });

@@ -66,6 +66,14 @@ export const opt = {
     });
   },
 
+  integer(defaultValue: number, min: number, max: number, env: string, doc: string): Option<number> {
+    return new Option(defaultValue, env, `${doc} Allowed: ${min} to ${max}.`, 'integer', (raw, key) => {
+      const n = typeof raw === 'string' && /^-?\d+$/.test(raw) ? Number(raw) : raw;
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) throw bad(key, `must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+      return n;
+    });
+  },
+
   /** A duration in seconds, written as "15m", "7d" or a number of seconds, within [min, max] seconds. */
   duration(defaultSeconds: number, min: number, max: number, env: string, doc: string): Option<number> {
     const range = `between ${formatDuration(min)} and ${formatDuration(max)}`;

@@ -13,6 +13,8 @@ export const configSchema = {
     'Development mode generates a local PKI and seeds demo data. Production mode refuses every insecure development default: generated CAs, generated server certificates and demo data.'),
   seedDemo: opt.boolean(true, 'CARAPACE_SEED_DEMO',
     'In development, load scenarios/demo.yaml into an empty database at start and print the demo personas. Never in production.'),
+  publicBaseUrl: opt.string('https://localhost:8443', 'CARAPACE_PUBLIC_BASE_URL',
+    'External base URL of the public listener. The token issuer is `<publicBaseUrl>/oauth`, and certificates point their CRL distribution point here.'),
   dataDir: opt.string('./data', 'CARAPACE_DATA_DIR',
     'Directory for the embedded SQLite database and the file key provider (`<dataDir>/pki`, mode 0700, keys 0600).'),
   database: {
@@ -52,9 +54,16 @@ export const configSchema = {
       'Names and addresses put in the generated development server certificate.'),
     minVersion: opt.oneOf(['TLSv1.2', 'TLSv1.3'], 'TLSv1.2', 'CARAPACE_TLS_MIN_VERSION', 'Lowest TLS version accepted by every listener.'),
   },
+  auth: {
+    userAccessTokenTtl: opt.duration(600, 60, 3600, 'CARAPACE_AUTH_USER_ACCESS_TOKEN_TTL', 'Lifetime of access tokens issued to people (through apps).'),
+    partnerAccessTokenTtl: opt.duration(600, 60, 600, 'CARAPACE_AUTH_PARTNER_ACCESS_TOKEN_TTL', 'Lifetime of client-credentials tokens of partners and workloads.'),
+    deviceTelemetryTokenTtl: opt.duration(300, 30, 300, 'CARAPACE_AUTH_DEVICE_TELEMETRY_TOKEN_TTL', 'Lifetime of a device telemetry token (certificate-bound).'),
+    deviceCommandTokenTtl: opt.duration(60, 10, 60, 'CARAPACE_AUTH_DEVICE_COMMAND_TOKEN_TTL', 'Lifetime of a device command-channel token (certificate-bound).'),
+    loginFailuresPerAccount: opt.integer(5, 1, 100, 'CARAPACE_AUTH_LOGIN_FAILURES_PER_ACCOUNT', 'Failed sign-ins of one account within the window before sign-in pauses for it.'),
+    loginFailuresPerSource: opt.integer(30, 1, 10000, 'CARAPACE_AUTH_LOGIN_FAILURES_PER_SOURCE', 'Failed sign-ins from one address within the window before sign-in pauses for it.'),
+    loginFailureWindow: opt.duration(900, 60, 86400, 'CARAPACE_AUTH_LOGIN_FAILURE_WINDOW', 'The sliding window of the sign-in failure limits.'),
+  },
   pki: {
-    publicBaseUrl: opt.string('https://localhost:8443', 'CARAPACE_PUBLIC_BASE_URL',
-      'External base URL of the public listener; certificates point their CRL distribution point here.'),
     operationalCertTtl: opt.duration(7 * DAY, 5 * MINUTE, 30 * DAY, 'CARAPACE_PKI_OPERATIONAL_CERT_TTL',
       'Lifetime of a device operational certificate.'),
     rotationOverlap: opt.duration(HOUR, MINUTE, 7 * DAY, 'CARAPACE_PKI_ROTATION_OVERLAP',

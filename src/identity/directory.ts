@@ -140,6 +140,19 @@ export function createDirectory(deps: DirectoryDeps) {
       return user.totp_sealed ? deps.secrets.open(user.totp_sealed, `totp:${user.id}`) : null;
     },
 
+    /**
+     * Claims a TOTP time step for the user; false when it (or a later one) was already used. Conditional in the
+     * database, so two concurrent logins with one code cannot both pass.
+     */
+    async claimTotpStep(userId: string, step: number): Promise<boolean> {
+      const r = await deps.db.updateTable('users').set({ totp_last_step: step }).where('id', '=', userId)
+        .where((eb) => eb.or([eb('totp_last_step', 'is', null), eb('totp_last_step', '<', step)])).executeTakeFirst();
+      return Number(r.numUpdatedRows) === 1;
+    },
+
+    /** The database, for callers that audit in it. */
+    db: deps.db,
+
     async findUserByEmail(email: string): Promise<UserRow | undefined> {
       return deps.db.selectFrom('users').selectAll().where('email', '=', normalizeEmail(email)).executeTakeFirst();
     },

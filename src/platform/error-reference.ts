@@ -12,6 +12,7 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   ERR_CONFLICT: 'The request conflicts with the current state (for example a vehicle that already has a unit in service); retry after reading it again.',
   ERR_INTERNAL: 'The server failed; details are in its log under the request id, never in the response.',
   ERR_CONFIG_INVALID: 'Configuration is invalid; the message names the key or variable. Raised at start, not over HTTP.',
+  ERR_TOKEN_INVALID: 'The access token is missing, malformed, expired, for another audience or issuer, not an access token, not bound to this presenter (DPoP proof or certificate), replayed, or minted before a password change; `reason` says which and WWW-Authenticate carries the challenge.',
   ERR_CLIENT_CERT_REQUIRED: 'The listener requires a client certificate and none was presented.',
   ERR_CLIENT_CERT_UNTRUSTED: 'The client certificate is not from a CA trusted for this listener, is not one this platform issued, or has the wrong purpose.',
   ERR_CLIENT_CERT_EXPIRED: 'The client certificate has expired; an expired device certificate cannot rotate and needs re-provisioning.',

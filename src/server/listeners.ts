@@ -1,5 +1,8 @@
 import type { TLSSocket } from 'node:tls';
+import formbody from '@fastify/formbody';
 import { registerAdminRoutes } from '../admin/routes.js';
+import { installTokenAuthentication, registerInteractions, registerOAuthRoutes } from '../auth/index.js';
+import { registerMeRoute } from '../identity/me-routes.js';
 import { installOperatorAuthentication } from '../admin/operator-auth.js';
 import { ConnectionRegistry } from '../gateway/connections.js';
 import { installDeviceAuthentication } from '../gateway/device-auth.js';
@@ -39,8 +42,13 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   const ready = readiness(platform);
 
   const pub = createListenerApp({ tls: { ...base, requestCert: false }, logger: log.child({ listener: 'public' }) });
+  void pub.app.register(formbody);
   registerHealth(pub.app, ready);
   registerCrlRoutes(pub.app, { pki });
+  registerOAuthRoutes(pub.app, platform.auth.provider, 'public');
+  registerInteractions(pub.app, { provider: platform.auth.provider, directory: platform.directory, audit, clock: platform.clock, throttle: platform.auth.throttle });
+  installTokenAuthentication(pub.app, { verify: platform.auth.verify, audit, db: platform.storage.db, baseUrl: () => config.publicBaseUrl.replace(/\/$/, '') });
+  registerMeRoute(pub.app, { directory: platform.directory });
 
   // The gateway trusts the fleet CA (operational certificates) and the manufacturer CA (factory
   // certificates); the root is there only to complete the fleet chain. Which CA issued what is checked per route.
@@ -55,6 +63,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   installDeviceAuthentication(gw.app, { pki, audit });
   registerHealth(gw.app, ready);
   registerGatewayRoutes(gw.app, { pki });
+  registerOAuthRoutes(gw.app, platform.auth.provider, 'gateway');
 
   const admin = createListenerApp({ tls: { ...base, requestCert: true, ca: [root.pem] }, logger: log.child({ listener: 'admin' }) });
   forbidRenegotiation(admin.app);

@@ -3,6 +3,7 @@ import { createAuditLog, type AuditLog } from '../audit/index.js';
 import { type Clock, systemClock } from '../platform/clock.js';
 import type { Logger } from '../platform/log.js';
 import { join } from 'node:path';
+import { type Auth, createAuth } from '../auth/index.js';
 import { createDirectory, createSecretBox, type Directory } from '../identity/index.js';
 import { createPki, type KeyProvider, type Pki } from '../pki/index.js';
 import { migrateToLatest, openStorage, type Storage } from '../storage/index.js';
@@ -14,6 +15,7 @@ export interface Platform {
   audit: AuditLog;
   pki: Pki;
   directory: Directory;
+  auth: Auth;
   clock: Clock;
   log: Logger;
   close(): Promise<void>;
@@ -33,7 +35,7 @@ export async function createPlatform(config: Config, options: { log: Logger; clo
       log: options.log,
       dataDir: config.dataDir,
       allowGenerate: config.mode === 'development',
-      publicBaseUrl: config.pki.publicBaseUrl,
+      publicBaseUrl: config.publicBaseUrl,
       settings: {
         operationalCertTtl: config.pki.operationalCertTtl,
         rotationOverlap: config.pki.rotationOverlap,
@@ -45,9 +47,11 @@ export async function createPlatform(config: Config, options: { log: Logger; clo
       redisUrl: config.redis.url,
       keys: options.keys,
     });
-    const directory = createDirectory({ db: storage.db, audit, clock, secrets: createSecretBox(join(config.dataDir, 'pki', 'secret-box.key')) });
+    const secrets = createSecretBox(join(config.dataDir, 'pki', 'secret-box.key'));
+    const directory = createDirectory({ db: storage.db, audit, clock, secrets });
+    const auth = await createAuth({ config, db: storage.db, audit, clock, log: options.log, secrets });
     return {
-      config, storage, audit, pki, directory, clock, log: options.log,
+      config, storage, audit, pki, directory, auth, clock, log: options.log,
       async close() {
         await pki.stop();
         await storage.close();

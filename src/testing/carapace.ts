@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -23,19 +24,30 @@ export interface TestCarapace extends RunningCarapace {
 
 let seq = 0;
 
+/** A free TCP port on loopback (the issuer URL must name the real port before the listeners start). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
 /** Starts Carapace for a test on SQLite, or on PostgreSQL when `database` is 'postgres'. */
 export async function startTestCarapace(options: { database: 'sqlite' | 'postgres'; clock?: Clock; overrides?: Record<string, unknown> } = { database: 'sqlite' }): Promise<TestCarapace> {
   const dataDir = mkdtempSync(join(tmpdir(), 'carapace-e2e-'));
   const url = options.database === 'postgres' ? (process.env.DATABASE_URL ?? null) : null;
   if (options.database === 'postgres' && !url) throw new Error('DATABASE_URL is not set');
   const schema = `e2e_${process.pid}_${Date.now().toString(36)}_${seq++}`;
+  const [publicPort, gatewayPort, adminPort] = [await freePort(), await freePort(), await freePort()];
   const config = loadConfig({
     overrides: {
       dataDir,
+      publicBaseUrl: `https://localhost:${publicPort}`,
       database: { url, schema },
       log: { level: 'silent' },
       seedDemo: false,
-      listeners: { public: { host: '127.0.0.1', port: 0 }, gateway: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
+      listeners: { public: { host: '127.0.0.1', port: publicPort }, gateway: { host: '127.0.0.1', port: gatewayPort }, admin: { host: '127.0.0.1', port: adminPort } },
       ...options.overrides,
     },
   });

@@ -1,0 +1,72 @@
+import { createHash } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Adapter, AdapterPayload } from 'oidc-provider';
+import type { SecretBox } from '../identity/index.js';
+import type { Clock } from '../platform/clock.js';
+import type { Database } from '../storage/schema.js';
+
+/** What the adapter needs. */
+export interface AdapterDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+  secrets: SecretBox;
+  /** Synthesises clients that are not stored as payloads (applications, workloads, devices). */
+  findClient(id: string): Promise<AdapterPayload | undefined>;
+}
+
+function keyOf(model: string, id: string): string {
+  return `${model}:${createHash('sha256').update(id).digest('base64url')}`;
+}
+
+/**
+ * oidc-provider storage over Kysely (SQLite and PostgreSQL). Every row is keyed by a hash of the model's id
+ * and stored without its `jti`: the id of a code, refresh token or session is the bearer secret itself, so a
+ * copy of the database cannot replay one. Sessions, which oidc-provider also looks up by uid, keep their id
+ * sealed instead. Clients come from the directory, not from this table.
+ */
+export function createAdapterFactory(deps: AdapterDeps): (model: string) => Adapter {
+  return (model: string): Adapter => {
+    const now = () => deps.clock.now();
+    const restore = (row: { payload: string; consumed_at: string | null }, id: string | null): AdapterPayload => {
+      const payload = JSON.parse(row.payload) as AdapterPayload & { sealedJti?: string };
+      const jti = id ?? (payload.sealedJti ? deps.secrets.open(payload.sealedJti, `oidc:${model}`) : undefined);
+      delete payload.sealedJti;
+      return { ...payload, ...(jti ? { jti } : {}), ...(row.consumed_at ? { consumed: Math.floor(Date.parse(row.consumed_at) / 1000) } : {}) };
+    };
+    const live = (expiresAt: string | null) => expiresAt === null || expiresAt > now().toISOString();
+
+    return {
+      async upsert(id, payload, expiresIn) {
+        const { jti: _jti, ...rest } = payload;
+        const stored = model === 'Session' ? { ...rest, sealedJti: deps.secrets.seal(id, `oidc:${model}`) } : rest;
+        const row = {
+          key: keyOf(model, id), model, payload: JSON.stringify(stored), grant_id: payload.grantId ?? null, uid: payload.uid ?? null,
+          expires_at: expiresIn ? new Date(now().getTime() + expiresIn * 1000).toISOString() : null, consumed_at: null,
+        };
+        await deps.db.insertInto('oidc_payloads').values(row)
+          .onConflict((oc) => oc.column('key').doUpdateSet({ payload: row.payload, grant_id: row.grant_id, uid: row.uid, expires_at: row.expires_at })).execute();
+      },
+      async find(id) {
+        if (model === 'Client') return deps.findClient(id);
+        const row = await deps.db.selectFrom('oidc_payloads').select(['payload', 'consumed_at', 'expires_at']).where('key', '=', keyOf(model, id)).executeTakeFirst();
+        return row && live(row.expires_at) ? restore(row, id) : undefined;
+      },
+      async findByUid(uid) {
+        const row = await deps.db.selectFrom('oidc_payloads').select(['payload', 'consumed_at', 'expires_at']).where('model', '=', model).where('uid', '=', uid).executeTakeFirst();
+        return row && live(row.expires_at) ? restore(row, null) : undefined;
+      },
+      async findByUserCode() {
+        return undefined; // The device authorization grant is not enabled.
+      },
+      async consume(id) {
+        await deps.db.updateTable('oidc_payloads').set({ consumed_at: now().toISOString() }).where('key', '=', keyOf(model, id)).execute();
+      },
+      async destroy(id) {
+        await deps.db.deleteFrom('oidc_payloads').where('key', '=', keyOf(model, id)).execute();
+      },
+      async revokeByGrantId(grantId) {
+        await deps.db.deleteFrom('oidc_payloads').where('grant_id', '=', grantId).execute();
+      },
+    };
+  };
+}

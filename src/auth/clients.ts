@@ -1,0 +1,54 @@
+import type { Kysely } from 'kysely';
+import type { AdapterPayload, JWKS } from 'oidc-provider';
+import type { Database } from '../storage/schema.js';
+import { IdentityUri } from '../pki/index.js';
+import { DEVICE_SCOPES } from './scopes.js';
+
+/** Client ids of vehicles are `device:<device id>`; the device proves itself with its operational certificate. */
+export const DEVICE_CLIENT_PREFIX = 'device:';
+
+const ES = { id_token_signed_response_alg: 'ES256', require_auth_time: true } as const;
+
+/**
+ * oidc-provider client metadata, synthesised from the directory: applications, workloads and devices are
+ * registered in their own tables, so there is one source of truth and no second client registry to drift.
+ */
+export function createClientLookup(db: Kysely<Database>): (clientId: string) => Promise<AdapterPayload | undefined> {
+  return async (clientId) => {
+    if (clientId.startsWith(DEVICE_CLIENT_PREFIX)) {
+      const deviceId = clientId.slice(DEVICE_CLIENT_PREFIX.length);
+      const device = await db.selectFrom('devices').select(['id', 'status']).where('id', '=', deviceId).executeTakeFirst();
+      if (!device || device.status !== 'active') return undefined;
+      return {
+        client_id: clientId, token_endpoint_auth_method: 'tls_client_auth', tls_client_auth_san_uri: IdentityUri.device(device.id),
+        grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: DEVICE_SCOPES.join(' '), ...ES,
+      };
+    }
+    const app = await db.selectFrom('applications').selectAll().where('client_id', '=', clientId).executeTakeFirst();
+    if (app) {
+      const scope = (JSON.parse(app.scopes) as string[]).join(' ');
+      if (app.kind === 'partner') {
+        return {
+          client_id: clientId, client_name: app.name, token_endpoint_auth_method: 'private_key_jwt', jwks: JSON.parse(app.jwks ?? '{"keys":[]}') as JWKS,
+          grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope, ...ES,
+        };
+      }
+      // Public clients (mobile apps, SPAs): PKCE is always required, and so is DPoP for their tokens. Custom
+      // schemes and loopback redirects make an app native (RFC 8252); https-only makes it a web app.
+      const redirectUris = JSON.parse(app.redirect_uris) as string[];
+      return {
+        application_type: redirectUris.every((u) => u.startsWith('https://')) ? 'web' : 'native',
+        client_id: clientId, client_name: app.name, token_endpoint_auth_method: 'none', dpop_bound_access_tokens: true,
+        grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], redirect_uris: redirectUris, scope, ...ES,
+      };
+    }
+    const workload = await db.selectFrom('workloads').selectAll().where('client_id', '=', clientId).executeTakeFirst();
+    if (workload) {
+      return {
+        client_id: clientId, client_name: workload.name, token_endpoint_auth_method: 'private_key_jwt', jwks: JSON.parse(workload.jwks) as JWKS,
+        grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: (JSON.parse(workload.scopes) as string[]).join(' '), ...ES,
+      };
+    }
+    return undefined;
+  };
+}

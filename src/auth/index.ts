@@ -1,0 +1,59 @@
+import { join } from 'node:path';
+import type { Kysely } from 'kysely';
+import type { JSONWebKeySet, JWK } from 'jose';
+import type Provider from 'oidc-provider';
+import type { AuditLog } from '../audit/index.js';
+import type { Config } from '../config/index.js';
+import type { SecretBox } from '../identity/index.js';
+import type { Clock } from '../platform/clock.js';
+import type { Logger } from '../platform/log.js';
+import type { Database } from '../storage/schema.js';
+import { LoginThrottle } from './login-throttle.js';
+import { OAUTH_PREFIX } from './oauth-routes.js';
+import { createAuthorizationServer } from './provider.js';
+import { ensureSigningKeys, loadSigningKeys } from './signing-keys.js';
+import { createTokenVerifier, type TokenVerifier } from './verifier.js';
+
+export { registerOAuthRoutes, OAUTH_PREFIX } from './oauth-routes.js';
+export { registerInteractions } from './interactions.js';
+export { installTokenAuthentication, tokenOf } from './token-auth.js';
+export { TokenRefusal, type TokenVerifier, type VerifiedToken } from './verifier.js';
+export { ACR } from './provider.js';
+export { API_AUDIENCE, RESOURCES, USER_SCOPES, DEVICE_SCOPES } from './scopes.js';
+export { DEVICE_CLIENT_PREFIX } from './clients.js';
+export { rotateSigningKeys } from './signing-keys.js';
+export { authMigrations } from './migrations.js';
+export type { AuthTables } from './tables.js';
+
+/** The authorization server, the token verifier and the sign-in throttle of one process. */
+export interface Auth {
+  issuer: string;
+  provider: Provider;
+  verify: TokenVerifier;
+  throttle: LoginThrottle;
+}
+
+/** Builds the authorization server and the verifier over the platform's storage and key set. */
+export async function createAuth(deps: { config: Config; db: Kysely<Database>; audit: AuditLog; clock: Clock; log: Logger; secrets: SecretBox }): Promise<Auth> {
+  const { config } = deps;
+  const dir = join(config.dataDir, 'pki', 'token-signing');
+  await ensureSigningKeys({ db: deps.db, dir, clock: deps.clock });
+  // Retired keys stay published for the longest lifetime a token they signed can have.
+  const keys = await loadSigningKeys({ db: deps.db, dir, clock: deps.clock, retainSeconds: Math.max(config.auth.userAccessTokenTtl, 3600) });
+  const issuer = `${config.publicBaseUrl.replace(/\/$/, '')}${OAUTH_PREFIX}`;
+  const provider = createAuthorizationServer({
+    issuer, db: deps.db, audit: deps.audit, clock: deps.clock, log: deps.log, secrets: deps.secrets, keys,
+    cookieKeysFile: join(config.dataDir, 'pki', 'cookie-keys.json'),
+    ttl: {
+      userAccess: config.auth.userAccessTokenTtl, partnerAccess: config.auth.partnerAccessTokenTtl,
+      deviceTelemetry: config.auth.deviceTelemetryTokenTtl, deviceCommands: config.auth.deviceCommandTokenTtl,
+    },
+  });
+  const publicJwks: JSONWebKeySet = { keys: keys.publicJwks as JWK[] };
+  return {
+    issuer,
+    provider,
+    verify: createTokenVerifier({ issuer, jwks: () => publicJwks, clock: deps.clock }),
+    throttle: new LoginThrottle(deps.clock, { perAccount: config.auth.loginFailuresPerAccount, perSource: config.auth.loginFailuresPerSource, windowSeconds: config.auth.loginFailureWindow }),
+  };
+}

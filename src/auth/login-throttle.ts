@@ -1,0 +1,43 @@
+import type { Clock } from '../platform/clock.js';
+
+/** Limits of failed logins. */
+export interface ThrottleLimits {
+  perAccount: number;
+  perSource: number;
+  windowSeconds: number;
+}
+
+/**
+ * Counts failed logins per account and per source address in a sliding window. Over either limit, logins
+ * are refused with the same answer as a wrong password, so a lockout does not reveal that an account exists.
+ * Kept in memory (embedded mode); cluster mode keeps the same counters in Redis (planned with rate limits).
+ */
+export class LoginThrottle {
+  private failures = new Map<string, number[]>();
+
+  constructor(private readonly clock: Clock, private readonly limits: ThrottleLimits) {}
+
+  private recent(key: string): number[] {
+    const cutoff = this.clock.now().getTime() - this.limits.windowSeconds * 1000;
+    const list = (this.failures.get(key) ?? []).filter((t) => t > cutoff);
+    if (list.length === 0) this.failures.delete(key);
+    else this.failures.set(key, list);
+    return list;
+  }
+
+  /** True when this account or source has failed too often recently. */
+  blocked(account: string, source: string): boolean {
+    return this.recent(`a:${account}`).length >= this.limits.perAccount || this.recent(`s:${source}`).length >= this.limits.perSource;
+  }
+
+  /** Records a failure against both the account (as typed, even if unknown) and the source. */
+  fail(account: string, source: string): void {
+    const at = this.clock.now().getTime();
+    for (const key of [`a:${account}`, `s:${source}`]) this.failures.set(key, [...this.recent(key), at]);
+  }
+
+  /** Clears the account's failures after a success. */
+  succeed(account: string): void {
+    this.failures.delete(`a:${account}`);
+  }
+}

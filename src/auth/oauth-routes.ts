@@ -1,0 +1,60 @@
+import type { HTTPMethods } from 'fastify';
+import type Provider from 'oidc-provider';
+import type { App } from '../http/app.js';
+import type { CatalogEntry } from '../http/catalog.js';
+
+/** Where the authorization server lives on a listener; the issuer URL ends with it. */
+export const OAUTH_PREFIX = '/oauth';
+
+type Endpoint = { method: HTTPMethods | HTTPMethods[]; path: string; purpose: string; action: string; callers: CatalogEntry['callers'] };
+
+/** The endpoints of the authorization server on the public listener. Anything else under /oauth is 404. */
+const PUBLIC_ENDPOINTS: Endpoint[] = [
+  { method: 'GET', path: '/.well-known/openid-configuration', purpose: 'OpenID Provider metadata.', action: 'oauth:discovery', callers: ['anonymous'] },
+  { method: 'GET', path: '/jwks', purpose: 'Public keys that sign tokens (current, next and recently retired).', action: 'oauth:jwks', callers: ['anonymous'] },
+  { method: ['GET', 'POST'], path: '/auth', purpose: 'Authorization endpoint (code flow with PKCE S256).', action: 'oauth:authorize', callers: ['user', 'application'] },
+  { method: 'GET', path: '/auth/:uid', purpose: 'Resume an authorization request after sign-in or consent.', action: 'oauth:authorize', callers: ['user', 'application'] },
+  { method: 'POST', path: '/token', purpose: 'Token endpoint: authorization code, refresh token and client credentials grants.', action: 'oauth:token', callers: ['application', 'workload'] },
+  { method: 'POST', path: '/token/revocation', purpose: 'Revoke a refresh or access token (RFC 7009).', action: 'oauth:revoke', callers: ['application', 'workload'] },
+  { method: ['GET', 'POST'], path: '/me', purpose: 'OpenID userinfo.', action: 'oauth:userinfo', callers: ['user'] },
+  { method: ['GET', 'POST'], path: '/session/end', purpose: 'RP-initiated logout.', action: 'oauth:logout', callers: ['user'] },
+  { method: 'POST', path: '/session/end/confirm', purpose: 'Confirm logout.', action: 'oauth:logout', callers: ['user'] },
+  { method: 'GET', path: '/session/end/success', purpose: 'Logout done.', action: 'oauth:logout', callers: ['user'] },
+];
+
+/** On the vehicle gateway only the token endpoint, for devices authenticating with their certificate. */
+const GATEWAY_ENDPOINTS: Endpoint[] = [
+  { method: 'POST', path: '/token', purpose: 'Device tokens: client credentials with tls_client_auth, bound to the certificate (RFC 8705).', action: 'oauth:device_token', callers: ['device'] },
+];
+
+/**
+ * Registers the authorization server's endpoints as ordinary cataloged routes whose handlers give the
+ * untouched request to oidc-provider. Its body parsers read the stream themselves, so in this scope Fastify
+ * leaves bodies unread.
+ */
+export function registerOAuthRoutes(app: App, provider: Provider, where: 'public' | 'gateway'): void {
+  const callback = provider.callback();
+  const endpoints = where === 'public' ? PUBLIC_ENDPOINTS : GATEWAY_ENDPOINTS;
+  void app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (_req, _payload, done) => done(null));
+    for (const e of endpoints) {
+      scope.route({
+        method: e.method,
+        url: `${OAUTH_PREFIX}${e.path}`,
+        config: {
+          ...(where === 'gateway' ? { device: 'operational' as const } : {}),
+          catalog: { owner: 'auth', purpose: e.purpose, callers: e.callers, action: e.action, classification: 'confidential', scopes: [], safetyImpact: 'low', status: 'stable' },
+        },
+        handler: (req, reply) => {
+          reply.hijack();
+          // As a mounting middleware would: oidc-provider finds its mount path from originalUrl minus url.
+          const raw = req.raw as typeof req.raw & { originalUrl?: string };
+          raw.originalUrl = raw.url;
+          raw.url = raw.url?.slice(OAUTH_PREFIX.length) || '/';
+          callback(req.raw, reply.raw);
+        },
+      });
+    }
+  });
+}

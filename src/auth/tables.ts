@@ -1,0 +1,29 @@
+/** One oidc-provider model instance (grant, session, code, refresh token, interaction, …). */
+export interface OidcPayloadRow {
+  /** `<model>:<sha256(id)>`: the id of a code, token or session is a bearer secret and is never stored. */
+  key: string;
+  model: string;
+  payload: string;
+  grant_id: string | null;
+  uid: string | null;
+  expires_at: string | null;
+  consumed_at: string | null;
+}
+
+/** A signing key of the token key set; the private half lives with the key provider, not here. */
+export interface TokenSigningKeyRow {
+  kid: string;
+  alg: string;
+  /** JSON public JWK, published at the JWKS endpoint. */
+  public_jwk: string;
+  /** `current` signs, `next` is published ahead of use, `retired` is published until its tokens expire. */
+  status: 'next' | 'current' | 'retired';
+  created_at: string;
+  retired_at: string | null;
+}
+
+/** Tables owned by the auth module. */
+export interface AuthTables {
+  oidc_payloads: OidcPayloadRow;
+  token_signing_keys: TokenSigningKeyRow;
+}

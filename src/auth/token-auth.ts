@@ -1,0 +1,69 @@
+import type { TLSSocket } from 'node:tls';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { AuditLog } from '../audit/index.js';
+import type { App } from '../http/app.js';
+import { requestContext } from '../http/context.js';
+import { sendProblem } from '../http/problem.js';
+import { certificateThumbprint } from '../pki/index.js';
+import type { Database } from '../storage/schema.js';
+import { TokenRefusal, type TokenVerifier, type VerifiedToken } from './verifier.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Token authentication of a route: the audience and the scopes it needs (all of them). */
+    token?: { audience: string; scopes: readonly string[] };
+  }
+  interface FastifyRequest {
+    token: VerifiedToken | null;
+  }
+}
+
+/** The verified token of a request on a token-authenticated route. */
+export function tokenOf(req: FastifyRequest): VerifiedToken {
+  if (!req.token) throw new Error(`route ${req.routeOptions.url} reached its handler without a token`);
+  return req.token;
+}
+
+function challenge(reply: FastifyReply, refusal: TokenRefusal, scopes: readonly string[]) {
+  const scheme = refusal.error === 'invalid_dpop_proof' || refusal.reason.startsWith('dpop') ? 'DPoP' : 'Bearer';
+  const scope = scopes.length ? `, scope="${scopes.join(' ')}"` : '';
+  reply.header('www-authenticate', `${scheme} error="${refusal.error}"${scope}, algs="ES256 EdDSA"`);
+}
+
+/**
+ * Verifies the access token of every route that declares `config.token`, before its handler: the one
+ * verifier's checks, the route's scopes, and for user tokens the credential epoch (a password change or MFA
+ * reset kills older tokens). Each refusal is a 401 (403 for missing scope) with WWW-Authenticate, audited
+ * with the token named only by its jti.
+ */
+export function installTokenAuthentication(app: App, deps: { verify: TokenVerifier; audit: AuditLog; db: Kysely<Database>; baseUrl: () => string }): void {
+  app.decorateRequest('token', null);
+  app.addHook('onRequest', async (req, reply) => {
+    const required = req.routeOptions.config.token;
+    if (!required) return;
+    const socket = req.raw.socket as TLSSocket;
+    const cert = typeof socket.getPeerX509Certificate === 'function' ? socket.getPeerX509Certificate() : undefined;
+    try {
+      const token = await deps.verify({
+        authorization: req.headers.authorization, dpop: typeof req.headers.dpop === 'string' ? req.headers.dpop : undefined,
+        method: req.method, url: `${deps.baseUrl()}${req.url}`, certificateThumbprint: cert ? certificateThumbprint(cert.raw) : null,
+      }, required.audience);
+      if (token.sub) {
+        const user = await deps.db.selectFrom('users').select(['credential_epoch', 'status']).where('id', '=', token.sub).executeTakeFirst();
+        if (!user || user.status !== 'active' || user.credential_epoch !== token.credentialEpoch) throw new TokenRefusal('credentials_changed', token.jti);
+      }
+      const missing = required.scopes.filter((s) => !token.scopes.has(s));
+      if (missing.length > 0) throw new TokenRefusal(`missing_scope:${missing.join(',')}`, token.jti, 'insufficient_scope');
+      req.token = token;
+    } catch (err) {
+      if (!(err instanceof TokenRefusal)) throw err;
+      await deps.audit.append(deps.db, {
+        type: 'auth.token.refused', actor: { type: 'anonymous', id: null }, object: { type: 'access_token', id: err.jti },
+        action: `${req.method} ${req.routeOptions.url ?? '(unmatched)'}`, decision: 'deny', reason: err.reason, context: requestContext(req),
+      }).catch((e: unknown) => req.log.error({ err: e }, 'could not audit a token refusal'));
+      challenge(reply, err, required.scopes);
+      return sendProblem(reply, err.error === 'insufficient_scope' ? 'ERR_FORBIDDEN' : 'ERR_TOKEN_INVALID', err.error === 'insufficient_scope' ? 'the token lacks a required scope' : 'the access token is not valid here', { reason: err.reason });
+    }
+  });
+}

@@ -1,0 +1,78 @@
+import https from 'node:https';
+
+/** A response as the client sees it. */
+export interface ClientResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  json: unknown;
+}
+
+/** TLS settings for the client: the CA to trust and, for devices, a client certificate. */
+export interface ClientTls {
+  ca?: string | string[];
+  cert?: string;
+  key?: string;
+}
+
+/** A minimal cookie jar for one authorization server (name -> value), enough for the interaction cookies. */
+export class CookieJar {
+  private cookies = new Map<string, string>();
+
+  /** Stores the Set-Cookie headers of a response (expired ones are removed). */
+  store(setCookie: string | string[] | undefined): void {
+    for (const line of Array.isArray(setCookie) ? setCookie : setCookie ? [setCookie] : []) {
+      const [pair, ...attrs] = line.split(';');
+      const eq = pair?.indexOf('=') ?? -1;
+      if (!pair || eq < 1) continue;
+      const name = pair.slice(0, eq).trim();
+      const expired = attrs.some((a) => /^\s*expires=Thu, 01 Jan 1970/i.test(a) || /^\s*max-age=0\b/i.test(a));
+      if (expired) this.cookies.delete(name);
+      else this.cookies.set(name, pair.slice(eq + 1).trim());
+    }
+  }
+
+  /** The Cookie header value. */
+  header(): string {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+}
+
+/** One HTTPS request; never follows redirects (the caller decides). */
+export function request(url: string, options: ClientTls & { method?: string; headers?: Record<string, string>; body?: string; jar?: CookieJar }): Promise<ClientResponse> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { ...options.headers };
+    const cookie = options.jar?.header();
+    if (cookie) headers.cookie = cookie;
+    if (options.body !== undefined) headers['content-length'] = String(Buffer.byteLength(options.body));
+    const req = https.request(url, { method: options.method ?? 'GET', headers, ca: options.ca, cert: options.cert, key: options.key, agent: false }, (res) => {
+      options.jar?.store(res.headers['set-cookie']);
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json: unknown = null;
+        if (/json/.test(String(res.headers['content-type']))) {
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = null;
+          }
+        }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    if (options.body !== undefined) req.write(options.body);
+    req.end();
+  });
+}
+
+/** An error from the authorization server or the API, with its parsed body. */
+export class CarapaceClientError extends Error {
+  constructor(message: string, readonly status: number, readonly body: unknown) {
+    super(message);
+    this.name = 'CarapaceClientError';
+  }
+}
