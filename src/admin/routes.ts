@@ -98,7 +98,7 @@ export function registerAdminRoutes(app: App, deps: { pki: Pki; audit: AuditLog 
     config: { catalog: entry({ purpose: 'Replace a unit: decommission it and provision a new unit for the same vehicle.', action: 'pki:replace_device', safetyImpact: 'high' }) },
     schema: {
       params: DeviceParams,
-      body: Type.Object({ tcuSerial: Type.String({ minLength: 1, maxLength: 64 }), reason: Reason }, closed),
+      body: Type.Object({ tcuSerial: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' }), reason: Reason }, closed),
       response: { 201: Type.Object({ old: DeviceView, replacement: DeviceView }) },
     },
   }, async (req, reply) => {

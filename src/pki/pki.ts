@@ -103,7 +103,9 @@ export async function createPki(options: PkiOptions): Promise<Pki> {
       if (cached && cached.staleAt > ctx.clock.now().getTime()) return cached.der;
       const built = await buildCrl(ctx, role);
       const half = (built.nextUpdate.getTime() - built.thisUpdate.getTime()) / 2;
-      crls.set(role, { der: built.der, staleAt: built.thisUpdate.getTime() + half });
+      // Rebuilt at half its validity, or as soon as a rotation overlap ends and a certificate joins it.
+      const staleAt = Math.min(built.thisUpdate.getTime() + half, built.nextOverlapEnd?.getTime() ?? Number.POSITIVE_INFINITY);
+      crls.set(role, { der: built.der, staleAt });
       return built.der;
     },
     async start() {

@@ -1,7 +1,7 @@
 import { webcrypto } from 'node:crypto';
 import * as x509 from '../platform/x509.js';
 import type { Kysely } from 'kysely';
-import type { DetailValue, RequestContext } from '../audit/index.js';
+import { type DetailValue, type RequestContext, untrusted } from '../audit/index.js';
 import { CarapaceError } from '../platform/errors.js';
 import { newId } from '../platform/ids.js';
 import type { Database } from '../storage/schema.js';
@@ -36,7 +36,7 @@ function assertTcuSerial(serial: string): void {
 
 /** Either verifies a supplied CSR or generates a P-256 key pair for the caller. */
 async function subjectKey(csrPem: string | null): Promise<{ publicKey: x509.PublicKey | webcrypto.CryptoKey; privateKeyPem: string | null }> {
-  if (csrPem) return { publicKey: (await verifyCsr(csrPem)).publicKey, privateKeyPem: null };
+  if (csrPem) return { publicKey: new x509.PublicKey((await verifyCsr(csrPem)).spki), privateKeyPem: null };
   const pair = await webcrypto.subtle.generateKey(LEAF_KEY, true, ['sign', 'verify']);
   const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', pair.privateKey);
   return { publicKey: pair.publicKey, privateKeyPem: x509.PemConverter.encode(pkcs8, 'PRIVATE KEY') };
@@ -88,7 +88,7 @@ async function provisionInTrx(
   await trx.insertInto('devices').values(device).execute();
   await ctx.audit.append(trx, {
     type: 'pki.device.provisioned', actor: args.actor, object: { type: 'device', id: device.id }, action: 'provision', decision: 'info',
-    context: args.context, details: { tcuSerial: args.tcuSerial, vehicleId: vehicle.id, replaces: args.replaces },
+    context: args.context, details: { tcuSerial: untrusted(args.tcuSerial, 64), vehicleId: vehicle.id, replaces: args.replaces },
   });
   return device;
 }
@@ -108,7 +108,7 @@ export async function issueFactoryCertificate(
     const device = args.binding ? await provisionInTrx(ctx, trx, { tcuSerial: args.tcuSerial, binding: args.binding, replaces: null, actor: args.actor, context: null }) : null;
     const issued = await issueRecorded(ctx, trx, {
       subject: { profile: 'factory', tcuSerial: args.tcuSerial }, key, ttlSeconds: ctx.settings.factoryCertTtl, actor: args.actor,
-      details: { tcuSerial: args.tcuSerial, deviceId: device?.id ?? null },
+      details: { tcuSerial: untrusted(args.tcuSerial, 64), deviceId: device?.id ?? null },
     });
     return { ...issued, device };
   });
@@ -124,6 +124,7 @@ export async function replaceDevice(
   args: { deviceId: string; newTcuSerial: string; reason: string; actor: ChangeActor; context: RequestContext | null },
 ): Promise<{ old: DeviceRow; replacement: DeviceRow }> {
   assertTcuSerial(args.newTcuSerial);
+  args = { ...args, reason: untrusted(args.reason, 500) };
   const at = ctx.clock.now();
   const result = await ctx.db.transaction().execute(async (trx) => {
     const old = await getDevice(trx, args.deviceId);
@@ -134,7 +135,7 @@ export async function replaceDevice(
     await trx.updateTable('devices').set({ replaced_by: replacement.id }).where('id', '=', old.id).execute();
     await ctx.audit.append(trx, {
       type: 'pki.device.replaced', actor: args.actor, object: { type: 'vehicle', id: old.vehicle_id }, action: 'replace', decision: 'allow',
-      reason: args.reason, context: args.context, details: { oldDeviceId: old.id, newDeviceId: replacement.id, newTcuSerial: args.newTcuSerial },
+      reason: args.reason, context: args.context, details: { oldDeviceId: old.id, newDeviceId: replacement.id, newTcuSerial: untrusted(args.newTcuSerial, 64) },
     });
     return { old: { ...old, status: 'decommissioned' as const, replaced_by: replacement.id }, replacement, revoked };
   });

@@ -59,6 +59,7 @@ export class RevocationCache {
       else if (c.overlap_until) overlap.set(c.serial, Date.parse(c.overlap_until));
     }
     const newlyRevoked = [...revoked].filter((s) => !this.revoked.has(s));
+    const newlySuperseded = [...superseded].filter((s) => !this.superseded.has(s));
     const blockedDevices = devices.filter((d) => this.devices.get(d.id) !== d.status);
     this.revoked = revoked;
     this.superseded = superseded;
@@ -69,6 +70,7 @@ export class RevocationCache {
     this.loadedAt = Date.now();
     // Tell listeners (the gateway closes connections) about what another process changed.
     if (newlyRevoked.length > 0) this.emit({ kind: 'certificates-revoked', serials: newlyRevoked, deviceIds: [] });
+    if (newlySuperseded.length > 0) this.emit({ kind: 'certificates-superseded', serials: newlySuperseded });
     for (const d of blockedDevices) this.emit({ kind: 'device-status', deviceId: d.id, status: d.status });
   }
 

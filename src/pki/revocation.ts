@@ -1,5 +1,5 @@
 import * as x509 from '../platform/x509.js';
-import type { RequestContext } from '../audit/index.js';
+import { type RequestContext, untrusted } from '../audit/index.js';
 import { CarapaceError } from '../platform/errors.js';
 import { normalizeSerial } from '../platform/ids.js';
 import type { CertificateAuthority } from './authorities.js';
@@ -53,6 +53,7 @@ export async function changeDeviceStatus(
   ctx: PkiContext,
   args: { deviceId: string; to: DeviceStatus; reason: string; revocationReason?: RevocationReason; actor: ChangeActor; context: RequestContext | null },
 ): Promise<{ device: DeviceRow; revokedSerials: string[] }> {
+  args = { ...args, reason: untrusted(args.reason, 500) };
   try {
     const { device, revoked } = await ctx.db.transaction().execute((trx) =>
       transitionDevice(trx, ctx.audit, { ...args, at: ctx.clock.now() }),
@@ -105,12 +106,15 @@ let lastCrlNumber = 0n;
  * rotation, and has not yet expired. Superseded certificates are listed (reason `superseded`) so offline
  * relying parties refuse them too. The cRLNumber is the issue time in milliseconds, kept strictly increasing.
  */
-export async function buildCrl(ctx: PkiContext, role: CaRole): Promise<{ der: ArrayBuffer; thisUpdate: Date; nextUpdate: Date; entries: number }> {
+export async function buildCrl(ctx: PkiContext, role: CaRole): Promise<{ der: ArrayBuffer; thisUpdate: Date; nextUpdate: Date; entries: number; nextOverlapEnd: Date | null }> {
   const ca: CertificateAuthority = ctx.authorities[role];
   if (!ca.signingKey) throw new CarapaceError('ERR_PKI_CA_MISSING', `the ${role} CA key is not held here, so its CRL is published elsewhere`, { role });
   const now = ctx.clock.now();
-  const rows = await ctx.db.selectFrom('certificates').select(['serial', 'status', 'revoked_at', 'superseded_at', 'revocation_reason'])
-    .where('issuer', '=', role).where('status', 'in', ['revoked', 'superseded']).where('not_after', '>', now.toISOString()).orderBy('serial').execute();
+  // A certificate whose rotation overlap has ended is superseded even if nobody has presented it since.
+  const rows = await ctx.db.selectFrom('certificates').select(['serial', 'status', 'revoked_at', 'superseded_at', 'overlap_until', 'revocation_reason'])
+    .where('issuer', '=', role).where('not_after', '>', now.toISOString())
+    .where((eb) => eb.or([eb('status', 'in', ['revoked', 'superseded']), eb.and([eb('status', '=', 'active'), eb('overlap_until', '<=', now.toISOString())])]))
+    .orderBy('serial').execute();
   const nextUpdate = new Date(now.getTime() + ctx.settings.crlValidity * 1000);
   lastCrlNumber = BigInt(Math.max(now.getTime(), Number(lastCrlNumber) + 1));
   const crl = await x509.X509CrlGenerator.create({
@@ -124,13 +128,15 @@ export async function buildCrl(ctx: PkiContext, role: CaRole): Promise<{ der: Ar
       new x509.Extension(CRL_NUMBER_OID, false, derInteger(lastCrlNumber)),
     ],
     entries: rows.map((r) => {
-      const reason = (r.status === 'superseded' ? 'superseded' : (r.revocation_reason ?? 'unspecified')) as RevocationReason;
+      const reason = (r.status === 'revoked' ? (r.revocation_reason ?? 'unspecified') : 'superseded') as RevocationReason;
       return {
         serialNumber: r.serial,
-        revocationDate: new Date(r.revoked_at ?? r.superseded_at ?? now.toISOString()),
+        revocationDate: new Date(r.revoked_at ?? r.superseded_at ?? r.overlap_until ?? now.toISOString()),
         reason: CRL_REASON[reason] ?? x509.X509CrlReason.unspecified,
       };
     }),
   }, ctx.keys.crypto);
-  return { der: crl.rawData, thisUpdate: now, nextUpdate, entries: rows.length };
+  const pending = await ctx.db.selectFrom('certificates').select((eb) => eb.fn.min('overlap_until').as('next'))
+    .where('issuer', '=', role).where('status', '=', 'active').where('overlap_until', '>', now.toISOString()).executeTakeFirst();
+  return { der: crl.rawData, thisUpdate: now, nextUpdate, entries: rows.length, nextOverlapEnd: pending?.next ? new Date(pending.next) : null };
 }
