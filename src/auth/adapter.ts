@@ -14,6 +14,12 @@ export interface AdapterDeps {
   findClient(id: string): Promise<AdapterPayload | undefined>;
 }
 
+/** Ends every grant, session, code and refresh token of a user, in the caller's transaction. */
+export async function revokeAccountTokens(db: Kysely<Database>, accountId: string): Promise<number> {
+  const r = await db.deleteFrom('oidc_payloads').where('account_id', '=', accountId).executeTakeFirst();
+  return Number(r.numDeletedRows);
+}
+
 function keyOf(model: string, id: string): string {
   return `${model}:${createHash('sha256').update(id).digest('base64url')}`;
 }
@@ -40,11 +46,11 @@ export function createAdapterFactory(deps: AdapterDeps): (model: string) => Adap
         const { jti: _jti, ...rest } = payload;
         const stored = model === 'Session' ? { ...rest, sealedJti: deps.secrets.seal(id, `oidc:${model}`) } : rest;
         const row = {
-          key: keyOf(model, id), model, payload: JSON.stringify(stored), grant_id: payload.grantId ?? null, uid: payload.uid ?? null,
+          key: keyOf(model, id), model, payload: JSON.stringify(stored), grant_id: payload.grantId ?? null, account_id: payload.accountId ?? null, uid: payload.uid ?? null,
           expires_at: expiresIn ? new Date(now().getTime() + expiresIn * 1000).toISOString() : null, consumed_at: null,
         };
         await deps.db.insertInto('oidc_payloads').values(row)
-          .onConflict((oc) => oc.column('key').doUpdateSet({ payload: row.payload, grant_id: row.grant_id, uid: row.uid, expires_at: row.expires_at })).execute();
+          .onConflict((oc) => oc.column('key').doUpdateSet({ payload: row.payload, grant_id: row.grant_id, account_id: row.account_id, uid: row.uid, expires_at: row.expires_at })).execute();
       },
       async find(id) {
         if (model === 'Client') return deps.findClient(id);

@@ -21,6 +21,8 @@ export function createClientLookup(db: Kysely<Database>): (clientId: string) => 
       if (!device || device.status !== 'active') return undefined;
       return {
         client_id: clientId, token_endpoint_auth_method: 'tls_client_auth', tls_client_auth_san_uri: IdentityUri.device(device.id),
+        // RFC 8705: every device token carries cnf.x5t#S256 of the certificate it was requested with.
+        tls_client_certificate_bound_access_tokens: true,
         grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: DEVICE_SCOPES.join(' '), ...ES,
       };
     }

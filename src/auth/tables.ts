@@ -5,6 +5,8 @@ export interface OidcPayloadRow {
   model: string;
   payload: string;
   grant_id: string | null;
+  /** The user a grant, session or token belongs to, so a password change can end them all. */
+  account_id: string | null;
   uid: string | null;
   expires_at: string | null;
   consumed_at: string | null;

@@ -3,6 +3,7 @@ import type { AuditLog } from '../audit/index.js';
 import type { Clock } from '../platform/clock.js';
 import { CarapaceError } from '../platform/errors.js';
 import { newId } from '../platform/ids.js';
+import { revokeAccountTokens } from '../auth/adapter.js';
 import type { Database } from '../storage/schema.js';
 import { hashPassword } from './credentials.js';
 import type { SecretBox } from './secret-box.js';
@@ -120,7 +121,8 @@ export function createDirectory(deps: DirectoryDeps) {
       const passwordHash = await hashPassword(password);
       await deps.db.transaction().execute(async (trx) => {
         await trx.updateTable('users').set((eb) => ({ password_hash: passwordHash, credential_epoch: eb('credential_epoch', '+', 1), updated_at: now() })).where('id', '=', userId).execute();
-        await deps.audit.append(trx, { type: 'identity.user.password_changed', actor, object: { type: 'user', id: userId }, action: 'change_password', decision: 'allow', reason: 'tokens revoked' });
+        const ended = await revokeAccountTokens(trx, userId);
+        await deps.audit.append(trx, { type: 'identity.user.password_changed', actor, object: { type: 'user', id: userId }, action: 'change_password', decision: 'allow', reason: 'tokens revoked', details: { endedSessions: ended } });
       });
     },
 
@@ -131,7 +133,8 @@ export function createDirectory(deps: DirectoryDeps) {
           totp_sealed: totpSecret ? deps.secrets.seal(totpSecret, `totp:${userId}`) : null, totp_last_step: null,
           credential_epoch: eb('credential_epoch', '+', 1), updated_at: now(),
         })).where('id', '=', userId).execute();
-        await deps.audit.append(trx, { type: 'identity.user.mfa_reset', actor, object: { type: 'user', id: userId }, action: 'reset_mfa', decision: 'allow', reason: 'tokens revoked' });
+        const ended = await revokeAccountTokens(trx, userId);
+        await deps.audit.append(trx, { type: 'identity.user.mfa_reset', actor, object: { type: 'user', id: userId }, action: 'reset_mfa', decision: 'allow', reason: 'tokens revoked', details: { endedSessions: ended } });
       });
     },
 
