@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rotateSigningKeys } from '../src/auth/index.js';
 import { CarapaceClient, CarapaceClientError, clientCredentialsToken, deviceToken, DpopKey, request } from '../src/client/index.js';
 import { currentTotp } from '../src/identity/index.js';
 import { certificateThumbprint } from '../src/pki/index.js';
@@ -235,5 +236,29 @@ describe.each(testEngines())('identities and tokens on %s', (engine) => {
     const res = await request(`${base}/oauth/token`, { ca: cp.ca, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'x', client_id: OWNER_APP.clientId }).toString() });
     expect(res.status).toBe(400);
     expect(res.json).toMatchObject({ error: expect.stringMatching(/invalid_request|invalid_dpop_proof|invalid_grant/) });
+  });
+});
+
+describe('signing key rotation', () => {
+  it('keeps tokens signed by the previous key valid after a rotation and restart, and signs new ones with the next key', async () => {
+    const cp = await startTestCarapace({ database: 'sqlite', overrides: { seedDemo: true } });
+    try {
+      const c = await CarapaceClient.create({ baseUrl: cp.config.publicBaseUrl, ca: cp.ca, ...OWNER_APP });
+      await c.login({ email: 'dana@example.com', password: 'demo-dana-password', scopes: ['openid', 'vehicle:read_status'] });
+      const before = decodeProtectedHeader(c.tokens!.accessToken).kid;
+      const next = await cp.platform.storage.db.selectFrom('token_signing_keys').select('kid').where('status', '=', 'next').executeTakeFirstOrThrow();
+      await rotateSigningKeys({ db: cp.platform.storage.db, dir: join(cp.config.dataDir, 'pki', 'token-signing'), clock: cp.platform.clock, audit: cp.platform.audit });
+      // The next key was published before it ever signed.
+      const published = (await request(`${cp.config.publicBaseUrl}/oauth/jwks`, { ca: cp.ca })).json as { keys: Array<{ kid: string }> };
+      expect(published.keys.map((k) => k.kid)).toEqual(expect.arrayContaining([before, next.kid]));
+      const restarted = await cp.restart();
+      const again = await CarapaceClient.create({ baseUrl: restarted.config.publicBaseUrl, ca: restarted.ca, ...OWNER_APP });
+      await again.login({ email: 'dana@example.com', password: 'demo-dana-password', scopes: ['openid', 'vehicle:read_status'] });
+      expect(decodeProtectedHeader(again.tokens!.accessToken).kid).toBe(next.kid);
+      expect((await c.api('GET', '/v1/me')).status).toBe(200);
+      expect((await again.api('GET', '/v1/me')).status).toBe(200);
+    } finally {
+      await cp.stop();
+    }
   });
 });

@@ -4,7 +4,9 @@ import { DEMO_SCENARIO } from '../src/server/serve.js';
 import { seedFromFile } from '../src/server/seeding.js';
 import { startTestCarapace } from '../src/testing/carapace.js';
 import { GatewayClient } from '../src/vehicle-sdk/index.js';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { decodeJwt, type JWK } from 'jose';
+import { clientCredentialsToken } from '../src/client/index.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -12,15 +14,22 @@ describe('demo seeding', () => {
   it('seeds an empty development database at start and provisions the demo vehicles ready to enroll', async () => {
     const cp = await startTestCarapace({ database: 'sqlite', overrides: { seedDemo: true } });
     try {
-      expect(cp.personas.map((p) => p.email)).toContain('alice@example.com');
-      expect(cp.personas.find((p) => p.key === 'sean')?.roles).toEqual(['security_admin@carapace-motors']);
+      expect(cp.seeded!.personas.map((p) => p.email)).toContain('alice@example.com');
+      expect(cp.seeded!.personas.find((p) => p.key === 'sean')?.roles).toEqual(['security_admin@carapace-motors']);
       const factory = join(cp.config.dataDir, 'factory', 'TCU-DEMO-0001');
       const device = new GatewayClient({ gatewayUrl: cp.addresses.gateway, ca: cp.ca });
       const { issued } = await device.enroll({ cert: readFileSync(join(factory, 'factory-cert.pem'), 'utf8'), key: readFileSync(join(factory, 'factory-key.pem'), 'utf8') });
       const vehicle = await cp.platform.storage.db.selectFrom('vehicles').select('vin').where('id', '=', issued.vehicleId).executeTakeFirstOrThrow();
       expect(vehicle.vin).toBe('5YJ3E1EA7KF000001');
       device.close();
-      expect(await cp.platform.audit.list({ type: 'identity.user.created', limit: 100 })).toHaveLength(cp.personas.length);
+      expect(await cp.platform.audit.list({ type: 'identity.user.created', limit: 100 })).toHaveLength(cp.seeded!.personas.length);
+      // The demo partners sign in with their generated keys, and only for their own scopes.
+      const charge = cp.seeded!.partners.find((p) => p.clientId === 'chargenet-charging')!;
+      expect(statSync(charge.privateJwkFile).mode & 0o777).toBe(0o600);
+      const privateJwk = JSON.parse(readFileSync(charge.privateJwkFile, 'utf8')) as JWK;
+      const token = await clientCredentialsToken({ baseUrl: cp.config.publicBaseUrl, ca: cp.ca, clientId: 'chargenet-charging', privateJwk, scope: 'vehicle:charging' });
+      expect(decodeJwt(token.accessToken)).toMatchObject({ client_id: 'chargenet-charging', scope: 'vehicle:charging', aud: 'urn:carapace:api' });
+      await expect(clientCredentialsToken({ baseUrl: cp.config.publicBaseUrl, ca: cp.ca, clientId: 'insights-readonly', privateJwk, scope: 'vehicle:read_status' })).rejects.toMatchObject({ body: { error: 'invalid_client' } });
     } finally {
       await cp.stop();
     }

@@ -1,5 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
+import { join } from 'node:path';
 import { createAuditLog } from '../audit/index.js';
+import { rotateSigningKeys } from '../auth/index.js';
 import { renderConfigReference } from '../config/index.js';
 import { systemClock } from '../platform/clock.js';
 import { CarapaceError } from '../platform/errors.js';
@@ -49,8 +51,17 @@ export function buildProgram(output?: CliOutput): Command {
     .argument('<file>', 'scenario YAML, e.g. scenarios/demo.yaml')
     .action(async (file: string, _o: unknown, cmd: Command) => {
       await withPlatform(cmd.optsWithGlobals<GlobalOptions>(), async (p) => {
-        const personas = await seedFromFile(p, file);
-        process.stdout.write(`${formatPersonas(personas)}\n`);
+        process.stdout.write(`${formatPersonas(await seedFromFile(p, file))}\n`);
+      });
+    });
+
+  const auth = program.command('auth').description('The authorization server.');
+  auth.command('rotate-signing-key')
+    .description('Rotate the token signing key: the pre-published next key starts signing after a (rolling) restart; the old one stays published until its tokens expire.')
+    .action(async (_o: unknown, cmd: Command) => {
+      await withPlatform(cmd.optsWithGlobals<GlobalOptions>(), async (p) => {
+        const { current } = await rotateSigningKeys({ db: p.storage.db, dir: join(p.config.dataDir, 'pki', 'token-signing'), clock: p.clock, audit: p.audit });
+        process.stdout.write(`signing key ${current} is current; restart each Carapace process (one at a time) to sign with it\n`);
       });
     });
 

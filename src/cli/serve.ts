@@ -38,7 +38,7 @@ export function registerServe(program: Command): void {
           '  npx carapace pki factory-cert --serial TCU-0001 --vin 1HGCM82633A004352',
         ] : []),
         `Root CA SHA-256 fingerprint: ${root.node.fingerprint256}`,
-        ...(running.personas.length > 0 ? ['', formatPersonas(running.personas)] : []),
+        ...(running.seeded ? ['', formatPersonas(running.seeded)] : []),
         '',
       ]);
       const stop = async (signal: string) => {

@@ -1,3 +1,4 @@
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
@@ -29,6 +30,8 @@ export const ScenarioSchema = Type.Object({
     redirectUris: Type.Optional(Type.Array(Type.String())),
     scopes: Type.Array(Type.String()),
     jwks: Type.Optional(Type.Object({ keys: Type.Array(Type.Record(Type.String(), Type.Unknown())) })),
+    /** Demo only: generate the partner's key pair at seed time and keep the private JWK in the data directory. */
+    generateKey: Type.Optional(Type.Boolean()),
   }, closed))),
   vehicles: Type.Optional(Type.Array(Type.Object({ key: Key, vin: Type.String(), tcuSerial: Type.Optional(Type.String()) }, closed))),
 }, closed);
@@ -56,14 +59,23 @@ export function readScenario(path: string): Scenario {
   return raw;
 }
 
-/** What seeding needs besides the directory: vehicle and device registration. */
+/** What seeding needs besides the directory: vehicle and device registration, and demo key storage. */
 export interface SeedTargets {
   directory: Directory;
   registerVehicle(vin: string, tcuSerial: string | null): Promise<void>;
+  /** Keeps a generated private JWK (0600) and returns where. */
+  storePrivateJwk(clientId: string, jwk: object): string;
+}
+
+/** A partner application whose demo key was generated at seed time. */
+export interface SeededPartner {
+  clientId: string;
+  scopes: string[];
+  privateJwkFile: string;
 }
 
 /** Loads a scenario into an empty deployment and returns the personas. Production mode never calls this. */
-export async function seedScenario(targets: SeedTargets, scenario: Scenario): Promise<Persona[]> {
+export async function seedScenario(targets: SeedTargets, scenario: Scenario): Promise<{ personas: Persona[]; partners: SeededPartner[] }> {
   const actor = { type: 'system' as const, id: 'seed' as const };
   const tenantIds = new Map<string, string>();
   for (const t of scenario.tenants) {
@@ -80,9 +92,17 @@ export async function seedScenario(targets: SeedTargets, scenario: Scenario): Pr
     for (const m of u.memberships) await targets.directory.grantMembership(actor, { userId: user.id, tenantId: tenant(m.tenant), role: m.role });
     personas.push({ key: u.key, email: user.email, password: u.password, totp: u.totp ?? null, persona: u.persona ?? u.name, roles: u.memberships.map((m) => `${m.role}@${m.tenant}`) });
   }
+  const partners: SeededPartner[] = [];
   for (const a of scenario.applications ?? []) {
-    await targets.directory.registerApplication(actor, { clientId: a.clientId, tenantId: tenant(a.tenant), name: a.name, kind: a.kind, redirectUris: a.redirectUris ?? [], scopes: a.scopes, jwks: a.jwks ?? null });
+    let jwks = a.jwks ?? null;
+    if (a.generateKey) {
+      const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const kid = randomUUID();
+      jwks = { keys: [{ ...publicKey.export({ format: 'jwk' }), kid, alg: 'ES256', use: 'sig' }] };
+      partners.push({ clientId: a.clientId, scopes: a.scopes, privateJwkFile: targets.storePrivateJwk(a.clientId, { ...privateKey.export({ format: 'jwk' }), kid, alg: 'ES256' }) });
+    }
+    await targets.directory.registerApplication(actor, { clientId: a.clientId, tenantId: tenant(a.tenant), name: a.name, kind: a.kind, redirectUris: a.redirectUris ?? [], scopes: a.scopes, jwks });
   }
   for (const v of scenario.vehicles ?? []) await targets.registerVehicle(v.vin, v.tcuSerial ?? null);
-  return personas;
+  return { personas, partners };
 }

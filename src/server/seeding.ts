@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Persona, readScenario, seedScenario } from '../identity/index.js';
+import { readScenario, seedScenario } from '../identity/index.js';
 import { CarapaceError } from '../platform/errors.js';
 import { writePrivateFile } from '../platform/files.js';
 import type { Platform } from './platform.js';
@@ -9,13 +9,20 @@ import type { Platform } from './platform.js';
  * Loads a scenario file. Vehicles with a TCU serial get a provisioned unit whose factory credentials are
  * written under `<dataDir>/factory/<serial>`, ready for the simulator to enroll. Refused in production.
  */
-export async function seedFromFile(platform: Platform, path: string): Promise<Persona[]> {
+export async function seedFromFile(platform: Platform, path: string): Promise<SeedResult> {
   if (platform.config.mode === 'production') {
     throw new CarapaceError('ERR_FORBIDDEN', 'production mode refuses to seed: scenario files carry demo passwords and TOTP secrets');
   }
   const scenario = readScenario(path);
   return seedScenario({
     directory: platform.directory,
+    storePrivateJwk(clientId, jwk) {
+      const dir = join(platform.config.dataDir, 'demo');
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const file = join(dir, `${clientId}.private.jwk.json`);
+      writePrivateFile(file, JSON.stringify(jwk));
+      return file;
+    },
     async registerVehicle(vin, tcuSerial) {
       if (!tcuSerial) return;
       const issued = await platform.pki.issueFactoryCertificate({ tcuSerial, csrPem: null, binding: { vin }, actor: { type: 'system', id: 'seed' } });
@@ -32,8 +39,16 @@ export async function directoryIsEmpty(platform: Platform): Promise<boolean> {
   return (await platform.storage.db.selectFrom('users').select('id').limit(1).execute()).length === 0;
 }
 
+/** What seeding produced. */
+export type SeedResult = Awaited<ReturnType<typeof seedScenario>>;
+
 /** The persona table printed after seeding. Demo credentials only: production never seeds. */
-export function formatPersonas(personas: Persona[]): string {
-  const rows = personas.map((p) => `  ${p.email.padEnd(26)} ${p.password.padEnd(22)} ${(p.totp ?? '-').padEnd(26)} ${p.persona}`);
-  return ['Demo personas (password login; TOTP secret for MFA, add it to any authenticator app):', `  ${'email'.padEnd(26)} ${'password'.padEnd(22)} ${'TOTP secret'.padEnd(26)} who`, ...rows].join('\n');
+export function formatPersonas(seeded: SeedResult): string {
+  const rows = seeded.personas.map((p) => `  ${p.email.padEnd(26)} ${p.password.padEnd(22)} ${(p.totp ?? '-').padEnd(26)} ${p.persona}`);
+  const partners = seeded.partners.map((p) => `  ${p.clientId.padEnd(26)} private_key_jwt key: ${p.privateJwkFile} (scopes: ${p.scopes.join(' ')})`);
+  return [
+    'Demo personas (password login; TOTP secret for MFA, add it to any authenticator app):',
+    `  ${'email'.padEnd(26)} ${'password'.padEnd(22)} ${'TOTP secret'.padEnd(26)} who`, ...rows,
+    ...(partners.length ? ['Demo partners (client credentials):', ...partners] : []),
+  ].join('\n');
 }

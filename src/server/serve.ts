@@ -8,8 +8,7 @@ import { buildListeners, closeListeners, type Listeners, type ListeningAddresses
 import { ensureDevelopmentOperator, type OperatorCredentialFiles } from './operator-credentials.js';
 import { createPlatform, type Platform } from './platform.js';
 import { resolveServerTls, type ServerTls } from './tls-material.js';
-import { directoryIsEmpty, seedFromFile } from './seeding.js';
-import type { Persona } from '../identity/index.js';
+import { directoryIsEmpty, type SeedResult, seedFromFile } from './seeding.js';
 import { fileURLToPath } from 'node:url';
 
 /** The demo scenario shipped with the package (the same path from src/ and dist/). */
@@ -23,8 +22,8 @@ export interface RunningCarapace {
   tls: ServerTls;
   /** The development operator's credentials (null in production). */
   operator: OperatorCredentialFiles | null;
-  /** Personas seeded at this start (empty unless a development database was empty). */
-  personas: Persona[];
+  /** What was seeded at this start (null unless a development database was empty). */
+  seeded: SeedResult | null;
   close(): Promise<void>;
 }
 
@@ -36,8 +35,8 @@ export async function startCarapace(config: Config, options: { log: Logger; cloc
     // The trust anchor for clients (curl --cacert, devices) sits next to the server certificate.
     writeFileSync(join(config.dataDir, 'pki', 'ca.pem'), platform.pki.ctx.authorities.root.pem);
     const operator = config.mode === 'development' ? await ensureDevelopmentOperator(platform.pki, config.dataDir) : null;
-    const personas = config.mode === 'development' && config.seedDemo && (await directoryIsEmpty(platform))
-      ? await seedFromFile(platform, fileURLToPath(DEMO_SCENARIO)) : [];
+    const seeded = config.mode === 'development' && config.seedDemo && (await directoryIsEmpty(platform))
+      ? await seedFromFile(platform, fileURLToPath(DEMO_SCENARIO)) : null;
     const listeners = buildListeners(platform, tls);
     const addresses = await listen(listeners, config).catch(async (err: unknown) => {
       await closeListeners(listeners);
@@ -45,7 +44,7 @@ export async function startCarapace(config: Config, options: { log: Logger; cloc
     });
     await platform.pki.start();
     return {
-      platform, listeners, addresses, tls, operator, personas,
+      platform, listeners, addresses, tls, operator, seeded,
       async close() {
         await closeListeners(listeners);
         await platform.close();

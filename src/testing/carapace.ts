@@ -19,6 +19,8 @@ export interface TestCarapace extends RunningCarapace {
   factoryUnit(tcuSerial: string, vin?: string): Promise<{ deviceId: string; vehicleId: string; cert: string; key: string }>;
   /** Provisions and enrolls a unit; returns the device client holding operational credentials. */
   enrolledDevice(tcuSerial: string, keyAlgorithm?: 'Ed25519' | 'P-256'): Promise<GatewayClient>;
+  /** Stops and starts again on the same data, database and ports (a process restart). */
+  restart(): Promise<TestCarapace>;
   stop(): Promise<void>;
 }
 
@@ -51,20 +53,20 @@ export async function startTestCarapace(options: { database: 'sqlite' | 'postgre
       ...options.overrides,
     },
   });
-  const running = await startCarapace(config, { log: createLogger('silent'), clock: options.clock });
+  let running = await startCarapace(config, { log: createLogger('silent'), clock: options.clock });
   const ca = running.platform.pki.ctx.authorities.root.pem;
   const operatorFiles = running.operator;
   if (!operatorFiles) throw new Error('development operator missing');
   const operatorTls = { cert: readFileSync(operatorFiles.certFile, 'utf8'), key: readFileSync(operatorFiles.keyFile, 'utf8') };
-  const pki = running.platform.pki;
+  const pki = () => running.platform.pki;
 
   const factoryUnit: TestCarapace['factoryUnit'] = async (tcuSerial, vin) => {
-    const issued = await pki.issueFactoryCertificate({ tcuSerial, csrPem: null, binding: vin ? { vin } : { newVehicle: true }, actor: { type: 'system', id: null } });
+    const issued = await pki().issueFactoryCertificate({ tcuSerial, csrPem: null, binding: vin ? { vin } : { newVehicle: true }, actor: { type: 'system', id: null } });
     if (!issued.device || !issued.privateKeyPem) throw new Error('factory unit not provisioned');
     return { deviceId: issued.device.id, vehicleId: issued.device.vehicle_id, cert: issued.certificatePem, key: issued.privateKeyPem };
   };
 
-  return {
+  const self: TestCarapace = {
     ...running,
     config,
     ca,
@@ -76,6 +78,12 @@ export async function startTestCarapace(options: { database: 'sqlite' | 'postgre
       await client.enroll(unit);
       return client;
     },
+    async restart() {
+      await running.close();
+      running = await startCarapace(config, { log: createLogger('silent'), clock: options.clock });
+      Object.assign(self, running);
+      return self;
+    },
     async stop() {
       await running.close();
       if (url) {
@@ -86,6 +94,7 @@ export async function startTestCarapace(options: { database: 'sqlite' | 'postgre
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+  return self;
 }
 
 /** The engines to run end-to-end tests on: SQLite always, PostgreSQL when DATABASE_URL is set. */
