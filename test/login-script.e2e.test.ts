@@ -1,0 +1,36 @@
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestCarapace, type TestCarapace } from '../src/testing/carapace.js';
+
+const run = promisify(execFile);
+const root = join(import.meta.dirname, '..');
+
+/** Runs the README's persona login (scripts/login-as.ts) for every demo persona against a live server. */
+describe('the README persona login with the client library', () => {
+  let cp: TestCarapace;
+  let caFile: string;
+  beforeAll(async () => {
+    cp = await startTestCarapace({ database: 'sqlite', overrides: { seedDemo: true } });
+    caFile = join(cp.config.dataDir, 'test-ca.pem');
+    writeFileSync(caFile, cp.ca);
+  });
+  afterAll(async () => {
+    await cp.stop();
+  });
+
+  it('signs each persona in, shows /v1/me, and refuses the captured token with another key', async () => {
+    for (const persona of cp.seeded!.personas) {
+      const { stdout } = await run('node', ['--import', 'tsx', join(root, 'scripts/login-as.ts'), persona.email], {
+        cwd: root, timeout: 60_000, env: { ...process.env, CARAPACE_URL: cp.config.publicBaseUrl, CARAPACE_CA: caFile },
+      });
+      expect(stdout, persona.email).toContain('GET /v1/me -> 200');
+      expect(stdout, persona.email).toContain(`"email": "${persona.email}"`);
+      expect(stdout, persona.email).toMatch(/replayed with another key: GET \/v1\/me -> 401 DPoP error="invalid_dpop_proof"/);
+    }
+    const refusals = await cp.platform.audit.list({ type: 'auth.token.refused', limit: 100 });
+    expect(refusals.filter((e) => e.reason === 'dpop_key_mismatch')).toHaveLength(cp.seeded!.personas.length);
+  });
+});
