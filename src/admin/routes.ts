@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { AuditLog } from '../audit/index.js';
+import type { Directory } from '../identity/index.js';
 import type { App } from '../http/app.js';
 import type { CatalogEntry } from '../http/catalog.js';
 import { requestContext } from '../http/context.js';
@@ -51,7 +52,7 @@ async function deviceView(pki: Pki, deviceId: string) {
 }
 
 /** The admin plane's PKI and audit routes. */
-export function registerAdminRoutes(app: App, deps: { pki: Pki; audit: AuditLog }): void {
+export function registerAdminRoutes(app: App, deps: { pki: Pki; audit: AuditLog; directory: Directory }): void {
   const { pki } = deps;
 
   app.post('/admin/v1/revocations', {
@@ -107,6 +108,17 @@ export function registerAdminRoutes(app: App, deps: { pki: Pki; audit: AuditLog 
       deviceId: req.params.deviceId, newTcuSerial: req.body.tcuSerial, reason: req.body.reason, actor: { type: 'operator', id: operator.name }, context: requestContext(req),
     });
     return reply.code(201).send({ old: await deviceView(pki, old.id), replacement: await deviceView(pki, replacement.id) });
+  });
+
+  app.post('/admin/v1/users/:userId/mfa-reset', {
+    config: { catalog: entry({ purpose: "Reset a user's second factor (lost authenticator): every grant, session and token of theirs ends.", action: 'identity:reset_mfa', safetyImpact: 'high' }) },
+    schema: { params: Type.Object({ userId: Type.String({ format: 'uuid' }) }, closed), body: Type.Object({ reason: Reason }, closed) },
+  }, async (req, reply) => {
+    const operator = operatorOf(req);
+    const exists = await pki.ctx.db.selectFrom('users').select('id').where('id', '=', req.params.userId).executeTakeFirst();
+    if (!exists) throw new CarapaceError('ERR_NOT_FOUND', 'no such user');
+    await deps.directory.resetMfa({ type: 'operator', id: operator.name }, req.params.userId, null);
+    return reply.code(204).send();
   });
 
   app.get('/admin/v1/audit-events', {

@@ -61,6 +61,7 @@ export const configSchema = {
     deviceCommandTokenTtl: opt.duration(60, 10, 60, 'CARAPACE_AUTH_DEVICE_COMMAND_TOKEN_TTL', 'Lifetime of a device command-channel token (certificate-bound).'),
     loginFailuresPerAccount: opt.integer(5, 1, 100, 'CARAPACE_AUTH_LOGIN_FAILURES_PER_ACCOUNT', 'Failed sign-ins of one account within the window before sign-in pauses for it.'),
     loginFailuresPerSource: opt.integer(30, 1, 10000, 'CARAPACE_AUTH_LOGIN_FAILURES_PER_SOURCE', 'Failed sign-ins from one address within the window before sign-in pauses for it.'),
+    invitationTtl: opt.duration(7 * DAY, HOUR, 30 * DAY, 'CARAPACE_AUTH_INVITATION_TTL', 'How long an invitation code stays usable.'),
     loginFailureWindow: opt.duration(900, 60, 86400, 'CARAPACE_AUTH_LOGIN_FAILURE_WINDOW', 'The sliding window of the sign-in failure limits.'),
   },
   pki: {

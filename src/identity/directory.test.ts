@@ -7,6 +7,7 @@ import { FixedClock } from '../platform/clock.js';
 import { testDatabases } from '../testing/databases.js';
 import { checkTotp, currentTotp, verifyPassword } from './credentials.js';
 import { createDirectory } from './directory.js';
+import { createInvitations } from './invitations.js';
 import { readScenario } from './seed.js';
 import { createSecretBox } from './secret-box.js';
 
@@ -50,21 +51,39 @@ describe.each(testDatabases())('directory on $name', (target) => {
     expect(checkTotp(secret, '12345', now)).toBeNull();
   });
 
-  it('grants privileged roles only from someone holding the granting role in that tenant', async () => {
+  it('grants privileged roles only by invitation from someone holding the granting role in that tenant', async () => {
+    const invitations = createInvitations({ db: storage.db, audit: createAuditLog({ db: storage.db, clock }), clock, directory, ttlSeconds: 3600 });
     const fleet = await directory.createTenant(system, { name: 'Fleet', kind: 'fleet' });
     const other = await directory.createTenant(system, { name: 'Other fleet', kind: 'fleet' });
     const admin = await directory.createUser(system, { email: 'admin@fleet.example', displayName: 'Admin', password: 'a long enough password' });
     const op = await directory.createUser(system, { email: 'op@fleet.example', displayName: 'Op', password: 'a long enough password' });
     await directory.grantMembership(system, { userId: admin.id, tenantId: fleet.id, role: 'fleet_admin' });
+    await directory.grantMembership(system, { userId: admin.id, tenantId: other.id, role: 'owner' });
     const asAdmin = { type: 'user' as const, id: admin.id };
     const asOp = { type: 'user' as const, id: op.id };
-    await directory.grantMembership(asAdmin, { userId: op.id, tenantId: fleet.id, role: 'fleet_operator' });
-    await expect(directory.grantMembership(asOp, { userId: op.id, tenantId: fleet.id, role: 'fleet_admin' })).rejects.toMatchObject({ code: 'ERR_FORBIDDEN' });
-    await expect(directory.grantMembership(asAdmin, { userId: op.id, tenantId: other.id, role: 'fleet_operator' })).rejects.toMatchObject({ code: 'ERR_FORBIDDEN' });
-    await expect(directory.grantMembership(asAdmin, { userId: op.id, tenantId: fleet.id, role: 'security_admin' })).rejects.toMatchObject({ code: 'ERR_FORBIDDEN' });
+    // Never directly, even by an admin.
+    await expect(directory.grantMembership(asAdmin, { userId: op.id, tenantId: fleet.id, role: 'fleet_operator' })).rejects.toMatchObject({ code: 'ERR_FORBIDDEN' });
+    const invite = await invitations.invite(asAdmin, { tenantId: fleet.id, email: 'OP@fleet.example', role: 'fleet_operator' });
+    // Someone else cannot use it, and a used code does not work twice.
+    await expect(invitations.accept(admin.id, invite.code)).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+    expect(await invitations.accept(op.id, invite.code)).toEqual({ tenantId: fleet.id, role: 'fleet_operator' });
+    await expect(invitations.accept(op.id, invite.code)).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+    // An operator cannot invite an admin, an admin cannot invite into a tenant where they are not admin,
+    // and nobody invites into a tenant they do not belong to.
+    await expect(invitations.invite(asOp, { tenantId: fleet.id, email: 'x@fleet.example', role: 'fleet_admin' })).rejects.toMatchObject({ code: 'ERR_FORBIDDEN' });
+    await expect(invitations.invite(asAdmin, { tenantId: other.id, email: 'x@fleet.example', role: 'fleet_operator' })).rejects.toMatchObject({ code: 'ERR_FORBIDDEN' });
+    await expect(invitations.invite(asAdmin, { tenantId: fleet.id, email: 'x@fleet.example', role: 'security_admin' })).rejects.toMatchObject({ code: 'ERR_FORBIDDEN' });
+    await expect(invitations.invite(asOp, { tenantId: other.id, email: 'x@fleet.example', role: 'owner' })).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+    // Expired codes are refused.
+    const late = await invitations.invite(asAdmin, { tenantId: fleet.id, email: 'late@fleet.example', role: 'fleet_operator' });
+    const lateUser = await directory.createUser(system, { email: 'late@fleet.example', displayName: 'Late', password: 'a long enough password' });
+    clock.advance(2 * 3600_000);
+    await expect(invitations.accept(lateUser.id, late.code)).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
     // Self-signup roles need no invitation.
     await directory.grantMembership(asOp, { userId: op.id, tenantId: other.id, role: 'owner' });
     expect((await directory.activeMemberships(op.id)).map((m) => m.role).sort()).toEqual(['fleet_operator', 'owner']);
+    const row = await storage.db.selectFrom('invitations').selectAll().where('id', '=', invite.id).executeTakeFirstOrThrow();
+    expect(JSON.stringify(row)).not.toContain(invite.code);
   });
 
   it('raises the credential epoch on password change and MFA reset, and audits both', async () => {

@@ -40,10 +40,12 @@ export function normalizeEmail(email: string): string {
 export function createDirectory(deps: DirectoryDeps) {
   const now = () => deps.clock.now().toISOString();
 
-  async function assertMayGrant(trx: Kysely<Database>, actor: DirectoryActor, tenantId: string, role: Role): Promise<void> {
+  async function assertMayGrant(trx: Kysely<Database>, actor: DirectoryActor, tenantId: string, role: Role, how: { invitation: boolean } = { invitation: false }): Promise<void> {
     if (!PRIVILEGED_ROLES.includes(role)) return;
     // The seed loader stands in for an operator with direct database access; nothing reachable over HTTP is 'system'.
     if (actor.type === 'system' || actor.type === 'operator') return;
+    // A user never grants a privileged role directly, only through an invitation the invitee accepts.
+    if (!how.invitation) throw new CarapaceError('ERR_FORBIDDEN', `${role} is granted only by invitation`, { role });
     const allowed = GRANTED_BY[role] ?? [];
     const held = await trx.selectFrom('memberships').select('role').where('user_id', '=', actor.id).where('tenant_id', '=', tenantId).where('ended_at', 'is', null).execute();
     if (!held.some((m) => allowed.includes(m.role))) {
@@ -52,6 +54,8 @@ export function createDirectory(deps: DirectoryDeps) {
   }
 
   return {
+    assertMayGrant,
+
     async createTenant(actor: DirectoryActor, args: { name: string; kind: TenantKind }): Promise<TenantRow> {
       if (!TENANT_KINDS.includes(args.kind)) throw new CarapaceError('ERR_VALIDATION', `tenant kind must be one of ${TENANT_KINDS.join(', ')}`, { field: 'kind' });
       const row: TenantRow = { id: newId(), name: args.name, kind: args.kind, created_at: now() };

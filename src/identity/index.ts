@@ -4,3 +4,5 @@ export { hashPassword, verifyPassword, checkTotp, currentTotp, newTotpSecret } f
 export { readScenario, seedScenario, ScenarioSchema, type Scenario, type Persona } from './seed.js';
 export { identityMigrations } from './migrations.js';
 export { TENANT_KINDS, ROLES, PRIVILEGED_ROLES, type Role, type TenantKind, type IdentityTables, type UserRow, type TenantRow } from './tables.js';
+export { createInvitations, type Invitations } from './invitations.js';
+export { registerAccountRoutes } from './account-routes.js';

@@ -43,6 +43,18 @@ export const identityMigrations: Record<string, Migration> = {
         .addColumn('jwks', 'text')
         .addColumn('created_at', 'text', (c) => c.notNull())
         .execute();
+      await db.schema.createTable('invitations')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id'))
+        .addColumn('email', 'text', (c) => c.notNull())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('invited_by', 'text', (c) => c.notNull().references('users.id'))
+        .addColumn('code_hash', 'text', (c) => c.notNull().unique())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('accepted_at', 'text')
+        .addColumn('accepted_by', 'text')
+        .execute();
       await db.schema.createTable('workloads')
         .addColumn('id', 'text', (c) => c.primaryKey())
         .addColumn('client_id', 'text', (c) => c.notNull().unique())

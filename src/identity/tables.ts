@@ -74,8 +74,23 @@ export interface WorkloadRow {
   created_at: string;
 }
 
+/** An invitation to a role in a tenant; the code is stored only as a hash. */
+export interface InvitationRow {
+  id: string;
+  tenant_id: string;
+  email: string;
+  role: Role;
+  invited_by: string;
+  code_hash: string;
+  created_at: string;
+  expires_at: string;
+  accepted_at: string | null;
+  accepted_by: string | null;
+}
+
 /** Tables owned by the identity module. */
 export interface IdentityTables {
+  invitations: InvitationRow;
   tenants: TenantRow;
   users: UserRow;
   memberships: MembershipRow;

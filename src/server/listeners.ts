@@ -2,6 +2,7 @@ import type { TLSSocket } from 'node:tls';
 import formbody from '@fastify/formbody';
 import { registerAdminRoutes } from '../admin/routes.js';
 import { installTokenAuthentication, registerInteractions, registerOAuthRoutes } from '../auth/index.js';
+import { registerAccountRoutes } from '../identity/index.js';
 import { registerMeRoute } from '../identity/me-routes.js';
 import { installOperatorAuthentication } from '../admin/operator-auth.js';
 import { ConnectionRegistry } from '../gateway/connections.js';
@@ -49,6 +50,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   registerInteractions(pub.app, { provider: platform.auth.provider, directory: platform.directory, audit, clock: platform.clock, throttle: platform.auth.throttle });
   installTokenAuthentication(pub.app, { verify: platform.auth.verify, audit, db: platform.storage.db, baseUrl: () => config.publicBaseUrl.replace(/\/$/, '') });
   registerMeRoute(pub.app, { directory: platform.directory });
+  registerAccountRoutes(pub.app, { directory: platform.directory, invitations: platform.invitations });
 
   // The gateway trusts the fleet CA (operational certificates) and the manufacturer CA (factory
   // certificates); the root is there only to complete the fleet chain. Which CA issued what is checked per route.
@@ -69,7 +71,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   forbidRenegotiation(admin.app);
   installOperatorAuthentication(admin.app, { pki, audit });
   registerHealth(admin.app, ready);
-  registerAdminRoutes(admin.app, { pki, audit });
+  registerAdminRoutes(admin.app, { pki, audit, directory: platform.directory });
 
   return { public: pub, gateway: { ...gw, connections }, admin };
 }

@@ -4,7 +4,7 @@ import { type Clock, systemClock } from '../platform/clock.js';
 import type { Logger } from '../platform/log.js';
 import { join } from 'node:path';
 import { type Auth, createAuth } from '../auth/index.js';
-import { createDirectory, createSecretBox, type Directory } from '../identity/index.js';
+import { createDirectory, createInvitations, createSecretBox, type Directory, type Invitations } from '../identity/index.js';
 import { createPki, type KeyProvider, type Pki } from '../pki/index.js';
 import { migrateToLatest, openStorage, type Storage } from '../storage/index.js';
 
@@ -15,6 +15,7 @@ export interface Platform {
   audit: AuditLog;
   pki: Pki;
   directory: Directory;
+  invitations: Invitations;
   auth: Auth;
   clock: Clock;
   log: Logger;
@@ -49,9 +50,10 @@ export async function createPlatform(config: Config, options: { log: Logger; clo
     });
     const secrets = createSecretBox(join(config.dataDir, 'pki', 'secret-box.key'));
     const directory = createDirectory({ db: storage.db, audit, clock, secrets });
+    const invitations = createInvitations({ db: storage.db, audit, clock, directory, ttlSeconds: config.auth.invitationTtl });
     const auth = await createAuth({ config, db: storage.db, audit, clock, log: options.log, secrets });
     return {
-      config, storage, audit, pki, directory, auth, clock, log: options.log,
+      config, storage, audit, pki, directory, invitations, auth, clock, log: options.log,
       async close() {
         await pki.stop();
         await storage.close();

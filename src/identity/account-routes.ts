@@ -1,0 +1,53 @@
+import { Type } from '@sinclair/typebox';
+import { API_AUDIENCE } from '../auth/scopes.js';
+import { tokenOf } from '../auth/token-auth.js';
+import type { App } from '../http/app.js';
+import type { CatalogEntry } from '../http/catalog.js';
+import { CarapaceError } from '../platform/errors.js';
+import { verifyPassword } from './credentials.js';
+import type { Directory } from './directory.js';
+import type { Invitations } from './invitations.js';
+import { ROLES } from './tables.js';
+
+const closed = { additionalProperties: false } as const;
+const entry = (purpose: string, action: string, safetyImpact: CatalogEntry['safetyImpact'] = 'low'): CatalogEntry => ({
+  owner: 'identity', purpose, callers: ['user'], action, classification: 'confidential', scopes: [], safetyImpact, status: 'beta',
+});
+const token = { audience: API_AUDIENCE, scopes: [] as string[] };
+
+function userOf(req: Parameters<typeof tokenOf>[0]): string {
+  const sub = tokenOf(req).sub;
+  if (!sub) throw new CarapaceError('ERR_FORBIDDEN', 'this route is for tokens issued to a person');
+  return sub;
+}
+
+/** The signed-in person's own account: password change, invitations to roles. */
+export function registerAccountRoutes(app: App, deps: { directory: Directory; invitations: Invitations }): void {
+  app.post('/v1/me/password', {
+    config: { token, catalog: entry('Change the caller\'s password; every grant, session and token of theirs ends.', 'identity:change_password', 'high') },
+    schema: { body: Type.Object({ currentPassword: Type.String({ maxLength: 1024 }), newPassword: Type.String({ minLength: 12, maxLength: 1024 }) }, closed) },
+  }, async (req, reply) => {
+    const userId = userOf(req);
+    const user = await deps.directory.db.selectFrom('users').select(['password_hash']).where('id', '=', userId).executeTakeFirstOrThrow();
+    if (!(await verifyPassword(user.password_hash, req.body.currentPassword))) throw new CarapaceError('ERR_FORBIDDEN', 'the current password is not right');
+    await deps.directory.changePassword({ type: 'user', id: userId }, userId, req.body.newPassword);
+    return reply.code(204).send();
+  });
+
+  app.post('/v1/tenants/:tenantId/invitations', {
+    config: { token, catalog: entry('Invite an email address to a role in a tenant (the only way to a privileged role).', 'identity:invite', 'high') },
+    schema: {
+      params: Type.Object({ tenantId: Type.String({ format: 'uuid' }) }, closed),
+      body: Type.Object({ email: Type.String({ minLength: 3, maxLength: 320 }), role: Type.Union(ROLES.map((r) => Type.Literal(r))) }, closed),
+      response: { 201: Type.Object({ id: Type.String(), code: Type.String(), expiresAt: Type.String() }) },
+    },
+  }, async (req, reply) => {
+    const invitation = await deps.invitations.invite({ type: 'user', id: userOf(req) }, { tenantId: req.params.tenantId, email: req.body.email, role: req.body.role });
+    return reply.code(201).send(invitation);
+  });
+
+  app.post('/v1/invitations/accept', {
+    config: { token, catalog: entry('Accept an invitation addressed to the caller\'s email.', 'identity:accept_invitation', 'high') },
+    schema: { body: Type.Object({ code: Type.String({ minLength: 16, maxLength: 64 }) }, closed), response: { 200: Type.Object({ tenantId: Type.String(), role: Type.String() }) } },
+  }, async (req) => deps.invitations.accept(userOf(req), req.body.code));
+}
