@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rotateSigningKeys } from '../src/auth/index.js';
+import { createRedisReplayStore } from '../src/auth/replay-store.js';
 import { CarapaceClient, CarapaceClientError, clientCredentialsToken, deviceToken, DpopKey, request } from '../src/client/index.js';
 import { currentTotp } from '../src/identity/index.js';
 import { certificateThumbprint } from '../src/pki/index.js';
@@ -257,6 +258,40 @@ describe('signing key rotation', () => {
       expect(decodeProtectedHeader(again.tokens!.accessToken).kid).toBe(next.kid);
       expect((await c.api('GET', '/v1/me')).status).toBe(200);
       expect((await again.api('GET', '/v1/me')).status).toBe(200);
+    } finally {
+      await cp.stop();
+    }
+  });
+});
+
+describe.runIf(process.env.REDIS_URL)('DPoP replay across processes', () => {
+  it('refuses at one process a proof already used at another, through Redis', async () => {
+    const replayStore = createRedisReplayStore(process.env.REDIS_URL as string);
+    const other = createRedisReplayStore(process.env.REDIS_URL as string);
+    try {
+      const key = `test:${randomUUID()}`;
+      expect(await replayStore.claim(key, 5)).toBe(true);
+      expect(await other.claim(key, 5)).toBe(false);
+      expect(await replayStore.claim(key, 5)).toBe(false);
+    } finally {
+      await replayStore.close();
+      await other.close();
+    }
+  });
+
+  it('refuses a replayed proof end to end when two listeners share Redis', async () => {
+    const overrides = { seedDemo: true, redis: { url: process.env.REDIS_URL } };
+    const cp = await startTestCarapace({ database: 'sqlite', overrides });
+    try {
+      const c = await CarapaceClient.create({ baseUrl: cp.config.publicBaseUrl, ca: cp.ca, ...OWNER_APP });
+      await c.login({ email: 'dana@example.com', password: 'demo-dana-password', scopes: ['openid', 'vehicle:read_status'] });
+      const token = c.tokens!.accessToken;
+      const proof = await c.dpop.proof('GET', `${cp.config.publicBaseUrl}/v1/me`, token);
+      const call = () => request(`${cp.config.publicBaseUrl}/v1/me`, { ca: cp.ca, headers: { authorization: `DPoP ${token}`, dpop: proof } });
+      expect((await call()).status).toBe(200);
+      // A second process of the same deployment (same keys, same Redis) sees the proof as used.
+      const second = await cp.restart();
+      expect((await request(`${second.config.publicBaseUrl}/v1/me`, { ca: second.ca, headers: { authorization: `DPoP ${token}`, dpop: proof } })).status).toBe(401);
     } finally {
       await cp.stop();
     }

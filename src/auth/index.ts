@@ -12,6 +12,7 @@ import { LoginThrottle } from './login-throttle.js';
 import { OAUTH_PREFIX } from './oauth-routes.js';
 import { createAuthorizationServer } from './provider.js';
 import { ensureSigningKeys, loadSigningKeys } from './signing-keys.js';
+import { createMemoryReplayStore, createRedisReplayStore } from './replay-store.js';
 import { createTokenVerifier, type TokenVerifier } from './verifier.js';
 
 export { registerOAuthRoutes, OAUTH_PREFIX } from './oauth-routes.js';
@@ -31,6 +32,7 @@ export interface Auth {
   provider: Provider;
   verify: TokenVerifier;
   throttle: LoginThrottle;
+  close(): Promise<void>;
 }
 
 /** Builds the authorization server and the verifier over the platform's storage and key set. */
@@ -50,10 +52,13 @@ export async function createAuth(deps: { config: Config; db: Kysely<Database>; a
     },
   });
   const publicJwks: JSONWebKeySet = { keys: keys.publicJwks as JWK[] };
+  // DPoP proofs are one-time across the whole deployment: Redis in cluster mode, memory when embedded.
+  const replay = config.redis.url ? createRedisReplayStore(config.redis.url) : createMemoryReplayStore();
   return {
     issuer,
     provider,
-    verify: createTokenVerifier({ issuer, jwks: () => publicJwks, clock: deps.clock }),
+    verify: createTokenVerifier({ issuer, jwks: () => publicJwks, clock: deps.clock, replay }),
     throttle: new LoginThrottle(deps.clock, { perAccount: config.auth.loginFailuresPerAccount, perSource: config.auth.loginFailuresPerSource, windowSeconds: config.auth.loginFailureWindow }),
+    close: () => replay.close(),
   };
 }

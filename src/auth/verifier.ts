@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { calculateJwkThumbprint, createLocalJWKSet, decodeJwt, EmbeddedJWK, type JSONWebKeySet, type JWK, jwtVerify } from 'jose';
 import type { Clock } from '../platform/clock.js';
+import type { ReplayStore } from './replay-store.js';
 
 /** Why a token was refused; `error` is the RFC 6750 / RFC 9449 error code for WWW-Authenticate. */
 export class TokenRefusal extends Error {
@@ -39,19 +40,6 @@ export interface PresentedToken {
 const SKEW = 30;
 const DPOP_WINDOW = 120;
 
-/** Remembers DPoP proof ids for the proof lifetime, so a captured proof cannot be replayed. */
-class ReplayCache {
-  private seen = new Map<string, number>();
-  /** True the first time a key is seen within its lifetime. */
-  claim(key: string, now: number): boolean {
-    if (this.seen.size > 50_000) for (const [k, exp] of this.seen) if (exp < now) this.seen.delete(k);
-    const exp = this.seen.get(key);
-    if (exp !== undefined && exp >= now) return false;
-    this.seen.set(key, now + DPOP_WINDOW);
-    return true;
-  }
-}
-
 function htu(url: string): string {
   const u = new URL(url);
   return `${u.protocol}//${u.host}${u.pathname}`;
@@ -64,8 +52,7 @@ function htu(url: string): string {
  * proof for the token's `cnf.jkt` (with replay protection), or the client certificate for `cnf.x5t#S256`.
  * ID tokens, refresh tokens and tokens for another audience fail one of those checks.
  */
-export function createTokenVerifier(deps: { issuer: string; jwks: () => JSONWebKeySet; clock: Clock }) {
-  const replay = new ReplayCache();
+export function createTokenVerifier(deps: { issuer: string; jwks: () => JSONWebKeySet; clock: Clock; replay: ReplayStore }) {
   let keySet: ReturnType<typeof createLocalJWKSet> | null = null;
   let keySource: JSONWebKeySet | null = null;
   const keys = () => {
@@ -134,7 +121,9 @@ export function createTokenVerifier(deps: { issuer: string; jwks: () => JSONWebK
     if (Math.abs(now - Number(payload.iat)) > DPOP_WINDOW / 2) throw new TokenRefusal('dpop_proof_stale', jti, 'invalid_dpop_proof');
     const ath = createHash('sha256').update(token).digest('base64url');
     if (payload.ath !== ath) throw new TokenRefusal('dpop_wrong_token', jti, 'invalid_dpop_proof');
-    if (!replay.claim(`${thumbprint}:${String(payload.jti)}`, now)) throw new TokenRefusal('dpop_proof_replayed', jti, 'invalid_dpop_proof');
+    // Fails closed: if the replay store cannot answer, the proof is not accepted.
+    const fresh = await deps.replay.claim(`dpop:${thumbprint}:${String(payload.jti)}`, DPOP_WINDOW).catch(() => false);
+    if (!fresh) throw new TokenRefusal('dpop_proof_replayed', jti, 'invalid_dpop_proof');
   }
 }
 

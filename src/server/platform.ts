@@ -55,6 +55,7 @@ export async function createPlatform(config: Config, options: { log: Logger; clo
     return {
       config, storage, audit, pki, directory, invitations, auth, clock, log: options.log,
       async close() {
+        await auth.close();
         await pki.stop();
         await storage.close();
       },
