@@ -1,11 +1,11 @@
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rotateSigningKeys } from '../src/auth/index.js';
 import { createRedisReplayStore } from '../src/auth/replay-store.js';
-import { CarapaceClient, CarapaceClientError, clientCredentialsToken, deviceToken, DpopKey, request } from '../src/client/index.js';
+import { CarapaceClient, CarapaceClientError, clientCredentialsToken, CookieJar, deviceToken, DpopKey, request } from '../src/client/index.js';
 import { currentTotp } from '../src/identity/index.js';
 import { certificateThumbprint } from '../src/pki/index.js';
 import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/carapace.js';
@@ -228,9 +228,11 @@ describe.each(testEngines())('identities and tokens on %s', (engine) => {
     await expect(clientCredentialsToken({ baseUrl: base, ca: cp.ca, clientId: 'insights-partner', privateJwk, scope: 'vehicle:unlock' })).rejects.toMatchObject({ body: { error: 'invalid_scope' } });
     const stranger = { ...(await exportJWK((await generateKeyPair('ES256', { extractable: true })).privateKey)), kid };
     await expect(clientCredentialsToken({ baseUrl: base, ca: cp.ca, clientId: 'insights-partner', privateJwk: stranger, scope: 'vehicle:read_status' })).rejects.toMatchObject({ body: { error: 'invalid_client' } });
-    // A partner token is a person's token nowhere: /v1/me refuses it.
-    const res = await request(`${base}/v1/me`, { ca: cp.ca, headers: { authorization: `Bearer ${t.accessToken}` } });
-    expect(res.status).toBeGreaterThanOrEqual(401);
+    // Bound to the partner's DPoP key, and a person's token nowhere: /v1/me refuses it even with a valid proof.
+    expect(claims.cnf).toMatchObject({ jkt: expect.any(String) });
+    const res = await request(`${base}/v1/me`, { ca: cp.ca, headers: { authorization: `DPoP ${t.accessToken}`, dpop: await t.dpop.proof('GET', `${base}/v1/me`, t.accessToken) } });
+    expect(res.json).toMatchObject({ status: 403, code: 'ERR_FORBIDDEN' });
+    expect((await request(`${base}/v1/me`, { ca: cp.ca, headers: { authorization: `Bearer ${t.accessToken}` } })).status).toBe(401);
   });
 
   it('requires DPoP of public clients at the token endpoint', async () => {
@@ -294,6 +296,56 @@ describe.runIf(process.env.REDIS_URL)('DPoP replay across processes', () => {
       expect((await request(`${second.config.publicBaseUrl}/v1/me`, { ca: second.ca, headers: { authorization: `DPoP ${token}`, dpop: proof } })).status).toBe(401);
     } finally {
       await cp.stop();
+    }
+  });
+});
+
+describe('identity review regressions', () => {
+  let cp: TestCarapace;
+  beforeAll(async () => {
+    cp = await startTestCarapace({ database: 'sqlite', overrides: { seedDemo: true, auth: { loginFailuresPerSource: 4 } } });
+  });
+  afterAll(async () => {
+    await cp.stop();
+  });
+
+  it('ends a sign-in that passed the password step when the password changes before it completes', async () => {
+    const base = cp.config.publicBaseUrl;
+    const jar = new CookieJar();
+    const verifier = 'v'.repeat(43);
+    const challenge = createHash('sha256').update(verifier).digest('base64url');
+    const auth = await request(`${base}/oauth/auth?${new URLSearchParams({ client_id: OWNER_APP.clientId, response_type: 'code', redirect_uri: OWNER_APP.redirectUri, scope: 'openid offline_access vehicle:read_status', code_challenge: challenge, code_challenge_method: 'S256', state: 'st', prompt: 'consent' })}`, { ca: cp.ca, jar });
+    const interaction = new URL(String(auth.headers.location), base).href;
+    await request(interaction, { ca: cp.ca, jar });
+    const login = await request(`${interaction}/login`, { ca: cp.ca, jar, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ email: 'frank@example.com', password: 'demo-frank-password' }).toString() });
+    expect(login.status).toBe(303);
+    const frank = await cp.platform.directory.findUserByEmail('frank@example.com');
+    await cp.platform.directory.changePassword({ type: 'operator', id: 'test' }, frank!.id, 'frank changed his password');
+    // Following the staged redirect must not lead to a consent page or a code.
+    const resumed = await request(new URL(String(login.headers.location), base).href, { ca: cp.ca, jar });
+    expect(resumed.status === 303 ? String(resumed.headers.location) : resumed.text).not.toMatch(/code=|\/interaction\/[A-Za-z0-9_-]+$/);
+  });
+
+  it('refuses a blocked source before any password work, without locking the accounts it tries', async () => {
+    const attempt = async (email: string, password: string) => {
+      const c = await CarapaceClient.create({ baseUrl: cp.config.publicBaseUrl, ca: cp.ca, ...OWNER_APP });
+      return c.login({ email, password, scopes: ['openid'] }).then(() => 'ok', () => 'refused');
+    };
+    for (let i = 0; i < 4; i++) await attempt(`nobody${i}@example.com`, 'wrong-password-x');
+    expect(await attempt('derek@mainstreet.example', 'demo-derek-password')).toBe('refused');
+    const [event] = await cp.platform.audit.list({ type: 'auth.login.failed', limit: 1 });
+    expect(event?.reason).toBe('source_throttled');
+    expect(cp.platform.auth.throttle.accountBlocked('derek@mainstreet.example')).toBe(false);
+  });
+
+  it('records the jti of a refused token scrubbed and bounded', async () => {
+    const header = Buffer.from(JSON.stringify({ alg: 'ES256', typ: 'at+jwt', kid: 'x' })).toString('base64url');
+    for (const jti of ['eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl', 'j'.repeat(6000)]) {
+      const payload = Buffer.from(JSON.stringify({ jti })).toString('base64url');
+      const res = await request(`${cp.config.publicBaseUrl}/v1/me`, { ca: cp.ca, headers: { authorization: `Bearer ${header}.${payload}.c2ln` } });
+      expect(res.status).toBe(401);
+      const [event] = await cp.platform.audit.list({ type: 'auth.token.refused', requestId: String(res.headers['x-request-id']) });
+      expect(String(event?.object?.id).length).toBeLessThanOrEqual(65);
     }
   });
 });

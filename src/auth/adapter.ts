@@ -14,7 +14,13 @@ export interface AdapterDeps {
   findClient(id: string): Promise<AdapterPayload | undefined>;
 }
 
-/** Ends every grant, session, code and refresh token of a user, in the caller's transaction. */
+/** Deletes rows whose lifetime has passed; find() already ignores them, this only reclaims the space. */
+export async function sweepExpiredPayloads(db: Kysely<Database>, now: Date): Promise<number> {
+  const r = await db.deleteFrom('oidc_payloads').where('expires_at', '<', now.toISOString()).executeTakeFirst();
+  return Number(r.numDeletedRows);
+}
+
+/** Ends every grant, session, pending sign-in, code and refresh token of a user, in the caller's transaction. */
 export async function revokeAccountTokens(db: Kysely<Database>, accountId: string): Promise<number> {
   const r = await db.deleteFrom('oidc_payloads').where('account_id', '=', accountId).executeTakeFirst();
   return Number(r.numDeletedRows);
@@ -37,6 +43,8 @@ export function createAdapterFactory(deps: AdapterDeps): (model: string) => Adap
       const payload = JSON.parse(row.payload) as AdapterPayload & { sealedJti?: string };
       const jti = id ?? (payload.sealedJti ? deps.secrets.open(payload.sealedJti, `oidc:${model}`) : undefined);
       delete payload.sealedJti;
+      const session = (payload as { session?: { cookie?: string } }).session;
+      if (session?.cookie) (payload as { session?: object }).session = { ...session, cookie: deps.secrets.open(session.cookie, 'oidc:interaction-session') };
       return { ...payload, ...(jti ? { jti } : {}), ...(row.consumed_at ? { consumed: Math.floor(Date.parse(row.consumed_at) / 1000) } : {}) };
     };
     const live = (expiresAt: string | null) => expiresAt === null || expiresAt > now().toISOString();
@@ -44,9 +52,15 @@ export function createAdapterFactory(deps: AdapterDeps): (model: string) => Adap
     return {
       async upsert(id, payload, expiresIn) {
         const { jti: _jti, ...rest } = payload;
-        const stored = model === 'Session' ? { ...rest, sealedJti: deps.secrets.seal(id, `oidc:${model}`) } : rest;
+        const stored: Record<string, unknown> = model === 'Session' ? { ...rest, sealedJti: deps.secrets.seal(id, `oidc:${model}`) } : { ...rest };
+        // An interaction carries the session id it belongs to: sealed too, like the session's own.
+        const session = stored.session as { cookie?: string } | undefined;
+        if (session?.cookie) stored.session = { ...session, cookie: deps.secrets.seal(session.cookie, 'oidc:interaction-session') };
+        // The account a row belongs to, wherever oidc-provider keeps it, so a password change can end it.
+        const p = payload as AdapterPayload & { result?: { login?: { accountId?: string } }; lastSubmission?: { login?: { accountId?: string } }; session?: { accountId?: string } };
+        const accountId = payload.accountId ?? p.result?.login?.accountId ?? p.lastSubmission?.login?.accountId ?? p.session?.accountId ?? null;
         const row = {
-          key: keyOf(model, id), model, payload: JSON.stringify(stored), grant_id: payload.grantId ?? null, account_id: payload.accountId ?? null, uid: payload.uid ?? null,
+          key: keyOf(model, id), model, payload: JSON.stringify(stored), grant_id: payload.grantId ?? null, account_id: accountId, uid: payload.uid ?? null,
           expires_at: expiresIn ? new Date(now().getTime() + expiresIn * 1000).toISOString() : null, consumed_at: null,
         };
         await deps.db.insertInto('oidc_payloads').values(row)

@@ -31,7 +31,8 @@ export function createClientLookup(db: Kysely<Database>): (clientId: string) => 
       const scope = (JSON.parse(app.scopes) as string[]).join(' ');
       if (app.kind === 'partner') {
         return {
-          client_id: clientId, client_name: app.name, token_endpoint_auth_method: 'private_key_jwt', jwks: JSON.parse(app.jwks ?? '{"keys":[]}') as JWKS,
+          // Partner tokens are bound to a DPoP key too: a leaked partner token is useless on its own.
+          client_id: clientId, client_name: app.name, token_endpoint_auth_method: 'private_key_jwt', dpop_bound_access_tokens: true, jwks: JSON.parse(app.jwks ?? '{"keys":[]}') as JWKS,
           grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope, ...ES,
         };
       }
@@ -47,7 +48,7 @@ export function createClientLookup(db: Kysely<Database>): (clientId: string) => 
     const workload = await db.selectFrom('workloads').selectAll().where('client_id', '=', clientId).executeTakeFirst();
     if (workload) {
       return {
-        client_id: clientId, client_name: workload.name, token_endpoint_auth_method: 'private_key_jwt', jwks: JSON.parse(workload.jwks) as JWKS,
+        client_id: clientId, client_name: workload.name, token_endpoint_auth_method: 'private_key_jwt', dpop_bound_access_tokens: true, jwks: JSON.parse(workload.jwks) as JWKS,
         grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: (JSON.parse(workload.scopes) as string[]).join(' '), ...ES,
       };
     }

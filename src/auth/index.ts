@@ -8,6 +8,7 @@ import type { SecretBox } from '../identity/index.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/log.js';
 import type { Database } from '../storage/schema.js';
+import { sweepExpiredPayloads } from './adapter.js';
 import { LoginThrottle } from './login-throttle.js';
 import { OAUTH_PREFIX } from './oauth-routes.js';
 import { createAuthorizationServer } from './provider.js';
@@ -23,6 +24,7 @@ export { ACR } from './provider.js';
 export { API_AUDIENCE, RESOURCES, USER_SCOPES, DEVICE_SCOPES } from './scopes.js';
 export { DEVICE_CLIENT_PREFIX } from './clients.js';
 export { rotateSigningKeys } from './signing-keys.js';
+export { sweepExpiredPayloads, revokeAccountTokens } from './adapter.js';
 export { authMigrations } from './migrations.js';
 export type { AuthTables } from './tables.js';
 
@@ -54,11 +56,21 @@ export async function createAuth(deps: { config: Config; db: Kysely<Database>; a
   const publicJwks: JSONWebKeySet = { keys: keys.publicJwks as JWK[] };
   // DPoP proofs are one-time across the whole deployment: Redis in cluster mode, memory when embedded.
   const replay = config.redis.url ? createRedisReplayStore(config.redis.url) : createMemoryReplayStore();
+  const throttle = new LoginThrottle(deps.clock, { perAccount: config.auth.loginFailuresPerAccount, perSource: config.auth.loginFailuresPerSource, windowSeconds: config.auth.loginFailureWindow });
+  // Expired interactions, sessions and codes are ignored on read; this reclaims their rows and the throttle's keys.
+  const sweeper = setInterval(() => {
+    throttle.sweep();
+    sweepExpiredPayloads(deps.db, deps.clock.now()).catch((err: unknown) => deps.log.warn({ err }, 'sweeping expired authorization server rows failed'));
+  }, 10 * 60_000);
+  sweeper.unref();
   return {
     issuer,
     provider,
     verify: createTokenVerifier({ issuer, jwks: () => publicJwks, clock: deps.clock, replay }),
-    throttle: new LoginThrottle(deps.clock, { perAccount: config.auth.loginFailuresPerAccount, perSource: config.auth.loginFailuresPerSource, windowSeconds: config.auth.loginFailureWindow }),
-    close: () => replay.close(),
+    throttle,
+    close: async () => {
+      clearInterval(sweeper);
+      await replay.close();
+    },
   };
 }

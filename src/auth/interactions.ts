@@ -24,7 +24,7 @@ const GENERIC_FAILURE = 'The email, password or one-time code is not right, or s
 
 function html(reply: FastifyReply, body: string, status = 200) {
   return reply.code(status).type('text/html; charset=utf-8')
-    .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+    .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
     .header('x-frame-options', 'DENY').send(body);
 }
 
@@ -48,10 +48,21 @@ export function registerInteractions(app: App, deps: { provider: Provider; direc
     const { email, password, totp } = req.body;
     const source = req.socket.remoteAddress ?? 'unknown';
     const account = email.trim().toLowerCase();
+    const context = requestContext(req);
+    const name = await clientName(interaction.params.client_id);
+    if (deps.throttle.sourceBlocked(source)) {
+      // A source over its limit is refused before any password work, so it can neither burn CPU nor lock accounts.
+      deps.throttle.fail(account, source);
+      await deps.audit.append(deps.directory.db, {
+        type: 'auth.login.failed', actor: { type: 'anonymous', id: null }, applicationId: String(interaction.params.client_id),
+        object: { type: 'user', id: null }, action: 'login', decision: 'deny', reason: 'source_throttled', context,
+      });
+      return html(reply, loginPage({ uid: interaction.uid, clientName: name, error: GENERIC_FAILURE, email }), 401);
+    }
     const user = await deps.directory.findUserByEmail(account);
-    // Always verify, even when the account is unknown or throttled: the time taken must not tell them apart.
+    // Always verify, even when the account is unknown or locked: the time taken must not tell them apart.
     const passwordOk = await verifyPassword(user?.password_hash ?? null, password);
-    const blocked = deps.throttle.blocked(account, source);
+    const blocked = deps.throttle.accountBlocked(account);
     let ok = passwordOk && !blocked && user?.status === 'active';
     let acr: string = ACR.password;
     let amr = ['pwd'];
@@ -65,14 +76,13 @@ export function registerInteractions(app: App, deps: { provider: Provider; direc
         amr = ['pwd', 'otp'];
       }
     }
-    const context = requestContext(req);
     if (!ok || !user) {
       deps.throttle.fail(account, source);
       await deps.audit.append(deps.directory.db, {
         type: 'auth.login.failed', actor: { type: 'anonymous', id: null }, applicationId: String(interaction.params.client_id),
         object: { type: 'user', id: user?.id ?? null }, action: 'login', decision: 'deny', reason: blocked ? 'throttled' : 'bad_credentials', context,
       });
-      return html(reply, loginPage({ uid: interaction.uid, clientName: await clientName(interaction.params.client_id), error: GENERIC_FAILURE, email }), 401);
+      return html(reply, loginPage({ uid: interaction.uid, clientName: name, error: GENERIC_FAILURE, email }), 401);
     }
     deps.throttle.succeed(account);
     await deps.audit.append(deps.directory.db, {

@@ -25,15 +25,30 @@ export class LoginThrottle {
     return list;
   }
 
-  /** True when this account or source has failed too often recently. */
-  blocked(account: string, source: string): boolean {
-    return this.recent(`a:${account}`).length >= this.limits.perAccount || this.recent(`s:${source}`).length >= this.limits.perSource;
+  /** True when this source has failed too often recently: refuse at once, without touching any account. */
+  sourceBlocked(source: string): boolean {
+    return this.recent(`s:${source}`).length >= this.limits.perSource;
   }
 
-  /** Records a failure against both the account (as typed, even if unknown) and the source. */
+  /** True when this account has failed too often recently. */
+  accountBlocked(account: string): boolean {
+    return this.recent(`a:${account}`).length >= this.limits.perAccount;
+  }
+
+  /**
+   * Records a failure against the source, and against the account (as typed, even if unknown) unless the
+   * source was already blocked: a blocked source must not keep other people's accounts locked.
+   */
   fail(account: string, source: string): void {
     const at = this.clock.now().getTime();
-    for (const key of [`a:${account}`, `s:${source}`]) this.failures.set(key, [...this.recent(key), at]);
+    const keys = this.sourceBlocked(source) ? [`s:${source}`] : [`a:${account}`, `s:${source}`];
+    for (const key of keys) this.failures.set(key, [...this.recent(key), at]);
+    if (this.failures.size > 100_000) this.sweep();
+  }
+
+  /** Drops keys with no recent failure; called when the map grows and periodically. */
+  sweep(): void {
+    for (const key of [...this.failures.keys()]) this.recent(key);
   }
 
   /** Clears the account's failures after a success. */

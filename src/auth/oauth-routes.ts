@@ -48,6 +48,11 @@ export function registerOAuthRoutes(app: App, provider: Provider, where: 'public
         },
         handler: (req, reply) => {
           reply.hijack();
+          // The platform's headers, which a hijacked reply does not get from Fastify.
+          reply.raw.setHeader('strict-transport-security', 'max-age=31536000');
+          reply.raw.setHeader('x-content-type-options', 'nosniff');
+          reply.raw.setHeader('x-frame-options', 'DENY');
+          reply.raw.setHeader('x-request-id', req.id);
           // As a mounting middleware would: oidc-provider finds its mount path from originalUrl minus url.
           const raw = req.raw as typeof req.raw & { originalUrl?: string };
           raw.originalUrl = raw.url;

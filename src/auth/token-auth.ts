@@ -1,7 +1,7 @@
 import type { TLSSocket } from 'node:tls';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
+import { type AuditLog, untrusted } from '../audit/index.js';
 import type { App } from '../http/app.js';
 import { requestContext } from '../http/context.js';
 import { sendProblem } from '../http/problem.js';
@@ -59,7 +59,8 @@ export function installTokenAuthentication(app: App, deps: { verify: TokenVerifi
     } catch (err) {
       if (!(err instanceof TokenRefusal)) throw err;
       await deps.audit.append(deps.db, {
-        type: 'auth.token.refused', actor: { type: 'anonymous', id: null }, object: { type: 'access_token', id: err.jti },
+        // The jti of a refused token is unverified input: bounded and scrubbed before it is recorded.
+        type: 'auth.token.refused', actor: { type: 'anonymous', id: null }, object: { type: 'access_token', id: err.jti === null ? null : untrusted(err.jti, 64) },
         action: `${req.method} ${req.routeOptions.url ?? '(unmatched)'}`, decision: 'deny', reason: err.reason, context: requestContext(req),
       }).catch((e: unknown) => req.log.error({ err: e }, 'could not audit a token refusal'));
       challenge(reply, err, required.scopes);

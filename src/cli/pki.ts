@@ -37,7 +37,7 @@ export function registerPki(program: Command): void {
       const config = configFrom(cmd.optsWithGlobals<GlobalOptions>());
       const storage = await openStorage({ url: config.database.url, schema: config.database.schema, dataDir: config.dataDir });
       try {
-        await migrateToLatest(storage.db);
+        await migrateToLatest(storage.db, { schema: storage.schema });
         const ca = await importAuthority(
           { db: storage.db, keys: createFileKeyProvider(join(config.dataDir, 'pki')), clock: systemClock, audit: createAuditLog({ db: storage.db, clock: systemClock }) },
           opts.role, readText(opts.cert), opts.key ? readText(opts.key) : null,

@@ -37,7 +37,7 @@ export function buildProgram(output?: CliOutput): Command {
       const config = configFrom(cmd.optsWithGlobals<GlobalOptions>());
       const storage = await openStorage({ url: config.database.url, schema: config.database.schema, dataDir: config.dataDir });
       try {
-        const report = await migrateToLatest(storage.db);
+        const report = await migrateToLatest(storage.db, { schema: storage.schema });
         process.stdout.write(`${storage.location}: applied ${report.applied.length} migration(s); ${report.total} known\n`);
       } finally {
         await storage.close();
@@ -77,7 +77,7 @@ export function buildProgram(output?: CliOutput): Command {
       const config = configFrom(cmd.optsWithGlobals<GlobalOptions>());
       const storage = await openStorage({ url: config.database.url, schema: config.database.schema, dataDir: config.dataDir });
       try {
-        await migrateToLatest(storage.db);
+        await migrateToLatest(storage.db, { schema: storage.schema });
         const events = await createAuditLog({ db: storage.db, clock: systemClock }).list({ type: opts.type, typePrefix: opts.typePrefix, decision: opts.decision, objectId: opts.object, limit: Number(opts.limit) });
         for (const e of events) process.stdout.write(`${JSON.stringify(e)}\n`);
       } finally {

@@ -154,17 +154,21 @@ export async function deviceToken(args: { gatewayUrl: string; ca: string | strin
   return { accessToken: t.access_token, expiresIn: t.expires_in };
 }
 
-/** A partner or workload token: client credentials with private_key_jwt, for one audience. */
-export async function clientCredentialsToken(args: { baseUrl: string; ca: string | string[]; clientId: string; privateJwk: JWK; scope: string; resource?: string }): Promise<{ accessToken: string; expiresIn: number }> {
+/**
+ * A partner or workload token: client credentials with private_key_jwt, for one audience, bound to a DPoP
+ * key (pass one, or a fresh one is made and returned): every API call then needs a proof from that key.
+ */
+export async function clientCredentialsToken(args: { baseUrl: string; ca: string | string[]; clientId: string; privateJwk: JWK; scope: string; resource?: string; dpop?: DpopKey }): Promise<{ accessToken: string; expiresIn: number; dpop: DpopKey }> {
   const issuer = `${args.baseUrl.replace(/\/$/, '')}/oauth`;
+  const dpop = args.dpop ?? (await DpopKey.generate());
   const key = await importJWK(args.privateJwk, 'ES256');
   const assertion = await new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: args.privateJwk.kid }).setIssuer(args.clientId).setSubject(args.clientId)
     .setAudience(issuer).setJti(randomUUID()).setIssuedAt().setExpirationTime('60s').sign(key);
   const res = await request(`${issuer}/token`, {
-    ca: args.ca, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    ca: args.ca, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: await dpop.proof('POST', `${issuer}/token`) },
     body: form({ grant_type: 'client_credentials', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion, scope: args.scope, resource: args.resource ?? 'urn:carapace:api' }),
   });
   if (res.status !== 200) throw new CarapaceClientError(`client credentials request failed: ${(res.json as { error?: string } | null)?.error ?? res.status}`, res.status, res.json);
   const t = res.json as { access_token: string; expires_in: number };
-  return { accessToken: t.access_token, expiresIn: t.expires_in };
+  return { accessToken: t.access_token, expiresIn: t.expires_in, dpop };
 }

@@ -27,7 +27,7 @@ export async function createPlatform(config: Config, options: { log: Logger; clo
   const clock = options.clock ?? systemClock;
   const storage = await openStorage({ url: config.database.url, schema: config.database.schema, dataDir: config.dataDir, sqliteFile: options.sqliteFile });
   try {
-    await migrateToLatest(storage.db);
+    await migrateToLatest(storage.db, { schema: storage.schema });
     const audit = createAuditLog({ db: storage.db, clock });
     const pki = await createPki({
       db: storage.db,

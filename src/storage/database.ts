@@ -12,6 +12,8 @@ export type Dialect = 'sqlite' | 'postgres';
 export interface Storage {
   readonly db: Kysely<Database>;
   readonly dialect: Dialect;
+  /** The PostgreSQL schema holding the tables; null for SQLite. */
+  readonly schema: string | null;
   /** Where the data lives, for logs: a file path or a redacted URL. */
   readonly location: string;
   /** True when a trivial query succeeds. */
@@ -65,6 +67,7 @@ async function openPostgres(url: string, schema: string): Promise<Storage> {
   return {
     db,
     dialect: 'postgres',
+    schema,
     location: `${redactUrl(url)} (schema ${schema})`,
     ping: () => ping(db),
     close: () => db.destroy(),
@@ -81,7 +84,7 @@ function openSqlite(dataDir: string, fileName: string): Storage {
   handle.pragma('foreign_keys = ON');
   handle.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: handle }) });
-  return { db, dialect: 'sqlite', location: file, ping: () => ping(db), close: () => db.destroy() };
+  return { db, dialect: 'sqlite', schema: null, location: file, ping: () => ping(db), close: () => db.destroy() };
 }
 
 async function ping(db: Kysely<Database>): Promise<boolean> {

@@ -17,9 +17,13 @@ export interface MigrationReport {
   total: number;
 }
 
-/** Applies every pending migration; throws with the failing migration's name. */
-export async function migrateToLatest(db: Kysely<Database>): Promise<MigrationReport> {
-  const migrator = new Migrator({ db, provider });
+/**
+ * Applies every pending migration; throws with the failing migration's name. On PostgreSQL the migration
+ * bookkeeping tables are named with their schema: unqualified, Kysely would find another schema's copies in
+ * the same database and skip creating its own.
+ */
+export async function migrateToLatest(db: Kysely<Database>, options: { schema?: string | null } = {}): Promise<MigrationReport> {
+  const migrator = new Migrator({ db, provider, ...(options.schema ? { migrationTableSchema: options.schema } : {}) });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error) {

@@ -36,7 +36,7 @@ export function testDatabases(): TestDatabase[] {
       async open() {
         const dataDir = mkdtempSync(join(tmpdir(), 'carapace-test-'));
         const storage = await openStorage({ url: null, schema: 'public', dataDir });
-        await migrateToLatest(storage.db);
+        await migrateToLatest(storage.db, { schema: storage.schema });
         return {
           ...storage,
           dataDir,
@@ -56,7 +56,7 @@ export function testDatabases(): TestDatabase[] {
         const dataDir = mkdtempSync(join(tmpdir(), 'carapace-test-'));
         const schema = uniqueSchema();
         const storage = await openStorage({ url, schema, dataDir });
-        await migrateToLatest(storage.db);
+        await migrateToLatest(storage.db, { schema: storage.schema });
         return {
           ...storage,
           dataDir,
