@@ -3,12 +3,22 @@ import { readFileSync } from 'node:fs';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
+import { parseDuration } from '../config/option.js';
+import type { Clock } from '../platform/clock.js';
 import { CarapaceError } from '../platform/errors.js';
+import { RELATIONSHIP_KINDS, type RelationshipStore } from '../relationships/index.js';
 import type { Directory } from './directory.js';
 import { ROLES, TENANT_KINDS } from './tables.js';
 
 const closed = { additionalProperties: false } as const;
 const Key = Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' });
+const RelativeTime = Type.String({ pattern: '^[+-]\\d+[smhd]$' });
+
+/** "-10d" or "+5h" from `now`. */
+function relative(now: Date, spec: string): Date {
+  const seconds = parseDuration(spec.slice(1)) ?? 0;
+  return new Date(now.getTime() + (spec.startsWith('-') ? -1 : 1) * seconds * 1000);
+}
 
 /** The scenario file format (`carapace seed <file.yaml>`). Closed: an unknown key is an error. */
 export const ScenarioSchema = Type.Object({
@@ -34,6 +44,15 @@ export const ScenarioSchema = Type.Object({
     generateKey: Type.Optional(Type.Boolean()),
   }, closed))),
   vehicles: Type.Optional(Type.Array(Type.Object({ key: Key, vin: Type.String(), tcuSerial: Type.Optional(Type.String()) }, closed))),
+  groups: Type.Optional(Type.Array(Type.Object({ key: Key, tenant: Key, name: Type.String() }, closed))),
+  /** Times are relative to the moment of seeding: "-10d" is ten days before, "+5d" five days after. */
+  relationships: Type.Optional(Type.Array(Type.Object({
+    kind: Type.Union(RELATIONSHIP_KINDS.map((k) => Type.Literal(k))),
+    user: Type.Optional(Key), tenant: Type.Optional(Key), application: Type.Optional(Type.String()), vehicle: Type.Optional(Key),
+    group: Type.Optional(Key), account: Type.Optional(Key), grantedBy: Type.Optional(Key),
+    commands: Type.Optional(Type.Array(Type.String())), scopes: Type.Optional(Type.Array(Type.String())), ownerConsent: Type.Optional(Type.Boolean()),
+    from: Type.Optional(RelativeTime), until: Type.Optional(RelativeTime), ended: Type.Optional(RelativeTime), endReason: Type.Optional(Type.String()),
+  }, closed))),
 }, closed);
 
 /** A parsed scenario. */
@@ -59,10 +78,13 @@ export function readScenario(path: string): Scenario {
   return raw;
 }
 
-/** What seeding needs besides the directory: vehicle and device registration, and demo key storage. */
+/** What seeding needs besides the directory: vehicle and device registration, relationships, and demo key storage. */
 export interface SeedTargets {
   directory: Directory;
-  registerVehicle(vin: string, tcuSerial: string | null): Promise<void>;
+  relationships: RelationshipStore;
+  clock: Clock;
+  /** Registers the vehicle (and its unit, if a TCU serial is given) and returns the vehicle id. */
+  registerVehicle(vin: string, tcuSerial: string | null): Promise<string>;
   /** Keeps a generated private JWK (0600) and returns where. */
   storePrivateJwk(clientId: string, jwk: object): string;
 }
@@ -103,6 +125,27 @@ export async function seedScenario(targets: SeedTargets, scenario: Scenario): Pr
     }
     await targets.directory.registerApplication(actor, { clientId: a.clientId, tenantId: tenant(a.tenant), name: a.name, kind: a.kind, redirectUris: a.redirectUris ?? [], scopes: a.scopes, jwks });
   }
-  for (const v of scenario.vehicles ?? []) await targets.registerVehicle(v.vin, v.tcuSerial ?? null);
+  const vehicleIds = new Map<string, string>();
+  for (const v of scenario.vehicles ?? []) vehicleIds.set(v.key, await targets.registerVehicle(v.vin, v.tcuSerial ?? null));
+  const userIds = new Map(await Promise.all(scenario.users.map(async (u) => [u.key, (await targets.directory.findUserByEmail(u.email))?.id ?? ''] as const)));
+  const groupIds = new Map<string, string>();
+  for (const g of scenario.groups ?? []) groupIds.set(g.key, await targets.relationships.createGroup(tenant(g.tenant), g.name));
+  const ref = (map: Map<string, string>, what: string, key: string | undefined) => {
+    if (key === undefined) return null;
+    const id = map.get(key);
+    if (!id) throw new CarapaceError('ERR_VALIDATION', `scenario refers to unknown ${what} "${key}"`, { field: what });
+    return id;
+  };
+  const now = targets.clock.now();
+  for (const r of scenario.relationships ?? []) {
+    const grantedBy = r.grantedBy ? { type: 'user' as const, id: ref(userIds, 'user', r.grantedBy) as string } : { type: 'system' as const, id: 'seed' };
+    const row = await targets.relationships.grant(grantedBy, {
+      kind: r.kind, userId: ref(userIds, 'user', r.user), tenantId: r.tenant ? tenant(r.tenant) : null, applicationId: r.application ?? null,
+      vehicleId: ref(vehicleIds, 'vehicle', r.vehicle), groupId: ref(groupIds, 'group', r.group), accountId: ref(userIds, 'user', r.account),
+      attributes: { ...(r.commands ? { commands: r.commands } : {}), ...(r.scopes ? { scopes: r.scopes } : {}), ...(r.ownerConsent !== undefined ? { ownerConsent: r.ownerConsent } : {}) },
+      validFrom: r.from ? relative(now, r.from) : now, validUntil: r.until ? relative(now, r.until) : null,
+    });
+    if (r.ended) await targets.relationships.end({ type: 'system', id: 'seed' }, row.id, r.endReason ?? 'ended', relative(now, r.ended));
+  }
   return { personas, partners };
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { type Auth, createAuth } from '../auth/index.js';
 import { createDirectory, createInvitations, createSecretBox, type Directory, type Invitations } from '../identity/index.js';
 import { createPki, type KeyProvider, type Pki } from '../pki/index.js';
+import { createRelationshipStore, type RelationshipStore } from '../relationships/index.js';
 import { migrateToLatest, openStorage, type Storage } from '../storage/index.js';
 
 /** The platform's long-lived parts, shared by the listeners and the CLI. */
@@ -16,6 +17,7 @@ export interface Platform {
   pki: Pki;
   directory: Directory;
   invitations: Invitations;
+  relationships: RelationshipStore;
   auth: Auth;
   clock: Clock;
   log: Logger;
@@ -51,9 +53,10 @@ export async function createPlatform(config: Config, options: { log: Logger; clo
     const secrets = createSecretBox(join(config.dataDir, 'pki', 'secret-box.key'));
     const directory = createDirectory({ db: storage.db, audit, clock, secrets });
     const invitations = createInvitations({ db: storage.db, audit, clock, directory, ttlSeconds: config.auth.invitationTtl });
+    const relationships = createRelationshipStore({ db: storage.db, audit, clock });
     const auth = await createAuth({ config, db: storage.db, audit, clock, log: options.log, secrets });
     return {
-      config, storage, audit, pki, directory, invitations, auth, clock, log: options.log,
+      config, storage, audit, pki, directory, invitations, relationships, auth, clock, log: options.log,
       async close() {
         await auth.close();
         await pki.stop();

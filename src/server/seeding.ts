@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { readScenario, seedScenario } from '../identity/index.js';
 import { CarapaceError } from '../platform/errors.js';
 import { writePrivateFile } from '../platform/files.js';
+import { findOrCreateVehicle } from '../vehicles/index.js';
 import type { Platform } from './platform.js';
 
 /**
@@ -16,6 +17,8 @@ export async function seedFromFile(platform: Platform, path: string): Promise<Se
   const scenario = readScenario(path);
   return seedScenario({
     directory: platform.directory,
+    relationships: platform.relationships,
+    clock: platform.clock,
     storePrivateJwk(clientId, jwk) {
       const dir = join(platform.config.dataDir, 'demo');
       mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -24,12 +27,15 @@ export async function seedFromFile(platform: Platform, path: string): Promise<Se
       return file;
     },
     async registerVehicle(vin, tcuSerial) {
-      if (!tcuSerial) return;
+      if (!tcuSerial) {
+        return (await platform.storage.db.transaction().execute((trx) => findOrCreateVehicle(trx, { vin, at: platform.clock.now() }))).vehicle.id;
+      }
       const issued = await platform.pki.issueFactoryCertificate({ tcuSerial, csrPem: null, binding: { vin }, actor: { type: 'system', id: 'seed' } });
       const dir = join(platform.config.dataDir, 'factory', tcuSerial);
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       writeFileSync(join(dir, 'factory-cert.pem'), issued.certificatePem);
       if (issued.privateKeyPem) writePrivateFile(join(dir, 'factory-key.pem'), issued.privateKeyPem);
+      return issued.device?.vehicle_id as string;
     },
   }, scenario);
 }

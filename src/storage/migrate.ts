@@ -3,11 +3,12 @@ import { auditMigrations } from '../audit/migrations.js';
 import { authMigrations } from '../auth/migrations.js';
 import { identityMigrations } from '../identity/migrations.js';
 import { pkiMigrations } from '../pki/migrations.js';
+import { relationshipMigrations } from '../relationships/migrations.js';
 import { vehicleMigrations } from '../vehicles/migrations.js';
 import type { Database } from './schema.js';
 
 /** All migrations, from every module; names sort in the order they must run. */
-export const allMigrations: Record<string, Migration> = { ...auditMigrations, ...vehicleMigrations, ...pkiMigrations, ...identityMigrations, ...authMigrations };
+export const allMigrations: Record<string, Migration> = { ...auditMigrations, ...vehicleMigrations, ...pkiMigrations, ...identityMigrations, ...authMigrations, ...relationshipMigrations };
 
 const provider: MigrationProvider = { getMigrations: async () => allMigrations };
 
