@@ -39,13 +39,13 @@ export class CookieJar {
 }
 
 /** One HTTPS request; never follows redirects (the caller decides). */
-export function request(url: string, options: ClientTls & { method?: string; headers?: Record<string, string>; body?: string; jar?: CookieJar }): Promise<ClientResponse> {
+export function request(url: string, options: ClientTls & { method?: string; headers?: Record<string, string>; body?: string | Uint8Array; jar?: CookieJar; agent?: https.Agent }): Promise<ClientResponse> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { ...options.headers };
     const cookie = options.jar?.header();
     if (cookie) headers.cookie = cookie;
     if (options.body !== undefined) headers['content-length'] = String(Buffer.byteLength(options.body));
-    const req = https.request(url, { method: options.method ?? 'GET', headers, ca: options.ca, cert: options.cert, key: options.key, agent: false }, (res) => {
+    const req = https.request(url, { method: options.method ?? 'GET', headers, ca: options.ca, cert: options.cert, key: options.key, agent: options.agent ?? false }, (res) => {
       options.jar?.store(res.headers['set-cookie']);
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
