@@ -335,7 +335,7 @@ describe('identity review regressions', () => {
     expect(await attempt('derek@mainstreet.example', 'demo-derek-password')).toBe('refused');
     const [event] = await cp.platform.audit.list({ type: 'auth.login.failed', limit: 1 });
     expect(event?.reason).toBe('source_throttled');
-    expect(cp.platform.auth.throttle.accountBlocked('derek@mainstreet.example')).toBe(false);
+    expect(await cp.platform.auth.throttle.accountBlocked('derek@mainstreet.example')).toBe(false);
   });
 
   it('records the jti of a refused token scrubbed and bounded', async () => {

@@ -9,7 +9,7 @@ import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/log.js';
 import type { Database } from '../storage/schema.js';
 import { sweepExpiredPayloads } from './adapter.js';
-import { LoginThrottle } from './login-throttle.js';
+import { createMemoryFailureCounter, createRedisFailureCounter, LoginThrottle } from './login-throttle.js';
 import { OAUTH_PREFIX } from './oauth-routes.js';
 import { createAuthorizationServer } from './provider.js';
 import { ensureSigningKeys, loadSigningKeys } from './signing-keys.js';
@@ -56,10 +56,14 @@ export async function createAuth(deps: { config: Config; db: Kysely<Database>; a
   const publicJwks: JSONWebKeySet = { keys: keys.publicJwks as JWK[] };
   // DPoP proofs are one-time across the whole deployment: Redis in cluster mode, memory when embedded.
   const replay = config.redis.url ? createRedisReplayStore(config.redis.url) : createMemoryReplayStore();
-  const throttle = new LoginThrottle(deps.clock, { perAccount: config.auth.loginFailuresPerAccount, perSource: config.auth.loginFailuresPerSource, windowSeconds: config.auth.loginFailureWindow });
+  const throttle = new LoginThrottle(
+    deps.clock,
+    { perAccount: config.auth.loginFailuresPerAccount, perSource: config.auth.loginFailuresPerSource, windowSeconds: config.auth.loginFailureWindow },
+    config.redis.url ? createRedisFailureCounter(config.redis.url) : createMemoryFailureCounter(),
+  );
   // Expired interactions, sessions and codes are ignored on read; this reclaims their rows and the throttle's keys.
   const sweeper = setInterval(() => {
-    throttle.sweep();
+    throttle.sweep().catch(() => undefined);
     sweepExpiredPayloads(deps.db, deps.clock.now()).catch((err: unknown) => deps.log.warn({ err }, 'sweeping expired authorization server rows failed'));
   }, 10 * 60_000);
   sweeper.unref();
@@ -71,6 +75,7 @@ export async function createAuth(deps: { config: Config; db: Kysely<Database>; a
     close: async () => {
       clearInterval(sweeper);
       await replay.close();
+      await throttle.close();
     },
   };
 }

@@ -50,9 +50,9 @@ export function registerInteractions(app: App, deps: { provider: Provider; direc
     const account = email.trim().toLowerCase();
     const context = requestContext(req);
     const name = await clientName(interaction.params.client_id);
-    if (deps.throttle.sourceBlocked(source)) {
+    if (await deps.throttle.sourceBlocked(source)) {
       // A source over its limit is refused before any password work, so it can neither burn CPU nor lock accounts.
-      deps.throttle.fail(account, source);
+      await deps.throttle.fail(account, source);
       await deps.audit.append(deps.directory.db, {
         type: 'auth.login.failed', actor: { type: 'anonymous', id: null }, applicationId: String(interaction.params.client_id),
         object: { type: 'user', id: null }, action: 'login', decision: 'deny', reason: 'source_throttled', context,
@@ -62,7 +62,7 @@ export function registerInteractions(app: App, deps: { provider: Provider; direc
     const user = await deps.directory.findUserByEmail(account);
     // Always verify, even when the account is unknown or locked: the time taken must not tell them apart.
     const passwordOk = await verifyPassword(user?.password_hash ?? null, password);
-    const blocked = deps.throttle.accountBlocked(account);
+    const blocked = await deps.throttle.accountBlocked(account);
     let ok = passwordOk && !blocked && user?.status === 'active';
     let acr: string = ACR.password;
     let amr = ['pwd'];
@@ -77,14 +77,14 @@ export function registerInteractions(app: App, deps: { provider: Provider; direc
       }
     }
     if (!ok || !user) {
-      deps.throttle.fail(account, source);
+      await deps.throttle.fail(account, source);
       await deps.audit.append(deps.directory.db, {
         type: 'auth.login.failed', actor: { type: 'anonymous', id: null }, applicationId: String(interaction.params.client_id),
         object: { type: 'user', id: user?.id ?? null }, action: 'login', decision: 'deny', reason: blocked ? 'throttled' : 'bad_credentials', context,
       });
       return html(reply, loginPage({ uid: interaction.uid, clientName: name, error: GENERIC_FAILURE, email }), 401);
     }
-    deps.throttle.succeed(account);
+    await deps.throttle.succeed(account);
     await deps.audit.append(deps.directory.db, {
       type: 'auth.login.succeeded', actor: { type: 'user', id: user.id }, applicationId: String(interaction.params.client_id),
       object: { type: 'user', id: user.id }, action: 'login', decision: 'allow', context, details: { acr, amr },

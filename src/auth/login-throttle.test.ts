@@ -1,32 +1,61 @@
 import { describe, expect, it } from 'vitest';
 import { FixedClock } from '../platform/clock.js';
-import { LoginThrottle } from './login-throttle.js';
+import { createMemoryFailureCounter, createRedisFailureCounter, type FailureCounter, LoginThrottle } from './login-throttle.js';
 
-describe('sign-in throttle', () => {
-  it('locks an account after its limit, and a source after its limit', () => {
+const counters: Array<[string, () => FailureCounter]> = [['memory', createMemoryFailureCounter]];
+if (process.env.REDIS_URL) counters.push(['redis', () => createRedisFailureCounter(process.env.REDIS_URL as string)]);
+
+describe.each(counters)('sign-in throttle (%s)', (_name, make) => {
+  const unique = () => `${Date.now()}-${Math.random()}`;
+
+  it('locks an account after its limit, and forgets after the window and after a success', async () => {
     const clock = new FixedClock();
-    const t = new LoginThrottle(clock, { perAccount: 3, perSource: 5, windowSeconds: 60 });
-    for (let i = 0; i < 3; i++) t.fail('a@x', '10.0.0.1');
-    expect(t.accountBlocked('a@x')).toBe(true);
-    expect(t.sourceBlocked('10.0.0.1')).toBe(false);
+    const t = new LoginThrottle(clock, { perAccount: 3, perSource: 5, windowSeconds: 60 }, make());
+    const account = `a-${unique()}@x`;
+    for (let i = 0; i < 3; i++) await t.fail(account, `src-${unique()}`);
+    expect(await t.accountBlocked(account)).toBe(true);
     clock.advance(61_000);
-    expect(t.accountBlocked('a@x')).toBe(false);
+    expect(await t.accountBlocked(account)).toBe(false);
+    for (let i = 0; i < 2; i++) await t.fail(account, `src-${unique()}`);
+    await t.succeed(account);
+    await t.fail(account, `src-${unique()}`);
+    expect(await t.accountBlocked(account)).toBe(false);
+    await t.close();
   });
 
-  it('stops counting against accounts once a source is blocked, so one source cannot keep others locked out', () => {
-    const t = new LoginThrottle(new FixedClock(), { perAccount: 3, perSource: 5, windowSeconds: 60 });
-    for (let i = 0; i < 5; i++) t.fail(`nobody${i}@x`, '10.0.0.9');
-    expect(t.sourceBlocked('10.0.0.9')).toBe(true);
-    for (let i = 0; i < 10; i++) t.fail('victim@x', '10.0.0.9');
-    expect(t.accountBlocked('victim@x')).toBe(false);
+  it('stops counting against accounts once a source is blocked, so one source cannot keep others locked out', async () => {
+    const t = new LoginThrottle(new FixedClock(), { perAccount: 3, perSource: 5, windowSeconds: 60 }, make());
+    const source = `src-${unique()}`;
+    for (let i = 0; i < 5; i++) await t.fail(`nobody${i}-${unique()}@x`, source);
+    expect(await t.sourceBlocked(source)).toBe(true);
+    const victim = `victim-${unique()}@x`;
+    for (let i = 0; i < 10; i++) await t.fail(victim, source);
+    expect(await t.accountBlocked(victim)).toBe(false);
+    await t.close();
   });
 
-  it('forgets keys with no recent failure when swept', () => {
+  it('shares counts between processes that share the store', async () => {
+    const store = make();
+    const a = new LoginThrottle(new FixedClock(), { perAccount: 3, perSource: 50, windowSeconds: 60 }, store);
+    const b = new LoginThrottle(new FixedClock(), { perAccount: 3, perSource: 50, windowSeconds: 60 }, _name === 'redis' ? make() : store);
+    const account = `shared-${unique()}@x`;
+    await a.fail(account, 's1');
+    await b.fail(account, 's2');
+    await a.fail(account, 's3');
+    expect(await b.accountBlocked(account)).toBe(true);
+    await a.close();
+    await b.close();
+  });
+});
+
+describe('memory throttle store', () => {
+  it('forgets keys with no recent failure when swept', async () => {
     const clock = new FixedClock();
-    const t = new LoginThrottle(clock, { perAccount: 3, perSource: 5, windowSeconds: 60 });
-    for (let i = 0; i < 100; i++) t.fail(`typed${i}@x`, '10.0.0.2');
+    const store = createMemoryFailureCounter();
+    const t = new LoginThrottle(clock, { perAccount: 3, perSource: 500, windowSeconds: 60 }, store);
+    for (let i = 0; i < 100; i++) await t.fail(`typed${i}@x`, '10.0.0.2');
     clock.advance(61_000);
-    t.sweep();
-    expect((t as unknown as { failures: Map<string, number[]> }).failures.size).toBe(0);
+    await t.sweep();
+    expect(store.size()).toBe(0);
   });
 });

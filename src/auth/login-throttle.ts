@@ -1,58 +1,125 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import type { Clock } from '../platform/clock.js';
 
-/** Limits of failed logins. */
+/** Limits of failed sign-ins. */
 export interface ThrottleLimits {
   perAccount: number;
   perSource: number;
   windowSeconds: number;
 }
 
+/** Counts events per key in a sliding window. */
+export interface FailureCounter {
+  count(key: string, windowSeconds: number, now: number): Promise<number>;
+  add(key: string, windowSeconds: number, now: number): Promise<void>;
+  clear(key: string): Promise<void>;
+  /** Drops keys with nothing in their window. */
+  sweep(windowSeconds: number, now: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** In-process counter for the embedded mode. */
+export function createMemoryFailureCounter(): FailureCounter & { size(): number } {
+  const failures = new Map<string, number[]>();
+  const recent = (key: string, windowSeconds: number, now: number) => {
+    const list = (failures.get(key) ?? []).filter((t) => t > now - windowSeconds * 1000);
+    if (list.length === 0) failures.delete(key);
+    else failures.set(key, list);
+    return list;
+  };
+  return {
+    async count(key, windowSeconds, now) {
+      return recent(key, windowSeconds, now).length;
+    },
+    async add(key, windowSeconds, now) {
+      failures.set(key, [...recent(key, windowSeconds, now), now]);
+      if (failures.size > 100_000) for (const k of [...failures.keys()]) recent(k, windowSeconds, now);
+    },
+    async clear(key) {
+      failures.delete(key);
+    },
+    async sweep(windowSeconds, now) {
+      for (const k of [...failures.keys()]) recent(k, windowSeconds, now);
+    },
+    async close() {},
+    size: () => failures.size,
+  };
+}
+
+/** Redis counter for cluster mode: one sorted set per key, trimmed to the window, expiring with it. */
+export function createRedisFailureCounter(url: string): FailureCounter {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  const ready = async () => {
+    if (redis.status === 'wait') await redis.connect();
+  };
+  const k = (key: string) => `carapace:signin:${key}`;
+  return {
+    async count(key, windowSeconds, now) {
+      await ready();
+      await redis.zremrangebyscore(k(key), 0, now - windowSeconds * 1000);
+      return redis.zcard(k(key));
+    },
+    async add(key, windowSeconds, now) {
+      await ready();
+      await redis.multi().zadd(k(key), now, `${now}:${randomUUID()}`).zremrangebyscore(k(key), 0, now - windowSeconds * 1000).expire(k(key), windowSeconds).exec();
+    },
+    async clear(key) {
+      await ready();
+      await redis.del(k(key));
+    },
+    async sweep() {
+      // Keys expire on their own.
+    },
+    async close() {
+      redis.disconnect();
+    },
+  };
+}
+
 /**
- * Counts failed logins per account and per source address in a sliding window. Over either limit, logins
- * are refused with the same answer as a wrong password, so a lockout does not reveal that an account exists.
- * Kept in memory (embedded mode); cluster mode keeps the same counters in Redis (planned with rate limits).
+ * Counts failed sign-ins per account and per source address in a sliding window. Over either limit, sign-in
+ * is refused with the same answer as a wrong password, so a lockout does not reveal that an account exists.
+ * Counters live in Redis in cluster mode, so spreading attempts over processes gains nothing.
  */
 export class LoginThrottle {
-  private failures = new Map<string, number[]>();
+  constructor(private readonly clock: Clock, private readonly limits: ThrottleLimits, private readonly counter: FailureCounter = createMemoryFailureCounter()) {}
 
-  constructor(private readonly clock: Clock, private readonly limits: ThrottleLimits) {}
-
-  private recent(key: string): number[] {
-    const cutoff = this.clock.now().getTime() - this.limits.windowSeconds * 1000;
-    const list = (this.failures.get(key) ?? []).filter((t) => t > cutoff);
-    if (list.length === 0) this.failures.delete(key);
-    else this.failures.set(key, list);
-    return list;
+  private now(): number {
+    return this.clock.now().getTime();
   }
 
   /** True when this source has failed too often recently: refuse at once, without touching any account. */
-  sourceBlocked(source: string): boolean {
-    return this.recent(`s:${source}`).length >= this.limits.perSource;
+  async sourceBlocked(source: string): Promise<boolean> {
+    return (await this.counter.count(`s:${source}`, this.limits.windowSeconds, this.now())) >= this.limits.perSource;
   }
 
   /** True when this account has failed too often recently. */
-  accountBlocked(account: string): boolean {
-    return this.recent(`a:${account}`).length >= this.limits.perAccount;
+  async accountBlocked(account: string): Promise<boolean> {
+    return (await this.counter.count(`a:${account}`, this.limits.windowSeconds, this.now())) >= this.limits.perAccount;
   }
 
   /**
    * Records a failure against the source, and against the account (as typed, even if unknown) unless the
    * source was already blocked: a blocked source must not keep other people's accounts locked.
    */
-  fail(account: string, source: string): void {
-    const at = this.clock.now().getTime();
-    const keys = this.sourceBlocked(source) ? [`s:${source}`] : [`a:${account}`, `s:${source}`];
-    for (const key of keys) this.failures.set(key, [...this.recent(key), at]);
-    if (this.failures.size > 100_000) this.sweep();
+  async fail(account: string, source: string): Promise<void> {
+    const blocked = await this.sourceBlocked(source);
+    await this.counter.add(`s:${source}`, this.limits.windowSeconds, this.now());
+    if (!blocked) await this.counter.add(`a:${account}`, this.limits.windowSeconds, this.now());
   }
 
-  /** Drops keys with no recent failure; called when the map grows and periodically. */
-  sweep(): void {
-    for (const key of [...this.failures.keys()]) this.recent(key);
+  /** Clears the account's failures after a successful sign-in. */
+  succeed(account: string): Promise<void> {
+    return this.counter.clear(`a:${account}`);
   }
 
-  /** Clears the account's failures after a success. */
-  succeed(account: string): void {
-    this.failures.delete(`a:${account}`);
+  /** Drops keys with no recent failure (memory store; Redis keys expire by themselves). */
+  sweep(): Promise<void> {
+    return this.counter.sweep(this.limits.windowSeconds, this.now());
+  }
+
+  close(): Promise<void> {
+    return this.counter.close();
   }
 }
