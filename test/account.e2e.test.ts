@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CarapaceClient } from '../src/client/index.js';
+import { currentTotp } from '../src/identity/index.js';
 import { httpsRequest } from '../src/vehicle-sdk/index.js';
 import { startTestCarapace, type TestCarapace } from '../src/testing/carapace.js';
 
@@ -60,5 +61,24 @@ describe('account routes', () => {
     expect(row).toMatchObject({ totp_sealed: null, credential_epoch: 1 });
     const [event] = await cp.platform.audit.list({ type: 'identity.user.mfa_reset', objectId: sue!.id });
     expect(event?.actor).toEqual({ type: 'operator', id: 'admin' });
+
+    // Sue signs in with her password alone, enrols a new authenticator, and her next sign-in needs it.
+    const app = { clientId: 'carapace-owner-app', redirectUri: 'http://127.0.0.1/callback' };
+    const pwdOnly = await CarapaceClient.create({ baseUrl: cp.config.publicBaseUrl, ca: cp.ca, ...app });
+    await pwdOnly.login({ email: 'sue@carapace.example', password: 'demo-sue-password', scopes: ['openid', 'vehicle:read_status'] });
+    expect(((await pwdOnly.api('GET', '/v1/me')).json as { session: { acr: string } }).session.acr).toBe('urn:carapace:acr:pwd');
+    const begun = await pwdOnly.api('POST', '/v1/me/mfa/totp');
+    expect(begun.status).toBe(201);
+    const { secret, otpauthUri } = begun.json as { secret: string; otpauthUri: string };
+    expect(otpauthUri).toContain(`secret=${secret}`);
+    expect((await pwdOnly.api('POST', '/v1/me/mfa/totp/confirm', { code: '000000' })).status).toBe(403);
+    const code = currentTotp(secret, new Date());
+    expect((await pwdOnly.api('POST', '/v1/me/mfa/totp/confirm', { code })).status).toBe(204);
+    expect((await pwdOnly.api('POST', '/v1/me/mfa/totp')).status).toBe(409);
+    const withoutCode = await CarapaceClient.create({ baseUrl: cp.config.publicBaseUrl, ca: cp.ca, ...app });
+    await expect(withoutCode.login({ email: 'sue@carapace.example', password: 'demo-sue-password', scopes: ['openid'] })).rejects.toMatchObject({ status: 401 });
+    const stored = await cp.platform.storage.db.selectFrom('users').select(['totp_sealed', 'totp_pending_sealed']).where('id', '=', sue!.id).executeTakeFirstOrThrow();
+    expect(stored.totp_pending_sealed).toBeNull();
+    expect(JSON.stringify(stored)).not.toContain(secret);
   });
 });

@@ -34,6 +34,19 @@ export function registerAccountRoutes(app: App, deps: { directory: Directory; in
     return reply.code(204).send();
   });
 
+  app.post('/v1/me/mfa/totp', {
+    config: { token, catalog: entry('Start enrolling a TOTP authenticator: a new secret, shown once.', 'identity:enroll_mfa', 'high') },
+    schema: { response: { 201: Type.Object({ secret: Type.String(), otpauthUri: Type.String() }) } },
+  }, async (req, reply) => reply.code(201).send(await deps.directory.beginTotpEnrolment(userOf(req))));
+
+  app.post('/v1/me/mfa/totp/confirm', {
+    config: { token, catalog: entry('Confirm the new authenticator with a code; it becomes the second factor.', 'identity:enroll_mfa', 'high') },
+    schema: { body: Type.Object({ code: Type.String({ pattern: '^[0-9]{6}$' }) }, closed) },
+  }, async (req, reply) => {
+    await deps.directory.confirmTotpEnrolment(userOf(req), req.body.code);
+    return reply.code(204).send();
+  });
+
   app.post('/v1/tenants/:tenantId/invitations', {
     config: { token, catalog: entry('Invite an email address to a role in a tenant (the only way to a privileged role).', 'identity:invite', 'high') },
     schema: {

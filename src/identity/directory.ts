@@ -5,7 +5,7 @@ import { CarapaceError } from '../platform/errors.js';
 import { newId } from '../platform/ids.js';
 import { revokeAccountTokens } from '../auth/adapter.js';
 import type { Database } from '../storage/schema.js';
-import { hashPassword } from './credentials.js';
+import { checkTotp, hashPassword, newTotpSecret } from './credentials.js';
 import type { SecretBox } from './secret-box.js';
 import { type ApplicationKind, PRIVILEGED_ROLES, type Role, ROLES, TENANT_KINDS, type TenantKind, type TenantRow, type UserRow } from './tables.js';
 
@@ -73,7 +73,7 @@ export function createDirectory(deps: DirectoryDeps) {
       const id = newId();
       const row: UserRow = {
         id, email, display_name: args.displayName, password_hash: await hashPassword(args.password),
-        totp_sealed: args.totpSecret ? deps.secrets.seal(args.totpSecret, `totp:${id}`) : null, totp_last_step: null,
+        totp_sealed: args.totpSecret ? deps.secrets.seal(args.totpSecret, `totp:${id}`) : null, totp_last_step: null, totp_pending_sealed: null,
         status: 'active', credential_epoch: 0, created_at: now(), updated_at: now(),
       };
       await deps.db.transaction().execute(async (trx) => {
@@ -139,6 +139,29 @@ export function createDirectory(deps: DirectoryDeps) {
         })).where('id', '=', userId).execute();
         const ended = await revokeAccountTokens(trx, userId);
         await deps.audit.append(trx, { type: 'identity.user.mfa_reset', actor, object: { type: 'user', id: userId }, action: 'reset_mfa', decision: 'allow', reason: 'tokens revoked', details: { endedSessions: ended } });
+      });
+    },
+
+    /** Starts TOTP enrolment: a new secret, kept sealed as pending, returned once for the authenticator app. */
+    async beginTotpEnrolment(userId: string): Promise<{ secret: string; otpauthUri: string }> {
+      const user = await deps.db.selectFrom('users').select(['email', 'totp_sealed']).where('id', '=', userId).executeTakeFirstOrThrow();
+      if (user.totp_sealed) throw new CarapaceError('ERR_CONFLICT', 'a second factor is already enrolled; an operator resets it first');
+      const secret = newTotpSecret();
+      await deps.db.updateTable('users').set({ totp_pending_sealed: deps.secrets.seal(secret, `totp-pending:${userId}`), updated_at: now() }).where('id', '=', userId).execute();
+      const label = encodeURIComponent(`Carapace:${user.email}`);
+      return { secret, otpauthUri: `otpauth://totp/${label}?secret=${secret}&issuer=Carapace&algorithm=SHA1&digits=6&period=30` };
+    },
+
+    /** Finishes TOTP enrolment with a code from the pending secret; the secret becomes the user's second factor. */
+    async confirmTotpEnrolment(userId: string, code: string): Promise<void> {
+      const user = await deps.db.selectFrom('users').select(['totp_pending_sealed', 'totp_sealed']).where('id', '=', userId).executeTakeFirstOrThrow();
+      if (user.totp_sealed || !user.totp_pending_sealed) throw new CarapaceError('ERR_CONFLICT', 'no enrolment is in progress');
+      const secret = deps.secrets.open(user.totp_pending_sealed, `totp-pending:${userId}`);
+      const step = checkTotp(secret, code, deps.clock.now());
+      if (step === null) throw new CarapaceError('ERR_FORBIDDEN', 'the code does not match the new authenticator');
+      await deps.db.transaction().execute(async (trx) => {
+        await trx.updateTable('users').set({ totp_sealed: deps.secrets.seal(secret, `totp:${userId}`), totp_pending_sealed: null, totp_last_step: step, updated_at: now() }).where('id', '=', userId).execute();
+        await deps.audit.append(trx, { type: 'identity.user.mfa_enrolled', actor: { type: 'user', id: userId }, object: { type: 'user', id: userId }, action: 'enroll_mfa', decision: 'allow' });
       });
     },
 

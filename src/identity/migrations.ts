@@ -17,6 +17,7 @@ export const identityMigrations: Record<string, Migration> = {
         .addColumn('password_hash', 'text')
         .addColumn('totp_sealed', 'text')
         .addColumn('totp_last_step', 'integer')
+        .addColumn('totp_pending_sealed', 'text')
         .addColumn('status', 'text', (c) => c.notNull())
         .addColumn('credential_epoch', 'integer', (c) => c.notNull().defaultTo(0))
         .addColumn('created_at', 'text', (c) => c.notNull())

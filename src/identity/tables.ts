@@ -28,6 +28,8 @@ export interface UserRow {
   totp_sealed: string | null;
   /** The last TOTP time step accepted, so one code cannot be used twice. */
   totp_last_step: number | null;
+  /** A TOTP secret offered for enrolment, sealed, until a code from it is confirmed. */
+  totp_pending_sealed: string | null;
   status: 'active' | 'disabled';
   /** Raised on password change or MFA reset; tokens minted under an older epoch are dead. */
   credential_epoch: number;
