@@ -41,5 +41,12 @@ export function assertNoSecrets(fields: Record<string, DetailValue | undefined>,
  */
 export function untrusted(value: string, max = 200): string {
   const cut = value.length > max ? `${value.slice(0, max)}…` : value;
-  return SECRET_VALUE.some((re) => re.test(value)) || SECRET_VALUE.some((re) => re.test(cut)) ? '[redacted: looked like a secret]' : cut;
+  // Paths arrive percent-encoded: look for secrets in the decoded form too.
+  let decoded = value;
+  try {
+    decoded = decodeURIComponent(value);
+  } catch {
+    decoded = value;
+  }
+  return [value, cut, decoded].some((v) => SECRET_VALUE.some((re) => re.test(v))) ? '[redacted: looked like a secret]' : cut;
 }
