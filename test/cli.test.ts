@@ -26,7 +26,7 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 describe('carapace CLI', () => {
   it('has --help on every subcommand', async () => {
-    const subcommands = [[], ['serve'], ['seed'], ['migrate'], ['pki'], ['pki', 'import'], ['pki', 'factory-cert'], ['pki', 'operator-cert'], ['pki', 'revoke'], ['pki', 'device-status'], ['pki', 'replace'], ['pki', 'crl'], ['auth'], ['auth', 'rotate-signing-key'], ['audit'], ['audit', 'list'], ['config'], ['config', 'check'], ['config', 'reference']];
+    const subcommands = [[], ['serve'], ['seed'], ['migrate'], ['pki'], ['pki', 'import'], ['pki', 'factory-cert'], ['pki', 'provision'], ['pki', 'operator-cert'], ['pki', 'revoke'], ['pki', 'device-status'], ['pki', 'replace'], ['pki', 'crl'], ['auth'], ['auth', 'rotate-signing-key'], ['audit'], ['audit', 'list'], ['config'], ['config', 'check'], ['config', 'reference']];
     for (const sub of subcommands) {
       let out = '';
       const program = buildProgram({ writeOut: (t) => (out += t), writeErr: (t) => (out += t) });

@@ -76,6 +76,19 @@ export function registerPki(program: Command): void {
       });
     });
 
+  pki.command('provision')
+    .description('Register a unit (by TCU serial) for a vehicle, without issuing a certificate: the production path, where the manufacturer issues factory certificates.')
+    .requiredOption('--serial <tcu-serial>', 'the TCU serial in the factory certificate')
+    .option('--vin <vin>', 'the vehicle, by VIN (created if new)')
+    .option('--vehicle <id>', 'the vehicle, by id')
+    .action(async (opts: { serial: string; vin?: string; vehicle?: string }, cmd: Command) => {
+      if (!opts.vin === !opts.vehicle) throw new CarapaceError('ERR_VALIDATION', 'give exactly one of --vin or --vehicle', { field: 'vin' });
+      await withPlatform(cmd.optsWithGlobals<GlobalOptions>(), async (p) => {
+        const device = await p.pki.provisionDevice({ tcuSerial: opts.serial, binding: opts.vehicle ? { vehicleId: opts.vehicle } : { vin: opts.vin as string }, actor: OPERATOR });
+        print({ tcuSerial: device.factory_serial, deviceId: device.id, vehicleId: device.vehicle_id, status: device.status });
+      });
+    });
+
   pki.command('operator-cert')
     .description('Issue an admin-plane operator certificate from the root CA.')
     .requiredOption('--name <name>', 'operator name (lowercase)')

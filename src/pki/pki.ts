@@ -10,7 +10,7 @@ import { enroll, expireOverlap, markFirstUse, rotate } from './enrollment.js';
 import { createRedisFanout, localFanout } from './fanout.js';
 import { createCertificateIssuer } from './issuer.js';
 import { createFileKeyProvider, type KeyProvider } from './key-provider.js';
-import { issueFactoryCertificate, issueOperatorCertificate, issueServerCertificate, replaceDevice } from './provisioning.js';
+import { issueFactoryCertificate, issueOperatorCertificate, issueServerCertificate, provisionDevice, replaceDevice } from './provisioning.js';
 import { type CredentialChange, RevocationCache } from './revocation-cache.js';
 import { buildCrl, changeDeviceStatus, revokeCertificate, revokeDevice } from './revocation.js';
 import type { CaRole } from './tables.js';
@@ -46,6 +46,7 @@ export interface Pki {
   changeDeviceStatus: Bound<typeof changeDeviceStatus>;
   replaceDevice: Bound<typeof replaceDevice>;
   issueFactoryCertificate: Bound<typeof issueFactoryCertificate>;
+  provisionDevice: Bound<typeof provisionDevice>;
   issueOperatorCertificate: Bound<typeof issueOperatorCertificate>;
   issueServerCertificate: Bound<typeof issueServerCertificate>;
   /** Applies committed credential changes here and announces them to other processes. */
@@ -96,6 +97,7 @@ export async function createPki(options: PkiOptions): Promise<Pki> {
     changeDeviceStatus: bind(changeDeviceStatus),
     replaceDevice: bind(replaceDevice),
     issueFactoryCertificate: bind(issueFactoryCertificate),
+    provisionDevice: bind(provisionDevice),
     issueOperatorCertificate: bind(issueOperatorCertificate),
     issueServerCertificate: bind(issueServerCertificate),
     async crl(role) {

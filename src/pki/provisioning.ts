@@ -94,6 +94,15 @@ async function provisionInTrx(
 }
 
 /**
+ * Registers a unit for a vehicle without issuing anything: the production path, where the manufacturer's CA
+ * issues the factory certificate at the factory and Carapace learns the TCU serial from the manufacturing feed.
+ */
+export async function provisionDevice(ctx: PkiContext, args: { tcuSerial: string; binding: VehicleBinding; actor: ChangeActor }): Promise<DeviceRow> {
+  assertTcuSerial(args.tcuSerial);
+  return ctx.db.transaction().execute((trx) => provisionInTrx(ctx, trx, { tcuSerial: args.tcuSerial, binding: args.binding, replaces: null, actor: args.actor, context: null }));
+}
+
+/**
  * Stands in for manufacturing: the manufacturer CA issues a factory (bootstrap) certificate for a TCU serial,
  * good for enrollment only. Unless `binding` is null, the unit is also registered as a provisioned device
  * bound to a vehicle, ready to enroll.
