@@ -61,7 +61,7 @@ describe('carapace CLI', () => {
   });
 
   it('fails with one clear line naming the bad key or value', async () => {
-    const bad = await run('node', [...CLI, 'migrate'], { env: { ...env, CARAPACE_GATEWAY_PORT: 'eighty' } }).catch((e: { stderr: string; code: number }) => e);
+    const bad = await run('node', [...CLI, 'migrate'], { env: { ...env, CARAPACE_GATEWAY_PORT: 'eighty' } }).then(() => ({ stderr: '', code: 0 }), (e: { stderr: string; code: number }) => e);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/listeners\.gateway\.port \(from CARAPACE_GATEWAY_PORT\)/);
     const reason = await carapace('pki', 'revoke', '--serial', 'AB', '--reason', 'because');

@@ -2,7 +2,6 @@ import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FixedClock } from '../src/platform/clock.js';
 import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/carapace.js';
-import { testKey } from '../src/testing/certificates.js';
 import * as x509 from '../src/platform/x509.js';
 import { createCsr, GatewayClient, GatewayError, generateDeviceKey, httpsRequest } from '../src/vehicle-sdk/index.js';
 
@@ -180,6 +179,5 @@ describe.each(testEngines())('enrollment, rotation and replacement on %s', (engi
     await cp.factoryUnit('TCU-VIN-1', '2HGCM82633A004353');
     await expect(cp.factoryUnit('TCU-VIN-2', '2HGCM82633A004353')).rejects.toMatchObject({ code: 'ERR_CONFLICT' });
     await expect(cp.factoryUnit('TCU-VIN-1')).rejects.toMatchObject({ code: 'ERR_PKI_SERIAL_IN_USE' });
-    void testKey;
   });
 });

@@ -1,6 +1,5 @@
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -12,17 +11,10 @@ import { createFileKeyProvider, importAuthority } from '../src/pki/index.js';
 import { seedFromFile } from '../src/server/seeding.js';
 import { DEMO_SCENARIO, startCarapace } from '../src/server/serve.js';
 import { migrateToLatest, openStorage } from '../src/storage/index.js';
+import { freePort } from '../src/testing/carapace.js';
 import { caCertificate, leafCertificate } from '../src/testing/certificates.js';
 import { GatewayClient, httpsRequest } from '../src/vehicle-sdk/index.js';
 import { fileURLToPath } from 'node:url';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** Production mode as an operator would run it: imported CAs, their own server certificate, no demo. */
 describe('production mode', () => {

@@ -7,7 +7,10 @@ export const MAX_CSR_BYTES = 8 * 1024;
 
 export type { DeviceKeyType };
 
-/** A CSR that proved possession of its key. Only the key is used: subject and extensions are ignored. */
+/**
+ * A CSR that proved possession of its key. Only the key is used (subject and extensions are ignored), and only
+ * in canonical form: a compressed or hybrid point in the CSR is certified uncompressed.
+ */
 export interface VerifiedCsr extends CanonicalKey {
   publicKey: x509.PublicKey;
 }
@@ -42,5 +45,5 @@ export async function verifyCsr(input: string | Uint8Array): Promise<VerifiedCsr
     valid = false;
   }
   if (!valid) throw invalid('bad_signature', 'the CSR signature does not verify: it does not prove possession of the key');
-  return { ...key, publicKey: csr.publicKey };
+  return { ...key, publicKey: new x509.PublicKey(key.spki) };
 }

@@ -1,7 +1,6 @@
 import type { Kysely } from 'kysely';
 import { type RequestContext, untrusted } from '../audit/index.js';
 import { CarapaceError, isCarapaceError } from '../platform/errors.js';
-import * as x509 from '../platform/x509.js';
 import { isUniqueViolation } from '../storage/constraint.js';
 import type { Database } from '../storage/schema.js';
 import { announce, type CommandVerificationKey, type PkiContext } from './context.js';
@@ -111,7 +110,7 @@ export async function enroll(
       const claimed = await trx.updateTable('devices').set({ status: 'active', enrolled_at: now.toISOString(), updated_at: now.toISOString(), status_reason: 'enrolled' })
         .where('id', '=', device.id).where('status', '=', 'provisioned').executeTakeFirst();
       if (Number(claimed.numUpdatedRows) !== 1) throw new CarapaceError('ERR_PKI_DEVICE_ALREADY_ENROLLED', 'this unit was enrolled concurrently', { deviceId: device.id });
-      const cert = await ctx.issuer.issue(trx, { subject: { profile: 'operational', deviceId: device.id, vehicleId: device.vehicle_id }, publicKey: new x509.PublicKey(csr.spki), notBefore, notAfter, deviceId: device.id }, now);
+      const cert = await ctx.issuer.issue(trx, { subject: { profile: 'operational', deviceId: device.id, vehicleId: device.vehicle_id }, publicKey: csr.publicKey, notBefore, notAfter, deviceId: device.id }, now);
       await ctx.audit.append(trx, {
         type: 'pki.device.enrolled', actor: { type: 'device', id: device.id }, object: { type: 'device', id: device.id }, action: 'enroll', decision: 'allow',
         context: args.context,
@@ -153,7 +152,7 @@ export async function rotate(
       }
       const until = current.overlap_until && current.overlap_until < overlapUntil ? current.overlap_until : overlapUntil;
       await trx.updateTable('certificates').set({ overlap_until: until }).where('serial', '=', current.serial).execute();
-      const cert = await ctx.issuer.issue(trx, { subject: { profile: 'operational', deviceId: device.id, vehicleId: device.vehicle_id }, publicKey: new x509.PublicKey(csr.spki), notBefore, notAfter, deviceId: device.id, predecessorSerial: current.serial }, now);
+      const cert = await ctx.issuer.issue(trx, { subject: { profile: 'operational', deviceId: device.id, vehicleId: device.vehicle_id }, publicKey: csr.publicKey, notBefore, notAfter, deviceId: device.id, predecessorSerial: current.serial }, now);
       await ctx.audit.append(trx, {
         type: 'pki.certificate.rotated', actor: { type: 'device', id: device.id }, object: { type: 'device', id: device.id }, action: 'rotate', decision: 'allow',
         context: args.context,

@@ -36,7 +36,7 @@ function assertTcuSerial(serial: string): void {
 
 /** Either verifies a supplied CSR or generates a P-256 key pair for the caller. */
 async function subjectKey(csrPem: string | null): Promise<{ publicKey: x509.PublicKey | webcrypto.CryptoKey; privateKeyPem: string | null }> {
-  if (csrPem) return { publicKey: new x509.PublicKey((await verifyCsr(csrPem)).spki), privateKeyPem: null };
+  if (csrPem) return { publicKey: (await verifyCsr(csrPem)).publicKey, privateKeyPem: null };
   const pair = await webcrypto.subtle.generateKey(LEAF_KEY, true, ['sign', 'verify']);
   const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', pair.privateKey);
   return { publicKey: pair.publicKey, privateKeyPem: x509.PemConverter.encode(pkcs8, 'PRIVATE KEY') };

@@ -8,11 +8,6 @@ export function newId(): string {
   return randomUUID();
 }
 
-/** True when `s` has the shape of an id we issue; used to reject junk before it reaches a query. */
-export function isId(s: string): boolean {
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(s);
-}
-
 /**
  * A certificate serial: 16 random bytes (RFC 5280 allows up to 20), uppercase hex. The first byte is kept in
  * 0x10..0x7f so the number is positive and has no leading zero, which keeps the hex form that Node, OpenSSL

@@ -27,7 +27,7 @@ export interface TestCarapace extends RunningCarapace {
 let seq = 0;
 
 /** A free TCP port on loopback (the issuer URL must name the real port before the listeners start). */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
