@@ -26,6 +26,7 @@ export { DEVICE_CLIENT_PREFIX } from './clients.js';
 export { rotateSigningKeys } from './signing-keys.js';
 export { sweepExpiredPayloads, revokeAccountTokens } from './adapter.js';
 export { authMigrations } from './migrations.js';
+export { createMemoryFailureCounter, createRedisFailureCounter, type FailureCounter } from './login-throttle.js';
 export type { AuthTables } from './tables.js';
 
 /** The authorization server, the token verifier and the sign-in throttle of one process. */

@@ -19,7 +19,7 @@ const TITLES: Partial<Record<number, string>> = {
 };
 
 /** Extensions of a CarapaceError that are safe to show a caller (never internals). */
-const PUBLIC_CONTEXT_KEYS = new Set(['field', 'reason', 'from', 'to', 'role']);
+const PUBLIC_CONTEXT_KEYS = new Set(['field', 'reason', 'from', 'to', 'role', 'retryAfter']);
 
 /** Sends a problem+json reply. */
 export function sendProblem(reply: FastifyReply, code: ErrorCode, detail: string, extra: Record<string, unknown> = {}): FastifyReply {
@@ -62,6 +62,7 @@ export function installProblemHandlers(app: App): void {
         return sendProblem(reply, err.code, 'the server could not complete the request');
       }
       const extra = Object.fromEntries(Object.entries(err.context).filter(([k]) => PUBLIC_CONTEXT_KEYS.has(k)));
+      if (typeof err.context.retryAfter === 'number') reply.header('retry-after', String(err.context.retryAfter));
       return sendProblem(reply, err.code, err.message, extra);
     }
     const mapped = fromFastifyError(err as FastifyError);

@@ -1,0 +1,118 @@
+import type { FastifyRequest, RouteOptions } from 'fastify';
+import type { Kysely } from 'kysely';
+import { type AuditLog, untrusted } from '../audit/index.js';
+import { ACR } from '../auth/provider.js';
+import { tokenOf } from '../auth/token-auth.js';
+import type { App } from '../http/app.js';
+import { requestContext } from '../http/context.js';
+import { CarapaceError } from '../platform/errors.js';
+import type { Database } from '../storage/schema.js';
+import type { Decision, DecisionPoint } from './decision-point.js';
+import type { EntityLoader, LoadedResource, Principal } from './entities.js';
+
+/** How a route finds the object it acts on, from the request path (never from the body). */
+export interface AuthorizeSpec {
+  /** Loads the object named by the path parameters, or the caller's own account for routes without one. */
+  resource: (req: FastifyRequest, load: EntityLoader, principal: Principal) => Promise<LoadedResource>;
+  /**
+   * An action that, when allowed, means the caller may see the object: a denied action then answers 403
+   * (you see it but may not do this) instead of 404. Without it, every denial is a 404.
+   */
+  visibleWith?: string;
+  /** For `vehicle:command`: the command asked for, read from the validated body by the commands module. */
+  command?: (req: FastifyRequest) => string | null;
+}
+
+/** What a handler receives: the authorized object, who asked, and the decision that let them. */
+export interface Authorized<T = unknown> {
+  object: T;
+  principal: Principal;
+  decision: Decision;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Object-level authorization of a token-authenticated route (DESIGN rule 1). */
+    authorize?: AuthorizeSpec;
+  }
+  interface FastifyRequest {
+    authorized: Authorized | null;
+  }
+}
+
+/** The authorized object of a request, typed by the route that loaded it. */
+export function authorizedOf<T>(req: FastifyRequest): Authorized<T> {
+  if (!req.authorized) throw new Error(`route ${req.routeOptions.url} reached its handler without authorization`);
+  return req.authorized as Authorized<T>;
+}
+
+/** The caller of a verified token: a person, or a partner acting for itself; anything else is null. */
+async function principalOf(req: FastifyRequest, db: Kysely<Database>): Promise<Principal | null> {
+  const token = tokenOf(req);
+  if (token.sub) return { kind: 'user', userId: token.sub, clientId: token.clientId };
+  const app = await db.selectFrom('applications').select(['kind']).where('client_id', '=', token.clientId).executeTakeFirst();
+  return app?.kind === 'partner' ? { kind: 'application', clientId: token.clientId } : null;
+}
+
+/** The one answer for an object that is missing or not the caller's to see. */
+export function notFound(): CarapaceError {
+  return new CarapaceError('ERR_NOT_FOUND', 'no such resource');
+}
+
+/**
+ * Makes object-level authorization part of every token route on an app. At startup, a route with a token
+ * but no `authorize` spec, with an action the Cedar schema does not declare, or without closed query and
+ * response schemas, refuses to register. Per request, before the body is validated (so an unauthorized
+ * caller learns nothing from validation errors), it loads the object, asks the decision point, audits the
+ * decision with the policy version, and answers a denial as 404 (or 403 when the caller may see the
+ * object). The handler runs only on allow, with the loaded object.
+ */
+export function installAuthorization(app: App, deps: { decisions: DecisionPoint; load: EntityLoader; audit: AuditLog; db: Kysely<Database>; actions: Set<string> }): void {
+  app.decorateRequest('authorized', null);
+  app.addHook('onRoute', (route: RouteOptions) => {
+    const config = route.config as { token?: unknown; authorize?: AuthorizeSpec; catalog?: { action: string } } | undefined;
+    if (!config?.token) return;
+    const where = `${String(route.method)} ${route.url}`;
+    if (!config.authorize) throw new Error(`route ${where} takes a token but declares no authorize spec`);
+    if (!config.catalog || !deps.actions.has(config.catalog.action)) throw new Error(`route ${where} has action ${config.catalog?.action ?? '(none)'}, which the Cedar schema does not declare`);
+    const schema = route.schema as { querystring?: unknown; response?: Record<string, unknown> } | undefined;
+    if (!schema?.querystring) throw new Error(`route ${where} must declare a closed querystring schema`);
+    if (!schema.response || !Object.keys(schema.response).some((code) => code.startsWith('2'))) throw new Error(`route ${where} must declare its success response schema`);
+  });
+  app.addHook('preValidation', async (req) => {
+    const spec = req.routeOptions.config.authorize;
+    if (!spec) return;
+    const catalog = req.routeOptions.config.catalog;
+    if (!catalog) throw new Error('unreachable: the catalog is enforced at startup');
+    const token = tokenOf(req);
+    const principal = await principalOf(req, deps.db);
+    const fallback: Principal = principal ?? { kind: 'application', clientId: token.clientId };
+    // Load the same way whether or not the principal is known, so a refusal costs the same.
+    const [principalEntity, loaded] = await Promise.all([principal ? deps.load.principal(principal) : Promise.resolve(null), spec.resource(req, deps.load, fallback)]);
+    const command = spec.command ? spec.command(req) : null;
+    const own = await deps.load.callerContext(fallback, loaded.vehicleId, command);
+    const ask = (action: string): Decision => {
+      if (!principalEntity) return { decision: 'deny', reasons: [], errors: ['unknown principal'], policyVersion: deps.decisions.policyVersion };
+      return deps.decisions.decide({
+        principal: principalEntity.uid, action, resource: loaded.uid,
+        context: { client: token.clientId, scopes: [...token.scopes].sort(), mfa: token.acr === ACR.mfa, ...(command !== null ? { command } : {}), ...own.context },
+        entities: [principalEntity, ...loaded.entities, ...own.entities],
+      });
+    };
+    const decision = ask(catalog.action);
+    const allowed = decision.decision === 'allow' && loaded.object !== null;
+    // A denial always evaluates visibility too, so a missing object and a hidden one take the same path.
+    const visible = !allowed && spec.visibleWith ? ask(spec.visibleWith).decision === 'allow' && loaded.object !== null : false;
+    await deps.audit.append(deps.db, {
+      type: 'authz.decision', actor: principal?.kind === 'user' ? { type: 'user', id: principal.userId } : { type: 'application', id: token.clientId },
+      applicationId: token.clientId, object: { type: loaded.uid.type, id: untrusted(loaded.uid.id, 64) }, action: catalog.action,
+      decision: allowed ? 'allow' : 'deny', reason: allowed ? decision.reasons.join(',') : loaded.object === null ? 'not_found' : decision.errors.length > 0 ? 'evaluation_error' : 'no_permit',
+      policyVersion: decision.policyVersion, context: requestContext(req), details: { jti: token.jti, ...(decision.errors.length > 0 ? { errors: decision.errors.slice(0, 3).map((e) => untrusted(e, 200)) } : {}) },
+    });
+    if (!allowed) {
+      if (visible) throw new CarapaceError('ERR_FORBIDDEN', 'you may see this object but not do this to it', { action: catalog.action });
+      throw notFound();
+    }
+    req.authorized = { object: loaded.object, principal: principal as Principal, decision };
+  });
+}

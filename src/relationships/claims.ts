@@ -1,0 +1,88 @@
+import type { Kysely } from 'kysely';
+import type { AuditLog } from '../audit/index.js';
+import type { FailureCounter } from '../auth/index.js';
+import type { Clock } from '../platform/clock.js';
+import { CarapaceError } from '../platform/errors.js';
+import { newId } from '../platform/ids.js';
+import type { Database } from '../storage/schema.js';
+import type { Actor } from './access.js';
+import { codeHash, newTypedCode, normalizeTypedCode } from './codes.js';
+import type { RelationshipStore } from './store.js';
+
+/** Claim attempt limits: failures per vehicle (by VIN, known or not) and per account within a window. */
+export interface ClaimLimits {
+  perVehicle: number;
+  perAccount: number;
+  windowSeconds: number;
+  /** How long a code shown in the vehicle stays valid. */
+  codeTtlSeconds: number;
+}
+
+/**
+ * Claiming a vehicle with the code its head unit shows. The code proves presence inside the vehicle; it is
+ * high-entropy, single-use, short-lived and stored only as a hash. Every failure (no such VIN, a vehicle
+ * already owned or in a fleet, a wrong, used or expired code) is the same refusal and counts against both
+ * the vehicle and the account; past the limit, attempts are refused without being checked.
+ */
+export function createClaims(deps: { db: Kysely<Database>; audit: AuditLog; clock: Clock; relationships: RelationshipStore; counter: FailureCounter; limits: ClaimLimits }) {
+  const { db, audit, clock, counter, limits } = deps;
+  const keys = (vin: string, userId: string) => [`claim:vin:${vin}`, `claim:user:${userId}`] as const;
+  return {
+    /** Issues a fresh code for the vehicle's screen; earlier unused codes stop working. */
+    async issueCode(vehicleId: string, deviceId: string): Promise<{ code: string; expiresAt: string }> {
+      const now = clock.now();
+      const code = newTypedCode();
+      const expiresAt = new Date(now.getTime() + limits.codeTtlSeconds * 1000).toISOString();
+      await db.transaction().execute(async (trx) => {
+        await trx.updateTable('claim_codes').set({ expires_at: now.toISOString() }).where('vehicle_id', '=', vehicleId).where('used_at', 'is', null).where('expires_at', '>', now.toISOString()).execute();
+        await trx.insertInto('claim_codes').values({ id: newId(), vehicle_id: vehicleId, code_hash: codeHash(normalizeTypedCode(code)), created_at: now.toISOString(), expires_at: expiresAt, used_at: null, used_by: null }).execute();
+        await audit.append(trx, { type: 'relationships.claim_code.issued', actor: { type: 'device', id: deviceId }, object: { type: 'vehicle', id: vehicleId }, action: 'vehicle:issue_claim_code', decision: 'info', details: { expiresAt } });
+      });
+      return { code, expiresAt };
+    },
+
+    /** Claims the vehicle with this VIN for the actor, or refuses with one answer for every reason. */
+    async claim(actor: Actor, vinInput: string, codeInput: string): Promise<{ vehicleId: string; ownershipId: string }> {
+      const vin = vinInput.trim().toUpperCase().slice(0, 17);
+      const now = clock.now();
+      const [vehicleKey, accountKey] = keys(vin, actor.userId);
+      const [byVehicle, byAccount] = await Promise.all([counter.count(vehicleKey, limits.windowSeconds, now.getTime()), counter.count(accountKey, limits.windowSeconds, now.getTime())]);
+      if (byVehicle >= limits.perVehicle || byAccount >= limits.perAccount) {
+        await audit.append(db, { type: 'relationships.claim.locked', actor: { type: 'user', id: actor.userId }, applicationId: actor.clientId, object: { type: 'vin', id: vin }, action: 'vehicle:claim', decision: 'deny', reason: byVehicle >= limits.perVehicle ? 'vehicle_locked' : 'account_locked' });
+        throw new CarapaceError('ERR_CLAIM_LOCKED', 'too many failed claim attempts; ask the vehicle for a new code later', { retryAfter: limits.windowSeconds });
+      }
+      const at = now.toISOString();
+      const hash = codeHash(normalizeTypedCode(codeInput));
+      // The same three reads happen whatever fails, so timing does not tell a VIN that exists from one that does not.
+      const [vehicle, code] = await Promise.all([
+        db.selectFrom('vehicles').select(['id']).where('vin', '=', vin).executeTakeFirst(),
+        db.selectFrom('claim_codes').selectAll().where('code_hash', '=', hash).executeTakeFirst(),
+      ]);
+      const holders = await db.selectFrom('relationships').select(['id']).where('vehicle_id', '=', vehicle?.id ?? '').where('kind', 'in', ['ownership', 'fleet_vehicle'])
+        .where('ended_at', 'is', null).where((eb) => eb.or([eb('valid_until', 'is', null), eb('valid_until', '>', at)])).execute();
+      const ok = vehicle && code && code.vehicle_id === vehicle.id && code.used_at === null && code.expires_at > at && holders.length === 0;
+      const refuse = async (reason: string) => {
+        await Promise.all([counter.add(vehicleKey, limits.windowSeconds, now.getTime()), counter.add(accountKey, limits.windowSeconds, now.getTime())]);
+        await audit.append(db, { type: 'relationships.claim.refused', actor: { type: 'user', id: actor.userId }, applicationId: actor.clientId, object: { type: 'vin', id: vin.replace(/[^A-Z0-9]/g, '') }, action: 'vehicle:claim', decision: 'deny', reason });
+        return new CarapaceError('ERR_CLAIM_REFUSED', 'this vehicle cannot be claimed with that code');
+      };
+      if (!ok || !vehicle || !code) throw await refuse(!vehicle ? 'no_such_vin' : holders.length > 0 ? 'already_held' : 'bad_code');
+      try {
+        return await db.transaction().execute(async (trx) => {
+          const used = await trx.updateTable('claim_codes').set({ used_at: at, used_by: actor.userId }).where('id', '=', code.id).where('used_at', 'is', null).executeTakeFirst();
+          const still = await trx.selectFrom('relationships').select(['id']).where('vehicle_id', '=', vehicle.id).where('kind', 'in', ['ownership', 'fleet_vehicle']).where('ended_at', 'is', null).execute();
+          if (Number(used.numUpdatedRows) !== 1 || still.length > 0) throw new CarapaceError('ERR_CLAIM_REFUSED', 'this vehicle cannot be claimed with that code');
+          const rel = await deps.relationships.grant({ type: 'user', id: actor.userId }, { kind: 'ownership', userId: actor.userId, vehicleId: vehicle.id, attributes: { via: 'claim' } }, trx);
+          await audit.append(trx, { type: 'relationships.vehicle.claimed', actor: { type: 'user', id: actor.userId }, applicationId: actor.clientId, object: { type: 'vehicle', id: vehicle.id }, action: 'vehicle:claim', decision: 'allow' });
+          return { vehicleId: vehicle.id, ownershipId: rel.id };
+        });
+      } catch (err) {
+        if (err instanceof CarapaceError && err.code === 'ERR_CLAIM_REFUSED') throw await refuse('race_lost');
+        throw err;
+      }
+    },
+  };
+}
+
+/** Vehicle claiming. */
+export type Claims = ReturnType<typeof createClaims>;
