@@ -12,7 +12,7 @@ import { TokenRefusal, type TokenVerifier, type VerifiedToken } from './verifier
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** Token authentication of a route: the audience and the scopes it needs (all of them). */
-    token?: { audience: string; scopes: readonly string[] };
+    token?: { audience: string; scopes: readonly string[]; anyScope?: boolean };
   }
   interface FastifyRequest {
     token: VerifiedToken | null;
@@ -54,7 +54,8 @@ export function installTokenAuthentication(app: App, deps: { verify: TokenVerifi
         if (!user || user.status !== 'active' || user.credential_epoch !== token.credentialEpoch) throw new TokenRefusal('credentials_changed', token.jti);
       }
       const missing = required.scopes.filter((s) => !token.scopes.has(s));
-      if (missing.length > 0) throw new TokenRefusal(`missing_scope:${missing.join(',')}`, token.jti, 'insufficient_scope');
+      // anyScope: routes used by two kinds of caller (an owner or a dealer closing a case) need one of the scopes.
+      if (required.anyScope ? missing.length === required.scopes.length && missing.length > 0 : missing.length > 0) throw new TokenRefusal(`missing_scope:${missing.join(',')}`, token.jti, 'insufficient_scope');
       req.token = token;
     } catch (err) {
       if (!(err instanceof TokenRefusal)) throw err;

@@ -64,6 +64,16 @@ export const configSchema = {
     invitationTtl: opt.duration(7 * DAY, HOUR, 30 * DAY, 'CARAPACE_AUTH_INVITATION_TTL', 'How long an invitation code stays usable.'),
     loginFailureWindow: opt.duration(900, 60, 86400, 'CARAPACE_AUTH_LOGIN_FAILURE_WINDOW', 'The sliding window of the sign-in failure limits.'),
   },
+  policy: {
+    dir: opt.optionalString('CARAPACE_POLICY_DIR',
+      'Directory of the Cedar schema (`schema.cedarschema`) and policies (`*.cedar`). When unset, the `policies/` shipped with Carapace. An invalid policy set refuses to start.'),
+  },
+  claims: {
+    codeTtl: opt.duration(15 * MINUTE, MINUTE, HOUR, 'CARAPACE_CLAIMS_CODE_TTL', 'How long a claim code shown inside a vehicle stays usable.'),
+    failuresPerVehicle: opt.integer(5, 1, 100, 'CARAPACE_CLAIMS_FAILURES_PER_VEHICLE', 'Failed claims naming one VIN within the window before claiming it pauses.'),
+    failuresPerAccount: opt.integer(10, 1, 100, 'CARAPACE_CLAIMS_FAILURES_PER_ACCOUNT', 'Failed claims by one account within the window before it may not claim.'),
+    failureWindow: opt.duration(HOUR, MINUTE, DAY, 'CARAPACE_CLAIMS_FAILURE_WINDOW', 'The sliding window of the claim failure limits.'),
+  },
   pki: {
     operationalCertTtl: opt.duration(7 * DAY, 5 * MINUTE, 30 * DAY, 'CARAPACE_PKI_OPERATIONAL_CERT_TTL',
       'Lifetime of a device operational certificate.'),

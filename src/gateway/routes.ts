@@ -6,6 +6,7 @@ import { requestContext } from '../http/context.js';
 import { CarapaceError } from '../platform/errors.js';
 import type { CertificateBundle, Pki } from '../pki/index.js';
 import { MAX_CSR_BYTES } from '../pki/csr.js';
+import type { Claims } from '../relationships/index.js';
 import { deviceOf } from './device-auth.js';
 
 const PEM_CHAIN = 'application/pem-certificate-chain';
@@ -64,7 +65,7 @@ function sendBundle(req: FastifyRequest, reply: FastifyReply, bundle: Certificat
 }
 
 /** The gateway's device routes: enrollment, rotation and the device's view of itself. */
-export function registerGatewayRoutes(app: App, deps: { pki: Pki }): void {
+export function registerGatewayRoutes(app: App, deps: { pki: Pki; claims: Claims }): void {
   // Closed content types: JSON and PKCS#10 only, so anything else is a clear 415.
   app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('application/pkcs10', { parseAs: 'buffer', bodyLimit: MAX_CSR_BYTES }, (_req, body, done) => done(null, body));
@@ -112,5 +113,16 @@ export function registerGatewayRoutes(app: App, deps: { pki: Pki }): void {
       status: row.status,
       certificate: { serial: cert.serial, thumbprint: cert.thumbprint, notBefore: cert.not_before, notAfter: cert.not_after, overlapUntil: cert.overlap_until },
     };
+  });
+
+  app.post('/v1/device/claim-code', {
+    config: {
+      device: 'operational',
+      catalog: entry({ owner: 'relationships', purpose: 'The vehicle asks for a fresh single-use claim code to show on its screen; earlier codes stop working.', callers: ['device'], action: 'vehicle:issue_claim_code', safetyImpact: 'high' }),
+    },
+    schema: { response: { 201: Type.Object({ code: Type.String(), expiresAt: Type.String() }, { additionalProperties: false }) } },
+  }, async (req, reply) => {
+    const device = deviceOf(req, 'operational');
+    return reply.code(201).send(await deps.claims.issueCode(device.vehicleId, device.deviceId));
   });
 }

@@ -3,6 +3,7 @@ import { API_AUDIENCE } from '../auth/scopes.js';
 import { tokenOf } from '../auth/token-auth.js';
 import type { App } from '../http/app.js';
 import { CarapaceError } from '../platform/errors.js';
+import { load, NoQuery } from '../policy/route-kit.js';
 import type { Directory } from './directory.js';
 
 const Me = Type.Object({
@@ -18,9 +19,10 @@ export function registerMeRoute(app: App, deps: { directory: Directory }): void 
   app.get('/v1/me', {
     config: {
       token: { audience: API_AUDIENCE, scopes: [] },
+      authorize: { resource: load.self },
       catalog: { owner: 'identity', purpose: "The caller's own identity, memberships and token facts.", callers: ['user'], action: 'identity:read_self', classification: 'confidential', scopes: [], safetyImpact: 'none', status: 'stable' },
     },
-    schema: { response: { 200: Me } },
+    schema: { querystring: NoQuery, response: { 200: Me } },
   }, async (req) => {
     const token = tokenOf(req);
     if (!token.sub) throw new CarapaceError('ERR_FORBIDDEN', '/v1/me is for tokens issued to a person');

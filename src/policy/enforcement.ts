@@ -116,3 +116,22 @@ export function installAuthorization(app: App, deps: { decisions: DecisionPoint;
     req.authorized = { object: loaded.object, principal: principal as Principal, decision };
   });
 }
+
+/**
+ * Decides one action on many objects for the caller of an already authorized request: how list routes
+ * filter what they return, through the same policies as single-object routes.
+ */
+export async function decideEach(req: FastifyRequest, deps: { decisions: DecisionPoint; load: EntityLoader }, action: string, resources: LoadedResource[]): Promise<boolean[]> {
+  const { principal } = authorizedOf(req);
+  const token = tokenOf(req);
+  const entity = await deps.load.principal(principal);
+  if (!entity) return resources.map(() => false);
+  return Promise.all(resources.map(async (r) => {
+    if (r.object === null) return false;
+    const own = await deps.load.callerContext(principal, r.vehicleId, null);
+    return deps.decisions.decide({
+      principal: entity.uid, action, resource: r.uid, context: { client: token.clientId, scopes: [...token.scopes].sort(), mfa: token.acr === ACR.mfa, ...own.context },
+      entities: [entity, ...r.entities, ...own.entities],
+    }).decision === 'allow';
+  }));
+}

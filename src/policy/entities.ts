@@ -104,8 +104,8 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
     },
 
     /** A fleet group, inside its tenant. */
-    async group(id: string): Promise<LoadedResource<{ id: string; tenant_id: string; name: string }>> {
-      const row = await db.selectFrom('fleet_groups').select(['id', 'tenant_id', 'name']).where('id', '=', id).executeTakeFirst();
+    async group(id: string): Promise<LoadedResource<Database['fleet_groups']>> {
+      const row = await db.selectFrom('fleet_groups').selectAll().where('id', '=', id).executeTakeFirst();
       const tenant = row?.tenant_id ?? '';
       return { uid: { type: 'FleetGroup', id }, entities: [{ uid: { type: 'FleetGroup', id }, attrs: { tenant: ref('Tenant', tenant) }, parents: row ? [{ type: 'Tenant', id: tenant }] : [] }], object: row ?? null };
     },

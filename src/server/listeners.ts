@@ -11,6 +11,9 @@ import { registerGatewayRoutes } from '../gateway/routes.js';
 import { type App, createListenerApp, type ListenerApp } from '../http/app.js';
 import { type ReadinessChecks, registerHealth } from '../http/health.js';
 import { registerCrlRoutes } from '../pki/crl-routes.js';
+import { installAuthorization } from '../policy/index.js';
+import { registerCaseRoutes, registerFleetRoutes, registerSharingRoutes } from '../relationships/routes.js';
+import { registerVehicleRoutes } from '../vehicles/routes.js';
 import type { Platform } from './platform.js';
 import type { ServerTls } from './tls-material.js';
 
@@ -49,8 +52,16 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   registerOAuthRoutes(pub.app, platform.auth.provider, 'public');
   registerInteractions(pub.app, { provider: platform.auth.provider, directory: platform.directory, audit, clock: platform.clock, throttle: platform.auth.throttle });
   installTokenAuthentication(pub.app, { verify: platform.auth.verify, audit, db: platform.storage.db, baseUrl: () => config.publicBaseUrl.replace(/\/$/, '') });
+  const authz = platform.authorization;
+  const db = platform.storage.db;
+  installAuthorization(pub.app, { decisions: authz.decisions, load: authz.load, audit, db, actions: authz.actions });
   registerMeRoute(pub.app, { directory: platform.directory });
   registerAccountRoutes(pub.app, { directory: platform.directory, invitations: platform.invitations });
+  const clock = platform.clock;
+  registerVehicleRoutes(pub.app, { db, clock, decisions: authz.decisions, load: authz.load, access: authz.access, claims: authz.claims });
+  registerSharingRoutes(pub.app, { db, clock, access: authz.access });
+  registerFleetRoutes(pub.app, { db, clock, decisions: authz.decisions, load: authz.load, fleet: authz.fleet });
+  registerCaseRoutes(pub.app, { db, clock, cases: authz.cases });
 
   // The gateway trusts the fleet CA (operational certificates) and the manufacturer CA (factory
   // certificates); the root is there only to complete the fleet chain. Which CA issued what is checked per route.
@@ -64,7 +75,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   forbidRenegotiation(gw.app);
   installDeviceAuthentication(gw.app, { pki, audit });
   registerHealth(gw.app, ready);
-  registerGatewayRoutes(gw.app, { pki });
+  registerGatewayRoutes(gw.app, { pki, claims: platform.authorization.claims });
   registerOAuthRoutes(gw.app, platform.auth.provider, 'gateway');
 
   const admin = createListenerApp({ tls: { ...base, requestCert: true, ca: [root.pem] }, logger: log.child({ listener: 'admin' }) });

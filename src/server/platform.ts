@@ -6,7 +6,23 @@ import { join } from 'node:path';
 import { type Auth, createAuth } from '../auth/index.js';
 import { createDirectory, createInvitations, createSecretBox, type Directory, type Invitations } from '../identity/index.js';
 import { createPki, type KeyProvider, type Pki } from '../pki/index.js';
-import { createRelationshipStore, type RelationshipStore } from '../relationships/index.js';
+import { createMemoryFailureCounter, createRedisFailureCounter } from '../auth/index.js';
+import { createDecisionPoint, createEntityLoader, type DecisionPoint, type EntityLoader, loadPolicySet, type PolicySet, schemaActions } from '../policy/index.js';
+import {
+  type Cases, type Claims, createCases, createClaims, createFleetGroups, createRelationshipStore, createVehicleAccess, type FleetGroups, type RelationshipStore, type VehicleAccess,
+} from '../relationships/index.js';
+
+/** Authorization: the validated policy set, its decision point, the entity loader and the relationship services. */
+export interface Authorization {
+  policySet: PolicySet;
+  decisions: DecisionPoint;
+  load: EntityLoader;
+  actions: Set<string>;
+  access: VehicleAccess;
+  cases: Cases;
+  fleet: FleetGroups;
+  claims: Claims;
+}
 import { migrateToLatest, openStorage, type Storage } from '../storage/index.js';
 
 /** The platform's long-lived parts, shared by the listeners and the CLI. */
@@ -18,6 +34,8 @@ export interface Platform {
   directory: Directory;
   invitations: Invitations;
   relationships: RelationshipStore;
+  /** The policy set, decision point and relationship services behind the public API's authorization. */
+  authorization: Authorization;
   auth: Auth;
   clock: Clock;
   log: Logger;
@@ -27,6 +45,8 @@ export interface Platform {
 /** Opens storage, applies migrations, and loads (or in development, creates) the PKI. */
 export async function createPlatform(config: Config, options: { log: Logger; clock?: Clock; keys?: KeyProvider; sqliteFile?: string }): Promise<Platform> {
   const clock = options.clock ?? systemClock;
+  // An invalid policy set refuses to start, before anything is opened.
+  const policySet = loadPolicySet(config.policy.dir ?? undefined);
   const storage = await openStorage({ url: config.database.url, schema: config.database.schema, dataDir: config.dataDir, sqliteFile: options.sqliteFile });
   try {
     await migrateToLatest(storage.db, { schema: storage.schema });
@@ -55,9 +75,17 @@ export async function createPlatform(config: Config, options: { log: Logger; clo
     const invitations = createInvitations({ db: storage.db, audit, clock, directory, ttlSeconds: config.auth.invitationTtl });
     const relationships = createRelationshipStore({ db: storage.db, audit, clock });
     const auth = await createAuth({ config, db: storage.db, audit, clock, log: options.log, secrets });
+    const deps = { db: storage.db, audit, clock, relationships };
+    const claimCounter = config.redis.url ? createRedisFailureCounter(config.redis.url) : createMemoryFailureCounter();
+    const authorization = {
+      policySet, decisions: createDecisionPoint(policySet), load: createEntityLoader({ db: storage.db, clock }), actions: schemaActions(policySet),
+      access: createVehicleAccess(deps), cases: createCases(deps), fleet: createFleetGroups(deps),
+      claims: createClaims({ ...deps, counter: claimCounter, limits: { perVehicle: config.claims.failuresPerVehicle, perAccount: config.claims.failuresPerAccount, windowSeconds: config.claims.failureWindow, codeTtlSeconds: config.claims.codeTtl } }),
+    };
     return {
-      config, storage, audit, pki, directory, invitations, relationships, auth, clock, log: options.log,
+      config, storage, audit, pki, directory, invitations, relationships, auth, authorization, clock, log: options.log,
       async close() {
+        await claimCounter.close();
         await auth.close();
         await pki.stop();
         await storage.close();

@@ -1,0 +1,118 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
+import type { App } from '../http/app.js';
+import { type DecisionPoint, type EntityLoader, type Principal, apiRoute, authorizedOf, closed, decideEach, Id, load, NoQuery, NullableString } from '../policy/index.js';
+import type { Claims, RelationshipRow, VehicleAccess } from '../relationships/index.js';
+import type { Database } from '../storage/schema.js';
+import type { Kysely } from 'kysely';
+import type { Clock } from '../platform/clock.js';
+
+const Params = Type.Object({ vehicleId: Id }, closed);
+const ACCESS = ['owner', 'driver', 'fleet', 'dealer', 'support', 'partner'] as const;
+const Vehicle = Type.Object({ id: Type.String(), vin: NullableString, access: Type.Array(Type.String({ enum: [...ACCESS] })) }, closed);
+const Device = Type.Object({ status: Type.String(), enrolledAt: NullableString }, closed);
+
+type VehicleObject = { id: string; vin: string | null; relationships: RelationshipRow[] };
+
+/** How the caller reaches the vehicle, from the relationships in force: shown, never used to decide. */
+function accessOf(p: Principal, rels: RelationshipRow[], tenants: Set<string>): Array<(typeof ACCESS)[number]> {
+  const out = new Set<(typeof ACCESS)[number]>();
+  for (const r of rels) {
+    if (p.kind === 'application') { if (r.kind === 'partner_grant' && r.application_id === p.clientId) out.add('partner'); continue; }
+    if (r.kind === 'ownership' && r.user_id === p.userId) out.add('owner');
+    if (r.kind === 'delegation' && r.user_id === p.userId) out.add('driver');
+    if (r.kind === 'support_case' && r.user_id === p.userId) out.add('support');
+    if (r.kind === 'fleet_vehicle' && r.tenant_id && tenants.has(r.tenant_id)) out.add('fleet');
+    if (r.kind === 'service_case' && r.tenant_id && tenants.has(r.tenant_id)) out.add('dealer');
+  }
+  return ACCESS.filter((a) => out.has(a));
+}
+
+/** The public vehicle API: list, read, status, location, diagnostics, claim and transfer. */
+export function registerVehicleRoutes(app: App, deps: { db: Kysely<Database>; clock: Clock; decisions: DecisionPoint; load: EntityLoader; access: VehicleAccess; claims: Claims }): void {
+  const { db } = deps;
+  const tenantsOf = async (p: Principal) => new Set(p.kind === 'user'
+    ? (await db.selectFrom('memberships').select(['tenant_id']).where('user_id', '=', p.userId).where('ended_at', 'is', null).execute()).map((m) => m.tenant_id) : []);
+  const view = async (req: FastifyRequest, v: VehicleObject) => {
+    const { principal } = authorizedOf(req);
+    // A partner gets the vehicle's opaque id and its access, not the VIN (which identifies the owner's car).
+    return { id: v.id, vin: principal.kind === 'application' ? null : v.vin, access: accessOf(principal, v.relationships, await tenantsOf(principal)) };
+  };
+  const device = async (vehicleId: string) => {
+    const d = await db.selectFrom('devices').select(['status', 'enrolled_at']).where('vehicle_id', '=', vehicleId).where('replaced_by', 'is', null).orderBy('created_at', 'desc').executeTakeFirst();
+    return d ? { status: d.status, enrolledAt: d.enrolled_at } : null;
+  };
+
+  app.get('/v1/vehicles', {
+    config: apiRoute({ owner: 'vehicles', purpose: 'The vehicles the caller may see, each with how the caller reaches it.', action: 'vehicle:list', scopes: ['vehicle:read_status'], callers: ['user', 'application'], authorize: { resource: load.self } }),
+    schema: { querystring: NoQuery, response: { 200: Type.Object({ vehicles: Type.Array(Vehicle) }, closed) } },
+  }, async (req) => {
+    const { principal } = authorizedOf(req);
+    const at = deps.clock.now().toISOString();
+    const tenants = [...await tenantsOf(principal)];
+    // Candidates come from any relationship naming the caller or their tenants; the policies decide each one.
+    const rows = await db.selectFrom('relationships').select(['vehicle_id']).where('vehicle_id', 'is not', null).where('ended_at', 'is', null).where('valid_from', '<=', at)
+      .where((eb) => eb.or([eb('valid_until', 'is', null), eb('valid_until', '>', at)]))
+      .where((eb) => principal.kind === 'application' ? eb('application_id', '=', principal.clientId)
+        : eb.or([eb('user_id', '=', principal.userId), ...(tenants.length ? [eb('tenant_id', 'in', tenants)] : [])]))
+      .execute();
+    const ids = [...new Set(rows.map((r) => r.vehicle_id as string))].sort();
+    const loaded = await Promise.all(ids.map((id) => deps.load.vehicle(id)));
+    const allowed = await decideEach(req, deps, 'vehicle:read', loaded);
+    const visible = loaded.filter((_, i) => allowed[i]).map((l) => l.object as VehicleObject);
+    return { vehicles: await Promise.all(visible.map((v) => view(req, v))) };
+  });
+
+  app.get('/v1/vehicles/:vehicleId', {
+    config: apiRoute({ owner: 'vehicles', purpose: 'One vehicle the caller may see.', action: 'vehicle:read', scopes: ['vehicle:read_status'], callers: ['user', 'application'], authorize: { resource: load.vehicle() } }),
+    schema: { params: Params, querystring: NoQuery, response: { 200: Vehicle } },
+  }, async (req) => view(req, authorizedOf<VehicleObject>(req).object));
+
+  app.get('/v1/vehicles/:vehicleId/status', {
+    config: apiRoute({ owner: 'vehicles', purpose: "A vehicle's status: its telematics unit and last reported state.", action: 'vehicle:read_status', scopes: ['vehicle:read_status'], callers: ['user', 'application'], authorize: { resource: load.vehicle(), visibleWith: 'vehicle:read' } }),
+    schema: { params: Params, querystring: NoQuery, response: { 200: Type.Object({ vehicleId: Type.String(), device: Type.Union([Device, Type.Null()]) }, closed) } },
+  }, async (req) => {
+    const v = authorizedOf<VehicleObject>(req).object;
+    return { vehicleId: v.id, device: await device(v.id) };
+  });
+
+  app.get('/v1/vehicles/:vehicleId/location', {
+    config: apiRoute({ owner: 'vehicles', purpose: "A vehicle's last known position: its own action and scope, more sensitive than status.", action: 'vehicle:read_location', scopes: ['vehicle:location'], callers: ['user', 'application'], classification: 'restricted', authorize: { resource: load.vehicle(), visibleWith: 'vehicle:read' } }),
+    schema: { params: Params, querystring: NoQuery, response: { 200: Type.Object({ vehicleId: Type.String(), position: Type.Union([Type.Object({ lat: Type.Number(), lon: Type.Number(), at: Type.String() }, closed), Type.Null()]) }, closed) } },
+  }, async (req) => ({ vehicleId: authorizedOf<VehicleObject>(req).object.id, position: null }));
+
+  app.get('/v1/vehicles/:vehicleId/diagnostics', {
+    config: apiRoute({ owner: 'vehicles', purpose: 'Diagnostics of a vehicle: for its owner, its fleet admin, or a dealer with an open, consented service case.', action: 'vehicle:read_diagnostics', scopes: ['vehicle:diagnostics'], authorize: { resource: load.vehicle(), visibleWith: 'vehicle:read' } }),
+    schema: { params: Params, querystring: NoQuery, response: { 200: Type.Object({ vehicleId: Type.String(), device: Type.Union([Device, Type.Null()]), troubleCodes: Type.Array(Type.String()) }, closed) } },
+  }, async (req) => {
+    const v = authorizedOf<VehicleObject>(req).object;
+    return { vehicleId: v.id, device: await device(v.id), troubleCodes: [] };
+  });
+
+  app.post('/v1/vehicle-claims', {
+    config: apiRoute({ owner: 'vehicles', purpose: 'Claim an unowned vehicle with the single-use code shown inside it.', action: 'vehicle:claim', scopes: ['vehicle:claim'], safetyImpact: 'high', authorize: { resource: load.self } }),
+    schema: {
+      querystring: NoQuery,
+      body: Type.Object({ vin: Type.String({ minLength: 1, maxLength: 32 }), code: Type.String({ minLength: 1, maxLength: 64 }) }, closed),
+      response: { 201: Type.Object({ vehicleId: Type.String() }, closed) },
+    },
+  }, async (req, reply) => {
+    const { principal } = authorizedOf(req);
+    const body = req.body as { vin: string; code: string };
+    const claimed = await deps.claims.claim({ userId: (principal as { userId: string }).userId, clientId: principal.clientId }, body.vin, body.code);
+    return reply.code(201).send({ vehicleId: claimed.vehicleId });
+  });
+
+  app.post('/v1/vehicles/:vehicleId/transfer', {
+    config: apiRoute({ owner: 'vehicles', purpose: "Transfer ownership to another account; ends the old owner's drivers, consents and queued jobs at once.", action: 'vehicle:transfer', scopes: ['vehicle:transfer'], safetyImpact: 'high', authorize: { resource: load.vehicle(), visibleWith: 'vehicle:read' } }),
+    schema: {
+      params: Params, querystring: NoQuery,
+      body: Type.Object({ toEmail: Type.String({ minLength: 3, maxLength: 320 }) }, closed),
+      response: { 200: Type.Object({ vehicleId: Type.String(), ended: Type.Record(Type.String(), Type.Integer()) }, closed) },
+    },
+  }, async (req) => {
+    const { object, principal } = authorizedOf<VehicleObject>(req);
+    const result = await deps.access.transfer({ userId: (principal as { userId: string }).userId, clientId: principal.clientId }, object.id, (req.body as { toEmail: string }).toEmail);
+    return { vehicleId: object.id, ended: result.ended };
+  });
+}
