@@ -228,10 +228,10 @@ describe.each(testEngines())('identities and tokens on %s', (engine) => {
     await expect(clientCredentialsToken({ baseUrl: base, ca: cp.ca, clientId: 'insights-partner', privateJwk, scope: 'vehicle:unlock' })).rejects.toMatchObject({ body: { error: 'invalid_scope' } });
     const stranger = { ...(await exportJWK((await generateKeyPair('ES256', { extractable: true })).privateKey)), kid };
     await expect(clientCredentialsToken({ baseUrl: base, ca: cp.ca, clientId: 'insights-partner', privateJwk: stranger, scope: 'vehicle:read_status' })).rejects.toMatchObject({ body: { error: 'invalid_client' } });
-    // Bound to the partner's DPoP key, and a person's token nowhere: /v1/me refuses it even with a valid proof.
+    // Bound to the partner's DPoP key, and a person's token nowhere: /v1/me has no account for a partner to see, even with a valid proof.
     expect(claims.cnf).toMatchObject({ jkt: expect.any(String) });
     const res = await request(`${base}/v1/me`, { ca: cp.ca, headers: { authorization: `DPoP ${t.accessToken}`, dpop: await t.dpop.proof('GET', `${base}/v1/me`, t.accessToken) } });
-    expect(res.json).toMatchObject({ status: 403, code: 'ERR_FORBIDDEN' });
+    expect(res.json).toMatchObject({ status: 404, code: 'ERR_NOT_FOUND' });
     expect((await request(`${base}/v1/me`, { ca: cp.ca, headers: { authorization: `Bearer ${t.accessToken}` } })).status).toBe(401);
   });
 

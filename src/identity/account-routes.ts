@@ -34,7 +34,7 @@ export function registerAccountRoutes(app: App, deps: { directory: Directory; in
     const user = await deps.directory.db.selectFrom('users').select(['password_hash']).where('id', '=', userId).executeTakeFirstOrThrow();
     if (!(await verifyPassword(user.password_hash, req.body.currentPassword))) throw new CarapaceError('ERR_FORBIDDEN', 'the current password is not right');
     await deps.directory.changePassword({ type: 'user', id: userId }, userId, req.body.newPassword);
-    return reply.code(204).send();
+    return reply.code(204).send(null);
   });
 
   app.post('/v1/me/mfa/totp', {
@@ -47,11 +47,11 @@ export function registerAccountRoutes(app: App, deps: { directory: Directory; in
     schema: { querystring: NoQuery, response: NoContent, body: Type.Object({ code: Type.String({ pattern: '^[0-9]{6}$' }) }, closed) },
   }, async (req, reply) => {
     await deps.directory.confirmTotpEnrolment(userOf(req), req.body.code);
-    return reply.code(204).send();
+    return reply.code(204).send(null);
   });
 
   app.post('/v1/tenants/:tenantId/invitations', {
-    config: { token, authorize: { resource: load.tenant() }, catalog: entry('Invite an email address to a role in a tenant (the only way to a privileged role).', 'identity:invite', 'high') },
+    config: { token, authorize: { resource: load.tenant(), visibleWith: 'tenant:read' }, catalog: entry('Invite an email address to a role in a tenant (the only way to a privileged role).', 'identity:invite', 'high') },
     schema: {
       params: Type.Object({ tenantId: Type.String({ format: 'uuid' }) }, closed), querystring: NoQuery,
       body: Type.Object({ email: Type.String({ minLength: 3, maxLength: 320 }), role: Type.Union(ROLES.map((r) => Type.Literal(r))) }, closed),

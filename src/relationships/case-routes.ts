@@ -33,7 +33,7 @@ export function registerCaseRoutes(app: App, deps: { db: Kysely<Database>; clock
   const effective = (c: ServiceCaseRow): ServiceCaseRow => (c.status === 'open' && c.closes_at !== null && c.closes_at <= now() ? { ...c, status: 'closed' } : c);
 
   app.post('/v1/dealers/:tenantId/service-cases', {
-    config: apiRoute({ owner: 'relationships', purpose: 'A dealer requests a service case on a vehicle by VIN; nothing is granted until the owner consents.', action: 'service_case:request', scopes: ['vehicle:diagnostics'], safetyImpact: 'low', authorize: { resource: load.tenant() } }),
+    config: apiRoute({ owner: 'relationships', purpose: 'A dealer requests a service case on a vehicle by VIN; nothing is granted until the owner consents.', action: 'service_case:request', scopes: ['vehicle:diagnostics'], safetyImpact: 'low', authorize: { resource: load.tenant(), visibleWith: 'tenant:read' } }),
     schema: { params: TenantParams, querystring: NoQuery, body: Type.Object({ vin: Type.String({ minLength: 17, maxLength: 17 }), reason: Type.String({ minLength: 1, maxLength: 500 }) }, closed), response: { 202: ServiceCase } },
   }, async (req, reply) => {
     const tenant = authorizedOf<{ id: string }>(req).object;
@@ -41,7 +41,7 @@ export function registerCaseRoutes(app: App, deps: { db: Kysely<Database>; clock
   });
 
   app.get('/v1/dealers/:tenantId/service-cases', {
-    config: apiRoute({ owner: 'relationships', purpose: "A dealer's service cases.", action: 'service_case:list', scopes: ['vehicle:diagnostics'], authorize: { resource: load.tenant() } }),
+    config: apiRoute({ owner: 'relationships', purpose: "A dealer's service cases.", action: 'service_case:list', scopes: ['vehicle:diagnostics'], authorize: { resource: load.tenant(), visibleWith: 'tenant:read' } }),
     schema: { params: TenantParams, querystring: NoQuery, response: { 200: Type.Object({ cases: Type.Array(ServiceCase) }, closed) } },
   }, async (req) => {
     const tenant = authorizedOf<{ id: string }>(req).object;

@@ -43,7 +43,7 @@ export function registerFleetRoutes(app: App, deps: { db: Kysely<Database>; cloc
   const TenantParams = Type.Object({ tenantId: Id }, closed);
 
   app.get('/v1/fleets/:tenantId/groups', {
-    config: apiRoute({ owner: 'relationships', purpose: "A fleet's groups: all of them for its admins, their own for operators.", action: 'fleet:list_groups', scopes: ['fleet:read'], authorize: { resource: load.tenant() } }),
+    config: apiRoute({ owner: 'relationships', purpose: "A fleet's groups: all of them for its admins, their own for operators.", action: 'fleet:list_groups', scopes: ['fleet:read'], authorize: { resource: load.tenant(), visibleWith: 'tenant:read' } }),
     schema: { params: TenantParams, querystring: NoQuery, response: { 200: Type.Object({ groups: Type.Array(Group) }, closed) } },
   }, async (req) => {
     const tenant = authorizedOf<{ id: string }>(req).object;
@@ -54,7 +54,7 @@ export function registerFleetRoutes(app: App, deps: { db: Kysely<Database>; cloc
   });
 
   app.post('/v1/fleets/:tenantId/groups', {
-    config: apiRoute({ owner: 'relationships', purpose: 'A fleet admin creates a group.', action: 'fleet:create_group', scopes: ['fleet:admin'], safetyImpact: 'low', authorize: { resource: load.tenant(), visibleWith: 'fleet:list_groups' } }),
+    config: apiRoute({ owner: 'relationships', purpose: 'A fleet admin creates a group.', action: 'fleet:create_group', scopes: ['fleet:admin'], safetyImpact: 'low', authorize: { resource: load.tenant(), visibleWith: 'tenant:read' } }),
     schema: { params: TenantParams, querystring: NoQuery, body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 120 }) }, closed), response: { 201: Group } },
   }, async (req, reply) => {
     const tenant = authorizedOf<{ id: string }>(req).object;
