@@ -4,7 +4,7 @@
  */
 export const USER_SCOPES = [
   'vehicle:read_status', 'vehicle:location', 'vehicle:climate', 'vehicle:charging', 'vehicle:lock', 'vehicle:unlock',
-  'vehicle:remote_start', 'vehicle:diagnostics', 'vehicle:manage_drivers', 'fleet:read', 'fleet:command', 'fleet:admin',
+  'vehicle:remote_start', 'vehicle:diagnostics', 'vehicle:manage_drivers', 'vehicle:consent', 'vehicle:claim', 'vehicle:transfer', 'fleet:read', 'fleet:command', 'fleet:admin',
   'support:read', 'security:admin',
 ] as const;
 

@@ -1,5 +1,8 @@
+import { runMatrix, summaryLine } from '../authz-matrix/index.js';
+import { readScenario } from '../identity/seed.js';
 import { Command, CommanderError, Option } from 'commander';
 import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createAuditLog } from '../audit/index.js';
 import { rotateSigningKeys } from '../auth/index.js';
 import { renderConfigReference } from '../config/index.js';
@@ -83,6 +86,21 @@ export function buildProgram(output?: CliOutput): Command {
       } finally {
         await storage.close();
       }
+    });
+
+  program.command('authz-matrix')
+    .description('Run the authorization matrix against a running deployment seeded with a scenario: every persona x object x route, plus the time-dependent cells. It changes state (revokes, closes, transfers): use a demo or staging deployment.')
+    .requiredOption('--scenario <file>', 'the scenario the deployment was seeded with', 'scenarios/demo.yaml')
+    .requiredOption('--report <file>', 'where to write the JSON report')
+    .option('--url <url>', 'the public listener', 'https://localhost:8443')
+    .option('--ca <file>', 'the CA that signed the server certificate', 'data/pki/ca.pem')
+    .option('--partner-keys <dir>', "directory of the demo partners' private JWKs", 'data/demo')
+    .action(async (opts: { scenario: string; report: string; url: string; ca: string; partnerKeys: string }) => {
+      const report = await runMatrix(readScenario(opts.scenario), { baseUrl: opts.url, ca: readFileSync(opts.ca, 'utf8'), partnerKeysDir: opts.partnerKeys }, { log: (line) => process.stderr.write(`${line}\n`) });
+      writeFileSync(opts.report, `${JSON.stringify(report, null, 2)}\n`);
+      for (const c of report.cells.filter((x) => x.unexpected)) process.stdout.write(`UNEXPECTED ${c.phase} | ${c.persona} ${c.route} on ${c.object}: expected ${c.expected}, got ${c.observed}${c.note ? ` (${c.note})` : ''}\n`);
+      process.stdout.write(`${summaryLine(report)}\n`);
+      if (report.summary.unexpected > 0 || report.summary.routesMissing.length > 0 || report.summary.unresolved.length > 0) process.exitCode = 1;
     });
 
   const config = program.command('config').description('Inspect configuration.');

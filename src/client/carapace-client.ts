@@ -172,3 +172,23 @@ export async function clientCredentialsToken(args: { baseUrl: string; ca: string
   const t = res.json as { access_token: string; expires_in: number };
   return { accessToken: t.access_token, expiresIn: t.expires_in, dpop };
 }
+
+/** An API caller holding a DPoP-bound token it did not get by signing a person in (a partner service). */
+export class ServiceSession {
+  constructor(private readonly options: { baseUrl: string; ca: string | string[] }, private readonly token: { accessToken: string; dpop: DpopKey }) {}
+
+  /** Signs in a partner or workload with client credentials (private_key_jwt) and keeps the DPoP-bound token. */
+  static async create(args: { baseUrl: string; ca: string | string[]; clientId: string; privateJwk: JWK; scope: string }): Promise<ServiceSession> {
+    return new ServiceSession(args, await clientCredentialsToken(args));
+  }
+
+  /** Calls the API with the token and a fresh DPoP proof. */
+  async api(method: string, path: string, body?: unknown): Promise<ClientResponse> {
+    const url = `${this.options.baseUrl.replace(/\/$/, '')}${path}`;
+    return request(url, {
+      ca: this.options.ca, method,
+      headers: { authorization: `DPoP ${this.token.accessToken}`, dpop: await this.token.dpop.proof(method, url, this.token.accessToken), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  }
+}

@@ -1,0 +1,4 @@
+export { runMatrix, summaryLine, type MatrixReport, type Cell } from './runner.js';
+export { MATRIX_ROUTES, type MatrixRoute } from './routes.js';
+export { PERMITS } from './oracle.js';
+export { World } from './world.js';

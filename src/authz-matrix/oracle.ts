@@ -1,0 +1,166 @@
+/**
+ * The matrix's oracle: who may do what, as a plain table from relationship to permitted actions. It is
+ * written from the product rules (DESIGN.md "Relationships", the API reference), not from the Cedar
+ * files, and reviewed on its own: when the two disagree, a cell is reported as unexpected and one of them
+ * is wrong.
+ */
+import type { MatrixRoute } from './routes.js';
+import type { World } from './world.js';
+
+/** Relationship → the actions it permits on that kind of object. */
+export const PERMITS = {
+  vehicle: {
+    owner: ['vehicle:read', 'vehicle:read_status', 'vehicle:read_location', 'vehicle:read_diagnostics', 'vehicle:transfer', 'delegation:create', 'delegation:list', 'partner_grant:create', 'partner_grant:list', 'service_case:list_for_vehicle'],
+    driver: ['vehicle:read', 'vehicle:read_status', 'vehicle:read_location'],
+    fleet_admin: ['vehicle:read', 'vehicle:read_status', 'vehicle:read_location', 'vehicle:read_diagnostics'],
+    fleet_operator_of_group: ['vehicle:read', 'vehicle:read_status', 'vehicle:read_location'],
+    dealer_with_open_case: ['vehicle:read', 'vehicle:read_status', 'vehicle:read_diagnostics'],
+    support_agent_with_open_case: ['vehicle:read', 'vehicle:read_status', 'vehicle:read_location'],
+    partner_with_status_consent: ['vehicle:read', 'vehicle:read_status'],
+    partner_with_location_consent: ['vehicle:read_location'],
+  },
+  self: {
+    person: ['identity:read_self', 'identity:change_password', 'identity:enroll_mfa', 'identity:accept_invitation', 'vehicle:list', 'vehicle:claim', 'delegation:list_invites'],
+    support_staff: ['support_case:list', 'support:search'],
+    partner: ['vehicle:list'],
+  },
+  tenant: {
+    member: ['tenant:read'],
+    owner: ['identity:invite'],
+    security_admin: ['identity:invite'],
+    fleet_admin: ['identity:invite', 'fleet:list_groups', 'fleet:create_group'],
+    fleet_operator: ['fleet:list_groups'],
+    dealer_technician: ['service_case:request', 'service_case:list'],
+  },
+  group: {
+    fleet_admin: ['fleet:read_group', 'fleet:assign_vehicle', 'fleet:unassign_vehicle', 'fleet:assign_member', 'fleet:unassign_member'],
+    assigned_operator: ['fleet:read_group'],
+  },
+  delegation: { vehicle_owner: ['delegation:revoke'] },
+  invite: { invitee_while_pending: ['delegation:accept'] },
+  partnerGrant: { vehicle_owner: ['partner_grant:revoke'] },
+  serviceCase: {
+    vehicle_owner_while_requested: ['service_case:consent', 'service_case:close'],
+    vehicle_owner_while_open: ['service_case:close'],
+    dealer_technician_while_not_closed: ['service_case:close'],
+  },
+  supportCase: {
+    assignee_while_open: ['support_case:close'],
+    security_admin_while_open: ['support_case:close', 'support_case:approve_command'],
+  },
+  account: { self: ['account:read'], agent_with_open_case: ['account:read'] },
+  platform: { security_admin: ['support_case:open'] },
+} as const;
+
+/** What a cell should answer. */
+export interface Expectation {
+  allowed: boolean;
+  /** 2xx/400-probe when allowed; 403 when the token lacks the scope or the caller may see the object; else 404. */
+  status: 'allowed' | 403 | 404;
+  relations: string[];
+}
+
+type Permits = Record<string, readonly string[]>;
+const allows = (table: Permits, relations: string[], action: string) => relations.some((r) => table[r]?.includes(action));
+
+/** The relations a persona has to an object, derived from the world model (scenario plus events so far). */
+export function relationsOf(world: World, persona: string, route: MatrixRoute, objectKey: string): string[] {
+  const p = world.persona(persona);
+  const out: string[] = [];
+  const now = Date.now();
+  const hasRole = (tenant: string | null | undefined, role: string) => !!tenant && p.roles.some((r) => r.tenant === tenant && r.role === role);
+  switch (route.object) {
+    case 'vehicle': {
+      const v = objectKey;
+      if (world.owner(v) === persona) out.push('owner');
+      if (world.delegations.some((d) => d.driver === persona && d.vehicle === v && d.until > now && !d.ended)) out.push('driver');
+      const fleet = world.fleetOf(v);
+      if (fleet && hasRole(fleet.tenant, 'fleet_admin')) out.push('fleet_admin');
+      if (fleet && hasRole(fleet.tenant, 'fleet_operator') && [...fleet.groups].some((g) => world.groupMembers.get(g)?.has(persona))) out.push('fleet_operator_of_group');
+      if (world.serviceCases.some((c) => c.vehicle === v && c.status === 'open' && c.closesAt > now && hasRole(c.dealer, 'dealer_technician'))) out.push('dealer_with_open_case');
+      if (world.supportCases.some((c) => c.vehicle === v && c.status === 'open' && c.agent === persona)) out.push('support_agent_with_open_case');
+      for (const g of world.partnerGrants.filter((g) => g.partner === persona && g.vehicle === v && g.until > now && !g.ended)) {
+        if (g.scopes.includes('vehicle:read_status')) out.push('partner_with_status_consent');
+        if (g.scopes.includes('vehicle:location')) out.push('partner_with_location_consent');
+      }
+      break;
+    }
+    case 'self':
+      out.push(p.kind === 'partner' ? 'partner' : 'person');
+      if (p.roles.some((r) => r.role === 'support_agent' || r.role === 'security_admin')) out.push('support_staff');
+      break;
+    case 'tenant':
+      if (p.roles.some((r) => r.tenant === objectKey)) out.push('member');
+      for (const r of p.roles.filter((r) => r.tenant === objectKey)) {
+        const kind = world.tenantKind(objectKey);
+        if (r.role === 'fleet_admin' || r.role === 'fleet_operator') { if (kind === 'fleet') out.push(r.role); }
+        else if (r.role === 'dealer_technician') { if (kind === 'dealer') out.push(r.role); }
+        else out.push(r.role);
+      }
+      break;
+    case 'group': case 'groupVehicle': case 'groupMember': {
+      const group = world.groups.get(objectKey);
+      if (group && hasRole(group.tenant, 'fleet_admin')) out.push('fleet_admin');
+      if (group && hasRole(group.tenant, 'fleet_operator') && world.groupMembers.get(objectKey)?.has(persona)) out.push('assigned_operator');
+      break;
+    }
+    case 'delegation': {
+      const d = world.delegations.find((x) => x.key === objectKey);
+      if (d && !d.ended && d.until > now && world.owner(d.vehicle) === persona) out.push('vehicle_owner');
+      break;
+    }
+    case 'invite': {
+      const i = world.invites.find((x) => x.key === objectKey);
+      if (i && i.status === 'pending' && world.persona(persona).email === i.email) out.push('invitee_while_pending');
+      break;
+    }
+    case 'partnerGrant': {
+      const g = world.partnerGrants.find((x) => x.key === objectKey);
+      if (g && !g.ended && g.until > now && world.owner(g.vehicle) === persona) out.push('vehicle_owner');
+      break;
+    }
+    case 'serviceCase': {
+      const c = world.serviceCases.find((x) => x.key === objectKey);
+      const status = c && c.status === 'open' && c.closesAt <= now ? 'closed' : c?.status;
+      if (c && c.vehicle && world.owner(c.vehicle) === persona) {
+        if (status === 'requested') out.push('vehicle_owner_while_requested');
+        if (status === 'open') out.push('vehicle_owner_while_open');
+      }
+      if (c && (status === 'requested' || status === 'open') && hasRole(c.dealer, 'dealer_technician')) out.push('dealer_technician_while_not_closed');
+      break;
+    }
+    case 'supportCase': {
+      const c = world.supportCases.find((x) => x.key === objectKey);
+      if (c && c.status === 'open' && c.agent === persona) out.push('assignee_while_open');
+      if (c && c.status === 'open' && c.agent !== persona && hasRole(c.operator, 'security_admin')) out.push('security_admin_while_open');
+      break;
+    }
+    case 'account':
+      if (objectKey === persona) out.push('self');
+      if (world.supportCases.some((c) => c.account === objectKey && c.status === 'open' && c.agent === persona)) out.push('agent_with_open_case');
+      break;
+    case 'platform':
+      if (p.roles.some((r) => r.role === 'security_admin' && world.tenantKind(r.tenant) === 'oem')) out.push('security_admin');
+      break;
+  }
+  return out;
+}
+
+/** The expected answer of one cell: scopes first (the token layer), then the relationship table. */
+export function expect(world: World, persona: string, route: MatrixRoute, objectKey: string): Expectation {
+  const p = world.persona(persona);
+  const relations = relationsOf(world, persona, route, objectKey);
+  const missing = route.scopes.filter((s) => !p.scopes.includes(s));
+  const scopeOk = route.anyScope ? missing.length < route.scopes.length : missing.length === 0;
+  if (!scopeOk) return { allowed: false, status: 403, relations };
+  const table = PERMITS[tableOf(route.object)] as Permits;
+  if (allows(table, relations, route.action)) return { allowed: true, status: 'allowed', relations };
+  if (!route.visibleWith) return { allowed: false, status: 404, relations };
+  const visibleRoute = { ...route, action: route.visibleWith };
+  const visibleTable = PERMITS[tableOf(route.object)] as Permits;
+  return { allowed: false, status: allows(visibleTable, relationsOf(world, persona, visibleRoute, objectKey), route.visibleWith) ? 403 : 404, relations };
+}
+
+function tableOf(kind: MatrixRoute['object']): keyof typeof PERMITS {
+  return kind === 'groupVehicle' || kind === 'groupMember' ? 'group' : kind;
+}

@@ -1,0 +1,39 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { JWK } from 'jose';
+import { CarapaceClient, type ClientResponse, ServiceSession } from '../client/index.js';
+import { currentTotp } from '../identity/credentials.js';
+import type { Scenario } from '../identity/seed.js';
+import type { World } from './world.js';
+
+/** Something that calls the API as one persona. */
+export interface Caller {
+  api(method: string, path: string, body?: unknown): Promise<ClientResponse>;
+}
+
+/** Where the deployment is and how to reach it as the scenario's personas. */
+export interface Target {
+  baseUrl: string;
+  ca: string;
+  /** Directory holding the demo partners' private JWKs (`<clientId>.private.jwk.json`). */
+  partnerKeysDir: string;
+}
+
+/** Signs every persona in through the client library: people through their app, partners with client credentials. */
+export async function signInAll(world: World, scenario: Scenario, target: Target): Promise<Map<string, Caller>> {
+  const callers = new Map<string, Caller>();
+  for (const p of world.personas.values()) {
+    if (p.kind === 'partner') {
+      const privateJwk = JSON.parse(readFileSync(join(target.partnerKeysDir, `${p.clientId}.private.jwk.json`), 'utf8')) as JWK;
+      callers.set(p.key, await ServiceSession.create({ baseUrl: target.baseUrl, ca: target.ca, clientId: p.clientId, privateJwk, scope: p.scopes.join(' ') }));
+      continue;
+    }
+    const user = scenario.users.find((u) => u.key === p.key);
+    if (!user?.password) throw new Error(`persona ${p.key} has no password in the scenario`);
+    const client = await CarapaceClient.create({ baseUrl: target.baseUrl, ca: target.ca, clientId: p.clientId, redirectUri: 'http://127.0.0.1/callback' });
+    const totp = user.totp;
+    await client.login({ email: user.email, password: user.password, scopes: ['openid', ...p.scopes], ...(totp ? { totp: () => currentTotp(totp, new Date()) } : {}) });
+    callers.set(p.key, client);
+  }
+  return callers;
+}
