@@ -26,7 +26,8 @@ export interface ClaimLimits {
  */
 export function createClaims(deps: { db: Kysely<Database>; audit: AuditLog; clock: Clock; relationships: RelationshipStore; counter: FailureCounter; limits: ClaimLimits }) {
   const { db, audit, clock, counter, limits } = deps;
-  const keys = (vin: string, userId: string) => [`claim:vin:${vin}`, `claim:user:${userId}`] as const;
+  // A known vehicle is counted by its id, an unknown VIN by the VIN: either way guesses against one car add up.
+  const keys = (vehicleId: string | undefined, vin: string, userId: string) => [vehicleId ? `claim:vehicle:${vehicleId}` : `claim:vin:${vin}`, `claim:user:${userId}`] as const;
   return {
     /** Issues a fresh code for the vehicle's screen; earlier unused codes stop working. */
     async issueCode(vehicleId: string, deviceId: string): Promise<{ code: string; expiresAt: string }> {
@@ -45,7 +46,8 @@ export function createClaims(deps: { db: Kysely<Database>; audit: AuditLog; cloc
     async claim(actor: Actor, vinInput: string, codeInput: string): Promise<{ vehicleId: string; ownershipId: string }> {
       const vin = vinInput.trim().toUpperCase().slice(0, 17);
       const now = clock.now();
-      const [vehicleKey, accountKey] = keys(vin, actor.userId);
+      const known = await db.selectFrom('vehicles').select(['id']).where('vin', '=', vin).executeTakeFirst();
+      const [vehicleKey, accountKey] = keys(known?.id, vin, actor.userId);
       const [byVehicle, byAccount] = await Promise.all([counter.count(vehicleKey, limits.windowSeconds, now.getTime()), counter.count(accountKey, limits.windowSeconds, now.getTime())]);
       if (byVehicle >= limits.perVehicle || byAccount >= limits.perAccount) {
         await audit.append(db, { type: 'relationships.claim.locked', actor: { type: 'user', id: actor.userId }, applicationId: actor.clientId, object: { type: 'vin', id: vin }, action: 'vehicle:claim', decision: 'deny', reason: byVehicle >= limits.perVehicle ? 'vehicle_locked' : 'account_locked' });

@@ -77,6 +77,12 @@ export class GatewayClient {
     return expectStatus(res, 200) as Record<string, unknown>;
   }
 
+  /** A fresh single-use claim code for the head unit's screen, so the buyer can claim the vehicle in the app. */
+  async claimCode(): Promise<{ code: string; expiresAt: string }> {
+    const res = await this.request('POST', '/v1/device/claim-code');
+    return expectStatus(res, 201) as { code: string; expiresAt: string };
+  }
+
   /** A raw request with the operational certificate over a kept-alive connection. */
   request(method: string, path: string, body?: unknown): Promise<HttpsResponse> {
     const { key, issued } = this.require();
