@@ -1,6 +1,7 @@
 import https from 'node:https';
 import { createCsr, type DeviceKey, type DeviceKeyAlgorithm, generateDeviceKey } from './credentials.js';
 import { httpsRequest, type HttpsResponse } from './https.js';
+import type { SignedTelemetry } from './telemetry-message.js';
 
 /**
  * What the gateway returns on enrollment and rotation. Declared here rather than imported from the server's
@@ -31,6 +32,15 @@ export interface DeviceCredentials {
   issued: IssuedCredentials;
 }
 
+/** The gateway's answer to a telemetry batch: one verdict per message, in order. */
+export interface TelemetryReceipt {
+  batchId: string;
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+  verdicts: Array<{ index: number; seq: number | null; verdict: 'accepted' | 'duplicate' | 'rejected'; reason?: string; detail?: string; flags?: string[] }>;
+}
+
 function expectStatus(res: HttpsResponse, status: number): unknown {
   if (res.status !== status) {
     const code = typeof res.json === 'object' && res.json !== null && 'code' in res.json ? String((res.json as { code: unknown }).code) : null;
@@ -45,6 +55,7 @@ function expectStatus(res: HttpsResponse, status: number): unknown {
  */
 export class GatewayClient {
   private agent: https.Agent | null = null;
+  private telemetry: { token: string; until: number } | null = null;
   credentials: DeviceCredentials | null = null;
 
   constructor(private readonly options: { gatewayUrl: string; ca: string | string[]; keyAlgorithm?: DeviceKeyAlgorithm }) {}
@@ -77,14 +88,52 @@ export class GatewayClient {
     return expectStatus(res, 200) as Record<string, unknown>;
   }
 
+  /**
+   * A certificate-bound telemetry token (client credentials with tls_client_auth), reused until shortly
+   * before it expires. Pass `fresh` to fetch a new one.
+   */
+  async telemetryToken(fresh = false): Promise<string> {
+    if (!fresh && this.telemetry && this.telemetry.until > Date.now()) return this.telemetry.token;
+    const { issued } = this.require();
+    const res = await this.send('POST', '/oauth/token', {
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: `device:${issued.deviceId}`, resource: 'urn:carapace:telemetry', scope: 'telemetry:write' }).toString(),
+    });
+    const t = expectStatus(res, 200) as { access_token: string; expires_in: number };
+    // Renewed a little early so a batch never arrives with a token that expired on the way.
+    this.telemetry = { token: t.access_token, until: Date.now() + Math.max(0, t.expires_in - 15) * 1000 };
+    return t.access_token;
+  }
+
+  /**
+   * Sends a batch of signed messages to the ingestion route (or the backfill route for messages recorded
+   * offline) and returns the verdicts. A refused token is renewed once and the batch sent again: the
+   * gateway reports messages it already stored as duplicates, so a retry never stores anything twice.
+   */
+  async sendTelemetry(messages: SignedTelemetry[], options: { backfill?: boolean } = {}): Promise<TelemetryReceipt> {
+    const path = options.backfill ? '/v1/telemetry/backfill' : '/v1/telemetry';
+    const post = async (fresh: boolean) => this.send('POST', path, {
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await this.telemetryToken(fresh)}` },
+      body: JSON.stringify({ messages }),
+    });
+    let res = await post(false);
+    if (res.status === 401) res = await post(true);
+    return expectStatus(res, 200) as TelemetryReceipt;
+  }
+
   /** A raw request with the operational certificate over a kept-alive connection. */
   request(method: string, path: string, body?: unknown): Promise<HttpsResponse> {
+    return this.send(method, path, {
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  }
+
+  private send(method: string, path: string, options: { headers: Record<string, string>; body?: string }): Promise<HttpsResponse> {
     const { key, issued } = this.require();
     this.agent ??= new https.Agent({ keepAlive: true, maxSockets: 1, ca: this.options.ca, cert: issued.certificate, key: key.privateKeyPem });
     return httpsRequest(`${this.options.gatewayUrl}${path}`, {
-      method, ca: this.options.ca, cert: issued.certificate, key: key.privateKeyPem, agent: this.agent,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      method, ca: this.options.ca, cert: issued.certificate, key: key.privateKeyPem, agent: this.agent, headers: options.headers, body: options.body,
     });
   }
 
@@ -96,6 +145,7 @@ export class GatewayClient {
 
   private use(credentials: DeviceCredentials): void {
     this.close();
+    this.telemetry = null;
     this.credentials = credentials;
   }
 
