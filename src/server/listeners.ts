@@ -11,6 +11,7 @@ import { registerGatewayRoutes } from '../gateway/routes.js';
 import { type App, createListenerApp, type ListenerApp } from '../http/app.js';
 import { type ReadinessChecks, registerHealth } from '../http/health.js';
 import { registerCrlRoutes } from '../pki/crl-routes.js';
+import { registerTelemetryAdminRoutes, registerTelemetryRoutes } from '../telemetry/index.js';
 import type { Platform } from './platform.js';
 import type { ServerTls } from './tls-material.js';
 
@@ -66,12 +67,16 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   registerHealth(gw.app, ready);
   registerGatewayRoutes(gw.app, { pki });
   registerOAuthRoutes(gw.app, platform.auth.provider, 'gateway');
+  // Device tokens are certificate-bound, so the DPoP `htu` base is never consulted here; it names the gateway anyway.
+  installTokenAuthentication(gw.app, { verify: platform.auth.verify, audit, db: platform.storage.db, baseUrl: () => `https://localhost:${config.listeners.gateway.port}` });
+  registerTelemetryRoutes(gw.app, { telemetry: platform.telemetry, pki });
 
   const admin = createListenerApp({ tls: { ...base, requestCert: true, ca: [root.pem] }, logger: log.child({ listener: 'admin' }) });
   forbidRenegotiation(admin.app);
   installOperatorAuthentication(admin.app, { pki, audit });
   registerHealth(admin.app, ready);
   registerAdminRoutes(admin.app, { pki, audit, directory: platform.directory });
+  registerTelemetryAdminRoutes(admin.app, { telemetry: platform.telemetry });
 
   return { public: pub, gateway: { ...gw, connections }, admin };
 }

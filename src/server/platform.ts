@@ -8,6 +8,7 @@ import { createDirectory, createInvitations, createSecretBox, type Directory, ty
 import { createPki, type KeyProvider, type Pki } from '../pki/index.js';
 import { createRelationshipStore, type RelationshipStore } from '../relationships/index.js';
 import { migrateToLatest, openStorage, type Storage } from '../storage/index.js';
+import { createTelemetry, type Telemetry } from '../telemetry/index.js';
 
 /** The platform's long-lived parts, shared by the listeners and the CLI. */
 export interface Platform {
@@ -19,6 +20,7 @@ export interface Platform {
   invitations: Invitations;
   relationships: RelationshipStore;
   auth: Auth;
+  telemetry: Telemetry;
   clock: Clock;
   log: Logger;
   close(): Promise<void>;
@@ -55,9 +57,11 @@ export async function createPlatform(config: Config, options: { log: Logger; clo
     const invitations = createInvitations({ db: storage.db, audit, clock, directory, ttlSeconds: config.auth.invitationTtl });
     const relationships = createRelationshipStore({ db: storage.db, audit, clock });
     const auth = await createAuth({ config, db: storage.db, audit, clock, log: options.log, secrets });
+    const telemetry = createTelemetry({ db: storage.db, audit, clock, pki, settings: config.telemetry, redisUrl: config.redis.url, log: options.log });
     return {
-      config, storage, audit, pki, directory, invitations, relationships, auth, clock, log: options.log,
+      config, storage, audit, pki, directory, invitations, relationships, auth, telemetry, clock, log: options.log,
       async close() {
+        await telemetry.close();
         await auth.close();
         await pki.stop();
         await storage.close();

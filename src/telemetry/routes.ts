@@ -1,0 +1,84 @@
+import type { TLSSocket } from 'node:tls';
+import { Type } from '@sinclair/typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { tokenOf } from '../auth/index.js';
+import { deviceOf } from '../gateway/device-auth.js';
+import type { App } from '../http/app.js';
+import type { CatalogEntry } from '../http/catalog.js';
+import { requestContext } from '../http/context.js';
+import { CarapaceError, isCarapaceError } from '../platform/errors.js';
+import type { Pki } from '../pki/index.js';
+import type { Telemetry } from './service.js';
+
+const closed = { additionalProperties: false } as const;
+
+/** Messages are checked one by one in the handler, so one bad message gets its own verdict, not a 400 for all. */
+const Batch = Type.Object({ messages: Type.Array(Type.Unknown(), { minItems: 1 }) }, closed);
+
+const VerdictView = Type.Object({
+  index: Type.Integer(),
+  seq: Type.Union([Type.Integer(), Type.Null()]),
+  verdict: Type.Union([Type.Literal('accepted'), Type.Literal('duplicate'), Type.Literal('rejected')]),
+  reason: Type.Optional(Type.String()),
+  detail: Type.Optional(Type.String()),
+  flags: Type.Optional(Type.Array(Type.String())),
+}, closed);
+
+const Receipt = Type.Object({
+  batchId: Type.String(), accepted: Type.Integer(), duplicates: Type.Integer(), rejected: Type.Integer(), verdicts: Type.Array(VerdictView),
+}, closed);
+
+const entry = (e: Pick<CatalogEntry, 'purpose' | 'action'>): CatalogEntry => ({
+  owner: 'telemetry', callers: ['device'], classification: 'confidential', scopes: ['telemetry:write'], safetyImpact: 'low', status: 'beta', ...e,
+});
+
+/**
+ * The ingestion routes of the vehicle gateway: live telemetry, and the flagged backfill path for messages
+ * recorded while offline (wider age window). Both need the operational certificate and a telemetry token
+ * bound to it; each has its own body limit and shares the telemetry worker budget, apart from the command path.
+ */
+export function registerTelemetryRoutes(app: App, deps: { telemetry: Telemetry; pki: Pick<Pki, 'announce'> }): void {
+  const { telemetry } = deps;
+  const route = (backfill: boolean) => async (req: FastifyRequest<{ Body: { messages: unknown[] } }>, reply: FastifyReply) => {
+    const device = deviceOf(req, 'operational');
+    const token = tokenOf(req);
+    // The token is bound to this certificate already; this also pins it to the same device id.
+    if (token.clientId !== `device:${device.deviceId}`) throw new CarapaceError('ERR_FORBIDDEN', 'the token was issued to another client', { reason: 'token_client_mismatch' });
+    const { messages } = req.body;
+    if (messages.length > telemetry.settings.maxBatchMessages) {
+      throw new CarapaceError('ERR_PAYLOAD_TOO_LARGE', `a batch holds at most ${telemetry.settings.maxBatchMessages} messages`, { reason: 'too_many_messages' });
+    }
+    const peer = (req.raw.socket as TLSSocket).getPeerX509Certificate();
+    if (!peer) throw new Error('an authenticated gateway request without a peer certificate');
+    let result;
+    try {
+      result = await telemetry.budget.run(() => telemetry.ingest({
+        device: { deviceId: device.deviceId, vehicleId: device.vehicleId, serial: device.serial, thumbprint: device.thumbprint },
+        key: telemetry.keyFor(device.serial, peer), messages, backfill, context: requestContext(req),
+      }));
+    } catch (err) {
+      if (isCarapaceError(err, 'ERR_TELEMETRY_BUSY')) reply.header('retry-after', '1');
+      throw err;
+    }
+    if (result.quarantined) {
+      // The quarantine is committed; closing this device's connections waits until this answer is out.
+      reply.raw.once('finish', () => void deps.pki.announce([{ kind: 'device-status', deviceId: device.deviceId, status: 'quarantined' }]));
+    }
+    return { batchId: result.batchId, accepted: result.accepted, duplicates: result.duplicates, rejected: result.rejected, verdicts: result.verdicts };
+  };
+
+  const options = (backfill: boolean) => ({
+    bodyLimit: telemetry.settings.maxBatchBytes,
+    config: {
+      device: 'operational' as const,
+      token: { audience: 'urn:carapace:telemetry', scopes: ['telemetry:write'] },
+      catalog: entry(backfill
+        ? { purpose: 'Ingest a batch of signed telemetry recorded while offline (flagged, wider age window).', action: 'telemetry:backfill' }
+        : { purpose: 'Ingest a batch of signed telemetry messages; answers one verdict per message.', action: 'telemetry:ingest' }),
+    },
+    schema: { body: Batch, response: { 200: Receipt } },
+  });
+
+  app.post('/v1/telemetry', options(false), route(false));
+  app.post('/v1/telemetry/backfill', options(true), route(true));
+}
