@@ -148,7 +148,7 @@ export function createIngestion(deps: { db: Kysely<Database>; audit: AuditLog; c
       } catch (err) {
         // Two processes ingesting for one device: the loser starts again from the winner's window, so a
         // sequence number raced by both is accepted once and reported as a duplicate to the other.
-        const raced = err instanceof ConcurrentBatch || isUniqueViolation(err);
+        const raced = err instanceof ConcurrentBatch || isUniqueViolation(err) || isLockConflict(err);
         if (!raced || attempt >= ATTEMPTS) throw err;
       }
     }
@@ -157,6 +157,12 @@ export function createIngestion(deps: { db: Kysely<Database>; audit: AuditLog; c
 
 /** The ingestion function. */
 export type Ingestion = ReturnType<typeof createIngestion>;
+
+/** A lock or serialization conflict the database asks us to retry (SQLite busy, PostgreSQL 40001/40P01). */
+function isLockConflict(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code === '40001' || code === '40P01');
+}
 
 function tally(verdicts: Verdict[]) {
   const reasons: Record<string, number> = {};
