@@ -54,11 +54,14 @@ export function emptyStateRow(vehicleId: string, at: string): VehicleStateRow {
   };
 }
 
-/** True when `at` is strictly newer than the field's current time (a field never moves backwards). */
-const newer = (at: string, current: string | null) => current === null || at > current;
+/**
+ * True when `at` is not older than the field's current time: a field never moves backwards, and of two
+ * readings with the same timestamp the one accepted later wins.
+ */
+const newer = (at: string, current: string | null) => current === null || at >= current;
 
 /**
- * Applies an accepted payload to the state row in place, field by field, only where the message is newer
+ * Applies an accepted payload to the state row in place, field by field, only where the message is not older
  * than what the field holds. Returns whether anything changed.
  */
 export function applyPayload(row: VehicleStateRow, payload: Payload, at: string, receivedAt: string): boolean {
