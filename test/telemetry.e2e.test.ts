@@ -1,4 +1,7 @@
+import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CarapaceClient, request } from '../src/client/index.js';
@@ -6,6 +9,9 @@ import { FixedClock } from '../src/platform/clock.js';
 import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/carapace.js';
 import { type GatewayClient, signMessage, type TelemetryMessage, type TelemetryReceipt } from '../src/vehicle-sdk/index.js';
 import { postRaw, signerFor, telemetryDevice, wire } from './telemetry-support.js';
+
+const run = promisify(execFile);
+const CLI = ['--import', 'tsx', join(import.meta.dirname, '../src/cli/main.ts')];
 
 // Real time: TLS peers check certificate validity against the wall clock, whatever the server's clock says.
 const START = Math.floor(Date.now() / 1000) * 1000;
@@ -261,6 +267,24 @@ describe.each(testEngines())('telemetry ingestion on %s', (engine) => {
     // Released with a clean strike count: the message refused during quarantine is accepted now.
     expect(reasons(await send(client, [after]))).toEqual(['accepted']);
     client.close();
+  });
+
+  it('lists and releases quarantines, and prints vehicle state, from the CLI', async () => {
+    const { client, signer } = await device();
+    const { issued, key } = client.credentials!;
+    await send(client, [await signer.sign({ kind: 'gear', gear: 'P' })]);
+    const forged = Array.from({ length: 10 }, (_, i) => ({ ...signMessage({ deviceId: issued.deviceId, vehicleId: issued.vehicleId, bootId: signer.bootId, seq: 50 + i, ts: now(), swVersion: '4.2.0', configId: 'cfg-1', payload: { kind: 'speed', kmh: 1 } }, key.privateKeyPem), sig: 'B'.repeat(86) }));
+    await send(client, forged);
+    client.close();
+    const env = { ...process.env, CARAPACE_DATA_DIR: cp.config.dataDir, CARAPACE_LOG_LEVEL: 'warn', DATABASE_URL: cp.config.database.url ?? '', CARAPACE_DATABASE_SCHEMA: cp.config.database.schema, REDIS_URL: '' };
+    const cli = async (...args: string[]) => JSON.parse((await run('node', [...CLI, 'telemetry', ...args], { env, timeout: 60_000 })).stdout) as unknown;
+    expect(await cli('quarantines', '--device', issued.deviceId)).toMatchObject([{ deviceId: issued.deviceId, strikes: 10, releasedAt: null }]);
+    expect(await cli('release', '--device', issued.deviceId, '--reason', 'reflashed')).toEqual({ deviceId: issued.deviceId, status: 'active' });
+    expect(await cp.platform.telemetry.quarantine.isQuarantined(issued.deviceId)).toBe(false);
+    expect(await cli('quarantines', '--device', issued.deviceId)).toEqual([]);
+    expect(await cli('state', '--vehicle', issued.vehicleId)).toMatchObject({ vehicleId: issued.vehicleId, gear: { value: 'P' } });
+    const [release] = await cp.platform.audit.list({ type: 'telemetry.quarantine.released', objectId: issued.deviceId });
+    expect(release?.actor.id).toMatch(/^cli:/);
   });
 
   it('keeps the message store append-only', async () => {
