@@ -39,7 +39,8 @@ export interface BatchResult {
 class ConcurrentBatch extends Error {}
 
 const SCREEN_SLICE = 64;
-const INSERT_CHUNK = 100;
+// 500 rows x 20 columns stays under the bind-parameter limits of SQLite (32766) and PostgreSQL (65535).
+const INSERT_CHUNK = 500;
 const ATTEMPTS = 4;
 
 /** Lets other requests run between slices of signature verification (CPU work on the event loop). */
@@ -80,6 +81,11 @@ export function createIngestion(deps: { db: Kysely<Database>; audit: AuditLog; c
     const receivedAt = new Date(now).toISOString();
     const rateSlot = Math.floor(now / windowMs);
     const auditRateLimit = granted < input.messages.length && rateAudited.get(device.deviceId) !== rateSlot;
+    if (granted === 0 && !auditRateLimit) {
+      // A device that keeps flooding past its limit costs no database work at all.
+      const verdicts = input.messages.map((_, index) => ({ index, seq: null, verdict: 'rejected' as const, reason: 'rate_limited' as const }));
+      return { batchId, accepted: 0, duplicates: 0, rejected: verdicts.length, verdicts, quarantined: false };
+    }
     for (let attempt = 1; ; attempt++) {
       try {
         const result = await deps.db.transaction().execute(async (trx) => {

@@ -1,7 +1,7 @@
 import type { TLSSocket } from 'node:tls';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { tokenOf } from '../auth/index.js';
+import { DEVICE_CLIENT_PREFIX, tokenOf } from '../auth/index.js';
 import { deviceOf } from '../gateway/device-auth.js';
 import type { App } from '../http/app.js';
 import type { CatalogEntry } from '../http/catalog.js';
@@ -43,7 +43,7 @@ export function registerTelemetryRoutes(app: App, deps: { telemetry: Telemetry; 
     const device = deviceOf(req, 'operational');
     const token = tokenOf(req);
     // The token is bound to this certificate already; this also pins it to the same device id.
-    if (token.clientId !== `device:${device.deviceId}`) throw new CarapaceError('ERR_FORBIDDEN', 'the token was issued to another client', { reason: 'token_client_mismatch' });
+    if (token.clientId !== `${DEVICE_CLIENT_PREFIX}${device.deviceId}`) throw new CarapaceError('ERR_FORBIDDEN', 'the token was issued to another client', { reason: 'token_client_mismatch' });
     const { messages } = req.body;
     if (messages.length > telemetry.settings.maxBatchMessages) {
       throw new CarapaceError('ERR_PAYLOAD_TOO_LARGE', `a batch holds at most ${telemetry.settings.maxBatchMessages} messages`, { reason: 'too_many_messages' });
