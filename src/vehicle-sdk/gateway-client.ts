@@ -1,5 +1,5 @@
 import https from 'node:https';
-import { createCsr, type DeviceKey, type DeviceKeyAlgorithm, generateDeviceKey } from './credentials.js';
+import { createCsr, type DeviceKey, type DeviceKeyAlgorithm, generateDeviceKey, importDeviceKey } from './credentials.js';
 import { httpsRequest, type HttpsResponse } from './https.js';
 import type { SignedTelemetry } from './telemetry-message.js';
 
@@ -24,6 +24,12 @@ export class GatewayError extends Error {
     super(`gateway answered ${status}${code ? ` ${code}` : ''}`);
     this.name = 'GatewayError';
   }
+}
+
+/** Credentials as a device stores them between restarts: the private key (PKCS#8 PEM) and what the gateway issued. */
+export interface StoredCredentials {
+  privateKeyPem: string;
+  issued: IssuedCredentials;
 }
 
 /** The device's current credential set: its key and operational certificate. */
@@ -73,6 +79,18 @@ export class GatewayClient {
     return this.credentials as DeviceCredentials;
   }
 
+  /** Takes up credentials stored by an earlier run (after a device restart), instead of enrolling again. */
+  async resume(stored: StoredCredentials): Promise<DeviceCredentials> {
+    this.use({ key: await importDeviceKey(stored.privateKeyPem), issued: stored.issued });
+    return this.credentials as DeviceCredentials;
+  }
+
+  /** The current credentials in their storable form; keep them as secret as the key itself. */
+  stored(): StoredCredentials {
+    const { key, issued } = this.require();
+    return { privateKeyPem: key.privateKeyPem, issued };
+  }
+
   /** Renews with the current certificate; switches to the new credentials on success. */
   async rotate(): Promise<DeviceCredentials> {
     const current = this.require();
@@ -114,7 +132,8 @@ export class GatewayClient {
     const path = options.backfill ? '/v1/telemetry/backfill' : '/v1/telemetry';
     const post = async (fresh: boolean) => this.send('POST', path, {
       headers: { 'content-type': 'application/json', authorization: `Bearer ${await this.telemetryToken(fresh)}` },
-      body: JSON.stringify({ messages }),
+      // Only the wire form: the signer's result also carries the message object, which the gateway refuses.
+      body: JSON.stringify({ messages: messages.map(({ signed, sig }) => ({ signed, sig })) }),
     });
     let res = await post(false);
     if (res.status === 401) res = await post(true);

@@ -78,3 +78,19 @@ describe('TelemetrySigner', () => {
     await expect(signer.sign({ kind: 'speed', kmh: 1 })).rejects.toThrow(/corrupt/);
   });
 });
+
+describe('importDeviceKey', () => {
+  it.each(['Ed25519', 'P-256'] as const)('loads a stored %s key so a restarted device can make CSRs again', async (algorithm) => {
+    const { createCsr, generateDeviceKey, importDeviceKey } = await import('./index.js');
+    const original = await generateDeviceKey(algorithm);
+    const loaded = await importDeviceKey(original.privateKeyPem);
+    expect(loaded.algorithm).toBe(algorithm);
+    expect(await createCsr(loaded)).toMatch(/BEGIN CERTIFICATE REQUEST/);
+  });
+
+  it('refuses keys the platform does not certify', async () => {
+    const { importDeviceKey } = await import('./index.js');
+    const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    await expect(importDeviceKey(p384)).rejects.toThrow(/Ed25519 or P-256/);
+  });
+});
