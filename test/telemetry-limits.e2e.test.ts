@@ -58,6 +58,7 @@ describe.each(testEngines())('telemetry limits and concurrency on %s', (engine) 
     expect(busy.status).toBe(503);
     expect(busy.headers['retry-after']).toBe('1');
     expect(busy.json).toMatchObject({ code: 'ERR_TELEMETRY_BUSY' });
+    expect(await cp.platform.audit.list({ type: 'telemetry.batch.refused', actorId: client.credentials!.issued.deviceId })).toMatchObject([{ reason: 'ERR_TELEMETRY_BUSY', decision: 'deny' }]);
     // The rest of the gateway still answers while ingestion is saturated.
     expect((await client.self()).status).toBe('active');
     open();

@@ -223,6 +223,9 @@ describe.each(testEngines())('telemetry ingestion on %s', (engine) => {
       expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
       expect(res.json).toMatchObject({ code });
     }
+    // Each whole-batch refusal is audited with the presenting device.
+    const refused = await cp.platform.audit.list({ type: 'telemetry.batch.refused', actorId: client.credentials!.issued.deviceId });
+    expect(refused.map((e) => e.reason).sort()).toEqual(['ERR_BAD_REQUEST', 'ERR_PAYLOAD_TOO_LARGE', 'ERR_PAYLOAD_TOO_LARGE', 'ERR_VALIDATION', 'ERR_VALIDATION']);
     client.close();
   });
 

@@ -69,7 +69,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   registerOAuthRoutes(gw.app, platform.auth.provider, 'gateway');
   // Device tokens are certificate-bound, so the DPoP `htu` base is never consulted here; it names the gateway anyway.
   installTokenAuthentication(gw.app, { verify: platform.auth.verify, audit, db: platform.storage.db, baseUrl: () => `https://localhost:${config.listeners.gateway.port}` });
-  registerTelemetryRoutes(gw.app, { telemetry: platform.telemetry, pki });
+  registerTelemetryRoutes(gw.app, { telemetry: platform.telemetry, pki, audit, db: platform.storage.db });
 
   const admin = createListenerApp({ tls: { ...base, requestCert: true, ca: [root.pem] }, logger: log.child({ listener: 'admin' }) });
   forbidRenegotiation(admin.app);

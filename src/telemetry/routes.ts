@@ -1,6 +1,8 @@
 import type { TLSSocket } from 'node:tls';
 import { Type } from '@sinclair/typebox';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { AuditLog } from '../audit/index.js';
 import { DEVICE_CLIENT_PREFIX, tokenOf } from '../auth/index.js';
 import { deviceOf } from '../gateway/device-auth.js';
 import type { App } from '../http/app.js';
@@ -8,6 +10,7 @@ import type { CatalogEntry } from '../http/catalog.js';
 import { requestContext } from '../http/context.js';
 import { CarapaceError, isCarapaceError } from '../platform/errors.js';
 import type { Pki } from '../pki/index.js';
+import type { Database } from '../storage/schema.js';
 import type { Telemetry } from './service.js';
 
 const closed = { additionalProperties: false } as const;
@@ -37,8 +40,35 @@ const entry = (e: Pick<CatalogEntry, 'purpose' | 'action'>): CatalogEntry => ({
  * recorded while offline (wider age window). Both need the operational certificate and a telemetry token
  * bound to it; each has its own body limit and shares the telemetry worker budget, apart from the command path.
  */
-export function registerTelemetryRoutes(app: App, deps: { telemetry: Telemetry; pki: Pick<Pki, 'announce'> }): void {
+export function registerTelemetryRoutes(app: App, deps: { telemetry: Telemetry; pki: Pick<Pki, 'announce'>; audit: AuditLog; db: Kysely<Database> }): void {
   const { telemetry } = deps;
+  let lastBusyAudit = 0;
+
+  /**
+   * A batch refused whole (malformed, too large, too many messages, ingestion saturated) is audited too.
+   * Saturation is audited at most once a second per process: it happens under floods, and one event per
+   * refused request would turn the flood into audit writes.
+   */
+  app.addHook('onError', async (req: FastifyRequest, _reply: FastifyReply, error: FastifyError | CarapaceError) => {
+    if (req.routeOptions.config.catalog?.owner !== 'telemetry') return;
+    // The same codes the problem+json answer carries (see http/problem.ts).
+    const code = error instanceof CarapaceError ? error.code
+      : error.validation ? 'ERR_VALIDATION'
+        : error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'ERR_PAYLOAD_TOO_LARGE'
+          : error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'ERR_UNSUPPORTED_MEDIA_TYPE'
+            : (error.statusCode ?? 500) < 500 ? 'ERR_BAD_REQUEST' : 'ERR_INTERNAL';
+    if (code === 'ERR_TELEMETRY_BUSY') {
+      const now = Date.now();
+      if (now - lastBusyAudit < 1000) return;
+      lastBusyAudit = now;
+    }
+    const device = req.device?.kind === 'operational' ? req.device : null;
+    await deps.audit.append(deps.db, {
+      type: 'telemetry.batch.refused', actor: { type: 'device', id: device?.deviceId ?? null }, object: device ? { type: 'vehicle', id: device.vehicleId } : null,
+      action: req.routeOptions.config.catalog?.action ?? 'telemetry:ingest', decision: 'deny', reason: code, context: requestContext(req),
+      details: device ? { serial: device.serial, thumbprint: device.thumbprint } : {},
+    }).catch((err: unknown) => req.log.error({ err }, 'could not audit a refused telemetry batch'));
+  });
   const route = (backfill: boolean) => async (req: FastifyRequest<{ Body: { messages: unknown[] } }>, reply: FastifyReply) => {
     const device = deviceOf(req, 'operational');
     const token = tokenOf(req);
