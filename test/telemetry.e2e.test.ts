@@ -290,6 +290,38 @@ describe.each(testEngines())('telemetry ingestion on %s', (engine) => {
     expect(release?.actor.id).toMatch(/^cli:/);
   });
 
+  it('takes CBOR batches through the same checks, storing the same raw bytes', async () => {
+    const { client, signer } = await device();
+    const good = await signer.sign({ kind: 'gear', gear: 'R' });
+    const forged = await signer.sign({ kind: 'gear', gear: 'D' });
+    const receipt = await client.sendTelemetry([good, { signed: forged.signed.replace('"D"', '"N"'), sig: forged.sig }], { encoding: 'cbor' });
+    expect(reasons(receipt)).toEqual(['accepted', 'bad_signature']);
+    const row = (await stored(client.credentials!.issued.deviceId)).find((r) => r.verdict === 'accepted');
+    expect(Buffer.from(row!.signed_bytes).toString('utf8')).toBe(good.signed);
+    expect(row?.signature).toBe(good.sig);
+    expect(reasons(await client.sendTelemetry([good], { encoding: 'cbor' }))).toEqual(['duplicate']);
+    const { encode } = await import('cbor2');
+    const raw = async (body: Uint8Array, path = '/v1/telemetry') => {
+      const { key, issued } = client.credentials!;
+      return request(`${cp.addresses.gateway}${path}`, {
+        method: 'POST', ca: cp.ca, cert: issued.certificate, key: key.privateKeyPem, body,
+        headers: { 'content-type': 'application/cbor', authorization: `Bearer ${await client.telemetryToken()}` },
+      });
+    };
+    expect((await raw(new Uint8Array([0xff]))).json).toMatchObject({ code: 'ERR_BAD_REQUEST' });
+    expect((await raw(encode({ messages: [], extra: 1 }))).json).toMatchObject({ code: 'ERR_VALIDATION' });
+    const odd = await raw(encode({ messages: [{ signed: new TextEncoder().encode('{}'), sig: new Uint8Array(64) }, { signed: new Uint8Array([0xc3, 0x28]), sig: new Uint8Array(64) }, 42] }));
+    expect((odd.json as TelemetryReceipt).verdicts.map((v) => v.reason)).toEqual(['bad_signature', 'invalid_schema', 'invalid_schema']);
+    // Only the telemetry routes take CBOR.
+    expect((await raw(encode({ csr: 'x' }), '/v1/enrollments')).status).toBe(403);
+    const { key, issued } = client.credentials!;
+    const rotate = await request(`${cp.addresses.gateway}/v1/devices/${issued.deviceId}/certificates`, {
+      method: 'POST', ca: cp.ca, cert: issued.certificate, key: key.privateKeyPem, body: encode({ csr: 'x' }), headers: { 'content-type': 'application/cbor' },
+    });
+    expect(rotate.json).toMatchObject({ status: 415, code: 'ERR_UNSUPPORTED_MEDIA_TYPE' });
+    client.close();
+  });
+
   it('keeps the message store append-only', async () => {
     const { client, signer } = await device();
     await send(client, [await signer.sign({ kind: 'speed', kmh: 1 })]);

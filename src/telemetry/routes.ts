@@ -11,12 +11,15 @@ import { requestContext } from '../http/context.js';
 import { CarapaceError, isCarapaceError } from '../platform/errors.js';
 import type { Pki } from '../pki/index.js';
 import type { Database } from '../storage/schema.js';
+import { CBOR, decodeCborBatch } from './cbor-batch.js';
 import type { Telemetry } from './service.js';
 
 const closed = { additionalProperties: false } as const;
 
 /** Messages are checked one by one in the handler, so one bad message gets its own verdict, not a 400 for all. */
 const Batch = Type.Object({ messages: Type.Array(Type.Unknown(), { minItems: 1 }) }, closed);
+/** JSON, or CBOR (checked by its decoder in the handler). */
+const BatchBody = { content: { 'application/json': { schema: Batch }, [CBOR]: { schema: {} } } };
 
 const VerdictView = Type.Object({
   index: Type.Integer(),
@@ -69,12 +72,18 @@ export function registerTelemetryRoutes(app: App, deps: { telemetry: Telemetry; 
       details: device ? { serial: device.serial, thumbprint: device.thumbprint } : {},
     }).catch((err: unknown) => req.log.error({ err }, 'could not audit a refused telemetry batch'));
   });
-  const route = (backfill: boolean) => async (req: FastifyRequest<{ Body: { messages: unknown[] } }>, reply: FastifyReply) => {
+  // Kept as raw bytes here; only the telemetry routes accept CBOR, and they decode it themselves.
+  app.addContentTypeParser(CBOR, { parseAs: 'buffer', bodyLimit: telemetry.settings.maxBatchBytes }, (req, body, done) => {
+    if (req.routeOptions.config.catalog?.owner !== 'telemetry') return done(new CarapaceError('ERR_UNSUPPORTED_MEDIA_TYPE', 'unsupported content type'), undefined);
+    done(null, body);
+  });
+
+  const route = (backfill: boolean) => async (req: FastifyRequest, reply: FastifyReply) => {
     const device = deviceOf(req, 'operational');
     const token = tokenOf(req);
     // The token is bound to this certificate already; this also pins it to the same device id.
     if (token.clientId !== `${DEVICE_CLIENT_PREFIX}${device.deviceId}`) throw new CarapaceError('ERR_FORBIDDEN', 'the token was issued to another client', { reason: 'token_client_mismatch' });
-    const { messages } = req.body;
+    const messages = Buffer.isBuffer(req.body) ? decodeCborBatch(req.body) : (req.body as { messages: unknown[] }).messages;
     if (messages.length > telemetry.settings.maxBatchMessages) {
       throw new CarapaceError('ERR_PAYLOAD_TOO_LARGE', `a batch holds at most ${telemetry.settings.maxBatchMessages} messages`, { reason: 'too_many_messages' });
     }
@@ -106,7 +115,7 @@ export function registerTelemetryRoutes(app: App, deps: { telemetry: Telemetry; 
         ? { purpose: 'Ingest a batch of signed telemetry recorded while offline (flagged, wider age window).', action: 'telemetry:backfill' }
         : { purpose: 'Ingest a batch of signed telemetry messages; answers one verdict per message.', action: 'telemetry:ingest' }),
     },
-    schema: { body: Batch, response: { 200: Receipt } },
+    schema: { body: BatchBody, response: { 200: Receipt } },
   });
 
   app.post('/v1/telemetry', options(false), route(false));

@@ -1,4 +1,5 @@
 import https from 'node:https';
+import { encode } from 'cbor2';
 import { createCsr, type DeviceKey, type DeviceKeyAlgorithm, generateDeviceKey, importDeviceKey } from './credentials.js';
 import { httpsRequest, type HttpsResponse } from './https.js';
 import type { SignedTelemetry } from './telemetry-message.js';
@@ -125,15 +126,19 @@ export class GatewayClient {
 
   /**
    * Sends a batch of signed messages to the ingestion route (or the backfill route for messages recorded
-   * offline) and returns the verdicts. A refused token is renewed once and the batch sent again: the
+   * offline), as JSON or CBOR, and returns the verdicts. A refused token is renewed once and the batch sent again: the
    * gateway reports messages it already stored as duplicates, so a retry never stores anything twice.
    */
-  async sendTelemetry(messages: SignedTelemetry[], options: { backfill?: boolean } = {}): Promise<TelemetryReceipt> {
+  async sendTelemetry(messages: SignedTelemetry[], options: { backfill?: boolean; encoding?: 'json' | 'cbor' } = {}): Promise<TelemetryReceipt> {
     const path = options.backfill ? '/v1/telemetry/backfill' : '/v1/telemetry';
+    // Only the wire form: the signer's result also carries the message object, which the gateway refuses.
+    const body = options.encoding === 'cbor'
+      // Plain Uint8Arrays: the encoder would write a Buffer through its toJSON form.
+      ? encode({ messages: messages.map(({ signed, sig }) => ({ signed: new TextEncoder().encode(signed), sig: new Uint8Array(Buffer.from(sig, 'base64url')) })) })
+      : JSON.stringify({ messages: messages.map(({ signed, sig }) => ({ signed, sig })) });
     const post = async (fresh: boolean) => this.send('POST', path, {
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${await this.telemetryToken(fresh)}` },
-      // Only the wire form: the signer's result also carries the message object, which the gateway refuses.
-      body: JSON.stringify({ messages: messages.map(({ signed, sig }) => ({ signed, sig })) }),
+      headers: { 'content-type': options.encoding === 'cbor' ? 'application/cbor' : 'application/json', authorization: `Bearer ${await this.telemetryToken(fresh)}` },
+      body,
     });
     let res = await post(false);
     if (res.status === 401) res = await post(true);
@@ -148,7 +153,7 @@ export class GatewayClient {
     });
   }
 
-  private send(method: string, path: string, options: { headers: Record<string, string>; body?: string }): Promise<HttpsResponse> {
+  private send(method: string, path: string, options: { headers: Record<string, string>; body?: string | Uint8Array }): Promise<HttpsResponse> {
     const { key, issued } = this.require();
     this.agent ??= new https.Agent({ keepAlive: true, maxSockets: 1, ca: this.options.ca, cert: issued.certificate, key: key.privateKeyPem });
     return httpsRequest(`${this.options.gatewayUrl}${path}`, {
