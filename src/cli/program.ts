@@ -13,6 +13,7 @@ import { formatPersonas, seedFromFile } from '../server/seeding.js';
 import { configFrom, type GlobalOptions, withPlatform } from './context.js';
 import { registerPki } from './pki.js';
 import { registerServe } from './serve.js';
+import { registerTelemetry } from './telemetry.js';
 
 /** Where help and errors go; tests capture them. */
 export interface CliOutput {
@@ -48,6 +49,7 @@ export function buildProgram(output?: CliOutput): Command {
     });
 
   registerPki(program);
+  registerTelemetry(program);
 
   program.command('seed')
     .description('Load a scenario file (tenants, users, applications, vehicles and their units) and print its personas. Refused in production.')

@@ -41,6 +41,7 @@ export const ERROR_STATUS = {
   ERR_PKI_DEVICE_NOT_FOUND: 404,
   ERR_PKI_CERT_NOT_FOUND: 404,
   ERR_PKI_SERIAL_IN_USE: 409,
+  ERR_TELEMETRY_BUSY: 503,
 } as const;
 
 /** A stable, documented error code. */

@@ -14,6 +14,7 @@ import { registerCrlRoutes } from '../pki/crl-routes.js';
 import { installAuthorization } from '../policy/index.js';
 import { registerCaseRoutes, registerFleetRoutes, registerSharingRoutes } from '../relationships/routes.js';
 import { registerVehicleRoutes } from '../vehicles/routes.js';
+import { registerTelemetryAdminRoutes, registerTelemetryRoutes } from '../telemetry/index.js';
 import type { Platform } from './platform.js';
 import type { ServerTls } from './tls-material.js';
 
@@ -77,12 +78,16 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   registerHealth(gw.app, ready);
   registerGatewayRoutes(gw.app, { pki, claims: platform.authorization.claims });
   registerOAuthRoutes(gw.app, platform.auth.provider, 'gateway');
+  // Device tokens are certificate-bound, so the DPoP `htu` base is never consulted here; it names the gateway anyway.
+  installTokenAuthentication(gw.app, { verify: platform.auth.verify, audit, db: platform.storage.db, baseUrl: () => `https://localhost:${config.listeners.gateway.port}` });
+  registerTelemetryRoutes(gw.app, { telemetry: platform.telemetry, pki, audit, db: platform.storage.db });
 
   const admin = createListenerApp({ tls: { ...base, requestCert: true, ca: [root.pem] }, logger: log.child({ listener: 'admin' }) });
   forbidRenegotiation(admin.app);
   installOperatorAuthentication(admin.app, { pki, audit });
   registerHealth(admin.app, ready);
   registerAdminRoutes(admin.app, { pki, audit, directory: platform.directory });
+  registerTelemetryAdminRoutes(admin.app, { telemetry: platform.telemetry });
 
   return { public: pub, gateway: { ...gw, connections }, admin };
 }

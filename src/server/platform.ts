@@ -24,6 +24,7 @@ export interface Authorization {
   claims: Claims;
 }
 import { migrateToLatest, openStorage, type Storage } from '../storage/index.js';
+import { createTelemetry, type Telemetry } from '../telemetry/index.js';
 
 /** The platform's long-lived parts, shared by the listeners and the CLI. */
 export interface Platform {
@@ -37,6 +38,7 @@ export interface Platform {
   /** The policy set, decision point and relationship services behind the public API's authorization. */
   authorization: Authorization;
   auth: Auth;
+  telemetry: Telemetry;
   clock: Clock;
   log: Logger;
   close(): Promise<void>;
@@ -82,9 +84,11 @@ export async function createPlatform(config: Config, options: { log: Logger; clo
       access: createVehicleAccess(deps), cases: createCases(deps), fleet: createFleetGroups(deps),
       claims: createClaims({ ...deps, counter: claimCounter, limits: { perVehicle: config.claims.failuresPerVehicle, perAccount: config.claims.failuresPerAccount, windowSeconds: config.claims.failureWindow, codeTtlSeconds: config.claims.codeTtl } }),
     };
+    const telemetry = createTelemetry({ db: storage.db, audit, clock, pki, settings: config.telemetry, redisUrl: config.redis.url, log: options.log });
     return {
-      config, storage, audit, pki, directory, invitations, relationships, auth, authorization, clock, log: options.log,
+      config, storage, audit, pki, directory, invitations, relationships, auth, authorization, telemetry, clock, log: options.log,
       async close() {
+        await telemetry.close();
         await claimCounter.close();
         await auth.close();
         await pki.stop();

@@ -4,11 +4,12 @@ import { authMigrations } from '../auth/migrations.js';
 import { identityMigrations } from '../identity/migrations.js';
 import { pkiMigrations } from '../pki/migrations.js';
 import { relationshipMigrations } from '../relationships/migrations.js';
+import { telemetryMigrations } from '../telemetry/migrations.js';
 import { vehicleMigrations } from '../vehicles/migrations.js';
 import type { Database } from './schema.js';
 
 /** All migrations, from every module; names sort in the order they must run. */
-export const allMigrations: Record<string, Migration> = { ...auditMigrations, ...vehicleMigrations, ...pkiMigrations, ...identityMigrations, ...authMigrations, ...relationshipMigrations };
+export const allMigrations: Record<string, Migration> = { ...auditMigrations, ...vehicleMigrations, ...pkiMigrations, ...identityMigrations, ...authMigrations, ...relationshipMigrations, ...telemetryMigrations };
 
 const provider: MigrationProvider = { getMigrations: async () => allMigrations };
 

@@ -1,4 +1,4 @@
-import { webcrypto } from 'node:crypto';
+import { createPrivateKey, createPublicKey, webcrypto } from 'node:crypto';
 import * as x509 from '../platform/x509.js';
 
 x509.cryptoProvider.set(webcrypto);
@@ -33,4 +33,16 @@ export async function createCsr(key: DeviceKey, commonName = 'carapace-device'):
     signingAlgorithm: PARAMS[key.algorithm].sign,
   });
   return csr.toString('pem');
+}
+
+/** Loads a device key from its PKCS#8 PEM form (as kept in the device's storage), Ed25519 or P-256. */
+export async function importDeviceKey(privateKeyPem: string): Promise<DeviceKey> {
+  const node = createPrivateKey(privateKeyPem);
+  const algorithm: DeviceKeyAlgorithm = node.asymmetricKeyType === 'ed25519' ? 'Ed25519' : 'P-256';
+  if (node.asymmetricKeyType !== 'ed25519' && node.asymmetricKeyDetails?.namedCurve !== 'prime256v1') throw new Error('a device key is Ed25519 or P-256');
+  const pkcs8 = node.export({ type: 'pkcs8', format: 'der' });
+  const spki = createPublicKey(node).export({ type: 'spki', format: 'der' });
+  const privateKey = await webcrypto.subtle.importKey('pkcs8', pkcs8, PARAMS[algorithm].gen, true, ['sign']);
+  const publicKey = await webcrypto.subtle.importKey('spki', spki, PARAMS[algorithm].gen, true, ['verify']);
+  return { algorithm, privateKeyPem, keys: { privateKey, publicKey } };
 }

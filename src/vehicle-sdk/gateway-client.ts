@@ -1,6 +1,8 @@
 import https from 'node:https';
-import { createCsr, type DeviceKey, type DeviceKeyAlgorithm, generateDeviceKey } from './credentials.js';
+import { encode } from 'cbor2';
+import { createCsr, type DeviceKey, type DeviceKeyAlgorithm, generateDeviceKey, importDeviceKey } from './credentials.js';
 import { httpsRequest, type HttpsResponse } from './https.js';
+import type { SignedTelemetry } from './telemetry-message.js';
 
 /**
  * What the gateway returns on enrollment and rotation. Declared here rather than imported from the server's
@@ -25,10 +27,25 @@ export class GatewayError extends Error {
   }
 }
 
+/** Credentials as a device stores them between restarts: the private key (PKCS#8 PEM) and what the gateway issued. */
+export interface StoredCredentials {
+  privateKeyPem: string;
+  issued: IssuedCredentials;
+}
+
 /** The device's current credential set: its key and operational certificate. */
 export interface DeviceCredentials {
   key: DeviceKey;
   issued: IssuedCredentials;
+}
+
+/** The gateway's answer to a telemetry batch: one verdict per message, in order. */
+export interface TelemetryReceipt {
+  batchId: string;
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+  verdicts: Array<{ index: number; seq: number | null; verdict: 'accepted' | 'duplicate' | 'rejected'; reason?: string; detail?: string; flags?: string[] }>;
 }
 
 function expectStatus(res: HttpsResponse, status: number): unknown {
@@ -45,6 +62,7 @@ function expectStatus(res: HttpsResponse, status: number): unknown {
  */
 export class GatewayClient {
   private agent: https.Agent | null = null;
+  private telemetry: { token: string; until: number } | null = null;
   credentials: DeviceCredentials | null = null;
 
   constructor(private readonly options: { gatewayUrl: string; ca: string | string[]; keyAlgorithm?: DeviceKeyAlgorithm }) {}
@@ -60,6 +78,18 @@ export class GatewayClient {
     });
     this.use({ key, issued: expectStatus(res, 201) as IssuedCredentials });
     return this.credentials as DeviceCredentials;
+  }
+
+  /** Takes up credentials stored by an earlier run (after a device restart), instead of enrolling again. */
+  async resume(stored: StoredCredentials): Promise<DeviceCredentials> {
+    this.use({ key: await importDeviceKey(stored.privateKeyPem), issued: stored.issued });
+    return this.credentials as DeviceCredentials;
+  }
+
+  /** The current credentials in their storable form; keep them as secret as the key itself. */
+  stored(): StoredCredentials {
+    const { key, issued } = this.require();
+    return { privateKeyPem: key.privateKeyPem, issued };
   }
 
   /** Renews with the current certificate; switches to the new credentials on success. */
@@ -83,14 +113,57 @@ export class GatewayClient {
     return expectStatus(res, 201) as { code: string; expiresAt: string };
   }
 
+  /**
+   * A certificate-bound telemetry token (client credentials with tls_client_auth), reused until shortly
+   * before it expires. Pass `fresh` to fetch a new one.
+   */
+  async telemetryToken(fresh = false): Promise<string> {
+    if (!fresh && this.telemetry && this.telemetry.until > Date.now()) return this.telemetry.token;
+    const { issued } = this.require();
+    const res = await this.send('POST', '/oauth/token', {
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: `device:${issued.deviceId}`, resource: 'urn:carapace:telemetry', scope: 'telemetry:write' }).toString(),
+    });
+    const t = expectStatus(res, 200) as { access_token: string; expires_in: number };
+    // Renewed a little early so a batch never arrives with a token that expired on the way.
+    this.telemetry = { token: t.access_token, until: Date.now() + Math.max(0, t.expires_in - 15) * 1000 };
+    return t.access_token;
+  }
+
+  /**
+   * Sends a batch of signed messages to the ingestion route (or the backfill route for messages recorded
+   * offline), as JSON or CBOR, and returns the verdicts. A refused token is renewed once and the batch sent again: the
+   * gateway reports messages it already stored as duplicates, so a retry never stores anything twice.
+   */
+  async sendTelemetry(messages: SignedTelemetry[], options: { backfill?: boolean; encoding?: 'json' | 'cbor' } = {}): Promise<TelemetryReceipt> {
+    const path = options.backfill ? '/v1/telemetry/backfill' : '/v1/telemetry';
+    // Only the wire form: the signer's result also carries the message object, which the gateway refuses.
+    const body = options.encoding === 'cbor'
+      // Plain Uint8Arrays: the encoder would write a Buffer through its toJSON form.
+      ? encode({ messages: messages.map(({ signed, sig }) => ({ signed: new TextEncoder().encode(signed), sig: new Uint8Array(Buffer.from(sig, 'base64url')) })) })
+      : JSON.stringify({ messages: messages.map(({ signed, sig }) => ({ signed, sig })) });
+    const post = async (fresh: boolean) => this.send('POST', path, {
+      headers: { 'content-type': options.encoding === 'cbor' ? 'application/cbor' : 'application/json', authorization: `Bearer ${await this.telemetryToken(fresh)}` },
+      body,
+    });
+    let res = await post(false);
+    if (res.status === 401) res = await post(true);
+    return expectStatus(res, 200) as TelemetryReceipt;
+  }
+
   /** A raw request with the operational certificate over a kept-alive connection. */
   request(method: string, path: string, body?: unknown): Promise<HttpsResponse> {
+    return this.send(method, path, {
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  }
+
+  private send(method: string, path: string, options: { headers: Record<string, string>; body?: string | Uint8Array }): Promise<HttpsResponse> {
     const { key, issued } = this.require();
     this.agent ??= new https.Agent({ keepAlive: true, maxSockets: 1, ca: this.options.ca, cert: issued.certificate, key: key.privateKeyPem });
     return httpsRequest(`${this.options.gatewayUrl}${path}`, {
-      method, ca: this.options.ca, cert: issued.certificate, key: key.privateKeyPem, agent: this.agent,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      method, ca: this.options.ca, cert: issued.certificate, key: key.privateKeyPem, agent: this.agent, headers: options.headers, body: options.body,
     });
   }
 
@@ -102,6 +175,7 @@ export class GatewayClient {
 
   private use(credentials: DeviceCredentials): void {
     this.close();
+    this.telemetry = null;
     this.credentials = credentials;
   }
 

@@ -1,4 +1,5 @@
-import { Type } from '@sinclair/typebox';
+import { type TSchema, Type } from '@sinclair/typebox';
+import { readVehicleState } from '../telemetry/index.js';
 import type { FastifyRequest } from 'fastify';
 import type { App } from '../http/app.js';
 import { type DecisionPoint, type EntityLoader, type Principal, apiRoute, authorizedOf, closed, decideEach, Id, load, NoQuery, NullableString } from '../policy/index.js';
@@ -11,6 +12,12 @@ const Params = Type.Object({ vehicleId: Id }, closed);
 const ACCESS = ['owner', 'driver', 'fleet', 'dealer', 'support', 'partner'] as const;
 const Vehicle = Type.Object({ id: Type.String(), vin: NullableString, access: Type.Array(Type.String({ enum: [...ACCESS] })) }, closed);
 const Device = Type.Object({ status: Type.String(), enrolledAt: NullableString }, closed);
+const timed = <T extends TSchema>(value: T) => Type.Union([Type.Object({ value, at: Type.String() }, closed), Type.Null()]);
+/** Status without position or diagnostics: those are their own actions and scopes. */
+const Reported = Type.Union([Type.Object({
+  speedKmh: timed(Type.Number()), gear: timed(Type.String()), locks: timed(Type.Object({ locked: Type.Boolean(), open: Type.Array(Type.String()) }, closed)),
+  charging: timed(Type.Object({ charging: Type.Boolean(), plugged: Type.Boolean(), socPercent: Type.Number() }, closed)), odometerKm: timed(Type.Number()), updatedAt: Type.String(),
+}, closed), Type.Null()]);
 
 type VehicleObject = { id: string; vin: string | null; relationships: RelationshipRow[] };
 
@@ -70,23 +77,30 @@ export function registerVehicleRoutes(app: App, deps: { db: Kysely<Database>; cl
 
   app.get('/v1/vehicles/:vehicleId/status', {
     config: apiRoute({ owner: 'vehicles', purpose: "A vehicle's status: its telematics unit and last reported state.", action: 'vehicle:read_status', scopes: ['vehicle:read_status'], callers: ['user', 'application'], authorize: { resource: load.vehicle(), visibleWith: 'vehicle:read' } }),
-    schema: { params: Params, querystring: NoQuery, response: { 200: Type.Object({ vehicleId: Type.String(), device: Type.Union([Device, Type.Null()]) }, closed) } },
+    schema: { params: Params, querystring: NoQuery, response: { 200: Type.Object({ vehicleId: Type.String(), device: Type.Union([Device, Type.Null()]), reported: Reported }, closed) } },
   }, async (req) => {
     const v = authorizedOf<VehicleObject>(req).object;
-    return { vehicleId: v.id, device: await device(v.id) };
+    const state = await readVehicleState(db, v.id);
+    const reported = state ? { speedKmh: state.speedKmh, gear: state.gear, locks: state.locks, charging: state.charging, odometerKm: state.odometerKm, updatedAt: state.updatedAt } : null;
+    return { vehicleId: v.id, device: await device(v.id), reported };
   });
 
   app.get('/v1/vehicles/:vehicleId/location', {
     config: apiRoute({ owner: 'vehicles', purpose: "A vehicle's last known position: its own action and scope, more sensitive than status.", action: 'vehicle:read_location', scopes: ['vehicle:location'], callers: ['user', 'application'], classification: 'restricted', authorize: { resource: load.vehicle(), visibleWith: 'vehicle:read' } }),
     schema: { params: Params, querystring: NoQuery, response: { 200: Type.Object({ vehicleId: Type.String(), position: Type.Union([Type.Object({ lat: Type.Number(), lon: Type.Number(), at: Type.String() }, closed), Type.Null()]) }, closed) } },
-  }, async (req) => ({ vehicleId: authorizedOf<VehicleObject>(req).object.id, position: null }));
+  }, async (req) => {
+    const id = authorizedOf<VehicleObject>(req).object.id;
+    const position = (await readVehicleState(db, id))?.position;
+    return { vehicleId: id, position: position ? { lat: position.value.lat, lon: position.value.lon, at: position.at } : null };
+  });
 
   app.get('/v1/vehicles/:vehicleId/diagnostics', {
     config: apiRoute({ owner: 'vehicles', purpose: 'Diagnostics of a vehicle: for its owner, its fleet admin, or a dealer with an open, consented service case.', action: 'vehicle:read_diagnostics', scopes: ['vehicle:diagnostics'], authorize: { resource: load.vehicle(), visibleWith: 'vehicle:read' } }),
     schema: { params: Params, querystring: NoQuery, response: { 200: Type.Object({ vehicleId: Type.String(), device: Type.Union([Device, Type.Null()]), troubleCodes: Type.Array(Type.String()) }, closed) } },
   }, async (req) => {
     const v = authorizedOf<VehicleObject>(req).object;
-    return { vehicleId: v.id, device: await device(v.id), troubleCodes: [] };
+    const codes = (await readVehicleState(db, v.id))?.diagnostics?.value ?? [];
+    return { vehicleId: v.id, device: await device(v.id), troubleCodes: codes.filter((c) => c.status !== 'cleared').map((c) => c.code) };
   });
 
   app.post('/v1/vehicle-claims', {

@@ -1,0 +1,11 @@
+export { createTelemetry, type Telemetry } from './service.js';
+export { registerTelemetryRoutes } from './routes.js';
+export { registerTelemetryAdminRoutes } from './admin-routes.js';
+export { telemetryMigrations } from './migrations.js';
+export type { TelemetryTables, TelemetryMessageRow, VehicleStateRow } from './tables.js';
+export { readVehicleState, type VehicleState, type Timed } from './vehicle-state.js';
+export type { Quarantine, QuarantineView } from './quarantine.js';
+export type { Verdict } from './judge.js';
+export type { RejectReason } from './screen.js';
+export { ReplayWindow } from './replay-window.js';
+export { PAYLOAD_SCHEMAS, MESSAGE_SCHEMA } from './payload-schemas.js';
