@@ -63,6 +63,7 @@ function expectStatus(res: HttpsResponse, status: number): unknown {
 export class GatewayClient {
   private agent: https.Agent | null = null;
   private telemetry: { token: string; until: number } | null = null;
+  private commands: { token: string; until: number } | null = null;
   credentials: DeviceCredentials | null = null;
 
   constructor(private readonly options: { gatewayUrl: string; ca: string | string[]; keyAlgorithm?: DeviceKeyAlgorithm }) {}
@@ -131,6 +132,28 @@ export class GatewayClient {
   }
 
   /**
+   * A certificate-bound command-channel token (audience `urn:carapace:commands`, scope `commands:receive`,
+   * 60 s), reused until 15 s before it expires. The channel sends a fresh one before the old one runs out.
+   */
+  async commandToken(fresh = false): Promise<{ token: string; expiresIn: number }> {
+    if (!fresh && this.commands && this.commands.until > Date.now()) return { token: this.commands.token, expiresIn: Math.round((this.commands.until - Date.now()) / 1000) + 15 };
+    const { issued } = this.require();
+    const res = await this.send('POST', '/oauth/token', {
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: `device:${issued.deviceId}`, resource: 'urn:carapace:commands', scope: 'commands:receive' }).toString(),
+    });
+    const t = expectStatus(res, 200) as { access_token: string; expires_in: number };
+    this.commands = { token: t.access_token, until: Date.now() + Math.max(0, t.expires_in - 15) * 1000 };
+    return { token: t.access_token, expiresIn: t.expires_in };
+  }
+
+  /** The gateway URL and the TLS identity (trust anchors, certificate, key) for other channels such as the command WebSocket. */
+  tlsIdentity(): { gatewayUrl: string; ca: string | string[]; cert: string; key: string } {
+    const { key, issued } = this.require();
+    return { gatewayUrl: this.options.gatewayUrl, ca: this.options.ca, cert: issued.certificate, key: key.privateKeyPem };
+  }
+
+  /**
    * Sends a batch of signed messages to the ingestion route (or the backfill route for messages recorded
    * offline), as JSON or CBOR, and returns the verdicts. A refused token is renewed once and the batch sent again: the
    * gateway reports messages it already stored as duplicates, so a retry never stores anything twice.
@@ -176,6 +199,7 @@ export class GatewayClient {
   private use(credentials: DeviceCredentials): void {
     this.close();
     this.telemetry = null;
+    this.commands = null;
     this.credentials = credentials;
   }
 

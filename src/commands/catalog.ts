@@ -1,0 +1,71 @@
+import { type TSchema, Type } from '@sinclair/typebox';
+
+/** How much harm a command can do if it reaches the wrong vehicle or the wrong moment. */
+export type RiskClass = 'low' | 'medium' | 'high' | 'critical';
+
+/** A vehicle-state precondition, checked against the last accepted signed telemetry. */
+export type StateRequirement = 'stationary' | 'parked' | 'plugged_in';
+
+/** One command type: who may send it, with what, when and how often. */
+export interface CommandType {
+  name: CommandName;
+  risk: RiskClass;
+  /** The token scope the caller needs (a fleet app's `fleet:command` also serves for fleet vehicles). */
+  scope: string;
+  /** The Cedar action asked; the command itself goes in `context.command`. */
+  action: 'vehicle:command';
+  /** Closed JSON Schema of `params`. */
+  params: TSchema;
+  /** Physical commands move or open something: they need an Idempotency-Key and a short TTL. */
+  physical: boolean;
+  /** Vehicle states the command is allowed in; unknown or stale state denies when this is not empty. */
+  requires: readonly StateRequirement[];
+  /** Regions (ISO 3166-1 alpha-2) where the command is not offered, from the vehicle's last position. */
+  disallowedRegions: readonly string[];
+  /** Needs a multi-factor sign-in within `commands.stepUpMaxAge`. */
+  stepUp: boolean;
+  /** Seconds from request to expiry: 10 to 60 for physical commands. */
+  ttlSeconds: number;
+  /** At most `max` requests of this type per vehicle per `windowSeconds`. */
+  rate: { max: number; windowSeconds: number };
+  /** Commands that cannot be in flight on one vehicle at the same time (one of each group at a time). */
+  conflictGroup: string;
+}
+
+const NoParams = Type.Object({}, { additionalProperties: false });
+const closed = { additionalProperties: false } as const;
+
+/** The command names, in catalog order. */
+export const COMMAND_NAMES = ['lock', 'unlock', 'remote_start', 'remote_stop', 'climate', 'horn_lights', 'charge_start', 'charge_stop', 'charge_limit', 'trunk_open', 'diagnostics_run', 'immobilize'] as const;
+/** A command name. */
+export type CommandName = (typeof COMMAND_NAMES)[number];
+
+const entry = (e: Omit<CommandType, 'action'>): CommandType => ({ ...e, action: 'vehicle:command' });
+
+/** The catalog: the single source of the rules every command request and dispatch is checked against. */
+export const COMMAND_CATALOG: Readonly<Record<CommandName, CommandType>> = {
+  lock: entry({ name: 'lock', risk: 'low', scope: 'vehicle:lock', params: NoParams, physical: true, requires: [], disallowedRegions: [], stepUp: false, ttlSeconds: 30, rate: { max: 10, windowSeconds: 60 }, conflictGroup: 'locks' }),
+  unlock: entry({ name: 'unlock', risk: 'high', scope: 'vehicle:unlock', params: NoParams, physical: true, requires: ['stationary'], disallowedRegions: [], stepUp: true, ttlSeconds: 30, rate: { max: 5, windowSeconds: 300 }, conflictGroup: 'locks' }),
+  remote_start: entry({ name: 'remote_start', risk: 'high', scope: 'vehicle:remote_start', params: Type.Object({ minutes: Type.Optional(Type.Integer({ minimum: 1, maximum: 15 })) }, closed), physical: true, requires: ['parked'], disallowedRegions: ['CH'], stepUp: true, ttlSeconds: 30, rate: { max: 3, windowSeconds: 600 }, conflictGroup: 'engine' }),
+  remote_stop: entry({ name: 'remote_stop', risk: 'medium', scope: 'vehicle:remote_start', params: NoParams, physical: true, requires: ['stationary'], disallowedRegions: [], stepUp: false, ttlSeconds: 30, rate: { max: 10, windowSeconds: 600 }, conflictGroup: 'engine' }),
+  climate: entry({
+    name: 'climate', risk: 'low', scope: 'vehicle:climate',
+    params: Type.Object({ on: Type.Boolean(), temperatureC: Type.Optional(Type.Number({ minimum: 15, maximum: 30 })) }, closed),
+    physical: true, requires: [], disallowedRegions: [], stepUp: false, ttlSeconds: 60, rate: { max: 10, windowSeconds: 60 }, conflictGroup: 'climate',
+  }),
+  horn_lights: entry({ name: 'horn_lights', risk: 'low', scope: 'vehicle:lock', params: Type.Object({ horn: Type.Optional(Type.Boolean()) }, closed), physical: true, requires: ['stationary'], disallowedRegions: [], stepUp: false, ttlSeconds: 20, rate: { max: 5, windowSeconds: 60 }, conflictGroup: 'horn' }),
+  charge_start: entry({ name: 'charge_start', risk: 'low', scope: 'vehicle:charging', params: NoParams, physical: true, requires: ['plugged_in'], disallowedRegions: [], stepUp: false, ttlSeconds: 60, rate: { max: 10, windowSeconds: 60 }, conflictGroup: 'charging' }),
+  charge_stop: entry({ name: 'charge_stop', risk: 'low', scope: 'vehicle:charging', params: NoParams, physical: true, requires: ['plugged_in'], disallowedRegions: [], stepUp: false, ttlSeconds: 60, rate: { max: 10, windowSeconds: 60 }, conflictGroup: 'charging' }),
+  charge_limit: entry({ name: 'charge_limit', risk: 'low', scope: 'vehicle:charging', params: Type.Object({ percent: Type.Integer({ minimum: 50, maximum: 100 }) }, closed), physical: false, requires: [], disallowedRegions: [], stepUp: false, ttlSeconds: 120, rate: { max: 10, windowSeconds: 60 }, conflictGroup: 'charging' }),
+  trunk_open: entry({ name: 'trunk_open', risk: 'high', scope: 'vehicle:unlock', params: NoParams, physical: true, requires: ['stationary'], disallowedRegions: [], stepUp: true, ttlSeconds: 30, rate: { max: 3, windowSeconds: 300 }, conflictGroup: 'locks' }),
+  diagnostics_run: entry({ name: 'diagnostics_run', risk: 'medium', scope: 'vehicle:diagnostics', params: Type.Object({ suite: Type.Optional(Type.Union([Type.Literal('quick'), Type.Literal('full')])) }, closed), physical: false, requires: ['parked'], disallowedRegions: [], stepUp: false, ttlSeconds: 300, rate: { max: 3, windowSeconds: 600 }, conflictGroup: 'diagnostics' }),
+  immobilize: entry({ name: 'immobilize', risk: 'critical', scope: 'security:admin', params: Type.Object({ reason: Type.String({ minLength: 10, maxLength: 500 }) }, closed), physical: true, requires: ['parked'], disallowedRegions: [], stepUp: true, ttlSeconds: 60, rate: { max: 2, windowSeconds: 3600 }, conflictGroup: 'immobilizer' }),
+};
+
+/** The catalog entry of a name, or null for anything not in the catalog. */
+export function commandType(name: unknown): CommandType | null {
+  return typeof name === 'string' && Object.hasOwn(COMMAND_CATALOG, name) ? COMMAND_CATALOG[name as CommandName] : null;
+}
+
+/** Every scope some command needs: the command route accepts a token holding any of them. */
+export const COMMAND_SCOPES = [...new Set([...Object.values(COMMAND_CATALOG).map((c) => c.scope), 'fleet:command'])].sort();
