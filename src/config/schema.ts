@@ -118,6 +118,23 @@ export const configSchema = {
       'Worker budget: batches one process ingests at once. Further batches wait in a short queue, then get 503, so a telemetry flood cannot starve the command path.'),
     maxQueuedBatches: opt.integer(32, 0, 10000, 'CARAPACE_TELEMETRY_MAX_QUEUED_BATCHES', 'Batches that may wait for the worker budget before the gateway answers 503.'),
   },
+  commands: {
+    stepUpMaxAge: opt.duration(5 * MINUTE, 30, HOUR, 'CARAPACE_COMMANDS_STEP_UP_MAX_AGE',
+      'How recent a multi-factor sign-in must be (`auth_time`) for commands that need step-up (unlock, remote_start, trunk_open, immobilize).'),
+    stateMaxAge: opt.duration(2 * MINUTE, 5, HOUR, 'CARAPACE_COMMANDS_STATE_MAX_AGE',
+      'How old the last accepted signed telemetry may be for the vehicle-state checks; older or missing state denies the commands that need it.'),
+    idempotencyTtl: opt.duration(DAY, MINUTE, 7 * DAY, 'CARAPACE_COMMANDS_IDEMPOTENCY_TTL', 'How long an Idempotency-Key is remembered per principal.'),
+    rateWindow: opt.duration(60, 1, HOUR, 'CARAPACE_COMMANDS_RATE_WINDOW', 'The window of the per-user, per-client, per-vehicle, per-tenant and global command limits.'),
+    perUser: opt.integer(30, 1, 1_000_000, 'CARAPACE_COMMANDS_PER_USER', 'Commands one person may request per `commands.rateWindow` (every vehicle of a fleet command counts).'),
+    perClient: opt.integer(3000, 1, 10_000_000, 'CARAPACE_COMMANDS_PER_CLIENT', 'Commands one application may request per `commands.rateWindow`.'),
+    perVehicle: opt.integer(20, 1, 1_000_000, 'CARAPACE_COMMANDS_PER_VEHICLE', 'Commands one vehicle may receive per `commands.rateWindow`.'),
+    perTenant: opt.integer(1000, 1, 10_000_000, 'CARAPACE_COMMANDS_PER_TENANT', 'Commands to the vehicles of one tenant per `commands.rateWindow`.'),
+    global: opt.integer(100_000, 1, 1_000_000_000, 'CARAPACE_COMMANDS_GLOBAL', 'Commands the whole platform accepts per `commands.rateWindow`.'),
+    bulkMaxVehicles: opt.integer(100, 1, 10_000, 'CARAPACE_COMMANDS_BULK_MAX_VEHICLES', 'Largest fleet command batch.'),
+    tenantConcurrency: opt.integer(200, 1, 1_000_000, 'CARAPACE_COMMANDS_TENANT_CONCURRENCY', 'Jobs of one tenant that may be in flight (not final) at once; more get 429.'),
+    dispatchInterval: opt.duration(1, 1, MINUTE, 'CARAPACE_COMMANDS_DISPATCH_INTERVAL',
+      'How often each process looks for queued jobs of the vehicles connected to it and for expired jobs (Redis, when set, delivers at once).'),
+  },
 };
 
 type ConfigOf<S> = S extends Option<infer T> ? T : { readonly [K in keyof S]: ConfigOf<S[K]> };

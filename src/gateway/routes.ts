@@ -32,7 +32,7 @@ const Bundle = Type.Object({
   chain: Type.Array(Type.String()),
   notBefore: Type.String(),
   notAfter: Type.String(),
-  commandVerificationKeys: Type.Object({ keys: Type.Array(Type.Object({ kty: Type.String(), crv: Type.String(), x: Type.String(), kid: Type.String(), alg: Type.String(), use: Type.String() })) }),
+  commandVerificationKeys: Type.Object({ keys: Type.Array(Type.Object({ kty: Type.String(), crv: Type.String(), x: Type.String(), kid: Type.String(), alg: Type.String(), use: Type.String(), x5c: Type.Optional(Type.Array(Type.String())) })) }),
 });
 
 const DeviceSelf = Type.Object({

@@ -26,6 +26,8 @@ export interface CommandVerificationKey {
   kid: string;
   alg: string;
   use: 'sig';
+  /** The key's certificate from our root CA (base64 DER), with the command-signing EKU: chains the key to our CA. */
+  x5c?: string[];
 }
 
 /** Everything the PKI services share. Built once by createPki(). */

@@ -3,7 +3,7 @@ export type { PkiContext, PkiSettings, CommandVerificationKey } from './context.
 export type { CertificateBundle, PresentedFactoryCertificate, PresentedOperationalCertificate } from './enrollment.js';
 export type { Authorities, CertificateAuthority } from './authorities.js';
 export { importAuthority, loadAuthorities } from './authorities.js';
-export { createFileKeyProvider, type KeyProvider } from './key-provider.js';
+export { createFileKeyProvider, type KeyProvider, type ProviderKeyAlgorithm } from './key-provider.js';
 export { certificateFacts, certificateThumbprint, IdentityUri, type CertificateFacts } from './fingerprints.js';
 export { FACTORY_POLICY_OID, OPERATIONAL_POLICY_OID } from './profiles.js';
 export { parseRevocationReason } from './revocation.js';

@@ -1,6 +1,7 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
 import { auditMigrations } from '../audit/migrations.js';
 import { authMigrations } from '../auth/migrations.js';
+import { commandMigrations } from '../commands/migrations.js';
 import { identityMigrations } from '../identity/migrations.js';
 import { pkiMigrations } from '../pki/migrations.js';
 import { relationshipMigrations } from '../relationships/migrations.js';
@@ -9,7 +10,7 @@ import { vehicleMigrations } from '../vehicles/migrations.js';
 import type { Database } from './schema.js';
 
 /** All migrations, from every module; names sort in the order they must run. */
-export const allMigrations: Record<string, Migration> = { ...auditMigrations, ...vehicleMigrations, ...pkiMigrations, ...identityMigrations, ...authMigrations, ...relationshipMigrations, ...telemetryMigrations };
+export const allMigrations: Record<string, Migration> = { ...auditMigrations, ...vehicleMigrations, ...pkiMigrations, ...identityMigrations, ...authMigrations, ...relationshipMigrations, ...telemetryMigrations, ...commandMigrations };
 
 const provider: MigrationProvider = { getMigrations: async () => allMigrations };
 

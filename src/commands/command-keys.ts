@@ -1,0 +1,104 @@
+import { randomBytes, webcrypto } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { AuditLog } from '../audit/index.js';
+import type { Clock } from '../platform/clock.js';
+import * as x509 from '../platform/x509.js';
+import type { CertificateAuthority, CommandVerificationKey, KeyProvider } from '../pki/index.js';
+import { CA_KEY_ALGORITHM } from '../pki/key-provider.js';
+import { newCertificateSerial } from '../platform/ids.js';
+import type { Database } from '../storage/schema.js';
+
+/**
+ * Extended key usage that marks a certificate's key as the platform's command-signing key (a UUID OID,
+ * X.667 arc 2.25). Vehicles trust an envelope key only if its certificate carries it and chains to the root CA.
+ */
+export const COMMAND_SIGNING_EKU = '2.25.164837225408317046214538066417095306027';
+const KEY_CERT_DAYS = 730;
+
+/** The platform's command keys: the current one signs; current and next are published for vehicles to pin. */
+export interface CommandKeys {
+  /** Signs bytes with the current key. */
+  sign(data: string): Promise<{ kid: string; sig: string }>;
+  /** The JWKS vehicles pin (current and next, each with its certificate chain). */
+  published(): Promise<CommandVerificationKey[]>;
+  /** Promotes next to current, retires the old current, and creates a new next. */
+  rotate(actor: string): Promise<{ current: string; next: string }>;
+}
+
+const refOf = (kid: string) => `command-${kid}`;
+
+/**
+ * Command keys behind the key provider: private halves stay with the provider (file, KMS, HSM), public
+ * halves and their state live in `command_keys`. Each key is certified by the root CA with the
+ * command-signing EKU, so a vehicle checks the chain instead of trusting a bare key on first use.
+ */
+export async function createCommandKeys(deps: { db: Kysely<Database>; keys: KeyProvider; clock: Clock; audit: AuditLog; root: CertificateAuthority; allowGenerate: boolean }): Promise<CommandKeys> {
+  const { db, clock } = deps;
+  const cache = new Map<string, webcrypto.CryptoKey>();
+
+  async function createKey(status: 'current' | 'next'): Promise<string> {
+    const kid = randomBytes(9).toString('base64url');
+    const pair = await deps.keys.generate(refOf(kid), 'Ed25519');
+    const jwk = await deps.keys.crypto.subtle.exportKey('jwk', pair.publicKey);
+    const at = clock.now();
+    let certificate: string | null = null;
+    if (deps.root.signingKey) {
+      const cert = await x509.X509CertificateGenerator.create({
+        serialNumber: newCertificateSerial(), subject: `CN=Carapace command key ${kid}, O=Carapace`, issuer: deps.root.certificate.subject,
+        notBefore: at, notAfter: new Date(Math.min(at.getTime() + KEY_CERT_DAYS * 86_400_000, deps.root.certificate.notAfter.getTime())),
+        publicKey: pair.publicKey, signingKey: deps.root.signingKey, signingAlgorithm: CA_KEY_ALGORITHM,
+        extensions: [
+          new x509.BasicConstraintsExtension(false, undefined, true),
+          new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+          new x509.ExtendedKeyUsageExtension([COMMAND_SIGNING_EKU], true),
+        ],
+      }, deps.keys.crypto);
+      certificate = Buffer.from(cert.rawData).toString('base64');
+    }
+    const publicJwk = { kty: 'OKP', crv: 'Ed25519', x: String(jwk.x), kid, alg: 'EdDSA', use: 'sig' };
+    await db.transaction().execute(async (trx) => {
+      await trx.insertInto('command_keys').values({ kid, public_jwk: JSON.stringify(publicJwk), status, created_at: at.toISOString(), activated_at: status === 'current' ? at.toISOString() : null, retired_at: null, certificate }).execute();
+      await deps.audit.append(trx, { type: 'commands.key.created', actor: { type: 'system', id: null }, object: { type: 'command_signing_key', id: kid }, action: 'commands:key_create', decision: 'info', details: { status, certified: certificate !== null } });
+    });
+    return kid;
+  }
+
+  const rows = () => db.selectFrom('command_keys').selectAll().where('status', 'in', ['current', 'next']).execute();
+  const existing = await rows();
+  if (!existing.some((r) => r.status === 'current')) {
+    if (!deps.allowGenerate && existing.length === 0) throw new Error('no command signing key: run `carapace commands rotate-key` on an initialised deployment');
+    await createKey('current');
+  }
+  if (!(await rows()).some((r) => r.status === 'next')) await createKey('next');
+
+  async function privateKey(kid: string): Promise<webcrypto.CryptoKey> {
+    const cached = cache.get(kid);
+    if (cached) return cached;
+    const key = await deps.keys.privateKey(refOf(kid), 'Ed25519');
+    if (!key) throw new Error(`command key ${kid} is missing from the key provider`);
+    cache.set(kid, key);
+    return key;
+  }
+
+  return {
+    async sign(data) {
+      // Read per signature: a rotation by another process (the CLI) takes effect here at once.
+      const current = await db.selectFrom('command_keys').select(['kid']).where('status', '=', 'current').orderBy('activated_at', 'desc').executeTakeFirstOrThrow();
+      const sig = await webcrypto.subtle.sign({ name: 'Ed25519' }, await privateKey(current.kid), Buffer.from(data, 'utf8'));
+      return { kid: current.kid, sig: Buffer.from(sig).toString('base64url') };
+    },
+    async published() {
+      return (await rows()).sort((a, b) => a.status.localeCompare(b.status)).map((r) => ({ ...(JSON.parse(r.public_jwk) as CommandVerificationKey), ...(r.certificate ? { x5c: [r.certificate] } : {}) }));
+    },
+    async rotate(actor) {
+      const at = clock.now().toISOString();
+      const next = await db.selectFrom('command_keys').select(['kid']).where('status', '=', 'next').executeTakeFirstOrThrow();
+      await db.transaction().execute(async (trx) => {
+        await trx.updateTable('command_keys').set({ status: 'retired', retired_at: at }).where('status', '=', 'current').execute();
+        await trx.updateTable('command_keys').set({ status: 'current', activated_at: at }).where('kid', '=', next.kid).execute();
+        await deps.audit.append(trx, { type: 'commands.key.rotated', actor: { type: 'operator', id: actor }, object: { type: 'command_signing_key', id: next.kid }, action: 'commands:key_rotate', decision: 'info' });
+      });
+      return { current: next.kid, next: await createKey('next') };
+    },
+  };
+}
