@@ -19,7 +19,7 @@ const TITLES: Partial<Record<number, string>> = {
 };
 
 /** Extensions of a CarapaceError that are safe to show a caller (never internals). */
-const PUBLIC_CONTEXT_KEYS = new Set(['field', 'reason', 'from', 'to', 'role', 'retryAfter']);
+const PUBLIC_CONTEXT_KEYS = new Set(['field', 'reason', 'from', 'to', 'role', 'retryAfter', 'job', 'maxAge']);
 
 /** Sends a problem+json reply. */
 export function sendProblem(reply: FastifyReply, code: ErrorCode, detail: string, extra: Record<string, unknown> = {}): FastifyReply {

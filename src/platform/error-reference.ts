@@ -40,6 +40,12 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   ERR_PKI_CERT_NOT_FOUND: 'No certificate with that serial was issued by this platform.',
   ERR_PKI_SERIAL_IN_USE: 'That TCU serial is already registered to a device.',
   ERR_TELEMETRY_BUSY: 'Telemetry ingestion is at its worker budget in this process; nothing in the batch was stored. Retry after `Retry-After` seconds.',
+  ERR_STEP_UP_REQUIRED: 'The command needs a recent multi-factor sign-in (RFC 9470). `WWW-Authenticate` carries `error="insufficient_user_authentication"`, `acr_values` and `max_age`: sign in again with the second factor, then repeat the request with the new token.',
+  ERR_IDEMPOTENCY_KEY_REQUIRED: 'Physical commands need an `Idempotency-Key` header (1 to 200 printable characters), so a retried request never makes a second job.',
+  ERR_IDEMPOTENCY_KEY_REUSED: 'This Idempotency-Key was already used by you with a different request within 24 hours. Use a new key for a new request.',
+  ERR_COMMAND_REJECTED: 'The job was recorded and rejected before it reached the vehicle (`reason`: vehicle state unknown, stale or unsafe, region, conflicting command in flight, no active or a quarantined device). Nothing was sent: safe to retry once the reason is gone.',
+  ERR_COMMAND_RATE_LIMITED: 'A command limit (per user, application, vehicle, tenant, command sequence, global, or the tenant\'s in-flight cap) is reached; `reason` names it. Retry after `Retry-After` seconds.',
+  ERR_BULK_REFUSED: 'A fleet command named a vehicle outside your reach, or was too large. Nothing was queued: a batch is authorized all or nothing, and the answer never says which vehicle it was.',
 };
 
 /** Renders docs/errors.md. */

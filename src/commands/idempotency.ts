@@ -1,0 +1,58 @@
+import type { Kysely } from 'kysely';
+import { Redis } from 'ioredis';
+import type { Clock } from '../platform/clock.js';
+import type { Database } from '../storage/schema.js';
+
+/** The outcome of reserving an Idempotency-Key. */
+export type Reservation = { mine: true } | { mine: false; resultId: string; requestHash: string };
+
+/**
+ * Idempotency-Key reservations, per principal, for `ttlSeconds`. The first request to reserve a key wins;
+ * every other sees the winner's result id and request hash. In cluster mode Redis answers first (SET NX);
+ * the database row, inserted with ON CONFLICT DO NOTHING, is the record on every engine, so the guarantee
+ * holds under concurrency with or without Redis.
+ */
+export function createIdempotency(deps: { db: Kysely<Database>; clock: Clock; ttlSeconds: number; redisUrl: string | null }) {
+  const redis = deps.redisUrl ? new Redis(deps.redisUrl, { maxRetriesPerRequest: 1 }) : null;
+  const rkey = (principal: string, keyHash: string) => `carapace:cmdidem:${principal}:${keyHash}`;
+
+  async function reserveInDb(principal: string, keyHash: string, requestHash: string, resultId: string): Promise<Reservation> {
+    const now = deps.clock.now();
+    const expires = new Date(now.getTime() + deps.ttlSeconds * 1000).toISOString();
+    // A key past its 24 hours is free again.
+    await deps.db.deleteFrom('command_idempotency').where('principal', '=', principal).where('key_hash', '=', keyHash).where('expires_at', '<=', now.toISOString()).execute();
+    await deps.db.insertInto('command_idempotency').values({ principal, key_hash: keyHash, request_hash: requestHash, result_id: resultId, created_at: now.toISOString(), expires_at: expires })
+      .onConflict((oc) => oc.columns(['principal', 'key_hash']).doNothing()).execute();
+    const row = await deps.db.selectFrom('command_idempotency').select(['request_hash', 'result_id']).where('principal', '=', principal).where('key_hash', '=', keyHash).executeTakeFirstOrThrow();
+    return row.result_id === resultId ? { mine: true } : { mine: false, resultId: row.result_id, requestHash: row.request_hash };
+  }
+
+  return {
+    /** Reserves `keyHash` for `resultId`, or reports who holds it. */
+    async reserve(principal: string, keyHash: string, requestHash: string, resultId: string): Promise<Reservation> {
+      if (redis) {
+        const set = await redis.set(rkey(principal, keyHash), `${requestHash}|${resultId}`, 'EX', deps.ttlSeconds, 'NX').catch(() => 'error');
+        if (set === null) {
+          const held = await redis.get(rkey(principal, keyHash)).catch(() => null);
+          if (held) {
+            const [h, id] = held.split('|') as [string, string];
+            return { mine: false, resultId: id, requestHash: h };
+          }
+        }
+      }
+      return reserveInDb(principal, keyHash, requestHash, resultId);
+    },
+    /** Frees a reservation whose request failed before it produced anything (a 429, a 400). */
+    async release(principal: string, keyHash: string, resultId: string): Promise<void> {
+      await deps.db.deleteFrom('command_idempotency').where('principal', '=', principal).where('key_hash', '=', keyHash).where('result_id', '=', resultId).execute();
+      if (redis) {
+        const held = await redis.get(rkey(principal, keyHash)).catch(() => null);
+        if (held?.endsWith(`|${resultId}`)) await redis.del(rkey(principal, keyHash)).catch(() => undefined);
+      }
+    },
+    async close() { redis?.disconnect(); },
+  };
+}
+
+/** The idempotency store. */
+export type Idempotency = ReturnType<typeof createIdempotency>;

@@ -1,0 +1,219 @@
+import { Value } from '@sinclair/typebox/value';
+import type { Kysely } from 'kysely';
+import type { AuditLog, RequestContext } from '../audit/index.js';
+import { ACR } from '../auth/provider.js';
+import type { VerifiedToken } from '../auth/verifier.js';
+import type { Clock } from '../platform/clock.js';
+import { CarapaceError } from '../platform/errors.js';
+import { newId } from '../platform/ids.js';
+import type { Decision } from '../policy/index.js';
+import type { RelationshipRow } from '../relationships/index.js';
+import type { Database } from '../storage/schema.js';
+import { readVehicleState } from '../telemetry/index.js';
+import { canonicalJson, paramsHash, sha256 } from '../vehicle-sdk/command-envelope.js';
+import { type CommandType, COMMAND_CATALOG } from './catalog.js';
+import { backendInstance, type DecisionRecord, decisionHash } from './decision-record.js';
+import type { Idempotency } from './idempotency.js';
+import { type CommandJob, isFinal, transition } from './job-store.js';
+import { enforceLimits, type LimitCounter } from './limits.js';
+import { FINAL_STATES } from './tables.js';
+import { checkVehicleState } from './vehicle-safety.js';
+
+/** Settings of the request path (from `commands.*`). */
+export interface CommandSettings {
+  stepUpMaxAge: number;
+  stateMaxAge: number;
+  rateWindow: number;
+  perUser: number;
+  perClient: number;
+  perVehicle: number;
+  perTenant: number;
+  global: number;
+  tenantConcurrency: number;
+  bulkMaxVehicles: number;
+}
+
+/** One command request, after the route framework authorized `vehicle:command` for this command. */
+export interface CommandRequest {
+  userId: string;
+  token: VerifiedToken;
+  vehicle: { id: string; relationships: RelationshipRow[] };
+  decision: Decision;
+  command: CommandType;
+  params: Record<string, unknown>;
+  batchId?: string | null;
+  context: RequestContext;
+}
+
+/** The tenant a vehicle's commands count against: its fleet, or its owner's household. */
+export function tenantOf(rels: RelationshipRow[]): string | null {
+  const fleet = rels.find((r) => r.kind === 'fleet_vehicle')?.tenant_id;
+  if (fleet) return fleet;
+  const owner = rels.find((r) => r.kind === 'ownership')?.user_id;
+  return owner ? `owner:${owner}` : null;
+}
+
+/** Throws the step-up challenge unless the token shows a multi-factor sign-in recent enough. */
+export function requireStepUp(token: VerifiedToken, now: Date, maxAgeSeconds: number): void {
+  const recent = token.authTime !== null && now.getTime() / 1000 - token.authTime <= maxAgeSeconds;
+  if (token.acr !== ACR.mfa || !recent) {
+    throw new CarapaceError('ERR_STEP_UP_REQUIRED', 'this command needs a recent sign-in with a second factor', { acrValues: ACR.mfa, maxAge: maxAgeSeconds });
+  }
+}
+
+/** Throws unless the token holds the command's scope (or `fleet:command` for a fleet vehicle). */
+export function requireCommandScope(token: VerifiedToken, type: CommandType, rels: RelationshipRow[]): string {
+  if (token.scopes.has(type.scope)) return type.scope;
+  if (token.scopes.has('fleet:command') && type.scope !== 'security:admin' && rels.some((r) => r.kind === 'fleet_vehicle')) return 'fleet:command';
+  throw new CarapaceError('ERR_FORBIDDEN', `the token lacks the scope ${type.scope} that ${type.name} needs`, { reason: 'missing_scope' });
+}
+
+/** Validates parameters against the command's closed schema. */
+export function validParams(type: CommandType, params: unknown): Record<string, unknown> {
+  const p = params ?? {};
+  if (!Value.Check(type.params, p)) throw new CarapaceError('ERR_VALIDATION', `params do not match the ${type.name} schema`, { field: 'body.params' });
+  return p as Record<string, unknown>;
+}
+
+/**
+ * The request path of a command: limits, vehicle state, conflicts and the tenant's concurrency cap, then
+ * the job with its decision record, persisted and audited in one transaction (requested -> authorized ->
+ * queued, or -> rejected with the reason).
+ */
+export function createCommandService(deps: { db: Kysely<Database>; audit: AuditLog; clock: Clock; settings: CommandSettings; limits: LimitCounter; idempotency: Idempotency; isQuarantined: (deviceId: string) => Promise<boolean> }) {
+  const { db, clock, settings } = deps;
+
+  async function limitsFor(req: CommandRequest, n: number, tenant: string | null): Promise<void> {
+    const w = settings.rateWindow;
+    const over = await enforceLimits(deps.limits, [
+      { name: 'user', key: req.userId, max: settings.perUser, windowSeconds: w, n },
+      { name: 'client', key: req.token.clientId, max: settings.perClient, windowSeconds: w, n },
+      { name: 'vehicle', key: req.vehicle.id, max: settings.perVehicle, windowSeconds: w, n: 1 },
+      { name: 'tenant', key: tenant ?? 'none', max: settings.perTenant, windowSeconds: w, n },
+      { name: 'global', key: 'all', max: settings.global, windowSeconds: w, n },
+      // The sequence limit of the command type on this vehicle (repeated unlock attempts and the like).
+      { name: `sequence:${req.command.name}`, key: req.vehicle.id, max: req.command.rate.max, windowSeconds: req.command.rate.windowSeconds, n: 1 },
+    ], clock.now().getTime());
+    if (over) throw new CarapaceError('ERR_COMMAND_RATE_LIMITED', `too many commands (${over.name} limit)`, { retryAfter: over.retryAfter, reason: over.name });
+  }
+
+  /** Creates the job (and its transitions) for an authorized, limit-checked request. */
+  async function createJob(req: CommandRequest, jobId: string): Promise<CommandJob> {
+    const now = clock.now();
+    const type = req.command;
+    const tenant = tenantOf(req.vehicle.relationships);
+    const state = checkVehicleState(type, await readVehicleState(db, req.vehicle.id), now, settings.stateMaxAge);
+    const device = await db.selectFrom('devices').select(['id', 'status']).where('vehicle_id', '=', req.vehicle.id).where('status', 'in', ['active', 'quarantined']).orderBy('created_at', 'desc').executeTakeFirst();
+    const quarantined = device ? device.status === 'quarantined' || await deps.isQuarantined(device.id) : false;
+    const scopeVia = req.token.scopes.has(type.scope) ? type.scope : 'fleet:command';
+    const record: DecisionRecord = {
+      application: { clientId: req.token.clientId },
+      user: { id: req.userId, acr: req.token.acr, authTime: req.token.authTime, stepUp: type.stepUp ? 'required_and_met' : 'not_required' },
+      relationship: req.vehicle.relationships.filter((r) => r.user_id === req.userId || r.kind === 'fleet_vehicle' || r.kind === 'support_case').map((r) => ({ kind: r.kind, id: r.id })).sort((a, b) => a.id.localeCompare(b.id)),
+      role: [...req.decision.reasons].sort(),
+      scope: { required: type.scope, granted: true, via: scopeVia },
+      command: { name: type.name, risk: type.risk, paramsHash: paramsHash(req.params), ttlSeconds: type.ttlSeconds },
+      vehicleState: state.snapshot,
+      policy: { version: req.decision.policyVersion, permits: [...req.decision.reasons].sort() },
+      backendService: { service: 'carapace-commands', instance: backendInstance() },
+      decidedAt: now.toISOString(),
+    };
+    const row: CommandJob = {
+      id: jobId, vehicle_id: req.vehicle.id, device_id: device?.id ?? null, tenant_id: tenant, batch_id: req.batchId ?? null, command: type.name, params: canonicalJson(req.params),
+      params_hash: record.command.paramsHash, requester_id: req.userId, client_id: req.token.clientId, state: 'requested', reason: 'requested', retry: null,
+      decision_record: canonicalJson(record), decision_hash: decisionHash(record), policy_version: req.decision.policyVersion,
+      created_at: now.toISOString(), expires_at: new Date(now.getTime() + type.ttlSeconds * 1000).toISOString(), updated_at: now.toISOString(),
+      counter: null, kid: null, envelope_signed: null, envelope_sig: null, ack_signed: null, ack_sig: null,
+    };
+    const actor = `user:${req.userId}`;
+    return db.transaction().execute(async (trx) => {
+      await trx.insertInto('command_jobs').values(row).execute();
+      await trx.insertInto('command_transitions').values({ id: newId(), job_id: jobId, from_state: null, to_state: 'requested', at: row.created_at, actor, reason: 'requested' }).execute();
+      await deps.audit.append(trx, {
+        type: 'commands.job.requested', actor: { type: 'user', id: req.userId }, applicationId: req.token.clientId, tenantId: tenant, object: { type: 'command_job', id: jobId },
+        action: `vehicle:command:${type.name}`, decision: 'info', policyVersion: req.decision.policyVersion, context: req.context,
+        details: {
+          vehicleId: req.vehicle.id, jti: req.token.jti, decisionHash: row.decision_hash, chain_application: req.token.clientId, chain_user: req.userId, chain_acr: req.token.acr ?? 'none',
+          chain_relationships: record.relationship.map((r) => `${r.kind}:${r.id}`), chain_roles: record.role, chain_scope: `${type.scope} via ${scopeVia}`, chain_command: `${type.name} (${type.risk})`,
+          chain_vehicle_state: state.reason, chain_policy_version: req.decision.policyVersion, chain_backend: record.backendService.instance, ...(req.batchId ? { batchId: req.batchId } : {}),
+        },
+      });
+      const reject = (reason: string) => transition(trx, deps, row, { to: 'rejected', actor: 'system:commands', reason, set: { retry: 'safe' } }, req.context);
+      if (!state.ok) return (await reject(state.reason)) as CommandJob;
+      if (!device || quarantined) return (await reject(!device ? 'no_active_device' : 'device_quarantined')) as CommandJob;
+      const inFlight = await trx.selectFrom('command_jobs').select(['id', 'command']).where('vehicle_id', '=', req.vehicle.id).where('id', '!=', jobId)
+        .where('state', 'not in', [...FINAL_STATES]).where('expires_at', '>', now.toISOString()).execute();
+      const group = type.conflictGroup;
+      if (inFlight.some((j) => COMMAND_CATALOG[j.command as keyof typeof COMMAND_CATALOG]?.conflictGroup === group)) return (await reject('conflicting_command_in_flight')) as CommandJob;
+      if (tenant) {
+        const open = await trx.selectFrom('command_jobs').select((eb) => eb.fn.countAll<number>().as('n')).where('tenant_id', '=', tenant).where('state', 'not in', [...FINAL_STATES]).where('expires_at', '>', now.toISOString()).executeTakeFirstOrThrow();
+        if (Number(open.n) > settings.tenantConcurrency) return (await reject('tenant_concurrency_cap')) as CommandJob;
+      }
+      const authorized = await transition(trx, deps, row, { to: 'authorized', actor, reason: `permitted by ${record.policy.permits.join(',') || 'policy'}; vehicle state ${state.reason}` }, req.context);
+      return (await transition(trx, deps, authorized as CommandJob, { to: 'queued', actor: 'system:commands', reason: 'waiting for the vehicle channel' }, req.context)) as CommandJob;
+    });
+  }
+
+  /** Waits for the job another request is creating under the same key. */
+  async function awaitJob(id: string): Promise<CommandJob> {
+    for (let i = 0; i < 200; i++) {
+      const job = await db.selectFrom('command_jobs').selectAll().where('id', '=', id).executeTakeFirst();
+      if (job) return job;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new CarapaceError('ERR_CONFLICT', 'a request with this Idempotency-Key is still being processed');
+  }
+
+  return {
+    tenantOf,
+    /**
+     * Handles one authorized command request. Returns the job and whether this request created it (false:
+     * the same Idempotency-Key and body came before, and this is that job).
+     */
+    async request(req: CommandRequest, idempotencyKey: string | null): Promise<{ job: CommandJob; created: boolean }> {
+      const jobId = newId();
+      const requestHash = sha256(canonicalJson({ vehicleId: req.vehicle.id, command: req.command.name, params: req.params }));
+      const principal = `user:${req.userId}`;
+      const keyHash = idempotencyKey ? sha256(idempotencyKey) : null;
+      if (keyHash) {
+        const held = await deps.idempotency.reserve(principal, keyHash, requestHash, jobId);
+        if (!held.mine) {
+          if (held.requestHash !== requestHash) throw new CarapaceError('ERR_IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request');
+          return { job: await awaitJob(held.resultId), created: false };
+        }
+      }
+      try {
+        await limitsFor(req, 1, tenantOf(req.vehicle.relationships));
+        return { job: await createJob(req, jobId), created: true };
+      } catch (err) {
+        if (keyHash) await deps.idempotency.release(principal, keyHash, jobId);
+        throw err;
+      }
+    },
+    /** Counts a fleet batch against every limit at once (each vehicle counts), before its jobs are made. */
+    async batchLimits(req: Omit<CommandRequest, 'vehicle' | 'decision'>, tenantId: string, vehicleIds: string[]): Promise<void> {
+      const w = settings.rateWindow;
+      const n = vehicleIds.length;
+      const checks = [
+        { name: 'user', key: req.userId, max: settings.perUser, windowSeconds: w, n },
+        { name: 'client', key: req.token.clientId, max: settings.perClient, windowSeconds: w, n },
+        { name: 'tenant', key: tenantId, max: settings.perTenant, windowSeconds: w, n },
+        { name: 'global', key: 'all', max: settings.global, windowSeconds: w, n },
+        ...vehicleIds.flatMap((v) => [
+          { name: 'vehicle', key: v, max: settings.perVehicle, windowSeconds: w, n: 1 },
+          { name: `sequence:${req.command.name}`, key: v, max: req.command.rate.max, windowSeconds: req.command.rate.windowSeconds, n: 1 },
+        ]),
+      ];
+      const over = await enforceLimits(deps.limits, checks, clock.now().getTime());
+      if (over) throw new CarapaceError('ERR_COMMAND_RATE_LIMITED', `too many commands (${over.name} limit)`, { retryAfter: over.retryAfter, reason: over.name });
+      const open = await db.selectFrom('command_jobs').select((eb) => eb.fn.countAll<number>().as('n')).where('tenant_id', '=', tenantId).where('state', 'not in', [...FINAL_STATES]).where('expires_at', '>', clock.now().toISOString()).executeTakeFirstOrThrow();
+      if (Number(open.n) + n > settings.tenantConcurrency) throw new CarapaceError('ERR_COMMAND_RATE_LIMITED', 'the fleet has too many commands in flight', { retryAfter: 5, reason: 'tenant_concurrency' });
+    },
+    /** Creates one job of a batch (limits were counted for the whole batch). */
+    createJob,
+    isFinal,
+  };
+}
+
+/** The command service. */
+export type CommandService = ReturnType<typeof createCommandService>;
