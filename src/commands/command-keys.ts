@@ -7,6 +7,7 @@ import type { CertificateAuthority, CommandVerificationKey, KeyProvider } from '
 import { CA_KEY_ALGORITHM } from '../pki/key-provider.js';
 import { newCertificateSerial } from '../platform/ids.js';
 import type { Database } from '../storage/schema.js';
+import { canonicalJson } from '../vehicle-sdk/command-envelope.js';
 
 /**
  * Extended key usage that marks a certificate's key as the platform's command-signing key (a UUID OID,
@@ -17,8 +18,8 @@ const KEY_CERT_DAYS = 730;
 
 /** The platform's command keys: the current one signs; current and next are published for vehicles to pin. */
 export interface CommandKeys {
-  /** Signs bytes with the current key. */
-  sign(data: string): Promise<{ kid: string; sig: string }>;
+  /** Signs envelope claims with the current key: its kid goes into the canonical bytes that are signed. */
+  signEnvelope(claims: Record<string, unknown>): Promise<{ kid: string; signed: string; sig: string }>;
   /** The JWKS vehicles pin (current and next, each with its certificate chain). */
   published(): Promise<CommandVerificationKey[]>;
   /** Promotes next to current, retires the old current, and creates a new next. */
@@ -81,11 +82,12 @@ export async function createCommandKeys(deps: { db: Kysely<Database>; keys: KeyP
   }
 
   return {
-    async sign(data) {
+    async signEnvelope(claims) {
       // Read per signature: a rotation by another process (the CLI) takes effect here at once.
       const current = await db.selectFrom('command_keys').select(['kid']).where('status', '=', 'current').orderBy('activated_at', 'desc').executeTakeFirstOrThrow();
-      const sig = await webcrypto.subtle.sign({ name: 'Ed25519' }, await privateKey(current.kid), Buffer.from(data, 'utf8'));
-      return { kid: current.kid, sig: Buffer.from(sig).toString('base64url') };
+      const signed = canonicalJson({ ...claims, kid: current.kid });
+      const sig = await webcrypto.subtle.sign({ name: 'Ed25519' }, await privateKey(current.kid), Buffer.from(signed, 'utf8'));
+      return { kid: current.kid, signed, sig: Buffer.from(sig).toString('base64url') };
     },
     async published() {
       return (await rows()).sort((a, b) => a.status.localeCompare(b.status)).map((r) => ({ ...(JSON.parse(r.public_jwk) as CommandVerificationKey), ...(r.certificate ? { x5c: [r.certificate] } : {}) }));

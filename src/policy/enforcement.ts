@@ -7,6 +7,7 @@ import type { App } from '../http/app.js';
 import { requestContext } from '../http/context.js';
 import { CarapaceError } from '../platform/errors.js';
 import type { Database } from '../storage/schema.js';
+import type { CedarValueJson } from '@cedar-policy/cedar-wasm/nodejs';
 import type { Decision, DecisionPoint } from './decision-point.js';
 import type { EntityLoader, LoadedResource, Principal } from './entities.js';
 
@@ -21,6 +22,8 @@ export interface AuthorizeSpec {
   visibleWith?: string;
   /** For `vehicle:command`: the command asked for, read from the validated body by the commands module. */
   command?: (req: FastifyRequest) => string | null;
+  /** Further request facts some policies need (the commands module: the platform operator, a recorded reason). */
+  extraContext?: (req: FastifyRequest, load: EntityLoader) => Promise<Record<string, CedarValueJson>>;
 }
 
 /** What a handler receives: the authorized object, who asked, and the decision that let them. */
@@ -91,11 +94,12 @@ export function installAuthorization(app: App, deps: { decisions: DecisionPoint;
     const [principalEntity, loaded] = await Promise.all([principal ? deps.load.principal(principal) : Promise.resolve(null), spec.resource(req, deps.load, fallback)]);
     const command = spec.command ? spec.command(req) : null;
     const own = await deps.load.callerContext(fallback, loaded.vehicleId, command);
+    const extra = spec.extraContext ? await spec.extraContext(req, deps.load) : {};
     const ask = (action: string): Decision => {
       if (!principalEntity) return { decision: 'deny', reasons: [], errors: ['unknown principal'], policyVersion: deps.decisions.policyVersion };
       return deps.decisions.decide({
         principal: principalEntity.uid, action, resource: loaded.uid,
-        context: { client: token.clientId, scopes: [...token.scopes].sort(), mfa: token.acr === ACR.mfa, ...(command !== null ? { command } : {}), ...own.context },
+        context: { client: token.clientId, scopes: [...token.scopes].sort(), mfa: token.acr === ACR.mfa, ...(command !== null ? { command } : {}), ...own.context, ...extra },
         entities: [principalEntity, ...loaded.entities, ...own.entities],
       });
     };

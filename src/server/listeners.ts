@@ -16,6 +16,7 @@ import { registerCaseRoutes, registerFleetRoutes, registerSharingRoutes } from '
 import { registerVehicleRoutes } from '../vehicles/routes.js';
 import { registerTelemetryAdminRoutes, registerTelemetryRoutes } from '../telemetry/index.js';
 import type { Platform } from './platform.js';
+import { registerBulkCommandRoute, registerCommandChannel, registerCommandRoutes } from '../commands/index.js';
 import type { ServerTls } from './tls-material.js';
 
 /** The three listeners, built but not yet listening. */
@@ -63,6 +64,9 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   registerSharingRoutes(pub.app, { db, clock, access: authz.access });
   registerFleetRoutes(pub.app, { db, clock, decisions: authz.decisions, load: authz.load, fleet: authz.fleet });
   registerCaseRoutes(pub.app, { db, clock, cases: authz.cases });
+  const cmd = { db, service: platform.commands.service, dispatcher: platform.commands.dispatcher, decisions: authz.decisions, load: authz.load, stepUpMaxAge: config.commands.stepUpMaxAge, clock };
+  registerCommandRoutes(pub.app, cmd);
+  registerBulkCommandRoute(pub.app, { ...cmd, bulkMax: config.commands.bulkMaxVehicles });
 
   // The gateway trusts the fleet CA (operational certificates) and the manufacturer CA (factory
   // certificates); the root is there only to complete the fleet chain. Which CA issued what is checked per route.
@@ -81,6 +85,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   // Device tokens are certificate-bound, so the DPoP `htu` base is never consulted here; it names the gateway anyway.
   installTokenAuthentication(gw.app, { verify: platform.auth.verify, audit, db: platform.storage.db, baseUrl: () => `https://localhost:${config.listeners.gateway.port}` });
   registerTelemetryRoutes(gw.app, { telemetry: platform.telemetry, pki, audit, db: platform.storage.db });
+  registerCommandChannel(gw.app, { dispatcher: platform.commands.dispatcher, verify: platform.auth.verify, audit, db: platform.storage.db, baseUrl: () => `https://localhost:${config.listeners.gateway.port}` });
 
   const admin = createListenerApp({ tls: { ...base, requestCert: true, ca: [root.pem] }, logger: log.child({ listener: 'admin' }) });
   forbidRenegotiation(admin.app);

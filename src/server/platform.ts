@@ -25,6 +25,8 @@ export interface Authorization {
 }
 import { migrateToLatest, openStorage, type Storage } from '../storage/index.js';
 import { createTelemetry, type Telemetry } from '../telemetry/index.js';
+import { type Commands, createCommands } from '../commands/index.js';
+import type { OwnershipCascade } from '../relationships/index.js';
 
 /** The platform's long-lived parts, shared by the listeners and the CLI. */
 export interface Platform {
@@ -39,6 +41,8 @@ export interface Platform {
   authorization: Authorization;
   auth: Auth;
   telemetry: Telemetry;
+  /** Remote commands: catalog, jobs, signing keys, the dispatcher. */
+  commands: Commands;
   clock: Clock;
   log: Logger;
   close(): Promise<void>;
@@ -78,16 +82,24 @@ export async function createPlatform(config: Config, options: { log: Logger; clo
     const relationships = createRelationshipStore({ db: storage.db, audit, clock });
     const auth = await createAuth({ config, db: storage.db, audit, clock, log: options.log, secrets });
     const deps = { db: storage.db, audit, clock, relationships };
+    // Filled once the commands module exists: a transfer ends the old owner's queued jobs in its transaction.
+    const cascades: OwnershipCascade[] = [];
     const claimCounter = config.redis.url ? createRedisFailureCounter(config.redis.url) : createMemoryFailureCounter();
     const authorization = {
       policySet, decisions: createDecisionPoint(policySet), load: createEntityLoader({ db: storage.db, clock }), actions: schemaActions(policySet),
-      access: createVehicleAccess(deps), cases: createCases(deps), fleet: createFleetGroups(deps),
+      access: createVehicleAccess({ ...deps, cascades }), cases: createCases(deps), fleet: createFleetGroups(deps),
       claims: createClaims({ ...deps, counter: claimCounter, limits: { perVehicle: config.claims.failuresPerVehicle, perAccount: config.claims.failuresPerAccount, windowSeconds: config.claims.failureWindow, codeTtlSeconds: config.claims.codeTtl } }),
     };
     const telemetry = createTelemetry({ db: storage.db, audit, clock, pki, settings: config.telemetry, redisUrl: config.redis.url, log: options.log });
+    const commands = await createCommands({
+      db: storage.db, audit, clock, log: options.log, config, pki, decisions: authorization.decisions, load: authorization.load,
+      isQuarantined: (deviceId) => telemetry.quarantine.isQuarantined(deviceId),
+    });
+    cascades.push(commands.cascade);
     return {
-      config, storage, audit, pki, directory, invitations, relationships, auth, authorization, telemetry, clock, log: options.log,
+      config, storage, audit, pki, directory, invitations, relationships, auth, authorization, telemetry, commands, clock, log: options.log,
       async close() {
+        await commands.close();
         await telemetry.close();
         await claimCounter.close();
         await auth.close();

@@ -43,6 +43,7 @@ export async function startCarapace(config: Config, options: { log: Logger; cloc
       throw err;
     });
     await platform.pki.start();
+    await platform.commands.start();
     return {
       platform, listeners, addresses, tls, operator, seeded,
       async close() {

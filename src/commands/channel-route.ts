@@ -1,0 +1,75 @@
+import type { TLSSocket } from 'node:tls';
+import websocket from '@fastify/websocket';
+import type { Kysely } from 'kysely';
+import type { AuditLog } from '../audit/index.js';
+import type { Database } from '../storage/schema.js';
+import { tokenOf } from '../auth/token-auth.js';
+import type { TokenVerifier } from '../auth/verifier.js';
+import { deviceOf } from '../gateway/device-auth.js';
+import type { App } from '../http/app.js';
+import { requestContext } from '../http/context.js';
+import { certificateThumbprint } from '../pki/index.js';
+import type { Dispatcher } from './dispatcher.js';
+
+/** The audience and scope of command-channel tokens. */
+export const COMMANDS_AUDIENCE = 'urn:carapace:commands';
+
+/**
+ * The command channel on the vehicle gateway: a WebSocket opened over mTLS with the operational
+ * certificate (the gateway's device authentication runs first, as for every route) and a command token
+ * bound to that certificate. The token lives 60 s; the vehicle sends a fresh one (`{"type":"token"}`)
+ * before it expires, or the channel is closed with 4401. A revoked certificate closes the connection.
+ */
+export function registerCommandChannel(app: App, deps: { dispatcher: Dispatcher; verify: TokenVerifier; audit: AuditLog; db: Kysely<Database>; baseUrl: () => string }): void {
+  void app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  // Declared in a child context so it is added after the WebSocket plugin has loaded; the gateway's device
+  // and token authentication hooks, installed on the root, run for it like for every route.
+  void app.register(async (scoped) => { scoped.get('/v1/commands/channel', {
+    websocket: true,
+    config: {
+      device: 'operational',
+      token: { audience: COMMANDS_AUDIENCE, scopes: ['commands:receive'] },
+      catalog: { owner: 'commands', purpose: 'The vehicle keeps its command channel: signed envelopes in, signed acknowledgements out.', callers: ['device'], action: 'commands:receive', classification: 'confidential', scopes: ['commands:receive'], safetyImpact: 'high', status: 'beta' },
+    },
+  }, (socket, req) => {
+    const device = deviceOf(req, 'operational');
+    const token = tokenOf(req);
+    const tls = req.raw.socket as TLSSocket;
+    const peer = tls.getPeerX509Certificate();
+    if (token.clientId !== `device:${device.deviceId}` || !peer) {
+      socket.close(4403, 'the token is not this device\'s');
+      return;
+    }
+    const thumbprint = certificateThumbprint(peer.raw);
+    let expiresAt = token.expiresAt * 1000;
+    const conn = {
+      deviceId: device.deviceId, vehicleId: device.vehicleId, certificateKey: peer.publicKey, certificateSerial: device.serial,
+      send: (m: string) => socket.send(m), close: (code: number, reason: string) => socket.close(code, reason),
+    };
+    const expiry = setInterval(() => { if (Date.now() >= expiresAt) socket.close(4401, 'command token expired'); }, 1000);
+    expiry.unref();
+    socket.on('message', (data: Buffer) => {
+      void (async () => {
+        let msg: { type?: unknown; token?: unknown; ack?: unknown };
+        try { msg = JSON.parse(data.toString('utf8')) as typeof msg; } catch { return; }
+        if (msg.type === 'token' && typeof msg.token === 'string') {
+          try {
+            const renewed = await deps.verify({ authorization: `Bearer ${msg.token}`, dpop: undefined, method: 'GET', url: `${deps.baseUrl()}/v1/commands/channel`, certificateThumbprint: thumbprint }, COMMANDS_AUDIENCE);
+            if (renewed.clientId !== token.clientId || !renewed.scopes.has('commands:receive')) throw new Error('wrong token');
+            expiresAt = renewed.expiresAt * 1000;
+          } catch {
+            socket.close(4401, 'the renewed command token is not valid');
+          }
+        } else if (msg.type === 'ack' && msg.ack && typeof msg.ack === 'object') {
+          await deps.dispatcher.acknowledge(conn, msg.ack as { signed: string; sig: string });
+        }
+      })().catch((err: unknown) => req.log.warn({ err }, 'command channel message failed'));
+    });
+    socket.on('close', () => { clearInterval(expiry); deps.dispatcher.detach(conn); });
+    void deps.audit.append(deps.db, {
+      type: 'commands.channel.opened', actor: { type: 'device', id: device.deviceId }, object: { type: 'vehicle', id: device.vehicleId }, action: 'commands:receive', decision: 'allow',
+      context: requestContext(req), details: { serial: device.serial, jti: token.jti },
+    }).catch((err: unknown) => req.log.warn({ err }, 'could not audit a channel opening'));
+    void deps.dispatcher.attach(conn).catch((err: unknown) => req.log.warn({ err }, 'command channel attach failed'));
+  }); });
+}

@@ -1,0 +1,188 @@
+import type { KeyObject } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Kysely } from 'kysely';
+import { Redis } from 'ioredis';
+import type { AuditLog } from '../audit/index.js';
+import type { Clock } from '../platform/clock.js';
+import type { Logger } from '../platform/log.js';
+import { type DecisionPoint, type EntityLoader, ref } from '../policy/index.js';
+import type { Database } from '../storage/schema.js';
+import { type AckClaims, type EnvelopeClaims, parseCanonical, sha256, type SignedEnvelope, verifyDetached } from '../vehicle-sdk/command-envelope.js';
+import type { CommandKeys } from './command-keys.js';
+import { type CommandJob, expireDue, transition } from './job-store.js';
+
+/** A vehicle's open command channel on this process. */
+export interface ChannelConnection {
+  deviceId: string;
+  vehicleId: string;
+  /** The public key of the certificate the channel was opened with: acknowledgements must verify with it. */
+  certificateKey: KeyObject;
+  certificateSerial: string;
+  send(message: string): void;
+  close(code: number, reason: string): void;
+}
+
+const CHANNEL = 'carapace:commands:dispatch';
+
+/**
+ * Delivers queued jobs to the vehicles connected to this process, and confirms them from signed
+ * acknowledgements. Authorization is asked again at dispatch (a relationship may have ended since the
+ * request). Another process learns of a new job through Redis pub/sub when configured, and in any case
+ * by its poll every `intervalSeconds`, so a request and a channel on different processes still meet.
+ */
+export function createDispatcher(deps: {
+  db: Kysely<Database>; audit: AuditLog; clock: Clock; log: Logger; keys: CommandKeys; decisions: DecisionPoint; load: EntityLoader;
+  isQuarantined: (deviceId: string) => Promise<boolean>; redisUrl: string | null; intervalSeconds: number; operatorTenant: () => Promise<string>;
+}) {
+  const { db, clock } = deps;
+  const connections = new Map<string, ChannelConnection>();
+  const chains = new Map<string, Promise<void>>();
+  const events = new EventEmitter();
+  events.setMaxListeners(0);
+  const pub = deps.redisUrl ? new Redis(deps.redisUrl, { maxRetriesPerRequest: 1 }) : null;
+  const sub = deps.redisUrl ? new Redis(deps.redisUrl, { maxRetriesPerRequest: 1 }) : null;
+  let timer: NodeJS.Timeout | null = null;
+
+  const changed = (job: CommandJob | null) => { if (job) events.emit('job', job); };
+
+  /** Asks Cedar again, as of now, whether the requester may still send this command to this vehicle. */
+  async function stillAllowed(job: CommandJob): Promise<boolean> {
+    const record = JSON.parse(job.decision_record) as { scope: { via: string }; user: { acr: string | null } };
+    const principal = { kind: 'user' as const, userId: job.requester_id, clientId: job.client_id };
+    const [p, v, own] = await Promise.all([deps.load.principal(principal), deps.load.vehicle(job.vehicle_id), deps.load.callerContext(principal, job.vehicle_id, job.command)]);
+    if (!p || v.object === null) return false;
+    const params = JSON.parse(job.params) as Record<string, unknown>;
+    const extra = { operator: ref('Tenant', await deps.operatorTenant()), ...(typeof params.reason === 'string' ? { reason: params.reason } : {}) };
+    return deps.decisions.decide({
+      principal: p.uid, action: 'vehicle:command', resource: v.uid, entities: [p, ...v.entities, ...own.entities],
+      context: { client: job.client_id, scopes: [record.scope.via], mfa: record.user.acr === 'urn:carapace:acr:mfa', command: job.command, ...own.context, ...extra },
+    }).decision === 'allow';
+  }
+
+  async function deliverOne(conn: ChannelConnection, job: CommandJob): Promise<void> {
+    if (job.expires_at <= clock.now().toISOString()) { for (const j of await expireDue(db, deps, { jobId: job.id })) changed(j); return; }
+    const device = await db.selectFrom('devices').select(['status']).where('id', '=', conn.deviceId).executeTakeFirst();
+    const refusal = job.device_id !== conn.deviceId ? 'device_replaced'
+      : device?.status !== 'active' || await deps.isQuarantined(conn.deviceId) ? 'device_not_active'
+      : !(await stillAllowed(job)) ? 'authorization_ended_before_dispatch' : null;
+    if (refusal) {
+      changed(await db.transaction().execute((trx) => transition(trx, deps, job, { to: 'rejected', actor: 'system:dispatcher', reason: refusal, set: { retry: 'safe' } })));
+      return;
+    }
+    const sent = await db.transaction().execute(async (trx) => {
+      await trx.insertInto('command_counters').values({ vehicle_id: job.vehicle_id, counter: 1 })
+        .onConflict((oc) => oc.column('vehicle_id').doUpdateSet((eb) => ({ counter: eb('command_counters.counter', '+', 1) }))).execute();
+      const { counter } = await trx.selectFrom('command_counters').select(['counter']).where('vehicle_id', '=', job.vehicle_id).executeTakeFirstOrThrow();
+      const claims: Omit<EnvelopeClaims, 'kid'> = {
+        v: 1, vehicleId: job.vehicle_id, deviceId: conn.deviceId, jobId: job.id, command: job.command, params: JSON.parse(job.params) as Record<string, unknown>,
+        paramsHash: job.params_hash, issuedAt: clock.now().getTime(), expiresAt: Date.parse(job.expires_at), counter: Number(counter), decisionHash: job.decision_hash,
+      };
+      const { kid, signed, sig } = await deps.keys.signEnvelope({ ...claims });
+      const done = await transition(trx, deps, job, { to: 'delivered', actor: 'system:dispatcher', reason: `sent on the channel of device ${conn.deviceId}`, set: { counter: Number(counter), kid, envelope_signed: signed, envelope_sig: sig } });
+      return done ? { job: done, envelope: { signed, sig } } : null;
+    });
+    if (!sent) return;
+    changed(sent.job);
+    conn.send(JSON.stringify({ type: 'command', envelope: sent.envelope }));
+  }
+
+  /** Delivers every queued job of one vehicle, one at a time and in order. */
+  function deliverQueued(vehicleId: string): Promise<void> {
+    const run = async () => {
+      const conn = connections.get(vehicleId);
+      if (!conn) return;
+      const queued = await db.selectFrom('command_jobs').selectAll().where('vehicle_id', '=', vehicleId).where('state', '=', 'queued').orderBy('created_at').limit(50).execute();
+      for (const job of queued) {
+        try { await deliverOne(conn, job); } catch (err) { deps.log.warn({ err, jobId: job.id }, 'command delivery failed; will retry'); }
+      }
+    };
+    const next = (chains.get(vehicleId) ?? Promise.resolve()).then(run, run);
+    chains.set(vehicleId, next);
+    void next.finally(() => { if (chains.get(vehicleId) === next) chains.delete(vehicleId); });
+    return next;
+  }
+
+  /** Verifies a signed acknowledgement and moves its job to confirmed (or failed). Returns why it was refused, or null. */
+  async function acknowledge(conn: ChannelConnection, ack: SignedEnvelope): Promise<string | null> {
+    const claims = parseCanonical(ack?.signed) as Partial<AckClaims> | null;
+    const refuse = async (reason: string) => {
+      await deps.audit.append(db, { type: 'commands.ack.refused', actor: { type: 'device', id: conn.deviceId }, object: { type: 'command_job', id: typeof claims?.jobId === 'string' ? claims.jobId.slice(0, 64) : null }, action: 'commands:acknowledge', decision: 'deny', reason, details: { serial: conn.certificateSerial } });
+      return reason;
+    };
+    if (!claims || claims.v !== 1 || typeof claims.jobId !== 'string') return refuse('malformed');
+    if (!verifyDetached(conn.certificateKey, ack.signed, String(ack.sig))) return refuse('bad_signature');
+    if (claims.deviceId !== conn.deviceId || claims.vehicleId !== conn.vehicleId) return refuse('identity_mismatch');
+    const job = await db.selectFrom('command_jobs').selectAll().where('id', '=', claims.jobId).executeTakeFirst();
+    if (!job || job.vehicle_id !== conn.vehicleId || !job.envelope_signed) return refuse('unknown_job');
+    if (claims.envelopeHash !== sha256(job.envelope_signed) || claims.counter !== job.counter) return refuse('envelope_mismatch');
+    if (job.state !== 'delivered') return refuse(`job_${job.state}`);
+    const set = { ack_signed: ack.signed, ack_sig: String(ack.sig) };
+    const actor = `device:${conn.deviceId}`;
+    const result = await db.transaction().execute(async (trx) => {
+      if (claims.result === 'executed') {
+        const executed = await transition(trx, deps, job, { to: 'executed', actor, reason: 'the vehicle reports it executed the command', set });
+        return executed && transition(trx, deps, executed, { to: 'confirmed', actor: 'system:ack-verifier', reason: `signed acknowledgement verified with the certificate ${conn.certificateSerial}` });
+      }
+      // A refusal means the vehicle did nothing, except a replay refusal: it had seen this envelope before.
+      const retry = claims.result === 'refused' && claims.code !== 'replayed' ? 'safe' : 'unsafe';
+      return transition(trx, deps, job, { to: 'failed', actor, reason: `vehicle ${claims.result === 'refused' ? 'refused' : 'failed'}: ${String(claims.code ?? 'unknown').slice(0, 64)}`, set: { ...set, retry } });
+    });
+    changed(result);
+    return null;
+  }
+
+  async function tick(): Promise<void> {
+    for (const j of await expireDue(db, deps)) changed(j);
+    if (connections.size === 0) return;
+    const ids = [...connections.keys()];
+    for (let i = 0; i < ids.length; i += 500) {
+      const rows = await db.selectFrom('command_jobs').select(['vehicle_id']).distinct().where('state', '=', 'queued').where('vehicle_id', 'in', ids.slice(i, i + 500)).execute();
+      for (const r of rows) void deliverQueued(r.vehicle_id);
+    }
+  }
+
+  return {
+    events,
+    /** Registers an open channel; queued jobs (and unanswered delivered ones) go out at once. */
+    async attach(conn: ChannelConnection): Promise<void> {
+      connections.get(conn.vehicleId)?.close(4000, 'replaced by a newer channel');
+      connections.set(conn.vehicleId, conn);
+      const pending = await db.selectFrom('command_jobs').select(['envelope_signed', 'envelope_sig']).where('vehicle_id', '=', conn.vehicleId).where('state', '=', 'delivered').where('expires_at', '>', clock.now().toISOString()).execute();
+      for (const p of pending) if (p.envelope_signed && p.envelope_sig) conn.send(JSON.stringify({ type: 'command', envelope: { signed: p.envelope_signed, sig: p.envelope_sig } }));
+      await deliverQueued(conn.vehicleId);
+    },
+    /** Forgets a closed channel. */
+    detach(conn: ChannelConnection): void {
+      if (connections.get(conn.vehicleId) === conn) connections.delete(conn.vehicleId);
+    },
+    /** Whether this process holds the vehicle's channel. */
+    connected: (vehicleId: string) => connections.has(vehicleId),
+    connectionCount: () => connections.size,
+    /** A job was queued: deliver here if the vehicle is connected here, else tell the other processes. */
+    async kick(vehicleId: string): Promise<void> {
+      if (connections.has(vehicleId)) return deliverQueued(vehicleId);
+      await pub?.publish(CHANNEL, vehicleId).catch(() => undefined);
+    },
+    acknowledge,
+    changed,
+    async start(): Promise<void> {
+      if (sub) {
+        await sub.subscribe(CHANNEL);
+        sub.on('message', (_c, vehicleId: string) => { if (connections.has(vehicleId)) void deliverQueued(vehicleId); });
+      }
+      timer = setInterval(() => { tick().catch((err: unknown) => deps.log.warn({ err }, 'command dispatch tick failed')); }, deps.intervalSeconds * 1000);
+      timer.unref();
+    },
+    async stop(): Promise<void> {
+      if (timer) clearInterval(timer);
+      for (const c of connections.values()) c.close(1001, 'server stopping');
+      connections.clear();
+      await Promise.allSettled([...chains.values()]);
+      sub?.disconnect();
+      pub?.disconnect();
+    },
+  };
+}
+
+/** The dispatcher. */
+export type Dispatcher = ReturnType<typeof createDispatcher>;
