@@ -18,6 +18,13 @@ export const PERMITS = {
     support_agent_with_open_case: ['vehicle:read', 'vehicle:read_status', 'vehicle:read_location'],
     partner_with_status_consent: ['vehicle:read', 'vehicle:read_status'],
     partner_with_location_consent: ['vehicle:read_location'],
+    // Commands (issue 5): owners, fleet admins and the group's operators command and follow every job;
+    // drivers and support agents with a case follow their own jobs; commanding needs a named command they
+    // were delegated or approved for, which the matrix probe does not send.
+    owner_commands: ['vehicle:command', 'vehicle:list_commands', 'vehicle:read_command'],
+    fleet_admin_commands: ['vehicle:command', 'vehicle:list_commands', 'vehicle:read_command'],
+    fleet_operator_commands: ['vehicle:command', 'vehicle:list_commands', 'vehicle:read_command'],
+    own_jobs_reader: ['vehicle:read_command'],
   },
   self: {
     person: ['identity:read_self', 'identity:change_password', 'identity:enroll_mfa', 'identity:accept_invitation', 'vehicle:list', 'vehicle:claim', 'delegation:list_invites'],
@@ -31,6 +38,7 @@ export const PERMITS = {
     fleet_admin: ['identity:invite', 'fleet:list_groups', 'fleet:create_group'],
     fleet_operator: ['fleet:list_groups'],
     dealer_technician: ['service_case:request', 'service_case:list'],
+    fleet_commander: ['fleet:command'],
   },
   group: {
     fleet_admin: ['fleet:read_group', 'fleet:assign_vehicle', 'fleet:unassign_vehicle', 'fleet:assign_member', 'fleet:unassign_member'],
@@ -79,6 +87,10 @@ export function relationsOf(world: World, persona: string, route: MatrixRoute, o
       if (fleet && hasRole(fleet.tenant, 'fleet_operator') && [...fleet.groups].some((g) => world.groupMembers.get(g)?.has(persona))) out.push('fleet_operator_of_group');
       if (world.serviceCases.some((c) => c.vehicle === v && c.status === 'open' && c.closesAt > now && hasRole(c.dealer, 'dealer_technician'))) out.push('dealer_with_open_case');
       if (world.supportCases.some((c) => c.vehicle === v && c.status === 'open' && c.agent === persona)) out.push('support_agent_with_open_case');
+      if (out.includes('owner')) out.push('owner_commands');
+      if (out.includes('fleet_admin')) out.push('fleet_admin_commands');
+      if (out.includes('fleet_operator_of_group')) out.push('fleet_operator_commands');
+      if (out.includes('driver') || out.includes('support_agent_with_open_case') || p.roles.some((r) => r.role === 'security_admin' && world.tenantKind(r.tenant) === 'oem')) out.push('own_jobs_reader');
       for (const g of world.partnerGrants.filter((g) => g.partner === persona && g.vehicle === v && g.until > now && !g.ended)) {
         if (g.scopes.includes('vehicle:read_status')) out.push('partner_with_status_consent');
         if (g.scopes.includes('vehicle:location')) out.push('partner_with_location_consent');
@@ -93,7 +105,7 @@ export function relationsOf(world: World, persona: string, route: MatrixRoute, o
       if (p.roles.some((r) => r.tenant === objectKey)) out.push('member');
       for (const r of p.roles.filter((r) => r.tenant === objectKey)) {
         const kind = world.tenantKind(objectKey);
-        if (r.role === 'fleet_admin' || r.role === 'fleet_operator') { if (kind === 'fleet') out.push(r.role); }
+        if (r.role === 'fleet_admin' || r.role === 'fleet_operator') { if (kind === 'fleet') out.push(r.role, 'fleet_commander'); }
         else if (r.role === 'dealer_technician') { if (kind === 'dealer') out.push(r.role); }
         else out.push(r.role);
       }

@@ -29,6 +29,9 @@ export interface MatrixRoute {
 }
 
 const V = 'vehicle:read';
+/** Scopes the command route accepts (any one of them; the command's own scope is checked by the handler). */
+const CMD_SCOPES = ['fleet:command', 'security:admin', 'vehicle:charging', 'vehicle:climate', 'vehicle:diagnostics', 'vehicle:lock', 'vehicle:remote_start', 'vehicle:unlock'];
+const NO_JOB = '00000000-0000-4000-8000-000000000000';
 /** Every token-authorized route of the public API. */
 export const MATRIX_ROUTES: readonly MatrixRoute[] = [
   { action: 'identity:read_self', method: 'GET', path: '/v1/me', object: 'self', scopes: [], mode: 'read' },
@@ -70,4 +73,11 @@ export const MATRIX_ROUTES: readonly MatrixRoute[] = [
   { action: 'support_case:approve_command', method: 'POST', path: '/v1/support-cases/{id}/approvals', object: 'supportCase', scopes: ['security:admin'], mode: 'probe' },
   { action: 'account:read', method: 'GET', path: '/v1/accounts/{id}', object: 'account', scopes: ['support:read'], mode: 'read' },
   { action: 'support:search', method: 'GET', path: '/v1/support/accounts', object: 'self', scopes: ['support:read'], mode: 'read', query: 'email=alice%40example.com' },
+  // Commands. The probe body is {} (no command), so a permit that needs a particular command does not match.
+  { action: 'vehicle:command', method: 'POST', path: '/v1/vehicles/{id}/commands', object: 'vehicle', scopes: CMD_SCOPES, anyScope: true, visibleWith: V, mode: 'probe' },
+  { action: 'vehicle:list_commands', method: 'GET', path: '/v1/vehicles/{id}/commands', object: 'vehicle', scopes: ['vehicle:read_status'], visibleWith: V, mode: 'read' },
+  // A job id that does not exist: the probe is answered by authorization (404/403) or validation (400) before any lookup.
+  { action: 'vehicle:read_command', method: 'GET', path: `/v1/vehicles/{id}/commands/${NO_JOB}`, object: 'vehicle', scopes: ['vehicle:read_status'], visibleWith: V, mode: 'probe' },
+  { action: 'vehicle:read_command', method: 'GET', path: `/v1/vehicles/{id}/commands/${NO_JOB}/events`, object: 'vehicle', scopes: ['vehicle:read_status'], visibleWith: V, mode: 'probe' },
+  { action: 'fleet:command', method: 'POST', path: '/v1/fleets/{id}/commands', object: 'tenant', scopes: ['fleet:command'], visibleWith: 'tenant:read', mode: 'probe' },
 ];

@@ -131,12 +131,12 @@ export class CarapaceClient {
   }
 
   /** Calls the API with the access token and a fresh DPoP proof. */
-  async api(method: string, path: string, body?: unknown): Promise<ClientResponse> {
+  async api(method: string, path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<ClientResponse> {
     if (!this.tokens) throw new Error('not signed in');
     const url = `${this.options.baseUrl.replace(/\/$/, '')}${path}`;
     return request(url, {
       ca: this.options.ca, method,
-      headers: { authorization: `DPoP ${this.tokens.accessToken}`, dpop: await this.dpop.proof(method, url, this.tokens.accessToken), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: { authorization: `DPoP ${this.tokens.accessToken}`, dpop: await this.dpop.proof(method, url, this.tokens.accessToken), ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...extraHeaders },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   }

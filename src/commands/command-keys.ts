@@ -19,7 +19,7 @@ const KEY_CERT_DAYS = 730;
 /** The platform's command keys: the current one signs; current and next are published for vehicles to pin. */
 export interface CommandKeys {
   /** Signs envelope claims with the current key: its kid goes into the canonical bytes that are signed. */
-  signEnvelope(claims: Record<string, unknown>): Promise<{ kid: string; signed: string; sig: string }>;
+  signEnvelope(claims: Record<string, unknown>, executor?: Kysely<Database>): Promise<{ kid: string; signed: string; sig: string }>;
   /** The JWKS vehicles pin (current and next, each with its certificate chain). */
   published(): Promise<CommandVerificationKey[]>;
   /** Promotes next to current, retires the old current, and creates a new next. */
@@ -38,7 +38,7 @@ export async function createCommandKeys(deps: { db: Kysely<Database>; keys: KeyP
   const cache = new Map<string, webcrypto.CryptoKey>();
 
   async function createKey(status: 'current' | 'next'): Promise<string> {
-    const kid = randomBytes(9).toString('base64url');
+    const kid = randomBytes(8).toString('hex');
     const pair = await deps.keys.generate(refOf(kid), 'Ed25519');
     const jwk = await deps.keys.crypto.subtle.exportKey('jwk', pair.publicKey);
     const at = clock.now();
@@ -82,9 +82,10 @@ export async function createCommandKeys(deps: { db: Kysely<Database>; keys: KeyP
   }
 
   return {
-    async signEnvelope(claims) {
-      // Read per signature: a rotation by another process (the CLI) takes effect here at once.
-      const current = await db.selectFrom('command_keys').select(['kid']).where('status', '=', 'current').orderBy('activated_at', 'desc').executeTakeFirstOrThrow();
+    async signEnvelope(claims, executor = db) {
+      // Read per signature: a rotation by another process (the CLI) takes effect here at once. Inside a
+      // transaction the caller passes it: on SQLite the outer handle would wait for the transaction to end.
+      const current = await executor.selectFrom('command_keys').select(['kid']).where('status', '=', 'current').orderBy('activated_at', 'desc').executeTakeFirstOrThrow();
       const signed = canonicalJson({ ...claims, kid: current.kid });
       const sig = await webcrypto.subtle.sign({ name: 'Ed25519' }, await privateKey(current.kid), Buffer.from(signed, 'utf8'));
       return { kid: current.kid, signed, sig: Buffer.from(sig).toString('base64url') };

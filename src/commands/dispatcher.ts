@@ -77,7 +77,7 @@ export function createDispatcher(deps: {
         v: 1, vehicleId: job.vehicle_id, deviceId: conn.deviceId, jobId: job.id, command: job.command, params: JSON.parse(job.params) as Record<string, unknown>,
         paramsHash: job.params_hash, issuedAt: clock.now().getTime(), expiresAt: Date.parse(job.expires_at), counter: Number(counter), decisionHash: job.decision_hash,
       };
-      const { kid, signed, sig } = await deps.keys.signEnvelope({ ...claims });
+      const { kid, signed, sig } = await deps.keys.signEnvelope({ ...claims }, trx);
       const done = await transition(trx, deps, job, { to: 'delivered', actor: 'system:dispatcher', reason: `sent on the channel of device ${conn.deviceId}`, set: { counter: Number(counter), kid, envelope_signed: signed, envelope_sig: sig } });
       return done ? { job: done, envelope: { signed, sig } } : null;
     });
