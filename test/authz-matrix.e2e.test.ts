@@ -17,7 +17,7 @@ describe('authorization matrix on the demo scenario', () => {
     // Token routes: the authorization server's own endpoints and sign-in pages, CRLs and health are not object routes.
     const live = cp.listeners.public.routes.filter((r) => r.method !== 'HEAD' && !r.entry.callers.includes('anonymous') && !/^\/(oauth|interaction)(\/|$)/.test(r.url));
     expect(live.length).toBeGreaterThan(30);
-    const known = new Map(MATRIX_ROUTES.map((r) => [`${r.method} ${r.path.replace(/\{id\}|\{other\}/g, ':x')}`, r]));
+    const known = new Map(MATRIX_ROUTES.map((r) => [`${r.method} ${r.path.replace(/\{id\}|\{other\}|\{job\}/g, ':x')}`, r]));
     const norm = (url: string) => url.replace(/:[A-Za-z]+/g, ':x');
     const missing = live.filter((r) => !known.has(`${r.method} ${norm(r.url)}`)).map((r) => `${r.method} ${r.url}`);
     expect(missing).toEqual([]);

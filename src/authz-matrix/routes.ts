@@ -11,7 +11,7 @@ export type ObjectKind = 'vehicle' | 'self' | 'tenant' | 'group' | 'groupVehicle
 export interface MatrixRoute {
   action: string;
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
-  /** Path with `{id}` (and `{other}` for pairs) where the object ids go. */
+  /** Path with `{id}` (and `{other}` for pairs) where the object ids go; `{job}` is a job id that does not exist. */
   path: string;
   object: ObjectKind;
   scopes: readonly string[];
@@ -31,7 +31,8 @@ export interface MatrixRoute {
 const V = 'vehicle:read';
 /** Scopes the command route accepts (any one of them; the command's own scope is checked by the handler). */
 const CMD_SCOPES = ['fleet:command', 'security:admin', 'vehicle:charging', 'vehicle:climate', 'vehicle:diagnostics', 'vehicle:lock', 'vehicle:remote_start', 'vehicle:unlock'];
-const NO_JOB = '00000000-0000-4000-8000-000000000000';
+/** `{job}` in a path: a command job id that does not exist (the runner fills it in). */
+export const NO_JOB = '00000000-0000-4000-8000-000000000000';
 /** Every token-authorized route of the public API. */
 export const MATRIX_ROUTES: readonly MatrixRoute[] = [
   { action: 'identity:read_self', method: 'GET', path: '/v1/me', object: 'self', scopes: [], mode: 'read' },
@@ -77,7 +78,7 @@ export const MATRIX_ROUTES: readonly MatrixRoute[] = [
   { action: 'vehicle:command', method: 'POST', path: '/v1/vehicles/{id}/commands', object: 'vehicle', scopes: CMD_SCOPES, anyScope: true, visibleWith: V, mode: 'probe' },
   { action: 'vehicle:list_commands', method: 'GET', path: '/v1/vehicles/{id}/commands', object: 'vehicle', scopes: ['vehicle:read_status'], visibleWith: V, mode: 'read' },
   // A job id that does not exist: the probe is answered by authorization (404/403) or validation (400) before any lookup.
-  { action: 'vehicle:read_command', method: 'GET', path: `/v1/vehicles/{id}/commands/${NO_JOB}`, object: 'vehicle', scopes: ['vehicle:read_status'], visibleWith: V, mode: 'probe' },
-  { action: 'vehicle:read_command', method: 'GET', path: `/v1/vehicles/{id}/commands/${NO_JOB}/events`, object: 'vehicle', scopes: ['vehicle:read_status'], visibleWith: V, mode: 'probe' },
+  { action: 'vehicle:read_command', method: 'GET', path: '/v1/vehicles/{id}/commands/{job}', object: 'vehicle', scopes: ['vehicle:read_status'], visibleWith: V, mode: 'probe' },
+  { action: 'vehicle:read_command', method: 'GET', path: '/v1/vehicles/{id}/commands/{job}/events', object: 'vehicle', scopes: ['vehicle:read_status'], visibleWith: V, mode: 'probe' },
   { action: 'fleet:command', method: 'POST', path: '/v1/fleets/{id}/commands', object: 'tenant', scopes: ['fleet:command'], visibleWith: 'tenant:read', mode: 'probe' },
 ];

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Scenario } from '../identity/seed.js';
 import { expect as expected, type Expectation } from './oracle.js';
 import { type Ids, resolveIds } from './resolve.js';
-import { MATRIX_ROUTES, type MatrixRoute } from './routes.js';
+import { MATRIX_ROUTES, type MatrixRoute, NO_JOB } from './routes.js';
 import { type Caller, signInAll, type Target } from './sessions.js';
 import { World } from './world.js';
 
@@ -71,7 +71,7 @@ async function runCell(phase: string, world: World, ids: Ids, caller: Caller, pe
     exp = exp.status === 403 && !route.scopes.every((s) => world.persona(persona).scopes.includes(s)) ? exp : { allowed: false, status: 404, relations: [] };
   }
   if (obj.key === 'ghost' && exp.status !== 403) exp = { allowed: false, status: 404, relations: [] };
-  const path = route.path.replace('{id}', obj.id).replace('{other}', obj.other ?? '');
+  const path = route.path.replace('{id}', obj.id).replace('{other}', obj.other ?? '').replace('{job}', NO_JOB);
   const query = route.mode === 'probe' ? PROBE : route.query;
   const body = route.mode === 'probe' && route.method !== 'DELETE' ? {} : undefined;
   const res = await caller.api(route.method, query ? `${path}?${query}` : path, body);

@@ -42,7 +42,8 @@ export async function transition(trx: Kysely<Database>, deps: { audit: AuditLog;
   const updated = await trx.updateTable('command_jobs').set({ ...step.set, state: step.to, reason: step.reason, updated_at: at })
     .where('id', '=', job.id).where('state', '=', job.state).executeTakeFirst();
   if (Number(updated.numUpdatedRows) !== 1) return null;
-  await trx.insertInto('command_transitions').values({ id: newId(), job_id: job.id, from_state: job.state, to_state: step.to, at, actor: step.actor, reason: step.reason }).execute();
+  const last = await trx.selectFrom('command_transitions').select((eb) => eb.fn.max('step').as('n')).where('job_id', '=', job.id).executeTakeFirst();
+  await trx.insertInto('command_transitions').values({ id: newId(), job_id: job.id, step: Number(last?.n ?? 0) + 1, from_state: job.state, to_state: step.to, at, actor: step.actor, reason: step.reason }).execute();
   const [actorType, actorId] = step.actor.split(':', 2) as [string, string | undefined];
   await deps.audit.append(trx, {
     type: 'commands.job.transitioned', actor: { type: actorType === 'user' ? 'user' : actorType === 'device' ? 'device' : 'system', id: actorId ?? null },
@@ -55,7 +56,7 @@ export async function transition(trx: Kysely<Database>, deps: { audit: AuditLog;
 
 /** A job's transitions, oldest first. */
 export function transitionsOf(db: Kysely<Database>, jobId: string) {
-  return db.selectFrom('command_transitions').select(['from_state', 'to_state', 'at', 'actor', 'reason']).where('job_id', '=', jobId).orderBy('at').orderBy('id').execute();
+  return db.selectFrom('command_transitions').select(['from_state', 'to_state', 'at', 'actor', 'reason']).where('job_id', '=', jobId).orderBy('step').execute();
 }
 
 /**

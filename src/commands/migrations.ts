@@ -41,13 +41,14 @@ export const commandMigrations: Record<string, Migration> = {
       await db.schema.createTable('command_transitions')
         .addColumn('id', 'text', (c) => c.primaryKey())
         .addColumn('job_id', 'text', (c) => c.notNull())
+        .addColumn('step', 'integer', (c) => c.notNull())
         .addColumn('from_state', 'text')
         .addColumn('to_state', 'text', (c) => c.notNull())
         .addColumn('at', 'text', (c) => c.notNull())
         .addColumn('actor', 'text', (c) => c.notNull())
         .addColumn('reason', 'text', (c) => c.notNull())
         .execute();
-      await db.schema.createIndex('command_transitions_job').on('command_transitions').columns(['job_id', 'at']).execute();
+      await db.schema.createIndex('command_transitions_job').on('command_transitions').columns(['job_id', 'step']).unique().execute();
       await db.schema.createTable('command_idempotency')
         .addColumn('principal', 'text', (c) => c.notNull())
         .addColumn('key_hash', 'text', (c) => c.notNull())

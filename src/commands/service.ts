@@ -128,7 +128,7 @@ export function createCommandService(deps: { db: Kysely<Database>; audit: AuditL
     const actor = `user:${req.userId}`;
     return db.transaction().execute(async (trx) => {
       await trx.insertInto('command_jobs').values(row).execute();
-      await trx.insertInto('command_transitions').values({ id: newId(), job_id: jobId, from_state: null, to_state: 'requested', at: row.created_at, actor, reason: 'requested' }).execute();
+      await trx.insertInto('command_transitions').values({ id: newId(), job_id: jobId, step: 1, from_state: null, to_state: 'requested', at: row.created_at, actor, reason: 'requested' }).execute();
       await deps.audit.append(trx, {
         type: 'commands.job.requested', actor: { type: 'user', id: req.userId }, applicationId: req.token.clientId, tenantId: tenant, object: { type: 'command_job', id: jobId },
         action: `vehicle:command:${type.name}`, decision: 'info', policyVersion: req.decision.policyVersion, context: req.context,

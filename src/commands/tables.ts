@@ -42,6 +42,8 @@ export interface CommandJobRow {
 export interface CommandTransitionRow {
   id: string;
   job_id: string;
+  /** 1, 2, 3… per job: transitions within one millisecond keep their order. */
+  step: number;
   from_state: string | null;
   to_state: string;
   at: string;
