@@ -48,7 +48,9 @@ describe('remote commands end to end (demo, SQLite)', () => {
     model = new VehicleModel();
     signer = new TelemetrySigner({ identity: { deviceId: issued.deviceId, vehicleId: issued.vehicleId, swVersion: '1', configId: 'c' }, privateKeyPem: key.privateKeyPem, sequences: new MemorySequenceStore() });
     await streamState();
-    const verifier = new EnvelopeVerifier({ keys: issued.commandVerificationKeys.keys, vehicleId: issued.vehicleId, deviceId: issued.deviceId });
+    // The vehicle trusts the keys because their certificates chain to the root CA it already pins.
+    const verifier = new EnvelopeVerifier({ keys: issued.commandVerificationKeys.keys, vehicleId: issued.vehicleId, deviceId: issued.deviceId, trustAnchor: cp.ca });
+    expect(verifier.kids()).toHaveLength(2);
     const original = verifier.verify.bind(verifier);
     verifier.verify = (env) => { captured.push(env); return original(env); };
     channel = new CommandChannel({ gateway: device, verifier, execute: (c) => model.execute(c.command, c.params), reconnect: false });
@@ -91,6 +93,20 @@ describe('remote commands end to end (demo, SQLite)', () => {
     expect(late.verify(env)).toMatchObject({ ok: false, code: 'expired' });
     const forgedKey = new EnvelopeVerifier({ keys: [{ kty: 'OKP', crv: 'Ed25519', x: 'MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE'.slice(0, 43), kid: 'evil' }], vehicleId: issued.vehicleId, deviceId: issued.deviceId });
     expect(forgedKey.verify(env)).toMatchObject({ ok: false, code: 'unknown_key' });
+  });
+
+  it('command keys count only when their certificate chains to the trusted root with the command-signing EKU', () => {
+    const { issued } = device.credentials!;
+    const keys = issued.commandVerificationKeys.keys;
+    const base = { vehicleId: issued.vehicleId, deviceId: issued.deviceId };
+    expect(new EnvelopeVerifier({ ...base, keys, trustAnchor: cp.ca }).kids()).toHaveLength(2);
+    // The fleet CA did not certify them; a key without its certificate is not trusted either.
+    const fleetCa = cp.platform.pki.ctx.authorities.fleet.pem;
+    expect(new EnvelopeVerifier({ ...base, keys, trustAnchor: fleetCa }).kids()).toHaveLength(0);
+    expect(new EnvelopeVerifier({ ...base, keys: keys.map(({ x5c: _drop, ...k }) => k), trustAnchor: cp.ca }).kids()).toHaveLength(0);
+    // A certificate for one key pasted onto another key does not carry over.
+    const swapped = [{ ...keys[0], x5c: keys[1]?.x5c }];
+    expect(new EnvelopeVerifier({ ...base, keys: swapped, trustAnchor: cp.ca }).kids()).toHaveLength(0);
   });
 
   it('100 concurrent requests with one Idempotency-Key make one job', async () => {

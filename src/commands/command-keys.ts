@@ -7,13 +7,9 @@ import type { CertificateAuthority, CommandVerificationKey, KeyProvider } from '
 import { CA_KEY_ALGORITHM } from '../pki/key-provider.js';
 import { newCertificateSerial } from '../platform/ids.js';
 import type { Database } from '../storage/schema.js';
-import { canonicalJson } from '../vehicle-sdk/command-envelope.js';
+import { canonicalJson, COMMAND_SIGNING_EKU } from '../vehicle-sdk/command-envelope.js';
 
-/**
- * Extended key usage that marks a certificate's key as the platform's command-signing key (a UUID OID,
- * X.667 arc 2.25). Vehicles trust an envelope key only if its certificate carries it and chains to the root CA.
- */
-export const COMMAND_SIGNING_EKU = '2.25.164837225408317046214538066417095306027';
+export { COMMAND_SIGNING_EKU };
 const KEY_CERT_DAYS = 730;
 
 /** The platform's command keys: the current one signs; current and next are published for vehicles to pin. */

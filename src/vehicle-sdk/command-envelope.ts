@@ -41,6 +41,13 @@ export interface AckClaims {
   at: number;
 }
 
+/**
+ * Extended key usage that marks a certificate's key as the platform's command-signing key (a UUID OID,
+ * X.667 arc 2.25). A vehicle that pins the root CA trusts an envelope key only if its certificate chains to
+ * that root and carries this EKU.
+ */
+export const COMMAND_SIGNING_EKU = '2.25.164837225408317046214538066417095306027';
+
 /** Refusal codes: every one of these means the vehicle did nothing, so a new request is safe. */
 export const REFUSAL_CODES = ['malformed', 'unknown_key', 'bad_signature', 'wrong_vehicle', 'wrong_device', 'expired', 'not_yet_valid', 'replayed', 'counter_too_old', 'params_mismatch', 'unsupported_command', 'unsafe_state'] as const;
 /** A refusal code. */

@@ -1,5 +1,5 @@
-import type { KeyObject } from 'node:crypto';
-import { type EnvelopeClaims, paramsHash, parseCanonical, publicKeyFromJwk, type RefusalCode, type SignedEnvelope, verifyDetached } from './command-envelope.js';
+import { type KeyObject, X509Certificate } from 'node:crypto';
+import { COMMAND_SIGNING_EKU, type EnvelopeClaims, paramsHash, parseCanonical, publicKeyFromJwk, type RefusalCode, type SignedEnvelope, verifyDetached } from './command-envelope.js';
 import { type CounterStore, CounterWindow, MemoryCounterStore } from './counter-window.js';
 
 /** A pinned command-verification key as the enrollment bundle delivers it (a JWK). */
@@ -21,12 +21,20 @@ export class EnvelopeVerifier {
   private readonly keys = new Map<string, KeyObject>();
   private readonly window: CounterWindow;
 
-  constructor(private readonly options: { keys: PinnedKey[]; vehicleId: string; deviceId: string; counters?: CounterStore; now?: () => number; windowSize?: number }) {
+  /**
+   * `keys` is the set pinned at enrollment or rotation. With `trustAnchor` (the root CA PEM the device
+   * already trusts), a key counts only if its `x5c` certificate is signed by that root, valid now, carries
+   * the command-signing EKU and certifies exactly this key: keys chain to our CA, not trust on first use.
+   */
+  constructor(private readonly options: { keys: PinnedKey[]; vehicleId: string; deviceId: string; counters?: CounterStore; now?: () => number; windowSize?: number; trustAnchor?: string }) {
+    const root = options.trustAnchor ? new X509Certificate(options.trustAnchor) : null;
     for (const jwk of options.keys) {
       if (typeof jwk.kid !== 'string' || jwk.use === 'enc') continue;
       try {
         const key = publicKeyFromJwk(jwk);
-        if (key.asymmetricKeyType === 'ed25519') this.keys.set(jwk.kid, key);
+        if (key.asymmetricKeyType !== 'ed25519') continue;
+        if (root && !certifiedByRoot(jwk, key, root, (options.now ?? Date.now)())) continue;
+        this.keys.set(jwk.kid, key);
       } catch { /* a key we cannot read is a key we do not trust */ }
     }
     this.window = new CounterWindow(options.counters ?? new MemoryCounterStore(), options.windowSize ?? 64);
@@ -56,4 +64,15 @@ export class EnvelopeVerifier {
     this.window.accept(c.counter);
     return { ok: true, claims: c };
   }
+}
+
+/** Whether the key's x5c certificate is the root's, valid at `now`, for command signing, and for this very key. */
+function certifiedByRoot(jwk: PinnedKey, key: KeyObject, root: X509Certificate, now: number): boolean {
+  const der = Array.isArray(jwk.x5c) && typeof jwk.x5c[0] === 'string' ? jwk.x5c[0] : null;
+  if (!der) return false;
+  const cert = new X509Certificate(Buffer.from(der, 'base64'));
+  if (!cert.checkIssued(root) || !cert.verify(root.publicKey)) return false;
+  if (now < Date.parse(cert.validFrom) || now > Date.parse(cert.validTo)) return false;
+  if (!(cert.keyUsage ?? []).includes(COMMAND_SIGNING_EKU)) return false;
+  return cert.publicKey.export({ format: 'der', type: 'spki' }).equals(key.export({ format: 'der', type: 'spki' }));
 }

@@ -4,7 +4,7 @@ export { httpsRequest, type HttpsResponse, type TlsIdentity } from './https.js';
 export { canonicalMessage, type DoorName, type SignedTelemetry, type TelemetryMessage, type TelemetryPayload } from './telemetry-message.js';
 export { FileSequenceStore, MemorySequenceStore, type SequenceStore } from './sequence-store.js';
 export { signMessage, TelemetrySigner, type TelemetryIdentity } from './telemetry-signer.js';
-export { canonicalJson, envelopeHash, paramsHash, sha256, REFUSAL_CODES, type AckClaims, type EnvelopeClaims, type RefusalCode, type SignedEnvelope } from './command-envelope.js';
+export { canonicalJson, COMMAND_SIGNING_EKU, envelopeHash, paramsHash, sha256, REFUSAL_CODES, type AckClaims, type EnvelopeClaims, type RefusalCode, type SignedEnvelope } from './command-envelope.js';
 export { CounterWindow, MemoryCounterStore, type CounterStore } from './counter-window.js';
 export { EnvelopeVerifier, type EnvelopeVerdict, type PinnedKey } from './envelope-verifier.js';
 export { VehicleModel, type Execution, type VehicleModelState } from './vehicle-model.js';
