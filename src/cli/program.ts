@@ -14,6 +14,7 @@ import { configFrom, type GlobalOptions, withPlatform } from './context.js';
 import { registerPki } from './pki.js';
 import { registerServe } from './serve.js';
 import { registerTelemetry } from './telemetry.js';
+import { registerCommands } from './commands.js';
 
 /** Where help and errors go; tests capture them. */
 export interface CliOutput {
@@ -50,6 +51,7 @@ export function buildProgram(output?: CliOutput): Command {
 
   registerPki(program);
   registerTelemetry(program);
+  registerCommands(program);
 
   program.command('seed')
     .description('Load a scenario file (tenants, users, applications, vehicles and their units) and print its personas. Refused in production.')

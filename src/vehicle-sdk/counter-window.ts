@@ -1,3 +1,6 @@
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+
 /**
  * Where a vehicle keeps the envelope counters it has accepted, so a restart does not reopen replays.
  * `highest` is the largest counter accepted, `seen` the accepted ones within the window below it.
@@ -39,5 +42,27 @@ export class CounterWindow {
     const highest = Math.max(state.highest, counter);
     const seen = [...state.seen, counter].filter((c) => c > highest - this.size);
     this.store.save({ highest, seen });
+  }
+}
+
+/** Counters in a small JSON file, replaced atomically, so a restarted vehicle still refuses replays. */
+export class FileCounterStore implements CounterStore {
+  constructor(private readonly file: string) {}
+  /** The stored state; a missing file means no envelope was accepted yet. */
+  load() {
+    try {
+      const v = JSON.parse(readFileSync(this.file, 'utf8')) as { highest: number; seen: number[] };
+      return { highest: Number(v.highest) || 0, seen: Array.isArray(v.seen) ? v.seen.map(Number) : [] };
+    } catch {
+      return { highest: 0, seen: [] };
+    }
+  }
+  /** Writes, fsyncs and renames over the old file. */
+  save(state: { highest: number; seen: number[] }) {
+    mkdirSync(dirname(this.file), { recursive: true });
+    const tmp = `${this.file}.tmp`;
+    const fd = openSync(tmp, 'w', 0o600);
+    try { writeSync(fd, JSON.stringify(state)); fsyncSync(fd); } finally { closeSync(fd); }
+    renameSync(tmp, this.file);
   }
 }

@@ -5,7 +5,7 @@ export { canonicalMessage, type DoorName, type SignedTelemetry, type TelemetryMe
 export { FileSequenceStore, MemorySequenceStore, type SequenceStore } from './sequence-store.js';
 export { signMessage, TelemetrySigner, type TelemetryIdentity } from './telemetry-signer.js';
 export { canonicalJson, COMMAND_SIGNING_EKU, envelopeHash, paramsHash, sha256, REFUSAL_CODES, type AckClaims, type EnvelopeClaims, type RefusalCode, type SignedEnvelope } from './command-envelope.js';
-export { CounterWindow, MemoryCounterStore, type CounterStore } from './counter-window.js';
+export { CounterWindow, FileCounterStore, MemoryCounterStore, type CounterStore } from './counter-window.js';
 export { EnvelopeVerifier, type EnvelopeVerdict, type PinnedKey } from './envelope-verifier.js';
 export { VehicleModel, type Execution, type VehicleModelState } from './vehicle-model.js';
 export { CommandChannel, signAck, type ChannelEvent } from './command-channel.js';

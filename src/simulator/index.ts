@@ -1,0 +1,2 @@
+export { SimulatedVehicle, type SimulatedUnit } from './simulated-vehicle.js';
+export { runFleet, unitsIn } from './fleet.js';
