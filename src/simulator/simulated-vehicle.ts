@@ -59,8 +59,8 @@ export class SimulatedVehicle {
       gateway: this.gateway, verifier,
       execute: async (c) => {
         const result = this.model.execute(c.command, c.params);
-        // The new state goes out at once, so the next state-dependent command sees it.
-        await this.report().catch(() => undefined);
+        // The new state goes out right after the acknowledgement, so the next state-dependent command sees it.
+        setImmediate(() => void this.report().catch(() => undefined));
         return result;
       },
       onEvent: (e) => this.options.onEvent?.(this.unit.serial, e),
