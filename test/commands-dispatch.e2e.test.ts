@@ -38,12 +38,13 @@ describe.each(testEngines())('command dispatch, expiry and the all-or-nothing fl
       const key = scenario.vehicles?.find((s) => s.vin === v.vin)?.key;
       if (key) vehicles.set(key, v.id);
     }
-    const owner = ['openid', 'vehicle:read_status', 'vehicle:lock', 'vehicle:unlock', 'vehicle:manage_drivers', 'vehicle:transfer'];
+    const owner = ['openid', 'vehicle:read_status', 'vehicle:lock', 'vehicle:unlock', 'vehicle:climate', 'vehicle:manage_drivers', 'vehicle:transfer'];
     await login('alice', 'carapace-owner-app', owner);
     await login('carl', 'carapace-owner-app', ['openid', 'vehicle:read_status', 'vehicle:lock']);
     await login('fiona', 'carapace-fleet-console', ['openid', 'fleet:read', 'fleet:command', 'vehicle:read_status']);
     await login('sean', 'carapace-security-console', ['openid', 'vehicle:read_status', 'security:admin']);
     await login('derek', 'carapace-dealer-tool', ['openid', 'vehicle:read_status', 'vehicle:diagnostics']);
+    await login('sam', 'carapace-owner-app', ['openid', 'vehicle:read_status', 'vehicle:lock']);
     const dir = join(cp.config.dataDir, 'factory', 'TCU-DEMO-0001');
     device = new GatewayClient({ gatewayUrl: cp.addresses.gateway, ca: cp.ca });
     await device.enroll({ cert: readFileSync(join(dir, 'factory-cert.pem'), 'utf8'), key: readFileSync(join(dir, 'factory-key.pem'), 'utf8') });
@@ -141,8 +142,23 @@ describe.each(testEngines())('command dispatch, expiry and the all-or-nothing fl
     expect(res.status).toBe(403);
   });
 
+  it('a support agent commands only on a just-in-time approval, which one job consumes', async () => {
+    const denied = await post('sam', 'alice-car', { command: 'lock' }, 'sam-1');
+    expect(denied.status).toBe(403);
+    const supportCase = await cp.platform.storage.db.selectFrom('support_cases').select(['id']).where('vehicle_id', '=', vehicles.get('alice-car')!).where('status', '=', 'open').executeTakeFirstOrThrow();
+    const approval = await as('sean').api('POST', `/v1/support-cases/${supportCase.id}/approvals`, { command: 'lock', reason: 'customer locked out, ticket 42', minutes: 5 });
+    expect(approval.status).toBe(201);
+    const allowed = await post('sam', 'alice-car', { command: 'lock' }, 'sam-2');
+    expect(allowed.status).toBe(202);
+    const used = await cp.platform.storage.db.selectFrom('jit_approvals').select(['used_at']).where('agent_id', '=', (await cp.platform.storage.db.selectFrom('users').select(['id']).where('email', '=', 'sam@carapace.example').executeTakeFirstOrThrow()).id).execute();
+    expect(used.every((u) => u.used_at !== null)).toBe(true);
+    const again = await post('sam', 'alice-car', { command: 'lock' }, 'sam-3');
+    expect(again.status).toBe(403);
+  });
+
   it('a transfer ends the old owner\'s queued jobs in the same transaction', async () => {
-    const res = await post('alice', 'alice-car', { command: 'lock' }, 'before-transfer');
+    const res = await post('alice', 'alice-car', { command: 'climate', params: { on: true } }, 'before-transfer');
+    expect(res.json).toMatchObject({ state: 'queued' });
     const id = (res.json as { id: string }).id;
     expect((await job(id)).state).toBe('queued');
     const t = await as('alice').api('POST', `/v1/vehicles/${vehicles.get('alice-car')}/transfer`, { toEmail: 'bob@example.com' });

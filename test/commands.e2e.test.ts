@@ -126,6 +126,12 @@ describe('remote commands end to end (demo, SQLite)', () => {
     expect(r.status).toBe(401);
     expect(String(r.headers['www-authenticate'])).toContain('error="insufficient_user_authentication"');
     expect(String(r.headers['www-authenticate'])).toContain('max_age=300');
+    const noScope = await alice.api('POST', `/v1/vehicles/${carId}/commands`, { command: 'charge_start' }, { 'idempotency-key': 'no-scope' });
+    expect(noScope.json).toMatchObject({ code: 'ERR_FORBIDDEN', reason: 'missing_scope' });
+    const unknownField = await alice.api('POST', `/v1/vehicles/${carId}/commands`, { command: 'lock', vehicleId: carId }, { 'idempotency-key': 'mass-assign' });
+    expect(unknownField.status).toBe(400);
+    const badParams = await alice.api('POST', `/v1/vehicles/${carId}/commands`, { command: 'climate', params: { on: true, temperatureC: 99 } }, { 'idempotency-key': 'bad-params' });
+    expect(badParams.json).toMatchObject({ code: 'ERR_VALIDATION', field: 'body.params' });
     const noKey = await alice.api('POST', `/v1/vehicles/${carId}/commands`, { command: 'lock' });
     expect((noKey.json as { code: string }).code).toBe('ERR_IDEMPOTENCY_KEY_REQUIRED');
     const reader = await CarapaceClient.create({ baseUrl: cp.config.publicBaseUrl, ca: cp.ca, clientId: 'carapace-owner-app', redirectUri: 'http://127.0.0.1/callback' });
@@ -148,6 +154,17 @@ describe('remote commands end to end (demo, SQLite)', () => {
     expect(first.status).toBe(202);
     const conflict = await alice.api('POST', `/v1/vehicles/${carId}/commands`, { command: 'unlock' }, { 'idempotency-key': 'unlock-conflict' });
     expect((conflict.json as { reason: string }).reason).toBe('conflicting_command_in_flight');
+    // Stale: the last speed reading is older than commands.stateMaxAge (120 s), so unknown, so denied.
+    await cp.platform.storage.db.updateTable('vehicle_state').set({ speed_at: new Date(Date.now() - 10 * 60_000).toISOString() }).where('vehicle_id', '=', carId).execute();
+    const stale = await alice.api('POST', `/v1/vehicles/${carId}/commands`, { command: 'horn_lights' }, { 'idempotency-key': 'horn-stale' });
+    expect(stale.json).toMatchObject({ code: 'ERR_COMMAND_REJECTED', reason: 'vehicle_state_unknown' });
+  });
+
+  it('a quarantined device gets no commands', async () => {
+    const { issued } = device.credentials!;
+    await cp.platform.pki.changeDeviceStatus({ deviceId: issued.deviceId, to: 'quarantined', reason: 'test: bad signatures', actor: { type: 'system', id: null }, context: null });
+    const res = await alice.api('POST', `/v1/vehicles/${carId}/commands`, { command: 'climate', params: { on: false } }, { 'idempotency-key': 'quarantined' });
+    expect(res.json).toMatchObject({ code: 'ERR_COMMAND_REJECTED', reason: 'device_quarantined' });
   });
 
 

@@ -47,10 +47,19 @@ export function createDispatcher(deps: {
 
   /** Asks Cedar again, as of now, whether the requester may still send this command to this vehicle. */
   async function stillAllowed(job: CommandJob): Promise<boolean> {
-    const record = JSON.parse(job.decision_record) as { scope: { via: string }; user: { acr: string | null } };
+    const record = JSON.parse(job.decision_record) as { scope: { via: string }; user: { acr: string | null }; relationship: Array<{ kind: string; id: string }> };
     const principal = { kind: 'user' as const, userId: job.requester_id, clientId: job.client_id };
     const [p, v, own] = await Promise.all([deps.load.principal(principal), deps.load.vehicle(job.vehicle_id), deps.load.callerContext(principal, job.vehicle_id, job.command)]);
     if (!p || v.object === null) return false;
+    // A just-in-time approval is consumed by the job it allowed: it still counts for that job until it expires.
+    const approvalId = record.relationship.find((r) => r.kind === 'jit_approval')?.id;
+    if (approvalId) {
+      const a = await db.selectFrom('jit_approvals').selectAll().where('id', '=', approvalId).where('expires_at', '>', clock.now().toISOString()).executeTakeFirst();
+      if (a) {
+        own.entities.push({ uid: { type: 'JitApproval', id: a.id }, attrs: { supportCase: ref('SupportCase', a.support_case_id), agent: ref('User', a.agent_id), vehicle: ref('Vehicle', a.vehicle_id), command: a.command } });
+        own.context.jitApproval = ref('JitApproval', a.id);
+      }
+    }
     const params = JSON.parse(job.params) as Record<string, unknown>;
     const extra = { operator: ref('Tenant', await deps.operatorTenant()), ...(typeof params.reason === 'string' ? { reason: params.reason } : {}) };
     return deps.decisions.decide({

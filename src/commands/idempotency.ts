@@ -19,11 +19,13 @@ export function createIdempotency(deps: { db: Kysely<Database>; clock: Clock; tt
   async function reserveInDb(principal: string, keyHash: string, requestHash: string, resultId: string): Promise<Reservation> {
     const now = deps.clock.now();
     const expires = new Date(now.getTime() + deps.ttlSeconds * 1000).toISOString();
-    // A key past its 24 hours is free again.
-    await deps.db.deleteFrom('command_idempotency').where('principal', '=', principal).where('key_hash', '=', keyHash).where('expires_at', '<=', now.toISOString()).execute();
-    await deps.db.insertInto('command_idempotency').values({ principal, key_hash: keyHash, request_hash: requestHash, result_id: resultId, created_at: now.toISOString(), expires_at: expires })
-      .onConflict((oc) => oc.columns(['principal', 'key_hash']).doNothing()).execute();
-    const row = await deps.db.selectFrom('command_idempotency').select(['request_hash', 'result_id']).where('principal', '=', principal).where('key_hash', '=', keyHash).executeTakeFirstOrThrow();
+    // One transaction (one commit): a key past its 24 hours is freed, then reserved, then read back.
+    const row = await deps.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('command_idempotency').where('principal', '=', principal).where('key_hash', '=', keyHash).where('expires_at', '<=', now.toISOString()).execute();
+      await trx.insertInto('command_idempotency').values({ principal, key_hash: keyHash, request_hash: requestHash, result_id: resultId, created_at: now.toISOString(), expires_at: expires })
+        .onConflict((oc) => oc.columns(['principal', 'key_hash']).doNothing()).execute();
+      return trx.selectFrom('command_idempotency').select(['request_hash', 'result_id']).where('principal', '=', principal).where('key_hash', '=', keyHash).executeTakeFirstOrThrow();
+    });
     return row.result_id === resultId ? { mine: true } : { mine: false, resultId: row.result_id, requestHash: row.request_hash };
   }
 

@@ -106,10 +106,18 @@ export function createCommandService(deps: { db: Kysely<Database>; audit: AuditL
     const device = await db.selectFrom('devices').select(['id', 'status']).where('vehicle_id', '=', req.vehicle.id).where('status', 'in', ['active', 'quarantined']).orderBy('created_at', 'desc').executeTakeFirst();
     const quarantined = device ? device.status === 'quarantined' || await deps.isQuarantined(device.id) : false;
     const scopeVia = req.token.scopes.has(type.scope) ? type.scope : 'fleet:command';
+    // A support agent commands only on a just-in-time approval; the job consumes it (once).
+    const approval = req.decision.reasons.includes('support.agent-command-with-approval')
+      ? await db.selectFrom('jit_approvals').select(['id']).where('agent_id', '=', req.userId).where('vehicle_id', '=', req.vehicle.id).where('command', '=', type.name)
+        .where('used_at', 'is', null).where('expires_at', '>', now.toISOString()).orderBy('approved_at', 'desc').executeTakeFirst()
+      : undefined;
     const record: DecisionRecord = {
       application: { clientId: req.token.clientId },
       user: { id: req.userId, acr: req.token.acr, authTime: req.token.authTime, stepUp: type.stepUp ? 'required_and_met' : 'not_required' },
-      relationship: req.vehicle.relationships.filter((r) => r.user_id === req.userId || r.kind === 'fleet_vehicle' || r.kind === 'support_case').map((r) => ({ kind: r.kind, id: r.id })).sort((a, b) => a.id.localeCompare(b.id)),
+      relationship: [
+        ...req.vehicle.relationships.filter((r) => r.user_id === req.userId || r.kind === 'fleet_vehicle' || r.kind === 'support_case').map((r) => ({ kind: r.kind as string, id: r.id })),
+        ...(approval ? [{ kind: 'jit_approval', id: approval.id }] : []),
+      ].sort((a, b) => a.id.localeCompare(b.id)),
       role: [...req.decision.reasons].sort(),
       scope: { required: type.scope, granted: true, via: scopeVia },
       command: { name: type.name, risk: type.risk, paramsHash: paramsHash(req.params), ttlSeconds: type.ttlSeconds },
@@ -145,6 +153,10 @@ export function createCommandService(deps: { db: Kysely<Database>; audit: AuditL
         .where('state', 'not in', [...FINAL_STATES]).where('expires_at', '>', now.toISOString()).execute();
       const group = type.conflictGroup;
       if (inFlight.some((j) => COMMAND_CATALOG[j.command as keyof typeof COMMAND_CATALOG]?.conflictGroup === group)) return (await reject('conflicting_command_in_flight')) as CommandJob;
+      if (approval) {
+        const used = await trx.updateTable('jit_approvals').set({ used_at: now.toISOString() }).where('id', '=', approval.id).where('used_at', 'is', null).executeTakeFirst();
+        if (Number(used.numUpdatedRows) !== 1) return (await reject('approval_already_used')) as CommandJob;
+      }
       if (tenant) {
         const open = await trx.selectFrom('command_jobs').select((eb) => eb.fn.countAll<number>().as('n')).where('tenant_id', '=', tenant).where('state', 'not in', [...FINAL_STATES]).where('expires_at', '>', now.toISOString()).executeTakeFirstOrThrow();
         if (Number(open.n) > settings.tenantConcurrency) return (await reject('tenant_concurrency_cap')) as CommandJob;
