@@ -168,4 +168,16 @@ describe('remote commands end to end (demo, SQLite)', () => {
   });
 
 
+
+  it('repeated commands hit the sequence limit: 429 with Retry-After, naming the limit', async () => {
+    let limited: Awaited<ReturnType<CarapaceClient['api']>> | null = null;
+    for (let i = 0; i < 25 && !limited; i++) {
+      const r = await alice.api('POST', `/v1/vehicles/${carId}/commands`, { command: 'climate', params: { on: i % 2 === 0 } }, { 'idempotency-key': `climate-seq-${i}` });
+      if (r.status === 429) limited = r;
+    }
+    expect(limited).not.toBeNull();
+    expect(Number(limited!.headers['retry-after'])).toBeGreaterThan(0);
+    expect(limited!.json).toMatchObject({ code: 'ERR_COMMAND_RATE_LIMITED' });
+    expect(String((limited!.json as { reason: string }).reason)).toMatch(/^(sequence:climate|vehicle|user)$/);
+  });
 });
