@@ -45,12 +45,14 @@ export interface CommandRequest {
   context: RequestContext;
 }
 
-/** The tenant a vehicle's commands count against: its fleet, or its owner's household. */
-export function tenantOf(rels: RelationshipRow[]): string | null {
+/** The tenant a vehicle's commands count against: its fleet, or the household in which its owner is owner. */
+export async function tenantOf(db: Kysely<Database>, rels: RelationshipRow[]): Promise<string | null> {
   const fleet = rels.find((r) => r.kind === 'fleet_vehicle')?.tenant_id;
   if (fleet) return fleet;
   const owner = rels.find((r) => r.kind === 'ownership')?.user_id;
-  return owner ? `owner:${owner}` : null;
+  if (!owner) return null;
+  const home = await db.selectFrom('memberships').select(['tenant_id']).where('user_id', '=', owner).where('role', '=', 'owner').where('ended_at', 'is', null).orderBy('tenant_id').executeTakeFirst();
+  return home?.tenant_id ?? null;
 }
 
 /** Throws the step-up challenge unless the token shows a multi-factor sign-in recent enough. */
@@ -101,7 +103,7 @@ export function createCommandService(deps: { db: Kysely<Database>; audit: AuditL
   async function createJob(req: CommandRequest, jobId: string): Promise<CommandJob> {
     const now = clock.now();
     const type = req.command;
-    const tenant = tenantOf(req.vehicle.relationships);
+    const tenant = await tenantOf(db, req.vehicle.relationships);
     const state = checkVehicleState(type, await readVehicleState(db, req.vehicle.id), now, settings.stateMaxAge);
     const device = await db.selectFrom('devices').select(['id', 'status']).where('vehicle_id', '=', req.vehicle.id).where('status', 'in', ['active', 'quarantined']).orderBy('created_at', 'desc').executeTakeFirst();
     const quarantined = device ? device.status === 'quarantined' || await deps.isQuarantined(device.id) : false;
@@ -177,7 +179,6 @@ export function createCommandService(deps: { db: Kysely<Database>; audit: AuditL
   }
 
   return {
-    tenantOf,
     /**
      * Handles one authorized command request. Returns the job and whether this request created it (false:
      * the same Idempotency-Key and body came before, and this is that job).
@@ -195,7 +196,7 @@ export function createCommandService(deps: { db: Kysely<Database>; audit: AuditL
         }
       }
       try {
-        await limitsFor(req, 1, tenantOf(req.vehicle.relationships));
+        await limitsFor(req, 1, await tenantOf(db, req.vehicle.relationships));
         return { job: await createJob(req, jobId), created: true };
       } catch (err) {
         if (keyHash) await deps.idempotency.release(principal, keyHash, jobId);
