@@ -54,7 +54,9 @@ function scenario(): string {
 }
 
 async function serve(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const child = spawn('node', [...CLI, 'serve'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  // BENCH_CPU_PROFILE=<dir> writes a V8 CPU profile of the server process there (open it in Chrome DevTools).
+  const profile = process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : [];
+  const child = spawn('node', [...profile, ...CLI, 'serve'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   await new Promise<void>((resolve, reject) => {
     child.stderr?.on('data', (d: Buffer) => { err += d.toString(); if (err.includes('Carapace is running.')) resolve(); });

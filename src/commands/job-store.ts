@@ -3,7 +3,7 @@ import type { AuditLog, RequestContext } from '../audit/index.js';
 import type { Clock } from '../platform/clock.js';
 import { newId } from '../platform/ids.js';
 import type { Database } from '../storage/schema.js';
-import { type CommandJobRow, FINAL_STATES, type JobState } from './tables.js';
+import { type CommandJobRow, FINAL_STATES, type JobState, OPEN_STATES } from './tables.js';
 
 /** A job as stored. */
 export type CommandJob = Selectable<CommandJobRow>;
@@ -65,7 +65,7 @@ export function transitionsOf(db: Kysely<Database>, jobId: string) {
  */
 export async function expireDue(db: Kysely<Database>, deps: { audit: AuditLog; clock: Clock }, filter: { jobId?: string; limit?: number } = {}): Promise<CommandJob[]> {
   const now = deps.clock.now().toISOString();
-  let q = db.selectFrom('command_jobs').selectAll().where('expires_at', '<=', now).where('state', 'not in', [...FINAL_STATES]);
+  let q = db.selectFrom('command_jobs').selectAll().where('expires_at', '<=', now).where('state', 'in', [...OPEN_STATES]);
   if (filter.jobId) q = q.where('id', '=', filter.jobId);
   const due = await q.limit(filter.limit ?? 200).execute();
   const out: CommandJob[] = [];

@@ -16,7 +16,7 @@ import { backendInstance, type DecisionRecord, decisionHash } from './decision-r
 import type { Idempotency } from './idempotency.js';
 import { type CommandJob, isFinal, transition } from './job-store.js';
 import { enforceLimits, type LimitCounter } from './limits.js';
-import { FINAL_STATES } from './tables.js';
+import { OPEN_STATES } from './tables.js';
 import { checkVehicleState } from './vehicle-safety.js';
 
 /** Settings of the request path (from `commands.*`). */
@@ -152,7 +152,7 @@ export function createCommandService(deps: { db: Kysely<Database>; audit: AuditL
       if (!state.ok) return (await reject(state.reason)) as CommandJob;
       if (!device || quarantined) return (await reject(!device ? 'no_active_device' : 'device_quarantined')) as CommandJob;
       const inFlight = await trx.selectFrom('command_jobs').select(['id', 'command']).where('vehicle_id', '=', req.vehicle.id).where('id', '!=', jobId)
-        .where('state', 'not in', [...FINAL_STATES]).where('expires_at', '>', now.toISOString()).execute();
+        .where('state', 'in', [...OPEN_STATES]).where('expires_at', '>', now.toISOString()).execute();
       const group = type.conflictGroup;
       if (inFlight.some((j) => COMMAND_CATALOG[j.command as keyof typeof COMMAND_CATALOG]?.conflictGroup === group)) return (await reject('conflicting_command_in_flight')) as CommandJob;
       if (approval) {
@@ -160,7 +160,7 @@ export function createCommandService(deps: { db: Kysely<Database>; audit: AuditL
         if (Number(used.numUpdatedRows) !== 1) return (await reject('approval_already_used')) as CommandJob;
       }
       if (tenant) {
-        const open = await trx.selectFrom('command_jobs').select((eb) => eb.fn.countAll<number>().as('n')).where('tenant_id', '=', tenant).where('state', 'not in', [...FINAL_STATES]).where('expires_at', '>', now.toISOString()).executeTakeFirstOrThrow();
+        const open = await trx.selectFrom('command_jobs').select((eb) => eb.fn.countAll<number>().as('n')).where('tenant_id', '=', tenant).where('state', 'in', [...OPEN_STATES]).where('expires_at', '>', now.toISOString()).executeTakeFirstOrThrow();
         if (Number(open.n) > settings.tenantConcurrency) return (await reject('tenant_concurrency_cap')) as CommandJob;
       }
       const authorized = await transition(trx, deps, row, { to: 'authorized', actor, reason: `permitted by ${record.policy.permits.join(',') || 'policy'}; vehicle state ${state.reason}` }, req.context);
@@ -219,7 +219,7 @@ export function createCommandService(deps: { db: Kysely<Database>; audit: AuditL
       ];
       const over = await enforceLimits(deps.limits, checks, clock.now().getTime());
       if (over) throw new CarapaceError('ERR_COMMAND_RATE_LIMITED', `too many commands (${over.name} limit)`, { retryAfter: over.retryAfter, reason: over.name });
-      const open = await db.selectFrom('command_jobs').select((eb) => eb.fn.countAll<number>().as('n')).where('tenant_id', '=', tenantId).where('state', 'not in', [...FINAL_STATES]).where('expires_at', '>', clock.now().toISOString()).executeTakeFirstOrThrow();
+      const open = await db.selectFrom('command_jobs').select((eb) => eb.fn.countAll<number>().as('n')).where('tenant_id', '=', tenantId).where('state', 'in', [...OPEN_STATES]).where('expires_at', '>', clock.now().toISOString()).executeTakeFirstOrThrow();
       if (Number(open.n) + n > settings.tenantConcurrency) throw new CarapaceError('ERR_COMMAND_RATE_LIMITED', 'the fleet has too many commands in flight', { retryAfter: 5, reason: 'tenant_concurrency' });
     },
     /** Creates one job of a batch (limits were counted for the whole batch). */

@@ -4,6 +4,8 @@ export const JOB_STATES = ['requested', 'authorized', 'rejected', 'queued', 'del
 export type JobState = (typeof JOB_STATES)[number];
 /** States a job never leaves. */
 export const FINAL_STATES: readonly JobState[] = ['rejected', 'failed', 'confirmed', 'expired'];
+/** States a job is still in flight in; queries name them (not "not final") so the state indexes apply. */
+export const OPEN_STATES: readonly JobState[] = ['requested', 'authorized', 'queued', 'delivered', 'executed'];
 
 /**
  * One command job: what was asked, by whom, the decision record behind it, and (once dispatched) the exact
