@@ -113,9 +113,19 @@ describe.each(testEngines())('command dispatch, expiry and the all-or-nothing fl
     expect(JSON.stringify(foreign.json)).not.toContain(vehicles.get('contoso-van-1')!);
     const after = await cp.platform.storage.db.selectFrom('command_jobs').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
     expect(Number(after.n)).toBe(Number(before.n));
-    const own = await send([vehicles.get('northwind-van-1')!, vehicles.get('northwind-van-2')!]);
+    const body = { command: 'lock', vehicleIds: [vehicles.get('northwind-van-1')!, vehicles.get('northwind-van-2')!] };
+    const own = await as('fiona').api('POST', `/v1/fleets/${fleet}/commands`, body, { 'idempotency-key': 'fleet-batch-1' });
     expect(own.status).toBe(202);
     expect((own.json as { jobs: unknown[] }).jobs).toHaveLength(2);
+    // The same key and body: the same batch; another body: 422; a physical batch without a key: 400.
+    const again = await as('fiona').api('POST', `/v1/fleets/${fleet}/commands`, { ...body, vehicleIds: [...body.vehicleIds].reverse() }, { 'idempotency-key': 'fleet-batch-1' });
+    expect(again.status).toBe(200);
+    const sorted = (r: { json: unknown }) => { const b = r.json as { batchId: string; jobs: Array<{ id: string }> }; return { ...b, jobs: [...b.jobs].sort((x, y) => x.id.localeCompare(y.id)) }; };
+    expect(sorted(again)).toEqual(sorted(own));
+    const other = await as('fiona').api('POST', `/v1/fleets/${fleet}/commands`, { ...body, vehicleIds: body.vehicleIds.slice(0, 1) }, { 'idempotency-key': 'fleet-batch-1' });
+    expect(other.status).toBe(422);
+    const noKey = await as('fiona').api('POST', `/v1/fleets/${fleet}/commands`, body);
+    expect(noKey.json).toMatchObject({ code: 'ERR_IDEMPOTENCY_KEY_REQUIRED' });
   });
 
   it('immobilize: only a security admin of the operator, only with a recorded reason', async () => {

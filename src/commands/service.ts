@@ -99,8 +99,12 @@ export function createCommandService(deps: { db: Kysely<Database>; audit: AuditL
     if (over) throw new CarapaceError('ERR_COMMAND_RATE_LIMITED', `too many commands (${over.name} limit)`, { retryAfter: over.retryAfter, reason: over.name });
   }
 
-  /** Creates the job (and its transitions) for an authorized, limit-checked request. */
-  async function createJob(req: CommandRequest, jobId: string): Promise<CommandJob> {
+  /**
+   * Builds a job from an authorized, limit-checked request and returns the step that persists it in a
+   * transaction. Everything read from the database is read here, before the transaction (on SQLite the
+   * outer handle would wait for the transaction), so a batch can persist all its jobs in one commit.
+   */
+  async function prepareJob(req: CommandRequest, jobId: string): Promise<(trx: Kysely<Database>) => Promise<CommandJob>> {
     const now = clock.now();
     const type = req.command;
     const tenant = await tenantOf(db, req.vehicle.relationships);
@@ -136,7 +140,7 @@ export function createCommandService(deps: { db: Kysely<Database>; audit: AuditL
       counter: null, kid: null, envelope_signed: null, envelope_sig: null, ack_signed: null, ack_sig: null,
     };
     const actor = `user:${req.userId}`;
-    return db.transaction().execute(async (trx) => {
+    return async (trx) => {
       await trx.insertInto('command_jobs').values(row).execute();
       await trx.insertInto('command_transitions').values({ id: newId(), job_id: jobId, step: 1, from_state: null, to_state: 'requested', at: row.created_at, actor, reason: 'requested' }).execute();
       await deps.audit.append(trx, {
@@ -165,7 +169,13 @@ export function createCommandService(deps: { db: Kysely<Database>; audit: AuditL
       }
       const authorized = await transition(trx, deps, row, { to: 'authorized', actor, reason: `permitted by ${record.policy.permits.join(',') || 'policy'}; vehicle state ${state.reason}` }, req.context);
       return (await transition(trx, deps, authorized as CommandJob, { to: 'queued', actor: 'system:commands', reason: 'waiting for the vehicle channel' }, req.context)) as CommandJob;
-    });
+    };
+  }
+
+  /** Creates the job (and its transitions) for an authorized, limit-checked request, in one transaction. */
+  async function createJob(req: CommandRequest, jobId: string): Promise<CommandJob> {
+    const persist = await prepareJob(req, jobId);
+    return db.transaction().execute(persist);
   }
 
   /** Waits for the job another request is creating under the same key. */
@@ -222,8 +232,33 @@ export function createCommandService(deps: { db: Kysely<Database>; audit: AuditL
       const open = await db.selectFrom('command_jobs').select((eb) => eb.fn.countAll<number>().as('n')).where('tenant_id', '=', tenantId).where('state', 'in', [...OPEN_STATES]).where('expires_at', '>', clock.now().toISOString()).executeTakeFirstOrThrow();
       if (Number(open.n) + n > settings.tenantConcurrency) throw new CarapaceError('ERR_COMMAND_RATE_LIMITED', 'the fleet has too many commands in flight', { retryAfter: 5, reason: 'tenant_concurrency' });
     },
-    /** Creates one job of a batch (limits were counted for the whole batch). */
-    createJob,
+    /** Creates the jobs of a fleet batch (limits were counted for the whole batch) in one transaction: all or none. */
+    async createBatch(reqs: CommandRequest[]): Promise<CommandJob[]> {
+      const steps: Array<(trx: Kysely<Database>) => Promise<CommandJob>> = [];
+      for (const r of reqs) steps.push(await prepareJob(r, newId()));
+      return db.transaction().execute(async (trx) => {
+        const jobs: CommandJob[] = [];
+        for (const step of steps) jobs.push(await step(trx));
+        return jobs;
+      });
+    },
+    /**
+     * Reserves a batch's Idempotency-Key. Null: this request goes ahead (and must `releaseBatch` if it fails
+     * before creating the batch). Otherwise the earlier batch's jobs (created in one commit, so all of them).
+     */
+    async reserveBatch(userId: string, idempotencyKey: string, requestHash: string, batchId: string): Promise<CommandJob[] | null> {
+      const held = await deps.idempotency.reserve(`user:${userId}`, sha256(idempotencyKey), requestHash, batchId);
+      if (held.mine) return null;
+      if (held.requestHash !== requestHash) throw new CarapaceError('ERR_IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request');
+      for (let i = 0; i < 200; i++) {
+        const jobs = await db.selectFrom('command_jobs').selectAll().where('batch_id', '=', held.resultId).orderBy('created_at').orderBy('id').execute();
+        if (jobs.length > 0) return jobs;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      throw new CarapaceError('ERR_CONFLICT', 'a request with this Idempotency-Key is still being processed');
+    },
+    /** Frees a batch reservation whose request was refused before the batch existed. */
+    releaseBatch: (userId: string, idempotencyKey: string, batchId: string) => deps.idempotency.release(`user:${userId}`, sha256(idempotencyKey), batchId),
     isFinal,
   };
 }
