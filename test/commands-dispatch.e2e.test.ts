@@ -7,7 +7,7 @@ import { CarapaceClient, ServiceSession } from '../src/client/index.js';
 import { currentTotp, readScenario } from '../src/identity/index.js';
 import { FixedClock } from '../src/platform/clock.js';
 import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/carapace.js';
-import { type AckClaims, CommandChannel, EnvelopeVerifier, GatewayClient, parseCanonicalForTests, signAck, VehicleModel } from './commands-support.js';
+import { type AckClaims, CommandChannel, EnvelopeVerifier, GatewayClient, paramsHash, parseCanonicalForTests, signAck } from './commands-support.js';
 
 const scenario = readScenario('scenarios/demo.yaml');
 
@@ -177,5 +177,20 @@ describe.each(testEngines())('command dispatch, expiry and the all-or-nothing fl
     expect(row.state).toBe('rejected');
     const transferred = await cp.platform.audit.list({ type: 'relationships.vehicle.transferred', limit: 5 });
     expect(transferred[0]?.details.ended_commandJobs).toBe(1);
+  });
+
+  it('key rotation: the pre-published next key signs, and a vehicle that pinned the set at enrollment still verifies', async () => {
+    const { issued } = device.credentials!;
+    const before = issued.commandVerificationKeys.keys.map((k) => k.kid);
+    const { current, next } = await cp.platform.commands.keys.rotate('test');
+    expect(before).toContain(current);
+    expect(before).not.toContain(next);
+    const published = (await cp.platform.commands.keys.published()).map((k) => k.kid);
+    expect(published.sort()).toEqual([current, next].sort());
+    const params = {};
+    const { signed, sig, kid } = await cp.platform.commands.keys.signEnvelope({ v: 1, vehicleId: issued.vehicleId, deviceId: issued.deviceId, jobId: crypto.randomUUID(), command: 'lock', params, paramsHash: paramsHash(params), issuedAt: clock.now().getTime(), expiresAt: clock.now().getTime() + 30_000, counter: 1_000, decisionHash: 'x' });
+    expect(kid).toBe(current);
+    const pinned = new EnvelopeVerifier({ keys: issued.commandVerificationKeys.keys, vehicleId: issued.vehicleId, deviceId: issued.deviceId, trustAnchor: cp.ca, now: () => clock.now().getTime() });
+    expect(pinned.verify({ signed, sig }).ok).toBe(true);
   });
 });
