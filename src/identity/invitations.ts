@@ -7,7 +7,7 @@ import { newId } from '../platform/ids.js';
 import type { Database } from '../storage/schema.js';
 import type { Directory, DirectoryActor } from './directory.js';
 import { normalizeEmail } from './directory.js';
-import { ROLES, type Role } from './tables.js';
+import { PRIVILEGED_ROLES, ROLES, type Role } from './tables.js';
 
 const hashCode = (code: string) => createHash('sha256').update(code).digest('hex');
 
@@ -25,6 +25,11 @@ export function createInvitations(deps: { db: Kysely<Database>; audit: AuditLog;
       const member = await deps.db.selectFrom('memberships').select('id').where('user_id', '=', actor.id).where('tenant_id', '=', args.tenantId).where('ended_at', 'is', null).executeTakeFirst();
       if (!member) throw new CarapaceError('ERR_NOT_FOUND', 'no such tenant');
       await deps.directory.assertMayGrant(deps.db, actor, args.tenantId, args.role, { invitation: true });
+      // Nobody hands themselves a privileged role: a second person has to invite them.
+      if (PRIVILEGED_ROLES.includes(args.role)) {
+        const self = await deps.db.selectFrom('users').select(['email']).where('id', '=', actor.id).executeTakeFirst();
+        if (self && normalizeEmail(self.email) === normalizeEmail(args.email)) throw new CarapaceError('ERR_FORBIDDEN', 'a privileged role cannot be granted to oneself', { reason: 'self_invitation' });
+      }
       const code = randomBytes(24).toString('base64url');
       const id = newId();
       const now = deps.clock.now();
