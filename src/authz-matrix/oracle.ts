@@ -30,7 +30,7 @@ export const PERMITS = {
     security_admin: ['identity:invite'],
     fleet_admin: ['identity:invite', 'fleet:list_groups', 'fleet:create_group'],
     fleet_operator: ['fleet:list_groups'],
-    dealer_technician: ['service_case:request', 'service_case:list'],
+    dealer_technician: ['identity:invite', 'service_case:request', 'service_case:list'],
   },
   group: {
     fleet_admin: ['fleet:read_group', 'fleet:assign_vehicle', 'fleet:unassign_vehicle', 'fleet:assign_member', 'fleet:unassign_member'],
