@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CarapaceClient, request } from '../src/client/index.js';
 import { FixedClock } from '../src/platform/clock.js';
 import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/carapace.js';
-import { type GatewayClient, signMessage, type TelemetryMessage, type TelemetryReceipt } from '../src/vehicle-sdk/index.js';
+import { type GatewayClient, MemorySequenceStore, signMessage, type TelemetryMessage, type TelemetryReceipt, TelemetrySigner } from '../src/vehicle-sdk/index.js';
 import { postRaw, signerFor, telemetryDevice, wire } from './telemetry-support.js';
 
 const run = promisify(execFile);
@@ -329,5 +329,29 @@ describe.each(testEngines())('telemetry ingestion on %s', (engine) => {
     await expect(sql`UPDATE telemetry_messages SET verdict = 'rejected'`.execute(db)).rejects.toThrow(/append-only/);
     await expect(sql`DELETE FROM telemetry_messages`.execute(db)).rejects.toThrow(/append-only/);
     client.close();
+  });
+
+  // Last: it moves the shared clock forward.
+  it('accepts a backlog recorded before a certificate rotation, and refuses the old key once it was replaced', async () => {
+    const { client, signer } = await device();
+    const oldSerial = client.credentials!.issued.serial;
+    const oldKey = client.credentials!.key.privateKeyPem;
+    const offline = [await signer.sign({ kind: 'speed', kmh: 1 }), await signer.sign({ kind: 'speed', kmh: 2 }), await signer.sign({ kind: 'speed', kmh: 3 })];
+    expect(reasons(await send(client, [await signer.sign({ kind: 'gear', gear: 'P' })]))).toEqual(['accepted']);
+    await client.rotate();
+    signer.useKey(client.credentials!.key.privateKeyPem);
+    expect(reasons(await send(client, offline, true))).toEqual(['accepted', 'accepted', 'accepted']);
+    expect(reasons(await send(client, [await signer.sign({ kind: 'speed', kmh: 4 })]))).toEqual(['accepted']);
+    const rows = await stored(client.credentials!.issued.deviceId);
+    // Provenance names the certificate whose key verified each message.
+    expect(rows.filter((r) => r.seq !== null && r.seq >= 1 && r.seq <= 3).map((r) => r.cert_serial)).toEqual([oldSerial, oldSerial, oldSerial]);
+    expect(rows.at(-1)?.cert_serial).toBe(client.credentials!.issued.serial);
+    // A message the old key signs well after its certificate was replaced is not the device's.
+    clock.advance(5 * 60_000);
+    const { issued } = client.credentials!;
+    const stale = new TelemetrySigner({ identity: { deviceId: issued.deviceId, vehicleId: issued.vehicleId, swVersion: '4.2.0', configId: 'cfg-1' }, privateKeyPem: oldKey, sequences: new MemorySequenceStore(), now });
+    const late = await send(client, [await stale.sign({ kind: 'speed', kmh: 5 })]);
+    expect(late.verdicts[0]).toMatchObject({ verdict: 'rejected', reason: 'bad_signature', detail: 'signed with the key of a certificate that had already been replaced' });
+    expect(await cp.platform.telemetry.quarantine.isQuarantined(client.credentials!.issued.deviceId)).toBe(false);
   });
 });

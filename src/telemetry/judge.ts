@@ -24,6 +24,8 @@ export interface ToStore {
   message: ValidMessage | null;
   bytes: Buffer;
   sig: string;
+  /** The certificate whose key verified the message, when it is not the one on this connection. */
+  signer?: { serial: string; thumbprint: string };
 }
 
 /** Strikes towards quarantine within the current window. */
@@ -103,7 +105,7 @@ export function judgeBatch(input: {
     }
     const reject = (reason: RejectReason, detail?: string) => {
       out.verdicts.push({ index, seq: message.seq, verdict: 'rejected', reason, ...(detail ? { detail } : {}) });
-      out.stored.push({ verdict: 'rejected', reason, flags: [], message, bytes: s.bytes, sig: s.sig });
+      out.stored.push({ verdict: 'rejected', reason, flags: [], message, bytes: s.bytes, sig: s.sig, signer: s.signer });
     };
     if (seen.kind === 'too_old') {
       reject('sequence_too_old', `more than ${window.size} below the highest sequence number seen`);
@@ -130,7 +132,7 @@ export function judgeBatch(input: {
     for (const flag of flags) out.alerts.push({ flag, seq: message.seq });
     if (input.backfill) flags.push('backfill');
     out.verdicts.push({ index, seq: message.seq, verdict: 'accepted', ...(flags.length ? { flags } : {}) });
-    out.stored.push({ verdict: 'accepted', reason: null, flags, message, bytes: s.bytes, sig: s.sig });
+    out.stored.push({ verdict: 'accepted', reason: null, flags, message, bytes: s.bytes, sig: s.sig, signer: s.signer });
     if (applyPayload(vehicle, p, at, receivedAt)) out.vehicleChanged = true;
   }
   return out;

@@ -91,10 +91,8 @@ export function registerTelemetryRoutes(app: App, deps: { telemetry: Telemetry; 
     if (!peer) throw new Error('an authenticated gateway request without a peer certificate');
     let result;
     try {
-      result = await telemetry.budget.run(() => telemetry.ingest({
-        device: { deviceId: device.deviceId, vehicleId: device.vehicleId, serial: device.serial, thumbprint: device.thumbprint },
-        key: telemetry.keyFor(device.serial, peer), messages, backfill, context: requestContext(req),
-      }));
+      const who = { deviceId: device.deviceId, vehicleId: device.vehicleId, serial: device.serial, thumbprint: device.thumbprint };
+      result = await telemetry.budget.run(async () => telemetry.ingest({ device: who, keys: await telemetry.keysFor(who, peer), messages, backfill, context: requestContext(req) }));
     } catch (err) {
       if (isCarapaceError(err, 'ERR_TELEMETRY_BUSY')) reply.header('retry-after', '1');
       throw err;
