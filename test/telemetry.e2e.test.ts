@@ -176,6 +176,18 @@ describe.each(testEngines())('telemetry ingestion on %s', (engine) => {
     client.close();
   });
 
+  it('flags an odometer that grows faster than the vehicle can drive, and keeps it out of the state', async () => {
+    const { client, signer } = await device();
+    const t = now();
+    expect(reasons(await send(client, [await signer.sign({ kind: 'odometer', km: 1000 }, { ts: t - 2000 })]))).toEqual(['accepted']);
+    const poisoned = await send(client, [await signer.sign({ kind: 'odometer', km: 10_000_000 }, { ts: t - 1000 })]);
+    expect(poisoned.verdicts[0]).toMatchObject({ verdict: 'accepted', flags: ['odometer_jump'] });
+    expect(reasons(await send(client, [await signer.sign({ kind: 'odometer', km: 1000.5 }, { ts: t })]))).toEqual(['accepted']);
+    expect((await cp.platform.telemetry.vehicleState(client.credentials!.issued.vehicleId))?.odometerKm?.value).toBe(1000.5);
+    expect(await cp.platform.audit.list({ type: 'telemetry.alert', actorId: client.credentials!.issued.deviceId })).not.toHaveLength(0);
+    client.close();
+  });
+
   it('flags a position jump faster than the vehicle could travel', async () => {
     const { client, signer } = await device();
     const r = await send(client, [
