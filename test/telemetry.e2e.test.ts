@@ -188,6 +188,15 @@ describe.each(testEngines())('telemetry ingestion on %s', (engine) => {
     client.close();
   });
 
+  it('does not let a reading dated into the future outrank the honest readings after it', async () => {
+    const { client, signer } = await device();
+    const t = now();
+    expect(reasons(await send(client, [await signer.sign({ kind: 'gear', gear: 'R' }, { ts: t + 59_000 })], true))).toEqual(['accepted']);
+    expect(reasons(await send(client, [await signer.sign({ kind: 'gear', gear: 'P' }, { ts: t })]))).toEqual(['accepted']);
+    expect((await cp.platform.telemetry.vehicleState(client.credentials!.issued.vehicleId))?.gear?.value).toBe('P');
+    client.close();
+  });
+
   it('flags a position jump faster than the vehicle could travel', async () => {
     const { client, signer } = await device();
     const r = await send(client, [

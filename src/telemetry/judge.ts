@@ -114,7 +114,9 @@ export function judgeBatch(input: {
       reject(s.pending.reason, s.pending.detail);
       continue;
     }
-    const at = new Date(message.ts).toISOString();
+    // State time is capped at the receive time: a reading dated up to the skew into the future must not
+    // outrank the honest readings that arrive after it.
+    const at = new Date(Math.min(message.ts, input.now)).toISOString();
     const p = message.payload;
     if (p.kind === 'odometer' && vehicle.odometer_km !== null && vehicle.odometer_at !== null
       && isOdometerDecrease({ value: vehicle.odometer_km, at: Date.parse(vehicle.odometer_at) }, { value: p.km, at: message.ts })) {
