@@ -121,6 +121,11 @@ describe('authorization: the named negative tests', () => {
     expect((await bob.api('POST', `/v1/service-cases/${caseId}/consent`, { days: 2 })).status).toBe(404);
     expect((await derek.api('POST', `/v1/service-cases/${caseId}/close`, { resolution: 'fixed' })).status).toBe(200);
     expect((await derek.api('GET', `/v1/vehicles/${vid('frank-old-car')}/diagnostics`)).status).toBe(404);
+    // A request the owner refuses never tells the dealer the vehicle's id either.
+    const refusedCase = json<{ id: string }>(await derek.api('POST', `/v1/dealers/${dealer}/service-cases`, { vin: '5YJ3E1EA7KF000003', reason: 'recall' }));
+    expect((await bob.api('POST', `/v1/service-cases/${refusedCase.id}/close`, { resolution: 'no thanks' })).json).toMatchObject({ status: 'refused' });
+    const list = json<{ cases: Array<{ id: string; vehicleId: string | null; status: string }> }>(await derek.api('GET', `/v1/dealers/${dealer}/service-cases`)).cases;
+    expect(list.find((c) => c.id === refusedCase.id)).toMatchObject({ status: 'refused', vehicleId: null });
   });
 
   it('A former owner loses access after transfer', async () => {
@@ -136,9 +141,11 @@ describe('authorization: the named negative tests', () => {
     expect((await bob.api('GET', `/v1/vehicles/${vid('bob-car')}`)).status).toBe(404);
     expect((await chargenet.api('GET', `/v1/vehicles/${vid('bob-car')}/status`)).status).toBe(404);
     expect((await frank.api('GET', `/v1/vehicles/${vid('bob-car')}`)).status).toBe(200);
+    // A transfer needs a sign-in with a second factor: Frank signed in with a password only.
+    expect((await frank.api('POST', `/v1/vehicles/${vid('bob-car')}/transfer`, { toEmail: 'bob@example.com' })).json).toMatchObject({ status: 403, code: 'ERR_FORBIDDEN' });
     // Transferring to an unknown account and to oneself get one answer.
-    const a = await frank.api('POST', `/v1/vehicles/${vid('bob-car')}/transfer`, { toEmail: 'nobody@example.com' });
-    const b = await frank.api('POST', `/v1/vehicles/${vid('bob-car')}/transfer`, { toEmail: 'frank@example.com' });
+    const a = await bob.api('POST', `/v1/vehicles/${vid('frank-old-car')}/transfer`, { toEmail: 'nobody@example.com' });
+    const b = await bob.api('POST', `/v1/vehicles/${vid('frank-old-car')}/transfer`, { toEmail: 'bob@example.com' });
     expect([a.status, json<{ code: string }>(a).code, b.status, json<{ code: string }>(b).code]).toEqual([422, 'ERR_TRANSFER_REFUSED', 422, 'ERR_TRANSFER_REFUSED']);
     const history = await cp.platform.storage.db.selectFrom('relationships').select(['user_id', 'ended_at', 'end_reason']).where('vehicle_id', '=', vid('bob-car')).where('kind', '=', 'ownership').execute();
     expect(history.filter((h) => h.ended_at !== null)).toHaveLength(1);
@@ -163,6 +170,13 @@ describe('authorization: the named negative tests', () => {
     expect(accepted.status).toBe(201);
     expect(json<{ validUntil: string; commands: string[] }>(accepted)).toMatchObject({ validUntil: until, commands: ['lock'] });
     expect((await dana.api('POST', `/v1/delegation-invites/${invite.id}/accept`, { code })).status).toBe(404);
+    // Nor can the owner backdate one (history would show access before it was granted).
+    expect((await alice.api('POST', `/v1/vehicles/${vid('alice-car')}/delegations`, { email: 'dana@example.com', commands: ['lock'], validFrom: new Date(Date.now() - 86_400_000).toISOString(), validUntil: until })).json).toMatchObject({ status: 400, field: 'validFrom' });
+    // An invite sent by mistake is withdrawn by the owner, not by the invitee, and its code dies.
+    const mistaken = json<{ invite: { id: string }; code: string }>(await alice.api('POST', `/v1/vehicles/${vid('alice-car')}/delegations`, { email: 'dana@example.com', commands: ['horn_lights'], validUntil: until }));
+    expect((await dana.api('POST', `/v1/delegation-invites/${mistaken.invite.id}/revoke`, { reason: 'no' })).status).toBe(404);
+    expect((await alice.api('POST', `/v1/delegation-invites/${mistaken.invite.id}/revoke`, { reason: 'wrong person' })).status).toBe(200);
+    expect((await dana.api('POST', `/v1/delegation-invites/${mistaken.invite.id}/accept`, { code: mistaken.code })).status).toBe(404);
     // No route changes a delegation's window; the owner cannot exceed the maximum either.
     expect((await dana.api('PATCH', `/v1/delegations/${json<{ id: string }>(accepted).id}`, { validUntil: until })).status).toBe(404);
     expect((await alice.api('POST', `/v1/vehicles/${vid('alice-car')}/delegations`, { email: 'dana@example.com', commands: ['lock'], validUntil: new Date(Date.now() + 400 * 86_400_000).toISOString() })).json).toMatchObject({ status: 400, field: 'validUntil' });
@@ -260,5 +274,29 @@ describe('authorization: the named negative tests', () => {
       expect((await rawRequest(base, path, { ca: cp.ca })).status, path).toBe(404);
       expect((await alice.api('GET', path)).status, path).toBe(404);
     }
+  });
+
+  it('A support case follows the account, not a vehicle the account sold; nobody assigns a case to themselves', async () => {
+    const sean = await as('sean');
+    const sue = await as('sue');
+    const bob = await as('bob');
+    const opened = await sean.api('POST', '/v1/support-cases', { accountEmail: 'bob@example.com', assigneeEmail: 'sue@carapace.example', vehicleId: vid('frank-old-car'), summary: 'cannot connect' });
+    expect(opened.status).toBe(201);
+    const caseId = json<{ id: string }>(opened).id;
+    expect((await sue.api('GET', `/v1/vehicles/${vid('frank-old-car')}`)).status).toBe(200);
+    // Bob sells the car to Alice: the agent keeps Bob's account but not the car, and no approval can be given for it.
+    expect((await bob.api('POST', `/v1/vehicles/${vid('frank-old-car')}/transfer`, { toEmail: 'alice@example.com' })).status).toBe(200);
+    expect((await sue.api('GET', `/v1/vehicles/${vid('frank-old-car')}`)).status).toBe(404);
+    const bobId = (await cp.platform.directory.findUserByEmail('bob@example.com'))!.id;
+    expect((await sue.api('GET', `/v1/accounts/${bobId}`)).status).toBe(200);
+    expect((await sean.api('POST', `/v1/support-cases/${caseId}/approvals`, { command: 'unlock', reason: 'x' })).json).toMatchObject({ status: 422, code: 'ERR_CASE_REFUSED' });
+    // The new owner does not see the previous owner's service history.
+    const alice = await as('alice');
+    expect(json<{ cases: unknown[] }>(await alice.api('GET', `/v1/vehicles/${vid('frank-old-car')}/service-cases`)).cases).toEqual([]);
+    // Separation of duties: a security admin cannot work a case, nor invite themselves into the agent role.
+    const self = await sean.api('POST', '/v1/support-cases', { accountEmail: 'bob@example.com', assigneeEmail: 'sean@carapace.example', summary: 'x' });
+    expect(self.json).toMatchObject({ status: 422, code: 'ERR_CASE_REFUSED' });
+    const oem = (await cp.platform.storage.db.selectFrom('tenants').select(['id']).where('kind', '=', 'oem').executeTakeFirstOrThrow()).id;
+    expect((await sean.api('POST', `/v1/tenants/${oem}/invitations`, { email: 'sean@carapace.example', role: 'support_agent' })).json).toMatchObject({ status: 403, reason: 'self_invitation' });
   });
 });

@@ -52,6 +52,9 @@ describe.each(testEngines())('claiming a vehicle with the code inside it (%s)', 
     expect(locked.status).toBe(429);
     expect(locked.headers['retry-after']).toBe('3600');
     expect((await cp.platform.audit.list({ type: 'relationships.claim.refused', limit: 20 })).length).toBeGreaterThanOrEqual(4);
+    // Strangers' guesses cannot keep the buyer out: a new code from inside the vehicle lifts the vehicle's lock.
+    const renewed = await other.claimCode();
+    expect((await claim(bob, '5YJ3E1EA7KF000005', renewed.code)).status).toBe(201);
   });
 
   it('claims with a typed code (any case, spaces) and never twice', async () => {

@@ -89,15 +89,15 @@ describe.each(testEngines())('telemetry ingestion by two processes on %s', (engi
   it('accepts each sequence number once when two processes ingest the same messages at the same time', async () => {
     const { client, signer } = await telemetryDevice(cp, `TCU-TC-${engine}`, { now });
     const { issued } = client.credentials!;
-    const key = createPublicKey(issued.certificate);
+    const keys = [{ serial: issued.serial, thumbprint: 'test', key: createPublicKey(issued.certificate), until: null }];
     const dev = { deviceId: issued.deviceId, vehicleId: issued.vehicleId, serial: issued.serial, thumbprint: 'test' };
     const context = { requestId: null, traceId: null, sourceIp: null };
     let total = 0;
     for (let round = 0; round < 5; round++) {
       const messages = (await Promise.all(Array.from({ length: 4 }, () => signer.sign({ kind: 'speed', kmh: round })))).map(wire);
       const results = await Promise.all([
-        cp.platform.telemetry.ingest({ device: dev, key, messages, backfill: false, context }),
-        (second ?? cp.platform).telemetry.ingest({ device: dev, key, messages: [...messages].reverse(), backfill: false, context }),
+        cp.platform.telemetry.ingest({ device: dev, keys, messages, backfill: false, context }),
+        (second ?? cp.platform).telemetry.ingest({ device: dev, keys, messages: [...messages].reverse(), backfill: false, context }),
       ]);
       expect(results[0].accepted + results[1].accepted).toBe(4);
       expect(results[0].duplicates + results[1].duplicates).toBe(4);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CarapaceClient, request } from '../src/client/index.js';
 import { FixedClock } from '../src/platform/clock.js';
 import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/carapace.js';
-import { type GatewayClient, signMessage, type TelemetryMessage, type TelemetryReceipt } from '../src/vehicle-sdk/index.js';
+import { type GatewayClient, MemorySequenceStore, signMessage, type TelemetryMessage, type TelemetryReceipt, TelemetrySigner } from '../src/vehicle-sdk/index.js';
 import { postRaw, signerFor, telemetryDevice, wire } from './telemetry-support.js';
 
 const run = promisify(execFile);
@@ -176,6 +176,27 @@ describe.each(testEngines())('telemetry ingestion on %s', (engine) => {
     client.close();
   });
 
+  it('flags an odometer that grows faster than the vehicle can drive, and keeps it out of the state', async () => {
+    const { client, signer } = await device();
+    const t = now();
+    expect(reasons(await send(client, [await signer.sign({ kind: 'odometer', km: 1000 }, { ts: t - 2000 })]))).toEqual(['accepted']);
+    const poisoned = await send(client, [await signer.sign({ kind: 'odometer', km: 10_000_000 }, { ts: t - 1000 })]);
+    expect(poisoned.verdicts[0]).toMatchObject({ verdict: 'accepted', flags: ['odometer_jump'] });
+    expect(reasons(await send(client, [await signer.sign({ kind: 'odometer', km: 1000.5 }, { ts: t })]))).toEqual(['accepted']);
+    expect((await cp.platform.telemetry.vehicleState(client.credentials!.issued.vehicleId))?.odometerKm?.value).toBe(1000.5);
+    expect(await cp.platform.audit.list({ type: 'telemetry.alert', actorId: client.credentials!.issued.deviceId })).not.toHaveLength(0);
+    client.close();
+  });
+
+  it('does not let a reading dated into the future outrank the honest readings after it', async () => {
+    const { client, signer } = await device();
+    const t = now();
+    expect(reasons(await send(client, [await signer.sign({ kind: 'gear', gear: 'R' }, { ts: t + 59_000 })], true))).toEqual(['accepted']);
+    expect(reasons(await send(client, [await signer.sign({ kind: 'gear', gear: 'P' }, { ts: t })]))).toEqual(['accepted']);
+    expect((await cp.platform.telemetry.vehicleState(client.credentials!.issued.vehicleId))?.gear?.value).toBe('P');
+    client.close();
+  });
+
   it('flags a position jump faster than the vehicle could travel', async () => {
     const { client, signer } = await device();
     const r = await send(client, [
@@ -223,9 +244,12 @@ describe.each(testEngines())('telemetry ingestion on %s', (engine) => {
       expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
       expect(res.json).toMatchObject({ code });
     }
-    // Each whole-batch refusal is audited with the presenting device.
+    // Whole-batch refusals are audited with the presenting device, one event per reason and minute.
     const refused = await cp.platform.audit.list({ type: 'telemetry.batch.refused', actorId: client.credentials!.issued.deviceId });
-    expect(refused.map((e) => e.reason).sort()).toEqual(['ERR_BAD_REQUEST', 'ERR_PAYLOAD_TOO_LARGE', 'ERR_PAYLOAD_TOO_LARGE', 'ERR_VALIDATION', 'ERR_VALIDATION']);
+    expect(refused.map((e) => e.reason).sort()).toEqual(['ERR_BAD_REQUEST', 'ERR_PAYLOAD_TOO_LARGE', 'ERR_VALIDATION']);
+    // A device looping on garbage adds no audit rows; the next event says how many refusals it stands for.
+    for (let i = 0; i < 30; i++) expect((await postRaw(cp, client, '{"messages": [')).status).toBe(400);
+    expect(await cp.platform.audit.list({ type: 'telemetry.batch.refused', actorId: client.credentials!.issued.deviceId })).toHaveLength(3);
     client.close();
   });
 
@@ -329,5 +353,29 @@ describe.each(testEngines())('telemetry ingestion on %s', (engine) => {
     await expect(sql`UPDATE telemetry_messages SET verdict = 'rejected'`.execute(db)).rejects.toThrow(/append-only/);
     await expect(sql`DELETE FROM telemetry_messages`.execute(db)).rejects.toThrow(/append-only/);
     client.close();
+  });
+
+  // Last: it moves the shared clock forward.
+  it('accepts a backlog recorded before a certificate rotation, and refuses the old key once it was replaced', async () => {
+    const { client, signer } = await device();
+    const oldSerial = client.credentials!.issued.serial;
+    const oldKey = client.credentials!.key.privateKeyPem;
+    const offline = [await signer.sign({ kind: 'speed', kmh: 1 }), await signer.sign({ kind: 'speed', kmh: 2 }), await signer.sign({ kind: 'speed', kmh: 3 })];
+    expect(reasons(await send(client, [await signer.sign({ kind: 'gear', gear: 'P' })]))).toEqual(['accepted']);
+    await client.rotate();
+    signer.useKey(client.credentials!.key.privateKeyPem);
+    expect(reasons(await send(client, offline, true))).toEqual(['accepted', 'accepted', 'accepted']);
+    expect(reasons(await send(client, [await signer.sign({ kind: 'speed', kmh: 4 })]))).toEqual(['accepted']);
+    const rows = await stored(client.credentials!.issued.deviceId);
+    // Provenance names the certificate whose key verified each message.
+    expect(rows.filter((r) => r.seq !== null && r.seq >= 1 && r.seq <= 3).map((r) => r.cert_serial)).toEqual([oldSerial, oldSerial, oldSerial]);
+    expect(rows.at(-1)?.cert_serial).toBe(client.credentials!.issued.serial);
+    // A message the old key signs well after its certificate was replaced is not the device's.
+    clock.advance(5 * 60_000);
+    const { issued } = client.credentials!;
+    const stale = new TelemetrySigner({ identity: { deviceId: issued.deviceId, vehicleId: issued.vehicleId, swVersion: '4.2.0', configId: 'cfg-1' }, privateKeyPem: oldKey, sequences: new MemorySequenceStore(), now });
+    const late = await send(client, [await stale.sign({ kind: 'speed', kmh: 5 })]);
+    expect(late.verdicts[0]).toMatchObject({ verdict: 'rejected', reason: 'bad_signature', detail: 'signed with the key of a certificate that had already been replaced' });
+    expect(await cp.platform.telemetry.quarantine.isQuarantined(client.credentials!.issued.deviceId)).toBe(false);
   });
 });

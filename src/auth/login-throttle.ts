@@ -50,6 +50,8 @@ export function createMemoryFailureCounter(): FailureCounter & { size(): number 
 /** Redis counter for cluster mode: one sorted set per key, trimmed to the window, expiring with it. */
 export function createRedisFailureCounter(url: string): FailureCounter {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  // Errors reach the caller through each command (which fails closed); this only stops ioredis' unhandled-error noise.
+  redis.on('error', () => undefined);
   const ready = async () => {
     if (redis.status === 'wait') await redis.connect();
   };

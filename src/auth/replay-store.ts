@@ -26,6 +26,8 @@ export function createMemoryReplayStore(now: () => number = Date.now): ReplaySto
 /** Redis store for cluster mode: SET NX EX is atomic, so exactly one process wins a key. */
 export function createRedisReplayStore(url: string): ReplayStore {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  // Errors reach the caller through each command (which fails closed); this only stops ioredis' unhandled-error noise.
+  redis.on('error', () => undefined);
   return {
     async claim(key, ttlSeconds) {
       if (redis.status === 'wait') await redis.connect();

@@ -37,7 +37,7 @@ export const PERMITS = {
     security_admin: ['identity:invite'],
     fleet_admin: ['identity:invite', 'fleet:list_groups', 'fleet:create_group'],
     fleet_operator: ['fleet:list_groups'],
-    dealer_technician: ['service_case:request', 'service_case:list'],
+    dealer_technician: ['identity:invite', 'service_case:request', 'service_case:list'],
     fleet_commander: ['fleet:command'],
   },
   group: {
@@ -45,7 +45,7 @@ export const PERMITS = {
     assigned_operator: ['fleet:read_group'],
   },
   delegation: { vehicle_owner: ['delegation:revoke'] },
-  invite: { invitee_while_pending: ['delegation:accept'] },
+  invite: { invitee_while_pending: ['delegation:accept'], vehicle_owner_while_pending: ['delegation:revoke_invite'] },
   partnerGrant: { vehicle_owner: ['partner_grant:revoke'] },
   serviceCase: {
     vehicle_owner_while_requested: ['service_case:consent', 'service_case:close'],
@@ -59,6 +59,9 @@ export const PERMITS = {
   account: { self: ['account:read'], agent_with_open_case: ['account:read'] },
   platform: { security_admin: ['support_case:open'] },
 } as const;
+
+/** Actions that also need a sign-in with a second factor, whatever the relationship. */
+export const MFA_REQUIRED: readonly string[] = ['vehicle:transfer', 'support_case:open', 'support_case:approve_command'];
 
 /** What a cell should answer. */
 export interface Expectation {
@@ -124,6 +127,7 @@ export function relationsOf(world: World, persona: string, route: MatrixRoute, o
     case 'invite': {
       const i = world.invites.find((x) => x.key === objectKey);
       if (i && i.status === 'pending' && world.persona(persona).email === i.email) out.push('invitee_while_pending');
+      if (i && i.status === 'pending' && world.owner(i.vehicle) === persona) out.push('vehicle_owner_while_pending');
       break;
     }
     case 'partnerGrant': {
@@ -166,7 +170,7 @@ export function expect(world: World, persona: string, route: MatrixRoute, object
   const scopeOk = route.anyScope ? missing.length < route.scopes.length : missing.length === 0;
   if (!scopeOk) return { allowed: false, status: 403, relations };
   const table = PERMITS[tableOf(route.object)] as Permits;
-  if (allows(table, relations, route.action)) return { allowed: true, status: 'allowed', relations };
+  if (allows(table, relations, route.action) && (!MFA_REQUIRED.includes(route.action) || p.mfa)) return { allowed: true, status: 'allowed', relations };
   if (!route.visibleWith) return { allowed: false, status: 404, relations };
   const visibleRoute = { ...route, action: route.visibleWith };
   const visibleTable = PERMITS[tableOf(route.object)] as Permits;

@@ -53,6 +53,7 @@ export const MATRIX_ROUTES: readonly MatrixRoute[] = [
   { action: 'delegation:revoke', method: 'POST', path: '/v1/delegations/{id}/revoke', object: 'delegation', scopes: ['vehicle:manage_drivers'], mode: 'probe' },
   { action: 'delegation:list_invites', method: 'GET', path: '/v1/delegation-invites', object: 'self', scopes: [], mode: 'read' },
   { action: 'delegation:accept', method: 'POST', path: '/v1/delegation-invites/{id}/accept', object: 'invite', scopes: [], mode: 'probe' },
+  { action: 'delegation:revoke_invite', method: 'POST', path: '/v1/delegation-invites/{id}/revoke', object: 'invite', scopes: ['vehicle:manage_drivers'], mode: 'probe' },
   { action: 'partner_grant:create', method: 'POST', path: '/v1/vehicles/{id}/partner-grants', object: 'vehicle', scopes: ['vehicle:consent'], visibleWith: V, mode: 'probe' },
   { action: 'partner_grant:list', method: 'GET', path: '/v1/vehicles/{id}/partner-grants', object: 'vehicle', scopes: ['vehicle:consent'], visibleWith: V, mode: 'read' },
   { action: 'partner_grant:revoke', method: 'POST', path: '/v1/partner-grants/{id}/revoke', object: 'partnerGrant', scopes: ['vehicle:consent'], mode: 'probe' },

@@ -9,6 +9,8 @@ export interface MatrixPersona {
   clientId: string;
   scopes: string[];
   roles: Array<{ tenant: string; role: string }>;
+  /** Signs in with a second factor (the scenario gives the persona a TOTP secret). */
+  mfa: boolean;
 }
 
 /** Which app each role signs in through, as a deployment's users would. */
@@ -53,10 +55,10 @@ export class World {
     for (const u of scenario.users) {
       const roles = u.memberships.map((m) => ({ tenant: m.tenant, role: m.role }));
       const clientId = APP_FOR_ROLE[roles[0]?.role ?? 'owner'] ?? 'carapace-owner-app';
-      this.personas.set(u.key, { key: u.key, kind: 'person', email: u.email, clientId, scopes: apiScopes(clientId), roles });
+      this.personas.set(u.key, { key: u.key, kind: 'person', email: u.email, clientId, scopes: apiScopes(clientId), roles, mfa: u.totp !== undefined });
     }
     for (const a of scenario.applications ?? []) {
-      if (a.kind === 'partner') this.personas.set(a.clientId, { key: a.clientId, kind: 'partner', email: '', clientId: a.clientId, scopes: apiScopes(a.clientId), roles: [] });
+      if (a.kind === 'partner') this.personas.set(a.clientId, { key: a.clientId, kind: 'partner', email: '', clientId: a.clientId, scopes: apiScopes(a.clientId), roles: [], mfa: false });
     }
     for (const g of scenario.groups ?? []) { this.groups.set(g.key, { tenant: g.tenant }); this.groupMembers.set(g.key, new Set()); }
     for (const v of scenario.vehicles ?? []) { this.vehicles.push(v.key); this.owners.set(v.key, null); }

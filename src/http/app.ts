@@ -54,7 +54,7 @@ export function createListenerApp(options: { tls: ListenerTls; logger: Logger; b
     requestIdHeader: false,
     bodyLimit: options.bodyLimit ?? 64 * 1024,
     // Long enough that an oversized id reaches authentication (and its audit) rather than a framework 400.
-    maxParamLength: 512,
+    routerOptions: { maxParamLength: 512 },
     return503OnClosing: true,
     // Requests the HTTP parser rejects never reach Fastify's error handler; answer them as problem+json too.
     clientErrorHandler: (err, socket) => {

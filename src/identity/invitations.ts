@@ -7,7 +7,12 @@ import { newId } from '../platform/ids.js';
 import type { Database } from '../storage/schema.js';
 import type { Directory, DirectoryActor } from './directory.js';
 import { normalizeEmail } from './directory.js';
-import { ROLES, type Role } from './tables.js';
+import { PRIVILEGED_ROLES, ROLES, type Role, type TenantKind } from './tables.js';
+
+/** The kinds of tenant each role can be held in. */
+const ROLE_TENANT_KINDS: Record<Role, readonly TenantKind[]> = {
+  owner: ['consumer'], driver: ['consumer'], fleet_admin: ['fleet'], fleet_operator: ['fleet'], dealer_technician: ['dealer'], support_agent: ['oem'], security_admin: ['oem'],
+};
 
 const hashCode = (code: string) => createHash('sha256').update(code).digest('hex');
 
@@ -25,6 +30,14 @@ export function createInvitations(deps: { db: Kysely<Database>; audit: AuditLog;
       const member = await deps.db.selectFrom('memberships').select('id').where('user_id', '=', actor.id).where('tenant_id', '=', args.tenantId).where('ended_at', 'is', null).executeTakeFirst();
       if (!member) throw new CarapaceError('ERR_NOT_FOUND', 'no such tenant');
       await deps.directory.assertMayGrant(deps.db, actor, args.tenantId, args.role, { invitation: true });
+      // A role only exists in the kind of tenant it belongs to: no "owner" of a fleet, no support agent at a dealer.
+      const tenant = await deps.db.selectFrom('tenants').select(['kind']).where('id', '=', args.tenantId).executeTakeFirst();
+      if (!tenant || !ROLE_TENANT_KINDS[args.role].includes(tenant.kind)) throw new CarapaceError('ERR_VALIDATION', `the role ${args.role} does not exist in a ${tenant?.kind ?? 'missing'} tenant`, { field: 'role' });
+      // Nobody hands themselves a privileged role: a second person has to invite them.
+      if (PRIVILEGED_ROLES.includes(args.role)) {
+        const self = await deps.db.selectFrom('users').select(['email']).where('id', '=', actor.id).executeTakeFirst();
+        if (self && normalizeEmail(self.email) === normalizeEmail(args.email)) throw new CarapaceError('ERR_FORBIDDEN', 'a privileged role cannot be granted to oneself', { reason: 'self_invitation' });
+      }
       const code = randomBytes(24).toString('base64url');
       const id = newId();
       const now = deps.clock.now();

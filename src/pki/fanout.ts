@@ -21,6 +21,8 @@ export const localFanout: RevocationFanout = {
 /** Redis pub/sub fan-out for cluster mode: a revocation reaches every process in milliseconds. */
 export function createRedisFanout(url: string, log: Logger): RevocationFanout {
   const pub = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  // Publishing failures reach the caller; the database poll is the backstop. This only stops unhandled-error noise.
+  pub.on('error', () => undefined);
   let sub: Redis | null = null;
   return {
     async publish(change) {
@@ -29,6 +31,7 @@ export function createRedisFanout(url: string, log: Logger): RevocationFanout {
     },
     async subscribe(handler) {
       sub = new Redis(url, { lazyConnect: true });
+      sub.on('error', () => undefined);
       await sub.connect();
       await sub.subscribe(CHANNEL);
       sub.on('message', (_channel: string, message: string) => {

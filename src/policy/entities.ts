@@ -41,7 +41,8 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
     const attrs: Record<string, CedarValueJson> = {
       drivers: refs('User', by('delegation').flatMap((r) => (r.user_id ? [r.user_id] : []))),
       serviceDealers: refs('Tenant', by('service_case').flatMap((r) => (r.tenant_id ? [r.tenant_id] : []))),
-      supportAgents: refs('User', by('support_case').flatMap((r) => (r.user_id ? [r.user_id] : []))),
+      // Only a case about the current owner's account covers the vehicle: support follows the account.
+      supportAgents: refs('User', by('support_case').flatMap((r) => (r.user_id && owners.length === 1 && r.account_id === owners[0] ? [r.user_id] : []))),
       partners: refs('Application', by('partner_grant').flatMap((r) => (r.application_id ? [r.application_id] : []))),
     };
     if (owners.length === 1) attrs.owner = ref('User', owners[0] as string);

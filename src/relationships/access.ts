@@ -66,6 +66,18 @@ export function createVehicleAccess(deps: { db: Kysely<Database>; audit: AuditLo
         await endKind('delegation', 'vehicle transferred: delegations from the previous owner end');
         await endKind('partner_grant', 'vehicle transferred: consents from the previous owner end');
         await endKind('service_case', 'vehicle transferred: consent from the previous owner ends');
+        // A support case about the seller's account keeps the account but loses the vehicle, and any
+        // unused approval to command it ends: the agent was helping the seller, not the buyer.
+        const supportRows = rels.filter((r) => r.kind === 'support_case');
+        await end(trx, supportRows, actor.userId, 'vehicle transferred: the support case no longer covers it', at);
+        for (const r of supportRows) {
+          if (!r.user_id || !r.account_id) continue;
+          const kept = await deps.relationships.grant({ type: 'user', id: actor.userId }, { kind: 'support_case', userId: r.user_id, accountId: r.account_id, attributes: JSON.parse(r.attributes) as Record<string, unknown> }, trx);
+          await trx.updateTable('support_cases').set({ vehicle_id: null, relationship_id: kept.id }).where('relationship_id', '=', r.id).execute();
+        }
+        ended.support_case = supportRows.length;
+        const approvals = await trx.updateTable('jit_approvals').set({ expires_at: at }).where('vehicle_id', '=', vehicleId).where('used_at', 'is', null).where('expires_at', '>', at).executeTakeFirst();
+        ended.approvals = Number(approvals.numUpdatedRows);
         const invites = await trx.updateTable('delegation_invites').set({ status: 'revoked' }).where('vehicle_id', '=', vehicleId).where('status', '=', 'pending').executeTakeFirst();
         ended.invites = Number(invites.numUpdatedRows);
         const cases = await trx.updateTable('service_cases').set({ status: 'closed', closed_at: at, closed_by: `user:${actor.userId}`, resolution: 'vehicle transferred' })
@@ -88,6 +100,8 @@ export function createVehicleAccess(deps: { db: Kysely<Database>; audit: AuditLo
       const until = new Date(args.validUntil);
       if (Number.isNaN(from.getTime()) || Number.isNaN(until.getTime())) throw new CarapaceError('ERR_VALIDATION', 'validFrom and validUntil are RFC 3339 date-times', { field: 'validUntil' });
       if (until <= from || until <= now) throw new CarapaceError('ERR_VALIDATION', 'validUntil must be after validFrom and in the future', { field: 'validUntil' });
+      // A delegation starts now or later: history must never show access before it was granted.
+      if (from.getTime() < now.getTime() - 60_000) throw new CarapaceError('ERR_VALIDATION', 'validFrom cannot be in the past', { field: 'validFrom' });
       if (until.getTime() - from.getTime() > MAX_DELEGATION_DAYS * DAY_MS) throw new CarapaceError('ERR_VALIDATION', `a delegation lasts at most ${MAX_DELEGATION_DAYS} days`, { field: 'validUntil' });
       const unknown = args.commands.filter((c) => !(DELEGABLE_COMMANDS as readonly string[]).includes(c));
       if (unknown.length > 0 || args.commands.length === 0) throw new CarapaceError('ERR_VALIDATION', `commands must be a non-empty list from: ${DELEGABLE_COMMANDS.join(', ')}`, { field: 'commands' });
@@ -122,6 +136,15 @@ export function createVehicleAccess(deps: { db: Kysely<Database>; audit: AuditLo
         }, trx);
         await trx.updateTable('delegation_invites').set({ relationship_id: rel.id }).where('id', '=', invite.id).execute();
         return rel;
+      });
+    },
+
+    /** Withdraws a pending invite: its code stops working at once. */
+    async withdrawInvite(actor: Actor, invite: Database['delegation_invites'], reason: string): Promise<void> {
+      await db.transaction().execute(async (trx) => {
+        const r = await trx.updateTable('delegation_invites').set({ status: 'revoked' }).where('id', '=', invite.id).where('status', '=', 'pending').executeTakeFirst();
+        if (Number(r.numUpdatedRows) !== 1) throw new CarapaceError('ERR_CONFLICT', 'the invite is no longer pending');
+        await audit.append(trx, { type: 'relationships.delegation.invite_withdrawn', actor: { type: 'user', id: actor.userId }, applicationId: actor.clientId, object: { type: 'delegation_invite', id: invite.id }, action: 'delegation:revoke_invite', decision: 'allow', reason });
       });
     },
 

@@ -19,9 +19,9 @@ const actorOf = (req: FastifyRequest): Actor => {
   const p = authorizedOf(req).principal as Extract<Principal, { kind: 'user' }>;
   return { userId: p.userId, clientId: p.clientId };
 };
-/** A dealer sees the vehicle id of a case only once the owner consented: a request never confirms that a VIN exists. */
+/** A dealer sees the vehicle id of a case only once the owner consented: a request, refused or not, never confirms that a VIN exists. */
 const serviceView = (c: ServiceCaseRow, forDealer: boolean) => ({
-  id: c.id, dealerTenantId: c.dealer_tenant_id, vehicleId: forDealer && c.status === 'requested' ? null : c.vehicle_id, reason: c.reason, status: c.status, requestedAt: c.requested_at, closesAt: c.closes_at,
+  id: c.id, dealerTenantId: c.dealer_tenant_id, vehicleId: forDealer && c.consented_at === null ? null : c.vehicle_id, reason: c.reason, status: c.status, requestedAt: c.requested_at, closesAt: c.closes_at,
 });
 const supportView = (c: SupportCaseRow) => ({ id: c.id, accountId: c.account_id, vehicleId: c.vehicle_id, assigneeId: c.assignee_id, summary: c.summary, status: c.status, openedAt: c.opened_at });
 
@@ -53,8 +53,10 @@ export function registerCaseRoutes(app: App, deps: { db: Kysely<Database>; clock
     config: apiRoute({ owner: 'relationships', purpose: "The service cases on the owner's vehicle, including requests waiting for consent.", action: 'service_case:list_for_vehicle', scopes: ['vehicle:consent'], authorize: { resource: load.vehicle(), visibleWith: 'vehicle:read' } }),
     schema: { params: Type.Object({ vehicleId: Id }, closed), querystring: NoQuery, response: { 200: Type.Object({ cases: Type.Array(ServiceCase) }, closed) } },
   }, async (req) => {
-    const vehicle = authorizedOf<{ id: string }>(req).object;
-    const rows = await db.selectFrom('service_cases').selectAll().where('vehicle_id', '=', vehicle.id).orderBy('requested_at', 'desc').limit(200).execute();
+    const { object: vehicle, principal } = authorizedOf<{ id: string; relationships: Array<{ kind: string; user_id: string | null; valid_from: string }> }>(req);
+    // An owner sees the cases of their own ownership, never the previous owner's service history.
+    const since = vehicle.relationships.find((r) => r.kind === 'ownership' && principal.kind === 'user' && r.user_id === principal.userId)?.valid_from ?? now();
+    const rows = await db.selectFrom('service_cases').selectAll().where('vehicle_id', '=', vehicle.id).where('requested_at', '>=', since).orderBy('requested_at', 'desc').limit(200).execute();
     return { cases: rows.map((c) => serviceView(effective(c), false)) };
   });
 

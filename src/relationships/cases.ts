@@ -76,6 +76,9 @@ export function createCases(deps: { db: Kysely<Database>; audit: AuditLog; clock
           .where('memberships.tenant_id', '=', operatorTenantId).where('memberships.role', '=', 'support_agent').where('memberships.ended_at', 'is', null).executeTakeFirst(),
       ]);
       if (!account || !assignee || assignee.id === account.id) throw refused();
+      // Separation of duties: the admin who opens a case never works it, and no security admin is an agent on one.
+      const assigneeIsAdmin = await db.selectFrom('memberships').select(['id']).where('user_id', '=', assignee.id).where('role', '=', 'security_admin').where('ended_at', 'is', null).executeTakeFirst();
+      if (assignee.id === actor.userId || assigneeIsAdmin) throw refused();
       const at = clock.now().toISOString();
       if (args.vehicleId) {
         const owns = await db.selectFrom('relationships').select(['id']).where('vehicle_id', '=', args.vehicleId).where('user_id', '=', account.id).where('kind', '=', 'ownership')
@@ -109,6 +112,11 @@ export function createCases(deps: { db: Kysely<Database>; audit: AuditLog; clock
     /** A security admin approves one physical command for the case's agent on the case's vehicle, for minutes; recorded. */
     async approveCommand(actor: Actor, sc: SupportCaseRow, args: { command: string; reason: string; minutes?: number }): Promise<Database['jit_approvals']> {
       if (!sc.vehicle_id) throw new CarapaceError('ERR_CASE_REFUSED', 'this case is about an account, not a vehicle: there is nothing to command');
+      // The vehicle must still belong to the account the case is about (a transfer takes it out of the case).
+      const at = clock.now().toISOString();
+      const owns = await db.selectFrom('relationships').select(['id']).where('vehicle_id', '=', sc.vehicle_id).where('user_id', '=', sc.account_id).where('kind', '=', 'ownership')
+        .where('ended_at', 'is', null).where('valid_from', '<=', at).executeTakeFirst();
+      if (!owns) throw new CarapaceError('ERR_CASE_REFUSED', 'the case\'s vehicle no longer belongs to its account');
       const minutes = args.minutes ?? 10;
       if (!Number.isInteger(minutes) || minutes < 1 || minutes > MAX_APPROVAL_MINUTES) throw new CarapaceError('ERR_VALIDATION', `minutes is 1 to ${MAX_APPROVAL_MINUTES}`, { field: 'minutes' });
       const now = clock.now();

@@ -39,6 +39,8 @@ export function createClaims(deps: { db: Kysely<Database>; audit: AuditLog; cloc
         await trx.insertInto('claim_codes').values({ id: newId(), vehicle_id: vehicleId, code_hash: codeHash(normalizeTypedCode(code)), created_at: now.toISOString(), expires_at: expiresAt, used_at: null, used_by: null }).execute();
         await audit.append(trx, { type: 'relationships.claim_code.issued', actor: { type: 'device', id: deviceId }, object: { type: 'vehicle', id: vehicleId }, action: 'vehicle:issue_claim_code', decision: 'info', details: { expiresAt } });
       });
+      // A new code comes from someone inside the vehicle: guesses by strangers no longer lock the buyer out.
+      await counter.clear(keys(vehicleId, '', '')[0]);
       return { code, expiresAt };
     },
 

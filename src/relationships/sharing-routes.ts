@@ -87,6 +87,15 @@ export function registerSharingRoutes(app: App, deps: { db: Kysely<Database>; cl
     return reply.code(201).send({ id: rel.id, vehicleId: invite.vehicle_id, driver: { id: me.id, name: me.display_name, email: me.email }, commands: attrs(rel).commands ?? [], validFrom: rel.valid_from, validUntil: rel.valid_until });
   });
 
+  app.post('/v1/delegation-invites/:inviteId/revoke', {
+    config: apiRoute({ owner: 'relationships', purpose: 'The owner withdraws a delegation invite that has not been accepted.', action: 'delegation:revoke_invite', scopes: ['vehicle:manage_drivers'], safetyImpact: 'low', authorize: { resource: load.invite() } }),
+    schema: { params: Type.Object({ inviteId: Id }, closed), querystring: NoQuery, body: Reason, response: { 200: Ended } },
+  }, async (req) => {
+    const invite = authorizedOf<DelegationInviteRow>(req).object;
+    await deps.access.withdrawInvite(actorOf(req), invite, (req.body as { reason: string }).reason);
+    return { id: invite.id, endedAt: now() };
+  });
+
   app.post('/v1/vehicles/:vehicleId/partner-grants', {
     config: apiRoute({ owner: 'relationships', purpose: 'The owner consents to a partner reading named data about this vehicle until a date.', action: 'partner_grant:create', scopes: ['vehicle:consent'], safetyImpact: 'low', authorize: { resource: load.vehicle(), visibleWith: 'vehicle:read' } }),
     schema: {

@@ -1,4 +1,3 @@
-import type { KeyObject } from 'node:crypto';
 import { type Kysely, PostgresAdapter } from 'kysely';
 import type { AuditLog, RequestContext } from '../audit/index.js';
 import type { Config } from '../config/index.js';
@@ -9,7 +8,7 @@ import type { Database } from '../storage/schema.js';
 import { judgeBatch, type Verdict } from './judge.js';
 import type { RateCounter } from './rate-limit.js';
 import { ReplayWindow } from './replay-window.js';
-import { type Screened, screenMessage } from './screen.js';
+import { type Screened, screenMessage, type SigningKey } from './screen.js';
 import { emptyStateRow } from './vehicle-state.js';
 import { recordQuarantine } from './quarantine.js';
 
@@ -60,7 +59,7 @@ export function createIngestion(deps: { db: Kysely<Database>; audit: AuditLog; c
   // keeps flooding must not turn the audit trail into the flood's mirror.
   const rateAudited = new Map<string, number>();
 
-  return async function ingest(input: { device: BatchDevice; key: KeyObject; messages: unknown[]; backfill: boolean; context: RequestContext }): Promise<BatchResult> {
+  return async function ingest(input: { device: BatchDevice; keys: SigningKey[]; messages: unknown[]; backfill: boolean; context: RequestContext }): Promise<BatchResult> {
     const { device } = input;
     const now = deps.clock.now().getTime();
     const windowMs = s.rateWindow * 1000;
@@ -69,7 +68,7 @@ export function createIngestion(deps: { db: Kysely<Database>; audit: AuditLog; c
 
     const screened: Screened[] = [];
     const ctx = {
-      deviceId: device.deviceId, vehicleId: device.vehicleId, key: input.key, now, backfill: input.backfill,
+      deviceId: device.deviceId, vehicleId: device.vehicleId, keys: input.keys, now, backfill: input.backfill,
       maxMessageBytes: s.maxMessageBytes, maxSkewMs: s.maxSkew * 1000, backfillMaxAgeMs: s.backfillMaxAge * 1000, maxSpeedKmh: s.maxSpeedKmh,
     };
     for (let i = 0; i < granted; i++) {
@@ -107,7 +106,7 @@ export function createIngestion(deps: { db: Kysely<Database>; audit: AuditLog; c
             id: newId(), batch_id: batchId, device_id: device.deviceId, vehicle_id: device.vehicleId,
             seq: m.message?.seq ?? null, boot_id: m.message?.bootId ?? null, message_ts: m.message ? new Date(m.message.ts).toISOString() : null,
             kind: m.message?.payload.kind ?? null, sw_version: m.message?.swVersion ?? null, config_id: m.message?.configId ?? null,
-            cert_serial: device.serial, cert_thumbprint: device.thumbprint, received_at: receivedAt,
+            cert_serial: m.signer?.serial ?? device.serial, cert_thumbprint: m.signer?.thumbprint ?? device.thumbprint, received_at: receivedAt,
             verdict: m.verdict, reason: m.reason, flags: m.flags.join(','), backfill: input.backfill ? 1 : 0, signed_bytes: m.bytes, signature: m.sig,
           }));
           for (let i = 0; i < rows.length; i += INSERT_CHUNK) await trx.insertInto('telemetry_messages').values(rows.slice(i, i + INSERT_CHUNK)).execute();

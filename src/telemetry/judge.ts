@@ -1,6 +1,6 @@
 import type { Config } from '../config/index.js';
 import type { ValidMessage } from './payload-schemas.js';
-import { isOdometerDecrease, isPositionJump } from './plausibility.js';
+import { isOdometerDecrease, isOdometerJump, isPositionJump } from './plausibility.js';
 import type { ReplayWindow } from './replay-window.js';
 import type { RejectReason, Screened } from './screen.js';
 import type { StoredVerdict, VehicleStateRow } from './tables.js';
@@ -24,6 +24,8 @@ export interface ToStore {
   message: ValidMessage | null;
   bytes: Buffer;
   sig: string;
+  /** The certificate whose key verified the message, when it is not the one on this connection. */
+  signer?: { serial: string; thumbprint: string };
 }
 
 /** Strikes towards quarantine within the current window. */
@@ -95,7 +97,6 @@ export function judgeBatch(input: {
     }
 
     const { message } = s;
-    const top = window.top;
     const seen = window.accept(message.seq);
     if (seen.kind === 'duplicate') {
       out.verdicts.push({ index, seq: message.seq, verdict: 'duplicate' });
@@ -103,7 +104,7 @@ export function judgeBatch(input: {
     }
     const reject = (reason: RejectReason, detail?: string) => {
       out.verdicts.push({ index, seq: message.seq, verdict: 'rejected', reason, ...(detail ? { detail } : {}) });
-      out.stored.push({ verdict: 'rejected', reason, flags: [], message, bytes: s.bytes, sig: s.sig });
+      out.stored.push({ verdict: 'rejected', reason, flags: [], message, bytes: s.bytes, sig: s.sig, signer: s.signer });
     };
     if (seen.kind === 'too_old') {
       reject('sequence_too_old', `more than ${window.size} below the highest sequence number seen`);
@@ -113,7 +114,9 @@ export function judgeBatch(input: {
       reject(s.pending.reason, s.pending.detail);
       continue;
     }
-    const at = new Date(message.ts).toISOString();
+    // State time is capped at the receive time: a reading dated up to the skew into the future must not
+    // outrank the honest readings that arrive after it.
+    const at = new Date(Math.min(message.ts, input.now)).toISOString();
     const p = message.payload;
     if (p.kind === 'odometer' && vehicle.odometer_km !== null && vehicle.odometer_at !== null
       && isOdometerDecrease({ value: vehicle.odometer_km, at: Date.parse(vehicle.odometer_at) }, { value: p.km, at: message.ts })) {
@@ -122,7 +125,13 @@ export function judgeBatch(input: {
     }
 
     const flags: string[] = [];
-    if (top > 0 && seen.jump >= settings.sequenceJumpAlert) flags.push('sequence_jump');
+    // A first message far up the sequence space is a jump too: it would make every honest number "too old".
+    if (seen.jump >= settings.sequenceJumpAlert) flags.push('sequence_jump');
+    // An odometer that grows faster than the vehicle can drive is flagged and kept out of the state, so one
+    // outlier cannot make every later honest reading look like a decrease.
+    const odometerJump = p.kind === 'odometer' && vehicle.odometer_km !== null && vehicle.odometer_at !== null
+      && isOdometerJump({ value: vehicle.odometer_km, at: Date.parse(vehicle.odometer_at) }, { value: p.km, at: message.ts }, settings.maxSpeedKmh);
+    if (odometerJump) flags.push('odometer_jump');
     if (p.kind === 'position' && vehicle.latitude !== null && vehicle.longitude !== null && vehicle.position_at !== null
       && isPositionJump({ value: { lat: vehicle.latitude, lon: vehicle.longitude }, at: Date.parse(vehicle.position_at) }, { value: { lat: p.lat, lon: p.lon }, at: message.ts }, settings.maxSpeedKmh)) {
       flags.push('position_jump');
@@ -130,8 +139,8 @@ export function judgeBatch(input: {
     for (const flag of flags) out.alerts.push({ flag, seq: message.seq });
     if (input.backfill) flags.push('backfill');
     out.verdicts.push({ index, seq: message.seq, verdict: 'accepted', ...(flags.length ? { flags } : {}) });
-    out.stored.push({ verdict: 'accepted', reason: null, flags, message, bytes: s.bytes, sig: s.sig });
-    if (applyPayload(vehicle, p, at, receivedAt)) out.vehicleChanged = true;
+    out.stored.push({ verdict: 'accepted', reason: null, flags, message, bytes: s.bytes, sig: s.sig, signer: s.signer });
+    if (!odometerJump && applyPayload(vehicle, p, at, receivedAt)) out.vehicleChanged = true;
   }
   return out;
 }

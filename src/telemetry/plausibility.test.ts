@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { distanceKm, isOdometerDecrease, isPositionJump } from './plausibility.js';
+import { distanceKm, isOdometerDecrease, isOdometerJump, isPositionJump } from './plausibility.js';
 
 describe('plausibility', () => {
   it('measures great-circle distances', () => {
@@ -25,5 +25,12 @@ describe('plausibility', () => {
     expect(isOdometerDecrease(prev, { value: 1001, at: 500 })).toBe(true);
     expect(isOdometerDecrease(prev, { value: 900, at: 500 })).toBe(false);
     expect(isOdometerDecrease(null, { value: 1, at: 1 })).toBe(false);
+  });
+
+  it('flags an odometer that grows faster than the vehicle can drive', () => {
+    expect(isOdometerJump(null, { value: 9_000_000, at: 0 }, 300)).toBe(false);
+    expect(isOdometerJump({ value: 1000, at: 0 }, { value: 1300, at: 3_600_000 }, 300)).toBe(false);
+    expect(isOdometerJump({ value: 1000, at: 0 }, { value: 1302, at: 3_600_000 }, 300)).toBe(true);
+    expect(isOdometerJump({ value: 1000, at: 0 }, { value: 10_000_000, at: 1000 }, 300)).toBe(true);
   });
 });

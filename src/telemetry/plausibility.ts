@@ -36,3 +36,12 @@ export function isOdometerDecrease(previous: Reading<number> | null, next: Readi
   if (next.at >= previous.at) return next.value < previous.value;
   return next.value > previous.value;
 }
+
+/** Odometer allowance for rounding between readings taken moments apart. */
+const ODOMETER_NOISE_KM = 1;
+
+/** True when the odometer grew faster than `maxKmh` since the previous (earlier) reading. */
+export function isOdometerJump(previous: Reading<number> | null, next: Reading<number>, maxKmh: number): boolean {
+  if (!previous || next.at < previous.at) return false;
+  return next.value - previous.value > ODOMETER_NOISE_KM + maxKmh * ((next.at - previous.at) / 3_600_000);
+}

@@ -39,6 +39,12 @@ export function createMemoryRateCounter(): RateCounter {
  */
 export function createRedisRateCounter(url: string, log: Logger): RateCounter {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  // Connection errors surface on each command (and fall back to local counting); log them once per burst.
+  let lastLogged = 0;
+  redis.on('error', (err: Error) => {
+    if (Date.now() - lastLogged > 10_000) log.warn({ err: err.message }, 'telemetry rate counter: Redis unavailable, counting locally');
+    lastLogged = Date.now();
+  });
   const local = createMemoryRateCounter();
   let connecting: Promise<void> | null = null;
   return {

@@ -45,12 +45,11 @@ const entry = (e: Pick<CatalogEntry, 'purpose' | 'action'>): CatalogEntry => ({
  */
 export function registerTelemetryRoutes(app: App, deps: { telemetry: Telemetry; pki: Pick<Pki, 'announce'>; audit: AuditLog; db: Kysely<Database> }): void {
   const { telemetry } = deps;
-  let lastBusyAudit = 0;
+  const refusalAudits = new Map<string, { at: number; suppressed: number }>();
 
   /**
-   * A batch refused whole (malformed, too large, too many messages, ingestion saturated) is audited too.
-   * Saturation is audited at most once a second per process: it happens under floods, and one event per
-   * refused request would turn the flood into audit writes.
+   * A batch refused whole (malformed, too large, too many messages, ingestion saturated) is audited too,
+   * aggregated so that a flood of refusals cannot become a flood of audit writes.
    */
   app.addHook('onError', async (req: FastifyRequest, _reply: FastifyReply, error: FastifyError | CarapaceError) => {
     if (req.routeOptions.config.catalog?.owner !== 'telemetry') return;
@@ -60,16 +59,23 @@ export function registerTelemetryRoutes(app: App, deps: { telemetry: Telemetry; 
         : error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'ERR_PAYLOAD_TOO_LARGE'
           : error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'ERR_UNSUPPORTED_MEDIA_TYPE'
             : (error.statusCode ?? 500) < 500 ? 'ERR_BAD_REQUEST' : 'ERR_INTERNAL';
-    if (code === 'ERR_TELEMETRY_BUSY') {
-      const now = Date.now();
-      if (now - lastBusyAudit < 1000) return;
-      lastBusyAudit = now;
-    }
     const device = req.device?.kind === 'operational' ? req.device : null;
+    // One event per device, reason and minute (saturation: per process and second), carrying how many
+    // refusals it stands for: a device sending garbage in a loop must not write one audit row per request.
+    const key = code === 'ERR_TELEMETRY_BUSY' ? 'busy' : `${device?.deviceId ?? 'unknown'}:${code}`;
+    const now = Date.now();
+    const last = refusalAudits.get(key);
+    if (last && now - last.at < (key === 'busy' ? 1000 : 60_000)) {
+      last.suppressed += 1;
+      return;
+    }
+    if (refusalAudits.size > 10_000) refusalAudits.clear();
+    refusalAudits.set(key, { at: now, suppressed: 0 });
+    const suppressed = last?.suppressed ?? 0;
     await deps.audit.append(deps.db, {
       type: 'telemetry.batch.refused', actor: { type: 'device', id: device?.deviceId ?? null }, object: device ? { type: 'vehicle', id: device.vehicleId } : null,
       action: req.routeOptions.config.catalog?.action ?? 'telemetry:ingest', decision: 'deny', reason: code, context: requestContext(req),
-      details: device ? { serial: device.serial, thumbprint: device.thumbprint } : {},
+      details: { ...(device ? { serial: device.serial, thumbprint: device.thumbprint } : {}), refusedSinceLastEvent: suppressed },
     }).catch((err: unknown) => req.log.error({ err }, 'could not audit a refused telemetry batch'));
   });
   // Kept as raw bytes here; only the telemetry routes accept CBOR, and they decode it themselves.
@@ -91,10 +97,8 @@ export function registerTelemetryRoutes(app: App, deps: { telemetry: Telemetry; 
     if (!peer) throw new Error('an authenticated gateway request without a peer certificate');
     let result;
     try {
-      result = await telemetry.budget.run(() => telemetry.ingest({
-        device: { deviceId: device.deviceId, vehicleId: device.vehicleId, serial: device.serial, thumbprint: device.thumbprint },
-        key: telemetry.keyFor(device.serial, peer), messages, backfill, context: requestContext(req),
-      }));
+      const who = { deviceId: device.deviceId, vehicleId: device.vehicleId, serial: device.serial, thumbprint: device.thumbprint };
+      result = await telemetry.budget.run(async () => telemetry.ingest({ device: who, keys: await telemetry.keysFor(who, peer), messages, backfill, context: requestContext(req) }));
     } catch (err) {
       if (isCarapaceError(err, 'ERR_TELEMETRY_BUSY')) reply.header('retry-after', '1');
       throw err;

@@ -18,13 +18,23 @@ export type Screened =
   /** Refused outright; `bytes` is set when the message is worth keeping as evidence. */
   | { kind: 'rejected'; reason: RejectReason; detail?: string; bytes: Buffer | null; sig: string; message: ValidMessage | null }
   /** Authentic and well-formed; `pending` is a rejection that applies if the window calls it fresh. */
-  | { kind: 'candidate'; message: ValidMessage; bytes: Buffer; sig: string; pending: { reason: RejectReason; detail: string } | null };
+  | { kind: 'candidate'; message: ValidMessage; bytes: Buffer; sig: string; pending: { reason: RejectReason; detail: string } | null; signer: SigningKey };
 
-/** What screening needs: the presenting device, its key, limits and the clock. */
+/** A key the device signed with: its current certificate's, or a predecessor's until that was replaced. */
+export interface SigningKey {
+  serial: string;
+  thumbprint: string;
+  key: KeyObject;
+  /** Messages with a timestamp after this (ms, plus the allowed skew) may not use this key; null for the current one. */
+  until: number | null;
+}
+
+/** What screening needs: the presenting device, its keys, limits and the clock. */
 export interface ScreenContext {
   deviceId: string;
   vehicleId: string;
-  key: KeyObject;
+  /** The current certificate's key first, then unrevoked predecessors (a backlog recorded before a rotation). */
+  keys: SigningKey[];
   now: number;
   backfill: boolean;
   maxMessageBytes: number;
@@ -60,9 +70,10 @@ export function screenMessage(value: unknown, ctx: ScreenContext): Screened {
   const bytes = Buffer.from(value.signed, 'utf8');
   if (bytes.length > ctx.maxMessageBytes) return { kind: 'rejected', reason: 'too_large', detail: `over ${ctx.maxMessageBytes} bytes`, bytes: null, sig: '', message: null };
   const sigText = value.sig.slice(0, 100);
-  if (!B64URL.test(value.sig) || !verifySignature(ctx.key, bytes, Buffer.from(value.sig, 'base64url'))) {
-    return { kind: 'rejected', reason: 'bad_signature', bytes, sig: sigText, message: null };
-  }
+  const sigBytes = B64URL.test(value.sig) ? Buffer.from(value.sig, 'base64url') : null;
+  // Canonical base64url only: a second spelling of the same signature would not be unique evidence.
+  const signer = sigBytes && sigBytes.toString('base64url') === value.sig ? ctx.keys.find((k) => verifySignature(k.key, bytes, sigBytes)) : undefined;
+  if (!signer) return { kind: 'rejected', reason: 'bad_signature', bytes, sig: sigText, message: null };
   let parsed: unknown;
   try {
     parsed = JSON.parse(value.signed);
@@ -84,7 +95,11 @@ export function screenMessage(value: unknown, ctx: ScreenContext): Screened {
     const detail = message.deviceId !== ctx.deviceId ? 'deviceId is not the certificate\'s device' : 'vehicleId is not the device\'s vehicle';
     return { kind: 'rejected', reason: 'identity_mismatch', detail, bytes, sig: value.sig, message };
   }
-  return { kind: 'candidate', message, bytes, sig: value.sig, pending: pendingRejection(message, ctx) };
+  // A predecessor's key is good only for what was recorded while its certificate was current.
+  if (signer.until !== null && message.ts > signer.until + ctx.maxSkewMs) {
+    return { kind: 'rejected', reason: 'bad_signature', detail: 'signed with the key of a certificate that had already been replaced', bytes, sig: value.sig, message };
+  }
+  return { kind: 'candidate', message, bytes, sig: value.sig, pending: pendingRejection(message, ctx), signer };
 }
 
 function pendingRejection(message: ValidMessage, ctx: ScreenContext): { reason: RejectReason; detail: string } | null {

@@ -1,4 +1,4 @@
-import type { KeyObject, X509Certificate } from 'node:crypto';
+import { type KeyObject, X509Certificate } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/index.js';
 import type { Clock } from '../platform/clock.js';
@@ -8,6 +8,7 @@ import type { Database } from '../storage/schema.js';
 import { createIngestion, type Ingestion, type TelemetrySettings } from './ingest.js';
 import { createQuarantine, type Quarantine } from './quarantine.js';
 import { createMemoryRateCounter, createRedisRateCounter } from './rate-limit.js';
+import type { SigningKey } from './screen.js';
 import { readVehicleState, type VehicleState } from './vehicle-state.js';
 import { WorkerBudget } from './worker-budget.js';
 
@@ -17,8 +18,12 @@ export interface Telemetry {
   ingest: Ingestion;
   quarantine: Quarantine;
   budget: WorkerBudget;
-  /** The verification key of a device certificate, parsed once per certificate serial. */
-  keyFor(serial: string, certificate: X509Certificate): KeyObject;
+  /**
+   * The keys a device's messages may be signed with: its current certificate's, then its unrevoked earlier
+   * certificates' (each good only for messages recorded before it was replaced), so a backlog recorded
+   * before a rotation is still accepted. Keys are parsed once per certificate serial.
+   */
+  keysFor(device: { deviceId: string; serial: string; thumbprint: string }, certificate: X509Certificate): Promise<SigningKey[]>;
   /** The last known state of a vehicle (null before its first accepted message). */
   vehicleState(vehicleId: string): Promise<VehicleState | null>;
   close(): Promise<void>;
@@ -35,14 +40,23 @@ export function createTelemetry(deps: { db: Kysely<Database>; audit: AuditLog; c
     ingest: createIngestion({ db: deps.db, audit: deps.audit, clock: deps.clock, settings: deps.settings, rates }),
     quarantine: createQuarantine({ db: deps.db, audit: deps.audit, clock: deps.clock, pki: deps.pki }),
     budget: new WorkerBudget(deps.settings.maxConcurrentBatches, deps.settings.maxQueuedBatches),
-    keyFor(serial, certificate) {
-      let key = keys.get(serial);
-      if (!key) {
-        if (keys.size >= KEY_CACHE_LIMIT) keys.clear();
-        key = certificate.publicKey;
-        keys.set(serial, key);
-      }
-      return key;
+    async keysFor(device, certificate) {
+      const cached = (serial: string, parse: () => KeyObject) => {
+        let key = keys.get(serial);
+        if (!key) {
+          if (keys.size >= KEY_CACHE_LIMIT) keys.clear();
+          key = parse();
+          keys.set(serial, key);
+        }
+        return key;
+      };
+      const earlier = await deps.db.selectFrom('certificates').select(['serial', 'thumbprint', 'pem', 'superseded_at', 'overlap_until', 'not_after'])
+        .where('device_id', '=', device.deviceId).where('profile', '=', 'operational').where('serial', '!=', device.serial).where('revoked_at', 'is', null)
+        .orderBy('issued_at', 'desc').limit(2).execute();
+      return [
+        { serial: device.serial, thumbprint: device.thumbprint, key: cached(device.serial, () => certificate.publicKey), until: null },
+        ...earlier.map((c) => ({ serial: c.serial, thumbprint: c.thumbprint, key: cached(c.serial, () => new X509Certificate(c.pem).publicKey), until: Date.parse(c.superseded_at ?? c.overlap_until ?? c.not_after) })),
+      ];
     },
     vehicleState: (vehicleId) => readVehicleState(deps.db, vehicleId),
     close: () => rates.close(),

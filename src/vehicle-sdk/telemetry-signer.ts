@@ -18,7 +18,7 @@ export interface TelemetryIdentity {
  */
 export class TelemetrySigner {
   readonly bootId = randomUUID();
-  private readonly key: KeyObject;
+  private key: KeyObject;
   private next = 0;
   private reservedUpTo = 0;
   private opened: Promise<void> | null = null;
@@ -46,6 +46,15 @@ export class TelemetrySigner {
     });
     this.chain = result.catch(() => undefined);
     return result;
+  }
+
+  /**
+   * Signs from now on with the key of a new operational certificate (call it after GatewayClient.rotate()).
+   * Messages signed before stay valid: the gateway checks them against the certificate that was current when
+   * they were recorded.
+   */
+  useKey(privateKeyPem: string): void {
+    this.key = createPrivateKey(privateKeyPem);
   }
 
   /** The number the next message will carry (after the store was read). */
