@@ -7,9 +7,5 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    // Node 20.20's V8 intermittently aborts a test worker ("Fatal error … unreachable code" in
-    // Deoptimizer::DoComputeBuiltinContinuation), seen in the authorization matrix on main too. Not
-    // inlining array builtins into optimized code removes the builtin continuation frames it trips on.
-    execArgv: ['--no-turbo-inline-array-builtins'],
   },
 });
