@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { CarapaceClient } from '../src/client/index.js';
 import { currentTotp, readScenario } from '../src/identity/index.js';
 import { startTestCarapace, type TestCarapace } from '../src/testing/carapace.js';
@@ -55,7 +56,7 @@ describe('remote commands end to end (demo, SQLite)', () => {
     verifier.verify = (env) => { captured.push(env); return original(env); };
     channel = new CommandChannel({ gateway: device, verifier, execute: (c) => model.execute(c.command, c.params), reconnect: false });
     await channel.connect();
-    alice = await login('alice', ['openid', 'vehicle:read_status', 'vehicle:lock', 'vehicle:unlock', 'vehicle:climate']);
+    alice = await login('alice', ['openid', 'vehicle:read_status', 'vehicle:lock', 'vehicle:unlock', 'vehicle:climate', 'vehicle:transfer']);
   }, 120_000);
   afterAll(async () => { channel?.close(); device?.close(); await cp?.stop(); });
 
@@ -160,6 +161,20 @@ describe('remote commands end to end (demo, SQLite)', () => {
     expect(stale.json).toMatchObject({ code: 'ERR_COMMAND_REJECTED', reason: 'vehicle_state_unknown' });
   });
 
+  it('a device flooding its channel with bad acknowledgements is cut off after a few audited refusals', async () => {
+    const { gatewayUrl, ca, cert, key } = device.tlsIdentity();
+    const { token } = await device.commandToken(true);
+    const refusedBefore = (await cp.platform.audit.list({ type: 'commands.ack.refused', limit: 500 })).length;
+    const socket = new WebSocket(`${gatewayUrl.replace(/^https:/, 'wss:')}/v1/commands/channel`, { ca, cert, key, headers: { authorization: `Bearer ${token}` } });
+    await new Promise<void>((resolve, reject) => { socket.once('open', () => resolve()); socket.once('error', reject); });
+    const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+    for (let i = 0; i < 40 && socket.readyState === WebSocket.OPEN; i++) socket.send(JSON.stringify({ type: 'ack', ack: { signed: `{"jobId":"${'x'.repeat(60)}${i}","v":1}`, sig: 'AA' } }));
+    expect(await closed).toBe(1008);
+    const refusedAfter = (await cp.platform.audit.list({ type: 'commands.ack.refused', limit: 500 })).length;
+    expect(refusedAfter - refusedBefore).toBeLessThanOrEqual(5);
+    expect(await cp.platform.audit.list({ type: 'commands.channel.closed', limit: 5 })).toMatchObject([{ reason: 'too many refused acknowledgements' }]);
+  });
+
   it('a quarantined device gets no commands', async () => {
     const { issued } = device.credentials!;
     await cp.platform.pki.changeDeviceStatus({ deviceId: issued.deviceId, to: 'quarantined', reason: 'test: bad signatures', actor: { type: 'system', id: null }, context: null });
@@ -179,5 +194,15 @@ describe('remote commands end to end (demo, SQLite)', () => {
     expect(Number(limited!.headers['retry-after'])).toBeGreaterThan(0);
     expect(limited!.json).toMatchObject({ code: 'ERR_COMMAND_RATE_LIMITED' });
     expect(String((limited!.json as { reason: string }).reason)).toMatch(/^(sequence:climate|vehicle|user)$/);
+  });
+
+  it('a new owner sees the vehicle\'s jobs from their own ownership on, never the previous owner\'s', async () => {
+    const before = (await alice.api('GET', `/v1/vehicles/${carId}/commands`)).json as { jobs: Array<{ id: string }> };
+    expect(before.jobs.length).toBeGreaterThan(0);
+    expect((await alice.api('POST', `/v1/vehicles/${carId}/transfer`, { toEmail: 'frank@example.com' })).status).toBe(200);
+    // Frank signs in with a password only (other tests here already used this step's TOTP codes).
+    const bob = await login('frank', ['openid', 'vehicle:read_status']);
+    expect(((await bob.api('GET', `/v1/vehicles/${carId}/commands`)).json as { jobs: unknown[] }).jobs).toEqual([]);
+    expect((await bob.api('GET', `/v1/vehicles/${carId}/commands/${before.jobs[0]!.id}`)).status).toBe(404);
   });
 });

@@ -93,7 +93,7 @@ export function relationsOf(world: World, persona: string, route: MatrixRoute, o
       if (out.includes('owner')) out.push('owner_commands');
       if (out.includes('fleet_admin')) out.push('fleet_admin_commands');
       if (out.includes('fleet_operator_of_group')) out.push('fleet_operator_commands');
-      if (out.includes('driver') || out.includes('support_agent_with_open_case') || p.roles.some((r) => r.role === 'security_admin' && world.tenantKind(r.tenant) === 'oem')) out.push('own_jobs_reader');
+      if (out.includes('driver') || out.includes('support_agent_with_open_case') || out.includes('dealer_with_open_case') || p.roles.some((r) => r.role === 'security_admin' && world.tenantKind(r.tenant) === 'oem')) out.push('own_jobs_reader');
       for (const g of world.partnerGrants.filter((g) => g.partner === persona && g.vehicle === v && g.until > now && !g.ended)) {
         if (g.scopes.includes('vehicle:read_status')) out.push('partner_with_status_consent');
         if (g.scopes.includes('vehicle:location')) out.push('partner_with_location_consent');

@@ -11,6 +11,14 @@ import { requestContext } from '../http/context.js';
 import { certificateThumbprint } from '../pki/index.js';
 import type { Dispatcher } from './dispatcher.js';
 
+
+/** Channel limits: a vehicle sends a few acks and token renewals a minute, each well under a kilobyte. */
+const CHANNEL_MESSAGES_PER_10S = 100;
+const CHANNEL_MAX_FRAME_BYTES = 16 * 1024;
+/** Refused acks audited one by one per connection, and how many close it. */
+const AUDITED_REFUSALS = 5;
+const MAX_REFUSED_ACKS = 20;
+
 /** The audience and scope of command-channel tokens. */
 export const COMMANDS_AUDIENCE = 'urn:carapace:commands';
 
@@ -48,8 +56,26 @@ export function registerCommandChannel(app: App, deps: { dispatcher: Dispatcher;
     };
     const expiry = setInterval(() => { if (Date.now() >= expiresAt) socket.close(4401, 'command token expired'); }, 1000);
     expiry.unref();
+    // A device that floods its channel (oversized frames, many messages, refused acks) is cut off: one
+    // compromised unit must not be able to fill the audit trail or keep the database busy.
+    let refused = 0;
+    let queue: Promise<void> = Promise.resolve();
+    let windowStart = Date.now();
+    let inWindow = 0;
+    const cutOff = (why: string) => {
+      void deps.audit.append(deps.db, {
+        type: 'commands.channel.closed', actor: { type: 'device', id: device.deviceId }, object: { type: 'vehicle', id: device.vehicleId }, action: 'commands:receive', decision: 'deny',
+        reason: why, context: requestContext(req), details: { serial: device.serial, refusedAcks: refused },
+      }).catch((err: unknown) => req.log.warn({ err }, 'could not audit a channel cut-off'));
+      socket.close(1008, why);
+    };
     socket.on('message', (data: Buffer) => {
-      void (async () => {
+      if (Date.now() - windowStart > 10_000) { windowStart = Date.now(); inWindow = 0; }
+      if (++inWindow > CHANNEL_MESSAGES_PER_10S) return cutOff('too many messages');
+      if (data.length > CHANNEL_MAX_FRAME_BYTES) return cutOff('frame too large');
+      // One message at a time per channel: acks are judged in order and a flood cannot run ahead of its limits.
+      queue = queue.then(async () => {
+        if (socket.readyState !== socket.OPEN) return;
         let msg: { type?: unknown; token?: unknown; ack?: unknown };
         try { msg = JSON.parse(data.toString('utf8')) as typeof msg; } catch { return; }
         if (msg.type === 'token' && typeof msg.token === 'string') {
@@ -61,9 +87,10 @@ export function registerCommandChannel(app: App, deps: { dispatcher: Dispatcher;
             socket.close(4401, 'the renewed command token is not valid');
           }
         } else if (msg.type === 'ack' && msg.ack && typeof msg.ack === 'object') {
-          await deps.dispatcher.acknowledge(conn, msg.ack as { signed: string; sig: string });
+          const why = await deps.dispatcher.acknowledge(conn, msg.ack as { signed: string; sig: string }, { quiet: refused >= AUDITED_REFUSALS });
+          if (why !== null && ++refused >= MAX_REFUSED_ACKS) cutOff('too many refused acknowledgements');
         }
-      })().catch((err: unknown) => req.log.warn({ err }, 'command channel message failed'));
+      }).catch((err: unknown) => req.log.warn({ err }, 'command channel message failed'));
     });
     socket.on('close', () => { clearInterval(expiry); deps.dispatcher.detach(conn); });
     void deps.audit.append(deps.db, {

@@ -112,9 +112,11 @@ export function createDispatcher(deps: {
   }
 
   /** Verifies a signed acknowledgement and moves its job to confirmed (or failed). Returns why it was refused, or null. */
-  async function acknowledge(conn: ChannelConnection, ack: SignedEnvelope): Promise<string | null> {
+  async function acknowledge(conn: ChannelConnection, ack: SignedEnvelope, options: { quiet?: boolean } = {}): Promise<string | null> {
     const claims = parseCanonical(ack?.signed) as Partial<AckClaims> | null;
     const refuse = async (reason: string) => {
+      // A channel that keeps sending bad acks is closed by its route; past the first few, refusals are counted, not each audited.
+      if (options.quiet) return reason;
       await deps.audit.append(db, { type: 'commands.ack.refused', actor: { type: 'device', id: conn.deviceId }, object: { type: 'command_job', id: typeof claims?.jobId === 'string' ? claims.jobId.slice(0, 64) : null }, action: 'commands:acknowledge', decision: 'deny', reason, details: { serial: conn.certificateSerial } });
       return reason;
     };

@@ -33,6 +33,15 @@ export function jobView(job: CommandJob, transitions?: Array<{ from_state: strin
   };
 }
 
+/**
+ * When the caller's current relationship with the vehicle began (ownership, or the fleet of a tenant they
+ * belong to): they see the vehicle's jobs from then on, plus their own.
+ */
+async function historyStart(rels: RelationshipRow[], userId: string): Promise<string> {
+  const starts = rels.filter((r) => (r.kind === 'ownership' && r.user_id === userId) || r.kind === 'fleet_vehicle').map((r) => r.valid_from).sort();
+  return starts[0] ?? '9999-12-31T00:00:00.000Z';
+}
+
 /** Reads `command` from the parsed body before validation (the route framework asks Cedar with it). */
 export const commandOf = (req: FastifyRequest): string | null => {
   const c = (req.body as { command?: unknown } | null | undefined)?.command;
@@ -83,19 +92,24 @@ export function registerCommandRoutes(app: App, deps: { db: Kysely<Database>; se
     config: apiRoute({ owner: 'commands', purpose: 'The command jobs of a vehicle, newest first.', action: 'vehicle:list_commands', scopes: ['vehicle:read_status'], authorize: { resource: load.vehicle(), visibleWith: 'vehicle:read' } }),
     schema: { params: VehicleParams, querystring: NoQuery, response: { 200: Type.Object({ jobs: Type.Array(Job) }, closed) } },
   }, async (req) => {
-    const { object } = authorizedOf<{ id: string }>(req);
-    const rows = await deps.db.selectFrom('command_jobs').selectAll().where('vehicle_id', '=', object.id).orderBy('created_at', 'desc').limit(100).execute();
+    const { object, principal } = authorizedOf<{ id: string; relationships: RelationshipRow[] }>(req);
+    const me = principal.kind === 'user' ? principal.userId : '';
+    const since = await historyStart(object.relationships, me);
+    // A new owner or fleet sees the jobs of their own time with the vehicle, never the previous holder's.
+    const rows = await deps.db.selectFrom('command_jobs').selectAll().where('vehicle_id', '=', object.id)
+      .where((eb) => eb.or([eb('created_at', '>=', since), eb('requester_id', '=', me)])).orderBy('created_at', 'desc').limit(100).execute();
     return { jobs: rows.map((j) => jobView(j)) };
   });
 
   /** The job, if the caller requested it or may list the vehicle's jobs; otherwise exactly like a missing one. */
   const readable = async (req: FastifyRequest): Promise<CommandJob> => {
-    const { object, principal } = authorizedOf<{ id: string }>(req);
+    const { object, principal } = authorizedOf<{ id: string; relationships: RelationshipRow[] }>(req);
     const jobId = (req.params as { jobId: string }).jobId;
     const job = await deps.db.selectFrom('command_jobs').selectAll().where('id', '=', jobId).where('vehicle_id', '=', object.id).executeTakeFirst();
     const own = job && principal.kind === 'user' && job.requester_id === principal.userId;
     const [all] = await decideEach(req, deps, 'vehicle:list_commands', [await deps.load.vehicle(object.id)]);
-    if (!job || (!own && !all)) throw new CarapaceError('ERR_NOT_FOUND', 'no such resource');
+    const inMyTime = job ? job.created_at >= await historyStart(object.relationships, principal.kind === 'user' ? principal.userId : '') : false;
+    if (!job || (!own && !(all && inMyTime))) throw new CarapaceError('ERR_NOT_FOUND', 'no such resource');
     return job;
   };
 
@@ -104,7 +118,11 @@ export function registerCommandRoutes(app: App, deps: { db: Kysely<Database>; se
     schema: { params: JobParams, querystring: NoQuery, response: { 200: Job } },
   }, async (req) => {
     const job = await readable(req);
-    return jobView(job, await transitionsOf(deps.db, job.id));
+    const { principal } = authorizedOf(req);
+    const me = principal.kind === 'user' ? `user:${principal.userId}` : '';
+    // Other people are named by role, never by id: an owner reading a fleet or support job learns what happened, not who.
+    const transitions = (await transitionsOf(deps.db, job.id)).map((t) => (t.actor.startsWith('user:') && t.actor !== me ? { ...t, actor: 'user' } : t));
+    return jobView(job, transitions);
   });
 
   app.get('/v1/vehicles/:vehicleId/commands/:jobId/events', {
