@@ -63,7 +63,13 @@ describe('authorization: the named negative tests', () => {
     }
     expect((await alice.api('GET', `/v1/vehicles/${vid('alice-car')}`)).status).toBe(200);
     expect(json<{ vehicles: Array<{ id: string }> }>(await bob.api('GET', '/v1/vehicles')).vehicles.map((v) => v.id)).not.toContain(vid('alice-car'));
-    // Commands: the decision every command route will ask (the command API arrives with the commands module).
+    // Commands over HTTP: Bob's lock request for Alice's car is a 404, like a car that does not exist.
+    const bobClient = bob as CarapaceClient;
+    const command = await bobClient.api('POST', `/v1/vehicles/${vid('alice-car')}/commands`, { command: 'lock' }, { 'idempotency-key': 'bob-tries-alice' });
+    const ghostCommand = await bobClient.api('POST', `/v1/vehicles/${ghost}/commands`, { command: 'lock' }, { 'idempotency-key': 'bob-tries-ghost' });
+    expect([command.status, ghostCommand.status]).toEqual([404, 404]);
+    expect(await cp.platform.storage.db.selectFrom('command_jobs').select('id').where('vehicle_id', '=', vid('alice-car')).execute()).toEqual([]);
+    // And the decision point itself, for the command the owner may send and Bob may not.
     const { authorization } = cp.platform;
     const decide = async (userId: string) => {
       const principal = { kind: 'user' as const, userId, clientId: 'carapace-owner-app' };
