@@ -1,4 +1,12 @@
 #!/usr/bin/env node
+import { setFlagsFromString } from 'node:v8';
+
+// Node 20.20's V8 can abort in the optimizing compiler's deoptimizer ("unreachable code" in
+// DoComputeBuiltinContinuation) under sustained API load. On Node 20, run without the optimizing tiers
+// (before any of our code is loaded, so nothing has been optimized yet). Node 22 and 24 are unaffected.
+// CARAPACE_NODE20_FULL_OPT=1 turns this off.
+if (process.versions.node.startsWith('20.') && process.env.CARAPACE_NODE20_FULL_OPT !== '1') setFlagsFromString('--max-opt=1');
+
 // The CLI runs the compiled build; `npm install` builds it through the `prepare` script.
 import('../dist/cli/main.js').catch((err) => {
   if (err && err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('dist/cli/main.js')) {
