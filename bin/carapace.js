@@ -4,8 +4,9 @@ import { setFlagsFromString } from 'node:v8';
 // Node 20.20's V8 can abort in the optimizing compiler's deoptimizer ("unreachable code" in
 // DoComputeBuiltinContinuation) under sustained API load. On Node 20, run without the optimizing tiers
 // (before any of our code is loaded, so nothing has been optimized yet). Node 22 and 24 are unaffected.
-// CARAPACE_NODE20_FULL_OPT=1 turns this off.
-if (process.versions.node.startsWith('20.') && process.env.CARAPACE_NODE20_FULL_OPT !== '1') setFlagsFromString('--max-opt=1');
+// A --max-opt of your own takes precedence: `node --max-opt=999 bin/carapace.js serve` for full optimization.
+const ownMaxOpt = process.execArgv.some((a) => a.startsWith('--max-opt'));
+if (process.versions.node.startsWith('20.') && !ownMaxOpt) setFlagsFromString('--max-opt=1');
 
 // The CLI runs the compiled build; `npm install` builds it through the `prepare` script.
 import('../dist/cli/main.js').catch((err) => {
