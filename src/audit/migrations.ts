@@ -1,4 +1,5 @@
-import { type Kysely, type Migration, sql } from 'kysely';
+import { makeAppendOnly } from '../storage/append-only.js';
+import type { Kysely, Migration } from 'kysely';
 import { dialectOf } from '../storage/dialect.js';
 
 /** Audit schema: one append-only table, guarded by triggers on both engines. */
@@ -32,19 +33,7 @@ export const auditMigrations: Record<string, Migration> = {
       await db.schema.createIndex('audit_events_type_time').on('audit_events').columns(['type', 'occurred_at']).execute();
       await db.schema.createIndex('audit_events_object').on('audit_events').columns(['object_type', 'object_id']).execute();
       await db.schema.createIndex('audit_events_actor').on('audit_events').columns(['actor_type', 'actor_id']).execute();
-      if (pg) {
-        await sql`CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-          BEGIN RAISE EXCEPTION 'audit_events is append-only'; END $$`.execute(db);
-        await sql`CREATE TRIGGER audit_events_no_change BEFORE UPDATE OR DELETE ON audit_events
-          FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()`.execute(db);
-        await sql`CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
-          FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only()`.execute(db);
-      } else {
-        await sql`CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
-          BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END`.execute(db);
-        await sql`CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
-          BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END`.execute(db);
-      }
+      await makeAppendOnly(db, 'audit_events', pg);
     },
   },
 };

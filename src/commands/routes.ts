@@ -37,7 +37,7 @@ export function jobView(job: CommandJob, transitions?: Array<{ from_state: strin
  * When the caller's current relationship with the vehicle began (ownership, or the fleet of a tenant they
  * belong to): they see the vehicle's jobs from then on, plus their own.
  */
-async function historyStart(rels: RelationshipRow[], userId: string): Promise<string> {
+function historyStart(rels: RelationshipRow[], userId: string): string {
   const starts = rels.filter((r) => (r.kind === 'ownership' && r.user_id === userId) || r.kind === 'fleet_vehicle').map((r) => r.valid_from).sort();
   return starts[0] ?? '9999-12-31T00:00:00.000Z';
 }
@@ -94,7 +94,7 @@ export function registerCommandRoutes(app: App, deps: { db: Kysely<Database>; se
   }, async (req) => {
     const { object, principal } = authorizedOf<{ id: string; relationships: RelationshipRow[] }>(req);
     const me = principal.kind === 'user' ? principal.userId : '';
-    const since = await historyStart(object.relationships, me);
+    const since = historyStart(object.relationships, me);
     // A new owner or fleet sees the jobs of their own time with the vehicle, never the previous holder's.
     const rows = await deps.db.selectFrom('command_jobs').selectAll().where('vehicle_id', '=', object.id)
       .where((eb) => eb.or([eb('created_at', '>=', since), eb('requester_id', '=', me)])).orderBy('created_at', 'desc').limit(100).execute();
@@ -108,7 +108,7 @@ export function registerCommandRoutes(app: App, deps: { db: Kysely<Database>; se
     const job = await deps.db.selectFrom('command_jobs').selectAll().where('id', '=', jobId).where('vehicle_id', '=', object.id).executeTakeFirst();
     const own = job && principal.kind === 'user' && job.requester_id === principal.userId;
     const [all] = await decideEach(req, deps, 'vehicle:list_commands', [await deps.load.vehicle(object.id)]);
-    const inMyTime = job ? job.created_at >= await historyStart(object.relationships, principal.kind === 'user' ? principal.userId : '') : false;
+    const inMyTime = job ? job.created_at >= historyStart(object.relationships, principal.kind === 'user' ? principal.userId : '') : false;
     if (!job || (!own && !(all && inMyTime))) throw new CarapaceError('ERR_NOT_FOUND', 'no such resource');
     return job;
   };

@@ -1,3 +1,4 @@
+import { makeAppendOnly } from '../storage/append-only.js';
 import { type Kysely, type Migration, sql } from 'kysely';
 import { dialectOf } from '../storage/dialect.js';
 
@@ -36,19 +37,7 @@ export const telemetryMigrations: Record<string, Migration> = {
         .where(sql.ref('verdict'), '=', 'accepted').execute();
       await db.schema.createIndex('telemetry_messages_device_time').on('telemetry_messages').columns(['device_id', 'received_at']).execute();
       await db.schema.createIndex('telemetry_messages_vehicle_ts').on('telemetry_messages').columns(['vehicle_id', 'message_ts']).execute();
-      if (pg) {
-        await sql`CREATE FUNCTION telemetry_messages_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-          BEGIN RAISE EXCEPTION 'telemetry_messages is append-only'; END $$`.execute(db);
-        await sql`CREATE TRIGGER telemetry_messages_no_change BEFORE UPDATE OR DELETE ON telemetry_messages
-          FOR EACH ROW EXECUTE FUNCTION telemetry_messages_append_only()`.execute(db);
-        await sql`CREATE TRIGGER telemetry_messages_no_truncate BEFORE TRUNCATE ON telemetry_messages
-          FOR EACH STATEMENT EXECUTE FUNCTION telemetry_messages_append_only()`.execute(db);
-      } else {
-        await sql`CREATE TRIGGER telemetry_messages_no_update BEFORE UPDATE ON telemetry_messages
-          BEGIN SELECT RAISE(ABORT, 'telemetry_messages is append-only'); END`.execute(db);
-        await sql`CREATE TRIGGER telemetry_messages_no_delete BEFORE DELETE ON telemetry_messages
-          BEGIN SELECT RAISE(ABORT, 'telemetry_messages is append-only'); END`.execute(db);
-      }
+      await makeAppendOnly(db, 'telemetry_messages', pg);
 
       await db.schema
         .createTable('telemetry_devices')

@@ -1,6 +1,5 @@
 import { type TSchema, Type } from '@sinclair/typebox';
 import { readVehicleState } from '../telemetry/index.js';
-import type { FastifyRequest } from 'fastify';
 import type { App } from '../http/app.js';
 import { type DecisionPoint, type EntityLoader, type Principal, apiRoute, authorizedOf, closed, decideEach, Id, load, NoQuery, NullableString } from '../policy/index.js';
 import type { Claims, RelationshipRow, VehicleAccess } from '../relationships/index.js';
@@ -40,11 +39,9 @@ export function registerVehicleRoutes(app: App, deps: { db: Kysely<Database>; cl
   const { db } = deps;
   const tenantsOf = async (p: Principal) => new Set(p.kind === 'user'
     ? (await db.selectFrom('memberships').select(['tenant_id']).where('user_id', '=', p.userId).where('ended_at', 'is', null).execute()).map((m) => m.tenant_id) : []);
-  const view = async (req: FastifyRequest, v: VehicleObject) => {
-    const { principal } = authorizedOf(req);
+  const view = (principal: Principal, v: VehicleObject, tenants: Set<string>) =>
     // A partner gets the vehicle's opaque id and its access, not the VIN (which identifies the owner's car).
-    return { id: v.id, vin: principal.kind === 'application' ? null : v.vin, access: accessOf(principal, v.relationships, await tenantsOf(principal)) };
-  };
+    ({ id: v.id, vin: principal.kind === 'application' ? null : v.vin, access: accessOf(principal, v.relationships, tenants) });
   const device = async (vehicleId: string) => {
     const d = await db.selectFrom('devices').select(['status', 'enrolled_at']).where('vehicle_id', '=', vehicleId).where('replaced_by', 'is', null).orderBy('created_at', 'desc').executeTakeFirst();
     return d ? { status: d.status, enrolledAt: d.enrolled_at } : null;
@@ -67,13 +64,17 @@ export function registerVehicleRoutes(app: App, deps: { db: Kysely<Database>; cl
     const loaded = await Promise.all(ids.map((id) => deps.load.vehicle(id)));
     const allowed = await decideEach(req, deps, 'vehicle:read', loaded);
     const visible = loaded.filter((_, i) => allowed[i]).map((l) => l.object as VehicleObject);
-    return { vehicles: await Promise.all(visible.map((v) => view(req, v))) };
+    const mine = new Set(tenants);
+    return { vehicles: visible.map((v) => view(principal, v, mine)) };
   });
 
   app.get('/v1/vehicles/:vehicleId', {
     config: apiRoute({ owner: 'vehicles', purpose: 'One vehicle the caller may see.', action: 'vehicle:read', scopes: ['vehicle:read_status'], callers: ['user', 'application'], authorize: { resource: load.vehicle() } }),
     schema: { params: Params, querystring: NoQuery, response: { 200: Vehicle } },
-  }, async (req) => view(req, authorizedOf<VehicleObject>(req).object));
+  }, async (req) => {
+    const { principal, object } = authorizedOf<VehicleObject>(req);
+    return view(principal, object, await tenantsOf(principal));
+  });
 
   app.get('/v1/vehicles/:vehicleId/status', {
     config: apiRoute({ owner: 'vehicles', purpose: "A vehicle's status: its telematics unit and last reported state.", action: 'vehicle:read_status', scopes: ['vehicle:read_status'], callers: ['user', 'application'], authorize: { resource: load.vehicle(), visibleWith: 'vehicle:read' } }),
