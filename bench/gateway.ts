@@ -45,15 +45,27 @@ try {
   const { key, issued } = device.credentials!;
   const tls = { ca: cp.ca, cert: issued.certificate, key: key.privateKeyPem };
 
-  const baseline = https.createServer({ key: cp.tls.key, cert: cp.tls.cert, ca: [cp.platform.pki.ctx.authorities.root.pem, cp.platform.pki.ctx.authorities.fleet.pem], requestCert: true, rejectUnauthorized: true }, (_req, res) => {
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ deviceId: issued.deviceId, status: 'active' }));
-  });
+  const baseline = https.createServer(
+    {
+      key: cp.tls.key,
+      cert: cp.tls.cert,
+      ca: [cp.platform.pki.ctx.authorities.root.pem, cp.platform.pki.ctx.authorities.fleet.pem],
+      requestCert: true,
+      rejectUnauthorized: true,
+    },
+    (_req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ deviceId: issued.deviceId, status: 'active' }));
+    },
+  );
   await new Promise<void>((r) => baseline.listen(0, '127.0.0.1', r));
   const basePort = (baseline.address() as { port: number }).port;
   const baselineRps = await hammer(`https://localhost:${basePort}/`, tls);
   baseline.close();
-  const gatewayRps = await hammer(`${cp.addresses.gateway.replace('127.0.0.1', 'localhost')}/v1/devices/${issued.deviceId}`, tls);
+  const gatewayRps = await hammer(
+    `${cp.addresses.gateway.replace('127.0.0.1', 'localhost')}/v1/devices/${issued.deviceId}`,
+    tls,
+  );
 
   const units = [];
   for (let i = 0; i < ENROLLMENTS; i++) units.push(await cp.factoryUnit(`TCU-BENCH-E${i}`));
@@ -71,12 +83,21 @@ try {
     const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
     let socket: TLSSocket | null = null;
     agent.once('free', (s: TLSSocket) => (socket = s));
-    await httpsRequest(`${cp.addresses.gateway}/v1/devices/${v.issued.deviceId}`, { ca: cp.ca, cert: v.issued.certificate, key: v.key.privateKeyPem, agent });
-    const closed = new Promise<number>((resolve) => (socket as TLSSocket | null)?.once('close', () => resolve(performance.now())));
+    await httpsRequest(`${cp.addresses.gateway}/v1/devices/${v.issued.deviceId}`, {
+      ca: cp.ca,
+      cert: v.issued.certificate,
+      key: v.key.privateKeyPem,
+      agent,
+    });
+    const closed = new Promise<number>((resolve) => socket?.once('close', () => resolve(performance.now())));
     const t0 = performance.now();
     await httpsRequest(`${cp.addresses.admin}/admin/v1/revocations`, {
-      method: 'POST', ca: cp.ca, cert: cp.operatorTls.cert, key: cp.operatorTls.key,
-      headers: { 'content-type': 'application/json' }, body: JSON.stringify({ deviceId: v.issued.deviceId, reason: 'keyCompromise' }),
+      method: 'POST',
+      ca: cp.ca,
+      cert: cp.operatorTls.cert,
+      key: cp.operatorTls.key,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ deviceId: v.issued.deviceId, reason: 'keyCompromise' }),
     });
     latencies.push((await closed) - t0);
     agent.destroy();
@@ -94,8 +115,12 @@ try {
     revokeToDisconnectMsP50: Number(percentile(latencies, 50).toFixed(1)),
     revokeToDisconnectMsP99: Number(percentile(latencies, 99).toFixed(1)),
   };
-  process.stdout.write(`baseline mTLS ${figures.baselineMtlsRequestsPerSecond} req/s; gateway ${figures.gatewayRequestsPerSecond} req/s (ratio ${figures.gatewayToBaselineRatio})\n`);
-  process.stdout.write(`enrollment ${figures.enrollmentsPerSecond}/s; revoke -> open connection closed p50 ${figures.revokeToDisconnectMsP50} ms, p99 ${figures.revokeToDisconnectMsP99} ms\n`);
+  process.stdout.write(
+    `baseline mTLS ${figures.baselineMtlsRequestsPerSecond} req/s; gateway ${figures.gatewayRequestsPerSecond} req/s (ratio ${figures.gatewayToBaselineRatio})\n`,
+  );
+  process.stdout.write(
+    `enrollment ${figures.enrollmentsPerSecond}/s; revoke -> open connection closed p50 ${figures.revokeToDisconnectMsP50} ms, p99 ${figures.revokeToDisconnectMsP99} ms\n`,
+  );
   process.stdout.write(`${JSON.stringify(figures)}\n`);
   device.close();
 } finally {

@@ -18,7 +18,14 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { freePort } from '../src/testing/carapace.js';
-import { canonicalMessage, GatewayClient, MemorySequenceStore, type SignedTelemetry, TelemetrySigner, type TelemetryMessage } from '../src/vehicle-sdk/index.js';
+import {
+  canonicalMessage,
+  GatewayClient,
+  MemorySequenceStore,
+  type SignedTelemetry,
+  TelemetrySigner,
+  type TelemetryMessage,
+} from '../src/vehicle-sdk/index.js';
 
 const run = promisify(execFile);
 const CLI = ['--import', 'tsx', join(import.meta.dirname, '../src/cli/main.ts')];
@@ -29,7 +36,13 @@ const VERIFIES = Number(process.env.BENCH_VERIFIES ?? 30_000);
 
 function sampleMessage(seq: number): TelemetryMessage {
   return {
-    deviceId: randomUUID(), vehicleId: randomUUID(), bootId: randomUUID(), seq, ts: Date.now(), swVersion: '4.2.0', configId: 'cfg-2026-11',
+    deviceId: randomUUID(),
+    vehicleId: randomUUID(),
+    bootId: randomUUID(),
+    seq,
+    ts: Date.now(),
+    swVersion: '4.2.0',
+    configId: 'cfg-2026-11',
     payload: { kind: 'position', lat: 48.137154 + seq * 1e-6, lon: 11.576124, headingDeg: 87.5, accuracyM: 4.2 },
   };
 }
@@ -42,10 +55,14 @@ function rawVerifyRate(): { perSecond: number; messageBytes: number } {
   for (let i = 0; i < 2000; i++) verify(null, data[i % 256] as Buffer, publicKey, sigs[i % 256] as Buffer);
   const start = process.hrtime.bigint();
   let ok = 0;
-  for (let i = 0; i < VERIFIES; i++) if (verify(null, data[i % 256] as Buffer, publicKey, sigs[i % 256] as Buffer)) ok++;
+  for (let i = 0; i < VERIFIES; i++)
+    if (verify(null, data[i % 256] as Buffer, publicKey, sigs[i % 256] as Buffer)) ok++;
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   if (ok !== VERIFIES) throw new Error('verification failed');
-  return { perSecond: VERIFIES / seconds, messageBytes: Math.round(data.reduce((n, d) => n + d.length, 0) / data.length) };
+  return {
+    perSecond: VERIFIES / seconds,
+    messageBytes: Math.round(data.reduce((n, d) => n + d.length, 0) / data.length),
+  };
 }
 
 /** CPU seconds (user + system, every thread) a process has used so far, from /proc. */
@@ -56,7 +73,9 @@ function cpuSeconds(pid: number): number {
 
 async function serve(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
   // BENCH_CPU_PROFILE=<dir> writes a V8 CPU profile of each server process there (open it in Chrome DevTools).
-  const profile = process.env.BENCH_CPU_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : [];
+  const profile = process.env.BENCH_CPU_PROFILE
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`]
+    : [];
   const child = spawn('node', [...profile, ...CLI, 'serve'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   await new Promise<void>((resolve, reject) => {
@@ -69,16 +88,29 @@ async function serve(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
   return child;
 }
 
-async function endToEnd(engine: 'sqlite' | 'postgres'): Promise<{ acceptedPerSecond: number; acceptedPerCoreSecond: number; serverCpuSeconds: number; seconds: number }> {
+async function endToEnd(
+  engine: 'sqlite' | 'postgres',
+): Promise<{ acceptedPerSecond: number; acceptedPerCoreSecond: number; serverCpuSeconds: number; seconds: number }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'carapace-bench-'));
   const schema = `bench_${process.pid}_${Date.now().toString(36)}`;
   const [pub, gw, adm] = [await freePort(), await freePort(), await freePort()];
   const env = {
-    ...process.env, CARAPACE_DATA_DIR: dataDir, CARAPACE_LOG_LEVEL: 'warn', CARAPACE_SEED_DEMO: 'false', REDIS_URL: '',
-    DATABASE_URL: engine === 'postgres' ? process.env.DATABASE_URL : '', CARAPACE_DATABASE_SCHEMA: schema,
-    CARAPACE_PUBLIC_BASE_URL: `https://localhost:${pub}`, CARAPACE_PUBLIC_HOST: '127.0.0.1', CARAPACE_PUBLIC_PORT: String(pub),
-    CARAPACE_GATEWAY_HOST: '127.0.0.1', CARAPACE_GATEWAY_PORT: String(gw), CARAPACE_ADMIN_HOST: '127.0.0.1', CARAPACE_ADMIN_PORT: String(adm),
-    CARAPACE_TELEMETRY_DEVICE_RATE: '10000000', CARAPACE_TELEMETRY_FLEET_RATE: '1000000000',
+    ...process.env,
+    CARAPACE_DATA_DIR: dataDir,
+    CARAPACE_LOG_LEVEL: 'warn',
+    CARAPACE_SEED_DEMO: 'false',
+    REDIS_URL: '',
+    DATABASE_URL: engine === 'postgres' ? process.env.DATABASE_URL : '',
+    CARAPACE_DATABASE_SCHEMA: schema,
+    CARAPACE_PUBLIC_BASE_URL: `https://localhost:${pub}`,
+    CARAPACE_PUBLIC_HOST: '127.0.0.1',
+    CARAPACE_PUBLIC_PORT: String(pub),
+    CARAPACE_GATEWAY_HOST: '127.0.0.1',
+    CARAPACE_GATEWAY_PORT: String(gw),
+    CARAPACE_ADMIN_HOST: '127.0.0.1',
+    CARAPACE_ADMIN_PORT: String(adm),
+    CARAPACE_TELEMETRY_DEVICE_RATE: '10000000',
+    CARAPACE_TELEMETRY_FLEET_RATE: '1000000000',
   };
   const server = await serve(env);
   try {
@@ -88,14 +120,33 @@ async function endToEnd(engine: 'sqlite' | 'postgres'): Promise<{ acceptedPerSec
       const out = join(dataDir, `unit-${d}`);
       await run('node', [...CLI, 'pki', 'factory-cert', '--serial', `TCU-BENCH-T${d}`, '--out', out], { env });
       const client = new GatewayClient({ gatewayUrl: `https://localhost:${gw}`, ca });
-      const { key, issued } = await client.enroll({ cert: readFileSync(join(out, 'factory-cert.pem'), 'utf8'), key: readFileSync(join(out, 'factory-key.pem'), 'utf8') });
-      const signer = new TelemetrySigner({ identity: { deviceId: issued.deviceId, vehicleId: issued.vehicleId, swVersion: '4.2.0', configId: 'cfg-2026-11' }, privateKeyPem: key.privateKeyPem, sequences: new MemorySequenceStore(), reserve: 100_000 });
+      const { key, issued } = await client.enroll({
+        cert: readFileSync(join(out, 'factory-cert.pem'), 'utf8'),
+        key: readFileSync(join(out, 'factory-key.pem'), 'utf8'),
+      });
+      const signer = new TelemetrySigner({
+        identity: {
+          deviceId: issued.deviceId,
+          vehicleId: issued.vehicleId,
+          swVersion: '4.2.0',
+          configId: 'cfg-2026-11',
+        },
+        privateKeyPem: key.privateKeyPem,
+        sequences: new MemorySequenceStore(),
+        reserve: 100_000,
+      });
       const batches: SignedTelemetry[][] = [];
       const perDevice = Math.ceil(MESSAGES / DEVICES / BATCH);
       for (let b = 0; b < perDevice; b++) {
         const batch: SignedTelemetry[] = [];
         for (let i = 0; i < BATCH; i++) {
-          const m = await signer.sign({ kind: 'position', lat: 48.137154 + (b * BATCH + i) * 1e-7, lon: 11.576124, headingDeg: 87.5, accuracyM: 4.2 });
+          const m = await signer.sign({
+            kind: 'position',
+            lat: 48.137154 + (b * BATCH + i) * 1e-7,
+            lon: 11.576124,
+            headingDeg: 87.5,
+            accuracyM: 4.2,
+          });
           batch.push({ signed: m.signed, sig: m.sig });
         }
         batches.push(batch);
@@ -110,17 +161,27 @@ async function endToEnd(engine: 'sqlite' | 'postgres'): Promise<{ acceptedPerSec
     const cpu0 = cpuSeconds(server.pid as number);
     const t0 = performance.now();
     let accepted = 0;
-    await Promise.all(devices.map(async ({ client, batches }) => {
-      for (const batch of batches) {
-        const r = await client.sendTelemetry(batch);
-        if (r.accepted !== batch.length) throw new Error(`batch not fully accepted: ${JSON.stringify(r.verdicts.find((v) => v.verdict !== 'accepted'))}`);
-        accepted += r.accepted;
-      }
-    }));
+    await Promise.all(
+      devices.map(async ({ client, batches }) => {
+        for (const batch of batches) {
+          const r = await client.sendTelemetry(batch);
+          if (r.accepted !== batch.length)
+            throw new Error(
+              `batch not fully accepted: ${JSON.stringify(r.verdicts.find((v) => v.verdict !== 'accepted'))}`,
+            );
+          accepted += r.accepted;
+        }
+      }),
+    );
     const seconds = (performance.now() - t0) / 1000;
     const serverCpu = cpuSeconds(server.pid as number) - cpu0;
     for (const d of devices) d.client.close();
-    return { acceptedPerSecond: accepted / seconds, acceptedPerCoreSecond: accepted / serverCpu, serverCpuSeconds: serverCpu, seconds };
+    return {
+      acceptedPerSecond: accepted / seconds,
+      acceptedPerCoreSecond: accepted / serverCpu,
+      serverCpuSeconds: serverCpu,
+      seconds,
+    };
   } finally {
     server.kill('SIGTERM');
     await new Promise((r) => server.once('exit', r));
@@ -134,11 +195,18 @@ async function endToEnd(engine: 'sqlite' | 'postgres'): Promise<{ acceptedPerSec
 }
 
 const raw = rawVerifyRate();
-process.stdout.write(`raw Ed25519 verify (node:crypto, one core, ${raw.messageBytes}-byte messages): ${Math.round(raw.perSecond)}/s\n`);
+process.stdout.write(
+  `raw Ed25519 verify (node:crypto, one core, ${raw.messageBytes}-byte messages): ${Math.round(raw.perSecond)}/s\n`,
+);
 const sqlite = await endToEnd('sqlite');
-process.stdout.write(`end to end on sqlite: ${Math.round(sqlite.acceptedPerSecond)} accepted msg/s wall, ${Math.round(sqlite.acceptedPerCoreSecond)} per server core-second (ratio ${(sqlite.acceptedPerCoreSecond / raw.perSecond).toFixed(3)})\n`);
+process.stdout.write(
+  `end to end on sqlite: ${Math.round(sqlite.acceptedPerSecond)} accepted msg/s wall, ${Math.round(sqlite.acceptedPerCoreSecond)} per server core-second (ratio ${(sqlite.acceptedPerCoreSecond / raw.perSecond).toFixed(3)})\n`,
+);
 const postgres = process.env.DATABASE_URL ? await endToEnd('postgres') : null;
-if (postgres) process.stdout.write(`end to end on postgres: ${Math.round(postgres.acceptedPerSecond)} accepted msg/s wall, ${Math.round(postgres.acceptedPerCoreSecond)} per server core-second (ratio ${(postgres.acceptedPerCoreSecond / raw.perSecond).toFixed(3)})\n`);
+if (postgres)
+  process.stdout.write(
+    `end to end on postgres: ${Math.round(postgres.acceptedPerSecond)} accepted msg/s wall, ${Math.round(postgres.acceptedPerCoreSecond)} per server core-second (ratio ${(postgres.acceptedPerCoreSecond / raw.perSecond).toFixed(3)})\n`,
+  );
 
 const figures = {
   benchmark: 'telemetry',

@@ -18,15 +18,24 @@ if (!email) {
 }
 const baseUrl = process.env.CARAPACE_URL ?? 'https://localhost:8443';
 const ca = readFileSync(process.env.CARAPACE_CA ?? 'data/pki/ca.pem', 'utf8');
-const persona = readScenario(process.env.CARAPACE_SCENARIO ?? 'scenarios/demo.yaml').users.find((u) => u.email === email);
+const persona = readScenario(process.env.CARAPACE_SCENARIO ?? 'scenarios/demo.yaml').users.find(
+  (u) => u.email === email,
+);
 if (!persona) {
   process.stderr.write(`no persona with email ${email} in the scenario\n`);
   process.exit(2);
 }
 
-const client = await CarapaceClient.create({ baseUrl, ca, clientId: 'carapace-owner-app', redirectUri: 'http://127.0.0.1/callback' });
+const client = await CarapaceClient.create({
+  baseUrl,
+  ca,
+  clientId: 'carapace-owner-app',
+  redirectUri: 'http://127.0.0.1/callback',
+});
 await client.login({
-  email, password: persona.password, scopes: ['openid', 'offline_access', 'vehicle:read_status'],
+  email,
+  password: persona.password,
+  scopes: ['openid', 'offline_access', 'vehicle:read_status'],
   ...(persona.totp ? { totp: () => currentTotp(persona.totp as string, new Date()) } : {}),
 });
 const me = await client.api('GET', '/v1/me');
@@ -35,6 +44,11 @@ process.stdout.write(`signed in: GET /v1/me -> ${me.status}\n${JSON.stringify(me
 // An attacker who captured the access token replays it with their own DPoP key: refused.
 const attacker = await DpopKey.generate();
 const token = client.tokens?.accessToken ?? '';
-const replay = await request(`${baseUrl}/v1/me`, { ca, headers: { authorization: `DPoP ${token}`, dpop: await attacker.proof('GET', `${baseUrl}/v1/me`, token) } });
-process.stdout.write(`replayed with another key: GET /v1/me -> ${replay.status} ${String(replay.headers['www-authenticate'])}\n${replay.text}\n`);
+const replay = await request(`${baseUrl}/v1/me`, {
+  ca,
+  headers: { authorization: `DPoP ${token}`, dpop: await attacker.proof('GET', `${baseUrl}/v1/me`, token) },
+});
+process.stdout.write(
+  `replayed with another key: GET /v1/me -> ${replay.status} ${String(replay.headers['www-authenticate'])}\n${replay.text}\n`,
+);
 process.exit(me.status === 200 && replay.status === 401 ? 0 : 1);

@@ -15,7 +15,13 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FileSequenceStore, GatewayClient, httpsRequest, type StoredCredentials, TelemetrySigner } from '../src/vehicle-sdk/index.js';
+import {
+  FileSequenceStore,
+  GatewayClient,
+  httpsRequest,
+  type StoredCredentials,
+  TelemetrySigner,
+} from '../src/vehicle-sdk/index.js';
 
 const dir = process.argv[2];
 if (!dir) {
@@ -29,7 +35,10 @@ const saved = join(dir, 'device.json');
 if (existsSync(saved)) {
   await device.resume(JSON.parse(readFileSync(saved, 'utf8')) as StoredCredentials);
 } else {
-  await device.enroll({ cert: readFileSync(join(dir, 'factory-cert.pem'), 'utf8'), key: readFileSync(join(dir, 'factory-key.pem'), 'utf8') });
+  await device.enroll({
+    cert: readFileSync(join(dir, 'factory-cert.pem'), 'utf8'),
+    key: readFileSync(join(dir, 'factory-key.pem'), 'utf8'),
+  });
   writeFileSync(saved, JSON.stringify(device.stored()), { mode: 0o600 });
 }
 const { issued } = device.credentials!;
@@ -49,17 +58,27 @@ const batch = [
   await signer.sign({ kind: 'odometer', km: 12_345.6 }),
 ].map(({ signed, sig }) => ({ signed, sig }));
 const show = (label: string, r: Awaited<ReturnType<GatewayClient['sendTelemetry']>>) =>
-  process.stdout.write(`${label}: accepted ${r.accepted}, duplicates ${r.duplicates}, rejected ${r.rejected} ${JSON.stringify(r.verdicts.filter((v) => v.verdict === 'rejected').map((v) => v.reason))}\n`);
+  process.stdout.write(
+    `${label}: accepted ${r.accepted}, duplicates ${r.duplicates}, rejected ${r.rejected} ${JSON.stringify(r.verdicts.filter((v) => v.verdict === 'rejected').map((v) => v.reason))}\n`,
+  );
 
 show('batch', await device.sendTelemetry(batch));
 show('same batch again', await device.sendTelemetry(batch));
 const forged = await signer.sign({ kind: 'speed', kmh: 120 });
 const skewed = await signer.sign({ kind: 'speed', kmh: 30 }, { ts: Date.now() - 600_000 });
-show('forged and skewed', await device.sendTelemetry([{ signed: forged.signed.replace('120', '12'), sig: forged.sig }, skewed]));
+show(
+  'forged and skewed',
+  await device.sendTelemetry([{ signed: forged.signed.replace('120', '12'), sig: forged.sig }, skewed]),
+);
 
 const operator = join(dataDir, 'pki', 'operator');
-const state = await httpsRequest(`${process.env.CARAPACE_ADMIN ?? 'https://localhost:8445'}/admin/v1/vehicles/${issued.vehicleId}/state`, {
-  ca, cert: readFileSync(join(operator, 'admin-cert.pem'), 'utf8'), key: readFileSync(join(operator, 'admin-key.pem'), 'utf8'),
-});
+const state = await httpsRequest(
+  `${process.env.CARAPACE_ADMIN ?? 'https://localhost:8445'}/admin/v1/vehicles/${issued.vehicleId}/state`,
+  {
+    ca,
+    cert: readFileSync(join(operator, 'admin-cert.pem'), 'utf8'),
+    key: readFileSync(join(operator, 'admin-key.pem'), 'utf8'),
+  },
+);
 process.stdout.write(`vehicle state (admin plane) -> ${state.status}\n${JSON.stringify(state.json, null, 2)}\n`);
 device.close();

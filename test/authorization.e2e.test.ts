@@ -23,18 +23,38 @@ describe('authorization: the named negative tests', () => {
     if (cached) return cached;
     const app = scenario.applications?.find((a) => a.clientId === key);
     if (app) {
-      const privateJwk = JSON.parse(readFileSync(join(cp.config.dataDir, 'demo', `${key}.private.jwk.json`), 'utf8')) as JWK;
-      const s = await ServiceSession.create({ baseUrl: base, ca: cp.ca, clientId: key, privateJwk, scope: app.scopes.join(' ') });
+      const privateJwk = JSON.parse(
+        readFileSync(join(cp.config.dataDir, 'demo', `${key}.private.jwk.json`), 'utf8'),
+      ) as JWK;
+      const s = await ServiceSession.create({
+        baseUrl: base,
+        ca: cp.ca,
+        clientId: key,
+        privateJwk,
+        scope: app.scopes.join(' '),
+      });
       who.set(key, s);
       return s;
     }
     const u = scenario.users.find((x) => x.key === key);
     if (!u) throw new Error(`no persona ${key}`);
     const clientId = APP_FOR_ROLE[u.memberships[0]?.role ?? 'owner'] as string;
-    const scopes = (scenario.applications?.find((a) => a.clientId === clientId)?.scopes ?? []).filter((s) => s !== 'offline_access');
-    const c = await CarapaceClient.create({ baseUrl: base, ca: cp.ca, clientId, redirectUri: 'http://127.0.0.1/callback' });
+    const scopes = (scenario.applications?.find((a) => a.clientId === clientId)?.scopes ?? []).filter(
+      (s) => s !== 'offline_access',
+    );
+    const c = await CarapaceClient.create({
+      baseUrl: base,
+      ca: cp.ca,
+      clientId,
+      redirectUri: 'http://127.0.0.1/callback',
+    });
     const totp = u.totp;
-    await c.login({ email: u.email, password: u.password, scopes, ...(totp ? { totp: () => currentTotp(totp, new Date()) } : {}) });
+    await c.login({
+      email: u.email,
+      password: u.password,
+      scopes,
+      ...(totp ? { totp: () => currentTotp(totp, new Date()) } : {}),
+    });
     who.set(key, c);
     return c;
   };
@@ -49,7 +69,7 @@ describe('authorization: the named negative tests', () => {
   }, 120_000);
   afterAll(async () => cp?.stop());
 
-  it('User A cannot read or command User B\'s vehicle', async () => {
+  it("User A cannot read or command User B's vehicle", async () => {
     const bob = await as('bob');
     const alice = await as('alice');
     const ghost = crypto.randomUUID();
@@ -62,26 +82,57 @@ describe('authorization: the named negative tests', () => {
       expect(strip(hidden)).toEqual(strip(missing));
     }
     expect((await alice.api('GET', `/v1/vehicles/${vid('alice-car')}`)).status).toBe(200);
-    expect(json<{ vehicles: Array<{ id: string }> }>(await bob.api('GET', '/v1/vehicles')).vehicles.map((v) => v.id)).not.toContain(vid('alice-car'));
+    expect(
+      json<{ vehicles: Array<{ id: string }> }>(await bob.api('GET', '/v1/vehicles')).vehicles.map((v) => v.id),
+    ).not.toContain(vid('alice-car'));
     // Commands over HTTP: Bob's lock request for Alice's car is a 404, like a car that does not exist.
     const bobClient = bob as CarapaceClient;
-    const command = await bobClient.api('POST', `/v1/vehicles/${vid('alice-car')}/commands`, { command: 'lock' }, { 'idempotency-key': 'bob-tries-alice' });
-    const ghostCommand = await bobClient.api('POST', `/v1/vehicles/${ghost}/commands`, { command: 'lock' }, { 'idempotency-key': 'bob-tries-ghost' });
+    const command = await bobClient.api(
+      'POST',
+      `/v1/vehicles/${vid('alice-car')}/commands`,
+      { command: 'lock' },
+      { 'idempotency-key': 'bob-tries-alice' },
+    );
+    const ghostCommand = await bobClient.api(
+      'POST',
+      `/v1/vehicles/${ghost}/commands`,
+      { command: 'lock' },
+      { 'idempotency-key': 'bob-tries-ghost' },
+    );
     expect([command.status, ghostCommand.status]).toEqual([404, 404]);
-    expect(await cp.platform.storage.db.selectFrom('command_jobs').select('id').where('vehicle_id', '=', vid('alice-car')).execute()).toEqual([]);
+    expect(
+      await cp.platform.storage.db
+        .selectFrom('command_jobs')
+        .select('id')
+        .where('vehicle_id', '=', vid('alice-car'))
+        .execute(),
+    ).toEqual([]);
     // And the decision point itself, for the command the owner may send and Bob may not.
     const { authorization } = cp.platform;
     const decide = async (userId: string) => {
       const principal = { kind: 'user' as const, userId, clientId: 'carapace-owner-app' };
-      const [p, v] = await Promise.all([authorization.load.principal(principal), authorization.load.vehicle(vid('alice-car'))]);
-      return authorization.decisions.decide({ principal: p!.uid, action: 'vehicle:command', resource: v.uid, context: { client: 'carapace-owner-app', scopes: ['vehicle:unlock'], mfa: true, command: 'unlock' }, entities: [p!, ...v.entities] }).decision;
+      const [p, v] = await Promise.all([
+        authorization.load.principal(principal),
+        authorization.load.vehicle(vid('alice-car')),
+      ]);
+      return authorization.decisions.decide({
+        principal: p!.uid,
+        action: 'vehicle:command',
+        resource: v.uid,
+        context: { client: 'carapace-owner-app', scopes: ['vehicle:unlock'], mfa: true, command: 'unlock' },
+        entities: [p!, ...v.entities],
+      }).decision;
     };
     const ids = await cp.platform.storage.db.selectFrom('users').select(['id', 'email']).execute();
     expect(await decide(ids.find((u) => u.email === 'bob@example.com')!.id)).toBe('deny');
     expect(await decide(ids.find((u) => u.email === 'alice@example.com')!.id)).toBe('allow');
     // Every decision is audited with the policy version.
     const denials = await cp.platform.audit.list({ type: 'authz.decision', decision: 'deny', limit: 50 });
-    expect(denials.some((e) => e.object?.id === vid('alice-car') && e.policyVersion === cp.platform.authorization.policySet.version)).toBe(true);
+    expect(
+      denials.some(
+        (e) => e.object?.id === vid('alice-car') && e.policyVersion === cp.platform.authorization.policySet.version,
+      ),
+    ).toBe(true);
   });
 
   it('A fleet sub-user cannot reach vehicles outside the assigned group', async () => {
@@ -89,18 +140,40 @@ describe('authorization: the named negative tests', () => {
     expect((await oscar.api('GET', `/v1/vehicles/${vid('northwind-van-1')}`)).status).toBe(200);
     expect((await oscar.api('GET', `/v1/vehicles/${vid('northwind-van-2')}`)).status).toBe(404);
     expect((await oscar.api('GET', `/v1/vehicles/${vid('contoso-van-1')}`)).status).toBe(404);
-    expect(json<{ vehicles: Array<{ id: string }> }>(await oscar.api('GET', '/v1/vehicles')).vehicles.map((v) => v.id)).toEqual([vid('northwind-van-1')]);
+    expect(
+      json<{ vehicles: Array<{ id: string }> }>(await oscar.api('GET', '/v1/vehicles')).vehicles.map((v) => v.id),
+    ).toEqual([vid('northwind-van-1')]);
     const fiona = await as('fiona');
-    expect(json<{ vehicles: Array<{ id: string }> }>(await fiona.api('GET', '/v1/vehicles')).vehicles.map((v) => v.id).sort()).toEqual([vid('northwind-van-1'), vid('northwind-van-2')].sort());
+    expect(
+      json<{ vehicles: Array<{ id: string }> }>(await fiona.api('GET', '/v1/vehicles'))
+        .vehicles.map((v) => v.id)
+        .sort(),
+    ).toEqual([vid('northwind-van-1'), vid('northwind-van-2')].sort());
     // An operator cannot add a vehicle to their own group; the admin can, and then the operator sees it.
-    const tenant = (await cp.platform.storage.db.selectFrom('tenants').select(['id']).where('name', '=', 'Northwind Logistics').executeTakeFirstOrThrow()).id;
-    const groups = json<{ groups: Array<{ id: string }> }>(await oscar.api('GET', `/v1/fleets/${tenant}/groups`)).groups;
+    const tenant = (
+      await cp.platform.storage.db
+        .selectFrom('tenants')
+        .select(['id'])
+        .where('name', '=', 'Northwind Logistics')
+        .executeTakeFirstOrThrow()
+    ).id;
+    const groups = json<{ groups: Array<{ id: string }> }>(
+      await oscar.api('GET', `/v1/fleets/${tenant}/groups`),
+    ).groups;
     expect(groups).toHaveLength(1);
-    expect((await oscar.api('PUT', `/v1/fleet-groups/${groups[0]!.id}/vehicles/${vid('northwind-van-2')}`)).status).toBe(403);
-    expect((await fiona.api('PUT', `/v1/fleet-groups/${groups[0]!.id}/vehicles/${vid('contoso-van-1')}`)).status).toBe(404);
-    expect((await fiona.api('PUT', `/v1/fleet-groups/${groups[0]!.id}/vehicles/${vid('northwind-van-2')}`)).status).toBe(200);
+    expect(
+      (await oscar.api('PUT', `/v1/fleet-groups/${groups[0]!.id}/vehicles/${vid('northwind-van-2')}`)).status,
+    ).toBe(403);
+    expect((await fiona.api('PUT', `/v1/fleet-groups/${groups[0]!.id}/vehicles/${vid('contoso-van-1')}`)).status).toBe(
+      404,
+    );
+    expect(
+      (await fiona.api('PUT', `/v1/fleet-groups/${groups[0]!.id}/vehicles/${vid('northwind-van-2')}`)).status,
+    ).toBe(200);
     expect((await oscar.api('GET', `/v1/vehicles/${vid('northwind-van-2')}`)).status).toBe(200);
-    expect((await fiona.api('DELETE', `/v1/fleet-groups/${groups[0]!.id}/vehicles/${vid('northwind-van-2')}`)).status).toBe(200);
+    expect(
+      (await fiona.api('DELETE', `/v1/fleet-groups/${groups[0]!.id}/vehicles/${vid('northwind-van-2')}`)).status,
+    ).toBe(200);
     expect((await oscar.api('GET', `/v1/vehicles/${vid('northwind-van-2')}`)).status).toBe(404);
     // The vehicle stayed in the fleet.
     expect((await fiona.api('GET', `/v1/vehicles/${vid('northwind-van-2')}`)).status).toBe(200);
@@ -112,9 +185,21 @@ describe('authorization: the named negative tests', () => {
     expect((await derek.api('GET', `/v1/vehicles/${vid('alice-car')}/diagnostics`)).status).toBe(404);
     expect((await derek.api('GET', `/v1/vehicles/${vid('frank-old-car')}`)).status).toBe(404);
     // A request by VIN grants nothing until the owner consents; an unknown VIN gets the same answer.
-    const dealer = (await cp.platform.storage.db.selectFrom('tenants').select(['id']).where('kind', '=', 'dealer').executeTakeFirstOrThrow()).id;
-    const asked = await derek.api('POST', `/v1/dealers/${dealer}/service-cases`, { vin: '5YJ3E1EA7KF000003', reason: 'brakes' });
-    const unknown = await derek.api('POST', `/v1/dealers/${dealer}/service-cases`, { vin: '5YJ3E1EA7KF999999', reason: 'brakes' });
+    const dealer = (
+      await cp.platform.storage.db
+        .selectFrom('tenants')
+        .select(['id'])
+        .where('kind', '=', 'dealer')
+        .executeTakeFirstOrThrow()
+    ).id;
+    const asked = await derek.api('POST', `/v1/dealers/${dealer}/service-cases`, {
+      vin: '5YJ3E1EA7KF000003',
+      reason: 'brakes',
+    });
+    const unknown = await derek.api('POST', `/v1/dealers/${dealer}/service-cases`, {
+      vin: '5YJ3E1EA7KF999999',
+      reason: 'brakes',
+    });
     expect([asked.status, unknown.status]).toEqual([202, 202]);
     expect(json<{ vehicleId: unknown; status: string }>(asked)).toMatchObject({ vehicleId: null, status: 'requested' });
     expect(json<{ vehicleId: unknown }>(unknown).vehicleId).toBeNull();
@@ -128,9 +213,15 @@ describe('authorization: the named negative tests', () => {
     expect((await derek.api('POST', `/v1/service-cases/${caseId}/close`, { resolution: 'fixed' })).status).toBe(200);
     expect((await derek.api('GET', `/v1/vehicles/${vid('frank-old-car')}/diagnostics`)).status).toBe(404);
     // A request the owner refuses never tells the dealer the vehicle's id either.
-    const refusedCase = json<{ id: string }>(await derek.api('POST', `/v1/dealers/${dealer}/service-cases`, { vin: '5YJ3E1EA7KF000003', reason: 'recall' }));
-    expect((await bob.api('POST', `/v1/service-cases/${refusedCase.id}/close`, { resolution: 'no thanks' })).json).toMatchObject({ status: 'refused' });
-    const list = json<{ cases: Array<{ id: string; vehicleId: string | null; status: string }> }>(await derek.api('GET', `/v1/dealers/${dealer}/service-cases`)).cases;
+    const refusedCase = json<{ id: string }>(
+      await derek.api('POST', `/v1/dealers/${dealer}/service-cases`, { vin: '5YJ3E1EA7KF000003', reason: 'recall' }),
+    );
+    expect(
+      (await bob.api('POST', `/v1/service-cases/${refusedCase.id}/close`, { resolution: 'no thanks' })).json,
+    ).toMatchObject({ status: 'refused' });
+    const list = json<{ cases: Array<{ id: string; vehicleId: string | null; status: string }> }>(
+      await derek.api('GET', `/v1/dealers/${dealer}/service-cases`),
+    ).cases;
     expect(list.find((c) => c.id === refusedCase.id)).toMatchObject({ status: 'refused', vehicleId: null });
   });
 
@@ -148,12 +239,24 @@ describe('authorization: the named negative tests', () => {
     expect((await chargenet.api('GET', `/v1/vehicles/${vid('bob-car')}/status`)).status).toBe(404);
     expect((await frank.api('GET', `/v1/vehicles/${vid('bob-car')}`)).status).toBe(200);
     // A transfer needs a sign-in with a second factor: Frank signed in with a password only.
-    expect((await frank.api('POST', `/v1/vehicles/${vid('bob-car')}/transfer`, { toEmail: 'bob@example.com' })).json).toMatchObject({ status: 403, code: 'ERR_FORBIDDEN' });
+    expect(
+      (await frank.api('POST', `/v1/vehicles/${vid('bob-car')}/transfer`, { toEmail: 'bob@example.com' })).json,
+    ).toMatchObject({ status: 403, code: 'ERR_FORBIDDEN' });
     // Transferring to an unknown account and to oneself get one answer.
     const a = await bob.api('POST', `/v1/vehicles/${vid('frank-old-car')}/transfer`, { toEmail: 'nobody@example.com' });
     const b = await bob.api('POST', `/v1/vehicles/${vid('frank-old-car')}/transfer`, { toEmail: 'bob@example.com' });
-    expect([a.status, json<{ code: string }>(a).code, b.status, json<{ code: string }>(b).code]).toEqual([422, 'ERR_TRANSFER_REFUSED', 422, 'ERR_TRANSFER_REFUSED']);
-    const history = await cp.platform.storage.db.selectFrom('relationships').select(['user_id', 'ended_at', 'end_reason']).where('vehicle_id', '=', vid('bob-car')).where('kind', '=', 'ownership').execute();
+    expect([a.status, json<{ code: string }>(a).code, b.status, json<{ code: string }>(b).code]).toEqual([
+      422,
+      'ERR_TRANSFER_REFUSED',
+      422,
+      'ERR_TRANSFER_REFUSED',
+    ]);
+    const history = await cp.platform.storage.db
+      .selectFrom('relationships')
+      .select(['user_id', 'ended_at', 'end_reason'])
+      .where('vehicle_id', '=', vid('bob-car'))
+      .where('kind', '=', 'ownership')
+      .execute();
     expect(history.filter((h) => h.ended_at !== null)).toHaveLength(1);
   });
 
@@ -161,38 +264,103 @@ describe('authorization: the named negative tests', () => {
     const alice = await as('alice');
     const dana = await as('dana');
     const until = new Date(Date.now() + 3 * 86_400_000).toISOString();
-    const inv = await alice.api('POST', `/v1/vehicles/${vid('alice-car')}/delegations`, { email: 'dana@example.com', commands: ['lock'], validUntil: until });
+    const inv = await alice.api('POST', `/v1/vehicles/${vid('alice-car')}/delegations`, {
+      email: 'dana@example.com',
+      commands: ['lock'],
+      validUntil: until,
+    });
     expect(inv.status).toBe(201);
     const { invite, code } = json<{ invite: { id: string }; code: string }>(inv);
     // The driver cannot carry a longer window in the acceptance, nor invite themselves again, nor re-share.
-    const longer = await dana.api('POST', `/v1/delegation-invites/${invite.id}/accept`, { code, validUntil: new Date(Date.now() + 365 * 86_400_000).toISOString() });
+    const longer = await dana.api('POST', `/v1/delegation-invites/${invite.id}/accept`, {
+      code,
+      validUntil: new Date(Date.now() + 365 * 86_400_000).toISOString(),
+    });
     expect(longer.json).toMatchObject({ status: 400, code: 'ERR_VALIDATION', field: 'body.validUntil' });
-    expect((await dana.api('POST', `/v1/vehicles/${vid('alice-car')}/delegations`, { email: 'dana@example.com', commands: ['unlock'], validUntil: new Date(Date.now() + 30 * 86_400_000).toISOString() })).status).toBe(403);
-    expect((await dana.api('POST', `/v1/vehicles/${vid('alice-car')}/delegations`, { email: 'frank@example.com', commands: ['lock'], validUntil: until })).status).toBe(403);
+    expect(
+      (
+        await dana.api('POST', `/v1/vehicles/${vid('alice-car')}/delegations`, {
+          email: 'dana@example.com',
+          commands: ['unlock'],
+          validUntil: new Date(Date.now() + 30 * 86_400_000).toISOString(),
+        })
+      ).status,
+    ).toBe(403);
+    expect(
+      (
+        await dana.api('POST', `/v1/vehicles/${vid('alice-car')}/delegations`, {
+          email: 'frank@example.com',
+          commands: ['lock'],
+          validUntil: until,
+        })
+      ).status,
+    ).toBe(403);
     // Someone else cannot accept it with the code; the invitee accepts once and gets exactly the owner's window.
-    expect((await (await as('frank')).api('POST', `/v1/delegation-invites/${invite.id}/accept`, { code })).status).toBe(404);
-    expect((await dana.api('POST', `/v1/delegation-invites/${invite.id}/accept`, { code: 'x'.repeat(43) })).json).toMatchObject({ code: 'ERR_INVITE_INVALID' });
+    expect((await (await as('frank')).api('POST', `/v1/delegation-invites/${invite.id}/accept`, { code })).status).toBe(
+      404,
+    );
+    expect(
+      (await dana.api('POST', `/v1/delegation-invites/${invite.id}/accept`, { code: 'x'.repeat(43) })).json,
+    ).toMatchObject({ code: 'ERR_INVITE_INVALID' });
     const accepted = await dana.api('POST', `/v1/delegation-invites/${invite.id}/accept`, { code });
     expect(accepted.status).toBe(201);
-    expect(json<{ validUntil: string; commands: string[] }>(accepted)).toMatchObject({ validUntil: until, commands: ['lock'] });
+    expect(json<{ validUntil: string; commands: string[] }>(accepted)).toMatchObject({
+      validUntil: until,
+      commands: ['lock'],
+    });
     expect((await dana.api('POST', `/v1/delegation-invites/${invite.id}/accept`, { code })).status).toBe(404);
     // Nor can the owner backdate one (history would show access before it was granted).
-    expect((await alice.api('POST', `/v1/vehicles/${vid('alice-car')}/delegations`, { email: 'dana@example.com', commands: ['lock'], validFrom: new Date(Date.now() - 86_400_000).toISOString(), validUntil: until })).json).toMatchObject({ status: 400, field: 'validFrom' });
+    expect(
+      (
+        await alice.api('POST', `/v1/vehicles/${vid('alice-car')}/delegations`, {
+          email: 'dana@example.com',
+          commands: ['lock'],
+          validFrom: new Date(Date.now() - 86_400_000).toISOString(),
+          validUntil: until,
+        })
+      ).json,
+    ).toMatchObject({ status: 400, field: 'validFrom' });
     // An invite sent by mistake is withdrawn by the owner, not by the invitee, and its code dies.
-    const mistaken = json<{ invite: { id: string }; code: string }>(await alice.api('POST', `/v1/vehicles/${vid('alice-car')}/delegations`, { email: 'dana@example.com', commands: ['horn_lights'], validUntil: until }));
-    expect((await dana.api('POST', `/v1/delegation-invites/${mistaken.invite.id}/revoke`, { reason: 'no' })).status).toBe(404);
-    expect((await alice.api('POST', `/v1/delegation-invites/${mistaken.invite.id}/revoke`, { reason: 'wrong person' })).status).toBe(200);
-    expect((await dana.api('POST', `/v1/delegation-invites/${mistaken.invite.id}/accept`, { code: mistaken.code })).status).toBe(404);
+    const mistaken = json<{ invite: { id: string }; code: string }>(
+      await alice.api('POST', `/v1/vehicles/${vid('alice-car')}/delegations`, {
+        email: 'dana@example.com',
+        commands: ['horn_lights'],
+        validUntil: until,
+      }),
+    );
+    expect(
+      (await dana.api('POST', `/v1/delegation-invites/${mistaken.invite.id}/revoke`, { reason: 'no' })).status,
+    ).toBe(404);
+    expect(
+      (await alice.api('POST', `/v1/delegation-invites/${mistaken.invite.id}/revoke`, { reason: 'wrong person' }))
+        .status,
+    ).toBe(200);
+    expect(
+      (await dana.api('POST', `/v1/delegation-invites/${mistaken.invite.id}/accept`, { code: mistaken.code })).status,
+    ).toBe(404);
     // No route changes a delegation's window; the owner cannot exceed the maximum either.
-    expect((await dana.api('PATCH', `/v1/delegations/${json<{ id: string }>(accepted).id}`, { validUntil: until })).status).toBe(404);
-    expect((await alice.api('POST', `/v1/vehicles/${vid('alice-car')}/delegations`, { email: 'dana@example.com', commands: ['lock'], validUntil: new Date(Date.now() + 400 * 86_400_000).toISOString() })).json).toMatchObject({ status: 400, field: 'validUntil' });
+    expect(
+      (await dana.api('PATCH', `/v1/delegations/${json<{ id: string }>(accepted).id}`, { validUntil: until })).status,
+    ).toBe(404);
+    expect(
+      (
+        await alice.api('POST', `/v1/vehicles/${vid('alice-car')}/delegations`, {
+          email: 'dana@example.com',
+          commands: ['lock'],
+          validUntil: new Date(Date.now() + 400 * 86_400_000).toISOString(),
+        })
+      ).json,
+    ).toMatchObject({ status: 400, field: 'validUntil' });
   });
 
-  it('A support agent\'s search respects role and case assignment', async () => {
+  it("A support agent's search respects role and case assignment", async () => {
     const sam = await as('sam');
     const sue = await as('sue');
-    const search = async (c: Caller, email: string) => c.api('GET', `/v1/support/accounts?email=${encodeURIComponent(email)}`);
-    expect(json<{ accounts: Array<{ email: string }> }>(await search(sam, 'alice@example.com')).accounts.map((a) => a.email)).toEqual(['alice@example.com']);
+    const search = async (c: Caller, email: string) =>
+      c.api('GET', `/v1/support/accounts?email=${encodeURIComponent(email)}`);
+    expect(
+      json<{ accounts: Array<{ email: string }> }>(await search(sam, 'alice@example.com')).accounts.map((a) => a.email),
+    ).toEqual(['alice@example.com']);
     expect(json<{ accounts: unknown[] }>(await search(sam, 'bob@example.com')).accounts).toEqual([]);
     expect(json<{ accounts: unknown[] }>(await search(sue, 'alice@example.com')).accounts).toEqual([]);
     expect((await search(await as('dana'), 'alice@example.com')).status).toBe(403);
@@ -203,15 +371,29 @@ describe('authorization: the named negative tests', () => {
     expect((await sam.api('GET', `/v1/vehicles/${vid('alice-car')}/location`)).status).toBe(200);
     expect((await sue.api('GET', `/v1/vehicles/${vid('alice-car')}`)).status).toBe(404);
     // Just-in-time approval: only a security admin, never for oneself, recorded in the audit trail.
-    const cases = json<{ cases: Array<{ id: string; assigneeId: string }> }>(await sam.api('GET', '/v1/support-cases')).cases;
+    const cases = json<{ cases: Array<{ id: string; assigneeId: string }> }>(
+      await sam.api('GET', '/v1/support-cases'),
+    ).cases;
     expect(cases).toHaveLength(1);
-    expect((await sam.api('POST', `/v1/support-cases/${cases[0]!.id}/approvals`, { command: 'lock', reason: 'customer locked out' })).status).toBe(403);
+    expect(
+      (
+        await sam.api('POST', `/v1/support-cases/${cases[0]!.id}/approvals`, {
+          command: 'lock',
+          reason: 'customer locked out',
+        })
+      ).status,
+    ).toBe(403);
     const sean = await as('sean');
-    const approved = await sean.api('POST', `/v1/support-cases/${cases[0]!.id}/approvals`, { command: 'lock', reason: 'customer asked to lock remotely' });
+    const approved = await sean.api('POST', `/v1/support-cases/${cases[0]!.id}/approvals`, {
+      command: 'lock',
+      reason: 'customer asked to lock remotely',
+    });
     expect(approved.status).toBe(201);
     const events = await cp.platform.audit.list({ type: 'relationships.support_case.command_approved', limit: 5 });
     expect(events[0]?.details).toMatchObject({ command: 'lock', agent: cases[0]!.assigneeId });
-    expect((await sean.api('POST', `/v1/support-cases/${cases[0]!.id}/close`, { resolution: 'done' })).status).toBe(200);
+    expect((await sean.api('POST', `/v1/support-cases/${cases[0]!.id}/close`, { resolution: 'done' })).status).toBe(
+      200,
+    );
     expect(json<{ accounts: unknown[] }>(await search(sam, 'alice@example.com')).accounts).toEqual([]);
     expect((await sam.api('GET', `/v1/vehicles/${vid('alice-car')}`)).status).toBe(404);
   });
@@ -221,9 +403,25 @@ describe('authorization: the named negative tests', () => {
     expect((await insights.api('GET', `/v1/vehicles/${vid('alice-car')}/status`)).status).toBe(200);
     for (const [method, path, body] of [
       ['POST', `/v1/vehicles/${vid('alice-car')}/transfer`, { toEmail: 'x@example.com' }],
-      ['POST', `/v1/vehicles/${vid('alice-car')}/delegations`, { email: 'x@example.com', commands: ['unlock'], validUntil: new Date(Date.now() + 86_400_000).toISOString() }],
-      ['POST', `/v1/vehicles/${vid('alice-car')}/partner-grants`, { clientId: 'insights-readonly', scopes: ['vehicle:location'], until: new Date(Date.now() + 86_400_000).toISOString() }],
-      ['POST', '/v1/support-cases', { accountEmail: 'alice@example.com', assigneeEmail: 'sam@carapace.example', summary: 'x' }],
+      [
+        'POST',
+        `/v1/vehicles/${vid('alice-car')}/delegations`,
+        { email: 'x@example.com', commands: ['unlock'], validUntil: new Date(Date.now() + 86_400_000).toISOString() },
+      ],
+      [
+        'POST',
+        `/v1/vehicles/${vid('alice-car')}/partner-grants`,
+        {
+          clientId: 'insights-readonly',
+          scopes: ['vehicle:location'],
+          until: new Date(Date.now() + 86_400_000).toISOString(),
+        },
+      ],
+      [
+        'POST',
+        '/v1/support-cases',
+        { accountEmail: 'alice@example.com', assigneeEmail: 'sam@carapace.example', summary: 'x' },
+      ],
       ['GET', `/v1/vehicles/${vid('alice-car')}/location`, undefined],
       ['GET', `/v1/vehicles/${vid('alice-car')}/diagnostics`, undefined],
       ['POST', '/admin/v1/revocations', { deviceId: crypto.randomUUID(), reason: 'x' }],
@@ -233,7 +431,10 @@ describe('authorization: the named negative tests', () => {
       expect([403, 404], `${method} ${path}`).toContain(res.status);
     }
     // The admin plane itself wants an operator certificate, whatever bearer token comes along.
-    const admin = await request(`${cp.addresses.admin}/admin/v1/audit-events`, { ca: cp.ca, headers: { authorization: 'DPoP x' } });
+    const admin = await request(`${cp.addresses.admin}/admin/v1/audit-events`, {
+      ca: cp.ca,
+      headers: { authorization: 'DPoP x' },
+    });
     expect(admin.status).toBe(401);
   });
 
@@ -241,16 +442,55 @@ describe('authorization: the named negative tests', () => {
     const alice = await as('alice');
     const fiona = await as('fiona');
     const db = cp.platform.storage.db;
-    const count = async () => Number((await db.selectFrom('relationships').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n)
-      + Number((await db.selectFrom('fleet_groups').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n)
-      + Number((await db.selectFrom('delegation_invites').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+    const count = async () =>
+      Number(
+        (
+          await db
+            .selectFrom('relationships')
+            .select((eb) => eb.fn.countAll().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      ) +
+      Number(
+        (
+          await db
+            .selectFrom('fleet_groups')
+            .select((eb) => eb.fn.countAll().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      ) +
+      Number(
+        (
+          await db
+            .selectFrom('delegation_invites')
+            .select((eb) => eb.fn.countAll().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
     const before = await count();
-    const tenant = (await db.selectFrom('tenants').select(['id']).where('name', '=', 'Northwind Logistics').executeTakeFirstOrThrow()).id;
+    const tenant = (
+      await db.selectFrom('tenants').select(['id']).where('name', '=', 'Northwind Logistics').executeTakeFirstOrThrow()
+    ).id;
     const until = new Date(Date.now() + 86_400_000).toISOString();
     for (const [who, path, body, field] of [
-      [alice, `/v1/vehicles/${vid('alice-car')}/delegations`, { email: 'sue@carapace.example', commands: ['lock'], validUntil: until, ownerId: 'x' }, 'body.ownerId'],
-      [alice, `/v1/vehicles/${vid('alice-car')}/delegations`, { email: 'sue@carapace.example', commands: ['lock'], validUntil: until, status: 'accepted' }, 'body.status'],
-      [alice, `/v1/vehicles/${vid('alice-car')}/partner-grants`, { clientId: 'insights-readonly', scopes: ['vehicle:read_status'], until, tenantId: tenant }, 'body.tenantId'],
+      [
+        alice,
+        `/v1/vehicles/${vid('alice-car')}/delegations`,
+        { email: 'sue@carapace.example', commands: ['lock'], validUntil: until, ownerId: 'x' },
+        'body.ownerId',
+      ],
+      [
+        alice,
+        `/v1/vehicles/${vid('alice-car')}/delegations`,
+        { email: 'sue@carapace.example', commands: ['lock'], validUntil: until, status: 'accepted' },
+        'body.status',
+      ],
+      [
+        alice,
+        `/v1/vehicles/${vid('alice-car')}/partner-grants`,
+        { clientId: 'insights-readonly', scopes: ['vehicle:read_status'], until, tenantId: tenant },
+        'body.tenantId',
+      ],
       [alice, `/v1/vehicles/${vid('alice-car')}/transfer`, { toEmail: 'bob@example.com', role: 'owner' }, 'body.role'],
       [fiona, `/v1/fleets/${tenant}/groups`, { name: 'South', tenantId: crypto.randomUUID() }, 'body.tenantId'],
     ] as const) {
@@ -265,18 +505,36 @@ describe('authorization: the named negative tests', () => {
     const adminUrl = cp.addresses.admin;
     const tls = { ca: cp.ca, cert: cp.operatorTls.cert, key: cp.operatorTls.key };
     expect((await request(`${adminUrl}/admin/v1/audit-events`, tls)).status).toBe(200);
-    for (const path of ['/ADMIN/v1/audit-events', '/admin/V1/audit-events', '/admin/v1/audit-events/', '/admin/v1/audit-events//', '/admin/v1/./audit-events', '/admin/v1/%2e/audit-events',
-      '/admin/v1/x/%2e%2e/audit-events', '/admin/v1/audit-events%2f', '/admin/v1/audit-events;x', '/admin//v1/audit-events']) {
+    for (const path of [
+      '/ADMIN/v1/audit-events',
+      '/admin/V1/audit-events',
+      '/admin/v1/audit-events/',
+      '/admin/v1/audit-events//',
+      '/admin/v1/./audit-events',
+      '/admin/v1/%2e/audit-events',
+      '/admin/v1/x/%2e%2e/audit-events',
+      '/admin/v1/audit-events%2f',
+      '/admin/v1/audit-events;x',
+      '/admin//v1/audit-events',
+    ]) {
       const res = await rawRequest(adminUrl, path, tls);
       expect([400, 404], path).toContain(res.status);
     }
     // Percent-encoding an unreserved character names the same resource (RFC 3986): it gets the same checks.
-    expect((await rawRequest(adminUrl, '/%61dmin/v1/audit-events', { ca: cp.ca })).status).toBe((await rawRequest(adminUrl, '/admin/v1/audit-events', { ca: cp.ca })).status);
+    expect((await rawRequest(adminUrl, '/%61dmin/v1/audit-events', { ca: cp.ca })).status).toBe(
+      (await rawRequest(adminUrl, '/admin/v1/audit-events', { ca: cp.ca })).status,
+    );
     expect((await rawRequest(adminUrl, '/%61dmin/v1/audit-events', { ca: cp.ca })).status).toBe(401);
-    for (const method of ['DELETE', 'PUT', 'PATCH']) expect((await request(`${adminUrl}/admin/v1/audit-events`, { ...tls, method })).status).toBe(404);
+    for (const method of ['DELETE', 'PUT', 'PATCH'])
+      expect((await request(`${adminUrl}/admin/v1/audit-events`, { ...tls, method })).status).toBe(404);
     // And never through the public listener, with or without a token.
     const alice = await as('alice');
-    for (const path of ['/admin/v1/audit-events', '/ADMIN/v1/revocations', '/v1/../admin/v1/audit-events', '/v1/%2e%2e/admin/v1/audit-events']) {
+    for (const path of [
+      '/admin/v1/audit-events',
+      '/ADMIN/v1/revocations',
+      '/v1/../admin/v1/audit-events',
+      '/v1/%2e%2e/admin/v1/audit-events',
+    ]) {
       expect((await rawRequest(base, path, { ca: cp.ca })).status, path).toBe(404);
       expect((await alice.api('GET', path)).status, path).toBe(404);
     }
@@ -286,23 +544,51 @@ describe('authorization: the named negative tests', () => {
     const sean = await as('sean');
     const sue = await as('sue');
     const bob = await as('bob');
-    const opened = await sean.api('POST', '/v1/support-cases', { accountEmail: 'bob@example.com', assigneeEmail: 'sue@carapace.example', vehicleId: vid('frank-old-car'), summary: 'cannot connect' });
+    const opened = await sean.api('POST', '/v1/support-cases', {
+      accountEmail: 'bob@example.com',
+      assigneeEmail: 'sue@carapace.example',
+      vehicleId: vid('frank-old-car'),
+      summary: 'cannot connect',
+    });
     expect(opened.status).toBe(201);
     const caseId = json<{ id: string }>(opened).id;
     expect((await sue.api('GET', `/v1/vehicles/${vid('frank-old-car')}`)).status).toBe(200);
     // Bob sells the car to Alice: the agent keeps Bob's account but not the car, and no approval can be given for it.
-    expect((await bob.api('POST', `/v1/vehicles/${vid('frank-old-car')}/transfer`, { toEmail: 'alice@example.com' })).status).toBe(200);
+    expect(
+      (await bob.api('POST', `/v1/vehicles/${vid('frank-old-car')}/transfer`, { toEmail: 'alice@example.com' })).status,
+    ).toBe(200);
     expect((await sue.api('GET', `/v1/vehicles/${vid('frank-old-car')}`)).status).toBe(404);
     const bobId = (await cp.platform.directory.findUserByEmail('bob@example.com'))!.id;
     expect((await sue.api('GET', `/v1/accounts/${bobId}`)).status).toBe(200);
-    expect((await sean.api('POST', `/v1/support-cases/${caseId}/approvals`, { command: 'unlock', reason: 'x' })).json).toMatchObject({ status: 422, code: 'ERR_CASE_REFUSED' });
+    expect(
+      (await sean.api('POST', `/v1/support-cases/${caseId}/approvals`, { command: 'unlock', reason: 'x' })).json,
+    ).toMatchObject({ status: 422, code: 'ERR_CASE_REFUSED' });
     // The new owner does not see the previous owner's service history.
     const alice = await as('alice');
-    expect(json<{ cases: unknown[] }>(await alice.api('GET', `/v1/vehicles/${vid('frank-old-car')}/service-cases`)).cases).toEqual([]);
+    expect(
+      json<{ cases: unknown[] }>(await alice.api('GET', `/v1/vehicles/${vid('frank-old-car')}/service-cases`)).cases,
+    ).toEqual([]);
     // Separation of duties: a security admin cannot work a case, nor invite themselves into the agent role.
-    const self = await sean.api('POST', '/v1/support-cases', { accountEmail: 'bob@example.com', assigneeEmail: 'sean@carapace.example', summary: 'x' });
+    const self = await sean.api('POST', '/v1/support-cases', {
+      accountEmail: 'bob@example.com',
+      assigneeEmail: 'sean@carapace.example',
+      summary: 'x',
+    });
     expect(self.json).toMatchObject({ status: 422, code: 'ERR_CASE_REFUSED' });
-    const oem = (await cp.platform.storage.db.selectFrom('tenants').select(['id']).where('kind', '=', 'oem').executeTakeFirstOrThrow()).id;
-    expect((await sean.api('POST', `/v1/tenants/${oem}/invitations`, { email: 'sean@carapace.example', role: 'support_agent' })).json).toMatchObject({ status: 403, reason: 'self_invitation' });
+    const oem = (
+      await cp.platform.storage.db
+        .selectFrom('tenants')
+        .select(['id'])
+        .where('kind', '=', 'oem')
+        .executeTakeFirstOrThrow()
+    ).id;
+    expect(
+      (
+        await sean.api('POST', `/v1/tenants/${oem}/invitations`, {
+          email: 'sean@carapace.example',
+          role: 'support_agent',
+        })
+      ).json,
+    ).toMatchObject({ status: 403, reason: 'self_invitation' });
   });
 });

@@ -26,11 +26,34 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 describe('carapace CLI', () => {
   it('has --help on every subcommand', async () => {
-    const subcommands = [[], ['serve'], ['seed'], ['migrate'], ['pki'], ['pki', 'import'], ['pki', 'factory-cert'], ['pki', 'provision'], ['pki', 'operator-cert'], ['pki', 'revoke'], ['pki', 'device-status'], ['pki', 'replace'], ['pki', 'crl'], ['auth'], ['auth', 'rotate-signing-key'], ['audit'], ['audit', 'list'], ['config'], ['config', 'check'], ['config', 'reference']];
+    const subcommands = [
+      [],
+      ['serve'],
+      ['seed'],
+      ['migrate'],
+      ['pki'],
+      ['pki', 'import'],
+      ['pki', 'factory-cert'],
+      ['pki', 'provision'],
+      ['pki', 'operator-cert'],
+      ['pki', 'revoke'],
+      ['pki', 'device-status'],
+      ['pki', 'replace'],
+      ['pki', 'crl'],
+      ['auth'],
+      ['auth', 'rotate-signing-key'],
+      ['audit'],
+      ['audit', 'list'],
+      ['config'],
+      ['config', 'check'],
+      ['config', 'reference'],
+    ];
     for (const sub of subcommands) {
       let out = '';
       const program = buildProgram({ writeOut: (t) => (out += t), writeErr: (t) => (out += t) });
-      await expect(program.parseAsync(['node', 'carapace', ...sub, '--help']), sub.join(' ')).rejects.toMatchObject({ code: 'commander.helpDisplayed' });
+      await expect(program.parseAsync(['node', 'carapace', ...sub, '--help']), sub.join(' ')).rejects.toMatchObject({
+        code: 'commander.helpDisplayed',
+      });
       expect(out, sub.join(' ')).toContain(`Usage: carapace${sub.length ? ` ${sub.join(' ')}` : ''}`);
     }
     // And the real binary entry point answers too.
@@ -41,7 +64,16 @@ describe('carapace CLI', () => {
     expect((await carapace('migrate')).stdout).toMatch(/applied [1-9]\d* migration\(s\); (\d+) known/);
     expect((await carapace('migrate')).stdout).toMatch(/applied 0 migration\(s\)/);
     const out = join(dataDir, 'unit');
-    const fc = await carapace('pki', 'factory-cert', '--serial', 'TCU-CLI-1', '--vin', '1HGCM82633A004352', '--out', out);
+    const fc = await carapace(
+      'pki',
+      'factory-cert',
+      '--serial',
+      'TCU-CLI-1',
+      '--vin',
+      '1HGCM82633A004352',
+      '--out',
+      out,
+    );
     expect(fc.code).toBe(0);
     const issued = JSON.parse(fc.stdout) as { deviceId: string; status: string };
     expect(issued.status).toBe('provisioned');
@@ -53,15 +85,30 @@ describe('carapace CLI', () => {
     // The key never reaches stdout.
     expect(fc.stdout).not.toContain('PRIVATE KEY');
 
-    const revoke = await carapace('pki', 'device-status', '--device', issued.deviceId, '--status', 'decommissioned', '--reason', 'scrapped');
+    const revoke = await carapace(
+      'pki',
+      'device-status',
+      '--device',
+      issued.deviceId,
+      '--status',
+      'decommissioned',
+      '--reason',
+      'scrapped',
+    );
     expect(JSON.parse(revoke.stdout)).toMatchObject({ status: 'decommissioned' });
     const audit = await carapace('audit', 'list', '--type-prefix', 'pki.device.');
-    const types = audit.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { type: string }).type);
+    const types = audit.stdout
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { type: string }).type);
     expect(types).toEqual(expect.arrayContaining(['pki.device.provisioned', 'pki.device.transitioned']));
   });
 
   it('fails with one clear line naming the bad key or value', async () => {
-    const bad = await run('node', [...CLI, 'migrate'], { env: { ...env, CARAPACE_GATEWAY_PORT: 'eighty' } }).then(() => ({ stderr: '', code: 0 }), (e: { stderr: string; code: number }) => e);
+    const bad = await run('node', [...CLI, 'migrate'], { env: { ...env, CARAPACE_GATEWAY_PORT: 'eighty' } }).then(
+      () => ({ stderr: '', code: 0 }),
+      (e: { stderr: string; code: number }) => e,
+    );
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/listeners\.gateway\.port \(from CARAPACE_GATEWAY_PORT\)/);
     const reason = await carapace('pki', 'revoke', '--serial', 'AB', '--reason', 'because');

@@ -19,11 +19,31 @@ describe('the README remote-command walkthrough', () => {
     cp = await startTestCarapace({ database: 'sqlite', overrides: { seedDemo: true } });
     caFile = join(cp.config.dataDir, 'test-ca.pem');
     writeFileSync(caFile, cp.ca);
-    simulator = spawn('node', ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'simulate', '--vehicles', '2', '--gateway', cp.addresses.gateway, '--ca', caFile], {
-      cwd: root, env: { ...process.env, CARAPACE_DATA_DIR: cp.config.dataDir, CARAPACE_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    simulator = spawn(
+      'node',
+      [
+        '--import',
+        'tsx',
+        join(root, 'src/cli/main.ts'),
+        'simulate',
+        '--vehicles',
+        '2',
+        '--gateway',
+        cp.addresses.gateway,
+        '--ca',
+        caFile,
+      ],
+      {
+        cwd: root,
+        env: { ...process.env, CARAPACE_DATA_DIR: cp.config.dataDir, CARAPACE_LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     await new Promise<void>((resolve, reject) => {
-      simulator.stdout?.on('data', (d: Buffer) => { simulated += d.toString(); if (simulated.includes('simulating 2 vehicle(s)')) resolve(); });
+      simulator.stdout?.on('data', (d: Buffer) => {
+        simulated += d.toString();
+        if (simulated.includes('simulating 2 vehicle(s)')) resolve();
+      });
       simulator.once('exit', (code) => reject(new Error(`simulator exited with ${code}`)));
     });
   }, 120_000);
@@ -35,13 +55,24 @@ describe('the README remote-command walkthrough', () => {
   it('Alice unlocks with step-up and the simulated car confirms; Dana without a second factor gets the challenge', async () => {
     expect(simulated).toContain('TCU-DEMO-0001=');
     const env = { ...process.env, CARAPACE_URL: cp.config.publicBaseUrl, CARAPACE_CA: caFile };
-    const { stdout } = await run('node', ['--import', 'tsx', join(root, 'scripts/command.ts'), 'alice@example.com', 'unlock'], { cwd: root, timeout: 60_000, env });
+    const { stdout } = await run(
+      'node',
+      ['--import', 'tsx', join(root, 'scripts/command.ts'), 'alice@example.com', 'unlock'],
+      { cwd: root, timeout: 60_000, env },
+    );
     expect(stdout).toContain('-> 202');
     expect(stdout).toMatch(/: confirmed \(signed acknowledgement verified/);
     const jobId = /"id": "([0-9a-f-]{36})"/.exec(stdout)?.[1] as string;
     const events = await cp.platform.audit.list({ objectId: jobId, limit: 20 });
     expect(events.map((e) => e.type)).toContain('commands.job.requested');
-    const dana = await run('node', ['--import', 'tsx', join(root, 'scripts/command.ts'), 'dana@example.com', 'unlock'], { cwd: root, timeout: 60_000, env }).then(() => null, (err: { stdout: string }) => err.stdout);
+    const dana = await run(
+      'node',
+      ['--import', 'tsx', join(root, 'scripts/command.ts'), 'dana@example.com', 'unlock'],
+      { cwd: root, timeout: 60_000, env },
+    ).then(
+      () => null,
+      (err: { stdout: string }) => err.stdout,
+    );
     expect(dana).toContain('-> 401');
     expect(dana).toContain('error="insufficient_user_authentication"');
   });

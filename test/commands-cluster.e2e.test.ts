@@ -22,26 +22,72 @@ describe.each(testEngines())('commands across two nodes (%s)', (database) => {
   const model = new VehicleModel();
 
   beforeAll(async () => {
-    a = await startTestCarapace({ database, overrides: { seedDemo: true, redis: { url: process.env.REDIS_URL ?? null } } });
+    a = await startTestCarapace({
+      database,
+      overrides: { seedDemo: true, redis: { url: process.env.REDIS_URL ?? null } },
+    });
     const [pub, gw, adm] = [await freePort(), await freePort(), await freePort()];
     // Same data directory (keys), database, schema and issuer; other ports.
-    const config = loadConfig({ overrides: { ...a.config, seedDemo: false, listeners: { public: { host: '127.0.0.1', port: pub }, gateway: { host: '127.0.0.1', port: gw }, admin: { host: '127.0.0.1', port: adm } } } });
+    const config = loadConfig({
+      overrides: {
+        ...a.config,
+        seedDemo: false,
+        listeners: {
+          public: { host: '127.0.0.1', port: pub },
+          gateway: { host: '127.0.0.1', port: gw },
+          admin: { host: '127.0.0.1', port: adm },
+        },
+      },
+    });
     b = await startCarapace(config, { log: createLogger('silent') });
     const dir = join(a.config.dataDir, 'factory', 'TCU-DEMO-0001');
     device = new GatewayClient({ gatewayUrl: b.addresses.gateway, ca: a.ca });
-    const { issued } = await device.enroll({ cert: readFileSync(join(dir, 'factory-cert.pem'), 'utf8'), key: readFileSync(join(dir, 'factory-key.pem'), 'utf8') });
-    channel = new CommandChannel({ gateway: device, verifier: new EnvelopeVerifier({ keys: issued.commandVerificationKeys.keys, vehicleId: issued.vehicleId, deviceId: issued.deviceId, trustAnchor: a.ca }), execute: (c) => model.execute(c.command, c.params), reconnect: false });
+    const { issued } = await device.enroll({
+      cert: readFileSync(join(dir, 'factory-cert.pem'), 'utf8'),
+      key: readFileSync(join(dir, 'factory-key.pem'), 'utf8'),
+    });
+    channel = new CommandChannel({
+      gateway: device,
+      verifier: new EnvelopeVerifier({
+        keys: issued.commandVerificationKeys.keys,
+        vehicleId: issued.vehicleId,
+        deviceId: issued.deviceId,
+        trustAnchor: a.ca,
+      }),
+      execute: (c) => model.execute(c.command, c.params),
+      reconnect: false,
+    });
     await channel.connect();
   }, 120_000);
-  afterAll(async () => { channel?.close(); device?.close(); await b?.close(); await a?.stop(); });
+  afterAll(async () => {
+    channel?.close();
+    device?.close();
+    await b?.close();
+    await a?.stop();
+  });
 
   it('a request on node A reaches the channel on node B and is confirmed', async () => {
     expect(b.platform.commands.dispatcher.connected(device.credentials!.issued.vehicleId)).toBe(true);
     expect(a.platform.commands.dispatcher.connected(device.credentials!.issued.vehicleId)).toBe(false);
-    const alice = await CarapaceClient.create({ baseUrl: a.config.publicBaseUrl, ca: a.ca, clientId: 'carapace-owner-app', redirectUri: 'http://127.0.0.1/callback' });
-    await alice.login({ email: 'alice@example.com', password: 'demo-alice-password', totp: () => currentTotp('JBSWY3DPEHPK3PXPALICE234', new Date()), scopes: ['openid', 'vehicle:read_status', 'vehicle:lock'] });
+    const alice = await CarapaceClient.create({
+      baseUrl: a.config.publicBaseUrl,
+      ca: a.ca,
+      clientId: 'carapace-owner-app',
+      redirectUri: 'http://127.0.0.1/callback',
+    });
+    await alice.login({
+      email: 'alice@example.com',
+      password: 'demo-alice-password',
+      totp: () => currentTotp('JBSWY3DPEHPK3PXPALICE234', new Date()),
+      scopes: ['openid', 'vehicle:read_status', 'vehicle:lock'],
+    });
     const carId = device.credentials!.issued.vehicleId;
-    const res = await alice.api('POST', `/v1/vehicles/${carId}/commands`, { command: 'lock' }, { 'idempotency-key': 'cluster-1' });
+    const res = await alice.api(
+      'POST',
+      `/v1/vehicles/${carId}/commands`,
+      { command: 'lock' },
+      { 'idempotency-key': 'cluster-1' },
+    );
     expect(res.status).toBe(202);
     const id = (res.json as { id: string }).id;
     let state = '';

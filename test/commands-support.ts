@@ -1,6 +1,14 @@
 import { parseCanonical, sha256 } from '../src/vehicle-sdk/command-envelope.js';
 
-export { CommandChannel, EnvelopeVerifier, GatewayClient, paramsHash, signAck, VehicleModel, type AckClaims } from '../src/vehicle-sdk/index.js';
+export {
+  CommandChannel,
+  EnvelopeVerifier,
+  GatewayClient,
+  paramsHash,
+  signAck,
+  VehicleModel,
+  type AckClaims,
+} from '../src/vehicle-sdk/index.js';
 
 /** The counter and hash of a captured envelope, as a device computes them for its acknowledgement. */
 export function parseCanonicalForTests(signed: string): { counter: number; hash: string } {

@@ -1,4 +1,4 @@
-import { webcrypto } from 'node:crypto';
+import { type webcrypto } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IdentityUri } from '../src/pki/index.js';
 import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/carapace.js';
@@ -29,7 +29,12 @@ describe.each(testEngines())('vehicle gateway refusals on %s', (engine) => {
 
   const idOf = (c: GatewayClient) => c.credentials?.issued.deviceId as string;
 
-  async function expectRefusal(res: { status: number; json: unknown; headers: Record<string, unknown> }, status: number, code: string, reason: unknown) {
+  async function expectRefusal(
+    res: { status: number; json: unknown; headers: Record<string, unknown> },
+    status: number,
+    code: string,
+    reason: unknown,
+  ) {
     expect(res.status).toBe(status);
     expect(res.json).toMatchObject({ code, reason, status, type: expect.stringMatching(/^urn:carapace:problem:/) });
     const requestId = String(res.headers['x-request-id']);
@@ -56,8 +61,17 @@ describe.each(testEngines())('vehicle gateway refusals on %s', (engine) => {
   it('refuses a certificate from another CA, even one naming a real device', async () => {
     const evil = await foreignCa();
     const key = await testKey();
-    const cert = await signLeaf({ issuer: evil.cert, issuerKey: evil.key.pair.privateKey, subjectKey: key, uris: [IdentityUri.device(idOf(device))] });
-    const res = await httpsRequest(url(`/v1/devices/${idOf(device)}`), { ca: cp.ca, cert: `${cert}\n${evil.cert.toString('pem')}\n`, key: key.pem });
+    const cert = await signLeaf({
+      issuer: evil.cert,
+      issuerKey: evil.key.pair.privateKey,
+      subjectKey: key,
+      uris: [IdentityUri.device(idOf(device))],
+    });
+    const res = await httpsRequest(url(`/v1/devices/${idOf(device)}`), {
+      ca: cp.ca,
+      cert: `${cert}\n${evil.cert.toString('pem')}\n`,
+      key: key.pem,
+    });
     await expectRefusal(res, 401, 'ERR_CLIENT_CERT_UNTRUSTED', expect.stringMatching(/^untrusted_/));
   });
 
@@ -65,8 +79,12 @@ describe.each(testEngines())('vehicle gateway refusals on %s', (engine) => {
     const { fleet } = cp.platform.pki.ctx.authorities;
     const key = await testKey();
     const cert = await signLeaf({
-      issuer: fleet.certificate, issuerKey: fleet.signingKey as webcrypto.CryptoKey, subjectKey: key, uris: [IdentityUri.device(idOf(device))],
-      notBefore: new Date(Date.now() - 10 * 86400_000), notAfter: new Date(Date.now() - 86400_000),
+      issuer: fleet.certificate,
+      issuerKey: fleet.signingKey as webcrypto.CryptoKey,
+      subjectKey: key,
+      uris: [IdentityUri.device(idOf(device))],
+      notBefore: new Date(Date.now() - 10 * 86400_000),
+      notAfter: new Date(Date.now() - 86400_000),
     });
     const res = await httpsRequest(url(`/v1/devices/${idOf(device)}`), { ca: cp.ca, cert, key: key.pem });
     await expectRefusal(res, 401, 'ERR_CLIENT_CERT_EXPIRED', 'certificate_expired');
@@ -76,8 +94,12 @@ describe.each(testEngines())('vehicle gateway refusals on %s', (engine) => {
     const { fleet } = cp.platform.pki.ctx.authorities;
     const key = await testKey();
     const cert = await signLeaf({
-      issuer: fleet.certificate, issuerKey: fleet.signingKey as webcrypto.CryptoKey, subjectKey: key, uris: [IdentityUri.device(idOf(device))],
-      notBefore: new Date(Date.now() + 86400_000), notAfter: new Date(Date.now() + 2 * 86400_000),
+      issuer: fleet.certificate,
+      issuerKey: fleet.signingKey as webcrypto.CryptoKey,
+      subjectKey: key,
+      uris: [IdentityUri.device(idOf(device))],
+      notBefore: new Date(Date.now() + 86400_000),
+      notAfter: new Date(Date.now() + 2 * 86400_000),
     });
     const res = await httpsRequest(url(`/v1/devices/${idOf(device)}`), { ca: cp.ca, cert, key: key.pem });
     await expectRefusal(res, 401, 'ERR_CLIENT_CERT_NOT_YET_VALID', 'certificate_not_yet_valid');
@@ -86,18 +108,31 @@ describe.each(testEngines())('vehicle gateway refusals on %s', (engine) => {
   it('refuses a fleet-CA signature that this platform never issued (a forged or leaked-key issuance)', async () => {
     const { fleet } = cp.platform.pki.ctx.authorities;
     const key = await testKey();
-    const cert = await signLeaf({ issuer: fleet.certificate, issuerKey: fleet.signingKey as webcrypto.CryptoKey, subjectKey: key, uris: [IdentityUri.device(idOf(device))] });
+    const cert = await signLeaf({
+      issuer: fleet.certificate,
+      issuerKey: fleet.signingKey as webcrypto.CryptoKey,
+      subjectKey: key,
+      uris: [IdentityUri.device(idOf(device))],
+    });
     const res = await httpsRequest(url(`/v1/devices/${idOf(device)}`), { ca: cp.ca, cert, key: key.pem });
     await expectRefusal(res, 401, 'ERR_CLIENT_CERT_UNTRUSTED', 'unknown_certificate');
   });
 
   it('refuses an operator certificate (root-issued) at the gateway', async () => {
-    const res = await httpsRequest(url(`/v1/devices/${idOf(device)}`), { ca: cp.ca, cert: cp.operatorTls.cert, key: cp.operatorTls.key });
+    const res = await httpsRequest(url(`/v1/devices/${idOf(device)}`), {
+      ca: cp.ca,
+      cert: cp.operatorTls.cert,
+      key: cp.operatorTls.key,
+    });
     await expectRefusal(res, 401, 'ERR_CLIENT_CERT_UNTRUSTED', 'wrong_issuer');
   });
 
   it('refuses the server certificate used as a client certificate (wrong purpose)', async () => {
-    const res = await httpsRequest(url(`/v1/devices/${idOf(device)}`), { ca: cp.ca, cert: cp.tls.cert, key: cp.tls.key });
+    const res = await httpsRequest(url(`/v1/devices/${idOf(device)}`), {
+      ca: cp.ca,
+      cert: cp.tls.cert,
+      key: cp.tls.key,
+    });
     await expectRefusal(res, 401, 'ERR_CLIENT_CERT_UNTRUSTED', 'invalid_purpose');
   });
 
@@ -105,7 +140,14 @@ describe.each(testEngines())('vehicle gateway refusals on %s', (engine) => {
     const unit = await cp.factoryUnit('TCU-REF-3');
     const res = await httpsRequest(url(`/v1/devices/${unit.deviceId}`), { ca: cp.ca, cert: unit.cert, key: unit.key });
     await expectRefusal(res, 403, 'ERR_CLIENT_CERT_WRONG_PROFILE', 'factory_certificate_outside_enrollment');
-    const rotate = await httpsRequest(url(`/v1/devices/${unit.deviceId}/certificates`), { ca: cp.ca, cert: unit.cert, key: unit.key, method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"csr":"x"}' });
+    const rotate = await httpsRequest(url(`/v1/devices/${unit.deviceId}/certificates`), {
+      ca: cp.ca,
+      cert: unit.cert,
+      key: unit.key,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"csr":"x"}',
+    });
     expect(rotate.status).toBe(403);
   });
 
@@ -125,14 +167,25 @@ describe.each(testEngines())('vehicle gateway refusals on %s', (engine) => {
 
   it('refuses a revoked certificate', async () => {
     const victim = await cp.enrolledDevice('TCU-REF-4');
-    await cp.platform.pki.revokeCertificate({ serial: victim.credentials?.issued.serial as string, reason: 'keyCompromise', actor: { type: 'operator', id: 'test' }, context: null });
+    await cp.platform.pki.revokeCertificate({
+      serial: victim.credentials?.issued.serial as string,
+      reason: 'keyCompromise',
+      actor: { type: 'operator', id: 'test' },
+      context: null,
+    });
     const res = await victim.request('GET', `/v1/devices/${victim.credentials?.issued.deviceId}`);
     await expectRefusal(res, 401, 'ERR_CLIENT_CERT_REVOKED', 'certificate_revoked');
     victim.close();
   });
 
   it('does not leak internals in problem responses', async () => {
-    const res = await httpsRequest(url('/v1/enrollments'), { ca: cp.ca, cert: cp.tls.cert, key: cp.tls.key, method: 'POST', body: '{' });
+    const res = await httpsRequest(url('/v1/enrollments'), {
+      ca: cp.ca,
+      cert: cp.tls.cert,
+      key: cp.tls.key,
+      method: 'POST',
+      body: '{',
+    });
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(res.text).not.toMatch(/stack|sqlite|postgres|at \w+ \(/i);
   });

@@ -24,11 +24,15 @@ describe('the README persona login with the client library', () => {
   it('signs each persona in, shows /v1/me, and refuses the captured token with another key', async () => {
     for (const persona of cp.seeded!.personas) {
       const { stdout } = await run('node', ['--import', 'tsx', join(root, 'scripts/login-as.ts'), persona.email], {
-        cwd: root, timeout: 60_000, env: { ...process.env, CARAPACE_URL: cp.config.publicBaseUrl, CARAPACE_CA: caFile },
+        cwd: root,
+        timeout: 60_000,
+        env: { ...process.env, CARAPACE_URL: cp.config.publicBaseUrl, CARAPACE_CA: caFile },
       });
       expect(stdout, persona.email).toContain('GET /v1/me -> 200');
       expect(stdout, persona.email).toContain(`"email": "${persona.email}"`);
-      expect(stdout, persona.email).toMatch(/replayed with another key: GET \/v1\/me -> 401 DPoP error="invalid_dpop_proof"/);
+      expect(stdout, persona.email).toMatch(
+        /replayed with another key: GET \/v1\/me -> 401 DPoP error="invalid_dpop_proof"/,
+      );
     }
     const refusals = await cp.platform.audit.list({ type: 'auth.token.refused', limit: 100 });
     expect(refusals.filter((e) => e.reason === 'dpop_key_mismatch')).toHaveLength(cp.seeded!.personas.length);

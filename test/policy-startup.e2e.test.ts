@@ -11,8 +11,13 @@ describe('policy set at start', () => {
     try {
       cpSync('policies', dir, { recursive: true });
       // A permit on an action the schema does not declare: a typo that would silently grant nothing, or worse.
-      writeFileSync(join(dir, 'typo.cedar'), '@id("typo")\npermit (principal is Carapace::User, action == Carapace::Action::"vehicle:unlock_all", resource is Carapace::Vehicle);\n');
-      await expect(startTestCarapace({ database: 'sqlite', overrides: { policy: { dir } } })).rejects.toBeInstanceOf(PolicySetError);
+      writeFileSync(
+        join(dir, 'typo.cedar'),
+        '@id("typo")\npermit (principal is Carapace::User, action == Carapace::Action::"vehicle:unlock_all", resource is Carapace::Vehicle);\n',
+      );
+      await expect(startTestCarapace({ database: 'sqlite', overrides: { policy: { dir } } })).rejects.toBeInstanceOf(
+        PolicySetError,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -46,20 +46,41 @@ describe.each(testEngines())('telemetry durability on %s', (engine) => {
   it('loses nothing acknowledged when the server is killed with SIGKILL right after answering', async () => {
     const [pub, gw, adm] = [await freePort(), await freePort(), await freePort()];
     const env = {
-      ...process.env, CARAPACE_DATA_DIR: dataDir, CARAPACE_LOG_LEVEL: 'warn', CARAPACE_SEED_DEMO: 'false', REDIS_URL: '',
-      DATABASE_URL: url ?? '', CARAPACE_DATABASE_SCHEMA: schema, CARAPACE_PUBLIC_BASE_URL: `https://localhost:${pub}`,
-      CARAPACE_PUBLIC_HOST: '127.0.0.1', CARAPACE_PUBLIC_PORT: String(pub), CARAPACE_GATEWAY_HOST: '127.0.0.1', CARAPACE_GATEWAY_PORT: String(gw),
-      CARAPACE_ADMIN_HOST: '127.0.0.1', CARAPACE_ADMIN_PORT: String(adm),
+      ...process.env,
+      CARAPACE_DATA_DIR: dataDir,
+      CARAPACE_LOG_LEVEL: 'warn',
+      CARAPACE_SEED_DEMO: 'false',
+      REDIS_URL: '',
+      DATABASE_URL: url ?? '',
+      CARAPACE_DATABASE_SCHEMA: schema,
+      CARAPACE_PUBLIC_BASE_URL: `https://localhost:${pub}`,
+      CARAPACE_PUBLIC_HOST: '127.0.0.1',
+      CARAPACE_PUBLIC_PORT: String(pub),
+      CARAPACE_GATEWAY_HOST: '127.0.0.1',
+      CARAPACE_GATEWAY_PORT: String(gw),
+      CARAPACE_ADMIN_HOST: '127.0.0.1',
+      CARAPACE_ADMIN_PORT: String(adm),
     };
     let server = await serve(env);
     try {
       const unitDir = join(dataDir, 'unit');
-      const made = await run('node', [...CLI, 'pki', 'factory-cert', '--serial', `TCU-KILL-${engine}`, '--out', unitDir], { env });
+      const made = await run(
+        'node',
+        [...CLI, 'pki', 'factory-cert', '--serial', `TCU-KILL-${engine}`, '--out', unitDir],
+        { env },
+      );
       expect(JSON.parse(made.stdout)).toMatchObject({ status: 'provisioned' });
       const ca = readFileSync(join(dataDir, 'pki', 'ca.pem'), 'utf8');
       const device = new GatewayClient({ gatewayUrl: `https://localhost:${gw}`, ca });
-      const { key, issued } = await device.enroll({ cert: readFileSync(join(unitDir, 'factory-cert.pem'), 'utf8'), key: readFileSync(join(unitDir, 'factory-key.pem'), 'utf8') });
-      const signer = new TelemetrySigner({ identity: { deviceId: issued.deviceId, vehicleId: issued.vehicleId, swVersion: '1.0.0', configId: 'c1' }, privateKeyPem: key.privateKeyPem, sequences: new MemorySequenceStore() });
+      const { key, issued } = await device.enroll({
+        cert: readFileSync(join(unitDir, 'factory-cert.pem'), 'utf8'),
+        key: readFileSync(join(unitDir, 'factory-key.pem'), 'utf8'),
+      });
+      const signer = new TelemetrySigner({
+        identity: { deviceId: issued.deviceId, vehicleId: issued.vehicleId, swVersion: '1.0.0', configId: 'c1' },
+        privateKeyPem: key.privateKeyPem,
+        sequences: new MemorySequenceStore(),
+      });
       const batch = [];
       for (let i = 0; i < 200; i++) batch.push(await signer.sign({ kind: 'odometer', km: 1000 + i }));
       const wire = batch.map(({ signed, sig }) => ({ signed, sig }));
@@ -73,9 +94,17 @@ describe.each(testEngines())('telemetry durability on %s', (engine) => {
 
       const storage = await openStorage({ url, schema, dataDir });
       try {
-        const rows = await storage.db.selectFrom('telemetry_messages').select(['seq', 'verdict']).where('device_id', '=', issued.deviceId).execute();
+        const rows = await storage.db
+          .selectFrom('telemetry_messages')
+          .select(['seq', 'verdict'])
+          .where('device_id', '=', issued.deviceId)
+          .execute();
         expect(rows.filter((r) => r.verdict === 'accepted')).toHaveLength(200);
-        const state = await storage.db.selectFrom('vehicle_state').selectAll().where('vehicle_id', '=', issued.vehicleId).executeTakeFirstOrThrow();
+        const state = await storage.db
+          .selectFrom('vehicle_state')
+          .selectAll()
+          .where('vehicle_id', '=', issued.vehicleId)
+          .executeTakeFirstOrThrow();
         expect(state.odometer_km).toBe(1199);
       } finally {
         await storage.close();

@@ -8,7 +8,8 @@ import { startTestCarapace, type TestCarapace, testEngines } from '../src/testin
 import type { TelemetryReceipt } from '../src/vehicle-sdk/index.js';
 import { postRaw, telemetryDevice, wire } from './telemetry-support.js';
 
-// Behind real time, so advancing it by a rate window never issues certificates that TLS (on the wall clock) calls not yet valid.
+// Behind real time, so advancing it by a rate window never issues certificates that TLS (on the wall clock) calls not
+// yet valid.
 const START = Math.floor(Date.now() / 1000) * 1000 - 180_000;
 
 describe.each(testEngines())('telemetry limits and concurrency on %s', (engine) => {
@@ -19,7 +20,11 @@ describe.each(testEngines())('telemetry limits and concurrency on %s', (engine) 
   const device = () => telemetryDevice(cp, `TCU-TL-${engine}-${serial++}`, { now });
 
   beforeAll(async () => {
-    cp = await startTestCarapace({ database: engine, clock, overrides: { telemetry: { deviceRate: 5, fleetRate: 8, rateWindow: '60s' } } });
+    cp = await startTestCarapace({
+      database: engine,
+      clock,
+      overrides: { telemetry: { deviceRate: 5, fleetRate: 8, rateWindow: '60s' } },
+    });
   });
   afterAll(async () => {
     await cp.stop();
@@ -28,12 +33,26 @@ describe.each(testEngines())('telemetry limits and concurrency on %s', (engine) 
   it('limits messages per device and per fleet, audits the denial once per window, and opens again in the next window', async () => {
     const a = await device();
     const b = await device();
-    const batch = async (d: Awaited<ReturnType<typeof device>>, n: number) => Promise.all(Array.from({ length: n }, () => d.signer.sign({ kind: 'speed', kmh: 1 })));
+    const batch = async (d: Awaited<ReturnType<typeof device>>, n: number) =>
+      Promise.all(Array.from({ length: n }, () => d.signer.sign({ kind: 'speed', kmh: 1 })));
     const first = await a.client.sendTelemetry((await batch(a, 7)).map(wire));
-    expect(first.verdicts.map((v) => v.reason ?? v.verdict)).toEqual(['accepted', 'accepted', 'accepted', 'accepted', 'accepted', 'rate_limited', 'rate_limited']);
+    expect(first.verdicts.map((v) => v.reason ?? v.verdict)).toEqual([
+      'accepted',
+      'accepted',
+      'accepted',
+      'accepted',
+      'accepted',
+      'rate_limited',
+      'rate_limited',
+    ]);
     // The fleet allows 8 per window: 5 went to device a, so device b gets 3.
     const other = await b.client.sendTelemetry((await batch(b, 4)).map(wire));
-    expect(other.verdicts.map((v) => v.reason ?? v.verdict)).toEqual(['accepted', 'accepted', 'accepted', 'rate_limited']);
+    expect(other.verdicts.map((v) => v.reason ?? v.verdict)).toEqual([
+      'accepted',
+      'accepted',
+      'accepted',
+      'rate_limited',
+    ]);
     await a.client.sendTelemetry((await batch(a, 1)).map(wire));
     const { deviceId } = a.client.credentials!.issued;
     const events = await cp.platform.audit.list({ type: 'telemetry.batch.rejected', actorId: deviceId });
@@ -52,13 +71,16 @@ describe.each(testEngines())('telemetry limits and concurrency on %s', (engine) 
     let open: () => void = () => {};
     const gate = new Promise<void>((resolve) => (open = resolve));
     const holders = [];
-    for (let i = 0; i < cp.config.telemetry.maxConcurrentBatches + cp.config.telemetry.maxQueuedBatches; i++) holders.push(budget.run(() => gate));
+    for (let i = 0; i < cp.config.telemetry.maxConcurrentBatches + cp.config.telemetry.maxQueuedBatches; i++)
+      holders.push(budget.run(() => gate));
     const message = wire(await signer.sign({ kind: 'speed', kmh: 1 }));
     const busy = await postRaw(cp, client, { messages: [message] });
     expect(busy.status).toBe(503);
     expect(busy.headers['retry-after']).toBe('1');
     expect(busy.json).toMatchObject({ code: 'ERR_TELEMETRY_BUSY' });
-    expect(await cp.platform.audit.list({ type: 'telemetry.batch.refused', actorId: client.credentials!.issued.deviceId })).toMatchObject([{ reason: 'ERR_TELEMETRY_BUSY', decision: 'deny' }]);
+    expect(
+      await cp.platform.audit.list({ type: 'telemetry.batch.refused', actorId: client.credentials!.issued.deviceId }),
+    ).toMatchObject([{ reason: 'ERR_TELEMETRY_BUSY', decision: 'deny' }]);
     // The rest of the gateway still answers while ingestion is saturated.
     expect((await client.self()).status).toBe('active');
     open();
@@ -94,16 +116,29 @@ describe.each(testEngines())('telemetry ingestion by two processes on %s', (engi
     const context = { requestId: null, traceId: null, sourceIp: null };
     let total = 0;
     for (let round = 0; round < 5; round++) {
-      const messages = (await Promise.all(Array.from({ length: 4 }, () => signer.sign({ kind: 'speed', kmh: round })))).map(wire);
+      const messages = (
+        await Promise.all(Array.from({ length: 4 }, () => signer.sign({ kind: 'speed', kmh: round })))
+      ).map(wire);
       const results = await Promise.all([
         cp.platform.telemetry.ingest({ device: dev, keys, messages, backfill: false, context }),
-        (second ?? cp.platform).telemetry.ingest({ device: dev, keys, messages: [...messages].reverse(), backfill: false, context }),
+        (second ?? cp.platform).telemetry.ingest({
+          device: dev,
+          keys,
+          messages: [...messages].reverse(),
+          backfill: false,
+          context,
+        }),
       ]);
       expect(results[0].accepted + results[1].accepted).toBe(4);
       expect(results[0].duplicates + results[1].duplicates).toBe(4);
       total += 4;
     }
-    const rows = await cp.platform.storage.db.selectFrom('telemetry_messages').select('seq').where('device_id', '=', issued.deviceId).where('verdict', '=', 'accepted').execute();
+    const rows = await cp.platform.storage.db
+      .selectFrom('telemetry_messages')
+      .select('seq')
+      .where('device_id', '=', issued.deviceId)
+      .where('verdict', '=', 'accepted')
+      .execute();
     expect(rows).toHaveLength(total);
     expect(new Set(rows.map((r) => r.seq)).size).toBe(total);
     client.close();

@@ -8,7 +8,9 @@ import { startTestCarapace, type TestCarapace } from '../src/testing/carapace.js
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..');
 
-/** Runs the README's telemetry walkthrough (scripts/send-telemetry.ts) twice against a live server: enroll, then resume. */
+/**
+ * Runs the README's telemetry walkthrough (scripts/send-telemetry.ts) twice against a live server: enroll, then resume.
+ */
 describe('the README telemetry script', () => {
   let cp: TestCarapace;
   beforeAll(async () => {
@@ -24,14 +26,26 @@ describe('the README telemetry script', () => {
     mkdirSync(dir);
     writeFileSync(join(dir, 'factory-cert.pem'), unit.cert);
     writeFileSync(join(dir, 'factory-key.pem'), unit.key);
-    const env = { ...process.env, CARAPACE_GATEWAY: cp.addresses.gateway, CARAPACE_ADMIN: cp.addresses.admin, CARAPACE_DATA_DIR: cp.config.dataDir };
-    const script = () => run('node', ['--import', 'tsx', join(root, 'scripts/send-telemetry.ts'), dir], { cwd: root, timeout: 60_000, env });
+    const env = {
+      ...process.env,
+      CARAPACE_GATEWAY: cp.addresses.gateway,
+      CARAPACE_ADMIN: cp.addresses.admin,
+      CARAPACE_DATA_DIR: cp.config.dataDir,
+    };
+    const script = () =>
+      run('node', ['--import', 'tsx', join(root, 'scripts/send-telemetry.ts'), dir], {
+        cwd: root,
+        timeout: 60_000,
+        env,
+      });
 
     const first = (await script()).stdout;
     expect(first).toContain(`device ${unit.deviceId} of vehicle ${unit.vehicleId}`);
     expect(first).toContain('batch: accepted 6, duplicates 0, rejected 0');
     expect(first).toContain('same batch again: accepted 0, duplicates 6, rejected 0');
-    expect(first).toContain('forged and skewed: accepted 0, duplicates 0, rejected 2 ["bad_signature","timestamp_skew"]');
+    expect(first).toContain(
+      'forged and skewed: accepted 0, duplicates 0, rejected 2 ["bad_signature","timestamp_skew"]',
+    );
     expect(first).toContain('vehicle state (admin plane) -> 200');
     expect(first).toContain('"gear": {\n    "value": "P"');
 

@@ -23,10 +23,28 @@ type Classified = Operator | Refusal;
 
 async function classify(socket: TLSSocket, pki: Pki): Promise<Classified> {
   const cert = socket.getPeerX509Certificate();
-  if (!cert) return { code: 'ERR_CLIENT_CERT_REQUIRED', reason: 'no_client_certificate', detail: 'the admin plane requires an operator certificate', serial: null, thumbprint: null };
+  if (!cert)
+    return {
+      code: 'ERR_CLIENT_CERT_REQUIRED',
+      reason: 'no_client_certificate',
+      detail: 'the admin plane requires an operator certificate',
+      serial: null,
+      thumbprint: null,
+    };
   const id = auditIdentity(cert);
-  const untrusted = (reason: string): Refusal => ({ code: 'ERR_CLIENT_CERT_UNTRUSTED', reason, detail: 'the client certificate is not an operator certificate', ...id });
-  if (!socket.authorized) return untrusted(`untrusted_${String(socket.authorizationError).toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 60)}`);
+  const untrusted = (reason: string): Refusal => ({
+    code: 'ERR_CLIENT_CERT_UNTRUSTED',
+    reason,
+    detail: 'the client certificate is not an operator certificate',
+    ...id,
+  });
+  if (!socket.authorized)
+    return untrusted(
+      `untrusted_${String(socket.authorizationError)
+        .toLowerCase()
+        .replace(/[^a-z0-9_]/g, '_')
+        .slice(0, 60)}`,
+    );
   let facts;
   try {
     const root = pki.ctx.authorities.root.node;
@@ -35,8 +53,13 @@ async function classify(socket: TLSSocket, pki: Pki): Promise<Classified> {
   } catch {
     return untrusted('unreadable_certificate');
   }
-  const row = await pki.ctx.db.selectFrom('certificates').select(['subject', 'thumbprint', 'profile']).where('serial', '=', facts.serial).executeTakeFirst();
-  if (!row || row.profile !== 'operator' || row.thumbprint !== facts.thumbprint) return untrusted('unknown_certificate');
+  const row = await pki.ctx.db
+    .selectFrom('certificates')
+    .select(['subject', 'thumbprint', 'profile'])
+    .where('serial', '=', facts.serial)
+    .executeTakeFirst();
+  if (!row || row.profile !== 'operator' || row.thumbprint !== facts.thumbprint)
+    return untrusted('unknown_certificate');
   return { name: row.subject, serial: facts.serial, notAfter: facts.notAfter.getTime() };
 }
 
@@ -66,13 +89,32 @@ export function installOperatorAuthentication(app: App, deps: { pki: Pki; audit:
     let refusal: Refusal | null = 'code' in result ? result : null;
     if (!refusal && 'name' in result) {
       const id = { serial: result.serial, thumbprint: null };
-      if (clock.now().getTime() >= result.notAfter) refusal = { code: 'ERR_CLIENT_CERT_EXPIRED', reason: 'certificate_expired', detail: 'the operator certificate has expired', ...id };
-      else if (cache.certificate(result.serial).state === 'revoked') refusal = { code: 'ERR_CLIENT_CERT_REVOKED', reason: 'certificate_revoked', detail: 'the operator certificate has been revoked', ...id };
+      if (clock.now().getTime() >= result.notAfter)
+        refusal = {
+          code: 'ERR_CLIENT_CERT_EXPIRED',
+          reason: 'certificate_expired',
+          detail: 'the operator certificate has expired',
+          ...id,
+        };
+      else if (cache.certificate(result.serial).state === 'revoked')
+        refusal = {
+          code: 'ERR_CLIENT_CERT_REVOKED',
+          reason: 'certificate_revoked',
+          detail: 'the operator certificate has been revoked',
+          ...id,
+        };
     }
     if (refusal) {
-      return refuseRequest(req, reply, { audit: deps.audit, db }, {
-        type: 'admin.request.refused', actor: { type: 'operator', id: 'name' in result ? result.name : null }, refusal,
-      });
+      return refuseRequest(
+        req,
+        reply,
+        { audit: deps.audit, db },
+        {
+          type: 'admin.request.refused',
+          actor: { type: 'operator', id: 'name' in result ? result.name : null },
+          refusal,
+        },
+      );
     }
     req.operator = result as Operator;
   });

@@ -9,7 +9,9 @@ export const auditMigrations: Record<string, Migration> = {
       const pg = dialectOf(db) === 'postgres';
       await db.schema
         .createTable('audit_events')
-        .addColumn('seq', pg ? 'bigint' : 'integer', (c) => (pg ? c.primaryKey().generatedAlwaysAsIdentity() : c.primaryKey().autoIncrement()))
+        .addColumn('seq', pg ? 'bigint' : 'integer', (c) =>
+          pg ? c.primaryKey().generatedAlwaysAsIdentity() : c.primaryKey().autoIncrement(),
+        )
         .addColumn('id', 'text', (c) => c.notNull().unique())
         .addColumn('occurred_at', 'text', (c) => c.notNull())
         .addColumn('type', 'text', (c) => c.notNull())
@@ -30,9 +32,21 @@ export const auditMigrations: Record<string, Migration> = {
         .addColumn('prev_hash', 'text')
         .addColumn('hash', 'text')
         .execute();
-      await db.schema.createIndex('audit_events_type_time').on('audit_events').columns(['type', 'occurred_at']).execute();
-      await db.schema.createIndex('audit_events_object').on('audit_events').columns(['object_type', 'object_id']).execute();
-      await db.schema.createIndex('audit_events_actor').on('audit_events').columns(['actor_type', 'actor_id']).execute();
+      await db.schema
+        .createIndex('audit_events_type_time')
+        .on('audit_events')
+        .columns(['type', 'occurred_at'])
+        .execute();
+      await db.schema
+        .createIndex('audit_events_object')
+        .on('audit_events')
+        .columns(['object_type', 'object_id'])
+        .execute();
+      await db.schema
+        .createIndex('audit_events_actor')
+        .on('audit_events')
+        .columns(['actor_type', 'actor_id'])
+        .execute();
       await makeAppendOnly(db, 'audit_events', pg);
     },
   },

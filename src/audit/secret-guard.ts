@@ -1,7 +1,8 @@
 import type { DetailValue } from './event.js';
 
 /** Detail keys that name secrets. Events identify tokens by `jti` and certificates by serial and thumbprint. */
-const SECRET_KEY = /(password|passwd|secret|token|private|^key$|keypem|pkcs8|totp|authorization|cookie|dpop|csr|code_verifier)/i;
+const SECRET_KEY =
+  /(password|passwd|secret|token|private|^key$|keypem|pkcs8|totp|authorization|cookie|dpop|csr|code_verifier)/i;
 
 /** Values that are secrets whatever key they sit under. */
 const SECRET_VALUE = [
@@ -27,7 +28,10 @@ function checkValue(field: string, value: DetailValue | undefined): void {
 }
 
 /** Throws AuditSecretError if any key or value of an event looks like a secret. */
-export function assertNoSecrets(fields: Record<string, DetailValue | undefined>, details: Record<string, DetailValue>): void {
+export function assertNoSecrets(
+  fields: Record<string, DetailValue | undefined>,
+  details: Record<string, DetailValue>,
+): void {
   for (const [k, v] of Object.entries(fields)) checkValue(k, v);
   for (const [k, v] of Object.entries(details)) {
     if (SECRET_KEY.test(k)) throw new AuditSecretError(`details.${k}`);
@@ -48,5 +52,7 @@ export function untrusted(value: string, max = 200): string {
   } catch {
     decoded = value;
   }
-  return [value, cut, decoded].some((v) => SECRET_VALUE.some((re) => re.test(v))) ? '[redacted: looked like a secret]' : cut;
+  return [value, cut, decoded].some((v) => SECRET_VALUE.some((re) => re.test(v)))
+    ? '[redacted: looked like a secret]'
+    : cut;
 }

@@ -28,7 +28,13 @@ describe.each(testDatabases())('audit log on $name', (target) => {
       details: { serial: 'ABC', chain: ['x', 'y'] },
     });
     clock.advance(1000);
-    await audit.append(storage.db, { type: 'gateway.request.refused', actor: { type: 'anonymous' }, action: 'connect', decision: 'deny', reason: 'no_client_certificate' });
+    await audit.append(storage.db, {
+      type: 'gateway.request.refused',
+      actor: { type: 'anonymous' },
+      action: 'connect',
+      decision: 'deny',
+      reason: 'no_client_certificate',
+    });
 
     const all = await audit.list();
     expect(all.map((e) => e.type)).toEqual(['gateway.request.refused', 'pki.device.enrolled']);
@@ -58,7 +64,12 @@ describe.each(testDatabases())('audit log on $name', (target) => {
     const audit = createAuditLog({ db: storage.db, clock });
     await expect(
       storage.db.transaction().execute(async (trx) => {
-        await audit.append(trx, { type: 'pki.test.rolled_back', actor: { type: 'system' }, action: 'x', decision: 'info' });
+        await audit.append(trx, {
+          type: 'pki.test.rolled_back',
+          actor: { type: 'system' },
+          action: 'x',
+          decision: 'info',
+        });
         throw new Error('abort');
       }),
     ).rejects.toThrow('abort');
@@ -67,10 +78,21 @@ describe.each(testDatabases())('audit log on $name', (target) => {
 
   it('refuses secrets in any field', async () => {
     const audit = createAuditLog({ db: storage.db, clock });
-    const base = { type: 'pki.test.secret', actor: { type: 'system' as const }, action: 'x', decision: 'info' as const };
-    await expect(audit.append(storage.db, { ...base, details: { accessToken: 'abc' } })).rejects.toBeInstanceOf(AuditSecretError);
-    await expect(audit.append(storage.db, { ...base, details: { note: 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln' } })).rejects.toBeInstanceOf(AuditSecretError);
-    await expect(audit.append(storage.db, { ...base, reason: '-----BEGIN PRIVATE KEY-----\nMIG...' })).rejects.toBeInstanceOf(AuditSecretError);
+    const base = {
+      type: 'pki.test.secret',
+      actor: { type: 'system' as const },
+      action: 'x',
+      decision: 'info' as const,
+    };
+    await expect(audit.append(storage.db, { ...base, details: { accessToken: 'abc' } })).rejects.toBeInstanceOf(
+      AuditSecretError,
+    );
+    await expect(
+      audit.append(storage.db, { ...base, details: { note: 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln' } }),
+    ).rejects.toBeInstanceOf(AuditSecretError);
+    await expect(
+      audit.append(storage.db, { ...base, reason: '-----BEGIN PRIVATE KEY-----\nMIG...' }),
+    ).rejects.toBeInstanceOf(AuditSecretError);
     await expect(audit.append(storage.db, { ...base, details: { csr: 'x' } })).rejects.toBeInstanceOf(AuditSecretError);
     expect(await audit.list({ type: 'pki.test.secret' })).toHaveLength(0);
   });

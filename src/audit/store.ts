@@ -82,23 +82,35 @@ export function createAuditLog(deps: { db: Kysely<Database>; clock: Clock }): Au
     async append(db, event) {
       if (!EVENT_TYPE.test(event.type)) throw new Error(`invalid audit event type "${event.type}"`);
       assertNoSecrets(
-        { reason: event.reason ?? undefined, action: event.action, actorId: event.actor.id ?? undefined, objectId: event.object?.id ?? undefined },
+        {
+          reason: event.reason ?? undefined,
+          action: event.action,
+          actorId: event.actor.id ?? undefined,
+          objectId: event.object?.id ?? undefined,
+        },
         event.details ?? {},
       );
-      await db.insertInto('audit_events').values(toRow(event, newId(), deps.clock.now().toISOString())).execute();
+      await db
+        .insertInto('audit_events')
+        .values(toRow(event, newId(), deps.clock.now().toISOString()))
+        .execute();
     },
 
     async list(query = {}) {
       let q = deps.db.selectFrom('audit_events').selectAll();
       if (query.type) q = q.where('type', '=', query.type);
       // substr instead of LIKE: event names contain `_`, which LIKE treats as a wildcard.
-      if (query.typePrefix) q = q.where(sql<string>`substr(type, 1, ${query.typePrefix.length})`, '=', query.typePrefix);
+      if (query.typePrefix)
+        q = q.where(sql<string>`substr(type, 1, ${query.typePrefix.length})`, '=', query.typePrefix);
       if (query.decision) q = q.where('decision', '=', query.decision);
       if (query.objectId) q = q.where('object_id', '=', query.objectId);
       if (query.actorId) q = q.where('actor_id', '=', query.actorId);
       if (query.requestId) q = q.where('request_id', '=', query.requestId);
       if (query.afterSeq !== undefined) q = q.where('seq', '>', query.afterSeq);
-      const rows = await q.orderBy('seq', 'desc').limit(Math.min(Math.max(query.limit ?? 100, 1), 1000)).execute();
+      const rows = await q
+        .orderBy('seq', 'desc')
+        .limit(Math.min(Math.max(query.limit ?? 100, 1), 1000))
+        .execute();
       return rows.map(fromRow);
     },
   };

@@ -44,42 +44,91 @@ export function createAdapterFactory(deps: AdapterDeps): (model: string) => Adap
       const jti = id ?? (payload.sealedJti ? deps.secrets.open(payload.sealedJti, `oidc:${model}`) : undefined);
       delete payload.sealedJti;
       const session = (payload as { session?: { cookie?: string } }).session;
-      if (session?.cookie) (payload as { session?: object }).session = { ...session, cookie: deps.secrets.open(session.cookie, 'oidc:interaction-session') };
-      return { ...payload, ...(jti ? { jti } : {}), ...(row.consumed_at ? { consumed: Math.floor(Date.parse(row.consumed_at) / 1000) } : {}) };
+      if (session?.cookie)
+        (payload as { session?: object }).session = {
+          ...session,
+          cookie: deps.secrets.open(session.cookie, 'oidc:interaction-session'),
+        };
+      return {
+        ...payload,
+        ...(jti ? { jti } : {}),
+        ...(row.consumed_at ? { consumed: Math.floor(Date.parse(row.consumed_at) / 1000) } : {}),
+      };
     };
     const live = (expiresAt: string | null) => expiresAt === null || expiresAt > now().toISOString();
 
     return {
       async upsert(id, payload, expiresIn) {
         const { jti: _jti, ...rest } = payload;
-        const stored: Record<string, unknown> = model === 'Session' ? { ...rest, sealedJti: deps.secrets.seal(id, `oidc:${model}`) } : { ...rest };
+        const stored: Record<string, unknown> =
+          model === 'Session' ? { ...rest, sealedJti: deps.secrets.seal(id, `oidc:${model}`) } : { ...rest };
         // An interaction carries the session id it belongs to: sealed too, like the session's own.
         const session = stored.session as { cookie?: string } | undefined;
-        if (session?.cookie) stored.session = { ...session, cookie: deps.secrets.seal(session.cookie, 'oidc:interaction-session') };
+        if (session?.cookie)
+          stored.session = { ...session, cookie: deps.secrets.seal(session.cookie, 'oidc:interaction-session') };
         // The account a row belongs to, wherever oidc-provider keeps it, so a password change can end it.
-        const p = payload as AdapterPayload & { result?: { login?: { accountId?: string } }; lastSubmission?: { login?: { accountId?: string } }; session?: { accountId?: string } };
-        const accountId = payload.accountId ?? p.result?.login?.accountId ?? p.lastSubmission?.login?.accountId ?? p.session?.accountId ?? null;
-        const row = {
-          key: keyOf(model, id), model, payload: JSON.stringify(stored), grant_id: payload.grantId ?? null, account_id: accountId, uid: payload.uid ?? null,
-          expires_at: expiresIn ? new Date(now().getTime() + expiresIn * 1000).toISOString() : null, consumed_at: null,
+        const p = payload as AdapterPayload & {
+          result?: { login?: { accountId?: string } };
+          lastSubmission?: { login?: { accountId?: string } };
+          session?: { accountId?: string };
         };
-        await deps.db.insertInto('oidc_payloads').values(row)
-          .onConflict((oc) => oc.column('key').doUpdateSet({ payload: row.payload, grant_id: row.grant_id, account_id: row.account_id, uid: row.uid, expires_at: row.expires_at })).execute();
+        const accountId =
+          payload.accountId ??
+          p.result?.login?.accountId ??
+          p.lastSubmission?.login?.accountId ??
+          p.session?.accountId ??
+          null;
+        const row = {
+          key: keyOf(model, id),
+          model,
+          payload: JSON.stringify(stored),
+          grant_id: payload.grantId ?? null,
+          account_id: accountId,
+          uid: payload.uid ?? null,
+          expires_at: expiresIn ? new Date(now().getTime() + expiresIn * 1000).toISOString() : null,
+          consumed_at: null,
+        };
+        await deps.db
+          .insertInto('oidc_payloads')
+          .values(row)
+          .onConflict((oc) =>
+            oc.column('key').doUpdateSet({
+              payload: row.payload,
+              grant_id: row.grant_id,
+              account_id: row.account_id,
+              uid: row.uid,
+              expires_at: row.expires_at,
+            }),
+          )
+          .execute();
       },
       async find(id) {
         if (model === 'Client') return deps.findClient(id);
-        const row = await deps.db.selectFrom('oidc_payloads').select(['payload', 'consumed_at', 'expires_at']).where('key', '=', keyOf(model, id)).executeTakeFirst();
+        const row = await deps.db
+          .selectFrom('oidc_payloads')
+          .select(['payload', 'consumed_at', 'expires_at'])
+          .where('key', '=', keyOf(model, id))
+          .executeTakeFirst();
         return row && live(row.expires_at) ? restore(row, id) : undefined;
       },
       async findByUid(uid) {
-        const row = await deps.db.selectFrom('oidc_payloads').select(['payload', 'consumed_at', 'expires_at']).where('model', '=', model).where('uid', '=', uid).executeTakeFirst();
+        const row = await deps.db
+          .selectFrom('oidc_payloads')
+          .select(['payload', 'consumed_at', 'expires_at'])
+          .where('model', '=', model)
+          .where('uid', '=', uid)
+          .executeTakeFirst();
         return row && live(row.expires_at) ? restore(row, null) : undefined;
       },
       async findByUserCode() {
         return undefined; // The device authorization grant is not enabled.
       },
       async consume(id) {
-        await deps.db.updateTable('oidc_payloads').set({ consumed_at: now().toISOString() }).where('key', '=', keyOf(model, id)).execute();
+        await deps.db
+          .updateTable('oidc_payloads')
+          .set({ consumed_at: now().toISOString() })
+          .where('key', '=', keyOf(model, id))
+          .execute();
       },
       async destroy(id) {
         await deps.db.deleteFrom('oidc_payloads').where('key', '=', keyOf(model, id)).execute();

@@ -17,13 +17,23 @@ export function createClientLookup(db: Kysely<Database>): (clientId: string) => 
   return async (clientId) => {
     if (clientId.startsWith(DEVICE_CLIENT_PREFIX)) {
       const deviceId = clientId.slice(DEVICE_CLIENT_PREFIX.length);
-      const device = await db.selectFrom('devices').select(['id', 'status']).where('id', '=', deviceId).executeTakeFirst();
+      const device = await db
+        .selectFrom('devices')
+        .select(['id', 'status'])
+        .where('id', '=', deviceId)
+        .executeTakeFirst();
       if (!device || device.status !== 'active') return undefined;
       return {
-        client_id: clientId, token_endpoint_auth_method: 'tls_client_auth', tls_client_auth_san_uri: IdentityUri.device(device.id),
+        client_id: clientId,
+        token_endpoint_auth_method: 'tls_client_auth',
+        tls_client_auth_san_uri: IdentityUri.device(device.id),
         // RFC 8705: every device token carries cnf.x5t#S256 of the certificate it was requested with.
         tls_client_certificate_bound_access_tokens: true,
-        grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: DEVICE_SCOPES.join(' '), ...ES,
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        scope: DEVICE_SCOPES.join(' '),
+        ...ES,
       };
     }
     const app = await db.selectFrom('applications').selectAll().where('client_id', '=', clientId).executeTakeFirst();
@@ -32,8 +42,16 @@ export function createClientLookup(db: Kysely<Database>): (clientId: string) => 
       if (app.kind === 'partner') {
         return {
           // Partner tokens are bound to a DPoP key too: a leaked partner token is useless on its own.
-          client_id: clientId, client_name: app.name, token_endpoint_auth_method: 'private_key_jwt', dpop_bound_access_tokens: true, jwks: JSON.parse(app.jwks ?? '{"keys":[]}') as JWKS,
-          grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope, ...ES,
+          client_id: clientId,
+          client_name: app.name,
+          token_endpoint_auth_method: 'private_key_jwt',
+          dpop_bound_access_tokens: true,
+          jwks: JSON.parse(app.jwks ?? '{"keys":[]}') as JWKS,
+          grant_types: ['client_credentials'],
+          response_types: [],
+          redirect_uris: [],
+          scope,
+          ...ES,
         };
       }
       // Public clients (mobile apps, SPAs): PKCE is always required, and so is DPoP for their tokens. Custom
@@ -41,15 +59,30 @@ export function createClientLookup(db: Kysely<Database>): (clientId: string) => 
       const redirectUris = JSON.parse(app.redirect_uris) as string[];
       return {
         application_type: redirectUris.every((u) => u.startsWith('https://')) ? 'web' : 'native',
-        client_id: clientId, client_name: app.name, token_endpoint_auth_method: 'none', dpop_bound_access_tokens: true,
-        grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], redirect_uris: redirectUris, scope, ...ES,
+        client_id: clientId,
+        client_name: app.name,
+        token_endpoint_auth_method: 'none',
+        dpop_bound_access_tokens: true,
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        redirect_uris: redirectUris,
+        scope,
+        ...ES,
       };
     }
     const workload = await db.selectFrom('workloads').selectAll().where('client_id', '=', clientId).executeTakeFirst();
     if (workload) {
       return {
-        client_id: clientId, client_name: workload.name, token_endpoint_auth_method: 'private_key_jwt', dpop_bound_access_tokens: true, jwks: JSON.parse(workload.jwks) as JWKS,
-        grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: (JSON.parse(workload.scopes) as string[]).join(' '), ...ES,
+        client_id: clientId,
+        client_name: workload.name,
+        token_endpoint_auth_method: 'private_key_jwt',
+        dpop_bound_access_tokens: true,
+        jwks: JSON.parse(workload.jwks) as JWKS,
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        scope: (JSON.parse(workload.scopes) as string[]).join(' '),
+        ...ES,
       };
     }
     return undefined;

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
-import type { JSONWebKeySet, JWK } from 'jose';
+import type { JSONWebKeySet } from 'jose';
 import type Provider from 'oidc-provider';
 import type { AuditLog } from '../audit/index.js';
 import type { Config } from '../config/index.js';
@@ -39,33 +39,59 @@ export interface Auth {
 }
 
 /** Builds the authorization server and the verifier over the platform's storage and key set. */
-export async function createAuth(deps: { config: Config; db: Kysely<Database>; audit: AuditLog; clock: Clock; log: Logger; secrets: SecretBox }): Promise<Auth> {
+export async function createAuth(deps: {
+  config: Config;
+  db: Kysely<Database>;
+  audit: AuditLog;
+  clock: Clock;
+  log: Logger;
+  secrets: SecretBox;
+}): Promise<Auth> {
   const { config } = deps;
   const dir = join(config.dataDir, 'pki', 'token-signing');
   await ensureSigningKeys({ db: deps.db, dir, clock: deps.clock });
   // Retired keys stay published for the longest lifetime a token they signed can have.
-  const keys = await loadSigningKeys({ db: deps.db, dir, clock: deps.clock, retainSeconds: Math.max(config.auth.userAccessTokenTtl, 3600) });
+  const keys = await loadSigningKeys({
+    db: deps.db,
+    dir,
+    clock: deps.clock,
+    retainSeconds: Math.max(config.auth.userAccessTokenTtl, 3600),
+  });
   const issuer = `${config.publicBaseUrl.replace(/\/$/, '')}${OAUTH_PREFIX}`;
   const provider = createAuthorizationServer({
-    issuer, db: deps.db, audit: deps.audit, clock: deps.clock, log: deps.log, secrets: deps.secrets, keys,
+    issuer,
+    db: deps.db,
+    audit: deps.audit,
+    clock: deps.clock,
+    log: deps.log,
+    secrets: deps.secrets,
+    keys,
     cookieKeysFile: join(config.dataDir, 'pki', 'cookie-keys.json'),
     ttl: {
-      userAccess: config.auth.userAccessTokenTtl, partnerAccess: config.auth.partnerAccessTokenTtl,
-      deviceTelemetry: config.auth.deviceTelemetryTokenTtl, deviceCommands: config.auth.deviceCommandTokenTtl,
+      userAccess: config.auth.userAccessTokenTtl,
+      partnerAccess: config.auth.partnerAccessTokenTtl,
+      deviceTelemetry: config.auth.deviceTelemetryTokenTtl,
+      deviceCommands: config.auth.deviceCommandTokenTtl,
     },
   });
-  const publicJwks: JSONWebKeySet = { keys: keys.publicJwks as JWK[] };
+  const publicJwks: JSONWebKeySet = { keys: keys.publicJwks };
   // DPoP proofs are one-time across the whole deployment: Redis in cluster mode, memory when embedded.
   const replay = config.redis.url ? createRedisReplayStore(config.redis.url) : createMemoryReplayStore();
   const throttle = new LoginThrottle(
     deps.clock,
-    { perAccount: config.auth.loginFailuresPerAccount, perSource: config.auth.loginFailuresPerSource, windowSeconds: config.auth.loginFailureWindow },
+    {
+      perAccount: config.auth.loginFailuresPerAccount,
+      perSource: config.auth.loginFailuresPerSource,
+      windowSeconds: config.auth.loginFailureWindow,
+    },
     config.redis.url ? createRedisFailureCounter(config.redis.url) : createMemoryFailureCounter(),
   );
   // Expired interactions, sessions and codes are ignored on read; this reclaims their rows and the throttle's keys.
   const sweeper = setInterval(() => {
     throttle.sweep().catch(() => undefined);
-    sweepExpiredPayloads(deps.db, deps.clock.now()).catch((err: unknown) => deps.log.warn({ err }, 'sweeping expired authorization server rows failed'));
+    sweepExpiredPayloads(deps.db, deps.clock.now()).catch((err: unknown) =>
+      deps.log.warn({ err }, 'sweeping expired authorization server rows failed'),
+    );
   }, 10 * 60_000);
   sweeper.unref();
   return {

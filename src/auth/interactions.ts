@@ -12,109 +12,204 @@ import { consentPage, loginPage } from './pages.js';
 import { ACR } from './provider.js';
 
 const entry = (purpose: string, action: string): CatalogEntry => ({
-  owner: 'auth', purpose, callers: ['anonymous'], action, classification: 'confidential', scopes: [], safetyImpact: 'low', status: 'stable',
+  owner: 'auth',
+  purpose,
+  callers: ['anonymous'],
+  action,
+  classification: 'confidential',
+  scopes: [],
+  safetyImpact: 'low',
+  status: 'stable',
 });
 const Uid = Type.Object({ uid: Type.String({ pattern: '^[A-Za-z0-9_-]{10,64}$' }) }, { additionalProperties: false });
-const LoginForm = Type.Object({
-  email: Type.String({ maxLength: 320 }), password: Type.String({ maxLength: 1024 }), totp: Type.Optional(Type.String({ maxLength: 12 })),
-}, { additionalProperties: false });
+const LoginForm = Type.Object(
+  {
+    email: Type.String({ maxLength: 320 }),
+    password: Type.String({ maxLength: 1024 }),
+    totp: Type.Optional(Type.String({ maxLength: 12 })),
+  },
+  { additionalProperties: false },
+);
 
 /** One message for every failure, so the answer never tells which part was wrong or whether the account exists. */
-const GENERIC_FAILURE = 'The email, password or one-time code is not right, or sign-in is paused for a while. Try again.';
+const GENERIC_FAILURE =
+  'The email, password or one-time code is not right, or sign-in is paused for a while. Try again.';
 
 function html(reply: FastifyReply, body: string, status = 200) {
-  return reply.code(status).type('text/html; charset=utf-8')
+  return reply
+    .code(status)
+    .type('text/html; charset=utf-8')
     .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
-    .header('x-frame-options', 'DENY').send(body);
+    .header('x-frame-options', 'DENY')
+    .send(body);
 }
 
 /** The login, one-time-code and consent pages that oidc-provider hands its interactions to. */
-export function registerInteractions(app: App, deps: { provider: Provider; directory: Directory; audit: AuditLog; clock: Clock; throttle: LoginThrottle }): void {
+export function registerInteractions(
+  app: App,
+  deps: { provider: Provider; directory: Directory; audit: AuditLog; clock: Clock; throttle: LoginThrottle },
+): void {
   const { provider } = deps;
   const details = (req: FastifyRequest, reply: FastifyReply) => provider.interactionDetails(req.raw, reply.raw);
-  const clientName = async (clientId: unknown) => (await provider.Client.find(String(clientId)))?.clientName ?? String(clientId);
+  const clientName = async (clientId: unknown) =>
+    (await provider.Client.find(String(clientId)))?.clientName ?? String(clientId);
 
-  app.get('/interaction/:uid', { config: { catalog: entry('Show the sign-in or consent step of an authorization request.', 'auth:interaction') }, schema: { params: Uid } }, async (req, reply) => {
-    const interaction = await details(req, reply);
-    const name = await clientName(interaction.params.client_id);
-    if (interaction.prompt.name === 'login') return html(reply, loginPage({ uid: interaction.uid, clientName: name }));
-    const d = interaction.prompt.details as { missingOIDCScope?: string[]; missingResourceScopes?: Record<string, string[]> };
-    const scopes = [...(d.missingOIDCScope ?? []), ...Object.values(d.missingResourceScopes ?? {}).flat()];
-    return html(reply, consentPage({ uid: interaction.uid, clientName: name, scopes }));
-  });
+  app.get(
+    '/interaction/:uid',
+    {
+      config: { catalog: entry('Show the sign-in or consent step of an authorization request.', 'auth:interaction') },
+      schema: { params: Uid },
+    },
+    async (req, reply) => {
+      const interaction = await details(req, reply);
+      const name = await clientName(interaction.params.client_id);
+      if (interaction.prompt.name === 'login')
+        return html(reply, loginPage({ uid: interaction.uid, clientName: name }));
+      const d = interaction.prompt.details as {
+        missingOIDCScope?: string[];
+        missingResourceScopes?: Record<string, string[]>;
+      };
+      const scopes = [...(d.missingOIDCScope ?? []), ...Object.values(d.missingResourceScopes ?? {}).flat()];
+      return html(reply, consentPage({ uid: interaction.uid, clientName: name, scopes }));
+    },
+  );
 
-  app.post('/interaction/:uid/login', { config: { catalog: entry('Sign in with password and, where enrolled, a TOTP code.', 'auth:login') }, schema: { params: Uid, body: LoginForm } }, async (req, reply) => {
-    const interaction = await details(req, reply);
-    const { email, password, totp } = req.body;
-    const source = req.socket.remoteAddress ?? 'unknown';
-    const account = email.trim().toLowerCase();
-    const context = requestContext(req);
-    const name = await clientName(interaction.params.client_id);
-    if (await deps.throttle.sourceBlocked(source)) {
-      // A source over its limit is refused before any password work, so it can neither burn CPU nor lock accounts.
-      await deps.throttle.fail(account, source);
-      await deps.audit.append(deps.directory.db, {
-        type: 'auth.login.failed', actor: { type: 'anonymous', id: null }, applicationId: String(interaction.params.client_id),
-        object: { type: 'user', id: null }, action: 'login', decision: 'deny', reason: 'source_throttled', context,
-      });
-      return html(reply, loginPage({ uid: interaction.uid, clientName: name, error: GENERIC_FAILURE, email }), 401);
-    }
-    const user = await deps.directory.findUserByEmail(account);
-    // Always verify, even when the account is unknown or locked: the time taken must not tell them apart.
-    const passwordOk = await verifyPassword(user?.password_hash ?? null, password);
-    const blocked = await deps.throttle.accountBlocked(account);
-    let ok = passwordOk && !blocked && user?.status === 'active';
-    let acr: string = ACR.password;
-    let amr = ['pwd'];
-    if (ok && user?.totp_sealed) {
-      const secret = deps.directory.totpSecretOf(user);
-      const step = secret && totp ? checkTotp(secret, totp, deps.clock.now()) : null;
-      // A code is good once: its time step must be newer than the last one accepted.
-      ok = step !== null && (await deps.directory.claimTotpStep(user.id, step));
-      if (ok) {
-        acr = ACR.mfa;
-        amr = ['pwd', 'otp'];
+  app.post(
+    '/interaction/:uid/login',
+    {
+      config: { catalog: entry('Sign in with password and, where enrolled, a TOTP code.', 'auth:login') },
+      schema: { params: Uid, body: LoginForm },
+    },
+    async (req, reply) => {
+      const interaction = await details(req, reply);
+      const { email, password, totp } = req.body;
+      const source = req.socket.remoteAddress ?? 'unknown';
+      const account = email.trim().toLowerCase();
+      const context = requestContext(req);
+      const name = await clientName(interaction.params.client_id);
+      if (await deps.throttle.sourceBlocked(source)) {
+        // A source over its limit is refused before any password work, so it can neither burn CPU nor lock accounts.
+        await deps.throttle.fail(account, source);
+        await deps.audit.append(deps.directory.db, {
+          type: 'auth.login.failed',
+          actor: { type: 'anonymous', id: null },
+          applicationId: String(interaction.params.client_id),
+          object: { type: 'user', id: null },
+          action: 'login',
+          decision: 'deny',
+          reason: 'source_throttled',
+          context,
+        });
+        return html(reply, loginPage({ uid: interaction.uid, clientName: name, error: GENERIC_FAILURE, email }), 401);
       }
-    }
-    if (!ok || !user) {
-      await deps.throttle.fail(account, source);
+      const user = await deps.directory.findUserByEmail(account);
+      // Always verify, even when the account is unknown or locked: the time taken must not tell them apart.
+      const passwordOk = await verifyPassword(user?.password_hash ?? null, password);
+      const blocked = await deps.throttle.accountBlocked(account);
+      let ok = passwordOk && !blocked && user?.status === 'active';
+      let acr: string = ACR.password;
+      let amr = ['pwd'];
+      if (ok && user?.totp_sealed) {
+        const secret = deps.directory.totpSecretOf(user);
+        const step = secret && totp ? checkTotp(secret, totp, deps.clock.now()) : null;
+        // A code is good once: its time step must be newer than the last one accepted.
+        ok = step !== null && (await deps.directory.claimTotpStep(user.id, step));
+        if (ok) {
+          acr = ACR.mfa;
+          amr = ['pwd', 'otp'];
+        }
+      }
+      if (!ok || !user) {
+        await deps.throttle.fail(account, source);
+        await deps.audit.append(deps.directory.db, {
+          type: 'auth.login.failed',
+          actor: { type: 'anonymous', id: null },
+          applicationId: String(interaction.params.client_id),
+          object: { type: 'user', id: user?.id ?? null },
+          action: 'login',
+          decision: 'deny',
+          reason: blocked ? 'throttled' : 'bad_credentials',
+          context,
+        });
+        return html(reply, loginPage({ uid: interaction.uid, clientName: name, error: GENERIC_FAILURE, email }), 401);
+      }
+      await deps.throttle.succeed(account);
       await deps.audit.append(deps.directory.db, {
-        type: 'auth.login.failed', actor: { type: 'anonymous', id: null }, applicationId: String(interaction.params.client_id),
-        object: { type: 'user', id: user?.id ?? null }, action: 'login', decision: 'deny', reason: blocked ? 'throttled' : 'bad_credentials', context,
+        type: 'auth.login.succeeded',
+        actor: { type: 'user', id: user.id },
+        applicationId: String(interaction.params.client_id),
+        object: { type: 'user', id: user.id },
+        action: 'login',
+        decision: 'allow',
+        context,
+        details: { acr, amr },
       });
-      return html(reply, loginPage({ uid: interaction.uid, clientName: name, error: GENERIC_FAILURE, email }), 401);
-    }
-    await deps.throttle.succeed(account);
-    await deps.audit.append(deps.directory.db, {
-      type: 'auth.login.succeeded', actor: { type: 'user', id: user.id }, applicationId: String(interaction.params.client_id),
-      object: { type: 'user', id: user.id }, action: 'login', decision: 'allow', context, details: { acr, amr },
-    });
-    reply.hijack();
-    await provider.interactionFinished(req.raw, reply.raw, { login: { accountId: user.id, acr, amr, remember: false } }, { mergeWithLastSubmission: false });
-  });
+      reply.hijack();
+      await provider.interactionFinished(
+        req.raw,
+        reply.raw,
+        { login: { accountId: user.id, acr, amr, remember: false } },
+        { mergeWithLastSubmission: false },
+      );
+    },
+  );
 
-  app.post('/interaction/:uid/confirm', { config: { catalog: entry('Grant the scopes an application asked for.', 'auth:consent') }, schema: { params: Uid } }, async (req, reply) => {
-    const interaction = await details(req, reply);
-    const accountId = interaction.session?.accountId;
-    if (interaction.prompt.name !== 'consent' || !accountId) return html(reply, '<p>Nothing to confirm.</p>', 400);
-    const grant = interaction.grantId ? await provider.Grant.find(interaction.grantId) : new provider.Grant({ accountId, clientId: String(interaction.params.client_id) });
-    if (!grant) return html(reply, '<p>The request has expired.</p>', 400);
-    const d = interaction.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
-    if (d.missingOIDCScope) grant.addOIDCScope(d.missingOIDCScope.join(' '));
-    if (d.missingOIDCClaims) grant.addOIDCClaims(d.missingOIDCClaims);
-    for (const [resource, scopes] of Object.entries(d.missingResourceScopes ?? {})) grant.addResourceScope(resource, scopes.join(' '));
-    const grantId = await grant.save();
-    await deps.audit.append(deps.directory.db, {
-      type: 'auth.consent.granted', actor: { type: 'user', id: accountId }, applicationId: String(interaction.params.client_id), object: { type: 'grant', id: grantId },
-      action: 'consent', decision: 'allow', context: requestContext(req), details: { scopes: [...(d.missingOIDCScope ?? []), ...Object.values(d.missingResourceScopes ?? {}).flat()] },
-    });
-    reply.hijack();
-    await provider.interactionFinished(req.raw, reply.raw, { consent: { grantId } }, { mergeWithLastSubmission: true });
-  });
+  app.post(
+    '/interaction/:uid/confirm',
+    {
+      config: { catalog: entry('Grant the scopes an application asked for.', 'auth:consent') },
+      schema: { params: Uid },
+    },
+    async (req, reply) => {
+      const interaction = await details(req, reply);
+      const accountId = interaction.session?.accountId;
+      if (interaction.prompt.name !== 'consent' || !accountId) return html(reply, '<p>Nothing to confirm.</p>', 400);
+      const grant = interaction.grantId
+        ? await provider.Grant.find(interaction.grantId)
+        : new provider.Grant({ accountId, clientId: String(interaction.params.client_id) });
+      if (!grant) return html(reply, '<p>The request has expired.</p>', 400);
+      const d = interaction.prompt.details as {
+        missingOIDCScope?: string[];
+        missingOIDCClaims?: string[];
+        missingResourceScopes?: Record<string, string[]>;
+      };
+      if (d.missingOIDCScope) grant.addOIDCScope(d.missingOIDCScope.join(' '));
+      if (d.missingOIDCClaims) grant.addOIDCClaims(d.missingOIDCClaims);
+      for (const [resource, scopes] of Object.entries(d.missingResourceScopes ?? {}))
+        grant.addResourceScope(resource, scopes.join(' '));
+      const grantId = await grant.save();
+      await deps.audit.append(deps.directory.db, {
+        type: 'auth.consent.granted',
+        actor: { type: 'user', id: accountId },
+        applicationId: String(interaction.params.client_id),
+        object: { type: 'grant', id: grantId },
+        action: 'consent',
+        decision: 'allow',
+        context: requestContext(req),
+        details: { scopes: [...(d.missingOIDCScope ?? []), ...Object.values(d.missingResourceScopes ?? {}).flat()] },
+      });
+      reply.hijack();
+      await provider.interactionFinished(
+        req.raw,
+        reply.raw,
+        { consent: { grantId } },
+        { mergeWithLastSubmission: true },
+      );
+    },
+  );
 
-  app.post('/interaction/:uid/abort', { config: { catalog: entry('Cancel an authorization request.', 'auth:abort') }, schema: { params: Uid } }, async (req, reply) => {
-    await details(req, reply);
-    reply.hijack();
-    await provider.interactionFinished(req.raw, reply.raw, { error: 'access_denied', error_description: 'the user cancelled' }, { mergeWithLastSubmission: false });
-  });
+  app.post(
+    '/interaction/:uid/abort',
+    { config: { catalog: entry('Cancel an authorization request.', 'auth:abort') }, schema: { params: Uid } },
+    async (req, reply) => {
+      await details(req, reply);
+      reply.hijack();
+      await provider.interactionFinished(
+        req.raw,
+        reply.raw,
+        { error: 'access_denied', error_description: 'the user cancelled' },
+        { mergeWithLastSubmission: false },
+      );
+    },
+  );
 }

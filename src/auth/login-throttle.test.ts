@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { FixedClock } from '../platform/clock.js';
-import { createMemoryFailureCounter, createRedisFailureCounter, type FailureCounter, LoginThrottle } from './login-throttle.js';
+import {
+  createMemoryFailureCounter,
+  createRedisFailureCounter,
+  type FailureCounter,
+  LoginThrottle,
+} from './login-throttle.js';
 
 const counters: Array<[string, () => FailureCounter]> = [['memory', createMemoryFailureCounter]];
 if (process.env.REDIS_URL) counters.push(['redis', () => createRedisFailureCounter(process.env.REDIS_URL as string)]);
@@ -37,7 +42,11 @@ describe.each(counters)('sign-in throttle (%s)', (_name, make) => {
   it('shares counts between processes that share the store', async () => {
     const store = make();
     const a = new LoginThrottle(new FixedClock(), { perAccount: 3, perSource: 50, windowSeconds: 60 }, store);
-    const b = new LoginThrottle(new FixedClock(), { perAccount: 3, perSource: 50, windowSeconds: 60 }, _name === 'redis' ? make() : store);
+    const b = new LoginThrottle(
+      new FixedClock(),
+      { perAccount: 3, perSource: 50, windowSeconds: 60 },
+      _name === 'redis' ? make() : store,
+    );
     const account = `shared-${unique()}@x`;
     await a.fail(account, 's1');
     await b.fail(account, 's2');

@@ -64,7 +64,12 @@ export function createRedisFailureCounter(url: string): FailureCounter {
     },
     async add(key, windowSeconds, now) {
       await ready();
-      await redis.multi().zadd(k(key), now, `${now}:${randomUUID()}`).zremrangebyscore(k(key), 0, now - windowSeconds * 1000).expire(k(key), windowSeconds).exec();
+      await redis
+        .multi()
+        .zadd(k(key), now, `${now}:${randomUUID()}`)
+        .zremrangebyscore(k(key), 0, now - windowSeconds * 1000)
+        .expire(k(key), windowSeconds)
+        .exec();
     },
     async clear(key) {
       await ready();
@@ -85,7 +90,11 @@ export function createRedisFailureCounter(url: string): FailureCounter {
  * Counters live in Redis in cluster mode, so spreading attempts over processes gains nothing.
  */
 export class LoginThrottle {
-  constructor(private readonly clock: Clock, private readonly limits: ThrottleLimits, private readonly counter: FailureCounter = createMemoryFailureCounter()) {}
+  constructor(
+    private readonly clock: Clock,
+    private readonly limits: ThrottleLimits,
+    private readonly counter: FailureCounter = createMemoryFailureCounter(),
+  ) {}
 
   private now(): number {
     return this.clock.now().getTime();

@@ -4,7 +4,8 @@ import type { Kysely, Migration } from 'kysely';
 export const authMigrations: Record<string, Migration> = {
   '0005_auth': {
     async up(db: Kysely<unknown>) {
-      await db.schema.createTable('oidc_payloads')
+      await db.schema
+        .createTable('oidc_payloads')
         .addColumn('key', 'text', (c) => c.primaryKey())
         .addColumn('model', 'text', (c) => c.notNull())
         .addColumn('payload', 'text', (c) => c.notNull())
@@ -17,7 +18,8 @@ export const authMigrations: Record<string, Migration> = {
       await db.schema.createIndex('oidc_payloads_grant').on('oidc_payloads').column('grant_id').execute();
       await db.schema.createIndex('oidc_payloads_account').on('oidc_payloads').column('account_id').execute();
       await db.schema.createIndex('oidc_payloads_uid').on('oidc_payloads').columns(['model', 'uid']).execute();
-      await db.schema.createTable('token_signing_keys')
+      await db.schema
+        .createTable('token_signing_keys')
         .addColumn('kid', 'text', (c) => c.primaryKey())
         .addColumn('alg', 'text', (c) => c.notNull())
         .addColumn('public_jwk', 'text', (c) => c.notNull())

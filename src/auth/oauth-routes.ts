@@ -6,25 +6,85 @@ import type { CatalogEntry } from '../http/catalog.js';
 /** Where the authorization server lives on a listener; the issuer URL ends with it. */
 export const OAUTH_PREFIX = '/oauth';
 
-type Endpoint = { method: HTTPMethods | HTTPMethods[]; path: string; purpose: string; action: string; callers: CatalogEntry['callers'] };
+type Endpoint = {
+  method: HTTPMethods | HTTPMethods[];
+  path: string;
+  purpose: string;
+  action: string;
+  callers: CatalogEntry['callers'];
+};
 
 /** The endpoints of the authorization server on the public listener. Anything else under /oauth is 404. */
 const PUBLIC_ENDPOINTS: Endpoint[] = [
-  { method: 'GET', path: '/.well-known/openid-configuration', purpose: 'OpenID Provider metadata.', action: 'oauth:discovery', callers: ['anonymous'] },
-  { method: 'GET', path: '/jwks', purpose: 'Public keys that sign tokens (current, next and recently retired).', action: 'oauth:jwks', callers: ['anonymous'] },
-  { method: ['GET', 'POST'], path: '/auth', purpose: 'Authorization endpoint (code flow with PKCE S256).', action: 'oauth:authorize', callers: ['user', 'application'] },
-  { method: 'GET', path: '/auth/:uid', purpose: 'Resume an authorization request after sign-in or consent.', action: 'oauth:authorize', callers: ['user', 'application'] },
-  { method: 'POST', path: '/token', purpose: 'Token endpoint: authorization code, refresh token and client credentials grants.', action: 'oauth:token', callers: ['application', 'workload'] },
-  { method: 'POST', path: '/token/revocation', purpose: 'Revoke a refresh or access token (RFC 7009).', action: 'oauth:revoke', callers: ['application', 'workload'] },
+  {
+    method: 'GET',
+    path: '/.well-known/openid-configuration',
+    purpose: 'OpenID Provider metadata.',
+    action: 'oauth:discovery',
+    callers: ['anonymous'],
+  },
+  {
+    method: 'GET',
+    path: '/jwks',
+    purpose: 'Public keys that sign tokens (current, next and recently retired).',
+    action: 'oauth:jwks',
+    callers: ['anonymous'],
+  },
+  {
+    method: ['GET', 'POST'],
+    path: '/auth',
+    purpose: 'Authorization endpoint (code flow with PKCE S256).',
+    action: 'oauth:authorize',
+    callers: ['user', 'application'],
+  },
+  {
+    method: 'GET',
+    path: '/auth/:uid',
+    purpose: 'Resume an authorization request after sign-in or consent.',
+    action: 'oauth:authorize',
+    callers: ['user', 'application'],
+  },
+  {
+    method: 'POST',
+    path: '/token',
+    purpose: 'Token endpoint: authorization code, refresh token and client credentials grants.',
+    action: 'oauth:token',
+    callers: ['application', 'workload'],
+  },
+  {
+    method: 'POST',
+    path: '/token/revocation',
+    purpose: 'Revoke a refresh or access token (RFC 7009).',
+    action: 'oauth:revoke',
+    callers: ['application', 'workload'],
+  },
   { method: ['GET', 'POST'], path: '/me', purpose: 'OpenID userinfo.', action: 'oauth:userinfo', callers: ['user'] },
-  { method: ['GET', 'POST'], path: '/session/end', purpose: 'RP-initiated logout.', action: 'oauth:logout', callers: ['user'] },
-  { method: 'POST', path: '/session/end/confirm', purpose: 'Confirm logout.', action: 'oauth:logout', callers: ['user'] },
+  {
+    method: ['GET', 'POST'],
+    path: '/session/end',
+    purpose: 'RP-initiated logout.',
+    action: 'oauth:logout',
+    callers: ['user'],
+  },
+  {
+    method: 'POST',
+    path: '/session/end/confirm',
+    purpose: 'Confirm logout.',
+    action: 'oauth:logout',
+    callers: ['user'],
+  },
   { method: 'GET', path: '/session/end/success', purpose: 'Logout done.', action: 'oauth:logout', callers: ['user'] },
 ];
 
 /** On the vehicle gateway only the token endpoint, for devices authenticating with their certificate. */
 const GATEWAY_ENDPOINTS: Endpoint[] = [
-  { method: 'POST', path: '/token', purpose: 'Device tokens: client credentials with tls_client_auth, bound to the certificate (RFC 8705).', action: 'oauth:device_token', callers: ['device'] },
+  {
+    method: 'POST',
+    path: '/token',
+    purpose: 'Device tokens: client credentials with tls_client_auth, bound to the certificate (RFC 8705).',
+    action: 'oauth:device_token',
+    callers: ['device'],
+  },
 ];
 
 /**
@@ -44,7 +104,16 @@ export function registerOAuthRoutes(app: App, provider: Provider, where: 'public
         url: `${OAUTH_PREFIX}${e.path}`,
         config: {
           ...(where === 'gateway' ? { device: 'operational' as const } : {}),
-          catalog: { owner: 'auth', purpose: e.purpose, callers: e.callers, action: e.action, classification: 'confidential', scopes: [], safetyImpact: 'low', status: 'stable' },
+          catalog: {
+            owner: 'auth',
+            purpose: e.purpose,
+            callers: e.callers,
+            action: e.action,
+            classification: 'confidential',
+            scopes: [],
+            safetyImpact: 'low',
+            status: 'stable',
+          },
         },
         handler: (req, reply) => {
           reply.hijack();
@@ -57,7 +126,7 @@ export function registerOAuthRoutes(app: App, provider: Provider, where: 'public
           const raw = req.raw as typeof req.raw & { originalUrl?: string };
           raw.originalUrl = raw.url;
           raw.url = raw.url?.slice(OAUTH_PREFIX.length) || '/';
-          callback(req.raw, reply.raw);
+          void callback(req.raw, reply.raw);
         },
       });
     }

@@ -12,7 +12,14 @@ import { IdentityUri } from '../pki/index.js';
 import type { Database } from '../storage/schema.js';
 import { createAdapterFactory } from './adapter.js';
 import { createClientLookup, DEVICE_CLIENT_PREFIX } from './clients.js';
-import { API_AUDIENCE, DEVICE_SCOPES, OPENID_SCOPES, RESOURCES, type ResourceIndicator, USER_SCOPES } from './scopes.js';
+import {
+  API_AUDIENCE,
+  DEVICE_SCOPES,
+  OPENID_SCOPES,
+  RESOURCES,
+  type ResourceIndicator,
+  USER_SCOPES,
+} from './scopes.js';
 import type { SigningKeySet } from './signing-keys.js';
 
 /** Authentication context class references: what `acr` says about how the user logged in. */
@@ -60,9 +67,13 @@ export function createAuthorizationServer(deps: AuthorizationServerDeps): Provid
 
   const configuration: Configuration = {
     adapter: createAdapterFactory({ db: deps.db, clock: deps.clock, secrets: deps.secrets, findClient }),
-    jwks: { keys: deps.keys.privateJwks as NonNullable<Configuration['jwks']>['keys'] },
+    jwks: { keys: deps.keys.privateJwks },
     async findAccount(_ctx, sub) {
-      const user = await deps.db.selectFrom('users').select(['id', 'email', 'display_name', 'status']).where('id', '=', sub).executeTakeFirst();
+      const user = await deps.db
+        .selectFrom('users')
+        .select(['id', 'email', 'display_name', 'status'])
+        .where('id', '=', sub)
+        .executeTakeFirst();
       if (!user || user.status !== 'active') return undefined;
       return { accountId: user.id, claims: async () => ({ sub: user.id, email: user.email, name: user.display_name }) };
     },
@@ -77,14 +88,24 @@ export function createAuthorizationServer(deps: AuthorizationServerDeps): Provid
       idTokenSigningAlgValues: ['ES256'],
     },
     responseTypes: ['code'],
-    cookies: { keys: cookieKeys(deps.cookieKeysFile), long: { signed: true, sameSite: 'lax' }, short: { signed: true, sameSite: 'lax' } },
+    cookies: {
+      keys: cookieKeys(deps.cookieKeysFile),
+      long: { signed: true, sameSite: 'lax' },
+      short: { signed: true, sameSite: 'lax' },
+    },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     rotateRefreshToken: true,
-    issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
+    issueRefreshToken: async (_ctx, client, code) =>
+      client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
     ttl: {
       AccessToken: deps.ttl.userAccess,
       AuthorizationCode: 60,
-      ClientCredentials: (_ctx, token) => lifetime(((token as { aud?: string }).aud ?? API_AUDIENCE) as ResourceIndicator, (token as { clientId?: string }).clientId, 'client_credentials'),
+      ClientCredentials: (_ctx, token) =>
+        lifetime(
+          ((token as { aud?: string }).aud ?? API_AUDIENCE) as ResourceIndicator,
+          (token as { clientId?: string }).clientId,
+          'client_credentials',
+        ),
       IdToken: 600,
       Interaction: 600,
       RefreshToken: 30 * 86400,
@@ -96,7 +117,11 @@ export function createAuthorizationServer(deps: AuthorizationServerDeps): Provid
       // acr, amr and auth_time travel from the login (via the code or refresh token) into every access token,
       // so resource servers can demand recent MFA; cep lets them drop tokens minted before a password change.
       const source = ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken;
-      const user = await deps.db.selectFrom('users').select('credential_epoch').where('id', '=', token.accountId).executeTakeFirst();
+      const user = await deps.db
+        .selectFrom('users')
+        .select('credential_epoch')
+        .where('id', '=', token.accountId)
+        .executeTakeFirst();
       return { acr: source?.acr, amr: source?.amr, auth_time: source?.authTime, cep: user?.credential_epoch ?? -1 };
     },
     features: {
@@ -110,7 +135,7 @@ export function createAuthorizationServer(deps: AuthorizationServerDeps): Provid
       rpInitiatedLogout: { enabled: true },
       resourceIndicators: {
         enabled: true,
-        defaultResource: (ctx) => (isDevice(ctx.oidc.client?.clientId) ? undefined as unknown as string : API_AUDIENCE),
+        defaultResource: (ctx) => (isDevice(ctx.oidc.client?.clientId) ? undefined : API_AUDIENCE),
         useGrantedResource: () => true,
         getResourceServerInfo: (ctx, resource, client) => {
           const server = RESOURCES[resource as ResourceIndicator];
@@ -128,13 +153,17 @@ export function createAuthorizationServer(deps: AuthorizationServerDeps): Provid
         enabled: true,
         certificateBoundAccessTokens: true,
         tlsClientAuth: true,
-        getCertificate: (ctx: KoaContextWithOIDC) => (ctx.req.socket as TLSSocket).getPeerX509Certificate?.()?.toString(),
+        getCertificate: (ctx: KoaContextWithOIDC) =>
+          (ctx.req.socket as TLSSocket).getPeerX509Certificate?.()?.toString(),
         // The gateway's device authentication has already checked chain, issuance record, revocation and state.
         certificateAuthorized: (ctx: KoaContextWithOIDC) => (ctx.req.socket as TLSSocket).authorized === true,
         certificateSubjectMatches: (ctx: KoaContextWithOIDC, property: string, expected: string) => {
           if (property !== 'tls_client_auth_san_uri') return false;
           const san = (ctx.req.socket as TLSSocket).getPeerX509Certificate?.()?.subjectAltName ?? '';
-          const uris = san.split(', ').filter((s) => s.startsWith('URI:')).map((s) => s.slice(4));
+          const uris = san
+            .split(', ')
+            .filter((s) => s.startsWith('URI:'))
+            .map((s) => s.slice(4));
           return IdentityUri.parse(uris, 'device') !== null && uris.includes(expected);
         },
       },
@@ -148,28 +177,60 @@ export function createAuthorizationServer(deps: AuthorizationServerDeps): Provid
   const provider = new Provider(deps.issuer, configuration);
   provider.on('server_error', (_ctx, err) => deps.log.error({ err }, 'authorization server error'));
   // The typings list these events per overload; one loop over their names needs the plain EventEmitter shape.
-  const on = provider.on.bind(provider) as unknown as (event: string, listener: (ctx: KoaContextWithOIDC, err: Error & { error?: string }) => void) => void;
-  for (const event of ['grant.error', 'authorization.error', 'revocation.error', 'userinfo.error', 'end_session.error'] as const) {
+  const on = provider.on.bind(provider) as unknown as (
+    event: string,
+    listener: (ctx: KoaContextWithOIDC, err: Error & { error?: string }) => void,
+  ) => void;
+  for (const event of [
+    'grant.error',
+    'authorization.error',
+    'revocation.error',
+    'userinfo.error',
+    'end_session.error',
+  ] as const) {
     on(event, (ctx, err) => {
-      void deps.audit.append(deps.db, {
-        type: 'auth.request.refused', actor: { type: 'application', id: ctx.oidc?.client?.clientId ?? null }, applicationId: ctx.oidc?.client?.clientId ?? null,
-        object: { type: 'oauth_endpoint', id: event.split('.')[0] as string }, action: event, decision: 'deny', reason: err.error ?? err.name,
-        context: { requestId: null, traceId: null, sourceIp: ctx.ip ?? null },
-      }).catch((e: unknown) => deps.log.error({ err: e }, 'could not audit an authorization server refusal'));
+      void deps.audit
+        .append(deps.db, {
+          type: 'auth.request.refused',
+          actor: { type: 'application', id: ctx.oidc?.client?.clientId ?? null },
+          applicationId: ctx.oidc?.client?.clientId ?? null,
+          object: { type: 'oauth_endpoint', id: event.split('.')[0] as string },
+          action: event,
+          decision: 'deny',
+          reason: err.error ?? err.name,
+          context: { requestId: null, traceId: null, sourceIp: ctx.ip ?? null },
+        })
+        .catch((e: unknown) => deps.log.error({ err: e }, 'could not audit an authorization server refusal'));
     });
   }
   provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
     const token = ctx.oidc?.entities?.AccessToken ?? ctx.oidc?.entities?.ClientCredentials;
-    void deps.audit.append(deps.db, {
-      type: 'auth.token.issued', actor: { type: ctx.oidc?.entities?.Account ? 'user' : 'application', id: ctx.oidc?.entities?.Account?.accountId ?? ctx.oidc?.client?.clientId ?? null },
-      applicationId: ctx.oidc?.client?.clientId ?? null, object: { type: 'access_token', id: token?.jti ?? null }, action: 'token', decision: 'allow',
-      details: { grantType: String(ctx.oidc?.params?.grant_type ?? ''), scope: token?.scope ?? null, bound: token?.jkt ? 'dpop' : token?.['x5t#S256'] ? 'mtls' : 'none' },
-    }).catch((e: unknown) => deps.log.error({ err: e }, 'could not audit a token issuance'));
+    void deps.audit
+      .append(deps.db, {
+        type: 'auth.token.issued',
+        actor: {
+          type: ctx.oidc?.entities?.Account ? 'user' : 'application',
+          id: ctx.oidc?.entities?.Account?.accountId ?? ctx.oidc?.client?.clientId ?? null,
+        },
+        applicationId: ctx.oidc?.client?.clientId ?? null,
+        object: { type: 'access_token', id: token?.jti ?? null },
+        action: 'token',
+        decision: 'allow',
+        details: {
+          grantType: String(ctx.oidc?.params?.grant_type ?? ''),
+          scope: token?.scope ?? null,
+          bound: token?.jkt ? 'dpop' : token?.['x5t#S256'] ? 'mtls' : 'none',
+        },
+      })
+      .catch((e: unknown) => deps.log.error({ err: e }, 'could not audit a token issuance'));
   });
   return provider;
 }
 
 /** Escapes text for HTML. */
 export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+  return s.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
+  );
 }

@@ -3,9 +3,23 @@
  * only its own scopes; an application may only request the scopes registered for it.
  */
 export const USER_SCOPES = [
-  'vehicle:read_status', 'vehicle:location', 'vehicle:climate', 'vehicle:charging', 'vehicle:lock', 'vehicle:unlock',
-  'vehicle:remote_start', 'vehicle:diagnostics', 'vehicle:manage_drivers', 'vehicle:consent', 'vehicle:claim', 'vehicle:transfer', 'fleet:read', 'fleet:command', 'fleet:admin',
-  'support:read', 'security:admin',
+  'vehicle:read_status',
+  'vehicle:location',
+  'vehicle:climate',
+  'vehicle:charging',
+  'vehicle:lock',
+  'vehicle:unlock',
+  'vehicle:remote_start',
+  'vehicle:diagnostics',
+  'vehicle:manage_drivers',
+  'vehicle:consent',
+  'vehicle:claim',
+  'vehicle:transfer',
+  'fleet:read',
+  'fleet:command',
+  'fleet:admin',
+  'support:read',
+  'security:admin',
 ] as const;
 
 /** Scopes of device tokens. */

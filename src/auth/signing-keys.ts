@@ -25,10 +25,21 @@ async function addKey(db: Kysely<Database>, dir: string, status: 'next' | 'curre
   const kid = randomUUID();
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  writePrivateFile(keyFile(dir, kid), JSON.stringify({ ...privateKey.export({ format: 'jwk' }), kid, alg: ALG, use: 'sig' }));
-  await db.insertInto('token_signing_keys').values({
-    kid, alg: ALG, public_jwk: JSON.stringify({ ...publicKey.export({ format: 'jwk' }), kid, alg: ALG, use: 'sig' }), status, created_at: at, retired_at: null,
-  }).execute();
+  writePrivateFile(
+    keyFile(dir, kid),
+    JSON.stringify({ ...privateKey.export({ format: 'jwk' }), kid, alg: ALG, use: 'sig' }),
+  );
+  await db
+    .insertInto('token_signing_keys')
+    .values({
+      kid,
+      alg: ALG,
+      public_jwk: JSON.stringify({ ...publicKey.export({ format: 'jwk' }), kid, alg: ALG, use: 'sig' }),
+      status,
+      created_at: at,
+      retired_at: null,
+    })
+    .execute();
 }
 
 /**
@@ -38,34 +49,66 @@ async function addKey(db: Kysely<Database>, dir: string, status: 'next' | 'curre
  */
 export async function ensureSigningKeys(deps: { db: Kysely<Database>; dir: string; clock: Clock }): Promise<void> {
   const at = deps.clock.now().toISOString();
-  const rows = await deps.db.selectFrom('token_signing_keys').select(['status']).where('status', 'in', ['current', 'next']).execute();
+  const rows = await deps.db
+    .selectFrom('token_signing_keys')
+    .select(['status'])
+    .where('status', 'in', ['current', 'next'])
+    .execute();
   if (!rows.some((r) => r.status === 'current')) await addKey(deps.db, deps.dir, 'current', at);
   if (!rows.some((r) => r.status === 'next')) await addKey(deps.db, deps.dir, 'next', at);
 }
 
 /** Rotates: current is retired (still published while its tokens may live), next signs, and a new next is made. */
-export async function rotateSigningKeys(deps: { db: Kysely<Database>; dir: string; clock: Clock; audit: AuditLog }): Promise<{ current: string }> {
+export async function rotateSigningKeys(deps: {
+  db: Kysely<Database>;
+  dir: string;
+  clock: Clock;
+  audit: AuditLog;
+}): Promise<{ current: string }> {
   const at = deps.clock.now().toISOString();
   const result = await deps.db.transaction().execute(async (trx) => {
-    await trx.updateTable('token_signing_keys').set({ status: 'retired', retired_at: at }).where('status', '=', 'current').execute();
+    await trx
+      .updateTable('token_signing_keys')
+      .set({ status: 'retired', retired_at: at })
+      .where('status', '=', 'current')
+      .execute();
     await trx.updateTable('token_signing_keys').set({ status: 'current' }).where('status', '=', 'next').execute();
     await addKey(trx, deps.dir, 'next', at);
-    const current = await trx.selectFrom('token_signing_keys').select('kid').where('status', '=', 'current').executeTakeFirstOrThrow();
-    await deps.audit.append(trx, { type: 'auth.signing_key.rotated', actor: { type: 'operator' }, object: { type: 'signing_key', id: current.kid }, action: 'rotate', decision: 'info' });
+    const current = await trx
+      .selectFrom('token_signing_keys')
+      .select('kid')
+      .where('status', '=', 'current')
+      .executeTakeFirstOrThrow();
+    await deps.audit.append(trx, {
+      type: 'auth.signing_key.rotated',
+      actor: { type: 'operator' },
+      object: { type: 'signing_key', id: current.kid },
+      action: 'rotate',
+      decision: 'info',
+    });
     return current;
   });
   return { current: result.kid };
 }
 
 /** Loads the key set: current signs; next and keys retired within `retainSeconds` are published. */
-export async function loadSigningKeys(deps: { db: Kysely<Database>; dir: string; clock: Clock; retainSeconds: number }): Promise<SigningKeySet> {
+export async function loadSigningKeys(deps: {
+  db: Kysely<Database>;
+  dir: string;
+  clock: Clock;
+  retainSeconds: number;
+}): Promise<SigningKeySet> {
   const cutoff = new Date(deps.clock.now().getTime() - deps.retainSeconds * 1000).toISOString();
-  const rows = await deps.db.selectFrom('token_signing_keys').selectAll()
-    .where((eb) => eb.or([eb('status', 'in', ['current', 'next']), eb('retired_at', '>', cutoff)])).execute();
+  const rows = await deps.db
+    .selectFrom('token_signing_keys')
+    .selectAll()
+    .where((eb) => eb.or([eb('status', 'in', ['current', 'next']), eb('retired_at', '>', cutoff)]))
+    .execute();
   const order = { current: 0, next: 1, retired: 2 } as const;
   rows.sort((a, b) => order[a.status] - order[b.status]);
   // oidc-provider publishes exactly the keys it is given and signs with the first: hand it all of them, current first.
-  const privateJwks = rows.filter((r) => existsSync(keyFile(deps.dir, r.kid)))
+  const privateJwks = rows
+    .filter((r) => existsSync(keyFile(deps.dir, r.kid)))
     .map((r) => JSON.parse(readFileSync(keyFile(deps.dir, r.kid), 'utf8')) as JsonWebKey);
   return { privateJwks, publicJwks: rows.map((r) => JSON.parse(r.public_jwk) as JsonWebKey) };
 }

@@ -37,7 +37,10 @@ function challenge(reply: FastifyReply, refusal: TokenRefusal, scopes: readonly 
  * reset kills older tokens). Each refusal is a 401 (403 for missing scope) with WWW-Authenticate, audited
  * with the token named only by its jti.
  */
-export function installTokenAuthentication(app: App, deps: { verify: TokenVerifier; audit: AuditLog; db: Kysely<Database>; baseUrl: () => string }): void {
+export function installTokenAuthentication(
+  app: App,
+  deps: { verify: TokenVerifier; audit: AuditLog; db: Kysely<Database>; baseUrl: () => string },
+): void {
   app.decorateRequest('token', null);
   app.addHook('onRequest', async (req, reply) => {
     const required = req.routeOptions.config.token;
@@ -45,27 +48,51 @@ export function installTokenAuthentication(app: App, deps: { verify: TokenVerifi
     const socket = req.raw.socket as TLSSocket;
     const cert = typeof socket.getPeerX509Certificate === 'function' ? socket.getPeerX509Certificate() : undefined;
     try {
-      const token = await deps.verify({
-        authorization: req.headers.authorization, dpop: typeof req.headers.dpop === 'string' ? req.headers.dpop : undefined,
-        method: req.method, url: `${deps.baseUrl()}${req.url}`, certificateThumbprint: cert ? certificateThumbprint(cert.raw) : null,
-      }, required.audience);
+      const token = await deps.verify(
+        {
+          authorization: req.headers.authorization,
+          dpop: typeof req.headers.dpop === 'string' ? req.headers.dpop : undefined,
+          method: req.method,
+          url: `${deps.baseUrl()}${req.url}`,
+          certificateThumbprint: cert ? certificateThumbprint(cert.raw) : null,
+        },
+        required.audience,
+      );
       if (token.sub) {
-        const user = await deps.db.selectFrom('users').select(['credential_epoch', 'status']).where('id', '=', token.sub).executeTakeFirst();
-        if (!user || user.status !== 'active' || user.credential_epoch !== token.credentialEpoch) throw new TokenRefusal('credentials_changed', token.jti);
+        const user = await deps.db
+          .selectFrom('users')
+          .select(['credential_epoch', 'status'])
+          .where('id', '=', token.sub)
+          .executeTakeFirst();
+        if (!user || user.status !== 'active' || user.credential_epoch !== token.credentialEpoch)
+          throw new TokenRefusal('credentials_changed', token.jti);
       }
       const missing = required.scopes.filter((s) => !token.scopes.has(s));
       // anyScope: routes used by two kinds of caller (an owner or a dealer closing a case) need one of the scopes.
-      if (required.anyScope ? missing.length === required.scopes.length && missing.length > 0 : missing.length > 0) throw new TokenRefusal(`missing_scope:${missing.join(',')}`, token.jti, 'insufficient_scope');
+      if (required.anyScope ? missing.length === required.scopes.length && missing.length > 0 : missing.length > 0)
+        throw new TokenRefusal(`missing_scope:${missing.join(',')}`, token.jti, 'insufficient_scope');
       req.token = token;
     } catch (err) {
       if (!(err instanceof TokenRefusal)) throw err;
-      await deps.audit.append(deps.db, {
-        // The jti of a refused token is unverified input: bounded and scrubbed before it is recorded.
-        type: 'auth.token.refused', actor: { type: 'anonymous', id: null }, object: { type: 'access_token', id: err.jti === null ? null : untrusted(err.jti, 64) },
-        action: `${req.method} ${req.routeOptions.url ?? '(unmatched)'}`, decision: 'deny', reason: err.reason, context: requestContext(req),
-      }).catch((e: unknown) => req.log.error({ err: e }, 'could not audit a token refusal'));
+      await deps.audit
+        .append(deps.db, {
+          // The jti of a refused token is unverified input: bounded and scrubbed before it is recorded.
+          type: 'auth.token.refused',
+          actor: { type: 'anonymous', id: null },
+          object: { type: 'access_token', id: err.jti === null ? null : untrusted(err.jti, 64) },
+          action: `${req.method} ${req.routeOptions.url ?? '(unmatched)'}`,
+          decision: 'deny',
+          reason: err.reason,
+          context: requestContext(req),
+        })
+        .catch((e: unknown) => req.log.error({ err: e }, 'could not audit a token refusal'));
       challenge(reply, err, required.scopes);
-      return sendProblem(reply, err.error === 'insufficient_scope' ? 'ERR_FORBIDDEN' : 'ERR_TOKEN_INVALID', err.error === 'insufficient_scope' ? 'the token lacks a required scope' : 'the access token is not valid here', { reason: err.reason });
+      return sendProblem(
+        reply,
+        err.error === 'insufficient_scope' ? 'ERR_FORBIDDEN' : 'ERR_TOKEN_INVALID',
+        err.error === 'insufficient_scope' ? 'the token lacks a required scope' : 'the access token is not valid here',
+        { reason: err.reason },
+      );
     }
   });
 }

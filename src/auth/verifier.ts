@@ -1,11 +1,23 @@
 import { createHash } from 'node:crypto';
-import { calculateJwkThumbprint, createLocalJWKSet, decodeJwt, EmbeddedJWK, type JSONWebKeySet, type JWK, jwtVerify } from 'jose';
+import {
+  calculateJwkThumbprint,
+  createLocalJWKSet,
+  decodeJwt,
+  EmbeddedJWK,
+  type JSONWebKeySet,
+  type JWK,
+  jwtVerify,
+} from 'jose';
 import type { Clock } from '../platform/clock.js';
 import type { ReplayStore } from './replay-store.js';
 
 /** Why a token was refused; `error` is the RFC 6750 / RFC 9449 error code for WWW-Authenticate. */
 export class TokenRefusal extends Error {
-  constructor(readonly reason: string, readonly jti: string | null, readonly error: 'invalid_token' | 'invalid_dpop_proof' | 'insufficient_scope' = 'invalid_token') {
+  constructor(
+    readonly reason: string,
+    readonly jti: string | null,
+    readonly error: 'invalid_token' | 'invalid_dpop_proof' | 'insufficient_scope' = 'invalid_token',
+  ) {
     super(reason);
     this.name = 'TokenRefusal';
   }
@@ -52,7 +64,12 @@ function htu(url: string): string {
  * proof for the token's `cnf.jkt` (with replay protection), or the client certificate for `cnf.x5t#S256`.
  * ID tokens, refresh tokens and tokens for another audience fail one of those checks.
  */
-export function createTokenVerifier(deps: { issuer: string; jwks: () => JSONWebKeySet; clock: Clock; replay: ReplayStore }) {
+export function createTokenVerifier(deps: {
+  issuer: string;
+  jwks: () => JSONWebKeySet;
+  clock: Clock;
+  replay: ReplayStore;
+}) {
   let keySet: ReturnType<typeof createLocalJWKSet> | null = null;
   let keySource: JSONWebKeySet | null = null;
   const keys = () => {
@@ -77,7 +94,12 @@ export function createTokenVerifier(deps: { issuer: string; jwks: () => JSONWebK
     let payload;
     try {
       ({ payload } = await jwtVerify(token, keys(), {
-        issuer: deps.issuer, audience, typ: 'at+jwt', algorithms: ['ES256'], clockTolerance: SKEW, currentDate: new Date(now * 1000),
+        issuer: deps.issuer,
+        audience,
+        typ: 'at+jwt',
+        algorithms: ['ES256'],
+        clockTolerance: SKEW,
+        currentDate: new Date(now * 1000),
         requiredClaims: ['exp', 'iat', 'jti', 'client_id', 'aud'],
       }));
     } catch (err) {
@@ -98,27 +120,50 @@ export function createTokenVerifier(deps: { issuer: string; jwks: () => JSONWebK
       throw new TokenRefusal('unbound_token', jti);
     }
     return {
-      jti: String(payload.jti), sub: typeof payload.sub === 'string' && payload.sub !== payload.client_id ? payload.sub : null,
-      clientId: String(payload.client_id), scopes: new Set(String(payload.scope ?? '').split(' ').filter(Boolean)), audience,
-      acr: typeof payload.acr === 'string' ? payload.acr : null, amr: Array.isArray(payload.amr) ? payload.amr.map(String) : [],
-      authTime: typeof payload.auth_time === 'number' ? payload.auth_time : null, binding,
-      credentialEpoch: typeof payload.cep === 'number' ? payload.cep : null, expiresAt: Number(payload.exp),
+      jti: String(payload.jti),
+      sub: typeof payload.sub === 'string' && payload.sub !== payload.client_id ? payload.sub : null,
+      clientId: String(payload.client_id),
+      scopes: new Set(
+        String(payload.scope ?? '')
+          .split(' ')
+          .filter(Boolean),
+      ),
+      audience,
+      acr: typeof payload.acr === 'string' ? payload.acr : null,
+      amr: Array.isArray(payload.amr) ? payload.amr.map(String) : [],
+      authTime: typeof payload.auth_time === 'number' ? payload.auth_time : null,
+      binding,
+      credentialEpoch: typeof payload.cep === 'number' ? payload.cep : null,
+      expiresAt: Number(payload.exp),
     };
   };
 
-  async function verifyDpop(presented: PresentedToken, token: string, jkt: string, now: number, jti: string | null): Promise<void> {
+  async function verifyDpop(
+    presented: PresentedToken,
+    token: string,
+    jkt: string,
+    now: number,
+    jti: string | null,
+  ): Promise<void> {
     if (!presented.dpop) throw new TokenRefusal('missing_dpop_proof', jti, 'invalid_dpop_proof');
     let proof;
     try {
-      proof = await jwtVerify(presented.dpop, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: ['ES256', 'EdDSA'], currentDate: new Date(now * 1000), requiredClaims: ['iat', 'jti', 'htm', 'htu'] });
+      proof = await jwtVerify(presented.dpop, EmbeddedJWK, {
+        typ: 'dpop+jwt',
+        algorithms: ['ES256', 'EdDSA'],
+        currentDate: new Date(now * 1000),
+        requiredClaims: ['iat', 'jti', 'htm', 'htu'],
+      });
     } catch {
       throw new TokenRefusal('invalid_dpop_proof', jti, 'invalid_dpop_proof');
     }
     const { payload, protectedHeader } = proof;
     const thumbprint = await calculateJwkThumbprint(protectedHeader.jwk as JWK, 'sha256');
     if (thumbprint !== jkt) throw new TokenRefusal('dpop_key_mismatch', jti, 'invalid_dpop_proof');
-    if (payload.htm !== presented.method || payload.htu !== htu(presented.url)) throw new TokenRefusal('dpop_wrong_request', jti, 'invalid_dpop_proof');
-    if (Math.abs(now - Number(payload.iat)) > DPOP_WINDOW / 2) throw new TokenRefusal('dpop_proof_stale', jti, 'invalid_dpop_proof');
+    if (payload.htm !== presented.method || payload.htu !== htu(presented.url))
+      throw new TokenRefusal('dpop_wrong_request', jti, 'invalid_dpop_proof');
+    if (Math.abs(now - Number(payload.iat)) > DPOP_WINDOW / 2)
+      throw new TokenRefusal('dpop_proof_stale', jti, 'invalid_dpop_proof');
     const ath = createHash('sha256').update(token).digest('base64url');
     if (payload.ath !== ath) throw new TokenRefusal('dpop_wrong_token', jti, 'invalid_dpop_proof');
     // Fails closed: if the replay store cannot answer, the proof is not accepted.

@@ -10,7 +10,18 @@ import type { World } from './world.js';
 /** Relationship → the actions it permits on that kind of object. */
 export const PERMITS = {
   vehicle: {
-    owner: ['vehicle:read', 'vehicle:read_status', 'vehicle:read_location', 'vehicle:read_diagnostics', 'vehicle:transfer', 'delegation:create', 'delegation:list', 'partner_grant:create', 'partner_grant:list', 'service_case:list_for_vehicle'],
+    owner: [
+      'vehicle:read',
+      'vehicle:read_status',
+      'vehicle:read_location',
+      'vehicle:read_diagnostics',
+      'vehicle:transfer',
+      'delegation:create',
+      'delegation:list',
+      'partner_grant:create',
+      'partner_grant:list',
+      'service_case:list_for_vehicle',
+    ],
     driver: ['vehicle:read', 'vehicle:read_status', 'vehicle:read_location'],
     fleet_admin: ['vehicle:read', 'vehicle:read_status', 'vehicle:read_location', 'vehicle:read_diagnostics'],
     fleet_operator_of_group: ['vehicle:read', 'vehicle:read_status', 'vehicle:read_location'],
@@ -27,7 +38,15 @@ export const PERMITS = {
     own_jobs_reader: ['vehicle:read_command'],
   },
   self: {
-    person: ['identity:read_self', 'identity:change_password', 'identity:enroll_mfa', 'identity:accept_invitation', 'vehicle:list', 'vehicle:claim', 'delegation:list_invites'],
+    person: [
+      'identity:read_self',
+      'identity:change_password',
+      'identity:enroll_mfa',
+      'identity:accept_invitation',
+      'vehicle:list',
+      'vehicle:claim',
+      'delegation:list_invites',
+    ],
     support_staff: ['support_case:list', 'support:search'],
     partner: ['vehicle:list'],
   },
@@ -41,7 +60,13 @@ export const PERMITS = {
     fleet_commander: ['fleet:command'],
   },
   group: {
-    fleet_admin: ['fleet:read_group', 'fleet:assign_vehicle', 'fleet:unassign_vehicle', 'fleet:assign_member', 'fleet:unassign_member'],
+    fleet_admin: [
+      'fleet:read_group',
+      'fleet:assign_vehicle',
+      'fleet:unassign_vehicle',
+      'fleet:assign_member',
+      'fleet:unassign_member',
+    ],
     assigned_operator: ['fleet:read_group'],
   },
   delegation: { vehicle_owner: ['delegation:revoke'] },
@@ -61,7 +86,11 @@ export const PERMITS = {
 } as const;
 
 /** Actions that also need a sign-in with a second factor, whatever the relationship. */
-export const MFA_REQUIRED: readonly string[] = ['vehicle:transfer', 'support_case:open', 'support_case:approve_command'];
+export const MFA_REQUIRED: readonly string[] = [
+  'vehicle:transfer',
+  'support_case:open',
+  'support_case:approve_command',
+];
 
 /** What a cell should answer. */
 export interface Expectation {
@@ -72,29 +101,51 @@ export interface Expectation {
 }
 
 type Permits = Record<string, readonly string[]>;
-const allows = (table: Permits, relations: string[], action: string) => relations.some((r) => table[r]?.includes(action));
+const allows = (table: Permits, relations: string[], action: string) =>
+  relations.some((r) => table[r]?.includes(action));
 
 /** The relations a persona has to an object, derived from the world model (scenario plus events so far). */
 export function relationsOf(world: World, persona: string, route: MatrixRoute, objectKey: string): string[] {
   const p = world.persona(persona);
   const out: string[] = [];
   const now = Date.now();
-  const hasRole = (tenant: string | null | undefined, role: string) => !!tenant && p.roles.some((r) => r.tenant === tenant && r.role === role);
+  const hasRole = (tenant: string | null | undefined, role: string) =>
+    !!tenant && p.roles.some((r) => r.tenant === tenant && r.role === role);
   switch (route.object) {
     case 'vehicle': {
       const v = objectKey;
       if (world.owner(v) === persona) out.push('owner');
-      if (world.delegations.some((d) => d.driver === persona && d.vehicle === v && d.until > now && !d.ended)) out.push('driver');
+      if (world.delegations.some((d) => d.driver === persona && d.vehicle === v && d.until > now && !d.ended))
+        out.push('driver');
       const fleet = world.fleetOf(v);
       if (fleet && hasRole(fleet.tenant, 'fleet_admin')) out.push('fleet_admin');
-      if (fleet && hasRole(fleet.tenant, 'fleet_operator') && [...fleet.groups].some((g) => world.groupMembers.get(g)?.has(persona))) out.push('fleet_operator_of_group');
-      if (world.serviceCases.some((c) => c.vehicle === v && c.status === 'open' && c.closesAt > now && hasRole(c.dealer, 'dealer_technician'))) out.push('dealer_with_open_case');
-      if (world.supportCases.some((c) => c.vehicle === v && c.status === 'open' && c.agent === persona)) out.push('support_agent_with_open_case');
+      if (
+        fleet &&
+        hasRole(fleet.tenant, 'fleet_operator') &&
+        [...fleet.groups].some((g) => world.groupMembers.get(g)?.has(persona))
+      )
+        out.push('fleet_operator_of_group');
+      if (
+        world.serviceCases.some(
+          (c) => c.vehicle === v && c.status === 'open' && c.closesAt > now && hasRole(c.dealer, 'dealer_technician'),
+        )
+      )
+        out.push('dealer_with_open_case');
+      if (world.supportCases.some((c) => c.vehicle === v && c.status === 'open' && c.agent === persona))
+        out.push('support_agent_with_open_case');
       if (out.includes('owner')) out.push('owner_commands');
       if (out.includes('fleet_admin')) out.push('fleet_admin_commands');
       if (out.includes('fleet_operator_of_group')) out.push('fleet_operator_commands');
-      if (out.includes('driver') || out.includes('support_agent_with_open_case') || out.includes('dealer_with_open_case') || p.roles.some((r) => r.role === 'security_admin' && world.tenantKind(r.tenant) === 'oem')) out.push('own_jobs_reader');
-      for (const g of world.partnerGrants.filter((g) => g.partner === persona && g.vehicle === v && g.until > now && !g.ended)) {
+      if (
+        out.includes('driver') ||
+        out.includes('support_agent_with_open_case') ||
+        out.includes('dealer_with_open_case') ||
+        p.roles.some((r) => r.role === 'security_admin' && world.tenantKind(r.tenant) === 'oem')
+      )
+        out.push('own_jobs_reader');
+      for (const g of world.partnerGrants.filter(
+        (g) => g.partner === persona && g.vehicle === v && g.until > now && !g.ended,
+      )) {
         if (g.scopes.includes('vehicle:read_status')) out.push('partner_with_status_consent');
         if (g.scopes.includes('vehicle:location')) out.push('partner_with_location_consent');
       }
@@ -108,15 +159,20 @@ export function relationsOf(world: World, persona: string, route: MatrixRoute, o
       if (p.roles.some((r) => r.tenant === objectKey)) out.push('member');
       for (const r of p.roles.filter((r) => r.tenant === objectKey)) {
         const kind = world.tenantKind(objectKey);
-        if (r.role === 'fleet_admin' || r.role === 'fleet_operator') { if (kind === 'fleet') out.push(r.role, 'fleet_commander'); }
-        else if (r.role === 'dealer_technician') { if (kind === 'dealer') out.push(r.role); }
-        else out.push(r.role);
+        if (r.role === 'fleet_admin' || r.role === 'fleet_operator') {
+          if (kind === 'fleet') out.push(r.role, 'fleet_commander');
+        } else if (r.role === 'dealer_technician') {
+          if (kind === 'dealer') out.push(r.role);
+        } else out.push(r.role);
       }
       break;
-    case 'group': case 'groupVehicle': case 'groupMember': {
+    case 'group':
+    case 'groupVehicle':
+    case 'groupMember': {
       const group = world.groups.get(objectKey);
       if (group && hasRole(group.tenant, 'fleet_admin')) out.push('fleet_admin');
-      if (group && hasRole(group.tenant, 'fleet_operator') && world.groupMembers.get(objectKey)?.has(persona)) out.push('assigned_operator');
+      if (group && hasRole(group.tenant, 'fleet_operator') && world.groupMembers.get(objectKey)?.has(persona))
+        out.push('assigned_operator');
       break;
     }
     case 'delegation': {
@@ -142,21 +198,25 @@ export function relationsOf(world: World, persona: string, route: MatrixRoute, o
         if (status === 'requested') out.push('vehicle_owner_while_requested');
         if (status === 'open') out.push('vehicle_owner_while_open');
       }
-      if (c && (status === 'requested' || status === 'open') && hasRole(c.dealer, 'dealer_technician')) out.push('dealer_technician_while_not_closed');
+      if (c && (status === 'requested' || status === 'open') && hasRole(c.dealer, 'dealer_technician'))
+        out.push('dealer_technician_while_not_closed');
       break;
     }
     case 'supportCase': {
       const c = world.supportCases.find((x) => x.key === objectKey);
       if (c && c.status === 'open' && c.agent === persona) out.push('assignee_while_open');
-      if (c && c.status === 'open' && c.agent !== persona && hasRole(c.operator, 'security_admin')) out.push('security_admin_while_open');
+      if (c && c.status === 'open' && c.agent !== persona && hasRole(c.operator, 'security_admin'))
+        out.push('security_admin_while_open');
       break;
     }
     case 'account':
       if (objectKey === persona) out.push('self');
-      if (world.supportCases.some((c) => c.account === objectKey && c.status === 'open' && c.agent === persona)) out.push('agent_with_open_case');
+      if (world.supportCases.some((c) => c.account === objectKey && c.status === 'open' && c.agent === persona))
+        out.push('agent_with_open_case');
       break;
     case 'platform':
-      if (p.roles.some((r) => r.role === 'security_admin' && world.tenantKind(r.tenant) === 'oem')) out.push('security_admin');
+      if (p.roles.some((r) => r.role === 'security_admin' && world.tenantKind(r.tenant) === 'oem'))
+        out.push('security_admin');
       break;
   }
   return out;
@@ -170,11 +230,16 @@ export function expect(world: World, persona: string, route: MatrixRoute, object
   const scopeOk = route.anyScope ? missing.length < route.scopes.length : missing.length === 0;
   if (!scopeOk) return { allowed: false, status: 403, relations };
   const table = PERMITS[tableOf(route.object)] as Permits;
-  if (allows(table, relations, route.action) && (!MFA_REQUIRED.includes(route.action) || p.mfa)) return { allowed: true, status: 'allowed', relations };
+  if (allows(table, relations, route.action) && (!MFA_REQUIRED.includes(route.action) || p.mfa))
+    return { allowed: true, status: 'allowed', relations };
   if (!route.visibleWith) return { allowed: false, status: 404, relations };
   const visibleRoute = { ...route, action: route.visibleWith };
   const visibleTable = PERMITS[tableOf(route.object)] as Permits;
-  return { allowed: false, status: allows(visibleTable, relationsOf(world, persona, visibleRoute, objectKey), route.visibleWith) ? 403 : 404, relations };
+  return {
+    allowed: false,
+    status: allows(visibleTable, relationsOf(world, persona, visibleRoute, objectKey), route.visibleWith) ? 403 : 404,
+    relations,
+  };
 }
 
 function tableOf(kind: MatrixRoute['object']): keyof typeof PERMITS {

@@ -23,7 +23,17 @@ export interface Cell {
 /** The matrix report: every cell, and the totals a reviewer reads first. */
 export interface MatrixReport {
   cells: Cell[];
-  summary: { cells: number; allowed: number; denied: number; unexpected: number; phases: string[]; routes: number; routesReached: number; routesMissing: string[]; unresolved: string[] };
+  summary: {
+    cells: number;
+    allowed: number;
+    denied: number;
+    unexpected: number;
+    phases: string[];
+    routes: number;
+    routesReached: number;
+    routesMissing: string[];
+    unresolved: string[];
+  };
 }
 
 const PROBE = 'carapace-matrix-probe=1';
@@ -33,26 +43,42 @@ const routeKey = (r: MatrixRoute) => `${r.method} ${r.path}`;
 function objectsOf(route: MatrixRoute, world: World, ids: Ids): Array<{ key: string; id: string; other?: string }> {
   const ghost = { key: 'ghost', id: randomUUID() };
   const fromMap = (m: Map<string, string>) => [...m].map(([key, id]) => ({ key, id }));
-  const objects = (keys: string[]) => keys.filter((k) => ids.objects.has(k)).map((k) => ({ key: k, id: ids.objects.get(k) as string }));
+  const objects = (keys: string[]) =>
+    keys.filter((k) => ids.objects.has(k)).map((k) => ({ key: k, id: ids.objects.get(k) as string }));
   switch (route.object) {
-    case 'vehicle': return [...fromMap(ids.vehicles), ghost];
-    case 'self': case 'platform': return [{ key: route.object, id: '' }];
-    case 'tenant': return [...fromMap(ids.tenants), ghost];
-    case 'group': return [...fromMap(ids.groups), ghost];
-    case 'groupVehicle': case 'groupMember': {
+    case 'vehicle':
+      return [...fromMap(ids.vehicles), ghost];
+    case 'self':
+    case 'platform':
+      return [{ key: route.object, id: '' }];
+    case 'tenant':
+      return [...fromMap(ids.tenants), ghost];
+    case 'group':
+      return [...fromMap(ids.groups), ghost];
+    case 'groupVehicle':
+    case 'groupMember': {
       const out: Array<{ key: string; id: string; other?: string }> = [];
       for (const [g, gid] of ids.groups) {
-        const others = route.object === 'groupVehicle' ? [...ids.vehicles] : [...ids.users].filter(([u]) => world.persona(u).roles.some((r) => r.role.startsWith('fleet_')));
+        const others =
+          route.object === 'groupVehicle'
+            ? [...ids.vehicles]
+            : [...ids.users].filter(([u]) => world.persona(u).roles.some((r) => r.role.startsWith('fleet_')));
         for (const [o, oid] of others) out.push({ key: `${g}|${o}`, id: gid, other: oid });
       }
       return out;
     }
-    case 'delegation': return [...objects(world.delegations.map((d) => d.key)), ghost];
-    case 'invite': return [...objects(world.invites.map((i) => i.key)), ghost];
-    case 'partnerGrant': return [...objects(world.partnerGrants.map((g) => g.key)), ghost];
-    case 'serviceCase': return [...objects(world.serviceCases.map((c) => c.key)), ghost];
-    case 'supportCase': return [...objects(world.supportCases.map((c) => c.key)), ghost];
-    case 'account': return [...fromMap(ids.users), ghost];
+    case 'delegation':
+      return [...objects(world.delegations.map((d) => d.key)), ghost];
+    case 'invite':
+      return [...objects(world.invites.map((i) => i.key)), ghost];
+    case 'partnerGrant':
+      return [...objects(world.partnerGrants.map((g) => g.key)), ghost];
+    case 'serviceCase':
+      return [...objects(world.serviceCases.map((c) => c.key)), ghost];
+    case 'supportCase':
+      return [...objects(world.supportCases.map((c) => c.key)), ghost];
+    case 'account':
+      return [...fromMap(ids.users), ghost];
   }
 }
 
@@ -65,13 +91,27 @@ function pairValid(world: World, key: string, kind: MatrixRoute['object']): bool
 }
 
 /** Runs one cell as a real HTTP request through the client library. */
-async function runCell(phase: string, world: World, ids: Ids, caller: Caller, persona: string, route: MatrixRoute, obj: { key: string; id: string; other?: string }): Promise<Cell> {
+async function runCell(
+  phase: string,
+  world: World,
+  ids: Ids,
+  caller: Caller,
+  persona: string,
+  route: MatrixRoute,
+  obj: { key: string; id: string; other?: string },
+): Promise<Cell> {
   let exp: Expectation = expected(world, persona, route, obj.key.split('|')[0] as string);
   if ((route.object === 'groupVehicle' || route.object === 'groupMember') && !pairValid(world, obj.key, route.object)) {
-    exp = exp.status === 403 && !route.scopes.every((s) => world.persona(persona).scopes.includes(s)) ? exp : { allowed: false, status: 404, relations: [] };
+    exp =
+      exp.status === 403 && !route.scopes.every((s) => world.persona(persona).scopes.includes(s))
+        ? exp
+        : { allowed: false, status: 404, relations: [] };
   }
   if (obj.key === 'ghost' && exp.status !== 403) exp = { allowed: false, status: 404, relations: [] };
-  const path = route.path.replace('{id}', obj.id).replace('{other}', obj.other ?? '').replace('{job}', NO_JOB);
+  const path = route.path
+    .replace('{id}', obj.id)
+    .replace('{other}', obj.other ?? '')
+    .replace('{job}', NO_JOB);
   const query = route.mode === 'probe' ? PROBE : route.query;
   const body = route.mode === 'probe' && route.method !== 'DELETE' ? {} : undefined;
   const res = await caller.api(route.method, query ? `${path}?${query}` : path, body);
@@ -83,20 +123,45 @@ async function runCell(phase: string, world: World, ids: Ids, caller: Caller, pe
   if (!unexpected && route.action === 'vehicle:list' && allowedNow) {
     // The list must hold exactly the vehicles the oracle says this persona may read.
     const readRoute = MATRIX_ROUTES.find((r) => r.action === 'vehicle:read') as MatrixRoute;
-    const want = [...ids.vehicles].filter(([key]) => expected(world, persona, { ...readRoute, scopes: [] }, key).allowed).map(([, id]) => id).sort();
-    const got = ((res.json as { vehicles: Array<{ id: string }> }).vehicles ?? []).map((v) => v.id).filter((id) => [...ids.vehicles.values()].includes(id)).sort();
-    if (JSON.stringify(want) !== JSON.stringify(got)) { unexpected = true; note = `listed ${got.length}, expected ${want.length}`; }
+    const want = [...ids.vehicles]
+      .filter(([key]) => expected(world, persona, { ...readRoute, scopes: [] }, key).allowed)
+      .map(([, id]) => id)
+      .sort();
+    const got = ((res.json as { vehicles: Array<{ id: string }> }).vehicles ?? [])
+      .map((v) => v.id)
+      .filter((id) => [...ids.vehicles.values()].includes(id))
+      .sort();
+    if (JSON.stringify(want) !== JSON.stringify(got)) {
+      unexpected = true;
+      note = `listed ${got.length}, expected ${want.length}`;
+    }
   }
-  return { phase, persona, action: route.action, route: routeKey(route), object: obj.key, expected: exp.status, observed, relations: exp.relations, unexpected, ...(note ? { note } : {}) };
+  return {
+    phase,
+    persona,
+    action: route.action,
+    route: routeKey(route),
+    object: obj.key,
+    expected: exp.status,
+    observed,
+    relations: exp.relations,
+    unexpected,
+    ...(note ? { note } : {}),
+  };
 }
 
 /** Runs cells with bounded concurrency. */
 async function runAll(tasks: Array<() => Promise<Cell>>, width = 6): Promise<Cell[]> {
   const out: Cell[] = new Array(tasks.length);
   let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < tasks.length) { const i = next++; out[i] = await (tasks[i] as () => Promise<Cell>)(); }
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < tasks.length) {
+        const i = next++;
+        out[i] = await (tasks[i] as () => Promise<Cell>)();
+      }
+    }),
+  );
   return out;
 }
 
@@ -106,7 +171,11 @@ async function runAll(tasks: Array<() => Promise<Cell>>, width = 6): Promise<Cel
  * service case closed, delegation expired, vehicle transferred). It changes the deployment's state through
  * those events, so run it against a demo or staging deployment, never production.
  */
-export async function runMatrix(scenario: Scenario, target: Target, options: { log?: (line: string) => void; delegationSeconds?: number } = {}): Promise<MatrixReport> {
+export async function runMatrix(
+  scenario: Scenario,
+  target: Target,
+  options: { log?: (line: string) => void; delegationSeconds?: number } = {},
+): Promise<MatrixReport> {
   const log = options.log ?? (() => undefined);
   const world = new World(scenario, Date.now());
   const callers = await signInAll(world, scenario, target);
@@ -118,7 +187,8 @@ export async function runMatrix(scenario: Scenario, target: Target, options: { l
     for (const route of MATRIX_ROUTES) {
       for (const obj of objectsOf(route, world, ids)) {
         if (!filter(route, obj.key)) continue;
-        for (const persona of world.personas.keys()) tasks.push(() => runCell(name, world, ids, callers.get(persona) as Caller, persona, route, obj));
+        for (const persona of world.personas.keys())
+          tasks.push(() => runCell(name, world, ids, callers.get(persona) as Caller, persona, route, obj));
       }
     }
     const done = await runAll(tasks);
@@ -128,26 +198,50 @@ export async function runMatrix(scenario: Scenario, target: Target, options: { l
   };
   const call = async (persona: string, method: string, path: string, body?: unknown) => {
     const res = await (callers.get(persona) as Caller).api(method, path, body);
-    if (res.status >= 300) throw new Error(`matrix event ${method} ${path} as ${persona} failed: ${res.status} ${res.text.slice(0, 200)}`);
+    if (res.status >= 300)
+      throw new Error(`matrix event ${method} ${path} as ${persona} failed: ${res.status} ${res.text.slice(0, 200)}`);
     return res.json as Record<string, unknown>;
   };
-  const firstOwned = (owner: string) => world.vehicles.find((v) => world.owner(v) === owner && ids.vehicles.has(v) && world.delegations.some((d) => d.vehicle === v && !d.ended));
-  const ownerKey = [...world.personas.values()].find((p) => p.kind === 'person' && world.vehicles.some((v) => world.owner(v) === p.key && world.delegations.some((d) => d.vehicle === v && !d.ended)))?.key;
+  const firstOwned = (owner: string) =>
+    world.vehicles.find(
+      (v) =>
+        world.owner(v) === owner && ids.vehicles.has(v) && world.delegations.some((d) => d.vehicle === v && !d.ended),
+    );
+  const ownerKey = [...world.personas.values()].find(
+    (p) =>
+      p.kind === 'person' &&
+      world.vehicles.some(
+        (v) => world.owner(v) === p.key && world.delegations.some((d) => d.vehicle === v && !d.ended),
+      ),
+  )?.key;
   const vehicle = ownerKey ? firstOwned(ownerKey) : undefined;
   const inFuture = (s: number) => new Date(Date.now() + s * 1000).toISOString();
 
   // Objects the seeded state lacks: a pending invite (for the accept cells) and a service request awaiting consent.
   if (ownerKey && vehicle) {
     const driver = world.delegations.find((d) => d.vehicle === vehicle && !d.ended)?.driver as string;
-    const inv = await call(ownerKey, 'POST', `/v1/vehicles/${ids.vehicles.get(vehicle)}/delegations`, { email: world.persona(driver).email, commands: ['lock'], validUntil: inFuture(86_400) });
+    const inv = await call(ownerKey, 'POST', `/v1/vehicles/${ids.vehicles.get(vehicle)}/delegations`, {
+      email: world.persona(driver).email,
+      commands: ['lock'],
+      validUntil: inFuture(86_400),
+    });
     world.invites.push({ key: 'invite#pending', email: world.persona(driver).email, vehicle, status: 'pending' });
     ids.objects.set('invite#pending', (inv.invite as { id: string }).id);
     const dealer = [...world.personas.values()].find((p) => p.roles.some((r) => r.role === 'dealer_technician'));
     const dealerTenant = dealer?.roles.find((r) => r.role === 'dealer_technician')?.tenant;
     const vin = scenario.vehicles?.find((v) => v.key === vehicle)?.vin;
     if (dealer && dealerTenant && vin) {
-      const sc = await call(dealer.key, 'POST', `/v1/dealers/${ids.tenants.get(dealerTenant)}/service-cases`, { vin, reason: 'matrix: awaiting consent' });
-      world.serviceCases.push({ key: 'service#requested', dealer: dealerTenant, vehicle, status: 'requested', closesAt: Number.POSITIVE_INFINITY });
+      const sc = await call(dealer.key, 'POST', `/v1/dealers/${ids.tenants.get(dealerTenant)}/service-cases`, {
+        vin,
+        reason: 'matrix: awaiting consent',
+      });
+      world.serviceCases.push({
+        key: 'service#requested',
+        dealer: dealerTenant,
+        vehicle,
+        status: 'requested',
+        closesAt: Number.POSITIVE_INFINITY,
+      });
       ids.objects.set('service#requested', sc.id as string);
     }
   }
@@ -155,33 +249,68 @@ export async function runMatrix(scenario: Scenario, target: Target, options: { l
 
   if (ownerKey && vehicle) {
     const vid = ids.vehicles.get(vehicle) as string;
-    const onVehicle = (route: MatrixRoute, key: string) => (route.object === 'vehicle' && key === vehicle) || route.object === 'self';
+    const onVehicle = (route: MatrixRoute, key: string) =>
+      (route.object === 'vehicle' && key === vehicle) || route.object === 'self';
     const grant = world.partnerGrants.find((g) => g.vehicle === vehicle && !g.ended);
     if (grant && ids.objects.has(grant.key)) {
-      await call(ownerKey, 'POST', `/v1/partner-grants/${ids.objects.get(grant.key)}/revoke`, { reason: 'matrix: consent withdrawn' });
+      await call(ownerKey, 'POST', `/v1/partner-grants/${ids.objects.get(grant.key)}/revoke`, {
+        reason: 'matrix: consent withdrawn',
+      });
       grant.ended = true;
       await phase('after partner consent revoked', (r, k) => onVehicle(r, k) || r.object === 'partnerGrant');
     }
     const support = world.supportCases.find((c) => c.vehicle === vehicle && c.status === 'open');
-    const secAdmin = [...world.personas.values()].find((p) => p.roles.some((r) => r.role === 'security_admin' && r.tenant === support?.operator));
+    const secAdmin = [...world.personas.values()].find((p) =>
+      p.roles.some((r) => r.role === 'security_admin' && r.tenant === support?.operator),
+    );
     if (support && secAdmin && ids.objects.has(support.key)) {
-      await call(secAdmin.key, 'POST', `/v1/support-cases/${ids.objects.get(support.key)}/close`, { resolution: 'matrix: resolved' });
+      await call(secAdmin.key, 'POST', `/v1/support-cases/${ids.objects.get(support.key)}/close`, {
+        resolution: 'matrix: resolved',
+      });
       support.status = 'closed';
-      await phase('after support case closed', (r, k) => onVehicle(r, k) || r.object === 'supportCase' || r.object === 'account');
+      await phase(
+        'after support case closed',
+        (r, k) => onVehicle(r, k) || r.object === 'supportCase' || r.object === 'account',
+      );
     }
     const service = world.serviceCases.find((c) => c.status === 'open' && c.vehicle && ids.objects.has(c.key));
-    const tech = service && [...world.personas.values()].find((p) => p.roles.some((r) => r.role === 'dealer_technician' && r.tenant === service.dealer));
+    const tech =
+      service &&
+      [...world.personas.values()].find((p) =>
+        p.roles.some((r) => r.role === 'dealer_technician' && r.tenant === service.dealer),
+      );
     if (service && tech) {
-      await call(tech.key, 'POST', `/v1/service-cases/${ids.objects.get(service.key)}/close`, { resolution: 'matrix: done' });
+      await call(tech.key, 'POST', `/v1/service-cases/${ids.objects.get(service.key)}/close`, {
+        resolution: 'matrix: done',
+      });
       service.status = 'closed';
-      await phase('after service case closed', (r, k) => (r.object === 'vehicle' && k === service.vehicle) || r.object === 'serviceCase');
+      await phase(
+        'after service case closed',
+        (r, k) => (r.object === 'vehicle' && k === service.vehicle) || r.object === 'serviceCase',
+      );
     }
     // A short delegation to someone with no other access: allowed while it runs, denied once it expires.
-    const newcomer = [...world.personas.values()].find((p) => p.kind === 'person' && p.scopes.includes('vehicle:read_status') && !world.delegations.some((d) => d.driver === p.key) && world.owner(vehicle) !== p.key && !world.vehicles.some((v) => world.owner(v) === p.key));
+    const newcomer = [...world.personas.values()].find(
+      (p) =>
+        p.kind === 'person' &&
+        p.scopes.includes('vehicle:read_status') &&
+        !world.delegations.some((d) => d.driver === p.key) &&
+        world.owner(vehicle) !== p.key &&
+        !world.vehicles.some((v) => world.owner(v) === p.key),
+    );
     if (newcomer) {
       const seconds = options.delegationSeconds ?? 4;
-      const inv = await call(ownerKey, 'POST', `/v1/vehicles/${vid}/delegations`, { email: newcomer.email, commands: ['lock'], validUntil: inFuture(seconds) });
-      const accepted = await call(newcomer.key, 'POST', `/v1/delegation-invites/${(inv.invite as { id: string }).id}/accept`, { code: inv.code });
+      const inv = await call(ownerKey, 'POST', `/v1/vehicles/${vid}/delegations`, {
+        email: newcomer.email,
+        commands: ['lock'],
+        validUntil: inFuture(seconds),
+      });
+      const accepted = await call(
+        newcomer.key,
+        'POST',
+        `/v1/delegation-invites/${(inv.invite as { id: string }).id}/accept`,
+        { code: inv.code },
+      );
       const until = Date.parse(accepted.validUntil as string);
       world.delegations.push({ key: 'delegation#short', driver: newcomer.key, vehicle, until, ended: false });
       ids.objects.set('delegation#short', accepted.id as string);
@@ -189,11 +318,16 @@ export async function runMatrix(scenario: Scenario, target: Target, options: { l
       await new Promise((r) => setTimeout(r, Math.max(0, until - Date.now()) + 1000));
       await phase('after the delegation expired', (r, k) => onVehicle(r, k) || r.object === 'delegation');
     }
-    const buyer = [...world.personas.values()].find((p) => p.kind === 'person' && p.key !== ownerKey && world.vehicles.some((v) => world.owner(v) === p.key));
+    const buyer = [...world.personas.values()].find(
+      (p) => p.kind === 'person' && p.key !== ownerKey && world.vehicles.some((v) => world.owner(v) === p.key),
+    );
     if (buyer) {
       await call(ownerKey, 'POST', `/v1/vehicles/${vid}/transfer`, { toEmail: buyer.email });
       world.transfer(vehicle, buyer.key);
-      await phase('after transfer', (r, k) => onVehicle(r, k) || ['delegation', 'partnerGrant', 'serviceCase', 'invite'].includes(r.object));
+      await phase(
+        'after transfer',
+        (r, k) => onVehicle(r, k) || ['delegation', 'partnerGrant', 'serviceCase', 'invite'].includes(r.object),
+      );
     }
   }
 
@@ -202,9 +336,15 @@ export async function runMatrix(scenario: Scenario, target: Target, options: { l
   return {
     cells,
     summary: {
-      cells: cells.length, allowed: cells.filter((c) => c.observed === 'allowed').length, denied: cells.filter((c) => c.observed !== 'allowed').length,
-      unexpected: cells.filter((c) => c.unexpected).length, phases, routes: all.length, routesReached: all.filter((r) => reached.has(r)).length,
-      routesMissing: all.filter((r) => !reached.has(r)), unresolved: ids.unresolved,
+      cells: cells.length,
+      allowed: cells.filter((c) => c.observed === 'allowed').length,
+      denied: cells.filter((c) => c.observed !== 'allowed').length,
+      unexpected: cells.filter((c) => c.unexpected).length,
+      phases,
+      routes: all.length,
+      routesReached: all.filter((r) => reached.has(r)).length,
+      routesMissing: all.filter((r) => !reached.has(r)),
+      unresolved: ids.unresolved,
     },
   };
 }

@@ -24,15 +24,36 @@ export async function signInAll(world: World, scenario: Scenario, target: Target
   const callers = new Map<string, Caller>();
   for (const p of world.personas.values()) {
     if (p.kind === 'partner') {
-      const privateJwk = JSON.parse(readFileSync(join(target.partnerKeysDir, `${p.clientId}.private.jwk.json`), 'utf8')) as JWK;
-      callers.set(p.key, await ServiceSession.create({ baseUrl: target.baseUrl, ca: target.ca, clientId: p.clientId, privateJwk, scope: p.scopes.join(' ') }));
+      const privateJwk = JSON.parse(
+        readFileSync(join(target.partnerKeysDir, `${p.clientId}.private.jwk.json`), 'utf8'),
+      ) as JWK;
+      callers.set(
+        p.key,
+        await ServiceSession.create({
+          baseUrl: target.baseUrl,
+          ca: target.ca,
+          clientId: p.clientId,
+          privateJwk,
+          scope: p.scopes.join(' '),
+        }),
+      );
       continue;
     }
     const user = scenario.users.find((u) => u.key === p.key);
     if (!user?.password) throw new Error(`persona ${p.key} has no password in the scenario`);
-    const client = await CarapaceClient.create({ baseUrl: target.baseUrl, ca: target.ca, clientId: p.clientId, redirectUri: 'http://127.0.0.1/callback' });
+    const client = await CarapaceClient.create({
+      baseUrl: target.baseUrl,
+      ca: target.ca,
+      clientId: p.clientId,
+      redirectUri: 'http://127.0.0.1/callback',
+    });
     const totp = user.totp;
-    await client.login({ email: user.email, password: user.password, scopes: ['openid', ...p.scopes], ...(totp ? { totp: () => currentTotp(totp, new Date()) } : {}) });
+    await client.login({
+      email: user.email,
+      password: user.password,
+      scopes: ['openid', ...p.scopes],
+      ...(totp ? { totp: () => currentTotp(totp, new Date()) } : {}),
+    });
     callers.set(p.key, client);
   }
   return callers;

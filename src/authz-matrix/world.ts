@@ -15,8 +15,13 @@ export interface MatrixPersona {
 
 /** Which app each role signs in through, as a deployment's users would. */
 export const APP_FOR_ROLE: Record<string, string> = {
-  owner: 'carapace-owner-app', driver: 'carapace-owner-app', fleet_admin: 'carapace-fleet-console', fleet_operator: 'carapace-fleet-console',
-  dealer_technician: 'carapace-dealer-tool', support_agent: 'carapace-support-console', security_admin: 'carapace-security-console',
+  owner: 'carapace-owner-app',
+  driver: 'carapace-owner-app',
+  fleet_admin: 'carapace-fleet-console',
+  fleet_operator: 'carapace-fleet-console',
+  dealer_technician: 'carapace-dealer-tool',
+  support_agent: 'carapace-support-console',
+  security_admin: 'carapace-security-console',
 };
 
 const DAY = 86_400_000;
@@ -43,9 +48,29 @@ export class World {
   fleets = new Map<string, { tenant: string; groups: Set<string> }>();
   delegations: Array<{ key: string; driver: string; vehicle: string; until: number; ended: boolean }> = [];
   invites: Array<{ key: string; email: string; vehicle: string; status: 'pending' | 'accepted' | 'revoked' }> = [];
-  serviceCases: Array<{ key: string; dealer: string; vehicle: string | null; status: 'requested' | 'open' | 'closed'; closesAt: number }> = [];
-  supportCases: Array<{ key: string; operator: string; agent: string; account: string; vehicle: string | null; status: 'open' | 'closed' }> = [];
-  partnerGrants: Array<{ key: string; partner: string; vehicle: string; scopes: string[]; until: number; ended: boolean }> = [];
+  serviceCases: Array<{
+    key: string;
+    dealer: string;
+    vehicle: string | null;
+    status: 'requested' | 'open' | 'closed';
+    closesAt: number;
+  }> = [];
+  supportCases: Array<{
+    key: string;
+    operator: string;
+    agent: string;
+    account: string;
+    vehicle: string | null;
+    status: 'open' | 'closed';
+  }> = [];
+  partnerGrants: Array<{
+    key: string;
+    partner: string;
+    vehicle: string;
+    scopes: string[];
+    until: number;
+    ended: boolean;
+  }> = [];
 
   /** Builds the world as the scenario describes it, as of `now` (the moment it was seeded is taken as now). */
   constructor(scenario: Scenario, now: number) {
@@ -55,13 +80,36 @@ export class World {
     for (const u of scenario.users) {
       const roles = u.memberships.map((m) => ({ tenant: m.tenant, role: m.role }));
       const clientId = APP_FOR_ROLE[roles[0]?.role ?? 'owner'] ?? 'carapace-owner-app';
-      this.personas.set(u.key, { key: u.key, kind: 'person', email: u.email, clientId, scopes: apiScopes(clientId), roles, mfa: u.totp !== undefined });
+      this.personas.set(u.key, {
+        key: u.key,
+        kind: 'person',
+        email: u.email,
+        clientId,
+        scopes: apiScopes(clientId),
+        roles,
+        mfa: u.totp !== undefined,
+      });
     }
     for (const a of scenario.applications ?? []) {
-      if (a.kind === 'partner') this.personas.set(a.clientId, { key: a.clientId, kind: 'partner', email: '', clientId: a.clientId, scopes: apiScopes(a.clientId), roles: [], mfa: false });
+      if (a.kind === 'partner')
+        this.personas.set(a.clientId, {
+          key: a.clientId,
+          kind: 'partner',
+          email: '',
+          clientId: a.clientId,
+          scopes: apiScopes(a.clientId),
+          roles: [],
+          mfa: false,
+        });
     }
-    for (const g of scenario.groups ?? []) { this.groups.set(g.key, { tenant: g.tenant }); this.groupMembers.set(g.key, new Set()); }
-    for (const v of scenario.vehicles ?? []) { this.vehicles.push(v.key); this.owners.set(v.key, null); }
+    for (const g of scenario.groups ?? []) {
+      this.groups.set(g.key, { tenant: g.tenant });
+      this.groupMembers.set(g.key, new Set());
+    }
+    for (const v of scenario.vehicles ?? []) {
+      this.vehicles.push(v.key);
+      this.owners.set(v.key, null);
+    }
     let n = 0;
     for (const r of scenario.relationships ?? []) {
       const from = when(now, r.from, now);
@@ -70,19 +118,42 @@ export class World {
       const live = from <= now && until > now && !ended;
       const key = `${r.kind}#${n++}`;
       if (r.kind === 'ownership' && live && r.user && r.vehicle) this.owners.set(r.vehicle, r.user);
-      if (r.kind === 'delegation' && r.user && r.vehicle) this.delegations.push({ key, driver: r.user, vehicle: r.vehicle, until, ended: !live });
+      if (r.kind === 'delegation' && r.user && r.vehicle)
+        this.delegations.push({ key, driver: r.user, vehicle: r.vehicle, until, ended: !live });
       if (r.kind === 'fleet_vehicle' && live && r.tenant && r.vehicle) {
         const f = this.fleets.get(r.vehicle) ?? { tenant: r.tenant, groups: new Set<string>() };
         if (r.group) f.groups.add(r.group);
         this.fleets.set(r.vehicle, f);
       }
       if (r.kind === 'fleet_group_member' && live && r.user && r.group) this.groupMembers.get(r.group)?.add(r.user);
-      if (r.kind === 'service_case' && r.tenant && r.vehicle) this.serviceCases.push({ key, dealer: r.tenant, vehicle: r.vehicle, status: live ? 'open' : 'closed', closesAt: until });
+      if (r.kind === 'service_case' && r.tenant && r.vehicle)
+        this.serviceCases.push({
+          key,
+          dealer: r.tenant,
+          vehicle: r.vehicle,
+          status: live ? 'open' : 'closed',
+          closesAt: until,
+        });
       if (r.kind === 'support_case' && r.user && r.account) {
         const operator = this.personas.get(r.user)?.roles.find((m) => m.role === 'support_agent')?.tenant ?? '';
-        this.supportCases.push({ key, operator, agent: r.user, account: r.account, vehicle: r.vehicle ?? null, status: live ? 'open' : 'closed' });
+        this.supportCases.push({
+          key,
+          operator,
+          agent: r.user,
+          account: r.account,
+          vehicle: r.vehicle ?? null,
+          status: live ? 'open' : 'closed',
+        });
       }
-      if (r.kind === 'partner_grant' && r.application && r.vehicle) this.partnerGrants.push({ key, partner: r.application, vehicle: r.vehicle, scopes: r.scopes ?? [], until, ended: !live });
+      if (r.kind === 'partner_grant' && r.application && r.vehicle)
+        this.partnerGrants.push({
+          key,
+          partner: r.application,
+          vehicle: r.vehicle,
+          scopes: r.scopes ?? [],
+          until,
+          ended: !live,
+        });
     }
   }
 

@@ -14,7 +14,9 @@ export function configFrom(opts: GlobalOptions, overrides?: Record<string, unkno
 
 /** A logger for CLI commands: warnings and errors only, on stderr, so stdout stays machine-readable. */
 export function cliLogger(config: Config): Logger {
-  return createLogger(config.log.level === 'info' ? 'warn' : config.log.level, { write: (s: string) => process.stderr.write(s) });
+  return createLogger(config.log.level === 'info' ? 'warn' : config.log.level, {
+    write: (s: string) => process.stderr.write(s),
+  });
 }
 
 /** Runs `fn` with an open platform and always closes it. */

@@ -36,14 +36,21 @@ export function buildProgram(output?: CliOutput): Command {
 
   registerServe(program);
 
-  program.command('migrate')
+  program
+    .command('migrate')
     .description('Apply pending database migrations (serve also does this at start).')
     .action(async (_o: unknown, cmd: Command) => {
       const config = configFrom(cmd.optsWithGlobals<GlobalOptions>());
-      const storage = await openStorage({ url: config.database.url, schema: config.database.schema, dataDir: config.dataDir });
+      const storage = await openStorage({
+        url: config.database.url,
+        schema: config.database.schema,
+        dataDir: config.dataDir,
+      });
       try {
         const report = await migrateToLatest(storage.db, { schema: storage.schema });
-        process.stdout.write(`${storage.location}: applied ${report.applied.length} migration(s); ${report.total} known\n`);
+        process.stdout.write(
+          `${storage.location}: applied ${report.applied.length} migration(s); ${report.total} known\n`,
+        );
       } finally {
         await storage.close();
       }
@@ -53,8 +60,11 @@ export function buildProgram(output?: CliOutput): Command {
   registerTelemetry(program);
   registerCommands(program);
 
-  program.command('seed')
-    .description('Load a scenario file (tenants, users, applications, vehicles and their units) and print its personas. Refused in production.')
+  program
+    .command('seed')
+    .description(
+      'Load a scenario file (tenants, users, applications, vehicles and their units) and print its personas. Refused in production.',
+    )
     .argument('<file>', 'scenario YAML, e.g. scenarios/demo.yaml')
     .action(async (file: string, _o: unknown, cmd: Command) => {
       await withPlatform(cmd.optsWithGlobals<GlobalOptions>(), async (p) => {
@@ -63,57 +73,110 @@ export function buildProgram(output?: CliOutput): Command {
     });
 
   const auth = program.command('auth').description('The authorization server.');
-  auth.command('rotate-signing-key')
-    .description('Rotate the token signing key: the pre-published next key starts signing after a (rolling) restart; the old one stays published until its tokens expire.')
+  auth
+    .command('rotate-signing-key')
+    .description(
+      'Rotate the token signing key: the pre-published next key starts signing after a (rolling) restart; the old one stays published until its tokens expire.',
+    )
     .action(async (_o: unknown, cmd: Command) => {
       await withPlatform(cmd.optsWithGlobals<GlobalOptions>(), async (p) => {
-        const { current } = await rotateSigningKeys({ db: p.storage.db, dir: join(p.config.dataDir, 'pki', 'token-signing'), clock: p.clock, audit: p.audit });
-        process.stdout.write(`signing key ${current} is current; restart each Carapace process (one at a time) to sign with it\n`);
+        const { current } = await rotateSigningKeys({
+          db: p.storage.db,
+          dir: join(p.config.dataDir, 'pki', 'token-signing'),
+          clock: p.clock,
+          audit: p.audit,
+        });
+        process.stdout.write(
+          `signing key ${current} is current; restart each Carapace process (one at a time) to sign with it\n`,
+        );
       });
     });
 
   const audit = program.command('audit').description('Read the audit trail.');
-  audit.command('list')
+  audit
+    .command('list')
     .description('List audit events, newest first, as JSON lines.')
     .option('--type <type>', 'exact event type, e.g. gateway.request.refused')
     .option('--type-prefix <prefix>', 'event type prefix, e.g. pki.')
     .addOption(new Option('--decision <d>', 'allow, deny or info').choices(['allow', 'deny', 'info']))
     .option('--object <id>', 'object id (device id, certificate serial, …)')
     .option('--limit <n>', 'how many', '50')
-    .action(async (opts: { type?: string; typePrefix?: string; decision?: 'allow' | 'deny' | 'info'; object?: string; limit: string }, cmd: Command) => {
-      const config = configFrom(cmd.optsWithGlobals<GlobalOptions>());
-      const storage = await openStorage({ url: config.database.url, schema: config.database.schema, dataDir: config.dataDir });
-      try {
-        await migrateToLatest(storage.db, { schema: storage.schema });
-        const events = await createAuditLog({ db: storage.db, clock: systemClock }).list({ type: opts.type, typePrefix: opts.typePrefix, decision: opts.decision, objectId: opts.object, limit: Number(opts.limit) });
-        for (const e of events) process.stdout.write(`${JSON.stringify(e)}\n`);
-      } finally {
-        await storage.close();
-      }
-    });
+    .action(
+      async (
+        opts: {
+          type?: string;
+          typePrefix?: string;
+          decision?: 'allow' | 'deny' | 'info';
+          object?: string;
+          limit: string;
+        },
+        cmd: Command,
+      ) => {
+        const config = configFrom(cmd.optsWithGlobals<GlobalOptions>());
+        const storage = await openStorage({
+          url: config.database.url,
+          schema: config.database.schema,
+          dataDir: config.dataDir,
+        });
+        try {
+          await migrateToLatest(storage.db, { schema: storage.schema });
+          const events = await createAuditLog({ db: storage.db, clock: systemClock }).list({
+            type: opts.type,
+            typePrefix: opts.typePrefix,
+            decision: opts.decision,
+            objectId: opts.object,
+            limit: Number(opts.limit),
+          });
+          for (const e of events) process.stdout.write(`${JSON.stringify(e)}\n`);
+        } finally {
+          await storage.close();
+        }
+      },
+    );
 
-  program.command('authz-matrix')
-    .description('Run the authorization matrix against a running deployment seeded with a scenario: every persona x object x route, plus the time-dependent cells. It changes state (revokes, closes, transfers): use a demo or staging deployment.')
+  program
+    .command('authz-matrix')
+    .description(
+      'Run the authorization matrix against a running deployment seeded with a scenario: every persona x object x route, plus the time-dependent cells. It changes state (revokes, closes, transfers): use a demo or staging deployment.',
+    )
     .requiredOption('--scenario <file>', 'the scenario the deployment was seeded with', 'scenarios/demo.yaml')
     .requiredOption('--report <file>', 'where to write the JSON report')
     .option('--url <url>', 'the public listener', 'https://localhost:8443')
     .option('--ca <file>', 'the CA that signed the server certificate', 'data/pki/ca.pem')
     .option('--partner-keys <dir>', "directory of the demo partners' private JWKs", 'data/demo')
     .action(async (opts: { scenario: string; report: string; url: string; ca: string; partnerKeys: string }) => {
-      const report = await runMatrix(readScenario(opts.scenario), { baseUrl: opts.url, ca: readFileSync(opts.ca, 'utf8'), partnerKeysDir: opts.partnerKeys }, { log: (line) => process.stderr.write(`${line}\n`) });
+      const report = await runMatrix(
+        readScenario(opts.scenario),
+        { baseUrl: opts.url, ca: readFileSync(opts.ca, 'utf8'), partnerKeysDir: opts.partnerKeys },
+        { log: (line) => process.stderr.write(`${line}\n`) },
+      );
       writeFileSync(opts.report, `${JSON.stringify(report, null, 2)}\n`);
-      for (const c of report.cells.filter((x) => x.unexpected)) process.stdout.write(`UNEXPECTED ${c.phase} | ${c.persona} ${c.route} on ${c.object}: expected ${c.expected}, got ${c.observed}${c.note ? ` (${c.note})` : ''}\n`);
+      for (const c of report.cells.filter((x) => x.unexpected))
+        process.stdout.write(
+          `UNEXPECTED ${c.phase} | ${c.persona} ${c.route} on ${c.object}: expected ${c.expected}, got ${c.observed}${c.note ? ` (${c.note})` : ''}\n`,
+        );
       process.stdout.write(`${summaryLine(report)}\n`);
-      if (report.summary.unexpected > 0 || report.summary.routesMissing.length > 0 || report.summary.unresolved.length > 0) process.exitCode = 1;
+      if (
+        report.summary.unexpected > 0 ||
+        report.summary.routesMissing.length > 0 ||
+        report.summary.unresolved.length > 0
+      )
+        process.exitCode = 1;
     });
 
   const config = program.command('config').description('Inspect configuration.');
-  config.command('check').description('Validate the configuration and print the effective values.').action((_o: unknown, cmd: Command) => {
-    process.stdout.write(`${JSON.stringify(configFrom(cmd.optsWithGlobals<GlobalOptions>()), null, 2)}\n`);
-  });
-  config.command('reference').description('Print the configuration reference (Markdown).').action(() => {
-    process.stdout.write(renderConfigReference());
-  });
+  config
+    .command('check')
+    .description('Validate the configuration and print the effective values.')
+    .action((_o: unknown, cmd: Command) => {
+      process.stdout.write(`${JSON.stringify(configFrom(cmd.optsWithGlobals<GlobalOptions>()), null, 2)}\n`);
+    });
+  config
+    .command('reference')
+    .description('Print the configuration reference (Markdown).')
+    .action(() => {
+      process.stdout.write(renderConfigReference());
+    });
   return program;
 }
 
@@ -132,4 +195,3 @@ export async function main(argv: string[]): Promise<void> {
     process.exit(1);
   }
 }
-

@@ -30,13 +30,17 @@ export function registerServe(program: Command): void {
         `  storage         ${platform.storage.location}`,
         `  server cert     ${tls.certFile} (${tls.source}); trust anchor: ${config.dataDir}/pki/ca.pem`,
         ...(operator ? [`  operator        --cert ${operator.certFile} --key ${operator.keyFile}`] : []),
-        ...(dev ? [
-          '',
-          '  DEVELOPMENT MODE: CA keys are files under ' + `${config.dataDir}/pki` + '. Never use this mode in production.',
-          '',
-          'Next: make a factory certificate and enroll a device, as the README shows:',
-          '  npx carapace pki factory-cert --serial TCU-0001 --vin 1HGCM82633A004352',
-        ] : []),
+        ...(dev
+          ? [
+              '',
+              '  DEVELOPMENT MODE: CA keys are files under ' +
+                `${config.dataDir}/pki` +
+                '. Never use this mode in production.',
+              '',
+              'Next: make a factory certificate and enroll a device, as the README shows:',
+              '  npx carapace pki factory-cert --serial TCU-0001 --vin 1HGCM82633A004352',
+            ]
+          : []),
         `Root CA SHA-256 fingerprint: ${root.node.fingerprint256}`,
         ...(running.seeded ? ['', formatPersonas(running.seeded)] : []),
         '',

@@ -5,7 +5,10 @@ type KeyLike = webcrypto.CryptoKey;
 
 /** A DPoP key pair held by the client (RFC 9449); the authorization server binds tokens to it. */
 export class DpopKey {
-  private constructor(private readonly privateKey: KeyLike, readonly publicJwk: JWK) {}
+  private constructor(
+    private readonly privateKey: KeyLike,
+    readonly publicJwk: JWK,
+  ) {}
 
   /** Generates a fresh ES256 key that never leaves this process. */
   static async generate(): Promise<DpopKey> {
@@ -16,8 +19,15 @@ export class DpopKey {
   /** A proof for one request; `accessToken` adds the `ath` hash for resource requests. */
   async proof(method: string, url: string, accessToken?: string): Promise<string> {
     const u = new URL(url);
-    const claims: Record<string, unknown> = { htm: method, htu: `${u.protocol}//${u.host}${u.pathname}`, jti: randomUUID() };
+    const claims: Record<string, unknown> = {
+      htm: method,
+      htu: `${u.protocol}//${u.host}${u.pathname}`,
+      jti: randomUUID(),
+    };
     if (accessToken) claims.ath = createHash('sha256').update(accessToken).digest('base64url');
-    return new SignJWT(claims).setProtectedHeader({ typ: 'dpop+jwt', alg: 'ES256', jwk: this.publicJwk }).setIssuedAt().sign(this.privateKey);
+    return new SignJWT(claims)
+      .setProtectedHeader({ typ: 'dpop+jwt', alg: 'ES256', jwk: this.publicJwk })
+      .setIssuedAt()
+      .sign(this.privateKey);
   }
 }

@@ -39,30 +39,50 @@ export class CookieJar {
 }
 
 /** One HTTPS request; never follows redirects (the caller decides). */
-export function request(url: string, options: ClientTls & { method?: string; headers?: Record<string, string>; body?: string | Uint8Array; jar?: CookieJar; agent?: https.Agent }): Promise<ClientResponse> {
+export function request(
+  url: string,
+  options: ClientTls & {
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string | Uint8Array;
+    jar?: CookieJar;
+    agent?: https.Agent;
+  },
+): Promise<ClientResponse> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { ...options.headers };
     const cookie = options.jar?.header();
     if (cookie) headers.cookie = cookie;
     if (options.body !== undefined) headers['content-length'] = String(Buffer.byteLength(options.body));
-    const req = https.request(url, { method: options.method ?? 'GET', headers, ca: options.ca, cert: options.cert, key: options.key, agent: options.agent ?? false }, (res) => {
-      options.jar?.store(res.headers['set-cookie']);
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: unknown = null;
-        if (/json/.test(String(res.headers['content-type']))) {
-          try {
-            json = JSON.parse(text);
-          } catch {
-            json = null;
+    const req = https.request(
+      url,
+      {
+        method: options.method ?? 'GET',
+        headers,
+        ca: options.ca,
+        cert: options.cert,
+        key: options.key,
+        agent: options.agent ?? false,
+      },
+      (res) => {
+        options.jar?.store(res.headers['set-cookie']);
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: unknown = null;
+          if (/json/.test(String(res.headers['content-type']))) {
+            try {
+              json = JSON.parse(text);
+            } catch {
+              json = null;
+            }
           }
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-      });
-      res.on('error', reject);
-    });
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+        });
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     if (options.body !== undefined) req.write(options.body);
     req.end();
@@ -71,7 +91,11 @@ export function request(url: string, options: ClientTls & { method?: string; hea
 
 /** An error from the authorization server or the API, with its parsed body. */
 export class CarapaceClientError extends Error {
-  constructor(message: string, readonly status: number, readonly body: unknown) {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly body: unknown,
+  ) {
     super(message);
     this.name = 'CarapaceClientError';
   }

@@ -1,3 +1,11 @@
-export { CarapaceClient, ServiceSession, deviceToken, clientCredentialsToken, type TokenSet, type LoginOptions, type ClientOptions } from './carapace-client.js';
+export {
+  CarapaceClient,
+  ServiceSession,
+  deviceToken,
+  clientCredentialsToken,
+  type TokenSet,
+  type LoginOptions,
+  type ClientOptions,
+} from './carapace-client.js';
 export { DpopKey } from './dpop.js';
 export { CarapaceClientError, CookieJar, request, type ClientResponse, type ClientTls } from './http.js';

@@ -15,7 +15,10 @@ const KEY_CERT_DAYS = 730;
 /** The platform's command keys: the current one signs; current and next are published for vehicles to pin. */
 export interface CommandKeys {
   /** Signs envelope claims with the current key: its kid goes into the canonical bytes that are signed. */
-  signEnvelope(claims: Record<string, unknown>, executor?: Kysely<Database>): Promise<{ kid: string; signed: string; sig: string }>;
+  signEnvelope(
+    claims: Record<string, unknown>,
+    executor?: Kysely<Database>,
+  ): Promise<{ kid: string; signed: string; sig: string }>;
   /** The JWKS vehicles pin (current and next, each with its certificate chain). */
   published(): Promise<CommandVerificationKey[]>;
   /** Promotes next to current, retires the old current, and creates a new next. */
@@ -29,7 +32,14 @@ const refOf = (kid: string) => `command-${kid}`;
  * halves and their state live in `command_keys`. Each key is certified by the root CA with the
  * command-signing EKU, so a vehicle checks the chain instead of trusting a bare key on first use.
  */
-export async function createCommandKeys(deps: { db: Kysely<Database>; keys: KeyProvider; clock: Clock; audit: AuditLog; root: CertificateAuthority; allowGenerate: boolean }): Promise<CommandKeys> {
+export async function createCommandKeys(deps: {
+  db: Kysely<Database>;
+  keys: KeyProvider;
+  clock: Clock;
+  audit: AuditLog;
+  root: CertificateAuthority;
+  allowGenerate: boolean;
+}): Promise<CommandKeys> {
   const { db, clock } = deps;
   const cache = new Map<string, webcrypto.CryptoKey>();
 
@@ -40,22 +50,50 @@ export async function createCommandKeys(deps: { db: Kysely<Database>; keys: KeyP
     const at = clock.now();
     let certificate: string | null = null;
     if (deps.root.signingKey) {
-      const cert = await x509.X509CertificateGenerator.create({
-        serialNumber: newCertificateSerial(), subject: `CN=Carapace command key ${kid}, O=Carapace`, issuer: deps.root.certificate.subject,
-        notBefore: at, notAfter: new Date(Math.min(at.getTime() + KEY_CERT_DAYS * 86_400_000, deps.root.certificate.notAfter.getTime())),
-        publicKey: pair.publicKey, signingKey: deps.root.signingKey, signingAlgorithm: CA_KEY_ALGORITHM,
-        extensions: [
-          new x509.BasicConstraintsExtension(false, undefined, true),
-          new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-          new x509.ExtendedKeyUsageExtension([COMMAND_SIGNING_EKU], true),
-        ],
-      }, deps.keys.crypto);
+      const cert = await x509.X509CertificateGenerator.create(
+        {
+          serialNumber: newCertificateSerial(),
+          subject: `CN=Carapace command key ${kid}, O=Carapace`,
+          issuer: deps.root.certificate.subject,
+          notBefore: at,
+          notAfter: new Date(
+            Math.min(at.getTime() + KEY_CERT_DAYS * 86_400_000, deps.root.certificate.notAfter.getTime()),
+          ),
+          publicKey: pair.publicKey,
+          signingKey: deps.root.signingKey,
+          signingAlgorithm: CA_KEY_ALGORITHM,
+          extensions: [
+            new x509.BasicConstraintsExtension(false, undefined, true),
+            new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+            new x509.ExtendedKeyUsageExtension([COMMAND_SIGNING_EKU], true),
+          ],
+        },
+        deps.keys.crypto,
+      );
       certificate = Buffer.from(cert.rawData).toString('base64');
     }
     const publicJwk = { kty: 'OKP', crv: 'Ed25519', x: String(jwk.x), kid, alg: 'EdDSA', use: 'sig' };
     await db.transaction().execute(async (trx) => {
-      await trx.insertInto('command_keys').values({ kid, public_jwk: JSON.stringify(publicJwk), status, created_at: at.toISOString(), activated_at: status === 'current' ? at.toISOString() : null, retired_at: null, certificate }).execute();
-      await deps.audit.append(trx, { type: 'commands.key.created', actor: { type: 'system', id: null }, object: { type: 'command_signing_key', id: kid }, action: 'commands:key_create', decision: 'info', details: { status, certified: certificate !== null } });
+      await trx
+        .insertInto('command_keys')
+        .values({
+          kid,
+          public_jwk: JSON.stringify(publicJwk),
+          status,
+          created_at: at.toISOString(),
+          activated_at: status === 'current' ? at.toISOString() : null,
+          retired_at: null,
+          certificate,
+        })
+        .execute();
+      await deps.audit.append(trx, {
+        type: 'commands.key.created',
+        actor: { type: 'system', id: null },
+        object: { type: 'command_signing_key', id: kid },
+        action: 'commands:key_create',
+        decision: 'info',
+        details: { status, certified: certificate !== null },
+      });
     });
     return kid;
   }
@@ -63,7 +101,8 @@ export async function createCommandKeys(deps: { db: Kysely<Database>; keys: KeyP
   const rows = () => db.selectFrom('command_keys').selectAll().where('status', 'in', ['current', 'next']).execute();
   const existing = await rows();
   if (!existing.some((r) => r.status === 'current')) {
-    if (!deps.allowGenerate && existing.length === 0) throw new Error('no command signing key: run `carapace commands rotate-key` on an initialised deployment');
+    if (!deps.allowGenerate && existing.length === 0)
+      throw new Error('no command signing key: run `carapace commands rotate-key` on an initialised deployment');
     await createKey('current');
   }
   if (!(await rows()).some((r) => r.status === 'next')) await createKey('next');
@@ -81,21 +120,53 @@ export async function createCommandKeys(deps: { db: Kysely<Database>; keys: KeyP
     async signEnvelope(claims, executor = db) {
       // Read per signature: a rotation by another process (the CLI) takes effect here at once. Inside a
       // transaction the caller passes it: on SQLite the outer handle would wait for the transaction to end.
-      const current = await executor.selectFrom('command_keys').select(['kid']).where('status', '=', 'current').orderBy('activated_at', 'desc').executeTakeFirstOrThrow();
+      const current = await executor
+        .selectFrom('command_keys')
+        .select(['kid'])
+        .where('status', '=', 'current')
+        .orderBy('activated_at', 'desc')
+        .executeTakeFirstOrThrow();
       const signed = canonicalJson({ ...claims, kid: current.kid });
-      const sig = await webcrypto.subtle.sign({ name: 'Ed25519' }, await privateKey(current.kid), Buffer.from(signed, 'utf8'));
+      const sig = await webcrypto.subtle.sign(
+        { name: 'Ed25519' },
+        await privateKey(current.kid),
+        Buffer.from(signed, 'utf8'),
+      );
       return { kid: current.kid, signed, sig: Buffer.from(sig).toString('base64url') };
     },
     async published() {
-      return (await rows()).sort((a, b) => a.status.localeCompare(b.status)).map((r) => ({ ...(JSON.parse(r.public_jwk) as CommandVerificationKey), ...(r.certificate ? { x5c: [r.certificate] } : {}) }));
+      return (await rows())
+        .sort((a, b) => a.status.localeCompare(b.status))
+        .map((r) => ({
+          ...(JSON.parse(r.public_jwk) as CommandVerificationKey),
+          ...(r.certificate ? { x5c: [r.certificate] } : {}),
+        }));
     },
     async rotate(actor) {
       const at = clock.now().toISOString();
-      const next = await db.selectFrom('command_keys').select(['kid']).where('status', '=', 'next').executeTakeFirstOrThrow();
+      const next = await db
+        .selectFrom('command_keys')
+        .select(['kid'])
+        .where('status', '=', 'next')
+        .executeTakeFirstOrThrow();
       await db.transaction().execute(async (trx) => {
-        await trx.updateTable('command_keys').set({ status: 'retired', retired_at: at }).where('status', '=', 'current').execute();
-        await trx.updateTable('command_keys').set({ status: 'current', activated_at: at }).where('kid', '=', next.kid).execute();
-        await deps.audit.append(trx, { type: 'commands.key.rotated', actor: { type: 'operator', id: actor }, object: { type: 'command_signing_key', id: next.kid }, action: 'commands:key_rotate', decision: 'info' });
+        await trx
+          .updateTable('command_keys')
+          .set({ status: 'retired', retired_at: at })
+          .where('status', '=', 'current')
+          .execute();
+        await trx
+          .updateTable('command_keys')
+          .set({ status: 'current', activated_at: at })
+          .where('kid', '=', next.kid)
+          .execute();
+        await deps.audit.append(trx, {
+          type: 'commands.key.rotated',
+          actor: { type: 'operator', id: actor },
+          object: { type: 'command_signing_key', id: next.kid },
+          action: 'commands:key_rotate',
+          decision: 'info',
+        });
       });
       return { current: next.kid, next: await createKey('next') };
     },

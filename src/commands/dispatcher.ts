@@ -7,7 +7,14 @@ import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/log.js';
 import { type DecisionPoint, type EntityLoader, ref } from '../policy/index.js';
 import type { Database } from '../storage/schema.js';
-import { type AckClaims, type EnvelopeClaims, parseCanonical, sha256, type SignedEnvelope, verifyDetached } from '../vehicle-sdk/command-envelope.js';
+import {
+  type AckClaims,
+  type EnvelopeClaims,
+  parseCanonical,
+  sha256,
+  type SignedEnvelope,
+  verifyDetached,
+} from '../vehicle-sdk/command-envelope.js';
 import type { CommandKeys } from './command-keys.js';
 import { type CommandJob, expireDue, transition } from './job-store.js';
 
@@ -31,8 +38,17 @@ const CHANNEL = 'carapace:commands:dispatch';
  * by its poll every `intervalSeconds`, so a request and a channel on different processes still meet.
  */
 export function createDispatcher(deps: {
-  db: Kysely<Database>; audit: AuditLog; clock: Clock; log: Logger; keys: CommandKeys; decisions: DecisionPoint; load: EntityLoader;
-  isQuarantined: (deviceId: string) => Promise<boolean>; redisUrl: string | null; intervalSeconds: number; operatorTenant: () => Promise<string>;
+  db: Kysely<Database>;
+  audit: AuditLog;
+  clock: Clock;
+  log: Logger;
+  keys: CommandKeys;
+  decisions: DecisionPoint;
+  load: EntityLoader;
+  isQuarantined: (deviceId: string) => Promise<boolean>;
+  redisUrl: string | null;
+  intervalSeconds: number;
+  operatorTenant: () => Promise<string>;
 }) {
   const { db, clock } = deps;
   const connections = new Map<string, ChannelConnection>();
@@ -43,51 +59,129 @@ export function createDispatcher(deps: {
   const sub = deps.redisUrl ? new Redis(deps.redisUrl, { maxRetriesPerRequest: 1 }) : null;
   let timer: NodeJS.Timeout | null = null;
 
-  const changed = (job: CommandJob | null) => { if (job) events.emit('job', job); };
+  const changed = (job: CommandJob | null) => {
+    if (job) events.emit('job', job);
+  };
 
   /** Asks Cedar again, as of now, whether the requester may still send this command to this vehicle. */
   async function stillAllowed(job: CommandJob): Promise<boolean> {
-    const record = JSON.parse(job.decision_record) as { scope: { via: string }; user: { acr: string | null }; relationship: Array<{ kind: string; id: string }> };
+    const record = JSON.parse(job.decision_record) as {
+      scope: { via: string };
+      user: { acr: string | null };
+      relationship: Array<{ kind: string; id: string }>;
+    };
     const principal = { kind: 'user' as const, userId: job.requester_id, clientId: job.client_id };
-    const [p, v, own] = await Promise.all([deps.load.principal(principal), deps.load.vehicle(job.vehicle_id), deps.load.callerContext(principal, job.vehicle_id, job.command)]);
+    const [p, v, own] = await Promise.all([
+      deps.load.principal(principal),
+      deps.load.vehicle(job.vehicle_id),
+      deps.load.callerContext(principal, job.vehicle_id, job.command),
+    ]);
     if (!p || v.object === null) return false;
     // A just-in-time approval is consumed by the job it allowed: it still counts for that job until it expires.
     const approvalId = record.relationship.find((r) => r.kind === 'jit_approval')?.id;
     if (approvalId) {
-      const a = await db.selectFrom('jit_approvals').selectAll().where('id', '=', approvalId).where('expires_at', '>', clock.now().toISOString()).executeTakeFirst();
+      const a = await db
+        .selectFrom('jit_approvals')
+        .selectAll()
+        .where('id', '=', approvalId)
+        .where('expires_at', '>', clock.now().toISOString())
+        .executeTakeFirst();
       if (a) {
-        own.entities.push({ uid: { type: 'JitApproval', id: a.id }, attrs: { supportCase: ref('SupportCase', a.support_case_id), agent: ref('User', a.agent_id), vehicle: ref('Vehicle', a.vehicle_id), command: a.command } });
+        own.entities.push({
+          uid: { type: 'JitApproval', id: a.id },
+          attrs: {
+            supportCase: ref('SupportCase', a.support_case_id),
+            agent: ref('User', a.agent_id),
+            vehicle: ref('Vehicle', a.vehicle_id),
+            command: a.command,
+          },
+        });
         own.context.jitApproval = ref('JitApproval', a.id);
       }
     }
     const params = JSON.parse(job.params) as Record<string, unknown>;
-    const extra = { operator: ref('Tenant', await deps.operatorTenant()), ...(typeof params.reason === 'string' ? { reason: params.reason } : {}) };
-    return deps.decisions.decide({
-      principal: p.uid, action: 'vehicle:command', resource: v.uid, entities: [p, ...v.entities, ...own.entities],
-      context: { client: job.client_id, scopes: [record.scope.via], mfa: record.user.acr === 'urn:carapace:acr:mfa', command: job.command, ...own.context, ...extra },
-    }).decision === 'allow';
+    const extra = {
+      operator: ref('Tenant', await deps.operatorTenant()),
+      ...(typeof params.reason === 'string' ? { reason: params.reason } : {}),
+    };
+    return (
+      deps.decisions.decide({
+        principal: p.uid,
+        action: 'vehicle:command',
+        resource: v.uid,
+        entities: [p, ...v.entities, ...own.entities],
+        context: {
+          client: job.client_id,
+          scopes: [record.scope.via],
+          mfa: record.user.acr === 'urn:carapace:acr:mfa',
+          command: job.command,
+          ...own.context,
+          ...extra,
+        },
+      }).decision === 'allow'
+    );
   }
 
   async function deliverOne(conn: ChannelConnection, job: CommandJob): Promise<void> {
-    if (job.expires_at <= clock.now().toISOString()) { for (const j of await expireDue(db, deps, { jobId: job.id })) changed(j); return; }
+    if (job.expires_at <= clock.now().toISOString()) {
+      for (const j of await expireDue(db, deps, { jobId: job.id })) changed(j);
+      return;
+    }
     const device = await db.selectFrom('devices').select(['status']).where('id', '=', conn.deviceId).executeTakeFirst();
-    const refusal = job.device_id !== conn.deviceId ? 'device_replaced'
-      : device?.status !== 'active' || await deps.isQuarantined(conn.deviceId) ? 'device_not_active'
-      : !(await stillAllowed(job)) ? 'authorization_ended_before_dispatch' : null;
+    const refusal =
+      job.device_id !== conn.deviceId
+        ? 'device_replaced'
+        : device?.status !== 'active' || (await deps.isQuarantined(conn.deviceId))
+          ? 'device_not_active'
+          : !(await stillAllowed(job))
+            ? 'authorization_ended_before_dispatch'
+            : null;
     if (refusal) {
-      changed(await db.transaction().execute((trx) => transition(trx, deps, job, { to: 'rejected', actor: 'system:dispatcher', reason: refusal, set: { retry: 'safe' } })));
+      changed(
+        await db.transaction().execute((trx) =>
+          transition(trx, deps, job, {
+            to: 'rejected',
+            actor: 'system:dispatcher',
+            reason: refusal,
+            set: { retry: 'safe' },
+          }),
+        ),
+      );
       return;
     }
     const sent = await db.transaction().execute(async (trx) => {
-      await trx.insertInto('command_counters').values({ vehicle_id: job.vehicle_id, counter: 1 })
-        .onConflict((oc) => oc.column('vehicle_id').doUpdateSet((eb) => ({ counter: eb('command_counters.counter', '+', 1) }))).execute();
-      const { counter } = await trx.selectFrom('command_counters').select(['counter']).where('vehicle_id', '=', job.vehicle_id).executeTakeFirstOrThrow();
+      await trx
+        .insertInto('command_counters')
+        .values({ vehicle_id: job.vehicle_id, counter: 1 })
+        .onConflict((oc) =>
+          oc.column('vehicle_id').doUpdateSet((eb) => ({ counter: eb('command_counters.counter', '+', 1) })),
+        )
+        .execute();
+      const { counter } = await trx
+        .selectFrom('command_counters')
+        .select(['counter'])
+        .where('vehicle_id', '=', job.vehicle_id)
+        .executeTakeFirstOrThrow();
       const claims: Omit<EnvelopeClaims, 'kid'> = {
-        v: 1, vehicleId: job.vehicle_id, deviceId: conn.deviceId, jobId: job.id, command: job.command, params: JSON.parse(job.params) as Record<string, unknown>,
-        paramsHash: job.params_hash, issuedAt: clock.now().getTime(), expiresAt: Date.parse(job.expires_at), counter: Number(counter), decisionHash: job.decision_hash,
+        v: 1,
+        vehicleId: job.vehicle_id,
+        deviceId: conn.deviceId,
+        jobId: job.id,
+        command: job.command,
+        params: JSON.parse(job.params) as Record<string, unknown>,
+        paramsHash: job.params_hash,
+        issuedAt: clock.now().getTime(),
+        expiresAt: Date.parse(job.expires_at),
+        counter: Number(counter),
+        decisionHash: job.decision_hash,
       };
       const { kid, signed, sig } = await deps.keys.signEnvelope({ ...claims }, trx);
-      const done = await transition(trx, deps, job, { to: 'delivered', actor: 'system:dispatcher', reason: `sent on the channel of device ${conn.deviceId}`, set: { counter: Number(counter), kid, envelope_signed: signed, envelope_sig: sig } });
+      const done = await transition(trx, deps, job, {
+        to: 'delivered',
+        actor: 'system:dispatcher',
+        reason: `sent on the channel of device ${conn.deviceId}`,
+        set: { counter: Number(counter), kid, envelope_signed: signed, envelope_sig: sig },
+      });
       return done ? { job: done, envelope: { signed, sig } } : null;
     });
     if (!sent) return;
@@ -100,24 +194,52 @@ export function createDispatcher(deps: {
     const run = async () => {
       const conn = connections.get(vehicleId);
       if (!conn) return;
-      const queued = await db.selectFrom('command_jobs').selectAll().where('vehicle_id', '=', vehicleId).where('state', '=', 'queued').orderBy('created_at').limit(50).execute();
+      const queued = await db
+        .selectFrom('command_jobs')
+        .selectAll()
+        .where('vehicle_id', '=', vehicleId)
+        .where('state', '=', 'queued')
+        .orderBy('created_at')
+        .limit(50)
+        .execute();
       for (const job of queued) {
-        try { await deliverOne(conn, job); } catch (err) { deps.log.warn({ err, jobId: job.id }, 'command delivery failed; will retry'); }
+        try {
+          await deliverOne(conn, job);
+        } catch (err) {
+          deps.log.warn({ err, jobId: job.id }, 'command delivery failed; will retry');
+        }
       }
     };
     const next = (chains.get(vehicleId) ?? Promise.resolve()).then(run, run);
     chains.set(vehicleId, next);
-    void next.finally(() => { if (chains.get(vehicleId) === next) chains.delete(vehicleId); });
+    void next.finally(() => {
+      if (chains.get(vehicleId) === next) chains.delete(vehicleId);
+    });
     return next;
   }
 
-  /** Verifies a signed acknowledgement and moves its job to confirmed (or failed). Returns why it was refused, or null. */
-  async function acknowledge(conn: ChannelConnection, ack: SignedEnvelope, options: { quiet?: boolean } = {}): Promise<string | null> {
+  /**
+   * Verifies a signed acknowledgement and moves its job to confirmed (or failed). Returns why it was refused, or null.
+   */
+  async function acknowledge(
+    conn: ChannelConnection,
+    ack: SignedEnvelope,
+    options: { quiet?: boolean } = {},
+  ): Promise<string | null> {
     const claims = parseCanonical(ack?.signed) as Partial<AckClaims> | null;
     const refuse = async (reason: string) => {
-      // A channel that keeps sending bad acks is closed by its route; past the first few, refusals are counted, not each audited.
+      // A channel that keeps sending bad acks is closed by its route; past the first few, refusals are counted, not
+      // each audited.
       if (options.quiet) return reason;
-      await deps.audit.append(db, { type: 'commands.ack.refused', actor: { type: 'device', id: conn.deviceId }, object: { type: 'command_job', id: typeof claims?.jobId === 'string' ? claims.jobId.slice(0, 64) : null }, action: 'commands:acknowledge', decision: 'deny', reason, details: { serial: conn.certificateSerial } });
+      await deps.audit.append(db, {
+        type: 'commands.ack.refused',
+        actor: { type: 'device', id: conn.deviceId },
+        object: { type: 'command_job', id: typeof claims?.jobId === 'string' ? claims.jobId.slice(0, 64) : null },
+        action: 'commands:acknowledge',
+        decision: 'deny',
+        reason,
+        details: { serial: conn.certificateSerial },
+      });
       return reason;
     };
     if (!claims || claims.v !== 1 || typeof claims.jobId !== 'string') return refuse('malformed');
@@ -125,18 +247,36 @@ export function createDispatcher(deps: {
     if (claims.deviceId !== conn.deviceId || claims.vehicleId !== conn.vehicleId) return refuse('identity_mismatch');
     const job = await db.selectFrom('command_jobs').selectAll().where('id', '=', claims.jobId).executeTakeFirst();
     if (!job || job.vehicle_id !== conn.vehicleId || !job.envelope_signed) return refuse('unknown_job');
-    if (claims.envelopeHash !== sha256(job.envelope_signed) || claims.counter !== job.counter) return refuse('envelope_mismatch');
+    if (claims.envelopeHash !== sha256(job.envelope_signed) || claims.counter !== job.counter)
+      return refuse('envelope_mismatch');
     if (job.state !== 'delivered') return refuse(`job_${job.state}`);
     const set = { ack_signed: ack.signed, ack_sig: String(ack.sig) };
     const actor = `device:${conn.deviceId}`;
     const result = await db.transaction().execute(async (trx) => {
       if (claims.result === 'executed') {
-        const executed = await transition(trx, deps, job, { to: 'executed', actor, reason: 'the vehicle reports it executed the command', set });
-        return executed && transition(trx, deps, executed, { to: 'confirmed', actor: 'system:ack-verifier', reason: `signed acknowledgement verified with the certificate ${conn.certificateSerial}` });
+        const executed = await transition(trx, deps, job, {
+          to: 'executed',
+          actor,
+          reason: 'the vehicle reports it executed the command',
+          set,
+        });
+        return (
+          executed &&
+          transition(trx, deps, executed, {
+            to: 'confirmed',
+            actor: 'system:ack-verifier',
+            reason: `signed acknowledgement verified with the certificate ${conn.certificateSerial}`,
+          })
+        );
       }
       // A refusal means the vehicle did nothing, except a replay refusal: it had seen this envelope before.
       const retry = claims.result === 'refused' && claims.code !== 'replayed' ? 'safe' : 'unsafe';
-      return transition(trx, deps, job, { to: 'failed', actor, reason: `vehicle ${claims.result === 'refused' ? 'refused' : 'failed'}: ${String(claims.code ?? 'unknown').slice(0, 64)}`, set: { ...set, retry } });
+      return transition(trx, deps, job, {
+        to: 'failed',
+        actor,
+        reason: `vehicle ${claims.result === 'refused' ? 'refused' : 'failed'}: ${String(claims.code ?? 'unknown').slice(0, 64)}`,
+        set: { ...set, retry },
+      });
     });
     changed(result);
     return null;
@@ -147,7 +287,13 @@ export function createDispatcher(deps: {
     if (connections.size === 0) return;
     const ids = [...connections.keys()];
     for (let i = 0; i < ids.length; i += 500) {
-      const rows = await db.selectFrom('command_jobs').select(['vehicle_id']).distinct().where('state', '=', 'queued').where('vehicle_id', 'in', ids.slice(i, i + 500)).execute();
+      const rows = await db
+        .selectFrom('command_jobs')
+        .select(['vehicle_id'])
+        .distinct()
+        .where('state', '=', 'queued')
+        .where('vehicle_id', 'in', ids.slice(i, i + 500))
+        .execute();
       for (const r of rows) void deliverQueued(r.vehicle_id);
     }
   }
@@ -158,8 +304,16 @@ export function createDispatcher(deps: {
     async attach(conn: ChannelConnection): Promise<void> {
       connections.get(conn.vehicleId)?.close(4000, 'replaced by a newer channel');
       connections.set(conn.vehicleId, conn);
-      const pending = await db.selectFrom('command_jobs').select(['envelope_signed', 'envelope_sig']).where('vehicle_id', '=', conn.vehicleId).where('state', '=', 'delivered').where('expires_at', '>', clock.now().toISOString()).execute();
-      for (const p of pending) if (p.envelope_signed && p.envelope_sig) conn.send(JSON.stringify({ type: 'command', envelope: { signed: p.envelope_signed, sig: p.envelope_sig } }));
+      const pending = await db
+        .selectFrom('command_jobs')
+        .select(['envelope_signed', 'envelope_sig'])
+        .where('vehicle_id', '=', conn.vehicleId)
+        .where('state', '=', 'delivered')
+        .where('expires_at', '>', clock.now().toISOString())
+        .execute();
+      for (const p of pending)
+        if (p.envelope_signed && p.envelope_sig)
+          conn.send(JSON.stringify({ type: 'command', envelope: { signed: p.envelope_signed, sig: p.envelope_sig } }));
       await deliverQueued(conn.vehicleId);
     },
     /** Forgets a closed channel. */
@@ -179,9 +333,13 @@ export function createDispatcher(deps: {
     async start(): Promise<void> {
       if (sub) {
         await sub.subscribe(CHANNEL);
-        sub.on('message', (_c, vehicleId: string) => { if (connections.has(vehicleId)) void deliverQueued(vehicleId); });
+        sub.on('message', (_c, vehicleId: string) => {
+          if (connections.has(vehicleId)) void deliverQueued(vehicleId);
+        });
       }
-      timer = setInterval(() => { tick().catch((err: unknown) => deps.log.warn({ err }, 'command dispatch tick failed')); }, deps.intervalSeconds * 1000);
+      timer = setInterval(() => {
+        tick().catch((err: unknown) => deps.log.warn({ err }, 'command dispatch tick failed'));
+      }, deps.intervalSeconds * 1000);
       timer.unref();
     },
     async stop(): Promise<void> {

@@ -12,28 +12,62 @@ export type Reservation = { mine: true } | { mine: false; resultId: string; requ
  * the database row, inserted with ON CONFLICT DO NOTHING, is the record on every engine, so the guarantee
  * holds under concurrency with or without Redis.
  */
-export function createIdempotency(deps: { db: Kysely<Database>; clock: Clock; ttlSeconds: number; redisUrl: string | null }) {
+export function createIdempotency(deps: {
+  db: Kysely<Database>;
+  clock: Clock;
+  ttlSeconds: number;
+  redisUrl: string | null;
+}) {
   const redis = deps.redisUrl ? new Redis(deps.redisUrl, { maxRetriesPerRequest: 1 }) : null;
   const rkey = (principal: string, keyHash: string) => `carapace:cmdidem:${principal}:${keyHash}`;
 
-  async function reserveInDb(principal: string, keyHash: string, requestHash: string, resultId: string): Promise<Reservation> {
+  async function reserveInDb(
+    principal: string,
+    keyHash: string,
+    requestHash: string,
+    resultId: string,
+  ): Promise<Reservation> {
     const now = deps.clock.now();
     const expires = new Date(now.getTime() + deps.ttlSeconds * 1000).toISOString();
     // One transaction (one commit): a key past its 24 hours is freed, then reserved, then read back.
     const row = await deps.db.transaction().execute(async (trx) => {
-      await trx.deleteFrom('command_idempotency').where('principal', '=', principal).where('key_hash', '=', keyHash).where('expires_at', '<=', now.toISOString()).execute();
-      await trx.insertInto('command_idempotency').values({ principal, key_hash: keyHash, request_hash: requestHash, result_id: resultId, created_at: now.toISOString(), expires_at: expires })
-        .onConflict((oc) => oc.columns(['principal', 'key_hash']).doNothing()).execute();
-      return trx.selectFrom('command_idempotency').select(['request_hash', 'result_id']).where('principal', '=', principal).where('key_hash', '=', keyHash).executeTakeFirstOrThrow();
+      await trx
+        .deleteFrom('command_idempotency')
+        .where('principal', '=', principal)
+        .where('key_hash', '=', keyHash)
+        .where('expires_at', '<=', now.toISOString())
+        .execute();
+      await trx
+        .insertInto('command_idempotency')
+        .values({
+          principal,
+          key_hash: keyHash,
+          request_hash: requestHash,
+          result_id: resultId,
+          created_at: now.toISOString(),
+          expires_at: expires,
+        })
+        .onConflict((oc) => oc.columns(['principal', 'key_hash']).doNothing())
+        .execute();
+      return trx
+        .selectFrom('command_idempotency')
+        .select(['request_hash', 'result_id'])
+        .where('principal', '=', principal)
+        .where('key_hash', '=', keyHash)
+        .executeTakeFirstOrThrow();
     });
-    return row.result_id === resultId ? { mine: true } : { mine: false, resultId: row.result_id, requestHash: row.request_hash };
+    return row.result_id === resultId
+      ? { mine: true }
+      : { mine: false, resultId: row.result_id, requestHash: row.request_hash };
   }
 
   return {
     /** Reserves `keyHash` for `resultId`, or reports who holds it. */
     async reserve(principal: string, keyHash: string, requestHash: string, resultId: string): Promise<Reservation> {
       if (redis) {
-        const set = await redis.set(rkey(principal, keyHash), `${requestHash}|${resultId}`, 'EX', deps.ttlSeconds, 'NX').catch(() => 'error');
+        const set = await redis
+          .set(rkey(principal, keyHash), `${requestHash}|${resultId}`, 'EX', deps.ttlSeconds, 'NX')
+          .catch(() => 'error');
         if (set === null) {
           const held = await redis.get(rkey(principal, keyHash)).catch(() => null);
           if (held) {
@@ -46,13 +80,20 @@ export function createIdempotency(deps: { db: Kysely<Database>; clock: Clock; tt
     },
     /** Frees a reservation whose request failed before it produced anything (a 429, a 400). */
     async release(principal: string, keyHash: string, resultId: string): Promise<void> {
-      await deps.db.deleteFrom('command_idempotency').where('principal', '=', principal).where('key_hash', '=', keyHash).where('result_id', '=', resultId).execute();
+      await deps.db
+        .deleteFrom('command_idempotency')
+        .where('principal', '=', principal)
+        .where('key_hash', '=', keyHash)
+        .where('result_id', '=', resultId)
+        .execute();
       if (redis) {
         const held = await redis.get(rkey(principal, keyHash)).catch(() => null);
         if (held?.endsWith(`|${resultId}`)) await redis.del(rkey(principal, keyHash)).catch(() => undefined);
       }
     },
-    async close() { redis?.disconnect(); },
+    async close() {
+      redis?.disconnect();
+    },
   };
 }
 

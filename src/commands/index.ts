@@ -14,7 +14,14 @@ import { transition } from './job-store.js';
 import { createMemoryLimitCounter, createRedisLimitCounter } from './limits.js';
 import { type CommandService, createCommandService } from './service.js';
 
-export { COMMAND_CATALOG, COMMAND_NAMES, COMMAND_SCOPES, commandType, type CommandType, type CommandName } from './catalog.js';
+export {
+  COMMAND_CATALOG,
+  COMMAND_NAMES,
+  COMMAND_SCOPES,
+  commandType,
+  type CommandType,
+  type CommandName,
+} from './catalog.js';
 export { commandMigrations } from './migrations.js';
 export type { CommandTables, JobState } from './tables.js';
 export { registerCommandRoutes } from './routes.js';
@@ -36,25 +43,80 @@ export interface Commands {
 }
 
 /** Builds the commands module over the platform's storage, PKI and policy decision point. */
-export async function createCommands(deps: { db: Kysely<Database>; audit: AuditLog; clock: Clock; log: Logger; config: Config; pki: Pki; decisions: DecisionPoint; load: EntityLoader; isQuarantined: (deviceId: string) => Promise<boolean> }): Promise<Commands> {
+export async function createCommands(deps: {
+  db: Kysely<Database>;
+  audit: AuditLog;
+  clock: Clock;
+  log: Logger;
+  config: Config;
+  pki: Pki;
+  decisions: DecisionPoint;
+  load: EntityLoader;
+  isQuarantined: (deviceId: string) => Promise<boolean>;
+}): Promise<Commands> {
   const { db, audit, clock, config } = deps;
   const c = config.commands;
-  const keys = await createCommandKeys({ db, keys: deps.pki.ctx.keys, clock, audit, root: deps.pki.ctx.authorities.root, allowGenerate: true });
+  const keys = await createCommandKeys({
+    db,
+    keys: deps.pki.ctx.keys,
+    clock,
+    audit,
+    root: deps.pki.ctx.authorities.root,
+    allowGenerate: true,
+  });
   // The enrollment and rotation bundles carry the keys vehicles pin.
   deps.pki.ctx.commandKeys = () => keys.published();
   const limits = config.redis.url ? createRedisLimitCounter(config.redis.url) : createMemoryLimitCounter();
   const idempotency = createIdempotency({ db, clock, ttlSeconds: c.idempotencyTtl, redisUrl: config.redis.url });
-  const service = createCommandService({ db, audit, clock, settings: c, limits, idempotency, isQuarantined: deps.isQuarantined });
+  const service = createCommandService({
+    db,
+    audit,
+    clock,
+    settings: c,
+    limits,
+    idempotency,
+    isQuarantined: deps.isQuarantined,
+  });
   const operatorTenant = async () => (await deps.load.platform()).object?.operatorTenantId ?? '';
-  const dispatcher = createDispatcher({ db, audit, clock, log: deps.log, keys, decisions: deps.decisions, load: deps.load, isQuarantined: deps.isQuarantined, redisUrl: config.redis.url, intervalSeconds: c.dispatchInterval, operatorTenant });
+  const dispatcher = createDispatcher({
+    db,
+    audit,
+    clock,
+    log: deps.log,
+    keys,
+    decisions: deps.decisions,
+    load: deps.load,
+    isQuarantined: deps.isQuarantined,
+    redisUrl: config.redis.url,
+    intervalSeconds: c.dispatchInterval,
+    operatorTenant,
+  });
   const cascade: OwnershipCascade = async (trx, { vehicleId, ownerId }) => {
-    const jobs = await trx.selectFrom('command_jobs').selectAll().where('vehicle_id', '=', vehicleId).where('requester_id', '=', ownerId).where('state', 'in', ['requested', 'authorized', 'queued']).execute();
+    const jobs = await trx
+      .selectFrom('command_jobs')
+      .selectAll()
+      .where('vehicle_id', '=', vehicleId)
+      .where('requester_id', '=', ownerId)
+      .where('state', 'in', ['requested', 'authorized', 'queued'])
+      .execute();
     let ended = 0;
-    for (const job of jobs) if (await transition(trx, { audit, clock }, job, { to: 'rejected', actor: `user:${ownerId}`, reason: 'vehicle transferred: the previous owner\'s queued jobs end', set: { retry: 'safe' } })) ended++;
+    for (const job of jobs)
+      if (
+        await transition(trx, { audit, clock }, job, {
+          to: 'rejected',
+          actor: `user:${ownerId}`,
+          reason: "vehicle transferred: the previous owner's queued jobs end",
+          set: { retry: 'safe' },
+        })
+      )
+        ended++;
     return ended;
   };
   return {
-    keys, service, dispatcher, cascade,
+    keys,
+    service,
+    dispatcher,
+    cascade,
     start: () => dispatcher.start(),
     async close() {
       await dispatcher.stop();

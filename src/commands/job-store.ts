@@ -15,7 +15,10 @@ const NEXT: Record<JobState, readonly JobState[]> = {
   queued: ['delivered', 'rejected'],
   delivered: ['executed', 'failed'],
   executed: ['confirmed'],
-  failed: [], rejected: [], confirmed: [], expired: [],
+  failed: [],
+  rejected: [],
+  confirmed: [],
+  expired: [],
 };
 
 /** Whether a state is final. */
@@ -35,43 +38,103 @@ export interface Transition {
  * reason and audited as `commands.job.transitioned`. A step from a state that changed meanwhile (another
  * process delivered or expired it) changes nothing and returns null.
  */
-export async function transition(trx: Kysely<Database>, deps: { audit: AuditLog; clock: Clock }, job: CommandJob, step: Transition, context?: RequestContext | null): Promise<CommandJob | null> {
-  if (step.to !== 'expired' && !NEXT[job.state].includes(step.to)) throw new Error(`command job ${job.id}: ${job.state} -> ${step.to} is not a transition`);
+export async function transition(
+  trx: Kysely<Database>,
+  deps: { audit: AuditLog; clock: Clock },
+  job: CommandJob,
+  step: Transition,
+  context?: RequestContext | null,
+): Promise<CommandJob | null> {
+  if (step.to !== 'expired' && !NEXT[job.state].includes(step.to))
+    throw new Error(`command job ${job.id}: ${job.state} -> ${step.to} is not a transition`);
   if (step.to === 'expired' && isFinal(job.state)) return null;
   const at = deps.clock.now().toISOString();
-  const updated = await trx.updateTable('command_jobs').set({ ...step.set, state: step.to, reason: step.reason, updated_at: at })
-    .where('id', '=', job.id).where('state', '=', job.state).executeTakeFirst();
+  const updated = await trx
+    .updateTable('command_jobs')
+    .set({ ...step.set, state: step.to, reason: step.reason, updated_at: at })
+    .where('id', '=', job.id)
+    .where('state', '=', job.state)
+    .executeTakeFirst();
   if (Number(updated.numUpdatedRows) !== 1) return null;
-  const last = await trx.selectFrom('command_transitions').select((eb) => eb.fn.max('step').as('n')).where('job_id', '=', job.id).executeTakeFirst();
-  await trx.insertInto('command_transitions').values({ id: newId(), job_id: job.id, step: Number(last?.n ?? 0) + 1, from_state: job.state, to_state: step.to, at, actor: step.actor, reason: step.reason }).execute();
+  const last = await trx
+    .selectFrom('command_transitions')
+    .select((eb) => eb.fn.max('step').as('n'))
+    .where('job_id', '=', job.id)
+    .executeTakeFirst();
+  await trx
+    .insertInto('command_transitions')
+    .values({
+      id: newId(),
+      job_id: job.id,
+      step: Number(last?.n ?? 0) + 1,
+      from_state: job.state,
+      to_state: step.to,
+      at,
+      actor: step.actor,
+      reason: step.reason,
+    })
+    .execute();
   const [actorType, actorId] = step.actor.split(':', 2) as [string, string | undefined];
   await deps.audit.append(trx, {
-    type: 'commands.job.transitioned', actor: { type: actorType === 'user' ? 'user' : actorType === 'device' ? 'device' : 'system', id: actorId ?? null },
-    applicationId: job.client_id, tenantId: job.tenant_id, object: { type: 'command_job', id: job.id }, action: `vehicle:command:${job.command}`,
-    decision: step.to === 'rejected' || step.to === 'failed' || step.to === 'expired' ? 'deny' : 'allow', reason: step.reason, policyVersion: job.policy_version, context: context ?? null,
-    details: { from: job.state, to: step.to, vehicleId: job.vehicle_id, decisionHash: job.decision_hash, ...(step.set?.retry ? { retry: step.set.retry } : {}) },
+    type: 'commands.job.transitioned',
+    actor: { type: actorType === 'user' ? 'user' : actorType === 'device' ? 'device' : 'system', id: actorId ?? null },
+    applicationId: job.client_id,
+    tenantId: job.tenant_id,
+    object: { type: 'command_job', id: job.id },
+    action: `vehicle:command:${job.command}`,
+    decision: step.to === 'rejected' || step.to === 'failed' || step.to === 'expired' ? 'deny' : 'allow',
+    reason: step.reason,
+    policyVersion: job.policy_version,
+    context: context ?? null,
+    details: {
+      from: job.state,
+      to: step.to,
+      vehicleId: job.vehicle_id,
+      decisionHash: job.decision_hash,
+      ...(step.set?.retry ? { retry: step.set.retry } : {}),
+    },
   });
   return { ...job, ...step.set, state: step.to, reason: step.reason, updated_at: at };
 }
 
 /** A job's transitions, oldest first. */
 export function transitionsOf(db: Kysely<Database>, jobId: string) {
-  return db.selectFrom('command_transitions').select(['from_state', 'to_state', 'at', 'actor', 'reason']).where('job_id', '=', jobId).orderBy('step').execute();
+  return db
+    .selectFrom('command_transitions')
+    .select(['from_state', 'to_state', 'at', 'actor', 'reason'])
+    .where('job_id', '=', jobId)
+    .orderBy('step')
+    .execute();
 }
 
 /**
  * Expires every job whose TTL has passed in a non-final state. A job that reached the vehicle may have
  * been executed there, so its retry advice is 'unsafe'; one that never left the platform is 'safe'.
  */
-export async function expireDue(db: Kysely<Database>, deps: { audit: AuditLog; clock: Clock }, filter: { jobId?: string; limit?: number } = {}): Promise<CommandJob[]> {
+export async function expireDue(
+  db: Kysely<Database>,
+  deps: { audit: AuditLog; clock: Clock },
+  filter: { jobId?: string; limit?: number } = {},
+): Promise<CommandJob[]> {
   const now = deps.clock.now().toISOString();
-  let q = db.selectFrom('command_jobs').selectAll().where('expires_at', '<=', now).where('state', 'in', [...OPEN_STATES]);
+  let q = db
+    .selectFrom('command_jobs')
+    .selectAll()
+    .where('expires_at', '<=', now)
+    .where('state', 'in', [...OPEN_STATES]);
   if (filter.jobId) q = q.where('id', '=', filter.jobId);
   const due = await q.limit(filter.limit ?? 200).execute();
   const out: CommandJob[] = [];
   for (const job of due) {
     const retry = job.state === 'delivered' || job.state === 'executed' ? 'unsafe' : 'safe';
-    const done = await db.transaction().execute((trx) => transition(trx, deps, job, { to: 'expired', actor: 'system:expiry', reason: `ttl passed in state ${job.state}`, set: { retry } }));
+    const done = await db.transaction().execute((trx) =>
+      transition(trx, deps, job, {
+        to: 'expired',
+        actor: 'system:expiry',
+        reason: `ttl passed in state ${job.state}`,
+        set: { retry },
+      }),
+    );
     if (done) out.push(done);
   }
   return out;

@@ -31,10 +31,16 @@ export function createRedisLimitCounter(url: string): LimitCounter {
     async add(key, n, windowSeconds, nowMs) {
       const start = Math.floor(nowMs / (windowSeconds * 1000));
       const k = `carapace:cmdlimit:${key}:${start}`;
-      const [[, count]] = (await redis.multi().incrby(k, n).expire(k, windowSeconds + 1).exec()) as [[null, number]];
+      const [[, count]] = (await redis
+        .multi()
+        .incrby(k, n)
+        .expire(k, windowSeconds + 1)
+        .exec()) as [[null, number]];
       return { count, resetIn: Math.ceil(((start + 1) * windowSeconds * 1000 - nowMs) / 1000) };
     },
-    async close() { redis.disconnect(); },
+    async close() {
+      redis.disconnect();
+    },
   };
 }
 
@@ -48,7 +54,11 @@ export interface LimitCheck {
 }
 
 /** Counts every dimension; the first one over its limit is returned with its Retry-After, else null. */
-export async function enforceLimits(counter: LimitCounter, checks: LimitCheck[], nowMs: number): Promise<{ name: string; retryAfter: number } | null> {
+export async function enforceLimits(
+  counter: LimitCounter,
+  checks: LimitCheck[],
+  nowMs: number,
+): Promise<{ name: string; retryAfter: number } | null> {
   let over: { name: string; retryAfter: number } | null = null;
   for (const c of checks) {
     const { count, resetIn } = await counter.add(`${c.name}:${c.key}`, c.n, c.windowSeconds, nowMs);

@@ -7,7 +7,8 @@ export const commandMigrations: Record<string, Migration> = {
     async up(db: Kysely<unknown>) {
       const pg = dialectOf(db) === 'postgres';
       const big = pg ? 'bigint' : 'integer';
-      await db.schema.createTable('command_jobs')
+      await db.schema
+        .createTable('command_jobs')
         .addColumn('id', 'text', (c) => c.primaryKey())
         .addColumn('vehicle_id', 'text', (c) => c.notNull())
         .addColumn('device_id', 'text')
@@ -34,11 +35,30 @@ export const commandMigrations: Record<string, Migration> = {
         .addColumn('ack_signed', 'text')
         .addColumn('ack_sig', 'text')
         .execute();
-      await db.schema.createIndex('command_jobs_vehicle_state').on('command_jobs').columns(['vehicle_id', 'state']).execute();
-      await db.schema.createIndex('command_jobs_state_expiry').on('command_jobs').columns(['state', 'expires_at']).execute();
-      await db.schema.createIndex('command_jobs_tenant_state').on('command_jobs').columns(['tenant_id', 'state']).execute();
-      await db.schema.createIndex('command_jobs_vehicle_counter').on('command_jobs').columns(['vehicle_id', 'counter']).unique().where(sql.ref('counter'), 'is not', null).execute();
-      await db.schema.createTable('command_transitions')
+      await db.schema
+        .createIndex('command_jobs_vehicle_state')
+        .on('command_jobs')
+        .columns(['vehicle_id', 'state'])
+        .execute();
+      await db.schema
+        .createIndex('command_jobs_state_expiry')
+        .on('command_jobs')
+        .columns(['state', 'expires_at'])
+        .execute();
+      await db.schema
+        .createIndex('command_jobs_tenant_state')
+        .on('command_jobs')
+        .columns(['tenant_id', 'state'])
+        .execute();
+      await db.schema
+        .createIndex('command_jobs_vehicle_counter')
+        .on('command_jobs')
+        .columns(['vehicle_id', 'counter'])
+        .unique()
+        .where(sql.ref('counter'), 'is not', null)
+        .execute();
+      await db.schema
+        .createTable('command_transitions')
         .addColumn('id', 'text', (c) => c.primaryKey())
         .addColumn('job_id', 'text', (c) => c.notNull())
         .addColumn('step', 'integer', (c) => c.notNull())
@@ -48,8 +68,14 @@ export const commandMigrations: Record<string, Migration> = {
         .addColumn('actor', 'text', (c) => c.notNull())
         .addColumn('reason', 'text', (c) => c.notNull())
         .execute();
-      await db.schema.createIndex('command_transitions_job').on('command_transitions').columns(['job_id', 'step']).unique().execute();
-      await db.schema.createTable('command_idempotency')
+      await db.schema
+        .createIndex('command_transitions_job')
+        .on('command_transitions')
+        .columns(['job_id', 'step'])
+        .unique()
+        .execute();
+      await db.schema
+        .createTable('command_idempotency')
         .addColumn('principal', 'text', (c) => c.notNull())
         .addColumn('key_hash', 'text', (c) => c.notNull())
         .addColumn('request_hash', 'text', (c) => c.notNull())
@@ -58,11 +84,13 @@ export const commandMigrations: Record<string, Migration> = {
         .addColumn('expires_at', 'text', (c) => c.notNull())
         .addPrimaryKeyConstraint('command_idempotency_pk', ['principal', 'key_hash'])
         .execute();
-      await db.schema.createTable('command_counters')
+      await db.schema
+        .createTable('command_counters')
         .addColumn('vehicle_id', 'text', (c) => c.primaryKey())
         .addColumn('counter', big, (c) => c.notNull())
         .execute();
-      await db.schema.createTable('command_keys')
+      await db.schema
+        .createTable('command_keys')
         .addColumn('kid', 'text', (c) => c.primaryKey())
         .addColumn('public_jwk', 'text', (c) => c.notNull())
         .addColumn('status', 'text', (c) => c.notNull())

@@ -5,7 +5,19 @@ import { tokenOf } from '../auth/token-auth.js';
 import type { App } from '../http/app.js';
 import { requestContext } from '../http/context.js';
 import { CarapaceError, isCarapaceError } from '../platform/errors.js';
-import { apiRoute, authorizedOf, closed, type DecisionPoint, decideEach, type EntityLoader, Id, load, NoQuery, NullableString, ref } from '../policy/index.js';
+import {
+  apiRoute,
+  authorizedOf,
+  closed,
+  type DecisionPoint,
+  decideEach,
+  type EntityLoader,
+  Id,
+  load,
+  NoQuery,
+  NullableString,
+  ref,
+} from '../policy/index.js';
 import type { RelationshipRow } from '../relationships/index.js';
 import type { Database } from '../storage/schema.js';
 import { COMMAND_NAMES, COMMAND_SCOPES, commandType } from './catalog.js';
@@ -13,23 +25,72 @@ import type { Dispatcher } from './dispatcher.js';
 import { type CommandJob, isFinal, transitionsOf } from './job-store.js';
 import { type CommandService, requireCommandScope, requireStepUp, validParams } from './service.js';
 
-const CommandBody = Type.Object({ command: Type.Union(COMMAND_NAMES.map((n) => Type.Literal(n))), params: Type.Optional(Type.Object({}, { additionalProperties: true })) }, closed);
-const Transition = Type.Object({ from: NullableString, to: Type.String(), at: Type.String(), actor: Type.String(), reason: Type.String() }, closed);
-const Job = Type.Object({
-  id: Type.String(), vehicleId: Type.String(), command: Type.String(), params: Type.Object({}, { additionalProperties: true }), state: Type.String(), reason: NullableString,
-  retry: NullableString, final: Type.Boolean(), createdAt: Type.String(), expiresAt: Type.String(), updatedAt: Type.String(), decisionHash: Type.String(), policyVersion: Type.String(),
-  batchId: NullableString, transitions: Type.Optional(Type.Array(Transition)),
-}, closed);
+const CommandBody = Type.Object(
+  {
+    command: Type.Union(COMMAND_NAMES.map((n) => Type.Literal(n))),
+    params: Type.Optional(Type.Object({}, { additionalProperties: true })),
+  },
+  closed,
+);
+const Transition = Type.Object(
+  { from: NullableString, to: Type.String(), at: Type.String(), actor: Type.String(), reason: Type.String() },
+  closed,
+);
+const Job = Type.Object(
+  {
+    id: Type.String(),
+    vehicleId: Type.String(),
+    command: Type.String(),
+    params: Type.Object({}, { additionalProperties: true }),
+    state: Type.String(),
+    reason: NullableString,
+    retry: NullableString,
+    final: Type.Boolean(),
+    createdAt: Type.String(),
+    expiresAt: Type.String(),
+    updatedAt: Type.String(),
+    decisionHash: Type.String(),
+    policyVersion: Type.String(),
+    batchId: NullableString,
+    transitions: Type.Optional(Type.Array(Transition)),
+  },
+  closed,
+);
 const VehicleParams = Type.Object({ vehicleId: Id }, closed);
 const JobParams = Type.Object({ vehicleId: Id, jobId: Id }, closed);
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 
 /** The job as the API shows it (an allow-list: envelopes, acks and the decision record stay inside). */
-export function jobView(job: CommandJob, transitions?: Array<{ from_state: string | null; to_state: string; at: string; actor: string; reason: string }>) {
+export function jobView(
+  job: CommandJob,
+  transitions?: Array<{ from_state: string | null; to_state: string; at: string; actor: string; reason: string }>,
+) {
   return {
-    id: job.id, vehicleId: job.vehicle_id, command: job.command, params: JSON.parse(job.params) as Record<string, unknown>, state: job.state, reason: job.reason, retry: job.retry,
-    final: isFinal(job.state), createdAt: job.created_at, expiresAt: job.expires_at, updatedAt: job.updated_at, decisionHash: job.decision_hash, policyVersion: job.policy_version,
-    batchId: job.batch_id, ...(transitions ? { transitions: transitions.map((t) => ({ from: t.from_state, to: t.to_state, at: t.at, actor: t.actor, reason: t.reason })) } : {}),
+    id: job.id,
+    vehicleId: job.vehicle_id,
+    command: job.command,
+    params: JSON.parse(job.params) as Record<string, unknown>,
+    state: job.state,
+    reason: job.reason,
+    retry: job.retry,
+    final: isFinal(job.state),
+    createdAt: job.created_at,
+    expiresAt: job.expires_at,
+    updatedAt: job.updated_at,
+    decisionHash: job.decision_hash,
+    policyVersion: job.policy_version,
+    batchId: job.batch_id,
+    ...(transitions
+      ? {
+          transitions: transitions.map((t) => ({
+            from: t.from_state,
+            to: t.to_state,
+            at: t.at,
+            actor: t.actor,
+            reason: t.reason,
+          })),
+        }
+      : {}),
   };
 }
 
@@ -38,7 +99,10 @@ export function jobView(job: CommandJob, transitions?: Array<{ from_state: strin
  * belong to): they see the vehicle's jobs from then on, plus their own.
  */
 function historyStart(rels: RelationshipRow[], userId: string): string {
-  const starts = rels.filter((r) => (r.kind === 'ownership' && r.user_id === userId) || r.kind === 'fleet_vehicle').map((r) => r.valid_from).sort();
+  const starts = rels
+    .filter((r) => (r.kind === 'ownership' && r.user_id === userId) || r.kind === 'fleet_vehicle')
+    .map((r) => r.valid_from)
+    .sort();
   return starts[0] ?? '9999-12-31T00:00:00.000Z';
 }
 
@@ -52,99 +116,224 @@ export const commandOf = (req: FastifyRequest): string | null => {
 export const commandContext = async (req: FastifyRequest, l: EntityLoader) => {
   const operator = (await l.platform()).object?.operatorTenantId ?? '';
   const reason = (req.body as { params?: { reason?: unknown } } | null | undefined)?.params?.reason;
-  return { operator: ref('Tenant', operator), ...(typeof reason === 'string' && reason.trim().length >= 10 ? { reason } : {}) };
+  return {
+    operator: ref('Tenant', operator),
+    ...(typeof reason === 'string' && reason.trim().length >= 10 ? { reason } : {}),
+  };
 };
 
 /** Sends the RFC 9470 step-up challenge with the refusal. */
 export function stepUpChallenge(reply: FastifyReply, err: unknown): void {
   if (isCarapaceError(err, 'ERR_STEP_UP_REQUIRED')) {
-    reply.header('www-authenticate', `DPoP error="insufficient_user_authentication", error_description="A recent sign-in with a second factor is required", acr_values="${String(err.context.acrValues)}", max_age=${String(err.context.maxAge)}`);
+    reply.header(
+      'www-authenticate',
+      `DPoP error="insufficient_user_authentication", error_description="A recent sign-in with a second factor is required", acr_values="${String(err.context.acrValues)}", max_age=${String(err.context.maxAge)}`,
+    );
   }
 }
 
 /** The command API on the public listener: request, read, list and follow jobs. */
-export function registerCommandRoutes(app: App, deps: { db: Kysely<Database>; service: CommandService; dispatcher: Dispatcher; decisions: DecisionPoint; load: EntityLoader; stepUpMaxAge: number; clock: { now(): Date } }): void {
-  app.post('/v1/vehicles/:vehicleId/commands', {
-    config: apiRoute({
-      owner: 'commands', purpose: 'Request a remote command; answers 202 with the job, which is confirmed only by the vehicle\'s signed acknowledgement.', action: 'vehicle:command',
-      scopes: COMMAND_SCOPES, anyScope: true, safetyImpact: 'high', authorize: { resource: load.vehicle(), visibleWith: 'vehicle:read', command: commandOf, extraContext: commandContext },
-    }),
-    schema: { params: VehicleParams, querystring: NoQuery, body: CommandBody, response: { 202: Job, 200: Job } },
-  }, async (req, reply) => {
-    const { object: vehicle, principal, decision } = authorizedOf<{ id: string; relationships: RelationshipRow[] }>(req);
-    const token = tokenOf(req);
-    const body = req.body as { command: string; params?: unknown };
-    const type = commandType(body.command);
-    if (!type || principal.kind !== 'user') throw new CarapaceError('ERR_VALIDATION', 'unknown command', { field: 'body.command' });
-    requireCommandScope(token, type, vehicle.relationships);
-    try { if (type.stepUp) requireStepUp(token, deps.clock.now(), deps.stepUpMaxAge); } catch (err) { stepUpChallenge(reply, err); throw err; }
-    const params = validParams(type, body.params);
-    const key = req.headers['idempotency-key'];
-    if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key))) throw new CarapaceError('ERR_VALIDATION', 'Idempotency-Key must be 1 to 200 printable characters', { field: 'header.idempotency-key' });
-    if (type.physical && !key) throw new CarapaceError('ERR_IDEMPOTENCY_KEY_REQUIRED', `${type.name} is a physical command: send an Idempotency-Key header`);
-    const { job, created } = await deps.service.request({ userId: principal.userId, token, vehicle, decision, command: type, params, context: requestContext(req) }, key ?? null);
-    if (job.state === 'rejected') throw new CarapaceError('ERR_COMMAND_REJECTED', `the command was rejected: ${job.reason ?? 'unknown'}`, { reason: job.reason, job: job.id });
-    if (created) void deps.dispatcher.kick(job.vehicle_id).catch(() => undefined);
-    return reply.code(created ? 202 : 200).send(jobView(job));
-  });
+export function registerCommandRoutes(
+  app: App,
+  deps: {
+    db: Kysely<Database>;
+    service: CommandService;
+    dispatcher: Dispatcher;
+    decisions: DecisionPoint;
+    load: EntityLoader;
+    stepUpMaxAge: number;
+    clock: { now(): Date };
+  },
+): void {
+  app.post(
+    '/v1/vehicles/:vehicleId/commands',
+    {
+      config: apiRoute({
+        owner: 'commands',
+        purpose:
+          "Request a remote command; answers 202 with the job, which is confirmed only by the vehicle's signed acknowledgement.",
+        action: 'vehicle:command',
+        scopes: COMMAND_SCOPES,
+        anyScope: true,
+        safetyImpact: 'high',
+        authorize: {
+          resource: load.vehicle(),
+          visibleWith: 'vehicle:read',
+          command: commandOf,
+          extraContext: commandContext,
+        },
+      }),
+      schema: { params: VehicleParams, querystring: NoQuery, body: CommandBody, response: { 202: Job, 200: Job } },
+    },
+    async (req, reply) => {
+      const {
+        object: vehicle,
+        principal,
+        decision,
+      } = authorizedOf<{ id: string; relationships: RelationshipRow[] }>(req);
+      const token = tokenOf(req);
+      const body = req.body as { command: string; params?: unknown };
+      const type = commandType(body.command);
+      if (!type || principal.kind !== 'user')
+        throw new CarapaceError('ERR_VALIDATION', 'unknown command', { field: 'body.command' });
+      requireCommandScope(token, type, vehicle.relationships);
+      try {
+        if (type.stepUp) requireStepUp(token, deps.clock.now(), deps.stepUpMaxAge);
+      } catch (err) {
+        stepUpChallenge(reply, err);
+        throw err;
+      }
+      const params = validParams(type, body.params);
+      const key = req.headers['idempotency-key'];
+      if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)))
+        throw new CarapaceError('ERR_VALIDATION', 'Idempotency-Key must be 1 to 200 printable characters', {
+          field: 'header.idempotency-key',
+        });
+      if (type.physical && !key)
+        throw new CarapaceError(
+          'ERR_IDEMPOTENCY_KEY_REQUIRED',
+          `${type.name} is a physical command: send an Idempotency-Key header`,
+        );
+      const { job, created } = await deps.service.request(
+        { userId: principal.userId, token, vehicle, decision, command: type, params, context: requestContext(req) },
+        key ?? null,
+      );
+      if (job.state === 'rejected')
+        throw new CarapaceError('ERR_COMMAND_REJECTED', `the command was rejected: ${job.reason ?? 'unknown'}`, {
+          reason: job.reason,
+          job: job.id,
+        });
+      if (created) void deps.dispatcher.kick(job.vehicle_id).catch(() => undefined);
+      return reply.code(created ? 202 : 200).send(jobView(job));
+    },
+  );
 
-  app.get('/v1/vehicles/:vehicleId/commands', {
-    config: apiRoute({ owner: 'commands', purpose: 'The command jobs of a vehicle, newest first.', action: 'vehicle:list_commands', scopes: ['vehicle:read_status'], authorize: { resource: load.vehicle(), visibleWith: 'vehicle:read' } }),
-    schema: { params: VehicleParams, querystring: NoQuery, response: { 200: Type.Object({ jobs: Type.Array(Job) }, closed) } },
-  }, async (req) => {
-    const { object, principal } = authorizedOf<{ id: string; relationships: RelationshipRow[] }>(req);
-    const me = principal.kind === 'user' ? principal.userId : '';
-    const since = historyStart(object.relationships, me);
-    // A new owner or fleet sees the jobs of their own time with the vehicle, never the previous holder's.
-    const rows = await deps.db.selectFrom('command_jobs').selectAll().where('vehicle_id', '=', object.id)
-      .where((eb) => eb.or([eb('created_at', '>=', since), eb('requester_id', '=', me)])).orderBy('created_at', 'desc').limit(100).execute();
-    return { jobs: rows.map((j) => jobView(j)) };
-  });
+  app.get(
+    '/v1/vehicles/:vehicleId/commands',
+    {
+      config: apiRoute({
+        owner: 'commands',
+        purpose: 'The command jobs of a vehicle, newest first.',
+        action: 'vehicle:list_commands',
+        scopes: ['vehicle:read_status'],
+        authorize: { resource: load.vehicle(), visibleWith: 'vehicle:read' },
+      }),
+      schema: {
+        params: VehicleParams,
+        querystring: NoQuery,
+        response: { 200: Type.Object({ jobs: Type.Array(Job) }, closed) },
+      },
+    },
+    async (req) => {
+      const { object, principal } = authorizedOf<{ id: string; relationships: RelationshipRow[] }>(req);
+      const me = principal.kind === 'user' ? principal.userId : '';
+      const since = historyStart(object.relationships, me);
+      // A new owner or fleet sees the jobs of their own time with the vehicle, never the previous holder's.
+      const rows = await deps.db
+        .selectFrom('command_jobs')
+        .selectAll()
+        .where('vehicle_id', '=', object.id)
+        .where((eb) => eb.or([eb('created_at', '>=', since), eb('requester_id', '=', me)]))
+        .orderBy('created_at', 'desc')
+        .limit(100)
+        .execute();
+      return { jobs: rows.map((j) => jobView(j)) };
+    },
+  );
 
   /** The job, if the caller requested it or may list the vehicle's jobs; otherwise exactly like a missing one. */
   const readable = async (req: FastifyRequest): Promise<CommandJob> => {
     const { object, principal } = authorizedOf<{ id: string; relationships: RelationshipRow[] }>(req);
     const jobId = (req.params as { jobId: string }).jobId;
-    const job = await deps.db.selectFrom('command_jobs').selectAll().where('id', '=', jobId).where('vehicle_id', '=', object.id).executeTakeFirst();
+    const job = await deps.db
+      .selectFrom('command_jobs')
+      .selectAll()
+      .where('id', '=', jobId)
+      .where('vehicle_id', '=', object.id)
+      .executeTakeFirst();
     const own = job && principal.kind === 'user' && job.requester_id === principal.userId;
     const [all] = await decideEach(req, deps, 'vehicle:list_commands', [await deps.load.vehicle(object.id)]);
-    const inMyTime = job ? job.created_at >= historyStart(object.relationships, principal.kind === 'user' ? principal.userId : '') : false;
+    const inMyTime = job
+      ? job.created_at >= historyStart(object.relationships, principal.kind === 'user' ? principal.userId : '')
+      : false;
     if (!job || (!own && !(all && inMyTime))) throw new CarapaceError('ERR_NOT_FOUND', 'no such resource');
     return job;
   };
 
-  app.get('/v1/vehicles/:vehicleId/commands/:jobId', {
-    config: apiRoute({ owner: 'commands', purpose: 'One command job with its transitions.', action: 'vehicle:read_command', scopes: ['vehicle:read_status'], authorize: { resource: load.vehicle(), visibleWith: 'vehicle:read', extraContext: commandContext } }),
-    schema: { params: JobParams, querystring: NoQuery, response: { 200: Job } },
-  }, async (req) => {
-    const job = await readable(req);
-    const { principal } = authorizedOf(req);
-    const me = principal.kind === 'user' ? `user:${principal.userId}` : '';
-    // Other people are named by role, never by id: an owner reading a fleet or support job learns what happened, not who.
-    const transitions = (await transitionsOf(deps.db, job.id)).map((t) => (t.actor.startsWith('user:') && t.actor !== me ? { ...t, actor: 'user' } : t));
-    return jobView(job, transitions);
-  });
+  app.get(
+    '/v1/vehicles/:vehicleId/commands/:jobId',
+    {
+      config: apiRoute({
+        owner: 'commands',
+        purpose: 'One command job with its transitions.',
+        action: 'vehicle:read_command',
+        scopes: ['vehicle:read_status'],
+        authorize: { resource: load.vehicle(), visibleWith: 'vehicle:read', extraContext: commandContext },
+      }),
+      schema: { params: JobParams, querystring: NoQuery, response: { 200: Job } },
+    },
+    async (req) => {
+      const job = await readable(req);
+      const { principal } = authorizedOf(req);
+      const me = principal.kind === 'user' ? `user:${principal.userId}` : '';
+      // Other people are named by role, never by id: an owner reading a fleet or support job learns what happened, not
+      // who.
+      const transitions = (await transitionsOf(deps.db, job.id)).map((t) =>
+        t.actor.startsWith('user:') && t.actor !== me ? { ...t, actor: 'user' } : t,
+      );
+      return jobView(job, transitions);
+    },
+  );
 
-  app.get('/v1/vehicles/:vehicleId/commands/:jobId/events', {
-    config: apiRoute({ owner: 'commands', purpose: 'Follow a job as server-sent events until it reaches a final state.', action: 'vehicle:read_command', scopes: ['vehicle:read_status'], authorize: { resource: load.vehicle(), visibleWith: 'vehicle:read', extraContext: commandContext } }),
-    schema: { params: JobParams, querystring: NoQuery, response: { 200: Type.String() } },
-  }, async (req, reply) => {
-    const job = await readable(req);
-    reply.hijack();
-    reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
-    let last = '';
-    let done = false;
-    const emit = (j: CommandJob) => {
-      if (done || j.id !== job.id || `${j.state}` === last) return;
-      last = j.state;
-      reply.raw.write(`event: state\ndata: ${JSON.stringify(jobView(j))}\n\n`);
-      if (isFinal(j.state)) finish();
-    };
-    // Events from this process arrive at once; a poll covers jobs confirmed on another process.
-    const poll = setInterval(() => { void deps.db.selectFrom('command_jobs').selectAll().where('id', '=', job.id).executeTakeFirst().then((j) => j && emit(j)).catch(() => undefined); }, 500);
-    const finish = () => { done = true; clearInterval(poll); deps.dispatcher.events.off('job', emit); reply.raw.end(); };
-    deps.dispatcher.events.on('job', emit);
-    req.raw.on('close', () => { if (!done) finish(); });
-    emit(job);
-  });
+  app.get(
+    '/v1/vehicles/:vehicleId/commands/:jobId/events',
+    {
+      config: apiRoute({
+        owner: 'commands',
+        purpose: 'Follow a job as server-sent events until it reaches a final state.',
+        action: 'vehicle:read_command',
+        scopes: ['vehicle:read_status'],
+        authorize: { resource: load.vehicle(), visibleWith: 'vehicle:read', extraContext: commandContext },
+      }),
+      schema: { params: JobParams, querystring: NoQuery, response: { 200: Type.String() } },
+    },
+    async (req, reply) => {
+      const job = await readable(req);
+      reply.hijack();
+      reply.raw.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-store',
+        connection: 'keep-alive',
+      });
+      let last = '';
+      let done = false;
+      const emit = (j: CommandJob) => {
+        if (done || j.id !== job.id || `${j.state}` === last) return;
+        last = j.state;
+        reply.raw.write(`event: state\ndata: ${JSON.stringify(jobView(j))}\n\n`);
+        if (isFinal(j.state)) finish();
+      };
+      // Events from this process arrive at once; a poll covers jobs confirmed on another process.
+      const poll = setInterval(() => {
+        void deps.db
+          .selectFrom('command_jobs')
+          .selectAll()
+          .where('id', '=', job.id)
+          .executeTakeFirst()
+          .then((j) => j && emit(j))
+          .catch(() => undefined);
+      }, 500);
+      const finish = () => {
+        done = true;
+        clearInterval(poll);
+        deps.dispatcher.events.off('job', emit);
+        reply.raw.end();
+      };
+      deps.dispatcher.events.on('job', emit);
+      req.raw.on('close', () => {
+        if (!done) finish();
+      });
+      emit(job);
+    },
+  );
 }

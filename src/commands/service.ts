@@ -51,7 +51,14 @@ export async function tenantOf(db: Kysely<Database>, rels: RelationshipRow[]): P
   if (fleet) return fleet;
   const owner = rels.find((r) => r.kind === 'ownership')?.user_id;
   if (!owner) return null;
-  const home = await db.selectFrom('memberships').select(['tenant_id']).where('user_id', '=', owner).where('role', '=', 'owner').where('ended_at', 'is', null).orderBy('tenant_id').executeTakeFirst();
+  const home = await db
+    .selectFrom('memberships')
+    .select(['tenant_id'])
+    .where('user_id', '=', owner)
+    .where('role', '=', 'owner')
+    .where('ended_at', 'is', null)
+    .orderBy('tenant_id')
+    .executeTakeFirst();
   return home?.tenant_id ?? null;
 }
 
@@ -59,21 +66,32 @@ export async function tenantOf(db: Kysely<Database>, rels: RelationshipRow[]): P
 export function requireStepUp(token: VerifiedToken, now: Date, maxAgeSeconds: number): void {
   const recent = token.authTime !== null && now.getTime() / 1000 - token.authTime <= maxAgeSeconds;
   if (token.acr !== ACR.mfa || !recent) {
-    throw new CarapaceError('ERR_STEP_UP_REQUIRED', 'this command needs a recent sign-in with a second factor', { acrValues: ACR.mfa, maxAge: maxAgeSeconds });
+    throw new CarapaceError('ERR_STEP_UP_REQUIRED', 'this command needs a recent sign-in with a second factor', {
+      acrValues: ACR.mfa,
+      maxAge: maxAgeSeconds,
+    });
   }
 }
 
 /** Throws unless the token holds the command's scope (or `fleet:command` for a fleet vehicle). */
 export function requireCommandScope(token: VerifiedToken, type: CommandType, rels: RelationshipRow[]): string {
   if (token.scopes.has(type.scope)) return type.scope;
-  if (token.scopes.has('fleet:command') && type.scope !== 'security:admin' && rels.some((r) => r.kind === 'fleet_vehicle')) return 'fleet:command';
-  throw new CarapaceError('ERR_FORBIDDEN', `the token lacks the scope ${type.scope} that ${type.name} needs`, { reason: 'missing_scope' });
+  if (
+    token.scopes.has('fleet:command') &&
+    type.scope !== 'security:admin' &&
+    rels.some((r) => r.kind === 'fleet_vehicle')
+  )
+    return 'fleet:command';
+  throw new CarapaceError('ERR_FORBIDDEN', `the token lacks the scope ${type.scope} that ${type.name} needs`, {
+    reason: 'missing_scope',
+  });
 }
 
 /** Validates parameters against the command's closed schema. */
 export function validParams(type: CommandType, params: unknown): Record<string, unknown> {
   const p = params ?? {};
-  if (!Value.Check(type.params, p)) throw new CarapaceError('ERR_VALIDATION', `params do not match the ${type.name} schema`, { field: 'body.params' });
+  if (!Value.Check(type.params, p))
+    throw new CarapaceError('ERR_VALIDATION', `params do not match the ${type.name} schema`, { field: 'body.params' });
   return p as Record<string, unknown>;
 }
 
@@ -82,21 +100,43 @@ export function validParams(type: CommandType, params: unknown): Record<string, 
  * the job with its decision record, persisted and audited in one transaction (requested -> authorized ->
  * queued, or -> rejected with the reason).
  */
-export function createCommandService(deps: { db: Kysely<Database>; audit: AuditLog; clock: Clock; settings: CommandSettings; limits: LimitCounter; idempotency: Idempotency; isQuarantined: (deviceId: string) => Promise<boolean> }) {
+export function createCommandService(deps: {
+  db: Kysely<Database>;
+  audit: AuditLog;
+  clock: Clock;
+  settings: CommandSettings;
+  limits: LimitCounter;
+  idempotency: Idempotency;
+  isQuarantined: (deviceId: string) => Promise<boolean>;
+}) {
   const { db, clock, settings } = deps;
 
   async function limitsFor(req: CommandRequest, n: number, tenant: string | null): Promise<void> {
     const w = settings.rateWindow;
-    const over = await enforceLimits(deps.limits, [
-      { name: 'user', key: req.userId, max: settings.perUser, windowSeconds: w, n },
-      { name: 'client', key: req.token.clientId, max: settings.perClient, windowSeconds: w, n },
-      { name: 'vehicle', key: req.vehicle.id, max: settings.perVehicle, windowSeconds: w, n: 1 },
-      { name: 'tenant', key: tenant ?? 'none', max: settings.perTenant, windowSeconds: w, n },
-      { name: 'global', key: 'all', max: settings.global, windowSeconds: w, n },
-      // The sequence limit of the command type on this vehicle (repeated unlock attempts and the like).
-      { name: `sequence:${req.command.name}`, key: req.vehicle.id, max: req.command.rate.max, windowSeconds: req.command.rate.windowSeconds, n: 1 },
-    ], clock.now().getTime());
-    if (over) throw new CarapaceError('ERR_COMMAND_RATE_LIMITED', `too many commands (${over.name} limit)`, { retryAfter: over.retryAfter, reason: over.name });
+    const over = await enforceLimits(
+      deps.limits,
+      [
+        { name: 'user', key: req.userId, max: settings.perUser, windowSeconds: w, n },
+        { name: 'client', key: req.token.clientId, max: settings.perClient, windowSeconds: w, n },
+        { name: 'vehicle', key: req.vehicle.id, max: settings.perVehicle, windowSeconds: w, n: 1 },
+        { name: 'tenant', key: tenant ?? 'none', max: settings.perTenant, windowSeconds: w, n },
+        { name: 'global', key: 'all', max: settings.global, windowSeconds: w, n },
+        // The sequence limit of the command type on this vehicle (repeated unlock attempts and the like).
+        {
+          name: `sequence:${req.command.name}`,
+          key: req.vehicle.id,
+          max: req.command.rate.max,
+          windowSeconds: req.command.rate.windowSeconds,
+          n: 1,
+        },
+      ],
+      clock.now().getTime(),
+    );
+    if (over)
+      throw new CarapaceError('ERR_COMMAND_RATE_LIMITED', `too many commands (${over.name} limit)`, {
+        retryAfter: over.retryAfter,
+        reason: over.name,
+      });
   }
 
   /**
@@ -104,24 +144,48 @@ export function createCommandService(deps: { db: Kysely<Database>; audit: AuditL
    * transaction. Everything read from the database is read here, before the transaction (on SQLite the
    * outer handle would wait for the transaction), so a batch can persist all its jobs in one commit.
    */
-  async function prepareJob(req: CommandRequest, jobId: string): Promise<(trx: Kysely<Database>) => Promise<CommandJob>> {
+  async function prepareJob(
+    req: CommandRequest,
+    jobId: string,
+  ): Promise<(trx: Kysely<Database>) => Promise<CommandJob>> {
     const now = clock.now();
     const type = req.command;
     const tenant = await tenantOf(db, req.vehicle.relationships);
     const state = checkVehicleState(type, await readVehicleState(db, req.vehicle.id), now, settings.stateMaxAge);
-    const device = await db.selectFrom('devices').select(['id', 'status']).where('vehicle_id', '=', req.vehicle.id).where('status', 'in', ['active', 'quarantined']).orderBy('created_at', 'desc').executeTakeFirst();
-    const quarantined = device ? device.status === 'quarantined' || await deps.isQuarantined(device.id) : false;
+    const device = await db
+      .selectFrom('devices')
+      .select(['id', 'status'])
+      .where('vehicle_id', '=', req.vehicle.id)
+      .where('status', 'in', ['active', 'quarantined'])
+      .orderBy('created_at', 'desc')
+      .executeTakeFirst();
+    const quarantined = device ? device.status === 'quarantined' || (await deps.isQuarantined(device.id)) : false;
     const scopeVia = req.token.scopes.has(type.scope) ? type.scope : 'fleet:command';
     // A support agent commands only on a just-in-time approval; the job consumes it (once).
     const approval = req.decision.reasons.includes('support.agent-command-with-approval')
-      ? await db.selectFrom('jit_approvals').select(['id']).where('agent_id', '=', req.userId).where('vehicle_id', '=', req.vehicle.id).where('command', '=', type.name)
-        .where('used_at', 'is', null).where('expires_at', '>', now.toISOString()).orderBy('approved_at', 'desc').executeTakeFirst()
+      ? await db
+          .selectFrom('jit_approvals')
+          .select(['id'])
+          .where('agent_id', '=', req.userId)
+          .where('vehicle_id', '=', req.vehicle.id)
+          .where('command', '=', type.name)
+          .where('used_at', 'is', null)
+          .where('expires_at', '>', now.toISOString())
+          .orderBy('approved_at', 'desc')
+          .executeTakeFirst()
       : undefined;
     const record: DecisionRecord = {
       application: { clientId: req.token.clientId },
-      user: { id: req.userId, acr: req.token.acr, authTime: req.token.authTime, stepUp: type.stepUp ? 'required_and_met' : 'not_required' },
+      user: {
+        id: req.userId,
+        acr: req.token.acr,
+        authTime: req.token.authTime,
+        stepUp: type.stepUp ? 'required_and_met' : 'not_required',
+      },
       relationship: [
-        ...req.vehicle.relationships.filter((r) => r.user_id === req.userId || r.kind === 'fleet_vehicle' || r.kind === 'support_case').map((r) => ({ kind: r.kind as string, id: r.id })),
+        ...req.vehicle.relationships
+          .filter((r) => r.user_id === req.userId || r.kind === 'fleet_vehicle' || r.kind === 'support_case')
+          .map((r) => ({ kind: r.kind, id: r.id })),
         ...(approval ? [{ kind: 'jit_approval', id: approval.id }] : []),
       ].sort((a, b) => a.id.localeCompare(b.id)),
       role: [...req.decision.reasons].sort(),
@@ -133,42 +197,134 @@ export function createCommandService(deps: { db: Kysely<Database>; audit: AuditL
       decidedAt: now.toISOString(),
     };
     const row: CommandJob = {
-      id: jobId, vehicle_id: req.vehicle.id, device_id: device?.id ?? null, tenant_id: tenant, batch_id: req.batchId ?? null, command: type.name, params: canonicalJson(req.params),
-      params_hash: record.command.paramsHash, requester_id: req.userId, client_id: req.token.clientId, state: 'requested', reason: 'requested', retry: null,
-      decision_record: canonicalJson(record), decision_hash: decisionHash(record), policy_version: req.decision.policyVersion,
-      created_at: now.toISOString(), expires_at: new Date(now.getTime() + type.ttlSeconds * 1000).toISOString(), updated_at: now.toISOString(),
-      counter: null, kid: null, envelope_signed: null, envelope_sig: null, ack_signed: null, ack_sig: null,
+      id: jobId,
+      vehicle_id: req.vehicle.id,
+      device_id: device?.id ?? null,
+      tenant_id: tenant,
+      batch_id: req.batchId ?? null,
+      command: type.name,
+      params: canonicalJson(req.params),
+      params_hash: record.command.paramsHash,
+      requester_id: req.userId,
+      client_id: req.token.clientId,
+      state: 'requested',
+      reason: 'requested',
+      retry: null,
+      decision_record: canonicalJson(record),
+      decision_hash: decisionHash(record),
+      policy_version: req.decision.policyVersion,
+      created_at: now.toISOString(),
+      expires_at: new Date(now.getTime() + type.ttlSeconds * 1000).toISOString(),
+      updated_at: now.toISOString(),
+      counter: null,
+      kid: null,
+      envelope_signed: null,
+      envelope_sig: null,
+      ack_signed: null,
+      ack_sig: null,
     };
     const actor = `user:${req.userId}`;
     return async (trx) => {
       await trx.insertInto('command_jobs').values(row).execute();
-      await trx.insertInto('command_transitions').values({ id: newId(), job_id: jobId, step: 1, from_state: null, to_state: 'requested', at: row.created_at, actor, reason: 'requested' }).execute();
+      await trx
+        .insertInto('command_transitions')
+        .values({
+          id: newId(),
+          job_id: jobId,
+          step: 1,
+          from_state: null,
+          to_state: 'requested',
+          at: row.created_at,
+          actor,
+          reason: 'requested',
+        })
+        .execute();
       await deps.audit.append(trx, {
-        type: 'commands.job.requested', actor: { type: 'user', id: req.userId }, applicationId: req.token.clientId, tenantId: tenant, object: { type: 'command_job', id: jobId },
-        action: `vehicle:command:${type.name}`, decision: 'info', policyVersion: req.decision.policyVersion, context: req.context,
+        type: 'commands.job.requested',
+        actor: { type: 'user', id: req.userId },
+        applicationId: req.token.clientId,
+        tenantId: tenant,
+        object: { type: 'command_job', id: jobId },
+        action: `vehicle:command:${type.name}`,
+        decision: 'info',
+        policyVersion: req.decision.policyVersion,
+        context: req.context,
         details: {
-          vehicleId: req.vehicle.id, jti: req.token.jti, decisionHash: row.decision_hash, chain_application: req.token.clientId, chain_user: req.userId, chain_acr: req.token.acr ?? 'none',
-          chain_relationships: record.relationship.map((r) => `${r.kind}:${r.id}`), chain_roles: record.role, chain_scope: `${type.scope} via ${scopeVia}`, chain_command: `${type.name} (${type.risk})`,
-          chain_vehicle_state: state.reason, chain_policy_version: req.decision.policyVersion, chain_backend: record.backendService.instance, ...(req.batchId ? { batchId: req.batchId } : {}),
+          vehicleId: req.vehicle.id,
+          jti: req.token.jti,
+          decisionHash: row.decision_hash,
+          chain_application: req.token.clientId,
+          chain_user: req.userId,
+          chain_acr: req.token.acr ?? 'none',
+          chain_relationships: record.relationship.map((r) => `${r.kind}:${r.id}`),
+          chain_roles: record.role,
+          chain_scope: `${type.scope} via ${scopeVia}`,
+          chain_command: `${type.name} (${type.risk})`,
+          chain_vehicle_state: state.reason,
+          chain_policy_version: req.decision.policyVersion,
+          chain_backend: record.backendService.instance,
+          ...(req.batchId ? { batchId: req.batchId } : {}),
         },
       });
-      const reject = (reason: string) => transition(trx, deps, row, { to: 'rejected', actor: 'system:commands', reason, set: { retry: 'safe' } }, req.context);
+      const reject = (reason: string) =>
+        transition(
+          trx,
+          deps,
+          row,
+          { to: 'rejected', actor: 'system:commands', reason, set: { retry: 'safe' } },
+          req.context,
+        );
       if (!state.ok) return (await reject(state.reason)) as CommandJob;
-      if (!device || quarantined) return (await reject(!device ? 'no_active_device' : 'device_quarantined')) as CommandJob;
-      const inFlight = await trx.selectFrom('command_jobs').select(['id', 'command']).where('vehicle_id', '=', req.vehicle.id).where('id', '!=', jobId)
-        .where('state', 'in', [...OPEN_STATES]).where('expires_at', '>', now.toISOString()).execute();
+      if (!device || quarantined)
+        return (await reject(!device ? 'no_active_device' : 'device_quarantined')) as CommandJob;
+      const inFlight = await trx
+        .selectFrom('command_jobs')
+        .select(['id', 'command'])
+        .where('vehicle_id', '=', req.vehicle.id)
+        .where('id', '!=', jobId)
+        .where('state', 'in', [...OPEN_STATES])
+        .where('expires_at', '>', now.toISOString())
+        .execute();
       const group = type.conflictGroup;
-      if (inFlight.some((j) => COMMAND_CATALOG[j.command as keyof typeof COMMAND_CATALOG]?.conflictGroup === group)) return (await reject('conflicting_command_in_flight')) as CommandJob;
+      if (inFlight.some((j) => COMMAND_CATALOG[j.command as keyof typeof COMMAND_CATALOG]?.conflictGroup === group))
+        return (await reject('conflicting_command_in_flight')) as CommandJob;
       if (approval) {
-        const used = await trx.updateTable('jit_approvals').set({ used_at: now.toISOString() }).where('id', '=', approval.id).where('used_at', 'is', null).executeTakeFirst();
+        const used = await trx
+          .updateTable('jit_approvals')
+          .set({ used_at: now.toISOString() })
+          .where('id', '=', approval.id)
+          .where('used_at', 'is', null)
+          .executeTakeFirst();
         if (Number(used.numUpdatedRows) !== 1) return (await reject('approval_already_used')) as CommandJob;
       }
       if (tenant) {
-        const open = await trx.selectFrom('command_jobs').select((eb) => eb.fn.countAll<number>().as('n')).where('tenant_id', '=', tenant).where('state', 'in', [...OPEN_STATES]).where('expires_at', '>', now.toISOString()).executeTakeFirstOrThrow();
+        const open = await trx
+          .selectFrom('command_jobs')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('tenant_id', '=', tenant)
+          .where('state', 'in', [...OPEN_STATES])
+          .where('expires_at', '>', now.toISOString())
+          .executeTakeFirstOrThrow();
         if (Number(open.n) > settings.tenantConcurrency) return (await reject('tenant_concurrency_cap')) as CommandJob;
       }
-      const authorized = await transition(trx, deps, row, { to: 'authorized', actor, reason: `permitted by ${record.policy.permits.join(',') || 'policy'}; vehicle state ${state.reason}` }, req.context);
-      return (await transition(trx, deps, authorized as CommandJob, { to: 'queued', actor: 'system:commands', reason: 'waiting for the vehicle channel' }, req.context)) as CommandJob;
+      const authorized = await transition(
+        trx,
+        deps,
+        row,
+        {
+          to: 'authorized',
+          actor,
+          reason: `permitted by ${record.policy.permits.join(',') || 'policy'}; vehicle state ${state.reason}`,
+        },
+        req.context,
+      );
+      return (await transition(
+        trx,
+        deps,
+        authorized as CommandJob,
+        { to: 'queued', actor: 'system:commands', reason: 'waiting for the vehicle channel' },
+        req.context,
+      )) as CommandJob;
     };
   }
 
@@ -195,13 +351,19 @@ export function createCommandService(deps: { db: Kysely<Database>; audit: AuditL
      */
     async request(req: CommandRequest, idempotencyKey: string | null): Promise<{ job: CommandJob; created: boolean }> {
       const jobId = newId();
-      const requestHash = sha256(canonicalJson({ vehicleId: req.vehicle.id, command: req.command.name, params: req.params }));
+      const requestHash = sha256(
+        canonicalJson({ vehicleId: req.vehicle.id, command: req.command.name, params: req.params }),
+      );
       const principal = `user:${req.userId}`;
       const keyHash = idempotencyKey ? sha256(idempotencyKey) : null;
       if (keyHash) {
         const held = await deps.idempotency.reserve(principal, keyHash, requestHash, jobId);
         if (!held.mine) {
-          if (held.requestHash !== requestHash) throw new CarapaceError('ERR_IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request');
+          if (held.requestHash !== requestHash)
+            throw new CarapaceError(
+              'ERR_IDEMPOTENCY_KEY_REUSED',
+              'this Idempotency-Key was used with a different request',
+            );
           return { job: await awaitJob(held.resultId), created: false };
         }
       }
@@ -214,7 +376,11 @@ export function createCommandService(deps: { db: Kysely<Database>; audit: AuditL
       }
     },
     /** Counts a fleet batch against every limit at once (each vehicle counts), before its jobs are made. */
-    async batchLimits(req: Omit<CommandRequest, 'vehicle' | 'decision'>, tenantId: string, vehicleIds: string[]): Promise<void> {
+    async batchLimits(
+      req: Omit<CommandRequest, 'vehicle' | 'decision'>,
+      tenantId: string,
+      vehicleIds: string[],
+    ): Promise<void> {
       const w = settings.rateWindow;
       const n = vehicleIds.length;
       const checks = [
@@ -224,13 +390,33 @@ export function createCommandService(deps: { db: Kysely<Database>; audit: AuditL
         { name: 'global', key: 'all', max: settings.global, windowSeconds: w, n },
         ...vehicleIds.flatMap((v) => [
           { name: 'vehicle', key: v, max: settings.perVehicle, windowSeconds: w, n: 1 },
-          { name: `sequence:${req.command.name}`, key: v, max: req.command.rate.max, windowSeconds: req.command.rate.windowSeconds, n: 1 },
+          {
+            name: `sequence:${req.command.name}`,
+            key: v,
+            max: req.command.rate.max,
+            windowSeconds: req.command.rate.windowSeconds,
+            n: 1,
+          },
         ]),
       ];
       const over = await enforceLimits(deps.limits, checks, clock.now().getTime());
-      if (over) throw new CarapaceError('ERR_COMMAND_RATE_LIMITED', `too many commands (${over.name} limit)`, { retryAfter: over.retryAfter, reason: over.name });
-      const open = await db.selectFrom('command_jobs').select((eb) => eb.fn.countAll<number>().as('n')).where('tenant_id', '=', tenantId).where('state', 'in', [...OPEN_STATES]).where('expires_at', '>', clock.now().toISOString()).executeTakeFirstOrThrow();
-      if (Number(open.n) + n > settings.tenantConcurrency) throw new CarapaceError('ERR_COMMAND_RATE_LIMITED', 'the fleet has too many commands in flight', { retryAfter: 5, reason: 'tenant_concurrency' });
+      if (over)
+        throw new CarapaceError('ERR_COMMAND_RATE_LIMITED', `too many commands (${over.name} limit)`, {
+          retryAfter: over.retryAfter,
+          reason: over.name,
+        });
+      const open = await db
+        .selectFrom('command_jobs')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('tenant_id', '=', tenantId)
+        .where('state', 'in', [...OPEN_STATES])
+        .where('expires_at', '>', clock.now().toISOString())
+        .executeTakeFirstOrThrow();
+      if (Number(open.n) + n > settings.tenantConcurrency)
+        throw new CarapaceError('ERR_COMMAND_RATE_LIMITED', 'the fleet has too many commands in flight', {
+          retryAfter: 5,
+          reason: 'tenant_concurrency',
+        });
     },
     /** Creates the jobs of a fleet batch (limits were counted for the whole batch) in one transaction: all or none. */
     async createBatch(reqs: CommandRequest[]): Promise<CommandJob[]> {
@@ -246,19 +432,32 @@ export function createCommandService(deps: { db: Kysely<Database>; audit: AuditL
      * Reserves a batch's Idempotency-Key. Null: this request goes ahead (and must `releaseBatch` if it fails
      * before creating the batch). Otherwise the earlier batch's jobs (created in one commit, so all of them).
      */
-    async reserveBatch(userId: string, idempotencyKey: string, requestHash: string, batchId: string): Promise<CommandJob[] | null> {
+    async reserveBatch(
+      userId: string,
+      idempotencyKey: string,
+      requestHash: string,
+      batchId: string,
+    ): Promise<CommandJob[] | null> {
       const held = await deps.idempotency.reserve(`user:${userId}`, sha256(idempotencyKey), requestHash, batchId);
       if (held.mine) return null;
-      if (held.requestHash !== requestHash) throw new CarapaceError('ERR_IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request');
+      if (held.requestHash !== requestHash)
+        throw new CarapaceError('ERR_IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request');
       for (let i = 0; i < 200; i++) {
-        const jobs = await db.selectFrom('command_jobs').selectAll().where('batch_id', '=', held.resultId).orderBy('created_at').orderBy('id').execute();
+        const jobs = await db
+          .selectFrom('command_jobs')
+          .selectAll()
+          .where('batch_id', '=', held.resultId)
+          .orderBy('created_at')
+          .orderBy('id')
+          .execute();
         if (jobs.length > 0) return jobs;
         await new Promise((r) => setTimeout(r, 25));
       }
       throw new CarapaceError('ERR_CONFLICT', 'a request with this Idempotency-Key is still being processed');
     },
     /** Frees a batch reservation whose request was refused before the batch existed. */
-    releaseBatch: (userId: string, idempotencyKey: string, batchId: string) => deps.idempotency.release(`user:${userId}`, sha256(idempotencyKey), batchId),
+    releaseBatch: (userId: string, idempotencyKey: string, batchId: string) =>
+      deps.idempotency.release(`user:${userId}`, sha256(idempotencyKey), batchId),
     isFinal,
   };
 }

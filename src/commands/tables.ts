@@ -1,5 +1,15 @@
 /** Job states. Final: rejected, failed, confirmed, expired. */
-export const JOB_STATES = ['requested', 'authorized', 'rejected', 'queued', 'delivered', 'executed', 'failed', 'confirmed', 'expired'] as const;
+export const JOB_STATES = [
+  'requested',
+  'authorized',
+  'rejected',
+  'queued',
+  'delivered',
+  'executed',
+  'failed',
+  'confirmed',
+  'expired',
+] as const;
 /** A job state. */
 export type JobState = (typeof JOB_STATES)[number];
 /** States a job never leaves. */

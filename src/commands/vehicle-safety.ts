@@ -29,15 +29,30 @@ export interface StateSnapshot {
  * Checks a command against the vehicle's last accepted signed telemetry. Each field it needs must be
  * newer than `maxAgeSeconds`; unknown or stale state denies (fail closed).
  */
-export function checkVehicleState(type: CommandType, state: VehicleState | null, now: Date, maxAgeSeconds: number): { ok: boolean; reason: string; snapshot: StateSnapshot } {
-  const fresh = <T>(f: { value: T; at: string } | null | undefined): T | undefined => (f && now.getTime() - Date.parse(f.at) <= maxAgeSeconds * 1000 ? f.value : undefined);
+export function checkVehicleState(
+  type: CommandType,
+  state: VehicleState | null,
+  now: Date,
+  maxAgeSeconds: number,
+): { ok: boolean; reason: string; snapshot: StateSnapshot } {
+  const fresh = <T>(f: { value: T; at: string } | null | undefined): T | undefined =>
+    f && now.getTime() - Date.parse(f.at) <= maxAgeSeconds * 1000 ? f.value : undefined;
   const speed = fresh(state?.speedKmh);
   const gear = fresh(state?.gear);
   const charging = fresh(state?.charging);
   const position = fresh(state?.position);
   const region = position ? regionOf(position.lat, position.lon) : null;
-  const used = [state?.speedKmh?.at, state?.gear?.at, state?.charging?.at, state?.position?.at].filter((x): x is string => typeof x === 'string').sort();
-  const snapshot = (verdict: string): StateSnapshot => ({ speedKmh: speed ?? null, gear: gear ?? null, plugged: charging?.plugged ?? null, region, oldestUsedAt: used[0] ?? null, verdict });
+  const used = [state?.speedKmh?.at, state?.gear?.at, state?.charging?.at, state?.position?.at]
+    .filter((x): x is string => typeof x === 'string')
+    .sort();
+  const snapshot = (verdict: string): StateSnapshot => ({
+    speedKmh: speed ?? null,
+    gear: gear ?? null,
+    plugged: charging?.plugged ?? null,
+    region,
+    oldestUsedAt: used[0] ?? null,
+    verdict,
+  });
   const deny = (reason: string) => ({ ok: false, reason, snapshot: snapshot(reason) });
   for (const need of type.requires) {
     if (need === 'stationary' || need === 'parked') {

@@ -33,8 +33,15 @@ describe('configuration', () => {
   });
 
   it('layers file, environment and overrides in that order', () => {
-    const file = tmpFile('c.yaml', 'listeners:\n  public:\n    port: 9000\n  gateway:\n    port: 9001\npki:\n  operationalCertTtl: 2d\n');
-    const c = loadConfig({ file, env: { CARAPACE_GATEWAY_PORT: '9100' }, overrides: { pki: { rotationOverlap: '10m' } } });
+    const file = tmpFile(
+      'c.yaml',
+      'listeners:\n  public:\n    port: 9000\n  gateway:\n    port: 9001\npki:\n  operationalCertTtl: 2d\n',
+    );
+    const c = loadConfig({
+      file,
+      env: { CARAPACE_GATEWAY_PORT: '9100' },
+      overrides: { pki: { rotationOverlap: '10m' } },
+    });
     expect(c.listeners.public.port).toBe(9000);
     expect(c.listeners.gateway.port).toBe(9100);
     expect(c.pki.operationalCertTtl).toBe(2 * 86400);
@@ -42,13 +49,21 @@ describe('configuration', () => {
   });
 
   it('names the bad key for unknown keys, bad values and out-of-range durations', () => {
-    expect(errorOf(() => loadConfig({ file: tmpFile('a.yaml', 'listeners:\n  public:\n    prot: 1\n') }))).toMatchObject({
+    expect(
+      errorOf(() => loadConfig({ file: tmpFile('a.yaml', 'listeners:\n  public:\n    prot: 1\n') })),
+    ).toMatchObject({
       code: 'ERR_CONFIG_INVALID',
       message: expect.stringContaining('"listeners.public.prot"'),
     });
-    expect(errorOf(() => loadConfig({ env: { CARAPACE_PUBLIC_PORT: 'http' } })).message).toContain('listeners.public.port (from CARAPACE_PUBLIC_PORT)');
-    expect(errorOf(() => loadConfig({ env: { CARAPACE_PKI_OPERATIONAL_CERT_TTL: '31d' } })).message).toContain('between 5m and 30d');
-    expect(errorOf(() => loadConfig({ env: { CARAPACE_GATEWAY_PROT: '1' } })).message).toContain('CARAPACE_GATEWAY_PROT');
+    expect(errorOf(() => loadConfig({ env: { CARAPACE_PUBLIC_PORT: 'http' } })).message).toContain(
+      'listeners.public.port (from CARAPACE_PUBLIC_PORT)',
+    );
+    expect(errorOf(() => loadConfig({ env: { CARAPACE_PKI_OPERATIONAL_CERT_TTL: '31d' } })).message).toContain(
+      'between 5m and 30d',
+    );
+    expect(errorOf(() => loadConfig({ env: { CARAPACE_GATEWAY_PROT: '1' } })).message).toContain(
+      'CARAPACE_GATEWAY_PROT',
+    );
     expect(errorOf(() => loadConfig({ env: { CARAPACE_MODE: 'prod' } })).message).toContain('development, production');
     expect(errorOf(() => loadConfig({ overrides: { tls: { certFile: '/x.pem' } } })).message).toContain('tls.keyFile');
     expect(errorOf(() => loadConfig({ file: tmpFile('b.yaml', 'pki: 3\n') })).message).toContain('"pki"');

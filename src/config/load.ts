@@ -24,7 +24,7 @@ function isOption(v: unknown): v is Option<unknown> {
 }
 
 /** Every option with its dotted key, in schema order. */
-export function listOptions(tree: Tree = configSchema as unknown as Tree, prefix = ''): Array<[string, Option<unknown>]> {
+export function listOptions(tree: Tree = configSchema, prefix = ''): Array<[string, Option<unknown>]> {
   const out: Array<[string, Option<unknown>]> = [];
   for (const [k, v] of Object.entries(tree)) {
     const key = prefix ? `${prefix}.${k}` : k;
@@ -45,11 +45,18 @@ function readFileTree(path: string): Tree {
   try {
     parsed = parseYaml(text);
   } catch (cause) {
-    throw new CarapaceError('ERR_CONFIG_INVALID', `configuration file ${path} is not valid YAML or JSON`, { path }, { cause });
+    throw new CarapaceError(
+      'ERR_CONFIG_INVALID',
+      `configuration file ${path} is not valid YAML or JSON`,
+      { path },
+      { cause },
+    );
   }
   if (parsed === null || parsed === undefined) return {};
   if (typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new CarapaceError('ERR_CONFIG_INVALID', `configuration file ${path} must hold a mapping at the top level`, { path });
+    throw new CarapaceError('ERR_CONFIG_INVALID', `configuration file ${path} must hold a mapping at the top level`, {
+      path,
+    });
   }
   return parsed as Tree;
 }
@@ -64,7 +71,9 @@ function assertKnownKeys(tree: Tree, schema: Tree, prefix: string, source: strin
     }
     if (!isOption(spec)) {
       if (typeof v !== 'object' || v === null || Array.isArray(v)) {
-        throw new CarapaceError('ERR_CONFIG_INVALID', `configuration key "${key}" in ${source} must be a mapping`, { key });
+        throw new CarapaceError('ERR_CONFIG_INVALID', `configuration key "${key}" in ${source} must be a mapping`, {
+          key,
+        });
       }
       assertKnownKeys(v as Tree, spec as Tree, key, source);
     }
@@ -96,13 +105,17 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   const options = listOptions();
   const filePath = sources.file ?? env.CARAPACE_CONFIG ?? null;
   const fileTree = filePath ? readFileTree(filePath) : {};
-  assertKnownKeys(fileTree, configSchema as unknown as Tree, '', filePath ?? 'file');
-  if (sources.overrides) assertKnownKeys(sources.overrides, configSchema as unknown as Tree, '', 'overrides');
+  assertKnownKeys(fileTree, configSchema, '', filePath ?? 'file');
+  if (sources.overrides) assertKnownKeys(sources.overrides, configSchema, '', 'overrides');
 
   const knownEnv = new Set(options.map(([, o]) => o.env));
   for (const name of Object.keys(env)) {
     if (name.startsWith('CARAPACE_') && !knownEnv.has(name) && !NON_OPTION_ENV.has(name)) {
-      throw new CarapaceError('ERR_CONFIG_INVALID', `unknown environment variable ${name} (see docs/configuration.md)`, { key: name });
+      throw new CarapaceError(
+        'ERR_CONFIG_INVALID',
+        `unknown environment variable ${name} (see docs/configuration.md)`,
+        { key: name },
+      );
     }
   }
 
@@ -119,7 +132,11 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   }
   const config = out as unknown as Config;
   if ((config.tls.certFile === null) !== (config.tls.keyFile === null)) {
-    throw new CarapaceError('ERR_CONFIG_INVALID', 'configuration keys "tls.certFile" and "tls.keyFile" must be set together', { key: 'tls.certFile' });
+    throw new CarapaceError(
+      'ERR_CONFIG_INVALID',
+      'configuration keys "tls.certFile" and "tls.keyFile" must be set together',
+      { key: 'tls.certFile' },
+    );
   }
   return config;
 }

@@ -33,7 +33,11 @@ export function parseDuration(raw: unknown): number | null {
 
 /** Formats seconds back into the shortest exact duration text, for documentation. */
 export function formatDuration(seconds: number): string {
-  for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60]] as const) {
+  for (const [unit, size] of [
+    ['d', 86400],
+    ['h', 3600],
+    ['m', 60],
+  ] as const) {
     if (seconds >= size && seconds % size === 0) return `${seconds / size}${unit}`;
   }
   return `${seconds}s`;
@@ -69,7 +73,8 @@ export const opt = {
   integer(defaultValue: number, min: number, max: number, env: string, doc: string): Option<number> {
     return new Option(defaultValue, env, `${doc} Allowed: ${min} to ${max}.`, 'integer', (raw, key) => {
       const n = typeof raw === 'string' && /^-?\d+$/.test(raw) ? Number(raw) : raw;
-      if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) throw bad(key, `must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max)
+        throw bad(key, `must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
       return n;
     });
   },
@@ -79,7 +84,8 @@ export const opt = {
     const range = `between ${formatDuration(min)} and ${formatDuration(max)}`;
     return new Option(defaultSeconds, env, `${doc} Allowed: ${range}.`, 'duration', (raw, key) => {
       const s = parseDuration(raw);
-      if (s === null) throw bad(key, `must be a duration such as "90s", "15m", "12h" or "7d", got ${JSON.stringify(raw)}`);
+      if (s === null)
+        throw bad(key, `must be a duration such as "90s", "15m", "12h" or "7d", got ${JSON.stringify(raw)}`);
       if (s < min || s > max) throw bad(key, `must be ${range}, got ${JSON.stringify(raw)}`);
       return s;
     });
@@ -105,7 +111,13 @@ export const opt = {
 
   stringList(defaultValue: string[], env: string, doc: string): Option<string[]> {
     return new Option(defaultValue, env, doc, 'list of strings (comma-separated in the environment)', (raw, key) => {
-      const list = typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter(Boolean) : raw;
+      const list =
+        typeof raw === 'string'
+          ? raw
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : raw;
       if (!Array.isArray(list) || !list.every((v) => typeof v === 'string' && v.length > 0)) {
         throw bad(key, 'must be a list of non-empty strings');
       }

@@ -19,8 +19,17 @@ export function renderConfigReference(): string {
   ];
   for (const [key, option] of listOptions()) {
     const d = option.defaultValue;
-    const shown = d === null ? '(unset)' : option.typeName === 'duration' ? formatDuration(d as number) : Array.isArray(d) ? d.join(', ') : String(d);
-    lines.push(`| \`${key}\` | \`${option.env}\` | ${option.typeName.replaceAll('|', '\\|')} | \`${shown}\` | ${option.doc.replaceAll('|', '\\|')} |`);
+    const shown =
+      d === null
+        ? '(unset)'
+        : option.typeName === 'duration'
+          ? formatDuration(d as number)
+          : Array.isArray(d)
+            ? d.join(', ')
+            : String(d);
+    lines.push(
+      `| \`${key}\` | \`${option.env}\` | ${option.typeName.replaceAll('|', '\\|')} | \`${shown}\` | ${option.doc.replaceAll('|', '\\|')} |`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }

@@ -34,11 +34,29 @@ function verificationRefusal(error: string, cert: NodeX509): CertificateRefusal 
     case 'CERT_HAS_EXPIRED':
       return refusal('ERR_CLIENT_CERT_EXPIRED', 'certificate_expired', 'the client certificate has expired', cert);
     case 'CERT_NOT_YET_VALID':
-      return refusal('ERR_CLIENT_CERT_NOT_YET_VALID', 'certificate_not_yet_valid', 'the client certificate is not valid yet', cert);
+      return refusal(
+        'ERR_CLIENT_CERT_NOT_YET_VALID',
+        'certificate_not_yet_valid',
+        'the client certificate is not valid yet',
+        cert,
+      );
     case 'INVALID_PURPOSE':
-      return refusal('ERR_CLIENT_CERT_UNTRUSTED', 'invalid_purpose', 'the client certificate is not valid for client authentication', cert);
+      return refusal(
+        'ERR_CLIENT_CERT_UNTRUSTED',
+        'invalid_purpose',
+        'the client certificate is not valid for client authentication',
+        cert,
+      );
     default:
-      return refusal('ERR_CLIENT_CERT_UNTRUSTED', `untrusted_${error.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 60)}`, 'the client certificate is not issued by a CA this gateway trusts', cert);
+      return refusal(
+        'ERR_CLIENT_CERT_UNTRUSTED',
+        `untrusted_${error
+          .toLowerCase()
+          .replace(/[^a-z0-9_]/g, '_')
+          .slice(0, 60)}`,
+        'the client certificate is not issued by a CA this gateway trusts',
+        cert,
+      );
   }
 }
 
@@ -61,14 +79,31 @@ type Parsed =
 /** Everything that reads the certificate itself. Pure: no I/O, and any exception means "unreadable". */
 function parse(cert: NodeX509, authorities: Authorities): Parsed {
   const facts = certificateFacts(cert);
-  const base = { serial: facts.serial, thumbprint: facts.thumbprint, spkiSha256: facts.spkiSha256, notBefore: facts.notBefore.getTime(), notAfter: facts.notAfter.getTime() };
+  const base = {
+    serial: facts.serial,
+    thumbprint: facts.thumbprint,
+    spkiSha256: facts.spkiSha256,
+    notBefore: facts.notBefore.getTime(),
+    notAfter: facts.notAfter.getTime(),
+  };
   if (issuedBy(cert, authorities.manufacturer.node)) {
     const tcuSerial = tcuSerialOf(cert);
-    if (!tcuSerial) return refusal('ERR_CLIENT_CERT_UNTRUSTED', 'factory_certificate_without_serial', 'the factory certificate names no TCU serial', cert);
+    if (!tcuSerial)
+      return refusal(
+        'ERR_CLIENT_CERT_UNTRUSTED',
+        'factory_certificate_without_serial',
+        'the factory certificate names no TCU serial',
+        cert,
+      );
     return { kind: 'factory', base, tcuSerial };
   }
   if (!issuedBy(cert, authorities.fleet.node)) {
-    return refusal('ERR_CLIENT_CERT_UNTRUSTED', 'wrong_issuer', 'the client certificate is not a device certificate', cert);
+    return refusal(
+      'ERR_CLIENT_CERT_UNTRUSTED',
+      'wrong_issuer',
+      'the client certificate is not a device certificate',
+      cert,
+    );
   }
   return { kind: 'fleet', base, deviceId: IdentityUri.parse(facts.uris, 'device') };
 }
@@ -79,25 +114,64 @@ function parse(cert: NodeX509, authorities: Authorities): Parsed {
  * A certificate OpenSSL accepted but that cannot be read is a refusal, never an exception. Database errors
  * propagate, so the caller answers 500 and retries the lookup on the next request.
  */
-export async function classifyConnection(socket: TLSSocket, deps: { authorities: Authorities; db: Kysely<Database> }): Promise<PresentedCertificate | CertificateRefusal> {
+export async function classifyConnection(
+  socket: TLSSocket,
+  deps: { authorities: Authorities; db: Kysely<Database> },
+): Promise<PresentedCertificate | CertificateRefusal> {
   const cert = socket.getPeerX509Certificate();
-  if (!cert) return refusal('ERR_CLIENT_CERT_REQUIRED', 'no_client_certificate', 'the vehicle gateway requires a client certificate');
+  if (!cert)
+    return refusal(
+      'ERR_CLIENT_CERT_REQUIRED',
+      'no_client_certificate',
+      'the vehicle gateway requires a client certificate',
+    );
   if (!socket.authorized) return verificationRefusal(String(socket.authorizationError ?? 'UNKNOWN'), cert);
   let parsed: Parsed;
   try {
     parsed = parse(cert, deps.authorities);
   } catch {
-    return refusal('ERR_CLIENT_CERT_UNTRUSTED', 'unreadable_certificate', 'the client certificate cannot be read', cert);
+    return refusal(
+      'ERR_CLIENT_CERT_UNTRUSTED',
+      'unreadable_certificate',
+      'the client certificate cannot be read',
+      cert,
+    );
   }
-  if (parsed.kind !== 'fleet') return parsed.kind === 'factory' ? { kind: 'factory', ...parsed.base, tcuSerial: parsed.tcuSerial } : parsed;
+  if (parsed.kind !== 'fleet')
+    return parsed.kind === 'factory' ? { kind: 'factory', ...parsed.base, tcuSerial: parsed.tcuSerial } : parsed;
   // Signed by the fleet CA is necessary, not sufficient: it must be a certificate we issued and recorded,
   // byte for byte, for the one device its SAN names.
   const { base, deviceId } = parsed;
-  const row = await deps.db.selectFrom('certificates').select(['thumbprint', 'profile', 'device_id', 'first_used_at']).where('serial', '=', base.serial).executeTakeFirst();
-  if (!row || row.thumbprint !== base.thumbprint || row.profile !== 'operational' || !deviceId || row.device_id !== deviceId) {
-    return refusal('ERR_CLIENT_CERT_UNTRUSTED', 'unknown_certificate', 'the client certificate was not issued to a device by this platform', cert);
+  const row = await deps.db
+    .selectFrom('certificates')
+    .select(['thumbprint', 'profile', 'device_id', 'first_used_at'])
+    .where('serial', '=', base.serial)
+    .executeTakeFirst();
+  if (
+    !row ||
+    row.thumbprint !== base.thumbprint ||
+    row.profile !== 'operational' ||
+    !deviceId ||
+    row.device_id !== deviceId
+  ) {
+    return refusal(
+      'ERR_CLIENT_CERT_UNTRUSTED',
+      'unknown_certificate',
+      'the client certificate was not issued to a device by this platform',
+      cert,
+    );
   }
-  const device = await deps.db.selectFrom('devices').select(['vehicle_id']).where('id', '=', deviceId).executeTakeFirst();
-  if (!device) return refusal('ERR_CLIENT_CERT_UNTRUSTED', 'unknown_device', 'the device of this certificate is not registered', cert);
+  const device = await deps.db
+    .selectFrom('devices')
+    .select(['vehicle_id'])
+    .where('id', '=', deviceId)
+    .executeTakeFirst();
+  if (!device)
+    return refusal(
+      'ERR_CLIENT_CERT_UNTRUSTED',
+      'unknown_device',
+      'the device of this certificate is not registered',
+      cert,
+    );
   return { kind: 'operational', ...base, deviceId, vehicleId: device.vehicle_id, firstUse: row.first_used_at === null };
 }

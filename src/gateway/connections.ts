@@ -19,7 +19,10 @@ export class ConnectionRegistry {
       const cert = socket.getPeerX509Certificate();
       if (!cert) return;
       serial = normalizeSerial(cert.serialNumber);
-      const uris = (cert.subjectAltName ?? '').split(', ').filter((s) => s.startsWith('URI:')).map((s) => s.slice(4));
+      const uris = (cert.subjectAltName ?? '')
+        .split(', ')
+        .filter((s) => s.startsWith('URI:'))
+        .map((s) => s.slice(4));
       deviceId = IdentityUri.parse(uris, 'device');
     } catch {
       // Unreadable: the request path refuses it, so there is nothing to index.

@@ -18,7 +18,13 @@ const DeviceIdParams = Type.Object({ deviceId: Type.String({ ...UUID }) }, { add
 const CsrBody = {
   content: {
     'application/json': {
-      schema: Type.Object({ csr: Type.String({ minLength: 1, maxLength: MAX_CSR_BYTES }), deviceId: Type.Optional(Type.String({ ...UUID })) }, { additionalProperties: false }),
+      schema: Type.Object(
+        {
+          csr: Type.String({ minLength: 1, maxLength: MAX_CSR_BYTES }),
+          deviceId: Type.Optional(Type.String({ ...UUID })),
+        },
+        { additionalProperties: false },
+      ),
     },
     'application/pkcs10': { schema: {} },
   },
@@ -32,18 +38,37 @@ const Bundle = Type.Object({
   chain: Type.Array(Type.String()),
   notBefore: Type.String(),
   notAfter: Type.String(),
-  commandVerificationKeys: Type.Object({ keys: Type.Array(Type.Object({ kty: Type.String(), crv: Type.String(), x: Type.String(), kid: Type.String(), alg: Type.String(), use: Type.String(), x5c: Type.Optional(Type.Array(Type.String())) })) }),
+  commandVerificationKeys: Type.Object({
+    keys: Type.Array(
+      Type.Object({
+        kty: Type.String(),
+        crv: Type.String(),
+        x: Type.String(),
+        kid: Type.String(),
+        alg: Type.String(),
+        use: Type.String(),
+        x5c: Type.Optional(Type.Array(Type.String())),
+      }),
+    ),
+  }),
 });
 
 const DeviceSelf = Type.Object({
   deviceId: Type.String(),
   vehicleId: Type.String(),
   status: Type.String(),
-  certificate: Type.Object({ serial: Type.String(), thumbprint: Type.String(), notBefore: Type.String(), notAfter: Type.String(), overlapUntil: Type.Union([Type.String(), Type.Null()]) }),
+  certificate: Type.Object({
+    serial: Type.String(),
+    thumbprint: Type.String(),
+    notBefore: Type.String(),
+    notAfter: Type.String(),
+    overlapUntil: Type.Union([Type.String(), Type.Null()]),
+  }),
 });
 
-const entry = (e: Omit<CatalogEntry, 'owner' | 'classification' | 'scopes' | 'status'> & Partial<CatalogEntry>): CatalogEntry =>
-  ({ owner: 'pki', classification: 'confidential', scopes: [], status: 'stable', ...e });
+const entry = (
+  e: Omit<CatalogEntry, 'owner' | 'classification' | 'scopes' | 'status'> & Partial<CatalogEntry>,
+): CatalogEntry => ({ owner: 'pki', classification: 'confidential', scopes: [], status: 'stable', ...e });
 
 /** Reads the CSR and optional device id from either body form. */
 function csrFrom(req: FastifyRequest): { csr: string | Uint8Array; deviceId: string | null } {
@@ -52,7 +77,11 @@ function csrFrom(req: FastifyRequest): { csr: string | Uint8Array; deviceId: str
   if (body && typeof body === 'object' && 'csr' in body && typeof body.csr === 'string') {
     return { csr: body.csr, deviceId: 'deviceId' in body && typeof body.deviceId === 'string' ? body.deviceId : null };
   }
-  throw new CarapaceError('ERR_PKI_CSR_INVALID', 'send the CSR as application/pkcs10 (PEM or DER) or as JSON {"csr": "<PEM>"}', { reason: 'missing' });
+  throw new CarapaceError(
+    'ERR_PKI_CSR_INVALID',
+    'send the CSR as application/pkcs10 (PEM or DER) or as JSON {"csr": "<PEM>"}',
+    { reason: 'missing' },
+  );
 }
 
 /** Answers with JSON, or with a PEM chain (leaf, then fleet CA) when the client asks for one. */
@@ -68,61 +97,124 @@ function sendBundle(req: FastifyRequest, reply: FastifyReply, bundle: Certificat
 export function registerGatewayRoutes(app: App, deps: { pki: Pki; claims: Claims }): void {
   // Closed content types: JSON and PKCS#10 only, so anything else is a clear 415.
   app.removeContentTypeParser('text/plain');
-  app.addContentTypeParser('application/pkcs10', { parseAs: 'buffer', bodyLimit: MAX_CSR_BYTES }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser('application/pkcs10', { parseAs: 'buffer', bodyLimit: MAX_CSR_BYTES }, (_req, body, done) =>
+    done(null, body),
+  );
 
-  app.post('/v1/enrollments', {
-    config: {
-      device: 'factory',
-      catalog: entry({ purpose: 'Enroll a provisioned unit: factory certificate + CSR -> operational certificate.', callers: ['factory-device'], action: 'device:enroll', safetyImpact: 'high' }),
+  app.post(
+    '/v1/enrollments',
+    {
+      config: {
+        device: 'factory',
+        catalog: entry({
+          purpose: 'Enroll a provisioned unit: factory certificate + CSR -> operational certificate.',
+          callers: ['factory-device'],
+          action: 'device:enroll',
+          safetyImpact: 'high',
+        }),
+      },
+      schema: { body: CsrBody, response: { 201: Bundle } },
     },
-    schema: { body: CsrBody, response: { 201: Bundle } },
-  }, async (req, reply) => {
-    const device = deviceOf(req, 'factory');
-    const { csr, deviceId } = csrFrom(req);
-    const bundle = await deps.pki.enroll({ presented: device, csr, requestedDeviceId: deviceId, context: requestContext(req) });
-    return sendBundle(req, reply, bundle);
-  });
+    async (req, reply) => {
+      const device = deviceOf(req, 'factory');
+      const { csr, deviceId } = csrFrom(req);
+      const bundle = await deps.pki.enroll({
+        presented: device,
+        csr,
+        requestedDeviceId: deviceId,
+        context: requestContext(req),
+      });
+      return sendBundle(req, reply, bundle);
+    },
+  );
 
-  app.post('/v1/devices/:deviceId/certificates', {
-    config: {
-      device: 'operational',
-      catalog: entry({ purpose: 'Rotate: renew the operational certificate with the current one before it expires.', callers: ['device'], action: 'device:rotate', safetyImpact: 'high' }),
+  app.post(
+    '/v1/devices/:deviceId/certificates',
+    {
+      config: {
+        device: 'operational',
+        catalog: entry({
+          purpose: 'Rotate: renew the operational certificate with the current one before it expires.',
+          callers: ['device'],
+          action: 'device:rotate',
+          safetyImpact: 'high',
+        }),
+      },
+      schema: { params: DeviceIdParams, body: CsrBody, response: { 201: Bundle } },
     },
-    schema: { params: DeviceIdParams, body: CsrBody, response: { 201: Bundle } },
-  }, async (req, reply) => {
-    const device = deviceOf(req, 'operational');
-    const { csr } = csrFrom(req);
-    const bundle = await deps.pki.rotate({ presented: device, csr, context: requestContext(req) });
-    return sendBundle(req, reply, bundle);
-  });
+    async (req, reply) => {
+      const device = deviceOf(req, 'operational');
+      const { csr } = csrFrom(req);
+      const bundle = await deps.pki.rotate({ presented: device, csr, context: requestContext(req) });
+      return sendBundle(req, reply, bundle);
+    },
+  );
 
-  app.get('/v1/devices/:deviceId', {
-    config: {
-      device: 'operational',
-      catalog: entry({ purpose: 'The device reads its own identity, vehicle binding and certificate status.', callers: ['device'], action: 'device:read_self', safetyImpact: 'none' }),
+  app.get(
+    '/v1/devices/:deviceId',
+    {
+      config: {
+        device: 'operational',
+        catalog: entry({
+          purpose: 'The device reads its own identity, vehicle binding and certificate status.',
+          callers: ['device'],
+          action: 'device:read_self',
+          safetyImpact: 'none',
+        }),
+      },
+      schema: { params: DeviceIdParams, response: { 200: DeviceSelf } },
     },
-    schema: { params: DeviceIdParams, response: { 200: DeviceSelf } },
-  }, async (req) => {
-    const device = deviceOf(req, 'operational');
-    const { db } = deps.pki.ctx;
-    const row = await db.selectFrom('devices').select(['id', 'vehicle_id', 'status']).where('id', '=', device.deviceId).executeTakeFirstOrThrow();
-    const cert = await db.selectFrom('certificates').select(['serial', 'thumbprint', 'not_before', 'not_after', 'overlap_until']).where('serial', '=', device.serial).executeTakeFirstOrThrow();
-    return {
-      deviceId: row.id,
-      vehicleId: row.vehicle_id,
-      status: row.status,
-      certificate: { serial: cert.serial, thumbprint: cert.thumbprint, notBefore: cert.not_before, notAfter: cert.not_after, overlapUntil: cert.overlap_until },
-    };
-  });
+    async (req) => {
+      const device = deviceOf(req, 'operational');
+      const { db } = deps.pki.ctx;
+      const row = await db
+        .selectFrom('devices')
+        .select(['id', 'vehicle_id', 'status'])
+        .where('id', '=', device.deviceId)
+        .executeTakeFirstOrThrow();
+      const cert = await db
+        .selectFrom('certificates')
+        .select(['serial', 'thumbprint', 'not_before', 'not_after', 'overlap_until'])
+        .where('serial', '=', device.serial)
+        .executeTakeFirstOrThrow();
+      return {
+        deviceId: row.id,
+        vehicleId: row.vehicle_id,
+        status: row.status,
+        certificate: {
+          serial: cert.serial,
+          thumbprint: cert.thumbprint,
+          notBefore: cert.not_before,
+          notAfter: cert.not_after,
+          overlapUntil: cert.overlap_until,
+        },
+      };
+    },
+  );
 
-  app.post('/v1/device/claim-code', {
-    config: {
-      device: 'operational',
-      catalog: entry({ owner: 'relationships', purpose: 'The vehicle asks for a fresh single-use claim code to show on its screen; earlier codes stop working.', callers: ['device'], action: 'vehicle:issue_claim_code', safetyImpact: 'high' }),
+  app.post(
+    '/v1/device/claim-code',
+    {
+      config: {
+        device: 'operational',
+        catalog: entry({
+          owner: 'relationships',
+          purpose:
+            'The vehicle asks for a fresh single-use claim code to show on its screen; earlier codes stop working.',
+          callers: ['device'],
+          action: 'vehicle:issue_claim_code',
+          safetyImpact: 'high',
+        }),
+      },
+      schema: {
+        response: {
+          201: Type.Object({ code: Type.String(), expiresAt: Type.String() }, { additionalProperties: false }),
+        },
+      },
     },
-    schema: { response: { 201: Type.Object({ code: Type.String(), expiresAt: Type.String() }, { additionalProperties: false }) } },
-  }, async (req, reply) => {
-    const device = deviceOf(req, 'operational');
-    return reply.code(201).send(await deps.claims.issueCode(device.vehicleId, device.deviceId));
-  });
+    async (req, reply) => {
+      const device = deviceOf(req, 'operational');
+      return reply.code(201).send(await deps.claims.issueCode(device.vehicleId, device.deviceId));
+    },
+  );
 }

@@ -59,16 +59,34 @@ export function createListenerApp(options: { tls: ListenerTls; logger: Logger; b
     // Requests the HTTP parser rejects never reach Fastify's error handler; answer them as problem+json too.
     clientErrorHandler: (err, socket) => {
       if (!socket.writable) return socket.destroy(err);
-      const body = JSON.stringify({ type: problemType('ERR_BAD_REQUEST'), title: 'Bad Request', status: 400, detail: 'the request could not be parsed', code: 'ERR_BAD_REQUEST' });
-      socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      const body = JSON.stringify({
+        type: problemType('ERR_BAD_REQUEST'),
+        title: 'Bad Request',
+        status: 400,
+        detail: 'the request could not be parsed',
+        code: 'ERR_BAD_REQUEST',
+      });
+      socket.end(
+        `HTTP/1.1 400 Bad Request\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
     },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.server.headersTimeout = 10_000;
   // Node answers an unsupported `Expect` header itself with a bare 417; answer it as problem+json instead.
   app.server.on('checkExpectation', (_req, res) => {
-    const body = JSON.stringify({ type: problemType('ERR_BAD_REQUEST'), title: 'Expectation Failed', status: 417, detail: 'unsupported Expect header', code: 'ERR_BAD_REQUEST' });
-    res.writeHead(417, { 'content-type': 'application/problem+json', 'content-length': Buffer.byteLength(body), connection: 'close' });
+    const body = JSON.stringify({
+      type: problemType('ERR_BAD_REQUEST'),
+      title: 'Expectation Failed',
+      status: 417,
+      detail: 'unsupported Expect header',
+      code: 'ERR_BAD_REQUEST',
+    });
+    res.writeHead(417, {
+      'content-type': 'application/problem+json',
+      'content-length': Buffer.byteLength(body),
+      connection: 'close',
+    });
     res.end(body);
   });
   const routes = enforceCatalog(app);

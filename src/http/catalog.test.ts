@@ -14,7 +14,26 @@ describe('route catalog', () => {
 
   it('records every cataloged route for the inventory', () => {
     const { app, routes } = createListenerApp({ tls, logger: createLogger('silent') });
-    app.get('/v1/x', { config: { catalog: { owner: 't', purpose: 'p', callers: ['device'], action: 'x:read', classification: 'internal', scopes: [], safetyImpact: 'none', status: 'beta' } } }, async () => ({}));
-    expect(routes).toEqual([expect.objectContaining({ method: 'GET', url: '/v1/x', entry: expect.objectContaining({ action: 'x:read' }) })]);
+    app.get(
+      '/v1/x',
+      {
+        config: {
+          catalog: {
+            owner: 't',
+            purpose: 'p',
+            callers: ['device'],
+            action: 'x:read',
+            classification: 'internal',
+            scopes: [],
+            safetyImpact: 'none',
+            status: 'beta',
+          },
+        },
+      },
+      async () => ({}),
+    );
+    expect(routes).toEqual([
+      expect.objectContaining({ method: 'GET', url: '/v1/x', entry: expect.objectContaining({ action: 'x:read' }) }),
+    ]);
   });
 });

@@ -4,9 +4,20 @@ import type { CatalogEntry } from './catalog.js';
 /** The outcome of one readiness check. */
 export type ReadinessChecks = Record<string, boolean>;
 
-const base = { owner: 'platform', callers: ['anonymous'], classification: 'public', scopes: [], safetyImpact: 'none', status: 'stable' } as const;
+const base = {
+  owner: 'platform',
+  callers: ['anonymous'],
+  classification: 'public',
+  scopes: [],
+  safetyImpact: 'none',
+  status: 'stable',
+} as const;
 const HEALTH: CatalogEntry = { ...base, purpose: 'Liveness probe: the process is up.', action: 'health:read' };
-const READY: CatalogEntry = { ...base, purpose: 'Readiness probe: database reachable, CA loaded, revocation view fresh.', action: 'health:read' };
+const READY: CatalogEntry = {
+  ...base,
+  purpose: 'Readiness probe: database reachable, CA loaded, revocation view fresh.',
+  action: 'health:read',
+};
 
 /** Registers /healthz (alive) and /readyz (every check passes) on a listener. */
 export function registerHealth(app: App, readiness: () => Promise<ReadinessChecks>): void {

@@ -14,27 +14,57 @@ export interface Problem {
 }
 
 const TITLES: Partial<Record<number, string>> = {
-  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict',
-  413: 'Payload Too Large', 415: 'Unsupported Media Type', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
 };
 
 /** Extensions of a CarapaceError that are safe to show a caller (never internals). */
 const PUBLIC_CONTEXT_KEYS = new Set(['field', 'reason', 'from', 'to', 'role', 'retryAfter', 'job', 'maxAge']);
 
 /** Sends a problem+json reply. */
-export function sendProblem(reply: FastifyReply, code: ErrorCode, detail: string, extra: Record<string, unknown> = {}): FastifyReply {
+export function sendProblem(
+  reply: FastifyReply,
+  code: ErrorCode,
+  detail: string,
+  extra: Record<string, unknown> = {},
+): FastifyReply {
   const err = new CarapaceError(code, detail);
-  const body: Problem = { type: problemType(code), title: TITLES[err.status] ?? 'Error', status: err.status, detail, code, instance: `urn:carapace:request:${reply.request.id}`, ...extra };
+  const body: Problem = {
+    type: problemType(code),
+    title: TITLES[err.status] ?? 'Error',
+    status: err.status,
+    detail,
+    code,
+    instance: `urn:carapace:request:${reply.request.id}`,
+    ...extra,
+  };
   return reply.code(err.status).type('application/problem+json; charset=utf-8').send(body);
 }
 
-function fromFastifyError(err: FastifyError): { code: ErrorCode; detail: string; extra: Record<string, unknown> } | null {
+function fromFastifyError(
+  err: FastifyError,
+): { code: ErrorCode; detail: string; extra: Record<string, unknown> } | null {
   if (err.validation) {
     const first = err.validation[0];
     const where = err.validationContext ?? 'body';
     const path = first?.instancePath ? `${where}${first.instancePath.replaceAll('/', '.')}` : where;
-    const extra = first?.keyword === 'additionalProperties' ? { field: `${path}.${String((first.params as { additionalProperty?: string }).additionalProperty)}` } : { field: path };
-    const detail = first?.keyword === 'additionalProperties' ? `unknown field ${extra.field}` : `${path} ${first?.message ?? 'is invalid'}`;
+    const extra =
+      first?.keyword === 'additionalProperties'
+        ? { field: `${path}.${String((first.params as { additionalProperty?: string }).additionalProperty)}` }
+        : { field: path };
+    const detail =
+      first?.keyword === 'additionalProperties'
+        ? `unknown field ${extra.field}`
+        : `${path} ${first?.message ?? 'is invalid'}`;
     return { code: 'ERR_VALIDATION', detail, extra };
   }
   switch (err.code) {
@@ -65,7 +95,7 @@ export function installProblemHandlers(app: App): void {
       if (typeof err.context.retryAfter === 'number') reply.header('retry-after', String(err.context.retryAfter));
       return sendProblem(reply, err.code, err.message, extra);
     }
-    const mapped = fromFastifyError(err as FastifyError);
+    const mapped = fromFastifyError(err);
     if (mapped) return sendProblem(reply, mapped.code, mapped.detail, mapped.extra);
     // No stack, no database text: the details go to the log under the request id.
     req.log.error({ err }, 'unhandled error');

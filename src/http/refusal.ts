@@ -38,7 +38,12 @@ export async function refuseRequest(
   req: FastifyRequest,
   reply: FastifyReply,
   deps: { audit: AuditLog; db: Kysely<Database> },
-  args: { type: string; actor: { type: 'device' | 'operator' | 'anonymous'; id: string | null }; refusal: Refusal; details?: Record<string, DetailValue> },
+  args: {
+    type: string;
+    actor: { type: 'device' | 'operator' | 'anonymous'; id: string | null };
+    refusal: Refusal;
+    details?: Record<string, DetailValue>;
+  },
 ): Promise<FastifyReply> {
   const route = req.routeOptions.url;
   try {
@@ -51,7 +56,9 @@ export async function refuseRequest(
       reason: args.refusal.reason,
       context: requestContext(req),
       details: {
-        code: args.refusal.code, serial: args.refusal.serial, thumbprint: args.refusal.thumbprint,
+        code: args.refusal.code,
+        serial: args.refusal.serial,
+        thumbprint: args.refusal.thumbprint,
         ...(route ? {} : { path: untrusted(req.url.split('?')[0] ?? '') }),
         ...args.details,
       },

@@ -12,7 +12,14 @@ import { load, NoQuery } from '../policy/route-kit.js';
 
 const closed = { additionalProperties: false } as const;
 const entry = (purpose: string, action: string, safetyImpact: CatalogEntry['safetyImpact'] = 'low'): CatalogEntry => ({
-  owner: 'identity', purpose, callers: ['user'], action, classification: 'confidential', scopes: [], safetyImpact, status: 'beta',
+  owner: 'identity',
+  purpose,
+  callers: ['user'],
+  action,
+  classification: 'confidential',
+  scopes: [],
+  safetyImpact,
+  status: 'beta',
 });
 const token = { audience: API_AUDIENCE, scopes: [] as string[] };
 const self = { resource: load.self };
@@ -26,44 +33,133 @@ function userOf(req: Parameters<typeof tokenOf>[0]): string {
 
 /** The signed-in person's own account: password change, invitations to roles. */
 export function registerAccountRoutes(app: App, deps: { directory: Directory; invitations: Invitations }): void {
-  app.post('/v1/me/password', {
-    config: { token, authorize: self, catalog: entry('Change the caller\'s password; every grant, session and token of theirs ends.', 'identity:change_password', 'high') },
-    schema: { querystring: NoQuery, response: NoContent, body: Type.Object({ currentPassword: Type.String({ maxLength: 1024 }), newPassword: Type.String({ minLength: 12, maxLength: 1024 }) }, closed) },
-  }, async (req, reply) => {
-    const userId = userOf(req);
-    const user = await deps.directory.db.selectFrom('users').select(['password_hash']).where('id', '=', userId).executeTakeFirstOrThrow();
-    if (!(await verifyPassword(user.password_hash, req.body.currentPassword))) throw new CarapaceError('ERR_FORBIDDEN', 'the current password is not right');
-    await deps.directory.changePassword({ type: 'user', id: userId }, userId, req.body.newPassword);
-    return reply.code(204).send(null);
-  });
-
-  app.post('/v1/me/mfa/totp', {
-    config: { token, authorize: self, catalog: entry('Start enrolling a TOTP authenticator: a new secret, shown once.', 'identity:enroll_mfa', 'high') },
-    schema: { querystring: NoQuery, response: { 201: Type.Object({ secret: Type.String(), otpauthUri: Type.String() }) } },
-  }, async (req, reply) => reply.code(201).send(await deps.directory.beginTotpEnrolment(userOf(req))));
-
-  app.post('/v1/me/mfa/totp/confirm', {
-    config: { token, authorize: self, catalog: entry('Confirm the new authenticator with a code; it becomes the second factor.', 'identity:enroll_mfa', 'high') },
-    schema: { querystring: NoQuery, response: NoContent, body: Type.Object({ code: Type.String({ pattern: '^[0-9]{6}$' }) }, closed) },
-  }, async (req, reply) => {
-    await deps.directory.confirmTotpEnrolment(userOf(req), req.body.code);
-    return reply.code(204).send(null);
-  });
-
-  app.post('/v1/tenants/:tenantId/invitations', {
-    config: { token, authorize: { resource: load.tenant(), visibleWith: 'tenant:read' }, catalog: entry('Invite an email address to a role in a tenant (the only way to a privileged role).', 'identity:invite', 'high') },
-    schema: {
-      params: Type.Object({ tenantId: Type.String({ format: 'uuid' }) }, closed), querystring: NoQuery,
-      body: Type.Object({ email: Type.String({ minLength: 3, maxLength: 320 }), role: Type.Union(ROLES.map((r) => Type.Literal(r))) }, closed),
-      response: { 201: Type.Object({ id: Type.String(), code: Type.String(), expiresAt: Type.String() }) },
+  app.post(
+    '/v1/me/password',
+    {
+      config: {
+        token,
+        authorize: self,
+        catalog: entry(
+          "Change the caller's password; every grant, session and token of theirs ends.",
+          'identity:change_password',
+          'high',
+        ),
+      },
+      schema: {
+        querystring: NoQuery,
+        response: NoContent,
+        body: Type.Object(
+          {
+            currentPassword: Type.String({ maxLength: 1024 }),
+            newPassword: Type.String({ minLength: 12, maxLength: 1024 }),
+          },
+          closed,
+        ),
+      },
     },
-  }, async (req, reply) => {
-    const invitation = await deps.invitations.invite({ type: 'user', id: userOf(req) }, { tenantId: req.params.tenantId, email: req.body.email, role: req.body.role });
-    return reply.code(201).send(invitation);
-  });
+    async (req, reply) => {
+      const userId = userOf(req);
+      const user = await deps.directory.db
+        .selectFrom('users')
+        .select(['password_hash'])
+        .where('id', '=', userId)
+        .executeTakeFirstOrThrow();
+      if (!(await verifyPassword(user.password_hash, req.body.currentPassword)))
+        throw new CarapaceError('ERR_FORBIDDEN', 'the current password is not right');
+      await deps.directory.changePassword({ type: 'user', id: userId }, userId, req.body.newPassword);
+      return reply.code(204).send(null);
+    },
+  );
 
-  app.post('/v1/invitations/accept', {
-    config: { token, authorize: self, catalog: entry('Accept an invitation addressed to the caller\'s email.', 'identity:accept_invitation', 'high') },
-    schema: { querystring: NoQuery, body: Type.Object({ code: Type.String({ minLength: 16, maxLength: 64 }) }, closed), response: { 200: Type.Object({ tenantId: Type.String(), role: Type.String() }) } },
-  }, async (req) => deps.invitations.accept(userOf(req), req.body.code));
+  app.post(
+    '/v1/me/mfa/totp',
+    {
+      config: {
+        token,
+        authorize: self,
+        catalog: entry(
+          'Start enrolling a TOTP authenticator: a new secret, shown once.',
+          'identity:enroll_mfa',
+          'high',
+        ),
+      },
+      schema: {
+        querystring: NoQuery,
+        response: { 201: Type.Object({ secret: Type.String(), otpauthUri: Type.String() }) },
+      },
+    },
+    async (req, reply) => reply.code(201).send(await deps.directory.beginTotpEnrolment(userOf(req))),
+  );
+
+  app.post(
+    '/v1/me/mfa/totp/confirm',
+    {
+      config: {
+        token,
+        authorize: self,
+        catalog: entry(
+          'Confirm the new authenticator with a code; it becomes the second factor.',
+          'identity:enroll_mfa',
+          'high',
+        ),
+      },
+      schema: {
+        querystring: NoQuery,
+        response: NoContent,
+        body: Type.Object({ code: Type.String({ pattern: '^[0-9]{6}$' }) }, closed),
+      },
+    },
+    async (req, reply) => {
+      await deps.directory.confirmTotpEnrolment(userOf(req), req.body.code);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/v1/tenants/:tenantId/invitations',
+    {
+      config: {
+        token,
+        authorize: { resource: load.tenant(), visibleWith: 'tenant:read' },
+        catalog: entry(
+          'Invite an email address to a role in a tenant (the only way to a privileged role).',
+          'identity:invite',
+          'high',
+        ),
+      },
+      schema: {
+        params: Type.Object({ tenantId: Type.String({ format: 'uuid' }) }, closed),
+        querystring: NoQuery,
+        body: Type.Object(
+          { email: Type.String({ minLength: 3, maxLength: 320 }), role: Type.Union(ROLES.map((r) => Type.Literal(r))) },
+          closed,
+        ),
+        response: { 201: Type.Object({ id: Type.String(), code: Type.String(), expiresAt: Type.String() }) },
+      },
+    },
+    async (req, reply) => {
+      const invitation = await deps.invitations.invite(
+        { type: 'user', id: userOf(req) },
+        { tenantId: req.params.tenantId, email: req.body.email, role: req.body.role },
+      );
+      return reply.code(201).send(invitation);
+    },
+  );
+
+  app.post(
+    '/v1/invitations/accept',
+    {
+      config: {
+        token,
+        authorize: self,
+        catalog: entry("Accept an invitation addressed to the caller's email.", 'identity:accept_invitation', 'high'),
+      },
+      schema: {
+        querystring: NoQuery,
+        body: Type.Object({ code: Type.String({ minLength: 16, maxLength: 64 }) }, closed),
+        response: { 200: Type.Object({ tenantId: Type.String(), role: Type.String() }) },
+      },
+    },
+    async (req) => deps.invitations.accept(userOf(req), req.body.code),
+  );
 }

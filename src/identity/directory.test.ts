@@ -19,14 +19,24 @@ describe.each(testDatabases())('directory on $name', (target) => {
 
   beforeAll(async () => {
     storage = await target.open();
-    directory = createDirectory({ db: storage.db, audit: createAuditLog({ db: storage.db, clock }), clock, secrets: createSecretBox(join(storage.dataDir, 'box.key')) });
+    directory = createDirectory({
+      db: storage.db,
+      audit: createAuditLog({ db: storage.db, clock }),
+      clock,
+      secrets: createSecretBox(join(storage.dataDir, 'box.key')),
+    });
   });
   afterAll(async () => {
     await storage.close();
   });
 
   it('stores passwords as argon2id hashes and TOTP secrets sealed, never in the clear', async () => {
-    const user = await directory.createUser(system, { email: ' Alice@Example.com ', displayName: 'Alice', password: 'a long enough password', totpSecret: 'JBSWY3DPEHPK3PXPALICE234' });
+    const user = await directory.createUser(system, {
+      email: ' Alice@Example.com ',
+      displayName: 'Alice',
+      password: 'a long enough password',
+      totpSecret: 'JBSWY3DPEHPK3PXPALICE234',
+    });
     const row = await storage.db.selectFrom('users').selectAll().where('id', '=', user.id).executeTakeFirstOrThrow();
     expect(row.email).toBe('alice@example.com');
     expect(row.password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
@@ -52,55 +62,121 @@ describe.each(testDatabases())('directory on $name', (target) => {
   });
 
   it('grants privileged roles only by invitation from someone holding the granting role in that tenant', async () => {
-    const invitations = createInvitations({ db: storage.db, audit: createAuditLog({ db: storage.db, clock }), clock, directory, ttlSeconds: 3600 });
+    const invitations = createInvitations({
+      db: storage.db,
+      audit: createAuditLog({ db: storage.db, clock }),
+      clock,
+      directory,
+      ttlSeconds: 3600,
+    });
     const fleet = await directory.createTenant(system, { name: 'Fleet', kind: 'fleet' });
     const other = await directory.createTenant(system, { name: 'Other fleet', kind: 'fleet' });
-    const admin = await directory.createUser(system, { email: 'admin@fleet.example', displayName: 'Admin', password: 'a long enough password' });
-    const op = await directory.createUser(system, { email: 'op@fleet.example', displayName: 'Op', password: 'a long enough password' });
+    const admin = await directory.createUser(system, {
+      email: 'admin@fleet.example',
+      displayName: 'Admin',
+      password: 'a long enough password',
+    });
+    const op = await directory.createUser(system, {
+      email: 'op@fleet.example',
+      displayName: 'Op',
+      password: 'a long enough password',
+    });
     await directory.grantMembership(system, { userId: admin.id, tenantId: fleet.id, role: 'fleet_admin' });
     await directory.grantMembership(system, { userId: admin.id, tenantId: other.id, role: 'owner' });
     const asAdmin = { type: 'user' as const, id: admin.id };
     const asOp = { type: 'user' as const, id: op.id };
     // Never directly, even by an admin.
-    await expect(directory.grantMembership(asAdmin, { userId: op.id, tenantId: fleet.id, role: 'fleet_operator' })).rejects.toMatchObject({ code: 'ERR_FORBIDDEN' });
-    const invite = await invitations.invite(asAdmin, { tenantId: fleet.id, email: 'OP@fleet.example', role: 'fleet_operator' });
+    await expect(
+      directory.grantMembership(asAdmin, { userId: op.id, tenantId: fleet.id, role: 'fleet_operator' }),
+    ).rejects.toMatchObject({ code: 'ERR_FORBIDDEN' });
+    const invite = await invitations.invite(asAdmin, {
+      tenantId: fleet.id,
+      email: 'OP@fleet.example',
+      role: 'fleet_operator',
+    });
     // Someone else cannot use it, and a used code does not work twice.
     await expect(invitations.accept(admin.id, invite.code)).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
     expect(await invitations.accept(op.id, invite.code)).toEqual({ tenantId: fleet.id, role: 'fleet_operator' });
     await expect(invitations.accept(op.id, invite.code)).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
     // An operator cannot invite an admin, an admin cannot invite into a tenant where they are not admin,
     // and nobody invites into a tenant they do not belong to.
-    await expect(invitations.invite(asOp, { tenantId: fleet.id, email: 'x@fleet.example', role: 'fleet_admin' })).rejects.toMatchObject({ code: 'ERR_FORBIDDEN' });
-    await expect(invitations.invite(asAdmin, { tenantId: other.id, email: 'x@fleet.example', role: 'fleet_operator' })).rejects.toMatchObject({ code: 'ERR_FORBIDDEN' });
-    await expect(invitations.invite(asAdmin, { tenantId: fleet.id, email: 'x@fleet.example', role: 'security_admin' })).rejects.toMatchObject({ code: 'ERR_FORBIDDEN' });
-    await expect(invitations.invite(asOp, { tenantId: other.id, email: 'x@fleet.example', role: 'owner' })).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+    await expect(
+      invitations.invite(asOp, { tenantId: fleet.id, email: 'x@fleet.example', role: 'fleet_admin' }),
+    ).rejects.toMatchObject({ code: 'ERR_FORBIDDEN' });
+    await expect(
+      invitations.invite(asAdmin, { tenantId: other.id, email: 'x@fleet.example', role: 'fleet_operator' }),
+    ).rejects.toMatchObject({ code: 'ERR_FORBIDDEN' });
+    await expect(
+      invitations.invite(asAdmin, { tenantId: fleet.id, email: 'x@fleet.example', role: 'security_admin' }),
+    ).rejects.toMatchObject({ code: 'ERR_FORBIDDEN' });
+    await expect(
+      invitations.invite(asOp, { tenantId: other.id, email: 'x@fleet.example', role: 'owner' }),
+    ).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
     // Expired codes are refused.
-    const late = await invitations.invite(asAdmin, { tenantId: fleet.id, email: 'late@fleet.example', role: 'fleet_operator' });
-    const lateUser = await directory.createUser(system, { email: 'late@fleet.example', displayName: 'Late', password: 'a long enough password' });
+    const late = await invitations.invite(asAdmin, {
+      tenantId: fleet.id,
+      email: 'late@fleet.example',
+      role: 'fleet_operator',
+    });
+    const lateUser = await directory.createUser(system, {
+      email: 'late@fleet.example',
+      displayName: 'Late',
+      password: 'a long enough password',
+    });
     clock.advance(2 * 3600_000);
     await expect(invitations.accept(lateUser.id, late.code)).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
     // Self-signup roles need no invitation.
     await directory.grantMembership(asOp, { userId: op.id, tenantId: other.id, role: 'owner' });
     expect((await directory.activeMemberships(op.id)).map((m) => m.role).sort()).toEqual(['fleet_operator', 'owner']);
-    const row = await storage.db.selectFrom('invitations').selectAll().where('id', '=', invite.id).executeTakeFirstOrThrow();
+    const row = await storage.db
+      .selectFrom('invitations')
+      .selectAll()
+      .where('id', '=', invite.id)
+      .executeTakeFirstOrThrow();
     expect(JSON.stringify(row)).not.toContain(invite.code);
   });
 
   it('raises the credential epoch on password change and MFA reset, and audits both', async () => {
-    const user = await directory.createUser(system, { email: 'epoch@example.com', displayName: 'E', password: 'a long enough password' });
+    const user = await directory.createUser(system, {
+      email: 'epoch@example.com',
+      displayName: 'E',
+      password: 'a long enough password',
+    });
     await directory.changePassword({ type: 'user', id: user.id }, user.id, 'another long password');
     await directory.resetMfa({ type: 'operator', id: 'admin' }, user.id, null);
-    const row = await storage.db.selectFrom('users').select(['credential_epoch']).where('id', '=', user.id).executeTakeFirstOrThrow();
+    const row = await storage.db
+      .selectFrom('users')
+      .select(['credential_epoch'])
+      .where('id', '=', user.id)
+      .executeTakeFirstOrThrow();
     expect(row.credential_epoch).toBe(2);
     const audit = createAuditLog({ db: storage.db, clock });
-    expect((await audit.list({ objectId: user.id })).map((e) => e.type)).toEqual(['identity.user.mfa_reset', 'identity.user.password_changed', 'identity.user.created']);
+    expect((await audit.list({ objectId: user.id })).map((e) => e.type)).toEqual([
+      'identity.user.mfa_reset',
+      'identity.user.password_changed',
+      'identity.user.created',
+    ]);
   });
 });
 
 describe('scenario files', () => {
   it('reads the shipped demo scenario', () => {
     const scenario = readScenario(new URL('../../scenarios/demo.yaml', import.meta.url).pathname);
-    expect(scenario.users.map((u) => u.key)).toEqual(expect.arrayContaining(['alice', 'bob', 'dana', 'frank', 'fiona', 'oscar', 'carl', 'derek', 'sam', 'sue', 'sean']));
+    expect(scenario.users.map((u) => u.key)).toEqual(
+      expect.arrayContaining([
+        'alice',
+        'bob',
+        'dana',
+        'frank',
+        'fiona',
+        'oscar',
+        'carl',
+        'derek',
+        'sam',
+        'sue',
+        'sean',
+      ]),
+    );
   });
 
   it('names the bad path of an invalid scenario', () => {

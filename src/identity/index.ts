@@ -3,6 +3,15 @@ export { createSecretBox, type SecretBox } from './secret-box.js';
 export { hashPassword, verifyPassword, checkTotp, currentTotp, newTotpSecret } from './credentials.js';
 export { readScenario, seedScenario, ScenarioSchema, type Scenario, type Persona } from './seed.js';
 export { identityMigrations } from './migrations.js';
-export { TENANT_KINDS, ROLES, PRIVILEGED_ROLES, type Role, type TenantKind, type IdentityTables, type UserRow, type TenantRow } from './tables.js';
+export {
+  TENANT_KINDS,
+  ROLES,
+  PRIVILEGED_ROLES,
+  type Role,
+  type TenantKind,
+  type IdentityTables,
+  type UserRow,
+  type TenantRow,
+} from './tables.js';
 export { createInvitations, type Invitations } from './invitations.js';
 export { registerAccountRoutes } from './account-routes.js';

@@ -10,26 +10,60 @@ const Me = Type.Object({
   sub: Type.String(),
   email: Type.String(),
   name: Type.String(),
-  memberships: Type.Array(Type.Object({ tenantId: Type.String(), tenantName: Type.String(), tenantKind: Type.String(), role: Type.String() })),
-  session: Type.Object({ clientId: Type.String(), scopes: Type.Array(Type.String()), acr: Type.Union([Type.String(), Type.Null()]), authTime: Type.Union([Type.Number(), Type.Null()]), binding: Type.String() }),
+  memberships: Type.Array(
+    Type.Object({ tenantId: Type.String(), tenantName: Type.String(), tenantKind: Type.String(), role: Type.String() }),
+  ),
+  session: Type.Object({
+    clientId: Type.String(),
+    scopes: Type.Array(Type.String()),
+    acr: Type.Union([Type.String(), Type.Null()]),
+    authTime: Type.Union([Type.Number(), Type.Null()]),
+    binding: Type.String(),
+  }),
 });
 
 /** GET /v1/me: who the token's user is, their memberships, and what the token allows. */
 export function registerMeRoute(app: App, deps: { directory: Directory }): void {
-  app.get('/v1/me', {
-    config: {
-      token: { audience: API_AUDIENCE, scopes: [] },
-      authorize: { resource: load.self },
-      catalog: { owner: 'identity', purpose: "The caller's own identity, memberships and token facts.", callers: ['user'], action: 'identity:read_self', classification: 'confidential', scopes: [], safetyImpact: 'none', status: 'stable' },
+  app.get(
+    '/v1/me',
+    {
+      config: {
+        token: { audience: API_AUDIENCE, scopes: [] },
+        authorize: { resource: load.self },
+        catalog: {
+          owner: 'identity',
+          purpose: "The caller's own identity, memberships and token facts.",
+          callers: ['user'],
+          action: 'identity:read_self',
+          classification: 'confidential',
+          scopes: [],
+          safetyImpact: 'none',
+          status: 'stable',
+        },
+      },
+      schema: { querystring: NoQuery, response: { 200: Me } },
     },
-    schema: { querystring: NoQuery, response: { 200: Me } },
-  }, async (req) => {
-    const token = tokenOf(req);
-    if (!token.sub) throw new CarapaceError('ERR_FORBIDDEN', '/v1/me is for tokens issued to a person');
-    const user = await deps.directory.db.selectFrom('users').select(['id', 'email', 'display_name']).where('id', '=', token.sub).executeTakeFirstOrThrow();
-    return {
-      sub: user.id, email: user.email, name: user.display_name, memberships: await deps.directory.activeMemberships(user.id),
-      session: { clientId: token.clientId, scopes: [...token.scopes].sort(), acr: token.acr, authTime: token.authTime, binding: token.binding },
-    };
-  });
+    async (req) => {
+      const token = tokenOf(req);
+      if (!token.sub) throw new CarapaceError('ERR_FORBIDDEN', '/v1/me is for tokens issued to a person');
+      const user = await deps.directory.db
+        .selectFrom('users')
+        .select(['id', 'email', 'display_name'])
+        .where('id', '=', token.sub)
+        .executeTakeFirstOrThrow();
+      return {
+        sub: user.id,
+        email: user.email,
+        name: user.display_name,
+        memberships: await deps.directory.activeMemberships(user.id),
+        session: {
+          clientId: token.clientId,
+          scopes: [...token.scopes].sort(),
+          acr: token.acr,
+          authTime: token.authTime,
+          binding: token.binding,
+        },
+      };
+    },
+  );
 }

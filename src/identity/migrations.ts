@@ -4,13 +4,15 @@ import type { Kysely, Migration } from 'kysely';
 export const identityMigrations: Record<string, Migration> = {
   '0004_identity': {
     async up(db: Kysely<unknown>) {
-      await db.schema.createTable('tenants')
+      await db.schema
+        .createTable('tenants')
         .addColumn('id', 'text', (c) => c.primaryKey())
         .addColumn('name', 'text', (c) => c.notNull())
         .addColumn('kind', 'text', (c) => c.notNull())
         .addColumn('created_at', 'text', (c) => c.notNull())
         .execute();
-      await db.schema.createTable('users')
+      await db.schema
+        .createTable('users')
         .addColumn('id', 'text', (c) => c.primaryKey())
         .addColumn('email', 'text', (c) => c.notNull().unique())
         .addColumn('display_name', 'text', (c) => c.notNull())
@@ -23,7 +25,8 @@ export const identityMigrations: Record<string, Migration> = {
         .addColumn('created_at', 'text', (c) => c.notNull())
         .addColumn('updated_at', 'text', (c) => c.notNull())
         .execute();
-      await db.schema.createTable('memberships')
+      await db.schema
+        .createTable('memberships')
         .addColumn('id', 'text', (c) => c.primaryKey())
         .addColumn('user_id', 'text', (c) => c.notNull().references('users.id'))
         .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id'))
@@ -33,7 +36,8 @@ export const identityMigrations: Record<string, Migration> = {
         .addColumn('ended_at', 'text')
         .execute();
       await db.schema.createIndex('memberships_user').on('memberships').columns(['user_id', 'ended_at']).execute();
-      await db.schema.createTable('applications')
+      await db.schema
+        .createTable('applications')
         .addColumn('id', 'text', (c) => c.primaryKey())
         .addColumn('client_id', 'text', (c) => c.notNull().unique())
         .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id'))
@@ -44,7 +48,8 @@ export const identityMigrations: Record<string, Migration> = {
         .addColumn('jwks', 'text')
         .addColumn('created_at', 'text', (c) => c.notNull())
         .execute();
-      await db.schema.createTable('invitations')
+      await db.schema
+        .createTable('invitations')
         .addColumn('id', 'text', (c) => c.primaryKey())
         .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id'))
         .addColumn('email', 'text', (c) => c.notNull())
@@ -56,7 +61,8 @@ export const identityMigrations: Record<string, Migration> = {
         .addColumn('accepted_at', 'text')
         .addColumn('accepted_by', 'text')
         .execute();
-      await db.schema.createTable('workloads')
+      await db.schema
+        .createTable('workloads')
         .addColumn('id', 'text', (c) => c.primaryKey())
         .addColumn('client_id', 'text', (c) => c.notNull().unique())
         .addColumn('name', 'text', (c) => c.notNull())

@@ -29,7 +29,12 @@ export function createSecretBox(keyFile: string): SecretBox {
       // The context (e.g. the user id) is authenticated, so a sealed value cannot be moved to another row.
       cipher.setAAD(Buffer.from(context));
       const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-      return [VERSION, iv.toString('base64url'), body.toString('base64url'), cipher.getAuthTag().toString('base64url')].join('.');
+      return [
+        VERSION,
+        iv.toString('base64url'),
+        body.toString('base64url'),
+        cipher.getAuthTag().toString('base64url'),
+      ].join('.');
     },
     open(sealed, context) {
       const [version, iv, body, tag] = sealed.split('.');

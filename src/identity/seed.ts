@@ -24,39 +24,82 @@ function relative(now: Date, spec: string): Date {
 }
 
 /** The scenario file format (`carapace seed <file.yaml>`). Closed: an unknown key is an error. */
-export const ScenarioSchema = Type.Object({
-  tenants: Type.Array(Type.Object({ key: Key, name: Type.String({ minLength: 1 }), kind: Type.Union(TENANT_KINDS.map((k) => Type.Literal(k))) }, closed)),
-  users: Type.Array(Type.Object({
-    key: Key,
-    email: Type.String({ minLength: 3 }),
-    name: Type.String({ minLength: 1 }),
-    password: Type.String({ minLength: 12 }),
-    totp: Type.Optional(Type.String({ pattern: '^[A-Z2-7]{16,}$' })),
-    persona: Type.Optional(Type.String()),
-    memberships: Type.Array(Type.Object({ tenant: Key, role: Type.Union(ROLES.map((r) => Type.Literal(r))) }, closed)),
-  }, closed)),
-  applications: Type.Optional(Type.Array(Type.Object({
-    clientId: Type.String({ minLength: 1 }),
-    name: Type.String(),
-    tenant: Key,
-    kind: Type.Union([Type.Literal('public'), Type.Literal('confidential'), Type.Literal('partner')]),
-    redirectUris: Type.Optional(Type.Array(Type.String())),
-    scopes: Type.Array(Type.String()),
-    jwks: Type.Optional(Type.Object({ keys: Type.Array(Type.Record(Type.String(), Type.Unknown())) })),
-    /** Demo only: generate the partner's key pair at seed time and keep the private JWK in the data directory. */
-    generateKey: Type.Optional(Type.Boolean()),
-  }, closed))),
-  vehicles: Type.Optional(Type.Array(Type.Object({ key: Key, vin: Type.String(), tcuSerial: Type.Optional(Type.String()) }, closed))),
-  groups: Type.Optional(Type.Array(Type.Object({ key: Key, tenant: Key, name: Type.String() }, closed))),
-  /** Times are relative to the moment of seeding: "-10d" is ten days before, "+5d" five days after. */
-  relationships: Type.Optional(Type.Array(Type.Object({
-    kind: Type.Union(RELATIONSHIP_KINDS.map((k) => Type.Literal(k))),
-    user: Type.Optional(Key), tenant: Type.Optional(Key), application: Type.Optional(Type.String()), vehicle: Type.Optional(Key),
-    group: Type.Optional(Key), account: Type.Optional(Key), grantedBy: Type.Optional(Key),
-    commands: Type.Optional(Type.Array(Type.String())), scopes: Type.Optional(Type.Array(Type.String())), ownerConsent: Type.Optional(Type.Boolean()),
-    from: Type.Optional(RelativeTime), until: Type.Optional(RelativeTime), ended: Type.Optional(RelativeTime), endReason: Type.Optional(Type.String()),
-  }, closed))),
-}, closed);
+export const ScenarioSchema = Type.Object(
+  {
+    tenants: Type.Array(
+      Type.Object(
+        { key: Key, name: Type.String({ minLength: 1 }), kind: Type.Union(TENANT_KINDS.map((k) => Type.Literal(k))) },
+        closed,
+      ),
+    ),
+    users: Type.Array(
+      Type.Object(
+        {
+          key: Key,
+          email: Type.String({ minLength: 3 }),
+          name: Type.String({ minLength: 1 }),
+          password: Type.String({ minLength: 12 }),
+          totp: Type.Optional(Type.String({ pattern: '^[A-Z2-7]{16,}$' })),
+          persona: Type.Optional(Type.String()),
+          memberships: Type.Array(
+            Type.Object({ tenant: Key, role: Type.Union(ROLES.map((r) => Type.Literal(r))) }, closed),
+          ),
+        },
+        closed,
+      ),
+    ),
+    applications: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            clientId: Type.String({ minLength: 1 }),
+            name: Type.String(),
+            tenant: Key,
+            kind: Type.Union([Type.Literal('public'), Type.Literal('confidential'), Type.Literal('partner')]),
+            redirectUris: Type.Optional(Type.Array(Type.String())),
+            scopes: Type.Array(Type.String()),
+            jwks: Type.Optional(Type.Object({ keys: Type.Array(Type.Record(Type.String(), Type.Unknown())) })),
+            /**
+             * Demo only: generate the partner's key pair at seed time and keep the private JWK in the data directory.
+             */
+            generateKey: Type.Optional(Type.Boolean()),
+          },
+          closed,
+        ),
+      ),
+    ),
+    vehicles: Type.Optional(
+      Type.Array(Type.Object({ key: Key, vin: Type.String(), tcuSerial: Type.Optional(Type.String()) }, closed)),
+    ),
+    groups: Type.Optional(Type.Array(Type.Object({ key: Key, tenant: Key, name: Type.String() }, closed))),
+    /** Times are relative to the moment of seeding: "-10d" is ten days before, "+5d" five days after. */
+    relationships: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            kind: Type.Union(RELATIONSHIP_KINDS.map((k) => Type.Literal(k))),
+            user: Type.Optional(Key),
+            tenant: Type.Optional(Key),
+            application: Type.Optional(Type.String()),
+            vehicle: Type.Optional(Key),
+            group: Type.Optional(Key),
+            account: Type.Optional(Key),
+            grantedBy: Type.Optional(Key),
+            commands: Type.Optional(Type.Array(Type.String())),
+            scopes: Type.Optional(Type.Array(Type.String())),
+            ownerConsent: Type.Optional(Type.Boolean()),
+            from: Type.Optional(RelativeTime),
+            until: Type.Optional(RelativeTime),
+            ended: Type.Optional(RelativeTime),
+            endReason: Type.Optional(Type.String()),
+          },
+          closed,
+        ),
+      ),
+    ),
+  },
+  closed,
+);
 
 /** A parsed scenario. */
 export type Scenario = Static<typeof ScenarioSchema>;
@@ -76,7 +119,11 @@ export function readScenario(path: string): Scenario {
   const raw: unknown = parseYaml(readFileSync(path, 'utf8'));
   if (!Value.Check(ScenarioSchema, raw)) {
     const first = [...Value.Errors(ScenarioSchema, raw)][0];
-    throw new CarapaceError('ERR_VALIDATION', `scenario ${path}: ${first?.path || '/'} ${first?.message ?? 'is invalid'}`, { field: first?.path ?? '/' });
+    throw new CarapaceError(
+      'ERR_VALIDATION',
+      `scenario ${path}: ${first?.path || '/'} ${first?.message ?? 'is invalid'}`,
+      { field: first?.path ?? '/' },
+    );
   }
   return raw;
 }
@@ -100,7 +147,10 @@ export interface SeededPartner {
 }
 
 /** Loads a scenario into an empty deployment and returns the personas. Production mode never calls this. */
-export async function seedScenario(targets: SeedTargets, scenario: Scenario): Promise<{ personas: Persona[]; partners: SeededPartner[] }> {
+export async function seedScenario(
+  targets: SeedTargets,
+  scenario: Scenario,
+): Promise<{ personas: Persona[]; partners: SeededPartner[] }> {
   const actor = { type: 'system' as const, id: 'seed' as const };
   const tenantIds = new Map<string, string>();
   for (const t of scenario.tenants) {
@@ -108,14 +158,28 @@ export async function seedScenario(targets: SeedTargets, scenario: Scenario): Pr
   }
   const tenant = (key: string) => {
     const id = tenantIds.get(key);
-    if (!id) throw new CarapaceError('ERR_VALIDATION', `scenario refers to unknown tenant "${key}"`, { field: 'tenant' });
+    if (!id)
+      throw new CarapaceError('ERR_VALIDATION', `scenario refers to unknown tenant "${key}"`, { field: 'tenant' });
     return id;
   };
   const personas: Persona[] = [];
   for (const u of scenario.users) {
-    const user = await targets.directory.createUser(actor, { email: u.email, displayName: u.name, password: u.password, totpSecret: u.totp ?? null });
-    for (const m of u.memberships) await targets.directory.grantMembership(actor, { userId: user.id, tenantId: tenant(m.tenant), role: m.role });
-    personas.push({ key: u.key, email: user.email, password: u.password, totp: u.totp ?? null, persona: u.persona ?? u.name, roles: u.memberships.map((m) => `${m.role}@${m.tenant}`) });
+    const user = await targets.directory.createUser(actor, {
+      email: u.email,
+      displayName: u.name,
+      password: u.password,
+      totpSecret: u.totp ?? null,
+    });
+    for (const m of u.memberships)
+      await targets.directory.grantMembership(actor, { userId: user.id, tenantId: tenant(m.tenant), role: m.role });
+    personas.push({
+      key: u.key,
+      email: user.email,
+      password: u.password,
+      totp: u.totp ?? null,
+      persona: u.persona ?? u.name,
+      roles: u.memberships.map((m) => `${m.role}@${m.tenant}`),
+    });
   }
   const partners: SeededPartner[] = [];
   for (const a of scenario.applications ?? []) {
@@ -124,15 +188,37 @@ export async function seedScenario(targets: SeedTargets, scenario: Scenario): Pr
       const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
       const kid = randomUUID();
       jwks = { keys: [{ ...publicKey.export({ format: 'jwk' }), kid, alg: 'ES256', use: 'sig' }] };
-      partners.push({ clientId: a.clientId, scopes: a.scopes, privateJwkFile: targets.storePrivateJwk(a.clientId, { ...privateKey.export({ format: 'jwk' }), kid, alg: 'ES256' }) });
+      partners.push({
+        clientId: a.clientId,
+        scopes: a.scopes,
+        privateJwkFile: targets.storePrivateJwk(a.clientId, {
+          ...privateKey.export({ format: 'jwk' }),
+          kid,
+          alg: 'ES256',
+        }),
+      });
     }
-    await targets.directory.registerApplication(actor, { clientId: a.clientId, tenantId: tenant(a.tenant), name: a.name, kind: a.kind, redirectUris: a.redirectUris ?? [], scopes: a.scopes, jwks });
+    await targets.directory.registerApplication(actor, {
+      clientId: a.clientId,
+      tenantId: tenant(a.tenant),
+      name: a.name,
+      kind: a.kind,
+      redirectUris: a.redirectUris ?? [],
+      scopes: a.scopes,
+      jwks,
+    });
   }
   const vehicleIds = new Map<string, string>();
-  for (const v of scenario.vehicles ?? []) vehicleIds.set(v.key, await targets.registerVehicle(v.vin, v.tcuSerial ?? null));
-  const userIds = new Map(await Promise.all(scenario.users.map(async (u) => [u.key, (await targets.directory.findUserByEmail(u.email))?.id ?? ''] as const)));
+  for (const v of scenario.vehicles ?? [])
+    vehicleIds.set(v.key, await targets.registerVehicle(v.vin, v.tcuSerial ?? null));
+  const userIds = new Map(
+    await Promise.all(
+      scenario.users.map(async (u) => [u.key, (await targets.directory.findUserByEmail(u.email))?.id ?? ''] as const),
+    ),
+  );
   const groupIds = new Map<string, string>();
-  for (const g of scenario.groups ?? []) groupIds.set(g.key, await targets.relationships.createGroup(tenant(g.tenant), g.name));
+  for (const g of scenario.groups ?? [])
+    groupIds.set(g.key, await targets.relationships.createGroup(tenant(g.tenant), g.name));
   const ref = (map: Map<string, string>, what: string, key: string | undefined) => {
     if (key === undefined) return null;
     const id = map.get(key);
@@ -141,34 +227,93 @@ export async function seedScenario(targets: SeedTargets, scenario: Scenario): Pr
   };
   const now = targets.clock.now();
   for (const r of scenario.relationships ?? []) {
-    const grantedBy = r.grantedBy ? { type: 'user' as const, id: ref(userIds, 'user', r.grantedBy) as string } : { type: 'system' as const, id: 'seed' };
+    const grantedBy = r.grantedBy
+      ? { type: 'user' as const, id: ref(userIds, 'user', r.grantedBy) as string }
+      : { type: 'system' as const, id: 'seed' };
     const row = await targets.relationships.grant(grantedBy, {
-      kind: r.kind, userId: ref(userIds, 'user', r.user), tenantId: r.tenant ? tenant(r.tenant) : null, applicationId: r.application ?? null,
-      vehicleId: ref(vehicleIds, 'vehicle', r.vehicle), groupId: ref(groupIds, 'group', r.group), accountId: ref(userIds, 'user', r.account),
-      attributes: { ...(r.commands ? { commands: r.commands } : {}), ...(r.scopes ? { scopes: r.scopes } : {}), ...(r.ownerConsent !== undefined ? { ownerConsent: r.ownerConsent } : {}) },
-      validFrom: r.from ? relative(now, r.from) : now, validUntil: r.until ? relative(now, r.until) : null,
+      kind: r.kind,
+      userId: ref(userIds, 'user', r.user),
+      tenantId: r.tenant ? tenant(r.tenant) : null,
+      applicationId: r.application ?? null,
+      vehicleId: ref(vehicleIds, 'vehicle', r.vehicle),
+      groupId: ref(groupIds, 'group', r.group),
+      accountId: ref(userIds, 'user', r.account),
+      attributes: {
+        ...(r.commands ? { commands: r.commands } : {}),
+        ...(r.scopes ? { scopes: r.scopes } : {}),
+        ...(r.ownerConsent !== undefined ? { ownerConsent: r.ownerConsent } : {}),
+      },
+      validFrom: r.from ? relative(now, r.from) : now,
+      validUntil: r.until ? relative(now, r.until) : null,
     });
-    if (r.ended) await targets.relationships.end({ type: 'system', id: 'seed' }, row.id, r.endReason ?? 'ended', relative(now, r.ended));
+    if (r.ended)
+      await targets.relationships.end(
+        { type: 'system', id: 'seed' },
+        row.id,
+        r.endReason ?? 'ended',
+        relative(now, r.ended),
+      );
     await recordCase(targets.directory.db, r, row, r.ended ? relative(now, r.ended).toISOString() : null);
   }
   return { personas, partners };
 }
 
 /** Cases seeded as relationships also get their case record, so they can be listed, consented and closed. */
-async function recordCase(db: Kysely<Database>, r: NonNullable<Scenario['relationships']>[number], row: RelationshipRow, endedAt: string | null): Promise<void> {
+async function recordCase(
+  db: Kysely<Database>,
+  r: NonNullable<Scenario['relationships']>[number],
+  row: RelationshipRow,
+  endedAt: string | null,
+): Promise<void> {
   if (row.kind === 'service_case' && row.tenant_id) {
-    await db.insertInto('service_cases').values({
-      id: newId(), dealer_tenant_id: row.tenant_id, vehicle_id: row.vehicle_id, reason: r.endReason ?? 'seeded service case', status: endedAt ? 'closed' : 'open',
-      requested_by: row.granted_by, requested_at: row.valid_from, consented_by: row.granted_by, consented_at: row.valid_from, closes_at: row.valid_until,
-      closed_at: endedAt, closed_by: endedAt ? 'system:seed' : null, resolution: endedAt ? (r.endReason ?? 'closed') : null, relationship_id: row.id,
-    }).execute();
+    await db
+      .insertInto('service_cases')
+      .values({
+        id: newId(),
+        dealer_tenant_id: row.tenant_id,
+        vehicle_id: row.vehicle_id,
+        reason: r.endReason ?? 'seeded service case',
+        status: endedAt ? 'closed' : 'open',
+        requested_by: row.granted_by,
+        requested_at: row.valid_from,
+        consented_by: row.granted_by,
+        consented_at: row.valid_from,
+        closes_at: row.valid_until,
+        closed_at: endedAt,
+        closed_by: endedAt ? 'system:seed' : null,
+        resolution: endedAt ? (r.endReason ?? 'closed') : null,
+        relationship_id: row.id,
+      })
+      .execute();
   }
   if (row.kind === 'support_case' && row.user_id && row.account_id) {
-    const agentTenant = await db.selectFrom('memberships').select(['tenant_id']).where('user_id', '=', row.user_id).where('role', '=', 'support_agent').executeTakeFirst();
-    if (!agentTenant) throw new CarapaceError('ERR_VALIDATION', 'a seeded support case needs an assignee with the support_agent role', { field: 'relationships' });
-    await db.insertInto('support_cases').values({
-      id: newId(), operator_tenant_id: agentTenant.tenant_id, account_id: row.account_id, vehicle_id: row.vehicle_id, assignee_id: row.user_id, summary: 'seeded support case',
-      status: endedAt ? 'closed' : 'open', opened_by: row.granted_by, opened_at: row.valid_from, closed_at: endedAt, closed_by: endedAt ? 'system:seed' : null, resolution: endedAt ? 'closed' : null, relationship_id: row.id,
-    }).execute();
+    const agentTenant = await db
+      .selectFrom('memberships')
+      .select(['tenant_id'])
+      .where('user_id', '=', row.user_id)
+      .where('role', '=', 'support_agent')
+      .executeTakeFirst();
+    if (!agentTenant)
+      throw new CarapaceError('ERR_VALIDATION', 'a seeded support case needs an assignee with the support_agent role', {
+        field: 'relationships',
+      });
+    await db
+      .insertInto('support_cases')
+      .values({
+        id: newId(),
+        operator_tenant_id: agentTenant.tenant_id,
+        account_id: row.account_id,
+        vehicle_id: row.vehicle_id,
+        assignee_id: row.user_id,
+        summary: 'seeded support case',
+        status: endedAt ? 'closed' : 'open',
+        opened_by: row.granted_by,
+        opened_at: row.valid_from,
+        closed_at: endedAt,
+        closed_by: endedAt ? 'system:seed' : null,
+        resolution: endedAt ? 'closed' : null,
+        relationship_id: row.id,
+      })
+      .execute();
   }
 }

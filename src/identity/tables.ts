@@ -4,12 +4,26 @@ export const TENANT_KINDS = ['consumer', 'fleet', 'dealer', 'partner', 'oem'] as
 export type TenantKind = (typeof TENANT_KINDS)[number];
 
 /** Roles a user holds in a tenant. */
-export const ROLES = ['owner', 'driver', 'fleet_admin', 'fleet_operator', 'dealer_technician', 'support_agent', 'security_admin'] as const;
+export const ROLES = [
+  'owner',
+  'driver',
+  'fleet_admin',
+  'fleet_operator',
+  'dealer_technician',
+  'support_agent',
+  'security_admin',
+] as const;
 /** One role. */
 export type Role = (typeof ROLES)[number];
 
 /** Roles that can never come from self-signup: only an invitation from someone allowed to grant them. */
-export const PRIVILEGED_ROLES: readonly Role[] = ['fleet_admin', 'fleet_operator', 'dealer_technician', 'support_agent', 'security_admin'];
+export const PRIVILEGED_ROLES: readonly Role[] = [
+  'fleet_admin',
+  'fleet_operator',
+  'dealer_technician',
+  'support_agent',
+  'security_admin',
+];
 
 /** An organisation. */
 export interface TenantRow {

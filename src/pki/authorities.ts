@@ -30,19 +30,30 @@ const YEAR = 365 * 86400_000;
 const DEV_CA = {
   root: { name: 'CN=Carapace Development Root CA, O=Carapace', years: 10, pathLength: 1 },
   fleet: { name: 'CN=Carapace Development Fleet Issuing CA, O=Carapace', years: 5, pathLength: 0 },
-  manufacturer: { name: 'CN=Carapace Development Manufacturer CA, O=Carapace Development Manufacturer', years: 15, pathLength: 0 },
+  manufacturer: {
+    name: 'CN=Carapace Development Manufacturer CA, O=Carapace Development Manufacturer',
+    years: 15,
+    pathLength: 0,
+  },
 } as const;
 
 function keyRef(role: CaRole): string {
   return `${role}-ca`;
 }
 
-async function toAuthority(role: CaRole, pem: string, signingKey: webcrypto.CryptoKey | null): Promise<CertificateAuthority> {
+async function toAuthority(
+  role: CaRole,
+  pem: string,
+  signingKey: webcrypto.CryptoKey | null,
+): Promise<CertificateAuthority> {
   return { role, certificate: new x509.X509Certificate(pem), node: new NodeX509(pem), pem, signingKey };
 }
 
 /** Loads whatever CAs are stored, with their keys where the key provider holds them. */
-export async function loadAuthorities(db: Kysely<Database>, keys: KeyProvider): Promise<Partial<Record<CaRole, CertificateAuthority>>> {
+export async function loadAuthorities(
+  db: Kysely<Database>,
+  keys: KeyProvider,
+): Promise<Partial<Record<CaRole, CertificateAuthority>>> {
   const rows = await db.selectFrom('certificate_authorities').selectAll().execute();
   const out: Partial<Record<CaRole, CertificateAuthority>> = {};
   for (const row of rows) {
@@ -63,20 +74,41 @@ async function generateCa(
   const notBefore = new Date(now.getTime() - 5 * 60_000);
   const notAfter = new Date(now.getTime() + spec.years * YEAR);
   if (!parent) {
-    const cert = await x509.X509CertificateGenerator.create({
-      serialNumber: newCertificateSerial(), subject: spec.name, issuer: spec.name, notBefore, notAfter,
-      publicKey: pair.publicKey, signingKey: pair.privateKey, signingAlgorithm: CA_KEY_ALGORITHM,
-      extensions: await caExtensions(pair.publicKey, spec.pathLength, pair.publicKey, keys.crypto),
-    }, keys.crypto);
+    const cert = await x509.X509CertificateGenerator.create(
+      {
+        serialNumber: newCertificateSerial(),
+        subject: spec.name,
+        issuer: spec.name,
+        notBefore,
+        notAfter,
+        publicKey: pair.publicKey,
+        signingKey: pair.privateKey,
+        signingAlgorithm: CA_KEY_ALGORITHM,
+        extensions: await caExtensions(pair.publicKey, spec.pathLength, pair.publicKey, keys.crypto),
+      },
+      keys.crypto,
+    );
     return { pem: cert.toString('pem') };
   }
-  if (!parent.signingKey) throw new CarapaceError('ERR_PKI_CA_MISSING', `cannot issue the ${role} CA: the ${parent.role} CA key is not available`);
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: newCertificateSerial(), subject: spec.name, issuer: parent.certificate.subject, notBefore,
-    notAfter: notAfter < parent.certificate.notAfter ? notAfter : parent.certificate.notAfter,
-    publicKey: pair.publicKey, signingKey: parent.signingKey, signingAlgorithm: CA_KEY_ALGORITHM,
-    extensions: await caExtensions(pair.publicKey, spec.pathLength, parent.certificate.publicKey, keys.crypto),
-  }, keys.crypto);
+  if (!parent.signingKey)
+    throw new CarapaceError(
+      'ERR_PKI_CA_MISSING',
+      `cannot issue the ${role} CA: the ${parent.role} CA key is not available`,
+    );
+  const cert = await x509.X509CertificateGenerator.create(
+    {
+      serialNumber: newCertificateSerial(),
+      subject: spec.name,
+      issuer: parent.certificate.subject,
+      notBefore,
+      notAfter: notAfter < parent.certificate.notAfter ? notAfter : parent.certificate.notAfter,
+      publicKey: pair.publicKey,
+      signingKey: parent.signingKey,
+      signingAlgorithm: CA_KEY_ALGORITHM,
+      extensions: await caExtensions(pair.publicKey, spec.pathLength, parent.certificate.publicKey, keys.crypto),
+    },
+    keys.crypto,
+  );
   return { pem: cert.toString('pem') };
 }
 
@@ -88,19 +120,38 @@ export interface AuthorityDeps {
   audit: AuditLog;
 }
 
-async function storeCa(deps: AuthorityDeps, role: CaRole, pem: string, hasKey: boolean, imported: boolean): Promise<void> {
+async function storeCa(
+  deps: AuthorityDeps,
+  role: CaRole,
+  pem: string,
+  hasKey: boolean,
+  imported: boolean,
+): Promise<void> {
   const cert = new x509.X509Certificate(pem);
   await deps.db.transaction().execute(async (trx) => {
-    await trx.insertInto('certificate_authorities').values({
-      role, cert_pem: pem, key_ref: hasKey ? keyRef(role) : null, imported: imported ? 1 : 0, created_at: deps.clock.now().toISOString(),
-    }).execute();
+    await trx
+      .insertInto('certificate_authorities')
+      .values({
+        role,
+        cert_pem: pem,
+        key_ref: hasKey ? keyRef(role) : null,
+        imported: imported ? 1 : 0,
+        created_at: deps.clock.now().toISOString(),
+      })
+      .execute();
     await deps.audit.append(trx, {
       type: imported ? 'pki.ca.imported' : 'pki.ca.generated',
       actor: { type: imported ? 'operator' : 'system' },
       object: { type: 'certificate_authority', id: role },
       action: imported ? 'import' : 'generate',
       decision: 'info',
-      details: { role, subject: cert.subject, serial: cert.serialNumber, notAfter: cert.notAfter.toISOString(), signingKeyHeld: hasKey },
+      details: {
+        role,
+        subject: cert.subject,
+        serial: cert.serialNumber,
+        notAfter: cert.notAfter.toISOString(),
+        signingKeyHeld: hasKey,
+      },
     });
   });
 }
@@ -114,7 +165,11 @@ export async function ensureAuthorities(deps: AuthorityDeps & { allowGenerate: b
   for (const role of ['root', 'fleet', 'manufacturer'] as const) {
     if (cas[role]) continue;
     if (!deps.allowGenerate) {
-      throw new CarapaceError('ERR_PKI_CA_MISSING', `no ${role} CA is configured; production mode never generates one. Import it with \`carapace pki import --role ${role} --cert <pem> [--key <pem>]\``, { role });
+      throw new CarapaceError(
+        'ERR_PKI_CA_MISSING',
+        `no ${role} CA is configured; production mode never generates one. Import it with \`carapace pki import --role ${role} --cert <pem> [--key <pem>]\``,
+        { role },
+      );
     }
     const parent = role === 'fleet' ? (cas.root ?? null) : null;
     const { pem } = await generateCa(role, deps.keys, deps.clock, parent);
@@ -127,17 +182,35 @@ export async function ensureAuthorities(deps: AuthorityDeps & { allowGenerate: b
 }
 
 /** Imports an operator-supplied CA certificate (and optionally its key) after checking it is usable. */
-export async function importAuthority(deps: AuthorityDeps, role: CaRole, certPem: string, keyPem: string | null): Promise<CertificateAuthority> {
+export async function importAuthority(
+  deps: AuthorityDeps,
+  role: CaRole,
+  certPem: string,
+  keyPem: string | null,
+): Promise<CertificateAuthority> {
   let cert: x509.X509Certificate;
   try {
     cert = new x509.X509Certificate(certPem);
   } catch (cause) {
-    throw new CarapaceError('ERR_PKI_CA_INVALID', 'the certificate is not a valid PEM X.509 certificate', { role }, { cause });
+    throw new CarapaceError(
+      'ERR_PKI_CA_INVALID',
+      'the certificate is not a valid PEM X.509 certificate',
+      { role },
+      { cause },
+    );
   }
   const bc = cert.getExtension(x509.BasicConstraintsExtension);
-  if (!bc?.ca) throw new CarapaceError('ERR_PKI_CA_INVALID', 'the certificate is not a CA (basicConstraints cA is not set)', { role });
+  if (!bc?.ca)
+    throw new CarapaceError('ERR_PKI_CA_INVALID', 'the certificate is not a CA (basicConstraints cA is not set)', {
+      role,
+    });
   const existing = await loadAuthorities(deps.db, deps.keys);
-  if (existing[role]) throw new CarapaceError('ERR_CONFLICT', `a ${role} CA already exists; CA replacement is a planned re-keying, not an import`, { role });
+  if (existing[role])
+    throw new CarapaceError(
+      'ERR_CONFLICT',
+      `a ${role} CA already exists; CA replacement is a planned re-keying, not an import`,
+      { role },
+    );
   if (role === 'fleet') {
     const root = existing.root;
     if (!root) throw new CarapaceError('ERR_PKI_CA_INVALID', 'import the root CA before the fleet CA', { role });
@@ -148,9 +221,11 @@ export async function importAuthority(deps: AuthorityDeps, role: CaRole, certPem
   if (keyPem) {
     // Check the pair in memory before the key provider stores anything.
     const subtle = deps.keys.crypto.subtle;
-    const key = await subtle.importKey('pkcs8', x509.PemConverter.decodeFirst(keyPem), CA_KEY_ALGORITHM, false, ['sign']).catch((cause: unknown) => {
-      throw new CarapaceError('ERR_PKI_CA_INVALID', 'the private key is not a PKCS#8 P-256 key', { role }, { cause });
-    });
+    const key = await subtle
+      .importKey('pkcs8', x509.PemConverter.decodeFirst(keyPem), CA_KEY_ALGORITHM, false, ['sign'])
+      .catch((cause: unknown) => {
+        throw new CarapaceError('ERR_PKI_CA_INVALID', 'the private key is not a PKCS#8 P-256 key', { role }, { cause });
+      });
     const probe = new Uint8Array([1, 2, 3]);
     const sig = await subtle.sign(CA_KEY_ALGORITHM, key, probe);
     const pub = await cert.publicKey.export(CA_KEY_ALGORITHM, ['verify'], deps.keys.crypto);

@@ -47,10 +47,20 @@ export interface PkiContext {
 }
 
 /** Applies committed changes locally and announces them to other processes. Call after the commit. */
-export async function announce(ctx: Pick<PkiContext, 'cache' | 'fanout' | 'log'>, changes: CredentialChange[]): Promise<void> {
+export async function announce(
+  ctx: Pick<PkiContext, 'cache' | 'fanout' | 'log'>,
+  changes: CredentialChange[],
+): Promise<void> {
   for (const change of changes) {
     ctx.cache.apply(change);
     // A fan-out failure must not undo a committed revocation; the periodic reload covers the gap.
-    await ctx.fanout.publish(change).catch((err: unknown) => ctx.log.warn({ err, kind: change.kind }, 'credential change fan-out failed; other processes will see it at their next reload'));
+    await ctx.fanout
+      .publish(change)
+      .catch((err: unknown) =>
+        ctx.log.warn(
+          { err, kind: change.kind },
+          'credential change fan-out failed; other processes will see it at their next reload',
+        ),
+      );
   }
 }

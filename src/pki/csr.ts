@@ -31,7 +31,12 @@ export async function verifyCsr(input: string | Uint8Array): Promise<VerifiedCsr
   let csr: x509.Pkcs10CertificateRequest;
   let spki: ArrayBuffer;
   try {
-    const bytes = typeof input !== 'string' ? input : input.includes('-----BEGIN') ? x509.PemConverter.decodeFirst(input) : Buffer.from(input, 'base64');
+    const bytes =
+      typeof input !== 'string'
+        ? input
+        : input.includes('-----BEGIN')
+          ? x509.PemConverter.decodeFirst(input)
+          : Buffer.from(input, 'base64');
     csr = new x509.Pkcs10CertificateRequest(bytes);
     spki = csr.publicKey.rawData;
   } catch (cause) {
@@ -44,6 +49,7 @@ export async function verifyCsr(input: string | Uint8Array): Promise<VerifiedCsr
   } catch {
     valid = false;
   }
-  if (!valid) throw invalid('bad_signature', 'the CSR signature does not verify: it does not prove possession of the key');
+  if (!valid)
+    throw invalid('bad_signature', 'the CSR signature does not verify: it does not prove possession of the key');
   return { ...key, publicKey: new x509.PublicKey(key.spki) };
 }

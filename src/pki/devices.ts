@@ -17,7 +17,14 @@ export const DEVICE_TRANSITIONS: Record<DeviceStatus, readonly DeviceStatus[]> =
 };
 
 /** RFC 5280 CRL reason codes accepted by revocation. */
-export const REVOCATION_REASONS = ['unspecified', 'keyCompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'privilegeWithdrawn'] as const;
+export const REVOCATION_REASONS = [
+  'unspecified',
+  'keyCompromise',
+  'affiliationChanged',
+  'superseded',
+  'cessationOfOperation',
+  'privilegeWithdrawn',
+] as const;
 /** One RFC 5280 reason code. */
 export type RevocationReason = (typeof REVOCATION_REASONS)[number];
 
@@ -34,12 +41,25 @@ export interface RevokedCertificate {
 }
 
 /** Revokes every unrevoked certificate of a device inside `trx` and returns their serials. */
-export async function revokeDeviceCertificates(trx: Kysely<Database>, deviceId: string, reason: RevocationReason, at: Date): Promise<RevokedCertificate[]> {
-  const rows = await trx.selectFrom('certificates').select('serial').where('device_id', '=', deviceId).where('status', '!=', 'revoked').execute();
+export async function revokeDeviceCertificates(
+  trx: Kysely<Database>,
+  deviceId: string,
+  reason: RevocationReason,
+  at: Date,
+): Promise<RevokedCertificate[]> {
+  const rows = await trx
+    .selectFrom('certificates')
+    .select('serial')
+    .where('device_id', '=', deviceId)
+    .where('status', '!=', 'revoked')
+    .execute();
   if (rows.length > 0) {
-    await trx.updateTable('certificates')
+    await trx
+      .updateTable('certificates')
       .set({ status: 'revoked', revoked_at: at.toISOString(), revocation_reason: reason })
-      .where('device_id', '=', deviceId).where('status', '!=', 'revoked').execute();
+      .where('device_id', '=', deviceId)
+      .where('status', '!=', 'revoked')
+      .execute();
   }
   return rows.map((r) => ({ serial: r.serial, deviceId }));
 }
@@ -59,15 +79,28 @@ export async function getDevice(db: Kysely<Database>, id: string): Promise<Devic
 export async function transitionDevice(
   trx: Kysely<Database>,
   audit: AuditLog,
-  args: { deviceId: string; to: DeviceStatus; reason: string; revocationReason?: RevocationReason; actor: ChangeActor; at: Date; context?: RequestContext | null },
+  args: {
+    deviceId: string;
+    to: DeviceStatus;
+    reason: string;
+    revocationReason?: RevocationReason;
+    actor: ChangeActor;
+    at: Date;
+    context?: RequestContext | null;
+  },
 ): Promise<{ device: DeviceRow; revoked: RevokedCertificate[] }> {
   const device = await getDevice(trx, args.deviceId);
   if (!DEVICE_TRANSITIONS[device.status].includes(args.to)) {
-    throw new CarapaceError('ERR_PKI_TRANSITION_NOT_ALLOWED', `a ${device.status} device cannot become ${args.to}`, { from: device.status, to: args.to });
+    throw new CarapaceError('ERR_PKI_TRANSITION_NOT_ALLOWED', `a ${device.status} device cannot become ${args.to}`, {
+      from: device.status,
+      to: args.to,
+    });
   }
-  const result = await trx.updateTable('devices')
+  const result = await trx
+    .updateTable('devices')
     .set({ status: args.to, status_reason: args.reason, updated_at: args.at.toISOString() })
-    .where('id', '=', device.id).where('status', '=', device.status)
+    .where('id', '=', device.id)
+    .where('status', '=', device.status)
     .executeTakeFirst();
   if (Number(result.numUpdatedRows) !== 1) {
     throw new CarapaceError('ERR_CONFLICT', 'the device changed state concurrently; retry', { deviceId: device.id });
@@ -85,7 +118,12 @@ export async function transitionDevice(
     decision: 'allow',
     reason: args.reason,
     context: args.context ?? null,
-    details: { from: device.status, to: args.to, vehicleId: device.vehicle_id, revokedSerials: revoked.map((r) => r.serial) },
+    details: {
+      from: device.status,
+      to: args.to,
+      vehicleId: device.vehicle_id,
+      revokedSerials: revoked.map((r) => r.serial),
+    },
   });
   return { device: { ...device, status: args.to, status_reason: args.reason }, revoked };
 }

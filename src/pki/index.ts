@@ -7,7 +7,13 @@ export { createFileKeyProvider, type KeyProvider, type ProviderKeyAlgorithm } fr
 export { certificateFacts, certificateThumbprint, IdentityUri, type CertificateFacts } from './fingerprints.js';
 export { FACTORY_POLICY_OID, OPERATIONAL_POLICY_OID } from './profiles.js';
 export { parseRevocationReason } from './revocation.js';
-export { DEVICE_TRANSITIONS, REVOCATION_REASONS, getDevice, transitionDevice, type RevocationReason } from './devices.js';
+export {
+  DEVICE_TRANSITIONS,
+  REVOCATION_REASONS,
+  getDevice,
+  transitionDevice,
+  type RevocationReason,
+} from './devices.js';
 export type { RevocationCache, CredentialChange, CertificateState } from './revocation-cache.js';
 export type { VehicleBinding, IssuedWithKey } from './provisioning.js';
 export { pkiMigrations } from './migrations.js';

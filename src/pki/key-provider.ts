@@ -56,10 +56,17 @@ export function createFileKeyProvider(dir: string): KeyProvider {
     async generate(ref, algorithm = 'P-256') {
       const path = pathOf(ref);
       if (existsSync(path)) renameSync(path, `${path}.orphaned-${Date.now()}`);
-      const pair = await webcrypto.subtle.generateKey(ALGORITHMS[algorithm], true, ['sign', 'verify']) as webcrypto.CryptoKeyPair;
+      const pair = (await webcrypto.subtle.generateKey(ALGORITHMS[algorithm], true, [
+        'sign',
+        'verify',
+      ])) as webcrypto.CryptoKeyPair;
       store(ref, await webcrypto.subtle.exportKey('pkcs8', pair.privateKey));
       // Hand back a non-extractable copy so nothing downstream can export the CA key.
-      const privateKey = await importSigning(await webcrypto.subtle.exportKey('pkcs8', pair.privateKey), false, algorithm);
+      const privateKey = await importSigning(
+        await webcrypto.subtle.exportKey('pkcs8', pair.privateKey),
+        false,
+        algorithm,
+      );
       return { privateKey, publicKey: pair.publicKey };
     },
     async importPkcs8(ref, pem) {

@@ -10,7 +10,13 @@ import { enroll, expireOverlap, markFirstUse, rotate } from './enrollment.js';
 import { createRedisFanout, localFanout } from './fanout.js';
 import { createCertificateIssuer } from './issuer.js';
 import { createFileKeyProvider, type KeyProvider } from './key-provider.js';
-import { issueFactoryCertificate, issueOperatorCertificate, issueServerCertificate, provisionDevice, replaceDevice } from './provisioning.js';
+import {
+  issueFactoryCertificate,
+  issueOperatorCertificate,
+  issueServerCertificate,
+  provisionDevice,
+  replaceDevice,
+} from './provisioning.js';
 import { type CredentialChange, RevocationCache } from './revocation-cache.js';
 import { buildCrl, changeDeviceStatus, revokeCertificate, revokeDevice } from './revocation.js';
 import type { CaRole } from './tables.js';
@@ -61,7 +67,13 @@ export interface Pki {
 /** Builds the PKI: loads or generates the CAs, the issuer, the revocation fast path and its sync. */
 export async function createPki(options: PkiOptions): Promise<Pki> {
   const keys = options.keys ?? createFileKeyProvider(join(options.dataDir, 'pki'));
-  const authorities = await ensureAuthorities({ db: options.db, keys, clock: options.clock, audit: options.audit, allowGenerate: options.allowGenerate });
+  const authorities = await ensureAuthorities({
+    db: options.db,
+    keys,
+    clock: options.clock,
+    audit: options.audit,
+    allowGenerate: options.allowGenerate,
+  });
   const cache = new RevocationCache({ db: options.db, clock: options.clock });
   await cache.refresh();
   const ctx: PkiContext = {
@@ -84,7 +96,10 @@ export async function createPki(options: PkiOptions): Promise<Pki> {
   });
   let timer: NodeJS.Timeout | null = null;
 
-  const bind = <A extends unknown[], R>(fn: (c: PkiContext, ...a: A) => R) => (...a: A): R => fn(ctx, ...a);
+  const bind =
+    <A extends unknown[], R>(fn: (c: PkiContext, ...a: A) => R) =>
+    (...a: A): R =>
+      fn(ctx, ...a);
   return {
     ctx,
     enroll: bind(enroll),
@@ -106,14 +121,19 @@ export async function createPki(options: PkiOptions): Promise<Pki> {
       const built = await buildCrl(ctx, role);
       const half = (built.nextUpdate.getTime() - built.thisUpdate.getTime()) / 2;
       // Rebuilt at half its validity, or as soon as a rotation overlap ends and a certificate joins it.
-      const staleAt = Math.min(built.thisUpdate.getTime() + half, built.nextOverlapEnd?.getTime() ?? Number.POSITIVE_INFINITY);
+      const staleAt = Math.min(
+        built.thisUpdate.getTime() + half,
+        built.nextOverlapEnd?.getTime() ?? Number.POSITIVE_INFINITY,
+      );
       crls.set(role, { der: built.der, staleAt });
       return built.der;
     },
     async start() {
       await ctx.fanout.subscribe((change) => cache.apply(change));
       timer = setInterval(() => {
-        cache.refresh().catch((err: unknown) => options.log.error({ err }, 'revocation reload failed; serving the last known view'));
+        cache
+          .refresh()
+          .catch((err: unknown) => options.log.error({ err }, 'revocation reload failed; serving the last known view'));
       }, options.revocationPollSeconds * 1000);
       timer.unref();
     },

@@ -46,12 +46,17 @@ export async function leafExtensions(
         profile: 'operational',
         name: `CN=${dnValue(subject.deviceId)}, O=Carapace Fleet`,
         extensions: [
-          ...common, signing, client,
+          ...common,
+          signing,
+          client,
           new x509.CertificatePolicyExtension([OPERATIONAL_POLICY_OID]),
-          new x509.SubjectAlternativeNameExtension([
-            { type: 'url', value: `urn:carapace:device:${subject.deviceId}` },
-            { type: 'url', value: `urn:carapace:vehicle:${subject.vehicleId}` },
-          ], true),
+          new x509.SubjectAlternativeNameExtension(
+            [
+              { type: 'url', value: `urn:carapace:device:${subject.deviceId}` },
+              { type: 'url', value: `urn:carapace:vehicle:${subject.vehicleId}` },
+            ],
+            true,
+          ),
         ],
       };
     case 'factory':
@@ -65,8 +70,12 @@ export async function leafExtensions(
         profile: 'operator',
         name: `CN=${dnValue(subject.operatorName)}, O=Carapace Operators`,
         extensions: [
-          ...common, signing, client,
-          new x509.SubjectAlternativeNameExtension([{ type: 'url', value: `urn:carapace:operator:${subject.operatorName}` }]),
+          ...common,
+          signing,
+          client,
+          new x509.SubjectAlternativeNameExtension([
+            { type: 'url', value: `urn:carapace:operator:${subject.operatorName}` },
+          ]),
         ],
       };
     case 'server':
@@ -77,14 +86,21 @@ export async function leafExtensions(
           ...common,
           new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
           new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
-          new x509.SubjectAlternativeNameExtension(subject.hostnames.map((h) => ({ type: IP.test(h) ? 'ip' : 'dns', value: h }))),
+          new x509.SubjectAlternativeNameExtension(
+            subject.hostnames.map((h) => ({ type: IP.test(h) ? 'ip' : 'dns', value: h })),
+          ),
         ],
       };
   }
 }
 
 /** Extensions of a CA certificate. */
-export async function caExtensions(publicKey: webcrypto.CryptoKey, pathLength: number, issuer: x509.PublicKey | webcrypto.CryptoKey, crypto: webcrypto.Crypto): Promise<x509.Extension[]> {
+export async function caExtensions(
+  publicKey: webcrypto.CryptoKey,
+  pathLength: number,
+  issuer: x509.PublicKey | webcrypto.CryptoKey,
+  crypto: webcrypto.Crypto,
+): Promise<x509.Extension[]> {
   return [
     new x509.BasicConstraintsExtension(true, pathLength, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),

@@ -45,7 +45,10 @@ function invalid(reason: string, message: string, cause?: unknown): CarapaceErro
 function canonicalSpki(key: KeyObject): Buffer {
   const type = key.asymmetricKeyType;
   if (type === 'ec' || type === 'ed25519' || type === 'ed448' || type === 'x25519' || type === 'x448') {
-    return createPublicKey({ key: key.export({ format: 'jwk' }), format: 'jwk' }).export({ type: 'spki', format: 'der' });
+    return createPublicKey({ key: key.export({ format: 'jwk' }), format: 'jwk' }).export({
+      type: 'spki',
+      format: 'der',
+    });
   }
   return key.export({ type: 'spki', format: 'der' });
 }

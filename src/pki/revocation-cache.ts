@@ -11,7 +11,8 @@ export type CredentialChange =
   | { kind: 'device-status'; deviceId: string; status: DeviceStatus };
 
 /** What the fast path says about a presented certificate. */
-export type CertificateState = { state: 'ok' } | { state: 'revoked' } | { state: 'superseded' } | { state: 'overlap'; until: number };
+export type CertificateState =
+  { state: 'ok' } | { state: 'revoked' } | { state: 'superseded' } | { state: 'overlap'; until: number };
 
 /**
  * The revocation fast path: an in-memory view of every revoked or superseded certificate that has not
@@ -44,12 +45,17 @@ export class RevocationCache {
 
   private async reload(log: CredentialChange[]): Promise<void> {
     const now = this.deps.clock.now().toISOString();
-    const certs = await this.deps.db.selectFrom('certificates')
+    const certs = await this.deps.db
+      .selectFrom('certificates')
       .select(['serial', 'status', 'overlap_until', 'device_id'])
       .where('not_after', '>', now)
       .where((eb) => eb.or([eb('status', '!=', 'active'), eb('overlap_until', 'is not', null)]))
       .execute();
-    const devices = await this.deps.db.selectFrom('devices').select(['id', 'status']).where('status', 'in', ['quarantined', 'revoked', 'decommissioned']).execute();
+    const devices = await this.deps.db
+      .selectFrom('devices')
+      .select(['id', 'status'])
+      .where('status', 'in', ['quarantined', 'revoked', 'decommissioned'])
+      .execute();
     const revoked = new Set<string>();
     const superseded = new Set<string>();
     const overlap = new Map<string, number>();

@@ -51,17 +51,28 @@ export function createDecisionPoint(set: PolicySet) {
     policyVersion: set.version,
     /** Decides one question; never throws. */
     decide(q: AuthorizationQuestion): Decision {
-      const deny = (errors: string[]): Decision => ({ decision: 'deny', reasons: [], errors, policyVersion: set.version });
+      const deny = (errors: string[]): Decision => ({
+        decision: 'deny',
+        reasons: [],
+        errors,
+        policyVersion: set.version,
+      });
       try {
         const answer = cedar.statefulIsAuthorized({
-          principal: uid(q.principal), action: { type: `${NS}::Action`, id: q.action }, resource: uid(q.resource), context: q.context,
-          preparsedPolicySetId: set.version, preparsedSchemaName: set.version, validateRequest: true,
+          principal: uid(q.principal),
+          action: { type: `${NS}::Action`, id: q.action },
+          resource: uid(q.resource),
+          context: q.context,
+          preparsedPolicySetId: set.version,
+          preparsedSchemaName: set.version,
+          validateRequest: true,
           entities: q.entities.map((e) => ({ uid: uid(e.uid), attrs: e.attrs, parents: (e.parents ?? []).map(uid) })),
         });
         if (answer.type === 'failure') return deny(answer.errors.map((e) => e.message));
         const { decision, diagnostics } = answer.response;
         // An erroring policy is skipped by Cedar; if it was a forbid, skipping it could turn deny into allow.
-        if (diagnostics.errors.length > 0) return deny(diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`));
+        if (diagnostics.errors.length > 0)
+          return deny(diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`));
         return { decision, reasons: [...diagnostics.reason].sort(), errors: [], policyVersion: set.version };
       } catch (err) {
         return deny([err instanceof Error ? err.message : String(err)]);

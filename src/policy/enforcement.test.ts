@@ -8,16 +8,33 @@ import { createListenerApp } from '../http/app.js';
 import { systemClock } from '../platform/clock.js';
 import { createLogger } from '../platform/log.js';
 import { openStorage } from '../storage/index.js';
-import { createDecisionPoint, createEntityLoader, installAuthorization, loadPolicySet, NoQuery, schemaActions } from './index.js';
+import {
+  createDecisionPoint,
+  createEntityLoader,
+  installAuthorization,
+  loadPolicySet,
+  NoQuery,
+  schemaActions,
+} from './index.js';
 import { apiRoute, load } from './route-kit.js';
 
 describe('the authorization hook makes the check impossible to forget', async () => {
-  const storage = await openStorage({ url: null, schema: 'public', dataDir: mkdtempSync(join(tmpdir(), 'carapace-hook-')) });
+  const storage = await openStorage({
+    url: null,
+    schema: 'public',
+    dataDir: mkdtempSync(join(tmpdir(), 'carapace-hook-')),
+  });
   afterAll(async () => storage.close());
   const set = loadPolicySet();
   const app = () => {
     const { app: a } = createListenerApp({ tls: { requestCert: false }, logger: createLogger('silent') });
-    installAuthorization(a, { decisions: createDecisionPoint(set), load: createEntityLoader({ db: storage.db, clock: systemClock }), audit: createAuditLog({ db: storage.db, clock: systemClock }), db: storage.db, actions: schemaActions(set) });
+    installAuthorization(a, {
+      decisions: createDecisionPoint(set),
+      load: createEntityLoader({ db: storage.db, clock: systemClock }),
+      audit: createAuditLog({ db: storage.db, clock: systemClock }),
+      db: storage.db,
+      actions: schemaActions(set),
+    });
     return a;
   };
   const route = (action: string, withAuthorize = true) => {
@@ -27,19 +44,45 @@ describe('the authorization hook makes the check impossible to forget', async ()
   const Ok = { 200: Type.Object({}) };
 
   it('refuses a token route without an authorize spec', () => {
-    expect(() => app().get('/v1/x/:vehicleId', { config: route('vehicle:read', false), schema: { querystring: NoQuery, response: Ok } }, async () => ({}))).toThrow(/declares no authorize spec/);
+    expect(() =>
+      app().get(
+        '/v1/x/:vehicleId',
+        { config: route('vehicle:read', false), schema: { querystring: NoQuery, response: Ok } },
+        async () => ({}),
+      ),
+    ).toThrow(/declares no authorize spec/);
   });
 
   it('refuses an action the Cedar schema does not declare', () => {
-    expect(() => app().get('/v1/x/:vehicleId', { config: route('vehicle:teleport'), schema: { querystring: NoQuery, response: Ok } }, async () => ({}))).toThrow(/Cedar schema does not declare/);
+    expect(() =>
+      app().get(
+        '/v1/x/:vehicleId',
+        { config: route('vehicle:teleport'), schema: { querystring: NoQuery, response: Ok } },
+        async () => ({}),
+      ),
+    ).toThrow(/Cedar schema does not declare/);
   });
 
   it('refuses open query strings and missing response schemas', () => {
-    expect(() => app().get('/v1/x/:vehicleId', { config: route('vehicle:read'), schema: { response: Ok } }, async () => ({}))).toThrow(/closed querystring/);
-    expect(() => app().get('/v1/x/:vehicleId', { config: route('vehicle:read'), schema: { querystring: NoQuery } }, async () => ({}))).toThrow(/success response schema/);
+    expect(() =>
+      app().get('/v1/x/:vehicleId', { config: route('vehicle:read'), schema: { response: Ok } }, async () => ({})),
+    ).toThrow(/closed querystring/);
+    expect(() =>
+      app().get(
+        '/v1/x/:vehicleId',
+        { config: route('vehicle:read'), schema: { querystring: NoQuery } },
+        async () => ({}),
+      ),
+    ).toThrow(/success response schema/);
   });
 
   it('accepts a route that declares all of it', () => {
-    expect(() => app().get('/v1/x/:vehicleId', { config: route('vehicle:read'), schema: { querystring: NoQuery, response: Ok } }, async () => ({}))).not.toThrow();
+    expect(() =>
+      app().get(
+        '/v1/x/:vehicleId',
+        { config: route('vehicle:read'), schema: { querystring: NoQuery, response: Ok } },
+        async () => ({}),
+      ),
+    ).not.toThrow();
   });
 });

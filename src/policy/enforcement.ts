@@ -53,7 +53,11 @@ export function authorizedOf<T>(req: FastifyRequest): Authorized<T> {
 async function principalOf(req: FastifyRequest, db: Kysely<Database>): Promise<Principal | null> {
   const token = tokenOf(req);
   if (token.sub) return { kind: 'user', userId: token.sub, clientId: token.clientId };
-  const app = await db.selectFrom('applications').select(['kind']).where('client_id', '=', token.clientId).executeTakeFirst();
+  const app = await db
+    .selectFrom('applications')
+    .select(['kind'])
+    .where('client_id', '=', token.clientId)
+    .executeTakeFirst();
   return app?.kind === 'partner' ? { kind: 'application', clientId: token.clientId } : null;
 }
 
@@ -70,17 +74,25 @@ export function notFound(): CarapaceError {
  * decision with the policy version, and answers a denial as 404 (or 403 when the caller may see the
  * object). The handler runs only on allow, with the loaded object.
  */
-export function installAuthorization(app: App, deps: { decisions: DecisionPoint; load: EntityLoader; audit: AuditLog; db: Kysely<Database>; actions: Set<string> }): void {
+export function installAuthorization(
+  app: App,
+  deps: { decisions: DecisionPoint; load: EntityLoader; audit: AuditLog; db: Kysely<Database>; actions: Set<string> },
+): void {
   app.decorateRequest('authorized', null);
   app.addHook('onRoute', (route: RouteOptions) => {
-    const config = route.config as { token?: unknown; authorize?: AuthorizeSpec; catalog?: { action: string } } | undefined;
+    const config = route.config as
+      { token?: unknown; authorize?: AuthorizeSpec; catalog?: { action: string } } | undefined;
     if (!config?.token) return;
     const where = `${String(route.method)} ${route.url}`;
     if (!config.authorize) throw new Error(`route ${where} takes a token but declares no authorize spec`);
-    if (!config.catalog || !deps.actions.has(config.catalog.action)) throw new Error(`route ${where} has action ${config.catalog?.action ?? '(none)'}, which the Cedar schema does not declare`);
+    if (!config.catalog || !deps.actions.has(config.catalog.action))
+      throw new Error(
+        `route ${where} has action ${config.catalog?.action ?? '(none)'}, which the Cedar schema does not declare`,
+      );
     const schema = route.schema as { querystring?: unknown; response?: Record<string, unknown> } | undefined;
     if (!schema?.querystring) throw new Error(`route ${where} must declare a closed querystring schema`);
-    if (!schema.response || !Object.keys(schema.response).some((code) => code.startsWith('2'))) throw new Error(`route ${where} must declare its success response schema`);
+    if (!schema.response || !Object.keys(schema.response).some((code) => code.startsWith('2')))
+      throw new Error(`route ${where} must declare its success response schema`);
   });
   app.addHook('preValidation', async (req) => {
     const spec = req.routeOptions.config.authorize;
@@ -91,30 +103,70 @@ export function installAuthorization(app: App, deps: { decisions: DecisionPoint;
     const principal = await principalOf(req, deps.db);
     const fallback: Principal = principal ?? { kind: 'application', clientId: token.clientId };
     // Load the same way whether or not the principal is known, so a refusal costs the same.
-    const [principalEntity, loaded] = await Promise.all([principal ? deps.load.principal(principal) : Promise.resolve(null), spec.resource(req, deps.load, fallback)]);
+    const [principalEntity, loaded] = await Promise.all([
+      principal ? deps.load.principal(principal) : Promise.resolve(null),
+      spec.resource(req, deps.load, fallback),
+    ]);
     const command = spec.command ? spec.command(req) : null;
     const own = await deps.load.callerContext(fallback, loaded.vehicleId, command);
     const extra = spec.extraContext ? await spec.extraContext(req, deps.load) : {};
     const ask = (action: string): Decision => {
-      if (!principalEntity) return { decision: 'deny', reasons: [], errors: ['unknown principal'], policyVersion: deps.decisions.policyVersion };
+      if (!principalEntity)
+        return {
+          decision: 'deny',
+          reasons: [],
+          errors: ['unknown principal'],
+          policyVersion: deps.decisions.policyVersion,
+        };
       return deps.decisions.decide({
-        principal: principalEntity.uid, action, resource: loaded.uid,
-        context: { client: token.clientId, scopes: [...token.scopes].sort(), mfa: token.acr === ACR.mfa, ...(command !== null ? { command } : {}), ...own.context, ...extra },
+        principal: principalEntity.uid,
+        action,
+        resource: loaded.uid,
+        context: {
+          client: token.clientId,
+          scopes: [...token.scopes].sort(),
+          mfa: token.acr === ACR.mfa,
+          ...(command !== null ? { command } : {}),
+          ...own.context,
+          ...extra,
+        },
         entities: [principalEntity, ...loaded.entities, ...own.entities],
       });
     };
     const decision = ask(catalog.action);
     const allowed = decision.decision === 'allow' && loaded.object !== null;
     // A denial always evaluates visibility too, so a missing object and a hidden one take the same path.
-    const visible = !allowed && spec.visibleWith ? ask(spec.visibleWith).decision === 'allow' && loaded.object !== null : false;
+    const visible =
+      !allowed && spec.visibleWith ? ask(spec.visibleWith).decision === 'allow' && loaded.object !== null : false;
     await deps.audit.append(deps.db, {
-      type: 'authz.decision', actor: principal?.kind === 'user' ? { type: 'user', id: principal.userId } : { type: 'application', id: token.clientId },
-      applicationId: token.clientId, object: { type: loaded.uid.type, id: untrusted(loaded.uid.id, 64) }, action: catalog.action,
-      decision: allowed ? 'allow' : 'deny', reason: allowed ? decision.reasons.join(',') : loaded.object === null ? 'not_found' : decision.errors.length > 0 ? 'evaluation_error' : 'no_permit',
-      policyVersion: decision.policyVersion, context: requestContext(req), details: { jti: token.jti, ...(decision.errors.length > 0 ? { errors: decision.errors.slice(0, 3).map((e) => untrusted(e, 200)) } : {}) },
+      type: 'authz.decision',
+      actor:
+        principal?.kind === 'user'
+          ? { type: 'user', id: principal.userId }
+          : { type: 'application', id: token.clientId },
+      applicationId: token.clientId,
+      object: { type: loaded.uid.type, id: untrusted(loaded.uid.id, 64) },
+      action: catalog.action,
+      decision: allowed ? 'allow' : 'deny',
+      reason: allowed
+        ? decision.reasons.join(',')
+        : loaded.object === null
+          ? 'not_found'
+          : decision.errors.length > 0
+            ? 'evaluation_error'
+            : 'no_permit',
+      policyVersion: decision.policyVersion,
+      context: requestContext(req),
+      details: {
+        jti: token.jti,
+        ...(decision.errors.length > 0 ? { errors: decision.errors.slice(0, 3).map((e) => untrusted(e, 200)) } : {}),
+      },
     });
     if (!allowed) {
-      if (visible) throw new CarapaceError('ERR_FORBIDDEN', 'you may see this object but not do this to it', { action: catalog.action });
+      if (visible)
+        throw new CarapaceError('ERR_FORBIDDEN', 'you may see this object but not do this to it', {
+          action: catalog.action,
+        });
       throw notFound();
     }
     req.authorized = { object: loaded.object, principal: principal as Principal, decision };
@@ -125,17 +177,34 @@ export function installAuthorization(app: App, deps: { decisions: DecisionPoint;
  * Decides one action on many objects for the caller of an already authorized request: how list routes
  * filter what they return, through the same policies as single-object routes.
  */
-export async function decideEach(req: FastifyRequest, deps: { decisions: DecisionPoint; load: EntityLoader }, action: string, resources: LoadedResource[]): Promise<boolean[]> {
+export async function decideEach(
+  req: FastifyRequest,
+  deps: { decisions: DecisionPoint; load: EntityLoader },
+  action: string,
+  resources: LoadedResource[],
+): Promise<boolean[]> {
   const { principal } = authorizedOf(req);
   const token = tokenOf(req);
   const entity = await deps.load.principal(principal);
   if (!entity) return resources.map(() => false);
-  return Promise.all(resources.map(async (r) => {
-    if (r.object === null) return false;
-    const own = await deps.load.callerContext(principal, r.vehicleId, null);
-    return deps.decisions.decide({
-      principal: entity.uid, action, resource: r.uid, context: { client: token.clientId, scopes: [...token.scopes].sort(), mfa: token.acr === ACR.mfa, ...own.context },
-      entities: [entity, ...r.entities, ...own.entities],
-    }).decision === 'allow';
-  }));
+  return Promise.all(
+    resources.map(async (r) => {
+      if (r.object === null) return false;
+      const own = await deps.load.callerContext(principal, r.vehicleId, null);
+      return (
+        deps.decisions.decide({
+          principal: entity.uid,
+          action,
+          resource: r.uid,
+          context: {
+            client: token.clientId,
+            scopes: [...token.scopes].sort(),
+            mfa: token.acr === ACR.mfa,
+            ...own.context,
+          },
+          entities: [entity, ...r.entities, ...own.entities],
+        }).decision === 'allow'
+      );
+    }),
+  );
 }

@@ -19,7 +19,8 @@ export interface LoadedResource<T = unknown> {
   vehicleId?: string | null;
 }
 
-const refs = (type: string, ids: Iterable<string>): CedarValueJson[] => [...new Set(ids)].sort().map((id) => ref(type, id));
+const refs = (type: string, ids: Iterable<string>): CedarValueJson[] =>
+  [...new Set(ids)].sort().map((id) => ref(type, id));
 const parse = (json: string): Record<string, unknown> => JSON.parse(json) as Record<string, unknown>;
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 
@@ -29,21 +30,54 @@ const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is
  */
 export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock }) {
   const { db } = deps;
-  const inForce = (at: string) => db.selectFrom('relationships').selectAll().where('valid_from', '<=', at)
-    .where((eb) => eb.or([eb('valid_until', 'is', null), eb('valid_until', '>', at)]))
-    .where((eb) => eb.or([eb('ended_at', 'is', null), eb('ended_at', '>', at)]));
+  const inForce = (at: string) =>
+    db
+      .selectFrom('relationships')
+      .selectAll()
+      .where('valid_from', '<=', at)
+      .where((eb) => eb.or([eb('valid_until', 'is', null), eb('valid_until', '>', at)]))
+      .where((eb) => eb.or([eb('ended_at', 'is', null), eb('ended_at', '>', at)]));
 
-  /** The vehicle entity: everyone with a relationship to it now. More than one owner or fleet is a data error and grants nothing. */
+  /**
+   * The vehicle entity: everyone with a relationship to it now. More than one owner or fleet is a data error and grants
+   * nothing.
+   */
   function vehicleEntity(id: string, rels: RelationshipRow[]): Entity {
     const by = (kind: RelationshipRow['kind']) => rels.filter((r) => r.kind === kind);
-    const owners = [...new Set(by('ownership').map((r) => r.user_id).filter((u): u is string => u !== null))];
-    const fleets = [...new Set(by('fleet_vehicle').map((r) => r.tenant_id).filter((t): t is string => t !== null))];
+    const owners = [
+      ...new Set(
+        by('ownership')
+          .map((r) => r.user_id)
+          .filter((u): u is string => u !== null),
+      ),
+    ];
+    const fleets = [
+      ...new Set(
+        by('fleet_vehicle')
+          .map((r) => r.tenant_id)
+          .filter((t): t is string => t !== null),
+      ),
+    ];
     const attrs: Record<string, CedarValueJson> = {
-      drivers: refs('User', by('delegation').flatMap((r) => (r.user_id ? [r.user_id] : []))),
-      serviceDealers: refs('Tenant', by('service_case').flatMap((r) => (r.tenant_id ? [r.tenant_id] : []))),
+      drivers: refs(
+        'User',
+        by('delegation').flatMap((r) => (r.user_id ? [r.user_id] : [])),
+      ),
+      serviceDealers: refs(
+        'Tenant',
+        by('service_case').flatMap((r) => (r.tenant_id ? [r.tenant_id] : [])),
+      ),
       // Only a case about the current owner's account covers the vehicle: support follows the account.
-      supportAgents: refs('User', by('support_case').flatMap((r) => (r.user_id && owners.length === 1 && r.account_id === owners[0] ? [r.user_id] : []))),
-      partners: refs('Application', by('partner_grant').flatMap((r) => (r.application_id ? [r.application_id] : []))),
+      supportAgents: refs(
+        'User',
+        by('support_case').flatMap((r) =>
+          r.user_id && owners.length === 1 && r.account_id === owners[0] ? [r.user_id] : [],
+        ),
+      ),
+      partners: refs(
+        'Application',
+        by('partner_grant').flatMap((r) => (r.application_id ? [r.application_id] : [])),
+      ),
     };
     if (owners.length === 1) attrs.owner = ref('User', owners[0] as string);
     if (fleets.length === 1) attrs.fleet = ref('Tenant', fleets[0] as string);
@@ -56,27 +90,66 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
     async principal(p: Principal): Promise<Entity | null> {
       const at = deps.clock.now().toISOString();
       if (p.kind === 'application') {
-        const app = await db.selectFrom('applications').select(['client_id', 'kind', 'tenant_id']).where('client_id', '=', p.clientId).executeTakeFirst();
-        return app ? { uid: { type: 'Application', id: app.client_id }, attrs: { kind: app.kind, tenant: ref('Tenant', app.tenant_id) } } : null;
+        const app = await db
+          .selectFrom('applications')
+          .select(['client_id', 'kind', 'tenant_id'])
+          .where('client_id', '=', p.clientId)
+          .executeTakeFirst();
+        return app
+          ? {
+              uid: { type: 'Application', id: app.client_id },
+              attrs: { kind: app.kind, tenant: ref('Tenant', app.tenant_id) },
+            }
+          : null;
       }
       const [user, memberships, groups] = await Promise.all([
         db.selectFrom('users').select(['id', 'email', 'status']).where('id', '=', p.userId).executeTakeFirst(),
-        db.selectFrom('memberships').select(['tenant_id', 'role']).where('user_id', '=', p.userId).where('ended_at', 'is', null).execute(),
+        db
+          .selectFrom('memberships')
+          .select(['tenant_id', 'role'])
+          .where('user_id', '=', p.userId)
+          .where('ended_at', 'is', null)
+          .execute(),
         inForce(at).where('user_id', '=', p.userId).where('kind', '=', 'fleet_group_member').execute(),
       ]);
       if (!user || user.status !== 'active') return null;
-      const roles = Object.fromEntries(ROLES.map((role) => [role, refs('Tenant', memberships.filter((m) => m.role === role).map((m) => m.tenant_id))]));
-      return { uid: { type: 'User', id: user.id }, attrs: { email: user.email, roles, fleetGroups: refs('FleetGroup', groups.flatMap((g) => (g.group_id ? [g.group_id] : []))) } };
+      const roles = Object.fromEntries(
+        ROLES.map((role) => [
+          role,
+          refs(
+            'Tenant',
+            memberships.filter((m) => m.role === role).map((m) => m.tenant_id),
+          ),
+        ]),
+      );
+      return {
+        uid: { type: 'User', id: user.id },
+        attrs: {
+          email: user.email,
+          roles,
+          fleetGroups: refs(
+            'FleetGroup',
+            groups.flatMap((g) => (g.group_id ? [g.group_id] : [])),
+          ),
+        },
+      };
     },
 
     /** A vehicle and its relationships in force now. */
-    async vehicle(id: string): Promise<LoadedResource<{ id: string; vin: string | null; relationships: RelationshipRow[] }>> {
+    async vehicle(
+      id: string,
+    ): Promise<LoadedResource<{ id: string; vin: string | null; relationships: RelationshipRow[] }>> {
       const at = deps.clock.now().toISOString();
       const [row, rels] = await Promise.all([
         db.selectFrom('vehicles').select(['id', 'vin']).where('id', '=', id).executeTakeFirst(),
         inForce(at).where('vehicle_id', '=', id).execute(),
       ]);
-      return { uid: { type: 'Vehicle', id }, entities: [vehicleEntity(id, row ? rels : [])], object: row ? { ...row, relationships: rels } : null, vehicleId: id };
+      return {
+        uid: { type: 'Vehicle', id },
+        entities: [vehicleEntity(id, row ? rels : [])],
+        object: row ? { ...row, relationships: rels } : null,
+        vehicleId: id,
+      };
     },
 
     /** Vehicle entities for many ids at once (list filtering): two queries whatever the count. */
@@ -84,7 +157,15 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
       if (ids.length === 0) return new Map();
       const at = deps.clock.now().toISOString();
       const rels = await inForce(at).where('vehicle_id', 'in', ids).execute();
-      return new Map(ids.map((id) => [id, vehicleEntity(id, rels.filter((r) => r.vehicle_id === id))]));
+      return new Map(
+        ids.map((id) => [
+          id,
+          vehicleEntity(
+            id,
+            rels.filter((r) => r.vehicle_id === id),
+          ),
+        ]),
+      );
     },
 
     /** A person's account; support agents with an open case about it can see it. */
@@ -94,28 +175,60 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
         db.selectFrom('users').select(['id', 'email', 'display_name']).where('id', '=', userId).executeTakeFirst(),
         inForce(at).where('account_id', '=', userId).where('kind', '=', 'support_case').execute(),
       ]);
-      const attrs = { user: ref('User', userId), supportAgents: refs('User', user ? cases.flatMap((c) => (c.user_id ? [c.user_id] : [])) : []) };
-      return { uid: { type: 'Account', id: userId }, entities: [{ uid: { type: 'Account', id: userId }, attrs }], object: user ?? null };
+      const attrs = {
+        user: ref('User', userId),
+        supportAgents: refs('User', user ? cases.flatMap((c) => (c.user_id ? [c.user_id] : [])) : []),
+      };
+      return {
+        uid: { type: 'Account', id: userId },
+        entities: [{ uid: { type: 'Account', id: userId }, attrs }],
+        object: user ?? null,
+      };
     },
 
     /** A tenant. */
     async tenant(id: string): Promise<LoadedResource<{ id: string; name: string; kind: string }>> {
       const row = await db.selectFrom('tenants').select(['id', 'name', 'kind']).where('id', '=', id).executeTakeFirst();
-      return { uid: { type: 'Tenant', id }, entities: [{ uid: { type: 'Tenant', id }, attrs: { kind: row?.kind ?? '' } }], object: row ?? null };
+      return {
+        uid: { type: 'Tenant', id },
+        entities: [{ uid: { type: 'Tenant', id }, attrs: { kind: row?.kind ?? '' } }],
+        object: row ?? null,
+      };
     },
 
     /** A fleet group, inside its tenant. */
     async group(id: string): Promise<LoadedResource<Database['fleet_groups']>> {
       const row = await db.selectFrom('fleet_groups').selectAll().where('id', '=', id).executeTakeFirst();
       const tenant = row?.tenant_id ?? '';
-      return { uid: { type: 'FleetGroup', id }, entities: [{ uid: { type: 'FleetGroup', id }, attrs: { tenant: ref('Tenant', tenant) }, parents: row ? [{ type: 'Tenant', id: tenant }] : [] }], object: row ?? null };
+      return {
+        uid: { type: 'FleetGroup', id },
+        entities: [
+          {
+            uid: { type: 'FleetGroup', id },
+            attrs: { tenant: ref('Tenant', tenant) },
+            parents: row ? [{ type: 'Tenant', id: tenant }] : [],
+          },
+        ],
+        object: row ?? null,
+      };
     },
 
     /** The deployment, run by its operator (OEM) tenant. */
     async platform(): Promise<LoadedResource<{ operatorTenantId: string }>> {
-      const oem = await db.selectFrom('tenants').select(['id']).where('kind', '=', 'oem').orderBy('created_at').orderBy('id').limit(1).executeTakeFirst();
+      const oem = await db
+        .selectFrom('tenants')
+        .select(['id'])
+        .where('kind', '=', 'oem')
+        .orderBy('created_at')
+        .orderBy('id')
+        .limit(1)
+        .executeTakeFirst();
       const operator = oem?.id ?? '';
-      return { uid: { type: 'Platform', id: 'carapace' }, entities: [{ uid: { type: 'Platform', id: 'carapace' }, attrs: { operator: ref('Tenant', operator) } }], object: oem ? { operatorTenantId: operator } : null };
+      return {
+        uid: { type: 'Platform', id: 'carapace' },
+        entities: [{ uid: { type: 'Platform', id: 'carapace' }, attrs: { operator: ref('Tenant', operator) } }],
+        object: oem ? { operatorTenantId: operator } : null,
+      };
     },
 
     /** A relationship that is a delegation or partner grant, with its vehicle; ended ones load as missing. */
@@ -125,10 +238,25 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
       const vehicleId = row?.vehicle_id ?? '';
       const rels = await inForce(at).where('vehicle_id', '=', vehicleId).execute();
       const type = kind === 'delegation' ? 'Delegation' : 'PartnerGrant';
-      const attrs: Record<string, CedarValueJson> = kind === 'delegation'
-        ? { vehicle: ref('Vehicle', vehicleId), driver: ref('User', row?.user_id ?? ''), grantedBy: ref('User', (row?.granted_by ?? '').replace(/^user:/, '')), commands: strings(parse(row?.attributes ?? '{}').commands) }
-        : { vehicle: ref('Vehicle', vehicleId), partner: ref('Application', row?.application_id ?? ''), scopes: strings(parse(row?.attributes ?? '{}').scopes) };
-      return { uid: { type, id }, entities: [{ uid: { type, id }, attrs }, vehicleEntity(vehicleId, row ? rels : [])], object: row ?? null, vehicleId: row?.vehicle_id ?? null };
+      const attrs: Record<string, CedarValueJson> =
+        kind === 'delegation'
+          ? {
+              vehicle: ref('Vehicle', vehicleId),
+              driver: ref('User', row?.user_id ?? ''),
+              grantedBy: ref('User', (row?.granted_by ?? '').replace(/^user:/, '')),
+              commands: strings(parse(row?.attributes ?? '{}').commands),
+            }
+          : {
+              vehicle: ref('Vehicle', vehicleId),
+              partner: ref('Application', row?.application_id ?? ''),
+              scopes: strings(parse(row?.attributes ?? '{}').scopes),
+            };
+      return {
+        uid: { type, id },
+        entities: [{ uid: { type, id }, attrs }, vehicleEntity(vehicleId, row ? rels : [])],
+        object: row ?? null,
+        vehicleId: row?.vehicle_id ?? null,
+      };
     },
 
     /** A delegation invite, with its vehicle. */
@@ -137,8 +265,18 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
       const row = await db.selectFrom('delegation_invites').selectAll().where('id', '=', id).executeTakeFirst();
       const vehicleId = row?.vehicle_id ?? '';
       const rels = await inForce(at).where('vehicle_id', '=', vehicleId).execute();
-      const attrs = { vehicle: ref('Vehicle', vehicleId), inviteeEmail: row?.invitee_email ?? '', grantedBy: ref('User', row?.created_by ?? ''), status: row && row.expires_at > at ? row.status : 'expired' };
-      return { uid: { type: 'DelegationInvite', id }, entities: [{ uid: { type: 'DelegationInvite', id }, attrs }, vehicleEntity(vehicleId, row ? rels : [])], object: row ?? null, vehicleId: row?.vehicle_id ?? null };
+      const attrs = {
+        vehicle: ref('Vehicle', vehicleId),
+        inviteeEmail: row?.invitee_email ?? '',
+        grantedBy: ref('User', row?.created_by ?? ''),
+        status: row && row.expires_at > at ? row.status : 'expired',
+      };
+      return {
+        uid: { type: 'DelegationInvite', id },
+        entities: [{ uid: { type: 'DelegationInvite', id }, attrs }, vehicleEntity(vehicleId, row ? rels : [])],
+        object: row ?? null,
+        vehicleId: row?.vehicle_id ?? null,
+      };
     },
 
     /** A dealer service case, with its vehicle. A case whose time box has passed loads as closed. */
@@ -147,51 +285,114 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
       const row = await db.selectFrom('service_cases').selectAll().where('id', '=', id).executeTakeFirst();
       const vehicleId = row?.vehicle_id ?? '';
       const rels = await inForce(at).where('vehicle_id', '=', vehicleId).execute();
-      const status = row ? (row.status === 'open' && row.closes_at !== null && row.closes_at <= at ? 'closed' : row.status) : 'closed';
+      const status = row
+        ? row.status === 'open' && row.closes_at !== null && row.closes_at <= at
+          ? 'closed'
+          : row.status
+        : 'closed';
       const attrs: Record<string, CedarValueJson> = { dealer: ref('Tenant', row?.dealer_tenant_id ?? ''), status };
       const entities: Entity[] = [{ uid: { type: 'ServiceCase', id }, attrs }];
       if (row?.vehicle_id) {
         attrs.vehicle = ref('Vehicle', row.vehicle_id);
         entities.push(vehicleEntity(row.vehicle_id, rels));
       }
-      return { uid: { type: 'ServiceCase', id }, entities, object: row ? { ...row, status } : null, vehicleId: row?.vehicle_id ?? null };
+      return {
+        uid: { type: 'ServiceCase', id },
+        entities,
+        object: row ? { ...row, status } : null,
+        vehicleId: row?.vehicle_id ?? null,
+      };
     },
 
     /** A support case, with its account and vehicle. */
     async supportCase(id: string): Promise<LoadedResource<Database['support_cases']>> {
       const row = await db.selectFrom('support_cases').selectAll().where('id', '=', id).executeTakeFirst();
       const attrs: Record<string, CedarValueJson> = {
-        operator: ref('Tenant', row?.operator_tenant_id ?? ''), assignee: ref('User', row?.assignee_id ?? ''), account: ref('Account', row?.account_id ?? ''), status: row?.status ?? 'closed',
+        operator: ref('Tenant', row?.operator_tenant_id ?? ''),
+        assignee: ref('User', row?.assignee_id ?? ''),
+        account: ref('Account', row?.account_id ?? ''),
+        status: row?.status ?? 'closed',
       };
       if (row?.vehicle_id) attrs.vehicle = ref('Vehicle', row.vehicle_id);
-      return { uid: { type: 'SupportCase', id }, entities: [{ uid: { type: 'SupportCase', id }, attrs }], object: row ?? null, vehicleId: row?.vehicle_id ?? null };
+      return {
+        uid: { type: 'SupportCase', id },
+        entities: [{ uid: { type: 'SupportCase', id }, attrs }],
+        object: row ?? null,
+        vehicleId: row?.vehicle_id ?? null,
+      };
     },
 
     /**
      * The caller's own records about a vehicle that some policies need in context: their delegation, their
      * partner grant, and (for a command) an unexpired, unused just-in-time approval.
      */
-    async callerContext(p: Principal, vehicleId: string | null | undefined, command: string | null): Promise<{ context: Record<string, CedarValueJson>; entities: Entity[] }> {
+    async callerContext(
+      p: Principal,
+      vehicleId: string | null | undefined,
+      command: string | null,
+    ): Promise<{ context: Record<string, CedarValueJson>; entities: Entity[] }> {
       const context: Record<string, CedarValueJson> = {};
       const entities: Entity[] = [];
       if (!vehicleId) return { context, entities };
       const at = deps.clock.now().toISOString();
-      const mine = p.kind === 'user'
-        ? await inForce(at).where('vehicle_id', '=', vehicleId).where('kind', '=', 'delegation').where('user_id', '=', p.userId).orderBy('granted_at').execute()
-        : await inForce(at).where('vehicle_id', '=', vehicleId).where('kind', '=', 'partner_grant').where('application_id', '=', p.clientId).orderBy('granted_at').execute();
+      const mine =
+        p.kind === 'user'
+          ? await inForce(at)
+              .where('vehicle_id', '=', vehicleId)
+              .where('kind', '=', 'delegation')
+              .where('user_id', '=', p.userId)
+              .orderBy('granted_at')
+              .execute()
+          : await inForce(at)
+              .where('vehicle_id', '=', vehicleId)
+              .where('kind', '=', 'partner_grant')
+              .where('application_id', '=', p.clientId)
+              .orderBy('granted_at')
+              .execute();
       const own = mine.at(-1);
       if (own && p.kind === 'user') {
-        entities.push({ uid: { type: 'Delegation', id: own.id }, attrs: { vehicle: ref('Vehicle', vehicleId), driver: ref('User', p.userId), grantedBy: ref('User', own.granted_by.replace(/^user:/, '')), commands: strings(parse(own.attributes).commands) } });
+        entities.push({
+          uid: { type: 'Delegation', id: own.id },
+          attrs: {
+            vehicle: ref('Vehicle', vehicleId),
+            driver: ref('User', p.userId),
+            grantedBy: ref('User', own.granted_by.replace(/^user:/, '')),
+            commands: strings(parse(own.attributes).commands),
+          },
+        });
         context.delegation = ref('Delegation', own.id);
       } else if (own && p.kind === 'application') {
-        entities.push({ uid: { type: 'PartnerGrant', id: own.id }, attrs: { vehicle: ref('Vehicle', vehicleId), partner: ref('Application', p.clientId), scopes: strings(parse(own.attributes).scopes) } });
+        entities.push({
+          uid: { type: 'PartnerGrant', id: own.id },
+          attrs: {
+            vehicle: ref('Vehicle', vehicleId),
+            partner: ref('Application', p.clientId),
+            scopes: strings(parse(own.attributes).scopes),
+          },
+        });
         context.partnerGrant = ref('PartnerGrant', own.id);
       }
       if (command !== null && p.kind === 'user') {
-        const approval = await db.selectFrom('jit_approvals').selectAll().where('agent_id', '=', p.userId).where('vehicle_id', '=', vehicleId)
-          .where('command', '=', command).where('used_at', 'is', null).where('expires_at', '>', at).orderBy('approved_at', 'desc').executeTakeFirst();
+        const approval = await db
+          .selectFrom('jit_approvals')
+          .selectAll()
+          .where('agent_id', '=', p.userId)
+          .where('vehicle_id', '=', vehicleId)
+          .where('command', '=', command)
+          .where('used_at', 'is', null)
+          .where('expires_at', '>', at)
+          .orderBy('approved_at', 'desc')
+          .executeTakeFirst();
         if (approval) {
-          entities.push({ uid: { type: 'JitApproval', id: approval.id }, attrs: { supportCase: ref('SupportCase', approval.support_case_id), agent: ref('User', approval.agent_id), vehicle: ref('Vehicle', vehicleId), command: approval.command } });
+          entities.push({
+            uid: { type: 'JitApproval', id: approval.id },
+            attrs: {
+              supportCase: ref('SupportCase', approval.support_case_id),
+              agent: ref('User', approval.agent_id),
+              vehicle: ref('Vehicle', vehicleId),
+              command: approval.command,
+            },
+          });
           context.jitApproval = ref('JitApproval', approval.id);
         }
       }

@@ -1,5 +1,20 @@
 export { loadPolicySet, schemaActions, PolicySetError, DEFAULT_POLICY_DIR, type PolicySet } from './policy-set.js';
-export { createDecisionPoint, type DecisionPoint, type Decision, type AuthorizationQuestion, type Entity, type EntityRef, ref } from './decision-point.js';
+export {
+  createDecisionPoint,
+  type DecisionPoint,
+  type Decision,
+  type AuthorizationQuestion,
+  type Entity,
+  type EntityRef,
+  ref,
+} from './decision-point.js';
 export { createEntityLoader, type EntityLoader, type Principal, type LoadedResource } from './entities.js';
-export { installAuthorization, authorizedOf, decideEach, notFound, type AuthorizeSpec, type Authorized } from './enforcement.js';
+export {
+  installAuthorization,
+  authorizedOf,
+  decideEach,
+  notFound,
+  type AuthorizeSpec,
+  type Authorized,
+} from './enforcement.js';
 export { apiRoute, load, param, closed, NoQuery, Id, NullableString } from './route-kit.js';

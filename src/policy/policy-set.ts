@@ -18,7 +18,10 @@ export interface PolicySet {
 
 /** Raised when the policy files do not parse or do not validate against the schema; startup stops. */
 export class PolicySetError extends Error {
-  constructor(message: string, readonly problems: string[]) {
+  constructor(
+    message: string,
+    readonly problems: string[],
+  ) {
     super(`${message}:\n  ${problems.join('\n  ')}`);
     this.name = 'PolicySetError';
   }
@@ -30,7 +33,8 @@ const describe = (e: cedar.DetailedError) => `${e.message}${e.help ? ` (${e.help
 function policiesOf(file: string, text: string, into: Record<string, string>): void {
   const parts = cedar.policySetTextToParts(text);
   if (parts.type === 'failure') throw new PolicySetError(`${file} does not parse`, parts.errors.map(describe));
-  if (parts.policy_templates.length > 0) throw new PolicySetError(`${file} has templates`, ['templates are not used; write static policies']);
+  if (parts.policy_templates.length > 0)
+    throw new PolicySetError(`${file} has templates`, ['templates are not used; write static policies']);
   for (const policy of parts.policies) {
     const id = /@id\("([^"]+)"\)/.exec(policy)?.[1];
     if (!id) throw new PolicySetError(`${file} has a policy without @id`, [policy.slice(0, 120)]);
@@ -45,8 +49,11 @@ function policiesOf(file: string, text: string, into: Record<string, string>): v
  * starts.
  */
 export function loadPolicySet(dir: string = DEFAULT_POLICY_DIR): PolicySet {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.cedar') || f === 'schema.cedarschema').sort();
-  if (!files.includes('schema.cedarschema')) throw new PolicySetError(`no schema in ${dir}`, ['schema.cedarschema is missing']);
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.cedar') || f === 'schema.cedarschema')
+    .sort();
+  if (!files.includes('schema.cedarschema'))
+    throw new PolicySetError(`no schema in ${dir}`, ['schema.cedarschema is missing']);
   const hash = createHash('sha256');
   const texts = new Map<string, string>();
   for (const f of files) {
@@ -56,19 +63,28 @@ export function loadPolicySet(dir: string = DEFAULT_POLICY_DIR): PolicySet {
   }
   const schema = texts.get('schema.cedarschema') as string;
   const parsedSchema = cedar.checkParseSchema(schema);
-  if (parsedSchema.type === 'failure') throw new PolicySetError('the Cedar schema does not parse', parsedSchema.errors.map(describe));
+  if (parsedSchema.type === 'failure')
+    throw new PolicySetError('the Cedar schema does not parse', parsedSchema.errors.map(describe));
   const policies: Record<string, string> = {};
   for (const [f, text] of texts) if (f.endsWith('.cedar')) policiesOf(f, text, policies);
-  if (Object.keys(policies).length === 0) throw new PolicySetError(`no policies in ${dir}`, ['without a permit everything is denied']);
-  const validation = cedar.validate({ schema, policies: { staticPolicies: policies }, validationSettings: { mode: 'strict' } });
-  if (validation.type === 'failure') throw new PolicySetError('the policies could not be validated', validation.errors.map(describe));
+  if (Object.keys(policies).length === 0)
+    throw new PolicySetError(`no policies in ${dir}`, ['without a permit everything is denied']);
+  const validation = cedar.validate({
+    schema,
+    policies: { staticPolicies: policies },
+    validationSettings: { mode: 'strict' },
+  });
+  if (validation.type === 'failure')
+    throw new PolicySetError('the policies could not be validated', validation.errors.map(describe));
   const problems = [...validation.validationErrors.map((e) => `${e.policyId}: ${describe(e.error)}`)];
   if (problems.length > 0) throw new PolicySetError('the policies do not validate against the schema', problems);
   const version = `sha256:${hash.digest('hex')}`;
   const preparsed = cedar.preparsePolicySet(version, { staticPolicies: policies });
-  if (preparsed.type === 'failure') throw new PolicySetError('the policies could not be preparsed', preparsed.errors.map(describe));
+  if (preparsed.type === 'failure')
+    throw new PolicySetError('the policies could not be preparsed', preparsed.errors.map(describe));
   const preparsedSchema = cedar.preparseSchema(version, schema);
-  if (preparsedSchema.type === 'failure') throw new PolicySetError('the schema could not be preparsed', preparsedSchema.errors.map(describe));
+  if (preparsedSchema.type === 'failure')
+    throw new PolicySetError('the schema could not be preparsed', preparsedSchema.errors.map(describe));
   return { version, schema, policies, files };
 }
 

@@ -23,14 +23,28 @@ export function param(req: FastifyRequest, name: string): string {
 
 /** The route config of a token-authenticated, object-authorized public API route. */
 export function apiRoute(args: {
-  owner: string; purpose: string; action: string; scopes: readonly string[]; anyScope?: boolean; callers?: readonly CallerType[];
-  classification?: CatalogEntry['classification']; safetyImpact?: CatalogEntry['safetyImpact']; status?: CatalogEntry['status']; authorize: AuthorizeSpec;
+  owner: string;
+  purpose: string;
+  action: string;
+  scopes: readonly string[];
+  anyScope?: boolean;
+  callers?: readonly CallerType[];
+  classification?: CatalogEntry['classification'];
+  safetyImpact?: CatalogEntry['safetyImpact'];
+  status?: CatalogEntry['status'];
+  authorize: AuthorizeSpec;
 }) {
   return {
     token: { audience: API_AUDIENCE, scopes: args.scopes, ...(args.anyScope ? { anyScope: true } : {}) },
     catalog: {
-      owner: args.owner, purpose: args.purpose, callers: args.callers ?? ['user'], action: args.action, classification: args.classification ?? 'confidential',
-      scopes: args.scopes, safetyImpact: args.safetyImpact ?? 'none', status: args.status ?? 'beta',
+      owner: args.owner,
+      purpose: args.purpose,
+      callers: args.callers ?? ['user'],
+      action: args.action,
+      classification: args.classification ?? 'confidential',
+      scopes: args.scopes,
+      safetyImpact: args.safetyImpact ?? 'none',
+      status: args.status ?? 'beta',
     } satisfies CatalogEntry,
     authorize: args.authorize,
   };
@@ -42,17 +56,47 @@ export const load = {
   self: async (_req: FastifyRequest, l: EntityLoader, p: Principal): Promise<LoadedResource> => {
     if (p.kind === 'user') return l.account(p.userId);
     const uid = { type: 'Account', id: `application:${p.clientId}` };
-    const entity: Entity = { uid, attrs: { user: { __entity: { type: 'Carapace::User', id: '' } }, supportAgents: [] } };
+    const entity: Entity = {
+      uid,
+      attrs: { user: { __entity: { type: 'Carapace::User', id: '' } }, supportAgents: [] },
+    };
     return { uid, entities: [entity], object: { clientId: p.clientId } };
   },
-  vehicle: (name = 'vehicleId') => (req: FastifyRequest, l: EntityLoader) => l.vehicle(param(req, name)),
-  tenant: (name = 'tenantId') => (req: FastifyRequest, l: EntityLoader) => l.tenant(param(req, name)),
-  group: (name = 'groupId') => (req: FastifyRequest, l: EntityLoader) => l.group(param(req, name)),
-  account: (name = 'accountId') => (req: FastifyRequest, l: EntityLoader) => l.account(param(req, name)),
-  delegation: (name = 'delegationId') => (req: FastifyRequest, l: EntityLoader) => l.grant('delegation', param(req, name)),
-  partnerGrant: (name = 'grantId') => (req: FastifyRequest, l: EntityLoader) => l.grant('partner_grant', param(req, name)),
-  invite: (name = 'inviteId') => (req: FastifyRequest, l: EntityLoader) => l.invite(param(req, name)),
-  serviceCase: (name = 'caseId') => (req: FastifyRequest, l: EntityLoader) => l.serviceCase(param(req, name)),
-  supportCase: (name = 'caseId') => (req: FastifyRequest, l: EntityLoader) => l.supportCase(param(req, name)),
+  vehicle:
+    (name = 'vehicleId') =>
+    (req: FastifyRequest, l: EntityLoader) =>
+      l.vehicle(param(req, name)),
+  tenant:
+    (name = 'tenantId') =>
+    (req: FastifyRequest, l: EntityLoader) =>
+      l.tenant(param(req, name)),
+  group:
+    (name = 'groupId') =>
+    (req: FastifyRequest, l: EntityLoader) =>
+      l.group(param(req, name)),
+  account:
+    (name = 'accountId') =>
+    (req: FastifyRequest, l: EntityLoader) =>
+      l.account(param(req, name)),
+  delegation:
+    (name = 'delegationId') =>
+    (req: FastifyRequest, l: EntityLoader) =>
+      l.grant('delegation', param(req, name)),
+  partnerGrant:
+    (name = 'grantId') =>
+    (req: FastifyRequest, l: EntityLoader) =>
+      l.grant('partner_grant', param(req, name)),
+  invite:
+    (name = 'inviteId') =>
+    (req: FastifyRequest, l: EntityLoader) =>
+      l.invite(param(req, name)),
+  serviceCase:
+    (name = 'caseId') =>
+    (req: FastifyRequest, l: EntityLoader) =>
+      l.serviceCase(param(req, name)),
+  supportCase:
+    (name = 'caseId') =>
+    (req: FastifyRequest, l: EntityLoader) =>
+      l.supportCase(param(req, name)),
   platform: (_req: FastifyRequest, l: EntityLoader) => l.platform(),
 };

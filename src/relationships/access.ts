@@ -9,7 +9,18 @@ import type { RelationshipStore } from './store.js';
 import type { RelationshipRow } from './tables.js';
 
 /** Command names a delegation may list; the commands module checks each against its catalog. */
-export const DELEGABLE_COMMANDS = ['lock', 'unlock', 'remote_start', 'remote_stop', 'climate', 'horn_lights', 'charge_start', 'charge_stop', 'charge_limit', 'trunk_open'] as const;
+export const DELEGABLE_COMMANDS = [
+  'lock',
+  'unlock',
+  'remote_start',
+  'remote_stop',
+  'climate',
+  'horn_lights',
+  'charge_start',
+  'charge_stop',
+  'charge_limit',
+  'trunk_open',
+] as const;
 /** Scopes an owner may consent to for a partner. Never a command scope. */
 export const PARTNER_GRANTABLE_SCOPES = ['vehicle:read_status', 'vehicle:location', 'vehicle:charging'] as const;
 
@@ -22,7 +33,10 @@ const DAY_MS = 24 * 3600_000;
  * Something else that must end with an ownership, in the same transaction (the commands module registers
  * its queued jobs here). Returns how many things it ended.
  */
-export type OwnershipCascade = (trx: Kysely<Database>, args: { vehicleId: string; ownerId: string; at: string }) => Promise<number>;
+export type OwnershipCascade = (
+  trx: Kysely<Database>,
+  args: { vehicleId: string; ownerId: string; at: string },
+) => Promise<number>;
 
 /** Who acts: a person, through an application. */
 export interface Actor {
@@ -31,15 +45,32 @@ export interface Actor {
 }
 
 /** Changes to who may reach a vehicle that its owner (or fleet admin) makes: transfer, drivers, partners, groups. */
-export function createVehicleAccess(deps: { db: Kysely<Database>; audit: AuditLog; clock: Clock; relationships: RelationshipStore; cascades?: OwnershipCascade[] }) {
+export function createVehicleAccess(deps: {
+  db: Kysely<Database>;
+  audit: AuditLog;
+  clock: Clock;
+  relationships: RelationshipStore;
+  cascades?: OwnershipCascade[];
+}) {
   const { db, audit, clock } = deps;
   const end = async (trx: Kysely<Database>, rows: RelationshipRow[], by: string, reason: string, at: string) => {
     for (const r of rows) {
-      await trx.updateTable('relationships').set({ ended_at: at, ended_by: `user:${by}`, end_reason: reason }).where('id', '=', r.id).where('ended_at', 'is', null).execute();
+      await trx
+        .updateTable('relationships')
+        .set({ ended_at: at, ended_by: `user:${by}`, end_reason: reason })
+        .where('id', '=', r.id)
+        .where('ended_at', 'is', null)
+        .execute();
     }
   };
-  const inForceOn = (trx: Kysely<Database>, vehicleId: string, at: string) => trx.selectFrom('relationships').selectAll().where('vehicle_id', '=', vehicleId)
-    .where('valid_from', '<=', at).where((eb) => eb.or([eb('valid_until', 'is', null), eb('valid_until', '>', at)])).where('ended_at', 'is', null);
+  const inForceOn = (trx: Kysely<Database>, vehicleId: string, at: string) =>
+    trx
+      .selectFrom('relationships')
+      .selectAll()
+      .where('vehicle_id', '=', vehicleId)
+      .where('valid_from', '<=', at)
+      .where((eb) => eb.or([eb('valid_until', 'is', null), eb('valid_until', '>', at)]))
+      .where('ended_at', 'is', null);
 
   return {
     /**
@@ -47,15 +78,26 @@ export function createVehicleAccess(deps: { db: Kysely<Database>; audit: AuditLo
      * ends, and with it the drivers' delegations, pending invites, partner consents, service-case consents
      * and whatever registered cascades end (queued command jobs).
      */
-    async transfer(actor: Actor, vehicleId: string, toEmail: string): Promise<{ ownershipId: string; ended: Record<string, number> }> {
-      const to = await db.selectFrom('users').select(['id']).where('email', '=', toEmail.trim().toLowerCase()).where('status', '=', 'active').executeTakeFirst();
+    async transfer(
+      actor: Actor,
+      vehicleId: string,
+      toEmail: string,
+    ): Promise<{ ownershipId: string; ended: Record<string, number> }> {
+      const to = await db
+        .selectFrom('users')
+        .select(['id'])
+        .where('email', '=', toEmail.trim().toLowerCase())
+        .where('status', '=', 'active')
+        .executeTakeFirst();
       // One answer for an unknown address and one that cannot receive: no way to test which emails exist.
-      if (!to || to.id === actor.userId) throw new CarapaceError('ERR_TRANSFER_REFUSED', 'this vehicle cannot be transferred to that account');
+      if (!to || to.id === actor.userId)
+        throw new CarapaceError('ERR_TRANSFER_REFUSED', 'this vehicle cannot be transferred to that account');
       const at = clock.now().toISOString();
       return db.transaction().execute(async (trx) => {
         const rels = await inForceOn(trx, vehicleId, at).execute();
         const ownership = rels.filter((r) => r.kind === 'ownership' && r.user_id === actor.userId);
-        if (ownership.length !== 1) throw new CarapaceError('ERR_CONFLICT', 'the ownership changed meanwhile; reload and try again');
+        if (ownership.length !== 1)
+          throw new CarapaceError('ERR_CONFLICT', 'the ownership changed meanwhile; reload and try again');
         const ended: Record<string, number> = {};
         const endKind = async (kind: RelationshipRow['kind'], reason: string) => {
           const rows = rels.filter((r) => r.kind === kind);
@@ -72,69 +114,178 @@ export function createVehicleAccess(deps: { db: Kysely<Database>; audit: AuditLo
         await end(trx, supportRows, actor.userId, 'vehicle transferred: the support case no longer covers it', at);
         for (const r of supportRows) {
           if (!r.user_id || !r.account_id) continue;
-          const kept = await deps.relationships.grant({ type: 'user', id: actor.userId }, { kind: 'support_case', userId: r.user_id, accountId: r.account_id, attributes: JSON.parse(r.attributes) as Record<string, unknown> }, trx);
-          await trx.updateTable('support_cases').set({ vehicle_id: null, relationship_id: kept.id }).where('relationship_id', '=', r.id).execute();
+          const kept = await deps.relationships.grant(
+            { type: 'user', id: actor.userId },
+            {
+              kind: 'support_case',
+              userId: r.user_id,
+              accountId: r.account_id,
+              attributes: JSON.parse(r.attributes) as Record<string, unknown>,
+            },
+            trx,
+          );
+          await trx
+            .updateTable('support_cases')
+            .set({ vehicle_id: null, relationship_id: kept.id })
+            .where('relationship_id', '=', r.id)
+            .execute();
         }
         ended.support_case = supportRows.length;
-        const approvals = await trx.updateTable('jit_approvals').set({ expires_at: at }).where('vehicle_id', '=', vehicleId).where('used_at', 'is', null).where('expires_at', '>', at).executeTakeFirst();
+        const approvals = await trx
+          .updateTable('jit_approvals')
+          .set({ expires_at: at })
+          .where('vehicle_id', '=', vehicleId)
+          .where('used_at', 'is', null)
+          .where('expires_at', '>', at)
+          .executeTakeFirst();
         ended.approvals = Number(approvals.numUpdatedRows);
-        const invites = await trx.updateTable('delegation_invites').set({ status: 'revoked' }).where('vehicle_id', '=', vehicleId).where('status', '=', 'pending').executeTakeFirst();
+        const invites = await trx
+          .updateTable('delegation_invites')
+          .set({ status: 'revoked' })
+          .where('vehicle_id', '=', vehicleId)
+          .where('status', '=', 'pending')
+          .executeTakeFirst();
         ended.invites = Number(invites.numUpdatedRows);
-        const cases = await trx.updateTable('service_cases').set({ status: 'closed', closed_at: at, closed_by: `user:${actor.userId}`, resolution: 'vehicle transferred' })
-          .where('vehicle_id', '=', vehicleId).where('status', 'in', ['requested', 'open']).executeTakeFirst();
+        const cases = await trx
+          .updateTable('service_cases')
+          .set({
+            status: 'closed',
+            closed_at: at,
+            closed_by: `user:${actor.userId}`,
+            resolution: 'vehicle transferred',
+          })
+          .where('vehicle_id', '=', vehicleId)
+          .where('status', 'in', ['requested', 'open'])
+          .executeTakeFirst();
         ended.serviceCases = Number(cases.numUpdatedRows);
-        for (const cascade of deps.cascades ?? []) ended.commandJobs = (ended.commandJobs ?? 0) + await cascade(trx, { vehicleId, ownerId: actor.userId, at });
-        const granted = await deps.relationships.grant({ type: 'user', id: actor.userId }, { kind: 'ownership', userId: to.id, vehicleId }, trx);
+        for (const cascade of deps.cascades ?? [])
+          ended.commandJobs = (ended.commandJobs ?? 0) + (await cascade(trx, { vehicleId, ownerId: actor.userId, at }));
+        const granted = await deps.relationships.grant(
+          { type: 'user', id: actor.userId },
+          { kind: 'ownership', userId: to.id, vehicleId },
+          trx,
+        );
         await audit.append(trx, {
-          type: 'relationships.vehicle.transferred', actor: { type: 'user', id: actor.userId }, applicationId: actor.clientId, object: { type: 'vehicle', id: vehicleId },
-          action: 'vehicle:transfer', decision: 'allow', details: { toUser: to.id, ...Object.fromEntries(Object.entries(ended).map(([k, v]) => [`ended_${k}`, v])) },
+          type: 'relationships.vehicle.transferred',
+          actor: { type: 'user', id: actor.userId },
+          applicationId: actor.clientId,
+          object: { type: 'vehicle', id: vehicleId },
+          action: 'vehicle:transfer',
+          decision: 'allow',
+          details: { toUser: to.id, ...Object.fromEntries(Object.entries(ended).map(([k, v]) => [`ended_${k}`, v])) },
         });
         return { ownershipId: granted.id, ended };
       });
     },
 
-    /** Creates a single-use invite for a driver: the owner fixes the window and the commands; the code is returned once. */
-    async invite(actor: Actor, vehicleId: string, args: { email: string; commands: string[]; validFrom?: string; validUntil: string }) {
+    /**
+     * Creates a single-use invite for a driver: the owner fixes the window and the commands; the code is returned once.
+     */
+    async invite(
+      actor: Actor,
+      vehicleId: string,
+      args: { email: string; commands: string[]; validFrom?: string; validUntil: string },
+    ) {
       const now = clock.now();
       const from = args.validFrom ? new Date(args.validFrom) : now;
       const until = new Date(args.validUntil);
-      if (Number.isNaN(from.getTime()) || Number.isNaN(until.getTime())) throw new CarapaceError('ERR_VALIDATION', 'validFrom and validUntil are RFC 3339 date-times', { field: 'validUntil' });
-      if (until <= from || until <= now) throw new CarapaceError('ERR_VALIDATION', 'validUntil must be after validFrom and in the future', { field: 'validUntil' });
+      if (Number.isNaN(from.getTime()) || Number.isNaN(until.getTime()))
+        throw new CarapaceError('ERR_VALIDATION', 'validFrom and validUntil are RFC 3339 date-times', {
+          field: 'validUntil',
+        });
+      if (until <= from || until <= now)
+        throw new CarapaceError('ERR_VALIDATION', 'validUntil must be after validFrom and in the future', {
+          field: 'validUntil',
+        });
       // A delegation starts now or later: history must never show access before it was granted.
-      if (from.getTime() < now.getTime() - 60_000) throw new CarapaceError('ERR_VALIDATION', 'validFrom cannot be in the past', { field: 'validFrom' });
-      if (until.getTime() - from.getTime() > MAX_DELEGATION_DAYS * DAY_MS) throw new CarapaceError('ERR_VALIDATION', `a delegation lasts at most ${MAX_DELEGATION_DAYS} days`, { field: 'validUntil' });
+      if (from.getTime() < now.getTime() - 60_000)
+        throw new CarapaceError('ERR_VALIDATION', 'validFrom cannot be in the past', { field: 'validFrom' });
+      if (until.getTime() - from.getTime() > MAX_DELEGATION_DAYS * DAY_MS)
+        throw new CarapaceError('ERR_VALIDATION', `a delegation lasts at most ${MAX_DELEGATION_DAYS} days`, {
+          field: 'validUntil',
+        });
       const unknown = args.commands.filter((c) => !(DELEGABLE_COMMANDS as readonly string[]).includes(c));
-      if (unknown.length > 0 || args.commands.length === 0) throw new CarapaceError('ERR_VALIDATION', `commands must be a non-empty list from: ${DELEGABLE_COMMANDS.join(', ')}`, { field: 'commands' });
+      if (unknown.length > 0 || args.commands.length === 0)
+        throw new CarapaceError(
+          'ERR_VALIDATION',
+          `commands must be a non-empty list from: ${DELEGABLE_COMMANDS.join(', ')}`,
+          { field: 'commands' },
+        );
       const code = newLinkCode();
       const row = {
-        id: newId(), vehicle_id: vehicleId, invitee_email: args.email.trim().toLowerCase(), code_hash: codeHash(code), commands: JSON.stringify([...new Set(args.commands)].sort()),
-        valid_from: from.toISOString(), valid_until: until.toISOString(), expires_at: new Date(Math.min(now.getTime() + INVITE_TTL_MS, until.getTime())).toISOString(),
-        status: 'pending' as const, created_by: actor.userId, created_at: now.toISOString(), accepted_by: null, accepted_at: null, relationship_id: null,
+        id: newId(),
+        vehicle_id: vehicleId,
+        invitee_email: args.email.trim().toLowerCase(),
+        code_hash: codeHash(code),
+        commands: JSON.stringify([...new Set(args.commands)].sort()),
+        valid_from: from.toISOString(),
+        valid_until: until.toISOString(),
+        expires_at: new Date(Math.min(now.getTime() + INVITE_TTL_MS, until.getTime())).toISOString(),
+        status: 'pending' as const,
+        created_by: actor.userId,
+        created_at: now.toISOString(),
+        accepted_by: null,
+        accepted_at: null,
+        relationship_id: null,
       };
       await db.transaction().execute(async (trx) => {
         await trx.insertInto('delegation_invites').values(row).execute();
-        await audit.append(trx, { type: 'relationships.delegation.invited', actor: { type: 'user', id: actor.userId }, applicationId: actor.clientId, object: { type: 'vehicle', id: vehicleId }, action: 'delegation:create', decision: 'allow', details: { inviteId: row.id, commands: JSON.parse(row.commands) as string[], validUntil: row.valid_until } });
+        await audit.append(trx, {
+          type: 'relationships.delegation.invited',
+          actor: { type: 'user', id: actor.userId },
+          applicationId: actor.clientId,
+          object: { type: 'vehicle', id: vehicleId },
+          action: 'delegation:create',
+          decision: 'allow',
+          details: { inviteId: row.id, commands: JSON.parse(row.commands) as string[], validUntil: row.valid_until },
+        });
       });
       return { invite: row, code };
     },
 
     /** Accepts an invite with its code: the delegation gets exactly the window and commands the owner set. */
     async accept(actor: Actor, invite: Database['delegation_invites'], code: string): Promise<RelationshipRow> {
-      if (codeHash(code) !== invite.code_hash) throw new CarapaceError('ERR_INVITE_INVALID', 'this invite code is not valid');
+      if (codeHash(code) !== invite.code_hash)
+        throw new CarapaceError('ERR_INVITE_INVALID', 'this invite code is not valid');
       const at = clock.now();
       return db.transaction().execute(async (trx) => {
         // Single use, even when two requests race: only one update moves it out of pending.
-        const taken = await trx.updateTable('delegation_invites').set({ status: 'accepted', accepted_by: actor.userId, accepted_at: at.toISOString() })
-          .where('id', '=', invite.id).where('status', '=', 'pending').where('expires_at', '>', at.toISOString()).executeTakeFirst();
-        if (Number(taken.numUpdatedRows) !== 1) throw new CarapaceError('ERR_INVITE_INVALID', 'this invite code is not valid');
-        const owner = await trx.selectFrom('relationships').select(['user_id']).where('vehicle_id', '=', invite.vehicle_id).where('kind', '=', 'ownership').where('ended_at', 'is', null).executeTakeFirst();
+        const taken = await trx
+          .updateTable('delegation_invites')
+          .set({ status: 'accepted', accepted_by: actor.userId, accepted_at: at.toISOString() })
+          .where('id', '=', invite.id)
+          .where('status', '=', 'pending')
+          .where('expires_at', '>', at.toISOString())
+          .executeTakeFirst();
+        if (Number(taken.numUpdatedRows) !== 1)
+          throw new CarapaceError('ERR_INVITE_INVALID', 'this invite code is not valid');
+        const owner = await trx
+          .selectFrom('relationships')
+          .select(['user_id'])
+          .where('vehicle_id', '=', invite.vehicle_id)
+          .where('kind', '=', 'ownership')
+          .where('ended_at', 'is', null)
+          .executeTakeFirst();
         // The invite dies with the ownership that issued it.
-        if (owner?.user_id !== invite.created_by) throw new CarapaceError('ERR_INVITE_INVALID', 'this invite code is not valid');
-        const rel = await deps.relationships.grant({ type: 'user', id: invite.created_by }, {
-          kind: 'delegation', userId: actor.userId, vehicleId: invite.vehicle_id, attributes: { commands: JSON.parse(invite.commands) as string[], inviteId: invite.id },
-          validFrom: new Date(invite.valid_from), validUntil: new Date(invite.valid_until),
-        }, trx);
-        await trx.updateTable('delegation_invites').set({ relationship_id: rel.id }).where('id', '=', invite.id).execute();
+        if (owner?.user_id !== invite.created_by)
+          throw new CarapaceError('ERR_INVITE_INVALID', 'this invite code is not valid');
+        const rel = await deps.relationships.grant(
+          { type: 'user', id: invite.created_by },
+          {
+            kind: 'delegation',
+            userId: actor.userId,
+            vehicleId: invite.vehicle_id,
+            attributes: { commands: JSON.parse(invite.commands) as string[], inviteId: invite.id },
+            validFrom: new Date(invite.valid_from),
+            validUntil: new Date(invite.valid_until),
+          },
+          trx,
+        );
+        await trx
+          .updateTable('delegation_invites')
+          .set({ relationship_id: rel.id })
+          .where('id', '=', invite.id)
+          .execute();
         return rel;
       });
     },
@@ -142,9 +293,22 @@ export function createVehicleAccess(deps: { db: Kysely<Database>; audit: AuditLo
     /** Withdraws a pending invite: its code stops working at once. */
     async withdrawInvite(actor: Actor, invite: Database['delegation_invites'], reason: string): Promise<void> {
       await db.transaction().execute(async (trx) => {
-        const r = await trx.updateTable('delegation_invites').set({ status: 'revoked' }).where('id', '=', invite.id).where('status', '=', 'pending').executeTakeFirst();
+        const r = await trx
+          .updateTable('delegation_invites')
+          .set({ status: 'revoked' })
+          .where('id', '=', invite.id)
+          .where('status', '=', 'pending')
+          .executeTakeFirst();
         if (Number(r.numUpdatedRows) !== 1) throw new CarapaceError('ERR_CONFLICT', 'the invite is no longer pending');
-        await audit.append(trx, { type: 'relationships.delegation.invite_withdrawn', actor: { type: 'user', id: actor.userId }, applicationId: actor.clientId, object: { type: 'delegation_invite', id: invite.id }, action: 'delegation:revoke_invite', decision: 'allow', reason });
+        await audit.append(trx, {
+          type: 'relationships.delegation.invite_withdrawn',
+          actor: { type: 'user', id: actor.userId },
+          applicationId: actor.clientId,
+          object: { type: 'delegation_invite', id: invite.id },
+          action: 'delegation:revoke_invite',
+          decision: 'allow',
+          reason,
+        });
       });
     },
 
@@ -154,16 +318,42 @@ export function createVehicleAccess(deps: { db: Kysely<Database>; audit: AuditLo
     },
 
     /** Records an owner's consent for a partner on one vehicle, for named scopes, until a date. */
-    async grantPartner(actor: Actor, vehicleId: string, args: { clientId: string; scopes: string[]; until: string }): Promise<RelationshipRow> {
-      const partner = await db.selectFrom('applications').select(['client_id', 'kind', 'scopes']).where('client_id', '=', args.clientId).executeTakeFirst();
-      if (!partner || partner.kind !== 'partner') throw new CarapaceError('ERR_VALIDATION', 'no partner application with that client id', { field: 'clientId' });
+    async grantPartner(
+      actor: Actor,
+      vehicleId: string,
+      args: { clientId: string; scopes: string[]; until: string },
+    ): Promise<RelationshipRow> {
+      const partner = await db
+        .selectFrom('applications')
+        .select(['client_id', 'kind', 'scopes'])
+        .where('client_id', '=', args.clientId)
+        .executeTakeFirst();
+      if (!partner || partner.kind !== 'partner')
+        throw new CarapaceError('ERR_VALIDATION', 'no partner application with that client id', { field: 'clientId' });
       const registered = JSON.parse(partner.scopes) as string[];
-      const bad = args.scopes.filter((s) => !(PARTNER_GRANTABLE_SCOPES as readonly string[]).includes(s) || !registered.includes(s));
-      if (bad.length > 0 || args.scopes.length === 0) throw new CarapaceError('ERR_VALIDATION', `scopes must be non-empty, registered for the partner, and from: ${PARTNER_GRANTABLE_SCOPES.join(', ')}`, { field: 'scopes' });
+      const bad = args.scopes.filter(
+        (s) => !(PARTNER_GRANTABLE_SCOPES as readonly string[]).includes(s) || !registered.includes(s),
+      );
+      if (bad.length > 0 || args.scopes.length === 0)
+        throw new CarapaceError(
+          'ERR_VALIDATION',
+          `scopes must be non-empty, registered for the partner, and from: ${PARTNER_GRANTABLE_SCOPES.join(', ')}`,
+          { field: 'scopes' },
+        );
       const until = new Date(args.until);
       const now = clock.now();
-      if (Number.isNaN(until.getTime()) || until <= now || until.getTime() - now.getTime() > 366 * DAY_MS) throw new CarapaceError('ERR_VALIDATION', 'until must be in the future and within a year', { field: 'until' });
-      return deps.relationships.grant({ type: 'user', id: actor.userId }, { kind: 'partner_grant', applicationId: partner.client_id, vehicleId, attributes: { scopes: [...new Set(args.scopes)].sort() }, validUntil: until });
+      if (Number.isNaN(until.getTime()) || until <= now || until.getTime() - now.getTime() > 366 * DAY_MS)
+        throw new CarapaceError('ERR_VALIDATION', 'until must be in the future and within a year', { field: 'until' });
+      return deps.relationships.grant(
+        { type: 'user', id: actor.userId },
+        {
+          kind: 'partner_grant',
+          applicationId: partner.client_id,
+          vehicleId,
+          attributes: { scopes: [...new Set(args.scopes)].sort() },
+          validUntil: until,
+        },
+      );
     },
   };
 }

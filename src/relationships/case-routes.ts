@@ -11,134 +11,442 @@ import type { ServiceCaseRow, SupportCaseRow } from './tables.js';
 
 const CaseParams = Type.Object({ caseId: Id }, closed);
 const Resolution = Type.Object({ resolution: Type.String({ minLength: 1, maxLength: 500 }) }, closed);
-const ServiceCase = Type.Object({ id: Type.String(), dealerTenantId: Type.String(), vehicleId: NullableString, reason: Type.String(), status: Type.String(), requestedAt: Type.String(), closesAt: NullableString }, closed);
-const SupportCase = Type.Object({ id: Type.String(), accountId: Type.String(), vehicleId: NullableString, assigneeId: Type.String(), summary: Type.String(), status: Type.String(), openedAt: Type.String() }, closed);
+const ServiceCase = Type.Object(
+  {
+    id: Type.String(),
+    dealerTenantId: Type.String(),
+    vehicleId: NullableString,
+    reason: Type.String(),
+    status: Type.String(),
+    requestedAt: Type.String(),
+    closesAt: NullableString,
+  },
+  closed,
+);
+const SupportCase = Type.Object(
+  {
+    id: Type.String(),
+    accountId: Type.String(),
+    vehicleId: NullableString,
+    assigneeId: Type.String(),
+    summary: Type.String(),
+    status: Type.String(),
+    openedAt: Type.String(),
+  },
+  closed,
+);
 const Account = Type.Object({ id: Type.String(), name: Type.String(), email: Type.String() }, closed);
 
 const actorOf = (req: FastifyRequest): Actor => {
   const p = authorizedOf(req).principal as Extract<Principal, { kind: 'user' }>;
   return { userId: p.userId, clientId: p.clientId };
 };
-/** A dealer sees the vehicle id of a case only once the owner consented: a request, refused or not, never confirms that a VIN exists. */
+/**
+ * A dealer sees the vehicle id of a case only once the owner consented: a request, refused or not, never confirms that
+ * a VIN exists.
+ */
 const serviceView = (c: ServiceCaseRow, forDealer: boolean) => ({
-  id: c.id, dealerTenantId: c.dealer_tenant_id, vehicleId: forDealer && c.consented_at === null ? null : c.vehicle_id, reason: c.reason, status: c.status, requestedAt: c.requested_at, closesAt: c.closes_at,
+  id: c.id,
+  dealerTenantId: c.dealer_tenant_id,
+  vehicleId: forDealer && c.consented_at === null ? null : c.vehicle_id,
+  reason: c.reason,
+  status: c.status,
+  requestedAt: c.requested_at,
+  closesAt: c.closes_at,
 });
-const supportView = (c: SupportCaseRow) => ({ id: c.id, accountId: c.account_id, vehicleId: c.vehicle_id, assigneeId: c.assignee_id, summary: c.summary, status: c.status, openedAt: c.opened_at });
+const supportView = (c: SupportCaseRow) => ({
+  id: c.id,
+  accountId: c.account_id,
+  vehicleId: c.vehicle_id,
+  assigneeId: c.assignee_id,
+  summary: c.summary,
+  status: c.status,
+  openedAt: c.opened_at,
+});
 
 /** Dealer service cases, support cases with just-in-time approvals, and the support tools (account read, search). */
 export function registerCaseRoutes(app: App, deps: { db: Kysely<Database>; clock: Clock; cases: Cases }): void {
   const { db } = deps;
   const now = () => deps.clock.now().toISOString();
   const TenantParams = Type.Object({ tenantId: Id }, closed);
-  const effective = (c: ServiceCaseRow): ServiceCaseRow => (c.status === 'open' && c.closes_at !== null && c.closes_at <= now() ? { ...c, status: 'closed' } : c);
+  const effective = (c: ServiceCaseRow): ServiceCaseRow =>
+    c.status === 'open' && c.closes_at !== null && c.closes_at <= now() ? { ...c, status: 'closed' } : c;
 
-  app.post('/v1/dealers/:tenantId/service-cases', {
-    config: apiRoute({ owner: 'relationships', purpose: 'A dealer requests a service case on a vehicle by VIN; nothing is granted until the owner consents.', action: 'service_case:request', scopes: ['vehicle:diagnostics'], safetyImpact: 'low', authorize: { resource: load.tenant(), visibleWith: 'tenant:read' } }),
-    schema: { params: TenantParams, querystring: NoQuery, body: Type.Object({ vin: Type.String({ minLength: 17, maxLength: 17 }), reason: Type.String({ minLength: 1, maxLength: 500 }) }, closed), response: { 202: ServiceCase } },
-  }, async (req, reply) => {
-    const tenant = authorizedOf<{ id: string }>(req).object;
-    return reply.code(202).send(serviceView(await deps.cases.requestService(actorOf(req), tenant.id, req.body as { vin: string; reason: string }), true));
-  });
-
-  app.get('/v1/dealers/:tenantId/service-cases', {
-    config: apiRoute({ owner: 'relationships', purpose: "A dealer's service cases.", action: 'service_case:list', scopes: ['vehicle:diagnostics'], authorize: { resource: load.tenant(), visibleWith: 'tenant:read' } }),
-    schema: { params: TenantParams, querystring: NoQuery, response: { 200: Type.Object({ cases: Type.Array(ServiceCase) }, closed) } },
-  }, async (req) => {
-    const tenant = authorizedOf<{ id: string }>(req).object;
-    const rows = await db.selectFrom('service_cases').selectAll().where('dealer_tenant_id', '=', tenant.id).orderBy('requested_at', 'desc').limit(200).execute();
-    return { cases: rows.map((c) => serviceView(effective(c), true)) };
-  });
-
-  app.get('/v1/vehicles/:vehicleId/service-cases', {
-    config: apiRoute({ owner: 'relationships', purpose: "The service cases on the owner's vehicle, including requests waiting for consent.", action: 'service_case:list_for_vehicle', scopes: ['vehicle:consent'], authorize: { resource: load.vehicle(), visibleWith: 'vehicle:read' } }),
-    schema: { params: Type.Object({ vehicleId: Id }, closed), querystring: NoQuery, response: { 200: Type.Object({ cases: Type.Array(ServiceCase) }, closed) } },
-  }, async (req) => {
-    const { object: vehicle, principal } = authorizedOf<{ id: string; relationships: Array<{ kind: string; user_id: string | null; valid_from: string }> }>(req);
-    // An owner sees the cases of their own ownership, never the previous owner's service history.
-    const since = vehicle.relationships.find((r) => r.kind === 'ownership' && principal.kind === 'user' && r.user_id === principal.userId)?.valid_from ?? now();
-    const rows = await db.selectFrom('service_cases').selectAll().where('vehicle_id', '=', vehicle.id).where('requested_at', '>=', since).orderBy('requested_at', 'desc').limit(200).execute();
-    return { cases: rows.map((c) => serviceView(effective(c), false)) };
-  });
-
-  app.post('/v1/service-cases/:caseId/consent', {
-    config: apiRoute({ owner: 'relationships', purpose: "The owner consents to a dealer's case for a number of days.", action: 'service_case:consent', scopes: ['vehicle:consent'], safetyImpact: 'high', authorize: { resource: load.serviceCase() } }),
-    schema: { params: CaseParams, querystring: NoQuery, body: Type.Object({ days: Type.Integer({ minimum: 1, maximum: MAX_SERVICE_CASE_DAYS }) }, closed), response: { 200: ServiceCase } },
-  }, async (req) => serviceView(await deps.cases.consentService(actorOf(req), authorizedOf<ServiceCaseRow>(req).object, (req.body as { days: number }).days), false));
-
-  app.post('/v1/service-cases/:caseId/close', {
-    config: apiRoute({ owner: 'relationships', purpose: 'The dealer or the owner closes a service case; the dealer\'s access ends.', action: 'service_case:close', scopes: ['vehicle:consent', 'vehicle:diagnostics'], anyScope: true, safetyImpact: 'low', authorize: { resource: load.serviceCase() } }),
-    schema: { params: CaseParams, querystring: NoQuery, body: Resolution, response: { 200: Type.Object({ id: Type.String(), status: Type.String() }, closed) } },
-  }, async (req) => {
-    const sc = authorizedOf<ServiceCaseRow>(req).object;
-    await deps.cases.closeService(actorOf(req), sc, (req.body as { resolution: string }).resolution);
-    return { id: sc.id, status: sc.status === 'requested' ? 'refused' : 'closed' };
-  });
-
-  app.post('/v1/support-cases', {
-    config: apiRoute({ owner: 'relationships', purpose: 'A security admin opens a support case about an account (and optionally its vehicle) and assigns an agent.', action: 'support_case:open', scopes: ['security:admin'], safetyImpact: 'low', authorize: { resource: load.platform } }),
-    schema: {
-      querystring: NoQuery,
-      body: Type.Object({ accountEmail: Type.String({ minLength: 3, maxLength: 320 }), assigneeEmail: Type.String({ minLength: 3, maxLength: 320 }), vehicleId: Type.Optional(Id), summary: Type.String({ minLength: 1, maxLength: 500 }) }, closed),
-      response: { 201: SupportCase },
+  app.post(
+    '/v1/dealers/:tenantId/service-cases',
+    {
+      config: apiRoute({
+        owner: 'relationships',
+        purpose: 'A dealer requests a service case on a vehicle by VIN; nothing is granted until the owner consents.',
+        action: 'service_case:request',
+        scopes: ['vehicle:diagnostics'],
+        safetyImpact: 'low',
+        authorize: { resource: load.tenant(), visibleWith: 'tenant:read' },
+      }),
+      schema: {
+        params: TenantParams,
+        querystring: NoQuery,
+        body: Type.Object(
+          { vin: Type.String({ minLength: 17, maxLength: 17 }), reason: Type.String({ minLength: 1, maxLength: 500 }) },
+          closed,
+        ),
+        response: { 202: ServiceCase },
+      },
     },
-  }, async (req, reply) => {
-    const platform = authorizedOf<{ operatorTenantId: string }>(req).object;
-    return reply.code(201).send(supportView(await deps.cases.openSupport(actorOf(req), platform.operatorTenantId, req.body as { accountEmail: string; assigneeEmail: string; vehicleId?: string; summary: string })));
-  });
-
-  app.get('/v1/support-cases', {
-    config: apiRoute({ owner: 'relationships', purpose: 'Open support cases: an agent sees the ones assigned to them, a security admin all of them.', action: 'support_case:list', scopes: ['support:read'], authorize: { resource: load.self } }),
-    schema: { querystring: NoQuery, response: { 200: Type.Object({ cases: Type.Array(SupportCase) }, closed) } },
-  }, async (req) => {
-    const me = actorOf(req).userId;
-    const admin = await db.selectFrom('memberships').select(['tenant_id']).where('user_id', '=', me).where('role', '=', 'security_admin').where('ended_at', 'is', null).execute();
-    let q = db.selectFrom('support_cases').selectAll().where('status', '=', 'open');
-    q = admin.length > 0 ? q.where('operator_tenant_id', 'in', admin.map((a) => a.tenant_id)) : q.where('assignee_id', '=', me);
-    return { cases: (await q.orderBy('opened_at', 'desc').limit(200).execute()).map(supportView) };
-  });
-
-  app.post('/v1/support-cases/:caseId/close', {
-    config: apiRoute({ owner: 'relationships', purpose: 'The assigned agent or a security admin closes a support case; access and unused approvals end.', action: 'support_case:close', scopes: ['support:read', 'security:admin'], anyScope: true, safetyImpact: 'low', authorize: { resource: load.supportCase() } }),
-    schema: { params: CaseParams, querystring: NoQuery, body: Resolution, response: { 200: Type.Object({ id: Type.String(), status: Type.String() }, closed) } },
-  }, async (req) => {
-    const sc = authorizedOf<SupportCaseRow>(req).object;
-    await deps.cases.closeSupport(actorOf(req), sc, (req.body as { resolution: string }).resolution);
-    return { id: sc.id, status: 'closed' };
-  });
-
-  app.post('/v1/support-cases/:caseId/approvals', {
-    config: apiRoute({ owner: 'relationships', purpose: "A security admin approves one physical command for the case's agent on the case's vehicle, for minutes.", action: 'support_case:approve_command', scopes: ['security:admin'], safetyImpact: 'high', authorize: { resource: load.supportCase() } }),
-    schema: {
-      params: CaseParams, querystring: NoQuery,
-      body: Type.Object({ command: Type.String({ enum: [...DELEGABLE_COMMANDS] }), reason: Type.String({ minLength: 1, maxLength: 500 }), minutes: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_APPROVAL_MINUTES })) }, closed),
-      response: { 201: Type.Object({ id: Type.String(), supportCaseId: Type.String(), agentId: Type.String(), vehicleId: Type.String(), command: Type.String(), expiresAt: Type.String() }, closed) },
+    async (req, reply) => {
+      const tenant = authorizedOf<{ id: string }>(req).object;
+      return reply
+        .code(202)
+        .send(serviceView(await deps.cases.requestService(actorOf(req), tenant.id, req.body), true));
     },
-  }, async (req, reply) => {
-    const a = await deps.cases.approveCommand(actorOf(req), authorizedOf<SupportCaseRow>(req).object, req.body as { command: string; reason: string; minutes?: number });
-    return reply.code(201).send({ id: a.id, supportCaseId: a.support_case_id, agentId: a.agent_id, vehicleId: a.vehicle_id, command: a.command, expiresAt: a.expires_at });
-  });
+  );
 
-  app.get('/v1/accounts/:accountId', {
-    config: apiRoute({ owner: 'relationships', purpose: 'An account as a support agent with an open case about it sees it.', action: 'account:read', scopes: ['support:read'], authorize: { resource: load.account() } }),
-    schema: { params: Type.Object({ accountId: Id }, closed), querystring: NoQuery, response: { 200: Type.Object({ id: Type.String(), name: Type.String(), email: Type.String(), vehicleIds: Type.Array(Type.String()) }, closed) } },
-  }, async (req) => {
-    const user = authorizedOf<{ id: string; email: string; display_name: string }>(req).object;
-    const owned = await db.selectFrom('relationships').select(['vehicle_id']).where('user_id', '=', user.id).where('kind', '=', 'ownership').where('ended_at', 'is', null).where('valid_from', '<=', now()).execute();
-    return { id: user.id, name: user.display_name, email: user.email, vehicleIds: owned.map((o) => o.vehicle_id as string).sort() };
-  });
+  app.get(
+    '/v1/dealers/:tenantId/service-cases',
+    {
+      config: apiRoute({
+        owner: 'relationships',
+        purpose: "A dealer's service cases.",
+        action: 'service_case:list',
+        scopes: ['vehicle:diagnostics'],
+        authorize: { resource: load.tenant(), visibleWith: 'tenant:read' },
+      }),
+      schema: {
+        params: TenantParams,
+        querystring: NoQuery,
+        response: { 200: Type.Object({ cases: Type.Array(ServiceCase) }, closed) },
+      },
+    },
+    async (req) => {
+      const tenant = authorizedOf<{ id: string }>(req).object;
+      const rows = await db
+        .selectFrom('service_cases')
+        .selectAll()
+        .where('dealer_tenant_id', '=', tenant.id)
+        .orderBy('requested_at', 'desc')
+        .limit(200)
+        .execute();
+      return { cases: rows.map((c) => serviceView(effective(c), true)) };
+    },
+  );
 
-  app.get('/v1/support/accounts', {
-    config: apiRoute({ owner: 'relationships', purpose: 'Support search: only accounts with an open case assigned to the caller (any open case for a security admin).', action: 'support:search', scopes: ['support:read'], authorize: { resource: load.self } }),
-    schema: { querystring: Type.Object({ email: Type.String({ minLength: 1, maxLength: 320 }) }, closed), response: { 200: Type.Object({ accounts: Type.Array(Account) }, closed) } },
-  }, async (req) => {
-    const me = actorOf(req).userId;
-    const email = (req.query as { email: string }).email.trim().toLowerCase();
-    const admin = await db.selectFrom('memberships').select(['tenant_id']).where('user_id', '=', me).where('role', '=', 'security_admin').where('ended_at', 'is', null).execute();
-    let q = db.selectFrom('support_cases').innerJoin('users', 'users.id', 'support_cases.account_id').select(['users.id', 'users.display_name', 'users.email'])
-      .where('support_cases.status', '=', 'open').where('users.email', '=', email);
-    q = admin.length > 0 ? q.where('support_cases.operator_tenant_id', 'in', admin.map((a) => a.tenant_id)) : q.where('support_cases.assignee_id', '=', me);
-    const rows = await q.execute();
-    const unique = [...new Map(rows.map((r) => [r.id, r])).values()];
-    return { accounts: unique.map((r) => ({ id: r.id, name: r.display_name, email: r.email })) };
-  });
+  app.get(
+    '/v1/vehicles/:vehicleId/service-cases',
+    {
+      config: apiRoute({
+        owner: 'relationships',
+        purpose: "The service cases on the owner's vehicle, including requests waiting for consent.",
+        action: 'service_case:list_for_vehicle',
+        scopes: ['vehicle:consent'],
+        authorize: { resource: load.vehicle(), visibleWith: 'vehicle:read' },
+      }),
+      schema: {
+        params: Type.Object({ vehicleId: Id }, closed),
+        querystring: NoQuery,
+        response: { 200: Type.Object({ cases: Type.Array(ServiceCase) }, closed) },
+      },
+    },
+    async (req) => {
+      const { object: vehicle, principal } = authorizedOf<{
+        id: string;
+        relationships: Array<{ kind: string; user_id: string | null; valid_from: string }>;
+      }>(req);
+      // An owner sees the cases of their own ownership, never the previous owner's service history.
+      const since =
+        vehicle.relationships.find(
+          (r) => r.kind === 'ownership' && principal.kind === 'user' && r.user_id === principal.userId,
+        )?.valid_from ?? now();
+      const rows = await db
+        .selectFrom('service_cases')
+        .selectAll()
+        .where('vehicle_id', '=', vehicle.id)
+        .where('requested_at', '>=', since)
+        .orderBy('requested_at', 'desc')
+        .limit(200)
+        .execute();
+      return { cases: rows.map((c) => serviceView(effective(c), false)) };
+    },
+  );
+
+  app.post(
+    '/v1/service-cases/:caseId/consent',
+    {
+      config: apiRoute({
+        owner: 'relationships',
+        purpose: "The owner consents to a dealer's case for a number of days.",
+        action: 'service_case:consent',
+        scopes: ['vehicle:consent'],
+        safetyImpact: 'high',
+        authorize: { resource: load.serviceCase() },
+      }),
+      schema: {
+        params: CaseParams,
+        querystring: NoQuery,
+        body: Type.Object({ days: Type.Integer({ minimum: 1, maximum: MAX_SERVICE_CASE_DAYS }) }, closed),
+        response: { 200: ServiceCase },
+      },
+    },
+    async (req) =>
+      serviceView(
+        await deps.cases.consentService(actorOf(req), authorizedOf<ServiceCaseRow>(req).object, req.body.days),
+        false,
+      ),
+  );
+
+  app.post(
+    '/v1/service-cases/:caseId/close',
+    {
+      config: apiRoute({
+        owner: 'relationships',
+        purpose: "The dealer or the owner closes a service case; the dealer's access ends.",
+        action: 'service_case:close',
+        scopes: ['vehicle:consent', 'vehicle:diagnostics'],
+        anyScope: true,
+        safetyImpact: 'low',
+        authorize: { resource: load.serviceCase() },
+      }),
+      schema: {
+        params: CaseParams,
+        querystring: NoQuery,
+        body: Resolution,
+        response: { 200: Type.Object({ id: Type.String(), status: Type.String() }, closed) },
+      },
+    },
+    async (req) => {
+      const sc = authorizedOf<ServiceCaseRow>(req).object;
+      await deps.cases.closeService(actorOf(req), sc, req.body.resolution);
+      return { id: sc.id, status: sc.status === 'requested' ? 'refused' : 'closed' };
+    },
+  );
+
+  app.post(
+    '/v1/support-cases',
+    {
+      config: apiRoute({
+        owner: 'relationships',
+        purpose:
+          'A security admin opens a support case about an account (and optionally its vehicle) and assigns an agent.',
+        action: 'support_case:open',
+        scopes: ['security:admin'],
+        safetyImpact: 'low',
+        authorize: { resource: load.platform },
+      }),
+      schema: {
+        querystring: NoQuery,
+        body: Type.Object(
+          {
+            accountEmail: Type.String({ minLength: 3, maxLength: 320 }),
+            assigneeEmail: Type.String({ minLength: 3, maxLength: 320 }),
+            vehicleId: Type.Optional(Id),
+            summary: Type.String({ minLength: 1, maxLength: 500 }),
+          },
+          closed,
+        ),
+        response: { 201: SupportCase },
+      },
+    },
+    async (req, reply) => {
+      const platform = authorizedOf<{ operatorTenantId: string }>(req).object;
+      return reply
+        .code(201)
+        .send(supportView(await deps.cases.openSupport(actorOf(req), platform.operatorTenantId, req.body)));
+    },
+  );
+
+  app.get(
+    '/v1/support-cases',
+    {
+      config: apiRoute({
+        owner: 'relationships',
+        purpose: 'Open support cases: an agent sees the ones assigned to them, a security admin all of them.',
+        action: 'support_case:list',
+        scopes: ['support:read'],
+        authorize: { resource: load.self },
+      }),
+      schema: { querystring: NoQuery, response: { 200: Type.Object({ cases: Type.Array(SupportCase) }, closed) } },
+    },
+    async (req) => {
+      const me = actorOf(req).userId;
+      const admin = await db
+        .selectFrom('memberships')
+        .select(['tenant_id'])
+        .where('user_id', '=', me)
+        .where('role', '=', 'security_admin')
+        .where('ended_at', 'is', null)
+        .execute();
+      let q = db.selectFrom('support_cases').selectAll().where('status', '=', 'open');
+      q =
+        admin.length > 0
+          ? q.where(
+              'operator_tenant_id',
+              'in',
+              admin.map((a) => a.tenant_id),
+            )
+          : q.where('assignee_id', '=', me);
+      return { cases: (await q.orderBy('opened_at', 'desc').limit(200).execute()).map(supportView) };
+    },
+  );
+
+  app.post(
+    '/v1/support-cases/:caseId/close',
+    {
+      config: apiRoute({
+        owner: 'relationships',
+        purpose: 'The assigned agent or a security admin closes a support case; access and unused approvals end.',
+        action: 'support_case:close',
+        scopes: ['support:read', 'security:admin'],
+        anyScope: true,
+        safetyImpact: 'low',
+        authorize: { resource: load.supportCase() },
+      }),
+      schema: {
+        params: CaseParams,
+        querystring: NoQuery,
+        body: Resolution,
+        response: { 200: Type.Object({ id: Type.String(), status: Type.String() }, closed) },
+      },
+    },
+    async (req) => {
+      const sc = authorizedOf<SupportCaseRow>(req).object;
+      await deps.cases.closeSupport(actorOf(req), sc, req.body.resolution);
+      return { id: sc.id, status: 'closed' };
+    },
+  );
+
+  app.post(
+    '/v1/support-cases/:caseId/approvals',
+    {
+      config: apiRoute({
+        owner: 'relationships',
+        purpose:
+          "A security admin approves one physical command for the case's agent on the case's vehicle, for minutes.",
+        action: 'support_case:approve_command',
+        scopes: ['security:admin'],
+        safetyImpact: 'high',
+        authorize: { resource: load.supportCase() },
+      }),
+      schema: {
+        params: CaseParams,
+        querystring: NoQuery,
+        body: Type.Object(
+          {
+            command: Type.String({ enum: [...DELEGABLE_COMMANDS] }),
+            reason: Type.String({ minLength: 1, maxLength: 500 }),
+            minutes: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_APPROVAL_MINUTES })),
+          },
+          closed,
+        ),
+        response: {
+          201: Type.Object(
+            {
+              id: Type.String(),
+              supportCaseId: Type.String(),
+              agentId: Type.String(),
+              vehicleId: Type.String(),
+              command: Type.String(),
+              expiresAt: Type.String(),
+            },
+            closed,
+          ),
+        },
+      },
+    },
+    async (req, reply) => {
+      const a = await deps.cases.approveCommand(actorOf(req), authorizedOf<SupportCaseRow>(req).object, req.body);
+      return reply.code(201).send({
+        id: a.id,
+        supportCaseId: a.support_case_id,
+        agentId: a.agent_id,
+        vehicleId: a.vehicle_id,
+        command: a.command,
+        expiresAt: a.expires_at,
+      });
+    },
+  );
+
+  app.get(
+    '/v1/accounts/:accountId',
+    {
+      config: apiRoute({
+        owner: 'relationships',
+        purpose: 'An account as a support agent with an open case about it sees it.',
+        action: 'account:read',
+        scopes: ['support:read'],
+        authorize: { resource: load.account() },
+      }),
+      schema: {
+        params: Type.Object({ accountId: Id }, closed),
+        querystring: NoQuery,
+        response: {
+          200: Type.Object(
+            { id: Type.String(), name: Type.String(), email: Type.String(), vehicleIds: Type.Array(Type.String()) },
+            closed,
+          ),
+        },
+      },
+    },
+    async (req) => {
+      const user = authorizedOf<{ id: string; email: string; display_name: string }>(req).object;
+      const owned = await db
+        .selectFrom('relationships')
+        .select(['vehicle_id'])
+        .where('user_id', '=', user.id)
+        .where('kind', '=', 'ownership')
+        .where('ended_at', 'is', null)
+        .where('valid_from', '<=', now())
+        .execute();
+      return {
+        id: user.id,
+        name: user.display_name,
+        email: user.email,
+        vehicleIds: owned.map((o) => o.vehicle_id as string).sort(),
+      };
+    },
+  );
+
+  app.get(
+    '/v1/support/accounts',
+    {
+      config: apiRoute({
+        owner: 'relationships',
+        purpose:
+          'Support search: only accounts with an open case assigned to the caller (any open case for a security admin).',
+        action: 'support:search',
+        scopes: ['support:read'],
+        authorize: { resource: load.self },
+      }),
+      schema: {
+        querystring: Type.Object({ email: Type.String({ minLength: 1, maxLength: 320 }) }, closed),
+        response: { 200: Type.Object({ accounts: Type.Array(Account) }, closed) },
+      },
+    },
+    async (req) => {
+      const me = actorOf(req).userId;
+      const email = req.query.email.trim().toLowerCase();
+      const admin = await db
+        .selectFrom('memberships')
+        .select(['tenant_id'])
+        .where('user_id', '=', me)
+        .where('role', '=', 'security_admin')
+        .where('ended_at', 'is', null)
+        .execute();
+      let q = db
+        .selectFrom('support_cases')
+        .innerJoin('users', 'users.id', 'support_cases.account_id')
+        .select(['users.id', 'users.display_name', 'users.email'])
+        .where('support_cases.status', '=', 'open')
+        .where('users.email', '=', email);
+      q =
+        admin.length > 0
+          ? q.where(
+              'support_cases.operator_tenant_id',
+              'in',
+              admin.map((a) => a.tenant_id),
+            )
+          : q.where('support_cases.assignee_id', '=', me);
+      const rows = await q.execute();
+      const unique = [...new Map(rows.map((r) => [r.id, r])).values()];
+      return { accounts: unique.map((r) => ({ id: r.id, name: r.display_name, email: r.email })) };
+    },
+  );
 }

@@ -24,10 +24,18 @@ export interface ClaimLimits {
  * already owned or in a fleet, a wrong, used or expired code) is the same refusal and counts against both
  * the vehicle and the account; past the limit, attempts are refused without being checked.
  */
-export function createClaims(deps: { db: Kysely<Database>; audit: AuditLog; clock: Clock; relationships: RelationshipStore; counter: FailureCounter; limits: ClaimLimits }) {
+export function createClaims(deps: {
+  db: Kysely<Database>;
+  audit: AuditLog;
+  clock: Clock;
+  relationships: RelationshipStore;
+  counter: FailureCounter;
+  limits: ClaimLimits;
+}) {
   const { db, audit, clock, counter, limits } = deps;
   // A known vehicle is counted by its id, an unknown VIN by the VIN: either way guesses against one car add up.
-  const keys = (vehicleId: string | undefined, vin: string, userId: string) => [vehicleId ? `claim:vehicle:${vehicleId}` : `claim:vin:${vin}`, `claim:user:${userId}`] as const;
+  const keys = (vehicleId: string | undefined, vin: string, userId: string) =>
+    [vehicleId ? `claim:vehicle:${vehicleId}` : `claim:vin:${vin}`, `claim:user:${userId}`] as const;
   return {
     /** Issues a fresh code for the vehicle's screen; earlier unused codes stop working. */
     async issueCode(vehicleId: string, deviceId: string): Promise<{ code: string; expiresAt: string }> {
@@ -35,9 +43,33 @@ export function createClaims(deps: { db: Kysely<Database>; audit: AuditLog; cloc
       const code = newTypedCode();
       const expiresAt = new Date(now.getTime() + limits.codeTtlSeconds * 1000).toISOString();
       await db.transaction().execute(async (trx) => {
-        await trx.updateTable('claim_codes').set({ expires_at: now.toISOString() }).where('vehicle_id', '=', vehicleId).where('used_at', 'is', null).where('expires_at', '>', now.toISOString()).execute();
-        await trx.insertInto('claim_codes').values({ id: newId(), vehicle_id: vehicleId, code_hash: codeHash(normalizeTypedCode(code)), created_at: now.toISOString(), expires_at: expiresAt, used_at: null, used_by: null }).execute();
-        await audit.append(trx, { type: 'relationships.claim_code.issued', actor: { type: 'device', id: deviceId }, object: { type: 'vehicle', id: vehicleId }, action: 'vehicle:issue_claim_code', decision: 'info', details: { expiresAt } });
+        await trx
+          .updateTable('claim_codes')
+          .set({ expires_at: now.toISOString() })
+          .where('vehicle_id', '=', vehicleId)
+          .where('used_at', 'is', null)
+          .where('expires_at', '>', now.toISOString())
+          .execute();
+        await trx
+          .insertInto('claim_codes')
+          .values({
+            id: newId(),
+            vehicle_id: vehicleId,
+            code_hash: codeHash(normalizeTypedCode(code)),
+            created_at: now.toISOString(),
+            expires_at: expiresAt,
+            used_at: null,
+            used_by: null,
+          })
+          .execute();
+        await audit.append(trx, {
+          type: 'relationships.claim_code.issued',
+          actor: { type: 'device', id: deviceId },
+          object: { type: 'vehicle', id: vehicleId },
+          action: 'vehicle:issue_claim_code',
+          decision: 'info',
+          details: { expiresAt },
+        });
       });
       // A new code comes from someone inside the vehicle: guesses by strangers no longer lock the buyer out.
       await counter.clear(keys(vehicleId, '', '')[0]);
@@ -45,15 +77,34 @@ export function createClaims(deps: { db: Kysely<Database>; audit: AuditLog; cloc
     },
 
     /** Claims the vehicle with this VIN for the actor, or refuses with one answer for every reason. */
-    async claim(actor: Actor, vinInput: string, codeInput: string): Promise<{ vehicleId: string; ownershipId: string }> {
+    async claim(
+      actor: Actor,
+      vinInput: string,
+      codeInput: string,
+    ): Promise<{ vehicleId: string; ownershipId: string }> {
       const vin = vinInput.trim().toUpperCase().slice(0, 17);
       const now = clock.now();
       const known = await db.selectFrom('vehicles').select(['id']).where('vin', '=', vin).executeTakeFirst();
       const [vehicleKey, accountKey] = keys(known?.id, vin, actor.userId);
-      const [byVehicle, byAccount] = await Promise.all([counter.count(vehicleKey, limits.windowSeconds, now.getTime()), counter.count(accountKey, limits.windowSeconds, now.getTime())]);
+      const [byVehicle, byAccount] = await Promise.all([
+        counter.count(vehicleKey, limits.windowSeconds, now.getTime()),
+        counter.count(accountKey, limits.windowSeconds, now.getTime()),
+      ]);
       if (byVehicle >= limits.perVehicle || byAccount >= limits.perAccount) {
-        await audit.append(db, { type: 'relationships.claim.locked', actor: { type: 'user', id: actor.userId }, applicationId: actor.clientId, object: { type: 'vin', id: vin }, action: 'vehicle:claim', decision: 'deny', reason: byVehicle >= limits.perVehicle ? 'vehicle_locked' : 'account_locked' });
-        throw new CarapaceError('ERR_CLAIM_LOCKED', 'too many failed claim attempts; ask the vehicle for a new code later', { retryAfter: limits.windowSeconds });
+        await audit.append(db, {
+          type: 'relationships.claim.locked',
+          actor: { type: 'user', id: actor.userId },
+          applicationId: actor.clientId,
+          object: { type: 'vin', id: vin },
+          action: 'vehicle:claim',
+          decision: 'deny',
+          reason: byVehicle >= limits.perVehicle ? 'vehicle_locked' : 'account_locked',
+        });
+        throw new CarapaceError(
+          'ERR_CLAIM_LOCKED',
+          'too many failed claim attempts; ask the vehicle for a new code later',
+          { retryAfter: limits.windowSeconds },
+        );
       }
       const at = now.toISOString();
       const hash = codeHash(normalizeTypedCode(codeInput));
@@ -62,22 +113,69 @@ export function createClaims(deps: { db: Kysely<Database>; audit: AuditLog; cloc
         db.selectFrom('vehicles').select(['id']).where('vin', '=', vin).executeTakeFirst(),
         db.selectFrom('claim_codes').selectAll().where('code_hash', '=', hash).executeTakeFirst(),
       ]);
-      const holders = await db.selectFrom('relationships').select(['id']).where('vehicle_id', '=', vehicle?.id ?? '').where('kind', 'in', ['ownership', 'fleet_vehicle'])
-        .where('ended_at', 'is', null).where((eb) => eb.or([eb('valid_until', 'is', null), eb('valid_until', '>', at)])).execute();
-      const ok = vehicle && code && code.vehicle_id === vehicle.id && code.used_at === null && code.expires_at > at && holders.length === 0;
+      const holders = await db
+        .selectFrom('relationships')
+        .select(['id'])
+        .where('vehicle_id', '=', vehicle?.id ?? '')
+        .where('kind', 'in', ['ownership', 'fleet_vehicle'])
+        .where('ended_at', 'is', null)
+        .where((eb) => eb.or([eb('valid_until', 'is', null), eb('valid_until', '>', at)]))
+        .execute();
+      const ok =
+        vehicle &&
+        code &&
+        code.vehicle_id === vehicle.id &&
+        code.used_at === null &&
+        code.expires_at > at &&
+        holders.length === 0;
       const refuse = async (reason: string) => {
-        await Promise.all([counter.add(vehicleKey, limits.windowSeconds, now.getTime()), counter.add(accountKey, limits.windowSeconds, now.getTime())]);
-        await audit.append(db, { type: 'relationships.claim.refused', actor: { type: 'user', id: actor.userId }, applicationId: actor.clientId, object: { type: 'vin', id: vin.replace(/[^A-Z0-9]/g, '') }, action: 'vehicle:claim', decision: 'deny', reason });
+        await Promise.all([
+          counter.add(vehicleKey, limits.windowSeconds, now.getTime()),
+          counter.add(accountKey, limits.windowSeconds, now.getTime()),
+        ]);
+        await audit.append(db, {
+          type: 'relationships.claim.refused',
+          actor: { type: 'user', id: actor.userId },
+          applicationId: actor.clientId,
+          object: { type: 'vin', id: vin.replace(/[^A-Z0-9]/g, '') },
+          action: 'vehicle:claim',
+          decision: 'deny',
+          reason,
+        });
         return new CarapaceError('ERR_CLAIM_REFUSED', 'this vehicle cannot be claimed with that code');
       };
-      if (!ok || !vehicle || !code) throw await refuse(!vehicle ? 'no_such_vin' : holders.length > 0 ? 'already_held' : 'bad_code');
+      if (!ok || !vehicle || !code)
+        throw await refuse(!vehicle ? 'no_such_vin' : holders.length > 0 ? 'already_held' : 'bad_code');
       try {
         return await db.transaction().execute(async (trx) => {
-          const used = await trx.updateTable('claim_codes').set({ used_at: at, used_by: actor.userId }).where('id', '=', code.id).where('used_at', 'is', null).executeTakeFirst();
-          const still = await trx.selectFrom('relationships').select(['id']).where('vehicle_id', '=', vehicle.id).where('kind', 'in', ['ownership', 'fleet_vehicle']).where('ended_at', 'is', null).execute();
-          if (Number(used.numUpdatedRows) !== 1 || still.length > 0) throw new CarapaceError('ERR_CLAIM_REFUSED', 'this vehicle cannot be claimed with that code');
-          const rel = await deps.relationships.grant({ type: 'user', id: actor.userId }, { kind: 'ownership', userId: actor.userId, vehicleId: vehicle.id, attributes: { via: 'claim' } }, trx);
-          await audit.append(trx, { type: 'relationships.vehicle.claimed', actor: { type: 'user', id: actor.userId }, applicationId: actor.clientId, object: { type: 'vehicle', id: vehicle.id }, action: 'vehicle:claim', decision: 'allow' });
+          const used = await trx
+            .updateTable('claim_codes')
+            .set({ used_at: at, used_by: actor.userId })
+            .where('id', '=', code.id)
+            .where('used_at', 'is', null)
+            .executeTakeFirst();
+          const still = await trx
+            .selectFrom('relationships')
+            .select(['id'])
+            .where('vehicle_id', '=', vehicle.id)
+            .where('kind', 'in', ['ownership', 'fleet_vehicle'])
+            .where('ended_at', 'is', null)
+            .execute();
+          if (Number(used.numUpdatedRows) !== 1 || still.length > 0)
+            throw new CarapaceError('ERR_CLAIM_REFUSED', 'this vehicle cannot be claimed with that code');
+          const rel = await deps.relationships.grant(
+            { type: 'user', id: actor.userId },
+            { kind: 'ownership', userId: actor.userId, vehicleId: vehicle.id, attributes: { via: 'claim' } },
+            trx,
+          );
+          await audit.append(trx, {
+            type: 'relationships.vehicle.claimed',
+            actor: { type: 'user', id: actor.userId },
+            applicationId: actor.clientId,
+            object: { type: 'vehicle', id: vehicle.id },
+            action: 'vehicle:claim',
+            decision: 'allow',
+          });
           return { vehicleId: vehicle.id, ownershipId: rel.id };
         });
       } catch (err) {

@@ -3,15 +3,39 @@ import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { App } from '../http/app.js';
 import type { Clock } from '../platform/clock.js';
-import { type DecisionPoint, type EntityLoader, type LoadedResource, type Principal, apiRoute, authorizedOf, closed, decideEach, Id, load, NoQuery, param } from '../policy/index.js';
+import {
+  type DecisionPoint,
+  type EntityLoader,
+  type LoadedResource,
+  type Principal,
+  apiRoute,
+  authorizedOf,
+  closed,
+  decideEach,
+  Id,
+  load,
+  NoQuery,
+  param,
+} from '../policy/index.js';
 import type { Database } from '../storage/schema.js';
 import type { Actor } from './access.js';
 import type { FleetGroups } from './fleet.js';
 import type { FleetGroupRow } from './tables.js';
 
 const Group = Type.Object({ id: Type.String(), name: Type.String() }, closed);
-const GroupDetail = Type.Object({ id: Type.String(), name: Type.String(), vehicleIds: Type.Array(Type.String()), memberIds: Type.Array(Type.String()) }, closed);
-const Assignment = Type.Object({ groupId: Type.String(), vehicleId: Type.Optional(Type.String()), userId: Type.Optional(Type.String()) }, closed);
+const GroupDetail = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    vehicleIds: Type.Array(Type.String()),
+    memberIds: Type.Array(Type.String()),
+  },
+  closed,
+);
+const Assignment = Type.Object(
+  { groupId: Type.String(), vehicleId: Type.Optional(Type.String()), userId: Type.Optional(Type.String()) },
+  closed,
+);
 
 type Pair = { group: FleetGroupRow; otherId: string };
 
@@ -30,83 +54,198 @@ function groupWith(kind: 'vehicle' | 'member', db: Kysely<Database>, clock: Cloc
     const otherId = param(req, kind === 'vehicle' ? 'vehicleId' : 'userId');
     const tenant = group.object?.tenant_id ?? '';
     const at = clock.now().toISOString();
-    const belongs = kind === 'vehicle'
-      ? await db.selectFrom('relationships').select(['id']).where('kind', '=', 'fleet_vehicle').where('vehicle_id', '=', otherId).where('tenant_id', '=', tenant).where('ended_at', 'is', null).where('valid_from', '<=', at).executeTakeFirst()
-      : await db.selectFrom('memberships').select(['id']).where('user_id', '=', otherId).where('tenant_id', '=', tenant).where('role', '=', 'fleet_operator').where('ended_at', 'is', null).executeTakeFirst();
+    const belongs =
+      kind === 'vehicle'
+        ? await db
+            .selectFrom('relationships')
+            .select(['id'])
+            .where('kind', '=', 'fleet_vehicle')
+            .where('vehicle_id', '=', otherId)
+            .where('tenant_id', '=', tenant)
+            .where('ended_at', 'is', null)
+            .where('valid_from', '<=', at)
+            .executeTakeFirst()
+        : await db
+            .selectFrom('memberships')
+            .select(['id'])
+            .where('user_id', '=', otherId)
+            .where('tenant_id', '=', tenant)
+            .where('role', '=', 'fleet_operator')
+            .where('ended_at', 'is', null)
+            .executeTakeFirst();
     return { ...group, object: group.object && belongs ? { group: group.object, otherId } : null };
   };
 }
 
 /** Fleet groups: list and create per fleet, read one, and assign vehicles and operators to it. */
-export function registerFleetRoutes(app: App, deps: { db: Kysely<Database>; clock: Clock; decisions: DecisionPoint; load: EntityLoader; fleet: FleetGroups }): void {
+export function registerFleetRoutes(
+  app: App,
+  deps: { db: Kysely<Database>; clock: Clock; decisions: DecisionPoint; load: EntityLoader; fleet: FleetGroups },
+): void {
   const { db } = deps;
   const TenantParams = Type.Object({ tenantId: Id }, closed);
 
-  app.get('/v1/fleets/:tenantId/groups', {
-    config: apiRoute({ owner: 'relationships', purpose: "A fleet's groups: all of them for its admins, their own for operators.", action: 'fleet:list_groups', scopes: ['fleet:read'], authorize: { resource: load.tenant(), visibleWith: 'tenant:read' } }),
-    schema: { params: TenantParams, querystring: NoQuery, response: { 200: Type.Object({ groups: Type.Array(Group) }, closed) } },
-  }, async (req) => {
-    const tenant = authorizedOf<{ id: string }>(req).object;
-    const groups = await db.selectFrom('fleet_groups').select(['id']).where('tenant_id', '=', tenant.id).orderBy('name').execute();
-    const loaded = await Promise.all(groups.map((g) => deps.load.group(g.id)));
-    const allowed = await decideEach(req, deps, 'fleet:read_group', loaded);
-    return { groups: loaded.filter((_, i) => allowed[i]).map((g) => ({ id: (g.object as FleetGroupRow).id, name: (g.object as FleetGroupRow).name })) };
-  });
+  app.get(
+    '/v1/fleets/:tenantId/groups',
+    {
+      config: apiRoute({
+        owner: 'relationships',
+        purpose: "A fleet's groups: all of them for its admins, their own for operators.",
+        action: 'fleet:list_groups',
+        scopes: ['fleet:read'],
+        authorize: { resource: load.tenant(), visibleWith: 'tenant:read' },
+      }),
+      schema: {
+        params: TenantParams,
+        querystring: NoQuery,
+        response: { 200: Type.Object({ groups: Type.Array(Group) }, closed) },
+      },
+    },
+    async (req) => {
+      const tenant = authorizedOf<{ id: string }>(req).object;
+      const groups = await db
+        .selectFrom('fleet_groups')
+        .select(['id'])
+        .where('tenant_id', '=', tenant.id)
+        .orderBy('name')
+        .execute();
+      const loaded = await Promise.all(groups.map((g) => deps.load.group(g.id)));
+      const allowed = await decideEach(req, deps, 'fleet:read_group', loaded);
+      return {
+        groups: loaded
+          .filter((_, i) => allowed[i])
+          .map((g) => ({ id: (g.object as FleetGroupRow).id, name: (g.object as FleetGroupRow).name })),
+      };
+    },
+  );
 
-  app.post('/v1/fleets/:tenantId/groups', {
-    config: apiRoute({ owner: 'relationships', purpose: 'A fleet admin creates a group.', action: 'fleet:create_group', scopes: ['fleet:admin'], safetyImpact: 'low', authorize: { resource: load.tenant(), visibleWith: 'tenant:read' } }),
-    schema: { params: TenantParams, querystring: NoQuery, body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 120 }) }, closed), response: { 201: Group } },
-  }, async (req, reply) => {
-    const tenant = authorizedOf<{ id: string }>(req).object;
-    const g = await deps.fleet.create(actorOf(req), tenant.id, (req.body as { name: string }).name);
-    return reply.code(201).send({ id: g.id, name: g.name });
-  });
+  app.post(
+    '/v1/fleets/:tenantId/groups',
+    {
+      config: apiRoute({
+        owner: 'relationships',
+        purpose: 'A fleet admin creates a group.',
+        action: 'fleet:create_group',
+        scopes: ['fleet:admin'],
+        safetyImpact: 'low',
+        authorize: { resource: load.tenant(), visibleWith: 'tenant:read' },
+      }),
+      schema: {
+        params: TenantParams,
+        querystring: NoQuery,
+        body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 120 }) }, closed),
+        response: { 201: Group },
+      },
+    },
+    async (req, reply) => {
+      const tenant = authorizedOf<{ id: string }>(req).object;
+      const g = await deps.fleet.create(actorOf(req), tenant.id, req.body.name);
+      return reply.code(201).send({ id: g.id, name: g.name });
+    },
+  );
 
-  app.get('/v1/fleet-groups/:groupId', {
-    config: apiRoute({ owner: 'relationships', purpose: "A group's vehicles and operators.", action: 'fleet:read_group', scopes: ['fleet:read'], authorize: { resource: load.group() } }),
-    schema: { params: Type.Object({ groupId: Id }, closed), querystring: NoQuery, response: { 200: GroupDetail } },
-  }, async (req) => {
-    const g = authorizedOf<FleetGroupRow>(req).object;
-    return { id: g.id, name: g.name, ...await deps.fleet.contents(g) };
-  });
+  app.get(
+    '/v1/fleet-groups/:groupId',
+    {
+      config: apiRoute({
+        owner: 'relationships',
+        purpose: "A group's vehicles and operators.",
+        action: 'fleet:read_group',
+        scopes: ['fleet:read'],
+        authorize: { resource: load.group() },
+      }),
+      schema: { params: Type.Object({ groupId: Id }, closed), querystring: NoQuery, response: { 200: GroupDetail } },
+    },
+    async (req) => {
+      const g = authorizedOf<FleetGroupRow>(req).object;
+      return { id: g.id, name: g.name, ...(await deps.fleet.contents(g)) };
+    },
+  );
 
   const VehiclePair = Type.Object({ groupId: Id, vehicleId: Id }, closed);
   const MemberPair = Type.Object({ groupId: Id, userId: Id }, closed);
-  const spec = (kind: 'vehicle' | 'member') => ({ resource: groupWith(kind, db, deps.clock), visibleWith: 'fleet:read_group' });
-
-  app.put('/v1/fleet-groups/:groupId/vehicles/:vehicleId', {
-    config: apiRoute({ owner: 'relationships', purpose: "Put one of the fleet's vehicles in a group.", action: 'fleet:assign_vehicle', scopes: ['fleet:admin'], safetyImpact: 'low', authorize: spec('vehicle') }),
-    schema: { params: VehiclePair, querystring: NoQuery, response: { 200: Assignment } },
-  }, async (req) => {
-    const { group, otherId } = authorizedOf<Pair>(req).object;
-    await deps.fleet.addVehicle(actorOf(req), group, otherId);
-    return { groupId: group.id, vehicleId: otherId };
+  const spec = (kind: 'vehicle' | 'member') => ({
+    resource: groupWith(kind, db, deps.clock),
+    visibleWith: 'fleet:read_group',
   });
 
-  app.delete('/v1/fleet-groups/:groupId/vehicles/:vehicleId', {
-    config: apiRoute({ owner: 'relationships', purpose: 'Take a vehicle out of a group (it stays in the fleet).', action: 'fleet:unassign_vehicle', scopes: ['fleet:admin'], safetyImpact: 'low', authorize: spec('vehicle') }),
-    schema: { params: VehiclePair, querystring: NoQuery, response: { 200: Assignment } },
-  }, async (req) => {
-    const { group, otherId } = authorizedOf<Pair>(req).object;
-    await deps.fleet.removeVehicle(actorOf(req), group, otherId);
-    return { groupId: group.id, vehicleId: otherId };
-  });
+  app.put(
+    '/v1/fleet-groups/:groupId/vehicles/:vehicleId',
+    {
+      config: apiRoute({
+        owner: 'relationships',
+        purpose: "Put one of the fleet's vehicles in a group.",
+        action: 'fleet:assign_vehicle',
+        scopes: ['fleet:admin'],
+        safetyImpact: 'low',
+        authorize: spec('vehicle'),
+      }),
+      schema: { params: VehiclePair, querystring: NoQuery, response: { 200: Assignment } },
+    },
+    async (req) => {
+      const { group, otherId } = authorizedOf<Pair>(req).object;
+      await deps.fleet.addVehicle(actorOf(req), group, otherId);
+      return { groupId: group.id, vehicleId: otherId };
+    },
+  );
 
-  app.put('/v1/fleet-groups/:groupId/members/:userId', {
-    config: apiRoute({ owner: 'relationships', purpose: "Assign one of the fleet's operators to a group.", action: 'fleet:assign_member', scopes: ['fleet:admin'], safetyImpact: 'low', authorize: spec('member') }),
-    schema: { params: MemberPair, querystring: NoQuery, response: { 200: Assignment } },
-  }, async (req) => {
-    const { group, otherId } = authorizedOf<Pair>(req).object;
-    await deps.fleet.addMember(actorOf(req), group, otherId);
-    return { groupId: group.id, userId: otherId };
-  });
+  app.delete(
+    '/v1/fleet-groups/:groupId/vehicles/:vehicleId',
+    {
+      config: apiRoute({
+        owner: 'relationships',
+        purpose: 'Take a vehicle out of a group (it stays in the fleet).',
+        action: 'fleet:unassign_vehicle',
+        scopes: ['fleet:admin'],
+        safetyImpact: 'low',
+        authorize: spec('vehicle'),
+      }),
+      schema: { params: VehiclePair, querystring: NoQuery, response: { 200: Assignment } },
+    },
+    async (req) => {
+      const { group, otherId } = authorizedOf<Pair>(req).object;
+      await deps.fleet.removeVehicle(actorOf(req), group, otherId);
+      return { groupId: group.id, vehicleId: otherId };
+    },
+  );
 
-  app.delete('/v1/fleet-groups/:groupId/members/:userId', {
-    config: apiRoute({ owner: 'relationships', purpose: 'Unassign an operator from a group.', action: 'fleet:unassign_member', scopes: ['fleet:admin'], safetyImpact: 'low', authorize: spec('member') }),
-    schema: { params: MemberPair, querystring: NoQuery, response: { 200: Assignment } },
-  }, async (req) => {
-    const { group, otherId } = authorizedOf<Pair>(req).object;
-    await deps.fleet.removeMember(actorOf(req), group, otherId);
-    return { groupId: group.id, userId: otherId };
-  });
+  app.put(
+    '/v1/fleet-groups/:groupId/members/:userId',
+    {
+      config: apiRoute({
+        owner: 'relationships',
+        purpose: "Assign one of the fleet's operators to a group.",
+        action: 'fleet:assign_member',
+        scopes: ['fleet:admin'],
+        safetyImpact: 'low',
+        authorize: spec('member'),
+      }),
+      schema: { params: MemberPair, querystring: NoQuery, response: { 200: Assignment } },
+    },
+    async (req) => {
+      const { group, otherId } = authorizedOf<Pair>(req).object;
+      await deps.fleet.addMember(actorOf(req), group, otherId);
+      return { groupId: group.id, userId: otherId };
+    },
+  );
+
+  app.delete(
+    '/v1/fleet-groups/:groupId/members/:userId',
+    {
+      config: apiRoute({
+        owner: 'relationships',
+        purpose: 'Unassign an operator from a group.',
+        action: 'fleet:unassign_member',
+        scopes: ['fleet:admin'],
+        safetyImpact: 'low',
+        authorize: spec('member'),
+      }),
+      schema: { params: MemberPair, querystring: NoQuery, response: { 200: Assignment } },
+    },
+    async (req) => {
+      const { group, otherId } = authorizedOf<Pair>(req).object;
+      await deps.fleet.removeMember(actorOf(req), group, otherId);
+      return { groupId: group.id, userId: otherId };
+    },
+  );
 }

@@ -9,14 +9,37 @@ import type { RelationshipStore } from './store.js';
 import type { FleetGroupRow } from './tables.js';
 
 /** Fleet groups: which vehicles are in a group and which operators are assigned to it. */
-export function createFleetGroups(deps: { db: Kysely<Database>; audit: AuditLog; clock: Clock; relationships: RelationshipStore }) {
+export function createFleetGroups(deps: {
+  db: Kysely<Database>;
+  audit: AuditLog;
+  clock: Clock;
+  relationships: RelationshipStore;
+}) {
   const { db, audit, clock } = deps;
-  const inForce = (trx: Kysely<Database>, at: string) => trx.selectFrom('relationships').selectAll().where('ended_at', 'is', null).where('valid_from', '<=', at)
-    .where((eb) => eb.or([eb('valid_until', 'is', null), eb('valid_until', '>', at)]));
-  const record = (trx: Kysely<Database>, actor: Actor, group: FleetGroupRow, action: string, object: { type: string; id: string }) => audit.append(trx, {
-    type: `relationships.fleet.${action.split(':')[1] ?? action}`, actor: { type: 'user', id: actor.userId }, applicationId: actor.clientId, tenantId: group.tenant_id,
-    object, action, decision: 'allow', details: { groupId: group.id },
-  });
+  const inForce = (trx: Kysely<Database>, at: string) =>
+    trx
+      .selectFrom('relationships')
+      .selectAll()
+      .where('ended_at', 'is', null)
+      .where('valid_from', '<=', at)
+      .where((eb) => eb.or([eb('valid_until', 'is', null), eb('valid_until', '>', at)]));
+  const record = (
+    trx: Kysely<Database>,
+    actor: Actor,
+    group: FleetGroupRow,
+    action: string,
+    object: { type: string; id: string },
+  ) =>
+    audit.append(trx, {
+      type: `relationships.fleet.${action.split(':')[1] ?? action}`,
+      actor: { type: 'user', id: actor.userId },
+      applicationId: actor.clientId,
+      tenantId: group.tenant_id,
+      object,
+      action,
+      decision: 'allow',
+      details: { groupId: group.id },
+    });
   return {
     /** Creates a group in a fleet. */
     async create(actor: Actor, tenantId: string, name: string): Promise<FleetGroupRow> {
@@ -32,8 +55,12 @@ export function createFleetGroups(deps: { db: Kysely<Database>; audit: AuditLog;
     async contents(group: FleetGroupRow): Promise<{ vehicleIds: string[]; memberIds: string[] }> {
       const rels = await inForce(db, clock.now().toISOString()).where('group_id', '=', group.id).execute();
       return {
-        vehicleIds: [...new Set(rels.filter((r) => r.kind === 'fleet_vehicle' && r.vehicle_id).map((r) => r.vehicle_id as string))].sort(),
-        memberIds: [...new Set(rels.filter((r) => r.kind === 'fleet_group_member' && r.user_id).map((r) => r.user_id as string))].sort(),
+        vehicleIds: [
+          ...new Set(rels.filter((r) => r.kind === 'fleet_vehicle' && r.vehicle_id).map((r) => r.vehicle_id as string)),
+        ].sort(),
+        memberIds: [
+          ...new Set(rels.filter((r) => r.kind === 'fleet_group_member' && r.user_id).map((r) => r.user_id as string)),
+        ].sort(),
       };
     },
 
@@ -41,9 +68,17 @@ export function createFleetGroups(deps: { db: Kysely<Database>; audit: AuditLog;
     async addVehicle(actor: Actor, group: FleetGroupRow, vehicleId: string): Promise<void> {
       const at = clock.now().toISOString();
       await db.transaction().execute(async (trx) => {
-        const existing = await inForce(trx, at).where('kind', '=', 'fleet_vehicle').where('vehicle_id', '=', vehicleId).where('group_id', '=', group.id).executeTakeFirst();
+        const existing = await inForce(trx, at)
+          .where('kind', '=', 'fleet_vehicle')
+          .where('vehicle_id', '=', vehicleId)
+          .where('group_id', '=', group.id)
+          .executeTakeFirst();
         if (existing) return;
-        await deps.relationships.grant({ type: 'user', id: actor.userId }, { kind: 'fleet_vehicle', tenantId: group.tenant_id, vehicleId, groupId: group.id }, trx);
+        await deps.relationships.grant(
+          { type: 'user', id: actor.userId },
+          { kind: 'fleet_vehicle', tenantId: group.tenant_id, vehicleId, groupId: group.id },
+          trx,
+        );
         await record(trx, actor, group, 'fleet:assign_vehicle', { type: 'vehicle', id: vehicleId });
       });
     },
@@ -52,12 +87,26 @@ export function createFleetGroups(deps: { db: Kysely<Database>; audit: AuditLog;
     async removeVehicle(actor: Actor, group: FleetGroupRow, vehicleId: string): Promise<void> {
       const at = clock.now().toISOString();
       await db.transaction().execute(async (trx) => {
-        const rows = await inForce(trx, at).where('kind', '=', 'fleet_vehicle').where('vehicle_id', '=', vehicleId).where('tenant_id', '=', group.tenant_id).execute();
+        const rows = await inForce(trx, at)
+          .where('kind', '=', 'fleet_vehicle')
+          .where('vehicle_id', '=', vehicleId)
+          .where('tenant_id', '=', group.tenant_id)
+          .execute();
         const inGroup = rows.filter((r) => r.group_id === group.id);
         if (inGroup.length === 0) throw new CarapaceError('ERR_NOT_FOUND', 'no such resource');
-        for (const r of inGroup) await trx.updateTable('relationships').set({ ended_at: at, ended_by: `user:${actor.userId}`, end_reason: 'removed from group' }).where('id', '=', r.id).execute();
+        for (const r of inGroup)
+          await trx
+            .updateTable('relationships')
+            .set({ ended_at: at, ended_by: `user:${actor.userId}`, end_reason: 'removed from group' })
+            .where('id', '=', r.id)
+            .execute();
         // Fleet membership rode on the group row alone: keep the vehicle in the fleet.
-        if (rows.length === inGroup.length) await deps.relationships.grant({ type: 'user', id: actor.userId }, { kind: 'fleet_vehicle', tenantId: group.tenant_id, vehicleId }, trx);
+        if (rows.length === inGroup.length)
+          await deps.relationships.grant(
+            { type: 'user', id: actor.userId },
+            { kind: 'fleet_vehicle', tenantId: group.tenant_id, vehicleId },
+            trx,
+          );
         await record(trx, actor, group, 'fleet:unassign_vehicle', { type: 'vehicle', id: vehicleId });
       });
     },
@@ -66,9 +115,17 @@ export function createFleetGroups(deps: { db: Kysely<Database>; audit: AuditLog;
     async addMember(actor: Actor, group: FleetGroupRow, userId: string): Promise<void> {
       const at = clock.now().toISOString();
       await db.transaction().execute(async (trx) => {
-        const existing = await inForce(trx, at).where('kind', '=', 'fleet_group_member').where('user_id', '=', userId).where('group_id', '=', group.id).executeTakeFirst();
+        const existing = await inForce(trx, at)
+          .where('kind', '=', 'fleet_group_member')
+          .where('user_id', '=', userId)
+          .where('group_id', '=', group.id)
+          .executeTakeFirst();
         if (existing) return;
-        await deps.relationships.grant({ type: 'user', id: actor.userId }, { kind: 'fleet_group_member', userId, tenantId: group.tenant_id, groupId: group.id }, trx);
+        await deps.relationships.grant(
+          { type: 'user', id: actor.userId },
+          { kind: 'fleet_group_member', userId, tenantId: group.tenant_id, groupId: group.id },
+          trx,
+        );
         await record(trx, actor, group, 'fleet:assign_member', { type: 'user', id: userId });
       });
     },
@@ -77,8 +134,14 @@ export function createFleetGroups(deps: { db: Kysely<Database>; audit: AuditLog;
     async removeMember(actor: Actor, group: FleetGroupRow, userId: string): Promise<void> {
       const at = clock.now().toISOString();
       await db.transaction().execute(async (trx) => {
-        const r = await trx.updateTable('relationships').set({ ended_at: at, ended_by: `user:${actor.userId}`, end_reason: 'unassigned from group' })
-          .where('kind', '=', 'fleet_group_member').where('user_id', '=', userId).where('group_id', '=', group.id).where('ended_at', 'is', null).executeTakeFirst();
+        const r = await trx
+          .updateTable('relationships')
+          .set({ ended_at: at, ended_by: `user:${actor.userId}`, end_reason: 'unassigned from group' })
+          .where('kind', '=', 'fleet_group_member')
+          .where('user_id', '=', userId)
+          .where('group_id', '=', group.id)
+          .where('ended_at', 'is', null)
+          .executeTakeFirst();
         if (Number(r.numUpdatedRows) === 0) throw new CarapaceError('ERR_NOT_FOUND', 'no such resource');
         await record(trx, actor, group, 'fleet:unassign_member', { type: 'user', id: userId });
       });

@@ -1,7 +1,26 @@
-export { createRelationshipStore, type RelationshipStore, type NewRelationship, type RelationshipActor } from './store.js';
+export {
+  createRelationshipStore,
+  type RelationshipStore,
+  type NewRelationship,
+  type RelationshipActor,
+} from './store.js';
 export { relationshipMigrations } from './migrations.js';
-export { RELATIONSHIP_KINDS, type RelationshipKind, type RelationshipRow, type RelationshipTables, type FleetGroupRow } from './tables.js';
-export { createVehicleAccess, type VehicleAccess, type OwnershipCascade, type Actor, DELEGABLE_COMMANDS, PARTNER_GRANTABLE_SCOPES, MAX_DELEGATION_DAYS } from './access.js';
+export {
+  RELATIONSHIP_KINDS,
+  type RelationshipKind,
+  type RelationshipRow,
+  type RelationshipTables,
+  type FleetGroupRow,
+} from './tables.js';
+export {
+  createVehicleAccess,
+  type VehicleAccess,
+  type OwnershipCascade,
+  type Actor,
+  DELEGABLE_COMMANDS,
+  PARTNER_GRANTABLE_SCOPES,
+  MAX_DELEGATION_DAYS,
+} from './access.js';
 export { createClaims, type Claims, type ClaimLimits } from './claims.js';
 export { createCases, type Cases } from './cases.js';
 export { createFleetGroups, type FleetGroups } from './fleet.js';

@@ -4,13 +4,15 @@ import type { Kysely, Migration } from 'kysely';
 export const relationshipMigrations: Record<string, Migration> = {
   '0006_relationships': {
     async up(db: Kysely<unknown>) {
-      await db.schema.createTable('fleet_groups')
+      await db.schema
+        .createTable('fleet_groups')
         .addColumn('id', 'text', (c) => c.primaryKey())
         .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id'))
         .addColumn('name', 'text', (c) => c.notNull())
         .addColumn('created_at', 'text', (c) => c.notNull())
         .execute();
-      await db.schema.createTable('relationships')
+      await db.schema
+        .createTable('relationships')
         .addColumn('id', 'text', (c) => c.primaryKey())
         .addColumn('kind', 'text', (c) => c.notNull())
         .addColumn('user_id', 'text', (c) => c.references('users.id'))
@@ -29,7 +31,11 @@ export const relationshipMigrations: Record<string, Migration> = {
         .addColumn('end_reason', 'text')
         .execute();
       await db.schema.createIndex('relationships_user').on('relationships').columns(['user_id', 'kind']).execute();
-      await db.schema.createIndex('relationships_vehicle').on('relationships').columns(['vehicle_id', 'kind']).execute();
+      await db.schema
+        .createIndex('relationships_vehicle')
+        .on('relationships')
+        .columns(['vehicle_id', 'kind'])
+        .execute();
       await db.schema.createIndex('relationships_tenant').on('relationships').columns(['tenant_id', 'kind']).execute();
     },
   },
@@ -37,7 +43,8 @@ export const relationshipMigrations: Record<string, Migration> = {
   // support cases and their just-in-time command approvals. Access itself is always a relationship row.
   '0007_relationship_lifecycles': {
     async up(db: Kysely<unknown>) {
-      await db.schema.createTable('delegation_invites')
+      await db.schema
+        .createTable('delegation_invites')
         .addColumn('id', 'text', (c) => c.primaryKey())
         .addColumn('vehicle_id', 'text', (c) => c.notNull().references('vehicles.id'))
         .addColumn('invitee_email', 'text', (c) => c.notNull())
@@ -53,9 +60,18 @@ export const relationshipMigrations: Record<string, Migration> = {
         .addColumn('accepted_at', 'text')
         .addColumn('relationship_id', 'text', (c) => c.references('relationships.id'))
         .execute();
-      await db.schema.createIndex('delegation_invites_vehicle').on('delegation_invites').columns(['vehicle_id', 'status']).execute();
-      await db.schema.createIndex('delegation_invites_invitee').on('delegation_invites').columns(['invitee_email', 'status']).execute();
-      await db.schema.createTable('claim_codes')
+      await db.schema
+        .createIndex('delegation_invites_vehicle')
+        .on('delegation_invites')
+        .columns(['vehicle_id', 'status'])
+        .execute();
+      await db.schema
+        .createIndex('delegation_invites_invitee')
+        .on('delegation_invites')
+        .columns(['invitee_email', 'status'])
+        .execute();
+      await db.schema
+        .createTable('claim_codes')
         .addColumn('id', 'text', (c) => c.primaryKey())
         .addColumn('vehicle_id', 'text', (c) => c.notNull().references('vehicles.id'))
         .addColumn('code_hash', 'text', (c) => c.notNull().unique())
@@ -65,7 +81,8 @@ export const relationshipMigrations: Record<string, Migration> = {
         .addColumn('used_by', 'text', (c) => c.references('users.id'))
         .execute();
       await db.schema.createIndex('claim_codes_vehicle').on('claim_codes').columns(['vehicle_id']).execute();
-      await db.schema.createTable('service_cases')
+      await db.schema
+        .createTable('service_cases')
         .addColumn('id', 'text', (c) => c.primaryKey())
         .addColumn('dealer_tenant_id', 'text', (c) => c.notNull().references('tenants.id'))
         .addColumn('vehicle_id', 'text', (c) => c.references('vehicles.id'))
@@ -81,9 +98,18 @@ export const relationshipMigrations: Record<string, Migration> = {
         .addColumn('resolution', 'text')
         .addColumn('relationship_id', 'text', (c) => c.references('relationships.id'))
         .execute();
-      await db.schema.createIndex('service_cases_dealer').on('service_cases').columns(['dealer_tenant_id', 'status']).execute();
-      await db.schema.createIndex('service_cases_vehicle').on('service_cases').columns(['vehicle_id', 'status']).execute();
-      await db.schema.createTable('support_cases')
+      await db.schema
+        .createIndex('service_cases_dealer')
+        .on('service_cases')
+        .columns(['dealer_tenant_id', 'status'])
+        .execute();
+      await db.schema
+        .createIndex('service_cases_vehicle')
+        .on('service_cases')
+        .columns(['vehicle_id', 'status'])
+        .execute();
+      await db.schema
+        .createTable('support_cases')
         .addColumn('id', 'text', (c) => c.primaryKey())
         .addColumn('operator_tenant_id', 'text', (c) => c.notNull().references('tenants.id'))
         .addColumn('account_id', 'text', (c) => c.notNull().references('users.id'))
@@ -98,8 +124,13 @@ export const relationshipMigrations: Record<string, Migration> = {
         .addColumn('resolution', 'text')
         .addColumn('relationship_id', 'text', (c) => c.references('relationships.id'))
         .execute();
-      await db.schema.createIndex('support_cases_assignee').on('support_cases').columns(['assignee_id', 'status']).execute();
-      await db.schema.createTable('jit_approvals')
+      await db.schema
+        .createIndex('support_cases_assignee')
+        .on('support_cases')
+        .columns(['assignee_id', 'status'])
+        .execute();
+      await db.schema
+        .createTable('jit_approvals')
         .addColumn('id', 'text', (c) => c.primaryKey())
         .addColumn('support_case_id', 'text', (c) => c.notNull().references('support_cases.id'))
         .addColumn('agent_id', 'text', (c) => c.notNull().references('users.id'))
@@ -111,7 +142,11 @@ export const relationshipMigrations: Record<string, Migration> = {
         .addColumn('expires_at', 'text', (c) => c.notNull())
         .addColumn('used_at', 'text')
         .execute();
-      await db.schema.createIndex('jit_approvals_agent').on('jit_approvals').columns(['agent_id', 'vehicle_id']).execute();
+      await db.schema
+        .createIndex('jit_approvals_agent')
+        .on('jit_approvals')
+        .columns(['agent_id', 'vehicle_id'])
+        .execute();
     },
   },
 };

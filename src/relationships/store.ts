@@ -30,21 +30,45 @@ export interface RelationshipActor {
 export function createRelationshipStore(deps: { db: Kysely<Database>; audit: AuditLog; clock: Clock }) {
   return {
     /** Records a relationship (and its audit event) in one transaction. */
-    async grant(actor: RelationshipActor, rel: NewRelationship, trx: Kysely<Database> = deps.db): Promise<RelationshipRow> {
-      if (!RELATIONSHIP_KINDS.includes(rel.kind)) throw new CarapaceError('ERR_VALIDATION', `unknown relationship kind ${rel.kind}`, { field: 'kind' });
+    async grant(
+      actor: RelationshipActor,
+      rel: NewRelationship,
+      trx: Kysely<Database> = deps.db,
+    ): Promise<RelationshipRow> {
+      if (!RELATIONSHIP_KINDS.includes(rel.kind))
+        throw new CarapaceError('ERR_VALIDATION', `unknown relationship kind ${rel.kind}`, { field: 'kind' });
       const now = deps.clock.now();
       const row: RelationshipRow = {
-        id: newId(), kind: rel.kind, user_id: rel.userId ?? null, tenant_id: rel.tenantId ?? null, application_id: rel.applicationId ?? null,
-        vehicle_id: rel.vehicleId ?? null, group_id: rel.groupId ?? null, account_id: rel.accountId ?? null, attributes: JSON.stringify(rel.attributes ?? {}),
-        granted_by: `${actor.type}:${actor.id}`, granted_at: now.toISOString(), valid_from: (rel.validFrom ?? now).toISOString(),
-        valid_until: rel.validUntil ? rel.validUntil.toISOString() : null, ended_at: null, ended_by: null, end_reason: null,
+        id: newId(),
+        kind: rel.kind,
+        user_id: rel.userId ?? null,
+        tenant_id: rel.tenantId ?? null,
+        application_id: rel.applicationId ?? null,
+        vehicle_id: rel.vehicleId ?? null,
+        group_id: rel.groupId ?? null,
+        account_id: rel.accountId ?? null,
+        attributes: JSON.stringify(rel.attributes ?? {}),
+        granted_by: `${actor.type}:${actor.id}`,
+        granted_at: now.toISOString(),
+        valid_from: (rel.validFrom ?? now).toISOString(),
+        valid_until: rel.validUntil ? rel.validUntil.toISOString() : null,
+        ended_at: null,
+        ended_by: null,
+        end_reason: null,
       };
       const write = async (db: Kysely<Database>) => {
         await db.insertInto('relationships').values(row).execute();
         await deps.audit.append(db, {
-          type: 'relationships.granted', actor: { type: actor.type, id: actor.id }, tenantId: row.tenant_id,
-          object: { type: row.vehicle_id ? 'vehicle' : row.account_id ? 'user' : 'group', id: row.vehicle_id ?? row.account_id ?? row.group_id },
-          action: `grant:${row.kind}`, decision: 'allow', details: { relationshipId: row.id, validUntil: row.valid_until },
+          type: 'relationships.granted',
+          actor: { type: actor.type, id: actor.id },
+          tenantId: row.tenant_id,
+          object: {
+            type: row.vehicle_id ? 'vehicle' : row.account_id ? 'user' : 'group',
+            id: row.vehicle_id ?? row.account_id ?? row.group_id,
+          },
+          action: `grant:${row.kind}`,
+          decision: 'allow',
+          details: { relationshipId: row.id, validUntil: row.valid_until },
         });
       };
       await (trx === deps.db ? deps.db.transaction().execute(write) : write(trx));
@@ -55,16 +79,41 @@ export function createRelationshipStore(deps: { db: Kysely<Database>; audit: Aud
     async end(actor: RelationshipActor, id: string, reason: string, at?: Date): Promise<void> {
       const when = (at ?? deps.clock.now()).toISOString();
       await deps.db.transaction().execute(async (trx) => {
-        const r = await trx.updateTable('relationships').set({ ended_at: when, ended_by: `${actor.type}:${actor.id}`, end_reason: reason }).where('id', '=', id).where('ended_at', 'is', null).executeTakeFirst();
-        if (Number(r.numUpdatedRows) !== 1) throw new CarapaceError('ERR_CONFLICT', 'the relationship has already ended or does not exist', {});
-        await deps.audit.append(trx, { type: 'relationships.ended', actor: { type: actor.type, id: actor.id }, object: { type: 'relationship', id }, action: 'end', decision: 'allow', reason });
+        const r = await trx
+          .updateTable('relationships')
+          .set({ ended_at: when, ended_by: `${actor.type}:${actor.id}`, end_reason: reason })
+          .where('id', '=', id)
+          .where('ended_at', 'is', null)
+          .executeTakeFirst();
+        if (Number(r.numUpdatedRows) !== 1)
+          throw new CarapaceError('ERR_CONFLICT', 'the relationship has already ended or does not exist', {});
+        await deps.audit.append(trx, {
+          type: 'relationships.ended',
+          actor: { type: actor.type, id: actor.id },
+          object: { type: 'relationship', id },
+          action: 'end',
+          decision: 'allow',
+          reason,
+        });
       });
     },
 
     /** Relationships in force at `at`: started, not yet expired, not ended. */
-    async inForce(filter: { userId?: string; vehicleId?: string; tenantId?: string; applicationId?: string; kind?: RelationshipKind }, at?: Date): Promise<RelationshipRow[]> {
+    async inForce(
+      filter: {
+        userId?: string;
+        vehicleId?: string;
+        tenantId?: string;
+        applicationId?: string;
+        kind?: RelationshipKind;
+      },
+      at?: Date,
+    ): Promise<RelationshipRow[]> {
       const t = (at ?? deps.clock.now()).toISOString();
-      let q = deps.db.selectFrom('relationships').selectAll().where('valid_from', '<=', t)
+      let q = deps.db
+        .selectFrom('relationships')
+        .selectAll()
+        .where('valid_from', '<=', t)
         .where((eb) => eb.or([eb('valid_until', 'is', null), eb('valid_until', '>', t)]))
         .where((eb) => eb.or([eb('ended_at', 'is', null), eb('ended_at', '>', t)]));
       if (filter.userId) q = q.where('user_id', '=', filter.userId);
@@ -78,7 +127,10 @@ export function createRelationshipStore(deps: { db: Kysely<Database>; audit: Aud
     /** Creates a fleet group. */
     async createGroup(tenantId: string, name: string): Promise<string> {
       const id = newId();
-      await deps.db.insertInto('fleet_groups').values({ id, tenant_id: tenantId, name, created_at: deps.clock.now().toISOString() }).execute();
+      await deps.db
+        .insertInto('fleet_groups')
+        .values({ id, tenant_id: tenantId, name, created_at: deps.clock.now().toISOString() })
+        .execute();
       return id;
     },
   };

@@ -1,5 +1,13 @@
 /** The kinds of relationship that give a party access to a vehicle or account (DESIGN: Relationships). */
-export const RELATIONSHIP_KINDS = ['ownership', 'delegation', 'fleet_vehicle', 'fleet_group_member', 'service_case', 'support_case', 'partner_grant'] as const;
+export const RELATIONSHIP_KINDS = [
+  'ownership',
+  'delegation',
+  'fleet_vehicle',
+  'fleet_group_member',
+  'service_case',
+  'support_case',
+  'partner_grant',
+] as const;
 /** One relationship kind. */
 export type RelationshipKind = (typeof RELATIONSHIP_KINDS)[number];
 
@@ -10,7 +18,10 @@ export type RelationshipKind = (typeof RELATIONSHIP_KINDS)[number];
 export interface RelationshipRow {
   id: string;
   kind: RelationshipKind;
-  /** The party that gains access: a user (owner, driver, member, agent), a tenant (fleet, dealer) or an application (partner). */
+  /**
+   * The party that gains access: a user (owner, driver, member, agent), a tenant (fleet, dealer) or an application
+   * (partner).
+   */
   user_id: string | null;
   tenant_id: string | null;
   application_id: string | null;

@@ -52,25 +52,54 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   registerHealth(pub.app, ready);
   registerCrlRoutes(pub.app, { pki });
   registerOAuthRoutes(pub.app, platform.auth.provider, 'public');
-  registerInteractions(pub.app, { provider: platform.auth.provider, directory: platform.directory, audit, clock: platform.clock, throttle: platform.auth.throttle });
-  installTokenAuthentication(pub.app, { verify: platform.auth.verify, audit, db: platform.storage.db, baseUrl: () => config.publicBaseUrl.replace(/\/$/, '') });
+  registerInteractions(pub.app, {
+    provider: platform.auth.provider,
+    directory: platform.directory,
+    audit,
+    clock: platform.clock,
+    throttle: platform.auth.throttle,
+  });
+  installTokenAuthentication(pub.app, {
+    verify: platform.auth.verify,
+    audit,
+    db: platform.storage.db,
+    baseUrl: () => config.publicBaseUrl.replace(/\/$/, ''),
+  });
   const authz = platform.authorization;
   const db = platform.storage.db;
   installAuthorization(pub.app, { decisions: authz.decisions, load: authz.load, audit, db, actions: authz.actions });
   registerMeRoute(pub.app, { directory: platform.directory });
   registerAccountRoutes(pub.app, { directory: platform.directory, invitations: platform.invitations });
   const clock = platform.clock;
-  registerVehicleRoutes(pub.app, { db, clock, decisions: authz.decisions, load: authz.load, access: authz.access, claims: authz.claims });
+  registerVehicleRoutes(pub.app, {
+    db,
+    clock,
+    decisions: authz.decisions,
+    load: authz.load,
+    access: authz.access,
+    claims: authz.claims,
+  });
   registerSharingRoutes(pub.app, { db, clock, access: authz.access });
   registerFleetRoutes(pub.app, { db, clock, decisions: authz.decisions, load: authz.load, fleet: authz.fleet });
   registerCaseRoutes(pub.app, { db, clock, cases: authz.cases });
-  const cmd = { db, service: platform.commands.service, dispatcher: platform.commands.dispatcher, decisions: authz.decisions, load: authz.load, stepUpMaxAge: config.commands.stepUpMaxAge, clock };
+  const cmd = {
+    db,
+    service: platform.commands.service,
+    dispatcher: platform.commands.dispatcher,
+    decisions: authz.decisions,
+    load: authz.load,
+    stepUpMaxAge: config.commands.stepUpMaxAge,
+    clock,
+  };
   registerCommandRoutes(pub.app, cmd);
   registerBulkCommandRoute(pub.app, { ...cmd, bulkMax: config.commands.bulkMaxVehicles });
 
   // The gateway trusts the fleet CA (operational certificates) and the manufacturer CA (factory
   // certificates); the root is there only to complete the fleet chain. Which CA issued what is checked per route.
-  const gw = createListenerApp({ tls: { ...base, requestCert: true, ca: [root.pem, fleet.pem, manufacturer.pem] }, logger: log.child({ listener: 'gateway' }) });
+  const gw = createListenerApp({
+    tls: { ...base, requestCert: true, ca: [root.pem, fleet.pem, manufacturer.pem] },
+    logger: log.child({ listener: 'gateway' }),
+  });
   const connections = new ConnectionRegistry();
   gw.app.server.on('secureConnection', (socket: TLSSocket) => connections.track(socket));
   pki.ctx.cache.onChange((change) => {
@@ -83,11 +112,25 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   registerGatewayRoutes(gw.app, { pki, claims: platform.authorization.claims });
   registerOAuthRoutes(gw.app, platform.auth.provider, 'gateway');
   // Device tokens are certificate-bound, so the DPoP `htu` base is never consulted here; it names the gateway anyway.
-  installTokenAuthentication(gw.app, { verify: platform.auth.verify, audit, db: platform.storage.db, baseUrl: () => `https://localhost:${config.listeners.gateway.port}` });
+  installTokenAuthentication(gw.app, {
+    verify: platform.auth.verify,
+    audit,
+    db: platform.storage.db,
+    baseUrl: () => `https://localhost:${config.listeners.gateway.port}`,
+  });
   registerTelemetryRoutes(gw.app, { telemetry: platform.telemetry, pki, audit, db: platform.storage.db });
-  registerCommandChannel(gw.app, { dispatcher: platform.commands.dispatcher, verify: platform.auth.verify, audit, db: platform.storage.db, baseUrl: () => `https://localhost:${config.listeners.gateway.port}` });
+  registerCommandChannel(gw.app, {
+    dispatcher: platform.commands.dispatcher,
+    verify: platform.auth.verify,
+    audit,
+    db: platform.storage.db,
+    baseUrl: () => `https://localhost:${config.listeners.gateway.port}`,
+  });
 
-  const admin = createListenerApp({ tls: { ...base, requestCert: true, ca: [root.pem] }, logger: log.child({ listener: 'admin' }) });
+  const admin = createListenerApp({
+    tls: { ...base, requestCert: true, ca: [root.pem] },
+    logger: log.child({ listener: 'admin' }),
+  });
   forbidRenegotiation(admin.app);
   installOperatorAuthentication(admin.app, { pki, audit });
   registerHealth(admin.app, ready);
@@ -117,7 +160,11 @@ export async function listen(listeners: Listeners, config: Platform['config']): 
   await listeners.public.app.listen({ host: l.public.host, port: l.public.port });
   await listeners.gateway.app.listen({ host: l.gateway.host, port: l.gateway.port });
   await listeners.admin.app.listen({ host: l.admin.host, port: l.admin.port });
-  return { public: urlOf(listeners.public.app), gateway: urlOf(listeners.gateway.app), admin: urlOf(listeners.admin.app) };
+  return {
+    public: urlOf(listeners.public.app),
+    gateway: urlOf(listeners.gateway.app),
+    admin: urlOf(listeners.admin.app),
+  };
 }
 
 /** Stops all three listeners. */

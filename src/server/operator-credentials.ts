@@ -23,11 +23,19 @@ export async function ensureDevelopmentOperator(pki: Pki, dataDir: string): Prom
     const cert = new X509Certificate(readFileSync(certFile));
     const stillValid = new Date(cert.validTo).getTime() > pki.ctx.clock.now().getTime() + 86400_000;
     // A certificate from an earlier database (or a revoked one) is replaced rather than reused.
-    const row = await pki.ctx.db.selectFrom('certificates').select('status').where('thumbprint', '=', certificateThumbprint(cert.raw)).executeTakeFirst();
+    const row = await pki.ctx.db
+      .selectFrom('certificates')
+      .select('status')
+      .where('thumbprint', '=', certificateThumbprint(cert.raw))
+      .executeTakeFirst();
     if (stillValid && row?.status === 'active') return { certFile, keyFile, created: false };
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const issued = await pki.issueOperatorCertificate({ name: 'admin', csrPem: null, actor: { type: 'system', id: null } });
+  const issued = await pki.issueOperatorCertificate({
+    name: 'admin',
+    csrPem: null,
+    actor: { type: 'system', id: null },
+  });
   writePrivateFile(keyFile, issued.privateKeyPem ?? '');
   writeFileSync(certFile, issued.certificatePem, { mode: 0o644 });
   return { certFile, keyFile, created: true };

@@ -4,12 +4,35 @@ import { type Clock, systemClock } from '../platform/clock.js';
 import type { Logger } from '../platform/log.js';
 import { join } from 'node:path';
 import { type Auth, createAuth } from '../auth/index.js';
-import { createDirectory, createInvitations, createSecretBox, type Directory, type Invitations } from '../identity/index.js';
+import {
+  createDirectory,
+  createInvitations,
+  createSecretBox,
+  type Directory,
+  type Invitations,
+} from '../identity/index.js';
 import { createPki, type KeyProvider, type Pki } from '../pki/index.js';
 import { createMemoryFailureCounter, createRedisFailureCounter } from '../auth/index.js';
-import { createDecisionPoint, createEntityLoader, type DecisionPoint, type EntityLoader, loadPolicySet, type PolicySet, schemaActions } from '../policy/index.js';
 import {
-  type Cases, type Claims, createCases, createClaims, createFleetGroups, createRelationshipStore, createVehicleAccess, type FleetGroups, type RelationshipStore, type VehicleAccess,
+  createDecisionPoint,
+  createEntityLoader,
+  type DecisionPoint,
+  type EntityLoader,
+  loadPolicySet,
+  type PolicySet,
+  schemaActions,
+} from '../policy/index.js';
+import {
+  type Cases,
+  type Claims,
+  createCases,
+  createClaims,
+  createFleetGroups,
+  createRelationshipStore,
+  createVehicleAccess,
+  type FleetGroups,
+  type RelationshipStore,
+  type VehicleAccess,
 } from '../relationships/index.js';
 
 /** Authorization: the validated policy set, its decision point, the entity loader and the relationship services. */
@@ -49,11 +72,19 @@ export interface Platform {
 }
 
 /** Opens storage, applies migrations, and loads (or in development, creates) the PKI. */
-export async function createPlatform(config: Config, options: { log: Logger; clock?: Clock; keys?: KeyProvider; sqliteFile?: string }): Promise<Platform> {
+export async function createPlatform(
+  config: Config,
+  options: { log: Logger; clock?: Clock; keys?: KeyProvider; sqliteFile?: string },
+): Promise<Platform> {
   const clock = options.clock ?? systemClock;
   // An invalid policy set refuses to start, before anything is opened.
   const policySet = loadPolicySet(config.policy.dir ?? undefined);
-  const storage = await openStorage({ url: config.database.url, schema: config.database.schema, dataDir: config.dataDir, sqliteFile: options.sqliteFile });
+  const storage = await openStorage({
+    url: config.database.url,
+    schema: config.database.schema,
+    dataDir: config.dataDir,
+    sqliteFile: options.sqliteFile,
+  });
   try {
     await migrateToLatest(storage.db, { schema: storage.schema });
     const audit = createAuditLog({ db: storage.db, clock });
@@ -78,7 +109,13 @@ export async function createPlatform(config: Config, options: { log: Logger; clo
     });
     const secrets = createSecretBox(join(config.dataDir, 'pki', 'secret-box.key'));
     const directory = createDirectory({ db: storage.db, audit, clock, secrets });
-    const invitations = createInvitations({ db: storage.db, audit, clock, directory, ttlSeconds: config.auth.invitationTtl });
+    const invitations = createInvitations({
+      db: storage.db,
+      audit,
+      clock,
+      directory,
+      ttlSeconds: config.auth.invitationTtl,
+    });
     const relationships = createRelationshipStore({ db: storage.db, audit, clock });
     const auth = await createAuth({ config, db: storage.db, audit, clock, log: options.log, secrets });
     const deps = { db: storage.db, audit, clock, relationships };
@@ -86,18 +123,59 @@ export async function createPlatform(config: Config, options: { log: Logger; clo
     const cascades: OwnershipCascade[] = [];
     const claimCounter = config.redis.url ? createRedisFailureCounter(config.redis.url) : createMemoryFailureCounter();
     const authorization = {
-      policySet, decisions: createDecisionPoint(policySet), load: createEntityLoader({ db: storage.db, clock }), actions: schemaActions(policySet),
-      access: createVehicleAccess({ ...deps, cascades }), cases: createCases(deps), fleet: createFleetGroups(deps),
-      claims: createClaims({ ...deps, counter: claimCounter, limits: { perVehicle: config.claims.failuresPerVehicle, perAccount: config.claims.failuresPerAccount, windowSeconds: config.claims.failureWindow, codeTtlSeconds: config.claims.codeTtl } }),
+      policySet,
+      decisions: createDecisionPoint(policySet),
+      load: createEntityLoader({ db: storage.db, clock }),
+      actions: schemaActions(policySet),
+      access: createVehicleAccess({ ...deps, cascades }),
+      cases: createCases(deps),
+      fleet: createFleetGroups(deps),
+      claims: createClaims({
+        ...deps,
+        counter: claimCounter,
+        limits: {
+          perVehicle: config.claims.failuresPerVehicle,
+          perAccount: config.claims.failuresPerAccount,
+          windowSeconds: config.claims.failureWindow,
+          codeTtlSeconds: config.claims.codeTtl,
+        },
+      }),
     };
-    const telemetry = createTelemetry({ db: storage.db, audit, clock, pki, settings: config.telemetry, redisUrl: config.redis.url, log: options.log });
+    const telemetry = createTelemetry({
+      db: storage.db,
+      audit,
+      clock,
+      pki,
+      settings: config.telemetry,
+      redisUrl: config.redis.url,
+      log: options.log,
+    });
     const commands = await createCommands({
-      db: storage.db, audit, clock, log: options.log, config, pki, decisions: authorization.decisions, load: authorization.load,
+      db: storage.db,
+      audit,
+      clock,
+      log: options.log,
+      config,
+      pki,
+      decisions: authorization.decisions,
+      load: authorization.load,
       isQuarantined: (deviceId) => telemetry.quarantine.isQuarantined(deviceId),
     });
     cascades.push(commands.cascade);
     return {
-      config, storage, audit, pki, directory, invitations, relationships, auth, authorization, telemetry, commands, clock, log: options.log,
+      config,
+      storage,
+      audit,
+      pki,
+      directory,
+      invitations,
+      relationships,
+      auth,
+      authorization,
+      telemetry,
+      commands,
+      clock,
+      log: options.log,
       async close() {
         await commands.close();
         await telemetry.close();

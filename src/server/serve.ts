@@ -28,15 +28,21 @@ export interface RunningCarapace {
 }
 
 /** Starts everything: storage and migrations, PKI, server TLS, the three listeners, revocation sync. */
-export async function startCarapace(config: Config, options: { log: Logger; clock?: Clock; keys?: KeyProvider }): Promise<RunningCarapace> {
+export async function startCarapace(
+  config: Config,
+  options: { log: Logger; clock?: Clock; keys?: KeyProvider },
+): Promise<RunningCarapace> {
   const platform = await createPlatform(config, options);
   try {
     const tls = await resolveServerTls(config, platform.pki);
     // The trust anchor for clients (curl --cacert, devices) sits next to the server certificate.
     writeFileSync(join(config.dataDir, 'pki', 'ca.pem'), platform.pki.ctx.authorities.root.pem);
-    const operator = config.mode === 'development' ? await ensureDevelopmentOperator(platform.pki, config.dataDir) : null;
-    const seeded = config.mode === 'development' && config.seedDemo && (await directoryIsEmpty(platform))
-      ? await seedFromFile(platform, fileURLToPath(DEMO_SCENARIO)) : null;
+    const operator =
+      config.mode === 'development' ? await ensureDevelopmentOperator(platform.pki, config.dataDir) : null;
+    const seeded =
+      config.mode === 'development' && config.seedDemo && (await directoryIsEmpty(platform))
+        ? await seedFromFile(platform, fileURLToPath(DEMO_SCENARIO))
+        : null;
     const listeners = buildListeners(platform, tls);
     const addresses = await listen(listeners, config).catch(async (err: unknown) => {
       await closeListeners(listeners);
@@ -45,7 +51,12 @@ export async function startCarapace(config: Config, options: { log: Logger; cloc
     await platform.pki.start();
     await platform.commands.start();
     return {
-      platform, listeners, addresses, tls, operator, seeded,
+      platform,
+      listeners,
+      addresses,
+      tls,
+      operator,
+      seeded,
       async close() {
         await closeListeners(listeners);
         await platform.close();

@@ -23,7 +23,9 @@ function needsNewDevCert(certFile: string, hostnames: string[], now: Date): bool
   const cert = new X509Certificate(readFileSync(certFile));
   if (new Date(cert.validTo).getTime() - now.getTime() < RENEW_BEFORE_MS) return true;
   const san = cert.subjectAltName ?? '';
-  return !hostnames.every((h) => san.includes(`DNS:${h}`) || san.includes(`IP Address:${h.toUpperCase()}`) || san.includes(`IP Address:${h}`));
+  return !hostnames.every(
+    (h) => san.includes(`DNS:${h}`) || san.includes(`IP Address:${h.toUpperCase()}`) || san.includes(`IP Address:${h}`),
+  );
 }
 
 /**
@@ -33,13 +35,27 @@ function needsNewDevCert(certFile: string, hostnames: string[], now: Date): bool
 export async function resolveServerTls(config: Config, pki: Pki): Promise<ServerTls> {
   if (config.tls.certFile && config.tls.keyFile) {
     try {
-      return { cert: readFileSync(config.tls.certFile, 'utf8'), key: readFileSync(config.tls.keyFile, 'utf8'), source: 'operator', certFile: config.tls.certFile };
+      return {
+        cert: readFileSync(config.tls.certFile, 'utf8'),
+        key: readFileSync(config.tls.keyFile, 'utf8'),
+        source: 'operator',
+        certFile: config.tls.certFile,
+      };
     } catch (cause) {
-      throw new CarapaceError('ERR_CONFIG_INVALID', `cannot read tls.certFile or tls.keyFile (${config.tls.certFile})`, { key: 'tls.certFile' }, { cause });
+      throw new CarapaceError(
+        'ERR_CONFIG_INVALID',
+        `cannot read tls.certFile or tls.keyFile (${config.tls.certFile})`,
+        { key: 'tls.certFile' },
+        { cause },
+      );
     }
   }
   if (config.mode === 'production') {
-    throw new CarapaceError('ERR_CONFIG_INVALID', 'production mode needs an operator-supplied server certificate: set tls.certFile and tls.keyFile', { key: 'tls.certFile' });
+    throw new CarapaceError(
+      'ERR_CONFIG_INVALID',
+      'production mode needs an operator-supplied server certificate: set tls.certFile and tls.keyFile',
+      { key: 'tls.certFile' },
+    );
   }
   const dir = join(config.dataDir, 'pki');
   mkdirSync(dir, { recursive: true, mode: 0o700 });

@@ -1,8 +1,17 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  type ChannelEvent, CommandChannel, EnvelopeVerifier, FileCounterStore, FileSequenceStore, GatewayClient, MemoryCounterStore, MemorySequenceStore,
-  type StoredCredentials, TelemetrySigner, VehicleModel,
+  type ChannelEvent,
+  CommandChannel,
+  EnvelopeVerifier,
+  FileCounterStore,
+  FileSequenceStore,
+  GatewayClient,
+  MemoryCounterStore,
+  MemorySequenceStore,
+  type StoredCredentials,
+  TelemetrySigner,
+  VehicleModel,
 } from '../vehicle-sdk/index.js';
 
 /** Where a simulated unit comes from: its factory credentials, and where it keeps its own state. */
@@ -24,7 +33,15 @@ export class SimulatedVehicle {
   channel: CommandChannel | null = null;
   private signer: TelemetrySigner | null = null;
 
-  constructor(readonly unit: SimulatedUnit, private readonly options: { gatewayUrl: string; ca: string; onEvent?: (serial: string, e: ChannelEvent) => void; trustRoot?: boolean }) {
+  constructor(
+    readonly unit: SimulatedUnit,
+    private readonly options: {
+      gatewayUrl: string;
+      ca: string;
+      onEvent?: (serial: string, e: ChannelEvent) => void;
+      trustRoot?: boolean;
+    },
+  ) {
     this.gateway = new GatewayClient({ gatewayUrl: options.gatewayUrl, ca: options.ca });
   }
 
@@ -37,7 +54,8 @@ export class SimulatedVehicle {
   async start(): Promise<void> {
     const dir = this.unit.stateDir;
     const stored = dir ? join(dir, 'credentials.json') : null;
-    if (stored && existsSync(stored)) await this.gateway.resume(JSON.parse(readFileSync(stored, 'utf8')) as StoredCredentials);
+    if (stored && existsSync(stored))
+      await this.gateway.resume(JSON.parse(readFileSync(stored, 'utf8')) as StoredCredentials);
     else {
       await this.gateway.enroll({ cert: this.unit.factoryCert, key: this.unit.factoryKey });
       if (dir && stored) {
@@ -48,15 +66,19 @@ export class SimulatedVehicle {
     const { issued, key } = this.gateway.credentials!;
     this.signer = new TelemetrySigner({
       identity: { deviceId: issued.deviceId, vehicleId: issued.vehicleId, swVersion: 'sim-1.0', configId: 'sim' },
-      privateKeyPem: key.privateKeyPem, sequences: dir ? new FileSequenceStore(join(dir, 'telemetry.seq')) : new MemorySequenceStore(),
+      privateKeyPem: key.privateKeyPem,
+      sequences: dir ? new FileSequenceStore(join(dir, 'telemetry.seq')) : new MemorySequenceStore(),
     });
     const verifier = new EnvelopeVerifier({
-      keys: issued.commandVerificationKeys.keys, vehicleId: issued.vehicleId, deviceId: issued.deviceId,
+      keys: issued.commandVerificationKeys.keys,
+      vehicleId: issued.vehicleId,
+      deviceId: issued.deviceId,
       counters: dir ? new FileCounterStore(join(dir, 'counters.json')) : new MemoryCounterStore(),
       ...(this.options.trustRoot === false ? {} : { trustAnchor: this.options.ca }),
     });
     this.channel = new CommandChannel({
-      gateway: this.gateway, verifier,
+      gateway: this.gateway,
+      verifier,
       execute: async (c) => {
         const result = this.model.execute(c.command, c.params);
         // The new state goes out right after the acknowledgement, so the next state-dependent command sees it.

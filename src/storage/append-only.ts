@@ -4,7 +4,11 @@ import { type Kysely, sql } from 'kysely';
  * Makes a table append-only in the database itself: UPDATE, DELETE (and on PostgreSQL TRUNCATE) raise an
  * error, whatever the application does. Used by migrations; the SQL it emits must never change.
  */
-export async function makeAppendOnly(db: Kysely<unknown>, table: 'audit_events' | 'telemetry_messages', pg: boolean): Promise<void> {
+export async function makeAppendOnly(
+  db: Kysely<unknown>,
+  table: 'audit_events' | 'telemetry_messages',
+  pg: boolean,
+): Promise<void> {
   const t = sql.raw(table);
   const message = sql.lit(`${table} is append-only`);
   if (pg) {

@@ -1,4 +1,6 @@
-/** True when `err` is a unique-constraint violation from SQLite or PostgreSQL, optionally on a named column or index. */
+/**
+ * True when `err` is a unique-constraint violation from SQLite or PostgreSQL, optionally on a named column or index.
+ */
 export function isUniqueViolation(err: unknown, name?: string): boolean {
   if (typeof err !== 'object' || err === null) return false;
   const e = err as { code?: unknown; message?: unknown; constraint?: unknown };

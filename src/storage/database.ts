@@ -54,7 +54,10 @@ function assertSchemaName(schema: string): void {
 async function openPostgres(url: string, schema: string): Promise<Storage> {
   assertSchemaName(schema);
   // int8 (bigint) arrives as a string by default; our bigints (audit sequence numbers) fit in a double.
-  const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) };
+  const types = {
+    getTypeParser: (oid: number, format?: 'text' | 'binary') =>
+      oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format),
+  };
   const bootstrap = new pg.Client({ connectionString: url });
   await bootstrap.connect();
   try {
@@ -98,5 +101,7 @@ async function ping(db: Kysely<Database>): Promise<boolean> {
 
 /** Opens SQLite or PostgreSQL according to the options. Does not migrate. */
 export async function openStorage(options: StorageOptions): Promise<Storage> {
-  return options.url ? openPostgres(options.url, options.schema) : openSqlite(options.dataDir, options.sqliteFile ?? 'carapace.sqlite');
+  return options.url
+    ? openPostgres(options.url, options.schema)
+    : openSqlite(options.dataDir, options.sqliteFile ?? 'carapace.sqlite');
 }

@@ -10,7 +10,16 @@ import { vehicleMigrations } from '../vehicles/migrations.js';
 import type { Database } from './schema.js';
 
 /** All migrations, from every module; names sort in the order they must run. */
-export const allMigrations: Record<string, Migration> = { ...auditMigrations, ...vehicleMigrations, ...pkiMigrations, ...identityMigrations, ...authMigrations, ...relationshipMigrations, ...telemetryMigrations, ...commandMigrations };
+export const allMigrations: Record<string, Migration> = {
+  ...auditMigrations,
+  ...vehicleMigrations,
+  ...pkiMigrations,
+  ...identityMigrations,
+  ...authMigrations,
+  ...relationshipMigrations,
+  ...telemetryMigrations,
+  ...commandMigrations,
+};
 
 const provider: MigrationProvider = { getMigrations: async () => allMigrations };
 
@@ -25,12 +34,21 @@ export interface MigrationReport {
  * bookkeeping tables are named with their schema: unqualified, Kysely would find another schema's copies in
  * the same database and skip creating its own.
  */
-export async function migrateToLatest(db: Kysely<Database>, options: { schema?: string | null } = {}): Promise<MigrationReport> {
+export async function migrateToLatest(
+  db: Kysely<Database>,
+  options: { schema?: string | null } = {},
+): Promise<MigrationReport> {
   const migrator = new Migrator({ db, provider, ...(options.schema ? { migrationTableSchema: options.schema } : {}) });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error) {
-    throw new Error(`migration ${failed?.migrationName ?? '(unknown)'} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new Error(
+      `migration ${failed?.migrationName ?? '(unknown)'} failed: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
   }
-  return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName), total: Object.keys(allMigrations).length };
+  return {
+    applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName),
+    total: Object.keys(allMigrations).length,
+  };
 }

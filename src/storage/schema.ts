@@ -8,4 +8,13 @@ import type { TelemetryTables } from '../telemetry/tables.js';
 import type { VehicleTables } from '../vehicles/tables.js';
 
 /** Every table, composed from the modules that own them. */
-export interface Database extends AuditTables, VehicleTables, PkiTables, IdentityTables, AuthTables, RelationshipTables, TelemetryTables, CommandTables {}
+export interface Database
+  extends
+    AuditTables,
+    VehicleTables,
+    PkiTables,
+    IdentityTables,
+    AuthTables,
+    RelationshipTables,
+    TelemetryTables,
+    CommandTables {}

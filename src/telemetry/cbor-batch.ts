@@ -16,15 +16,25 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 export function decodeCborBatch(body: Buffer): unknown[] {
   let value: unknown;
   try {
-    value = decode(new Uint8Array(body.buffer, body.byteOffset, body.byteLength), { rejectDuplicateKeys: true, maxDepth: 8 });
+    value = decode(new Uint8Array(body.buffer, body.byteOffset, body.byteLength), {
+      rejectDuplicateKeys: true,
+      maxDepth: 8,
+    });
   } catch {
     throw new CarapaceError('ERR_BAD_REQUEST', 'the request body is not valid CBOR');
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Map || Object.keys(value).join() !== 'messages') {
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    Array.isArray(value) ||
+    value instanceof Map ||
+    Object.keys(value).join() !== 'messages'
+  ) {
     throw new CarapaceError('ERR_VALIDATION', 'a CBOR batch is a map with the one key "messages"', { field: 'body' });
   }
   const messages = (value as { messages: unknown }).messages;
-  if (!Array.isArray(messages) || messages.length === 0) throw new CarapaceError('ERR_VALIDATION', 'body.messages must be a non-empty array', { field: 'body.messages' });
+  if (!Array.isArray(messages) || messages.length === 0)
+    throw new CarapaceError('ERR_VALIDATION', 'body.messages must be a non-empty array', { field: 'body.messages' });
   return messages.map(fromCbor);
 }
 

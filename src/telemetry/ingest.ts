@@ -52,24 +52,49 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
  * and writes one audit event per batch for its rejections and alerts. The answer is sent only after that
  * transaction commits, so an acknowledged message is durable.
  */
-export function createIngestion(deps: { db: Kysely<Database>; audit: AuditLog; clock: Clock; settings: TelemetrySettings; rates: RateCounter }) {
+export function createIngestion(deps: {
+  db: Kysely<Database>;
+  audit: AuditLog;
+  clock: Clock;
+  settings: TelemetrySettings;
+  rates: RateCounter;
+}) {
   const s = deps.settings;
   const pg = deps.db.getExecutor().adapter instanceof PostgresAdapter;
   // Rate-limit denials are audited once per device and rate window, not once per batch: a device that
   // keeps flooding must not turn the audit trail into the flood's mirror.
   const rateAudited = new Map<string, number>();
 
-  return async function ingest(input: { device: BatchDevice; keys: SigningKey[]; messages: unknown[]; backfill: boolean; context: RequestContext }): Promise<BatchResult> {
+  return async function ingest(input: {
+    device: BatchDevice;
+    keys: SigningKey[];
+    messages: unknown[];
+    backfill: boolean;
+    context: RequestContext;
+  }): Promise<BatchResult> {
     const { device } = input;
     const now = deps.clock.now().getTime();
     const windowMs = s.rateWindow * 1000;
-    const deviceGrant = await deps.rates.take(`device:${device.deviceId}`, input.messages.length, s.deviceRate, s.rateWindow, now);
+    const deviceGrant = await deps.rates.take(
+      `device:${device.deviceId}`,
+      input.messages.length,
+      s.deviceRate,
+      s.rateWindow,
+      now,
+    );
     const granted = await deps.rates.take('fleet', deviceGrant, s.fleetRate, s.rateWindow, now);
 
     const screened: Screened[] = [];
     const ctx = {
-      deviceId: device.deviceId, vehicleId: device.vehicleId, keys: input.keys, now, backfill: input.backfill,
-      maxMessageBytes: s.maxMessageBytes, maxSkewMs: s.maxSkew * 1000, backfillMaxAgeMs: s.backfillMaxAge * 1000, maxSpeedKmh: s.maxSpeedKmh,
+      deviceId: device.deviceId,
+      vehicleId: device.vehicleId,
+      keys: input.keys,
+      now,
+      backfill: input.backfill,
+      maxMessageBytes: s.maxMessageBytes,
+      maxSkewMs: s.maxSkew * 1000,
+      backfillMaxAgeMs: s.backfillMaxAge * 1000,
+      maxSpeedKmh: s.maxSpeedKmh,
     };
     for (let i = 0; i < granted; i++) {
       if (i > 0 && i % SCREEN_SLICE === 0) await yieldToEventLoop();
@@ -82,70 +107,174 @@ export function createIngestion(deps: { db: Kysely<Database>; audit: AuditLog; c
     const auditRateLimit = granted < input.messages.length && rateAudited.get(device.deviceId) !== rateSlot;
     if (granted === 0 && !auditRateLimit) {
       // A device that keeps flooding past its limit costs no database work at all.
-      const verdicts = input.messages.map((_, index) => ({ index, seq: null, verdict: 'rejected' as const, reason: 'rate_limited' as const }));
+      const verdicts = input.messages.map((_, index) => ({
+        index,
+        seq: null,
+        verdict: 'rejected' as const,
+        reason: 'rate_limited' as const,
+      }));
       return { batchId, accepted: 0, duplicates: 0, rejected: verdicts.length, verdicts, quarantined: false };
     }
     for (let attempt = 1; ; attempt++) {
       try {
         const result = await deps.db.transaction().execute(async (trx) => {
-          await trx.insertInto('telemetry_devices').values({ device_id: device.deviceId, window_top: 0, window_bitmap: null, strikes: 0, strikes_since: null, version: 0, updated_at: receivedAt })
-            .onConflict((oc) => oc.column('device_id').doNothing()).execute();
-          const state = await trx.selectFrom('telemetry_devices').selectAll().where('device_id', '=', device.deviceId).$if(pg, (q) => q.forUpdate()).executeTakeFirstOrThrow();
-          const status = await trx.selectFrom('devices').select('status').where('id', '=', device.deviceId).executeTakeFirst();
-          const vehicle = await trx.selectFrom('vehicle_state').selectAll().where('vehicle_id', '=', device.vehicleId).$if(pg, (q) => q.forUpdate()).executeTakeFirst();
+          await trx
+            .insertInto('telemetry_devices')
+            .values({
+              device_id: device.deviceId,
+              window_top: 0,
+              window_bitmap: null,
+              strikes: 0,
+              strikes_since: null,
+              version: 0,
+              updated_at: receivedAt,
+            })
+            .onConflict((oc) => oc.column('device_id').doNothing())
+            .execute();
+          const state = await trx
+            .selectFrom('telemetry_devices')
+            .selectAll()
+            .where('device_id', '=', device.deviceId)
+            .$if(pg, (q) => q.forUpdate())
+            .executeTakeFirstOrThrow();
+          const status = await trx
+            .selectFrom('devices')
+            .select('status')
+            .where('id', '=', device.deviceId)
+            .executeTakeFirst();
+          const vehicle = await trx
+            .selectFrom('vehicle_state')
+            .selectAll()
+            .where('vehicle_id', '=', device.vehicleId)
+            .$if(pg, (q) => q.forUpdate())
+            .executeTakeFirst();
           const vehicleRow = vehicle ?? emptyStateRow(device.vehicleId, receivedAt);
           const window = ReplayWindow.restore(s.replayWindow, state.window_top, state.window_bitmap);
 
           const judged = judgeBatch({
-            screened, total: input.messages.length, window, vehicle: vehicleRow, now, backfill: input.backfill, settings: s,
+            screened,
+            total: input.messages.length,
+            window,
+            vehicle: vehicleRow,
+            now,
+            backfill: input.backfill,
+            settings: s,
             alreadyQuarantined: status?.status === 'quarantined',
-            strikes: state.strikes_since !== null && now - Date.parse(state.strikes_since) <= s.quarantineWindow * 1000 ? { count: state.strikes, since: state.strikes_since } : { count: 0, since: null },
+            strikes:
+              state.strikes_since !== null && now - Date.parse(state.strikes_since) <= s.quarantineWindow * 1000
+                ? { count: state.strikes, since: state.strikes_since }
+                : { count: 0, since: null },
           });
 
           const rows = judged.stored.map((m) => ({
-            id: newId(), batch_id: batchId, device_id: device.deviceId, vehicle_id: device.vehicleId,
-            seq: m.message?.seq ?? null, boot_id: m.message?.bootId ?? null, message_ts: m.message ? new Date(m.message.ts).toISOString() : null,
-            kind: m.message?.payload.kind ?? null, sw_version: m.message?.swVersion ?? null, config_id: m.message?.configId ?? null,
-            cert_serial: m.signer?.serial ?? device.serial, cert_thumbprint: m.signer?.thumbprint ?? device.thumbprint, received_at: receivedAt,
-            verdict: m.verdict, reason: m.reason, flags: m.flags.join(','), backfill: input.backfill ? 1 : 0, signed_bytes: m.bytes, signature: m.sig,
+            id: newId(),
+            batch_id: batchId,
+            device_id: device.deviceId,
+            vehicle_id: device.vehicleId,
+            seq: m.message?.seq ?? null,
+            boot_id: m.message?.bootId ?? null,
+            message_ts: m.message ? new Date(m.message.ts).toISOString() : null,
+            kind: m.message?.payload.kind ?? null,
+            sw_version: m.message?.swVersion ?? null,
+            config_id: m.message?.configId ?? null,
+            cert_serial: m.signer?.serial ?? device.serial,
+            cert_thumbprint: m.signer?.thumbprint ?? device.thumbprint,
+            received_at: receivedAt,
+            verdict: m.verdict,
+            reason: m.reason,
+            flags: m.flags.join(','),
+            backfill: input.backfill ? 1 : 0,
+            signed_bytes: m.bytes,
+            signature: m.sig,
           }));
-          for (let i = 0; i < rows.length; i += INSERT_CHUNK) await trx.insertInto('telemetry_messages').values(rows.slice(i, i + INSERT_CHUNK)).execute();
+          for (let i = 0; i < rows.length; i += INSERT_CHUNK)
+            await trx
+              .insertInto('telemetry_messages')
+              .values(rows.slice(i, i + INSERT_CHUNK))
+              .execute();
 
-          const updated = await trx.updateTable('telemetry_devices').set({
-            window_top: window.top, window_bitmap: window.serialize(), strikes: judged.strikes.count, strikes_since: judged.strikes.since,
-            version: state.version + 1, updated_at: receivedAt,
-          }).where('device_id', '=', device.deviceId).where('version', '=', state.version).executeTakeFirst();
+          const updated = await trx
+            .updateTable('telemetry_devices')
+            .set({
+              window_top: window.top,
+              window_bitmap: window.serialize(),
+              strikes: judged.strikes.count,
+              strikes_since: judged.strikes.since,
+              version: state.version + 1,
+              updated_at: receivedAt,
+            })
+            .where('device_id', '=', device.deviceId)
+            .where('version', '=', state.version)
+            .executeTakeFirst();
           if (Number(updated.numUpdatedRows) !== 1) throw new ConcurrentBatch();
 
           if (judged.vehicleChanged) {
-            if (vehicle) await trx.updateTable('vehicle_state').set(vehicleRow).where('vehicle_id', '=', device.vehicleId).execute();
+            if (vehicle)
+              await trx
+                .updateTable('vehicle_state')
+                .set(vehicleRow)
+                .where('vehicle_id', '=', device.vehicleId)
+                .execute();
             else await trx.insertInto('vehicle_state').values(vehicleRow).execute();
           }
 
           const counts = tally(judged.verdicts);
-          const reasons = Object.entries(counts.reasons).filter(([r]) => r !== 'rate_limited' || auditRateLimit).map(([r, n]) => `${r}:${n}`);
+          const reasons = Object.entries(counts.reasons)
+            .filter(([r]) => r !== 'rate_limited' || auditRateLimit)
+            .map(([r, n]) => `${r}:${n}`);
           if (reasons.length > 0) {
             await deps.audit.append(trx, {
-              type: 'telemetry.batch.rejected', actor: { type: 'device', id: device.deviceId }, object: { type: 'vehicle', id: device.vehicleId },
-              action: input.backfill ? 'telemetry:backfill' : 'telemetry:ingest', decision: 'deny', reason: reasons.map((r) => r.split(':')[0]).join(','), context: input.context,
+              type: 'telemetry.batch.rejected',
+              actor: { type: 'device', id: device.deviceId },
+              object: { type: 'vehicle', id: device.vehicleId },
+              action: input.backfill ? 'telemetry:backfill' : 'telemetry:ingest',
+              decision: 'deny',
+              reason: reasons.map((r) => r.split(':')[0]).join(','),
+              context: input.context,
               details: {
-                batchId, messages: input.messages.length, accepted: counts.accepted, rejected: counts.rejected, reasons,
-                rejectedSeqs: judged.verdicts.filter((v) => v.verdict === 'rejected' && v.seq !== null).slice(0, 20).map((v) => String(v.seq)),
-                serial: device.serial, thumbprint: device.thumbprint,
+                batchId,
+                messages: input.messages.length,
+                accepted: counts.accepted,
+                rejected: counts.rejected,
+                reasons,
+                rejectedSeqs: judged.verdicts
+                  .filter((v) => v.verdict === 'rejected' && v.seq !== null)
+                  .slice(0, 20)
+                  .map((v) => String(v.seq)),
+                serial: device.serial,
+                thumbprint: device.thumbprint,
               },
             });
           }
           if (judged.alerts.length > 0) {
             await deps.audit.append(trx, {
-              type: 'telemetry.alert', actor: { type: 'device', id: device.deviceId }, object: { type: 'vehicle', id: device.vehicleId },
-              action: 'telemetry:ingest', decision: 'info', reason: [...new Set(judged.alerts.map((a) => a.flag))].join(','), context: input.context,
+              type: 'telemetry.alert',
+              actor: { type: 'device', id: device.deviceId },
+              object: { type: 'vehicle', id: device.vehicleId },
+              action: 'telemetry:ingest',
+              decision: 'info',
+              reason: [...new Set(judged.alerts.map((a) => a.flag))].join(','),
+              context: input.context,
               details: { batchId, alerts: judged.alerts.slice(0, 20).map((a) => `${a.flag}:seq=${a.seq}`) },
             });
           }
           if (judged.quarantinedNow) {
-            await recordQuarantine(trx, deps.audit, { device, strikes: judged.quarantinedNow.strikes, reasons: judged.quarantinedNow.reasons, at: new Date(now), context: input.context });
+            await recordQuarantine(trx, deps.audit, {
+              device,
+              strikes: judged.quarantinedNow.strikes,
+              reasons: judged.quarantinedNow.reasons,
+              at: new Date(now),
+              context: input.context,
+            });
           }
-          return { batchId, accepted: counts.accepted, duplicates: counts.duplicates, rejected: counts.rejected, verdicts: judged.verdicts, quarantined: judged.quarantinedNow !== null };
+          return {
+            batchId,
+            accepted: counts.accepted,
+            duplicates: counts.duplicates,
+            rejected: counts.rejected,
+            verdicts: judged.verdicts,
+            quarantined: judged.quarantinedNow !== null,
+          };
         });
         if (auditRateLimit) rateAudited.set(device.deviceId, rateSlot);
         if (rateAudited.size > 100_000) rateAudited.clear();

@@ -65,7 +65,14 @@ export function judgeBatch(input: {
   strikes: Strikes;
 }): Judgement {
   const { window, vehicle, settings } = input;
-  const out: Judgement = { verdicts: [], stored: [], strikes: { ...input.strikes }, alerts: [], vehicleChanged: false, quarantinedNow: null };
+  const out: Judgement = {
+    verdicts: [],
+    stored: [],
+    strikes: { ...input.strikes },
+    alerts: [],
+    vehicleChanged: false,
+    quarantinedNow: null,
+  };
   let quarantined = input.alreadyQuarantined;
   const strikeReasons = new Set<string>();
   const receivedAt = new Date(input.now).toISOString();
@@ -81,8 +88,22 @@ export function judgeBatch(input: {
       continue;
     }
     if (s.kind === 'rejected') {
-      out.verdicts.push({ index, seq: s.message?.seq ?? null, verdict: 'rejected', reason: s.reason, ...(s.detail ? { detail: s.detail } : {}) });
-      if (s.bytes) out.stored.push({ verdict: 'rejected', reason: s.reason, flags: [], message: s.message, bytes: s.bytes, sig: s.sig });
+      out.verdicts.push({
+        index,
+        seq: s.message?.seq ?? null,
+        verdict: 'rejected',
+        reason: s.reason,
+        ...(s.detail ? { detail: s.detail } : {}),
+      });
+      if (s.bytes)
+        out.stored.push({
+          verdict: 'rejected',
+          reason: s.reason,
+          flags: [],
+          message: s.message,
+          bytes: s.bytes,
+          sig: s.sig,
+        });
       if (STRIKE_REASONS.has(s.reason)) {
         out.strikes = { count: out.strikes.count + 1, since: out.strikes.since ?? receivedAt };
         strikeReasons.add(s.reason);
@@ -104,7 +125,15 @@ export function judgeBatch(input: {
     }
     const reject = (reason: RejectReason, detail?: string) => {
       out.verdicts.push({ index, seq: message.seq, verdict: 'rejected', reason, ...(detail ? { detail } : {}) });
-      out.stored.push({ verdict: 'rejected', reason, flags: [], message, bytes: s.bytes, sig: s.sig, signer: s.signer });
+      out.stored.push({
+        verdict: 'rejected',
+        reason,
+        flags: [],
+        message,
+        bytes: s.bytes,
+        sig: s.sig,
+        signer: s.signer,
+      });
     };
     if (seen.kind === 'too_old') {
       reject('sequence_too_old', `more than ${window.size} below the highest sequence number seen`);
@@ -118,8 +147,15 @@ export function judgeBatch(input: {
     // outrank the honest readings that arrive after it.
     const at = new Date(Math.min(message.ts, input.now)).toISOString();
     const p = message.payload;
-    if (p.kind === 'odometer' && vehicle.odometer_km !== null && vehicle.odometer_at !== null
-      && isOdometerDecrease({ value: vehicle.odometer_km, at: Date.parse(vehicle.odometer_at) }, { value: p.km, at: message.ts })) {
+    if (
+      p.kind === 'odometer' &&
+      vehicle.odometer_km !== null &&
+      vehicle.odometer_at !== null &&
+      isOdometerDecrease(
+        { value: vehicle.odometer_km, at: Date.parse(vehicle.odometer_at) },
+        { value: p.km, at: message.ts },
+      )
+    ) {
       reject('odometer_decreased', `${p.km} km contradicts ${vehicle.odometer_km} km at ${vehicle.odometer_at}`);
       continue;
     }
@@ -129,17 +165,41 @@ export function judgeBatch(input: {
     if (seen.jump >= settings.sequenceJumpAlert) flags.push('sequence_jump');
     // An odometer that grows faster than the vehicle can drive is flagged and kept out of the state, so one
     // outlier cannot make every later honest reading look like a decrease.
-    const odometerJump = p.kind === 'odometer' && vehicle.odometer_km !== null && vehicle.odometer_at !== null
-      && isOdometerJump({ value: vehicle.odometer_km, at: Date.parse(vehicle.odometer_at) }, { value: p.km, at: message.ts }, settings.maxSpeedKmh);
+    const odometerJump =
+      p.kind === 'odometer' &&
+      vehicle.odometer_km !== null &&
+      vehicle.odometer_at !== null &&
+      isOdometerJump(
+        { value: vehicle.odometer_km, at: Date.parse(vehicle.odometer_at) },
+        { value: p.km, at: message.ts },
+        settings.maxSpeedKmh,
+      );
     if (odometerJump) flags.push('odometer_jump');
-    if (p.kind === 'position' && vehicle.latitude !== null && vehicle.longitude !== null && vehicle.position_at !== null
-      && isPositionJump({ value: { lat: vehicle.latitude, lon: vehicle.longitude }, at: Date.parse(vehicle.position_at) }, { value: { lat: p.lat, lon: p.lon }, at: message.ts }, settings.maxSpeedKmh)) {
+    if (
+      p.kind === 'position' &&
+      vehicle.latitude !== null &&
+      vehicle.longitude !== null &&
+      vehicle.position_at !== null &&
+      isPositionJump(
+        { value: { lat: vehicle.latitude, lon: vehicle.longitude }, at: Date.parse(vehicle.position_at) },
+        { value: { lat: p.lat, lon: p.lon }, at: message.ts },
+        settings.maxSpeedKmh,
+      )
+    ) {
       flags.push('position_jump');
     }
     for (const flag of flags) out.alerts.push({ flag, seq: message.seq });
     if (input.backfill) flags.push('backfill');
     out.verdicts.push({ index, seq: message.seq, verdict: 'accepted', ...(flags.length ? { flags } : {}) });
-    out.stored.push({ verdict: 'accepted', reason: null, flags, message, bytes: s.bytes, sig: s.sig, signer: s.signer });
+    out.stored.push({
+      verdict: 'accepted',
+      reason: null,
+      flags,
+      message,
+      bytes: s.bytes,
+      sig: s.sig,
+      signer: s.signer,
+    });
     if (!odometerJump && applyPayload(vehicle, p, at, receivedAt)) out.vehicleChanged = true;
   }
   return out;

@@ -33,10 +33,23 @@ export const telemetryMigrations: Record<string, Migration> = {
         .execute();
       // The last line of defence against a replay: one accepted message per device and sequence number,
       // whatever the window says (two processes racing on one device both reach this index).
-      await db.schema.createIndex('telemetry_messages_accepted_seq').on('telemetry_messages').columns(['device_id', 'seq']).unique()
-        .where(sql.ref('verdict'), '=', 'accepted').execute();
-      await db.schema.createIndex('telemetry_messages_device_time').on('telemetry_messages').columns(['device_id', 'received_at']).execute();
-      await db.schema.createIndex('telemetry_messages_vehicle_ts').on('telemetry_messages').columns(['vehicle_id', 'message_ts']).execute();
+      await db.schema
+        .createIndex('telemetry_messages_accepted_seq')
+        .on('telemetry_messages')
+        .columns(['device_id', 'seq'])
+        .unique()
+        .where(sql.ref('verdict'), '=', 'accepted')
+        .execute();
+      await db.schema
+        .createIndex('telemetry_messages_device_time')
+        .on('telemetry_messages')
+        .columns(['device_id', 'received_at'])
+        .execute();
+      await db.schema
+        .createIndex('telemetry_messages_vehicle_ts')
+        .on('telemetry_messages')
+        .columns(['vehicle_id', 'message_ts'])
+        .execute();
       await makeAppendOnly(db, 'telemetry_messages', pg);
 
       await db.schema
@@ -54,13 +67,24 @@ export const telemetryMigrations: Record<string, Migration> = {
       await db.schema
         .createTable('vehicle_state')
         .addColumn('vehicle_id', 'text', (c) => c.primaryKey())
-        .addColumn('speed_kmh', real).addColumn('speed_at', 'text')
-        .addColumn('gear', 'text').addColumn('gear_at', 'text')
-        .addColumn('locked', 'integer').addColumn('open_doors', 'text').addColumn('doors_at', 'text')
-        .addColumn('latitude', real).addColumn('longitude', real).addColumn('position_at', 'text')
-        .addColumn('charging', 'integer').addColumn('plugged', 'integer').addColumn('soc_percent', real).addColumn('battery_at', 'text')
-        .addColumn('odometer_km', real).addColumn('odometer_at', 'text')
-        .addColumn('diagnostic_codes', 'text').addColumn('diagnostics_at', 'text')
+        .addColumn('speed_kmh', real)
+        .addColumn('speed_at', 'text')
+        .addColumn('gear', 'text')
+        .addColumn('gear_at', 'text')
+        .addColumn('locked', 'integer')
+        .addColumn('open_doors', 'text')
+        .addColumn('doors_at', 'text')
+        .addColumn('latitude', real)
+        .addColumn('longitude', real)
+        .addColumn('position_at', 'text')
+        .addColumn('charging', 'integer')
+        .addColumn('plugged', 'integer')
+        .addColumn('soc_percent', real)
+        .addColumn('battery_at', 'text')
+        .addColumn('odometer_km', real)
+        .addColumn('odometer_at', 'text')
+        .addColumn('diagnostic_codes', 'text')
+        .addColumn('diagnostics_at', 'text')
         .addColumn('updated_at', 'text', (c) => c.notNull())
         .execute();
 
@@ -76,7 +100,11 @@ export const telemetryMigrations: Record<string, Migration> = {
         .addColumn('released_by', 'text')
         .addColumn('release_reason', 'text')
         .execute();
-      await db.schema.createIndex('telemetry_quarantines_device').on('telemetry_quarantines').columns(['device_id', 'quarantined_at']).execute();
+      await db.schema
+        .createIndex('telemetry_quarantines_device')
+        .on('telemetry_quarantines')
+        .columns(['device_id', 'quarantined_at'])
+        .execute();
     },
   },
 };

@@ -20,7 +20,11 @@ const POSITION_NOISE_KM = 0.5;
  * True when getting from `previous` to `next` would need more than `maxKmh`. Readings in either time order
  * are compared (a backfilled message can be older than the state it is checked against).
  */
-export function isPositionJump(previous: Reading<{ lat: number; lon: number }> | null, next: Reading<{ lat: number; lon: number }>, maxKmh: number): boolean {
+export function isPositionJump(
+  previous: Reading<{ lat: number; lon: number }> | null,
+  next: Reading<{ lat: number; lon: number }>,
+  maxKmh: number,
+): boolean {
   if (!previous) return false;
   const km = distanceKm(previous.value, next.value);
   const hours = Math.abs(next.at - previous.at) / 3_600_000;

@@ -15,21 +15,58 @@ import type { Database } from '../storage/schema.js';
 export async function recordQuarantine(
   trx: Kysely<Database>,
   audit: AuditLog,
-  args: { device: { deviceId: string; vehicleId: string; serial: string; thumbprint: string }; strikes: number; reasons: string[]; at: Date; context: RequestContext },
+  args: {
+    device: { deviceId: string; vehicleId: string; serial: string; thumbprint: string };
+    strikes: number;
+    reasons: string[];
+    at: Date;
+    context: RequestContext;
+  },
 ): Promise<void> {
   const reason = `telemetry: ${args.strikes} ${args.reasons.join(' or ')} within the quarantine window`;
-  const current = await trx.selectFrom('devices').select('status').where('id', '=', args.device.deviceId).executeTakeFirst();
+  const current = await trx
+    .selectFrom('devices')
+    .select('status')
+    .where('id', '=', args.device.deviceId)
+    .executeTakeFirst();
   if (current?.status === 'active') {
-    await transitionDevice(trx, audit, { deviceId: args.device.deviceId, to: 'quarantined', reason, actor: { type: 'system', id: null }, at: args.at, context: args.context });
+    await transitionDevice(trx, audit, {
+      deviceId: args.device.deviceId,
+      to: 'quarantined',
+      reason,
+      actor: { type: 'system', id: null },
+      at: args.at,
+      context: args.context,
+    });
   }
-  await trx.insertInto('telemetry_quarantines').values({
-    id: newId(), device_id: args.device.deviceId, vehicle_id: args.device.vehicleId, quarantined_at: args.at.toISOString(), reason, strikes: args.strikes,
-    released_at: null, released_by: null, release_reason: null,
-  }).execute();
+  await trx
+    .insertInto('telemetry_quarantines')
+    .values({
+      id: newId(),
+      device_id: args.device.deviceId,
+      vehicle_id: args.device.vehicleId,
+      quarantined_at: args.at.toISOString(),
+      reason,
+      strikes: args.strikes,
+      released_at: null,
+      released_by: null,
+      release_reason: null,
+    })
+    .execute();
   await audit.append(trx, {
-    type: 'telemetry.device.quarantined', actor: { type: 'system', id: null }, object: { type: 'device', id: args.device.deviceId },
-    action: 'telemetry:quarantine', decision: 'deny', reason: args.reasons.join(','), context: args.context,
-    details: { vehicleId: args.device.vehicleId, strikes: args.strikes, serial: args.device.serial, thumbprint: args.device.thumbprint },
+    type: 'telemetry.device.quarantined',
+    actor: { type: 'system', id: null },
+    object: { type: 'device', id: args.device.deviceId },
+    action: 'telemetry:quarantine',
+    decision: 'deny',
+    reason: args.reasons.join(','),
+    context: args.context,
+    details: {
+      vehicleId: args.device.vehicleId,
+      strikes: args.strikes,
+      serial: args.device.serial,
+      thumbprint: args.device.thumbprint,
+    },
   });
 }
 
@@ -51,7 +88,12 @@ export interface QuarantineView {
  * refuse to queue or deliver commands to a quarantined device): it reads the device's lifecycle state in
  * the database, so it holds across processes, whoever imposed the quarantine.
  */
-export function createQuarantine(deps: { db: Kysely<Database>; audit: AuditLog; clock: Clock; pki: Pick<Pki, 'announce'> }) {
+export function createQuarantine(deps: {
+  db: Kysely<Database>;
+  audit: AuditLog;
+  clock: Clock;
+  pki: Pick<Pki, 'announce'>;
+}) {
   return {
     /** True when the device is quarantined (by telemetry or by an operator). */
     async isQuarantined(deviceId: string): Promise<boolean> {
@@ -61,13 +103,26 @@ export function createQuarantine(deps: { db: Kysely<Database>; audit: AuditLog; 
 
     /** Quarantines recorded by telemetry, newest first; `open` limits them to devices still quarantined. */
     async list(options: { open?: boolean; deviceId?: string; limit?: number } = {}): Promise<QuarantineView[]> {
-      let q = deps.db.selectFrom('telemetry_quarantines as q').innerJoin('devices as d', 'd.id', 'q.device_id').selectAll('q');
+      let q = deps.db
+        .selectFrom('telemetry_quarantines as q')
+        .innerJoin('devices as d', 'd.id', 'q.device_id')
+        .selectAll('q');
       if (options.open) q = q.where('q.released_at', 'is', null).where('d.status', '=', 'quarantined');
       if (options.deviceId) q = q.where('q.device_id', '=', options.deviceId);
-      const rows = await q.orderBy('q.quarantined_at', 'desc').limit(Math.min(Math.max(options.limit ?? 100, 1), 1000)).execute();
+      const rows = await q
+        .orderBy('q.quarantined_at', 'desc')
+        .limit(Math.min(Math.max(options.limit ?? 100, 1), 1000))
+        .execute();
       return rows.map((r) => ({
-        id: r.id, deviceId: r.device_id, vehicleId: r.vehicle_id, quarantinedAt: r.quarantined_at, reason: r.reason, strikes: r.strikes,
-        releasedAt: r.released_at, releasedBy: r.released_by, releaseReason: r.release_reason,
+        id: r.id,
+        deviceId: r.device_id,
+        vehicleId: r.vehicle_id,
+        quarantinedAt: r.quarantined_at,
+        reason: r.reason,
+        strikes: r.strikes,
+        releasedAt: r.released_at,
+        releasedBy: r.released_by,
+        releaseReason: r.release_reason,
       }));
     },
 
@@ -76,18 +131,48 @@ export function createQuarantine(deps: { db: Kysely<Database>; audit: AuditLog; 
      * closed, strike count cleared, all in one transaction with its audit events; then other processes
      * are told. Refused (409) unless the device is quarantined.
      */
-    async release(args: { deviceId: string; actor: { type: 'operator'; id: string }; reason: string; context: RequestContext | null }): Promise<{ deviceId: string; status: string }> {
+    async release(args: {
+      deviceId: string;
+      actor: { type: 'operator'; id: string };
+      reason: string;
+      context: RequestContext | null;
+    }): Promise<{ deviceId: string; status: string }> {
       const at = deps.clock.now();
       try {
         const device = await deps.db.transaction().execute(async (trx) => {
-          const { device } = await transitionDevice(trx, deps.audit, { deviceId: args.deviceId, to: 'active', reason: args.reason, actor: args.actor, at, context: args.context });
-          await trx.updateTable('telemetry_quarantines').set({ released_at: at.toISOString(), released_by: args.actor.id, release_reason: args.reason })
-            .where('device_id', '=', args.deviceId).where('released_at', 'is', null).execute();
-          await trx.updateTable('telemetry_devices').set((eb) => ({ strikes: 0, strikes_since: null, version: eb('version', '+', 1), updated_at: at.toISOString() }))
-            .where('device_id', '=', args.deviceId).execute();
+          const { device } = await transitionDevice(trx, deps.audit, {
+            deviceId: args.deviceId,
+            to: 'active',
+            reason: args.reason,
+            actor: args.actor,
+            at,
+            context: args.context,
+          });
+          await trx
+            .updateTable('telemetry_quarantines')
+            .set({ released_at: at.toISOString(), released_by: args.actor.id, release_reason: args.reason })
+            .where('device_id', '=', args.deviceId)
+            .where('released_at', 'is', null)
+            .execute();
+          await trx
+            .updateTable('telemetry_devices')
+            .set((eb) => ({
+              strikes: 0,
+              strikes_since: null,
+              version: eb('version', '+', 1),
+              updated_at: at.toISOString(),
+            }))
+            .where('device_id', '=', args.deviceId)
+            .execute();
           await deps.audit.append(trx, {
-            type: 'telemetry.quarantine.released', actor: args.actor, object: { type: 'device', id: args.deviceId }, action: 'telemetry:release',
-            decision: 'allow', reason: args.reason, context: args.context, details: { vehicleId: device.vehicle_id },
+            type: 'telemetry.quarantine.released',
+            actor: args.actor,
+            object: { type: 'device', id: args.deviceId },
+            action: 'telemetry:release',
+            decision: 'allow',
+            reason: args.reason,
+            context: args.context,
+            details: { vehicleId: device.vehicle_id },
           });
           return device;
         });
@@ -96,8 +181,13 @@ export function createQuarantine(deps: { db: Kysely<Database>; audit: AuditLog; 
       } catch (err) {
         if (err instanceof CarapaceError) {
           await deps.audit.append(deps.db, {
-            type: 'telemetry.quarantine.release_refused', actor: args.actor, object: { type: 'device', id: args.deviceId }, action: 'telemetry:release',
-            decision: 'deny', reason: err.code, context: args.context,
+            type: 'telemetry.quarantine.release_refused',
+            actor: args.actor,
+            object: { type: 'device', id: args.deviceId },
+            action: 'telemetry:release',
+            decision: 'deny',
+            reason: err.code,
+            context: args.context,
           });
         }
         throw err;

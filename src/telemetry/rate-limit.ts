@@ -42,7 +42,8 @@ export function createRedisRateCounter(url: string, log: Logger): RateCounter {
   // Connection errors surface on each command (and fall back to local counting); log them once per burst.
   let lastLogged = 0;
   redis.on('error', (err: Error) => {
-    if (Date.now() - lastLogged > 10_000) log.warn({ err: err.message }, 'telemetry rate counter: Redis unavailable, counting locally');
+    if (Date.now() - lastLogged > 10_000)
+      log.warn({ err: err.message }, 'telemetry rate counter: Redis unavailable, counting locally');
     lastLogged = Date.now();
   });
   const local = createMemoryRateCounter();
@@ -53,7 +54,11 @@ export function createRedisRateCounter(url: string, log: Logger): RateCounter {
       const k = `carapace:telemetry:rate:${key}:${window}`;
       try {
         if (redis.status === 'wait') await (connecting ??= redis.connect());
-        const result = await redis.multi().incrby(k, n).pexpire(k, windowSeconds * 1000 + 1000).exec();
+        const result = await redis
+          .multi()
+          .incrby(k, n)
+          .pexpire(k, windowSeconds * 1000 + 1000)
+          .exec();
         const total = Number(result?.[0]?.[1]);
         if (!Number.isFinite(total)) throw new Error('unexpected INCRBY reply');
         return granted(total, n, limit);

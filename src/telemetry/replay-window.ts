@@ -1,8 +1,5 @@
 /** What the window says about one sequence number. */
-export type WindowVerdict =
-  | { kind: 'fresh'; jump: number }
-  | { kind: 'duplicate' }
-  | { kind: 'too_old' };
+export type WindowVerdict = { kind: 'fresh'; jump: number } | { kind: 'duplicate' } | { kind: 'too_old' };
 
 const BLOCK = 32;
 
@@ -18,7 +15,11 @@ export class ReplayWindow {
   top: number;
   private readonly blocks: Uint32Array;
 
-  private constructor(readonly size: number, top: number, blocks: Uint32Array) {
+  private constructor(
+    readonly size: number,
+    top: number,
+    blocks: Uint32Array,
+  ) {
     this.top = top;
     this.blocks = blocks;
   }

@@ -23,7 +23,10 @@ export interface Telemetry {
    * certificates' (each good only for messages recorded before it was replaced), so a backlog recorded
    * before a rotation is still accepted. Keys are parsed once per certificate serial.
    */
-  keysFor(device: { deviceId: string; serial: string; thumbprint: string }, certificate: X509Certificate): Promise<SigningKey[]>;
+  keysFor(
+    device: { deviceId: string; serial: string; thumbprint: string },
+    certificate: X509Certificate,
+  ): Promise<SigningKey[]>;
   /** The last known state of a vehicle (null before its first accepted message). */
   vehicleState(vehicleId: string): Promise<VehicleState | null>;
   close(): Promise<void>;
@@ -32,7 +35,15 @@ export interface Telemetry {
 const KEY_CACHE_LIMIT = 50_000;
 
 /** Builds the telemetry module over the platform database. */
-export function createTelemetry(deps: { db: Kysely<Database>; audit: AuditLog; clock: Clock; pki: Pick<Pki, 'announce'>; settings: TelemetrySettings; redisUrl: string | null; log: Logger }): Telemetry {
+export function createTelemetry(deps: {
+  db: Kysely<Database>;
+  audit: AuditLog;
+  clock: Clock;
+  pki: Pick<Pki, 'announce'>;
+  settings: TelemetrySettings;
+  redisUrl: string | null;
+  log: Logger;
+}): Telemetry {
   const rates = deps.redisUrl ? createRedisRateCounter(deps.redisUrl, deps.log) : createMemoryRateCounter();
   const keys = new Map<string, KeyObject>();
   return {
@@ -50,12 +61,29 @@ export function createTelemetry(deps: { db: Kysely<Database>; audit: AuditLog; c
         }
         return key;
       };
-      const earlier = await deps.db.selectFrom('certificates').select(['serial', 'thumbprint', 'pem', 'superseded_at', 'overlap_until', 'not_after'])
-        .where('device_id', '=', device.deviceId).where('profile', '=', 'operational').where('serial', '!=', device.serial).where('revoked_at', 'is', null)
-        .orderBy('issued_at', 'desc').limit(2).execute();
+      const earlier = await deps.db
+        .selectFrom('certificates')
+        .select(['serial', 'thumbprint', 'pem', 'superseded_at', 'overlap_until', 'not_after'])
+        .where('device_id', '=', device.deviceId)
+        .where('profile', '=', 'operational')
+        .where('serial', '!=', device.serial)
+        .where('revoked_at', 'is', null)
+        .orderBy('issued_at', 'desc')
+        .limit(2)
+        .execute();
       return [
-        { serial: device.serial, thumbprint: device.thumbprint, key: cached(device.serial, () => certificate.publicKey), until: null },
-        ...earlier.map((c) => ({ serial: c.serial, thumbprint: c.thumbprint, key: cached(c.serial, () => new X509Certificate(c.pem).publicKey), until: Date.parse(c.superseded_at ?? c.overlap_until ?? c.not_after) })),
+        {
+          serial: device.serial,
+          thumbprint: device.thumbprint,
+          key: cached(device.serial, () => certificate.publicKey),
+          until: null,
+        },
+        ...earlier.map((c) => ({
+          serial: c.serial,
+          thumbprint: c.thumbprint,
+          key: cached(c.serial, () => new X509Certificate(c.pem).publicKey),
+          until: Date.parse(c.superseded_at ?? c.overlap_until ?? c.not_after),
+        })),
       ];
     },
     vehicleState: (vehicleId) => readVehicleState(deps.db, vehicleId),

@@ -22,7 +22,8 @@ export interface VehicleState {
   updatedAt: string;
 }
 
-const timed = <T>(value: T | null, at: string | null): Timed<T> | null => (value === null || at === null ? null : { value, at });
+const timed = <T>(value: T | null, at: string | null): Timed<T> | null =>
+  value === null || at === null ? null : { value, at };
 
 /** Maps a stored row to the state view. */
 export function stateFromRow(row: Selectable<VehicleStateRow>): VehicleState {
@@ -30,11 +31,26 @@ export function stateFromRow(row: Selectable<VehicleStateRow>): VehicleState {
     vehicleId: row.vehicle_id,
     speedKmh: timed(row.speed_kmh, row.speed_at),
     gear: timed(row.gear as 'P' | 'R' | 'N' | 'D' | null, row.gear_at),
-    locks: row.locked === null ? null : timed({ locked: row.locked === 1, open: JSON.parse(row.open_doors ?? '[]') as string[] }, row.doors_at),
-    position: row.latitude === null || row.longitude === null ? null : timed({ lat: row.latitude, lon: row.longitude }, row.position_at),
-    charging: row.charging === null ? null : timed({ charging: row.charging === 1, plugged: row.plugged === 1, socPercent: row.soc_percent ?? 0 }, row.battery_at),
+    locks:
+      row.locked === null
+        ? null
+        : timed({ locked: row.locked === 1, open: JSON.parse(row.open_doors ?? '[]') as string[] }, row.doors_at),
+    position:
+      row.latitude === null || row.longitude === null
+        ? null
+        : timed({ lat: row.latitude, lon: row.longitude }, row.position_at),
+    charging:
+      row.charging === null
+        ? null
+        : timed(
+            { charging: row.charging === 1, plugged: row.plugged === 1, socPercent: row.soc_percent ?? 0 },
+            row.battery_at,
+          ),
     odometerKm: timed(row.odometer_km, row.odometer_at),
-    diagnostics: row.diagnostic_codes === null ? null : timed(JSON.parse(row.diagnostic_codes) as Array<{ code: string; status: string }>, row.diagnostics_at),
+    diagnostics:
+      row.diagnostic_codes === null
+        ? null
+        : timed(JSON.parse(row.diagnostic_codes) as Array<{ code: string; status: string }>, row.diagnostics_at),
     updatedAt: row.updated_at,
   };
 }
@@ -48,9 +64,26 @@ export async function readVehicleState(db: Kysely<Database>, vehicleId: string):
 /** An empty state row for a vehicle that has reported nothing yet. */
 export function emptyStateRow(vehicleId: string, at: string): VehicleStateRow {
   return {
-    vehicle_id: vehicleId, speed_kmh: null, speed_at: null, gear: null, gear_at: null, locked: null, open_doors: null, doors_at: null,
-    latitude: null, longitude: null, position_at: null, charging: null, plugged: null, soc_percent: null, battery_at: null,
-    odometer_km: null, odometer_at: null, diagnostic_codes: null, diagnostics_at: null, updated_at: at,
+    vehicle_id: vehicleId,
+    speed_kmh: null,
+    speed_at: null,
+    gear: null,
+    gear_at: null,
+    locked: null,
+    open_doors: null,
+    doors_at: null,
+    latitude: null,
+    longitude: null,
+    position_at: null,
+    charging: null,
+    plugged: null,
+    soc_percent: null,
+    battery_at: null,
+    odometer_km: null,
+    odometer_at: null,
+    diagnostic_codes: null,
+    diagnostics_at: null,
+    updated_at: at,
   };
 }
 
@@ -79,19 +112,34 @@ export function applyPayload(row: VehicleStateRow, payload: Payload, at: string,
       set('gear_at', () => Object.assign(row, { gear: payload.gear, gear_at: at }));
       break;
     case 'doors':
-      set('doors_at', () => Object.assign(row, { locked: payload.locked ? 1 : 0, open_doors: JSON.stringify([...payload.open].sort()), doors_at: at }));
+      set('doors_at', () =>
+        Object.assign(row, {
+          locked: payload.locked ? 1 : 0,
+          open_doors: JSON.stringify([...payload.open].sort()),
+          doors_at: at,
+        }),
+      );
       break;
     case 'position':
       set('position_at', () => Object.assign(row, { latitude: payload.lat, longitude: payload.lon, position_at: at }));
       break;
     case 'battery':
-      set('battery_at', () => Object.assign(row, { charging: payload.charging ? 1 : 0, plugged: payload.plugged ? 1 : 0, soc_percent: payload.socPercent, battery_at: at }));
+      set('battery_at', () =>
+        Object.assign(row, {
+          charging: payload.charging ? 1 : 0,
+          plugged: payload.plugged ? 1 : 0,
+          soc_percent: payload.socPercent,
+          battery_at: at,
+        }),
+      );
       break;
     case 'odometer':
       set('odometer_at', () => Object.assign(row, { odometer_km: payload.km, odometer_at: at }));
       break;
     case 'diagnostics':
-      set('diagnostics_at', () => Object.assign(row, { diagnostic_codes: JSON.stringify(payload.codes), diagnostics_at: at }));
+      set('diagnostics_at', () =>
+        Object.assign(row, { diagnostic_codes: JSON.stringify(payload.codes), diagnostics_at: at }),
+      );
       break;
   }
   if (changed) row.updated_at = receivedAt;

@@ -24,9 +24,11 @@ describe('WorkerBudget', () => {
 
   it('frees its slot when work fails', async () => {
     const budget = new WorkerBudget(1, 0);
-    await expect(budget.run(async () => {
-      throw new Error('boom');
-    })).rejects.toThrow('boom');
+    await expect(
+      budget.run(async () => {
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
     await expect(budget.run(async () => 'ok')).resolves.toBe('ok');
   });
 });

@@ -9,12 +9,18 @@ export class WorkerBudget {
   private running = 0;
   private readonly waiting: Array<() => void> = [];
 
-  constructor(private readonly concurrency: number, private readonly queue: number) {}
+  constructor(
+    private readonly concurrency: number,
+    private readonly queue: number,
+  ) {}
 
   /** Runs `work` within the budget, or throws ERR_TELEMETRY_BUSY when the queue is full. */
   async run<T>(work: () => Promise<T>): Promise<T> {
     if (this.running >= this.concurrency) {
-      if (this.waiting.length >= this.queue) throw new CarapaceError('ERR_TELEMETRY_BUSY', 'telemetry ingestion is at capacity; retry the batch later', { reason: 'worker_budget' });
+      if (this.waiting.length >= this.queue)
+        throw new CarapaceError('ERR_TELEMETRY_BUSY', 'telemetry ingestion is at capacity; retry the batch later', {
+          reason: 'worker_budget',
+        });
       await new Promise<void>((resolve) => this.waiting.push(resolve));
     } else {
       this.running++;

@@ -16,7 +16,10 @@ export interface TestCarapace extends RunningCarapace {
   ca: string;
   operatorTls: { cert: string; key: string };
   /** Provisions a unit through the real manufacturing path and returns its factory credentials. */
-  factoryUnit(tcuSerial: string, vin?: string): Promise<{ deviceId: string; vehicleId: string; cert: string; key: string }>;
+  factoryUnit(
+    tcuSerial: string,
+    vin?: string,
+  ): Promise<{ deviceId: string; vehicleId: string; cert: string; key: string }>;
   /** Provisions and enrolls a unit; returns the device client holding operational credentials. */
   enrolledDevice(tcuSerial: string, keyAlgorithm?: 'Ed25519' | 'P-256'): Promise<GatewayClient>;
   /** Stops and starts again on the same data, database and ports (a process restart). */
@@ -36,7 +39,11 @@ export async function freePort(): Promise<number> {
 }
 
 /** Starts Carapace for a test on SQLite, or on PostgreSQL when `database` is 'postgres'. */
-export async function startTestCarapace(options: { database: 'sqlite' | 'postgres'; clock?: Clock; overrides?: Record<string, unknown> } = { database: 'sqlite' }): Promise<TestCarapace> {
+export async function startTestCarapace(
+  options: { database: 'sqlite' | 'postgres'; clock?: Clock; overrides?: Record<string, unknown> } = {
+    database: 'sqlite',
+  },
+): Promise<TestCarapace> {
   const dataDir = mkdtempSync(join(tmpdir(), 'carapace-e2e-'));
   const url = options.database === 'postgres' ? (process.env.DATABASE_URL ?? null) : null;
   if (options.database === 'postgres' && !url) throw new Error('DATABASE_URL is not set');
@@ -49,7 +56,11 @@ export async function startTestCarapace(options: { database: 'sqlite' | 'postgre
       database: { url, schema },
       log: { level: 'silent' },
       seedDemo: false,
-      listeners: { public: { host: '127.0.0.1', port: publicPort }, gateway: { host: '127.0.0.1', port: gatewayPort }, admin: { host: '127.0.0.1', port: adminPort } },
+      listeners: {
+        public: { host: '127.0.0.1', port: publicPort },
+        gateway: { host: '127.0.0.1', port: gatewayPort },
+        admin: { host: '127.0.0.1', port: adminPort },
+      },
       ...options.overrides,
     },
   });
@@ -57,13 +68,26 @@ export async function startTestCarapace(options: { database: 'sqlite' | 'postgre
   const ca = running.platform.pki.ctx.authorities.root.pem;
   const operatorFiles = running.operator;
   if (!operatorFiles) throw new Error('development operator missing');
-  const operatorTls = { cert: readFileSync(operatorFiles.certFile, 'utf8'), key: readFileSync(operatorFiles.keyFile, 'utf8') };
+  const operatorTls = {
+    cert: readFileSync(operatorFiles.certFile, 'utf8'),
+    key: readFileSync(operatorFiles.keyFile, 'utf8'),
+  };
   const pki = () => running.platform.pki;
 
   const factoryUnit: TestCarapace['factoryUnit'] = async (tcuSerial, vin) => {
-    const issued = await pki().issueFactoryCertificate({ tcuSerial, csrPem: null, binding: vin ? { vin } : { newVehicle: true }, actor: { type: 'system', id: null } });
+    const issued = await pki().issueFactoryCertificate({
+      tcuSerial,
+      csrPem: null,
+      binding: vin ? { vin } : { newVehicle: true },
+      actor: { type: 'system', id: null },
+    });
     if (!issued.device || !issued.privateKeyPem) throw new Error('factory unit not provisioned');
-    return { deviceId: issued.device.id, vehicleId: issued.device.vehicle_id, cert: issued.certificatePem, key: issued.privateKeyPem };
+    return {
+      deviceId: issued.device.id,
+      vehicleId: issued.device.vehicle_id,
+      cert: issued.certificatePem,
+      key: issued.privateKeyPem,
+    };
   };
 
   const self: TestCarapace = {

@@ -13,16 +13,26 @@ export interface TestKey {
 /** Generates a P-256 key. */
 export async function testKey(): Promise<TestKey> {
   const pair = await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify']);
-  return { pair, pem: x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', pair.privateKey), 'PRIVATE KEY') };
+  return {
+    pair,
+    pem: x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', pair.privateKey), 'PRIVATE KEY'),
+  };
 }
 
 /** A self-signed CA that Carapace does not trust: the attacker's CA. */
 export async function foreignCa(name = 'CN=Attacker Root'): Promise<{ cert: x509.X509Certificate; key: TestKey }> {
   const key = await testKey();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: newCertificateSerial(), name, keys: key.pair, signingAlgorithm: EC,
-    notBefore: new Date(Date.now() - 3600_000), notAfter: new Date(Date.now() + 86400_000),
-    extensions: [new x509.BasicConstraintsExtension(true, 1, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true)],
+    serialNumber: newCertificateSerial(),
+    name,
+    keys: key.pair,
+    signingAlgorithm: EC,
+    notBefore: new Date(Date.now() - 3600_000),
+    notAfter: new Date(Date.now() + 86400_000),
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 1, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true),
+    ],
   });
   return { cert, key };
 }
@@ -49,21 +59,34 @@ export async function signLeaf(args: {
     signingAlgorithm: EC,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.ExtendedKeyUsageExtension([args.serverAuthOnly ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth]),
-      ...(args.uris ? [new x509.SubjectAlternativeNameExtension(args.uris.map((u) => ({ type: 'url' as const, value: u })))] : []),
+      new x509.ExtendedKeyUsageExtension([
+        args.serverAuthOnly ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth,
+      ]),
+      ...(args.uris
+        ? [new x509.SubjectAlternativeNameExtension(args.uris.map((u) => ({ type: 'url' as const, value: u })))]
+        : []),
     ],
   });
   return cert.toString('pem');
 }
 
 /** A CA certificate (optionally under a parent CA), as an operator would bring for `carapace pki import`. */
-export async function caCertificate(args: { name: string; parent?: { cert: x509.X509Certificate; key: TestKey }; pathLength?: number }): Promise<{ cert: x509.X509Certificate; key: TestKey }> {
+export async function caCertificate(args: {
+  name: string;
+  parent?: { cert: x509.X509Certificate; key: TestKey };
+  pathLength?: number;
+}): Promise<{ cert: x509.X509Certificate; key: TestKey }> {
   const key = await testKey();
   const issuer = args.parent ?? { cert: null, key };
   const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: newCertificateSerial(), subject: args.name, issuer: args.parent ? args.parent.cert.subject : args.name,
-    notBefore: new Date(Date.now() - 3600_000), notAfter: new Date(Date.now() + 365 * 86400_000),
-    publicKey: key.pair.publicKey, signingKey: issuer.key.pair.privateKey, signingAlgorithm: EC,
+    serialNumber: newCertificateSerial(),
+    subject: args.name,
+    issuer: args.parent ? args.parent.cert.subject : args.name,
+    notBefore: new Date(Date.now() - 3600_000),
+    notAfter: new Date(Date.now() + 365 * 86400_000),
+    publicKey: key.pair.publicKey,
+    signingKey: issuer.key.pair.privateKey,
+    signingAlgorithm: EC,
     extensions: [
       new x509.BasicConstraintsExtension(true, args.pathLength ?? 0, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
@@ -75,17 +98,35 @@ export async function caCertificate(args: { name: string; parent?: { cert: x509.
 }
 
 /** A leaf for a TLS server or client, signed by a CA key, with DNS/IP names or URIs. */
-export async function leafCertificate(args: { issuer: { cert: x509.X509Certificate; key: TestKey }; subject: string; server?: string[]; clientAuth?: boolean }): Promise<{ pem: string; key: TestKey }> {
+export async function leafCertificate(args: {
+  issuer: { cert: x509.X509Certificate; key: TestKey };
+  subject: string;
+  server?: string[];
+  clientAuth?: boolean;
+}): Promise<{ pem: string; key: TestKey }> {
   const key = await testKey();
   const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: newCertificateSerial(), subject: args.subject, issuer: args.issuer.cert.subject,
-    notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 30 * 86400_000),
-    publicKey: key.pair.publicKey, signingKey: args.issuer.key.pair.privateKey, signingAlgorithm: EC,
+    serialNumber: newCertificateSerial(),
+    subject: args.subject,
+    issuer: args.issuer.cert.subject,
+    notBefore: new Date(Date.now() - 60_000),
+    notAfter: new Date(Date.now() + 30 * 86400_000),
+    publicKey: key.pair.publicKey,
+    signingKey: args.issuer.key.pair.privateKey,
+    signingAlgorithm: EC,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.ExtendedKeyUsageExtension([args.server ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth]),
+      new x509.ExtendedKeyUsageExtension([
+        args.server ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth,
+      ]),
       await x509.AuthorityKeyIdentifierExtension.create(args.issuer.key.pair.publicKey),
-      ...(args.server ? [new x509.SubjectAlternativeNameExtension(args.server.map((h) => ({ type: /^[\d.]+$/.test(h) ? 'ip' as const : 'dns' as const, value: h })))] : []),
+      ...(args.server
+        ? [
+            new x509.SubjectAlternativeNameExtension(
+              args.server.map((h) => ({ type: /^[\d.]+$/.test(h) ? ('ip' as const) : ('dns' as const), value: h })),
+            ),
+          ]
+        : []),
     ],
   });
   return { pem: cert.toString('pem'), key };

@@ -1,13 +1,20 @@
 import { createPrivateKey, type KeyObject, sign } from 'node:crypto';
 import WebSocket from 'ws';
-import { type AckClaims, canonicalJson, type EnvelopeClaims, envelopeHash, type SignedEnvelope } from './command-envelope.js';
+import {
+  type AckClaims,
+  canonicalJson,
+  type EnvelopeClaims,
+  envelopeHash,
+  type SignedEnvelope,
+} from './command-envelope.js';
 import type { EnvelopeVerifier } from './envelope-verifier.js';
 import type { GatewayClient } from './gateway-client.js';
 import type { Execution } from './vehicle-model.js';
 
 /** What the channel reports to its owner (logging, the simulator's counters, tests). */
 export type ChannelEvent =
-  | { kind: 'open' } | { kind: 'closed'; code: number; reason: string }
+  | { kind: 'open' }
+  | { kind: 'closed'; code: number; reason: string }
   | { kind: 'executed'; jobId: string; command: string; result: Execution['result'] }
   | { kind: 'refused'; jobId: string | null; code: string };
 
@@ -16,7 +23,8 @@ export function signAck(claims: AckClaims, privateKey: KeyObject | string): Sign
   const key = typeof privateKey === 'string' ? createPrivateKey(privateKey) : privateKey;
   const signed = canonicalJson(claims);
   const data = Buffer.from(signed, 'utf8');
-  const sig = key.asymmetricKeyType === 'ec' ? sign('sha256', data, { key, dsaEncoding: 'ieee-p1363' }) : sign(null, data, key);
+  const sig =
+    key.asymmetricKeyType === 'ec' ? sign('sha256', data, { key, dsaEncoding: 'ieee-p1363' }) : sign(null, data, key);
   return { signed, sig: sig.toString('base64url') };
 }
 
@@ -32,16 +40,18 @@ export class CommandChannel {
   private stopped = false;
   private readonly answered = new Map<string, SignedEnvelope>();
 
-  constructor(private readonly options: {
-    gateway: GatewayClient;
-    verifier: EnvelopeVerifier;
-    execute: (claims: EnvelopeClaims) => Execution | Promise<Execution>;
-    onEvent?: (event: ChannelEvent) => void;
-    /** Reconnect after a drop (default true), after `reconnectMs`. */
-    reconnect?: boolean;
-    reconnectMs?: number;
-    now?: () => number;
-  }) {}
+  constructor(
+    private readonly options: {
+      gateway: GatewayClient;
+      verifier: EnvelopeVerifier;
+      execute: (claims: EnvelopeClaims) => Execution | Promise<Execution>;
+      onEvent?: (event: ChannelEvent) => void;
+      /** Reconnect after a drop (default true), after `reconnectMs`. */
+      reconnect?: boolean;
+      reconnectMs?: number;
+      now?: () => number;
+    },
+  ) {}
 
   /** Opens the channel; resolves once the gateway accepted it. */
   async connect(): Promise<void> {
@@ -49,11 +59,19 @@ export class CommandChannel {
     const { gatewayUrl, ca, cert, key } = this.options.gateway.tlsIdentity();
     const { token, expiresIn } = await this.options.gateway.commandToken(true);
     const url = `${gatewayUrl.replace(/^https:/, 'wss:')}/v1/commands/channel`;
-    const socket = new WebSocket(url, { ca, cert, key, headers: { authorization: `Bearer ${token}` }, maxPayload: 64 * 1024 });
+    const socket = new WebSocket(url, {
+      ca,
+      cert,
+      key,
+      headers: { authorization: `Bearer ${token}` },
+      maxPayload: 64 * 1024,
+    });
     this.socket = socket;
     await new Promise<void>((resolve, reject) => {
       socket.once('open', () => resolve());
-      socket.once('unexpected-response', (_req, res) => reject(new Error(`command channel refused: ${res.statusCode}`)));
+      socket.once('unexpected-response', (_req, res) =>
+        reject(new Error(`command channel refused: ${res.statusCode}`)),
+      );
       socket.once('error', reject);
     });
     this.options.onEvent?.({ kind: 'open' });
@@ -64,7 +82,9 @@ export class CommandChannel {
       if (this.renewTimer) clearTimeout(this.renewTimer);
       this.options.onEvent?.({ kind: 'closed', code, reason: reason.toString() });
       if (!this.stopped && this.options.reconnect !== false) {
-        setTimeout(() => { if (!this.stopped) this.connect().catch(() => socket.emit('close', 1006, Buffer.from('reconnect failed'))); }, this.options.reconnectMs ?? 1000).unref();
+        setTimeout(() => {
+          if (!this.stopped) this.connect().catch(() => socket.emit('close', 1006, Buffer.from('reconnect failed')));
+        }, this.options.reconnectMs ?? 1000).unref();
       }
     });
   }
@@ -84,7 +104,7 @@ export class CommandChannel {
   private scheduleRenewal(expiresIn: number): void {
     if (this.renewTimer) clearTimeout(this.renewTimer);
     // Renew at two thirds of the lifetime: the gateway closes the channel when the token it holds expires.
-    this.renewTimer = setTimeout(() => void this.renew(), Math.max(1, expiresIn * 2 / 3) * 1000);
+    this.renewTimer = setTimeout(() => void this.renew(), Math.max(1, (expiresIn * 2) / 3) * 1000);
     this.renewTimer.unref();
   }
 
@@ -100,26 +120,60 @@ export class CommandChannel {
 
   private async onMessage(text: string): Promise<void> {
     let msg: { type?: unknown; envelope?: SignedEnvelope };
-    try { msg = JSON.parse(text) as typeof msg; } catch { return; }
+    try {
+      msg = JSON.parse(text) as typeof msg;
+    } catch {
+      return;
+    }
     if (msg.type !== 'command' || !msg.envelope) return;
     const envelope = msg.envelope;
     const hash = typeof envelope.signed === 'string' ? envelopeHash(envelope) : '';
     const earlier = this.answered.get(hash);
     if (earlier) return this.send({ type: 'ack', ack: earlier });
     const verdict = this.options.verifier.verify(envelope);
-    const { issued, key } = this.options.gateway.credentials ?? (() => { throw new Error('not enrolled'); })();
-    const base = { v: 1 as const, vehicleId: issued.vehicleId, deviceId: issued.deviceId, envelopeHash: hash, at: (this.options.now ?? Date.now)() };
+    const { issued, key } =
+      this.options.gateway.credentials ??
+      (() => {
+        throw new Error('not enrolled');
+      })();
+    const base = {
+      v: 1 as const,
+      vehicleId: issued.vehicleId,
+      deviceId: issued.deviceId,
+      envelopeHash: hash,
+      at: (this.options.now ?? Date.now)(),
+    };
     if (!verdict.ok) {
-      this.options.onEvent?.({ kind: 'refused', jobId: typeof verdict.claims?.jobId === 'string' ? verdict.claims.jobId : null, code: verdict.code });
+      this.options.onEvent?.({
+        kind: 'refused',
+        jobId: typeof verdict.claims?.jobId === 'string' ? verdict.claims.jobId : null,
+        code: verdict.code,
+      });
       // Only answer envelopes that name a job: a refusal is signed, so the platform learns the vehicle did nothing.
       if (typeof verdict.claims?.jobId !== 'string') return;
-      const ack = signAck({ ...base, jobId: verdict.claims.jobId, counter: typeof verdict.claims.counter === 'number' ? verdict.claims.counter : 0, result: 'refused', code: verdict.code }, key.privateKeyPem);
+      const ack = signAck(
+        {
+          ...base,
+          jobId: verdict.claims.jobId,
+          counter: typeof verdict.claims.counter === 'number' ? verdict.claims.counter : 0,
+          result: 'refused',
+          code: verdict.code,
+        },
+        key.privateKeyPem,
+      );
       return this.send({ type: 'ack', ack });
     }
     const c = verdict.claims;
     let outcome: Execution;
-    try { outcome = await this.options.execute(c); } catch { outcome = { result: 'failed', code: 'execution_error' }; }
-    const ack = signAck({ ...base, jobId: c.jobId, counter: c.counter, result: outcome.result, code: outcome.code }, key.privateKeyPem);
+    try {
+      outcome = await this.options.execute(c);
+    } catch {
+      outcome = { result: 'failed', code: 'execution_error' };
+    }
+    const ack = signAck(
+      { ...base, jobId: c.jobId, counter: c.counter, result: outcome.result, code: outcome.code },
+      key.privateKeyPem,
+    );
     this.answered.set(hash, ack);
     if (this.answered.size > 256) this.answered.delete(this.answered.keys().next().value as string);
     this.options.onEvent?.({ kind: 'executed', jobId: c.jobId, command: c.command, result: outcome.result });

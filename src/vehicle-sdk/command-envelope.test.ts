@@ -1,26 +1,46 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, paramsHash, publicKeyFromJwk, type SignedEnvelope, verifyDetached } from './command-envelope.js';
+import {
+  canonicalJson,
+  paramsHash,
+  publicKeyFromJwk,
+  type SignedEnvelope,
+  verifyDetached,
+} from './command-envelope.js';
 import { CounterWindow, MemoryCounterStore } from './counter-window.js';
 import { EnvelopeVerifier } from './envelope-verifier.js';
 
 describe('command envelope primitives', () => {
   it('verifies the RFC 8032 Ed25519 test vector 1 and refuses a flipped bit', () => {
-    const key = publicKeyFromJwk({ kty: 'OKP', crv: 'Ed25519', x: Buffer.from('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a', 'hex').toString('base64url') });
-    const sig = Buffer.from('e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b', 'hex');
+    const key = publicKeyFromJwk({
+      kty: 'OKP',
+      crv: 'Ed25519',
+      x: Buffer.from('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a', 'hex').toString('base64url'),
+    });
+    const sig = Buffer.from(
+      'e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b',
+      'hex',
+    );
     expect(verifyDetached(key, '', sig.toString('base64url'))).toBe(true);
     sig[0] = (sig[0] ?? 0) ^ 1;
     expect(verifyDetached(key, '', sig.toString('base64url'))).toBe(false);
   });
 
   it('canonicalizes the RFC 8785 example', () => {
-    const input = JSON.parse('{"numbers":[333333333.33333329,1E30,4.50,2e-3,0.000000000000000000000000001],"string":"\\u20ac$\\u000F\\u000aA\'\\u0042\\u0022\\u005c\\\\\\"\\/","literals":[null,true,false]}') as unknown;
-    expect(canonicalJson(input)).toBe('{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],"string":"€$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}');
+    const input = JSON.parse(
+      '{"numbers":[333333333.33333329,1E30,4.50,2e-3,0.000000000000000000000000001],"string":"\\u20ac$\\u000F\\u000aA\'\\u0042\\u0022\\u005c\\\\\\"\\/","literals":[null,true,false]}',
+    ) as unknown;
+    expect(canonicalJson(input)).toBe(
+      '{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],"string":"€$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}',
+    );
   });
 
   it('accepts a counter once, out of order within the window, never below it', () => {
     const w = new CounterWindow(new MemoryCounterStore(), 8);
-    for (const c of [5, 3, 4]) { expect(w.check(c)).toBe('ok'); w.accept(c); }
+    for (const c of [5, 3, 4]) {
+      expect(w.check(c)).toBe('ok');
+      w.accept(c);
+    }
     expect(w.check(4)).toBe('replayed');
     w.accept(20);
     expect(w.check(12)).toBe('counter_too_old');
@@ -35,14 +55,31 @@ describe('EnvelopeVerifier', () => {
   const now = 1_800_000_000_000;
   const envelope = (over: Record<string, unknown> = {}, key = pair.privateKey): SignedEnvelope => {
     const params = { on: true };
-    const signed = canonicalJson({ v: 1, kid: 'k1', vehicleId: 'v1', deviceId: 'd1', jobId: 'j1', command: 'climate', params, paramsHash: paramsHash(params), issuedAt: now, expiresAt: now + 30_000, counter: 1, decisionHash: 'h', ...over });
+    const signed = canonicalJson({
+      v: 1,
+      kid: 'k1',
+      vehicleId: 'v1',
+      deviceId: 'd1',
+      jobId: 'j1',
+      command: 'climate',
+      params,
+      paramsHash: paramsHash(params),
+      issuedAt: now,
+      expiresAt: now + 30_000,
+      counter: 1,
+      decisionHash: 'h',
+      ...over,
+    });
     return { signed, sig: sign(null, Buffer.from(signed), key).toString('base64url') };
   };
-  const verifier = (extra: Partial<ConstructorParameters<typeof EnvelopeVerifier>[0]> = {}) => new EnvelopeVerifier({ keys: [jwk], vehicleId: 'v1', deviceId: 'd1', now: () => now, ...extra });
+  const verifier = (extra: Partial<ConstructorParameters<typeof EnvelopeVerifier>[0]> = {}) =>
+    new EnvelopeVerifier({ keys: [jwk], vehicleId: 'v1', deviceId: 'd1', now: () => now, ...extra });
 
   it('accepts a good envelope and refuses each way of getting it wrong', () => {
     expect(verifier().verify(envelope()).ok).toBe(true);
-    expect(verifier().verify(envelope({}, generateKeyPairSync('ed25519').privateKey))).toMatchObject({ code: 'bad_signature' });
+    expect(verifier().verify(envelope({}, generateKeyPairSync('ed25519').privateKey))).toMatchObject({
+      code: 'bad_signature',
+    });
     expect(verifier().verify(envelope({ kid: 'other' }))).toMatchObject({ code: 'unknown_key' });
     expect(verifier().verify(envelope({ deviceId: 'd2' }))).toMatchObject({ code: 'wrong_device' });
     expect(verifier().verify(envelope({ expiresAt: now }))).toMatchObject({ code: 'expired' });
@@ -58,5 +95,4 @@ describe('EnvelopeVerifier', () => {
     expect(v.verify(envelope({ counter: 7 })).ok).toBe(true);
     expect(v.verify(envelope({ counter: 7 }))).toMatchObject({ code: 'replayed' });
   });
-
 });

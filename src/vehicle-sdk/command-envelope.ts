@@ -49,7 +49,20 @@ export interface AckClaims {
 export const COMMAND_SIGNING_EKU = '2.25.164837225408317046214538066417095306027';
 
 /** Refusal codes: every one of these means the vehicle did nothing, so a new request is safe. */
-export const REFUSAL_CODES = ['malformed', 'unknown_key', 'bad_signature', 'wrong_vehicle', 'wrong_device', 'expired', 'not_yet_valid', 'replayed', 'counter_too_old', 'params_mismatch', 'unsupported_command', 'unsafe_state'] as const;
+export const REFUSAL_CODES = [
+  'malformed',
+  'unknown_key',
+  'bad_signature',
+  'wrong_vehicle',
+  'wrong_device',
+  'expired',
+  'not_yet_valid',
+  'replayed',
+  'counter_too_old',
+  'params_mismatch',
+  'unsupported_command',
+  'unsafe_state',
+] as const;
 /** A refusal code. */
 export type RefusalCode = (typeof REFUSAL_CODES)[number];
 
@@ -85,7 +98,8 @@ export function verifyDetached(key: KeyObject, data: string, sigB64url: string):
   try {
     const sig = Buffer.from(sigB64url, 'base64url');
     if (key.asymmetricKeyType === 'ed25519') return verifySignature(null, Buffer.from(data), key, sig);
-    if (key.asymmetricKeyType === 'ec') return verifySignature('sha256', Buffer.from(data), { key, dsaEncoding: 'ieee-p1363' }, sig);
+    if (key.asymmetricKeyType === 'ec')
+      return verifySignature('sha256', Buffer.from(data), { key, dsaEncoding: 'ieee-p1363' }, sig);
     return false;
   } catch {
     return false;

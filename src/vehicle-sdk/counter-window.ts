@@ -14,9 +14,13 @@ export interface CounterStore {
 export class MemoryCounterStore implements CounterStore {
   private state = { highest: 0, seen: [] as number[] };
   /** The stored state. */
-  load() { return { highest: this.state.highest, seen: [...this.state.seen] }; }
+  load() {
+    return { highest: this.state.highest, seen: [...this.state.seen] };
+  }
   /** Replaces the stored state. */
-  save(state: { highest: number; seen: number[] }) { this.state = { highest: state.highest, seen: [...state.seen] }; }
+  save(state: { highest: number; seen: number[] }) {
+    this.state = { highest: state.highest, seen: [...state.seen] };
+  }
 }
 
 /**
@@ -25,7 +29,10 @@ export class MemoryCounterStore implements CounterStore {
  * tell whether it was seen.
  */
 export class CounterWindow {
-  constructor(private readonly store: CounterStore, private readonly size = 64) {}
+  constructor(
+    private readonly store: CounterStore,
+    private readonly size = 64,
+  ) {}
 
   /** Whether `counter` would be accepted, without recording it. */
   check(counter: number): 'ok' | 'replayed' | 'counter_too_old' {
@@ -62,7 +69,12 @@ export class FileCounterStore implements CounterStore {
     mkdirSync(dirname(this.file), { recursive: true });
     const tmp = `${this.file}.tmp`;
     const fd = openSync(tmp, 'w', 0o600);
-    try { writeSync(fd, JSON.stringify(state)); fsyncSync(fd); } finally { closeSync(fd); }
+    try {
+      writeSync(fd, JSON.stringify(state));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(tmp, this.file);
   }
 }

@@ -1,12 +1,22 @@
 import { type KeyObject, X509Certificate } from 'node:crypto';
-import { COMMAND_SIGNING_EKU, type EnvelopeClaims, paramsHash, parseCanonical, publicKeyFromJwk, type RefusalCode, type SignedEnvelope, verifyDetached } from './command-envelope.js';
+import {
+  COMMAND_SIGNING_EKU,
+  type EnvelopeClaims,
+  paramsHash,
+  parseCanonical,
+  publicKeyFromJwk,
+  type RefusalCode,
+  type SignedEnvelope,
+  verifyDetached,
+} from './command-envelope.js';
 import { type CounterStore, CounterWindow, MemoryCounterStore } from './counter-window.js';
 
 /** A pinned command-verification key as the enrollment bundle delivers it (a JWK). */
 export type PinnedKey = Record<string, unknown> & { kid?: unknown; x5c?: unknown };
 
 /** The outcome of verifying one envelope on the vehicle. */
-export type EnvelopeVerdict = { ok: true; claims: EnvelopeClaims } | { ok: false; code: RefusalCode; claims: Partial<EnvelopeClaims> | null };
+export type EnvelopeVerdict =
+  { ok: true; claims: EnvelopeClaims } | { ok: false; code: RefusalCode; claims: Partial<EnvelopeClaims> | null };
 
 /** How far the issuer's clock may run ahead of the vehicle's before an envelope counts as not yet valid. */
 const FUTURE_SKEW_MS = 30_000;
@@ -26,7 +36,17 @@ export class EnvelopeVerifier {
    * already trusts), a key counts only if its `x5c` certificate is signed by that root, valid now, carries
    * the command-signing EKU and certifies exactly this key: keys chain to our CA, not trust on first use.
    */
-  constructor(private readonly options: { keys: PinnedKey[]; vehicleId: string; deviceId: string; counters?: CounterStore; now?: () => number; windowSize?: number; trustAnchor?: string }) {
+  constructor(
+    private readonly options: {
+      keys: PinnedKey[];
+      vehicleId: string;
+      deviceId: string;
+      counters?: CounterStore;
+      now?: () => number;
+      windowSize?: number;
+      trustAnchor?: string;
+    },
+  ) {
     const root = options.trustAnchor ? new X509Certificate(options.trustAnchor) : null;
     for (const jwk of options.keys) {
       if (typeof jwk.kid !== 'string' || jwk.use === 'enc') continue;
@@ -35,7 +55,9 @@ export class EnvelopeVerifier {
         if (key.asymmetricKeyType !== 'ed25519') continue;
         if (root && !certifiedByRoot(jwk, key, root, (options.now ?? Date.now)())) continue;
         this.keys.set(jwk.kid, key);
-      } catch { /* a key we cannot read is a key we do not trust */ }
+      } catch {
+        /* a key we cannot read is a key we do not trust */
+      }
     }
     this.window = new CounterWindow(options.counters ?? new MemoryCounterStore(), options.windowSize ?? 64);
   }
@@ -57,8 +79,10 @@ export class EnvelopeVerifier {
     if (c.deviceId !== this.options.deviceId) return { ok: false, code: 'wrong_device', claims };
     const now = (this.options.now ?? Date.now)();
     if (typeof c.expiresAt !== 'number' || now >= c.expiresAt) return { ok: false, code: 'expired', claims };
-    if (typeof c.issuedAt !== 'number' || c.issuedAt > now + FUTURE_SKEW_MS) return { ok: false, code: 'not_yet_valid', claims };
-    if (!c.params || typeof c.params !== 'object' || paramsHash(c.params) !== c.paramsHash) return { ok: false, code: 'params_mismatch', claims };
+    if (typeof c.issuedAt !== 'number' || c.issuedAt > now + FUTURE_SKEW_MS)
+      return { ok: false, code: 'not_yet_valid', claims };
+    if (!c.params || typeof c.params !== 'object' || paramsHash(c.params) !== c.paramsHash)
+      return { ok: false, code: 'params_mismatch', claims };
     const counter = this.window.check(c.counter);
     if (counter !== 'ok') return { ok: false, code: counter, claims };
     this.window.accept(c.counter);

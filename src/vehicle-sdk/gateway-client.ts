@@ -1,6 +1,12 @@
 import https from 'node:https';
 import { encode } from 'cbor2';
-import { createCsr, type DeviceKey, type DeviceKeyAlgorithm, generateDeviceKey, importDeviceKey } from './credentials.js';
+import {
+  createCsr,
+  type DeviceKey,
+  type DeviceKeyAlgorithm,
+  generateDeviceKey,
+  importDeviceKey,
+} from './credentials.js';
 import { httpsRequest, type HttpsResponse } from './https.js';
 import type { SignedTelemetry } from './telemetry-message.js';
 
@@ -21,7 +27,11 @@ export interface IssuedCredentials {
 
 /** A refusal from the gateway, carrying its problem+json code. */
 export class GatewayError extends Error {
-  constructor(readonly status: number, readonly code: string | null, readonly problem: unknown) {
+  constructor(
+    readonly status: number,
+    readonly code: string | null,
+    readonly problem: unknown,
+  ) {
     super(`gateway answered ${status}${code ? ` ${code}` : ''}`);
     this.name = 'GatewayError';
   }
@@ -45,12 +55,19 @@ export interface TelemetryReceipt {
   accepted: number;
   duplicates: number;
   rejected: number;
-  verdicts: Array<{ index: number; seq: number | null; verdict: 'accepted' | 'duplicate' | 'rejected'; reason?: string; detail?: string; flags?: string[] }>;
+  verdicts: Array<{
+    index: number;
+    seq: number | null;
+    verdict: 'accepted' | 'duplicate' | 'rejected';
+    reason?: string;
+    detail?: string;
+    flags?: string[];
+  }>;
 }
 
 function expectStatus(res: HttpsResponse, status: number): unknown {
   if (res.status !== status) {
-    const code = typeof res.json === 'object' && res.json !== null && 'code' in res.json ? String((res.json as { code: unknown }).code) : null;
+    const code = typeof res.json === 'object' && res.json !== null && 'code' in res.json ? String(res.json.code) : null;
     throw new GatewayError(res.status, code, res.json ?? res.text);
   }
   return res.json;
@@ -66,14 +83,22 @@ export class GatewayClient {
   private commands: { token: string; until: number } | null = null;
   credentials: DeviceCredentials | null = null;
 
-  constructor(private readonly options: { gatewayUrl: string; ca: string | string[]; keyAlgorithm?: DeviceKeyAlgorithm }) {}
+  constructor(
+    private readonly options: { gatewayUrl: string; ca: string | string[]; keyAlgorithm?: DeviceKeyAlgorithm },
+  ) {}
 
   /** Enrolls using the factory certificate and key; keeps the resulting credentials. */
-  async enroll(factory: { cert: string; key: string }, options: { deviceId?: string } = {}): Promise<DeviceCredentials> {
+  async enroll(
+    factory: { cert: string; key: string },
+    options: { deviceId?: string } = {},
+  ): Promise<DeviceCredentials> {
     const key = await generateDeviceKey(this.options.keyAlgorithm);
     const csr = await createCsr(key);
     const res = await httpsRequest(`${this.options.gatewayUrl}/v1/enrollments`, {
-      method: 'POST', ca: this.options.ca, cert: factory.cert, key: factory.key,
+      method: 'POST',
+      ca: this.options.ca,
+      cert: factory.cert,
+      key: factory.key,
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ csr, ...(options.deviceId ? { deviceId: options.deviceId } : {}) }),
     });
@@ -97,7 +122,9 @@ export class GatewayClient {
   async rotate(): Promise<DeviceCredentials> {
     const current = this.require();
     const key = await generateDeviceKey(this.options.keyAlgorithm);
-    const res = await this.request('POST', `/v1/devices/${current.issued.deviceId}/certificates`, { csr: await createCsr(key) });
+    const res = await this.request('POST', `/v1/devices/${current.issued.deviceId}/certificates`, {
+      csr: await createCsr(key),
+    });
     this.use({ key, issued: expectStatus(res, 201) as IssuedCredentials });
     return this.credentials as DeviceCredentials;
   }
@@ -123,7 +150,12 @@ export class GatewayClient {
     const { issued } = this.require();
     const res = await this.send('POST', '/oauth/token', {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: `device:${issued.deviceId}`, resource: 'urn:carapace:telemetry', scope: 'telemetry:write' }).toString(),
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: `device:${issued.deviceId}`,
+        resource: 'urn:carapace:telemetry',
+        scope: 'telemetry:write',
+      }).toString(),
     });
     const t = expectStatus(res, 200) as { access_token: string; expires_in: number };
     // Renewed a little early so a batch never arrives with a token that expired on the way.
@@ -136,21 +168,35 @@ export class GatewayClient {
    * 60 s), reused until 15 s before it expires. The channel sends a fresh one before the old one runs out.
    */
   async commandToken(fresh = false): Promise<{ token: string; expiresIn: number }> {
-    if (!fresh && this.commands && this.commands.until > Date.now()) return { token: this.commands.token, expiresIn: Math.round((this.commands.until - Date.now()) / 1000) + 15 };
+    if (!fresh && this.commands && this.commands.until > Date.now())
+      return { token: this.commands.token, expiresIn: Math.round((this.commands.until - Date.now()) / 1000) + 15 };
     const { issued } = this.require();
     const res = await this.send('POST', '/oauth/token', {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: `device:${issued.deviceId}`, resource: 'urn:carapace:commands', scope: 'commands:receive' }).toString(),
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: `device:${issued.deviceId}`,
+        resource: 'urn:carapace:commands',
+        scope: 'commands:receive',
+      }).toString(),
     });
     const t = expectStatus(res, 200) as { access_token: string; expires_in: number };
     this.commands = { token: t.access_token, until: Date.now() + Math.max(0, t.expires_in - 15) * 1000 };
     return { token: t.access_token, expiresIn: t.expires_in };
   }
 
-  /** The gateway URL and the TLS identity (trust anchors, certificate, key) for other channels such as the command WebSocket. */
+  /**
+   * The gateway URL and the TLS identity (trust anchors, certificate, key) for other channels such as the command
+   * WebSocket.
+   */
   tlsIdentity(): { gatewayUrl: string; ca: string | string[]; cert: string; key: string } {
     const { key, issued } = this.require();
-    return { gatewayUrl: this.options.gatewayUrl, ca: this.options.ca, cert: issued.certificate, key: key.privateKeyPem };
+    return {
+      gatewayUrl: this.options.gatewayUrl,
+      ca: this.options.ca,
+      cert: issued.certificate,
+      key: key.privateKeyPem,
+    };
   }
 
   /**
@@ -158,17 +204,30 @@ export class GatewayClient {
    * offline), as JSON or CBOR, and returns the verdicts. A refused token is renewed once and the batch sent again: the
    * gateway reports messages it already stored as duplicates, so a retry never stores anything twice.
    */
-  async sendTelemetry(messages: SignedTelemetry[], options: { backfill?: boolean; encoding?: 'json' | 'cbor' } = {}): Promise<TelemetryReceipt> {
+  async sendTelemetry(
+    messages: SignedTelemetry[],
+    options: { backfill?: boolean; encoding?: 'json' | 'cbor' } = {},
+  ): Promise<TelemetryReceipt> {
     const path = options.backfill ? '/v1/telemetry/backfill' : '/v1/telemetry';
     // Only the wire form: the signer's result also carries the message object, which the gateway refuses.
-    const body = options.encoding === 'cbor'
-      // Plain Uint8Arrays: the encoder would write a Buffer through its toJSON form.
-      ? encode({ messages: messages.map(({ signed, sig }) => ({ signed: new TextEncoder().encode(signed), sig: new Uint8Array(Buffer.from(sig, 'base64url')) })) })
-      : JSON.stringify({ messages: messages.map(({ signed, sig }) => ({ signed, sig })) });
-    const post = async (fresh: boolean) => this.send('POST', path, {
-      headers: { 'content-type': options.encoding === 'cbor' ? 'application/cbor' : 'application/json', authorization: `Bearer ${await this.telemetryToken(fresh)}` },
-      body,
-    });
+    const body =
+      options.encoding === 'cbor'
+        ? // Plain Uint8Arrays: the encoder would write a Buffer through its toJSON form.
+          encode({
+            messages: messages.map(({ signed, sig }) => ({
+              signed: new TextEncoder().encode(signed),
+              sig: new Uint8Array(Buffer.from(sig, 'base64url')),
+            })),
+          })
+        : JSON.stringify({ messages: messages.map(({ signed, sig }) => ({ signed, sig })) });
+    const post = async (fresh: boolean) =>
+      this.send('POST', path, {
+        headers: {
+          'content-type': options.encoding === 'cbor' ? 'application/cbor' : 'application/json',
+          authorization: `Bearer ${await this.telemetryToken(fresh)}`,
+        },
+        body,
+      });
     let res = await post(false);
     if (res.status === 401) res = await post(true);
     return expectStatus(res, 200) as TelemetryReceipt;
@@ -182,11 +241,27 @@ export class GatewayClient {
     });
   }
 
-  private send(method: string, path: string, options: { headers: Record<string, string>; body?: string | Uint8Array }): Promise<HttpsResponse> {
+  private send(
+    method: string,
+    path: string,
+    options: { headers: Record<string, string>; body?: string | Uint8Array },
+  ): Promise<HttpsResponse> {
     const { key, issued } = this.require();
-    this.agent ??= new https.Agent({ keepAlive: true, maxSockets: 1, ca: this.options.ca, cert: issued.certificate, key: key.privateKeyPem });
+    this.agent ??= new https.Agent({
+      keepAlive: true,
+      maxSockets: 1,
+      ca: this.options.ca,
+      cert: issued.certificate,
+      key: key.privateKeyPem,
+    });
     return httpsRequest(`${this.options.gatewayUrl}${path}`, {
-      method, ca: this.options.ca, cert: issued.certificate, key: key.privateKeyPem, agent: this.agent, headers: options.headers, body: options.body,
+      method,
+      ca: this.options.ca,
+      cert: issued.certificate,
+      key: key.privateKeyPem,
+      agent: this.agent,
+      headers: options.headers,
+      body: options.body,
     });
   }
 

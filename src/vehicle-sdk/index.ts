@@ -1,10 +1,40 @@
-export { generateDeviceKey, createCsr, importDeviceKey, type DeviceKey, type DeviceKeyAlgorithm } from './credentials.js';
-export { GatewayClient, GatewayError, type DeviceCredentials, type IssuedCredentials, type StoredCredentials, type TelemetryReceipt } from './gateway-client.js';
+export {
+  generateDeviceKey,
+  createCsr,
+  importDeviceKey,
+  type DeviceKey,
+  type DeviceKeyAlgorithm,
+} from './credentials.js';
+export {
+  GatewayClient,
+  GatewayError,
+  type DeviceCredentials,
+  type IssuedCredentials,
+  type StoredCredentials,
+  type TelemetryReceipt,
+} from './gateway-client.js';
 export { httpsRequest, type HttpsResponse, type TlsIdentity } from './https.js';
-export { canonicalMessage, type DoorName, type SignedTelemetry, type TelemetryMessage, type TelemetryPayload } from './telemetry-message.js';
+export {
+  canonicalMessage,
+  type DoorName,
+  type SignedTelemetry,
+  type TelemetryMessage,
+  type TelemetryPayload,
+} from './telemetry-message.js';
 export { FileSequenceStore, MemorySequenceStore, type SequenceStore } from './sequence-store.js';
 export { signMessage, TelemetrySigner, type TelemetryIdentity } from './telemetry-signer.js';
-export { canonicalJson, COMMAND_SIGNING_EKU, envelopeHash, paramsHash, sha256, REFUSAL_CODES, type AckClaims, type EnvelopeClaims, type RefusalCode, type SignedEnvelope } from './command-envelope.js';
+export {
+  canonicalJson,
+  COMMAND_SIGNING_EKU,
+  envelopeHash,
+  paramsHash,
+  sha256,
+  REFUSAL_CODES,
+  type AckClaims,
+  type EnvelopeClaims,
+  type RefusalCode,
+  type SignedEnvelope,
+} from './command-envelope.js';
 export { CounterWindow, FileCounterStore, MemoryCounterStore, type CounterStore } from './counter-window.js';
 export { EnvelopeVerifier, type EnvelopeVerdict, type PinnedKey } from './envelope-verifier.js';
 export { VehicleModel, type Execution, type VehicleModelState } from './vehicle-model.js';

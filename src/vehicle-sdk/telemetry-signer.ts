@@ -1,6 +1,11 @@
 import { createPrivateKey, type KeyObject, randomUUID, sign } from 'node:crypto';
 import type { SequenceStore } from './sequence-store.js';
-import { canonicalMessage, type SignedTelemetry, type TelemetryMessage, type TelemetryPayload } from './telemetry-message.js';
+import {
+  canonicalMessage,
+  type SignedTelemetry,
+  type TelemetryMessage,
+  type TelemetryPayload,
+} from './telemetry-message.js';
 
 /** Who the device is and what it runs: the fixed part of every message. */
 export interface TelemetryIdentity {
@@ -24,23 +29,32 @@ export class TelemetrySigner {
   private opened: Promise<void> | null = null;
   private chain: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly options: {
-    identity: TelemetryIdentity;
-    privateKeyPem: string;
-    sequences: SequenceStore;
-    /** How many numbers to reserve per store write (default 256). */
-    reserve?: number;
-    now?: () => number;
-  }) {
+  constructor(
+    private readonly options: {
+      identity: TelemetryIdentity;
+      privateKeyPem: string;
+      sequences: SequenceStore;
+      /** How many numbers to reserve per store write (default 256). */
+      reserve?: number;
+      now?: () => number;
+    },
+  ) {
     this.key = createPrivateKey(options.privateKeyPem);
   }
 
   /** Signs one payload as the next message; calls are serialized so numbers follow call order. */
-  sign(payload: TelemetryPayload, options: { ts?: number } = {}): Promise<SignedTelemetry & { message: TelemetryMessage }> {
+  sign(
+    payload: TelemetryPayload,
+    options: { ts?: number } = {},
+  ): Promise<SignedTelemetry & { message: TelemetryMessage }> {
     const result = this.chain.then(async () => {
       const seq = await this.nextSeq();
       const message: TelemetryMessage = {
-        ...this.options.identity, bootId: this.bootId, seq, ts: options.ts ?? (this.options.now ?? Date.now)(), payload,
+        ...this.options.identity,
+        bootId: this.bootId,
+        seq,
+        ts: options.ts ?? (this.options.now ?? Date.now)(),
+        payload,
       };
       return { ...signMessage(message, this.key), message };
     });
@@ -87,8 +101,9 @@ export function signMessage(message: TelemetryMessage, key: KeyObject | string):
   const keyObject = typeof key === 'string' ? createPrivateKey(key) : key;
   const signed = canonicalMessage(message);
   const data = Buffer.from(signed, 'utf8');
-  const sig = keyObject.asymmetricKeyType === 'ec'
-    ? sign('sha256', data, { key: keyObject, dsaEncoding: 'ieee-p1363' })
-    : sign(null, data, keyObject);
+  const sig =
+    keyObject.asymmetricKeyType === 'ec'
+      ? sign('sha256', data, { key: keyObject, dsaEncoding: 'ieee-p1363' })
+      : sign(null, data, keyObject);
   return { signed, sig: sig.toString('base64url') };
 }

@@ -21,7 +21,10 @@ export interface VehicleModelState {
 }
 
 /** What executing a command did: the vehicle acted, failed while acting, or refused to act at all. */
-export type Execution = { result: 'executed'; code: null } | { result: 'failed'; code: string } | { result: 'refused'; code: 'unsafe_state' | 'unsupported_command' };
+export type Execution =
+  | { result: 'executed'; code: null }
+  | { result: 'failed'; code: string }
+  | { result: 'refused'; code: 'unsafe_state' | 'unsupported_command' };
 
 /**
  * A plausible vehicle: locks, doors, climate, engine, charging, speed and position. It refuses what a real
@@ -33,8 +36,23 @@ export class VehicleModel {
 
   constructor(initial: Partial<VehicleModelState> = {}) {
     this.state = {
-      locked: true, open: [], engineOn: false, climateOn: false, cabinTargetC: 21, speedKmh: 0, gear: 'P', lat: 48.1374, lon: 11.5755, odometerKm: 12_000,
-      plugged: false, charging: false, socPercent: 64, chargeLimit: 80, immobilized: false, diagnosticCodes: [], ...initial,
+      locked: true,
+      open: [],
+      engineOn: false,
+      climateOn: false,
+      cabinTargetC: 21,
+      speedKmh: 0,
+      gear: 'P',
+      lat: 48.1374,
+      lon: 11.5755,
+      odometerKm: 12_000,
+      plugged: false,
+      charging: false,
+      socPercent: 64,
+      chargeLimit: 80,
+      immobilized: false,
+      diagnosticCodes: [],
+      ...initial,
     };
   }
 
@@ -44,19 +62,55 @@ export class VehicleModel {
     const moving = s.speedKmh > 0;
     const refuse = (): Execution => ({ result: 'refused', code: 'unsafe_state' });
     switch (command) {
-      case 'lock': s.locked = true; break;
-      case 'unlock': if (moving) return refuse(); s.locked = false; break;
-      case 'trunk_open': if (moving) return refuse(); s.open = [...new Set([...s.open, 'trunk' as DoorName])]; break;
-      case 'remote_start': if (moving || s.gear !== 'P' || s.immobilized) return refuse(); s.engineOn = true; s.climateOn = true; break;
-      case 'remote_stop': if (moving) return refuse(); s.engineOn = false; break;
-      case 'climate': s.climateOn = params.on === true; if (typeof params.temperatureC === 'number') s.cabinTargetC = params.temperatureC; break;
-      case 'horn_lights': if (moving) return refuse(); break;
-      case 'charge_start': if (!s.plugged) return refuse(); if (s.socPercent >= s.chargeLimit) return { result: 'failed', code: 'battery_at_limit' }; s.charging = true; break;
-      case 'charge_stop': s.charging = false; break;
-      case 'charge_limit': s.chargeLimit = typeof params.percent === 'number' ? params.percent : s.chargeLimit; break;
-      case 'diagnostics_run': if (moving) return refuse(); s.diagnosticCodes = s.diagnosticCodes.map((c) => ({ ...c, status: 'pending' as const })); break;
-      case 'immobilize': if (moving) return refuse(); s.immobilized = true; s.engineOn = false; break;
-      default: return { result: 'refused', code: 'unsupported_command' };
+      case 'lock':
+        s.locked = true;
+        break;
+      case 'unlock':
+        if (moving) return refuse();
+        s.locked = false;
+        break;
+      case 'trunk_open':
+        if (moving) return refuse();
+        s.open = [...new Set([...s.open, 'trunk' as DoorName])];
+        break;
+      case 'remote_start':
+        if (moving || s.gear !== 'P' || s.immobilized) return refuse();
+        s.engineOn = true;
+        s.climateOn = true;
+        break;
+      case 'remote_stop':
+        if (moving) return refuse();
+        s.engineOn = false;
+        break;
+      case 'climate':
+        s.climateOn = params.on === true;
+        if (typeof params.temperatureC === 'number') s.cabinTargetC = params.temperatureC;
+        break;
+      case 'horn_lights':
+        if (moving) return refuse();
+        break;
+      case 'charge_start':
+        if (!s.plugged) return refuse();
+        if (s.socPercent >= s.chargeLimit) return { result: 'failed', code: 'battery_at_limit' };
+        s.charging = true;
+        break;
+      case 'charge_stop':
+        s.charging = false;
+        break;
+      case 'charge_limit':
+        s.chargeLimit = typeof params.percent === 'number' ? params.percent : s.chargeLimit;
+        break;
+      case 'diagnostics_run':
+        if (moving) return refuse();
+        s.diagnosticCodes = s.diagnosticCodes.map((c) => ({ ...c, status: 'pending' as const }));
+        break;
+      case 'immobilize':
+        if (moving) return refuse();
+        s.immobilized = true;
+        s.engineOn = false;
+        break;
+      default:
+        return { result: 'refused', code: 'unsupported_command' };
     }
     return { result: 'executed', code: null };
   }
@@ -80,7 +134,11 @@ export class VehicleModel {
     if (this.state.immobilized && kmh > 0) return;
     this.state.speedKmh = kmh;
     this.state.gear = kmh > 0 ? 'D' : 'P';
-    if (kmh > 0) { this.state.locked = true; this.state.plugged = false; this.state.charging = false; }
+    if (kmh > 0) {
+      this.state.locked = true;
+      this.state.plugged = false;
+      this.state.charging = false;
+    }
   }
 
   /** The state as telemetry payloads, for the signed stream that the platform's safety checks read. */

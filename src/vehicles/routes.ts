@@ -1,7 +1,19 @@
 import { type TSchema, Type } from '@sinclair/typebox';
 import { readVehicleState } from '../telemetry/index.js';
 import type { App } from '../http/app.js';
-import { type DecisionPoint, type EntityLoader, type Principal, apiRoute, authorizedOf, closed, decideEach, Id, load, NoQuery, NullableString } from '../policy/index.js';
+import {
+  type DecisionPoint,
+  type EntityLoader,
+  type Principal,
+  apiRoute,
+  authorizedOf,
+  closed,
+  decideEach,
+  Id,
+  load,
+  NoQuery,
+  NullableString,
+} from '../policy/index.js';
 import type { Claims, RelationshipRow, VehicleAccess } from '../relationships/index.js';
 import type { Database } from '../storage/schema.js';
 import type { Kysely } from 'kysely';
@@ -9,14 +21,30 @@ import type { Clock } from '../platform/clock.js';
 
 const Params = Type.Object({ vehicleId: Id }, closed);
 const ACCESS = ['owner', 'driver', 'fleet', 'dealer', 'support', 'partner'] as const;
-const Vehicle = Type.Object({ id: Type.String(), vin: NullableString, access: Type.Array(Type.String({ enum: [...ACCESS] })) }, closed);
+const Vehicle = Type.Object(
+  { id: Type.String(), vin: NullableString, access: Type.Array(Type.String({ enum: [...ACCESS] })) },
+  closed,
+);
 const Device = Type.Object({ status: Type.String(), enrolledAt: NullableString }, closed);
-const timed = <T extends TSchema>(value: T) => Type.Union([Type.Object({ value, at: Type.String() }, closed), Type.Null()]);
+const timed = <T extends TSchema>(value: T) =>
+  Type.Union([Type.Object({ value, at: Type.String() }, closed), Type.Null()]);
 /** Status without position or diagnostics: those are their own actions and scopes. */
-const Reported = Type.Union([Type.Object({
-  speedKmh: timed(Type.Number()), gear: timed(Type.String()), locks: timed(Type.Object({ locked: Type.Boolean(), open: Type.Array(Type.String()) }, closed)),
-  charging: timed(Type.Object({ charging: Type.Boolean(), plugged: Type.Boolean(), socPercent: Type.Number() }, closed)), odometerKm: timed(Type.Number()), updatedAt: Type.String(),
-}, closed), Type.Null()]);
+const Reported = Type.Union([
+  Type.Object(
+    {
+      speedKmh: timed(Type.Number()),
+      gear: timed(Type.String()),
+      locks: timed(Type.Object({ locked: Type.Boolean(), open: Type.Array(Type.String()) }, closed)),
+      charging: timed(
+        Type.Object({ charging: Type.Boolean(), plugged: Type.Boolean(), socPercent: Type.Number() }, closed),
+      ),
+      odometerKm: timed(Type.Number()),
+      updatedAt: Type.String(),
+    },
+    closed,
+  ),
+  Type.Null(),
+]);
 
 type VehicleObject = { id: string; vin: string | null; relationships: RelationshipRow[] };
 
@@ -24,7 +52,10 @@ type VehicleObject = { id: string; vin: string | null; relationships: Relationsh
 function accessOf(p: Principal, rels: RelationshipRow[], tenants: Set<string>): Array<(typeof ACCESS)[number]> {
   const out = new Set<(typeof ACCESS)[number]>();
   for (const r of rels) {
-    if (p.kind === 'application') { if (r.kind === 'partner_grant' && r.application_id === p.clientId) out.add('partner'); continue; }
+    if (p.kind === 'application') {
+      if (r.kind === 'partner_grant' && r.application_id === p.clientId) out.add('partner');
+      continue;
+    }
     if (r.kind === 'ownership' && r.user_id === p.userId) out.add('owner');
     if (r.kind === 'delegation' && r.user_id === p.userId) out.add('driver');
     if (r.kind === 'support_case' && r.user_id === p.userId) out.add('support');
@@ -35,99 +66,287 @@ function accessOf(p: Principal, rels: RelationshipRow[], tenants: Set<string>): 
 }
 
 /** The public vehicle API: list, read, status, location, diagnostics, claim and transfer. */
-export function registerVehicleRoutes(app: App, deps: { db: Kysely<Database>; clock: Clock; decisions: DecisionPoint; load: EntityLoader; access: VehicleAccess; claims: Claims }): void {
+export function registerVehicleRoutes(
+  app: App,
+  deps: {
+    db: Kysely<Database>;
+    clock: Clock;
+    decisions: DecisionPoint;
+    load: EntityLoader;
+    access: VehicleAccess;
+    claims: Claims;
+  },
+): void {
   const { db } = deps;
-  const tenantsOf = async (p: Principal) => new Set(p.kind === 'user'
-    ? (await db.selectFrom('memberships').select(['tenant_id']).where('user_id', '=', p.userId).where('ended_at', 'is', null).execute()).map((m) => m.tenant_id) : []);
+  const tenantsOf = async (p: Principal) =>
+    new Set(
+      p.kind === 'user'
+        ? (
+            await db
+              .selectFrom('memberships')
+              .select(['tenant_id'])
+              .where('user_id', '=', p.userId)
+              .where('ended_at', 'is', null)
+              .execute()
+          ).map((m) => m.tenant_id)
+        : [],
+    );
   const view = (principal: Principal, v: VehicleObject, tenants: Set<string>) =>
     // A partner gets the vehicle's opaque id and its access, not the VIN (which identifies the owner's car).
-    ({ id: v.id, vin: principal.kind === 'application' ? null : v.vin, access: accessOf(principal, v.relationships, tenants) });
+    ({
+      id: v.id,
+      vin: principal.kind === 'application' ? null : v.vin,
+      access: accessOf(principal, v.relationships, tenants),
+    });
   const device = async (vehicleId: string) => {
-    const d = await db.selectFrom('devices').select(['status', 'enrolled_at']).where('vehicle_id', '=', vehicleId).where('replaced_by', 'is', null).orderBy('created_at', 'desc').executeTakeFirst();
+    const d = await db
+      .selectFrom('devices')
+      .select(['status', 'enrolled_at'])
+      .where('vehicle_id', '=', vehicleId)
+      .where('replaced_by', 'is', null)
+      .orderBy('created_at', 'desc')
+      .executeTakeFirst();
     return d ? { status: d.status, enrolledAt: d.enrolled_at } : null;
   };
 
-  app.get('/v1/vehicles', {
-    config: apiRoute({ owner: 'vehicles', purpose: 'The vehicles the caller may see, each with how the caller reaches it.', action: 'vehicle:list', scopes: ['vehicle:read_status'], callers: ['user', 'application'], authorize: { resource: load.self } }),
-    schema: { querystring: NoQuery, response: { 200: Type.Object({ vehicles: Type.Array(Vehicle) }, closed) } },
-  }, async (req) => {
-    const { principal } = authorizedOf(req);
-    const at = deps.clock.now().toISOString();
-    const tenants = [...await tenantsOf(principal)];
-    // Candidates come from any relationship naming the caller or their tenants; the policies decide each one.
-    const rows = await db.selectFrom('relationships').select(['vehicle_id']).where('vehicle_id', 'is not', null).where('ended_at', 'is', null).where('valid_from', '<=', at)
-      .where((eb) => eb.or([eb('valid_until', 'is', null), eb('valid_until', '>', at)]))
-      .where((eb) => principal.kind === 'application' ? eb('application_id', '=', principal.clientId)
-        : eb.or([eb('user_id', '=', principal.userId), ...(tenants.length ? [eb('tenant_id', 'in', tenants)] : [])]))
-      .execute();
-    const ids = [...new Set(rows.map((r) => r.vehicle_id as string))].sort();
-    const loaded = await Promise.all(ids.map((id) => deps.load.vehicle(id)));
-    const allowed = await decideEach(req, deps, 'vehicle:read', loaded);
-    const visible = loaded.filter((_, i) => allowed[i]).map((l) => l.object as VehicleObject);
-    const mine = new Set(tenants);
-    return { vehicles: visible.map((v) => view(principal, v, mine)) };
-  });
-
-  app.get('/v1/vehicles/:vehicleId', {
-    config: apiRoute({ owner: 'vehicles', purpose: 'One vehicle the caller may see.', action: 'vehicle:read', scopes: ['vehicle:read_status'], callers: ['user', 'application'], authorize: { resource: load.vehicle() } }),
-    schema: { params: Params, querystring: NoQuery, response: { 200: Vehicle } },
-  }, async (req) => {
-    const { principal, object } = authorizedOf<VehicleObject>(req);
-    return view(principal, object, await tenantsOf(principal));
-  });
-
-  app.get('/v1/vehicles/:vehicleId/status', {
-    config: apiRoute({ owner: 'vehicles', purpose: "A vehicle's status: its telematics unit and last reported state.", action: 'vehicle:read_status', scopes: ['vehicle:read_status'], callers: ['user', 'application'], authorize: { resource: load.vehicle(), visibleWith: 'vehicle:read' } }),
-    schema: { params: Params, querystring: NoQuery, response: { 200: Type.Object({ vehicleId: Type.String(), device: Type.Union([Device, Type.Null()]), reported: Reported }, closed) } },
-  }, async (req) => {
-    const v = authorizedOf<VehicleObject>(req).object;
-    const state = await readVehicleState(db, v.id);
-    const reported = state ? { speedKmh: state.speedKmh, gear: state.gear, locks: state.locks, charging: state.charging, odometerKm: state.odometerKm, updatedAt: state.updatedAt } : null;
-    return { vehicleId: v.id, device: await device(v.id), reported };
-  });
-
-  app.get('/v1/vehicles/:vehicleId/location', {
-    config: apiRoute({ owner: 'vehicles', purpose: "A vehicle's last known position: its own action and scope, more sensitive than status.", action: 'vehicle:read_location', scopes: ['vehicle:location'], callers: ['user', 'application'], classification: 'restricted', authorize: { resource: load.vehicle(), visibleWith: 'vehicle:read' } }),
-    schema: { params: Params, querystring: NoQuery, response: { 200: Type.Object({ vehicleId: Type.String(), position: Type.Union([Type.Object({ lat: Type.Number(), lon: Type.Number(), at: Type.String() }, closed), Type.Null()]) }, closed) } },
-  }, async (req) => {
-    const id = authorizedOf<VehicleObject>(req).object.id;
-    const position = (await readVehicleState(db, id))?.position;
-    return { vehicleId: id, position: position ? { lat: position.value.lat, lon: position.value.lon, at: position.at } : null };
-  });
-
-  app.get('/v1/vehicles/:vehicleId/diagnostics', {
-    config: apiRoute({ owner: 'vehicles', purpose: 'Diagnostics of a vehicle: for its owner, its fleet admin, or a dealer with an open, consented service case.', action: 'vehicle:read_diagnostics', scopes: ['vehicle:diagnostics'], authorize: { resource: load.vehicle(), visibleWith: 'vehicle:read' } }),
-    schema: { params: Params, querystring: NoQuery, response: { 200: Type.Object({ vehicleId: Type.String(), device: Type.Union([Device, Type.Null()]), troubleCodes: Type.Array(Type.String()) }, closed) } },
-  }, async (req) => {
-    const v = authorizedOf<VehicleObject>(req).object;
-    const codes = (await readVehicleState(db, v.id))?.diagnostics?.value ?? [];
-    return { vehicleId: v.id, device: await device(v.id), troubleCodes: codes.filter((c) => c.status !== 'cleared').map((c) => c.code) };
-  });
-
-  app.post('/v1/vehicle-claims', {
-    config: apiRoute({ owner: 'vehicles', purpose: 'Claim an unowned vehicle with the single-use code shown inside it.', action: 'vehicle:claim', scopes: ['vehicle:claim'], safetyImpact: 'high', authorize: { resource: load.self } }),
-    schema: {
-      querystring: NoQuery,
-      body: Type.Object({ vin: Type.String({ minLength: 1, maxLength: 32 }), code: Type.String({ minLength: 1, maxLength: 64 }) }, closed),
-      response: { 201: Type.Object({ vehicleId: Type.String() }, closed) },
+  app.get(
+    '/v1/vehicles',
+    {
+      config: apiRoute({
+        owner: 'vehicles',
+        purpose: 'The vehicles the caller may see, each with how the caller reaches it.',
+        action: 'vehicle:list',
+        scopes: ['vehicle:read_status'],
+        callers: ['user', 'application'],
+        authorize: { resource: load.self },
+      }),
+      schema: { querystring: NoQuery, response: { 200: Type.Object({ vehicles: Type.Array(Vehicle) }, closed) } },
     },
-  }, async (req, reply) => {
-    const { principal } = authorizedOf(req);
-    const body = req.body as { vin: string; code: string };
-    const claimed = await deps.claims.claim({ userId: (principal as { userId: string }).userId, clientId: principal.clientId }, body.vin, body.code);
-    return reply.code(201).send({ vehicleId: claimed.vehicleId });
-  });
-
-  app.post('/v1/vehicles/:vehicleId/transfer', {
-    config: apiRoute({ owner: 'vehicles', purpose: "Transfer ownership to another account; ends the old owner's drivers, consents and queued jobs at once.", action: 'vehicle:transfer', scopes: ['vehicle:transfer'], safetyImpact: 'high', authorize: { resource: load.vehicle(), visibleWith: 'vehicle:read' } }),
-    schema: {
-      params: Params, querystring: NoQuery,
-      body: Type.Object({ toEmail: Type.String({ minLength: 3, maxLength: 320 }) }, closed),
-      response: { 200: Type.Object({ vehicleId: Type.String(), ended: Type.Record(Type.String(), Type.Integer()) }, closed) },
+    async (req) => {
+      const { principal } = authorizedOf(req);
+      const at = deps.clock.now().toISOString();
+      const tenants = [...(await tenantsOf(principal))];
+      // Candidates come from any relationship naming the caller or their tenants; the policies decide each one.
+      const rows = await db
+        .selectFrom('relationships')
+        .select(['vehicle_id'])
+        .where('vehicle_id', 'is not', null)
+        .where('ended_at', 'is', null)
+        .where('valid_from', '<=', at)
+        .where((eb) => eb.or([eb('valid_until', 'is', null), eb('valid_until', '>', at)]))
+        .where((eb) =>
+          principal.kind === 'application'
+            ? eb('application_id', '=', principal.clientId)
+            : eb.or([
+                eb('user_id', '=', principal.userId),
+                ...(tenants.length ? [eb('tenant_id', 'in', tenants)] : []),
+              ]),
+        )
+        .execute();
+      const ids = [...new Set(rows.map((r) => r.vehicle_id as string))].sort();
+      const loaded = await Promise.all(ids.map((id) => deps.load.vehicle(id)));
+      const allowed = await decideEach(req, deps, 'vehicle:read', loaded);
+      const visible = loaded.filter((_, i) => allowed[i]).map((l) => l.object as VehicleObject);
+      const mine = new Set(tenants);
+      return { vehicles: visible.map((v) => view(principal, v, mine)) };
     },
-  }, async (req) => {
-    const { object, principal } = authorizedOf<VehicleObject>(req);
-    const result = await deps.access.transfer({ userId: (principal as { userId: string }).userId, clientId: principal.clientId }, object.id, (req.body as { toEmail: string }).toEmail);
-    return { vehicleId: object.id, ended: result.ended };
-  });
+  );
+
+  app.get(
+    '/v1/vehicles/:vehicleId',
+    {
+      config: apiRoute({
+        owner: 'vehicles',
+        purpose: 'One vehicle the caller may see.',
+        action: 'vehicle:read',
+        scopes: ['vehicle:read_status'],
+        callers: ['user', 'application'],
+        authorize: { resource: load.vehicle() },
+      }),
+      schema: { params: Params, querystring: NoQuery, response: { 200: Vehicle } },
+    },
+    async (req) => {
+      const { principal, object } = authorizedOf<VehicleObject>(req);
+      return view(principal, object, await tenantsOf(principal));
+    },
+  );
+
+  app.get(
+    '/v1/vehicles/:vehicleId/status',
+    {
+      config: apiRoute({
+        owner: 'vehicles',
+        purpose: "A vehicle's status: its telematics unit and last reported state.",
+        action: 'vehicle:read_status',
+        scopes: ['vehicle:read_status'],
+        callers: ['user', 'application'],
+        authorize: { resource: load.vehicle(), visibleWith: 'vehicle:read' },
+      }),
+      schema: {
+        params: Params,
+        querystring: NoQuery,
+        response: {
+          200: Type.Object(
+            { vehicleId: Type.String(), device: Type.Union([Device, Type.Null()]), reported: Reported },
+            closed,
+          ),
+        },
+      },
+    },
+    async (req) => {
+      const v = authorizedOf<VehicleObject>(req).object;
+      const state = await readVehicleState(db, v.id);
+      const reported = state
+        ? {
+            speedKmh: state.speedKmh,
+            gear: state.gear,
+            locks: state.locks,
+            charging: state.charging,
+            odometerKm: state.odometerKm,
+            updatedAt: state.updatedAt,
+          }
+        : null;
+      return { vehicleId: v.id, device: await device(v.id), reported };
+    },
+  );
+
+  app.get(
+    '/v1/vehicles/:vehicleId/location',
+    {
+      config: apiRoute({
+        owner: 'vehicles',
+        purpose: "A vehicle's last known position: its own action and scope, more sensitive than status.",
+        action: 'vehicle:read_location',
+        scopes: ['vehicle:location'],
+        callers: ['user', 'application'],
+        classification: 'restricted',
+        authorize: { resource: load.vehicle(), visibleWith: 'vehicle:read' },
+      }),
+      schema: {
+        params: Params,
+        querystring: NoQuery,
+        response: {
+          200: Type.Object(
+            {
+              vehicleId: Type.String(),
+              position: Type.Union([
+                Type.Object({ lat: Type.Number(), lon: Type.Number(), at: Type.String() }, closed),
+                Type.Null(),
+              ]),
+            },
+            closed,
+          ),
+        },
+      },
+    },
+    async (req) => {
+      const id = authorizedOf<VehicleObject>(req).object.id;
+      const position = (await readVehicleState(db, id))?.position;
+      return {
+        vehicleId: id,
+        position: position ? { lat: position.value.lat, lon: position.value.lon, at: position.at } : null,
+      };
+    },
+  );
+
+  app.get(
+    '/v1/vehicles/:vehicleId/diagnostics',
+    {
+      config: apiRoute({
+        owner: 'vehicles',
+        purpose:
+          'Diagnostics of a vehicle: for its owner, its fleet admin, or a dealer with an open, consented service case.',
+        action: 'vehicle:read_diagnostics',
+        scopes: ['vehicle:diagnostics'],
+        authorize: { resource: load.vehicle(), visibleWith: 'vehicle:read' },
+      }),
+      schema: {
+        params: Params,
+        querystring: NoQuery,
+        response: {
+          200: Type.Object(
+            {
+              vehicleId: Type.String(),
+              device: Type.Union([Device, Type.Null()]),
+              troubleCodes: Type.Array(Type.String()),
+            },
+            closed,
+          ),
+        },
+      },
+    },
+    async (req) => {
+      const v = authorizedOf<VehicleObject>(req).object;
+      const codes = (await readVehicleState(db, v.id))?.diagnostics?.value ?? [];
+      return {
+        vehicleId: v.id,
+        device: await device(v.id),
+        troubleCodes: codes.filter((c) => c.status !== 'cleared').map((c) => c.code),
+      };
+    },
+  );
+
+  app.post(
+    '/v1/vehicle-claims',
+    {
+      config: apiRoute({
+        owner: 'vehicles',
+        purpose: 'Claim an unowned vehicle with the single-use code shown inside it.',
+        action: 'vehicle:claim',
+        scopes: ['vehicle:claim'],
+        safetyImpact: 'high',
+        authorize: { resource: load.self },
+      }),
+      schema: {
+        querystring: NoQuery,
+        body: Type.Object(
+          { vin: Type.String({ minLength: 1, maxLength: 32 }), code: Type.String({ minLength: 1, maxLength: 64 }) },
+          closed,
+        ),
+        response: { 201: Type.Object({ vehicleId: Type.String() }, closed) },
+      },
+    },
+    async (req, reply) => {
+      const { principal } = authorizedOf(req);
+      const body = req.body;
+      const claimed = await deps.claims.claim(
+        { userId: (principal as { userId: string }).userId, clientId: principal.clientId },
+        body.vin,
+        body.code,
+      );
+      return reply.code(201).send({ vehicleId: claimed.vehicleId });
+    },
+  );
+
+  app.post(
+    '/v1/vehicles/:vehicleId/transfer',
+    {
+      config: apiRoute({
+        owner: 'vehicles',
+        purpose:
+          "Transfer ownership to another account; ends the old owner's drivers, consents and queued jobs at once.",
+        action: 'vehicle:transfer',
+        scopes: ['vehicle:transfer'],
+        safetyImpact: 'high',
+        authorize: { resource: load.vehicle(), visibleWith: 'vehicle:read' },
+      }),
+      schema: {
+        params: Params,
+        querystring: NoQuery,
+        body: Type.Object({ toEmail: Type.String({ minLength: 3, maxLength: 320 }) }, closed),
+        response: {
+          200: Type.Object({ vehicleId: Type.String(), ended: Type.Record(Type.String(), Type.Integer()) }, closed),
+        },
+      },
+    },
+    async (req) => {
+      const { object, principal } = authorizedOf<VehicleObject>(req);
+      const result = await deps.access.transfer(
+        { userId: (principal as { userId: string }).userId, clientId: principal.clientId },
+        object.id,
+        req.body.toEmail,
+      );
+      return { vehicleId: object.id, ended: result.ended };
+    },
+  );
 }

@@ -8,11 +8,17 @@ const VIN = /^[A-HJ-NPR-Z0-9]{17}$/;
 
 /** Validates a VIN's shape (ISO 3779: 17 characters, no I, O or Q). */
 export function assertVin(vin: string): void {
-  if (!VIN.test(vin)) throw new CarapaceError('ERR_VALIDATION', 'a VIN is 17 characters from A-Z and 0-9 without I, O or Q', { field: 'vin' });
+  if (!VIN.test(vin))
+    throw new CarapaceError('ERR_VALIDATION', 'a VIN is 17 characters from A-Z and 0-9 without I, O or Q', {
+      field: 'vin',
+    });
 }
 
 /** Finds a vehicle by VIN, or creates it; a new vehicle gets a random id. */
-export async function findOrCreateVehicle(trx: Kysely<Database>, args: { vin: string | null; at: Date }): Promise<{ vehicle: VehicleRow; created: boolean }> {
+export async function findOrCreateVehicle(
+  trx: Kysely<Database>,
+  args: { vin: string | null; at: Date },
+): Promise<{ vehicle: VehicleRow; created: boolean }> {
   if (args.vin !== null) {
     assertVin(args.vin);
     const existing = await trx.selectFrom('vehicles').selectAll().where('vin', '=', args.vin).executeTakeFirst();
