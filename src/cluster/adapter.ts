@@ -74,7 +74,13 @@ export interface Cluster {
   /** The key prefix (also of channels). */
   readonly prefix: string;
   /** Adds `n` to `key`'s fixed window of `windowSeconds` containing `nowMs`; atomic across processes. */
-  countWindow(key: string, n: number, windowSeconds: number, nowMs: number, options?: ExceptionOption): Promise<WindowCount>;
+  countWindow(
+    key: string,
+    n: number,
+    windowSeconds: number,
+    nowMs: number,
+    options?: ExceptionOption,
+  ): Promise<WindowCount>;
   /** How many events `key` recorded in the sliding window ending at `nowMs`. */
   countRecent(key: string, windowSeconds: number, nowMs: number): Promise<number>;
   /** Records one event for `key` at `nowMs`, kept for the sliding window. */

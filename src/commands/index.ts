@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/index.js';
+import type { Cluster } from '../cluster/index.js';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/log.js';
@@ -11,7 +12,7 @@ import { createCommandKeys, type CommandKeys } from './command-keys.js';
 import { createDispatcher, type Dispatcher } from './dispatcher.js';
 import { createIdempotency } from './idempotency.js';
 import { transition } from './job-store.js';
-import { createMemoryLimitCounter, createRedisLimitCounter } from './limits.js';
+import { createClusterLimitCounter } from './limits.js';
 import { type CommandService, createCommandService } from './service.js';
 
 export {
@@ -53,6 +54,8 @@ export async function createCommands(deps: {
   decisions: DecisionPoint;
   load: EntityLoader;
   isQuarantined: (deviceId: string) => Promise<boolean>;
+  /** The process's cluster adapter: limits, idempotency reservations and job routing go through it. */
+  cluster: Cluster;
 }): Promise<Commands> {
   const { db, audit, clock, config } = deps;
   const c = config.commands;
@@ -66,8 +69,8 @@ export async function createCommands(deps: {
   });
   // The enrollment and rotation bundles carry the keys vehicles pin.
   deps.pki.ctx.commandKeys = () => keys.published();
-  const limits = config.redis.url ? createRedisLimitCounter(config.redis.url) : createMemoryLimitCounter();
-  const idempotency = createIdempotency({ db, clock, ttlSeconds: c.idempotencyTtl, redisUrl: config.redis.url });
+  const limits = createClusterLimitCounter(deps.cluster);
+  const idempotency = createIdempotency({ db, clock, ttlSeconds: c.idempotencyTtl, cluster: deps.cluster });
   const service = createCommandService({
     db,
     audit,
@@ -87,7 +90,7 @@ export async function createCommands(deps: {
     decisions: deps.decisions,
     load: deps.load,
     isQuarantined: deps.isQuarantined,
-    redisUrl: config.redis.url,
+    cluster: deps.cluster,
     intervalSeconds: c.dispatchInterval,
     operatorTenant,
   });
