@@ -298,13 +298,14 @@ describe.each(REDIS_URL ? testEngines() : [])('fan-out messages cannot change se
     expect(await eventually(async () => (await onB(device)).status === 403)).toBe(true);
     expect(Date.now() - t0).toBeLessThan(3000);
 
-    // Forged: the old state-carrying shape, the new names-only shape, and repeats of both.
+    // Forged: the names-only shape, one with a state added, and the old state-carrying shape, repeated.
     for (let i = 0; i < 5; i++)
       await forge(
         'pki:credential-changes',
-        { kind: 'device-status', deviceId, status: 'active' },
-        { v: 1, serials: [], deviceIds: [deviceId], status: 'active' },
         { v: 1, serials: [], deviceIds: [deviceId] },
+        { v: 1, serials: [], deviceIds: [deviceId], status: 'active' },
+        // Last, so nothing after it could mask it: the message that released the device before this fix.
+        { kind: 'device-status', deviceId, status: 'active' },
       );
     await sleep(300);
     for (let i = 0; i < 5; i++) {
@@ -333,12 +334,12 @@ describe.each(REDIS_URL ? testEngines() : [])('fan-out messages cannot change se
     for (let i = 0; i < 3; i++)
       await forge(
         'pki:credential-changes',
+        { v: 1, serials: [revokedSerial, goodSerial], deviceIds: [goodId, revokedDevice.credentials!.issued.deviceId] },
+        'not json',
         { kind: 'device-status', deviceId: revokedDevice.credentials!.issued.deviceId, status: 'active' },
         { kind: 'overlap-started', serial: revokedSerial, until: new Date(Date.now() + 3600_000).toISOString() },
         { kind: 'certificates-revoked', serials: [goodSerial], deviceIds: [goodId] },
         { kind: 'device-status', deviceId: goodId, status: 'quarantined' },
-        { v: 1, serials: [revokedSerial, goodSerial], deviceIds: [goodId, revokedDevice.credentials!.issued.deviceId] },
-        'not json',
       );
     await sleep(300);
     expect((await onB(revokedDevice)).json).toMatchObject({ code: 'ERR_CLIENT_CERT_REVOKED' });
