@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createServer, type Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../platform/log.js';
 import { type Cluster, createCluster, createMemoryCluster } from './index.js';
@@ -94,5 +95,25 @@ describe('cluster adapter without Redis', () => {
     expect(local.count).toBe(3);
     await expect(cluster.publish('ch', 'm', { exception: 'credential-fanout' })).resolves.toBeUndefined();
     expect(events).toContain('seenOnce');
+  });
+
+  it('does not hang on a Redis that accepts connections and never answers', async () => {
+    const held: Socket[] = [];
+    const blackhole = createServer((s) => held.push(s));
+    await new Promise<void>((resolve) => blackhole.listen(0, '127.0.0.1', resolve));
+    const { port } = blackhole.address() as { port: number };
+    try {
+      const redis = { url: `redis://127.0.0.1:${port}`, keyPrefix: 'hung:', commandTimeoutMs: 300 };
+      const cluster = await createCluster({ redis }, { log: createLogger('silent') });
+      opened.push(cluster);
+      // Requests, not the start, are what must never hang.
+      const started = Date.now();
+      await expect(cluster.seenOnce('k', 60)).rejects.toMatchObject({ code: 'ERR_CLUSTER_UNAVAILABLE' });
+      await expect(cluster.countRecent('k', 60, Date.now())).rejects.toMatchObject({ code: 'ERR_CLUSTER_UNAVAILABLE' });
+      expect(Date.now() - started).toBeLessThan(1500);
+    } finally {
+      for (const s of held) s.destroy();
+      await new Promise<void>((resolve) => blackhole.close(() => resolve()));
+    }
   });
 });

@@ -34,6 +34,8 @@ const RELEASE_IF_HELD = "if redis.call('get', KEYS[1]) == ARGV[1] then return re
  */
 export function createRedisCluster(options: RedisClusterOptions): Cluster & { connect(): Promise<void> } {
   const { prefix, log } = options;
+  // Connections are named after the prefix (CLIENT LIST shows whose they are); names cannot hold spaces.
+  const named = (role: string) => `${prefix}${role}`.replace(/[^\x21-\x7e]/g, '_');
   const base: RedisOptions = {
     lazyConnect: true,
     connectTimeout: options.commandTimeoutMs,
@@ -41,7 +43,7 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster & { co
   };
   const cmd = new Redis(options.url, {
     ...base,
-    connectionName: `${prefix}command`,
+    connectionName: named('command'),
     commandTimeout: options.commandTimeoutMs,
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
@@ -90,10 +92,15 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster & { co
     kind: 'redis',
     prefix,
     async connect() {
-      await cmd.connect().catch((err: unknown) => {
-        // Starting without Redis is allowed: requests that need it are refused until it answers.
-        report('connect', null, err);
-      });
+      // Starting without Redis is allowed: requests that need it are refused until it answers, and ioredis
+      // keeps reconnecting in the background. The start waits a few seconds at most.
+      const connecting = cmd.connect();
+      const timedOut = new Promise<'timeout'>((resolve) =>
+        setTimeout(() => resolve('timeout'), Math.max(options.commandTimeoutMs, 3000)).unref(),
+      );
+      const outcome = await Promise.race([connecting, timedOut]).catch((err: unknown) => err);
+      connecting.catch(() => undefined);
+      if (outcome !== undefined) report('connect', null, outcome === 'timeout' ? 'connect timed out' : outcome);
     },
     async countWindow(key, n, windowSeconds, nowMs, opts) {
       const size = windowSeconds * 1000;
@@ -173,7 +180,7 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster & { co
     async subscribe(channel, handler) {
       if (!sub) {
         // A subscribed connection can run nothing else; it queues SUBSCRIBE until connected, and resubscribes.
-        sub = new Redis(options.url, { ...base, connectionName: `${prefix}subscriber`, maxRetriesPerRequest: null });
+        sub = new Redis(options.url, { ...base, connectionName: named('subscriber'), maxRetriesPerRequest: null });
         sub.on('error', () => undefined);
         sub.on('message', (ch: string, message: string) => {
           for (const h of handlers.get(ch) ?? []) {
