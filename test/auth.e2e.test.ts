@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rotateSigningKeys } from '../src/auth/index.js';
-import { createClusterReplayStore } from '../src/auth/replay-store.js';
+import { createClusterReplayStore } from '../src/auth/index.js';
 import { createCluster } from '../src/cluster/index.js';
-import { createLogger } from '../src/platform/log.js';
+import { createLogger } from '../src/platform/index.js';
 import {
   CarapaceClient,
   CarapaceClientError,
@@ -18,7 +18,7 @@ import {
 } from '../src/client/index.js';
 import { currentTotp } from '../src/identity/index.js';
 import { certificateThumbprint } from '../src/pki/index.js';
-import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/carapace.js';
+import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
 
 const ALICE = { email: 'alice@example.com', password: 'demo-alice-password', totpSecret: 'JBSWY3DPEHPK3PXPALICE234' };
 const OWNER_APP = { clientId: 'carapace-owner-app', redirectUri: 'http://127.0.0.1/callback' };

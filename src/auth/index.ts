@@ -6,9 +6,9 @@ import type { AuditLog } from '../audit/index.js';
 import type { Cluster } from '../cluster/index.js';
 import type { Config } from '../config/index.js';
 import type { SecretBox } from '../identity/index.js';
-import type { Clock } from '../platform/clock.js';
-import type { Logger } from '../platform/log.js';
-import type { Database } from '../storage/schema.js';
+import type { Clock } from '../platform/index.js';
+import type { Logger } from '../platform/index.js';
+import type { Database } from '../storage/index.js';
 import { sweepExpiredPayloads } from './adapter.js';
 import { createClusterFailureCounter, LoginThrottle } from './login-throttle.js';
 import { OAUTH_PREFIX } from './oauth-routes.js';
@@ -109,3 +109,4 @@ export async function createAuth(deps: {
     },
   };
 }
+export { createClusterReplayStore } from './replay-store.js';

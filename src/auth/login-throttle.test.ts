@@ -1,7 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Cluster, createCluster } from '../cluster/index.js';
-import { FixedClock } from '../platform/clock.js';
-import { createLogger } from '../platform/log.js';
+import { createLogger, FixedClock } from '../platform/index.js';
 import {
   createClusterFailureCounter,
   createMemoryFailureCounter,

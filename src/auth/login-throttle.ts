@@ -1,5 +1,5 @@
 import type { Cluster } from '../cluster/index.js';
-import type { Clock } from '../platform/clock.js';
+import type { Clock } from '../platform/index.js';
 
 /** Limits of failed sign-ins. */
 export interface ThrottleLimits {

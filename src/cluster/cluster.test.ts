@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../platform/log.js';
+import { createLogger } from '../platform/index.js';
 import { type Cluster, createCluster, createMemoryCluster } from './index.js';
 
 const opened: Cluster[] = [];

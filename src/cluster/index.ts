@@ -1,5 +1,5 @@
 import type { Config } from '../config/index.js';
-import type { Logger } from '../platform/log.js';
+import type { Logger } from '../platform/index.js';
 import type { Cluster, UnavailableEvent } from './adapter.js';
 import { createMemoryCluster } from './memory.js';
 import { createRedisCluster } from './redis.js';

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
-import { CarapaceError } from '../platform/errors.js';
-import type { Logger } from '../platform/log.js';
+import { CarapaceError, type Logger } from '../platform/index.js';
 import {
   type Cluster,
   FAILURE_POLICY_EXCEPTIONS,

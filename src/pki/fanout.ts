@@ -1,5 +1,5 @@
 import type { Cluster } from '../cluster/index.js';
-import type { Logger } from '../platform/log.js';
+import type { Logger } from '../platform/index.js';
 import type { CredentialChange } from './revocation-cache.js';
 
 /**

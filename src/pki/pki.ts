@@ -2,11 +2,17 @@ import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/index.js';
 import type { Cluster } from '../cluster/index.js';
-import type { Clock } from '../platform/clock.js';
-import type { Logger } from '../platform/log.js';
-import type { Database } from '../storage/schema.js';
+import type { Clock } from '../platform/index.js';
+import type { Logger } from '../platform/index.js';
+import type { Database } from '../storage/index.js';
 import { ensureAuthorities } from './authorities.js';
-import { announce, type CommandVerificationKey, type PkiContext, type PkiSettings } from './context.js';
+import {
+  announce,
+  type CommandVerificationKey,
+  type PkiContext,
+  type PkiSettings,
+  type VehicleRegistry,
+} from './context.js';
 import { enroll, expireOverlap, markFirstUse, rotate } from './enrollment.js';
 import { createClusterFanout } from './fanout.js';
 import { createCertificateIssuer } from './issuer.js';
@@ -37,6 +43,7 @@ export interface PkiOptions {
   /** The process's cluster adapter: credential changes fan out through it. */
   cluster: Cluster;
   keys?: KeyProvider;
+  vehicles: VehicleRegistry;
   commandKeys?: () => Promise<CommandVerificationKey[]>;
 }
 
@@ -89,6 +96,7 @@ export async function createPki(options: PkiOptions): Promise<Pki> {
     cache,
     fanout: createClusterFanout(options.cluster, options.log),
     settings: options.settings,
+    vehicles: options.vehicles,
     commandKeys: options.commandKeys ?? (async () => []),
   };
 
