@@ -21,6 +21,8 @@ export interface RedisClusterOptions {
 }
 
 const REPORT_EVERY_MS = 10_000;
+/** The longest a start waits for Redis (connecting, subscribing) before it goes on without it. */
+const START_WAIT_MS = 3000;
 /** Seconds a client refused for an outage is told to wait. */
 const RETRY_AFTER = 5;
 /** Deletes KEYS[1] only while it holds ARGV[1]: a reservation is released by its holder, never by another. */
@@ -33,6 +35,7 @@ const RELEASE_IF_HELD = "if redis.call('get', KEYS[1]) == ARGV[1] then return re
  */
 export function createRedisCluster(options: RedisClusterOptions): Cluster & { connect(): Promise<void> } {
   const { prefix, log } = options;
+  const startWaitMs = Math.max(options.commandTimeoutMs, START_WAIT_MS);
   // Connections are named after the prefix (CLIENT LIST shows whose they are); names cannot hold spaces.
   const named = (role: string) => `${prefix}${role}`.replace(/[^\x21-\x7e]/g, '_');
   const base: RedisOptions = {
@@ -94,9 +97,7 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster & { co
       // Starting without Redis is allowed: requests that need it are refused until it answers, and ioredis
       // keeps reconnecting in the background. The start waits a few seconds at most.
       const connecting = cmd.connect();
-      const timedOut = new Promise<'timeout'>((resolve) =>
-        setTimeout(() => resolve('timeout'), Math.max(options.commandTimeoutMs, 3000)).unref(),
-      );
+      const timedOut = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), startWaitMs).unref());
       const outcome = await Promise.race([connecting, timedOut]).catch((err: unknown) => err);
       connecting.catch(() => undefined);
       if (outcome !== undefined) report('connect', null, outcome === 'timeout' ? 'connect timed out' : outcome);
@@ -198,10 +199,9 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster & { co
         const subscribed = sub.subscribe(k(channel));
         // Without Redis the node still starts; the subscription completes when Redis answers, and the periodic
         // database reloads cover what it misses meanwhile.
-        await Promise.race([
-          subscribed,
-          new Promise((resolve) => setTimeout(resolve, options.commandTimeoutMs).unref()),
-        ]).catch((err: unknown) => report('subscribe', null, err));
+        await Promise.race([subscribed, new Promise((resolve) => setTimeout(resolve, startWaitMs).unref())]).catch(
+          (err: unknown) => report('subscribe', null, err),
+        );
         subscribed.catch(() => undefined);
       }
       set.add(handler);
