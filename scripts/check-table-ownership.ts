@@ -6,8 +6,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
-const root = join(import.meta.dirname, '..');
-const src = join(root, 'src');
+const defaultSrc = join(import.meta.dirname, '..', 'src');
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -17,7 +16,7 @@ function filesUnder(dir: string): string[] {
 }
 
 /** Table name -> owning module, from each module's `export interface XTables { name: Row; ... }`. */
-function tableOwners(): Map<string, string> {
+function tableOwners(src: string): Map<string, string> {
   const owners = new Map<string, string>();
   for (const module of readdirSync(src)) {
     let text: string;
@@ -37,8 +36,8 @@ const QUERY =
 const SQL_TEXT = /\b(?:from|join|into|update|table)\s+"?(\w+)"?/gi;
 
 /** Every place a module names a table it does not own, as `file:line table (owner)`. */
-export function tableOwnershipViolations(): string[] {
-  const owners = tableOwners();
+export function tableOwnershipViolations(src = defaultSrc): string[] {
+  const owners = tableOwners(src);
   const out: string[] = [];
   for (const file of filesUnder(src)) {
     const rel = relative(src, file);
