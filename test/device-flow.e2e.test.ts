@@ -2,16 +2,16 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestCarapace, type TestCarapace } from '../src/testing/carapace.js';
+import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/carapace.js';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..');
 
 /** Runs the README's manual device flow (scripts/device-flow.sh: openssl and curl only) against a live server. */
-describe('the README device flow with openssl and curl', () => {
+describe.each(testEngines())('the README device flow with openssl and curl (%s)', (database) => {
   let cp: TestCarapace;
   beforeAll(async () => {
-    cp = await startTestCarapace({ database: 'sqlite' });
+    cp = await startTestCarapace({ database });
   });
   afterAll(async () => {
     await cp.stop();
