@@ -27,7 +27,7 @@ async function childRun(env: Record<string, string | undefined>): Promise<{ code
 }
 
 describe('CI=true refuses to run without PostgreSQL and Redis', () => {
-  it('fails the run when DATABASE_URL points at a closed port or REDIS_URL is missing, and not without CI', async () => {
+  it('fails when DATABASE_URL points at a closed port or REDIS_URL is missing, and not without CI', async () => {
     const closed = `postgres://postgres@127.0.0.1:${await freePort()}/test`;
     const [unreachable, missing, local] = await Promise.all([
       childRun({ CI: 'true', DATABASE_URL: closed, REDIS_URL: 'redis://127.0.0.1:6379' }),

@@ -26,7 +26,9 @@ describe.each(testEngines())('the README device flow with openssl and curl (%s)'
         CARAPACE: `node --import tsx ${join(root, 'src/cli/main.ts')}`,
         CARAPACE_DATA_DIR: cp.config.dataDir,
         CARAPACE_LOG_LEVEL: 'warn',
-        DATABASE_URL: '',
+        // The script's CLI calls (provision, revoke) must reach the same database as the server under test.
+        DATABASE_URL: cp.config.database.url ?? '',
+        CARAPACE_DATABASE_SCHEMA: cp.config.database.schema,
         REDIS_URL: '',
         GATEWAY: cp.addresses.gateway.replace('127.0.0.1', 'localhost'),
         ADMIN: cp.addresses.admin,

@@ -49,6 +49,11 @@ async function checkRedis(url: string): Promise<void> {
   }
 }
 
+/** The error's message without trailing dots (it is embedded in a sentence). */
+function reason(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).replace(/\.+$/, '');
+}
+
 /** Hides the password of a connection URL in messages. */
 function redact(url: string): string {
   try {
@@ -77,9 +82,7 @@ export default async function setup(): Promise<void> {
       try {
         await check(url);
       } catch (err) {
-        problems.push(
-          `${name} (${redact(url)}) is unreachable: ${(err instanceof Error ? err.message : String(err)).replace(/\.+$/, '')}`,
-        );
+        problems.push(`${name} (${redact(url)}) is unreachable: ${reason(err)}`);
       }
     }),
   );
