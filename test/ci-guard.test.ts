@@ -1,14 +1,23 @@
 import { execFile } from 'node:child_process';
+import { type AddressInfo, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { freePort } from '../src/testing/carapace.js';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('..', import.meta.url));
 const vitest = fileURLToPath(new URL('../node_modules/vitest/vitest.mjs', import.meta.url));
 // A small, fast file: the guard runs before any test file, so which one hardly matters.
 const TINY = 'src/platform/errors.test.ts';
+
+/** A loopback port nothing listens on (bound, then closed): connecting to it is refused at once. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
 
 /** Runs vitest on TINY in a child process with `env` laid over this process's environment (minus vitest's own). */
 async function childRun(env: Record<string, string | undefined>): Promise<{ code: number; output: string }> {
@@ -28,7 +37,7 @@ async function childRun(env: Record<string, string | undefined>): Promise<{ code
 
 describe('CI=true refuses to run without PostgreSQL and Redis', () => {
   it('fails when DATABASE_URL points at a closed port or REDIS_URL is missing, and not without CI', async () => {
-    const closed = `postgres://postgres@127.0.0.1:${await freePort()}/test`;
+    const closed = `postgres://postgres@127.0.0.1:${await closedPort()}/test`;
     const [unreachable, missing, local] = await Promise.all([
       childRun({ CI: 'true', DATABASE_URL: closed, REDIS_URL: 'redis://127.0.0.1:6379' }),
       childRun({ CI: 'true', DATABASE_URL: closed, REDIS_URL: undefined }),
