@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CarapaceClient } from '../src/client/index.js';
 import { runFleet, unitsIn } from '../src/simulator/index.js';
-import { freePort } from '../src/testing/carapace.js';
+import { freePort } from '../src/testing/index.js';
 import { openStorage } from '../src/storage/index.js';
 import { carapace, serve, serverEnv, stop } from './server.js';
 

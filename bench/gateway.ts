@@ -14,8 +14,7 @@ import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
-import { freePort } from '../src/testing/carapace.js';
-import { dropTestDatabase, testDatabaseSettings } from '../src/testing/databases.js';
+import { dropTestDatabase, freePort, testDatabaseSettings } from '../src/testing/index.js';
 import { GatewayClient, httpsRequest } from '../src/vehicle-sdk/index.js';
 import { carapace, serve, serverEnv, stop } from './server.js';
 

@@ -15,7 +15,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { freePort } from '../src/testing/carapace.js';
+import { freePort } from '../src/testing/index.js';
 import {
   canonicalMessage,
   GatewayClient,

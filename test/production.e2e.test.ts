@@ -5,15 +5,15 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createAuditLog } from '../src/audit/index.js';
 import { loadConfig } from '../src/config/index.js';
-import { systemClock } from '../src/platform/clock.js';
-import { createLogger } from '../src/platform/log.js';
+import { systemClock } from '../src/platform/index.js';
+import { createLogger } from '../src/platform/index.js';
 import { createFileKeyProvider, importAuthority } from '../src/pki/index.js';
-import { seedFromFile } from '../src/server/seeding.js';
-import { DEMO_SCENARIO, startCarapace } from '../src/server/serve.js';
-import { migrateToLatest, openStorage } from '../src/storage/index.js';
-import { freePort, testEngines } from '../src/testing/carapace.js';
-import { dropTestDatabase, testDatabaseSettings } from '../src/testing/databases.js';
-import { caCertificate, leafCertificate } from '../src/testing/certificates.js';
+import { seedFromFile } from '../src/server/index.js';
+import { DEMO_SCENARIO, startCarapace } from '../src/server/index.js';
+import { openStorage } from '../src/storage/index.js';
+import { migrateDatabase } from '../src/server/index.js';
+import { dropTestDatabase, freePort, testDatabaseSettings, testEngines } from '../src/testing/index.js';
+import { caCertificate, leafCertificate } from '../src/testing/index.js';
 import { GatewayClient, httpsRequest } from '../src/vehicle-sdk/index.js';
 import { fileURLToPath } from 'node:url';
 
@@ -35,7 +35,7 @@ describe.each(testEngines())('production mode (%s)', (engine) => {
 
     // `carapace pki import`, three times: the manufacturer's key stays at the factory.
     const storage = await openStorage({ ...database, dataDir });
-    await migrateToLatest(storage.db, { schema: storage.schema });
+    await migrateDatabase(storage.db, { schema: storage.schema });
     const deps = {
       db: storage.db,
       keys: createFileKeyProvider(join(dataDir, 'pki')),

@@ -9,9 +9,9 @@ import {
   ExtendedKeyUsageExtension,
   SubjectAlternativeNameExtension,
   X509CertificateGenerator,
-} from '../src/platform/x509.js';
-import { startTestCarapace, testEngines } from '../src/testing/carapace.js';
-import { foreignCa, testKey } from '../src/testing/certificates.js';
+} from '../src/platform/index.js';
+import { startTestCarapace, testEngines } from '../src/testing/index.js';
+import { foreignCa, testKey } from '../src/testing/index.js';
 
 describe.each(testEngines())('operator-supplied server certificate (%s)', (database) => {
   it('is served on every listener instead of the development one', async () => {

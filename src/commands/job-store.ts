@@ -1,8 +1,8 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { AuditLog, RequestContext } from '../audit/index.js';
-import type { Clock } from '../platform/clock.js';
-import { newId } from '../platform/ids.js';
-import type { Database } from '../storage/schema.js';
+import type { Clock } from '../platform/index.js';
+import { newId } from '../platform/index.js';
+import type { Database } from '../storage/index.js';
 import { type CommandJobRow, FINAL_STATES, type JobState, OPEN_STATES } from './tables.js';
 
 /** A job as stored. */
@@ -105,6 +105,28 @@ export function transitionsOf(db: Kysely<Database>, jobId: string) {
     .where('job_id', '=', jobId)
     .orderBy('step')
     .execute();
+}
+
+/** A vehicle's newest jobs with their transitions, for operators (the CLI): no authorization, no API. */
+export async function recentJobsOf(db: Kysely<Database>, vehicleId: string, limit: number) {
+  const jobs = await db
+    .selectFrom('command_jobs')
+    .select(['id', 'command', 'state', 'reason', 'retry', 'requester_id', 'created_at', 'decision_hash'])
+    .where('vehicle_id', '=', vehicleId)
+    .orderBy('created_at', 'desc')
+    .limit(limit)
+    .execute();
+  return Promise.all(
+    jobs.map(async (j) => ({
+      ...j,
+      transitions: (await transitionsOf(db, j.id)).map(({ to_state, at, actor, reason }) => ({
+        to_state,
+        at,
+        actor,
+        reason,
+      })),
+    })),
+  );
 }
 
 /**

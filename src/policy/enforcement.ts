@@ -1,12 +1,12 @@
 import type { FastifyRequest, RouteOptions } from 'fastify';
 import type { Kysely } from 'kysely';
 import { type AuditLog, untrusted } from '../audit/index.js';
-import { ACR } from '../auth/provider.js';
-import { tokenOf } from '../auth/token-auth.js';
-import type { App } from '../http/app.js';
-import { requestContext } from '../http/context.js';
-import { CarapaceError } from '../platform/errors.js';
-import type { Database } from '../storage/schema.js';
+import { ACR } from '../auth/index.js';
+import { tokenOf } from '../auth/index.js';
+import type { App } from '../http/index.js';
+import { requestContext } from '../http/index.js';
+import { CarapaceError } from '../platform/index.js';
+import type { Database } from '../storage/index.js';
 import type { CedarValueJson } from '@cedar-policy/cedar-wasm/nodejs';
 import type { Decision, DecisionPoint } from './decision-point.js';
 import type { EntityLoader, LoadedResource, Principal } from './entities.js';

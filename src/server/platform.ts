@@ -1,7 +1,7 @@
 import type { Config } from '../config/index.js';
 import { createAuditLog, type AuditLog } from '../audit/index.js';
-import { type Clock, systemClock } from '../platform/clock.js';
-import type { Logger } from '../platform/log.js';
+import { type Clock, systemClock } from '../platform/index.js';
+import type { Logger } from '../platform/index.js';
 import { join } from 'node:path';
 import { type Auth, createAuth } from '../auth/index.js';
 import {
@@ -12,7 +12,7 @@ import {
   type Invitations,
 } from '../identity/index.js';
 import { createPki, type KeyProvider, type Pki } from '../pki/index.js';
-import { createMemoryFailureCounter, createRedisFailureCounter } from '../auth/index.js';
+import { createMemoryFailureCounter, createRedisFailureCounter, revokeAccountTokens } from '../auth/index.js';
 import {
   createDecisionPoint,
   createEntityLoader,
@@ -46,10 +46,11 @@ export interface Authorization {
   fleet: FleetGroups;
   claims: Claims;
 }
-import { migrateToLatest, openStorage, type Storage } from '../storage/index.js';
+import { openStorage, type Storage } from '../storage/index.js';
+import { migrateDatabase } from './schema.js';
+import { findOrCreateVehicle, findVehicleByVin, getVehicle } from '../vehicles/index.js';
 import { createTelemetry, type Telemetry } from '../telemetry/index.js';
-import { type Commands, createCommands } from '../commands/index.js';
-import type { OwnershipCascade } from '../relationships/index.js';
+import { type Commands, createCommands, createJobsEndWithOwnership } from '../commands/index.js';
 
 /** The platform's long-lived parts, shared by the listeners and the CLI. */
 export interface Platform {
@@ -86,7 +87,7 @@ export async function createPlatform(
     sqliteFile: options.sqliteFile,
   });
   try {
-    await migrateToLatest(storage.db, { schema: storage.schema });
+    await migrateDatabase(storage.db, { schema: storage.schema });
     const audit = createAuditLog({ db: storage.db, clock });
     const pki = await createPki({
       db: storage.db,
@@ -106,9 +107,11 @@ export async function createPlatform(
       revocationPollSeconds: config.pki.revocationPollInterval,
       redisUrl: config.redis.url,
       keys: options.keys,
+      vehicles: { get: getVehicle, findOrCreate: findOrCreateVehicle },
     });
     const secrets = createSecretBox(join(config.dataDir, 'pki', 'secret-box.key'));
-    const directory = createDirectory({ db: storage.db, audit, clock, secrets });
+    const sessions = { revokeAll: revokeAccountTokens };
+    const directory = createDirectory({ db: storage.db, audit, clock, secrets, sessions });
     const invitations = createInvitations({
       db: storage.db,
       audit,
@@ -118,9 +121,9 @@ export async function createPlatform(
     });
     const relationships = createRelationshipStore({ db: storage.db, audit, clock });
     const auth = await createAuth({ config, db: storage.db, audit, clock, log: options.log, secrets });
-    const deps = { db: storage.db, audit, clock, relationships };
-    // Filled once the commands module exists: a transfer ends the old owner's queued jobs in its transaction.
-    const cascades: OwnershipCascade[] = [];
+    const deps = { db: storage.db, audit, clock, relationships, vehicles: { findByVin: findVehicleByVin } };
+    // A transfer ends the old owner's queued jobs in its own transaction: the commands module's reaction, as a port.
+    const cascades = [createJobsEndWithOwnership({ audit, clock })];
     const claimCounter = config.redis.url ? createRedisFailureCounter(config.redis.url) : createMemoryFailureCounter();
     const authorization = {
       policySet,
@@ -161,7 +164,6 @@ export async function createPlatform(
       load: authorization.load,
       isQuarantined: (deviceId) => telemetry.quarantine.isQuarantined(deviceId),
     });
-    cascades.push(commands.cascade);
     return {
       config,
       storage,

@@ -1,10 +1,10 @@
 import { type KeyObject, X509Certificate } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/index.js';
-import type { Clock } from '../platform/clock.js';
-import type { Logger } from '../platform/log.js';
-import type { Pki } from '../pki/index.js';
-import type { Database } from '../storage/schema.js';
+import type { Clock } from '../platform/index.js';
+import type { Logger } from '../platform/index.js';
+import { earlierOperationalCertificates, type Pki } from '../pki/index.js';
+import type { Database } from '../storage/index.js';
 import { createIngestion, type Ingestion, type TelemetrySettings } from './ingest.js';
 import { createQuarantine, type Quarantine } from './quarantine.js';
 import { createMemoryRateCounter, createRedisRateCounter } from './rate-limit.js';
@@ -61,16 +61,11 @@ export function createTelemetry(deps: {
         }
         return key;
       };
-      const earlier = await deps.db
-        .selectFrom('certificates')
-        .select(['serial', 'thumbprint', 'pem', 'superseded_at', 'overlap_until', 'not_after'])
-        .where('device_id', '=', device.deviceId)
-        .where('profile', '=', 'operational')
-        .where('serial', '!=', device.serial)
-        .where('revoked_at', 'is', null)
-        .orderBy('issued_at', 'desc')
-        .limit(2)
-        .execute();
+      const earlier = await earlierOperationalCertificates(deps.db, {
+        deviceId: device.deviceId,
+        exceptSerial: device.serial,
+        limit: 2,
+      });
       return [
         {
           serial: device.serial,

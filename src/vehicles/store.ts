@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
-import { CarapaceError } from '../platform/errors.js';
-import { newId } from '../platform/ids.js';
-import type { Database } from '../storage/schema.js';
+import { CarapaceError } from '../platform/index.js';
+import { newId } from '../platform/index.js';
+import type { Database } from '../storage/index.js';
 import type { VehicleRow } from './tables.js';
 
 const VIN = /^[A-HJ-NPR-Z0-9]{17}$/;
@@ -34,4 +34,9 @@ export async function getVehicle(db: Kysely<Database>, id: string): Promise<Vehi
   const row = await db.selectFrom('vehicles').selectAll().where('id', '=', id).executeTakeFirst();
   if (!row) throw new CarapaceError('ERR_NOT_FOUND', 'no such vehicle', { vehicleId: id });
   return row;
+}
+
+/** A vehicle by VIN, or undefined. */
+export async function findVehicleByVin(db: Kysely<Database>, vin: string): Promise<VehicleRow | undefined> {
+  return db.selectFrom('vehicles').selectAll().where('vin', '=', vin).executeTakeFirst();
 }
