@@ -10,7 +10,7 @@ import type { Decision } from '../policy/index.js';
 import type { RelationshipRow } from '../relationships/index.js';
 import type { Database } from '../storage/schema.js';
 import { readVehicleState } from '../telemetry/index.js';
-import { canonicalJson, paramsHash, sha256 } from '../vehicle-sdk/command-envelope.js';
+import { canonicalJson, paramsHash, sha256 } from '../wire/index.js';
 import { type CommandType, COMMAND_CATALOG } from './catalog.js';
 import { backendInstance, type DecisionRecord, decisionHash } from './decision-record.js';
 import type { Idempotency } from './idempotency.js';

@@ -8,6 +8,7 @@ import type { RevocationFanout } from './fanout.js';
 import type { CertificateIssuer } from './issuer.js';
 import type { KeyProvider } from './key-provider.js';
 import type { CredentialChange, RevocationCache } from './revocation-cache.js';
+import type { CommandVerificationKey } from '../wire/index.js';
 
 /** Lifetimes and windows of the PKI, in seconds. */
 export interface PkiSettings {
@@ -18,17 +19,8 @@ export interface PkiSettings {
   crlValidity: number;
 }
 
-/** A public JWK the vehicle pins to verify command envelopes. */
-export interface CommandVerificationKey {
-  kty: string;
-  crv: string;
-  x: string;
-  kid: string;
-  alg: string;
-  use: 'sig';
-  /** The key's certificate from our root CA (base64 DER), with the command-signing EKU: chains the key to our CA. */
-  x5c?: string[];
-}
+/** A public JWK the vehicle pins to verify command envelopes: the wire contract in src/wire/enrollment.ts. */
+export type { CommandVerificationKey } from '../wire/index.js';
 
 /** Everything the PKI services share. Built once by createPki(). */
 export interface PkiContext {
