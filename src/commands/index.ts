@@ -18,6 +18,7 @@ export {
   COMMAND_CATALOG,
   COMMAND_NAMES,
   COMMAND_SCOPES,
+  DELEGABLE_COMMANDS,
   commandType,
   type CommandType,
   type CommandName,

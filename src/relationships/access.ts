@@ -4,23 +4,11 @@ import type { Clock } from '../platform/clock.js';
 import { CarapaceError } from '../platform/errors.js';
 import { newId } from '../platform/ids.js';
 import type { Database } from '../storage/schema.js';
+import type { CommandName } from '../wire/index.js';
 import { codeHash, newLinkCode } from './codes.js';
 import type { RelationshipStore } from './store.js';
 import type { RelationshipRow } from './tables.js';
 
-/** Command names a delegation may list; the commands module checks each against its catalog. */
-export const DELEGABLE_COMMANDS = [
-  'lock',
-  'unlock',
-  'remote_start',
-  'remote_stop',
-  'climate',
-  'horn_lights',
-  'charge_start',
-  'charge_stop',
-  'charge_limit',
-  'trunk_open',
-] as const;
 /** Scopes an owner may consent to for a partner. Never a command scope. */
 export const PARTNER_GRANTABLE_SCOPES = ['vehicle:read_status', 'vehicle:location', 'vehicle:charging'] as const;
 
@@ -51,8 +39,14 @@ export function createVehicleAccess(deps: {
   clock: Clock;
   relationships: RelationshipStore;
   cascades?: OwnershipCascade[];
+  /**
+   * The commands a delegation may list: the command catalog's `delegable` ones, passed in by the composition
+   * root (relationships sits below commands and must not import it).
+   */
+  delegableCommands: readonly CommandName[];
 }) {
   const { db, audit, clock } = deps;
+  const delegable: readonly string[] = deps.delegableCommands;
   const end = async (trx: Kysely<Database>, rows: RelationshipRow[], by: string, reason: string, at: string) => {
     for (const r of rows) {
       await trx
@@ -73,6 +67,8 @@ export function createVehicleAccess(deps: {
       .where('ended_at', 'is', null);
 
   return {
+    /** The commands a delegation may list (the request schema is built from them). */
+    delegableCommands: deps.delegableCommands,
     /**
      * Transfers a vehicle from its current owner to another person, in one transaction: the old ownership
      * ends, and with it the drivers' delegations, pending invites, partner consents, service-case consents
@@ -204,11 +200,11 @@ export function createVehicleAccess(deps: {
         throw new CarapaceError('ERR_VALIDATION', `a delegation lasts at most ${MAX_DELEGATION_DAYS} days`, {
           field: 'validUntil',
         });
-      const unknown = args.commands.filter((c) => !(DELEGABLE_COMMANDS as readonly string[]).includes(c));
+      const unknown = args.commands.filter((c) => !delegable.includes(c));
       if (unknown.length > 0 || args.commands.length === 0)
         throw new CarapaceError(
           'ERR_VALIDATION',
-          `commands must be a non-empty list from: ${DELEGABLE_COMMANDS.join(', ')}`,
+          `commands must be a non-empty list from: ${delegable.join(', ')}`,
           { field: 'commands' },
         );
       const code = newLinkCode();

@@ -4,6 +4,7 @@ import type { Clock } from '../platform/clock.js';
 import { CarapaceError } from '../platform/errors.js';
 import { newId } from '../platform/ids.js';
 import type { Database } from '../storage/schema.js';
+import type { CommandName } from '../wire/index.js';
 import type { Actor } from './access.js';
 import type { RelationshipStore } from './store.js';
 import type { ServiceCaseRow, SupportCaseRow } from './tables.js';
@@ -20,6 +21,8 @@ export function createCases(deps: {
   audit: AuditLog;
   clock: Clock;
   relationships: RelationshipStore;
+  /** The commands a just-in-time approval may name: the catalog's `delegable` ones, from the composition root. */
+  approvableCommands: readonly CommandName[];
 }) {
   const { db, audit, clock } = deps;
   const refused = () =>
@@ -35,6 +38,8 @@ export function createCases(deps: {
   };
 
   return {
+    /** The commands a just-in-time approval may name (the request schema is built from them). */
+    approvableCommands: deps.approvableCommands,
     /**
      * A dealer asks to service a vehicle, named by VIN. It grants nothing until the owner consents. An
      * unknown VIN gets a case too (one that can never be consented), so the answer never says whether a VIN exists.
@@ -280,6 +285,10 @@ export function createCases(deps: {
       sc: SupportCaseRow,
       args: { command: string; reason: string; minutes?: number },
     ): Promise<Database['jit_approvals']> {
+      if (!(deps.approvableCommands as readonly string[]).includes(args.command))
+        throw new CarapaceError('ERR_VALIDATION', `command must be one of: ${deps.approvableCommands.join(', ')}`, {
+          field: 'command',
+        });
       if (!sc.vehicle_id)
         throw new CarapaceError(
           'ERR_CASE_REFUSED',

@@ -17,7 +17,6 @@ export {
   type VehicleAccess,
   type OwnershipCascade,
   type Actor,
-  DELEGABLE_COMMANDS,
   PARTNER_GRANTABLE_SCOPES,
   MAX_DELEGATION_DAYS,
 } from './access.js';

@@ -48,7 +48,7 @@ export interface Authorization {
 }
 import { migrateToLatest, openStorage, type Storage } from '../storage/index.js';
 import { createTelemetry, type Telemetry } from '../telemetry/index.js';
-import { type Commands, createCommands } from '../commands/index.js';
+import { type Commands, createCommands, DELEGABLE_COMMANDS } from '../commands/index.js';
 import type { OwnershipCascade } from '../relationships/index.js';
 
 /** The platform's long-lived parts, shared by the listeners and the CLI. */
@@ -127,8 +127,8 @@ export async function createPlatform(
       decisions: createDecisionPoint(policySet),
       load: createEntityLoader({ db: storage.db, clock }),
       actions: schemaActions(policySet),
-      access: createVehicleAccess({ ...deps, cascades }),
-      cases: createCases(deps),
+      access: createVehicleAccess({ ...deps, cascades, delegableCommands: DELEGABLE_COMMANDS }),
+      cases: createCases({ ...deps, approvableCommands: DELEGABLE_COMMANDS }),
       fleet: createFleetGroups(deps),
       claims: createClaims({
         ...deps,
