@@ -2,7 +2,7 @@ import { generateKeyPairSync, type JsonWebKey, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
+import type { AuthAuditLog } from './audit-events.js';
 import type { Clock } from '../platform/clock.js';
 import { writePrivateFile } from '../platform/files.js';
 import type { Database } from '../storage/schema.js';
@@ -63,7 +63,7 @@ export async function rotateSigningKeys(deps: {
   db: Kysely<Database>;
   dir: string;
   clock: Clock;
-  audit: AuditLog;
+  audit: AuthAuditLog;
 }): Promise<{ current: string }> {
   const at = deps.clock.now().toISOString();
   const result = await deps.db.transaction().execute(async (trx) => {

@@ -92,7 +92,12 @@ describe('the policies cover every catalog command', () => {
     }).decision;
   const delegation = (commands: readonly string[]): Entity => ({
     uid: { type: 'Delegation', id: 'd1' },
-    attrs: { vehicle: ref('Vehicle', 'v1'), driver: ref('User', 'dana'), grantedBy: ref('User', 'alice'), commands },
+    attrs: {
+      vehicle: ref('Vehicle', 'v1'),
+      driver: ref('User', 'dana'),
+      grantedBy: ref('User', 'alice'),
+      commands: [...commands],
+    },
   });
 
   it.each(COMMAND_NAMES)('%s: some relationship may send it, and a stranger may not', (command) => {

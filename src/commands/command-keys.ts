@@ -1,6 +1,6 @@
 import { randomBytes, webcrypto } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
+import type { CommandAuditLog } from './audit-events.js';
 import type { Clock } from '../platform/clock.js';
 import * as x509 from '../platform/x509.js';
 import type { CertificateAuthority, CommandVerificationKey, KeyProvider } from '../pki/index.js';
@@ -39,7 +39,7 @@ export async function createCommandKeys(deps: {
   db: Kysely<Database>;
   keys: KeyProvider;
   clock: Clock;
-  audit: AuditLog;
+  audit: CommandAuditLog;
   root: CertificateAuthority;
   allowGenerate: boolean;
 }): Promise<CommandKeys> {

@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Kysely } from 'kysely';
 import { Redis } from 'ioredis';
-import type { AuditLog } from '../audit/index.js';
+import type { CommandAuditLog } from './audit-events.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/log.js';
 import { type DecisionPoint, type EntityLoader, ref } from '../policy/index.js';
@@ -50,7 +50,7 @@ const commandFrame = (envelope: SignedEnvelope): string =>
  */
 export function createDispatcher(deps: {
   db: Kysely<Database>;
-  audit: AuditLog;
+  audit: CommandAuditLog;
   clock: Clock;
   log: Logger;
   keys: CommandKeys;

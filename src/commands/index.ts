@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
+import type { CommandAuditLog } from './audit-events.js';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/log.js';
@@ -31,6 +31,7 @@ export { registerCommandChannel } from './channel-route.js';
 export { COMMAND_SIGNING_EKU, type CommandKeys } from './command-keys.js';
 export type { Dispatcher } from './dispatcher.js';
 export type { CommandService } from './service.js';
+export { COMMANDS_AUDIT_EVENTS, type CommandAuditEvent, type CommandAuditLog } from './audit-events.js';
 
 /** The commands module as the platform holds it. */
 export interface Commands {
@@ -46,7 +47,7 @@ export interface Commands {
 /** Builds the commands module over the platform's storage, PKI and policy decision point. */
 export async function createCommands(deps: {
   db: Kysely<Database>;
-  audit: AuditLog;
+  audit: CommandAuditLog;
   clock: Clock;
   log: Logger;
   config: Config;

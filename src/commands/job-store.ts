@@ -1,5 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { AuditLog, RequestContext } from '../audit/index.js';
+import type { RequestContext } from '../audit/index.js';
+import type { CommandAuditLog } from './audit-events.js';
 import type { Clock } from '../platform/clock.js';
 import { newId } from '../platform/ids.js';
 import type { Database } from '../storage/schema.js';
@@ -40,7 +41,7 @@ export interface Transition {
  */
 export async function transition(
   trx: Kysely<Database>,
-  deps: { audit: AuditLog; clock: Clock },
+  deps: { audit: CommandAuditLog; clock: Clock },
   job: CommandJob,
   step: Transition,
   context?: RequestContext | null,
@@ -113,7 +114,7 @@ export function transitionsOf(db: Kysely<Database>, jobId: string) {
  */
 export async function expireDue(
   db: Kysely<Database>,
-  deps: { audit: AuditLog; clock: Clock },
+  deps: { audit: CommandAuditLog; clock: Clock },
   filter: { jobId?: string; limit?: number } = {},
 ): Promise<CommandJob[]> {
   const now = deps.clock.now().toISOString();

@@ -1,6 +1,7 @@
 import { Value } from '@sinclair/typebox/value';
 import type { Kysely } from 'kysely';
-import type { AuditLog, RequestContext } from '../audit/index.js';
+import type { RequestContext } from '../audit/index.js';
+import type { CommandAuditLog } from './audit-events.js';
 import { ACR } from '../auth/provider.js';
 import type { VerifiedToken } from '../auth/verifier.js';
 import type { Clock } from '../platform/clock.js';
@@ -102,7 +103,7 @@ export function validParams(type: CommandType, params: unknown): Record<string, 
  */
 export function createCommandService(deps: {
   db: Kysely<Database>;
-  audit: AuditLog;
+  audit: CommandAuditLog;
   clock: Clock;
   settings: CommandSettings;
   limits: LimitCounter;

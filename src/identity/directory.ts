@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
+import type { IdentityAuditLog } from './audit-events.js';
 import type { Clock } from '../platform/clock.js';
 import { CarapaceError } from '../platform/errors.js';
 import { newId } from '../platform/ids.js';
@@ -25,7 +25,7 @@ export type DirectoryActor =
 /** Dependencies of the directory. */
 export interface DirectoryDeps {
   db: Kysely<Database>;
-  audit: AuditLog;
+  audit: IdentityAuditLog;
   clock: Clock;
   secrets: SecretBox;
 }

@@ -15,3 +15,4 @@ export {
 } from './tables.js';
 export { createInvitations, type Invitations } from './invitations.js';
 export { registerAccountRoutes } from './account-routes.js';
+export { IDENTITY_AUDIT_EVENTS, type IdentityAuditEvent, type IdentityAuditLog } from './audit-events.js';

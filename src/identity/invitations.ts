@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
+import type { IdentityAuditLog } from './audit-events.js';
 import type { Clock } from '../platform/clock.js';
 import { CarapaceError } from '../platform/errors.js';
 import { newId } from '../platform/ids.js';
@@ -29,7 +29,7 @@ const hashCode = (code: string) => createHash('sha256').update(code).digest('hex
  */
 export function createInvitations(deps: {
   db: Kysely<Database>;
-  audit: AuditLog;
+  audit: IdentityAuditLog;
   clock: Clock;
   directory: Directory;
   ttlSeconds: number;

@@ -1,7 +1,7 @@
 import { X509Certificate as NodeX509, type webcrypto } from 'node:crypto';
 import * as x509 from '../platform/x509.js';
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
+import type { PkiAuditLog } from './audit-events.js';
 import type { Clock } from '../platform/clock.js';
 import { CarapaceError } from '../platform/errors.js';
 import { newCertificateSerial } from '../platform/ids.js';
@@ -117,7 +117,7 @@ export interface AuthorityDeps {
   db: Kysely<Database>;
   keys: KeyProvider;
   clock: Clock;
-  audit: AuditLog;
+  audit: PkiAuditLog;
 }
 
 async function storeCa(

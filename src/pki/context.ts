@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
+import type { PkiAuditLog } from './audit-events.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/log.js';
 import type { Database } from '../storage/schema.js';
@@ -25,7 +25,7 @@ export type { CommandVerificationKey } from '../wire/index.js';
 /** Everything the PKI services share. Built once by createPki(). */
 export interface PkiContext {
   db: Kysely<Database>;
-  audit: AuditLog;
+  audit: PkiAuditLog;
   clock: Clock;
   log: Logger;
   keys: KeyProvider;

@@ -79,7 +79,7 @@ function keyReuseFromConstraint(err: unknown): unknown {
 
 async function auditRefusal(
   ctx: PkiContext,
-  type: string,
+  type: 'pki.enrollment.refused' | 'pki.rotation.refused',
   err: unknown,
   actorId: string,
   details: Record<string, string | null>,

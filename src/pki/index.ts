@@ -18,3 +18,4 @@ export type { RevocationCache, CredentialChange, CertificateState } from './revo
 export type { VehicleBinding, IssuedWithKey } from './provisioning.js';
 export { pkiMigrations } from './migrations.js';
 export type { DeviceRow, DeviceStatus, CertificateRow, CaRole, CertificateProfile, PkiTables } from './tables.js';
+export { PKI_AUDIT_EVENTS, type PkiAuditEvent, type PkiAuditLog } from './audit-events.js';

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
+import type { PkiAuditLog } from './audit-events.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/log.js';
 import type { Database } from '../storage/schema.js';
@@ -24,7 +24,7 @@ import type { CaRole } from './tables.js';
 /** What createPki needs. */
 export interface PkiOptions {
   db: Kysely<Database>;
-  audit: AuditLog;
+  audit: PkiAuditLog;
   clock: Clock;
   log: Logger;
   dataDir: string;

@@ -1,6 +1,7 @@
 import type { FastifyRequest, RouteOptions } from 'fastify';
 import type { Kysely } from 'kysely';
-import { type AuditLog, untrusted } from '../audit/index.js';
+import { untrusted } from '../audit/index.js';
+import type { PolicyAuditLog } from './audit-events.js';
 import { ACR } from '../auth/provider.js';
 import { tokenOf } from '../auth/token-auth.js';
 import type { App } from '../http/app.js';
@@ -76,7 +77,13 @@ export function notFound(): CarapaceError {
  */
 export function installAuthorization(
   app: App,
-  deps: { decisions: DecisionPoint; load: EntityLoader; audit: AuditLog; db: Kysely<Database>; actions: Set<string> },
+  deps: {
+    decisions: DecisionPoint;
+    load: EntityLoader;
+    audit: PolicyAuditLog;
+    db: Kysely<Database>;
+    actions: Set<string>;
+  },
 ): void {
   app.decorateRequest('authorized', null);
   app.addHook('onRoute', (route: RouteOptions) => {

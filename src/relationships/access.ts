@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
+import type { RelationshipAuditLog } from './audit-events.js';
 import type { Clock } from '../platform/clock.js';
 import { CarapaceError } from '../platform/errors.js';
 import { newId } from '../platform/ids.js';
@@ -35,7 +35,7 @@ export interface Actor {
 /** Changes to who may reach a vehicle that its owner (or fleet admin) makes: transfer, drivers, partners, groups. */
 export function createVehicleAccess(deps: {
   db: Kysely<Database>;
-  audit: AuditLog;
+  audit: RelationshipAuditLog;
   clock: Clock;
   relationships: RelationshipStore;
   cascades?: OwnershipCascade[];
@@ -202,11 +202,9 @@ export function createVehicleAccess(deps: {
         });
       const unknown = args.commands.filter((c) => !delegable.includes(c));
       if (unknown.length > 0 || args.commands.length === 0)
-        throw new CarapaceError(
-          'ERR_VALIDATION',
-          `commands must be a non-empty list from: ${delegable.join(', ')}`,
-          { field: 'commands' },
-        );
+        throw new CarapaceError('ERR_VALIDATION', `commands must be a non-empty list from: ${delegable.join(', ')}`, {
+          field: 'commands',
+        });
       const code = newLinkCode();
       const row = {
         id: newId(),

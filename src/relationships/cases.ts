@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
+import type { RelationshipAuditLog } from './audit-events.js';
 import type { Clock } from '../platform/clock.js';
 import { CarapaceError } from '../platform/errors.js';
 import { newId } from '../platform/ids.js';
@@ -18,7 +18,7 @@ export const MAX_APPROVAL_MINUTES = 15;
 /** Dealer service cases and support cases: their lifecycles, each step audited with the access it grants or ends. */
 export function createCases(deps: {
   db: Kysely<Database>;
-  audit: AuditLog;
+  audit: RelationshipAuditLog;
   clock: Clock;
   relationships: RelationshipStore;
   /** The commands a just-in-time approval may name: the catalog's `delegable` ones, from the composition root. */

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
+import type { RelationshipAuditLog } from './audit-events.js';
 import type { FailureCounter } from '../auth/index.js';
 import type { Clock } from '../platform/clock.js';
 import { CarapaceError } from '../platform/errors.js';
@@ -26,7 +26,7 @@ export interface ClaimLimits {
  */
 export function createClaims(deps: {
   db: Kysely<Database>;
-  audit: AuditLog;
+  audit: RelationshipAuditLog;
   clock: Clock;
   relationships: RelationshipStore;
   counter: FailureCounter;

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
+import type { RelationshipAuditLog } from './audit-events.js';
 import type { Clock } from '../platform/clock.js';
 import { CarapaceError } from '../platform/errors.js';
 import { newId } from '../platform/ids.js';
@@ -27,7 +27,7 @@ export interface RelationshipActor {
 }
 
 /** The relationship store: grant, end, and read what is in force at a moment. History is never rewritten. */
-export function createRelationshipStore(deps: { db: Kysely<Database>; audit: AuditLog; clock: Clock }) {
+export function createRelationshipStore(deps: { db: Kysely<Database>; audit: RelationshipAuditLog; clock: Clock }) {
   return {
     /** Records a relationship (and its audit event) in one transaction. */
     async grant(

@@ -1,5 +1,6 @@
 import type { Config } from '../config/index.js';
 import { createAuditLog, type AuditLog } from '../audit/index.js';
+import type { PlatformAuditEvent } from './audit-events.js';
 import { type Clock, systemClock } from '../platform/clock.js';
 import type { Logger } from '../platform/log.js';
 import { join } from 'node:path';
@@ -55,7 +56,7 @@ import type { OwnershipCascade } from '../relationships/index.js';
 export interface Platform {
   config: Config;
   storage: Storage;
-  audit: AuditLog;
+  audit: AuditLog<PlatformAuditEvent>;
   pki: Pki;
   directory: Directory;
   invitations: Invitations;
@@ -87,7 +88,7 @@ export async function createPlatform(
   });
   try {
     await migrateToLatest(storage.db, { schema: storage.schema });
-    const audit = createAuditLog({ db: storage.db, clock });
+    const audit = createAuditLog<PlatformAuditEvent>({ db: storage.db, clock });
     const pki = await createPki({
       db: storage.db,
       audit,

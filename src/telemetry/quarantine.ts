@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
-import type { AuditLog, RequestContext } from '../audit/index.js';
+import type { RequestContext } from '../audit/index.js';
+import type { TelemetryAuditLog } from './audit-events.js';
 import type { Clock } from '../platform/clock.js';
 import { CarapaceError } from '../platform/errors.js';
 import { newId } from '../platform/ids.js';
@@ -14,7 +15,7 @@ import type { Database } from '../storage/schema.js';
  */
 export async function recordQuarantine(
   trx: Kysely<Database>,
-  audit: AuditLog,
+  audit: TelemetryAuditLog,
   args: {
     device: { deviceId: string; vehicleId: string; serial: string; thumbprint: string };
     strikes: number;
@@ -90,7 +91,7 @@ export interface QuarantineView {
  */
 export function createQuarantine(deps: {
   db: Kysely<Database>;
-  audit: AuditLog;
+  audit: TelemetryAuditLog;
   clock: Clock;
   pki: Pick<Pki, 'announce'>;
 }) {

@@ -2,7 +2,7 @@ import type { TLSSocket } from 'node:tls';
 import { Type } from '@sinclair/typebox';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
+import type { TelemetryAuditLog } from './audit-events.js';
 import { DEVICE_CLIENT_PREFIX, tokenOf } from '../auth/index.js';
 import { deviceOf } from '../gateway/device-auth.js';
 import type { App } from '../http/app.js';
@@ -42,7 +42,7 @@ const entry = (e: Pick<CatalogEntry, 'purpose' | 'action'>): CatalogEntry => ({
  */
 export function registerTelemetryRoutes(
   app: App,
-  deps: { telemetry: Telemetry; pki: Pick<Pki, 'announce'>; audit: AuditLog; db: Kysely<Database> },
+  deps: { telemetry: Telemetry; pki: Pick<Pki, 'announce'>; audit: TelemetryAuditLog; db: Kysely<Database> },
 ): void {
   const { telemetry } = deps;
   const refusalAudits = new Map<string, { at: number; suppressed: number }>();

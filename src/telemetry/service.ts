@@ -1,6 +1,6 @@
 import { type KeyObject, X509Certificate } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
+import type { TelemetryAuditLog } from './audit-events.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/log.js';
 import type { Pki } from '../pki/index.js';
@@ -37,7 +37,7 @@ const KEY_CACHE_LIMIT = 50_000;
 /** Builds the telemetry module over the platform database. */
 export function createTelemetry(deps: {
   db: Kysely<Database>;
-  audit: AuditLog;
+  audit: TelemetryAuditLog;
   clock: Clock;
   pki: Pick<Pki, 'announce'>;
   settings: TelemetrySettings;
