@@ -32,6 +32,9 @@ async function fakeGateway() {
   const leaf = await leafCertificate({ issuer: ca, subject: 'CN=127.0.0.1', server: ['127.0.0.1'] });
   const app = Fastify({ https: { key: leaf.key.pem, cert: leaf.pem } });
   const state = { answer: { status: 200, body: {} as unknown } };
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) =>
+    done(null, body),
+  );
   app.post('/oauth/token', () => ({ access_token: 't', token_type: 'Bearer', expires_in: 60 }));
   app.all('/*', (_req, reply) => reply.code(state.answer.status).send(state.answer.body));
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
@@ -149,7 +152,10 @@ describe.each(testEngines())('wire contracts between the platform and the vehicl
         now: () => clock.now().getTime(),
       });
     const signed = await cp.platform.commands.keys.signEnvelope(claims);
-    expect(verifier().verify(signed)).toMatchObject({ ok: true, claims: { command: 'climate' } });
+    const envelope = { signed: signed.signed, sig: signed.sig };
+    expect(verifier().verify(envelope)).toMatchObject({ ok: true, claims: { command: 'climate' } });
+    // The frame is closed too: an envelope with an extra member is not one the platform sends.
+    expect(verifier().verify({ ...envelope, kid: signed.kid } as never)).toMatchObject({ code: 'malformed' });
 
     // `counter` as a string on the server side: it will not sign it, and a vehicle calls such claims malformed.
     const drifted = { ...claims, counter: '5001' } as never;
