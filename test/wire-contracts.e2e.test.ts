@@ -2,10 +2,15 @@ import { createPublicKey } from 'node:crypto';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FixedClock } from '../src/platform/clock.js';
-import { caCertificate, leafCertificate } from '../src/testing/certificates.js';
+import { FixedClock } from '../src/platform/index.js';
 import { MESSAGE_SCHEMA, PAYLOAD_SCHEMAS } from '../src/telemetry/index.js';
-import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/carapace.js';
+import {
+  caCertificate,
+  leafCertificate,
+  startTestCarapace,
+  type TestCarapace,
+  testEngines,
+} from '../src/testing/index.js';
 import {
   AckClaimsSchema,
   EnrollmentResultSchema,

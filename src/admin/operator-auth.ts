@@ -1,8 +1,8 @@
 import type { TLSSocket } from 'node:tls';
 import type { FastifyRequest } from 'fastify';
+import type { App } from '../http/index.js';
+import { auditIdentity, type Refusal, refuseRequest } from '../http/index.js';
 import type { AdminAuditLog } from './audit-events.js';
-import type { App } from '../http/app.js';
-import { auditIdentity, type Refusal, refuseRequest } from '../http/refusal.js';
 import { certificateFacts, type Pki } from '../pki/index.js';
 
 /** An operator authenticated by an admin-plane certificate. */

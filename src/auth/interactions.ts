@@ -1,12 +1,12 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type Provider from 'oidc-provider';
+import type { App } from '../http/index.js';
+import type { CatalogEntry } from '../http/index.js';
+import { requestContext } from '../http/index.js';
 import type { AuthAuditLog } from './audit-events.js';
-import type { App } from '../http/app.js';
-import type { CatalogEntry } from '../http/catalog.js';
-import { requestContext } from '../http/context.js';
 import { checkTotp, type Directory, verifyPassword } from '../identity/index.js';
-import type { Clock } from '../platform/clock.js';
+import type { Clock } from '../platform/index.js';
 import type { LoginThrottle } from './login-throttle.js';
 import { consentPage, loginPage } from './pages.js';
 import { ACR } from './provider.js';

@@ -1,7 +1,7 @@
 import type { HTTPMethods } from 'fastify';
 import type Provider from 'oidc-provider';
-import type { App } from '../http/app.js';
-import type { CatalogEntry } from '../http/catalog.js';
+import type { App } from '../http/index.js';
+import type { CatalogEntry } from '../http/index.js';
 
 /** Where the authorization server lives on a listener; the issuer URL ends with it. */
 export const OAUTH_PREFIX = '/oauth';

@@ -2,10 +2,10 @@ import { generateKeyPairSync, type JsonWebKey, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
+import type { Clock } from '../platform/index.js';
+import { writePrivateFile } from '../platform/index.js';
+import type { Database } from '../storage/index.js';
 import type { AuthAuditLog } from './audit-events.js';
-import type { Clock } from '../platform/clock.js';
-import { writePrivateFile } from '../platform/files.js';
-import type { Database } from '../storage/schema.js';
 
 /** The token signing key set as the authorization server and the verifier need it. */
 export interface SigningKeySet {

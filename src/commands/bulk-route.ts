@@ -1,11 +1,11 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
-import { tokenOf } from '../auth/token-auth.js';
-import type { App } from '../http/app.js';
-import { requestContext } from '../http/context.js';
-import { CarapaceError } from '../platform/errors.js';
-import { newId } from '../platform/ids.js';
+import { tokenOf } from '../auth/index.js';
+import type { App } from '../http/index.js';
+import { requestContext } from '../http/index.js';
+import { CarapaceError } from '../platform/index.js';
+import { newId } from '../platform/index.js';
 import {
   apiRoute,
   authorizedOf,
@@ -17,8 +17,8 @@ import {
   NoQuery,
   ref,
 } from '../policy/index.js';
-import { ACR } from '../auth/provider.js';
-import type { Database } from '../storage/schema.js';
+import { ACR } from '../auth/index.js';
+import type { Database } from '../storage/index.js';
 import { COMMAND_NAMES, type CommandType, commandType } from './catalog.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { CommandJob } from './job-store.js';

@@ -1,13 +1,13 @@
 import type { TLSSocket } from 'node:tls';
 import websocket from '@fastify/websocket';
 import type { Kysely } from 'kysely';
+import type { Database } from '../storage/index.js';
+import { tokenOf } from '../auth/index.js';
+import type { TokenVerifier } from '../auth/index.js';
+import { deviceOf } from '../gateway/index.js';
+import type { App } from '../http/index.js';
+import { requestContext } from '../http/index.js';
 import type { CommandAuditLog } from './audit-events.js';
-import type { Database } from '../storage/schema.js';
-import { tokenOf } from '../auth/token-auth.js';
-import type { TokenVerifier } from '../auth/verifier.js';
-import { deviceOf } from '../gateway/device-auth.js';
-import type { App } from '../http/app.js';
-import { requestContext } from '../http/context.js';
 import { certificateThumbprint } from '../pki/index.js';
 import type { Dispatcher } from './dispatcher.js';
 

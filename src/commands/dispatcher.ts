@@ -2,11 +2,11 @@ import type { KeyObject } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Kysely } from 'kysely';
 import { Redis } from 'ioredis';
-import type { CommandAuditLog } from './audit-events.js';
-import type { Clock } from '../platform/clock.js';
-import type { Logger } from '../platform/log.js';
+import type { Clock } from '../platform/index.js';
+import type { Logger } from '../platform/index.js';
 import { type DecisionPoint, type EntityLoader, ref } from '../policy/index.js';
-import type { Database } from '../storage/schema.js';
+import type { Database } from '../storage/index.js';
+import type { CommandAuditLog } from './audit-events.js';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import {
   type AckClaims,

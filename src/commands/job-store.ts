@@ -1,9 +1,9 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { RequestContext } from '../audit/index.js';
+import type { Clock } from '../platform/index.js';
+import { newId } from '../platform/index.js';
+import type { Database } from '../storage/index.js';
 import type { CommandAuditLog } from './audit-events.js';
-import type { Clock } from '../platform/clock.js';
-import { newId } from '../platform/ids.js';
-import type { Database } from '../storage/schema.js';
 import { type CommandJobRow, FINAL_STATES, type JobState, OPEN_STATES } from './tables.js';
 
 /** A job as stored. */

@@ -1,10 +1,10 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
-import { tokenOf } from '../auth/token-auth.js';
-import type { App } from '../http/app.js';
-import { requestContext } from '../http/context.js';
-import { CarapaceError, isCarapaceError } from '../platform/errors.js';
+import { tokenOf } from '../auth/index.js';
+import type { App } from '../http/index.js';
+import { requestContext } from '../http/index.js';
+import { CarapaceError, isCarapaceError } from '../platform/index.js';
 import {
   apiRoute,
   authorizedOf,
@@ -19,7 +19,7 @@ import {
   ref,
 } from '../policy/index.js';
 import type { RelationshipRow } from '../relationships/index.js';
-import type { Database } from '../storage/schema.js';
+import type { Database } from '../storage/index.js';
 import { COMMAND_NAMES, COMMAND_SCOPES, commandType } from './catalog.js';
 import type { Dispatcher } from './dispatcher.js';
 import { type CommandJob, isFinal, transitionsOf } from './job-store.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../platform/log.js';
+import { createLogger } from '../platform/index.js';
 import { createListenerApp } from './app.js';
 import { MissingCatalogEntryError } from './catalog.js';
 

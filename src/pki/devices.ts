@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../audit/index.js';
+import { CarapaceError } from '../platform/index.js';
+import type { Database } from '../storage/index.js';
 import type { PkiAuditLog } from './audit-events.js';
-import { CarapaceError } from '../platform/errors.js';
-import type { Database } from '../storage/schema.js';
 import type { DeviceRow, DeviceStatus } from './tables.js';
 
 /**

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createAuditLog } from '../audit/index.js';
-import { createListenerApp } from '../http/app.js';
-import { systemClock } from '../platform/clock.js';
-import { createLogger } from '../platform/log.js';
+import { createListenerApp } from '../http/index.js';
+import { systemClock } from '../platform/index.js';
+import { createLogger } from '../platform/index.js';
 import { openStorage } from '../storage/index.js';
 import {
   createDecisionPoint,

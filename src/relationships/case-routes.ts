@@ -1,10 +1,10 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
-import type { App } from '../http/app.js';
-import type { Clock } from '../platform/clock.js';
+import type { App } from '../http/index.js';
+import type { Clock } from '../platform/index.js';
 import { type Principal, apiRoute, authorizedOf, closed, Id, load, NoQuery, NullableString } from '../policy/index.js';
-import type { Database } from '../storage/schema.js';
+import type { Database } from '../storage/index.js';
 import type { Actor } from './access.js';
 import { type Cases, MAX_APPROVAL_MINUTES, MAX_SERVICE_CASE_DAYS } from './cases.js';
 import type { ServiceCaseRow, SupportCaseRow } from './tables.js';

@@ -1,8 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
-import type { App } from '../http/app.js';
-import type { Clock } from '../platform/clock.js';
+import type { App } from '../http/index.js';
+import type { Clock } from '../platform/index.js';
 import {
   type DecisionPoint,
   type EntityLoader,
@@ -17,7 +17,7 @@ import {
   NoQuery,
   param,
 } from '../policy/index.js';
-import type { Database } from '../storage/schema.js';
+import type { Database } from '../storage/index.js';
 import type { Actor } from './access.js';
 import type { FleetGroups } from './fleet.js';
 import type { FleetGroupRow } from './tables.js';

@@ -24,4 +24,10 @@ export { createClaims, type Claims, type ClaimLimits } from './claims.js';
 export { createCases, type Cases } from './cases.js';
 export { createFleetGroups, type FleetGroups } from './fleet.js';
 export type { DelegationInviteRow, ServiceCaseRow, SupportCaseRow, JitApprovalRow, ClaimCodeRow } from './tables.js';
-export { RELATIONSHIPS_AUDIT_EVENTS, type RelationshipAuditEvent, type RelationshipAuditLog } from './audit-events.js';
+export { registerCaseRoutes, registerFleetRoutes, registerSharingRoutes } from './routes.js';
+export {
+  FLEET_AUDIT_EVENTS,
+  RELATIONSHIPS_AUDIT_EVENTS,
+  type RelationshipAuditEvent,
+  type RelationshipAuditLog,
+} from './audit-events.js';

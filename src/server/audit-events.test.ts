@@ -2,9 +2,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuditLog, createAuditLog } from '../audit/index.js';
-import { FixedClock } from '../platform/clock.js';
-import { FLEET_AUDIT_EVENTS } from '../relationships/audit-events.js';
-import { testDatabases } from '../testing/databases.js';
+import { FixedClock } from '../platform/index.js';
+import { FLEET_AUDIT_EVENTS } from '../relationships/index.js';
+import { testDatabases } from '../testing/index.js';
 import { PLATFORM_AUDIT_EVENTS, type PlatformAuditEvent } from './audit-events.js';
 
 /** Every non-test source file under src/, except the audit-events declarations themselves. */

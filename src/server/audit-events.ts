@@ -1,7 +1,7 @@
-import { ADMIN_AUDIT_EVENTS, type AdminAuditEvent } from '../admin/audit-events.js';
+import { ADMIN_AUDIT_EVENTS, type AdminAuditEvent } from '../admin/index.js';
 import { AUTH_AUDIT_EVENTS, type AuthAuditEvent } from '../auth/index.js';
 import { COMMANDS_AUDIT_EVENTS, type CommandAuditEvent } from '../commands/index.js';
-import { GATEWAY_AUDIT_EVENTS, type GatewayAuditEvent } from '../gateway/audit-events.js';
+import { GATEWAY_AUDIT_EVENTS, type GatewayAuditEvent } from '../gateway/index.js';
 import { IDENTITY_AUDIT_EVENTS, type IdentityAuditEvent } from '../identity/index.js';
 import { PKI_AUDIT_EVENTS, type PkiAuditEvent } from '../pki/index.js';
 import { POLICY_AUDIT_EVENTS, type PolicyAuditEvent } from '../policy/index.js';

@@ -1,6 +1,6 @@
 import { type TSchema, Type } from '@sinclair/typebox';
 import { readVehicleState } from '../telemetry/index.js';
-import type { App } from '../http/app.js';
+import type { App } from '../http/index.js';
 import {
   type DecisionPoint,
   type EntityLoader,
@@ -15,9 +15,9 @@ import {
   NullableString,
 } from '../policy/index.js';
 import type { Claims, RelationshipRow, VehicleAccess } from '../relationships/index.js';
-import type { Database } from '../storage/schema.js';
+import type { Database } from '../storage/index.js';
 import type { Kysely } from 'kysely';
-import type { Clock } from '../platform/clock.js';
+import type { Clock } from '../platform/index.js';
 
 const Params = Type.Object({ vehicleId: Id }, closed);
 const ACCESS = ['owner', 'driver', 'fleet', 'dealer', 'support', 'partner'] as const;

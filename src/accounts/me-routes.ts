@@ -1,10 +1,10 @@
 import { Type } from '@sinclair/typebox';
-import { API_AUDIENCE } from '../auth/scopes.js';
-import { tokenOf } from '../auth/token-auth.js';
-import type { App } from '../http/app.js';
-import { CarapaceError } from '../platform/errors.js';
-import { load, NoQuery } from '../policy/route-kit.js';
-import type { Directory } from './directory.js';
+import { API_AUDIENCE } from '../auth/index.js';
+import { tokenOf } from '../auth/index.js';
+import type { App } from '../http/index.js';
+import { CarapaceError } from '../platform/index.js';
+import { load, NoQuery } from '../policy/index.js';
+import type { Directory } from '../identity/index.js';
 
 const Me = Type.Object({
   sub: Type.String(),

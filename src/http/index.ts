@@ -1,0 +1,10 @@
+/** The http module's public surface: other folders import only from here. */
+export { createListenerApp } from './app.js';
+export type { App, ListenerApp } from './app.js';
+export type { CallerType, CatalogEntry } from './catalog.js';
+export { requestContext } from './context.js';
+export { registerHealth } from './health.js';
+export type { ReadinessChecks } from './health.js';
+export { sendProblem } from './problem.js';
+export { auditIdentity, refuseRequest } from './refusal.js';
+export type { Refusal } from './refusal.js';
