@@ -3,7 +3,7 @@ import { type RequestContext, untrusted } from '../audit/index.js';
 import { CarapaceError, isCarapaceError } from '../platform/index.js';
 import { isUniqueViolation } from '../storage/index.js';
 import type { Database } from '../storage/index.js';
-import { announce, type CommandVerificationKey, type PkiContext } from './context.js';
+import { announce, type PkiContext } from './context.js';
 import type { EnrollmentResult } from '../wire/index.js';
 import type { CredentialChange } from './revocation-cache.js';
 import { type VerifiedCsr, verifyCsr } from './csr.js';

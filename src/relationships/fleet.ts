@@ -1,5 +1,4 @@
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
 import type { Clock } from '../platform/index.js';
 import { CarapaceError } from '../platform/index.js';
 import { newId } from '../platform/index.js';
