@@ -13,4 +13,20 @@ export {
   type TenantRow,
 } from './tables.js';
 export { createInvitations, type Invitations } from './invitations.js';
+export {
+  findActiveUserByEmail,
+  findApplication,
+  findMember,
+  findTenant,
+  findUser,
+  findUserByEmail,
+  findUsers,
+  findWorkload,
+  hasUsers,
+  membershipsOf,
+  operatorTenantId,
+  passwordMatches,
+  tenantsWhereRole,
+  type UserSummary,
+} from './reads.js';
 export { IDENTITY_AUDIT_EVENTS, type IdentityAuditEvent, type IdentityAuditLog } from './audit-events.js';

@@ -5,6 +5,7 @@ import { newId } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
 import type { RelationshipAuditLog } from './audit-events.js';
 import type { CommandName } from '../wire/index.js';
+import { findActiveUserByEmail, findApplication } from '../identity/index.js';
 import { codeHash, newLinkCode } from './codes.js';
 import type { RelationshipStore } from './store.js';
 import type { RelationshipRow } from './tables.js';
@@ -38,7 +39,7 @@ export function createVehicleAccess(deps: {
   audit: RelationshipAuditLog;
   clock: Clock;
   relationships: RelationshipStore;
-  cascades?: OwnershipCascade[];
+  cascades: readonly OwnershipCascade[];
   /**
    * The commands a delegation may list: the command catalog's `delegable` ones, passed in by the composition
    * root (relationships sits below commands and must not import it).
@@ -79,12 +80,7 @@ export function createVehicleAccess(deps: {
       vehicleId: string,
       toEmail: string,
     ): Promise<{ ownershipId: string; ended: Record<string, number> }> {
-      const to = await db
-        .selectFrom('users')
-        .select(['id'])
-        .where('email', '=', toEmail.trim().toLowerCase())
-        .where('status', '=', 'active')
-        .executeTakeFirst();
+      const to = await findActiveUserByEmail(db, toEmail);
       // One answer for an unknown address and one that cannot receive: no way to test which emails exist.
       if (!to || to.id === actor.userId)
         throw new CarapaceError('ERR_TRANSFER_REFUSED', 'this vehicle cannot be transferred to that account');
@@ -317,11 +313,7 @@ export function createVehicleAccess(deps: {
       vehicleId: string,
       args: { clientId: string; scopes: string[]; until: string },
     ): Promise<RelationshipRow> {
-      const partner = await db
-        .selectFrom('applications')
-        .select(['client_id', 'kind', 'scopes'])
-        .where('client_id', '=', args.clientId)
-        .executeTakeFirst();
+      const partner = await findApplication(db, args.clientId);
       if (!partner || partner.kind !== 'partner')
         throw new CarapaceError('ERR_VALIDATION', 'no partner application with that client id', { field: 'clientId' });
       const registered = JSON.parse(partner.scopes) as string[];

@@ -7,6 +7,7 @@ import type { AuditLog } from '../audit/index.js';
 export const RELATIONSHIPS_AUDIT_EVENTS = [
   'relationships.claim.locked',
   'relationships.claim.refused',
+  'relationships.case.recorded',
   'relationships.claim_code.issued',
   'relationships.delegation.invite_withdrawn',
   'relationships.delegation.invited',

@@ -25,6 +25,7 @@ export { createCases, type Cases } from './cases.js';
 export { createFleetGroups, type FleetGroups } from './fleet.js';
 export type { DelegationInviteRow, ServiceCaseRow, SupportCaseRow, JitApprovalRow, ClaimCodeRow } from './tables.js';
 export { registerCaseRoutes, registerFleetRoutes, registerSharingRoutes } from './routes.js';
+export type { VehicleLookup } from './ports.js';
 export {
   FLEET_AUDIT_EVENTS,
   RELATIONSHIPS_AUDIT_EVENTS,
