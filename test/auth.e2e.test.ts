@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rotateSigningKeys } from '../src/auth/index.js';
-import { createRedisReplayStore } from '../src/auth/index.js';
+import { createClusterReplayStore } from '../src/auth/index.js';
+import { createCluster } from '../src/cluster/index.js';
+import { createLogger } from '../src/platform/index.js';
 import {
   CarapaceClient,
   CarapaceClientError,
@@ -528,16 +530,22 @@ describe('signing key rotation', () => {
 
 describe.runIf(process.env.REDIS_URL)('DPoP replay across processes', () => {
   it('refuses at one process a proof already used at another, through Redis', async () => {
-    const replayStore = createRedisReplayStore(process.env.REDIS_URL as string);
-    const other = createRedisReplayStore(process.env.REDIS_URL as string);
+    // Two adapters, as two processes would open them.
+    const redis = { url: process.env.REDIS_URL as string, keyPrefix: 'carapace-test:', commandTimeoutMs: 1000 };
+    const [one, two] = [
+      await createCluster({ redis }, { log: createLogger('silent') }),
+      await createCluster({ redis }, { log: createLogger('silent') }),
+    ];
+    const replayStore = createClusterReplayStore(one);
+    const other = createClusterReplayStore(two);
     try {
       const key = `test:${randomUUID()}`;
       expect(await replayStore.claim(key, 5)).toBe(true);
       expect(await other.claim(key, 5)).toBe(false);
       expect(await replayStore.claim(key, 5)).toBe(false);
     } finally {
-      await replayStore.close();
-      await other.close();
+      await one.close();
+      await two.close();
     }
   });
 

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Kysely } from 'kysely';
-import { Redis } from 'ioredis';
+import type { Cluster } from '../cluster/index.js';
 import type { Clock } from '../platform/index.js';
 import type { Logger } from '../platform/index.js';
 import { type DecisionPoint, type EntityLoader, ref } from '../policy/index.js';
@@ -33,7 +33,26 @@ export interface ChannelConnection {
   close(code: number, reason: string): void;
 }
 
-const CHANNEL = 'carapace:commands:dispatch';
+const CHANNEL = 'commands:dispatch';
+const VEHICLE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * A routing message only names a vehicle that has queued jobs; the node holding its channel reads the jobs from
+ * the database and checks each one again before it signs anything, so a forged message can trigger a read and
+ * nothing more. Anything else (another shape, extra fields, a job or an envelope) is ignored.
+ */
+function routedVehicle(message: string): string | null {
+  try {
+    const m = JSON.parse(message) as unknown;
+    if (typeof m !== 'object' || m === null || Array.isArray(m)) return null;
+    const { v, vehicleId, ...rest } = m as Record<string, unknown>;
+    if (v !== 1 || typeof vehicleId !== 'string' || !VEHICLE_ID.test(vehicleId) || Object.keys(rest).length > 0)
+      return null;
+    return vehicleId;
+  } catch {
+    return null;
+  }
+}
 
 // Acknowledgements are read with the wire contract the vehicle SDK signs them with (src/wire/commands.ts).
 const isSignedAck = TypeCompiler.Compile(SignedEnvelopeSchema);
@@ -45,8 +64,8 @@ const commandFrame = (envelope: SignedEnvelope): string =>
 /**
  * Delivers queued jobs to the vehicles connected to this process, and confirms them from signed
  * acknowledgements. Authorization is asked again at dispatch (a relationship may have ended since the
- * request). Another process learns of a new job through Redis pub/sub when configured, and in any case
- * by its poll every `intervalSeconds`, so a request and a channel on different processes still meet.
+ * request). Another process learns of a new job through the cluster adapter's pub/sub (Redis in cluster mode),
+ * and in any case by its poll every `intervalSeconds`, so a request and a channel on different processes still meet.
  */
 export function createDispatcher(deps: {
   db: Kysely<Database>;
@@ -57,7 +76,7 @@ export function createDispatcher(deps: {
   decisions: DecisionPoint;
   load: EntityLoader;
   isQuarantined: (deviceId: string) => Promise<boolean>;
-  redisUrl: string | null;
+  cluster: Cluster;
   intervalSeconds: number;
   operatorTenant: () => Promise<string>;
 }) {
@@ -66,8 +85,6 @@ export function createDispatcher(deps: {
   const chains = new Map<string, Promise<void>>();
   const events = new EventEmitter();
   events.setMaxListeners(0);
-  const pub = deps.redisUrl ? new Redis(deps.redisUrl, { maxRetriesPerRequest: 1 }) : null;
-  const sub = deps.redisUrl ? new Redis(deps.redisUrl, { maxRetriesPerRequest: 1 }) : null;
   let timer: NodeJS.Timeout | null = null;
 
   const changed = (job: CommandJob | null) => {
@@ -337,17 +354,16 @@ export function createDispatcher(deps: {
     /** A job was queued: deliver here if the vehicle is connected here, else tell the other processes. */
     async kick(vehicleId: string): Promise<void> {
       if (connections.has(vehicleId)) return deliverQueued(vehicleId);
-      await pub?.publish(CHANNEL, vehicleId).catch(() => undefined);
+      await deps.cluster.publish(CHANNEL, JSON.stringify({ v: 1, vehicleId }), { exception: 'job-routing' });
     },
     acknowledge,
     changed,
     async start(): Promise<void> {
-      if (sub) {
-        await sub.subscribe(CHANNEL);
-        sub.on('message', (_c, vehicleId: string) => {
-          if (connections.has(vehicleId)) void deliverQueued(vehicleId);
-        });
-      }
+      await deps.cluster.subscribe(CHANNEL, (message) => {
+        const vehicleId = routedVehicle(message);
+        if (vehicleId === null) deps.log.warn('ignored a malformed command routing message');
+        else if (connections.has(vehicleId)) void deliverQueued(vehicleId);
+      });
       timer = setInterval(() => {
         tick().catch((err: unknown) => deps.log.warn({ err }, 'command dispatch tick failed'));
       }, deps.intervalSeconds * 1000);
@@ -358,8 +374,6 @@ export function createDispatcher(deps: {
       for (const c of connections.values()) c.close(1001, 'server stopping');
       connections.clear();
       await Promise.allSettled([...chains.values()]);
-      sub?.disconnect();
-      pub?.disconnect();
     },
   };
 }

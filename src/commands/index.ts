@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { Cluster } from '../cluster/index.js';
 import type { CommandAuditLog } from './audit-events.js';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../platform/index.js';
@@ -11,7 +12,7 @@ import { createCommandKeys, type CommandKeys } from './command-keys.js';
 import { createDispatcher, type Dispatcher } from './dispatcher.js';
 import { createIdempotency } from './idempotency.js';
 import { transition } from './job-store.js';
-import { createMemoryLimitCounter, createRedisLimitCounter } from './limits.js';
+import { createClusterLimitCounter } from './limits.js';
 import { type CommandService, createCommandService } from './service.js';
 
 export {
@@ -83,6 +84,8 @@ export async function createCommands(deps: {
   decisions: DecisionPoint;
   load: EntityLoader;
   isQuarantined: (deviceId: string) => Promise<boolean>;
+  /** The process's cluster adapter: limits, idempotency reservations and job routing go through it. */
+  cluster: Cluster;
 }): Promise<Commands> {
   const { db, audit, clock, config } = deps;
   const c = config.commands;
@@ -96,8 +99,8 @@ export async function createCommands(deps: {
   });
   // The enrollment and rotation bundles carry the keys vehicles pin.
   deps.pki.ctx.commandKeys = () => keys.published();
-  const limits = config.redis.url ? createRedisLimitCounter(config.redis.url) : createMemoryLimitCounter();
-  const idempotency = createIdempotency({ db, clock, ttlSeconds: c.idempotencyTtl, redisUrl: config.redis.url });
+  const limits = createClusterLimitCounter(deps.cluster);
+  const idempotency = createIdempotency({ db, clock, ttlSeconds: c.idempotencyTtl, cluster: deps.cluster });
   const service = createCommandService({
     db,
     audit,
@@ -117,7 +120,7 @@ export async function createCommands(deps: {
     decisions: deps.decisions,
     load: deps.load,
     isQuarantined: deps.isQuarantined,
-    redisUrl: config.redis.url,
+    cluster: deps.cluster,
     intervalSeconds: c.dispatchInterval,
     operatorTenant,
   });

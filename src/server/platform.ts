@@ -13,7 +13,8 @@ import {
   type Invitations,
 } from '../identity/index.js';
 import { createPki, type KeyProvider, type Pki } from '../pki/index.js';
-import { createMemoryFailureCounter, createRedisFailureCounter, revokeAccountTokens } from '../auth/index.js';
+import { createClusterFailureCounter, revokeAccountTokens } from '../auth/index.js';
+import { type Cluster, createCluster } from '../cluster/index.js';
 import {
   createDecisionPoint,
   createEntityLoader,
@@ -68,6 +69,8 @@ export interface Platform {
   telemetry: Telemetry;
   /** Remote commands: catalog, jobs, signing keys, the dispatcher. */
   commands: Commands;
+  /** The process's one cluster-coordination adapter (Redis in cluster mode, memory when embedded). */
+  cluster: Cluster;
   clock: Clock;
   log: Logger;
   close(): Promise<void>;
@@ -87,9 +90,27 @@ export async function createPlatform(
     dataDir: config.dataDir,
     sqliteFile: options.sqliteFile,
   });
+  let cluster: Cluster | null = null;
   try {
     await migrateDatabase(storage.db, { schema: storage.schema });
     const audit = createAuditLog({ db: storage.db, clock });
+    // One adapter per process; an outage that refuses requests is logged by the adapter and audited here.
+    cluster = await createCluster(config, {
+      log: options.log,
+      onUnavailable: (event) => {
+        audit
+          .append(storage.db, {
+            type: 'cluster.coordination.unavailable',
+            actor: { type: 'system', id: null },
+            object: { type: 'cluster_operation', id: event.operation },
+            action: 'cluster:coordinate',
+            decision: event.exception ? 'info' : 'deny',
+            reason: event.exception ?? 'redis_unavailable',
+            details: { error: event.error.slice(0, 200) },
+          })
+          .catch((err: unknown) => options.log.warn({ err }, 'could not audit a Redis outage'));
+      },
+    });
     const pki = await createPki({
       db: storage.db,
       audit,
@@ -106,7 +127,7 @@ export async function createPlatform(
         crlValidity: config.pki.crlValidity,
       },
       revocationPollSeconds: config.pki.revocationPollInterval,
-      redisUrl: config.redis.url,
+      cluster,
       keys: options.keys,
       vehicles: { get: getVehicle, findOrCreate: findOrCreateVehicle },
     });
@@ -121,11 +142,11 @@ export async function createPlatform(
       ttlSeconds: config.auth.invitationTtl,
     });
     const relationships = createRelationshipStore({ db: storage.db, audit, clock });
-    const auth = await createAuth({ config, db: storage.db, audit, clock, log: options.log, secrets });
+    const auth = await createAuth({ config, db: storage.db, audit, clock, log: options.log, secrets, cluster });
     const deps = { db: storage.db, audit, clock, relationships, vehicles: { findByVin: findVehicleByVin } };
     // A transfer ends the old owner's queued jobs in its own transaction: the commands module's reaction, as a port.
     const cascades = [createJobsEndWithOwnership({ audit, clock })];
-    const claimCounter = config.redis.url ? createRedisFailureCounter(config.redis.url) : createMemoryFailureCounter();
+    const claimCounter = createClusterFailureCounter(cluster, 'claims');
     const authorization = {
       policySet,
       decisions: createDecisionPoint(policySet),
@@ -151,7 +172,7 @@ export async function createPlatform(
       clock,
       pki,
       settings: config.telemetry,
-      redisUrl: config.redis.url,
+      cluster,
       log: options.log,
     });
     const commands = await createCommands({
@@ -164,6 +185,7 @@ export async function createPlatform(
       decisions: authorization.decisions,
       load: authorization.load,
       isQuarantined: (deviceId) => telemetry.quarantine.isQuarantined(deviceId),
+      cluster,
     });
     return {
       config,
@@ -177,6 +199,7 @@ export async function createPlatform(
       authorization,
       telemetry,
       commands,
+      cluster,
       clock,
       log: options.log,
       async close() {
@@ -185,10 +208,12 @@ export async function createPlatform(
         await claimCounter.close();
         await auth.close();
         await pki.stop();
+        await cluster?.close();
         await storage.close();
       },
     };
   } catch (err) {
+    await cluster?.close();
     await storage.close();
     throw err;
   }
