@@ -1,8 +1,8 @@
 import type { TLSSocket } from 'node:tls';
 import type { FastifyRequest } from 'fastify';
-import type { AuditLog } from '../audit/index.js';
 import type { App } from '../http/index.js';
 import { auditIdentity, type Refusal, refuseRequest } from '../http/index.js';
+import type { AdminAuditLog } from './audit-events.js';
 import { certificateFacts, type Pki } from '../pki/index.js';
 
 /** An operator authenticated by an admin-plane certificate. */
@@ -73,7 +73,7 @@ export function operatorOf(req: FastifyRequest): Operator {
  * Authenticates every admin-plane request (except health) by an operator certificate, once per connection
  * for the certificate itself and on every request for expiry and revocation. Refusals are audited.
  */
-export function installOperatorAuthentication(app: App, deps: { pki: Pki; audit: AuditLog }): void {
+export function installOperatorAuthentication(app: App, deps: { pki: Pki; audit: AdminAuditLog }): void {
   const classified = new WeakMap<TLSSocket, Promise<Classified>>();
   const { db, cache, clock } = deps.pki.ctx;
   app.decorateRequest('operator', null);

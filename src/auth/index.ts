@@ -2,8 +2,8 @@ import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { JSONWebKeySet } from 'jose';
 import type Provider from 'oidc-provider';
-import type { AuditLog } from '../audit/index.js';
 import type { Cluster } from '../cluster/index.js';
+import type { AuthAuditLog } from './audit-events.js';
 import type { Config } from '../config/index.js';
 import type { SecretBox } from '../identity/index.js';
 import type { Clock } from '../platform/index.js';
@@ -29,6 +29,7 @@ export { sweepExpiredPayloads, revokeAccountTokens } from './adapter.js';
 export { authMigrations } from './migrations.js';
 export { createClusterFailureCounter, createMemoryFailureCounter, type FailureCounter } from './login-throttle.js';
 export type { AuthTables } from './tables.js';
+export { AUTH_AUDIT_EVENTS, type AuthAuditEvent, type AuthAuditLog } from './audit-events.js';
 
 /** The authorization server, the token verifier and the sign-in throttle of one process. */
 export interface Auth {
@@ -43,7 +44,7 @@ export interface Auth {
 export async function createAuth(deps: {
   config: Config;
   db: Kysely<Database>;
-  audit: AuditLog;
+  audit: AuthAuditLog;
   clock: Clock;
   log: Logger;
   secrets: SecretBox;

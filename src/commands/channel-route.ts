@@ -1,13 +1,13 @@
 import type { TLSSocket } from 'node:tls';
 import websocket from '@fastify/websocket';
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
 import type { Database } from '../storage/index.js';
 import { tokenOf } from '../auth/index.js';
 import type { TokenVerifier } from '../auth/index.js';
 import { deviceOf } from '../gateway/index.js';
 import type { App } from '../http/index.js';
 import { requestContext } from '../http/index.js';
+import type { CommandAuditLog } from './audit-events.js';
 import { certificateThumbprint } from '../pki/index.js';
 import type { Dispatcher } from './dispatcher.js';
 
@@ -29,7 +29,13 @@ export const COMMANDS_AUDIENCE = 'urn:carapace:commands';
  */
 export function registerCommandChannel(
   app: App,
-  deps: { dispatcher: Dispatcher; verify: TokenVerifier; audit: AuditLog; db: Kysely<Database>; baseUrl: () => string },
+  deps: {
+    dispatcher: Dispatcher;
+    verify: TokenVerifier;
+    audit: CommandAuditLog;
+    db: Kysely<Database>;
+    baseUrl: () => string;
+  },
 ): void {
   void app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   // Declared in a child context so it is added after the WebSocket plugin has loaded; the gateway's device

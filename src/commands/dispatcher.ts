@@ -1,20 +1,24 @@
 import type { KeyObject } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
 import type { Cluster } from '../cluster/index.js';
 import type { Clock } from '../platform/index.js';
 import type { Logger } from '../platform/index.js';
 import { type DecisionPoint, type EntityLoader, ref } from '../policy/index.js';
 import type { Database } from '../storage/index.js';
+import type { CommandAuditLog } from './audit-events.js';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
 import {
   type AckClaims,
+  AckClaimsSchema,
+  type CommandFrame,
   type EnvelopeClaims,
   parseCanonical,
   sha256,
   type SignedEnvelope,
+  SignedEnvelopeSchema,
   verifyDetached,
-} from '../vehicle-sdk/index.js';
+} from '../wire/index.js';
 import type { CommandKeys } from './command-keys.js';
 import { type CommandJob, expireDue, transition } from './job-store.js';
 
@@ -50,6 +54,13 @@ function routedVehicle(message: string): string | null {
   }
 }
 
+// Acknowledgements are read with the wire contract the vehicle SDK signs them with (src/wire/commands.ts).
+const isSignedAck = TypeCompiler.Compile(SignedEnvelopeSchema);
+const isAckClaims = TypeCompiler.Compile(AckClaimsSchema);
+/** A command frame for the channel, typed by the wire contract. */
+const commandFrame = (envelope: SignedEnvelope): string =>
+  JSON.stringify({ type: 'command', envelope } satisfies CommandFrame);
+
 /**
  * Delivers queued jobs to the vehicles connected to this process, and confirms them from signed
  * acknowledgements. Authorization is asked again at dispatch (a relationship may have ended since the
@@ -58,7 +69,7 @@ function routedVehicle(message: string): string | null {
  */
 export function createDispatcher(deps: {
   db: Kysely<Database>;
-  audit: AuditLog;
+  audit: CommandAuditLog;
   clock: Clock;
   log: Logger;
   keys: CommandKeys;
@@ -203,7 +214,7 @@ export function createDispatcher(deps: {
     });
     if (!sent) return;
     changed(sent.job);
-    conn.send(JSON.stringify({ type: 'command', envelope: sent.envelope }));
+    conn.send(commandFrame(sent.envelope));
   }
 
   /** Delivers every queued job of one vehicle, one at a time and in order. */
@@ -243,7 +254,7 @@ export function createDispatcher(deps: {
     ack: SignedEnvelope,
     options: { quiet?: boolean } = {},
   ): Promise<string | null> {
-    const claims = parseCanonical(ack?.signed) as Partial<AckClaims> | null;
+    const claims = (isSignedAck.Check(ack) ? parseCanonical(ack.signed) : null) as Partial<AckClaims> | null;
     const refuse = async (reason: string) => {
       // A channel that keeps sending bad acks is closed by its route; past the first few, refusals are counted, not
       // each audited.
@@ -259,15 +270,15 @@ export function createDispatcher(deps: {
       });
       return reason;
     };
-    if (!claims || claims.v !== 1 || typeof claims.jobId !== 'string') return refuse('malformed');
-    if (!verifyDetached(conn.certificateKey, ack.signed, String(ack.sig))) return refuse('bad_signature');
+    if (!claims || !isAckClaims.Check(claims)) return refuse('malformed');
+    if (!verifyDetached(conn.certificateKey, ack.signed, ack.sig)) return refuse('bad_signature');
     if (claims.deviceId !== conn.deviceId || claims.vehicleId !== conn.vehicleId) return refuse('identity_mismatch');
     const job = await db.selectFrom('command_jobs').selectAll().where('id', '=', claims.jobId).executeTakeFirst();
     if (!job || job.vehicle_id !== conn.vehicleId || !job.envelope_signed) return refuse('unknown_job');
     if (claims.envelopeHash !== sha256(job.envelope_signed) || claims.counter !== job.counter)
       return refuse('envelope_mismatch');
     if (job.state !== 'delivered') return refuse(`job_${job.state}`);
-    const set = { ack_signed: ack.signed, ack_sig: String(ack.sig) };
+    const set = { ack_signed: ack.signed, ack_sig: ack.sig };
     const actor = `device:${conn.deviceId}`;
     const result = await db.transaction().execute(async (trx) => {
       if (claims.result === 'executed') {
@@ -291,7 +302,7 @@ export function createDispatcher(deps: {
       return transition(trx, deps, job, {
         to: 'failed',
         actor,
-        reason: `vehicle ${claims.result === 'refused' ? 'refused' : 'failed'}: ${String(claims.code ?? 'unknown').slice(0, 64)}`,
+        reason: `vehicle ${claims.result === 'refused' ? 'refused' : 'failed'}: ${claims.code ?? 'unknown'}`,
         set: { ...set, retry },
       });
     });
@@ -330,7 +341,7 @@ export function createDispatcher(deps: {
         .execute();
       for (const p of pending)
         if (p.envelope_signed && p.envelope_sig)
-          conn.send(JSON.stringify({ type: 'command', envelope: { signed: p.envelope_signed, sig: p.envelope_sig } }));
+          conn.send(commandFrame({ signed: p.envelope_signed, sig: p.envelope_sig }));
       await deliverQueued(conn.vehicleId);
     },
     /** Forgets a closed channel. */

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
 import type { Cluster } from '../cluster/index.js';
+import type { CommandAuditLog } from './audit-events.js';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../platform/index.js';
 import type { Logger } from '../platform/index.js';
@@ -19,6 +19,7 @@ export {
   COMMAND_CATALOG,
   COMMAND_NAMES,
   COMMAND_SCOPES,
+  DELEGABLE_COMMANDS,
   commandType,
   type CommandType,
   type CommandName,
@@ -32,6 +33,7 @@ export { registerCommandChannel } from './channel-route.js';
 export { COMMAND_SIGNING_EKU, type CommandKeys } from './command-keys.js';
 export type { Dispatcher } from './dispatcher.js';
 export type { CommandService } from './service.js';
+export { COMMANDS_AUDIT_EVENTS, type CommandAuditEvent, type CommandAuditLog } from './audit-events.js';
 
 /** The commands module as the platform holds it. */
 export interface Commands {
@@ -46,7 +48,7 @@ export interface Commands {
  * The reaction of commands to an ownership that ends: the previous owner's unfinished jobs end in the same
  * transaction. Built on its own, before the relationship services that call it, so nothing is patched in later.
  */
-export function createJobsEndWithOwnership(deps: { audit: AuditLog; clock: Clock }): OwnershipCascade {
+export function createJobsEndWithOwnership(deps: { audit: CommandAuditLog; clock: Clock }): OwnershipCascade {
   const { audit, clock } = deps;
   return async (trx, { vehicleId, ownerId }) => {
     const jobs = await trx
@@ -74,7 +76,7 @@ export function createJobsEndWithOwnership(deps: { audit: AuditLog; clock: Clock
 /** Builds the commands module over the platform's storage, PKI and policy decision point. */
 export async function createCommands(deps: {
   db: Kysely<Database>;
-  audit: AuditLog;
+  audit: CommandAuditLog;
   clock: Clock;
   log: Logger;
   config: Config;

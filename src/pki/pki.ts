@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
 import type { Cluster } from '../cluster/index.js';
 import type { Clock } from '../platform/index.js';
 import type { Logger } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
+import type { PkiAuditLog } from './audit-events.js';
 import { ensureAuthorities } from './authorities.js';
 import {
   announce,
@@ -31,7 +31,7 @@ import type { CaRole } from './tables.js';
 /** What createPki needs. */
 export interface PkiOptions {
   db: Kysely<Database>;
-  audit: AuditLog;
+  audit: PkiAuditLog;
   clock: Clock;
   log: Logger;
   dataDir: string;

@@ -1,12 +1,13 @@
 import type { FastifyRequest, RouteOptions } from 'fastify';
 import type { Kysely } from 'kysely';
-import { type AuditLog, untrusted } from '../audit/index.js';
+import { untrusted } from '../audit/index.js';
 import { ACR } from '../auth/index.js';
 import { tokenOf } from '../auth/index.js';
 import type { App } from '../http/index.js';
 import { requestContext } from '../http/index.js';
 import { CarapaceError } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
+import type { PolicyAuditLog } from './audit-events.js';
 import type { CedarValueJson } from '@cedar-policy/cedar-wasm/nodejs';
 import type { Decision, DecisionPoint } from './decision-point.js';
 import type { EntityLoader, LoadedResource, Principal } from './entities.js';
@@ -76,7 +77,13 @@ export function notFound(): CarapaceError {
  */
 export function installAuthorization(
   app: App,
-  deps: { decisions: DecisionPoint; load: EntityLoader; audit: AuditLog; db: Kysely<Database>; actions: Set<string> },
+  deps: {
+    decisions: DecisionPoint;
+    load: EntityLoader;
+    audit: PolicyAuditLog;
+    db: Kysely<Database>;
+    actions: Set<string>;
+  },
 ): void {
   app.decorateRequest('authorized', null);
   app.addHook('onRoute', (route: RouteOptions) => {

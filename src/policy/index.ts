@@ -18,3 +18,4 @@ export {
   type Authorized,
 } from './enforcement.js';
 export { apiRoute, load, param, closed, NoQuery, Id, NullableString } from './route-kit.js';
+export { POLICY_AUDIT_EVENTS, type PolicyAuditEvent, type PolicyAuditLog } from './audit-events.js';

@@ -5,7 +5,7 @@ import type { App } from '../http/index.js';
 import type { Clock } from '../platform/index.js';
 import { type Principal, apiRoute, authorizedOf, closed, Id, load, NoQuery, NullableString } from '../policy/index.js';
 import type { Database } from '../storage/index.js';
-import { DELEGABLE_COMMANDS, type Actor } from './access.js';
+import type { Actor } from './access.js';
 import { type Cases, MAX_APPROVAL_MINUTES, MAX_SERVICE_CASE_DAYS } from './cases.js';
 import type { ServiceCaseRow, SupportCaseRow } from './tables.js';
 
@@ -330,7 +330,7 @@ export function registerCaseRoutes(app: App, deps: { db: Kysely<Database>; clock
         querystring: NoQuery,
         body: Type.Object(
           {
-            command: Type.String({ enum: [...DELEGABLE_COMMANDS] }),
+            command: Type.String({ enum: [...deps.cases.approvableCommands] }),
             reason: Type.String({ minLength: 1, maxLength: 500 }),
             minutes: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_APPROVAL_MINUTES })),
           },

@@ -2,6 +2,7 @@ import type { Config } from '../config/index.js';
 import { createAuditLog, type AuditLog } from '../audit/index.js';
 import { type Clock, systemClock } from '../platform/index.js';
 import type { Logger } from '../platform/index.js';
+import type { PlatformAuditEvent } from './audit-events.js';
 import { join } from 'node:path';
 import { type Auth, createAuth } from '../auth/index.js';
 import {
@@ -51,13 +52,13 @@ import { openStorage, type Storage } from '../storage/index.js';
 import { migrateDatabase } from './schema.js';
 import { findOrCreateVehicle, findVehicleByVin, getVehicle } from '../vehicles/index.js';
 import { createTelemetry, type Telemetry } from '../telemetry/index.js';
-import { type Commands, createCommands, createJobsEndWithOwnership } from '../commands/index.js';
+import { type Commands, createCommands, createJobsEndWithOwnership, DELEGABLE_COMMANDS } from '../commands/index.js';
 
 /** The platform's long-lived parts, shared by the listeners and the CLI. */
 export interface Platform {
   config: Config;
   storage: Storage;
-  audit: AuditLog;
+  audit: AuditLog<PlatformAuditEvent>;
   pki: Pki;
   directory: Directory;
   invitations: Invitations;
@@ -151,8 +152,8 @@ export async function createPlatform(
       decisions: createDecisionPoint(policySet),
       load: createEntityLoader({ db: storage.db, clock }),
       actions: schemaActions(policySet),
-      access: createVehicleAccess({ ...deps, cascades }),
-      cases: createCases(deps),
+      access: createVehicleAccess({ ...deps, cascades, delegableCommands: DELEGABLE_COMMANDS }),
+      cases: createCases({ ...deps, approvableCommands: DELEGABLE_COMMANDS }),
       fleet: createFleetGroups(deps),
       claims: createClaims({
         ...deps,

@@ -1,9 +1,9 @@
 import { type KeyObject, X509Certificate } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
 import type { Cluster } from '../cluster/index.js';
 import type { Clock } from '../platform/index.js';
 import type { Logger } from '../platform/index.js';
+import type { TelemetryAuditLog } from './audit-events.js';
 import { earlierOperationalCertificates, type Pki } from '../pki/index.js';
 import type { Database } from '../storage/index.js';
 import { createIngestion, type Ingestion, type TelemetrySettings } from './ingest.js';
@@ -38,7 +38,7 @@ const KEY_CACHE_LIMIT = 50_000;
 /** Builds the telemetry module over the platform database. */
 export function createTelemetry(deps: {
   db: Kysely<Database>;
-  audit: AuditLog;
+  audit: TelemetryAuditLog;
   clock: Clock;
   pki: Pick<Pki, 'announce'>;
   settings: TelemetrySettings;
