@@ -2,7 +2,6 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import { tokenOf } from '../auth/token-auth.js';
-import type { App } from '../http/app.js';
 import { requestContext } from '../http/context.js';
 import { CarapaceError } from '../platform/errors.js';
 import { newId } from '../platform/ids.js';
@@ -16,6 +15,7 @@ import {
   load,
   NoQuery,
   ref,
+  type ApiRoutes,
 } from '../policy/index.js';
 import { ACR } from '../auth/provider.js';
 import type { Database } from '../storage/schema.js';
@@ -72,11 +72,11 @@ const Batch = Type.Object(
  * the answer (422) is the same whichever vehicle failed and why, so it discloses nothing about ids outside
  * the caller's reach. Every vehicle counts against the limits; the batch has a maximum size; step-up applies.
  */
-export function registerBulkCommandRoute(app: App, deps: BulkDeps): void {
-  app.post(
+export function registerBulkCommandRoute(routes: ApiRoutes, deps: BulkDeps): void {
+  routes.post(
     '/v1/fleets/:tenantId/commands',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'commands',
         purpose: 'Send one command to many vehicles of a fleet (a list or a group), authorized all or nothing.',
         action: 'fleet:command',

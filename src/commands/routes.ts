@@ -2,7 +2,6 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import { tokenOf } from '../auth/token-auth.js';
-import type { App } from '../http/app.js';
 import { requestContext } from '../http/context.js';
 import { CarapaceError, isCarapaceError } from '../platform/errors.js';
 import {
@@ -17,6 +16,7 @@ import {
   NoQuery,
   NullableString,
   ref,
+  type ApiRoutes,
 } from '../policy/index.js';
 import type { RelationshipRow } from '../relationships/index.js';
 import type { Database } from '../storage/schema.js';
@@ -41,7 +41,8 @@ const Job = Type.Object(
     id: Type.String(),
     vehicleId: Type.String(),
     command: Type.String(),
-    params: Type.Object({}, { additionalProperties: true }),
+    // The catalog's parameter schemas are flat and closed; the job shows the parameters it was validated with.
+    params: Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()])),
     state: Type.String(),
     reason: NullableString,
     retry: NullableString,
@@ -69,7 +70,7 @@ export function jobView(
     id: job.id,
     vehicleId: job.vehicle_id,
     command: job.command,
-    params: JSON.parse(job.params) as Record<string, unknown>,
+    params: JSON.parse(job.params) as Record<string, string | number | boolean>,
     state: job.state,
     reason: job.reason,
     retry: job.retry,
@@ -134,7 +135,7 @@ export function stepUpChallenge(reply: FastifyReply, err: unknown): void {
 
 /** The command API on the public listener: request, read, list and follow jobs. */
 export function registerCommandRoutes(
-  app: App,
+  routes: ApiRoutes,
   deps: {
     db: Kysely<Database>;
     service: CommandService;
@@ -145,10 +146,10 @@ export function registerCommandRoutes(
     clock: { now(): Date };
   },
 ): void {
-  app.post(
+  routes.post(
     '/v1/vehicles/:vehicleId/commands',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'commands',
         purpose:
           "Request a remote command; answers 202 with the job, which is confirmed only by the vehicle's signed acknowledgement.",
@@ -208,10 +209,10 @@ export function registerCommandRoutes(
     },
   );
 
-  app.get(
+  routes.get(
     '/v1/vehicles/:vehicleId/commands',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'commands',
         purpose: 'The command jobs of a vehicle, newest first.',
         action: 'vehicle:list_commands',
@@ -260,10 +261,10 @@ export function registerCommandRoutes(
     return job;
   };
 
-  app.get(
+  routes.get(
     '/v1/vehicles/:vehicleId/commands/:jobId',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'commands',
         purpose: 'One command job with its transitions.',
         action: 'vehicle:read_command',
@@ -285,17 +286,21 @@ export function registerCommandRoutes(
     },
   );
 
-  app.get(
+  routes.get(
     '/v1/vehicles/:vehicleId/commands/:jobId/events',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'commands',
         purpose: 'Follow a job as server-sent events until it reaches a final state.',
         action: 'vehicle:read_command',
         scopes: ['vehicle:read_status'],
         authorize: { resource: load.vehicle(), visibleWith: 'vehicle:read', extraContext: commandContext },
       }),
-      schema: { params: JobParams, querystring: NoQuery, response: { 200: Type.String() } },
+      schema: {
+        params: JobParams,
+        querystring: NoQuery,
+        response: { 200: { content: { 'text/event-stream': { schema: Type.String() } } } },
+      },
     },
     async (req, reply) => {
       const job = await readable(req);

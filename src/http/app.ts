@@ -5,7 +5,8 @@ import type { Server as HttpsServer } from 'node:https';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '../platform/log.js';
-import { type CatalogedRoute, enforceCatalog } from './catalog.js';
+import { type CatalogedRoute, guardRoutes } from './catalog.js';
+import type { RequestHook } from './route-definition.js';
 import { traceIdFrom } from './context.js';
 import { problemType } from '../platform/errors.js';
 import { installProblemHandlers, sendProblem } from './problem.js';
@@ -27,8 +28,8 @@ export interface ListenerApp {
 
 /**
  * Creates the Fastify app of one listener with the platform's common rules: HTTPS with TLS 1.2+, closed
- * schemas (Ajv never strips unknown fields; it rejects them), problem+json errors, trace context, and a
- * mandatory catalog entry on every route.
+ * schemas (Ajv never strips unknown fields; it rejects them), problem+json errors, trace context, and a guard
+ * that refuses any route not added through the route definition (see route-definition.ts).
  */
 export function createListenerApp(options: { tls: ListenerTls; logger: Logger; bodyLimit?: number }): ListenerApp {
   const app = Fastify({
@@ -89,7 +90,7 @@ export function createListenerApp(options: { tls: ListenerTls; logger: Logger; b
     });
     res.end(body);
   });
-  const routes = enforceCatalog(app);
+  const routes = guardRoutes(app);
   installProblemHandlers(app);
   app.decorateRequest('traceId', '');
   app.addHook('onRequest', async (req, reply) => {
@@ -100,4 +101,12 @@ export function createListenerApp(options: { tls: ListenerTls; logger: Logger; b
     reply.header('strict-transport-security', 'max-age=31536000');
   });
   return { app, routes };
+}
+
+/**
+ * Authenticates requests that match no route, so an unknown path tells an unauthenticated peer nothing.
+ * Routes get their authentication from their own declaration; this hook never runs for them.
+ */
+export function authenticateUnmatched(app: App, hook: RequestHook): void {
+  app.addHook('onRequest', async (req, reply) => (req.is404 ? hook(req, reply) : undefined));
 }

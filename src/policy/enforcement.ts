@@ -1,9 +1,11 @@
-import type { FastifyRequest, RouteOptions } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import { type AuditLog, untrusted } from '../audit/index.js';
 import { ACR } from '../auth/provider.js';
 import { tokenOf } from '../auth/token-auth.js';
 import type { App } from '../http/app.js';
+import type { CatalogEntry } from '../http/catalog.js';
+import type { ListenerSecurity, RouteRegistrar } from '../http/route-definition.js';
 import { requestContext } from '../http/context.js';
 import { CarapaceError } from '../platform/errors.js';
 import type { Database } from '../storage/schema.js';
@@ -34,10 +36,6 @@ export interface Authorized<T = unknown> {
 }
 
 declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** Object-level authorization of a token-authenticated route (DESIGN rule 1). */
-    authorize?: AuthorizeSpec;
-  }
   interface FastifyRequest {
     authorized: Authorized | null;
   }
@@ -66,111 +64,99 @@ export function notFound(): CarapaceError {
   return new CarapaceError('ERR_NOT_FOUND', 'no such resource');
 }
 
+/** The registrar of the public API: token routes there declare how their object is loaded and authorized. */
+export type ApiRoutes = RouteRegistrar<AuthorizeSpec>;
+
 /**
- * Makes object-level authorization part of every token route on an app. At startup, a route with a token
- * but no `authorize` spec, with an action the Cedar schema does not declare, or without closed query and
- * response schemas, refuses to register. Per request, before the body is validated (so an unauthorized
- * caller learns nothing from validation errors), it loads the object, asks the decision point, audits the
- * decision with the policy version, and answers a denial as 404 (or 403 when the caller may see the
- * object). The handler runs only on allow, with the loaded object.
+ * The object-authorization step of token routes, with the actions the Cedar schema declares (a route
+ * with another action is refused at startup). Per request, before the body is validated (so an
+ * unauthorized caller learns nothing from validation errors), it loads the object, asks the decision
+ * point, audits the decision with the policy version, and answers a denial as 404 (or 403 when the caller
+ * may see the object). The handler runs only on allow, with the loaded object.
  */
-export function installAuthorization(
+export function objectAuthorization(
   app: App,
   deps: { decisions: DecisionPoint; load: EntityLoader; audit: AuditLog; db: Kysely<Database>; actions: Set<string> },
-): void {
+): NonNullable<ListenerSecurity<AuthorizeSpec>['authorize']> {
   app.decorateRequest('authorized', null);
-  app.addHook('onRoute', (route: RouteOptions) => {
-    const config = route.config as
-      { token?: unknown; authorize?: AuthorizeSpec; catalog?: { action: string } } | undefined;
-    if (!config?.token) return;
-    const where = `${String(route.method)} ${route.url}`;
-    if (!config.authorize) throw new Error(`route ${where} takes a token but declares no authorize spec`);
-    if (!config.catalog || !deps.actions.has(config.catalog.action))
-      throw new Error(
-        `route ${where} has action ${config.catalog?.action ?? '(none)'}, which the Cedar schema does not declare`,
-      );
-    const schema = route.schema as { querystring?: unknown; response?: Record<string, unknown> } | undefined;
-    if (!schema?.querystring) throw new Error(`route ${where} must declare a closed querystring schema`);
-    if (!schema.response || !Object.keys(schema.response).some((code) => code.startsWith('2')))
-      throw new Error(`route ${where} must declare its success response schema`);
-  });
-  app.addHook('preValidation', async (req) => {
-    const spec = req.routeOptions.config.authorize;
-    if (!spec) return;
-    const catalog = req.routeOptions.config.catalog;
-    if (!catalog) throw new Error('unreachable: the catalog is enforced at startup');
-    const token = tokenOf(req);
-    const principal = await principalOf(req, deps.db);
-    const fallback: Principal = principal ?? { kind: 'application', clientId: token.clientId };
-    // Load the same way whether or not the principal is known, so a refusal costs the same.
-    const [principalEntity, loaded] = await Promise.all([
-      principal ? deps.load.principal(principal) : Promise.resolve(null),
-      spec.resource(req, deps.load, fallback),
-    ]);
-    const command = spec.command ? spec.command(req) : null;
-    const own = await deps.load.callerContext(fallback, loaded.vehicleId, command);
-    const extra = spec.extraContext ? await spec.extraContext(req, deps.load) : {};
-    const ask = (action: string): Decision => {
-      if (!principalEntity)
-        return {
-          decision: 'deny',
-          reasons: [],
-          errors: ['unknown principal'],
-          policyVersion: deps.decisions.policyVersion,
-        };
-      return deps.decisions.decide({
-        principal: principalEntity.uid,
-        action,
-        resource: loaded.uid,
-        context: {
-          client: token.clientId,
-          scopes: [...token.scopes].sort(),
-          mfa: token.acr === ACR.mfa,
-          ...(command !== null ? { command } : {}),
-          ...own.context,
-          ...extra,
-        },
-        entities: [principalEntity, ...loaded.entities, ...own.entities],
-      });
-    };
-    const decision = ask(catalog.action);
-    const allowed = decision.decision === 'allow' && loaded.object !== null;
-    // A denial always evaluates visibility too, so a missing object and a hidden one take the same path.
-    const visible =
-      !allowed && spec.visibleWith ? ask(spec.visibleWith).decision === 'allow' && loaded.object !== null : false;
-    await deps.audit.append(deps.db, {
-      type: 'authz.decision',
-      actor:
-        principal?.kind === 'user'
-          ? { type: 'user', id: principal.userId }
-          : { type: 'application', id: token.clientId },
-      applicationId: token.clientId,
-      object: { type: loaded.uid.type, id: untrusted(loaded.uid.id, 64) },
-      action: catalog.action,
-      decision: allowed ? 'allow' : 'deny',
-      reason: allowed
-        ? decision.reasons.join(',')
-        : loaded.object === null
-          ? 'not_found'
-          : decision.errors.length > 0
-            ? 'evaluation_error'
-            : 'no_permit',
-      policyVersion: decision.policyVersion,
-      context: requestContext(req),
-      details: {
-        jti: token.jti,
-        ...(decision.errors.length > 0 ? { errors: decision.errors.slice(0, 3).map((e) => untrusted(e, 200)) } : {}),
+  return { actions: deps.actions, hook: (spec, catalog) => async (req) => authorize(req, spec, catalog, deps) };
+}
+
+async function authorize(
+  req: FastifyRequest,
+  spec: AuthorizeSpec,
+  catalog: CatalogEntry,
+  deps: { decisions: DecisionPoint; load: EntityLoader; audit: AuditLog; db: Kysely<Database> },
+): Promise<void> {
+  const token = tokenOf(req);
+  const principal = await principalOf(req, deps.db);
+  const fallback: Principal = principal ?? { kind: 'application', clientId: token.clientId };
+  // Load the same way whether or not the principal is known, so a refusal costs the same.
+  const [principalEntity, loaded] = await Promise.all([
+    principal ? deps.load.principal(principal) : Promise.resolve(null),
+    spec.resource(req, deps.load, fallback),
+  ]);
+  const command = spec.command ? spec.command(req) : null;
+  const own = await deps.load.callerContext(fallback, loaded.vehicleId, command);
+  const extra = spec.extraContext ? await spec.extraContext(req, deps.load) : {};
+  const ask = (action: string): Decision => {
+    if (!principalEntity)
+      return {
+        decision: 'deny',
+        reasons: [],
+        errors: ['unknown principal'],
+        policyVersion: deps.decisions.policyVersion,
+      };
+    return deps.decisions.decide({
+      principal: principalEntity.uid,
+      action,
+      resource: loaded.uid,
+      context: {
+        client: token.clientId,
+        scopes: [...token.scopes].sort(),
+        mfa: token.acr === ACR.mfa,
+        ...(command !== null ? { command } : {}),
+        ...own.context,
+        ...extra,
       },
+      entities: [principalEntity, ...loaded.entities, ...own.entities],
     });
-    if (!allowed) {
-      if (visible)
-        throw new CarapaceError('ERR_FORBIDDEN', 'you may see this object but not do this to it', {
-          action: catalog.action,
-        });
-      throw notFound();
-    }
-    req.authorized = { object: loaded.object, principal: principal as Principal, decision };
+  };
+  const decision = ask(catalog.action);
+  const allowed = decision.decision === 'allow' && loaded.object !== null;
+  // A denial always evaluates visibility too, so a missing object and a hidden one take the same path.
+  const visible =
+    !allowed && spec.visibleWith ? ask(spec.visibleWith).decision === 'allow' && loaded.object !== null : false;
+  await deps.audit.append(deps.db, {
+    type: 'authz.decision',
+    actor:
+      principal?.kind === 'user' ? { type: 'user', id: principal.userId } : { type: 'application', id: token.clientId },
+    applicationId: token.clientId,
+    object: { type: loaded.uid.type, id: untrusted(loaded.uid.id, 64) },
+    action: catalog.action,
+    decision: allowed ? 'allow' : 'deny',
+    reason: allowed
+      ? decision.reasons.join(',')
+      : loaded.object === null
+        ? 'not_found'
+        : decision.errors.length > 0
+          ? 'evaluation_error'
+          : 'no_permit',
+    policyVersion: decision.policyVersion,
+    context: requestContext(req),
+    details: {
+      jti: token.jti,
+      ...(decision.errors.length > 0 ? { errors: decision.errors.slice(0, 3).map((e) => untrusted(e, 200)) } : {}),
+    },
   });
+  if (!allowed) {
+    if (visible)
+      throw new CarapaceError('ERR_FORBIDDEN', 'you may see this object but not do this to it', {
+        action: catalog.action,
+      });
+    throw notFound();
+  }
+  req.authorized = { object: loaded.object, principal: principal as Principal, decision };
 }
 
 /**

@@ -10,7 +10,8 @@ export {
 } from './decision-point.js';
 export { createEntityLoader, type EntityLoader, type Principal, type LoadedResource } from './entities.js';
 export {
-  installAuthorization,
+  objectAuthorization,
+  type ApiRoutes,
   authorizedOf,
   decideEach,
   notFound,

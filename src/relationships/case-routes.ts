@@ -1,9 +1,18 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
-import type { App } from '../http/app.js';
 import type { Clock } from '../platform/clock.js';
-import { type Principal, apiRoute, authorizedOf, closed, Id, load, NoQuery, NullableString } from '../policy/index.js';
+import {
+  type Principal,
+  apiRoute,
+  authorizedOf,
+  closed,
+  Id,
+  load,
+  NoQuery,
+  NullableString,
+  type ApiRoutes,
+} from '../policy/index.js';
 import type { Database } from '../storage/schema.js';
 import { DELEGABLE_COMMANDS, type Actor } from './access.js';
 import { type Cases, MAX_APPROVAL_MINUTES, MAX_SERVICE_CASE_DAYS } from './cases.js';
@@ -65,17 +74,20 @@ const supportView = (c: SupportCaseRow) => ({
 });
 
 /** Dealer service cases, support cases with just-in-time approvals, and the support tools (account read, search). */
-export function registerCaseRoutes(app: App, deps: { db: Kysely<Database>; clock: Clock; cases: Cases }): void {
+export function registerCaseRoutes(
+  routes: ApiRoutes,
+  deps: { db: Kysely<Database>; clock: Clock; cases: Cases },
+): void {
   const { db } = deps;
   const now = () => deps.clock.now().toISOString();
   const TenantParams = Type.Object({ tenantId: Id }, closed);
   const effective = (c: ServiceCaseRow): ServiceCaseRow =>
     c.status === 'open' && c.closes_at !== null && c.closes_at <= now() ? { ...c, status: 'closed' } : c;
 
-  app.post(
+  routes.post(
     '/v1/dealers/:tenantId/service-cases',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose: 'A dealer requests a service case on a vehicle by VIN; nothing is granted until the owner consents.',
         action: 'service_case:request',
@@ -101,10 +113,10 @@ export function registerCaseRoutes(app: App, deps: { db: Kysely<Database>; clock
     },
   );
 
-  app.get(
+  routes.get(
     '/v1/dealers/:tenantId/service-cases',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose: "A dealer's service cases.",
         action: 'service_case:list',
@@ -130,10 +142,10 @@ export function registerCaseRoutes(app: App, deps: { db: Kysely<Database>; clock
     },
   );
 
-  app.get(
+  routes.get(
     '/v1/vehicles/:vehicleId/service-cases',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose: "The service cases on the owner's vehicle, including requests waiting for consent.",
         action: 'service_case:list_for_vehicle',
@@ -168,10 +180,10 @@ export function registerCaseRoutes(app: App, deps: { db: Kysely<Database>; clock
     },
   );
 
-  app.post(
+  routes.post(
     '/v1/service-cases/:caseId/consent',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose: "The owner consents to a dealer's case for a number of days.",
         action: 'service_case:consent',
@@ -193,10 +205,10 @@ export function registerCaseRoutes(app: App, deps: { db: Kysely<Database>; clock
       ),
   );
 
-  app.post(
+  routes.post(
     '/v1/service-cases/:caseId/close',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose: "The dealer or the owner closes a service case; the dealer's access ends.",
         action: 'service_case:close',
@@ -219,10 +231,10 @@ export function registerCaseRoutes(app: App, deps: { db: Kysely<Database>; clock
     },
   );
 
-  app.post(
+  routes.post(
     '/v1/support-cases',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose:
           'A security admin opens a support case about an account (and optionally its vehicle) and assigns an agent.',
@@ -253,10 +265,10 @@ export function registerCaseRoutes(app: App, deps: { db: Kysely<Database>; clock
     },
   );
 
-  app.get(
+  routes.get(
     '/v1/support-cases',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose: 'Open support cases: an agent sees the ones assigned to them, a security admin all of them.',
         action: 'support_case:list',
@@ -287,10 +299,10 @@ export function registerCaseRoutes(app: App, deps: { db: Kysely<Database>; clock
     },
   );
 
-  app.post(
+  routes.post(
     '/v1/support-cases/:caseId/close',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose: 'The assigned agent or a security admin closes a support case; access and unused approvals end.',
         action: 'support_case:close',
@@ -313,10 +325,10 @@ export function registerCaseRoutes(app: App, deps: { db: Kysely<Database>; clock
     },
   );
 
-  app.post(
+  routes.post(
     '/v1/support-cases/:caseId/approvals',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose:
           "A security admin approves one physical command for the case's agent on the case's vehicle, for minutes.",
@@ -364,10 +376,10 @@ export function registerCaseRoutes(app: App, deps: { db: Kysely<Database>; clock
     },
   );
 
-  app.get(
+  routes.get(
     '/v1/accounts/:accountId',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose: 'An account as a support agent with an open case about it sees it.',
         action: 'account:read',
@@ -404,10 +416,10 @@ export function registerCaseRoutes(app: App, deps: { db: Kysely<Database>; clock
     },
   );
 
-  app.get(
+  routes.get(
     '/v1/support/accounts',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose:
           'Support search: only accounts with an open case assigned to the caller (any open case for a security admin).',

@@ -1,6 +1,5 @@
 import { type TSchema, Type } from '@sinclair/typebox';
 import { readVehicleState } from '../telemetry/index.js';
-import type { App } from '../http/app.js';
 import {
   type DecisionPoint,
   type EntityLoader,
@@ -13,6 +12,7 @@ import {
   load,
   NoQuery,
   NullableString,
+  type ApiRoutes,
 } from '../policy/index.js';
 import type { Claims, RelationshipRow, VehicleAccess } from '../relationships/index.js';
 import type { Database } from '../storage/schema.js';
@@ -67,7 +67,7 @@ function accessOf(p: Principal, rels: RelationshipRow[], tenants: Set<string>): 
 
 /** The public vehicle API: list, read, status, location, diagnostics, claim and transfer. */
 export function registerVehicleRoutes(
-  app: App,
+  routes: ApiRoutes,
   deps: {
     db: Kysely<Database>;
     clock: Clock;
@@ -109,10 +109,10 @@ export function registerVehicleRoutes(
     return d ? { status: d.status, enrolledAt: d.enrolled_at } : null;
   };
 
-  app.get(
+  routes.get(
     '/v1/vehicles',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'vehicles',
         purpose: 'The vehicles the caller may see, each with how the caller reaches it.',
         action: 'vehicle:list',
@@ -152,10 +152,10 @@ export function registerVehicleRoutes(
     },
   );
 
-  app.get(
+  routes.get(
     '/v1/vehicles/:vehicleId',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'vehicles',
         purpose: 'One vehicle the caller may see.',
         action: 'vehicle:read',
@@ -171,10 +171,10 @@ export function registerVehicleRoutes(
     },
   );
 
-  app.get(
+  routes.get(
     '/v1/vehicles/:vehicleId/status',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'vehicles',
         purpose: "A vehicle's status: its telematics unit and last reported state.",
         action: 'vehicle:read_status',
@@ -210,10 +210,10 @@ export function registerVehicleRoutes(
     },
   );
 
-  app.get(
+  routes.get(
     '/v1/vehicles/:vehicleId/location',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'vehicles',
         purpose: "A vehicle's last known position: its own action and scope, more sensitive than status.",
         action: 'vehicle:read_location',
@@ -249,10 +249,10 @@ export function registerVehicleRoutes(
     },
   );
 
-  app.get(
+  routes.get(
     '/v1/vehicles/:vehicleId/diagnostics',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'vehicles',
         purpose:
           'Diagnostics of a vehicle: for its owner, its fleet admin, or a dealer with an open, consented service case.',
@@ -286,10 +286,10 @@ export function registerVehicleRoutes(
     },
   );
 
-  app.post(
+  routes.post(
     '/v1/vehicle-claims',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'vehicles',
         purpose: 'Claim an unowned vehicle with the single-use code shown inside it.',
         action: 'vehicle:claim',
@@ -318,10 +318,10 @@ export function registerVehicleRoutes(
     },
   );
 
-  app.post(
+  routes.post(
     '/v1/vehicles/:vehicleId/transfer',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'vehicles',
         purpose:
           "Transfer ownership to another account; ends the old owner's drivers, consents and queued jobs at once.",
