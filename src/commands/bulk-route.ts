@@ -8,6 +8,7 @@ import { newId } from '../platform/ids.js';
 import {
   apiRoute,
   authorizedOf,
+  cedarRequest,
   closed,
   type DecisionPoint,
   type EntityLoader,
@@ -225,20 +226,17 @@ async function queueBatch(
       )
         return null;
       const own = await deps.load.callerContext(principal, v.object.id, type.name);
-      const d = deps.decisions.decide({
-        principal: entity.uid,
-        action: 'vehicle:command',
-        resource: v.uid,
-        entities: [entity, ...v.entities, ...own.entities],
-        context: {
-          client: token.clientId,
-          scopes: [...token.scopes].sort(),
-          mfa: token.acr === ACR.mfa,
+      const d = deps.decisions.decide(
+        cedarRequest({
+          principal: entity,
+          action: 'vehicle:command',
+          resource: v,
+          token,
+          caller: own,
           command: type.name,
-          operator: ref('Tenant', operator),
-          ...own.context,
-        },
-      });
+          extra: { operator: ref('Tenant', operator), commandScope: type.scope },
+        }),
+      );
       return d.decision === 'allow' ? d : null;
     }),
   );

@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import type { AuditLog } from '../audit/index.js';
 import type { Clock } from '../platform/clock.js';
 import type { Logger } from '../platform/log.js';
-import { type DecisionPoint, type EntityLoader, ref } from '../policy/index.js';
+import { cedarRequest, type DecisionPoint, type EntityLoader, ref } from '../policy/index.js';
 import type { Database } from '../storage/schema.js';
 import {
   type AckClaims,
@@ -104,21 +104,20 @@ export function createDispatcher(deps: {
       operator: ref('Tenant', await deps.operatorTenant()),
       ...(typeof params.reason === 'string' ? { reason: params.reason } : {}),
     };
+    // The same request the route asked, with the scope the job was authorized through.
+    const token = { clientId: job.client_id, scopes: [record.scope.via], acr: record.user.acr };
     return (
-      deps.decisions.decide({
-        principal: p.uid,
-        action: 'vehicle:command',
-        resource: v.uid,
-        entities: [p, ...v.entities, ...own.entities],
-        context: {
-          client: job.client_id,
-          scopes: [record.scope.via],
-          mfa: record.user.acr === 'urn:carapace:acr:mfa',
+      deps.decisions.decide(
+        cedarRequest({
+          principal: p,
+          action: 'vehicle:command',
+          resource: v,
+          token,
+          caller: own,
           command: job.command,
-          ...own.context,
-          ...extra,
-        },
-      }).decision === 'allow'
+          extra,
+        }),
+      ).decision === 'allow'
     );
   }
 

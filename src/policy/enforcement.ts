@@ -1,7 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import { type AuditLog, untrusted } from '../audit/index.js';
-import { ACR } from '../auth/provider.js';
 import { tokenOf } from '../auth/token-auth.js';
 import type { App } from '../http/app.js';
 import type { CatalogEntry } from '../http/catalog.js';
@@ -10,8 +9,9 @@ import { requestContext } from '../http/context.js';
 import { CarapaceError } from '../platform/errors.js';
 import type { Database } from '../storage/schema.js';
 import type { CedarValueJson } from '@cedar-policy/cedar-wasm/nodejs';
-import type { Decision, DecisionPoint } from './decision-point.js';
+import type { Decision, DecisionPoint, Entity } from './decision-point.js';
 import type { EntityLoader, LoadedResource, Principal } from './entities.js';
+import { cedarRequest } from './request.js';
 
 /** How a route finds the object it acts on, from the request path (never from the body). */
 export interface AuthorizeSpec {
@@ -26,6 +26,21 @@ export interface AuthorizeSpec {
   command?: (req: FastifyRequest) => string | null;
   /** Further request facts some policies need (the commands module: the platform operator, a recorded reason). */
   extraContext?: (req: FastifyRequest, load: EntityLoader) => Promise<Record<string, CedarValueJson>>;
+  /**
+   * An object inside the authorized one (a vehicle's command job), loaded once the outer object is allowed
+   * and authorized on its own with `action`. Its denial answers exactly like a missing object (404); the
+   * handler then receives the inner object.
+   */
+  within?: {
+    action: string;
+    resource: (
+      req: FastifyRequest,
+      outer: LoadedResource,
+      principal: Principal,
+    ) => Promise<{ resource: LoadedResource; context?: Record<string, CedarValueJson> }>;
+  };
+  /** Problem `reason`s for denials decided by named forbid policies (e.g. a token without the command's scope). */
+  denialReasons?: Record<string, string>;
 }
 
 /** What a handler receives: the authorized object, who asked, and the decision that let them. */
@@ -57,6 +72,24 @@ async function principalOf(req: FastifyRequest, db: Kysely<Database>): Promise<P
     .where('client_id', '=', token.clientId)
     .executeTakeFirst();
   return app?.kind === 'partner' ? { kind: 'application', clientId: token.clientId } : null;
+}
+
+/**
+ * The caller's own tenant, for decisions about objects that belong to no tenant (their own account) or
+ * that do not exist: an application's tenant, or the first tenant a person holds a role in.
+ */
+export function homeTenant(entity: Entity | null): string | null {
+  const attrs = (entity?.attrs ?? {}) as Record<string, unknown>;
+  const idOf = (v: unknown): string | null => {
+    const e = (v as { __entity?: { id?: unknown } } | null)?.__entity;
+    return typeof e?.id === 'string' && e.id !== '' ? e.id : null;
+  };
+  if (attrs.tenant) return idOf(attrs.tenant);
+  for (const tenants of Object.values((attrs.roles ?? {}) as Record<string, unknown[]>)) {
+    const first = Array.isArray(tenants) ? tenants.map(idOf).find((t) => t !== null) : undefined;
+    if (first) return first;
+  }
+  return null;
 }
 
 /** The one answer for an object that is missing or not the caller's to see. */
@@ -107,54 +140,69 @@ async function authorize(
         errors: ['unknown principal'],
         policyVersion: deps.decisions.policyVersion,
       };
-    return deps.decisions.decide({
-      principal: principalEntity.uid,
-      action,
-      resource: loaded.uid,
-      context: {
-        client: token.clientId,
-        scopes: [...token.scopes].sort(),
-        mfa: token.acr === ACR.mfa,
-        ...(command !== null ? { command } : {}),
-        ...own.context,
-        ...extra,
-      },
-      entities: [principalEntity, ...loaded.entities, ...own.entities],
-    });
+    return deps.decisions.decide(
+      cedarRequest({ principal: principalEntity, action, resource: loaded, token, caller: own, command, extra }),
+    );
   };
   const decision = ask(catalog.action);
   const allowed = decision.decision === 'allow' && loaded.object !== null;
   // A denial always evaluates visibility too, so a missing object and a hidden one take the same path.
   const visible =
     !allowed && spec.visibleWith ? ask(spec.visibleWith).decision === 'allow' && loaded.object !== null : false;
-  await deps.audit.append(deps.db, {
-    type: 'authz.decision',
-    actor:
-      principal?.kind === 'user' ? { type: 'user', id: principal.userId } : { type: 'application', id: token.clientId },
-    applicationId: token.clientId,
-    object: { type: loaded.uid.type, id: untrusted(loaded.uid.id, 64) },
-    action: catalog.action,
-    decision: allowed ? 'allow' : 'deny',
-    reason: allowed
-      ? decision.reasons.join(',')
-      : loaded.object === null
-        ? 'not_found'
-        : decision.errors.length > 0
-          ? 'evaluation_error'
-          : 'no_permit',
-    policyVersion: decision.policyVersion,
-    context: requestContext(req),
-    details: {
-      jti: token.jti,
-      ...(decision.errors.length > 0 ? { errors: decision.errors.slice(0, 3).map((e) => untrusted(e, 200)) } : {}),
-    },
-  });
+  const record = (action: string, resource: LoadedResource, d: Decision, ok: boolean) =>
+    deps.audit.append(deps.db, {
+      type: 'authz.decision',
+      actor:
+        principal?.kind === 'user'
+          ? { type: 'user', id: principal.userId }
+          : { type: 'application', id: token.clientId },
+      applicationId: token.clientId,
+      tenantId: resource.tenantId ?? loaded.tenantId ?? homeTenant(principalEntity),
+      object: { type: resource.uid.type, id: untrusted(resource.uid.id, 64) },
+      action,
+      decision: ok ? 'allow' : 'deny',
+      reason: ok
+        ? d.reasons.join(',')
+        : resource.object === null
+          ? 'not_found'
+          : d.errors.length > 0
+            ? 'evaluation_error'
+            : 'no_permit',
+      policyVersion: d.policyVersion,
+      context: requestContext(req),
+      details: {
+        jti: token.jti,
+        ...(!ok && d.reasons.length > 0 ? { forbiddenBy: d.reasons.slice(0, 5) } : {}),
+        ...(d.errors.length > 0 ? { errors: d.errors.slice(0, 3).map((e) => untrusted(e, 200)) } : {}),
+      },
+    });
+  await record(catalog.action, loaded, decision, allowed);
   if (!allowed) {
+    const reason = decision.reasons.map((id) => spec.denialReasons?.[id]).find((r) => r !== undefined);
     if (visible)
       throw new CarapaceError('ERR_FORBIDDEN', 'you may see this object but not do this to it', {
         action: catalog.action,
+        ...(reason ? { reason } : {}),
       });
     throw notFound();
+  }
+  if (spec.within && principalEntity) {
+    const inner = await spec.within.resource(req, loaded, principal as Principal);
+    const d = deps.decisions.decide(
+      cedarRequest({
+        principal: principalEntity,
+        action: spec.within.action,
+        resource: inner.resource,
+        token,
+        caller: own,
+        extra: { ...extra, ...inner.context },
+      }),
+    );
+    const ok = d.decision === 'allow' && inner.resource.object !== null;
+    await record(spec.within.action, inner.resource, d, ok);
+    if (!ok) throw notFound();
+    req.authorized = { object: inner.resource.object, principal: principal as Principal, decision: d };
+    return;
   }
   req.authorized = { object: loaded.object, principal: principal as Principal, decision };
 }
@@ -176,20 +224,10 @@ export async function decideEach(
   return Promise.all(
     resources.map(async (r) => {
       if (r.object === null) return false;
-      const own = await deps.load.callerContext(principal, r.vehicleId, null);
+      const caller = await deps.load.callerContext(principal, r.vehicleId, null);
       return (
-        deps.decisions.decide({
-          principal: entity.uid,
-          action,
-          resource: r.uid,
-          context: {
-            client: token.clientId,
-            scopes: [...token.scopes].sort(),
-            mfa: token.acr === ACR.mfa,
-            ...own.context,
-          },
-          entities: [entity, ...r.entities, ...own.entities],
-        }).decision === 'allow'
+        deps.decisions.decide(cedarRequest({ principal: entity, action, resource: r, token, caller })).decision ===
+        'allow'
       );
     }),
   );

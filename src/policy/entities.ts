@@ -17,6 +17,17 @@ export interface LoadedResource<T = unknown> {
   object: T | null;
   /** The vehicle the object concerns, if any: where the caller's own delegation or grant is looked up. */
   vehicleId?: string | null;
+  /** The tenant the object belongs to, when it exists: recorded with every decision about it. */
+  tenantId?: string | null;
+}
+
+/** The tenant of a vehicle: its fleet, or else its owner's household. */
+function vehicleTenant(rels: RelationshipRow[]): string | null {
+  return (
+    rels.find((r) => r.kind === 'fleet_vehicle')?.tenant_id ??
+    rels.find((r) => r.kind === 'ownership')?.tenant_id ??
+    null
+  );
 }
 
 const refs = (type: string, ids: Iterable<string>): CedarValueJson[] =>
@@ -149,6 +160,7 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
         entities: [vehicleEntity(id, row ? rels : [])],
         object: row ? { ...row, relationships: rels } : null,
         vehicleId: id,
+        tenantId: row ? vehicleTenant(rels) : null,
       };
     },
 
@@ -193,6 +205,7 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
         uid: { type: 'Tenant', id },
         entities: [{ uid: { type: 'Tenant', id }, attrs: { kind: row?.kind ?? '' } }],
         object: row ?? null,
+        tenantId: row?.id ?? null,
       };
     },
 
@@ -210,6 +223,7 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
           },
         ],
         object: row ?? null,
+        tenantId: row?.tenant_id ?? null,
       };
     },
 
@@ -228,6 +242,7 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
         uid: { type: 'Platform', id: 'carapace' },
         entities: [{ uid: { type: 'Platform', id: 'carapace' }, attrs: { operator: ref('Tenant', operator) } }],
         object: oem ? { operatorTenantId: operator } : null,
+        tenantId: oem?.id ?? null,
       };
     },
 
@@ -256,6 +271,7 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
         entities: [{ uid: { type, id }, attrs }, vehicleEntity(vehicleId, row ? rels : [])],
         object: row ?? null,
         vehicleId: row?.vehicle_id ?? null,
+        tenantId: row ? vehicleTenant(rels) : null,
       };
     },
 
@@ -276,6 +292,7 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
         entities: [{ uid: { type: 'DelegationInvite', id }, attrs }, vehicleEntity(vehicleId, row ? rels : [])],
         object: row ?? null,
         vehicleId: row?.vehicle_id ?? null,
+        tenantId: row ? vehicleTenant(rels) : null,
       };
     },
 
@@ -301,6 +318,7 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
         entities,
         object: row ? { ...row, status } : null,
         vehicleId: row?.vehicle_id ?? null,
+        tenantId: row?.dealer_tenant_id ?? null,
       };
     },
 
@@ -319,6 +337,7 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
         entities: [{ uid: { type: 'SupportCase', id }, attrs }],
         object: row ?? null,
         vehicleId: row?.vehicle_id ?? null,
+        tenantId: row?.operator_tenant_id ?? null,
       };
     },
 

@@ -19,3 +19,4 @@ export {
   type Authorized,
 } from './enforcement.js';
 export { apiRoute, load, param, closed, NoQuery, Id, NullableString } from './route-kit.js';
+export { cedarRequest, type TokenFacts } from './request.js';
