@@ -1,0 +1,140 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CarapaceClient } from '../src/client/index.js';
+import { currentTotp, readScenario } from '../src/identity/index.js';
+import { startTestCarapace, type TestCarapace } from '../src/testing/carapace.js';
+
+const scenario = readScenario('scenarios/demo.yaml');
+const engines = ['sqlite' as const, ...(process.env.DATABASE_URL ? ['postgres' as const] : [])];
+
+// Access rules that used to live in handlers are Cedar policies now: each refusal is the policy's, and
+// leaves a deny event naming the actor, the tenant, the object, the action, the reason and the request.
+describe.each(engines)('access decisions in the policies (%s)', (database) => {
+  let cp: TestCarapace;
+  let carId = '';
+  let household = '';
+  // One sign-in: a one-time code is good once. The token holds lock and climate, not charging.
+  let alice: CarapaceClient;
+
+  const login = async (key: string, scopes: string[], clientId = 'carapace-owner-app') => {
+    const u = scenario.users.find((x) => x.key === key)!;
+    const c = await CarapaceClient.create({
+      baseUrl: cp.config.publicBaseUrl,
+      ca: cp.ca,
+      clientId,
+      redirectUri: 'http://127.0.0.1/callback',
+    });
+    await c.login({
+      email: u.email,
+      password: u.password,
+      scopes,
+      ...(u.totp ? { totp: () => currentTotp(u.totp!, new Date()) } : {}),
+    });
+    return c;
+  };
+  const userId = async (key: string) => {
+    const email = scenario.users.find((x) => x.key === key)!.email;
+    const row = await cp.platform.storage.db
+      .selectFrom('users')
+      .select(['id'])
+      .where('email', '=', email)
+      .executeTakeFirstOrThrow();
+    return row.id;
+  };
+  const denyEvent = async (requestId: string, action: string) => {
+    const events = await cp.platform.audit.list({ requestId, type: 'authz.decision', decision: 'deny' });
+    return events.find((e) => e.action === action);
+  };
+
+  beforeAll(async () => {
+    cp = await startTestCarapace({ database, overrides: { seedDemo: true } });
+    const db = cp.platform.storage.db;
+    carId = (
+      await db.selectFrom('vehicles').select(['id']).where('vin', '=', '5YJ3E1EA7KF000001').executeTakeFirstOrThrow()
+    ).id;
+    household = (
+      await db.selectFrom('tenants').select(['id']).where('name', '=', "Alice's household").executeTakeFirstOrThrow()
+    ).id;
+    alice = await login('alice', ['openid', 'vehicle:read_status', 'vehicle:lock', 'vehicle:climate']);
+  }, 120_000);
+  afterAll(async () => cp?.stop());
+
+  it("refuses a command outside the token's per-command scope, by policy, with a deny event", async () => {
+    const r = await alice.api(
+      'POST',
+      `/v1/vehicles/${carId}/commands`,
+      { command: 'charge_start' },
+      {
+        'idempotency-key': 'scope-1',
+      },
+    );
+    expect(r.status).toBe(403);
+    expect(r.json).toMatchObject({ code: 'ERR_FORBIDDEN', reason: 'missing_scope' });
+    const event = await denyEvent(String(r.headers['x-request-id']), 'vehicle:command');
+    expect(event).toMatchObject({
+      actor: { type: 'user', id: await userId('alice') },
+      tenantId: household,
+      object: { type: 'Vehicle', id: carId },
+      reason: 'no_permit',
+      details: expect.objectContaining({ forbiddenBy: ['commands.missing-scope'] }),
+    });
+    const jobs = await cp.platform.storage.db
+      .selectFrom('command_jobs')
+      .select(['id'])
+      .where('vehicle_id', '=', carId)
+      .where('command', '=', 'charge_start')
+      .execute();
+    expect(jobs).toEqual([]);
+  });
+
+  it("hides the owner's job from a driver of the car (404 like a missing job), with a deny event", async () => {
+    // The job exists whether or not the vehicle's state lets it run: a rejection still names it.
+    const made = await alice.api(
+      'POST',
+      `/v1/vehicles/${carId}/commands`,
+      { command: 'climate', params: { on: true } },
+      { 'idempotency-key': 'job-visibility-1' },
+    );
+    const jobId = ((made.json as { id?: string; job?: string }).id ?? (made.json as { job?: string }).job) as string;
+    expect(jobId).toMatch(/^[0-9a-f-]{36}$/);
+    expect((await alice.api('GET', `/v1/vehicles/${carId}/commands/${jobId}`)).status).toBe(200);
+
+    const dana = await login('dana', ['openid', 'vehicle:read_status', 'vehicle:lock']);
+    const r = await dana.api('GET', `/v1/vehicles/${carId}/commands/${jobId}`);
+    const missing = await dana.api('GET', `/v1/vehicles/${carId}/commands/00000000-0000-4000-8000-000000000000`);
+    expect(r.status).toBe(404);
+    expect(missing.status).toBe(404);
+    const strip = (j: unknown) => ({ ...(j as Record<string, unknown>), instance: '' });
+    expect(strip(r.json)).toEqual(strip(missing.json));
+    const event = await denyEvent(String(r.headers['x-request-id']), 'command_job:read');
+    expect(event).toMatchObject({
+      actor: { type: 'user', id: await userId('dana') },
+      tenantId: household,
+      object: { type: 'CommandJob', id: jobId },
+      reason: 'no_permit',
+    });
+    // The driver's own vehicle-level right is intact: the refusal is about this job only.
+    const allowed = await cp.platform.audit.list({
+      requestId: String(r.headers['x-request-id']),
+      type: 'authz.decision',
+      decision: 'allow',
+    });
+    expect(allowed.map((e) => e.action)).toEqual(['vehicle:read_command']);
+  });
+
+  it('refuses a support agent an account outside their cases, with a deny event in their tenant', async () => {
+    const sam = await login('sam', ['openid', 'vehicle:read_status', 'support:read'], 'carapace-support-console');
+    const bob = await userId('bob');
+    const r = await sam.api('GET', `/v1/accounts/${bob}`);
+    expect(r.status).toBe(404);
+    const operator = await cp.platform.storage.db
+      .selectFrom('tenants')
+      .select(['id'])
+      .where('kind', '=', 'oem')
+      .executeTakeFirstOrThrow();
+    expect(await denyEvent(String(r.headers['x-request-id']), 'account:read')).toMatchObject({
+      actor: { type: 'user', id: await userId('sam') },
+      tenantId: operator.id,
+      object: { type: 'Account', id: bob },
+    });
+  });
+});
