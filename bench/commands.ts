@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CarapaceClient } from '../src/client/index.js';
 import { runFleet, unitsIn } from '../src/simulator/index.js';
-import { freePort } from '../src/testing/carapace.js';
+import { freePort } from '../src/testing/index.js';
 import { openStorage } from '../src/storage/index.js';
 
 const run = promisify(execFile);

@@ -9,7 +9,7 @@
  */
 import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
-import { startTestCarapace } from '../src/testing/carapace.js';
+import { startTestCarapace } from '../src/testing/index.js';
 import { GatewayClient, httpsRequest } from '../src/vehicle-sdk/index.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { freePort } from '../src/testing/carapace.js';
+import { freePort } from '../src/testing/index.js';
 import {
   canonicalMessage,
   GatewayClient,

@@ -12,7 +12,8 @@ import https from 'node:https';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CarapaceClient } from '../src/client/index.js';
-import { currentTotp, readScenario } from '../src/identity/index.js';
+import { currentTotp } from '../src/identity/index.js';
+import { readScenario } from '../src/server/index.js';
 
 const [email, command, paramsJson] = process.argv.slice(2);
 if (!email || !command) {

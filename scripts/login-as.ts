@@ -9,7 +9,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { CarapaceClient, DpopKey, request } from '../src/client/index.js';
-import { currentTotp, readScenario } from '../src/identity/index.js';
+import { currentTotp } from '../src/identity/index.js';
+import { readScenario } from '../src/server/index.js';
 
 const email = process.argv[2];
 if (!email) {

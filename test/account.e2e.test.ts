@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CarapaceClient } from '../src/client/index.js';
 import { currentTotp } from '../src/identity/index.js';
 import { httpsRequest } from '../src/vehicle-sdk/index.js';
-import { startTestCarapace, type TestCarapace } from '../src/testing/carapace.js';
+import { startTestCarapace, type TestCarapace } from '../src/testing/index.js';
 
 const APP = { clientId: 'carapace-fleet-console', redirectUri: 'http://127.0.0.1/callback' };
 

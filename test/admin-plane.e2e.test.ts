@@ -1,8 +1,8 @@
 import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestCarapace, type TestCarapace } from '../src/testing/carapace.js';
-import { foreignCa, signLeaf, testKey } from '../src/testing/certificates.js';
-import { rawRequest } from '../src/testing/raw-request.js';
+import { startTestCarapace, type TestCarapace } from '../src/testing/index.js';
+import { foreignCa, signLeaf, testKey } from '../src/testing/index.js';
+import { rawRequest } from '../src/testing/index.js';
 import { type GatewayClient, httpsRequest } from '../src/vehicle-sdk/index.js';
 
 describe('admin plane and listener separation', () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rotateSigningKeys } from '../src/auth/index.js';
-import { createRedisReplayStore } from '../src/auth/replay-store.js';
+import { createRedisReplayStore } from '../src/auth/index.js';
 import {
   CarapaceClient,
   CarapaceClientError,
@@ -16,7 +16,7 @@ import {
 } from '../src/client/index.js';
 import { currentTotp } from '../src/identity/index.js';
 import { certificateThumbprint } from '../src/pki/index.js';
-import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/carapace.js';
+import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
 
 const ALICE = { email: 'alice@example.com', password: 'demo-alice-password', totpSecret: 'JBSWY3DPEHPK3PXPALICE234' };
 const OWNER_APP = { clientId: 'carapace-owner-app', redirectUri: 'http://127.0.0.1/callback' };

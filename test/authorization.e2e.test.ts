@@ -3,10 +3,11 @@ import { join } from 'node:path';
 import type { JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CarapaceClient, type ClientResponse, request, ServiceSession } from '../src/client/index.js';
-import { currentTotp, readScenario } from '../src/identity/index.js';
-import { startTestCarapace, type TestCarapace } from '../src/testing/carapace.js';
-import { rawRequest } from '../src/testing/raw-request.js';
-import { APP_FOR_ROLE } from '../src/authz-matrix/world.js';
+import { currentTotp } from '../src/identity/index.js';
+import { readScenario } from '../src/server/index.js';
+import { startTestCarapace, type TestCarapace } from '../src/testing/index.js';
+import { rawRequest } from '../src/testing/index.js';
+import { APP_FOR_ROLE } from '../src/authz-matrix/index.js';
 
 const scenario = readScenario('scenarios/demo.yaml');
 type Caller = { api(method: string, path: string, body?: unknown): Promise<ClientResponse> };

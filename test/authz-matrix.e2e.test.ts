@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MATRIX_ROUTES, runMatrix, summaryLine } from '../src/authz-matrix/index.js';
-import { readScenario } from '../src/identity/index.js';
-import { startTestCarapace, type TestCarapace } from '../src/testing/carapace.js';
+import { readScenario } from '../src/server/index.js';
+import { startTestCarapace, type TestCarapace } from '../src/testing/index.js';
 
 describe('authorization matrix on the demo scenario', () => {
   let cp: TestCarapace;

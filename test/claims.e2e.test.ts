@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CarapaceClient } from '../src/client/index.js';
-import { startTestCarapace, testEngines, type TestCarapace } from '../src/testing/carapace.js';
+import { startTestCarapace, testEngines, type TestCarapace } from '../src/testing/index.js';
 import { GatewayClient } from '../src/vehicle-sdk/index.js';
 
 describe.each(testEngines())('claiming a vehicle with the code inside it (%s)', (database) => {

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildProgram } from '../src/cli/program.js';
-import * as x509 from '../src/platform/x509.js';
+import { buildProgram } from '../src/cli/index.js';
+import { x509 } from '../src/platform/index.js';
 
 const run = promisify(execFile);
 const CLI = ['--import', 'tsx', join(import.meta.dirname, '../src/cli/main.ts')];

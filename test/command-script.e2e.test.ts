@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestCarapace, type TestCarapace } from '../src/testing/carapace.js';
+import { startTestCarapace, type TestCarapace } from '../src/testing/index.js';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..');

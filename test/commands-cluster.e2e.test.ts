@@ -4,9 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CarapaceClient } from '../src/client/index.js';
 import { loadConfig } from '../src/config/index.js';
 import { currentTotp } from '../src/identity/index.js';
-import { createLogger } from '../src/platform/log.js';
-import { type RunningCarapace, startCarapace } from '../src/server/serve.js';
-import { freePort, startTestCarapace, type TestCarapace, testEngines } from '../src/testing/carapace.js';
+import { createLogger } from '../src/platform/index.js';
+import { type RunningCarapace, startCarapace } from '../src/server/index.js';
+import { freePort, startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
 import { CommandChannel, EnvelopeVerifier, GatewayClient, VehicleModel } from '../src/vehicle-sdk/index.js';
 
 /**

@@ -4,9 +4,10 @@ import type { JWK } from 'jose';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CarapaceClient, ServiceSession } from '../src/client/index.js';
-import { currentTotp, readScenario } from '../src/identity/index.js';
-import { FixedClock } from '../src/platform/clock.js';
-import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/carapace.js';
+import { currentTotp } from '../src/identity/index.js';
+import { readScenario } from '../src/server/index.js';
+import { FixedClock } from '../src/platform/index.js';
+import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
 import {
   type AckClaims,
   CommandChannel,

@@ -1,4 +1,4 @@
-import { parseCanonical, sha256 } from '../src/vehicle-sdk/command-envelope.js';
+import { parseCanonical, sha256 } from '../src/vehicle-sdk/index.js';
 
 export {
   CommandChannel,

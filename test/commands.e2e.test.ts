@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { CarapaceClient } from '../src/client/index.js';
-import { currentTotp, readScenario } from '../src/identity/index.js';
-import { startTestCarapace, type TestCarapace } from '../src/testing/carapace.js';
+import { currentTotp } from '../src/identity/index.js';
+import { readScenario } from '../src/server/index.js';
+import { startTestCarapace, type TestCarapace } from '../src/testing/index.js';
 import {
   CommandChannel,
   EnvelopeVerifier,

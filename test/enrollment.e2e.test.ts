@@ -1,8 +1,8 @@
 import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FixedClock } from '../src/platform/clock.js';
-import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/carapace.js';
-import * as x509 from '../src/platform/x509.js';
+import { FixedClock } from '../src/platform/index.js';
+import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
+import { x509 } from '../src/platform/index.js';
 import { createCsr, GatewayClient, GatewayError, generateDeviceKey, httpsRequest } from '../src/vehicle-sdk/index.js';
 
 const DAY = 86400_000;

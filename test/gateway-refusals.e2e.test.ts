@@ -1,8 +1,8 @@
 import { type webcrypto } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IdentityUri } from '../src/pki/index.js';
-import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/carapace.js';
-import { foreignCa, signLeaf, testKey } from '../src/testing/certificates.js';
+import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
+import { foreignCa, signLeaf, testKey } from '../src/testing/index.js';
 import { type GatewayClient, httpsRequest } from '../src/vehicle-sdk/index.js';
 
 /**

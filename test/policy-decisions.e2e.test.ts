@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CarapaceClient } from '../src/client/index.js';
-import { currentTotp, readScenario } from '../src/identity/index.js';
+import { currentTotp } from '../src/identity/index.js';
+import { readScenario } from '../src/server/index.js';
 import { startTestCarapace, type TestCarapace } from '../src/testing/carapace.js';
 
 const scenario = readScenario('scenarios/demo.yaml');

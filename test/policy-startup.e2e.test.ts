@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PolicySetError } from '../src/policy/index.js';
-import { startTestCarapace } from '../src/testing/carapace.js';
+import { startTestCarapace } from '../src/testing/index.js';
 
 describe('policy set at start', () => {
   it('refuses to start with a policy that does not validate, and starts with the shipped set', async () => {

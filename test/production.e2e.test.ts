@@ -5,14 +5,15 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createAuditLog } from '../src/audit/index.js';
 import { loadConfig } from '../src/config/index.js';
-import { systemClock } from '../src/platform/clock.js';
-import { createLogger } from '../src/platform/log.js';
+import { systemClock } from '../src/platform/index.js';
+import { createLogger } from '../src/platform/index.js';
 import { createFileKeyProvider, importAuthority } from '../src/pki/index.js';
-import { seedFromFile } from '../src/server/seeding.js';
-import { DEMO_SCENARIO, startCarapace } from '../src/server/serve.js';
-import { migrateToLatest, openStorage } from '../src/storage/index.js';
-import { freePort } from '../src/testing/carapace.js';
-import { caCertificate, leafCertificate } from '../src/testing/certificates.js';
+import { seedFromFile } from '../src/server/index.js';
+import { DEMO_SCENARIO, startCarapace } from '../src/server/index.js';
+import { openStorage } from '../src/storage/index.js';
+import { migrateDatabase } from '../src/server/index.js';
+import { freePort } from '../src/testing/index.js';
+import { caCertificate, leafCertificate } from '../src/testing/index.js';
 import { GatewayClient, httpsRequest } from '../src/vehicle-sdk/index.js';
 import { fileURLToPath } from 'node:url';
 
@@ -33,7 +34,7 @@ describe('production mode', () => {
 
     // `carapace pki import`, three times: the manufacturer's key stays at the factory.
     const storage = await openStorage({ url: null, schema: 'public', dataDir });
-    await migrateToLatest(storage.db);
+    await migrateDatabase(storage.db);
     const deps = {
       db: storage.db,
       keys: createFileKeyProvider(join(dataDir, 'pki')),

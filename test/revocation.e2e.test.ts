@@ -1,10 +1,10 @@
 import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../src/platform/log.js';
-import * as x509 from '../src/platform/x509.js';
-import { createPlatform } from '../src/server/platform.js';
-import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/carapace.js';
+import { createLogger } from '../src/platform/index.js';
+import { x509 } from '../src/platform/index.js';
+import { createPlatform } from '../src/server/index.js';
+import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
 import { type GatewayClient, httpsRequest } from '../src/vehicle-sdk/index.js';
 
 const admin = (cp: TestCarapace, method: string, path: string, body?: unknown) =>

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/index.js';
-import { DEMO_SCENARIO } from '../src/server/serve.js';
-import { seedFromFile } from '../src/server/seeding.js';
-import { startTestCarapace } from '../src/testing/carapace.js';
+import { DEMO_SCENARIO } from '../src/server/index.js';
+import { seedFromFile } from '../src/server/index.js';
+import { startTestCarapace } from '../src/testing/index.js';
 import { GatewayClient } from '../src/vehicle-sdk/index.js';
 import { readFileSync, statSync } from 'node:fs';
 import { decodeJwt, type JWK } from 'jose';

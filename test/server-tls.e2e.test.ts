@@ -9,9 +9,9 @@ import {
   ExtendedKeyUsageExtension,
   SubjectAlternativeNameExtension,
   X509CertificateGenerator,
-} from '../src/platform/x509.js';
-import { startTestCarapace } from '../src/testing/carapace.js';
-import { foreignCa, testKey } from '../src/testing/certificates.js';
+} from '../src/platform/index.js';
+import { startTestCarapace } from '../src/testing/index.js';
+import { foreignCa, testKey } from '../src/testing/index.js';
 
 describe('operator-supplied server certificate', () => {
   it('is served on every listener instead of the development one', async () => {

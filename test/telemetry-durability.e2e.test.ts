@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openStorage } from '../src/storage/index.js';
-import { freePort, testEngines } from '../src/testing/carapace.js';
+import { freePort, testEngines } from '../src/testing/index.js';
 import { GatewayClient, MemorySequenceStore, TelemetrySigner } from '../src/vehicle-sdk/index.js';
 
 const run = promisify(execFile);

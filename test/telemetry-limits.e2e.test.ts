@@ -1,10 +1,10 @@
 import { createPublicKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FixedClock } from '../src/platform/clock.js';
-import { createLogger } from '../src/platform/log.js';
-import { createPlatform, type Platform } from '../src/server/platform.js';
-import { createMemoryRateCounter, createRedisRateCounter } from '../src/telemetry/rate-limit.js';
-import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/carapace.js';
+import { FixedClock } from '../src/platform/index.js';
+import { createLogger } from '../src/platform/index.js';
+import { createPlatform, type Platform } from '../src/server/index.js';
+import { createMemoryRateCounter, createRedisRateCounter } from '../src/telemetry/index.js';
+import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
 import type { TelemetryReceipt } from '../src/vehicle-sdk/index.js';
 import { postRaw, telemetryDevice, wire } from './telemetry-support.js';
 

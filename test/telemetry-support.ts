@@ -1,4 +1,4 @@
-import type { TestCarapace } from '../src/testing/carapace.js';
+import type { TestCarapace } from '../src/testing/index.js';
 import {
   type GatewayClient,
   httpsRequest,

@@ -5,8 +5,8 @@ import { promisify } from 'node:util';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CarapaceClient, request } from '../src/client/index.js';
-import { FixedClock } from '../src/platform/clock.js';
-import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/carapace.js';
+import { FixedClock } from '../src/platform/index.js';
+import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
 import {
   type GatewayClient,
   MemorySequenceStore,

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CarapaceClient, ServiceSession } from '../src/client/index.js';
-import { startTestCarapace, type TestCarapace } from '../src/testing/carapace.js';
+import { startTestCarapace, type TestCarapace } from '../src/testing/index.js';
 import { GatewayClient } from '../src/vehicle-sdk/index.js';
 import { signerFor, wire } from './telemetry-support.js';
 

@@ -1,9 +1,9 @@
 import type { TLSSocket } from 'node:tls';
 import type { FastifyRequest } from 'fastify';
 import type { AuditLog } from '../audit/index.js';
-import type { App } from '../http/app.js';
-import type { RequestHook } from '../http/route-definition.js';
-import { auditIdentity, type Refusal, refuseRequest } from '../http/refusal.js';
+import type { App } from '../http/index.js';
+import type { RequestHook } from '../http/index.js';
+import { auditIdentity, type Refusal, refuseRequest } from '../http/index.js';
 import { certificateFacts, type Pki } from '../pki/index.js';
 
 /** An operator authenticated by an admin-plane certificate. */

@@ -1,10 +1,10 @@
 import { Type } from '@sinclair/typebox';
 import type { AuditLog } from '../audit/index.js';
 import type { Directory } from '../identity/index.js';
-import type { RouteRegistrar } from '../http/route-definition.js';
-import type { CatalogEntry } from '../http/catalog.js';
-import { requestContext } from '../http/context.js';
-import { CarapaceError } from '../platform/errors.js';
+import type { RouteRegistrar } from '../http/index.js';
+import type { CatalogEntry } from '../http/index.js';
+import { requestContext } from '../http/index.js';
+import { CarapaceError } from '../platform/index.js';
 import { getDevice, parseRevocationReason, type Pki, REVOCATION_REASONS } from '../pki/index.js';
 import { operatorOf } from './operator-auth.js';
 

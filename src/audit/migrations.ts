@@ -1,6 +1,6 @@
-import { makeAppendOnly } from '../storage/append-only.js';
+import { makeAppendOnly } from '../storage/index.js';
 import type { Kysely, Migration } from 'kysely';
-import { dialectOf } from '../storage/dialect.js';
+import { dialectOf } from '../storage/index.js';
 
 /** Audit schema: one append-only table, guarded by triggers on both engines. */
 export const auditMigrations: Record<string, Migration> = {

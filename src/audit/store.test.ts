@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FixedClock } from '../platform/clock.js';
-import { testDatabases } from '../testing/databases.js';
+import { FixedClock } from '../platform/index.js';
+import { testDatabases } from '../testing/index.js';
 import { AuditSecretError, createAuditLog } from './index.js';
 
 describe.each(testDatabases())('audit log on $name', (target) => {

@@ -1,7 +1,7 @@
 import { type Insertable, type Kysely, type Selectable, sql } from 'kysely';
-import type { Clock } from '../platform/clock.js';
-import { newId } from '../platform/ids.js';
-import type { Database } from '../storage/schema.js';
+import type { Clock } from '../platform/index.js';
+import { newId } from '../platform/index.js';
+import type { Database } from '../storage/index.js';
 import type { AuditEvent, DetailValue, StoredAuditEvent } from './event.js';
 import { assertNoSecrets } from './secret-guard.js';
 import type { AuditEventRow } from './tables.js';

@@ -31,3 +31,8 @@ export interface AuditEventRow {
 export interface AuditTables {
   audit_events: AuditEventRow;
 }
+
+declare module '../storage/index.js' {
+  /** This module's tables, as part of the one database every module shares (each touches only its own). */
+  interface Database extends AuditTables {}
+}

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { SecretBox } from '../identity/index.js';
-import type { Clock } from '../platform/clock.js';
-import type { Database } from '../storage/schema.js';
+import type { Clock } from '../platform/index.js';
+import type { Database } from '../storage/index.js';
 
 /** What the adapter needs. */
 export interface AdapterDeps {

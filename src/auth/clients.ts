@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { AdapterPayload, JWKS } from 'oidc-provider';
-import type { Database } from '../storage/schema.js';
+import type { Database } from '../storage/index.js';
 import { IdentityUri } from '../pki/index.js';
 import { DEVICE_SCOPES } from './scopes.js';
 

@@ -5,9 +5,9 @@ import type Provider from 'oidc-provider';
 import type { AuditLog } from '../audit/index.js';
 import type { Config } from '../config/index.js';
 import type { SecretBox } from '../identity/index.js';
-import type { Clock } from '../platform/clock.js';
-import type { Logger } from '../platform/log.js';
-import type { Database } from '../storage/schema.js';
+import type { Clock } from '../platform/index.js';
+import type { Logger } from '../platform/index.js';
+import type { Database } from '../storage/index.js';
 import { sweepExpiredPayloads } from './adapter.js';
 import { createMemoryFailureCounter, createRedisFailureCounter, LoginThrottle } from './login-throttle.js';
 import { OAUTH_PREFIX } from './oauth-routes.js';
@@ -106,3 +106,4 @@ export async function createAuth(deps: {
     },
   };
 }
+export { createRedisReplayStore } from './replay-store.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FixedClock } from '../platform/clock.js';
+import { FixedClock } from '../platform/index.js';
 import {
   createMemoryFailureCounter,
   createRedisFailureCounter,

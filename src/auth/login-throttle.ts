@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { Clock } from '../platform/clock.js';
+import type { Clock } from '../platform/index.js';
 
 /** Limits of failed sign-ins. */
 export interface ThrottleLimits {

@@ -1,8 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import type { HTTPMethods } from 'fastify';
 import type Provider from 'oidc-provider';
-import type { Authentication, RouteRegistrar } from '../http/route-definition.js';
-import type { CatalogEntry } from '../http/catalog.js';
+import type { Authentication, RouteRegistrar } from '../http/index.js';
+import type { CatalogEntry } from '../http/index.js';
 
 /** Where the authorization server lives on a listener; the issuer URL ends with it. */
 export const OAUTH_PREFIX = '/oauth';

@@ -5,11 +5,11 @@ import type { Kysely } from 'kysely';
 import Provider, { type Configuration, errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { AuditLog } from '../audit/index.js';
 import type { SecretBox } from '../identity/index.js';
-import type { Clock } from '../platform/clock.js';
-import { writePrivateFile } from '../platform/files.js';
-import type { Logger } from '../platform/log.js';
+import type { Clock } from '../platform/index.js';
+import { writePrivateFile } from '../platform/index.js';
+import type { Logger } from '../platform/index.js';
 import { IdentityUri } from '../pki/index.js';
-import type { Database } from '../storage/schema.js';
+import type { Database } from '../storage/index.js';
 import { createAdapterFactory } from './adapter.js';
 import { createClientLookup, DEVICE_CLIENT_PREFIX } from './clients.js';
 import {

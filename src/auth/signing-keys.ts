@@ -3,9 +3,9 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/index.js';
-import type { Clock } from '../platform/clock.js';
-import { writePrivateFile } from '../platform/files.js';
-import type { Database } from '../storage/schema.js';
+import type { Clock } from '../platform/index.js';
+import { writePrivateFile } from '../platform/index.js';
+import type { Database } from '../storage/index.js';
 
 /** The token signing key set as the authorization server and the verifier need it. */
 export interface SigningKeySet {

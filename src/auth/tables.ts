@@ -29,3 +29,8 @@ export interface AuthTables {
   oidc_payloads: OidcPayloadRow;
   token_signing_keys: TokenSigningKeyRow;
 }
+
+declare module '../storage/index.js' {
+  /** This module's tables, as part of the one database every module shares (each touches only its own). */
+  interface Database extends AuthTables {}
+}

@@ -2,12 +2,12 @@ import type { TLSSocket } from 'node:tls';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import { type AuditLog, untrusted } from '../audit/index.js';
-import type { App } from '../http/app.js';
-import type { RequestHook, TokenRequirement } from '../http/route-definition.js';
-import { requestContext } from '../http/context.js';
-import { sendProblem } from '../http/problem.js';
+import type { App } from '../http/index.js';
+import type { RequestHook, TokenRequirement } from '../http/index.js';
+import { requestContext } from '../http/index.js';
+import { sendProblem } from '../http/index.js';
 import { certificateThumbprint } from '../pki/index.js';
-import type { Database } from '../storage/schema.js';
+import type { Database } from '../storage/index.js';
 import { TokenRefusal, type TokenVerifier, type VerifiedToken } from './verifier.js';
 
 declare module 'fastify' {

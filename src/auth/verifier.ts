@@ -8,7 +8,7 @@ import {
   type JWK,
   jwtVerify,
 } from 'jose';
-import type { Clock } from '../platform/clock.js';
+import type { Clock } from '../platform/index.js';
 import type { ReplayStore } from './replay-store.js';
 
 /** Why a token was refused; `error` is the RFC 6750 / RFC 9449 error code for WWW-Authenticate. */

@@ -1,4 +1,4 @@
-import type { Scenario } from '../identity/seed.js';
+import type { Scenario } from '../server/index.js';
 import type { Caller } from './sessions.js';
 import type { World } from './world.js';
 

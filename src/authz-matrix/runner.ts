@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Scenario } from '../identity/seed.js';
+import type { Scenario } from '../server/index.js';
 import { expect as expected, type Expectation } from './oracle.js';
 import { type Ids, resolveIds } from './resolve.js';
 import { MATRIX_ROUTES, type MatrixRoute, NO_JOB } from './routes.js';

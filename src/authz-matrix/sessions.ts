@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JWK } from 'jose';
 import { CarapaceClient, type ClientResponse, ServiceSession } from '../client/index.js';
-import { currentTotp } from '../identity/credentials.js';
-import type { Scenario } from '../identity/seed.js';
+import { currentTotp } from '../identity/index.js';
+import type { Scenario } from '../server/index.js';
 import type { World } from './world.js';
 
 /** Something that calls the API as one persona. */

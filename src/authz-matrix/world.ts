@@ -1,4 +1,4 @@
-import type { Scenario } from '../identity/seed.js';
+import type { Scenario } from '../server/index.js';
 
 /** A persona as the matrix sees it: a person signed in through their app, or a partner service. */
 export interface MatrixPersona {

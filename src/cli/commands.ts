@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { writePrivateFile } from '../platform/files.js';
+import { writePrivateFile } from '../platform/index.js';
 import { runFleet, unitsIn } from '../simulator/index.js';
 import { configFrom, type GlobalOptions, withPlatform } from './context.js';
 

@@ -1,6 +1,6 @@
 import { type Config, loadConfig } from '../config/index.js';
-import { createLogger, type Logger } from '../platform/log.js';
-import { createPlatform, type Platform } from '../server/platform.js';
+import { createLogger, type Logger } from '../platform/index.js';
+import { createPlatform, type Platform } from '../server/index.js';
 
 /** Options every subcommand accepts. */
 export interface GlobalOptions {

@@ -2,9 +2,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { createAuditLog } from '../audit/index.js';
-import { systemClock } from '../platform/clock.js';
-import { CarapaceError } from '../platform/errors.js';
-import { writePrivateFile } from '../platform/files.js';
+import { systemClock } from '../platform/index.js';
+import { CarapaceError } from '../platform/index.js';
+import { writePrivateFile } from '../platform/index.js';
 import {
   createFileKeyProvider,
   importAuthority,
@@ -12,7 +12,8 @@ import {
   REVOCATION_REASONS,
   type VehicleBinding,
 } from '../pki/index.js';
-import { migrateToLatest, openStorage } from '../storage/index.js';
+import { openStorage } from '../storage/index.js';
+import { migrateDatabase } from '../server/index.js';
 import { configFrom, type GlobalOptions, withPlatform } from './context.js';
 
 const OPERATOR = { type: 'operator' as const, id: `cli:${process.env.USER ?? 'unknown'}` };
@@ -51,7 +52,7 @@ export function registerPki(program: Command): void {
         dataDir: config.dataDir,
       });
       try {
-        await migrateToLatest(storage.db, { schema: storage.schema });
+        await migrateDatabase(storage.db, { schema: storage.schema });
         const ca = await importAuthority(
           {
             db: storage.db,

@@ -1,15 +1,16 @@
 import { runMatrix, summaryLine } from '../authz-matrix/index.js';
-import { readScenario } from '../identity/seed.js';
+import { readScenario } from '../server/index.js';
 import { Command, CommanderError, Option } from 'commander';
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createAuditLog } from '../audit/index.js';
 import { rotateSigningKeys } from '../auth/index.js';
 import { renderConfigReference } from '../config/index.js';
-import { systemClock } from '../platform/clock.js';
-import { CarapaceError } from '../platform/errors.js';
-import { migrateToLatest, openStorage } from '../storage/index.js';
-import { formatPersonas, seedFromFile } from '../server/seeding.js';
+import { systemClock } from '../platform/index.js';
+import { CarapaceError } from '../platform/index.js';
+import { openStorage } from '../storage/index.js';
+import { migrateDatabase } from '../server/index.js';
+import { formatPersonas, seedFromFile } from '../server/index.js';
 import { configFrom, type GlobalOptions, withPlatform } from './context.js';
 import { registerPki } from './pki.js';
 import { registerServe } from './serve.js';
@@ -47,7 +48,7 @@ export function buildProgram(output?: CliOutput): Command {
         dataDir: config.dataDir,
       });
       try {
-        const report = await migrateToLatest(storage.db, { schema: storage.schema });
+        const report = await migrateDatabase(storage.db, { schema: storage.schema });
         process.stdout.write(
           `${storage.location}: applied ${report.applied.length} migration(s); ${report.total} known\n`,
         );
@@ -119,7 +120,7 @@ export function buildProgram(output?: CliOutput): Command {
           dataDir: config.dataDir,
         });
         try {
-          await migrateToLatest(storage.db, { schema: storage.schema });
+          await migrateDatabase(storage.db, { schema: storage.schema });
           const events = await createAuditLog({ db: storage.db, clock: systemClock }).list({
             type: opts.type,
             typePrefix: opts.typePrefix,

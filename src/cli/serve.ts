@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { createLogger } from '../platform/log.js';
-import { formatPersonas } from '../server/seeding.js';
-import { startCarapace } from '../server/serve.js';
+import { createLogger } from '../platform/index.js';
+import { formatPersonas } from '../server/index.js';
+import { startCarapace } from '../server/index.js';
 import { configFrom, type GlobalOptions } from './context.js';
 
 function banner(lines: string[]): void {

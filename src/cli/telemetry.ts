@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { untrusted } from '../audit/index.js';
-import { CarapaceError } from '../platform/errors.js';
+import { CarapaceError } from '../platform/index.js';
 import { type GlobalOptions, withPlatform } from './context.js';
 
 const OPERATOR = { type: 'operator' as const, id: `cli:${process.env.USER ?? 'unknown'}` };

@@ -1,10 +1,10 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
-import { tokenOf } from '../auth/token-auth.js';
-import { requestContext } from '../http/context.js';
-import { CarapaceError } from '../platform/errors.js';
-import { newId } from '../platform/ids.js';
+import { tokenOf } from '../auth/index.js';
+import { requestContext } from '../http/index.js';
+import { CarapaceError } from '../platform/index.js';
+import { newId } from '../platform/index.js';
 import {
   apiRoute,
   authorizedOf,
@@ -18,13 +18,12 @@ import {
   ref,
   type ApiRoutes,
 } from '../policy/index.js';
-import { ACR } from '../auth/provider.js';
-import type { Database } from '../storage/schema.js';
+import type { Database } from '../storage/index.js';
 import { COMMAND_NAMES, type CommandType, commandType } from './catalog.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { CommandJob } from './job-store.js';
 import { jobView, stepUpChallenge } from './routes.js';
-import { canonicalJson, sha256 } from '../vehicle-sdk/command-envelope.js';
+import { canonicalJson, sha256 } from '../vehicle-sdk/index.js';
 import { type CommandService, requireStepUp, validParams } from './service.js';
 
 const BulkBody = Type.Object(

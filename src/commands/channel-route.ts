@@ -3,12 +3,12 @@ import { Type } from '@sinclair/typebox';
 import websocket from '@fastify/websocket';
 import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/index.js';
-import type { Database } from '../storage/schema.js';
-import { tokenOf } from '../auth/token-auth.js';
-import type { TokenVerifier } from '../auth/verifier.js';
-import { deviceOf } from '../gateway/device-auth.js';
-import type { RouteRegistrar } from '../http/route-definition.js';
-import { requestContext } from '../http/context.js';
+import type { Database } from '../storage/index.js';
+import { tokenOf } from '../auth/index.js';
+import type { TokenVerifier } from '../auth/index.js';
+import { deviceOf } from '../gateway/index.js';
+import type { RouteRegistrar } from '../http/index.js';
+import { requestContext } from '../http/index.js';
 import { certificateThumbprint } from '../pki/index.js';
 import type { Dispatcher } from './dispatcher.js';
 

@@ -1,13 +1,13 @@
 import { randomBytes, webcrypto } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/index.js';
-import type { Clock } from '../platform/clock.js';
-import * as x509 from '../platform/x509.js';
+import type { Clock } from '../platform/index.js';
+import { x509 } from '../platform/index.js';
 import type { CertificateAuthority, CommandVerificationKey, KeyProvider } from '../pki/index.js';
-import { CA_KEY_ALGORITHM } from '../pki/key-provider.js';
-import { newCertificateSerial } from '../platform/ids.js';
-import type { Database } from '../storage/schema.js';
-import { canonicalJson, COMMAND_SIGNING_EKU } from '../vehicle-sdk/command-envelope.js';
+import { CA_KEY_ALGORITHM } from '../pki/index.js';
+import { newCertificateSerial } from '../platform/index.js';
+import type { Database } from '../storage/index.js';
+import { canonicalJson, COMMAND_SIGNING_EKU } from '../vehicle-sdk/index.js';
 
 export { COMMAND_SIGNING_EKU };
 const KEY_CERT_DAYS = 730;

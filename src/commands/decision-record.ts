@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { canonicalJson, sha256 } from '../vehicle-sdk/command-envelope.js';
+import { canonicalJson, sha256 } from '../vehicle-sdk/index.js';
 import type { StateSnapshot } from './vehicle-safety.js';
 
 /**

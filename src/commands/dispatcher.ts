@@ -3,10 +3,10 @@ import { EventEmitter } from 'node:events';
 import type { Kysely } from 'kysely';
 import { Redis } from 'ioredis';
 import type { AuditLog } from '../audit/index.js';
-import type { Clock } from '../platform/clock.js';
-import type { Logger } from '../platform/log.js';
+import type { Clock } from '../platform/index.js';
+import type { Logger } from '../platform/index.js';
 import { cedarRequest, type DecisionPoint, type EntityLoader, ref } from '../policy/index.js';
-import type { Database } from '../storage/schema.js';
+import type { Database } from '../storage/index.js';
 import {
   type AckClaims,
   type EnvelopeClaims,
@@ -14,7 +14,7 @@ import {
   sha256,
   type SignedEnvelope,
   verifyDetached,
-} from '../vehicle-sdk/command-envelope.js';
+} from '../vehicle-sdk/index.js';
 import type { CommandKeys } from './command-keys.js';
 import { type CommandJob, expireDue, transition } from './job-store.js';
 

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { Redis } from 'ioredis';
-import type { Clock } from '../platform/clock.js';
-import type { Database } from '../storage/schema.js';
+import type { Clock } from '../platform/index.js';
+import type { Database } from '../storage/index.js';
 
 /** The outcome of reserving an Idempotency-Key. */
 export type Reservation = { mine: true } | { mine: false; resultId: string; requestHash: string };

@@ -1,12 +1,12 @@
 import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/index.js';
 import type { Config } from '../config/index.js';
-import type { Clock } from '../platform/clock.js';
-import type { Logger } from '../platform/log.js';
+import type { Clock } from '../platform/index.js';
+import type { Logger } from '../platform/index.js';
 import type { Pki } from '../pki/index.js';
 import type { DecisionPoint, EntityLoader } from '../policy/index.js';
 import type { OwnershipCascade } from '../relationships/index.js';
-import type { Database } from '../storage/schema.js';
+import type { Database } from '../storage/index.js';
 import { createCommandKeys, type CommandKeys } from './command-keys.js';
 import { createDispatcher, type Dispatcher } from './dispatcher.js';
 import { createIdempotency } from './idempotency.js';

@@ -1,8 +1,8 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { AuditLog, RequestContext } from '../audit/index.js';
-import type { Clock } from '../platform/clock.js';
-import { newId } from '../platform/ids.js';
-import type { Database } from '../storage/schema.js';
+import type { Clock } from '../platform/index.js';
+import { newId } from '../platform/index.js';
+import type { Database } from '../storage/index.js';
 import { type CommandJobRow, FINAL_STATES, type JobState, OPEN_STATES } from './tables.js';
 
 /** A job as stored. */

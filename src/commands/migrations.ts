@@ -1,5 +1,5 @@
 import { type Kysely, type Migration, sql } from 'kysely';
-import { dialectOf } from '../storage/dialect.js';
+import { dialectOf } from '../storage/index.js';
 
 /** Commands schema: jobs, their transitions, idempotency keys, per-vehicle counters, signing keys. */
 export const commandMigrations: Record<string, Migration> = {

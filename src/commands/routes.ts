@@ -1,15 +1,14 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
-import { tokenOf } from '../auth/token-auth.js';
-import { requestContext } from '../http/context.js';
-import { CarapaceError, isCarapaceError } from '../platform/errors.js';
+import { tokenOf } from '../auth/index.js';
+import { requestContext } from '../http/index.js';
+import { CarapaceError, isCarapaceError } from '../platform/index.js';
 import {
   apiRoute,
   authorizedOf,
   closed,
   type DecisionPoint,
-  decideEach,
   type EntityLoader,
   type LoadedResource,
   type Principal,
@@ -21,7 +20,7 @@ import {
   type ApiRoutes,
 } from '../policy/index.js';
 import type { RelationshipRow } from '../relationships/index.js';
-import type { Database } from '../storage/schema.js';
+import type { Database } from '../storage/index.js';
 import { COMMAND_NAMES, COMMAND_SCOPES, commandType } from './catalog.js';
 import type { Dispatcher } from './dispatcher.js';
 import { type CommandJob, isFinal, transitionsOf } from './job-store.js';

@@ -100,3 +100,8 @@ export interface CommandTables {
   command_counters: CommandCounterRow;
   command_keys: CommandKeyRow;
 }
+
+declare module '../storage/index.js' {
+  /** This module's tables, as part of the one database every module shares (each touches only its own). */
+  interface Database extends CommandTables {}
+}

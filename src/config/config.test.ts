@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isCarapaceError } from '../platform/errors.js';
+import { isCarapaceError } from '../platform/index.js';
 import { loadConfig, renderConfigReference } from './index.js';
 
 function tmpFile(name: string, text: string): string {

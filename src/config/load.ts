@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { CarapaceError } from '../platform/errors.js';
+import { CarapaceError } from '../platform/index.js';
 import { Option } from './option.js';
 import { type Config, configSchema } from './schema.js';
 

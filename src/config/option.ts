@@ -1,4 +1,4 @@
-import { CarapaceError } from '../platform/errors.js';
+import { CarapaceError } from '../platform/index.js';
 
 /** One configuration option: its default, its environment variable, its documentation and its parser. */
 export class Option<T> {

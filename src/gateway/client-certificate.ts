@@ -1,10 +1,10 @@
 import type { X509Certificate as NodeX509 } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { Kysely } from 'kysely';
-import { auditIdentity, type Refusal } from '../http/refusal.js';
-import type { ErrorCode } from '../platform/errors.js';
+import { auditIdentity, type Refusal } from '../http/index.js';
+import type { ErrorCode } from '../platform/index.js';
 import { type Authorities, certificateFacts, IdentityUri } from '../pki/index.js';
-import type { Database } from '../storage/schema.js';
+import type { Database } from '../storage/index.js';
 
 /** What every accepted certificate carries, whatever its kind. */
 interface Presented {

@@ -1,5 +1,5 @@
 import type { TLSSocket } from 'node:tls';
-import { normalizeSerial } from '../platform/ids.js';
+import { normalizeSerial } from '../platform/index.js';
 import { IdentityUri, type CredentialChange } from '../pki/index.js';
 
 /**

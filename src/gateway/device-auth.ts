@@ -1,11 +1,11 @@
 import type { TLSSocket } from 'node:tls';
 import type { FastifyRequest } from 'fastify';
 import { type AuditLog, untrusted } from '../audit/index.js';
-import type { App } from '../http/app.js';
-import type { RequestHook } from '../http/route-definition.js';
-import { requestContext } from '../http/context.js';
-import { refuseRequest } from '../http/refusal.js';
-import type { ErrorCode } from '../platform/errors.js';
+import type { App } from '../http/index.js';
+import type { RequestHook } from '../http/index.js';
+import { requestContext } from '../http/index.js';
+import { refuseRequest } from '../http/index.js';
+import type { ErrorCode } from '../platform/index.js';
 import type { Pki } from '../pki/index.js';
 import { type CertificateRefusal, classifyConnection, type PresentedCertificate } from './client-certificate.js';
 

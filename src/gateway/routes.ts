@@ -1,11 +1,11 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { RouteRegistrar } from '../http/route-definition.js';
-import type { CatalogEntry } from '../http/catalog.js';
-import { requestContext } from '../http/context.js';
-import { CarapaceError } from '../platform/errors.js';
+import type { RouteRegistrar } from '../http/index.js';
+import type { CatalogEntry } from '../http/index.js';
+import { requestContext } from '../http/index.js';
+import { CarapaceError } from '../platform/index.js';
 import type { CertificateBundle, Pki } from '../pki/index.js';
-import { MAX_CSR_BYTES } from '../pki/csr.js';
+import { MAX_CSR_BYTES } from '../pki/index.js';
 import type { Claims } from '../relationships/index.js';
 import { deviceOf } from './device-auth.js';
 

@@ -4,11 +4,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { Logger } from '../platform/log.js';
+import type { Logger } from '../platform/index.js';
 import { type CatalogedRoute, guardRoutes } from './catalog.js';
 import type { RequestHook } from './route-definition.js';
 import { traceIdFrom } from './context.js';
-import { problemType } from '../platform/errors.js';
+import { problemType } from '../platform/index.js';
 import { installProblemHandlers, sendProblem } from './problem.js';
 
 /** TLS settings of one listener. */

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../platform/log.js';
+import { createLogger } from '../platform/index.js';
 import { createListenerApp } from './app.js';
 import { type CatalogEntry, MissingCatalogEntryError, RawRouteError } from './catalog.js';
 import { createRegistrar } from './route-definition.js';

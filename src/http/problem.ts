@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from './app.js';
-import { CarapaceError, type ErrorCode, problemType } from '../platform/errors.js';
+import { CarapaceError, type ErrorCode, problemType } from '../platform/index.js';
 
 /** RFC 9457 problem details as we send them. */
 export interface Problem {

@@ -1,10 +1,10 @@
 import { createHash, type X509Certificate as NodeX509 } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type AuditLog, type DetailValue, untrusted } from '../audit/index.js';
-import type { ErrorCode } from '../platform/errors.js';
-import { normalizeSerial } from '../platform/ids.js';
+import type { ErrorCode } from '../platform/index.js';
+import { normalizeSerial } from '../platform/index.js';
 import type { Kysely } from 'kysely';
-import type { Database } from '../storage/schema.js';
+import type { Database } from '../storage/index.js';
 import { requestContext } from './context.js';
 import { sendProblem } from './problem.js';
 

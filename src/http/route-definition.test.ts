@@ -5,8 +5,8 @@ import { Type } from '@sinclair/typebox';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createAuditLog } from '../audit/index.js';
 import { API_AUDIENCE, tokenAuthentication, TokenRefusal, type TokenVerifier } from '../auth/index.js';
-import { systemClock } from '../platform/clock.js';
-import { createLogger } from '../platform/log.js';
+import { systemClock } from '../platform/index.js';
+import { createLogger } from '../platform/index.js';
 import {
   type AuthorizeSpec,
   apiRoute,

@@ -3,12 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuditLog } from '../audit/index.js';
-import { FixedClock } from '../platform/clock.js';
-import { testDatabases } from '../testing/databases.js';
+import { revokeAccountTokens } from '../auth/index.js';
+import { FixedClock } from '../platform/index.js';
+import { testDatabases } from '../testing/index.js';
 import { checkTotp, currentTotp, verifyPassword } from './credentials.js';
 import { createDirectory } from './directory.js';
 import { createInvitations } from './invitations.js';
-import { readScenario } from './seed.js';
+import { readScenario } from '../server/index.js';
 import { createSecretBox } from './secret-box.js';
 
 describe.each(testDatabases())('directory on $name', (target) => {
@@ -24,6 +25,7 @@ describe.each(testDatabases())('directory on $name', (target) => {
       audit: createAuditLog({ db: storage.db, clock }),
       clock,
       secrets: createSecretBox(join(storage.dataDir, 'box.key')),
+      sessions: { revokeAll: revokeAccountTokens },
     });
   });
   afterAll(async () => {

@@ -1,10 +1,9 @@
 import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/index.js';
-import type { Clock } from '../platform/clock.js';
-import { CarapaceError } from '../platform/errors.js';
-import { newId } from '../platform/ids.js';
-import { revokeAccountTokens } from '../auth/adapter.js';
-import type { Database } from '../storage/schema.js';
+import type { Clock } from '../platform/index.js';
+import { CarapaceError } from '../platform/index.js';
+import { newId } from '../platform/index.js';
+import type { Database } from '../storage/index.js';
 import { checkTotp, hashPassword, newTotpSecret } from './credentials.js';
 import type { SecretBox } from './secret-box.js';
 import {
@@ -28,6 +27,16 @@ export interface DirectoryDeps {
   audit: AuditLog;
   clock: Clock;
   secrets: SecretBox;
+  /**
+   * The authorization server's sessions and tokens of an account. A credential change ends them in its own
+   * transaction; a port, because the authorization server is built on the directory, not the other way round.
+   */
+  sessions: AccountSessions;
+}
+
+/** Ends an account's sessions, codes and refresh tokens inside the caller's transaction; returns how many. */
+export interface AccountSessions {
+  revokeAll(trx: Kysely<Database>, userId: string): Promise<number>;
 }
 
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
@@ -271,7 +280,7 @@ export function createDirectory(deps: DirectoryDeps) {
           }))
           .where('id', '=', userId)
           .execute();
-        const ended = await revokeAccountTokens(trx, userId);
+        const ended = await deps.sessions.revokeAll(trx, userId);
         await deps.audit.append(trx, {
           type: 'identity.user.password_changed',
           actor,
@@ -297,7 +306,7 @@ export function createDirectory(deps: DirectoryDeps) {
           }))
           .where('id', '=', userId)
           .execute();
-        const ended = await revokeAccountTokens(trx, userId);
+        const ended = await deps.sessions.revokeAll(trx, userId);
         await deps.audit.append(trx, {
           type: 'identity.user.mfa_reset',
           actor,

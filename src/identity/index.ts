@@ -1,7 +1,6 @@
 export { createDirectory, normalizeEmail, type Directory, type DirectoryActor } from './directory.js';
 export { createSecretBox, type SecretBox } from './secret-box.js';
 export { hashPassword, verifyPassword, checkTotp, currentTotp, newTotpSecret } from './credentials.js';
-export { readScenario, seedScenario, ScenarioSchema, type Scenario, type Persona } from './seed.js';
 export { identityMigrations } from './migrations.js';
 export {
   TENANT_KINDS,
@@ -14,4 +13,3 @@ export {
   type TenantRow,
 } from './tables.js';
 export { createInvitations, type Invitations } from './invitations.js';
-export { registerAccountRoutes } from './account-routes.js';

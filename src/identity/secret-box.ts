@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { writePrivateFile } from '../platform/files.js';
+import { writePrivateFile } from '../platform/index.js';
 
 /**
  * Seals small secrets at rest (TOTP seeds) with AES-256-GCM. The key lives next to the CA keys (0600) and

@@ -113,3 +113,8 @@ export interface IdentityTables {
   applications: ApplicationRow;
   workloads: WorkloadRow;
 }
+
+declare module '../storage/index.js' {
+  /** This module's tables, as part of the one database every module shares (each touches only its own). */
+  interface Database extends IdentityTables {}
+}

@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/index.js';
-import type { Clock } from '../platform/clock.js';
-import type { Logger } from '../platform/log.js';
-import type { Database } from '../storage/schema.js';
+import type { Clock } from '../platform/index.js';
+import type { Logger } from '../platform/index.js';
+import type { Database } from '../storage/index.js';
 import type { Authorities } from './authorities.js';
 import type { RevocationFanout } from './fanout.js';
 import type { CertificateIssuer } from './issuer.js';
@@ -42,8 +42,19 @@ export interface PkiContext {
   cache: RevocationCache;
   fanout: RevocationFanout;
   settings: PkiSettings;
+  /** The vehicle registry a unit is bound to (the vehicles module's, passed in at construction). */
+  vehicles: VehicleRegistry;
   /** The platform command-verification keys (filled by the commands module; empty until then). */
   commandKeys: () => Promise<CommandVerificationKey[]>;
+}
+
+/** The vehicles a unit can be bound to: found by id, or by VIN (created when new), in the caller's transaction. */
+export interface VehicleRegistry {
+  get(trx: Kysely<Database>, id: string): Promise<{ id: string; vin: string | null }>;
+  findOrCreate(
+    trx: Kysely<Database>,
+    args: { vin: string | null; at: Date },
+  ): Promise<{ vehicle: { id: string; vin: string | null }; created: boolean }>;
 }
 
 /** Applies committed changes locally and announces them to other processes. Call after the commit. */

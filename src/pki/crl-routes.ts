@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
-import { Binary, type RouteRegistrar } from '../http/route-definition.js';
-import type { CatalogEntry } from '../http/catalog.js';
-import { CarapaceError } from '../platform/errors.js';
+import { Binary, type RouteRegistrar } from '../http/index.js';
+import type { CatalogEntry } from '../http/index.js';
+import { CarapaceError } from '../platform/index.js';
 import type { Pki } from './pki.js';
 
 const PUBLIC = {

@@ -1,5 +1,5 @@
-import { CarapaceError } from '../platform/errors.js';
-import * as x509 from '../platform/x509.js';
+import { CarapaceError } from '../platform/index.js';
+import { x509 } from '../platform/index.js';
 import { type CanonicalKey, canonicalDeviceKey, type DeviceKeyType } from './public-key.js';
 
 /** Largest CSR we parse; a P-256 or Ed25519 CSR is well under 1 KiB. */

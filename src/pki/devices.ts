@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { AuditLog, RequestContext } from '../audit/index.js';
-import { CarapaceError } from '../platform/errors.js';
-import type { Database } from '../storage/schema.js';
+import { CarapaceError } from '../platform/index.js';
+import type { Database } from '../storage/index.js';
 import type { DeviceRow, DeviceStatus } from './tables.js';
 
 /**

@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely';
 import { type RequestContext, untrusted } from '../audit/index.js';
-import { CarapaceError, isCarapaceError } from '../platform/errors.js';
-import { isUniqueViolation } from '../storage/constraint.js';
-import type { Database } from '../storage/schema.js';
+import { CarapaceError, isCarapaceError } from '../platform/index.js';
+import { isUniqueViolation } from '../storage/index.js';
+import type { Database } from '../storage/index.js';
 import { announce, type CommandVerificationKey, type PkiContext } from './context.js';
 import type { CredentialChange } from './revocation-cache.js';
 import { type VerifiedCsr, verifyCsr } from './csr.js';

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import type { Logger } from '../platform/log.js';
+import type { Logger } from '../platform/index.js';
 import type { CredentialChange } from './revocation-cache.js';
 
 /** Carries credential changes between processes. */

@@ -1,5 +1,5 @@
 import { createHash, X509Certificate as NodeX509 } from 'node:crypto';
-import { type X509Certificate } from '../platform/x509.js';
+import { type X509Certificate } from '../platform/index.js';
 import { keyObjectSpkiSha256 } from './public-key.js';
 
 /** The RFC 8705 `x5t#S256` value: base64url SHA-256 of the DER certificate. */

@@ -1,5 +1,5 @@
 export { createPki, type Pki, type PkiOptions } from './pki.js';
-export type { PkiContext, PkiSettings, CommandVerificationKey } from './context.js';
+export type { PkiContext, PkiSettings, CommandVerificationKey, VehicleRegistry } from './context.js';
 export type { CertificateBundle, PresentedFactoryCertificate, PresentedOperationalCertificate } from './enrollment.js';
 export type { Authorities, CertificateAuthority } from './authorities.js';
 export { importAuthority, loadAuthorities } from './authorities.js';
@@ -18,3 +18,6 @@ export type { RevocationCache, CredentialChange, CertificateState } from './revo
 export type { VehicleBinding, IssuedWithKey } from './provisioning.js';
 export { pkiMigrations } from './migrations.js';
 export type { DeviceRow, DeviceStatus, CertificateRow, CaRole, CertificateProfile, PkiTables } from './tables.js';
+export { registerCrlRoutes } from './crl-routes.js';
+export { MAX_CSR_BYTES } from './csr.js';
+export { CA_KEY_ALGORITHM } from './key-provider.js';

@@ -1,9 +1,9 @@
 import type { webcrypto } from 'node:crypto';
-import * as x509 from '../platform/x509.js';
+import { x509 } from '../platform/index.js';
 import type { Kysely } from 'kysely';
-import { CarapaceError } from '../platform/errors.js';
-import { newCertificateSerial } from '../platform/ids.js';
-import type { Database } from '../storage/schema.js';
+import { CarapaceError } from '../platform/index.js';
+import { newCertificateSerial } from '../platform/index.js';
+import type { Database } from '../storage/index.js';
 import type { Authorities, CertificateAuthority } from './authorities.js';
 import { certificateFacts, type CertificateFacts } from './fingerprints.js';
 import { CA_KEY_ALGORITHM, type KeyProvider } from './key-provider.js';

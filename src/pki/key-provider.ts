@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { webcrypto } from 'node:crypto';
-import { PemConverter } from '../platform/x509.js';
+import { PemConverter } from '../platform/index.js';
 
 /** The only signing algorithm our CAs use today: ECDSA P-256 with SHA-256. */
 export const CA_KEY_ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;

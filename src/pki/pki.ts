@@ -1,11 +1,17 @@
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/index.js';
-import type { Clock } from '../platform/clock.js';
-import type { Logger } from '../platform/log.js';
-import type { Database } from '../storage/schema.js';
+import type { Clock } from '../platform/index.js';
+import type { Logger } from '../platform/index.js';
+import type { Database } from '../storage/index.js';
 import { ensureAuthorities } from './authorities.js';
-import { announce, type CommandVerificationKey, type PkiContext, type PkiSettings } from './context.js';
+import {
+  announce,
+  type CommandVerificationKey,
+  type PkiContext,
+  type PkiSettings,
+  type VehicleRegistry,
+} from './context.js';
 import { enroll, expireOverlap, markFirstUse, rotate } from './enrollment.js';
 import { createRedisFanout, localFanout } from './fanout.js';
 import { createCertificateIssuer } from './issuer.js';
@@ -35,6 +41,7 @@ export interface PkiOptions {
   revocationPollSeconds: number;
   redisUrl: string | null;
   keys?: KeyProvider;
+  vehicles: VehicleRegistry;
   commandKeys?: () => Promise<CommandVerificationKey[]>;
 }
 
@@ -87,6 +94,7 @@ export async function createPki(options: PkiOptions): Promise<Pki> {
     cache,
     fanout: options.redisUrl ? createRedisFanout(options.redisUrl, options.log) : localFanout,
     settings: options.settings,
+    vehicles: options.vehicles,
     commandKeys: options.commandKeys ?? (async () => []),
   };
 

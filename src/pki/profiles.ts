@@ -1,5 +1,5 @@
 import type { webcrypto } from 'node:crypto';
-import * as x509 from '../platform/x509.js';
+import { x509 } from '../platform/index.js';
 import type { CertificateProfile } from './tables.js';
 
 /**

@@ -1,11 +1,10 @@
 import { webcrypto } from 'node:crypto';
-import * as x509 from '../platform/x509.js';
+import { x509 } from '../platform/index.js';
 import type { Kysely } from 'kysely';
 import { type DetailValue, type RequestContext, untrusted } from '../audit/index.js';
-import { CarapaceError } from '../platform/errors.js';
-import { newId } from '../platform/ids.js';
-import type { Database } from '../storage/schema.js';
-import { findOrCreateVehicle, getVehicle } from '../vehicles/store.js';
+import { CarapaceError } from '../platform/index.js';
+import { newId } from '../platform/index.js';
+import type { Database } from '../storage/index.js';
 import { announce, type PkiContext } from './context.js';
 import { verifyCsr } from './csr.js';
 import { type ChangeActor, getDevice, transitionDevice } from './devices.js';
@@ -114,8 +113,8 @@ async function provisionInTrx(
   }
   const vehicle =
     'vehicleId' in args.binding
-      ? await getVehicle(trx, args.binding.vehicleId)
-      : (await findOrCreateVehicle(trx, { vin: 'vin' in args.binding ? args.binding.vin : null, at })).vehicle;
+      ? await ctx.vehicles.get(trx, args.binding.vehicleId)
+      : (await ctx.vehicles.findOrCreate(trx, { vin: 'vin' in args.binding ? args.binding.vin : null, at })).vehicle;
   const active = await trx
     .selectFrom('devices')
     .select('id')

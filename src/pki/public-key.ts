@@ -1,5 +1,5 @@
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
-import { CarapaceError } from '../platform/errors.js';
+import { CarapaceError } from '../platform/index.js';
 
 /** Device key types we certify. Telemetry and acknowledgements are signed with the same key. */
 export type DeviceKeyType = 'Ed25519' | 'P-256';

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
-import type { Clock } from '../platform/clock.js';
-import type { Database } from '../storage/schema.js';
+import type { Clock } from '../platform/index.js';
+import type { Database } from '../storage/index.js';
 import type { DeviceStatus } from './tables.js';
 
 /** A change to credential status that every process must learn about. */

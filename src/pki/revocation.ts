@@ -1,7 +1,7 @@
-import * as x509 from '../platform/x509.js';
+import { x509 } from '../platform/index.js';
 import { type RequestContext, untrusted } from '../audit/index.js';
-import { CarapaceError } from '../platform/errors.js';
-import { normalizeSerial } from '../platform/ids.js';
+import { CarapaceError } from '../platform/index.js';
+import { normalizeSerial } from '../platform/index.js';
 import type { CertificateAuthority } from './authorities.js';
 import { announce, type PkiContext } from './context.js';
 import { type ChangeActor, REVOCATION_REASONS, type RevocationReason, transitionDevice } from './devices.js';

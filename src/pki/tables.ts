@@ -65,3 +65,8 @@ export interface PkiTables {
   certificates: CertificateRow;
   certificate_authorities: CertificateAuthorityRow;
 }
+
+declare module '../storage/index.js' {
+  /** This module's tables, as part of the one database every module shares (each touches only its own). */
+  interface Database extends PkiTables {}
+}

@@ -1,9 +1,9 @@
 import type { Kysely } from 'kysely';
 import type { CedarValueJson } from '@cedar-policy/cedar-wasm/nodejs';
-import type { Clock } from '../platform/clock.js';
+import type { Clock } from '../platform/index.js';
 import type { RelationshipRow } from '../relationships/index.js';
-import type { Database } from '../storage/schema.js';
-import { ROLES } from '../identity/tables.js';
+import type { Database } from '../storage/index.js';
+import { ROLES } from '../identity/index.js';
 import { type Entity, type EntityRef, ref } from './decision-point.js';
 
 /** Who is asking: a person (through an application) or a partner service acting for itself. */

@@ -1,5 +1,5 @@
 import type { CedarValueJson } from '@cedar-policy/cedar-wasm/nodejs';
-import { ACR } from '../auth/provider.js';
+import { ACR } from '../auth/index.js';
 import type { AuthorizationQuestion, Entity } from './decision-point.js';
 import type { LoadedResource } from './entities.js';
 

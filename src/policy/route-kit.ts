@@ -1,8 +1,8 @@
 import { type TObject, Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
-import { API_AUDIENCE } from '../auth/scopes.js';
-import type { CallerType, CatalogEntry } from '../http/catalog.js';
-import type { Authentication } from '../http/route-definition.js';
+import { API_AUDIENCE } from '../auth/index.js';
+import type { CallerType, CatalogEntry } from '../http/index.js';
+import type { Authentication } from '../http/index.js';
 import type { Entity } from './decision-point.js';
 import type { AuthorizeSpec } from './enforcement.js';
 import type { EntityLoader, LoadedResource, Principal } from './entities.js';

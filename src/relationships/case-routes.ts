@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
-import type { Clock } from '../platform/clock.js';
+import type { Clock } from '../platform/index.js';
 import {
   type Principal,
   apiRoute,
@@ -13,7 +13,7 @@ import {
   NullableString,
   type ApiRoutes,
 } from '../policy/index.js';
-import type { Database } from '../storage/schema.js';
+import type { Database } from '../storage/index.js';
 import { DELEGABLE_COMMANDS, type Actor } from './access.js';
 import { type Cases, MAX_APPROVAL_MINUTES, MAX_SERVICE_CASE_DAYS } from './cases.js';
 import type { ServiceCaseRow, SupportCaseRow } from './tables.js';

@@ -1,9 +1,9 @@
 import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/index.js';
-import type { Clock } from '../platform/clock.js';
-import { CarapaceError } from '../platform/errors.js';
-import { newId } from '../platform/ids.js';
-import type { Database } from '../storage/schema.js';
+import type { Clock } from '../platform/index.js';
+import { CarapaceError } from '../platform/index.js';
+import { newId } from '../platform/index.js';
+import type { Database } from '../storage/index.js';
 import type { Actor } from './access.js';
 import type { RelationshipStore } from './store.js';
 import type { ServiceCaseRow, SupportCaseRow } from './tables.js';

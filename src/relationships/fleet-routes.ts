@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
-import type { Clock } from '../platform/clock.js';
+import type { Clock } from '../platform/index.js';
 import {
   type DecisionPoint,
   type EntityLoader,
@@ -17,7 +17,7 @@ import {
   param,
   type ApiRoutes,
 } from '../policy/index.js';
-import type { Database } from '../storage/schema.js';
+import type { Database } from '../storage/index.js';
 import type { Actor } from './access.js';
 import type { FleetGroups } from './fleet.js';
 import type { FleetGroupRow } from './tables.js';

@@ -25,3 +25,4 @@ export { createClaims, type Claims, type ClaimLimits } from './claims.js';
 export { createCases, type Cases } from './cases.js';
 export { createFleetGroups, type FleetGroups } from './fleet.js';
 export type { DelegationInviteRow, ServiceCaseRow, SupportCaseRow, JitApprovalRow, ClaimCodeRow } from './tables.js';
+export { registerCaseRoutes, registerFleetRoutes, registerSharingRoutes } from './routes.js';

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
-import type { Clock } from '../platform/clock.js';
+import type { Clock } from '../platform/index.js';
 import {
   type Principal,
   apiRoute,
@@ -13,7 +13,7 @@ import {
   NullableString,
   type ApiRoutes,
 } from '../policy/index.js';
-import type { Database } from '../storage/schema.js';
+import type { Database } from '../storage/index.js';
 import { type Actor, DELEGABLE_COMMANDS, PARTNER_GRANTABLE_SCOPES, type VehicleAccess } from './access.js';
 import type { DelegationInviteRow, RelationshipRow } from './tables.js';
 

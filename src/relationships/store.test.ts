@@ -1,8 +1,8 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuditLog } from '../audit/index.js';
-import { FixedClock } from '../platform/clock.js';
-import { testDatabases } from '../testing/databases.js';
+import { FixedClock } from '../platform/index.js';
+import { testDatabases } from '../testing/index.js';
 import { findOrCreateVehicle } from '../vehicles/index.js';
 import { createRelationshipStore } from './store.js';
 

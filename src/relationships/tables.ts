@@ -140,3 +140,8 @@ export interface RelationshipTables {
   support_cases: SupportCaseRow;
   jit_approvals: JitApprovalRow;
 }
+
+declare module '../storage/index.js' {
+  /** This module's tables, as part of the one database every module shares (each touches only its own). */
+  interface Database extends RelationshipTables {}
+}

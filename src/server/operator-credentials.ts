@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writePrivateFile } from '../platform/files.js';
+import { writePrivateFile } from '../platform/index.js';
 import { certificateThumbprint, type Pki } from '../pki/index.js';
 
 /** Paths of an operator's certificate and key. */

@@ -1,7 +1,7 @@
 import type { Config } from '../config/index.js';
 import { createAuditLog, type AuditLog } from '../audit/index.js';
-import { type Clock, systemClock } from '../platform/clock.js';
-import type { Logger } from '../platform/log.js';
+import { type Clock, systemClock } from '../platform/index.js';
+import type { Logger } from '../platform/index.js';
 import { join } from 'node:path';
 import { type Auth, createAuth } from '../auth/index.js';
 import {
@@ -12,7 +12,7 @@ import {
   type Invitations,
 } from '../identity/index.js';
 import { createPki, type KeyProvider, type Pki } from '../pki/index.js';
-import { createMemoryFailureCounter, createRedisFailureCounter } from '../auth/index.js';
+import { createMemoryFailureCounter, createRedisFailureCounter, revokeAccountTokens } from '../auth/index.js';
 import {
   createDecisionPoint,
   createEntityLoader,
@@ -46,7 +46,9 @@ export interface Authorization {
   fleet: FleetGroups;
   claims: Claims;
 }
-import { migrateToLatest, openStorage, type Storage } from '../storage/index.js';
+import { openStorage, type Storage } from '../storage/index.js';
+import { migrateDatabase } from './schema.js';
+import { findOrCreateVehicle, getVehicle } from '../vehicles/index.js';
 import { createTelemetry, type Telemetry } from '../telemetry/index.js';
 import { type Commands, createCommands } from '../commands/index.js';
 import type { OwnershipCascade } from '../relationships/index.js';
@@ -86,7 +88,7 @@ export async function createPlatform(
     sqliteFile: options.sqliteFile,
   });
   try {
-    await migrateToLatest(storage.db, { schema: storage.schema });
+    await migrateDatabase(storage.db, { schema: storage.schema });
     const audit = createAuditLog({ db: storage.db, clock });
     const pki = await createPki({
       db: storage.db,
@@ -106,9 +108,11 @@ export async function createPlatform(
       revocationPollSeconds: config.pki.revocationPollInterval,
       redisUrl: config.redis.url,
       keys: options.keys,
+      vehicles: { get: getVehicle, findOrCreate: findOrCreateVehicle },
     });
     const secrets = createSecretBox(join(config.dataDir, 'pki', 'secret-box.key'));
-    const directory = createDirectory({ db: storage.db, audit, clock, secrets });
+    const sessions = { revokeAll: revokeAccountTokens };
+    const directory = createDirectory({ db: storage.db, audit, clock, secrets, sessions });
     const invitations = createInvitations({
       db: storage.db,
       audit,

@@ -1,8 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readScenario, seedScenario } from '../identity/index.js';
-import { CarapaceError } from '../platform/errors.js';
-import { writePrivateFile } from '../platform/files.js';
+import { readScenario, seedScenario } from './scenario.js';
+import { CarapaceError } from '../platform/index.js';
+import { writePrivateFile } from '../platform/index.js';
 import { findOrCreateVehicle } from '../vehicles/index.js';
 import type { Platform } from './platform.js';
 

@@ -1,8 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/index.js';
-import type { Clock } from '../platform/clock.js';
-import type { Logger } from '../platform/log.js';
+import type { Clock } from '../platform/index.js';
+import type { Logger } from '../platform/index.js';
 import type { KeyProvider } from '../pki/index.js';
 import { buildListeners, closeListeners, type Listeners, type ListeningAddresses, listen } from './listeners.js';
 import { ensureDevelopmentOperator, type OperatorCredentialFiles } from './operator-credentials.js';

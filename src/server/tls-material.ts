@@ -2,8 +2,8 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/index.js';
-import { writePrivateFile } from '../platform/files.js';
-import { CarapaceError } from '../platform/errors.js';
+import { writePrivateFile } from '../platform/index.js';
+import { CarapaceError } from '../platform/index.js';
 import type { Pki } from '../pki/index.js';
 
 /** The server certificate chain and key served by every listener. */

@@ -1,27 +1,5 @@
-import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
-import { auditMigrations } from '../audit/migrations.js';
-import { authMigrations } from '../auth/migrations.js';
-import { commandMigrations } from '../commands/migrations.js';
-import { identityMigrations } from '../identity/migrations.js';
-import { pkiMigrations } from '../pki/migrations.js';
-import { relationshipMigrations } from '../relationships/migrations.js';
-import { telemetryMigrations } from '../telemetry/migrations.js';
-import { vehicleMigrations } from '../vehicles/migrations.js';
+import { type Kysely, type Migration, Migrator } from 'kysely';
 import type { Database } from './schema.js';
-
-/** All migrations, from every module; names sort in the order they must run. */
-export const allMigrations: Record<string, Migration> = {
-  ...auditMigrations,
-  ...vehicleMigrations,
-  ...pkiMigrations,
-  ...identityMigrations,
-  ...authMigrations,
-  ...relationshipMigrations,
-  ...telemetryMigrations,
-  ...commandMigrations,
-};
-
-const provider: MigrationProvider = { getMigrations: async () => allMigrations };
 
 /** What a migration run did. */
 export interface MigrationReport {
@@ -30,14 +8,16 @@ export interface MigrationReport {
 }
 
 /**
- * Applies every pending migration; throws with the failing migration's name. On PostgreSQL the migration
- * bookkeeping tables are named with their schema: unqualified, Kysely would find another schema's copies in
- * the same database and skip creating its own.
+ * Applies every pending migration of the given set (the composition root passes every module's); throws with
+ * the failing migration's name. On PostgreSQL the migration bookkeeping tables are named with their schema:
+ * unqualified, Kysely would find another schema's copies in the same database and skip creating its own.
  */
 export async function migrateToLatest(
   db: Kysely<Database>,
+  migrations: Record<string, Migration>,
   options: { schema?: string | null } = {},
 ): Promise<MigrationReport> {
+  const provider = { getMigrations: async () => migrations };
   const migrator = new Migrator({ db, provider, ...(options.schema ? { migrationTableSchema: options.schema } : {}) });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
@@ -49,6 +29,6 @@ export async function migrateToLatest(
   }
   return {
     applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName),
-    total: Object.keys(allMigrations).length,
+    total: Object.keys(migrations).length,
   };
 }

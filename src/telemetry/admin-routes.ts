@@ -1,10 +1,10 @@
 import { Type } from '@sinclair/typebox';
 import { untrusted } from '../audit/index.js';
-import { operatorOf } from '../admin/operator-auth.js';
-import type { RouteRegistrar } from '../http/route-definition.js';
-import type { CatalogEntry } from '../http/catalog.js';
-import { requestContext } from '../http/context.js';
-import { CarapaceError } from '../platform/errors.js';
+import { operatorOf } from '../admin/index.js';
+import type { RouteRegistrar } from '../http/index.js';
+import type { CatalogEntry } from '../http/index.js';
+import { requestContext } from '../http/index.js';
+import { CarapaceError } from '../platform/index.js';
 import type { Telemetry } from './service.js';
 
 const closed = { additionalProperties: false } as const;

@@ -1,5 +1,5 @@
 import { decode } from 'cbor2';
-import { CarapaceError } from '../platform/errors.js';
+import { CarapaceError } from '../platform/index.js';
 
 /** The CBOR media type of a batch. */
 export const CBOR = 'application/cbor';

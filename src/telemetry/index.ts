@@ -9,3 +9,4 @@ export type { Verdict } from './judge.js';
 export type { RejectReason } from './screen.js';
 export { ReplayWindow } from './replay-window.js';
 export { PAYLOAD_SCHEMAS, MESSAGE_SCHEMA } from './payload-schemas.js';
+export { createMemoryRateCounter, createRedisRateCounter } from './rate-limit.js';

@@ -1,10 +1,10 @@
 import { type Kysely, PostgresAdapter } from 'kysely';
 import type { AuditLog, RequestContext } from '../audit/index.js';
 import type { Config } from '../config/index.js';
-import type { Clock } from '../platform/clock.js';
-import { newId } from '../platform/ids.js';
+import type { Clock } from '../platform/index.js';
+import { newId } from '../platform/index.js';
 import { isUniqueViolation } from '../storage/index.js';
-import type { Database } from '../storage/schema.js';
+import type { Database } from '../storage/index.js';
 import { judgeBatch, type Verdict } from './judge.js';
 import type { RateCounter } from './rate-limit.js';
 import { ReplayWindow } from './replay-window.js';

@@ -1,6 +1,6 @@
-import { makeAppendOnly } from '../storage/append-only.js';
+import { makeAppendOnly } from '../storage/index.js';
 import { type Kysely, type Migration, sql } from 'kysely';
-import { dialectOf } from '../storage/dialect.js';
+import { dialectOf } from '../storage/index.js';
 
 /** Telemetry schema: the append-only message store, per-device window state, vehicle state, quarantines. */
 export const telemetryMigrations: Record<string, Migration> = {

@@ -1,10 +1,10 @@
 import type { Kysely } from 'kysely';
 import type { AuditLog, RequestContext } from '../audit/index.js';
-import type { Clock } from '../platform/clock.js';
-import { CarapaceError } from '../platform/errors.js';
-import { newId } from '../platform/ids.js';
+import type { Clock } from '../platform/index.js';
+import { CarapaceError } from '../platform/index.js';
+import { newId } from '../platform/index.js';
 import { type Pki, transitionDevice } from '../pki/index.js';
-import type { Database } from '../storage/schema.js';
+import type { Database } from '../storage/index.js';
 
 /**
  * Quarantines a device inside the ingestion transaction: the device's lifecycle state becomes

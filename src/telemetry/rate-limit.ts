@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import type { Logger } from '../platform/log.js';
+import type { Logger } from '../platform/index.js';
 
 /** Counts messages per key in fixed windows and grants what still fits under a limit. */
 export interface RateCounter {

@@ -1,10 +1,10 @@
 import { type KeyObject, X509Certificate } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/index.js';
-import type { Clock } from '../platform/clock.js';
-import type { Logger } from '../platform/log.js';
+import type { Clock } from '../platform/index.js';
+import type { Logger } from '../platform/index.js';
 import type { Pki } from '../pki/index.js';
-import type { Database } from '../storage/schema.js';
+import type { Database } from '../storage/index.js';
 import { createIngestion, type Ingestion, type TelemetrySettings } from './ingest.js';
 import { createQuarantine, type Quarantine } from './quarantine.js';
 import { createMemoryRateCounter, createRedisRateCounter } from './rate-limit.js';

@@ -91,3 +91,8 @@ export interface TelemetryTables {
   vehicle_state: VehicleStateRow;
   telemetry_quarantines: TelemetryQuarantineRow;
 }
+
+declare module '../storage/index.js' {
+  /** This module's tables, as part of the one database every module shares (each touches only its own). */
+  interface Database extends TelemetryTables {}
+}

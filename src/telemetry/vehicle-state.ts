@@ -1,5 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { Database } from '../storage/schema.js';
+import type { Database } from '../storage/index.js';
 import type { Payload } from './payload-schemas.js';
 import type { VehicleStateRow } from './tables.js';
 

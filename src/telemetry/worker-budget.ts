@@ -1,4 +1,4 @@
-import { CarapaceError } from '../platform/errors.js';
+import { CarapaceError } from '../platform/index.js';
 
 /**
  * The ingestion worker budget: at most `concurrency` batches are processed at once in this process, and at

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { type Config, loadConfig } from '../config/index.js';
-import type { Clock } from '../platform/clock.js';
-import { createLogger } from '../platform/log.js';
-import { startCarapace, type RunningCarapace } from '../server/serve.js';
+import type { Clock } from '../platform/index.js';
+import { createLogger } from '../platform/index.js';
+import { startCarapace, type RunningCarapace } from '../server/index.js';
 import { GatewayClient } from '../vehicle-sdk/index.js';
 
 /** A Carapace running on ephemeral ports in a throwaway data directory (and PostgreSQL schema). */

@@ -1,6 +1,6 @@
 import { webcrypto } from 'node:crypto';
-import * as x509 from '../platform/x509.js';
-import { newCertificateSerial } from '../platform/ids.js';
+import { x509 } from '../platform/index.js';
+import { newCertificateSerial } from '../platform/index.js';
 
 const EC = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { migrateToLatest } from '../storage/migrate.js';
-import { openStorage, type Storage } from '../storage/database.js';
+import { migrateDatabase } from '../server/index.js';
+import { openStorage, type Storage } from '../storage/index.js';
 
 /** A database engine a test can run against. */
 export interface TestDatabase {
@@ -36,7 +36,7 @@ export function testDatabases(): TestDatabase[] {
       async open() {
         const dataDir = mkdtempSync(join(tmpdir(), 'carapace-test-'));
         const storage = await openStorage({ url: null, schema: 'public', dataDir });
-        await migrateToLatest(storage.db, { schema: storage.schema });
+        await migrateDatabase(storage.db, { schema: storage.schema });
         return {
           ...storage,
           dataDir,
@@ -56,7 +56,7 @@ export function testDatabases(): TestDatabase[] {
         const dataDir = mkdtempSync(join(tmpdir(), 'carapace-test-'));
         const schema = uniqueSchema();
         const storage = await openStorage({ url, schema, dataDir });
-        await migrateToLatest(storage.db, { schema: storage.schema });
+        await migrateDatabase(storage.db, { schema: storage.schema });
         return {
           ...storage,
           dataDir,

@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, webcrypto } from 'node:crypto';
-import * as x509 from '../platform/x509.js';
+import { x509 } from '../platform/index.js';
 
 x509.cryptoProvider.set(webcrypto);
 

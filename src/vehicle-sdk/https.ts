@@ -1,5 +1,5 @@
 import type https from 'node:https';
-import { type ClientResponse, request } from '../client/http.js';
+import { type ClientResponse, request } from '../client/index.js';
 
 /** A response as the device SDK sees it. */
 export type HttpsResponse = ClientResponse;

@@ -15,9 +15,9 @@ import {
   type ApiRoutes,
 } from '../policy/index.js';
 import type { Claims, RelationshipRow, VehicleAccess } from '../relationships/index.js';
-import type { Database } from '../storage/schema.js';
+import type { Database } from '../storage/index.js';
 import type { Kysely } from 'kysely';
-import type { Clock } from '../platform/clock.js';
+import type { Clock } from '../platform/index.js';
 
 const Params = Type.Object({ vehicleId: Id }, closed);
 const ACCESS = ['owner', 'driver', 'fleet', 'dealer', 'support', 'partner'] as const;

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
-import { CarapaceError } from '../platform/errors.js';
-import { newId } from '../platform/ids.js';
-import type { Database } from '../storage/schema.js';
+import { CarapaceError } from '../platform/index.js';
+import { newId } from '../platform/index.js';
+import type { Database } from '../storage/index.js';
 import type { VehicleRow } from './tables.js';
 
 const VIN = /^[A-HJ-NPR-Z0-9]{17}$/;

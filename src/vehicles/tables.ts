@@ -9,3 +9,8 @@ export interface VehicleRow {
 export interface VehicleTables {
   vehicles: VehicleRow;
 }
+
+declare module '../storage/index.js' {
+  /** This module's tables, as part of the one database every module shares (each touches only its own). */
+  interface Database extends VehicleTables {}
+}

@@ -1,12 +1,12 @@
 import { Type } from '@sinclair/typebox';
-import { API_AUDIENCE } from '../auth/scopes.js';
-import { tokenOf } from '../auth/token-auth.js';
-import type { CatalogEntry } from '../http/catalog.js';
-import { CarapaceError } from '../platform/errors.js';
-import { verifyPassword } from './credentials.js';
-import type { Directory } from './directory.js';
-import type { Invitations } from './invitations.js';
-import { ROLES } from './tables.js';
+import { API_AUDIENCE } from '../auth/index.js';
+import { tokenOf } from '../auth/index.js';
+import type { CatalogEntry } from '../http/index.js';
+import { CarapaceError } from '../platform/index.js';
+import { verifyPassword } from '../identity/index.js';
+import type { Directory } from '../identity/index.js';
+import type { Invitations } from '../identity/index.js';
+import { ROLES } from '../identity/index.js';
 import { type ApiRoutes, load, NoQuery } from '../policy/index.js';
 
 const closed = { additionalProperties: false } as const;

@@ -1,9 +1,9 @@
 import { Type } from '@sinclair/typebox';
-import { API_AUDIENCE } from '../auth/scopes.js';
-import { tokenOf } from '../auth/token-auth.js';
-import { CarapaceError } from '../platform/errors.js';
+import { API_AUDIENCE } from '../auth/index.js';
+import { tokenOf } from '../auth/index.js';
+import { CarapaceError } from '../platform/index.js';
 import { type ApiRoutes, load, NoQuery } from '../policy/index.js';
-import type { Directory } from './directory.js';
+import type { Directory } from '../identity/index.js';
 
 const Me = Type.Object(
   {

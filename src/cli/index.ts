@@ -1,0 +1,2 @@
+/** The cli module's public surface: other folders import only from here. */
+export { buildProgram } from './program.js';

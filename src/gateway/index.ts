@@ -1,0 +1,4 @@
+/** The gateway module's public surface: other folders import only from here. */
+export { ConnectionRegistry } from './connections.js';
+export { deviceAuthentication, deviceOf } from './device-auth.js';
+export { registerGatewayRoutes } from './routes.js';

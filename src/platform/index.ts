@@ -1,0 +1,18 @@
+/** The platform module's public surface: other folders import only from here. */
+export { FixedClock, systemClock } from './clock.js';
+export type { Clock } from './clock.js';
+export { CarapaceError, isCarapaceError, problemType } from './errors.js';
+export type { ErrorCode } from './errors.js';
+export { writePrivateFile } from './files.js';
+export { newCertificateSerial, newId, normalizeSerial } from './ids.js';
+export { createLogger } from './log.js';
+export type { Logger } from './log.js';
+export {
+  ExtendedKeyUsage,
+  ExtendedKeyUsageExtension,
+  PemConverter,
+  SubjectAlternativeNameExtension,
+  X509CertificateGenerator,
+} from './x509.js';
+export type { X509Certificate } from './x509.js';
+export * as x509 from './x509.js';

@@ -1,0 +1,6 @@
+/** The testing module's public surface: other folders import only from here. */
+export { freePort, startTestCarapace, testEngines } from './carapace.js';
+export type { TestCarapace } from './carapace.js';
+export { caCertificate, foreignCa, leafCertificate, signLeaf, testKey } from './certificates.js';
+export { testDatabases } from './databases.js';
+export { rawRequest } from './raw-request.js';
