@@ -138,4 +138,25 @@ describe.each(engines)('access decisions in the policies (%s)', (database) => {
       object: { type: 'Account', id: bob },
     });
   });
+
+  it('pages the vehicle list with an opaque cursor, each page decided in one batch', async () => {
+    const fiona = await login('fiona', ['openid', 'fleet:read', 'vehicle:read_status'], 'carapace-fleet-console');
+    const all = (await fiona.api('GET', '/v1/vehicles')).json as { vehicles: Array<{ id: string }>; next?: string };
+    expect(all.vehicles.length).toBeGreaterThanOrEqual(2);
+    expect(all.next).toBeUndefined();
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < all.vehicles.length + 1; page++) {
+      const r = await fiona.api('GET', `/v1/vehicles?limit=1${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(r.status).toBe(200);
+      const body = r.json as { vehicles: Array<{ id: string }>; next?: string };
+      seen.push(...body.vehicles.map((v) => v.id));
+      cursor = body.next;
+      if (!cursor) break;
+    }
+    expect(seen).toEqual(all.vehicles.map((v) => v.id));
+    expect((await fiona.api('GET', '/v1/vehicles?cursor=bm9wZQ')).status).toBe(400);
+    expect((await fiona.api('GET', '/v1/vehicles?limit=0')).status).toBe(400);
+    expect((await fiona.api('GET', '/v1/vehicles?offset=1')).status).toBe(400);
+  });
 });

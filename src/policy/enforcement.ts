@@ -209,7 +209,9 @@ async function authorize(
 
 /**
  * Decides one action on many objects for the caller of an already authorized request: how list routes
- * filter what they return, through the same policies as single-object routes.
+ * filter what they return, through the same policies and the same request builder as single-object routes.
+ * One batch: the principal once, the caller's own records for all the objects in one query, then one
+ * in-memory decision per object.
  */
 export async function decideEach(
   req: FastifyRequest,
@@ -221,14 +223,15 @@ export async function decideEach(
   const token = tokenOf(req);
   const entity = await deps.load.principal(principal);
   if (!entity) return resources.map(() => false);
-  return Promise.all(
-    resources.map(async (r) => {
-      if (r.object === null) return false;
-      const caller = await deps.load.callerContext(principal, r.vehicleId, null);
-      return (
-        deps.decisions.decide(cedarRequest({ principal: entity, action, resource: r, token, caller })).decision ===
-        'allow'
-      );
-    }),
-  );
+  const vehicleIds = [...new Set(resources.flatMap((r) => (r.vehicleId ? [r.vehicleId] : [])))];
+  const callers = await deps.load.callerContexts(principal, vehicleIds);
+  const none = { context: {}, entities: [] };
+  return resources.map((r) => {
+    if (r.object === null) return false;
+    const caller = (r.vehicleId ? callers.get(r.vehicleId) : undefined) ?? none;
+    return (
+      deps.decisions.decide(cedarRequest({ principal: entity, action, resource: r, token, caller })).decision ===
+      'allow'
+    );
+  });
 }

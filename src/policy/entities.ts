@@ -164,20 +164,28 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
       };
     },
 
-    /** Vehicle entities for many ids at once (list filtering): two queries whatever the count. */
-    async vehicles(ids: string[]): Promise<Map<string, Entity>> {
-      if (ids.length === 0) return new Map();
+    /** Many vehicles at once (list filtering): two queries whatever the count, in the order asked. */
+    async vehicles(
+      ids: string[],
+    ): Promise<LoadedResource<{ id: string; vin: string | null; relationships: RelationshipRow[] }>[]> {
+      if (ids.length === 0) return [];
       const at = deps.clock.now().toISOString();
-      const rels = await inForce(at).where('vehicle_id', 'in', ids).execute();
-      return new Map(
-        ids.map((id) => [
-          id,
-          vehicleEntity(
-            id,
-            rels.filter((r) => r.vehicle_id === id),
-          ),
-        ]),
-      );
+      const [rows, rels] = await Promise.all([
+        db.selectFrom('vehicles').select(['id', 'vin']).where('id', 'in', ids).execute(),
+        inForce(at).where('vehicle_id', 'in', ids).execute(),
+      ]);
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      return ids.map((id) => {
+        const row = byId.get(id);
+        const mine = row ? rels.filter((r) => r.vehicle_id === id) : [];
+        return {
+          uid: { type: 'Vehicle', id },
+          entities: [vehicleEntity(id, mine)],
+          object: row ? { ...row, relationships: mine } : null,
+          vehicleId: id,
+          tenantId: row ? vehicleTenant(mine) : null,
+        };
+      });
     },
 
     /** A person's account; support agents with an open case about it can see it. */
@@ -339,6 +347,64 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
         vehicleId: row?.vehicle_id ?? null,
         tenantId: row?.operator_tenant_id ?? null,
       };
+    },
+
+    /**
+     * The caller's own delegation or partner grant for many vehicles at once (list filtering, never a
+     * command): one query whatever the count.
+     */
+    async callerContexts(
+      p: Principal,
+      vehicleIds: string[],
+    ): Promise<Map<string, { context: Record<string, CedarValueJson>; entities: Entity[] }>> {
+      const out = new Map<string, { context: Record<string, CedarValueJson>; entities: Entity[] }>();
+      for (const id of vehicleIds) out.set(id, { context: {}, entities: [] });
+      if (vehicleIds.length === 0) return out;
+      const at = deps.clock.now().toISOString();
+      const rows =
+        p.kind === 'user'
+          ? await inForce(at)
+              .where('vehicle_id', 'in', vehicleIds)
+              .where('kind', '=', 'delegation')
+              .where('user_id', '=', p.userId)
+              .orderBy('granted_at')
+              .execute()
+          : await inForce(at)
+              .where('vehicle_id', 'in', vehicleIds)
+              .where('kind', '=', 'partner_grant')
+              .where('application_id', '=', p.clientId)
+              .orderBy('granted_at')
+              .execute();
+      // The latest record per vehicle, as callerContext picks it.
+      const latest = new Map<string, RelationshipRow>();
+      for (const r of rows) if (r.vehicle_id) latest.set(r.vehicle_id, r);
+      for (const [vehicleId, own] of latest) {
+        const entry = out.get(vehicleId);
+        if (!entry) continue;
+        if (p.kind === 'user') {
+          entry.entities.push({
+            uid: { type: 'Delegation', id: own.id },
+            attrs: {
+              vehicle: ref('Vehicle', vehicleId),
+              driver: ref('User', p.userId),
+              grantedBy: ref('User', own.granted_by.replace(/^user:/, '')),
+              commands: strings(parse(own.attributes).commands),
+            },
+          });
+          entry.context.delegation = ref('Delegation', own.id);
+        } else {
+          entry.entities.push({
+            uid: { type: 'PartnerGrant', id: own.id },
+            attrs: {
+              vehicle: ref('Vehicle', vehicleId),
+              partner: ref('Application', p.clientId),
+              scopes: strings(parse(own.attributes).scopes),
+            },
+          });
+          entry.context.partnerGrant = ref('PartnerGrant', own.id);
+        }
+      }
+      return out;
     },
 
     /**

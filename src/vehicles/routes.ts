@@ -17,7 +17,7 @@ import {
 import type { Claims, RelationshipRow, VehicleAccess } from '../relationships/index.js';
 import type { Database } from '../storage/index.js';
 import type { Kysely } from 'kysely';
-import type { Clock } from '../platform/index.js';
+import { CarapaceError, type Clock } from '../platform/index.js';
 
 const Params = Type.Object({ vehicleId: Id }, closed);
 const ACCESS = ['owner', 'driver', 'fleet', 'dealer', 'support', 'partner'] as const;
@@ -63,6 +63,25 @@ function accessOf(p: Principal, rels: RelationshipRow[], tenants: Set<string>): 
     if (r.kind === 'service_case' && r.tenant_id && tenants.has(r.tenant_id)) out.add('dealer');
   }
   return ACCESS.filter((a) => out.has(a));
+}
+
+/** The largest page of a list. */
+const MAX_PAGE = 100;
+/** `limit` and an opaque `cursor` (from `next` of the previous page); nothing else. */
+const Page = Type.Object(
+  {
+    limit: Type.Optional(Type.String({ pattern: '^(?:[1-9][0-9]?|100)$' })),
+    cursor: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,200}$' })),
+  },
+  closed,
+);
+/** The cursor after a vehicle id: opaque to clients, and never trusted beyond a lower bound on ids. */
+const cursorOf = (id: string) => Buffer.from(`v1:${id}`).toString('base64url');
+function cursorAfter(cursor: string): string {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!text.startsWith('v1:'))
+    throw new CarapaceError('ERR_VALIDATION', 'the cursor is not one this API gave out', { field: 'query.cursor' });
+  return text.slice(3);
 }
 
 /** The public vehicle API: list, read, status, location, diagnostics, claim and transfer. */
@@ -120,10 +139,24 @@ export function registerVehicleRoutes(
         callers: ['user', 'application'],
         authorize: { resource: load.self },
       }),
-      schema: { querystring: NoQuery, response: { 200: Type.Object({ vehicles: Type.Array(Vehicle) }, closed) } },
+      schema: {
+        querystring: Page,
+        response: {
+          200: Type.Object(
+            {
+              vehicles: Type.Array(Vehicle),
+              // Where the next page starts, when there is one: pass it back as `cursor`.
+              next: Type.Optional(Type.String()),
+            },
+            closed,
+          ),
+        },
+      },
     },
     async (req) => {
       const { principal } = authorizedOf(req);
+      const limit = req.query.limit === undefined ? MAX_PAGE : Math.min(Number(req.query.limit), MAX_PAGE);
+      const after = req.query.cursor === undefined ? '' : cursorAfter(req.query.cursor);
       const at = deps.clock.now().toISOString();
       const tenants = [...(await tenantsOf(principal))];
       // Candidates come from any relationship naming the caller or their tenants; the policies decide each one.
@@ -143,12 +176,24 @@ export function registerVehicleRoutes(
               ]),
         )
         .execute();
-      const ids = [...new Set(rows.map((r) => r.vehicle_id as string))].sort();
-      const loaded = await Promise.all(ids.map((id) => deps.load.vehicle(id)));
-      const allowed = await decideEach(req, deps, 'vehicle:read', loaded);
-      const visible = loaded.filter((_, i) => allowed[i]).map((l) => l.object as VehicleObject);
+      const ids = [...new Set(rows.map((r) => r.vehicle_id as string))].sort().filter((id) => id > after);
+      // Candidates are decided a page at a time in one batch, until the page is full or none are left.
+      const visible: VehicleObject[] = [];
+      let next: string | undefined;
+      for (let i = 0; i < ids.length && next === undefined; i += limit) {
+        const loaded = await deps.load.vehicles(ids.slice(i, i + limit));
+        const allowed = await decideEach(req, deps, 'vehicle:read', loaded);
+        for (const [j, l] of loaded.entries()) {
+          if (!allowed[j]) continue;
+          if (visible.length === limit) {
+            next = cursorOf((visible.at(-1) as VehicleObject).id);
+            break;
+          }
+          visible.push(l.object as VehicleObject);
+        }
+      }
       const mine = new Set(tenants);
-      return { vehicles: visible.map((v) => view(principal, v, mine)) };
+      return { vehicles: visible.map((v) => view(principal, v, mine)), ...(next ? { next } : {}) };
     },
   );
 
