@@ -159,4 +159,27 @@ describe.each(engines)('access decisions in the policies (%s)', (database) => {
     expect((await fiona.api('GET', '/v1/vehicles?limit=0')).status).toBe(400);
     expect((await fiona.api('GET', '/v1/vehicles?offset=1')).status).toBe(400);
   });
+
+  it('refuses an invitation to a privileged role from someone without the granting role, with a deny event', async () => {
+    // Alice may invite to her household (a driver, say), but only a security admin makes a security admin.
+    const r = await alice.api('POST', `/v1/tenants/${household}/invitations`, {
+      email: 'mallory@example.com',
+      role: 'security_admin',
+    });
+    expect(r.status).toBe(403);
+    expect(r.json).toMatchObject({ code: 'ERR_FORBIDDEN', reason: 'granting_role_required' });
+    expect(await denyEvent(String(r.headers['x-request-id']), 'identity:invite')).toMatchObject({
+      actor: { type: 'user', id: await userId('alice') },
+      tenantId: household,
+      object: { type: 'Tenant', id: household },
+      details: expect.objectContaining({ forbiddenBy: ['self.invite-needs-granting-role'] }),
+    });
+    const invited = await cp.platform.storage.db
+      .selectFrom('invitations')
+      .select(['id'])
+      .where('tenant_id', '=', household)
+      .where('role', '=', 'security_admin')
+      .execute();
+    expect(invited).toEqual([]);
+  });
 });

@@ -111,7 +111,17 @@ export function registerAccountRoutes(
     '/v1/tenants/:tenantId/invitations',
     {
       auth: { kind: 'token', token },
-      authorize: { resource: load.tenant(), visibleWith: 'tenant:read' },
+      authorize: {
+        resource: load.tenant(),
+        visibleWith: 'tenant:read',
+        // The role asked for, read before validation: who may grant it is the policies' decision.
+        extraContext: async (req) => {
+          const role = (req.body as { role?: unknown } | null | undefined)?.role;
+          const context: Record<string, string> = typeof role === 'string' ? { role } : {};
+          return context;
+        },
+        denialReasons: { 'self.invite-needs-granting-role': 'granting_role_required' },
+      },
       catalog: entry(
         'Invite an email address to a role in a tenant (the only way to a privileged role).',
         'identity:invite',
