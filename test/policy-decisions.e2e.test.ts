@@ -16,7 +16,14 @@ describe.each(engines)('access decisions in the policies (%s)', (database) => {
   // One sign-in: a one-time code is good once. The token holds lock and climate, not charging.
   let alice: CarapaceClient;
 
-  const login = async (key: string, scopes: string[], clientId = 'carapace-owner-app') => {
+  // A one-time code is good once, so each person signs in once per run (same scopes each time).
+  const signedIn = new Map<string, Promise<CarapaceClient>>();
+  const login = (key: string, scopes: string[], clientId = 'carapace-owner-app') => {
+    const known = signedIn.get(key) ?? signIn(key, scopes, clientId);
+    signedIn.set(key, known);
+    return known;
+  };
+  const signIn = async (key: string, scopes: string[], clientId: string) => {
     const u = scenario.users.find((x) => x.key === key)!;
     const c = await CarapaceClient.create({
       baseUrl: cp.config.publicBaseUrl,
@@ -181,5 +188,17 @@ describe.each(engines)('access decisions in the policies (%s)', (database) => {
       .where('role', '=', 'security_admin')
       .execute();
     expect(invited).toEqual([]);
+  });
+
+  it("lists only the support cases the policies let the caller read: never another agent's", async () => {
+    const sue = await login('sue', ['openid', 'support:read'], 'carapace-support-console');
+    const sam = await login('sam', ['openid', 'vehicle:read_status', 'support:read'], 'carapace-support-console');
+    const cases = (c: CarapaceClient) =>
+      c.api('GET', '/v1/support-cases').then((r) => (r.json as { cases: Array<{ assigneeId: string }> }).cases);
+    const samId = await userId('sam');
+    const mine = await cases(sam);
+    expect(mine.length).toBeGreaterThan(0);
+    expect(mine.every((c) => c.assigneeId === samId)).toBe(true);
+    expect(await cases(sue)).toEqual([]);
   });
 });

@@ -65,8 +65,15 @@ export interface ListenerSecurity<Spec> {
   token?: (required: TokenRequirement) => RequestHook;
   device?: (kind: 'factory' | 'operational') => RequestHook;
   operator?: RequestHook;
-  /** Object-level authorization of token routes through the policy engine, with the actions it knows. */
-  authorize?: { actions: ReadonlySet<string>; hook: (spec: Spec, catalog: CatalogEntry) => RequestHook };
+  /**
+   * Object-level authorization of token routes through the policy engine, with the actions it knows:
+   * `hook` before validation, and `inner` (for an object inside the authorized one) after it.
+   */
+  authorize?: {
+    actions: ReadonlySet<string>;
+    hook: (spec: Spec, catalog: CatalogEntry) => RequestHook;
+    inner?: (spec: Spec, catalog: CatalogEntry) => RequestHook | undefined;
+  };
 }
 
 /** A binary body (a DER file, say) declared under its media type. */
@@ -246,9 +253,10 @@ export function checkDeclaration<Spec>(
 function hooksOf<Spec>(
   decl: RouteDeclaration<FastifySchema, Spec>,
   security: ListenerSecurity<Spec>,
-): { onRequest: RequestHook[]; preValidation: RequestHook[] } {
+): { onRequest: RequestHook[]; preValidation: RequestHook[]; preHandler: RequestHook[] } {
   const onRequest: RequestHook[] = [];
   const preValidation: RequestHook[] = [];
+  const preHandler: RequestHook[] = [];
   const { auth } = decl;
   const need = <T>(step: T | undefined): T => {
     if (step === undefined) throw new Error('unreachable: checked by checkDeclaration');
@@ -260,8 +268,13 @@ function hooksOf<Spec>(
   const token = auth.kind === 'token' || auth.kind === 'device' ? auth.token : undefined;
   if (token) onRequest.push(need(security.token)(token));
   // Before the body is validated, so an unauthorized caller learns nothing from validation errors.
-  if (auth.kind === 'token') preValidation.push(need(security.authorize).hook(need(decl.authorize), decl.catalog));
-  return { onRequest, preValidation };
+  if (auth.kind === 'token') {
+    const authorize = need(security.authorize);
+    preValidation.push(authorize.hook(need(decl.authorize), decl.catalog));
+    const inner = authorize.inner?.(need(decl.authorize), decl.catalog);
+    if (inner) preHandler.push(inner);
+  }
+  return { onRequest, preValidation, preHandler };
 }
 
 /** Builds the registrar of one listener (or of a child scope of it). */
@@ -285,6 +298,7 @@ export function createRegistrar<Spec>(app: App, security: ListenerSecurity<Spec>
       ...(decl.onError ? { onError: decl.onError } : {}),
       ...(hooks.onRequest.length > 0 ? { onRequest: hooks.onRequest } : {}),
       ...(hooks.preValidation.length > 0 ? { preValidation: hooks.preValidation } : {}),
+      ...(hooks.preHandler.length > 0 ? { preHandler: hooks.preHandler } : {}),
       ...(websocket ? { websocket: true } : {}),
       handler: handler as RouteHandlerMethod,
     } as unknown as Parameters<App['route']>[0]);

@@ -28,8 +28,8 @@ export interface AuthorizeSpec {
   extraContext?: (req: FastifyRequest, load: EntityLoader) => Promise<Record<string, CedarValueJson>>;
   /**
    * An object inside the authorized one (a vehicle's command job), loaded once the outer object is allowed
-   * and authorized on its own with `action`. Its denial answers exactly like a missing object (404); the
-   * handler then receives the inner object.
+   * and the request is valid, and authorized on its own with `action`. Its denial answers exactly like a
+   * missing object (404); the handler then receives the inner object.
    */
   within?: {
     action: string;
@@ -112,8 +112,24 @@ export function objectAuthorization(
   deps: { decisions: DecisionPoint; load: EntityLoader; audit: AuditLog; db: Kysely<Database>; actions: Set<string> },
 ): NonNullable<ListenerSecurity<AuthorizeSpec>['authorize']> {
   app.decorateRequest('authorized', null);
-  return { actions: deps.actions, hook: (spec, catalog) => async (req) => authorize(req, spec, catalog, deps) };
+  return {
+    actions: deps.actions,
+    hook: (spec, catalog) => async (req) => authorize(req, spec, catalog, deps),
+    // After validation: a caller who may follow the vehicle's jobs learns nothing about one from a 400.
+    inner: (spec) =>
+      spec.within
+        ? async (req) => {
+            const step = pending.get(req);
+            if (!step) throw notFound();
+            pending.delete(req);
+            await step();
+          }
+        : undefined,
+  };
 }
+
+/** The inner-object step of requests whose outer object was allowed, run once the request is valid. */
+const pending = new WeakMap<FastifyRequest, () => Promise<void>>();
 
 async function authorize(
   req: FastifyRequest,
@@ -186,24 +202,25 @@ async function authorize(
       });
     throw notFound();
   }
-  if (spec.within && principalEntity) {
-    const inner = await spec.within.resource(req, loaded, principal as Principal);
-    const d = deps.decisions.decide(
-      cedarRequest({
-        principal: principalEntity,
-        action: spec.within.action,
-        resource: inner.resource,
-        token,
-        caller: own,
-        extra: { ...extra, ...inner.context },
-      }),
-    );
-    const ok = d.decision === 'allow' && inner.resource.object !== null;
-    await record(spec.within.action, inner.resource, d, ok);
-    if (!ok) throw notFound();
-    req.authorized = { object: inner.resource.object, principal: principal as Principal, decision: d };
-    return;
-  }
+  if (spec.within && principalEntity)
+    pending.set(req, async () => {
+      const within = spec.within as NonNullable<AuthorizeSpec['within']>;
+      const inner = await within.resource(req, loaded, principal as Principal);
+      const d = deps.decisions.decide(
+        cedarRequest({
+          principal: principalEntity,
+          action: within.action,
+          resource: inner.resource,
+          token,
+          caller: own,
+          extra: { ...extra, ...inner.context },
+        }),
+      );
+      const ok = d.decision === 'allow' && inner.resource.object !== null;
+      await record(within.action, inner.resource, d, ok);
+      if (!ok) throw notFound();
+      req.authorized = { object: inner.resource.object, principal: principal as Principal, decision: d };
+    });
   req.authorized = { object: loaded.object, principal: principal as Principal, decision };
 }
 

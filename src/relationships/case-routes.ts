@@ -12,6 +12,11 @@ import {
   NoQuery,
   NullableString,
   type ApiRoutes,
+  decideEach,
+  type DecisionPoint,
+  type EntityLoader,
+  type LoadedResource,
+  ref,
 } from '../policy/index.js';
 import type { Database } from '../storage/index.js';
 import { DELEGABLE_COMMANDS, type Actor } from './access.js';
@@ -63,6 +68,18 @@ const serviceView = (c: ServiceCaseRow, forDealer: boolean) => ({
   requestedAt: c.requested_at,
   closesAt: c.closes_at,
 });
+/** A support case row as the Cedar resource its list is filtered by (the loader's shape, without a query). */
+const supportCaseResource = (c: SupportCaseRow): LoadedResource<SupportCaseRow> => {
+  const uid = { type: 'SupportCase', id: c.id };
+  const attrs: Record<string, ReturnType<typeof ref> | string> = {
+    operator: ref('Tenant', c.operator_tenant_id),
+    assignee: ref('User', c.assignee_id),
+    account: ref('Account', c.account_id),
+    status: c.status,
+  };
+  if (c.vehicle_id) attrs.vehicle = ref('Vehicle', c.vehicle_id);
+  return { uid, entities: [{ uid, attrs }], object: c, vehicleId: null, tenantId: c.operator_tenant_id };
+};
 const supportView = (c: SupportCaseRow) => ({
   id: c.id,
   accountId: c.account_id,
@@ -76,7 +93,7 @@ const supportView = (c: SupportCaseRow) => ({
 /** Dealer service cases, support cases with just-in-time approvals, and the support tools (account read, search). */
 export function registerCaseRoutes(
   routes: ApiRoutes,
-  deps: { db: Kysely<Database>; clock: Clock; cases: Cases },
+  deps: { db: Kysely<Database>; clock: Clock; cases: Cases; decisions: DecisionPoint; load: EntityLoader },
 ): void {
   const { db } = deps;
   const now = () => deps.clock.now().toISOString();
@@ -279,23 +296,33 @@ export function registerCaseRoutes(
     },
     async (req) => {
       const me = actorOf(req).userId;
-      const admin = await db
-        .selectFrom('memberships')
-        .select(['tenant_id'])
-        .where('user_id', '=', me)
-        .where('role', '=', 'security_admin')
-        .where('ended_at', 'is', null)
+      // Candidates: open cases assigned to the caller or run by a tenant they belong to; the policies decide
+      // which of them the caller sees (support.read-case), in one batch.
+      const tenants = (
+        await db
+          .selectFrom('memberships')
+          .select(['tenant_id'])
+          .where('user_id', '=', me)
+          .where('ended_at', 'is', null)
+          .execute()
+      ).map((m) => m.tenant_id);
+      const rows = await db
+        .selectFrom('support_cases')
+        .selectAll()
+        .where('status', '=', 'open')
+        .where((eb) =>
+          eb.or([eb('assignee_id', '=', me), ...(tenants.length ? [eb('operator_tenant_id', 'in', tenants)] : [])]),
+        )
+        .orderBy('opened_at', 'desc')
+        .limit(1000)
         .execute();
-      let q = db.selectFrom('support_cases').selectAll().where('status', '=', 'open');
-      q =
-        admin.length > 0
-          ? q.where(
-              'operator_tenant_id',
-              'in',
-              admin.map((a) => a.tenant_id),
-            )
-          : q.where('assignee_id', '=', me);
-      return { cases: (await q.orderBy('opened_at', 'desc').limit(200).execute()).map(supportView) };
+      const allowed = await decideEach(req, deps, 'support_case:read', rows.map(supportCaseResource));
+      return {
+        cases: rows
+          .filter((_, i) => allowed[i])
+          .slice(0, 200)
+          .map(supportView),
+      };
     },
   );
 

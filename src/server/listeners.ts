@@ -90,7 +90,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   });
   registerSharingRoutes(api, { db, clock, access: authz.access });
   registerFleetRoutes(api, { db, clock, decisions: authz.decisions, load: authz.load, fleet: authz.fleet });
-  registerCaseRoutes(api, { db, clock, cases: authz.cases });
+  registerCaseRoutes(api, { db, clock, cases: authz.cases, decisions: authz.decisions, load: authz.load });
   const cmd = {
     db,
     service: platform.commands.service,
