@@ -1,7 +1,8 @@
 import type { Kysely } from 'kysely';
 import type { AdapterPayload, JWKS } from 'oidc-provider';
 import type { Database } from '../storage/index.js';
-import { IdentityUri } from '../pki/index.js';
+import { findApplication, findWorkload } from '../identity/index.js';
+import { findDevice, IdentityUri } from '../pki/index.js';
 import { DEVICE_SCOPES } from './scopes.js';
 
 /** Client ids of vehicles are `device:<device id>`; the device proves itself with its operational certificate. */
@@ -17,11 +18,7 @@ export function createClientLookup(db: Kysely<Database>): (clientId: string) => 
   return async (clientId) => {
     if (clientId.startsWith(DEVICE_CLIENT_PREFIX)) {
       const deviceId = clientId.slice(DEVICE_CLIENT_PREFIX.length);
-      const device = await db
-        .selectFrom('devices')
-        .select(['id', 'status'])
-        .where('id', '=', deviceId)
-        .executeTakeFirst();
+      const device = await findDevice(db, deviceId);
       if (!device || device.status !== 'active') return undefined;
       return {
         client_id: clientId,
@@ -36,7 +33,7 @@ export function createClientLookup(db: Kysely<Database>): (clientId: string) => 
         ...ES,
       };
     }
-    const app = await db.selectFrom('applications').selectAll().where('client_id', '=', clientId).executeTakeFirst();
+    const app = await findApplication(db, clientId);
     if (app) {
       const scope = (JSON.parse(app.scopes) as string[]).join(' ');
       if (app.kind === 'partner') {
@@ -70,7 +67,7 @@ export function createClientLookup(db: Kysely<Database>): (clientId: string) => 
         ...ES,
       };
     }
-    const workload = await db.selectFrom('workloads').selectAll().where('client_id', '=', clientId).executeTakeFirst();
+    const workload = await findWorkload(db, clientId);
     if (workload) {
       return {
         client_id: clientId,

@@ -4,7 +4,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Kysely } from 'kysely';
 import Provider, { type Configuration, errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { AuditLog } from '../audit/index.js';
-import type { SecretBox } from '../identity/index.js';
+import { findUser, type SecretBox } from '../identity/index.js';
 import type { Clock } from '../platform/index.js';
 import { writePrivateFile } from '../platform/index.js';
 import type { Logger } from '../platform/index.js';
@@ -69,13 +69,9 @@ export function createAuthorizationServer(deps: AuthorizationServerDeps): Provid
     adapter: createAdapterFactory({ db: deps.db, clock: deps.clock, secrets: deps.secrets, findClient }),
     jwks: { keys: deps.keys.privateJwks },
     async findAccount(_ctx, sub) {
-      const user = await deps.db
-        .selectFrom('users')
-        .select(['id', 'email', 'display_name', 'status'])
-        .where('id', '=', sub)
-        .executeTakeFirst();
+      const user = await findUser(deps.db, sub);
       if (!user || user.status !== 'active') return undefined;
-      return { accountId: user.id, claims: async () => ({ sub: user.id, email: user.email, name: user.display_name }) };
+      return { accountId: user.id, claims: async () => ({ sub: user.id, email: user.email, name: user.displayName }) };
     },
     claims: { openid: ['sub'], email: ['email'], profile: ['name'] },
     scopes: [...OPENID_SCOPES, ...USER_SCOPES, ...DEVICE_SCOPES],
@@ -117,12 +113,8 @@ export function createAuthorizationServer(deps: AuthorizationServerDeps): Provid
       // acr, amr and auth_time travel from the login (via the code or refresh token) into every access token,
       // so resource servers can demand recent MFA; cep lets them drop tokens minted before a password change.
       const source = ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken;
-      const user = await deps.db
-        .selectFrom('users')
-        .select('credential_epoch')
-        .where('id', '=', token.accountId)
-        .executeTakeFirst();
-      return { acr: source?.acr, amr: source?.amr, auth_time: source?.authTime, cep: user?.credential_epoch ?? -1 };
+      const user = await findUser(deps.db, token.accountId);
+      return { acr: source?.acr, amr: source?.amr, auth_time: source?.authTime, cep: user?.credentialEpoch ?? -1 };
     },
     features: {
       devInteractions: { enabled: false },

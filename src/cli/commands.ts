@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { writePrivateFile } from '../platform/index.js';
+import { recentJobsOf } from '../commands/index.js';
 import { runFleet, unitsIn } from '../simulator/index.js';
 import { configFrom, type GlobalOptions, withPlatform } from './context.js';
 
@@ -36,23 +37,8 @@ export function registerCommands(program: Command): void {
     .option('--limit <n>', 'how many', '20')
     .action(async (opts: { vehicle: string; limit: string }, cmd: Command) => {
       await withPlatform(cmd.optsWithGlobals<GlobalOptions>(), async (p) => {
-        const db = p.storage.db;
-        const jobs = await db
-          .selectFrom('command_jobs')
-          .select(['id', 'command', 'state', 'reason', 'retry', 'requester_id', 'created_at', 'decision_hash'])
-          .where('vehicle_id', '=', opts.vehicle)
-          .orderBy('created_at', 'desc')
-          .limit(Number(opts.limit))
-          .execute();
-        for (const j of jobs) {
-          const transitions = await db
-            .selectFrom('command_transitions')
-            .select(['to_state', 'at', 'actor', 'reason'])
-            .where('job_id', '=', j.id)
-            .orderBy('step')
-            .execute();
-          process.stdout.write(`${JSON.stringify({ ...j, transitions })}\n`);
-        }
+        for (const job of await recentJobsOf(p.storage.db, opts.vehicle, Number(opts.limit)))
+          process.stdout.write(`${JSON.stringify(job)}\n`);
       });
     });
 

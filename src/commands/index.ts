@@ -23,6 +23,7 @@ export {
   type CommandName,
 } from './catalog.js';
 export { commandMigrations } from './migrations.js';
+export { recentJobsOf } from './job-store.js';
 export type { CommandTables, JobState } from './tables.js';
 export { registerCommandRoutes } from './routes.js';
 export { registerBulkCommandRoute } from './bulk-route.js';
@@ -36,10 +37,37 @@ export interface Commands {
   keys: CommandKeys;
   service: CommandService;
   dispatcher: Dispatcher;
-  /** Ends the previous owner's unfinished jobs when a vehicle is transferred (same transaction). */
-  cascade: OwnershipCascade;
   start(): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * The reaction of commands to an ownership that ends: the previous owner's unfinished jobs end in the same
+ * transaction. Built on its own, before the relationship services that call it, so nothing is patched in later.
+ */
+export function createJobsEndWithOwnership(deps: { audit: AuditLog; clock: Clock }): OwnershipCascade {
+  const { audit, clock } = deps;
+  return async (trx, { vehicleId, ownerId }) => {
+    const jobs = await trx
+      .selectFrom('command_jobs')
+      .selectAll()
+      .where('vehicle_id', '=', vehicleId)
+      .where('requester_id', '=', ownerId)
+      .where('state', 'in', ['requested', 'authorized', 'queued'])
+      .execute();
+    let ended = 0;
+    for (const job of jobs)
+      if (
+        await transition(trx, { audit, clock }, job, {
+          to: 'rejected',
+          actor: `user:${ownerId}`,
+          reason: "vehicle transferred: the previous owner's queued jobs end",
+          set: { retry: 'safe' },
+        })
+      )
+        ended++;
+    return ended;
+  };
 }
 
 /** Builds the commands module over the platform's storage, PKI and policy decision point. */
@@ -91,32 +119,10 @@ export async function createCommands(deps: {
     intervalSeconds: c.dispatchInterval,
     operatorTenant,
   });
-  const cascade: OwnershipCascade = async (trx, { vehicleId, ownerId }) => {
-    const jobs = await trx
-      .selectFrom('command_jobs')
-      .selectAll()
-      .where('vehicle_id', '=', vehicleId)
-      .where('requester_id', '=', ownerId)
-      .where('state', 'in', ['requested', 'authorized', 'queued'])
-      .execute();
-    let ended = 0;
-    for (const job of jobs)
-      if (
-        await transition(trx, { audit, clock }, job, {
-          to: 'rejected',
-          actor: `user:${ownerId}`,
-          reason: "vehicle transferred: the previous owner's queued jobs end",
-          set: { retry: 'safe' },
-        })
-      )
-        ended++;
-    return ended;
-  };
   return {
     keys,
     service,
     dispatcher,
-    cascade,
     start: () => dispatcher.start(),
     async close() {
       await dispatcher.stop();

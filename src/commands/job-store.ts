@@ -107,6 +107,28 @@ export function transitionsOf(db: Kysely<Database>, jobId: string) {
     .execute();
 }
 
+/** A vehicle's newest jobs with their transitions, for operators (the CLI): no authorization, no API. */
+export async function recentJobsOf(db: Kysely<Database>, vehicleId: string, limit: number) {
+  const jobs = await db
+    .selectFrom('command_jobs')
+    .select(['id', 'command', 'state', 'reason', 'retry', 'requester_id', 'created_at', 'decision_hash'])
+    .where('vehicle_id', '=', vehicleId)
+    .orderBy('created_at', 'desc')
+    .limit(limit)
+    .execute();
+  return Promise.all(
+    jobs.map(async (j) => ({
+      ...j,
+      transitions: (await transitionsOf(db, j.id)).map(({ to_state, at, actor, reason }) => ({
+        to_state,
+        at,
+        actor,
+        reason,
+      })),
+    })),
+  );
+}
+
 /**
  * Expires every job whose TTL has passed in a non-final state. A job that reached the vehicle may have
  * been executed there, so its retry advice is 'unsafe'; one that never left the platform is 'safe'.

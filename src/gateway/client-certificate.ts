@@ -3,7 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Kysely } from 'kysely';
 import { auditIdentity, type Refusal } from '../http/index.js';
 import type { ErrorCode } from '../platform/index.js';
-import { type Authorities, certificateFacts, IdentityUri } from '../pki/index.js';
+import { type Authorities, certificateFacts, findCertificate, findDevice, IdentityUri } from '../pki/index.js';
 import type { Database } from '../storage/index.js';
 
 /** What every accepted certificate carries, whatever its kind. */
@@ -142,11 +142,7 @@ export async function classifyConnection(
   // Signed by the fleet CA is necessary, not sufficient: it must be a certificate we issued and recorded,
   // byte for byte, for the one device its SAN names.
   const { base, deviceId } = parsed;
-  const row = await deps.db
-    .selectFrom('certificates')
-    .select(['thumbprint', 'profile', 'device_id', 'first_used_at'])
-    .where('serial', '=', base.serial)
-    .executeTakeFirst();
+  const row = await findCertificate(deps.db, base.serial);
   if (
     !row ||
     row.thumbprint !== base.thumbprint ||
@@ -161,11 +157,7 @@ export async function classifyConnection(
       cert,
     );
   }
-  const device = await deps.db
-    .selectFrom('devices')
-    .select(['vehicle_id'])
-    .where('id', '=', deviceId)
-    .executeTakeFirst();
+  const device = await findDevice(deps.db, deviceId);
   if (!device)
     return refusal(
       'ERR_CLIENT_CERT_UNTRUSTED',

@@ -13,3 +13,19 @@ export {
   type TenantRow,
 } from './tables.js';
 export { createInvitations, type Invitations } from './invitations.js';
+export {
+  findActiveUserByEmail,
+  findApplication,
+  findMember,
+  findTenant,
+  findUser,
+  findUserByEmail,
+  findUsers,
+  findWorkload,
+  hasUsers,
+  membershipsOf,
+  operatorTenantId,
+  passwordMatches,
+  tenantsWhereRole,
+  type UserSummary,
+} from './reads.js';

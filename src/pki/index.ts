@@ -21,3 +21,12 @@ export type { DeviceRow, DeviceStatus, CertificateRow, CaRole, CertificateProfil
 export { registerCrlRoutes } from './crl-routes.js';
 export { MAX_CSR_BYTES } from './csr.js';
 export { CA_KEY_ALGORITHM } from './key-provider.js';
+export {
+  certificatesOf,
+  currentDeviceOf,
+  deviceStatuses,
+  earlierOperationalCertificates,
+  findCertificate,
+  findCertificateByThumbprint,
+  findDevice,
+} from './reads.js';

@@ -4,6 +4,7 @@ import type { Clock } from '../platform/index.js';
 import { CarapaceError } from '../platform/index.js';
 import { newId } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
+import { findActiveUserByEmail, findApplication } from '../identity/index.js';
 import { codeHash, newLinkCode } from './codes.js';
 import type { RelationshipStore } from './store.js';
 import type { RelationshipRow } from './tables.js';
@@ -50,7 +51,7 @@ export function createVehicleAccess(deps: {
   audit: AuditLog;
   clock: Clock;
   relationships: RelationshipStore;
-  cascades?: OwnershipCascade[];
+  cascades: readonly OwnershipCascade[];
 }) {
   const { db, audit, clock } = deps;
   const end = async (trx: Kysely<Database>, rows: RelationshipRow[], by: string, reason: string, at: string) => {
@@ -83,12 +84,7 @@ export function createVehicleAccess(deps: {
       vehicleId: string,
       toEmail: string,
     ): Promise<{ ownershipId: string; ended: Record<string, number> }> {
-      const to = await db
-        .selectFrom('users')
-        .select(['id'])
-        .where('email', '=', toEmail.trim().toLowerCase())
-        .where('status', '=', 'active')
-        .executeTakeFirst();
+      const to = await findActiveUserByEmail(db, toEmail);
       // One answer for an unknown address and one that cannot receive: no way to test which emails exist.
       if (!to || to.id === actor.userId)
         throw new CarapaceError('ERR_TRANSFER_REFUSED', 'this vehicle cannot be transferred to that account');
@@ -323,11 +319,7 @@ export function createVehicleAccess(deps: {
       vehicleId: string,
       args: { clientId: string; scopes: string[]; until: string },
     ): Promise<RelationshipRow> {
-      const partner = await db
-        .selectFrom('applications')
-        .select(['client_id', 'kind', 'scopes'])
-        .where('client_id', '=', args.clientId)
-        .executeTakeFirst();
+      const partner = await findApplication(db, args.clientId);
       if (!partner || partner.kind !== 'partner')
         throw new CarapaceError('ERR_VALIDATION', 'no partner application with that client id', { field: 'clientId' });
       const registered = JSON.parse(partner.scopes) as string[];

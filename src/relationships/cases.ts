@@ -4,6 +4,8 @@ import type { Clock } from '../platform/index.js';
 import { CarapaceError } from '../platform/index.js';
 import { newId } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
+import { findMember, findUserByEmail, tenantsWhereRole } from '../identity/index.js';
+import type { VehicleLookup } from './ports.js';
 import type { Actor } from './access.js';
 import type { RelationshipStore } from './store.js';
 import type { ServiceCaseRow, SupportCaseRow } from './tables.js';
@@ -20,6 +22,7 @@ export function createCases(deps: {
   audit: AuditLog;
   clock: Clock;
   relationships: RelationshipStore;
+  vehicles: VehicleLookup;
 }) {
   const { db, audit, clock } = deps;
   const refused = () =>
@@ -44,11 +47,7 @@ export function createCases(deps: {
       dealerTenantId: string,
       args: { vin: string; reason: string },
     ): Promise<ServiceCaseRow> {
-      const vehicle = await db
-        .selectFrom('vehicles')
-        .select(['id'])
-        .where('vin', '=', args.vin.toUpperCase())
-        .executeTakeFirst();
+      const vehicle = await deps.vehicles.findByVin(db, args.vin.toUpperCase());
       const row: ServiceCaseRow = {
         id: newId(),
         dealer_tenant_id: dealerTenantId,
@@ -164,30 +163,12 @@ export function createCases(deps: {
       args: { accountEmail: string; assigneeEmail: string; vehicleId?: string; summary: string },
     ): Promise<SupportCaseRow> {
       const [account, assignee] = await Promise.all([
-        db
-          .selectFrom('users')
-          .select(['id'])
-          .where('email', '=', args.accountEmail.trim().toLowerCase())
-          .executeTakeFirst(),
-        db
-          .selectFrom('users')
-          .innerJoin('memberships', 'memberships.user_id', 'users.id')
-          .select(['users.id'])
-          .where('users.email', '=', args.assigneeEmail.trim().toLowerCase())
-          .where('memberships.tenant_id', '=', operatorTenantId)
-          .where('memberships.role', '=', 'support_agent')
-          .where('memberships.ended_at', 'is', null)
-          .executeTakeFirst(),
+        findUserByEmail(db, args.accountEmail),
+        findMember(db, { email: args.assigneeEmail, tenantId: operatorTenantId, role: 'support_agent' }),
       ]);
       if (!account || !assignee || assignee.id === account.id) throw refused();
       // Separation of duties: the admin who opens a case never works it, and no security admin is an agent on one.
-      const assigneeIsAdmin = await db
-        .selectFrom('memberships')
-        .select(['id'])
-        .where('user_id', '=', assignee.id)
-        .where('role', '=', 'security_admin')
-        .where('ended_at', 'is', null)
-        .executeTakeFirst();
+      const assigneeIsAdmin = (await tenantsWhereRole(db, assignee.id, 'security_admin')).length > 0;
       if (assignee.id === actor.userId || assigneeIsAdmin) throw refused();
       const at = clock.now().toISOString();
       if (args.vehicleId) {

@@ -5,6 +5,7 @@ import type { Clock } from '../platform/index.js';
 import { CarapaceError } from '../platform/index.js';
 import { newId } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
+import type { VehicleLookup } from './ports.js';
 import type { Actor } from './access.js';
 import { codeHash, newTypedCode, normalizeTypedCode } from './codes.js';
 import type { RelationshipStore } from './store.js';
@@ -31,6 +32,7 @@ export function createClaims(deps: {
   relationships: RelationshipStore;
   counter: FailureCounter;
   limits: ClaimLimits;
+  vehicles: VehicleLookup;
 }) {
   const { db, audit, clock, counter, limits } = deps;
   // A known vehicle is counted by its id, an unknown VIN by the VIN: either way guesses against one car add up.
@@ -84,7 +86,7 @@ export function createClaims(deps: {
     ): Promise<{ vehicleId: string; ownershipId: string }> {
       const vin = vinInput.trim().toUpperCase().slice(0, 17);
       const now = clock.now();
-      const known = await db.selectFrom('vehicles').select(['id']).where('vin', '=', vin).executeTakeFirst();
+      const known = await deps.vehicles.findByVin(db, vin);
       const [vehicleKey, accountKey] = keys(known?.id, vin, actor.userId);
       const [byVehicle, byAccount] = await Promise.all([
         counter.count(vehicleKey, limits.windowSeconds, now.getTime()),
@@ -110,7 +112,7 @@ export function createClaims(deps: {
       const hash = codeHash(normalizeTypedCode(codeInput));
       // The same three reads happen whatever fails, so timing does not tell a VIN that exists from one that does not.
       const [vehicle, code] = await Promise.all([
-        db.selectFrom('vehicles').select(['id']).where('vin', '=', vin).executeTakeFirst(),
+        deps.vehicles.findByVin(db, vin),
         db.selectFrom('claim_codes').selectAll().where('code_hash', '=', hash).executeTakeFirst(),
       ]);
       const holders = await db

@@ -26,3 +26,4 @@ export { createCases, type Cases } from './cases.js';
 export { createFleetGroups, type FleetGroups } from './fleet.js';
 export type { DelegationInviteRow, ServiceCaseRow, SupportCaseRow, JitApprovalRow, ClaimCodeRow } from './tables.js';
 export { registerCaseRoutes, registerFleetRoutes, registerSharingRoutes } from './routes.js';
+export type { VehicleLookup } from './ports.js';

@@ -4,6 +4,7 @@ import type { Clock } from '../platform/index.js';
 import { CarapaceError } from '../platform/index.js';
 import { newId } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
+import { tenantsWhereRole } from '../identity/index.js';
 import { RELATIONSHIP_KINDS, type RelationshipKind, type RelationshipRow } from './tables.js';
 
 /** A relationship to create. */
@@ -73,6 +74,75 @@ export function createRelationshipStore(deps: { db: Kysely<Database>; audit: Aud
       };
       await (trx === deps.db ? deps.db.transaction().execute(write) : write(trx));
       return row;
+    },
+
+    /**
+     * Records the case behind a service- or support-case relationship created directly (a scenario, an import),
+     * so it can be listed, consented and closed like one opened through the API; audited in the same transaction.
+     */
+    async recordCase(
+      actor: RelationshipActor,
+      row: RelationshipRow,
+      args: { reason: string | null; endedAt: string | null },
+    ): Promise<void> {
+      const by = `${actor.type}:${actor.id}`;
+      await deps.db.transaction().execute(async (trx) => {
+        const id = newId();
+        if (row.kind === 'service_case' && row.tenant_id) {
+          await trx
+            .insertInto('service_cases')
+            .values({
+              id,
+              dealer_tenant_id: row.tenant_id,
+              vehicle_id: row.vehicle_id,
+              reason: args.reason ?? 'recorded service case',
+              status: args.endedAt ? 'closed' : 'open',
+              requested_by: row.granted_by,
+              requested_at: row.valid_from,
+              consented_by: row.granted_by,
+              consented_at: row.valid_from,
+              closes_at: row.valid_until,
+              closed_at: args.endedAt,
+              closed_by: args.endedAt ? by : null,
+              resolution: args.endedAt ? (args.reason ?? 'closed') : null,
+              relationship_id: row.id,
+            })
+            .execute();
+        } else if (row.kind === 'support_case' && row.user_id && row.account_id) {
+          const [agentTenant] = await tenantsWhereRole(trx, row.user_id, 'support_agent');
+          if (!agentTenant)
+            throw new CarapaceError('ERR_VALIDATION', 'a support case needs an assignee with the support_agent role', {
+              field: 'relationships',
+            });
+          await trx
+            .insertInto('support_cases')
+            .values({
+              id,
+              operator_tenant_id: agentTenant,
+              account_id: row.account_id,
+              vehicle_id: row.vehicle_id,
+              assignee_id: row.user_id,
+              summary: 'recorded support case',
+              status: args.endedAt ? 'closed' : 'open',
+              opened_by: row.granted_by,
+              opened_at: row.valid_from,
+              closed_at: args.endedAt,
+              closed_by: args.endedAt ? by : null,
+              resolution: args.endedAt ? 'closed' : null,
+              relationship_id: row.id,
+            })
+            .execute();
+        } else return;
+        await deps.audit.append(trx, {
+          type: 'relationships.case.recorded',
+          actor: { type: actor.type, id: actor.id },
+          tenantId: row.tenant_id,
+          object: { type: row.kind, id },
+          action: `record:${row.kind}`,
+          decision: 'allow',
+          details: { relationshipId: row.id, closed: args.endedAt !== null },
+        });
+      });
     },
 
     /** Ends a relationship as of `at` (default now): kept in history with who ended it and why. */

@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writePrivateFile } from '../platform/index.js';
-import { certificateThumbprint, type Pki } from '../pki/index.js';
+import { certificateThumbprint, findCertificateByThumbprint, type Pki } from '../pki/index.js';
 
 /** Paths of an operator's certificate and key. */
 export interface OperatorCredentialFiles {
@@ -23,11 +23,7 @@ export async function ensureDevelopmentOperator(pki: Pki, dataDir: string): Prom
     const cert = new X509Certificate(readFileSync(certFile));
     const stillValid = new Date(cert.validTo).getTime() > pki.ctx.clock.now().getTime() + 86400_000;
     // A certificate from an earlier database (or a revoked one) is replaced rather than reused.
-    const row = await pki.ctx.db
-      .selectFrom('certificates')
-      .select('status')
-      .where('thumbprint', '=', certificateThumbprint(cert.raw))
-      .executeTakeFirst();
+    const row = await findCertificateByThumbprint(pki.ctx.db, certificateThumbprint(cert.raw));
     if (stillValid && row?.status === 'active') return { certFile, keyFile, created: false };
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });

@@ -48,10 +48,9 @@ export interface Authorization {
 }
 import { openStorage, type Storage } from '../storage/index.js';
 import { migrateDatabase } from './schema.js';
-import { findOrCreateVehicle, getVehicle } from '../vehicles/index.js';
+import { findOrCreateVehicle, findVehicleByVin, getVehicle } from '../vehicles/index.js';
 import { createTelemetry, type Telemetry } from '../telemetry/index.js';
-import { type Commands, createCommands } from '../commands/index.js';
-import type { OwnershipCascade } from '../relationships/index.js';
+import { type Commands, createCommands, createJobsEndWithOwnership } from '../commands/index.js';
 
 /** The platform's long-lived parts, shared by the listeners and the CLI. */
 export interface Platform {
@@ -122,9 +121,9 @@ export async function createPlatform(
     });
     const relationships = createRelationshipStore({ db: storage.db, audit, clock });
     const auth = await createAuth({ config, db: storage.db, audit, clock, log: options.log, secrets });
-    const deps = { db: storage.db, audit, clock, relationships };
-    // Filled once the commands module exists: a transfer ends the old owner's queued jobs in its transaction.
-    const cascades: OwnershipCascade[] = [];
+    const deps = { db: storage.db, audit, clock, relationships, vehicles: { findByVin: findVehicleByVin } };
+    // A transfer ends the old owner's queued jobs in its own transaction: the commands module's reaction, as a port.
+    const cascades = [createJobsEndWithOwnership({ audit, clock })];
     const claimCounter = config.redis.url ? createRedisFailureCounter(config.redis.url) : createMemoryFailureCounter();
     const authorization = {
       policySet,
@@ -165,7 +164,6 @@ export async function createPlatform(
       load: authorization.load,
       isQuarantined: (deviceId) => telemetry.quarantine.isQuarantined(deviceId),
     });
-    cascades.push(commands.cascade);
     return {
       config,
       storage,

@@ -6,10 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { parseDuration } from '../config/index.js';
 import type { Clock } from '../platform/index.js';
 import { CarapaceError } from '../platform/index.js';
-import type { Kysely } from 'kysely';
-import { newId } from '../platform/index.js';
-import { RELATIONSHIP_KINDS, type RelationshipRow, type RelationshipStore } from '../relationships/index.js';
-import type { Database } from '../storage/index.js';
+import { RELATIONSHIP_KINDS, type RelationshipStore } from '../relationships/index.js';
 import { type Directory, ROLES, TENANT_KINDS } from '../identity/index.js';
 
 const closed = { additionalProperties: false } as const;
@@ -252,67 +249,11 @@ export async function seedScenario(
         r.endReason ?? 'ended',
         relative(now, r.ended),
       );
-    await recordCase(targets.directory.db, r, row, r.ended ? relative(now, r.ended).toISOString() : null);
+    if (row.kind === 'service_case' || row.kind === 'support_case')
+      await targets.relationships.recordCase({ type: 'system', id: 'seed' }, row, {
+        reason: r.endReason ?? null,
+        endedAt: r.ended ? relative(now, r.ended).toISOString() : null,
+      });
   }
   return { personas, partners };
-}
-
-/** Cases seeded as relationships also get their case record, so they can be listed, consented and closed. */
-async function recordCase(
-  db: Kysely<Database>,
-  r: NonNullable<Scenario['relationships']>[number],
-  row: RelationshipRow,
-  endedAt: string | null,
-): Promise<void> {
-  if (row.kind === 'service_case' && row.tenant_id) {
-    await db
-      .insertInto('service_cases')
-      .values({
-        id: newId(),
-        dealer_tenant_id: row.tenant_id,
-        vehicle_id: row.vehicle_id,
-        reason: r.endReason ?? 'seeded service case',
-        status: endedAt ? 'closed' : 'open',
-        requested_by: row.granted_by,
-        requested_at: row.valid_from,
-        consented_by: row.granted_by,
-        consented_at: row.valid_from,
-        closes_at: row.valid_until,
-        closed_at: endedAt,
-        closed_by: endedAt ? 'system:seed' : null,
-        resolution: endedAt ? (r.endReason ?? 'closed') : null,
-        relationship_id: row.id,
-      })
-      .execute();
-  }
-  if (row.kind === 'support_case' && row.user_id && row.account_id) {
-    const agentTenant = await db
-      .selectFrom('memberships')
-      .select(['tenant_id'])
-      .where('user_id', '=', row.user_id)
-      .where('role', '=', 'support_agent')
-      .executeTakeFirst();
-    if (!agentTenant)
-      throw new CarapaceError('ERR_VALIDATION', 'a seeded support case needs an assignee with the support_agent role', {
-        field: 'relationships',
-      });
-    await db
-      .insertInto('support_cases')
-      .values({
-        id: newId(),
-        operator_tenant_id: agentTenant.tenant_id,
-        account_id: row.account_id,
-        vehicle_id: row.vehicle_id,
-        assignee_id: row.user_id,
-        summary: 'seeded support case',
-        status: endedAt ? 'closed' : 'open',
-        opened_by: row.granted_by,
-        opened_at: row.valid_from,
-        closed_at: endedAt,
-        closed_by: endedAt ? 'system:seed' : null,
-        resolution: endedAt ? 'closed' : null,
-        relationship_id: row.id,
-      })
-      .execute();
-  }
 }

@@ -4,6 +4,7 @@ import { readScenario, seedScenario } from './scenario.js';
 import { CarapaceError } from '../platform/index.js';
 import { writePrivateFile } from '../platform/index.js';
 import { findOrCreateVehicle } from '../vehicles/index.js';
+import { hasUsers } from '../identity/index.js';
 import type { Platform } from './platform.js';
 
 /**
@@ -57,7 +58,7 @@ export async function seedFromFile(platform: Platform, path: string): Promise<Se
 
 /** True when the directory has no users yet: the embedded first start. */
 export async function directoryIsEmpty(platform: Platform): Promise<boolean> {
-  return (await platform.storage.db.selectFrom('users').select('id').limit(1).execute()).length === 0;
+  return !(await hasUsers(platform.storage.db));
 }
 
 /** What seeding produced. */

@@ -3,6 +3,7 @@ import type { AuditLog, RequestContext } from '../audit/index.js';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../platform/index.js';
 import { newId } from '../platform/index.js';
+import { findDevice } from '../pki/index.js';
 import { isUniqueViolation } from '../storage/index.js';
 import type { Database } from '../storage/index.js';
 import { judgeBatch, type Verdict } from './judge.js';
@@ -137,11 +138,7 @@ export function createIngestion(deps: {
             .where('device_id', '=', device.deviceId)
             .$if(pg, (q) => q.forUpdate())
             .executeTakeFirstOrThrow();
-          const status = await trx
-            .selectFrom('devices')
-            .select('status')
-            .where('id', '=', device.deviceId)
-            .executeTakeFirst();
+          const status = await findDevice(trx, device.deviceId);
           const vehicle = await trx
             .selectFrom('vehicle_state')
             .selectAll()

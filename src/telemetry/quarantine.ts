@@ -3,7 +3,7 @@ import type { AuditLog, RequestContext } from '../audit/index.js';
 import type { Clock } from '../platform/index.js';
 import { CarapaceError } from '../platform/index.js';
 import { newId } from '../platform/index.js';
-import { type Pki, transitionDevice } from '../pki/index.js';
+import { findDevice, deviceStatuses, type Pki, transitionDevice } from '../pki/index.js';
 import type { Database } from '../storage/index.js';
 
 /**
@@ -24,11 +24,7 @@ export async function recordQuarantine(
   },
 ): Promise<void> {
   const reason = `telemetry: ${args.strikes} ${args.reasons.join(' or ')} within the quarantine window`;
-  const current = await trx
-    .selectFrom('devices')
-    .select('status')
-    .where('id', '=', args.device.deviceId)
-    .executeTakeFirst();
+  const current = await findDevice(trx, args.device.deviceId);
   if (current?.status === 'active') {
     await transitionDevice(trx, audit, {
       deviceId: args.device.deviceId,
@@ -97,22 +93,25 @@ export function createQuarantine(deps: {
   return {
     /** True when the device is quarantined (by telemetry or by an operator). */
     async isQuarantined(deviceId: string): Promise<boolean> {
-      const row = await deps.db.selectFrom('devices').select('status').where('id', '=', deviceId).executeTakeFirst();
-      return row?.status === 'quarantined';
+      return (await findDevice(deps.db, deviceId))?.status === 'quarantined';
     },
 
     /** Quarantines recorded by telemetry, newest first; `open` limits them to devices still quarantined. */
     async list(options: { open?: boolean; deviceId?: string; limit?: number } = {}): Promise<QuarantineView[]> {
-      let q = deps.db
-        .selectFrom('telemetry_quarantines as q')
-        .innerJoin('devices as d', 'd.id', 'q.device_id')
-        .selectAll('q');
-      if (options.open) q = q.where('q.released_at', 'is', null).where('d.status', '=', 'quarantined');
-      if (options.deviceId) q = q.where('q.device_id', '=', options.deviceId);
-      const rows = await q
-        .orderBy('q.quarantined_at', 'desc')
-        .limit(Math.min(Math.max(options.limit ?? 100, 1), 1000))
+      const limit = Math.min(Math.max(options.limit ?? 100, 1), 1000);
+      let q = deps.db.selectFrom('telemetry_quarantines').selectAll();
+      if (options.open) q = q.where('released_at', 'is', null);
+      if (options.deviceId) q = q.where('device_id', '=', options.deviceId);
+      // Open records are few (one per quarantined device); they are read whole, then kept only while the device
+      // is still quarantined (an operator may have released it through the PKI since).
+      let rows = await q
+        .orderBy('quarantined_at', 'desc')
+        .$if(!options.open, (qb) => qb.limit(limit))
         .execute();
+      if (options.open) {
+        const status = await deviceStatuses(deps.db, [...new Set(rows.map((r) => r.device_id))]);
+        rows = rows.filter((r) => status.get(r.device_id) === 'quarantined').slice(0, limit);
+      }
       return rows.map((r) => ({
         id: r.id,
         deviceId: r.device_id,

@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/index.js';
 import type { Clock } from '../platform/index.js';
 import type { Logger } from '../platform/index.js';
-import type { Pki } from '../pki/index.js';
+import { earlierOperationalCertificates, type Pki } from '../pki/index.js';
 import type { Database } from '../storage/index.js';
 import { createIngestion, type Ingestion, type TelemetrySettings } from './ingest.js';
 import { createQuarantine, type Quarantine } from './quarantine.js';
@@ -61,16 +61,11 @@ export function createTelemetry(deps: {
         }
         return key;
       };
-      const earlier = await deps.db
-        .selectFrom('certificates')
-        .select(['serial', 'thumbprint', 'pem', 'superseded_at', 'overlap_until', 'not_after'])
-        .where('device_id', '=', device.deviceId)
-        .where('profile', '=', 'operational')
-        .where('serial', '!=', device.serial)
-        .where('revoked_at', 'is', null)
-        .orderBy('issued_at', 'desc')
-        .limit(2)
-        .execute();
+      const earlier = await earlierOperationalCertificates(deps.db, {
+        deviceId: device.deviceId,
+        exceptSerial: device.serial,
+        limit: 2,
+      });
       return [
         {
           serial: device.serial,

@@ -35,3 +35,8 @@ export async function getVehicle(db: Kysely<Database>, id: string): Promise<Vehi
   if (!row) throw new CarapaceError('ERR_NOT_FOUND', 'no such vehicle', { vehicleId: id });
   return row;
 }
+
+/** A vehicle by VIN, or undefined. */
+export async function findVehicleByVin(db: Kysely<Database>, vin: string): Promise<VehicleRow | undefined> {
+  return db.selectFrom('vehicles').selectAll().where('vin', '=', vin).executeTakeFirst();
+}

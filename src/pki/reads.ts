@@ -1,0 +1,76 @@
+/**
+ * What other modules may read of the PKI's tables (devices and certificates). Each function takes the caller's
+ * database handle or transaction. Certificates carry public material only; private keys never reach a table.
+ */
+import type { Kysely } from 'kysely';
+import type { Database } from '../storage/index.js';
+import type { CertificateRow, DeviceRow, DeviceStatus } from './tables.js';
+
+/** A device by id, or undefined. */
+export async function findDevice(db: Kysely<Database>, id: string): Promise<DeviceRow | undefined> {
+  return db.selectFrom('devices').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** The statuses of several devices, by id (unknown ids are absent). */
+export async function deviceStatuses(db: Kysely<Database>, ids: readonly string[]): Promise<Map<string, DeviceStatus>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('devices')
+    .select(['id', 'status'])
+    .where('id', 'in', [...ids])
+    .execute();
+  return new Map(rows.map((r) => [r.id, r.status]));
+}
+
+/**
+ * The vehicle's newest unit: the one not replaced by another, or with `statuses`, the newest in one of them.
+ */
+export async function currentDeviceOf(
+  db: Kysely<Database>,
+  vehicleId: string,
+  statuses?: readonly DeviceStatus[],
+): Promise<DeviceRow | undefined> {
+  let q = db.selectFrom('devices').selectAll().where('vehicle_id', '=', vehicleId);
+  q = statuses ? q.where('status', 'in', [...statuses]) : q.where('replaced_by', 'is', null);
+  return q.orderBy('created_at', 'desc').executeTakeFirst();
+}
+
+/** A certificate by serial, or undefined. */
+export async function findCertificate(db: Kysely<Database>, serial: string): Promise<CertificateRow | undefined> {
+  return db.selectFrom('certificates').selectAll().where('serial', '=', serial).executeTakeFirst();
+}
+
+/** A certificate by its SHA-256 thumbprint, or undefined. */
+export async function findCertificateByThumbprint(
+  db: Kysely<Database>,
+  thumbprint: string,
+): Promise<CertificateRow | undefined> {
+  return db.selectFrom('certificates').selectAll().where('thumbprint', '=', thumbprint).executeTakeFirst();
+}
+
+/** Every certificate issued to a device, newest first. */
+export async function certificatesOf(db: Kysely<Database>, deviceId: string): Promise<CertificateRow[]> {
+  return db
+    .selectFrom('certificates')
+    .selectAll()
+    .where('device_id', '=', deviceId)
+    .orderBy('issued_at', 'desc')
+    .execute();
+}
+
+/** A device's operational certificates before `exceptSerial` that were not revoked, newest first. */
+export async function earlierOperationalCertificates(
+  db: Kysely<Database>,
+  args: { deviceId: string; exceptSerial: string; limit: number },
+): Promise<CertificateRow[]> {
+  return db
+    .selectFrom('certificates')
+    .selectAll()
+    .where('device_id', '=', args.deviceId)
+    .where('profile', '=', 'operational')
+    .where('serial', '!=', args.exceptSerial)
+    .where('revoked_at', 'is', null)
+    .orderBy('issued_at', 'desc')
+    .limit(args.limit)
+    .execute();
+}
