@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CarapaceClient } from '../src/client/index.js';
 import { currentTotp } from '../src/identity/index.js';
 import { readScenario } from '../src/server/index.js';
-import { startTestCarapace, type TestCarapace } from '../src/testing/carapace.js';
+import { startTestCarapace, type TestCarapace } from '../src/testing/index.js';
 
 const scenario = readScenario('scenarios/demo.yaml');
 const engines = ['sqlite' as const, ...(process.env.DATABASE_URL ? ['postgres' as const] : [])];

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { SecureContextOptions } from 'node:tls';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Server as HttpsServer } from 'node:https';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
 import type { Logger } from '../platform/index.js';
 import { type CatalogedRoute, guardRoutes } from './catalog.js';
+import type { App } from './listener-type.js';
 import type { RequestHook } from './route-definition.js';
+
+export type { App } from './listener-type.js';
 import { traceIdFrom } from './context.js';
 import { problemType } from '../platform/index.js';
 import { installProblemHandlers, sendProblem } from './problem.js';
@@ -16,9 +17,6 @@ export interface ListenerTls extends Pick<SecureContextOptions, 'key' | 'cert' |
   /** Ask for a client certificate. Verification results are judged by the app, which audits refusals. */
   requestCert: boolean;
 }
-
-/** The Fastify instance type of every listener: HTTPS, TypeBox schemas. */
-export type App = FastifyInstance<HttpsServer, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
 
 /** A Fastify app for one listener plus the catalog of its routes. */
 export interface ListenerApp {

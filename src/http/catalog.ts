@@ -1,5 +1,5 @@
 import type { RouteOptions } from 'fastify';
-import type { App } from './app.js';
+import type { App } from './listener-type.js';
 
 /** Who may call a route. Identities are never collapsed. */
 export type CallerType = 'anonymous' | 'device' | 'factory-device' | 'operator' | 'user' | 'application' | 'workload';

@@ -14,7 +14,7 @@ import type {
   RouteHandlerMethod,
 } from 'fastify';
 import type { WebsocketHandler } from '@fastify/websocket';
-import type { App } from './app.js';
+import type { App } from './listener-type.js';
 import { type CallerType, type CatalogEntry, definedConfig } from './catalog.js';
 
 /** What a token must carry for a route: its audience and the scopes it needs (all of them, or any with `anyScope`). */

@@ -1,10 +1,12 @@
 import type { Kysely } from 'kysely';
 import type { CedarValueJson } from '@cedar-policy/cedar-wasm/nodejs';
 import type { Clock } from '../platform/index.js';
-import type { RelationshipRow } from '../relationships/index.js';
 import type { Database } from '../storage/index.js';
 import { ROLES } from '../identity/index.js';
 import { type Entity, type EntityRef, ref } from './decision-point.js';
+
+/** A relationship record, typed by its table: the policy module reads it without importing relationships. */
+type RelationshipRow = Database['relationships'];
 
 /** Who is asking: a person (through an application) or a partner service acting for itself. */
 export type Principal = { kind: 'user'; userId: string; clientId: string } | { kind: 'application'; clientId: string };
