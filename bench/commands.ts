@@ -4,29 +4,27 @@
  *   the cryptographic floor of a command, which is signed by the platform and verified by the vehicle
  *   (and its acknowledgement signed by the vehicle and verified by the platform);
  * - end to end: request -> confirmed latency (p50, p99) of `lock` commands against a real `carapace serve`
- *   process (SQLite) with BENCH_VEHICLES (1,000) simulated vehicles connected over mTLS WebSockets. Each
- *   command goes over HTTPS with a DPoP-bound owner token, is authorized (token, Cedar, scope, limits),
- *   persisted with its decision record, dispatched (authorization again, counter, Ed25519 envelope),
- *   verified and executed by the vehicle, and confirmed from its signed acknowledgement.
+ *   process (SQLite; started as `npm start` does, bench/server.ts) with BENCH_VEHICLES (1,000) simulated
+ *   vehicles connected over mTLS WebSockets. Each command goes over HTTPS with a DPoP-bound owner token, is
+ *   authorized (token, Cedar, scope, limits), persisted with its decision record, dispatched (authorization
+ *   again, counter, Ed25519 envelope), verified and executed by the vehicle, and confirmed from its signed
+ *   acknowledgement.
  * The cost split comes from the job's own transition times, on the same clock as the load generator:
  * authorization = request sent -> job requested (HTTP, TLS, token, Cedar, checks); persistence = requested ->
  * queued (state read, job, transitions and audit in one transaction); signing = queued -> delivered
  * (dispatch, re-authorization, counter, Ed25519, transition); delivery = delivered -> confirmed (WebSocket
  * both ways, the vehicle's verification and signed ack, ack verification, two transitions).
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { CarapaceClient } from '../src/client/index.js';
 import { runFleet, unitsIn } from '../src/simulator/index.js';
 import { freePort } from '../src/testing/index.js';
 import { openStorage } from '../src/storage/index.js';
+import { carapace, serve, serverEnv, stop } from './server.js';
 
-const run = promisify(execFile);
-const CLI = ['--import', 'tsx', join(import.meta.dirname, '../src/cli/main.ts')];
 const VEHICLES = Number(process.env.BENCH_VEHICLES ?? 1000);
 const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
@@ -66,23 +64,6 @@ function scenario(): string {
   return `${lines.join('\n')}\n`;
 }
 
-async function serve(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  // BENCH_CPU_PROFILE=<dir> writes a V8 CPU profile of the server process there (open it in Chrome DevTools).
-  const profile = process.env.BENCH_CPU_PROFILE
-    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`]
-    : [];
-  const child = spawn('node', [...profile, ...CLI, 'serve'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  await new Promise<void>((resolve, reject) => {
-    child.stderr?.on('data', (d: Buffer) => {
-      err += d.toString();
-      if (err.includes('Carapace is running.')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${err}`)));
-  });
-  return child;
-}
-
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
@@ -96,27 +77,18 @@ process.stdout.write(
 
 const dataDir = mkdtempSync(join(tmpdir(), 'carapace-bench-cmd-'));
 const [pub, gw, adm] = [await freePort(), await freePort(), await freePort()];
-const env = {
-  ...process.env,
-  CARAPACE_DATA_DIR: dataDir,
-  CARAPACE_LOG_LEVEL: 'warn',
-  CARAPACE_SEED_DEMO: 'false',
-  REDIS_URL: '',
-  DATABASE_URL: '',
-  CARAPACE_PUBLIC_BASE_URL: `https://localhost:${pub}`,
-  CARAPACE_PUBLIC_HOST: '127.0.0.1',
-  CARAPACE_PUBLIC_PORT: String(pub),
-  CARAPACE_GATEWAY_HOST: '127.0.0.1',
-  CARAPACE_GATEWAY_PORT: String(gw),
-  CARAPACE_ADMIN_HOST: '127.0.0.1',
-  CARAPACE_ADMIN_PORT: String(adm),
-  CARAPACE_COMMANDS_PER_USER: '1000000',
-  CARAPACE_COMMANDS_PER_CLIENT: '1000000',
-  CARAPACE_COMMANDS_PER_TENANT: '1000000',
-};
+const env = serverEnv(
+  dataDir,
+  { pub, gw, adm },
+  {
+    CARAPACE_COMMANDS_PER_USER: '1000000',
+    CARAPACE_COMMANDS_PER_CLIENT: '1000000',
+    CARAPACE_COMMANDS_PER_TENANT: '1000000',
+  },
+);
 writeFileSync(join(dataDir, 'bench.yaml'), scenario());
-await run('node', [...CLI, 'migrate'], { env });
-await run('node', [...CLI, 'seed', join(dataDir, 'bench.yaml')], { env, maxBuffer: 64 * 1024 * 1024 });
+await carapace(['migrate'], env);
+await carapace(['seed', join(dataDir, 'bench.yaml')], env);
 const server = await serve(env);
 let fleet: Awaited<ReturnType<typeof runFleet>> | null = null;
 try {
@@ -261,8 +233,7 @@ try {
   );
 } finally {
   fleet?.stop();
-  server.kill('SIGTERM');
-  await new Promise((r) => server.once('exit', r));
+  await stop(server);
   rmSync(dataDir, { recursive: true, force: true });
 }
 process.exit(0);

@@ -6,11 +6,17 @@
  *   fast path, lifecycle and device-binding checks, routing, a database read and response serialization;
  * - enrollment: complete enrollments/s (new TLS handshake, CSR verification, issuance, durable write, audit);
  * - revocation: milliseconds from the admin-plane revoke call to the device's open connection being closed.
+ * The server is a `carapace serve` process started as `npm start` does (bench/server.ts), on SQLite, or on
+ * PostgreSQL when DATABASE_URL is set; its units come from a seeded scenario's factory credentials.
  */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
-import { startTestCarapace } from '../src/testing/index.js';
+import { dropTestDatabase, freePort, testDatabaseSettings } from '../src/testing/index.js';
 import { GatewayClient, httpsRequest } from '../src/vehicle-sdk/index.js';
+import { carapace, serve, serverEnv, stop } from './server.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONCURRENCY = 16;
@@ -39,17 +45,54 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
-const cp = await startTestCarapace({ database: process.env.DATABASE_URL ? 'postgres' : 'sqlite' });
+const engine = process.env.DATABASE_URL ? 'postgres' : 'sqlite';
+const database = testDatabaseSettings(engine);
+const dataDir = mkdtempSync(join(tmpdir(), 'carapace-bench-gw-'));
+const [pub, gw, adm] = [await freePort(), await freePort(), await freePort()];
+const env = serverEnv(
+  dataDir,
+  { pub, gw, adm },
+  { DATABASE_URL: database.url ?? '', CARAPACE_DATABASE_SCHEMA: database.schema },
+);
+const serials = [
+  'TCU-BENCH-0',
+  ...Array.from({ length: ENROLLMENTS }, (_, i) => `TCU-BENCH-E${i}`),
+  ...Array.from({ length: REVOCATIONS }, (_, i) => `TCU-BENCH-R${i}`),
+];
+const scenario = [
+  'tenants:',
+  '  - { key: oem, name: Bench OEM, kind: oem }',
+  'users: []',
+  'vehicles:',
+  ...serials.map((s, i) => `  - { key: car-${i}, vin: 1BENCH${String(i).padStart(11, '0')}, tcuSerial: ${s} }`),
+];
+writeFileSync(join(dataDir, 'bench.yaml'), `${scenario.join('\n')}\n`);
+await carapace(['migrate'], env);
+await carapace(['seed', join(dataDir, 'bench.yaml')], env);
+const server = await serve(env);
+const gatewayUrl = `https://localhost:${gw}`;
+const pem = (...path: string[]) => readFileSync(join(dataDir, ...path), 'utf8');
+/** The factory credentials the seed wrote for a unit (what the factory would have put in the TCU). */
+const unit = (serial: string) => ({
+  cert: pem('factory', serial, 'factory-cert.pem'),
+  key: pem('factory', serial, 'factory-key.pem'),
+});
 try {
-  const device = await cp.enrolledDevice('TCU-BENCH-0');
+  const ca = pem('pki', 'ca.pem');
+  const enrolled = async (serial: string) => {
+    const client = new GatewayClient({ gatewayUrl, ca });
+    await client.enroll(unit(serial));
+    return client;
+  };
+  const device = await enrolled('TCU-BENCH-0');
   const { key, issued } = device.credentials!;
-  const tls = { ca: cp.ca, cert: issued.certificate, key: key.privateKeyPem };
+  const tls = { ca, cert: issued.certificate, key: key.privateKeyPem };
 
   const baseline = https.createServer(
     {
-      key: cp.tls.key,
-      cert: cp.tls.cert,
-      ca: [cp.platform.pki.ctx.authorities.root.pem, cp.platform.pki.ctx.authorities.fleet.pem],
+      key: pem('pki', 'server-key.pem'),
+      cert: pem('pki', 'server-cert.pem'),
+      ca: issued.chain,
       requestCert: true,
       rejectUnauthorized: true,
     },
@@ -62,40 +105,36 @@ try {
   const basePort = (baseline.address() as { port: number }).port;
   const baselineRps = await hammer(`https://localhost:${basePort}/`, tls);
   baseline.close();
-  const gatewayRps = await hammer(
-    `${cp.addresses.gateway.replace('127.0.0.1', 'localhost')}/v1/devices/${issued.deviceId}`,
-    tls,
-  );
+  const gatewayRps = await hammer(`${gatewayUrl}/v1/devices/${issued.deviceId}`, tls);
 
-  const units = [];
-  for (let i = 0; i < ENROLLMENTS; i++) units.push(await cp.factoryUnit(`TCU-BENCH-E${i}`));
+  const units = Array.from({ length: ENROLLMENTS }, (_, i) => unit(`TCU-BENCH-E${i}`));
   const enrollStart = performance.now();
   for (const unit of units) {
-    const c = new GatewayClient({ gatewayUrl: cp.addresses.gateway, ca: cp.ca });
+    const c = new GatewayClient({ gatewayUrl, ca });
     await c.enroll(unit);
   }
   const enrollPerSecond = ENROLLMENTS / ((performance.now() - enrollStart) / 1000);
 
   const latencies: number[] = [];
   for (let i = 0; i < REVOCATIONS; i++) {
-    const victim = await cp.enrolledDevice(`TCU-BENCH-R${i}`);
+    const victim = await enrolled(`TCU-BENCH-R${i}`);
     const v = victim.credentials!;
     const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
     let socket: TLSSocket | null = null;
     agent.once('free', (s: TLSSocket) => (socket = s));
-    await httpsRequest(`${cp.addresses.gateway}/v1/devices/${v.issued.deviceId}`, {
-      ca: cp.ca,
+    await httpsRequest(`${gatewayUrl}/v1/devices/${v.issued.deviceId}`, {
+      ca,
       cert: v.issued.certificate,
       key: v.key.privateKeyPem,
       agent,
     });
     const closed = new Promise<number>((resolve) => socket?.once('close', () => resolve(performance.now())));
     const t0 = performance.now();
-    await httpsRequest(`${cp.addresses.admin}/admin/v1/revocations`, {
+    await httpsRequest(`https://localhost:${adm}/admin/v1/revocations`, {
       method: 'POST',
-      ca: cp.ca,
-      cert: cp.operatorTls.cert,
-      key: cp.operatorTls.key,
+      ca,
+      cert: pem('pki', 'operator', 'admin-cert.pem'),
+      key: pem('pki', 'operator', 'admin-key.pem'),
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ deviceId: v.issued.deviceId, reason: 'keyCompromise' }),
     });
@@ -105,7 +144,7 @@ try {
 
   const figures = {
     benchmark: 'gateway',
-    engine: cp.platform.storage.dialect,
+    engine,
     node: process.version,
     concurrency: CONCURRENCY,
     baselineMtlsRequestsPerSecond: Math.round(baselineRps),
@@ -124,5 +163,7 @@ try {
   process.stdout.write(`${JSON.stringify(figures)}\n`);
   device.close();
 } finally {
-  await cp.stop();
+  await stop(server);
+  await dropTestDatabase(database);
+  rmSync(dataDir, { recursive: true, force: true });
 }

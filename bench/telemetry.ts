@@ -10,12 +10,10 @@
  *   CPU is in other processes and is not counted.
  * Prints the ratio of the two. Messages are signed before the clock starts: signing is the devices' work.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomUUID, sign, verify } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import pg from 'pg';
 import { freePort } from '../src/testing/index.js';
 import {
@@ -26,9 +24,8 @@ import {
   TelemetrySigner,
   type TelemetryMessage,
 } from '../src/vehicle-sdk/index.js';
+import { carapace, serve, serverEnv, stop } from './server.js';
 
-const run = promisify(execFile);
-const CLI = ['--import', 'tsx', join(import.meta.dirname, '../src/cli/main.ts')];
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 4);
 const BATCH = Number(process.env.BENCH_BATCH ?? 250);
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 40_000);
@@ -71,54 +68,29 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-async function serve(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  // BENCH_CPU_PROFILE=<dir> writes a V8 CPU profile of each server process there (open it in Chrome DevTools).
-  const profile = process.env.BENCH_CPU_PROFILE
-    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`]
-    : [];
-  const child = spawn('node', [...profile, ...CLI, 'serve'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  await new Promise<void>((resolve, reject) => {
-    child.stderr?.on('data', (d: Buffer) => {
-      err += d.toString();
-      if (err.includes('Carapace is running.')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${err}`)));
-  });
-  return child;
-}
-
 async function endToEnd(
   engine: 'sqlite' | 'postgres',
 ): Promise<{ acceptedPerSecond: number; acceptedPerCoreSecond: number; serverCpuSeconds: number; seconds: number }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'carapace-bench-'));
   const schema = `bench_${process.pid}_${Date.now().toString(36)}`;
   const [pub, gw, adm] = [await freePort(), await freePort(), await freePort()];
-  const env = {
-    ...process.env,
-    CARAPACE_DATA_DIR: dataDir,
-    CARAPACE_LOG_LEVEL: 'warn',
-    CARAPACE_SEED_DEMO: 'false',
-    REDIS_URL: '',
-    DATABASE_URL: engine === 'postgres' ? process.env.DATABASE_URL : '',
-    CARAPACE_DATABASE_SCHEMA: schema,
-    CARAPACE_PUBLIC_BASE_URL: `https://localhost:${pub}`,
-    CARAPACE_PUBLIC_HOST: '127.0.0.1',
-    CARAPACE_PUBLIC_PORT: String(pub),
-    CARAPACE_GATEWAY_HOST: '127.0.0.1',
-    CARAPACE_GATEWAY_PORT: String(gw),
-    CARAPACE_ADMIN_HOST: '127.0.0.1',
-    CARAPACE_ADMIN_PORT: String(adm),
-    CARAPACE_TELEMETRY_DEVICE_RATE: '10000000',
-    CARAPACE_TELEMETRY_FLEET_RATE: '1000000000',
-  };
+  const env = serverEnv(
+    dataDir,
+    { pub, gw, adm },
+    {
+      DATABASE_URL: engine === 'postgres' ? process.env.DATABASE_URL : '',
+      CARAPACE_DATABASE_SCHEMA: schema,
+      CARAPACE_TELEMETRY_DEVICE_RATE: '10000000',
+      CARAPACE_TELEMETRY_FLEET_RATE: '1000000000',
+    },
+  );
   const server = await serve(env);
   try {
     const ca = readFileSync(join(dataDir, 'pki', 'ca.pem'), 'utf8');
     const devices: Array<{ client: GatewayClient; batches: SignedTelemetry[][] }> = [];
     for (let d = 0; d < DEVICES; d++) {
       const out = join(dataDir, `unit-${d}`);
-      await run('node', [...CLI, 'pki', 'factory-cert', '--serial', `TCU-BENCH-T${d}`, '--out', out], { env });
+      await carapace(['pki', 'factory-cert', '--serial', `TCU-BENCH-T${d}`, '--out', out], env);
       const client = new GatewayClient({ gatewayUrl: `https://localhost:${gw}`, ca });
       const { key, issued } = await client.enroll({
         cert: readFileSync(join(out, 'factory-cert.pem'), 'utf8'),
@@ -183,8 +155,7 @@ async function endToEnd(
       seconds,
     };
   } finally {
-    server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
+    await stop(server);
     rmSync(dataDir, { recursive: true, force: true });
     if (engine === 'postgres' && process.env.DATABASE_URL) {
       const c = new pg.Client({ connectionString: process.env.DATABASE_URL });

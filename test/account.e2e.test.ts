@@ -2,14 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CarapaceClient } from '../src/client/index.js';
 import { currentTotp } from '../src/identity/index.js';
 import { httpsRequest } from '../src/vehicle-sdk/index.js';
-import { startTestCarapace, type TestCarapace } from '../src/testing/index.js';
+import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
 
 const APP = { clientId: 'carapace-fleet-console', redirectUri: 'http://127.0.0.1/callback' };
 
-describe('account routes', () => {
+describe.each(testEngines())('account routes (%s)', (database) => {
   let cp: TestCarapace;
   beforeAll(async () => {
-    cp = await startTestCarapace({ database: 'sqlite', overrides: { seedDemo: true } });
+    cp = await startTestCarapace({ database, overrides: { seedDemo: true } });
   });
   afterAll(async () => {
     await cp.stop();

@@ -1,16 +1,16 @@
 import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestCarapace, type TestCarapace } from '../src/testing/index.js';
+import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
 import { foreignCa, signLeaf, testKey } from '../src/testing/index.js';
 import { rawRequest } from '../src/testing/index.js';
 import { type GatewayClient, httpsRequest } from '../src/vehicle-sdk/index.js';
 
-describe('admin plane and listener separation', () => {
+describe.each(testEngines())('admin plane and listener separation (%s)', (database) => {
   let cp: TestCarapace;
   let device: GatewayClient;
 
   beforeAll(async () => {
-    cp = await startTestCarapace({ database: 'sqlite' });
+    cp = await startTestCarapace({ database });
     device = await cp.enrolledDevice('TCU-ADM-1');
   });
   afterAll(async () => {

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rotateSigningKeys } from '../src/auth/index.js';
-import { createRedisReplayStore } from '../src/auth/index.js';
+import { createClusterReplayStore } from '../src/auth/index.js';
+import { createCluster } from '../src/cluster/index.js';
+import { createLogger } from '../src/platform/index.js';
 import {
   CarapaceClient,
   CarapaceClientError,
@@ -479,9 +481,9 @@ describe.each(testEngines())('identities and tokens on %s', (engine) => {
   });
 });
 
-describe('signing key rotation', () => {
+describe.each(testEngines())('signing key rotation (%s)', (database) => {
   it('keeps tokens signed by the previous key valid after a rotation and restart, and signs new ones with the next key', async () => {
-    const cp = await startTestCarapace({ database: 'sqlite', overrides: { seedDemo: true } });
+    const cp = await startTestCarapace({ database, overrides: { seedDemo: true } });
     try {
       const c = await CarapaceClient.create({ baseUrl: cp.config.publicBaseUrl, ca: cp.ca, ...OWNER_APP });
       await c.login({
@@ -528,58 +530,67 @@ describe('signing key rotation', () => {
 
 describe.runIf(process.env.REDIS_URL)('DPoP replay across processes', () => {
   it('refuses at one process a proof already used at another, through Redis', async () => {
-    const replayStore = createRedisReplayStore(process.env.REDIS_URL as string);
-    const other = createRedisReplayStore(process.env.REDIS_URL as string);
+    // Two adapters, as two processes would open them.
+    const redis = { url: process.env.REDIS_URL as string, keyPrefix: 'carapace-test:', commandTimeoutMs: 1000 };
+    const [one, two] = [
+      await createCluster({ redis }, { log: createLogger('silent') }),
+      await createCluster({ redis }, { log: createLogger('silent') }),
+    ];
+    const replayStore = createClusterReplayStore(one);
+    const other = createClusterReplayStore(two);
     try {
       const key = `test:${randomUUID()}`;
       expect(await replayStore.claim(key, 5)).toBe(true);
       expect(await other.claim(key, 5)).toBe(false);
       expect(await replayStore.claim(key, 5)).toBe(false);
     } finally {
-      await replayStore.close();
-      await other.close();
+      await one.close();
+      await two.close();
     }
   });
 
-  it('refuses a replayed proof end to end when two listeners share Redis', async () => {
-    const overrides = { seedDemo: true, redis: { url: process.env.REDIS_URL } };
-    const cp = await startTestCarapace({ database: 'sqlite', overrides });
-    try {
-      const c = await CarapaceClient.create({ baseUrl: cp.config.publicBaseUrl, ca: cp.ca, ...OWNER_APP });
-      await c.login({
-        email: 'dana@example.com',
-        password: 'demo-dana-password',
-        scopes: ['openid', 'vehicle:read_status'],
-      });
-      const token = c.tokens!.accessToken;
-      const proof = await c.dpop.proof('GET', `${cp.config.publicBaseUrl}/v1/me`, token);
-      const call = () =>
-        request(`${cp.config.publicBaseUrl}/v1/me`, {
-          ca: cp.ca,
-          headers: { authorization: `DPoP ${token}`, dpop: proof },
+  it.each(testEngines())(
+    'refuses a replayed proof end to end when two listeners share Redis (%s)',
+    async (database) => {
+      const overrides = { seedDemo: true, redis: { url: process.env.REDIS_URL } };
+      const cp = await startTestCarapace({ database, overrides });
+      try {
+        const c = await CarapaceClient.create({ baseUrl: cp.config.publicBaseUrl, ca: cp.ca, ...OWNER_APP });
+        await c.login({
+          email: 'dana@example.com',
+          password: 'demo-dana-password',
+          scopes: ['openid', 'vehicle:read_status'],
         });
-      expect((await call()).status).toBe(200);
-      // A second process of the same deployment (same keys, same Redis) sees the proof as used.
-      const second = await cp.restart();
-      expect(
-        (
-          await request(`${second.config.publicBaseUrl}/v1/me`, {
-            ca: second.ca,
+        const token = c.tokens!.accessToken;
+        const proof = await c.dpop.proof('GET', `${cp.config.publicBaseUrl}/v1/me`, token);
+        const call = () =>
+          request(`${cp.config.publicBaseUrl}/v1/me`, {
+            ca: cp.ca,
             headers: { authorization: `DPoP ${token}`, dpop: proof },
-          })
-        ).status,
-      ).toBe(401);
-    } finally {
-      await cp.stop();
-    }
-  });
+          });
+        expect((await call()).status).toBe(200);
+        // A second process of the same deployment (same keys, same Redis) sees the proof as used.
+        const second = await cp.restart();
+        expect(
+          (
+            await request(`${second.config.publicBaseUrl}/v1/me`, {
+              ca: second.ca,
+              headers: { authorization: `DPoP ${token}`, dpop: proof },
+            })
+          ).status,
+        ).toBe(401);
+      } finally {
+        await cp.stop();
+      }
+    },
+  );
 });
 
-describe('identity review regressions', () => {
+describe.each(testEngines())('identity review regressions (%s)', (database) => {
   let cp: TestCarapace;
   beforeAll(async () => {
     cp = await startTestCarapace({
-      database: 'sqlite',
+      database,
       overrides: { seedDemo: true, auth: { loginFailuresPerSource: 4 } },
     });
   });

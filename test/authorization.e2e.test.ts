@@ -5,14 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CarapaceClient, type ClientResponse, request, ServiceSession } from '../src/client/index.js';
 import { currentTotp } from '../src/identity/index.js';
 import { readScenario } from '../src/server/index.js';
-import { startTestCarapace, type TestCarapace } from '../src/testing/index.js';
+import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
 import { rawRequest } from '../src/testing/index.js';
 import { APP_FOR_ROLE } from '../src/authz-matrix/index.js';
 
 const scenario = readScenario('scenarios/demo.yaml');
 type Caller = { api(method: string, path: string, body?: unknown): Promise<ClientResponse> };
 
-describe('authorization: the named negative tests', () => {
+describe.each(testEngines())('authorization: the named negative tests (%s)', (database) => {
   let cp: TestCarapace;
   const who = new Map<string, Caller>();
   const vehicles = new Map<string, string>();
@@ -63,7 +63,7 @@ describe('authorization: the named negative tests', () => {
   const json = <T>(r: ClientResponse) => r.json as T;
 
   beforeAll(async () => {
-    cp = await startTestCarapace({ database: 'sqlite', overrides: { seedDemo: true } });
+    cp = await startTestCarapace({ database, overrides: { seedDemo: true } });
     base = cp.config.publicBaseUrl;
     const rows = await cp.platform.storage.db.selectFrom('vehicles').select(['id', 'vin']).execute();
     for (const v of scenario.vehicles ?? []) vehicles.set(v.key, rows.find((r) => r.vin === v.vin)?.id as string);

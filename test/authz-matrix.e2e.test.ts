@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MATRIX_ROUTES, runMatrix, summaryLine } from '../src/authz-matrix/index.js';
 import { readScenario } from '../src/server/index.js';
-import { startTestCarapace, type TestCarapace } from '../src/testing/index.js';
+import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
 
-describe('authorization matrix on the demo scenario', () => {
+describe.each(testEngines())('authorization matrix on the demo scenario (%s)', (database) => {
   let cp: TestCarapace;
   beforeAll(async () => {
-    cp = await startTestCarapace({ database: 'sqlite', overrides: { seedDemo: true } });
+    cp = await startTestCarapace({ database, overrides: { seedDemo: true } });
   }, 120_000);
   afterAll(async () => cp?.stop());
 
@@ -85,7 +85,7 @@ describe('authorization matrix on the demo scenario', () => {
   }, 300_000);
 });
 
-describe('authorization matrix catches a policy that grants too much', () => {
+describe.each(testEngines())('authorization matrix catches a policy that grants too much (%s)', (database) => {
   let cp: TestCarapace;
   let dir: string;
   beforeAll(async () => {
@@ -100,7 +100,7 @@ describe('authorization matrix catches a policy that grants too much', () => {
         'Carapace::Action::"vehicle:read_location",\n    Carapace::Action::"delegation:list"\n  ],',
       ),
     );
-    cp = await startTestCarapace({ database: 'sqlite', overrides: { seedDemo: true, policy: { dir } } });
+    cp = await startTestCarapace({ database, overrides: { seedDemo: true, policy: { dir } } });
   }, 120_000);
   afterAll(async () => {
     await cp?.stop();

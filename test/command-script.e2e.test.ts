@@ -3,20 +3,20 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestCarapace, type TestCarapace } from '../src/testing/index.js';
+import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..');
 
 /** The README walkthrough: `carapace simulate` against a live server, then scripts/command.ts as Alice and as Dana. */
-describe('the README remote-command walkthrough', () => {
+describe.each(testEngines())('the README remote-command walkthrough (%s)', (database) => {
   let cp: TestCarapace;
   let caFile: string;
   let simulator: ChildProcess;
   let simulated = '';
 
   beforeAll(async () => {
-    cp = await startTestCarapace({ database: 'sqlite', overrides: { seedDemo: true } });
+    cp = await startTestCarapace({ database, overrides: { seedDemo: true } });
     caFile = join(cp.config.dataDir, 'test-ca.pem');
     writeFileSync(caFile, cp.ca);
     simulator = spawn(

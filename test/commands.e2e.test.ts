@@ -5,7 +5,7 @@ import { WebSocket } from 'ws';
 import { CarapaceClient } from '../src/client/index.js';
 import { currentTotp } from '../src/identity/index.js';
 import { readScenario } from '../src/server/index.js';
-import { startTestCarapace, type TestCarapace } from '../src/testing/index.js';
+import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
 import {
   CommandChannel,
   EnvelopeVerifier,
@@ -29,7 +29,7 @@ async function settle(c: CarapaceClient, vehicleId: string, jobId: string): Prom
   throw new Error('job never settled');
 }
 
-describe('remote commands end to end (demo, SQLite)', () => {
+describe.each(testEngines())('remote commands end to end (demo, %s)', (database) => {
   let cp: TestCarapace;
   let alice: CarapaceClient;
   let device: GatewayClient;
@@ -60,7 +60,7 @@ describe('remote commands end to end (demo, SQLite)', () => {
   };
 
   beforeAll(async () => {
-    cp = await startTestCarapace({ database: 'sqlite', overrides: { seedDemo: true } });
+    cp = await startTestCarapace({ database, overrides: { seedDemo: true } });
     const rows = await cp.platform.storage.db.selectFrom('vehicles').select(['id', 'vin']).execute();
     carId = rows.find((r) => r.vin === '5YJ3E1EA7KF000001')!.id;
     const dir = join(cp.config.dataDir, 'factory', 'TCU-DEMO-0001');

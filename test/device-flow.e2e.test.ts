@@ -2,16 +2,16 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestCarapace, type TestCarapace } from '../src/testing/index.js';
+import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..');
 
 /** Runs the README's manual device flow (scripts/device-flow.sh: openssl and curl only) against a live server. */
-describe('the README device flow with openssl and curl', () => {
+describe.each(testEngines())('the README device flow with openssl and curl (%s)', (database) => {
   let cp: TestCarapace;
   beforeAll(async () => {
-    cp = await startTestCarapace({ database: 'sqlite' });
+    cp = await startTestCarapace({ database });
   });
   afterAll(async () => {
     await cp.stop();
@@ -26,7 +26,9 @@ describe('the README device flow with openssl and curl', () => {
         CARAPACE: `node --import tsx ${join(root, 'src/cli/main.ts')}`,
         CARAPACE_DATA_DIR: cp.config.dataDir,
         CARAPACE_LOG_LEVEL: 'warn',
-        DATABASE_URL: '',
+        // The script's CLI calls (provision, revoke) must reach the same database as the server under test.
+        DATABASE_URL: cp.config.database.url ?? '',
+        CARAPACE_DATABASE_SCHEMA: cp.config.database.schema,
         REDIS_URL: '',
         GATEWAY: cp.addresses.gateway.replace('127.0.0.1', 'localhost'),
         ADMIN: cp.addresses.admin,

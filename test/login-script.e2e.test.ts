@@ -3,17 +3,17 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestCarapace, type TestCarapace } from '../src/testing/index.js';
+import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..');
 
 /** Runs the README's persona login (scripts/login-as.ts) for every demo persona against a live server. */
-describe('the README persona login with the client library', () => {
+describe.each(testEngines())('the README persona login with the client library (%s)', (database) => {
   let cp: TestCarapace;
   let caFile: string;
   beforeAll(async () => {
-    cp = await startTestCarapace({ database: 'sqlite', overrides: { seedDemo: true } });
+    cp = await startTestCarapace({ database, overrides: { seedDemo: true } });
     caFile = join(cp.config.dataDir, 'test-ca.pem');
     writeFileSync(caFile, cp.ca);
   });

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PolicySetError } from '../src/policy/index.js';
-import { startTestCarapace } from '../src/testing/index.js';
+import { startTestCarapace, testEngines } from '../src/testing/index.js';
 
-describe('policy set at start', () => {
+describe.each(testEngines())('policy set at start (%s)', (database) => {
   it('refuses to start with a policy that does not validate, and starts with the shipped set', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'carapace-bad-policy-'));
     try {
@@ -15,13 +15,13 @@ describe('policy set at start', () => {
         join(dir, 'typo.cedar'),
         '@id("typo")\npermit (principal is Carapace::User, action == Carapace::Action::"vehicle:unlock_all", resource is Carapace::Vehicle);\n',
       );
-      await expect(startTestCarapace({ database: 'sqlite', overrides: { policy: { dir } } })).rejects.toBeInstanceOf(
+      await expect(startTestCarapace({ database, overrides: { policy: { dir } } })).rejects.toBeInstanceOf(
         PolicySetError,
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-    const cp = await startTestCarapace({ database: 'sqlite' });
+    const cp = await startTestCarapace({ database });
     expect(cp.platform.authorization.policySet.version).toMatch(/^sha256:/);
     await cp.stop();
   });

@@ -12,15 +12,16 @@ import { seedFromFile } from '../src/server/index.js';
 import { DEMO_SCENARIO, startCarapace } from '../src/server/index.js';
 import { openStorage } from '../src/storage/index.js';
 import { migrateDatabase } from '../src/server/index.js';
-import { freePort } from '../src/testing/index.js';
+import { dropTestDatabase, freePort, testDatabaseSettings, testEngines } from '../src/testing/index.js';
 import { caCertificate, leafCertificate } from '../src/testing/index.js';
 import { GatewayClient, httpsRequest } from '../src/vehicle-sdk/index.js';
 import { fileURLToPath } from 'node:url';
 
 /** Production mode as an operator would run it: imported CAs, their own server certificate, no demo. */
-describe('production mode', () => {
+describe.each(testEngines())('production mode (%s)', (engine) => {
   it('runs on imported CAs and an operator certificate, and a unit enrolls with a factory certificate issued at the factory', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'carapace-prod-'));
+    const database = testDatabaseSettings(engine);
     const root = await caCertificate({ name: 'CN=Example OEM Root', pathLength: 1 });
     const fleet = await caCertificate({ name: 'CN=Example OEM Fleet CA', parent: root });
     const maker = await caCertificate({ name: 'CN=Example TCU Maker CA' });
@@ -33,8 +34,8 @@ describe('production mode', () => {
     writeFileSync(join(dataDir, 'server-key.pem'), server.key.pem, { mode: 0o600 });
 
     // `carapace pki import`, three times: the manufacturer's key stays at the factory.
-    const storage = await openStorage({ url: null, schema: 'public', dataDir });
-    await migrateDatabase(storage.db);
+    const storage = await openStorage({ ...database, dataDir });
+    await migrateDatabase(storage.db, { schema: storage.schema });
     const deps = {
       db: storage.db,
       keys: createFileKeyProvider(join(dataDir, 'pki')),
@@ -51,6 +52,7 @@ describe('production mode', () => {
       overrides: {
         mode: 'production',
         dataDir,
+        database,
         publicBaseUrl: `https://localhost:${pub}`,
         log: { level: 'silent' },
         tls: { certFile: join(dataDir, 'server.pem'), keyFile: join(dataDir, 'server-key.pem') },
@@ -101,6 +103,7 @@ describe('production mode', () => {
       client.close();
     } finally {
       await running.close();
+      await dropTestDatabase(database);
       rmSync(dataDir, { recursive: true, force: true });
     }
   });

@@ -216,10 +216,10 @@ async function fetchBinary(url: string, ca: string): Promise<{ type: string; bod
 }
 
 describe.runIf(process.env.REDIS_URL)('revocation fan-out over Redis', () => {
-  it('reaches a running server at once, without waiting for its reload', async () => {
+  it.each(testEngines())('reaches a running server at once, without waiting for its reload (%s)', async (database) => {
     // A reload interval of a minute proves the refusal came through Redis, not through polling.
     const overrides = { redis: { url: process.env.REDIS_URL }, pki: { revocationPollInterval: 60 } };
-    const cp = await startTestCarapace({ database: 'sqlite', overrides });
+    const cp = await startTestCarapace({ database, overrides });
     try {
       const device = await cp.enrolledDevice('TCU-RV-REDIS');
       const conn = keptAlive(cp, device);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/index.js';
 import { DEMO_SCENARIO } from '../src/server/index.js';
 import { seedFromFile } from '../src/server/index.js';
-import { startTestCarapace } from '../src/testing/index.js';
+import { startTestCarapace, testEngines } from '../src/testing/index.js';
 import { GatewayClient } from '../src/vehicle-sdk/index.js';
 import { readFileSync, statSync } from 'node:fs';
 import { decodeJwt, type JWK } from 'jose';
@@ -10,9 +10,9 @@ import { clientCredentialsToken } from '../src/client/index.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-describe('demo seeding', () => {
+describe.each(testEngines())('demo seeding (%s)', (database) => {
   it('seeds an empty development database at start and provisions the demo vehicles ready to enroll', async () => {
-    const cp = await startTestCarapace({ database: 'sqlite', overrides: { seedDemo: true } });
+    const cp = await startTestCarapace({ database, overrides: { seedDemo: true } });
     try {
       expect(cp.seeded!.personas.map((p) => p.email)).toContain('alice@example.com');
       expect(cp.seeded!.personas.find((p) => p.key === 'sean')?.roles).toEqual(['security_admin@carapace-motors']);
@@ -105,7 +105,7 @@ describe('demo seeding', () => {
   });
 
   it('is refused in production mode', async () => {
-    const cp = await startTestCarapace({ database: 'sqlite' });
+    const cp = await startTestCarapace({ database });
     try {
       const prod = { ...cp.platform, config: loadConfig({ overrides: { ...cp.config, mode: 'production' } }) };
       await expect(seedFromFile(prod, fileURLToPath(DEMO_SCENARIO))).rejects.toMatchObject({ code: 'ERR_FORBIDDEN' });

@@ -10,10 +10,10 @@ import {
   SubjectAlternativeNameExtension,
   X509CertificateGenerator,
 } from '../src/platform/index.js';
-import { startTestCarapace } from '../src/testing/index.js';
+import { startTestCarapace, testEngines } from '../src/testing/index.js';
 import { foreignCa, testKey } from '../src/testing/index.js';
 
-describe('operator-supplied server certificate', () => {
+describe.each(testEngines())('operator-supplied server certificate (%s)', (database) => {
   it('is served on every listener instead of the development one', async () => {
     const ca = await foreignCa('CN=Operator Web PKI');
     const key = await testKey();
@@ -35,7 +35,7 @@ describe('operator-supplied server certificate', () => {
     writeFileSync(join(dir, 'cert.pem'), cert.toString('pem'));
     writeFileSync(join(dir, 'key.pem'), key.pem);
     const cp = await startTestCarapace({
-      database: 'sqlite',
+      database,
       overrides: { tls: { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') } },
     });
     try {

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FixedClock } from '../src/platform/index.js';
 import { createLogger } from '../src/platform/index.js';
 import { createPlatform, type Platform } from '../src/server/index.js';
-import { createMemoryRateCounter, createRedisRateCounter } from '../src/telemetry/index.js';
+import { createCluster } from '../src/cluster/index.js';
+import { createClusterRateCounter, createMemoryRateCounter } from '../src/telemetry/index.js';
 import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
 import type { TelemetryReceipt } from '../src/vehicle-sdk/index.js';
 import { postRaw, telemetryDevice, wire } from './telemetry-support.js';
@@ -155,14 +156,19 @@ describe('telemetry rate counters', () => {
   });
 
   it.runIf(process.env.REDIS_URL)('grants what fits in the window across processes (Redis)', async () => {
-    const a = createRedisRateCounter(process.env.REDIS_URL as string, createLogger('silent'));
-    const b = createRedisRateCounter(process.env.REDIS_URL as string, createLogger('silent'));
+    const redis = { url: process.env.REDIS_URL as string, keyPrefix: 'carapace-test:', commandTimeoutMs: 1000 };
+    const [one, two] = [
+      await createCluster({ redis }, { log: createLogger('silent') }),
+      await createCluster({ redis }, { log: createLogger('silent') }),
+    ];
+    const a = createClusterRateCounter(one);
+    const b = createClusterRateCounter(two);
     const key = `test-${process.pid}-${Date.now()}`;
     const t = Date.now();
     expect(await a.take(key, 3, 5, 60, t)).toBe(3);
     expect(await b.take(key, 3, 5, 60, t)).toBe(2);
     expect(await a.take(key, 1, 5, 60, t)).toBe(0);
-    await a.close();
-    await b.close();
+    await one.close();
+    await two.close();
   });
 });

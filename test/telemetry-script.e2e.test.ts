@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestCarapace, type TestCarapace } from '../src/testing/index.js';
+import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..');
@@ -11,10 +11,10 @@ const root = join(import.meta.dirname, '..');
 /**
  * Runs the README's telemetry walkthrough (scripts/send-telemetry.ts) twice against a live server: enroll, then resume.
  */
-describe('the README telemetry script', () => {
+describe.each(testEngines())('the README telemetry script (%s)', (database) => {
   let cp: TestCarapace;
   beforeAll(async () => {
-    cp = await startTestCarapace({ database: 'sqlite' });
+    cp = await startTestCarapace({ database });
   });
   afterAll(async () => {
     await cp.stop();

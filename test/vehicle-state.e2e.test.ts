@@ -3,15 +3,15 @@ import { join } from 'node:path';
 import type { JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CarapaceClient, ServiceSession } from '../src/client/index.js';
-import { startTestCarapace, type TestCarapace } from '../src/testing/index.js';
+import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
 import { GatewayClient } from '../src/vehicle-sdk/index.js';
 import { signerFor, wire } from './telemetry-support.js';
 
-describe('telemetry shows as vehicle state through the authorized vehicle API', () => {
+describe.each(testEngines())('telemetry shows as vehicle state through the authorized vehicle API (%s)', (database) => {
   let cp: TestCarapace;
   let unit: GatewayClient;
   beforeAll(async () => {
-    cp = await startTestCarapace({ database: 'sqlite', overrides: { seedDemo: true } });
+    cp = await startTestCarapace({ database, overrides: { seedDemo: true } });
     // Alice's car's unit enrolls with its factory credentials and reports.
     unit = new GatewayClient({ gatewayUrl: cp.addresses.gateway, ca: cp.ca, keyAlgorithm: 'Ed25519' });
     const dir = join(cp.config.dataDir, 'factory', 'TCU-DEMO-0001');

@@ -1,9 +1,9 @@
 import type { TLSSocket } from 'node:tls';
 import type { FastifyRequest } from 'fastify';
-import type { AuditLog } from '../audit/index.js';
 import type { App } from '../http/index.js';
 import type { RequestHook } from '../http/index.js';
 import { auditIdentity, type Refusal, refuseRequest } from '../http/index.js';
+import type { AdminAuditLog } from './audit-events.js';
 import { certificateFacts, type Pki } from '../pki/index.js';
 
 /** An operator authenticated by an admin-plane certificate. */
@@ -75,7 +75,7 @@ export function operatorOf(req: FastifyRequest): Operator {
  * certificate, classified once per connection, with expiry and revocation checked on every request.
  * Refusals are audited.
  */
-export function operatorAuthentication(app: App, deps: { pki: Pki; audit: AuditLog }): RequestHook {
+export function operatorAuthentication(app: App, deps: { pki: Pki; audit: AdminAuditLog }): RequestHook {
   const classified = new WeakMap<TLSSocket, Promise<Classified>>();
   const { db, cache, clock } = deps.pki.ctx;
   app.decorateRequest('operator', null);

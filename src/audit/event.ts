@@ -14,10 +14,15 @@ export interface RequestContext {
 /** A detail value: plain data only, so nothing structured (a key object, a buffer) slips in. */
 export type DetailValue = string | number | boolean | null | string[];
 
-/** One audit event as written by a module (DESIGN rule 9). */
-export interface AuditEvent {
+/**
+ * One audit event as written by a module (DESIGN rule 9). `T` is the union of event types the writer may use:
+ * each module declares its own in its `audit-events.ts` and holds an `AuditLog<ItsEvents>`, and the composition
+ * root builds the log for the union of all of them (src/server/audit-events.ts). The audit module itself
+ * imports no other module: it only takes the union as a parameter.
+ */
+export interface AuditEvent<T extends string = string> {
   /** Dotted name owned by a module, e.g. `pki.device.enrolled` or `gateway.request.refused`. */
-  type: string;
+  type: T;
   actor: { type: ActorType; id?: string | null };
   applicationId?: string | null;
   tenantId?: string | null;
@@ -30,7 +35,7 @@ export interface AuditEvent {
   details?: Record<string, DetailValue>;
 }
 
-/** A stored audit event, as returned by queries. */
+/** A stored audit event, as returned by queries: its type is whatever was stored, so a plain string. */
 export interface StoredAuditEvent extends Required<Omit<AuditEvent, 'details' | 'context' | 'object' | 'actor'>> {
   seq: number;
   actor: { type: ActorType; id: string | null };

@@ -22,13 +22,16 @@ export interface AuditQuery {
   limit?: number;
 }
 
-/** The audit log: append inside the caller's transaction, list for investigations. */
-export interface AuditLog {
+/**
+ * The audit log: append inside the caller's transaction, list for investigations. `T` is the event types
+ * the holder may append; without it (`never`) nothing may be appended, so a module must declare its types.
+ */
+export interface AuditLog<T extends string = never> {
   /**
    * Appends an event. Pass the transaction that makes the change, so the change and its event commit
-   * together or not at all.
+   * together or not at all. A property, not a method, so that the event type is checked contravariantly.
    */
-  append(db: Kysely<Database>, event: AuditEvent): Promise<void>;
+  append: (db: Kysely<Database>, event: AuditEvent<T>) => Promise<void>;
   /** Lists events, newest first. */
   list(query?: AuditQuery): Promise<StoredAuditEvent[]>;
 }
@@ -76,8 +79,11 @@ function fromRow(row: Selectable<AuditEventRow>): StoredAuditEvent {
   };
 }
 
-/** Creates the audit log over the platform database. */
-export function createAuditLog(deps: { db: Kysely<Database>; clock: Clock }): AuditLog {
+/**
+ * Creates the audit log over the platform database, for the event types `T` (the composition root passes the
+ * union of every module's). Untyped callers (tools, tests) get `string`, and the name pattern guards them.
+ */
+export function createAuditLog<T extends string = string>(deps: { db: Kysely<Database>; clock: Clock }): AuditLog<T> {
   return {
     async append(db, event) {
       if (!EVENT_TYPE.test(event.type)) throw new Error(`invalid audit event type "${event.type}"`);

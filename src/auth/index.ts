@@ -2,18 +2,19 @@ import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { JSONWebKeySet } from 'jose';
 import type Provider from 'oidc-provider';
-import type { AuditLog } from '../audit/index.js';
+import type { Cluster } from '../cluster/index.js';
+import type { AuthAuditLog } from './audit-events.js';
 import type { Config } from '../config/index.js';
 import type { SecretBox } from '../identity/index.js';
 import type { Clock } from '../platform/index.js';
 import type { Logger } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
 import { sweepExpiredPayloads } from './adapter.js';
-import { createMemoryFailureCounter, createRedisFailureCounter, LoginThrottle } from './login-throttle.js';
+import { createClusterFailureCounter, LoginThrottle } from './login-throttle.js';
 import { OAUTH_PREFIX } from './oauth-routes.js';
 import { createAuthorizationServer } from './provider.js';
 import { ensureSigningKeys, loadSigningKeys } from './signing-keys.js';
-import { createMemoryReplayStore, createRedisReplayStore } from './replay-store.js';
+import { createClusterReplayStore } from './replay-store.js';
 import { createTokenVerifier, type TokenVerifier } from './verifier.js';
 
 export { registerOAuthRoutes, OAUTH_PREFIX } from './oauth-routes.js';
@@ -26,8 +27,9 @@ export { DEVICE_CLIENT_PREFIX } from './clients.js';
 export { rotateSigningKeys } from './signing-keys.js';
 export { sweepExpiredPayloads, revokeAccountTokens } from './adapter.js';
 export { authMigrations } from './migrations.js';
-export { createMemoryFailureCounter, createRedisFailureCounter, type FailureCounter } from './login-throttle.js';
+export { createClusterFailureCounter, createMemoryFailureCounter, type FailureCounter } from './login-throttle.js';
 export type { AuthTables } from './tables.js';
+export { AUTH_AUDIT_EVENTS, type AuthAuditEvent, type AuthAuditLog } from './audit-events.js';
 
 /** The authorization server, the token verifier and the sign-in throttle of one process. */
 export interface Auth {
@@ -42,10 +44,12 @@ export interface Auth {
 export async function createAuth(deps: {
   config: Config;
   db: Kysely<Database>;
-  audit: AuditLog;
+  audit: AuthAuditLog;
   clock: Clock;
   log: Logger;
   secrets: SecretBox;
+  /** The process's cluster adapter: DPoP replay windows and sign-in failure counters are shared through it. */
+  cluster: Cluster;
 }): Promise<Auth> {
   const { config } = deps;
   const dir = join(config.dataDir, 'pki', 'token-signing');
@@ -76,7 +80,7 @@ export async function createAuth(deps: {
   });
   const publicJwks: JSONWebKeySet = { keys: keys.publicJwks };
   // DPoP proofs are one-time across the whole deployment: Redis in cluster mode, memory when embedded.
-  const replay = config.redis.url ? createRedisReplayStore(config.redis.url) : createMemoryReplayStore();
+  const replay = createClusterReplayStore(deps.cluster);
   const throttle = new LoginThrottle(
     deps.clock,
     {
@@ -84,7 +88,7 @@ export async function createAuth(deps: {
       perSource: config.auth.loginFailuresPerSource,
       windowSeconds: config.auth.loginFailureWindow,
     },
-    config.redis.url ? createRedisFailureCounter(config.redis.url) : createMemoryFailureCounter(),
+    createClusterFailureCounter(deps.cluster, 'signin'),
   );
   // Expired interactions, sessions and codes are ignored on read; this reclaims their rows and the throttle's keys.
   const sweeper = setInterval(() => {
@@ -106,4 +110,4 @@ export async function createAuth(deps: {
     },
   };
 }
-export { createRedisReplayStore } from './replay-store.js';
+export { createClusterReplayStore } from './replay-store.js';

@@ -1,10 +1,10 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type Provider from 'oidc-provider';
-import type { AuditLog } from '../audit/index.js';
 import type { RouteRegistrar } from '../http/index.js';
 import type { CatalogEntry } from '../http/index.js';
 import { requestContext } from '../http/index.js';
+import type { AuthAuditLog } from './audit-events.js';
 import { checkTotp, type Directory, verifyPassword } from '../identity/index.js';
 import type { Clock } from '../platform/index.js';
 import type { LoginThrottle } from './login-throttle.js';
@@ -53,7 +53,7 @@ function html(reply: FastifyReply, body: string, status = 200) {
 /** The login, one-time-code and consent pages that oidc-provider hands its interactions to. */
 export function registerInteractions<Spec>(
   routes: RouteRegistrar<Spec>,
-  deps: { provider: Provider; directory: Directory; audit: AuditLog; clock: Clock; throttle: LoginThrottle },
+  deps: { provider: Provider; directory: Directory; audit: AuthAuditLog; clock: Clock; throttle: LoginThrottle },
 ): void {
   const { provider } = deps;
   const details = (req: FastifyRequest, reply: FastifyReply) => provider.interactionDetails(req.raw, reply.raw);

@@ -1,21 +1,36 @@
-import { describe, expect, it } from 'vitest';
-import { FixedClock } from '../platform/index.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type Cluster, createCluster } from '../cluster/index.js';
+import { createLogger, FixedClock } from '../platform/index.js';
 import {
+  createClusterFailureCounter,
   createMemoryFailureCounter,
-  createRedisFailureCounter,
   type FailureCounter,
   LoginThrottle,
 } from './login-throttle.js';
 
-const counters: Array<[string, () => FailureCounter]> = [['memory', createMemoryFailureCounter]];
-if (process.env.REDIS_URL) counters.push(['redis', () => createRedisFailureCounter(process.env.REDIS_URL as string)]);
+const opened: Cluster[] = [];
+afterAll(async () => {
+  for (const c of opened) await c.close();
+});
+/** A cluster adapter of its own, as another process would open. */
+async function redisCounter(): Promise<FailureCounter> {
+  const redis = { url: process.env.REDIS_URL as string, keyPrefix: 'carapace-test:', commandTimeoutMs: 1000 };
+  const cluster = await createCluster({ redis }, { log: createLogger('silent') });
+  opened.push(cluster);
+  return createClusterFailureCounter(cluster, 'signin');
+}
+
+const counters: Array<[string, () => FailureCounter | Promise<FailureCounter>]> = [
+  ['memory', createMemoryFailureCounter],
+];
+if (process.env.REDIS_URL) counters.push(['redis', redisCounter]);
 
 describe.each(counters)('sign-in throttle (%s)', (_name, make) => {
   const unique = () => `${Date.now()}-${Math.random()}`;
 
   it('locks an account after its limit, and forgets after the window and after a success', async () => {
     const clock = new FixedClock();
-    const t = new LoginThrottle(clock, { perAccount: 3, perSource: 5, windowSeconds: 60 }, make());
+    const t = new LoginThrottle(clock, { perAccount: 3, perSource: 5, windowSeconds: 60 }, await make());
     const account = `a-${unique()}@x`;
     for (let i = 0; i < 3; i++) await t.fail(account, `src-${unique()}`);
     expect(await t.accountBlocked(account)).toBe(true);
@@ -29,7 +44,7 @@ describe.each(counters)('sign-in throttle (%s)', (_name, make) => {
   });
 
   it('stops counting against accounts once a source is blocked, so one source cannot keep others locked out', async () => {
-    const t = new LoginThrottle(new FixedClock(), { perAccount: 3, perSource: 5, windowSeconds: 60 }, make());
+    const t = new LoginThrottle(new FixedClock(), { perAccount: 3, perSource: 5, windowSeconds: 60 }, await make());
     const source = `src-${unique()}`;
     for (let i = 0; i < 5; i++) await t.fail(`nobody${i}-${unique()}@x`, source);
     expect(await t.sourceBlocked(source)).toBe(true);
@@ -40,12 +55,12 @@ describe.each(counters)('sign-in throttle (%s)', (_name, make) => {
   });
 
   it('shares counts between processes that share the store', async () => {
-    const store = make();
+    const store = await make();
     const a = new LoginThrottle(new FixedClock(), { perAccount: 3, perSource: 50, windowSeconds: 60 }, store);
     const b = new LoginThrottle(
       new FixedClock(),
       { perAccount: 3, perSource: 50, windowSeconds: 60 },
-      _name === 'redis' ? make() : store,
+      _name === 'redis' ? await make() : store,
     );
     const account = `shared-${unique()}@x`;
     await a.fail(account, 's1');

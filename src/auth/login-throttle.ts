@@ -1,5 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Cluster } from '../cluster/index.js';
 import type { Clock } from '../platform/index.js';
 
 /** Limits of failed sign-ins. */
@@ -47,47 +46,29 @@ export function createMemoryFailureCounter(): FailureCounter & { size(): number 
   };
 }
 
-/** Redis counter for cluster mode: one sorted set per key, trimmed to the window, expiring with it. */
-export function createRedisFailureCounter(url: string): FailureCounter {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2 });
-  // Errors reach the caller through each command (which fails closed); this only stops ioredis' unhandled-error noise.
-  redis.on('error', () => undefined);
-  const ready = async () => {
-    if (redis.status === 'wait') await redis.connect();
-  };
-  const k = (key: string) => `carapace:signin:${key}`;
+/**
+ * The deployment-wide counter over the cluster adapter: one sorted set per key in Redis, trimmed to the window
+ * and expiring with it. `namespace` keeps sign-in and claim counters apart. It fails closed: when Redis cannot
+ * answer, each call throws ERR_CLUSTER_UNAVAILABLE and the sign-in (or claim) is refused.
+ */
+export function createClusterFailureCounter(cluster: Cluster, namespace: string): FailureCounter {
+  const k = (key: string) => `${namespace}:${key}`;
   return {
-    async count(key, windowSeconds, now) {
-      await ready();
-      await redis.zremrangebyscore(k(key), 0, now - windowSeconds * 1000);
-      return redis.zcard(k(key));
-    },
-    async add(key, windowSeconds, now) {
-      await ready();
-      await redis
-        .multi()
-        .zadd(k(key), now, `${now}:${randomUUID()}`)
-        .zremrangebyscore(k(key), 0, now - windowSeconds * 1000)
-        .expire(k(key), windowSeconds)
-        .exec();
-    },
-    async clear(key) {
-      await ready();
-      await redis.del(k(key));
-    },
-    async sweep() {
-      // Keys expire on their own.
-    },
-    async close() {
-      redis.disconnect();
-    },
+    count: (key, windowSeconds, now) => cluster.countRecent(k(key), windowSeconds, now),
+    add: (key, windowSeconds, now) => cluster.recordEvent(k(key), windowSeconds, now),
+    clear: (key) => cluster.forget(k(key)),
+    // Redis keys expire on their own; the memory adapter trims as it grows.
+    sweep: async () => {},
+    // The adapter belongs to the platform, which closes it.
+    close: async () => {},
   };
 }
 
 /**
  * Counts failed sign-ins per account and per source address in a sliding window. Over either limit, sign-in
  * is refused with the same answer as a wrong password, so a lockout does not reveal that an account exists.
- * Counters live in Redis in cluster mode, so spreading attempts over processes gains nothing.
+ * Counters live in Redis in cluster mode, so spreading attempts over processes gains nothing; if Redis cannot
+ * answer, sign-in is refused (ERR_CLUSTER_UNAVAILABLE), never let through unthrottled.
  */
 export class LoginThrottle {
   constructor(

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { TLSSocket } from 'node:tls';
 import type { Kysely } from 'kysely';
 import Provider, { type Configuration, errors, type KoaContextWithOIDC } from 'oidc-provider';
-import type { AuditLog } from '../audit/index.js';
+import type { AuthAuditLog } from './audit-events.js';
 import { findUser, type SecretBox } from '../identity/index.js';
 import type { Clock } from '../platform/index.js';
 import { writePrivateFile } from '../platform/index.js';
@@ -29,7 +29,7 @@ export const ACR = { password: 'urn:carapace:acr:pwd', mfa: 'urn:carapace:acr:mf
 export interface AuthorizationServerDeps {
   issuer: string;
   db: Kysely<Database>;
-  audit: AuditLog;
+  audit: AuthAuditLog;
   clock: Clock;
   log: Logger;
   secrets: SecretBox;

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Cluster } from '../cluster/index.js';
 
 /** Remembers one-time values (DPoP proof ids) for a while, across every process that shares it. */
 export interface ReplayStore {
@@ -7,7 +7,7 @@ export interface ReplayStore {
   close(): Promise<void>;
 }
 
-/** In-process store for the embedded mode. */
+/** In-process store (tests, and the default of a verifier built without a cluster). */
 export function createMemoryReplayStore(now: () => number = Date.now): ReplayStore {
   const seen = new Map<string, number>();
   return {
@@ -23,18 +23,14 @@ export function createMemoryReplayStore(now: () => number = Date.now): ReplaySto
   };
 }
 
-/** Redis store for cluster mode: SET NX EX is atomic, so exactly one process wins a key. */
-export function createRedisReplayStore(url: string): ReplayStore {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2 });
-  // Errors reach the caller through each command (which fails closed); this only stops ioredis' unhandled-error noise.
-  redis.on('error', () => undefined);
+/**
+ * The deployment-wide store: the cluster adapter's `seenOnce` (SET NX EX in Redis, so exactly one process wins a
+ * key). It fails closed: when Redis cannot answer, the claim throws ERR_CLUSTER_UNAVAILABLE and the proof is refused.
+ */
+export function createClusterReplayStore(cluster: Cluster): ReplayStore {
   return {
-    async claim(key, ttlSeconds) {
-      if (redis.status === 'wait') await redis.connect();
-      return (await redis.set(`carapace:replay:${key}`, '1', 'EX', ttlSeconds, 'NX')) === 'OK';
-    },
-    async close() {
-      redis.disconnect();
-    },
+    claim: (key, ttlSeconds) => cluster.seenOnce(`replay:${key}`, ttlSeconds),
+    // The adapter belongs to the platform, which closes it.
+    close: async () => {},
   };
 }

@@ -2,10 +2,10 @@ import { generateKeyPairSync, type JsonWebKey, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
 import type { Clock } from '../platform/index.js';
 import { writePrivateFile } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
+import type { AuthAuditLog } from './audit-events.js';
 
 /** The token signing key set as the authorization server and the verifier need it. */
 export interface SigningKeySet {
@@ -63,7 +63,7 @@ export async function rotateSigningKeys(deps: {
   db: Kysely<Database>;
   dir: string;
   clock: Clock;
-  audit: AuditLog;
+  audit: AuthAuditLog;
 }): Promise<{ current: string }> {
   const at = deps.clock.now().toISOString();
   const result = await deps.db.transaction().execute(async (trx) => {

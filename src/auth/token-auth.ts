@@ -1,11 +1,12 @@
 import type { TLSSocket } from 'node:tls';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
-import { type AuditLog, untrusted } from '../audit/index.js';
+import { untrusted } from '../audit/index.js';
 import type { App } from '../http/index.js';
 import type { RequestHook, TokenRequirement } from '../http/index.js';
 import { requestContext } from '../http/index.js';
 import { sendProblem } from '../http/index.js';
+import type { AuthAuditLog } from './audit-events.js';
 import { certificateThumbprint } from '../pki/index.js';
 import type { Database } from '../storage/index.js';
 import { TokenRefusal, type TokenVerifier, type VerifiedToken } from './verifier.js';
@@ -35,7 +36,7 @@ function challenge(reply: FastifyReply, refusal: TokenRefusal, scopes: readonly 
  */
 export function tokenAuthentication(
   app: App,
-  deps: { verify: TokenVerifier; audit: AuditLog; db: Kysely<Database>; baseUrl: () => string },
+  deps: { verify: TokenVerifier; audit: AuthAuditLog; db: Kysely<Database>; baseUrl: () => string },
 ): (required: TokenRequirement) => RequestHook {
   app.decorateRequest('token', null);
   return (required) => async (req, reply) => {

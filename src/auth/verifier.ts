@@ -166,8 +166,8 @@ export function createTokenVerifier(deps: {
       throw new TokenRefusal('dpop_proof_stale', jti, 'invalid_dpop_proof');
     const ath = createHash('sha256').update(token).digest('base64url');
     if (payload.ath !== ath) throw new TokenRefusal('dpop_wrong_token', jti, 'invalid_dpop_proof');
-    // Fails closed: if the replay store cannot answer, the proof is not accepted.
-    const fresh = await deps.replay.claim(`dpop:${thumbprint}:${String(payload.jti)}`, DPOP_WINDOW).catch(() => false);
+    // Fails closed: if the replay store cannot answer, it throws ERR_CLUSTER_UNAVAILABLE (503) and nothing is accepted.
+    const fresh = await deps.replay.claim(`dpop:${thumbprint}:${String(payload.jti)}`, DPOP_WINDOW);
     if (!fresh) throw new TokenRefusal('dpop_proof_replayed', jti, 'invalid_dpop_proof');
   }
 }

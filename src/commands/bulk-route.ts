@@ -23,7 +23,7 @@ import { COMMAND_NAMES, type CommandType, commandType } from './catalog.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { CommandJob } from './job-store.js';
 import { jobView, stepUpChallenge } from './routes.js';
-import { canonicalJson, sha256 } from '../vehicle-sdk/index.js';
+import { canonicalJson, sha256 } from '../wire/index.js';
 import { type CommandService, requireStepUp, validParams } from './service.js';
 
 const BulkBody = Type.Object(

@@ -1,4 +1,7 @@
 import { type TSchema, Type } from '@sinclair/typebox';
+import { COMMAND_NAMES, type CommandName } from '../wire/index.js';
+
+export { COMMAND_NAMES, type CommandName };
 
 /** How much harm a command can do if it reaches the wrong vehicle or the wrong moment. */
 export type RiskClass = 'low' | 'medium' | 'high' | 'critical';
@@ -30,33 +33,26 @@ export interface CommandType {
   rate: { max: number; windowSeconds: number };
   /** Commands that cannot be in flight on one vehicle at the same time (one of each group at a time). */
   conflictGroup: string;
+  /**
+   * An owner may list it in a driver's delegation, and a security admin may approve it just in time for a
+   * support agent. Diagnostics (a dealer's job) and the immobilizer (the operator's) are never handed on.
+   */
+  delegable: boolean;
 }
 
 const NoParams = Type.Object({}, { additionalProperties: false });
 const closed = { additionalProperties: false } as const;
 
-/** The command names, in catalog order. */
-export const COMMAND_NAMES = [
-  'lock',
-  'unlock',
-  'remote_start',
-  'remote_stop',
-  'climate',
-  'horn_lights',
-  'charge_start',
-  'charge_stop',
-  'charge_limit',
-  'trunk_open',
-  'diagnostics_run',
-  'immobilize',
-] as const;
-/** A command name. */
-export type CommandName = (typeof COMMAND_NAMES)[number];
+const entry = <K extends CommandName>(e: Omit<CommandType, 'action'> & { name: K }): CommandType & { name: K } => ({
+  ...e,
+  action: 'vehicle:command',
+});
 
-const entry = (e: Omit<CommandType, 'action'>): CommandType => ({ ...e, action: 'vehicle:command' });
-
-/** The catalog: the single source of the rules every command request and dispatch is checked against. */
-export const COMMAND_CATALOG: Readonly<Record<CommandName, CommandType>> = {
+/**
+ * The catalog: the single source of the rules every command request and dispatch is checked against. Its keys
+ * are exactly the wire's COMMAND_NAMES (the vehicle SDK is typed by the same list), each entry named by its key.
+ */
+export const COMMAND_CATALOG: Readonly<{ [K in CommandName]: CommandType & { name: K } }> = {
   lock: entry({
     name: 'lock',
     risk: 'low',
@@ -69,6 +65,7 @@ export const COMMAND_CATALOG: Readonly<Record<CommandName, CommandType>> = {
     ttlSeconds: 30,
     rate: { max: 10, windowSeconds: 60 },
     conflictGroup: 'locks',
+    delegable: true,
   }),
   unlock: entry({
     name: 'unlock',
@@ -82,6 +79,7 @@ export const COMMAND_CATALOG: Readonly<Record<CommandName, CommandType>> = {
     ttlSeconds: 30,
     rate: { max: 5, windowSeconds: 300 },
     conflictGroup: 'locks',
+    delegable: true,
   }),
   remote_start: entry({
     name: 'remote_start',
@@ -95,6 +93,7 @@ export const COMMAND_CATALOG: Readonly<Record<CommandName, CommandType>> = {
     ttlSeconds: 30,
     rate: { max: 3, windowSeconds: 600 },
     conflictGroup: 'engine',
+    delegable: true,
   }),
   remote_stop: entry({
     name: 'remote_stop',
@@ -108,6 +107,7 @@ export const COMMAND_CATALOG: Readonly<Record<CommandName, CommandType>> = {
     ttlSeconds: 30,
     rate: { max: 10, windowSeconds: 600 },
     conflictGroup: 'engine',
+    delegable: true,
   }),
   climate: entry({
     name: 'climate',
@@ -124,6 +124,7 @@ export const COMMAND_CATALOG: Readonly<Record<CommandName, CommandType>> = {
     ttlSeconds: 60,
     rate: { max: 10, windowSeconds: 60 },
     conflictGroup: 'climate',
+    delegable: true,
   }),
   horn_lights: entry({
     name: 'horn_lights',
@@ -137,6 +138,7 @@ export const COMMAND_CATALOG: Readonly<Record<CommandName, CommandType>> = {
     ttlSeconds: 20,
     rate: { max: 5, windowSeconds: 60 },
     conflictGroup: 'horn',
+    delegable: true,
   }),
   charge_start: entry({
     name: 'charge_start',
@@ -150,6 +152,7 @@ export const COMMAND_CATALOG: Readonly<Record<CommandName, CommandType>> = {
     ttlSeconds: 60,
     rate: { max: 10, windowSeconds: 60 },
     conflictGroup: 'charging',
+    delegable: true,
   }),
   charge_stop: entry({
     name: 'charge_stop',
@@ -163,6 +166,7 @@ export const COMMAND_CATALOG: Readonly<Record<CommandName, CommandType>> = {
     ttlSeconds: 60,
     rate: { max: 10, windowSeconds: 60 },
     conflictGroup: 'charging',
+    delegable: true,
   }),
   charge_limit: entry({
     name: 'charge_limit',
@@ -176,6 +180,7 @@ export const COMMAND_CATALOG: Readonly<Record<CommandName, CommandType>> = {
     ttlSeconds: 120,
     rate: { max: 10, windowSeconds: 60 },
     conflictGroup: 'charging',
+    delegable: true,
   }),
   trunk_open: entry({
     name: 'trunk_open',
@@ -189,6 +194,7 @@ export const COMMAND_CATALOG: Readonly<Record<CommandName, CommandType>> = {
     ttlSeconds: 30,
     rate: { max: 3, windowSeconds: 300 },
     conflictGroup: 'locks',
+    delegable: true,
   }),
   diagnostics_run: entry({
     name: 'diagnostics_run',
@@ -202,6 +208,7 @@ export const COMMAND_CATALOG: Readonly<Record<CommandName, CommandType>> = {
     ttlSeconds: 300,
     rate: { max: 3, windowSeconds: 600 },
     conflictGroup: 'diagnostics',
+    delegable: false,
   }),
   immobilize: entry({
     name: 'immobilize',
@@ -215,6 +222,7 @@ export const COMMAND_CATALOG: Readonly<Record<CommandName, CommandType>> = {
     ttlSeconds: 60,
     rate: { max: 2, windowSeconds: 3600 },
     conflictGroup: 'immobilizer',
+    delegable: false,
   }),
 };
 
@@ -227,3 +235,6 @@ export function commandType(name: unknown): CommandType | null {
 export const COMMAND_SCOPES = [
   ...new Set([...Object.values(COMMAND_CATALOG).map((c) => c.scope), 'fleet:command']),
 ].sort();
+
+/** The commands a delegation may list (and a just-in-time approval may name), from the catalog's `delegable`. */
+export const DELEGABLE_COMMANDS: readonly CommandName[] = COMMAND_NAMES.filter((n) => COMMAND_CATALOG[n].delegable);

@@ -2,13 +2,13 @@ import type { TLSSocket } from 'node:tls';
 import { Type } from '@sinclair/typebox';
 import websocket from '@fastify/websocket';
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
 import type { Database } from '../storage/index.js';
 import { tokenOf } from '../auth/index.js';
 import type { TokenVerifier } from '../auth/index.js';
 import { deviceOf } from '../gateway/index.js';
 import type { RouteRegistrar } from '../http/index.js';
 import { requestContext } from '../http/index.js';
+import type { CommandAuditLog } from './audit-events.js';
 import { certificateThumbprint } from '../pki/index.js';
 import type { Dispatcher } from './dispatcher.js';
 
@@ -30,7 +30,13 @@ export const COMMANDS_AUDIENCE = 'urn:carapace:commands';
  */
 export function registerCommandChannel(
   routes: RouteRegistrar,
-  deps: { dispatcher: Dispatcher; verify: TokenVerifier; audit: AuditLog; db: Kysely<Database>; baseUrl: () => string },
+  deps: {
+    dispatcher: Dispatcher;
+    verify: TokenVerifier;
+    audit: CommandAuditLog;
+    db: Kysely<Database>;
+    baseUrl: () => string;
+  },
 ): void {
   routes.scope((withSockets, app) => {
     void app.register(websocket, { options: { maxPayload: 64 * 1024 } });

@@ -1,13 +1,14 @@
 import { randomBytes, webcrypto } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
 import type { Clock } from '../platform/index.js';
 import { x509 } from '../platform/index.js';
 import type { CertificateAuthority, CommandVerificationKey, KeyProvider } from '../pki/index.js';
 import { CA_KEY_ALGORITHM } from '../pki/index.js';
 import { newCertificateSerial } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
-import { canonicalJson, COMMAND_SIGNING_EKU } from '../vehicle-sdk/index.js';
+import type { CommandAuditLog } from './audit-events.js';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { canonicalJson, COMMAND_SIGNING_EKU, type EnvelopeClaims, EnvelopeClaimsSchema } from '../wire/index.js';
 
 export { COMMAND_SIGNING_EKU };
 const KEY_CERT_DAYS = 730;
@@ -16,7 +17,7 @@ const KEY_CERT_DAYS = 730;
 export interface CommandKeys {
   /** Signs envelope claims with the current key: its kid goes into the canonical bytes that are signed. */
   signEnvelope(
-    claims: Record<string, unknown>,
+    claims: Omit<EnvelopeClaims, 'kid'>,
     executor?: Kysely<Database>,
   ): Promise<{ kid: string; signed: string; sig: string }>;
   /** The JWKS vehicles pin (current and next, each with its certificate chain). */
@@ -26,6 +27,8 @@ export interface CommandKeys {
 }
 
 const refOf = (kid: string) => `command-${kid}`;
+// The vehicle verifies with this schema (src/wire/commands.ts): the platform never signs what it would refuse.
+const isClaims = TypeCompiler.Compile(EnvelopeClaimsSchema);
 
 /**
  * Command keys behind the key provider: private halves stay with the provider (file, KMS, HSM), public
@@ -36,7 +39,7 @@ export async function createCommandKeys(deps: {
   db: Kysely<Database>;
   keys: KeyProvider;
   clock: Clock;
-  audit: AuditLog;
+  audit: CommandAuditLog;
   root: CertificateAuthority;
   allowGenerate: boolean;
 }): Promise<CommandKeys> {
@@ -126,7 +129,9 @@ export async function createCommandKeys(deps: {
         .where('status', '=', 'current')
         .orderBy('activated_at', 'desc')
         .executeTakeFirstOrThrow();
-      const signed = canonicalJson({ ...claims, kid: current.kid });
+      const full: EnvelopeClaims = { ...claims, kid: current.kid };
+      if (!isClaims.Check(full)) throw new Error('envelope claims do not match the wire contract');
+      const signed = canonicalJson(full);
       const sig = await webcrypto.subtle.sign(
         { name: 'Ed25519' },
         await privateKey(current.kid),

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { canonicalJson, sha256 } from '../vehicle-sdk/index.js';
+import { canonicalJson, sha256 } from '../wire/index.js';
 import type { StateSnapshot } from './vehicle-safety.js';
 
 /**

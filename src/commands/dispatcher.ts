@@ -1,20 +1,24 @@
 import type { KeyObject } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Kysely } from 'kysely';
-import { Redis } from 'ioredis';
-import type { AuditLog } from '../audit/index.js';
+import type { Cluster } from '../cluster/index.js';
 import type { Clock } from '../platform/index.js';
 import type { Logger } from '../platform/index.js';
 import { cedarRequest, type DecisionPoint, type EntityLoader, ref } from '../policy/index.js';
 import type { Database } from '../storage/index.js';
+import type { CommandAuditLog } from './audit-events.js';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
 import {
   type AckClaims,
+  AckClaimsSchema,
+  type CommandFrame,
   type EnvelopeClaims,
   parseCanonical,
   sha256,
   type SignedEnvelope,
+  SignedEnvelopeSchema,
   verifyDetached,
-} from '../vehicle-sdk/index.js';
+} from '../wire/index.js';
 import type { CommandKeys } from './command-keys.js';
 import { type CommandJob, expireDue, transition } from './job-store.js';
 
@@ -29,24 +33,50 @@ export interface ChannelConnection {
   close(code: number, reason: string): void;
 }
 
-const CHANNEL = 'carapace:commands:dispatch';
+const CHANNEL = 'commands:dispatch';
+const VEHICLE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * A routing message only names a vehicle that has queued jobs; the node holding its channel reads the jobs from
+ * the database and checks each one again before it signs anything, so a forged message can trigger a read and
+ * nothing more. Anything else (another shape, extra fields, a job or an envelope) is ignored.
+ */
+function routedVehicle(message: string): string | null {
+  try {
+    const m = JSON.parse(message) as unknown;
+    if (typeof m !== 'object' || m === null || Array.isArray(m)) return null;
+    const { v, vehicleId, ...rest } = m as Record<string, unknown>;
+    if (v !== 1 || typeof vehicleId !== 'string' || !VEHICLE_ID.test(vehicleId) || Object.keys(rest).length > 0)
+      return null;
+    return vehicleId;
+  } catch {
+    return null;
+  }
+}
+
+// Acknowledgements are read with the wire contract the vehicle SDK signs them with (src/wire/commands.ts).
+const isSignedAck = TypeCompiler.Compile(SignedEnvelopeSchema);
+const isAckClaims = TypeCompiler.Compile(AckClaimsSchema);
+/** A command frame for the channel, typed by the wire contract. */
+const commandFrame = (envelope: SignedEnvelope): string =>
+  JSON.stringify({ type: 'command', envelope } satisfies CommandFrame);
 
 /**
  * Delivers queued jobs to the vehicles connected to this process, and confirms them from signed
  * acknowledgements. Authorization is asked again at dispatch (a relationship may have ended since the
- * request). Another process learns of a new job through Redis pub/sub when configured, and in any case
- * by its poll every `intervalSeconds`, so a request and a channel on different processes still meet.
+ * request). Another process learns of a new job through the cluster adapter's pub/sub (Redis in cluster mode),
+ * and in any case by its poll every `intervalSeconds`, so a request and a channel on different processes still meet.
  */
 export function createDispatcher(deps: {
   db: Kysely<Database>;
-  audit: AuditLog;
+  audit: CommandAuditLog;
   clock: Clock;
   log: Logger;
   keys: CommandKeys;
   decisions: DecisionPoint;
   load: EntityLoader;
   isQuarantined: (deviceId: string) => Promise<boolean>;
-  redisUrl: string | null;
+  cluster: Cluster;
   intervalSeconds: number;
   operatorTenant: () => Promise<string>;
 }) {
@@ -55,8 +85,6 @@ export function createDispatcher(deps: {
   const chains = new Map<string, Promise<void>>();
   const events = new EventEmitter();
   events.setMaxListeners(0);
-  const pub = deps.redisUrl ? new Redis(deps.redisUrl, { maxRetriesPerRequest: 1 }) : null;
-  const sub = deps.redisUrl ? new Redis(deps.redisUrl, { maxRetriesPerRequest: 1 }) : null;
   let timer: NodeJS.Timeout | null = null;
 
   const changed = (job: CommandJob | null) => {
@@ -185,7 +213,7 @@ export function createDispatcher(deps: {
     });
     if (!sent) return;
     changed(sent.job);
-    conn.send(JSON.stringify({ type: 'command', envelope: sent.envelope }));
+    conn.send(commandFrame(sent.envelope));
   }
 
   /** Delivers every queued job of one vehicle, one at a time and in order. */
@@ -225,7 +253,7 @@ export function createDispatcher(deps: {
     ack: SignedEnvelope,
     options: { quiet?: boolean } = {},
   ): Promise<string | null> {
-    const claims = parseCanonical(ack?.signed) as Partial<AckClaims> | null;
+    const claims = (isSignedAck.Check(ack) ? parseCanonical(ack.signed) : null) as Partial<AckClaims> | null;
     const refuse = async (reason: string) => {
       // A channel that keeps sending bad acks is closed by its route; past the first few, refusals are counted, not
       // each audited.
@@ -241,15 +269,15 @@ export function createDispatcher(deps: {
       });
       return reason;
     };
-    if (!claims || claims.v !== 1 || typeof claims.jobId !== 'string') return refuse('malformed');
-    if (!verifyDetached(conn.certificateKey, ack.signed, String(ack.sig))) return refuse('bad_signature');
+    if (!claims || !isAckClaims.Check(claims)) return refuse('malformed');
+    if (!verifyDetached(conn.certificateKey, ack.signed, ack.sig)) return refuse('bad_signature');
     if (claims.deviceId !== conn.deviceId || claims.vehicleId !== conn.vehicleId) return refuse('identity_mismatch');
     const job = await db.selectFrom('command_jobs').selectAll().where('id', '=', claims.jobId).executeTakeFirst();
     if (!job || job.vehicle_id !== conn.vehicleId || !job.envelope_signed) return refuse('unknown_job');
     if (claims.envelopeHash !== sha256(job.envelope_signed) || claims.counter !== job.counter)
       return refuse('envelope_mismatch');
     if (job.state !== 'delivered') return refuse(`job_${job.state}`);
-    const set = { ack_signed: ack.signed, ack_sig: String(ack.sig) };
+    const set = { ack_signed: ack.signed, ack_sig: ack.sig };
     const actor = `device:${conn.deviceId}`;
     const result = await db.transaction().execute(async (trx) => {
       if (claims.result === 'executed') {
@@ -273,7 +301,7 @@ export function createDispatcher(deps: {
       return transition(trx, deps, job, {
         to: 'failed',
         actor,
-        reason: `vehicle ${claims.result === 'refused' ? 'refused' : 'failed'}: ${String(claims.code ?? 'unknown').slice(0, 64)}`,
+        reason: `vehicle ${claims.result === 'refused' ? 'refused' : 'failed'}: ${claims.code ?? 'unknown'}`,
         set: { ...set, retry },
       });
     });
@@ -312,7 +340,7 @@ export function createDispatcher(deps: {
         .execute();
       for (const p of pending)
         if (p.envelope_signed && p.envelope_sig)
-          conn.send(JSON.stringify({ type: 'command', envelope: { signed: p.envelope_signed, sig: p.envelope_sig } }));
+          conn.send(commandFrame({ signed: p.envelope_signed, sig: p.envelope_sig }));
       await deliverQueued(conn.vehicleId);
     },
     /** Forgets a closed channel. */
@@ -325,17 +353,16 @@ export function createDispatcher(deps: {
     /** A job was queued: deliver here if the vehicle is connected here, else tell the other processes. */
     async kick(vehicleId: string): Promise<void> {
       if (connections.has(vehicleId)) return deliverQueued(vehicleId);
-      await pub?.publish(CHANNEL, vehicleId).catch(() => undefined);
+      await deps.cluster.publish(CHANNEL, JSON.stringify({ v: 1, vehicleId }), { exception: 'job-routing' });
     },
     acknowledge,
     changed,
     async start(): Promise<void> {
-      if (sub) {
-        await sub.subscribe(CHANNEL);
-        sub.on('message', (_c, vehicleId: string) => {
-          if (connections.has(vehicleId)) void deliverQueued(vehicleId);
-        });
-      }
+      await deps.cluster.subscribe(CHANNEL, (message) => {
+        const vehicleId = routedVehicle(message);
+        if (vehicleId === null) deps.log.warn('ignored a malformed command routing message');
+        else if (connections.has(vehicleId)) void deliverQueued(vehicleId);
+      });
       timer = setInterval(() => {
         tick().catch((err: unknown) => deps.log.warn({ err }, 'command dispatch tick failed'));
       }, deps.intervalSeconds * 1000);
@@ -346,8 +373,6 @@ export function createDispatcher(deps: {
       for (const c of connections.values()) c.close(1001, 'server stopping');
       connections.clear();
       await Promise.allSettled([...chains.values()]);
-      sub?.disconnect();
-      pub?.disconnect();
     },
   };
 }

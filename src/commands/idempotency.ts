@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { Redis } from 'ioredis';
+import type { Cluster } from '../cluster/index.js';
 import type { Clock } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
 
@@ -8,18 +8,15 @@ export type Reservation = { mine: true } | { mine: false; resultId: string; requ
 
 /**
  * Idempotency-Key reservations, per principal, for `ttlSeconds`. The first request to reserve a key wins;
- * every other sees the winner's result id and request hash. In cluster mode Redis answers first (SET NX);
- * the database row, inserted with ON CONFLICT DO NOTHING, is the record on every engine, so the guarantee
- * holds under concurrency with or without Redis.
+ * every other sees the winner's result id and request hash. In cluster mode the cluster adapter answers first
+ * (SET NX in Redis); the database row, inserted with ON CONFLICT DO NOTHING, is the record on every engine, so
+ * the guarantee holds under concurrency with or without Redis. When Redis cannot answer, the reservation fails
+ * closed (ERR_CLUSTER_UNAVAILABLE): no job is created.
  */
-export function createIdempotency(deps: {
-  db: Kysely<Database>;
-  clock: Clock;
-  ttlSeconds: number;
-  redisUrl: string | null;
-}) {
-  const redis = deps.redisUrl ? new Redis(deps.redisUrl, { maxRetriesPerRequest: 1 }) : null;
-  const rkey = (principal: string, keyHash: string) => `carapace:cmdidem:${principal}:${keyHash}`;
+export function createIdempotency(deps: { db: Kysely<Database>; clock: Clock; ttlSeconds: number; cluster: Cluster }) {
+  // In the embedded mode the database row alone is the reservation: one process, and it follows the injected clock.
+  const shared = deps.cluster.kind === 'redis' ? deps.cluster : null;
+  const rkey = (principal: string, keyHash: string) => `cmdidem:${principal}:${keyHash}`;
 
   async function reserveInDb(
     principal: string,
@@ -64,36 +61,35 @@ export function createIdempotency(deps: {
   return {
     /** Reserves `keyHash` for `resultId`, or reports who holds it. */
     async reserve(principal: string, keyHash: string, requestHash: string, resultId: string): Promise<Reservation> {
-      if (redis) {
-        const set = await redis
-          .set(rkey(principal, keyHash), `${requestHash}|${resultId}`, 'EX', deps.ttlSeconds, 'NX')
-          .catch(() => 'error');
-        if (set === null) {
-          const held = await redis.get(rkey(principal, keyHash)).catch(() => null);
-          if (held) {
-            const [h, id] = held.split('|') as [string, string];
-            return { mine: false, resultId: id, requestHash: h };
-          }
+      if (shared) {
+        const held = await shared.reserve(rkey(principal, keyHash), `${requestHash}|${resultId}`, deps.ttlSeconds);
+        if (!held.reserved && held.holder) {
+          const [h, id] = held.holder.split('|') as [string, string];
+          return { mine: false, resultId: id, requestHash: h };
         }
       }
       return reserveInDb(principal, keyHash, requestHash, resultId);
     },
     /** Frees a reservation whose request failed before it produced anything (a 429, a 400). */
     async release(principal: string, keyHash: string, resultId: string): Promise<void> {
+      const row = await deps.db
+        .selectFrom('command_idempotency')
+        .select(['request_hash'])
+        .where('principal', '=', principal)
+        .where('key_hash', '=', keyHash)
+        .where('result_id', '=', resultId)
+        .executeTakeFirst();
       await deps.db
         .deleteFrom('command_idempotency')
         .where('principal', '=', principal)
         .where('key_hash', '=', keyHash)
         .where('result_id', '=', resultId)
         .execute();
-      if (redis) {
-        const held = await redis.get(rkey(principal, keyHash)).catch(() => null);
-        if (held?.endsWith(`|${resultId}`)) await redis.del(rkey(principal, keyHash)).catch(() => undefined);
-      }
+      // Only the holder's own value is deleted: a newer reservation of the same key by another request survives.
+      if (row) await shared?.release(rkey(principal, keyHash), `${row.request_hash}|${resultId}`);
     },
-    async close() {
-      redis?.disconnect();
-    },
+    // The adapter belongs to the platform, which closes it.
+    async close() {},
   };
 }
 

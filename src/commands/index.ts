@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
+import type { Cluster } from '../cluster/index.js';
+import type { CommandAuditLog } from './audit-events.js';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../platform/index.js';
 import type { Logger } from '../platform/index.js';
@@ -11,13 +12,14 @@ import { createCommandKeys, type CommandKeys } from './command-keys.js';
 import { createDispatcher, type Dispatcher } from './dispatcher.js';
 import { createIdempotency } from './idempotency.js';
 import { transition } from './job-store.js';
-import { createMemoryLimitCounter, createRedisLimitCounter } from './limits.js';
+import { createClusterLimitCounter } from './limits.js';
 import { type CommandService, createCommandService } from './service.js';
 
 export {
   COMMAND_CATALOG,
   COMMAND_NAMES,
   COMMAND_SCOPES,
+  DELEGABLE_COMMANDS,
   commandType,
   type CommandType,
   type CommandName,
@@ -31,6 +33,7 @@ export { registerCommandChannel } from './channel-route.js';
 export { COMMAND_SIGNING_EKU, type CommandKeys } from './command-keys.js';
 export type { Dispatcher } from './dispatcher.js';
 export type { CommandService } from './service.js';
+export { COMMANDS_AUDIT_EVENTS, type CommandAuditEvent, type CommandAuditLog } from './audit-events.js';
 
 /** The commands module as the platform holds it. */
 export interface Commands {
@@ -45,7 +48,7 @@ export interface Commands {
  * The reaction of commands to an ownership that ends: the previous owner's unfinished jobs end in the same
  * transaction. Built on its own, before the relationship services that call it, so nothing is patched in later.
  */
-export function createJobsEndWithOwnership(deps: { audit: AuditLog; clock: Clock }): OwnershipCascade {
+export function createJobsEndWithOwnership(deps: { audit: CommandAuditLog; clock: Clock }): OwnershipCascade {
   const { audit, clock } = deps;
   return async (trx, { vehicleId, ownerId }) => {
     const jobs = await trx
@@ -73,7 +76,7 @@ export function createJobsEndWithOwnership(deps: { audit: AuditLog; clock: Clock
 /** Builds the commands module over the platform's storage, PKI and policy decision point. */
 export async function createCommands(deps: {
   db: Kysely<Database>;
-  audit: AuditLog;
+  audit: CommandAuditLog;
   clock: Clock;
   log: Logger;
   config: Config;
@@ -81,6 +84,8 @@ export async function createCommands(deps: {
   decisions: DecisionPoint;
   load: EntityLoader;
   isQuarantined: (deviceId: string) => Promise<boolean>;
+  /** The process's cluster adapter: limits, idempotency reservations and job routing go through it. */
+  cluster: Cluster;
 }): Promise<Commands> {
   const { db, audit, clock, config } = deps;
   const c = config.commands;
@@ -94,8 +99,8 @@ export async function createCommands(deps: {
   });
   // The enrollment and rotation bundles carry the keys vehicles pin.
   deps.pki.ctx.commandKeys = () => keys.published();
-  const limits = config.redis.url ? createRedisLimitCounter(config.redis.url) : createMemoryLimitCounter();
-  const idempotency = createIdempotency({ db, clock, ttlSeconds: c.idempotencyTtl, redisUrl: config.redis.url });
+  const limits = createClusterLimitCounter(deps.cluster);
+  const idempotency = createIdempotency({ db, clock, ttlSeconds: c.idempotencyTtl, cluster: deps.cluster });
   const service = createCommandService({
     db,
     audit,
@@ -115,7 +120,7 @@ export async function createCommands(deps: {
     decisions: deps.decisions,
     load: deps.load,
     isQuarantined: deps.isQuarantined,
-    redisUrl: config.redis.url,
+    cluster: deps.cluster,
     intervalSeconds: c.dispatchInterval,
     operatorTenant,
   });

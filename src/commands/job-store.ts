@@ -1,8 +1,9 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { AuditLog, RequestContext } from '../audit/index.js';
+import type { RequestContext } from '../audit/index.js';
 import type { Clock } from '../platform/index.js';
 import { newId } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
+import type { CommandAuditLog } from './audit-events.js';
 import { type CommandJobRow, FINAL_STATES, type JobState, OPEN_STATES } from './tables.js';
 
 /** A job as stored. */
@@ -40,7 +41,7 @@ export interface Transition {
  */
 export async function transition(
   trx: Kysely<Database>,
-  deps: { audit: AuditLog; clock: Clock },
+  deps: { audit: CommandAuditLog; clock: Clock },
   job: CommandJob,
   step: Transition,
   context?: RequestContext | null,
@@ -135,7 +136,7 @@ export async function recentJobsOf(db: Kysely<Database>, vehicleId: string, limi
  */
 export async function expireDue(
   db: Kysely<Database>,
-  deps: { audit: AuditLog; clock: Clock },
+  deps: { audit: CommandAuditLog; clock: Clock },
   filter: { jobId?: string; limit?: number } = {},
 ): Promise<CommandJob[]> {
   const now = deps.clock.now().toISOString();

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Cluster } from '../cluster/index.js';
 
 /** Fixed-window counters shared by the command limits. */
 export interface LimitCounter {
@@ -24,23 +24,18 @@ export function createMemoryLimitCounter(): LimitCounter {
   };
 }
 
-/** Counters in Redis, shared by every process (cluster mode). */
-export function createRedisLimitCounter(url: string): LimitCounter {
-  const redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 1 });
+/**
+ * Counters over the cluster adapter (Redis in cluster mode, shared by every process). They fail closed: when
+ * Redis cannot answer, `add` throws ERR_CLUSTER_UNAVAILABLE and the command is refused, never sent unlimited.
+ */
+export function createClusterLimitCounter(cluster: Cluster): LimitCounter {
   return {
     async add(key, n, windowSeconds, nowMs) {
-      const start = Math.floor(nowMs / (windowSeconds * 1000));
-      const k = `carapace:cmdlimit:${key}:${start}`;
-      const [[, count]] = (await redis
-        .multi()
-        .incrby(k, n)
-        .expire(k, windowSeconds + 1)
-        .exec()) as [[null, number]];
-      return { count, resetIn: Math.ceil(((start + 1) * windowSeconds * 1000 - nowMs) / 1000) };
+      const { count, resetInMs } = await cluster.countWindow(`cmdlimit:${key}`, n, windowSeconds, nowMs);
+      return { count, resetIn: Math.ceil(resetInMs / 1000) };
     },
-    async close() {
-      redis.disconnect();
-    },
+    // The adapter belongs to the platform, which closes it.
+    async close() {},
   };
 }
 

@@ -1,16 +1,17 @@
 import { Value } from '@sinclair/typebox/value';
 import type { Kysely } from 'kysely';
-import type { AuditLog, RequestContext } from '../audit/index.js';
+import type { RequestContext } from '../audit/index.js';
 import { ACR } from '../auth/index.js';
 import type { VerifiedToken } from '../auth/index.js';
 import type { Clock } from '../platform/index.js';
 import { CarapaceError } from '../platform/index.js';
 import { newId } from '../platform/index.js';
+import type { CommandAuditLog } from './audit-events.js';
 import type { Decision } from '../policy/index.js';
 import type { RelationshipRow } from '../relationships/index.js';
 import type { Database } from '../storage/index.js';
 import { readVehicleState } from '../telemetry/index.js';
-import { canonicalJson, paramsHash, sha256 } from '../vehicle-sdk/index.js';
+import { canonicalJson, paramsHash, sha256 } from '../wire/index.js';
 import { type CommandType, COMMAND_CATALOG } from './catalog.js';
 import { backendInstance, type DecisionRecord, decisionHash } from './decision-record.js';
 import type { Idempotency } from './idempotency.js';
@@ -102,7 +103,7 @@ export function validParams(type: CommandType, params: unknown): Record<string, 
  */
 export function createCommandService(deps: {
   db: Kysely<Database>;
-  audit: AuditLog;
+  audit: CommandAuditLog;
   clock: Clock;
   settings: CommandSettings;
   limits: LimitCounter;

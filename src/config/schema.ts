@@ -44,7 +44,19 @@ export const configSchema = {
   redis: {
     url: opt.optionalString(
       'REDIS_URL',
-      'Redis URL for cluster mode. When set, revocations fan out to every process at once instead of by polling.',
+      'Redis URL for cluster mode. When set, every process shares rate-limit counters, replay windows, idempotency reservations and sign-in lockouts through it, and credential changes and command routing reach every process at once instead of by polling. Security limits fail closed: when Redis cannot answer, the request is refused with `ERR_CLUSTER_UNAVAILABLE` (503).',
+    ),
+    keyPrefix: opt.string(
+      'carapace:',
+      'CARAPACE_REDIS_KEY_PREFIX',
+      'Prefix of every Redis key and pub/sub channel Carapace uses, so deployments (or tenants of one Redis) never share counters or messages. Every process of one deployment must use the same prefix.',
+    ),
+    commandTimeoutMs: opt.integer(
+      1000,
+      50,
+      30_000,
+      'CARAPACE_REDIS_COMMAND_TIMEOUT_MS',
+      'Milliseconds a Redis command (or the connection attempt) may take before it counts as unavailable, so a dead or hung Redis never hangs a request.',
     ),
   },
   log: {

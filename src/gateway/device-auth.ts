@@ -1,11 +1,12 @@
 import type { TLSSocket } from 'node:tls';
 import type { FastifyRequest } from 'fastify';
-import { type AuditLog, untrusted } from '../audit/index.js';
+import { untrusted } from '../audit/index.js';
 import type { App } from '../http/index.js';
 import type { RequestHook } from '../http/index.js';
 import { requestContext } from '../http/index.js';
 import { refuseRequest } from '../http/index.js';
 import type { ErrorCode } from '../platform/index.js';
+import type { GatewayAuditLog } from './audit-events.js';
 import type { Pki } from '../pki/index.js';
 import { type CertificateRefusal, classifyConnection, type PresentedCertificate } from './client-certificate.js';
 
@@ -40,7 +41,7 @@ export function deviceOf<K extends PresentedCertificate['kind']>(
  */
 export function deviceAuthentication(
   app: App,
-  deps: { pki: Pki; audit: AuditLog },
+  deps: { pki: Pki; audit: GatewayAuditLog },
 ): (required: 'factory' | 'operational' | 'unmatched') => RequestHook {
   const classified = new WeakMap<TLSSocket, Promise<PresentedCertificate | CertificateRefusal>>();
   const { cache, authorities, db, clock } = deps.pki.ctx;

@@ -2,3 +2,4 @@
 export { ConnectionRegistry } from './connections.js';
 export { deviceAuthentication, deviceOf } from './device-auth.js';
 export { registerGatewayRoutes } from './routes.js';
+export { GATEWAY_AUDIT_EVENTS, type GatewayAuditEvent, type GatewayAuditLog } from './audit-events.js';

@@ -7,6 +7,7 @@ import { CarapaceError } from '../platform/index.js';
 import type { CertificateBundle, Pki } from '../pki/index.js';
 import { MAX_CSR_BYTES } from '../pki/index.js';
 import type { Claims } from '../relationships/index.js';
+import { EnrollmentResultSchema } from '../wire/index.js';
 import { deviceOf } from './device-auth.js';
 
 const PEM_CHAIN = 'application/pem-certificate-chain';
@@ -30,31 +31,8 @@ const CsrBody = {
   },
 };
 
-const Bundle = Type.Object(
-  {
-    deviceId: Type.String(),
-    vehicleId: Type.String(),
-    serial: Type.String(),
-    certificate: Type.String(),
-    chain: Type.Array(Type.String()),
-    notBefore: Type.String(),
-    notAfter: Type.String(),
-    commandVerificationKeys: Type.Object({
-      keys: Type.Array(
-        Type.Object({
-          kty: Type.String(),
-          crv: Type.String(),
-          x: Type.String(),
-          kid: Type.String(),
-          alg: Type.String(),
-          use: Type.String(),
-          x5c: Type.Optional(Type.Array(Type.String())),
-        }),
-      ),
-    }),
-  },
-  { additionalProperties: false },
-);
+/** The enrollment result is a wire contract: the SDK checks it with the same schema (src/wire/enrollment.ts). */
+const Bundle = EnrollmentResultSchema;
 /** The JSON bundle, or the PEM chain (leaf, then fleet CA) for a client that asks for one. */
 const BundleResponse = {
   content: { 'application/json': { schema: Bundle }, [PEM_CHAIN]: { schema: Type.String() } },

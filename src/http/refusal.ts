@@ -34,12 +34,12 @@ export function auditIdentity(cert: NodeX509 | undefined): { serial: string | nu
  * template, never the raw path; attacker-controlled values are bounded and scrubbed. If the audit write
  * fails, the request is still refused: a failure never turns into access.
  */
-export async function refuseRequest(
+export async function refuseRequest<T extends string>(
   req: FastifyRequest,
   reply: FastifyReply,
-  deps: { audit: AuditLog; db: Kysely<Database> },
+  deps: { audit: AuditLog<T>; db: Kysely<Database> },
   args: {
-    type: string;
+    type: T;
     actor: { type: 'device' | 'operator' | 'anonymous'; id: string | null };
     refusal: Refusal;
     details?: Record<string, DetailValue>;

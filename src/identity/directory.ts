@@ -1,9 +1,9 @@
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
 import type { Clock } from '../platform/index.js';
 import { CarapaceError } from '../platform/index.js';
 import { newId } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
+import type { IdentityAuditLog } from './audit-events.js';
 import { checkTotp, hashPassword, newTotpSecret } from './credentials.js';
 import type { SecretBox } from './secret-box.js';
 import {
@@ -24,7 +24,7 @@ export type DirectoryActor =
 /** Dependencies of the directory. */
 export interface DirectoryDeps {
   db: Kysely<Database>;
-  audit: AuditLog;
+  audit: IdentityAuditLog;
   clock: Clock;
   secrets: SecretBox;
   /**

@@ -29,3 +29,4 @@ export {
   tenantsWhereRole,
   type UserSummary,
 } from './reads.js';
+export { IDENTITY_AUDIT_EVENTS, type IdentityAuditEvent, type IdentityAuditLog } from './audit-events.js';

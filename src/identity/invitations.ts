@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
 import type { Clock } from '../platform/index.js';
 import { CarapaceError } from '../platform/index.js';
 import { newId } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
+import type { IdentityAuditLog } from './audit-events.js';
 import type { Directory, DirectoryActor } from './directory.js';
 import { normalizeEmail } from './directory.js';
 import { PRIVILEGED_ROLES, ROLES, type Role, type TenantKind } from './tables.js';
@@ -29,7 +29,7 @@ const hashCode = (code: string) => createHash('sha256').update(code).digest('hex
  */
 export function createInvitations(deps: {
   db: Kysely<Database>;
-  audit: AuditLog;
+  audit: IdentityAuditLog;
   clock: Clock;
   directory: Directory;
   ttlSeconds: number;

@@ -1,11 +1,11 @@
 import { X509Certificate as NodeX509, type webcrypto } from 'node:crypto';
 import { x509 } from '../platform/index.js';
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
 import type { Clock } from '../platform/index.js';
 import { CarapaceError } from '../platform/index.js';
 import { newCertificateSerial } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
+import type { PkiAuditLog } from './audit-events.js';
 import { CA_KEY_ALGORITHM, type KeyProvider } from './key-provider.js';
 import { caExtensions } from './profiles.js';
 import type { CaRole } from './tables.js';
@@ -117,7 +117,7 @@ export interface AuthorityDeps {
   db: Kysely<Database>;
   keys: KeyProvider;
   clock: Clock;
-  audit: AuditLog;
+  audit: PkiAuditLog;
 }
 
 async function storeCa(

@@ -1,13 +1,14 @@
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
 import type { Clock } from '../platform/index.js';
 import type { Logger } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
+import type { PkiAuditLog } from './audit-events.js';
 import type { Authorities } from './authorities.js';
 import type { RevocationFanout } from './fanout.js';
 import type { CertificateIssuer } from './issuer.js';
 import type { KeyProvider } from './key-provider.js';
 import type { CredentialChange, RevocationCache } from './revocation-cache.js';
+import type { CommandVerificationKey } from '../wire/index.js';
 
 /** Lifetimes and windows of the PKI, in seconds. */
 export interface PkiSettings {
@@ -18,22 +19,13 @@ export interface PkiSettings {
   crlValidity: number;
 }
 
-/** A public JWK the vehicle pins to verify command envelopes. */
-export interface CommandVerificationKey {
-  kty: string;
-  crv: string;
-  x: string;
-  kid: string;
-  alg: string;
-  use: 'sig';
-  /** The key's certificate from our root CA (base64 DER), with the command-signing EKU: chains the key to our CA. */
-  x5c?: string[];
-}
+/** A public JWK the vehicle pins to verify command envelopes: the wire contract in src/wire/enrollment.ts. */
+export type { CommandVerificationKey } from '../wire/index.js';
 
 /** Everything the PKI services share. Built once by createPki(). */
 export interface PkiContext {
   db: Kysely<Database>;
-  audit: AuditLog;
+  audit: PkiAuditLog;
   clock: Clock;
   log: Logger;
   keys: KeyProvider;

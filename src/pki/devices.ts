@@ -1,7 +1,8 @@
 import type { Kysely } from 'kysely';
-import type { AuditLog, RequestContext } from '../audit/index.js';
+import type { RequestContext } from '../audit/index.js';
 import { CarapaceError } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
+import type { PkiAuditLog } from './audit-events.js';
 import type { DeviceRow, DeviceStatus } from './tables.js';
 
 /**
@@ -78,7 +79,7 @@ export async function getDevice(db: Kysely<Database>, id: string): Promise<Devic
  */
 export async function transitionDevice(
   trx: Kysely<Database>,
-  audit: AuditLog,
+  audit: PkiAuditLog,
   args: {
     deviceId: string;
     to: DeviceStatus;

@@ -3,23 +3,14 @@ import { type RequestContext, untrusted } from '../audit/index.js';
 import { CarapaceError, isCarapaceError } from '../platform/index.js';
 import { isUniqueViolation } from '../storage/index.js';
 import type { Database } from '../storage/index.js';
-import { announce, type CommandVerificationKey, type PkiContext } from './context.js';
+import { announce, type PkiContext } from './context.js';
+import type { EnrollmentResult } from '../wire/index.js';
 import type { CredentialChange } from './revocation-cache.js';
 import { type VerifiedCsr, verifyCsr } from './csr.js';
 import type { DeviceRow } from './tables.js';
 
-/** What an enrolled or rotated device receives. */
-export interface CertificateBundle {
-  deviceId: string;
-  vehicleId: string;
-  serial: string;
-  certificate: string;
-  /** Issuing chain to pin, leaf-most first: the fleet CA, then the root CA. */
-  chain: string[];
-  notBefore: string;
-  notAfter: string;
-  commandVerificationKeys: { keys: CommandVerificationKey[] };
-}
+/** What an enrolled or rotated device receives: the wire contract in src/wire/enrollment.ts. */
+export type CertificateBundle = EnrollmentResult;
 
 /** The factory certificate presented for enrollment, as the gateway authenticated it. */
 export interface PresentedFactoryCertificate {
@@ -88,7 +79,7 @@ function keyReuseFromConstraint(err: unknown): unknown {
 
 async function auditRefusal(
   ctx: PkiContext,
-  type: string,
+  type: 'pki.enrollment.refused' | 'pki.rotation.refused',
   err: unknown,
   actorId: string,
   details: Record<string, string | null>,

@@ -30,3 +30,4 @@ export {
   findCertificateByThumbprint,
   findDevice,
 } from './reads.js';
+export { PKI_AUDIT_EVENTS, type PkiAuditEvent, type PkiAuditLog } from './audit-events.js';

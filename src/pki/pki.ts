@@ -1,9 +1,10 @@
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
+import type { Cluster } from '../cluster/index.js';
 import type { Clock } from '../platform/index.js';
 import type { Logger } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
+import type { PkiAuditLog } from './audit-events.js';
 import { ensureAuthorities } from './authorities.js';
 import {
   announce,
@@ -13,7 +14,7 @@ import {
   type VehicleRegistry,
 } from './context.js';
 import { enroll, expireOverlap, markFirstUse, rotate } from './enrollment.js';
-import { createRedisFanout, localFanout } from './fanout.js';
+import { createClusterFanout } from './fanout.js';
 import { createCertificateIssuer } from './issuer.js';
 import { createFileKeyProvider, type KeyProvider } from './key-provider.js';
 import {
@@ -30,7 +31,7 @@ import type { CaRole } from './tables.js';
 /** What createPki needs. */
 export interface PkiOptions {
   db: Kysely<Database>;
-  audit: AuditLog;
+  audit: PkiAuditLog;
   clock: Clock;
   log: Logger;
   dataDir: string;
@@ -39,7 +40,8 @@ export interface PkiOptions {
   publicBaseUrl: string;
   settings: PkiSettings;
   revocationPollSeconds: number;
-  redisUrl: string | null;
+  /** The process's cluster adapter: credential changes fan out through it. */
+  cluster: Cluster;
   keys?: KeyProvider;
   vehicles: VehicleRegistry;
   commandKeys?: () => Promise<CommandVerificationKey[]>;
@@ -66,7 +68,7 @@ export interface Pki {
   announce(changes: CredentialChange[]): Promise<void>;
   /** The CA's current CRL (DER), regenerated after each revocation and at half its validity. */
   crl(role: CaRole): Promise<ArrayBuffer>;
-  /** Starts cross-process sync: Redis subscription when configured, and the periodic reload. */
+  /** Starts cross-process sync: the fan-out subscription (Redis in cluster mode), and the periodic reload. */
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -92,7 +94,7 @@ export async function createPki(options: PkiOptions): Promise<Pki> {
     authorities,
     issuer: createCertificateIssuer({ authorities, keys, publicBaseUrl: options.publicBaseUrl }),
     cache,
-    fanout: options.redisUrl ? createRedisFanout(options.redisUrl, options.log) : localFanout,
+    fanout: createClusterFanout(options.cluster, options.log),
     settings: options.settings,
     vehicles: options.vehicles,
     commandKeys: options.commandKeys ?? (async () => []),
@@ -137,7 +139,12 @@ export async function createPki(options: PkiOptions): Promise<Pki> {
       return built.der;
     },
     async start() {
-      await ctx.fanout.subscribe((change) => cache.apply(change));
+      // Another process's announcement only names rows: they are re-read from the database, never taken from Redis.
+      await ctx.fanout.subscribe((names) => {
+        cache
+          .reloadNamed(names)
+          .catch((err: unknown) => options.log.warn({ err }, 'reloading announced credential changes failed'));
+      });
       timer = setInterval(() => {
         cache
           .refresh()

@@ -17,8 +17,8 @@ export type CertificateState =
 /**
  * The revocation fast path: an in-memory view of every revoked or superseded certificate that has not
  * expired, every certificate in its rotation overlap, and every device that is not active. Checked on every
- * request with no I/O. Kept current by local changes at once, by Redis fan-out across processes when
- * configured, and by a periodic reload from the database as the backstop.
+ * request with no I/O. Kept current by local changes at once, by fan-out across processes (which only names
+ * what to re-read from the database, see reloadNamed), and by a periodic reload from the database as the backstop.
  */
 export class RevocationCache {
   private revoked = new Set<string>();
@@ -78,6 +78,61 @@ export class RevocationCache {
     if (newlyRevoked.length > 0) this.emit({ kind: 'certificates-revoked', serials: newlyRevoked, deviceIds: [] });
     if (newlySuperseded.length > 0) this.emit({ kind: 'certificates-superseded', serials: newlySuperseded });
     for (const d of blockedDevices) this.emit({ kind: 'device-status', deviceId: d.id, status: d.status });
+  }
+
+  /**
+   * Re-reads the named certificates and devices from the database and applies what changed: how another
+   * process's announcement is taken in. The message only names rows; their state always comes from the database,
+   * so a forged message changes nothing. Changes applied here during the read are replayed after it, as in refresh().
+   */
+  async reloadNamed(names: { serials: string[]; deviceIds: string[] }): Promise<void> {
+    const log: CredentialChange[] = [];
+    this.inFlight.add(log);
+    try {
+      const certs =
+        names.serials.length === 0
+          ? []
+          : await this.deps.db
+              .selectFrom('certificates')
+              .select(['serial', 'status', 'overlap_until', 'device_id'])
+              .where('serial', 'in', names.serials)
+              .execute();
+      const devices =
+        names.deviceIds.length === 0
+          ? []
+          : await this.deps.db
+              .selectFrom('devices')
+              .select(['id', 'status'])
+              .where('id', 'in', names.deviceIds)
+              .execute();
+      const changes: CredentialChange[] = [];
+      for (const c of certs) {
+        if (c.status === 'revoked' && !this.revoked.has(c.serial))
+          changes.push({
+            kind: 'certificates-revoked',
+            serials: [c.serial],
+            deviceIds: c.device_id ? [c.device_id] : [],
+          });
+        else if (c.status === 'superseded' && !this.superseded.has(c.serial))
+          changes.push({ kind: 'certificates-superseded', serials: [c.serial] });
+        else if (
+          c.status === 'active' &&
+          c.overlap_until &&
+          this.overlapUntil.get(c.serial) !== Date.parse(c.overlap_until)
+        )
+          changes.push({ kind: 'overlap-started', serial: c.serial, until: c.overlap_until });
+      }
+      for (const d of devices) {
+        const blocked = d.status === 'quarantined' || d.status === 'revoked' || d.status === 'decommissioned';
+        if (blocked ? this.devices.get(d.id) !== d.status : this.devices.has(d.id))
+          changes.push({ kind: 'device-status', deviceId: d.id, status: d.status });
+      }
+      for (const change of changes) this.apply(change);
+      // A change made here after our reads started is newer than what we read: apply it again.
+      for (const change of log) this.update(change);
+    } finally {
+      this.inFlight.delete(log);
+    }
   }
 
   /** Applies a change made here or announced by another process, and notifies listeners. */

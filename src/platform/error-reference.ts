@@ -70,6 +70,8 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
     "A command limit (per user, application, vehicle, tenant, command sequence, global, or the tenant's in-flight cap) is reached; `reason` names it. Retry after `Retry-After` seconds.",
   ERR_BULK_REFUSED:
     'A fleet command named a vehicle outside your reach, or was too large. Nothing was queued: a batch is authorized all or nothing, and the answer never says which vehicle it was.',
+  ERR_CLUSTER_UNAVAILABLE:
+    'Cluster coordination (Redis) could not answer in time, so a security limit (sign-in lockout, DPoP replay check, command limit, idempotency reservation, claim lockout) could not be checked and the request was refused rather than let through. Nothing was done; retry in a few seconds.',
 };
 
 /** Renders docs/errors.md. */

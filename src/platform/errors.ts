@@ -48,6 +48,7 @@ export const ERROR_STATUS = {
   ERR_COMMAND_REJECTED: 409,
   ERR_COMMAND_RATE_LIMITED: 429,
   ERR_BULK_REFUSED: 422,
+  ERR_CLUSTER_UNAVAILABLE: 503,
 } as const;
 
 /** A stable, documented error code. */

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
-import { type AuditLog, untrusted } from '../audit/index.js';
+import { untrusted } from '../audit/index.js';
 import { tokenOf } from '../auth/index.js';
 import type { App } from '../http/index.js';
 import type { CatalogEntry } from '../http/index.js';
@@ -8,6 +8,7 @@ import type { ListenerSecurity, RouteRegistrar } from '../http/index.js';
 import { requestContext } from '../http/index.js';
 import { CarapaceError } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
+import type { PolicyAuditLog } from './audit-events.js';
 import type { CedarValueJson } from '@cedar-policy/cedar-wasm/nodejs';
 import type { Decision, DecisionPoint, Entity } from './decision-point.js';
 import type { EntityLoader, LoadedResource, Principal } from './entities.js';
@@ -109,7 +110,13 @@ export type ApiRoutes = RouteRegistrar<AuthorizeSpec>;
  */
 export function objectAuthorization(
   app: App,
-  deps: { decisions: DecisionPoint; load: EntityLoader; audit: AuditLog; db: Kysely<Database>; actions: Set<string> },
+  deps: {
+    decisions: DecisionPoint;
+    load: EntityLoader;
+    audit: PolicyAuditLog;
+    db: Kysely<Database>;
+    actions: Set<string>;
+  },
 ): NonNullable<ListenerSecurity<AuthorizeSpec>['authorize']> {
   app.decorateRequest('authorized', null);
   return {
@@ -135,7 +142,7 @@ async function authorize(
   req: FastifyRequest,
   spec: AuthorizeSpec,
   catalog: CatalogEntry,
-  deps: { decisions: DecisionPoint; load: EntityLoader; audit: AuditLog; db: Kysely<Database> },
+  deps: { decisions: DecisionPoint; load: EntityLoader; audit: PolicyAuditLog; db: Kysely<Database> },
 ): Promise<void> {
   const token = tokenOf(req);
   const principal = await principalOf(req, deps.db);

@@ -1,27 +1,15 @@
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
 import type { Clock } from '../platform/index.js';
 import { CarapaceError } from '../platform/index.js';
 import { newId } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
+import type { RelationshipAuditLog } from './audit-events.js';
+import type { CommandName } from '../wire/index.js';
 import { findActiveUserByEmail, findApplication } from '../identity/index.js';
 import { codeHash, newLinkCode } from './codes.js';
 import type { RelationshipStore } from './store.js';
 import type { RelationshipRow } from './tables.js';
 
-/** Command names a delegation may list; the commands module checks each against its catalog. */
-export const DELEGABLE_COMMANDS = [
-  'lock',
-  'unlock',
-  'remote_start',
-  'remote_stop',
-  'climate',
-  'horn_lights',
-  'charge_start',
-  'charge_stop',
-  'charge_limit',
-  'trunk_open',
-] as const;
 /** Scopes an owner may consent to for a partner. Never a command scope. */
 export const PARTNER_GRANTABLE_SCOPES = ['vehicle:read_status', 'vehicle:location', 'vehicle:charging'] as const;
 
@@ -48,12 +36,18 @@ export interface Actor {
 /** Changes to who may reach a vehicle that its owner (or fleet admin) makes: transfer, drivers, partners, groups. */
 export function createVehicleAccess(deps: {
   db: Kysely<Database>;
-  audit: AuditLog;
+  audit: RelationshipAuditLog;
   clock: Clock;
   relationships: RelationshipStore;
   cascades: readonly OwnershipCascade[];
+  /**
+   * The commands a delegation may list: the command catalog's `delegable` ones, passed in by the composition
+   * root (relationships sits below commands and must not import it).
+   */
+  delegableCommands: readonly CommandName[];
 }) {
   const { db, audit, clock } = deps;
+  const delegable: readonly string[] = deps.delegableCommands;
   const end = async (trx: Kysely<Database>, rows: RelationshipRow[], by: string, reason: string, at: string) => {
     for (const r of rows) {
       await trx
@@ -74,6 +68,8 @@ export function createVehicleAccess(deps: {
       .where('ended_at', 'is', null);
 
   return {
+    /** The commands a delegation may list (the request schema is built from them). */
+    delegableCommands: deps.delegableCommands,
     /**
      * Transfers a vehicle from its current owner to another person, in one transaction: the old ownership
      * ends, and with it the drivers' delegations, pending invites, partner consents, service-case consents
@@ -200,13 +196,11 @@ export function createVehicleAccess(deps: {
         throw new CarapaceError('ERR_VALIDATION', `a delegation lasts at most ${MAX_DELEGATION_DAYS} days`, {
           field: 'validUntil',
         });
-      const unknown = args.commands.filter((c) => !(DELEGABLE_COMMANDS as readonly string[]).includes(c));
+      const unknown = args.commands.filter((c) => !delegable.includes(c));
       if (unknown.length > 0 || args.commands.length === 0)
-        throw new CarapaceError(
-          'ERR_VALIDATION',
-          `commands must be a non-empty list from: ${DELEGABLE_COMMANDS.join(', ')}`,
-          { field: 'commands' },
-        );
+        throw new CarapaceError('ERR_VALIDATION', `commands must be a non-empty list from: ${delegable.join(', ')}`, {
+          field: 'commands',
+        });
       const code = newLinkCode();
       const row = {
         id: newId(),

@@ -19,7 +19,7 @@ import {
   ref,
 } from '../policy/index.js';
 import type { Database } from '../storage/index.js';
-import { DELEGABLE_COMMANDS, type Actor } from './access.js';
+import type { Actor } from './access.js';
 import { type Cases, MAX_APPROVAL_MINUTES, MAX_SERVICE_CASE_DAYS } from './cases.js';
 import type { ServiceCaseRow, SupportCaseRow } from './tables.js';
 
@@ -369,7 +369,7 @@ export function registerCaseRoutes(
         querystring: NoQuery,
         body: Type.Object(
           {
-            command: Type.String({ enum: [...DELEGABLE_COMMANDS] }),
+            command: Type.String({ enum: [...deps.cases.approvableCommands] }),
             reason: Type.String({ minLength: 1, maxLength: 500 }),
             minutes: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_APPROVAL_MINUTES })),
           },

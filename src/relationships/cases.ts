@@ -1,9 +1,10 @@
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
 import type { Clock } from '../platform/index.js';
 import { CarapaceError } from '../platform/index.js';
 import { newId } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
+import type { RelationshipAuditLog } from './audit-events.js';
+import type { CommandName } from '../wire/index.js';
 import { findMember, findUserByEmail, tenantsWhereRole } from '../identity/index.js';
 import type { VehicleLookup } from './ports.js';
 import type { Actor } from './access.js';
@@ -19,10 +20,12 @@ export const MAX_APPROVAL_MINUTES = 15;
 /** Dealer service cases and support cases: their lifecycles, each step audited with the access it grants or ends. */
 export function createCases(deps: {
   db: Kysely<Database>;
-  audit: AuditLog;
+  audit: RelationshipAuditLog;
   clock: Clock;
   relationships: RelationshipStore;
   vehicles: VehicleLookup;
+  /** The commands a just-in-time approval may name: the catalog's `delegable` ones, from the composition root. */
+  approvableCommands: readonly CommandName[];
 }) {
   const { db, audit, clock } = deps;
   const refused = () =>
@@ -38,6 +41,8 @@ export function createCases(deps: {
   };
 
   return {
+    /** The commands a just-in-time approval may name (the request schema is built from them). */
+    approvableCommands: deps.approvableCommands,
     /**
      * A dealer asks to service a vehicle, named by VIN. It grants nothing until the owner consents. An
      * unknown VIN gets a case too (one that can never be consented), so the answer never says whether a VIN exists.
@@ -261,6 +266,10 @@ export function createCases(deps: {
       sc: SupportCaseRow,
       args: { command: string; reason: string; minutes?: number },
     ): Promise<Database['jit_approvals']> {
+      if (!(deps.approvableCommands as readonly string[]).includes(args.command))
+        throw new CarapaceError('ERR_VALIDATION', `command must be one of: ${deps.approvableCommands.join(', ')}`, {
+          field: 'command',
+        });
       if (!sc.vehicle_id)
         throw new CarapaceError(
           'ERR_CASE_REFUSED',

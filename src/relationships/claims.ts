@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
+import type { RelationshipAuditLog } from './audit-events.js';
 import type { FailureCounter } from '../auth/index.js';
 import type { Clock } from '../platform/index.js';
 import { CarapaceError } from '../platform/index.js';
@@ -27,7 +27,7 @@ export interface ClaimLimits {
  */
 export function createClaims(deps: {
   db: Kysely<Database>;
-  audit: AuditLog;
+  audit: RelationshipAuditLog;
   clock: Clock;
   relationships: RelationshipStore;
   counter: FailureCounter;

@@ -1,9 +1,9 @@
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
 import type { Clock } from '../platform/index.js';
 import { CarapaceError } from '../platform/index.js';
 import { newId } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
+import { FLEET_AUDIT_EVENTS, type FleetChange, type RelationshipAuditLog } from './audit-events.js';
 import type { Actor } from './access.js';
 import type { RelationshipStore } from './store.js';
 import type { FleetGroupRow } from './tables.js';
@@ -11,7 +11,7 @@ import type { FleetGroupRow } from './tables.js';
 /** Fleet groups: which vehicles are in a group and which operators are assigned to it. */
 export function createFleetGroups(deps: {
   db: Kysely<Database>;
-  audit: AuditLog;
+  audit: RelationshipAuditLog;
   clock: Clock;
   relationships: RelationshipStore;
 }) {
@@ -27,11 +27,11 @@ export function createFleetGroups(deps: {
     trx: Kysely<Database>,
     actor: Actor,
     group: FleetGroupRow,
-    action: string,
+    action: FleetChange,
     object: { type: string; id: string },
   ) =>
     audit.append(trx, {
-      type: `relationships.fleet.${action.split(':')[1] ?? action}`,
+      type: FLEET_AUDIT_EVENTS[action],
       actor: { type: 'user', id: actor.userId },
       applicationId: actor.clientId,
       tenantId: group.tenant_id,

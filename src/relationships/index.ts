@@ -17,7 +17,6 @@ export {
   type VehicleAccess,
   type OwnershipCascade,
   type Actor,
-  DELEGABLE_COMMANDS,
   PARTNER_GRANTABLE_SCOPES,
   MAX_DELEGATION_DAYS,
 } from './access.js';
@@ -27,3 +26,9 @@ export { createFleetGroups, type FleetGroups } from './fleet.js';
 export type { DelegationInviteRow, ServiceCaseRow, SupportCaseRow, JitApprovalRow, ClaimCodeRow } from './tables.js';
 export { registerCaseRoutes, registerFleetRoutes, registerSharingRoutes } from './routes.js';
 export type { VehicleLookup } from './ports.js';
+export {
+  FLEET_AUDIT_EVENTS,
+  RELATIONSHIPS_AUDIT_EVENTS,
+  type RelationshipAuditEvent,
+  type RelationshipAuditLog,
+} from './audit-events.js';

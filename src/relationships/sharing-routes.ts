@@ -14,7 +14,7 @@ import {
   type ApiRoutes,
 } from '../policy/index.js';
 import type { Database } from '../storage/index.js';
-import { type Actor, DELEGABLE_COMMANDS, PARTNER_GRANTABLE_SCOPES, type VehicleAccess } from './access.js';
+import { type Actor, PARTNER_GRANTABLE_SCOPES, type VehicleAccess } from './access.js';
 import type { DelegationInviteRow, RelationshipRow } from './tables.js';
 
 const VehicleParams = Type.Object({ vehicleId: Id }, closed);
@@ -124,9 +124,9 @@ export function registerSharingRoutes(
         body: Type.Object(
           {
             email: Type.String({ minLength: 3, maxLength: 320 }),
-            commands: Type.Array(Type.String({ enum: [...DELEGABLE_COMMANDS] }), {
+            commands: Type.Array(Type.String({ enum: [...deps.access.delegableCommands] }), {
               minItems: 1,
-              maxItems: DELEGABLE_COMMANDS.length,
+              maxItems: deps.access.delegableCommands.length,
             }),
             validFrom: Type.Optional(Type.String({ format: 'date-time' })),
             validUntil: Type.String({ format: 'date-time' }),

@@ -1,9 +1,9 @@
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
 import type { Clock } from '../platform/index.js';
 import { CarapaceError } from '../platform/index.js';
 import { newId } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
+import type { RelationshipAuditLog } from './audit-events.js';
 import { tenantsWhereRole } from '../identity/index.js';
 import { RELATIONSHIP_KINDS, type RelationshipKind, type RelationshipRow } from './tables.js';
 
@@ -28,7 +28,7 @@ export interface RelationshipActor {
 }
 
 /** The relationship store: grant, end, and read what is in force at a moment. History is never rewritten. */
-export function createRelationshipStore(deps: { db: Kysely<Database>; audit: AuditLog; clock: Clock }) {
+export function createRelationshipStore(deps: { db: Kysely<Database>; audit: RelationshipAuditLog; clock: Clock }) {
   return {
     /** Records a relationship (and its audit event) in one transaction. */
     async grant(

@@ -2,6 +2,7 @@ import type { Config } from '../config/index.js';
 import { createAuditLog, type AuditLog } from '../audit/index.js';
 import { type Clock, systemClock } from '../platform/index.js';
 import type { Logger } from '../platform/index.js';
+import type { PlatformAuditEvent } from './audit-events.js';
 import { join } from 'node:path';
 import { type Auth, createAuth } from '../auth/index.js';
 import {
@@ -12,7 +13,8 @@ import {
   type Invitations,
 } from '../identity/index.js';
 import { createPki, type KeyProvider, type Pki } from '../pki/index.js';
-import { createMemoryFailureCounter, createRedisFailureCounter, revokeAccountTokens } from '../auth/index.js';
+import { createClusterFailureCounter, revokeAccountTokens } from '../auth/index.js';
+import { type Cluster, createCluster } from '../cluster/index.js';
 import {
   createDecisionPoint,
   createEntityLoader,
@@ -50,13 +52,13 @@ import { openStorage, type Storage } from '../storage/index.js';
 import { migrateDatabase } from './schema.js';
 import { findOrCreateVehicle, findVehicleByVin, getVehicle } from '../vehicles/index.js';
 import { createTelemetry, type Telemetry } from '../telemetry/index.js';
-import { type Commands, createCommands, createJobsEndWithOwnership } from '../commands/index.js';
+import { type Commands, createCommands, createJobsEndWithOwnership, DELEGABLE_COMMANDS } from '../commands/index.js';
 
 /** The platform's long-lived parts, shared by the listeners and the CLI. */
 export interface Platform {
   config: Config;
   storage: Storage;
-  audit: AuditLog;
+  audit: AuditLog<PlatformAuditEvent>;
   pki: Pki;
   directory: Directory;
   invitations: Invitations;
@@ -67,6 +69,8 @@ export interface Platform {
   telemetry: Telemetry;
   /** Remote commands: catalog, jobs, signing keys, the dispatcher. */
   commands: Commands;
+  /** The process's one cluster-coordination adapter (Redis in cluster mode, memory when embedded). */
+  cluster: Cluster;
   clock: Clock;
   log: Logger;
   close(): Promise<void>;
@@ -86,9 +90,27 @@ export async function createPlatform(
     dataDir: config.dataDir,
     sqliteFile: options.sqliteFile,
   });
+  let cluster: Cluster | null = null;
   try {
     await migrateDatabase(storage.db, { schema: storage.schema });
     const audit = createAuditLog({ db: storage.db, clock });
+    // One adapter per process; an outage that refuses requests is logged by the adapter and audited here.
+    cluster = await createCluster(config, {
+      log: options.log,
+      onUnavailable: (event) => {
+        audit
+          .append(storage.db, {
+            type: 'cluster.coordination.unavailable',
+            actor: { type: 'system', id: null },
+            object: { type: 'cluster_operation', id: event.operation },
+            action: 'cluster:coordinate',
+            decision: event.exception ? 'info' : 'deny',
+            reason: event.exception ?? 'redis_unavailable',
+            details: { error: event.error.slice(0, 200) },
+          })
+          .catch((err: unknown) => options.log.warn({ err }, 'could not audit a Redis outage'));
+      },
+    });
     const pki = await createPki({
       db: storage.db,
       audit,
@@ -105,7 +127,7 @@ export async function createPlatform(
         crlValidity: config.pki.crlValidity,
       },
       revocationPollSeconds: config.pki.revocationPollInterval,
-      redisUrl: config.redis.url,
+      cluster,
       keys: options.keys,
       vehicles: { get: getVehicle, findOrCreate: findOrCreateVehicle },
     });
@@ -120,18 +142,18 @@ export async function createPlatform(
       ttlSeconds: config.auth.invitationTtl,
     });
     const relationships = createRelationshipStore({ db: storage.db, audit, clock });
-    const auth = await createAuth({ config, db: storage.db, audit, clock, log: options.log, secrets });
+    const auth = await createAuth({ config, db: storage.db, audit, clock, log: options.log, secrets, cluster });
     const deps = { db: storage.db, audit, clock, relationships, vehicles: { findByVin: findVehicleByVin } };
     // A transfer ends the old owner's queued jobs in its own transaction: the commands module's reaction, as a port.
     const cascades = [createJobsEndWithOwnership({ audit, clock })];
-    const claimCounter = config.redis.url ? createRedisFailureCounter(config.redis.url) : createMemoryFailureCounter();
+    const claimCounter = createClusterFailureCounter(cluster, 'claims');
     const authorization = {
       policySet,
       decisions: createDecisionPoint(policySet),
       load: createEntityLoader({ db: storage.db, clock }),
       actions: schemaActions(policySet),
-      access: createVehicleAccess({ ...deps, cascades }),
-      cases: createCases(deps),
+      access: createVehicleAccess({ ...deps, cascades, delegableCommands: DELEGABLE_COMMANDS }),
+      cases: createCases({ ...deps, approvableCommands: DELEGABLE_COMMANDS }),
       fleet: createFleetGroups(deps),
       claims: createClaims({
         ...deps,
@@ -150,7 +172,7 @@ export async function createPlatform(
       clock,
       pki,
       settings: config.telemetry,
-      redisUrl: config.redis.url,
+      cluster,
       log: options.log,
     });
     const commands = await createCommands({
@@ -163,6 +185,7 @@ export async function createPlatform(
       decisions: authorization.decisions,
       load: authorization.load,
       isQuarantined: (deviceId) => telemetry.quarantine.isQuarantined(deviceId),
+      cluster,
     });
     return {
       config,
@@ -176,6 +199,7 @@ export async function createPlatform(
       authorization,
       telemetry,
       commands,
+      cluster,
       clock,
       log: options.log,
       async close() {
@@ -184,10 +208,12 @@ export async function createPlatform(
         await claimCounter.close();
         await auth.close();
         await pki.stop();
+        await cluster?.close();
         await storage.close();
       },
     };
   } catch (err) {
+    await cluster?.close();
     await storage.close();
     throw err;
   }

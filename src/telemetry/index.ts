@@ -9,4 +9,5 @@ export type { Verdict } from './judge.js';
 export type { RejectReason } from './screen.js';
 export { ReplayWindow } from './replay-window.js';
 export { PAYLOAD_SCHEMAS, MESSAGE_SCHEMA } from './payload-schemas.js';
-export { createMemoryRateCounter, createRedisRateCounter } from './rate-limit.js';
+export { createClusterRateCounter, createMemoryRateCounter } from './rate-limit.js';
+export { TELEMETRY_AUDIT_EVENTS, type TelemetryAuditEvent, type TelemetryAuditLog } from './audit-events.js';

@@ -1,5 +1,6 @@
 import { type Kysely, PostgresAdapter } from 'kysely';
-import type { AuditLog, RequestContext } from '../audit/index.js';
+import type { RequestContext } from '../audit/index.js';
+import type { TelemetryAuditLog } from './audit-events.js';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../platform/index.js';
 import { newId } from '../platform/index.js';
@@ -55,7 +56,7 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
  */
 export function createIngestion(deps: {
   db: Kysely<Database>;
-  audit: AuditLog;
+  audit: TelemetryAuditLog;
   clock: Clock;
   settings: TelemetrySettings;
   rates: RateCounter;

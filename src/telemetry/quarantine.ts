@@ -1,8 +1,9 @@
 import type { Kysely } from 'kysely';
-import type { AuditLog, RequestContext } from '../audit/index.js';
+import type { RequestContext } from '../audit/index.js';
 import type { Clock } from '../platform/index.js';
 import { CarapaceError } from '../platform/index.js';
 import { newId } from '../platform/index.js';
+import type { TelemetryAuditLog } from './audit-events.js';
 import { findDevice, deviceStatuses, type Pki, transitionDevice } from '../pki/index.js';
 import type { Database } from '../storage/index.js';
 
@@ -14,7 +15,7 @@ import type { Database } from '../storage/index.js';
  */
 export async function recordQuarantine(
   trx: Kysely<Database>,
-  audit: AuditLog,
+  audit: TelemetryAuditLog,
   args: {
     device: { deviceId: string; vehicleId: string; serial: string; thumbprint: string };
     strikes: number;
@@ -86,7 +87,7 @@ export interface QuarantineView {
  */
 export function createQuarantine(deps: {
   db: Kysely<Database>;
-  audit: AuditLog;
+  audit: TelemetryAuditLog;
   clock: Clock;
   pki: Pick<Pki, 'announce'>;
 }) {

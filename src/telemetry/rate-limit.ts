@@ -1,5 +1,4 @@
-import { Redis } from 'ioredis';
-import type { Logger } from '../platform/index.js';
+import type { Cluster } from '../cluster/index.js';
 
 /** Counts messages per key in fixed windows and grants what still fits under a limit. */
 export interface RateCounter {
@@ -12,7 +11,7 @@ function granted(totalAfter: number, n: number, limit: number): number {
   return Math.max(0, Math.min(n, limit - (totalAfter - n)));
 }
 
-/** In-process counter (embedded mode, and the fallback when Redis cannot answer). */
+/** In-process counter (tests; the embedded mode goes through the memory cluster adapter). */
 export function createMemoryRateCounter(): RateCounter {
   const windows = new Map<string, { window: number; count: number }>();
   return {
@@ -33,42 +32,19 @@ export function createMemoryRateCounter(): RateCounter {
 }
 
 /**
- * Cluster-wide counter: one Redis key per key and window, incremented atomically and expiring with the
- * window. If Redis cannot answer, the process falls back to counting locally (limits still apply, per
- * process) rather than refusing all telemetry or letting it through unlimited.
+ * Cluster-wide counter over the cluster adapter: one Redis key per key and window, incremented atomically and
+ * expiring with the window. If Redis cannot answer, the adapter counts in this process instead: the named
+ * failure-policy exception `telemetry-rate` (see FAILURE_POLICY_EXCEPTIONS for why it is safe).
  */
-export function createRedisRateCounter(url: string, log: Logger): RateCounter {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false });
-  // Connection errors surface on each command (and fall back to local counting); log them once per burst.
-  let lastLogged = 0;
-  redis.on('error', (err: Error) => {
-    if (Date.now() - lastLogged > 10_000)
-      log.warn({ err: err.message }, 'telemetry rate counter: Redis unavailable, counting locally');
-    lastLogged = Date.now();
-  });
-  const local = createMemoryRateCounter();
-  let connecting: Promise<void> | null = null;
+export function createClusterRateCounter(cluster: Cluster): RateCounter {
   return {
     async take(key, n, limit, windowSeconds, nowMs) {
-      const window = Math.floor(nowMs / (windowSeconds * 1000));
-      const k = `carapace:telemetry:rate:${key}:${window}`;
-      try {
-        if (redis.status === 'wait') await (connecting ??= redis.connect());
-        const result = await redis
-          .multi()
-          .incrby(k, n)
-          .pexpire(k, windowSeconds * 1000 + 1000)
-          .exec();
-        const total = Number(result?.[0]?.[1]);
-        if (!Number.isFinite(total)) throw new Error('unexpected INCRBY reply');
-        return granted(total, n, limit);
-      } catch (err) {
-        log.warn({ err }, 'telemetry rate counter unavailable in Redis; counting in this process');
-        return local.take(key, n, limit, windowSeconds, nowMs);
-      }
+      const { count } = await cluster.countWindow(`telemetry:rate:${key}`, n, windowSeconds, nowMs, {
+        exception: 'telemetry-rate',
+      });
+      return granted(count, n, limit);
     },
-    async close() {
-      redis.disconnect();
-    },
+    // The adapter belongs to the platform, which closes it.
+    async close() {},
   };
 }

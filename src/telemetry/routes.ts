@@ -2,7 +2,7 @@ import type { TLSSocket } from 'node:tls';
 import { Type } from '@sinclair/typebox';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
+import type { TelemetryAuditLog } from './audit-events.js';
 import { DEVICE_CLIENT_PREFIX, tokenOf } from '../auth/index.js';
 import { deviceOf } from '../gateway/index.js';
 import type { RouteRegistrar } from '../http/index.js';
@@ -11,6 +11,7 @@ import { requestContext } from '../http/index.js';
 import { CarapaceError, isCarapaceError } from '../platform/index.js';
 import type { Pki } from '../pki/index.js';
 import type { Database } from '../storage/index.js';
+import { TelemetryReceiptSchema } from '../wire/index.js';
 import { CBOR, decodeCborBatch } from './cbor-batch.js';
 import type { Telemetry } from './service.js';
 
@@ -21,28 +22,8 @@ const Batch = Type.Object({ messages: Type.Array(Type.Unknown(), { minItems: 1 }
 /** JSON, or CBOR (checked by its decoder in the handler). */
 const BatchBody = { content: { 'application/json': { schema: Batch }, [CBOR]: { schema: {} } } };
 
-const VerdictView = Type.Object(
-  {
-    index: Type.Integer(),
-    seq: Type.Union([Type.Integer(), Type.Null()]),
-    verdict: Type.Union([Type.Literal('accepted'), Type.Literal('duplicate'), Type.Literal('rejected')]),
-    reason: Type.Optional(Type.String()),
-    detail: Type.Optional(Type.String()),
-    flags: Type.Optional(Type.Array(Type.String())),
-  },
-  closed,
-);
-
-const Receipt = Type.Object(
-  {
-    batchId: Type.String(),
-    accepted: Type.Integer(),
-    duplicates: Type.Integer(),
-    rejected: Type.Integer(),
-    verdicts: Type.Array(VerdictView),
-  },
-  closed,
-);
+/** The receipt is a wire contract: the SDK checks it with the same schema (src/wire/telemetry.ts). */
+const Receipt = TelemetryReceiptSchema;
 
 const entry = (e: Pick<CatalogEntry, 'purpose' | 'action'>): CatalogEntry => ({
   owner: 'telemetry',
@@ -61,7 +42,7 @@ const entry = (e: Pick<CatalogEntry, 'purpose' | 'action'>): CatalogEntry => ({
  */
 export function registerTelemetryRoutes(
   routes: RouteRegistrar,
-  deps: { telemetry: Telemetry; pki: Pick<Pki, 'announce'>; audit: AuditLog; db: Kysely<Database> },
+  deps: { telemetry: Telemetry; pki: Pick<Pki, 'announce'>; audit: TelemetryAuditLog; db: Kysely<Database> },
 ): void {
   const { telemetry } = deps;
   const refusalAudits = new Map<string, { at: number; suppressed: number }>();

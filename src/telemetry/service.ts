@@ -1,13 +1,14 @@
 import { type KeyObject, X509Certificate } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/index.js';
+import type { Cluster } from '../cluster/index.js';
 import type { Clock } from '../platform/index.js';
 import type { Logger } from '../platform/index.js';
+import type { TelemetryAuditLog } from './audit-events.js';
 import { earlierOperationalCertificates, type Pki } from '../pki/index.js';
 import type { Database } from '../storage/index.js';
 import { createIngestion, type Ingestion, type TelemetrySettings } from './ingest.js';
 import { createQuarantine, type Quarantine } from './quarantine.js';
-import { createMemoryRateCounter, createRedisRateCounter } from './rate-limit.js';
+import { createClusterRateCounter } from './rate-limit.js';
 import type { SigningKey } from './screen.js';
 import { readVehicleState, type VehicleState } from './vehicle-state.js';
 import { WorkerBudget } from './worker-budget.js';
@@ -37,14 +38,15 @@ const KEY_CACHE_LIMIT = 50_000;
 /** Builds the telemetry module over the platform database. */
 export function createTelemetry(deps: {
   db: Kysely<Database>;
-  audit: AuditLog;
+  audit: TelemetryAuditLog;
   clock: Clock;
   pki: Pick<Pki, 'announce'>;
   settings: TelemetrySettings;
-  redisUrl: string | null;
+  /** The process's cluster adapter: rate counters are shared through it. */
+  cluster: Cluster;
   log: Logger;
 }): Telemetry {
-  const rates = deps.redisUrl ? createRedisRateCounter(deps.redisUrl, deps.log) : createMemoryRateCounter();
+  const rates = createClusterRateCounter(deps.cluster);
   const keys = new Map<string, KeyObject>();
   return {
     settings: deps.settings,

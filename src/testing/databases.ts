@@ -18,6 +18,19 @@ function uniqueSchema(): string {
   return `t_${process.pid}_${Date.now().toString(36)}_${(counter++).toString(36)}`;
 }
 
+/** Where a test that opens storage itself keeps its data on `engine`: a fresh PostgreSQL schema, or SQLite. */
+export function testDatabaseSettings(engine: 'sqlite' | 'postgres'): { url: string | null; schema: string } {
+  if (engine === 'sqlite') return { url: null, schema: 'public' };
+  const url = process.env.DATABASE_URL;
+  if (!url) throw new Error('DATABASE_URL is not set');
+  return { url, schema: uniqueSchema() };
+}
+
+/** Removes what testDatabaseSettings handed out (the PostgreSQL schema; SQLite lives in the data directory). */
+export async function dropTestDatabase(settings: { url: string | null; schema: string }): Promise<void> {
+  if (settings.url) await dropSchema(settings.url, settings.schema);
+}
+
 async function dropSchema(url: string, schema: string): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();

@@ -2,5 +2,5 @@
 export { freePort, startTestCarapace, testEngines } from './carapace.js';
 export type { TestCarapace } from './carapace.js';
 export { caCertificate, foreignCa, leafCertificate, signLeaf, testKey } from './certificates.js';
-export { testDatabases } from './databases.js';
+export { dropTestDatabase, testDatabases, testDatabaseSettings } from './databases.js';
 export { rawRequest } from './raw-request.js';

@@ -1,12 +1,15 @@
 import { createPrivateKey, type KeyObject, sign } from 'node:crypto';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
 import WebSocket from 'ws';
 import {
   type AckClaims,
+  type AckFrame,
   canonicalJson,
+  CommandFrameSchema,
   type EnvelopeClaims,
   envelopeHash,
   type SignedEnvelope,
-} from './command-envelope.js';
+} from '../wire/index.js';
 import type { EnvelopeVerifier } from './envelope-verifier.js';
 import type { GatewayClient } from './gateway-client.js';
 import type { Execution } from './vehicle-model.js';
@@ -17,6 +20,8 @@ export type ChannelEvent =
   | { kind: 'closed'; code: number; reason: string }
   | { kind: 'executed'; jobId: string; command: string; result: Execution['result'] }
   | { kind: 'refused'; jobId: string | null; code: string };
+
+const isCommandFrame = TypeCompiler.Compile(CommandFrameSchema);
 
 /** Signs an acknowledgement with the device key (Ed25519, or P-256 as IEEE P1363). */
 export function signAck(claims: AckClaims, privateKey: KeyObject | string): SignedEnvelope {
@@ -119,15 +124,19 @@ export class CommandChannel {
   }
 
   private async onMessage(text: string): Promise<void> {
-    let msg: { type?: unknown; envelope?: SignedEnvelope };
+    let msg: unknown;
     try {
-      msg = JSON.parse(text) as typeof msg;
+      msg = JSON.parse(text);
     } catch {
       return;
     }
-    if (msg.type !== 'command' || !msg.envelope) return;
+    if (!isCommandFrame.Check(msg)) {
+      const isCommand = typeof msg === 'object' && msg !== null && 'type' in msg && msg.type === 'command';
+      if (isCommand) this.options.onEvent?.({ kind: 'refused', jobId: null, code: 'malformed' });
+      return;
+    }
     const envelope = msg.envelope;
-    const hash = typeof envelope.signed === 'string' ? envelopeHash(envelope) : '';
+    const hash = envelopeHash(envelope);
     const earlier = this.answered.get(hash);
     if (earlier) return this.send({ type: 'ack', ack: earlier });
     const verdict = this.options.verifier.verify(envelope);
@@ -180,7 +189,7 @@ export class CommandChannel {
     this.send({ type: 'ack', ack });
   }
 
-  private send(message: unknown): void {
+  private send(message: AckFrame): void {
     if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(message));
   }
 }

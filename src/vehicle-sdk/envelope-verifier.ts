@@ -1,14 +1,17 @@
 import { type KeyObject, X509Certificate } from 'node:crypto';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
 import {
   COMMAND_SIGNING_EKU,
   type EnvelopeClaims,
+  EnvelopeClaimsSchema,
   paramsHash,
   parseCanonical,
   publicKeyFromJwk,
   type RefusalCode,
   type SignedEnvelope,
+  SignedEnvelopeSchema,
   verifyDetached,
-} from './command-envelope.js';
+} from '../wire/index.js';
 import { type CounterStore, CounterWindow, MemoryCounterStore } from './counter-window.js';
 
 /** A pinned command-verification key as the enrollment bundle delivers it (a JWK). */
@@ -20,6 +23,10 @@ export type EnvelopeVerdict =
 
 /** How far the issuer's clock may run ahead of the vehicle's before an envelope counts as not yet valid. */
 const FUTURE_SKEW_MS = 30_000;
+
+// The platform signs with the same schemas (src/wire/), so anything that fails them is malformed, not a new shape.
+const isEnvelope = TypeCompiler.Compile(SignedEnvelopeSchema);
+const isClaims = TypeCompiler.Compile(EnvelopeClaimsSchema);
 
 /**
  * Verifies command envelopes on the vehicle, trusting nothing the network says: the signature against the
@@ -69,20 +76,20 @@ export class EnvelopeVerifier {
 
   /** Verifies one envelope; on success the counter is recorded as used. */
   verify(envelope: SignedEnvelope): EnvelopeVerdict {
-    const claims = parseCanonical(envelope?.signed) as Partial<EnvelopeClaims> | null;
-    if (!claims || claims.v !== 1 || typeof envelope.sig !== 'string') return { ok: false, code: 'malformed', claims };
-    const key = typeof claims.kid === 'string' ? this.keys.get(claims.kid) : undefined;
+    const claims = isEnvelope.Check(envelope)
+      ? (parseCanonical(envelope.signed) as Partial<EnvelopeClaims> | null)
+      : null;
+    if (!claims || !isClaims.Check(claims)) return { ok: false, code: 'malformed', claims };
+    const key = this.keys.get(claims.kid);
     if (!key) return { ok: false, code: 'unknown_key', claims };
     if (!verifyDetached(key, envelope.signed, envelope.sig)) return { ok: false, code: 'bad_signature', claims };
-    const c = claims as EnvelopeClaims;
+    const c = claims;
     if (c.vehicleId !== this.options.vehicleId) return { ok: false, code: 'wrong_vehicle', claims };
     if (c.deviceId !== this.options.deviceId) return { ok: false, code: 'wrong_device', claims };
     const now = (this.options.now ?? Date.now)();
-    if (typeof c.expiresAt !== 'number' || now >= c.expiresAt) return { ok: false, code: 'expired', claims };
-    if (typeof c.issuedAt !== 'number' || c.issuedAt > now + FUTURE_SKEW_MS)
-      return { ok: false, code: 'not_yet_valid', claims };
-    if (!c.params || typeof c.params !== 'object' || paramsHash(c.params) !== c.paramsHash)
-      return { ok: false, code: 'params_mismatch', claims };
+    if (now >= c.expiresAt) return { ok: false, code: 'expired', claims };
+    if (c.issuedAt > now + FUTURE_SKEW_MS) return { ok: false, code: 'not_yet_valid', claims };
+    if (paramsHash(c.params) !== c.paramsHash) return { ok: false, code: 'params_mismatch', claims };
     const counter = this.window.check(c.counter);
     if (counter !== 'ok') return { ok: false, code: counter, claims };
     this.window.accept(c.counter);

@@ -1,4 +1,6 @@
 import https from 'node:https';
+import type { Static, TSchema } from '@sinclair/typebox';
+import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
 import { encode } from 'cbor2';
 import {
   createCsr,
@@ -8,22 +10,20 @@ import {
   importDeviceKey,
 } from './credentials.js';
 import { httpsRequest, type HttpsResponse } from './https.js';
-import type { SignedTelemetry } from './telemetry-message.js';
+import {
+  type EnrollmentResult,
+  EnrollmentResultSchema,
+  type SignedTelemetry,
+  type TelemetryReceipt,
+  TelemetryReceiptSchema,
+} from '../wire/index.js';
 
 /**
- * What the gateway returns on enrollment and rotation. Declared here rather than imported from the server's
- * pki module: this is the wire contract, and the SDK must stand alone on a device.
+ * What the gateway returns on enrollment and rotation: the wire contract in src/wire/, the same schema the
+ * gateway's route serializes with. The SDK checks every bundle against it before using it.
  */
-export interface IssuedCredentials {
-  deviceId: string;
-  vehicleId: string;
-  serial: string;
-  certificate: string;
-  chain: string[];
-  notBefore: string;
-  notAfter: string;
-  commandVerificationKeys: { keys: Array<Record<string, string>> };
-}
+export type IssuedCredentials = EnrollmentResult;
+export type { TelemetryReceipt };
 
 /** A refusal from the gateway, carrying its problem+json code. */
 export class GatewayError extends Error {
@@ -49,28 +49,29 @@ export interface DeviceCredentials {
   issued: IssuedCredentials;
 }
 
-/** The gateway's answer to a telemetry batch: one verdict per message, in order. */
-export interface TelemetryReceipt {
-  batchId: string;
-  accepted: number;
-  duplicates: number;
-  rejected: number;
-  verdicts: Array<{
-    index: number;
-    seq: number | null;
-    verdict: 'accepted' | 'duplicate' | 'rejected';
-    reason?: string;
-    detail?: string;
-    flags?: string[];
-  }>;
-}
-
 function expectStatus(res: HttpsResponse, status: number): unknown {
   if (res.status !== status) {
     const code = typeof res.json === 'object' && res.json !== null && 'code' in res.json ? String(res.json.code) : null;
     throw new GatewayError(res.status, code, res.json ?? res.text);
   }
   return res.json;
+}
+
+const checks = {
+  enrollment: TypeCompiler.Compile(EnrollmentResultSchema),
+  receipt: TypeCompiler.Compile(TelemetryReceiptSchema),
+};
+
+/** The body of an expected answer, checked against its wire schema: a device never acts on a shape it does not know. */
+function expectBody<T extends TSchema>(res: HttpsResponse, status: number, check: TypeCheck<T>): Static<T> {
+  const body = expectStatus(res, status);
+  if (!check.Check(body)) {
+    const first = check.Errors(body).First();
+    throw new GatewayError(res.status, 'ERR_SDK_UNEXPECTED_RESPONSE', {
+      detail: `the gateway's answer does not match the wire contract at ${first?.path || '/'}: ${first?.message ?? ''}`,
+    });
+  }
+  return body;
 }
 
 /**
@@ -102,7 +103,7 @@ export class GatewayClient {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ csr, ...(options.deviceId ? { deviceId: options.deviceId } : {}) }),
     });
-    this.use({ key, issued: expectStatus(res, 201) as IssuedCredentials });
+    this.use({ key, issued: expectBody(res, 201, checks.enrollment) });
     return this.credentials as DeviceCredentials;
   }
 
@@ -125,7 +126,7 @@ export class GatewayClient {
     const res = await this.request('POST', `/v1/devices/${current.issued.deviceId}/certificates`, {
       csr: await createCsr(key),
     });
-    this.use({ key, issued: expectStatus(res, 201) as IssuedCredentials });
+    this.use({ key, issued: expectBody(res, 201, checks.enrollment) });
     return this.credentials as DeviceCredentials;
   }
 
@@ -230,7 +231,7 @@ export class GatewayClient {
       });
     let res = await post(false);
     if (res.status === 401) res = await post(true);
-    return expectStatus(res, 200) as TelemetryReceipt;
+    return expectBody(res, 200, checks.receipt);
   }
 
   /** A raw request with the operational certificate over a kept-alive connection. */

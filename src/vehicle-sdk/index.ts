@@ -35,6 +35,23 @@ export {
   type RefusalCode,
   type SignedEnvelope,
 } from './command-envelope.js';
+// The wire contracts themselves, so an integrator can validate with the schemas the platform uses.
+export {
+  AckClaimsSchema,
+  COMMAND_NAMES,
+  CommandFrameSchema,
+  EnrollmentResultSchema,
+  EnvelopeClaimsSchema,
+  isCommandName,
+  SignedEnvelopeSchema,
+  SignedTelemetrySchema,
+  TelemetryMessageSchema,
+  TelemetryReceiptSchema,
+  validateTelemetryMessage,
+  type CommandName,
+  type CommandVerificationKey,
+  type EnrollmentResult,
+} from '../wire/index.js';
 export { CounterWindow, FileCounterStore, MemoryCounterStore, type CounterStore } from './counter-window.js';
 export { EnvelopeVerifier, type EnvelopeVerdict, type PinnedKey } from './envelope-verifier.js';
 export { VehicleModel, type Execution, type VehicleModelState } from './vehicle-model.js';

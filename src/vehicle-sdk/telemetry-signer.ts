@@ -5,7 +5,8 @@ import {
   type SignedTelemetry,
   type TelemetryMessage,
   type TelemetryPayload,
-} from './telemetry-message.js';
+  validateTelemetryMessage,
+} from '../wire/index.js';
 
 /** Who the device is and what it runs: the fixed part of every message. */
 export interface TelemetryIdentity {
@@ -42,20 +43,26 @@ export class TelemetrySigner {
     this.key = createPrivateKey(options.privateKeyPem);
   }
 
-  /** Signs one payload as the next message; calls are serialized so numbers follow call order. */
+  /**
+   * Signs one payload as the next message; calls are serialized so numbers follow call order. The message is
+   * checked first with the schema the gateway checks it with: one it would reject as `invalid_schema` is refused
+   * here, before it takes a sequence number.
+   */
   sign(
     payload: TelemetryPayload,
     options: { ts?: number } = {},
   ): Promise<SignedTelemetry & { message: TelemetryMessage }> {
     const result = this.chain.then(async () => {
-      const seq = await this.nextSeq();
-      const message: TelemetryMessage = {
+      const draft = {
         ...this.options.identity,
         bootId: this.bootId,
-        seq,
+        seq: 1,
         ts: options.ts ?? (this.options.now ?? Date.now)(),
         payload,
       };
+      const valid = validateTelemetryMessage(draft);
+      if (!valid.ok) throw new TypeError(`not a valid telemetry message: ${valid.detail}`);
+      const message: TelemetryMessage = { ...draft, seq: await this.nextSeq() };
       return { ...signMessage(message, this.key), message };
     });
     this.chain = result.catch(() => undefined);
@@ -96,7 +103,10 @@ export class TelemetrySigner {
   }
 }
 
-/** Signs a complete message with a device key (Ed25519, or P-256 with an IEEE P1363 signature). */
+/**
+ * Signs a complete message with a device key (Ed25519, or P-256 with an IEEE P1363 signature), as it is: no
+ * schema check, so tests and tools can build what an attacker would send. Devices use TelemetrySigner.
+ */
 export function signMessage(message: TelemetryMessage, key: KeyObject | string): SignedTelemetry {
   const keyObject = typeof key === 'string' ? createPrivateKey(key) : key;
   const signed = canonicalMessage(message);

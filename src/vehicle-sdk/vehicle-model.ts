@@ -1,4 +1,4 @@
-import type { DoorName, TelemetryPayload } from './telemetry-message.js';
+import { type CommandName, type DoorName, isCommandName, type TelemetryPayload } from '../wire/index.js';
 
 /** The simulated vehicle's physical state. */
 export interface VehicleModelState {
@@ -56,8 +56,13 @@ export class VehicleModel {
     };
   }
 
-  /** Executes one verified command. */
+  /** Executes one verified command; a name outside the catalog's list is refused as unsupported. */
   execute(command: string, params: Record<string, unknown>): Execution {
+    return isCommandName(command) ? this.run(command, params) : { result: 'refused', code: 'unsupported_command' };
+  }
+
+  /** Every catalog command has a case: a name added to COMMAND_NAMES does not compile until the model handles it. */
+  private run(command: CommandName, params: Record<string, unknown>): Execution {
     const s = this.state;
     const moving = s.speedKmh > 0;
     const refuse = (): Execution => ({ result: 'refused', code: 'unsafe_state' });
@@ -109,8 +114,11 @@ export class VehicleModel {
         s.immobilized = true;
         s.engineOn = false;
         break;
-      default:
+      default: {
+        const unhandled: never = command;
+        void unhandled;
         return { result: 'refused', code: 'unsupported_command' };
+      }
     }
     return { result: 'executed', code: null };
   }

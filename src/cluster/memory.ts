@@ -1,0 +1,105 @@
+import type { Cluster, ReservationResult, WindowCount } from './adapter.js';
+
+const SWEEP_AT = 100_000;
+
+/** Fixed-window counters in this process (the embedded mode, and the telemetry-rate exception). */
+export function createWindowCounters() {
+  const windows = new Map<string, { window: number; count: number }>();
+  return {
+    /** Adds `n` to `key`'s current window. */
+    add(key: string, n: number, windowSeconds: number, nowMs: number): WindowCount {
+      const size = windowSeconds * 1000;
+      const window = Math.floor(nowMs / size);
+      let entry = windows.get(key);
+      if (!entry || entry.window !== window) {
+        entry = { window, count: 0 };
+        windows.set(key, entry);
+        // Keys that went quiet are dropped when the map grows, never during a burst of one key.
+        if (windows.size > SWEEP_AT) for (const [k, e] of windows) if (e.window !== window) windows.delete(k);
+      }
+      entry.count += n;
+      return { count: entry.count, resetInMs: (window + 1) * size - nowMs };
+    },
+    /** Forgets `key`. */
+    delete(key: string): void {
+      windows.delete(key);
+    },
+  };
+}
+
+/** The embedded mode: the same primitives in this process's memory. `now` drives TTLs (not windows). */
+export function createMemoryCluster(options: { prefix?: string; now?: () => number } = {}): Cluster {
+  const now = options.now ?? Date.now;
+  const counters = createWindowCounters();
+  const events = new Map<string, number[]>();
+  const held = new Map<string, { value: string; expires: number }>();
+  const handlers = new Map<string, Set<(message: string) => void>>();
+
+  const recent = (key: string, windowSeconds: number, nowMs: number) => {
+    const list = (events.get(key) ?? []).filter((t) => t > nowMs - windowSeconds * 1000);
+    if (list.length === 0) events.delete(key);
+    else events.set(key, list);
+    return list;
+  };
+  const live = (key: string) => {
+    const h = held.get(key);
+    if (h && h.expires <= now()) {
+      held.delete(key);
+      return undefined;
+    }
+    return h;
+  };
+  const sweepHeld = () => {
+    if (held.size <= SWEEP_AT) return;
+    const t = now();
+    for (const [k, h] of held) if (h.expires <= t) held.delete(k);
+  };
+
+  return {
+    kind: 'memory',
+    prefix: options.prefix ?? '',
+    async countWindow(key, n, windowSeconds, nowMs) {
+      return counters.add(key, n, windowSeconds, nowMs);
+    },
+    async countRecent(key, windowSeconds, nowMs) {
+      return recent(key, windowSeconds, nowMs).length;
+    },
+    async recordEvent(key, windowSeconds, nowMs) {
+      events.set(key, [...recent(key, windowSeconds, nowMs), nowMs]);
+      if (events.size > SWEEP_AT) for (const k of [...events.keys()]) recent(k, windowSeconds, nowMs);
+    },
+    async forget(key) {
+      events.delete(key);
+      counters.delete(key);
+      held.delete(key);
+    },
+    async reserve(key, value, ttlSeconds): Promise<ReservationResult> {
+      const h = live(key);
+      if (h) return { reserved: false, holder: h.value };
+      sweepHeld();
+      held.set(key, { value, expires: now() + ttlSeconds * 1000 });
+      return { reserved: true };
+    },
+    async release(key, value) {
+      if (live(key)?.value === value) held.delete(key);
+    },
+    async seenOnce(key, ttlSeconds) {
+      if (live(`seen:${key}`)) return false;
+      sweepHeld();
+      held.set(`seen:${key}`, { value: '1', expires: now() + ttlSeconds * 1000 });
+      return true;
+    },
+    async publish(channel, message) {
+      // Delivered asynchronously, as Redis would, so a publisher never runs its own handlers re-entrantly.
+      for (const h of handlers.get(channel) ?? []) queueMicrotask(() => h(message));
+    },
+    async subscribe(channel, handler) {
+      let set = handlers.get(channel);
+      if (!set) handlers.set(channel, (set = new Set()));
+      set.add(handler);
+    },
+    async close() {
+      handlers.clear();
+    },
+  };
+}

@@ -1,0 +1,214 @@
+import { randomUUID } from 'node:crypto';
+import { Redis, type RedisOptions } from 'ioredis';
+import { CarapaceError, type Logger } from '../platform/index.js';
+import {
+  type Cluster,
+  FAILURE_POLICY_EXCEPTIONS,
+  type FailurePolicyException,
+  type ReservationResult,
+  type UnavailableEvent,
+} from './adapter.js';
+import { createWindowCounters } from './memory.js';
+
+/** What the Redis adapter needs. */
+export interface RedisClusterOptions {
+  url: string;
+  prefix: string;
+  commandTimeoutMs: number;
+  log: Logger;
+  /** Told when Redis could not answer (at most once per operation every ten seconds). */
+  onUnavailable?: (event: UnavailableEvent) => void;
+}
+
+const REPORT_EVERY_MS = 10_000;
+/** The longest a start waits for Redis (connecting, subscribing) before it goes on without it. */
+const START_WAIT_MS = 3000;
+/** Seconds a client refused for an outage is told to wait. */
+const RETRY_AFTER = 5;
+/** Deletes KEYS[1] only while it holds ARGV[1]: a reservation is released by its holder, never by another. */
+const RELEASE_IF_HELD = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0";
+
+/**
+ * The cluster mode: one command connection and one subscriber connection for the whole process. The command
+ * connection has no offline queue and a per-command timeout, so while Redis is away every call fails at once
+ * (and the caller fails closed) instead of piling up; ioredis reconnects in the background.
+ */
+export function createRedisCluster(options: RedisClusterOptions): Cluster & { connect(): Promise<void> } {
+  const { prefix, log } = options;
+  const startWaitMs = Math.max(options.commandTimeoutMs, START_WAIT_MS);
+  // Connections are named after the prefix (CLIENT LIST shows whose they are); names cannot hold spaces.
+  const named = (role: string) => `${prefix}${role}`.replace(/[^\x21-\x7e]/g, '_');
+  const base: RedisOptions = {
+    lazyConnect: true,
+    connectTimeout: options.commandTimeoutMs,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+  };
+  const cmd = new Redis(options.url, {
+    ...base,
+    connectionName: named('command'),
+    commandTimeout: options.commandTimeoutMs,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+  });
+  let sub: Redis | null = null;
+  const handlers = new Map<string, Set<(message: string) => void>>();
+  const local = createWindowCounters();
+  const lastReported = new Map<string, number>();
+  // Errors reach callers through each command (and the failure policy); this only stops unhandled-error noise.
+  cmd.on('error', () => undefined);
+
+  function report(operation: string, exception: FailurePolicyException | null, err: unknown): void {
+    const at = Date.now();
+    const key = `${operation}:${exception ?? ''}`;
+    if (at - (lastReported.get(key) ?? 0) < REPORT_EVERY_MS) return;
+    lastReported.set(key, at);
+    const error = err instanceof Error ? err.message : String(err);
+    const event = { operation, exception, error };
+    if (exception) log.warn(event, `Redis unavailable; ${FAILURE_POLICY_EXCEPTIONS[exception]} (named exception)`);
+    else log.error(event, 'Redis unavailable; refusing the operation (security limits fail closed)');
+    try {
+      options.onUnavailable?.(event);
+    } catch (hookErr) {
+      log.warn({ err: hookErr }, 'reporting a Redis outage failed');
+    }
+  }
+
+  /** Runs one Redis operation under the failure policy: any failure becomes ERR_CLUSTER_UNAVAILABLE. */
+  async function run<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      report(operation, null, err);
+      throw new CarapaceError(
+        'ERR_CLUSTER_UNAVAILABLE',
+        'cluster coordination is unavailable; nothing was done, retry shortly',
+        { retryAfter: RETRY_AFTER, operation },
+        { cause: err },
+      );
+    }
+  }
+
+  const k = (key: string) => `${prefix}${key}`;
+
+  return {
+    kind: 'redis',
+    prefix,
+    async connect() {
+      // Starting without Redis is allowed: requests that need it are refused until it answers, and ioredis
+      // keeps reconnecting in the background. The start waits a few seconds at most.
+      const connecting = cmd.connect();
+      const timedOut = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), startWaitMs).unref());
+      const outcome = await Promise.race([connecting, timedOut]).catch((err: unknown) => err);
+      connecting.catch(() => undefined);
+      if (outcome !== undefined) report('connect', null, outcome === 'timeout' ? 'connect timed out' : outcome);
+    },
+    async countWindow(key, n, windowSeconds, nowMs, opts) {
+      const size = windowSeconds * 1000;
+      const window = Math.floor(nowMs / size);
+      const resetInMs = (window + 1) * size - nowMs;
+      const wk = k(`${key}:${window}`);
+      try {
+        const result = await cmd
+          .multi()
+          .incrby(wk, n)
+          .pexpire(wk, size + 1000)
+          .exec();
+        const count = Number(result?.[0]?.[1]);
+        if (result?.[0]?.[0] || !Number.isFinite(count)) throw new Error('unexpected INCRBY reply');
+        return { count, resetInMs };
+      } catch (err) {
+        if (opts?.exception === 'telemetry-rate') {
+          report('countWindow', 'telemetry-rate', err);
+          return local.add(key, n, windowSeconds, nowMs);
+        }
+        return run('countWindow', () => Promise.reject(err));
+      }
+    },
+    countRecent(key, windowSeconds, nowMs) {
+      return run('countRecent', async () => {
+        const result = await cmd
+          .multi()
+          .zremrangebyscore(k(key), 0, nowMs - windowSeconds * 1000)
+          .zcard(k(key))
+          .exec();
+        const count = Number(result?.[1]?.[1]);
+        if (result?.[1]?.[0] || !Number.isFinite(count)) throw new Error('unexpected ZCARD reply');
+        return count;
+      });
+    },
+    recordEvent(key, windowSeconds, nowMs) {
+      return run('recordEvent', async () => {
+        const result = await cmd
+          .multi()
+          .zadd(k(key), nowMs, `${nowMs}:${randomUUID()}`)
+          .zremrangebyscore(k(key), 0, nowMs - windowSeconds * 1000)
+          .expire(k(key), windowSeconds)
+          .exec();
+        if (!result || result.some(([err]) => err)) throw new Error('unexpected MULTI reply');
+      });
+    },
+    forget(key) {
+      return run('forget', async () => {
+        await cmd.del(k(key));
+      });
+    },
+    reserve(key, value, ttlSeconds) {
+      return run('reserve', async (): Promise<ReservationResult> => {
+        if ((await cmd.set(k(key), value, 'EX', ttlSeconds, 'NX')) === 'OK') return { reserved: true };
+        return { reserved: false, holder: await cmd.get(k(key)) };
+      });
+    },
+    release(key, value) {
+      return run('release', async () => {
+        await cmd.eval(RELEASE_IF_HELD, 1, k(key), value);
+      });
+    },
+    seenOnce(key, ttlSeconds) {
+      return run('seenOnce', async () => (await cmd.set(k(`seen:${key}`), '1', 'EX', ttlSeconds, 'NX')) === 'OK');
+    },
+    async publish(channel, message, opts) {
+      try {
+        await cmd.publish(k(channel), message);
+      } catch (err) {
+        if (opts?.exception === 'credential-fanout' || opts?.exception === 'job-routing') {
+          report('publish', opts.exception, err);
+          return;
+        }
+        await run('publish', () => Promise.reject(err));
+      }
+    },
+    async subscribe(channel, handler) {
+      if (!sub) {
+        // A subscribed connection can run nothing else; it queues SUBSCRIBE until connected, and resubscribes.
+        sub = new Redis(options.url, { ...base, connectionName: named('subscriber'), maxRetriesPerRequest: null });
+        sub.on('error', () => undefined);
+        sub.on('message', (ch: string, message: string) => {
+          for (const h of handlers.get(ch) ?? []) {
+            try {
+              h(message);
+            } catch (err) {
+              log.warn({ err, channel: ch }, 'a cluster message handler failed');
+            }
+          }
+        });
+        void sub.connect().catch((err: unknown) => report('subscribe', null, err));
+      }
+      let set = handlers.get(k(channel));
+      if (!set) {
+        handlers.set(k(channel), (set = new Set()));
+        const subscribed = sub.subscribe(k(channel));
+        // Without Redis the node still starts; the subscription completes when Redis answers, and the periodic
+        // database reloads cover what it misses meanwhile.
+        await Promise.race([subscribed, new Promise((resolve) => setTimeout(resolve, startWaitMs).unref())]).catch(
+          (err: unknown) => report('subscribe', null, err),
+        );
+        subscribed.catch(() => undefined);
+      }
+      set.add(handler);
+    },
+    async close() {
+      sub?.disconnect();
+      cmd.disconnect();
+    },
+  };
+}
