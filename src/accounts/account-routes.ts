@@ -1,14 +1,13 @@
 import { Type } from '@sinclair/typebox';
 import { API_AUDIENCE } from '../auth/index.js';
 import { tokenOf } from '../auth/index.js';
-import type { App } from '../http/index.js';
 import type { CatalogEntry } from '../http/index.js';
 import { CarapaceError } from '../platform/index.js';
 import { verifyPassword } from '../identity/index.js';
 import type { Directory } from '../identity/index.js';
 import type { Invitations } from '../identity/index.js';
 import { ROLES } from '../identity/index.js';
-import { load, NoQuery } from '../policy/index.js';
+import { type ApiRoutes, load, NoQuery } from '../policy/index.js';
 
 const closed = { additionalProperties: false } as const;
 const entry = (purpose: string, action: string, safetyImpact: CatalogEntry['safetyImpact'] = 'low'): CatalogEntry => ({
@@ -32,19 +31,20 @@ function userOf(req: Parameters<typeof tokenOf>[0]): string {
 }
 
 /** The signed-in person's own account: password change, invitations to roles. */
-export function registerAccountRoutes(app: App, deps: { directory: Directory; invitations: Invitations }): void {
-  app.post(
+export function registerAccountRoutes(
+  routes: ApiRoutes,
+  deps: { directory: Directory; invitations: Invitations },
+): void {
+  routes.post(
     '/v1/me/password',
     {
-      config: {
-        token,
-        authorize: self,
-        catalog: entry(
-          "Change the caller's password; every grant, session and token of theirs ends.",
-          'identity:change_password',
-          'high',
-        ),
-      },
+      auth: { kind: 'token', token },
+      authorize: self,
+      catalog: entry(
+        "Change the caller's password; every grant, session and token of theirs ends.",
+        'identity:change_password',
+        'high',
+      ),
       schema: {
         querystring: NoQuery,
         response: NoContent,
@@ -71,38 +71,30 @@ export function registerAccountRoutes(app: App, deps: { directory: Directory; in
     },
   );
 
-  app.post(
+  routes.post(
     '/v1/me/mfa/totp',
     {
-      config: {
-        token,
-        authorize: self,
-        catalog: entry(
-          'Start enrolling a TOTP authenticator: a new secret, shown once.',
-          'identity:enroll_mfa',
-          'high',
-        ),
-      },
+      auth: { kind: 'token', token },
+      authorize: self,
+      catalog: entry('Start enrolling a TOTP authenticator: a new secret, shown once.', 'identity:enroll_mfa', 'high'),
       schema: {
         querystring: NoQuery,
-        response: { 201: Type.Object({ secret: Type.String(), otpauthUri: Type.String() }) },
+        response: { 201: Type.Object({ secret: Type.String(), otpauthUri: Type.String() }, closed) },
       },
     },
     async (req, reply) => reply.code(201).send(await deps.directory.beginTotpEnrolment(userOf(req))),
   );
 
-  app.post(
+  routes.post(
     '/v1/me/mfa/totp/confirm',
     {
-      config: {
-        token,
-        authorize: self,
-        catalog: entry(
-          'Confirm the new authenticator with a code; it becomes the second factor.',
-          'identity:enroll_mfa',
-          'high',
-        ),
-      },
+      auth: { kind: 'token', token },
+      authorize: self,
+      catalog: entry(
+        'Confirm the new authenticator with a code; it becomes the second factor.',
+        'identity:enroll_mfa',
+        'high',
+      ),
       schema: {
         querystring: NoQuery,
         response: NoContent,
@@ -115,18 +107,26 @@ export function registerAccountRoutes(app: App, deps: { directory: Directory; in
     },
   );
 
-  app.post(
+  routes.post(
     '/v1/tenants/:tenantId/invitations',
     {
-      config: {
-        token,
-        authorize: { resource: load.tenant(), visibleWith: 'tenant:read' },
-        catalog: entry(
-          'Invite an email address to a role in a tenant (the only way to a privileged role).',
-          'identity:invite',
-          'high',
-        ),
+      auth: { kind: 'token', token },
+      authorize: {
+        resource: load.tenant(),
+        visibleWith: 'tenant:read',
+        // The role asked for, read before validation: who may grant it is the policies' decision.
+        extraContext: async (req) => {
+          const role = (req.body as { role?: unknown } | null | undefined)?.role;
+          const context: Record<string, string> = typeof role === 'string' ? { role } : {};
+          return context;
+        },
+        denialReasons: { 'self.invite-needs-granting-role': 'granting_role_required' },
       },
+      catalog: entry(
+        'Invite an email address to a role in a tenant (the only way to a privileged role).',
+        'identity:invite',
+        'high',
+      ),
       schema: {
         params: Type.Object({ tenantId: Type.String({ format: 'uuid' }) }, closed),
         querystring: NoQuery,
@@ -134,7 +134,7 @@ export function registerAccountRoutes(app: App, deps: { directory: Directory; in
           { email: Type.String({ minLength: 3, maxLength: 320 }), role: Type.Union(ROLES.map((r) => Type.Literal(r))) },
           closed,
         ),
-        response: { 201: Type.Object({ id: Type.String(), code: Type.String(), expiresAt: Type.String() }) },
+        response: { 201: Type.Object({ id: Type.String(), code: Type.String(), expiresAt: Type.String() }, closed) },
       },
     },
     async (req, reply) => {
@@ -146,18 +146,16 @@ export function registerAccountRoutes(app: App, deps: { directory: Directory; in
     },
   );
 
-  app.post(
+  routes.post(
     '/v1/invitations/accept',
     {
-      config: {
-        token,
-        authorize: self,
-        catalog: entry("Accept an invitation addressed to the caller's email.", 'identity:accept_invitation', 'high'),
-      },
+      auth: { kind: 'token', token },
+      authorize: self,
+      catalog: entry("Accept an invitation addressed to the caller's email.", 'identity:accept_invitation', 'high'),
       schema: {
         querystring: NoQuery,
         body: Type.Object({ code: Type.String({ minLength: 16, maxLength: 64 }) }, closed),
-        response: { 200: Type.Object({ tenantId: Type.String(), role: Type.String() }) },
+        response: { 200: Type.Object({ tenantId: Type.String(), role: Type.String() }, closed) },
       },
     },
     async (req) => deps.invitations.accept(userOf(req), req.body.code),

@@ -1,4 +1,4 @@
 /** The admin module's public surface: other folders import only from here. */
-export { installOperatorAuthentication, operatorOf } from './operator-auth.js';
+export { operatorAuthentication, operatorOf } from './operator-auth.js';
 export { registerAdminRoutes } from './routes.js';
 export { ADMIN_AUDIT_EVENTS, type AdminAuditEvent, type AdminAuditLog } from './audit-events.js';

@@ -1,6 +1,7 @@
 import type { TLSSocket } from 'node:tls';
 import type { FastifyRequest } from 'fastify';
 import type { App } from '../http/index.js';
+import type { RequestHook } from '../http/index.js';
 import { auditIdentity, type Refusal, refuseRequest } from '../http/index.js';
 import type { AdminAuditLog } from './audit-events.js';
 import { certificateFacts, type Pki } from '../pki/index.js';
@@ -70,15 +71,15 @@ export function operatorOf(req: FastifyRequest): Operator {
 }
 
 /**
- * Authenticates every admin-plane request (except health) by an operator certificate, once per connection
- * for the certificate itself and on every request for expiry and revocation. Refusals are audited.
+ * The operator step of admin-plane routes (and of admin requests that match no route): an operator
+ * certificate, classified once per connection, with expiry and revocation checked on every request.
+ * Refusals are audited.
  */
-export function installOperatorAuthentication(app: App, deps: { pki: Pki; audit: AdminAuditLog }): void {
+export function operatorAuthentication(app: App, deps: { pki: Pki; audit: AdminAuditLog }): RequestHook {
   const classified = new WeakMap<TLSSocket, Promise<Classified>>();
   const { db, cache, clock } = deps.pki.ctx;
   app.decorateRequest('operator', null);
-  app.addHook('onRequest', async (req, reply) => {
-    if (req.routeOptions.config.catalog?.callers.includes('anonymous')) return;
+  return async (req, reply) => {
     const socket = req.raw.socket as TLSSocket;
     let pending = classified.get(socket);
     if (!pending) {
@@ -117,5 +118,5 @@ export function installOperatorAuthentication(app: App, deps: { pki: Pki; audit:
       );
     }
     req.operator = result as Operator;
-  });
+  };
 }

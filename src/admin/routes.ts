@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { AuditLog } from '../audit/index.js';
 import type { Directory } from '../identity/index.js';
-import type { App } from '../http/index.js';
+import type { RouteRegistrar } from '../http/index.js';
 import type { CatalogEntry } from '../http/index.js';
 import { requestContext } from '../http/index.js';
 import { CarapaceError } from '../platform/index.js';
@@ -22,52 +22,64 @@ const entry = (e: Pick<CatalogEntry, 'purpose' | 'action' | 'safetyImpact'> & Pa
 });
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
-const AuditEventView = Type.Object({
-  seq: Type.Number(),
-  id: Type.String(),
-  occurredAt: Type.String(),
-  type: Type.String(),
-  actor: Type.Object({ type: Type.String(), id: Nullable(Type.String()) }),
-  applicationId: Nullable(Type.String()),
-  tenantId: Nullable(Type.String()),
-  object: Type.Union([Type.Object({ type: Type.String(), id: Nullable(Type.String()) }), Type.Null()]),
-  action: Type.String(),
-  decision: Type.String(),
-  reason: Nullable(Type.String()),
-  policyVersion: Nullable(Type.String()),
-  context: Type.Object({
-    requestId: Nullable(Type.String()),
-    traceId: Nullable(Type.String()),
-    sourceIp: Nullable(Type.String()),
-  }),
-  // Details differ per event type; the audit writer has already refused anything that looks like a secret.
-  details: Type.Record(Type.String(), Type.Unknown()),
-});
+const AuditEventView = Type.Object(
+  {
+    seq: Type.Number(),
+    id: Type.String(),
+    occurredAt: Type.String(),
+    type: Type.String(),
+    actor: Type.Object({ type: Type.String(), id: Nullable(Type.String()) }),
+    applicationId: Nullable(Type.String()),
+    tenantId: Nullable(Type.String()),
+    object: Type.Union([Type.Object({ type: Type.String(), id: Nullable(Type.String()) }), Type.Null()]),
+    action: Type.String(),
+    decision: Type.String(),
+    reason: Nullable(Type.String()),
+    policyVersion: Nullable(Type.String()),
+    context: Type.Object({
+      requestId: Nullable(Type.String()),
+      traceId: Nullable(Type.String()),
+      sourceIp: Nullable(Type.String()),
+    }),
+    // Details differ per event type; the audit writer has already refused anything that looks like a secret.
+    details: Type.Record(
+      Type.String(),
+      Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null(), Type.Array(Type.String())]),
+    ),
+  },
+  closed,
+);
 
-const CertificateView = Type.Object({
-  serial: Type.String(),
-  profile: Type.String(),
-  status: Type.String(),
-  thumbprint: Type.String(),
-  notBefore: Type.String(),
-  notAfter: Type.String(),
-  issuedAt: Type.String(),
-  predecessorSerial: Type.Union([Type.String(), Type.Null()]),
-  overlapUntil: Type.Union([Type.String(), Type.Null()]),
-  revokedAt: Type.Union([Type.String(), Type.Null()]),
-  revocationReason: Type.Union([Type.String(), Type.Null()]),
-});
-const DeviceView = Type.Object({
-  id: Type.String(),
-  vehicleId: Type.String(),
-  tcuSerial: Type.String(),
-  status: Type.String(),
-  statusReason: Type.Union([Type.String(), Type.Null()]),
-  enrolledAt: Type.Union([Type.String(), Type.Null()]),
-  replaces: Type.Union([Type.String(), Type.Null()]),
-  replacedBy: Type.Union([Type.String(), Type.Null()]),
-  certificates: Type.Array(CertificateView),
-});
+const CertificateView = Type.Object(
+  {
+    serial: Type.String(),
+    profile: Type.String(),
+    status: Type.String(),
+    thumbprint: Type.String(),
+    notBefore: Type.String(),
+    notAfter: Type.String(),
+    issuedAt: Type.String(),
+    predecessorSerial: Type.Union([Type.String(), Type.Null()]),
+    overlapUntil: Type.Union([Type.String(), Type.Null()]),
+    revokedAt: Type.Union([Type.String(), Type.Null()]),
+    revocationReason: Type.Union([Type.String(), Type.Null()]),
+  },
+  closed,
+);
+const DeviceView = Type.Object(
+  {
+    id: Type.String(),
+    vehicleId: Type.String(),
+    tcuSerial: Type.String(),
+    status: Type.String(),
+    statusReason: Type.Union([Type.String(), Type.Null()]),
+    enrolledAt: Type.Union([Type.String(), Type.Null()]),
+    replaces: Type.Union([Type.String(), Type.Null()]),
+    replacedBy: Type.Union([Type.String(), Type.Null()]),
+    certificates: Type.Array(CertificateView),
+  },
+  closed,
+);
 
 async function deviceView(pki: Pki, deviceId: string) {
   const d = await getDevice(pki.ctx.db, deviceId);
@@ -103,19 +115,21 @@ async function deviceView(pki: Pki, deviceId: string) {
 }
 
 /** The admin plane's PKI and audit routes. */
-export function registerAdminRoutes(app: App, deps: { pki: Pki; audit: AuditLog; directory: Directory }): void {
+export function registerAdminRoutes(
+  routes: RouteRegistrar,
+  deps: { pki: Pki; audit: AuditLog; directory: Directory },
+): void {
   const { pki } = deps;
 
-  app.post(
+  routes.post(
     '/admin/v1/revocations',
     {
-      config: {
-        catalog: entry({
-          purpose: 'Revoke a certificate by serial, or a device and all its certificates.',
-          action: 'pki:revoke',
-          safetyImpact: 'high',
-        }),
-      },
+      auth: { kind: 'operator' },
+      catalog: entry({
+        purpose: 'Revoke a certificate by serial, or a device and all its certificates.',
+        action: 'pki:revoke',
+        safetyImpact: 'high',
+      }),
       schema: {
         body: Type.Object(
           {
@@ -126,10 +140,10 @@ export function registerAdminRoutes(app: App, deps: { pki: Pki; audit: AuditLog;
           closed,
         ),
         response: {
-          201: Type.Object({
-            revokedSerials: Type.Array(Type.String()),
-            deviceId: Type.Union([Type.String(), Type.Null()]),
-          }),
+          201: Type.Object(
+            { revokedSerials: Type.Array(Type.String()), deviceId: Type.Union([Type.String(), Type.Null()]) },
+            closed,
+          ),
         },
       },
     },
@@ -153,31 +167,29 @@ export function registerAdminRoutes(app: App, deps: { pki: Pki; audit: AuditLog;
     },
   );
 
-  app.get(
+  routes.get(
     '/admin/v1/devices/:deviceId',
     {
-      config: {
-        catalog: entry({
-          purpose: 'Read a device, its lifecycle state and its certificates.',
-          action: 'pki:read_device',
-          safetyImpact: 'none',
-        }),
-      },
+      auth: { kind: 'operator' },
+      catalog: entry({
+        purpose: 'Read a device, its lifecycle state and its certificates.',
+        action: 'pki:read_device',
+        safetyImpact: 'none',
+      }),
       schema: { params: DeviceParams, response: { 200: DeviceView } },
     },
     async (req) => deviceView(pki, req.params.deviceId),
   );
 
-  app.post(
+  routes.post(
     '/admin/v1/devices/:deviceId/status',
     {
-      config: {
-        catalog: entry({
-          purpose: 'Move a device through its lifecycle: quarantine, release, revoke, decommission.',
-          action: 'pki:transition_device',
-          safetyImpact: 'high',
-        }),
-      },
+      auth: { kind: 'operator' },
+      catalog: entry({
+        purpose: 'Move a device through its lifecycle: quarantine, release, revoke, decommission.',
+        action: 'pki:transition_device',
+        safetyImpact: 'high',
+      }),
       schema: {
         params: DeviceParams,
         body: Type.Object(
@@ -203,23 +215,22 @@ export function registerAdminRoutes(app: App, deps: { pki: Pki; audit: AuditLog;
     },
   );
 
-  app.post(
+  routes.post(
     '/admin/v1/devices/:deviceId/replacement',
     {
-      config: {
-        catalog: entry({
-          purpose: 'Replace a unit: decommission it and provision a new unit for the same vehicle.',
-          action: 'pki:replace_device',
-          safetyImpact: 'high',
-        }),
-      },
+      auth: { kind: 'operator' },
+      catalog: entry({
+        purpose: 'Replace a unit: decommission it and provision a new unit for the same vehicle.',
+        action: 'pki:replace_device',
+        safetyImpact: 'high',
+      }),
       schema: {
         params: DeviceParams,
         body: Type.Object(
           { tcuSerial: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' }), reason: Reason },
           closed,
         ),
-        response: { 201: Type.Object({ old: DeviceView, replacement: DeviceView }) },
+        response: { 201: Type.Object({ old: DeviceView, replacement: DeviceView }, closed) },
       },
     },
     async (req, reply) => {
@@ -237,19 +248,19 @@ export function registerAdminRoutes(app: App, deps: { pki: Pki; audit: AuditLog;
     },
   );
 
-  app.post(
+  routes.post(
     '/admin/v1/users/:userId/mfa-reset',
     {
-      config: {
-        catalog: entry({
-          purpose: "Reset a user's second factor (lost authenticator): every grant, session and token of theirs ends.",
-          action: 'identity:reset_mfa',
-          safetyImpact: 'high',
-        }),
-      },
+      auth: { kind: 'operator' },
+      catalog: entry({
+        purpose: "Reset a user's second factor (lost authenticator): every grant, session and token of theirs ends.",
+        action: 'identity:reset_mfa',
+        safetyImpact: 'high',
+      }),
       schema: {
         params: Type.Object({ userId: Type.String({ format: 'uuid' }) }, closed),
         body: Type.Object({ reason: Reason }, closed),
+        response: { 204: Type.Null() },
       },
     },
     async (req, reply) => {
@@ -261,20 +272,19 @@ export function registerAdminRoutes(app: App, deps: { pki: Pki; audit: AuditLog;
         .executeTakeFirst();
       if (!exists) throw new CarapaceError('ERR_NOT_FOUND', 'no such user');
       await deps.directory.resetMfa({ type: 'operator', id: operator.name }, req.params.userId, null);
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
 
-  app.get(
+  routes.get(
     '/admin/v1/audit-events',
     {
-      config: {
-        catalog: entry({
-          purpose: 'List audit events for investigation, newest first.',
-          action: 'audit:read',
-          safetyImpact: 'none',
-        }),
-      },
+      auth: { kind: 'operator' },
+      catalog: entry({
+        purpose: 'List audit events for investigation, newest first.',
+        action: 'audit:read',
+        safetyImpact: 'none',
+      }),
       schema: {
         querystring: Type.Object(
           {
@@ -289,7 +299,7 @@ export function registerAdminRoutes(app: App, deps: { pki: Pki; audit: AuditLog;
           },
           closed,
         ),
-        response: { 200: Type.Object({ events: Type.Array(AuditEventView) }) },
+        response: { 200: Type.Object({ events: Type.Array(AuditEventView) }, closed) },
       },
     },
     async (req) => {

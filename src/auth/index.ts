@@ -19,7 +19,7 @@ import { createTokenVerifier, type TokenVerifier } from './verifier.js';
 
 export { registerOAuthRoutes, OAUTH_PREFIX } from './oauth-routes.js';
 export { registerInteractions } from './interactions.js';
-export { installTokenAuthentication, tokenOf } from './token-auth.js';
+export { tokenAuthentication, tokenOf } from './token-auth.js';
 export { TokenRefusal, type TokenVerifier, type VerifiedToken } from './verifier.js';
 export { ACR } from './provider.js';
 export { API_AUDIENCE, RESOURCES, USER_SCOPES, DEVICE_SCOPES } from './scopes.js';

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type Provider from 'oidc-provider';
-import type { App } from '../http/index.js';
+import type { RouteRegistrar } from '../http/index.js';
 import type { CatalogEntry } from '../http/index.js';
 import { requestContext } from '../http/index.js';
 import type { AuthAuditLog } from './audit-events.js';
@@ -21,6 +21,12 @@ const entry = (purpose: string, action: string): CatalogEntry => ({
   safetyImpact: 'low',
   status: 'stable',
 });
+const auth = { kind: 'anonymous' } as const;
+/** A page, or (once an interaction is finished) oidc-provider's redirect back into the authorization flow. */
+const Page = {
+  200: { content: { 'text/html': { schema: Type.String() } } },
+  303: Type.Null({ description: 'back to the authorization endpoint' }),
+};
 const Uid = Type.Object({ uid: Type.String({ pattern: '^[A-Za-z0-9_-]{10,64}$' }) }, { additionalProperties: false });
 const LoginForm = Type.Object(
   {
@@ -45,8 +51,8 @@ function html(reply: FastifyReply, body: string, status = 200) {
 }
 
 /** The login, one-time-code and consent pages that oidc-provider hands its interactions to. */
-export function registerInteractions(
-  app: App,
+export function registerInteractions<Spec>(
+  routes: RouteRegistrar<Spec>,
   deps: { provider: Provider; directory: Directory; audit: AuthAuditLog; clock: Clock; throttle: LoginThrottle },
 ): void {
   const { provider } = deps;
@@ -54,11 +60,12 @@ export function registerInteractions(
   const clientName = async (clientId: unknown) =>
     (await provider.Client.find(String(clientId)))?.clientName ?? String(clientId);
 
-  app.get(
+  routes.get(
     '/interaction/:uid',
     {
-      config: { catalog: entry('Show the sign-in or consent step of an authorization request.', 'auth:interaction') },
-      schema: { params: Uid },
+      auth,
+      catalog: entry('Show the sign-in or consent step of an authorization request.', 'auth:interaction'),
+      schema: { params: Uid, response: Page },
     },
     async (req, reply) => {
       const interaction = await details(req, reply);
@@ -74,11 +81,12 @@ export function registerInteractions(
     },
   );
 
-  app.post(
+  routes.post(
     '/interaction/:uid/login',
     {
-      config: { catalog: entry('Sign in with password and, where enrolled, a TOTP code.', 'auth:login') },
-      schema: { params: Uid, body: LoginForm },
+      auth,
+      catalog: entry('Sign in with password and, where enrolled, a TOTP code.', 'auth:login'),
+      schema: { params: Uid, body: LoginForm, response: Page },
     },
     async (req, reply) => {
       const interaction = await details(req, reply);
@@ -154,11 +162,12 @@ export function registerInteractions(
     },
   );
 
-  app.post(
+  routes.post(
     '/interaction/:uid/confirm',
     {
-      config: { catalog: entry('Grant the scopes an application asked for.', 'auth:consent') },
-      schema: { params: Uid },
+      auth,
+      catalog: entry('Grant the scopes an application asked for.', 'auth:consent'),
+      schema: { params: Uid, response: Page },
     },
     async (req, reply) => {
       const interaction = await details(req, reply);
@@ -198,9 +207,13 @@ export function registerInteractions(
     },
   );
 
-  app.post(
+  routes.post(
     '/interaction/:uid/abort',
-    { config: { catalog: entry('Cancel an authorization request.', 'auth:abort') }, schema: { params: Uid } },
+    {
+      auth,
+      catalog: entry('Cancel an authorization request.', 'auth:abort'),
+      schema: { params: Uid, response: Page },
+    },
     async (req, reply) => {
       await details(req, reply);
       reply.hijack();

@@ -1,13 +1,14 @@
+import { Type } from '@sinclair/typebox';
 import type { HTTPMethods } from 'fastify';
 import type Provider from 'oidc-provider';
-import type { App } from '../http/index.js';
+import type { Authentication, RouteRegistrar } from '../http/index.js';
 import type { CatalogEntry } from '../http/index.js';
 
 /** Where the authorization server lives on a listener; the issuer URL ends with it. */
 export const OAUTH_PREFIX = '/oauth';
 
 type Endpoint = {
-  method: HTTPMethods | HTTPMethods[];
+  method: HTTPMethods[];
   path: string;
   purpose: string;
   action: string;
@@ -17,14 +18,14 @@ type Endpoint = {
 /** The endpoints of the authorization server on the public listener. Anything else under /oauth is 404. */
 const PUBLIC_ENDPOINTS: Endpoint[] = [
   {
-    method: 'GET',
+    method: ['GET'],
     path: '/.well-known/openid-configuration',
     purpose: 'OpenID Provider metadata.',
     action: 'oauth:discovery',
     callers: ['anonymous'],
   },
   {
-    method: 'GET',
+    method: ['GET'],
     path: '/jwks',
     purpose: 'Public keys that sign tokens (current, next and recently retired).',
     action: 'oauth:jwks',
@@ -38,21 +39,21 @@ const PUBLIC_ENDPOINTS: Endpoint[] = [
     callers: ['user', 'application'],
   },
   {
-    method: 'GET',
+    method: ['GET'],
     path: '/auth/:uid',
     purpose: 'Resume an authorization request after sign-in or consent.',
     action: 'oauth:authorize',
     callers: ['user', 'application'],
   },
   {
-    method: 'POST',
+    method: ['POST'],
     path: '/token',
     purpose: 'Token endpoint: authorization code, refresh token and client credentials grants.',
     action: 'oauth:token',
     callers: ['application', 'workload'],
   },
   {
-    method: 'POST',
+    method: ['POST'],
     path: '/token/revocation',
     purpose: 'Revoke a refresh or access token (RFC 7009).',
     action: 'oauth:revoke',
@@ -67,19 +68,19 @@ const PUBLIC_ENDPOINTS: Endpoint[] = [
     callers: ['user'],
   },
   {
-    method: 'POST',
+    method: ['POST'],
     path: '/session/end/confirm',
     purpose: 'Confirm logout.',
     action: 'oauth:logout',
     callers: ['user'],
   },
-  { method: 'GET', path: '/session/end/success', purpose: 'Logout done.', action: 'oauth:logout', callers: ['user'] },
+  { method: ['GET'], path: '/session/end/success', purpose: 'Logout done.', action: 'oauth:logout', callers: ['user'] },
 ];
 
 /** On the vehicle gateway only the token endpoint, for devices authenticating with their certificate. */
 const GATEWAY_ENDPOINTS: Endpoint[] = [
   {
-    method: 'POST',
+    method: ['POST'],
     path: '/token',
     purpose: 'Device tokens: client credentials with tls_client_auth, bound to the certificate (RFC 8705).',
     action: 'oauth:device_token',
@@ -88,22 +89,42 @@ const GATEWAY_ENDPOINTS: Endpoint[] = [
 ];
 
 /**
- * Registers the authorization server's endpoints as ordinary cataloged routes whose handlers give the
- * untouched request to oidc-provider. Its body parsers read the stream themselves, so in this scope Fastify
- * leaves bodies unread.
+ * What oidc-provider answers: JSON (metadata, keys, tokens, errors) or an HTML page (logout, form posts),
+ * both serialized by it. Redirects carry no body.
  */
-export function registerOAuthRoutes(app: App, provider: Provider, where: 'public' | 'gateway'): void {
+const PROVIDER_BODY = {
+  content: { 'application/json': { schema: Type.String() }, 'text/html': { schema: Type.String() } },
+};
+const REDIRECT = Type.Null({ description: 'a redirect to the client or to the sign-in page' });
+
+/**
+ * Registers the authorization server's endpoints as ordinary declared routes whose handlers give the
+ * untouched request to oidc-provider. Its body parsers read the stream themselves, so in this scope Fastify
+ * leaves bodies unread. On the public API the provider authenticates clients and sessions by the protocol;
+ * on the gateway the device certificate is checked first, as on every gateway route.
+ */
+export function registerOAuthRoutes<Spec>(
+  routes: RouteRegistrar<Spec>,
+  provider: Provider,
+  where: 'public' | 'gateway',
+): void {
   const callback = provider.callback();
   const endpoints = where === 'public' ? PUBLIC_ENDPOINTS : GATEWAY_ENDPOINTS;
-  void app.register(async (scope) => {
-    scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', (_req, _payload, done) => done(null));
+  const authOf = (e: Endpoint): Authentication =>
+    where === 'gateway'
+      ? { kind: 'device' }
+      : e.callers.includes('anonymous')
+        ? { kind: 'anonymous' }
+        : { kind: 'oauth-protocol' };
+  routes.scope((scope) => {
+    scope.parsers.removeAllContentTypeParsers();
+    scope.parsers.addContentTypeParser('*', (_req, _payload, done) => done(null));
     for (const e of endpoints) {
-      scope.route({
-        method: e.method,
-        url: `${OAUTH_PREFIX}${e.path}`,
-        config: {
-          ...(where === 'gateway' ? { device: 'operational' as const } : {}),
+      scope.route(
+        e.method,
+        `${OAUTH_PREFIX}${e.path}`,
+        {
+          auth: authOf(e),
           catalog: {
             owner: 'auth',
             purpose: e.purpose,
@@ -114,8 +135,9 @@ export function registerOAuthRoutes(app: App, provider: Provider, where: 'public
             safetyImpact: 'low',
             status: 'stable',
           },
+          schema: { response: { 200: PROVIDER_BODY, 302: REDIRECT, 303: REDIRECT } },
         },
-        handler: (req, reply) => {
+        (req, reply) => {
           reply.hijack();
           // The platform's headers, which a hijacked reply does not get from Fastify.
           reply.raw.setHeader('strict-transport-security', 'max-age=31536000');
@@ -128,7 +150,7 @@ export function registerOAuthRoutes(app: App, provider: Provider, where: 'public
           raw.url = raw.url?.slice(OAUTH_PREFIX.length) || '/';
           void callback(req.raw, reply.raw);
         },
-      });
+      );
     }
   });
 }

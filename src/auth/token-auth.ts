@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import { untrusted } from '../audit/index.js';
 import type { App } from '../http/index.js';
+import type { RequestHook, TokenRequirement } from '../http/index.js';
 import { requestContext } from '../http/index.js';
 import { sendProblem } from '../http/index.js';
 import type { AuthAuditLog } from './audit-events.js';
@@ -11,10 +12,6 @@ import type { Database } from '../storage/index.js';
 import { TokenRefusal, type TokenVerifier, type VerifiedToken } from './verifier.js';
 
 declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** Token authentication of a route: the audience and the scopes it needs (all of them). */
-    token?: { audience: string; scopes: readonly string[]; anyScope?: boolean };
-  }
   interface FastifyRequest {
     token: VerifiedToken | null;
   }
@@ -33,19 +30,16 @@ function challenge(reply: FastifyReply, refusal: TokenRefusal, scopes: readonly 
 }
 
 /**
- * Verifies the access token of every route that declares `config.token`, before its handler: the one
- * verifier's checks, the route's scopes, and for user tokens the credential epoch (a password change or MFA
- * reset kills older tokens). Each refusal is a 401 (403 for missing scope) with WWW-Authenticate, audited
- * with the token named only by its jti.
+ * The token step of routes that declare one: the one verifier's checks, the route's scopes, and for user
+ * tokens the credential epoch (a password change or MFA reset kills older tokens). Each refusal is a 401
+ * (403 for missing scope) with WWW-Authenticate, audited with the token named only by its jti.
  */
-export function installTokenAuthentication(
+export function tokenAuthentication(
   app: App,
   deps: { verify: TokenVerifier; audit: AuthAuditLog; db: Kysely<Database>; baseUrl: () => string },
-): void {
+): (required: TokenRequirement) => RequestHook {
   app.decorateRequest('token', null);
-  app.addHook('onRequest', async (req, reply) => {
-    const required = req.routeOptions.config.token;
-    if (!required) return;
+  return (required) => async (req, reply) => {
     const socket = req.raw.socket as TLSSocket;
     const cert = typeof socket.getPeerX509Certificate === 'function' ? socket.getPeerX509Certificate() : undefined;
     try {
@@ -95,5 +89,5 @@ export function installTokenAuthentication(
         { reason: err.reason },
       );
     }
-  });
+  };
 }

@@ -2,13 +2,13 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import { tokenOf } from '../auth/index.js';
-import type { App } from '../http/index.js';
 import { requestContext } from '../http/index.js';
 import { CarapaceError } from '../platform/index.js';
 import { newId } from '../platform/index.js';
 import {
   apiRoute,
   authorizedOf,
+  cedarRequest,
   closed,
   type DecisionPoint,
   type EntityLoader,
@@ -16,8 +16,8 @@ import {
   load,
   NoQuery,
   ref,
+  type ApiRoutes,
 } from '../policy/index.js';
-import { ACR } from '../auth/index.js';
 import type { Database } from '../storage/index.js';
 import { COMMAND_NAMES, type CommandType, commandType } from './catalog.js';
 import type { Dispatcher } from './dispatcher.js';
@@ -72,11 +72,11 @@ const Batch = Type.Object(
  * the answer (422) is the same whichever vehicle failed and why, so it discloses nothing about ids outside
  * the caller's reach. Every vehicle counts against the limits; the batch has a maximum size; step-up applies.
  */
-export function registerBulkCommandRoute(app: App, deps: BulkDeps): void {
-  app.post(
+export function registerBulkCommandRoute(routes: ApiRoutes, deps: BulkDeps): void {
+  routes.post(
     '/v1/fleets/:tenantId/commands',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'commands',
         purpose: 'Send one command to many vehicles of a fleet (a list or a group), authorized all or nothing.',
         action: 'fleet:command',
@@ -225,20 +225,17 @@ async function queueBatch(
       )
         return null;
       const own = await deps.load.callerContext(principal, v.object.id, type.name);
-      const d = deps.decisions.decide({
-        principal: entity.uid,
-        action: 'vehicle:command',
-        resource: v.uid,
-        entities: [entity, ...v.entities, ...own.entities],
-        context: {
-          client: token.clientId,
-          scopes: [...token.scopes].sort(),
-          mfa: token.acr === ACR.mfa,
+      const d = deps.decisions.decide(
+        cedarRequest({
+          principal: entity,
+          action: 'vehicle:command',
+          resource: v,
+          token,
+          caller: own,
           command: type.name,
-          operator: ref('Tenant', operator),
-          ...own.context,
-        },
-      });
+          extra: { operator: ref('Tenant', operator), commandScope: type.scope },
+        }),
+      );
       return d.decision === 'allow' ? d : null;
     }),
   );

@@ -1,11 +1,12 @@
 import type { TLSSocket } from 'node:tls';
+import { Type } from '@sinclair/typebox';
 import websocket from '@fastify/websocket';
 import type { Kysely } from 'kysely';
 import type { Database } from '../storage/index.js';
 import { tokenOf } from '../auth/index.js';
 import type { TokenVerifier } from '../auth/index.js';
 import { deviceOf } from '../gateway/index.js';
-import type { App } from '../http/index.js';
+import type { RouteRegistrar } from '../http/index.js';
 import { requestContext } from '../http/index.js';
 import type { CommandAuditLog } from './audit-events.js';
 import { certificateThumbprint } from '../pki/index.js';
@@ -28,7 +29,7 @@ export const COMMANDS_AUDIENCE = 'urn:carapace:commands';
  * before it expires, or the channel is closed with 4401. A revoked certificate closes the connection.
  */
 export function registerCommandChannel(
-  app: App,
+  routes: RouteRegistrar,
   deps: {
     dispatcher: Dispatcher;
     verify: TokenVerifier;
@@ -37,17 +38,14 @@ export function registerCommandChannel(
     baseUrl: () => string;
   },
 ): void {
-  void app.register(websocket, { options: { maxPayload: 64 * 1024 } });
-  // Declared in a child context so it is added after the WebSocket plugin has loaded; the gateway's device
-  // and token authentication hooks, installed on the root, run for it like for every route.
-  void app.register(async (scoped) => {
-    scoped.get(
-      '/v1/commands/channel',
-      {
-        websocket: true,
-        config: {
-          device: 'operational',
-          token: { audience: COMMANDS_AUDIENCE, scopes: ['commands:receive'] },
+  routes.scope((withSockets, app) => {
+    void app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+    // Declared in a child scope so it is added after the WebSocket plugin has loaded.
+    withSockets.scope((scoped) =>
+      scoped.websocket(
+        '/v1/commands/channel',
+        {
+          auth: { kind: 'device', token: { audience: COMMANDS_AUDIENCE, scopes: ['commands:receive'] } },
           catalog: {
             owner: 'commands',
             purpose: 'The vehicle keeps its command channel: signed envelopes in, signed acknowledgements out.',
@@ -58,115 +56,116 @@ export function registerCommandChannel(
             safetyImpact: 'high',
             status: 'beta',
           },
+          schema: { response: { 101: Type.Null({ description: 'switches to the command channel protocol' }) } },
         },
-      },
-      (socket, req) => {
-        const device = deviceOf(req, 'operational');
-        const token = tokenOf(req);
-        const tls = req.raw.socket as TLSSocket;
-        const peer = tls.getPeerX509Certificate();
-        if (token.clientId !== `device:${device.deviceId}` || !peer) {
-          socket.close(4403, "the token is not this device's");
-          return;
-        }
-        const thumbprint = certificateThumbprint(peer.raw);
-        let expiresAt = token.expiresAt * 1000;
-        const conn = {
-          deviceId: device.deviceId,
-          vehicleId: device.vehicleId,
-          certificateKey: peer.publicKey,
-          certificateSerial: device.serial,
-          send: (m: string) => socket.send(m),
-          close: (code: number, reason: string) => socket.close(code, reason),
-        };
-        const expiry = setInterval(() => {
-          if (Date.now() >= expiresAt) socket.close(4401, 'command token expired');
-        }, 1000);
-        expiry.unref();
-        // A device that floods its channel (oversized frames, many messages, refused acks) is cut off: one
-        // compromised unit must not be able to fill the audit trail or keep the database busy.
-        let refused = 0;
-        let queue: Promise<void> = Promise.resolve();
-        let windowStart = Date.now();
-        let inWindow = 0;
-        const cutOff = (why: string) => {
+        (socket, req) => {
+          const device = deviceOf(req, 'operational');
+          const token = tokenOf(req);
+          const tls = req.raw.socket as TLSSocket;
+          const peer = tls.getPeerX509Certificate();
+          if (token.clientId !== `device:${device.deviceId}` || !peer) {
+            socket.close(4403, "the token is not this device's");
+            return;
+          }
+          const thumbprint = certificateThumbprint(peer.raw);
+          let expiresAt = token.expiresAt * 1000;
+          const conn = {
+            deviceId: device.deviceId,
+            vehicleId: device.vehicleId,
+            certificateKey: peer.publicKey,
+            certificateSerial: device.serial,
+            send: (m: string) => socket.send(m),
+            close: (code: number, reason: string) => socket.close(code, reason),
+          };
+          const expiry = setInterval(() => {
+            if (Date.now() >= expiresAt) socket.close(4401, 'command token expired');
+          }, 1000);
+          expiry.unref();
+          // A device that floods its channel (oversized frames, many messages, refused acks) is cut off: one
+          // compromised unit must not be able to fill the audit trail or keep the database busy.
+          let refused = 0;
+          let queue: Promise<void> = Promise.resolve();
+          let windowStart = Date.now();
+          let inWindow = 0;
+          const cutOff = (why: string) => {
+            void deps.audit
+              .append(deps.db, {
+                type: 'commands.channel.closed',
+                actor: { type: 'device', id: device.deviceId },
+                object: { type: 'vehicle', id: device.vehicleId },
+                action: 'commands:receive',
+                decision: 'deny',
+                reason: why,
+                context: requestContext(req),
+                details: { serial: device.serial, refusedAcks: refused },
+              })
+              .catch((err: unknown) => req.log.warn({ err }, 'could not audit a channel cut-off'));
+            socket.close(1008, why);
+          };
+          socket.on('message', (data: Buffer) => {
+            if (Date.now() - windowStart > 10_000) {
+              windowStart = Date.now();
+              inWindow = 0;
+            }
+            if (++inWindow > CHANNEL_MESSAGES_PER_10S) return cutOff('too many messages');
+            if (data.length > CHANNEL_MAX_FRAME_BYTES) return cutOff('frame too large');
+            // One message at a time per channel: acks are judged in order and a flood cannot run ahead of its limits.
+            queue = queue
+              .then(async () => {
+                if (socket.readyState !== socket.OPEN) return;
+                let msg: { type?: unknown; token?: unknown; ack?: unknown };
+                try {
+                  msg = JSON.parse(data.toString('utf8')) as typeof msg;
+                } catch {
+                  return;
+                }
+                if (msg.type === 'token' && typeof msg.token === 'string') {
+                  try {
+                    const renewed = await deps.verify(
+                      {
+                        authorization: `Bearer ${msg.token}`,
+                        dpop: undefined,
+                        method: 'GET',
+                        url: `${deps.baseUrl()}/v1/commands/channel`,
+                        certificateThumbprint: thumbprint,
+                      },
+                      COMMANDS_AUDIENCE,
+                    );
+                    if (renewed.clientId !== token.clientId || !renewed.scopes.has('commands:receive'))
+                      throw new Error('wrong token');
+                    expiresAt = renewed.expiresAt * 1000;
+                  } catch {
+                    socket.close(4401, 'the renewed command token is not valid');
+                  }
+                } else if (msg.type === 'ack' && msg.ack && typeof msg.ack === 'object') {
+                  const why = await deps.dispatcher.acknowledge(conn, msg.ack as { signed: string; sig: string }, {
+                    quiet: refused >= AUDITED_REFUSALS,
+                  });
+                  if (why !== null && ++refused >= MAX_REFUSED_ACKS) cutOff('too many refused acknowledgements');
+                }
+              })
+              .catch((err: unknown) => req.log.warn({ err }, 'command channel message failed'));
+          });
+          socket.on('close', () => {
+            clearInterval(expiry);
+            deps.dispatcher.detach(conn);
+          });
           void deps.audit
             .append(deps.db, {
-              type: 'commands.channel.closed',
+              type: 'commands.channel.opened',
               actor: { type: 'device', id: device.deviceId },
               object: { type: 'vehicle', id: device.vehicleId },
               action: 'commands:receive',
-              decision: 'deny',
-              reason: why,
+              decision: 'allow',
               context: requestContext(req),
-              details: { serial: device.serial, refusedAcks: refused },
+              details: { serial: device.serial, jti: token.jti },
             })
-            .catch((err: unknown) => req.log.warn({ err }, 'could not audit a channel cut-off'));
-          socket.close(1008, why);
-        };
-        socket.on('message', (data: Buffer) => {
-          if (Date.now() - windowStart > 10_000) {
-            windowStart = Date.now();
-            inWindow = 0;
-          }
-          if (++inWindow > CHANNEL_MESSAGES_PER_10S) return cutOff('too many messages');
-          if (data.length > CHANNEL_MAX_FRAME_BYTES) return cutOff('frame too large');
-          // One message at a time per channel: acks are judged in order and a flood cannot run ahead of its limits.
-          queue = queue
-            .then(async () => {
-              if (socket.readyState !== socket.OPEN) return;
-              let msg: { type?: unknown; token?: unknown; ack?: unknown };
-              try {
-                msg = JSON.parse(data.toString('utf8')) as typeof msg;
-              } catch {
-                return;
-              }
-              if (msg.type === 'token' && typeof msg.token === 'string') {
-                try {
-                  const renewed = await deps.verify(
-                    {
-                      authorization: `Bearer ${msg.token}`,
-                      dpop: undefined,
-                      method: 'GET',
-                      url: `${deps.baseUrl()}/v1/commands/channel`,
-                      certificateThumbprint: thumbprint,
-                    },
-                    COMMANDS_AUDIENCE,
-                  );
-                  if (renewed.clientId !== token.clientId || !renewed.scopes.has('commands:receive'))
-                    throw new Error('wrong token');
-                  expiresAt = renewed.expiresAt * 1000;
-                } catch {
-                  socket.close(4401, 'the renewed command token is not valid');
-                }
-              } else if (msg.type === 'ack' && msg.ack && typeof msg.ack === 'object') {
-                const why = await deps.dispatcher.acknowledge(conn, msg.ack as { signed: string; sig: string }, {
-                  quiet: refused >= AUDITED_REFUSALS,
-                });
-                if (why !== null && ++refused >= MAX_REFUSED_ACKS) cutOff('too many refused acknowledgements');
-              }
-            })
-            .catch((err: unknown) => req.log.warn({ err }, 'command channel message failed'));
-        });
-        socket.on('close', () => {
-          clearInterval(expiry);
-          deps.dispatcher.detach(conn);
-        });
-        void deps.audit
-          .append(deps.db, {
-            type: 'commands.channel.opened',
-            actor: { type: 'device', id: device.deviceId },
-            object: { type: 'vehicle', id: device.vehicleId },
-            action: 'commands:receive',
-            decision: 'allow',
-            context: requestContext(req),
-            details: { serial: device.serial, jti: token.jti },
-          })
-          .catch((err: unknown) => req.log.warn({ err }, 'could not audit a channel opening'));
-        void deps.dispatcher
-          .attach(conn)
-          .catch((err: unknown) => req.log.warn({ err }, 'command channel attach failed'));
-      },
+            .catch((err: unknown) => req.log.warn({ err }, 'could not audit a channel opening'));
+          void deps.dispatcher
+            .attach(conn)
+            .catch((err: unknown) => req.log.warn({ err }, 'command channel attach failed'));
+        },
+      ),
     );
   });
 }

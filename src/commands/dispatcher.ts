@@ -4,7 +4,7 @@ import type { Kysely } from 'kysely';
 import type { Cluster } from '../cluster/index.js';
 import type { Clock } from '../platform/index.js';
 import type { Logger } from '../platform/index.js';
-import { type DecisionPoint, type EntityLoader, ref } from '../policy/index.js';
+import { cedarRequest, type DecisionPoint, type EntityLoader, ref } from '../policy/index.js';
 import type { Database } from '../storage/index.js';
 import type { CommandAuditLog } from './audit-events.js';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
@@ -132,21 +132,20 @@ export function createDispatcher(deps: {
       operator: ref('Tenant', await deps.operatorTenant()),
       ...(typeof params.reason === 'string' ? { reason: params.reason } : {}),
     };
+    // The same request the route asked, with the scope the job was authorized through.
+    const token = { clientId: job.client_id, scopes: [record.scope.via], acr: record.user.acr };
     return (
-      deps.decisions.decide({
-        principal: p.uid,
-        action: 'vehicle:command',
-        resource: v.uid,
-        entities: [p, ...v.entities, ...own.entities],
-        context: {
-          client: job.client_id,
-          scopes: [record.scope.via],
-          mfa: record.user.acr === 'urn:carapace:acr:mfa',
+      deps.decisions.decide(
+        cedarRequest({
+          principal: p,
+          action: 'vehicle:command',
+          resource: v,
+          token,
+          caller: own,
           command: job.command,
-          ...own.context,
-          ...extra,
-        },
-      }).decision === 'allow'
+          extra,
+        }),
+      ).decision === 'allow'
     );
   }
 

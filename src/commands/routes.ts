@@ -2,7 +2,6 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import { tokenOf } from '../auth/index.js';
-import type { App } from '../http/index.js';
 import { requestContext } from '../http/index.js';
 import { CarapaceError, isCarapaceError } from '../platform/index.js';
 import {
@@ -10,20 +9,22 @@ import {
   authorizedOf,
   closed,
   type DecisionPoint,
-  decideEach,
   type EntityLoader,
+  type LoadedResource,
+  type Principal,
   Id,
   load,
   NoQuery,
   NullableString,
   ref,
+  type ApiRoutes,
 } from '../policy/index.js';
 import type { RelationshipRow } from '../relationships/index.js';
 import type { Database } from '../storage/index.js';
 import { COMMAND_NAMES, COMMAND_SCOPES, commandType } from './catalog.js';
 import type { Dispatcher } from './dispatcher.js';
 import { type CommandJob, isFinal, transitionsOf } from './job-store.js';
-import { type CommandService, requireCommandScope, requireStepUp, validParams } from './service.js';
+import { type CommandService, requireStepUp, validParams } from './service.js';
 
 const CommandBody = Type.Object(
   {
@@ -41,7 +42,8 @@ const Job = Type.Object(
     id: Type.String(),
     vehicleId: Type.String(),
     command: Type.String(),
-    params: Type.Object({}, { additionalProperties: true }),
+    // The catalog's parameter schemas are flat and closed; the job shows the parameters it was validated with.
+    params: Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()])),
     state: Type.String(),
     reason: NullableString,
     retry: NullableString,
@@ -69,7 +71,7 @@ export function jobView(
     id: job.id,
     vehicleId: job.vehicle_id,
     command: job.command,
-    params: JSON.parse(job.params) as Record<string, unknown>,
+    params: JSON.parse(job.params) as Record<string, string | number | boolean>,
     state: job.state,
     reason: job.reason,
     retry: job.retry,
@@ -98,12 +100,12 @@ export function jobView(
  * When the caller's current relationship with the vehicle began (ownership, or the fleet of a tenant they
  * belong to): they see the vehicle's jobs from then on, plus their own.
  */
-function historyStart(rels: RelationshipRow[], userId: string): string {
+function historyStart(rels: RelationshipRow[], userId: string): string | null {
   const starts = rels
     .filter((r) => (r.kind === 'ownership' && r.user_id === userId) || r.kind === 'fleet_vehicle')
     .map((r) => r.valid_from)
     .sort();
-  return starts[0] ?? '9999-12-31T00:00:00.000Z';
+  return starts[0] ?? null;
 }
 
 /** Reads `command` from the parsed body before validation (the route framework asks Cedar with it). */
@@ -112,15 +114,59 @@ export const commandOf = (req: FastifyRequest): string | null => {
   return typeof c === 'string' ? c : null;
 };
 
-/** The platform operator and a recorded reason: what the immobilize rules need in context. */
+/**
+ * The platform operator, a recorded reason and the scope the command needs: what the immobilize and
+ * per-command scope rules need in context.
+ */
 export const commandContext = async (req: FastifyRequest, l: EntityLoader) => {
   const operator = (await l.platform()).object?.operatorTenantId ?? '';
   const reason = (req.body as { params?: { reason?: unknown } } | null | undefined)?.params?.reason;
+  const command = commandOf(req);
+  const scope = command === null ? undefined : commandType(command)?.scope;
   return {
     operator: ref('Tenant', operator),
     ...(typeof reason === 'string' && reason.trim().length >= 10 ? { reason } : {}),
+    ...(scope ? { commandScope: scope } : {}),
   };
 };
+
+/**
+ * A job of the authorized vehicle as a Cedar resource, with when the caller's relationship with the vehicle
+ * began; a job of another vehicle loads as missing.
+ */
+function jobIn(db: Kysely<Database>) {
+  return async (req: FastifyRequest, outer: LoadedResource, principal: Principal) => {
+    const vehicle = outer.object as { id: string; relationships: RelationshipRow[] };
+    const jobId = (req.params as { jobId: string }).jobId;
+    const job = await db
+      .selectFrom('command_jobs')
+      .selectAll()
+      .where('id', '=', jobId)
+      .where('vehicle_id', '=', vehicle.id)
+      .executeTakeFirst();
+    const since = historyStart(vehicle.relationships, principal.kind === 'user' ? principal.userId : '');
+    const uid = { type: 'CommandJob', id: jobId };
+    const resource: LoadedResource<CommandJob> = {
+      uid,
+      entities: [
+        {
+          uid,
+          attrs: {
+            vehicle: ref('Vehicle', vehicle.id),
+            requester: ref('User', job?.requester_id ?? ''),
+            createdAt: job ? Date.parse(job.created_at) : 0,
+          },
+        },
+        ...outer.entities,
+      ],
+      object: job ?? null,
+      vehicleId: vehicle.id,
+      tenantId: outer.tenantId ?? null,
+    };
+    const context: Record<string, number> = since === null ? {} : { relationshipSince: Date.parse(since) };
+    return { resource: resource as LoadedResource, context };
+  };
+}
 
 /** Sends the RFC 9470 step-up challenge with the refusal. */
 export function stepUpChallenge(reply: FastifyReply, err: unknown): void {
@@ -134,7 +180,7 @@ export function stepUpChallenge(reply: FastifyReply, err: unknown): void {
 
 /** The command API on the public listener: request, read, list and follow jobs. */
 export function registerCommandRoutes(
-  app: App,
+  routes: ApiRoutes,
   deps: {
     db: Kysely<Database>;
     service: CommandService;
@@ -145,10 +191,10 @@ export function registerCommandRoutes(
     clock: { now(): Date };
   },
 ): void {
-  app.post(
+  routes.post(
     '/v1/vehicles/:vehicleId/commands',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'commands',
         purpose:
           "Request a remote command; answers 202 with the job, which is confirmed only by the vehicle's signed acknowledgement.",
@@ -161,6 +207,8 @@ export function registerCommandRoutes(
           visibleWith: 'vehicle:read',
           command: commandOf,
           extraContext: commandContext,
+          // The token must hold the command's own scope: decided by commands.missing-scope in the policies.
+          denialReasons: { 'commands.missing-scope': 'missing_scope' },
         },
       }),
       schema: { params: VehicleParams, querystring: NoQuery, body: CommandBody, response: { 202: Job, 200: Job } },
@@ -176,7 +224,6 @@ export function registerCommandRoutes(
       const type = commandType(body.command);
       if (!type || principal.kind !== 'user')
         throw new CarapaceError('ERR_VALIDATION', 'unknown command', { field: 'body.command' });
-      requireCommandScope(token, type, vehicle.relationships);
       try {
         if (type.stepUp) requireStepUp(token, deps.clock.now(), deps.stepUpMaxAge);
       } catch (err) {
@@ -208,10 +255,10 @@ export function registerCommandRoutes(
     },
   );
 
-  app.get(
+  routes.get(
     '/v1/vehicles/:vehicleId/commands',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'commands',
         purpose: 'The command jobs of a vehicle, newest first.',
         action: 'vehicle:list_commands',
@@ -227,7 +274,7 @@ export function registerCommandRoutes(
     async (req) => {
       const { object, principal } = authorizedOf<{ id: string; relationships: RelationshipRow[] }>(req);
       const me = principal.kind === 'user' ? principal.userId : '';
-      const since = historyStart(object.relationships, me);
+      const since = historyStart(object.relationships, me) ?? '9999-12-31T00:00:00.000Z';
       // A new owner or fleet sees the jobs of their own time with the vehicle, never the previous holder's.
       const rows = await deps.db
         .selectFrom('command_jobs')
@@ -241,40 +288,25 @@ export function registerCommandRoutes(
     },
   );
 
-  /** The job, if the caller requested it or may list the vehicle's jobs; otherwise exactly like a missing one. */
-  const readable = async (req: FastifyRequest): Promise<CommandJob> => {
-    const { object, principal } = authorizedOf<{ id: string; relationships: RelationshipRow[] }>(req);
-    const jobId = (req.params as { jobId: string }).jobId;
-    const job = await deps.db
-      .selectFrom('command_jobs')
-      .selectAll()
-      .where('id', '=', jobId)
-      .where('vehicle_id', '=', object.id)
-      .executeTakeFirst();
-    const own = job && principal.kind === 'user' && job.requester_id === principal.userId;
-    const [all] = await decideEach(req, deps, 'vehicle:list_commands', [await deps.load.vehicle(object.id)]);
-    const inMyTime = job
-      ? job.created_at >= historyStart(object.relationships, principal.kind === 'user' ? principal.userId : '')
-      : false;
-    if (!job || (!own && !(all && inMyTime))) throw new CarapaceError('ERR_NOT_FOUND', 'no such resource');
-    return job;
-  };
-
-  app.get(
+  routes.get(
     '/v1/vehicles/:vehicleId/commands/:jobId',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'commands',
         purpose: 'One command job with its transitions.',
         action: 'vehicle:read_command',
         scopes: ['vehicle:read_status'],
-        authorize: { resource: load.vehicle(), visibleWith: 'vehicle:read', extraContext: commandContext },
+        authorize: {
+          resource: load.vehicle(),
+          visibleWith: 'vehicle:read',
+          extraContext: commandContext,
+          within: { action: 'command_job:read', resource: jobIn(deps.db) },
+        },
       }),
       schema: { params: JobParams, querystring: NoQuery, response: { 200: Job } },
     },
     async (req) => {
-      const job = await readable(req);
-      const { principal } = authorizedOf(req);
+      const { object: job, principal } = authorizedOf<CommandJob>(req);
       const me = principal.kind === 'user' ? `user:${principal.userId}` : '';
       // Other people are named by role, never by id: an owner reading a fleet or support job learns what happened, not
       // who.
@@ -285,20 +317,29 @@ export function registerCommandRoutes(
     },
   );
 
-  app.get(
+  routes.get(
     '/v1/vehicles/:vehicleId/commands/:jobId/events',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'commands',
         purpose: 'Follow a job as server-sent events until it reaches a final state.',
         action: 'vehicle:read_command',
         scopes: ['vehicle:read_status'],
-        authorize: { resource: load.vehicle(), visibleWith: 'vehicle:read', extraContext: commandContext },
+        authorize: {
+          resource: load.vehicle(),
+          visibleWith: 'vehicle:read',
+          extraContext: commandContext,
+          within: { action: 'command_job:read', resource: jobIn(deps.db) },
+        },
       }),
-      schema: { params: JobParams, querystring: NoQuery, response: { 200: Type.String() } },
+      schema: {
+        params: JobParams,
+        querystring: NoQuery,
+        response: { 200: { content: { 'text/event-stream': { schema: Type.String() } } } },
+      },
     },
     async (req, reply) => {
-      const job = await readable(req);
+      const job = authorizedOf<CommandJob>(req).object;
       reply.hijack();
       reply.raw.writeHead(200, {
         'content-type': 'text/event-stream',

@@ -2,6 +2,7 @@ import type { TLSSocket } from 'node:tls';
 import type { FastifyRequest } from 'fastify';
 import { untrusted } from '../audit/index.js';
 import type { App } from '../http/index.js';
+import type { RequestHook } from '../http/index.js';
 import { requestContext } from '../http/index.js';
 import { refuseRequest } from '../http/index.js';
 import type { ErrorCode } from '../platform/index.js';
@@ -10,10 +11,6 @@ import type { Pki } from '../pki/index.js';
 import { type CertificateRefusal, classifyConnection, type PresentedCertificate } from './client-certificate.js';
 
 declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** Which device certificate a gateway route accepts. */
-    device?: 'factory' | 'operational';
-  }
   interface FastifyRequest {
     /** The authenticated device certificate (gateway routes only). */
     device: PresentedCertificate | null;
@@ -34,21 +31,24 @@ export function deviceOf<K extends PresentedCertificate['kind']>(
 }
 
 /**
- * Authenticates every gateway request by its client certificate before routing to any handler: chain and
+ * The device-certificate step of gateway routes, and of gateway requests that match no route: chain and
  * purpose (from the handshake), issuer and profile, our own issuance record, validity against the clock,
  * the revocation fast path, the device's lifecycle state, the route's certificate kind, and the device named
  * in the path. The connection-level part is computed once per connection; everything that can change is
  * checked on every request, since a kept-alive connection or a resumed TLS session may outlive it. Each
- * refusal is audited and closes the connection.
+ * refusal is audited and closes the connection. `unmatched` is for paths no route serves: an enrolled device
+ * gets their 404, a factory certificate nothing but its refusal.
  */
-export function installDeviceAuthentication(app: App, deps: { pki: Pki; audit: GatewayAuditLog }): void {
+export function deviceAuthentication(
+  app: App,
+  deps: { pki: Pki; audit: GatewayAuditLog },
+): (required: 'factory' | 'operational' | 'unmatched') => RequestHook {
   const classified = new WeakMap<TLSSocket, Promise<PresentedCertificate | CertificateRefusal>>();
   const { cache, authorities, db, clock } = deps.pki.ctx;
 
   app.decorateRequest('device', null);
 
-  app.addHook('onRequest', async (req, reply) => {
-    if (req.routeOptions.config.catalog?.callers.includes('anonymous')) return;
+  return (required) => async (req, reply) => {
     const socket = req.raw.socket as TLSSocket;
     let pending = classified.get(socket);
     if (!pending) {
@@ -111,7 +111,6 @@ export function installDeviceAuthentication(app: App, deps: { pki: Pki; audit: G
       );
     }
 
-    const required = req.routeOptions.config.device;
     if (cert.kind === 'factory' && required !== 'factory') {
       // Unknown paths are answered 404 only to an enrolled device; a factory certificate sees nothing else.
       return fail(
@@ -142,5 +141,5 @@ export function installDeviceAuthentication(app: App, deps: { pki: Pki; audit: G
       }
     }
     req.device = cert;
-  });
+  };
 }

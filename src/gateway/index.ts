@@ -1,5 +1,5 @@
 /** The gateway module's public surface: other folders import only from here. */
 export { ConnectionRegistry } from './connections.js';
-export { deviceOf, installDeviceAuthentication } from './device-auth.js';
+export { deviceAuthentication, deviceOf } from './device-auth.js';
 export { registerGatewayRoutes } from './routes.js';
 export { GATEWAY_AUDIT_EVENTS, type GatewayAuditEvent, type GatewayAuditLog } from './audit-events.js';

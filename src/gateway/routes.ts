@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { App } from '../http/index.js';
+import type { RouteRegistrar } from '../http/index.js';
 import type { CatalogEntry } from '../http/index.js';
 import { requestContext } from '../http/index.js';
 import { CarapaceError } from '../platform/index.js';
@@ -33,19 +33,26 @@ const CsrBody = {
 
 /** The enrollment result is a wire contract: the SDK checks it with the same schema (src/wire/enrollment.ts). */
 const Bundle = EnrollmentResultSchema;
+/** The JSON bundle, or the PEM chain (leaf, then fleet CA) for a client that asks for one. */
+const BundleResponse = {
+  content: { 'application/json': { schema: Bundle }, [PEM_CHAIN]: { schema: Type.String() } },
+};
 
-const DeviceSelf = Type.Object({
-  deviceId: Type.String(),
-  vehicleId: Type.String(),
-  status: Type.String(),
-  certificate: Type.Object({
-    serial: Type.String(),
-    thumbprint: Type.String(),
-    notBefore: Type.String(),
-    notAfter: Type.String(),
-    overlapUntil: Type.Union([Type.String(), Type.Null()]),
-  }),
-});
+const DeviceSelf = Type.Object(
+  {
+    deviceId: Type.String(),
+    vehicleId: Type.String(),
+    status: Type.String(),
+    certificate: Type.Object({
+      serial: Type.String(),
+      thumbprint: Type.String(),
+      notBefore: Type.String(),
+      notAfter: Type.String(),
+      overlapUntil: Type.Union([Type.String(), Type.Null()]),
+    }),
+  },
+  { additionalProperties: false },
+);
 
 const entry = (
   e: Omit<CatalogEntry, 'owner' | 'classification' | 'scopes' | 'status'> & Partial<CatalogEntry>,
@@ -75,26 +82,26 @@ function sendBundle(req: FastifyRequest, reply: FastifyReply, bundle: Certificat
 }
 
 /** The gateway's device routes: enrollment, rotation and the device's view of itself. */
-export function registerGatewayRoutes(app: App, deps: { pki: Pki; claims: Claims }): void {
+export function registerGatewayRoutes(routes: RouteRegistrar, deps: { pki: Pki; claims: Claims }): void {
   // Closed content types: JSON and PKCS#10 only, so anything else is a clear 415.
-  app.removeContentTypeParser('text/plain');
-  app.addContentTypeParser('application/pkcs10', { parseAs: 'buffer', bodyLimit: MAX_CSR_BYTES }, (_req, body, done) =>
-    done(null, body),
+  routes.parsers.removeContentTypeParser('text/plain');
+  routes.parsers.addContentTypeParser(
+    'application/pkcs10',
+    { parseAs: 'buffer', bodyLimit: MAX_CSR_BYTES },
+    (_req, body, done) => done(null, body),
   );
 
-  app.post(
+  routes.post(
     '/v1/enrollments',
     {
-      config: {
-        device: 'factory',
-        catalog: entry({
-          purpose: 'Enroll a provisioned unit: factory certificate + CSR -> operational certificate.',
-          callers: ['factory-device'],
-          action: 'device:enroll',
-          safetyImpact: 'high',
-        }),
-      },
-      schema: { body: CsrBody, response: { 201: Bundle } },
+      auth: { kind: 'factory-device' },
+      catalog: entry({
+        purpose: 'Enroll a provisioned unit: factory certificate + CSR -> operational certificate.',
+        callers: ['factory-device'],
+        action: 'device:enroll',
+        safetyImpact: 'high',
+      }),
+      schema: { body: CsrBody, response: { 201: BundleResponse } },
     },
     async (req, reply) => {
       const device = deviceOf(req, 'factory');
@@ -109,19 +116,17 @@ export function registerGatewayRoutes(app: App, deps: { pki: Pki; claims: Claims
     },
   );
 
-  app.post(
+  routes.post(
     '/v1/devices/:deviceId/certificates',
     {
-      config: {
-        device: 'operational',
-        catalog: entry({
-          purpose: 'Rotate: renew the operational certificate with the current one before it expires.',
-          callers: ['device'],
-          action: 'device:rotate',
-          safetyImpact: 'high',
-        }),
-      },
-      schema: { params: DeviceIdParams, body: CsrBody, response: { 201: Bundle } },
+      auth: { kind: 'device' },
+      catalog: entry({
+        purpose: 'Rotate: renew the operational certificate with the current one before it expires.',
+        callers: ['device'],
+        action: 'device:rotate',
+        safetyImpact: 'high',
+      }),
+      schema: { params: DeviceIdParams, body: CsrBody, response: { 201: BundleResponse } },
     },
     async (req, reply) => {
       const device = deviceOf(req, 'operational');
@@ -131,18 +136,16 @@ export function registerGatewayRoutes(app: App, deps: { pki: Pki; claims: Claims
     },
   );
 
-  app.get(
+  routes.get(
     '/v1/devices/:deviceId',
     {
-      config: {
-        device: 'operational',
-        catalog: entry({
-          purpose: 'The device reads its own identity, vehicle binding and certificate status.',
-          callers: ['device'],
-          action: 'device:read_self',
-          safetyImpact: 'none',
-        }),
-      },
+      auth: { kind: 'device' },
+      catalog: entry({
+        purpose: 'The device reads its own identity, vehicle binding and certificate status.',
+        callers: ['device'],
+        action: 'device:read_self',
+        safetyImpact: 'none',
+      }),
       schema: { params: DeviceIdParams, response: { 200: DeviceSelf } },
     },
     async (req) => {
@@ -173,20 +176,18 @@ export function registerGatewayRoutes(app: App, deps: { pki: Pki; claims: Claims
     },
   );
 
-  app.post(
+  routes.post(
     '/v1/device/claim-code',
     {
-      config: {
-        device: 'operational',
-        catalog: entry({
-          owner: 'relationships',
-          purpose:
-            'The vehicle asks for a fresh single-use claim code to show on its screen; earlier codes stop working.',
-          callers: ['device'],
-          action: 'vehicle:issue_claim_code',
-          safetyImpact: 'high',
-        }),
-      },
+      auth: { kind: 'device' },
+      catalog: entry({
+        owner: 'relationships',
+        purpose:
+          'The vehicle asks for a fresh single-use claim code to show on its screen; earlier codes stop working.',
+        callers: ['device'],
+        action: 'vehicle:issue_claim_code',
+        safetyImpact: 'high',
+      }),
       schema: {
         response: {
           201: Type.Object({ code: Type.String(), expiresAt: Type.String() }, { additionalProperties: false }),

@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { SecureContextOptions } from 'node:tls';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Server as HttpsServer } from 'node:https';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
 import type { Logger } from '../platform/index.js';
-import { type CatalogedRoute, enforceCatalog } from './catalog.js';
+import { type CatalogedRoute, guardRoutes } from './catalog.js';
+import type { App } from './listener-type.js';
+import type { RequestHook } from './route-definition.js';
+
+export type { App } from './listener-type.js';
 import { traceIdFrom } from './context.js';
 import { problemType } from '../platform/index.js';
 import { installProblemHandlers, sendProblem } from './problem.js';
@@ -16,9 +18,6 @@ export interface ListenerTls extends Pick<SecureContextOptions, 'key' | 'cert' |
   requestCert: boolean;
 }
 
-/** The Fastify instance type of every listener: HTTPS, TypeBox schemas. */
-export type App = FastifyInstance<HttpsServer, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
-
 /** A Fastify app for one listener plus the catalog of its routes. */
 export interface ListenerApp {
   app: App;
@@ -27,8 +26,8 @@ export interface ListenerApp {
 
 /**
  * Creates the Fastify app of one listener with the platform's common rules: HTTPS with TLS 1.2+, closed
- * schemas (Ajv never strips unknown fields; it rejects them), problem+json errors, trace context, and a
- * mandatory catalog entry on every route.
+ * schemas (Ajv never strips unknown fields; it rejects them), problem+json errors, trace context, and a guard
+ * that refuses any route not added through the route definition (see route-definition.ts).
  */
 export function createListenerApp(options: { tls: ListenerTls; logger: Logger; bodyLimit?: number }): ListenerApp {
   const app = Fastify({
@@ -89,7 +88,7 @@ export function createListenerApp(options: { tls: ListenerTls; logger: Logger; b
     });
     res.end(body);
   });
-  const routes = enforceCatalog(app);
+  const routes = guardRoutes(app);
   installProblemHandlers(app);
   app.decorateRequest('traceId', '');
   app.addHook('onRequest', async (req, reply) => {
@@ -100,4 +99,12 @@ export function createListenerApp(options: { tls: ListenerTls; logger: Logger; b
     reply.header('strict-transport-security', 'max-age=31536000');
   });
   return { app, routes };
+}
+
+/**
+ * Authenticates requests that match no route, so an unknown path tells an unauthenticated peer nothing.
+ * Routes get their authentication from their own declaration; this hook never runs for them.
+ */
+export function authenticateUnmatched(app: App, hook: RequestHook): void {
+  app.addHook('onRequest', async (req, reply) => (req.is404 ? hook(req, reply) : undefined));
 }

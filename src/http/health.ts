@@ -1,5 +1,6 @@
-import type { App } from './app.js';
+import { Type } from '@sinclair/typebox';
 import type { CatalogEntry } from './catalog.js';
+import type { RouteRegistrar } from './route-definition.js';
 
 /** The outcome of one readiness check. */
 export type ReadinessChecks = Record<string, boolean>;
@@ -18,13 +19,29 @@ const READY: CatalogEntry = {
   purpose: 'Readiness probe: database reachable, CA loaded, revocation view fresh.',
   action: 'health:read',
 };
+const closed = { additionalProperties: false } as const;
+const Alive = Type.Object({ status: Type.Literal('ok') }, closed);
+const Readiness = Type.Object(
+  {
+    status: Type.Union([Type.Literal('ready'), Type.Literal('not_ready')]),
+    checks: Type.Record(Type.String(), Type.Boolean()),
+  },
+  closed,
+);
 
 /** Registers /healthz (alive) and /readyz (every check passes) on a listener. */
-export function registerHealth(app: App, readiness: () => Promise<ReadinessChecks>): void {
-  app.get('/healthz', { config: { catalog: HEALTH } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { config: { catalog: READY } }, async (_req, reply) => {
-    const checks = await readiness();
-    const ready = Object.values(checks).every(Boolean);
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
-  });
+export function registerHealth<Spec>(routes: RouteRegistrar<Spec>, readiness: () => Promise<ReadinessChecks>): void {
+  const auth = { kind: 'anonymous' } as const;
+  routes.get('/healthz', { auth, catalog: HEALTH, schema: { response: { 200: Alive } } }, async () => ({
+    status: 'ok' as const,
+  }));
+  routes.get(
+    '/readyz',
+    { auth, catalog: READY, schema: { response: { 200: Readiness, 503: Readiness } } },
+    async (_req, reply) => {
+      const checks = await readiness();
+      const ready = Object.values(checks).every(Boolean);
+      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
+    },
+  );
 }

@@ -1,10 +1,20 @@
 /** The http module's public surface: other folders import only from here. */
-export { createListenerApp } from './app.js';
+export { authenticateUnmatched, createListenerApp } from './app.js';
 export type { App, ListenerApp } from './app.js';
-export type { CallerType, CatalogEntry } from './catalog.js';
+export type { CallerType, CatalogEntry, CatalogedRoute } from './catalog.js';
 export { requestContext } from './context.js';
 export { registerHealth } from './health.js';
 export type { ReadinessChecks } from './health.js';
 export { sendProblem } from './problem.js';
 export { auditIdentity, refuseRequest } from './refusal.js';
 export type { Refusal } from './refusal.js';
+export { Binary, createRegistrar, RouteDefinitionError } from './route-definition.js';
+export type {
+  Authentication,
+  Handler,
+  ListenerSecurity,
+  RequestHook,
+  RouteDeclaration,
+  RouteRegistrar,
+  TokenRequirement,
+} from './route-definition.js';

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import type { App } from './app.js';
+import type { App } from './listener-type.js';
 import { CarapaceError, type ErrorCode, problemType } from '../platform/index.js';
 
 /** RFC 9457 problem details as we send them. */

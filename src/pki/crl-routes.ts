@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import type { App } from '../http/index.js';
+import { Binary, type RouteRegistrar } from '../http/index.js';
 import type { CatalogEntry } from '../http/index.js';
 import { CarapaceError } from '../platform/index.js';
 import type { Pki } from './pki.js';
@@ -24,12 +24,16 @@ const CA_ENTRY: CatalogEntry = {
 };
 
 /** Publishes the CRLs and the CA bundle on a listener (the public API, where relying parties can reach them). */
-export function registerCrlRoutes(app: App, deps: { pki: Pki }): void {
-  app.get(
+export function registerCrlRoutes<Spec>(routes: RouteRegistrar<Spec>, deps: { pki: Pki }): void {
+  routes.get(
     '/pki/crl/:file',
     {
-      config: { catalog: CRL_ENTRY },
+      auth: { kind: 'anonymous' },
+      catalog: CRL_ENTRY,
       schema: {
+        response: {
+          200: { content: { 'application/pkix-crl': { schema: Binary } } },
+        },
         params: Type.Object(
           { file: Type.Union([Type.Literal('root.crl'), Type.Literal('fleet.crl'), Type.Literal('manufacturer.crl')]) },
           { additionalProperties: false },
@@ -45,11 +49,16 @@ export function registerCrlRoutes(app: App, deps: { pki: Pki }): void {
     },
   );
 
-  app.get('/pki/ca.pem', { config: { catalog: CA_ENTRY } }, async (_req, reply) => {
-    const { root, fleet } = deps.pki.ctx.authorities;
-    return reply
-      .type('application/x-pem-file')
-      .header('cache-control', 'public, max-age=300')
-      .send(`${fleet.pem.trim()}\n${root.pem.trim()}\n`);
-  });
+  const pem = { content: { 'application/x-pem-file': { schema: Type.String() } } };
+  routes.get(
+    '/pki/ca.pem',
+    { auth: { kind: 'anonymous' }, catalog: CA_ENTRY, schema: { response: { 200: pem } } },
+    async (_req, reply) => {
+      const { root, fleet } = deps.pki.ctx.authorities;
+      return reply
+        .type('application/x-pem-file')
+        .header('cache-control', 'public, max-age=300')
+        .send(`${fleet.pem.trim()}\n${root.pem.trim()}\n`);
+    },
+  );
 }

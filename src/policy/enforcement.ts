@@ -1,16 +1,18 @@
-import type { FastifyRequest, RouteOptions } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import { untrusted } from '../audit/index.js';
-import { ACR } from '../auth/index.js';
 import { tokenOf } from '../auth/index.js';
 import type { App } from '../http/index.js';
+import type { CatalogEntry } from '../http/index.js';
+import type { ListenerSecurity, RouteRegistrar } from '../http/index.js';
 import { requestContext } from '../http/index.js';
 import { CarapaceError } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
 import type { PolicyAuditLog } from './audit-events.js';
 import type { CedarValueJson } from '@cedar-policy/cedar-wasm/nodejs';
-import type { Decision, DecisionPoint } from './decision-point.js';
+import type { Decision, DecisionPoint, Entity } from './decision-point.js';
 import type { EntityLoader, LoadedResource, Principal } from './entities.js';
+import { cedarRequest } from './request.js';
 
 /** How a route finds the object it acts on, from the request path (never from the body). */
 export interface AuthorizeSpec {
@@ -25,6 +27,21 @@ export interface AuthorizeSpec {
   command?: (req: FastifyRequest) => string | null;
   /** Further request facts some policies need (the commands module: the platform operator, a recorded reason). */
   extraContext?: (req: FastifyRequest, load: EntityLoader) => Promise<Record<string, CedarValueJson>>;
+  /**
+   * An object inside the authorized one (a vehicle's command job), loaded once the outer object is allowed
+   * and the request is valid, and authorized on its own with `action`. Its denial answers exactly like a
+   * missing object (404); the handler then receives the inner object.
+   */
+  within?: {
+    action: string;
+    resource: (
+      req: FastifyRequest,
+      outer: LoadedResource,
+      principal: Principal,
+    ) => Promise<{ resource: LoadedResource; context?: Record<string, CedarValueJson> }>;
+  };
+  /** Problem `reason`s for denials decided by named forbid policies (e.g. a token without the command's scope). */
+  denialReasons?: Record<string, string>;
 }
 
 /** What a handler receives: the authorized object, who asked, and the decision that let them. */
@@ -35,10 +52,6 @@ export interface Authorized<T = unknown> {
 }
 
 declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** Object-level authorization of a token-authenticated route (DESIGN rule 1). */
-    authorize?: AuthorizeSpec;
-  }
   interface FastifyRequest {
     authorized: Authorized | null;
   }
@@ -62,20 +75,40 @@ async function principalOf(req: FastifyRequest, db: Kysely<Database>): Promise<P
   return app?.kind === 'partner' ? { kind: 'application', clientId: token.clientId } : null;
 }
 
+/**
+ * The caller's own tenant, for decisions about objects that belong to no tenant (their own account) or
+ * that do not exist: an application's tenant, or the first tenant a person holds a role in.
+ */
+export function homeTenant(entity: Entity | null): string | null {
+  const attrs = (entity?.attrs ?? {}) as Record<string, unknown>;
+  const idOf = (v: unknown): string | null => {
+    const e = (v as { __entity?: { id?: unknown } } | null)?.__entity;
+    return typeof e?.id === 'string' && e.id !== '' ? e.id : null;
+  };
+  if (attrs.tenant) return idOf(attrs.tenant);
+  for (const tenants of Object.values((attrs.roles ?? {}) as Record<string, unknown[]>)) {
+    const first = Array.isArray(tenants) ? tenants.map(idOf).find((t) => t !== null) : undefined;
+    if (first) return first;
+  }
+  return null;
+}
+
 /** The one answer for an object that is missing or not the caller's to see. */
 export function notFound(): CarapaceError {
   return new CarapaceError('ERR_NOT_FOUND', 'no such resource');
 }
 
+/** The registrar of the public API: token routes there declare how their object is loaded and authorized. */
+export type ApiRoutes = RouteRegistrar<AuthorizeSpec>;
+
 /**
- * Makes object-level authorization part of every token route on an app. At startup, a route with a token
- * but no `authorize` spec, with an action the Cedar schema does not declare, or without closed query and
- * response schemas, refuses to register. Per request, before the body is validated (so an unauthorized
- * caller learns nothing from validation errors), it loads the object, asks the decision point, audits the
- * decision with the policy version, and answers a denial as 404 (or 403 when the caller may see the
- * object). The handler runs only on allow, with the loaded object.
+ * The object-authorization step of token routes, with the actions the Cedar schema declares (a route
+ * with another action is refused at startup). Per request, before the body is validated (so an
+ * unauthorized caller learns nothing from validation errors), it loads the object, asks the decision
+ * point, audits the decision with the policy version, and answers a denial as 404 (or 403 when the caller
+ * may see the object). The handler runs only on allow, with the loaded object.
  */
-export function installAuthorization(
+export function objectAuthorization(
   app: App,
   deps: {
     decisions: DecisionPoint;
@@ -84,105 +117,125 @@ export function installAuthorization(
     db: Kysely<Database>;
     actions: Set<string>;
   },
-): void {
+): NonNullable<ListenerSecurity<AuthorizeSpec>['authorize']> {
   app.decorateRequest('authorized', null);
-  app.addHook('onRoute', (route: RouteOptions) => {
-    const config = route.config as
-      { token?: unknown; authorize?: AuthorizeSpec; catalog?: { action: string } } | undefined;
-    if (!config?.token) return;
-    const where = `${String(route.method)} ${route.url}`;
-    if (!config.authorize) throw new Error(`route ${where} takes a token but declares no authorize spec`);
-    if (!config.catalog || !deps.actions.has(config.catalog.action))
-      throw new Error(
-        `route ${where} has action ${config.catalog?.action ?? '(none)'}, which the Cedar schema does not declare`,
-      );
-    const schema = route.schema as { querystring?: unknown; response?: Record<string, unknown> } | undefined;
-    if (!schema?.querystring) throw new Error(`route ${where} must declare a closed querystring schema`);
-    if (!schema.response || !Object.keys(schema.response).some((code) => code.startsWith('2')))
-      throw new Error(`route ${where} must declare its success response schema`);
-  });
-  app.addHook('preValidation', async (req) => {
-    const spec = req.routeOptions.config.authorize;
-    if (!spec) return;
-    const catalog = req.routeOptions.config.catalog;
-    if (!catalog) throw new Error('unreachable: the catalog is enforced at startup');
-    const token = tokenOf(req);
-    const principal = await principalOf(req, deps.db);
-    const fallback: Principal = principal ?? { kind: 'application', clientId: token.clientId };
-    // Load the same way whether or not the principal is known, so a refusal costs the same.
-    const [principalEntity, loaded] = await Promise.all([
-      principal ? deps.load.principal(principal) : Promise.resolve(null),
-      spec.resource(req, deps.load, fallback),
-    ]);
-    const command = spec.command ? spec.command(req) : null;
-    const own = await deps.load.callerContext(fallback, loaded.vehicleId, command);
-    const extra = spec.extraContext ? await spec.extraContext(req, deps.load) : {};
-    const ask = (action: string): Decision => {
-      if (!principalEntity)
-        return {
-          decision: 'deny',
-          reasons: [],
-          errors: ['unknown principal'],
-          policyVersion: deps.decisions.policyVersion,
-        };
-      return deps.decisions.decide({
-        principal: principalEntity.uid,
-        action,
-        resource: loaded.uid,
-        context: {
-          client: token.clientId,
-          scopes: [...token.scopes].sort(),
-          mfa: token.acr === ACR.mfa,
-          ...(command !== null ? { command } : {}),
-          ...own.context,
-          ...extra,
-        },
-        entities: [principalEntity, ...loaded.entities, ...own.entities],
-      });
-    };
-    const decision = ask(catalog.action);
-    const allowed = decision.decision === 'allow' && loaded.object !== null;
-    // A denial always evaluates visibility too, so a missing object and a hidden one take the same path.
-    const visible =
-      !allowed && spec.visibleWith ? ask(spec.visibleWith).decision === 'allow' && loaded.object !== null : false;
-    await deps.audit.append(deps.db, {
+  return {
+    actions: deps.actions,
+    hook: (spec, catalog) => async (req) => authorize(req, spec, catalog, deps),
+    // After validation: a caller who may follow the vehicle's jobs learns nothing about one from a 400.
+    inner: (spec) =>
+      spec.within
+        ? async (req) => {
+            const step = pending.get(req);
+            if (!step) throw notFound();
+            pending.delete(req);
+            await step();
+          }
+        : undefined,
+  };
+}
+
+/** The inner-object step of requests whose outer object was allowed, run once the request is valid. */
+const pending = new WeakMap<FastifyRequest, () => Promise<void>>();
+
+async function authorize(
+  req: FastifyRequest,
+  spec: AuthorizeSpec,
+  catalog: CatalogEntry,
+  deps: { decisions: DecisionPoint; load: EntityLoader; audit: PolicyAuditLog; db: Kysely<Database> },
+): Promise<void> {
+  const token = tokenOf(req);
+  const principal = await principalOf(req, deps.db);
+  const fallback: Principal = principal ?? { kind: 'application', clientId: token.clientId };
+  // Load the same way whether or not the principal is known, so a refusal costs the same.
+  const [principalEntity, loaded] = await Promise.all([
+    principal ? deps.load.principal(principal) : Promise.resolve(null),
+    spec.resource(req, deps.load, fallback),
+  ]);
+  const command = spec.command ? spec.command(req) : null;
+  const own = await deps.load.callerContext(fallback, loaded.vehicleId, command);
+  const extra = spec.extraContext ? await spec.extraContext(req, deps.load) : {};
+  const ask = (action: string): Decision => {
+    if (!principalEntity)
+      return {
+        decision: 'deny',
+        reasons: [],
+        errors: ['unknown principal'],
+        policyVersion: deps.decisions.policyVersion,
+      };
+    return deps.decisions.decide(
+      cedarRequest({ principal: principalEntity, action, resource: loaded, token, caller: own, command, extra }),
+    );
+  };
+  const decision = ask(catalog.action);
+  const allowed = decision.decision === 'allow' && loaded.object !== null;
+  // A denial always evaluates visibility too, so a missing object and a hidden one take the same path.
+  const visible =
+    !allowed && spec.visibleWith ? ask(spec.visibleWith).decision === 'allow' && loaded.object !== null : false;
+  const record = (action: string, resource: LoadedResource, d: Decision, ok: boolean) =>
+    deps.audit.append(deps.db, {
       type: 'authz.decision',
       actor:
         principal?.kind === 'user'
           ? { type: 'user', id: principal.userId }
           : { type: 'application', id: token.clientId },
       applicationId: token.clientId,
-      object: { type: loaded.uid.type, id: untrusted(loaded.uid.id, 64) },
-      action: catalog.action,
-      decision: allowed ? 'allow' : 'deny',
-      reason: allowed
-        ? decision.reasons.join(',')
-        : loaded.object === null
+      tenantId: resource.tenantId ?? loaded.tenantId ?? homeTenant(principalEntity),
+      object: { type: resource.uid.type, id: untrusted(resource.uid.id, 64) },
+      action,
+      decision: ok ? 'allow' : 'deny',
+      reason: ok
+        ? d.reasons.join(',')
+        : resource.object === null
           ? 'not_found'
-          : decision.errors.length > 0
+          : d.errors.length > 0
             ? 'evaluation_error'
             : 'no_permit',
-      policyVersion: decision.policyVersion,
+      policyVersion: d.policyVersion,
       context: requestContext(req),
       details: {
         jti: token.jti,
-        ...(decision.errors.length > 0 ? { errors: decision.errors.slice(0, 3).map((e) => untrusted(e, 200)) } : {}),
+        ...(!ok && d.reasons.length > 0 ? { forbiddenBy: d.reasons.slice(0, 5) } : {}),
+        ...(d.errors.length > 0 ? { errors: d.errors.slice(0, 3).map((e) => untrusted(e, 200)) } : {}),
       },
     });
-    if (!allowed) {
-      if (visible)
-        throw new CarapaceError('ERR_FORBIDDEN', 'you may see this object but not do this to it', {
-          action: catalog.action,
-        });
-      throw notFound();
-    }
-    req.authorized = { object: loaded.object, principal: principal as Principal, decision };
-  });
+  await record(catalog.action, loaded, decision, allowed);
+  if (!allowed) {
+    const reason = decision.reasons.map((id) => spec.denialReasons?.[id]).find((r) => r !== undefined);
+    if (visible)
+      throw new CarapaceError('ERR_FORBIDDEN', 'you may see this object but not do this to it', {
+        action: catalog.action,
+        ...(reason ? { reason } : {}),
+      });
+    throw notFound();
+  }
+  if (spec.within && principalEntity)
+    pending.set(req, async () => {
+      const within = spec.within as NonNullable<AuthorizeSpec['within']>;
+      const inner = await within.resource(req, loaded, principal as Principal);
+      const d = deps.decisions.decide(
+        cedarRequest({
+          principal: principalEntity,
+          action: within.action,
+          resource: inner.resource,
+          token,
+          caller: own,
+          extra: { ...extra, ...inner.context },
+        }),
+      );
+      const ok = d.decision === 'allow' && inner.resource.object !== null;
+      await record(within.action, inner.resource, d, ok);
+      if (!ok) throw notFound();
+      req.authorized = { object: inner.resource.object, principal: principal as Principal, decision: d };
+    });
+  req.authorized = { object: loaded.object, principal: principal as Principal, decision };
 }
 
 /**
  * Decides one action on many objects for the caller of an already authorized request: how list routes
- * filter what they return, through the same policies as single-object routes.
+ * filter what they return, through the same policies and the same request builder as single-object routes.
+ * One batch: the principal once, the caller's own records for all the objects in one query, then one
+ * in-memory decision per object.
  */
 export async function decideEach(
   req: FastifyRequest,
@@ -194,24 +247,15 @@ export async function decideEach(
   const token = tokenOf(req);
   const entity = await deps.load.principal(principal);
   if (!entity) return resources.map(() => false);
-  return Promise.all(
-    resources.map(async (r) => {
-      if (r.object === null) return false;
-      const own = await deps.load.callerContext(principal, r.vehicleId, null);
-      return (
-        deps.decisions.decide({
-          principal: entity.uid,
-          action,
-          resource: r.uid,
-          context: {
-            client: token.clientId,
-            scopes: [...token.scopes].sort(),
-            mfa: token.acr === ACR.mfa,
-            ...own.context,
-          },
-          entities: [entity, ...r.entities, ...own.entities],
-        }).decision === 'allow'
-      );
-    }),
-  );
+  const vehicleIds = [...new Set(resources.flatMap((r) => (r.vehicleId ? [r.vehicleId] : [])))];
+  const callers = await deps.load.callerContexts(principal, vehicleIds);
+  const none = { context: {}, entities: [] };
+  return resources.map((r) => {
+    if (r.object === null) return false;
+    const caller = (r.vehicleId ? callers.get(r.vehicleId) : undefined) ?? none;
+    return (
+      deps.decisions.decide(cedarRequest({ principal: entity, action, resource: r, token, caller })).decision ===
+      'allow'
+    );
+  });
 }

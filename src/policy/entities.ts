@@ -1,10 +1,12 @@
 import type { Kysely } from 'kysely';
 import type { CedarValueJson } from '@cedar-policy/cedar-wasm/nodejs';
 import type { Clock } from '../platform/index.js';
-import type { RelationshipRow } from '../relationships/index.js';
 import type { Database } from '../storage/index.js';
 import { ROLES } from '../identity/index.js';
 import { type Entity, type EntityRef, ref } from './decision-point.js';
+
+/** A relationship record, typed by its table: the policy module reads it without importing relationships. */
+type RelationshipRow = Database['relationships'];
 
 /** Who is asking: a person (through an application) or a partner service acting for itself. */
 export type Principal = { kind: 'user'; userId: string; clientId: string } | { kind: 'application'; clientId: string };
@@ -17,6 +19,17 @@ export interface LoadedResource<T = unknown> {
   object: T | null;
   /** The vehicle the object concerns, if any: where the caller's own delegation or grant is looked up. */
   vehicleId?: string | null;
+  /** The tenant the object belongs to, when it exists: recorded with every decision about it. */
+  tenantId?: string | null;
+}
+
+/** The tenant of a vehicle: its fleet, or else its owner's household. */
+function vehicleTenant(rels: RelationshipRow[]): string | null {
+  return (
+    rels.find((r) => r.kind === 'fleet_vehicle')?.tenant_id ??
+    rels.find((r) => r.kind === 'ownership')?.tenant_id ??
+    null
+  );
 }
 
 const refs = (type: string, ids: Iterable<string>): CedarValueJson[] =>
@@ -149,23 +162,32 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
         entities: [vehicleEntity(id, row ? rels : [])],
         object: row ? { ...row, relationships: rels } : null,
         vehicleId: id,
+        tenantId: row ? vehicleTenant(rels) : null,
       };
     },
 
-    /** Vehicle entities for many ids at once (list filtering): two queries whatever the count. */
-    async vehicles(ids: string[]): Promise<Map<string, Entity>> {
-      if (ids.length === 0) return new Map();
+    /** Many vehicles at once (list filtering): two queries whatever the count, in the order asked. */
+    async vehicles(
+      ids: string[],
+    ): Promise<LoadedResource<{ id: string; vin: string | null; relationships: RelationshipRow[] }>[]> {
+      if (ids.length === 0) return [];
       const at = deps.clock.now().toISOString();
-      const rels = await inForce(at).where('vehicle_id', 'in', ids).execute();
-      return new Map(
-        ids.map((id) => [
-          id,
-          vehicleEntity(
-            id,
-            rels.filter((r) => r.vehicle_id === id),
-          ),
-        ]),
-      );
+      const [rows, rels] = await Promise.all([
+        db.selectFrom('vehicles').select(['id', 'vin']).where('id', 'in', ids).execute(),
+        inForce(at).where('vehicle_id', 'in', ids).execute(),
+      ]);
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      return ids.map((id) => {
+        const row = byId.get(id);
+        const mine = row ? rels.filter((r) => r.vehicle_id === id) : [];
+        return {
+          uid: { type: 'Vehicle', id },
+          entities: [vehicleEntity(id, mine)],
+          object: row ? { ...row, relationships: mine } : null,
+          vehicleId: id,
+          tenantId: row ? vehicleTenant(mine) : null,
+        };
+      });
     },
 
     /** A person's account; support agents with an open case about it can see it. */
@@ -193,6 +215,7 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
         uid: { type: 'Tenant', id },
         entities: [{ uid: { type: 'Tenant', id }, attrs: { kind: row?.kind ?? '' } }],
         object: row ?? null,
+        tenantId: row?.id ?? null,
       };
     },
 
@@ -210,6 +233,7 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
           },
         ],
         object: row ?? null,
+        tenantId: row?.tenant_id ?? null,
       };
     },
 
@@ -228,6 +252,7 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
         uid: { type: 'Platform', id: 'carapace' },
         entities: [{ uid: { type: 'Platform', id: 'carapace' }, attrs: { operator: ref('Tenant', operator) } }],
         object: oem ? { operatorTenantId: operator } : null,
+        tenantId: oem?.id ?? null,
       };
     },
 
@@ -256,6 +281,7 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
         entities: [{ uid: { type, id }, attrs }, vehicleEntity(vehicleId, row ? rels : [])],
         object: row ?? null,
         vehicleId: row?.vehicle_id ?? null,
+        tenantId: row ? vehicleTenant(rels) : null,
       };
     },
 
@@ -276,6 +302,7 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
         entities: [{ uid: { type: 'DelegationInvite', id }, attrs }, vehicleEntity(vehicleId, row ? rels : [])],
         object: row ?? null,
         vehicleId: row?.vehicle_id ?? null,
+        tenantId: row ? vehicleTenant(rels) : null,
       };
     },
 
@@ -301,6 +328,7 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
         entities,
         object: row ? { ...row, status } : null,
         vehicleId: row?.vehicle_id ?? null,
+        tenantId: row?.dealer_tenant_id ?? null,
       };
     },
 
@@ -319,7 +347,66 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
         entities: [{ uid: { type: 'SupportCase', id }, attrs }],
         object: row ?? null,
         vehicleId: row?.vehicle_id ?? null,
+        tenantId: row?.operator_tenant_id ?? null,
       };
+    },
+
+    /**
+     * The caller's own delegation or partner grant for many vehicles at once (list filtering, never a
+     * command): one query whatever the count.
+     */
+    async callerContexts(
+      p: Principal,
+      vehicleIds: string[],
+    ): Promise<Map<string, { context: Record<string, CedarValueJson>; entities: Entity[] }>> {
+      const out = new Map<string, { context: Record<string, CedarValueJson>; entities: Entity[] }>();
+      for (const id of vehicleIds) out.set(id, { context: {}, entities: [] });
+      if (vehicleIds.length === 0) return out;
+      const at = deps.clock.now().toISOString();
+      const rows =
+        p.kind === 'user'
+          ? await inForce(at)
+              .where('vehicle_id', 'in', vehicleIds)
+              .where('kind', '=', 'delegation')
+              .where('user_id', '=', p.userId)
+              .orderBy('granted_at')
+              .execute()
+          : await inForce(at)
+              .where('vehicle_id', 'in', vehicleIds)
+              .where('kind', '=', 'partner_grant')
+              .where('application_id', '=', p.clientId)
+              .orderBy('granted_at')
+              .execute();
+      // The latest record per vehicle, as callerContext picks it.
+      const latest = new Map<string, RelationshipRow>();
+      for (const r of rows) if (r.vehicle_id) latest.set(r.vehicle_id, r);
+      for (const [vehicleId, own] of latest) {
+        const entry = out.get(vehicleId);
+        if (!entry) continue;
+        if (p.kind === 'user') {
+          entry.entities.push({
+            uid: { type: 'Delegation', id: own.id },
+            attrs: {
+              vehicle: ref('Vehicle', vehicleId),
+              driver: ref('User', p.userId),
+              grantedBy: ref('User', own.granted_by.replace(/^user:/, '')),
+              commands: strings(parse(own.attributes).commands),
+            },
+          });
+          entry.context.delegation = ref('Delegation', own.id);
+        } else {
+          entry.entities.push({
+            uid: { type: 'PartnerGrant', id: own.id },
+            attrs: {
+              vehicle: ref('Vehicle', vehicleId),
+              partner: ref('Application', p.clientId),
+              scopes: strings(parse(own.attributes).scopes),
+            },
+          });
+          entry.context.partnerGrant = ref('PartnerGrant', own.id);
+        }
+      }
+      return out;
     },
 
     /**

@@ -10,7 +10,8 @@ export {
 } from './decision-point.js';
 export { createEntityLoader, type EntityLoader, type Principal, type LoadedResource } from './entities.js';
 export {
-  installAuthorization,
+  objectAuthorization,
+  type ApiRoutes,
   authorizedOf,
   decideEach,
   notFound,
@@ -18,4 +19,5 @@ export {
   type Authorized,
 } from './enforcement.js';
 export { apiRoute, load, param, closed, NoQuery, Id, NullableString } from './route-kit.js';
+export { cedarRequest, type TokenFacts } from './request.js';
 export { POLICY_AUDIT_EVENTS, type PolicyAuditEvent, type PolicyAuditLog } from './audit-events.js';

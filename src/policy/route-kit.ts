@@ -2,6 +2,7 @@ import { type TObject, Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import { API_AUDIENCE } from '../auth/index.js';
 import type { CallerType, CatalogEntry } from '../http/index.js';
+import type { Authentication } from '../http/index.js';
 import type { Entity } from './decision-point.js';
 import type { AuthorizeSpec } from './enforcement.js';
 import type { EntityLoader, LoadedResource, Principal } from './entities.js';
@@ -21,7 +22,7 @@ export function param(req: FastifyRequest, name: string): string {
   return typeof value === 'string' ? value : '';
 }
 
-/** The route config of a token-authenticated, object-authorized public API route. */
+/** The declaration of a token-authenticated, object-authorized public API route (spread into the route). */
 export function apiRoute(args: {
   owner: string;
   purpose: string;
@@ -35,7 +36,10 @@ export function apiRoute(args: {
   authorize: AuthorizeSpec;
 }) {
   return {
-    token: { audience: API_AUDIENCE, scopes: args.scopes, ...(args.anyScope ? { anyScope: true } : {}) },
+    auth: {
+      kind: 'token',
+      token: { audience: API_AUDIENCE, scopes: args.scopes, ...(args.anyScope ? { anyScope: true } : {}) },
+    } satisfies Authentication,
     catalog: {
       owner: args.owner,
       purpose: args.purpose,

@@ -1,9 +1,23 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
-import type { App } from '../http/index.js';
 import type { Clock } from '../platform/index.js';
-import { type Principal, apiRoute, authorizedOf, closed, Id, load, NoQuery, NullableString } from '../policy/index.js';
+import {
+  type Principal,
+  apiRoute,
+  authorizedOf,
+  closed,
+  Id,
+  load,
+  NoQuery,
+  NullableString,
+  type ApiRoutes,
+  decideEach,
+  type DecisionPoint,
+  type EntityLoader,
+  type LoadedResource,
+  ref,
+} from '../policy/index.js';
 import type { Database } from '../storage/index.js';
 import type { Actor } from './access.js';
 import { type Cases, MAX_APPROVAL_MINUTES, MAX_SERVICE_CASE_DAYS } from './cases.js';
@@ -54,6 +68,18 @@ const serviceView = (c: ServiceCaseRow, forDealer: boolean) => ({
   requestedAt: c.requested_at,
   closesAt: c.closes_at,
 });
+/** A support case row as the Cedar resource its list is filtered by (the loader's shape, without a query). */
+const supportCaseResource = (c: SupportCaseRow): LoadedResource<SupportCaseRow> => {
+  const uid = { type: 'SupportCase', id: c.id };
+  const attrs: Record<string, ReturnType<typeof ref> | string> = {
+    operator: ref('Tenant', c.operator_tenant_id),
+    assignee: ref('User', c.assignee_id),
+    account: ref('Account', c.account_id),
+    status: c.status,
+  };
+  if (c.vehicle_id) attrs.vehicle = ref('Vehicle', c.vehicle_id);
+  return { uid, entities: [{ uid, attrs }], object: c, vehicleId: null, tenantId: c.operator_tenant_id };
+};
 const supportView = (c: SupportCaseRow) => ({
   id: c.id,
   accountId: c.account_id,
@@ -65,17 +91,20 @@ const supportView = (c: SupportCaseRow) => ({
 });
 
 /** Dealer service cases, support cases with just-in-time approvals, and the support tools (account read, search). */
-export function registerCaseRoutes(app: App, deps: { db: Kysely<Database>; clock: Clock; cases: Cases }): void {
+export function registerCaseRoutes(
+  routes: ApiRoutes,
+  deps: { db: Kysely<Database>; clock: Clock; cases: Cases; decisions: DecisionPoint; load: EntityLoader },
+): void {
   const { db } = deps;
   const now = () => deps.clock.now().toISOString();
   const TenantParams = Type.Object({ tenantId: Id }, closed);
   const effective = (c: ServiceCaseRow): ServiceCaseRow =>
     c.status === 'open' && c.closes_at !== null && c.closes_at <= now() ? { ...c, status: 'closed' } : c;
 
-  app.post(
+  routes.post(
     '/v1/dealers/:tenantId/service-cases',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose: 'A dealer requests a service case on a vehicle by VIN; nothing is granted until the owner consents.',
         action: 'service_case:request',
@@ -101,10 +130,10 @@ export function registerCaseRoutes(app: App, deps: { db: Kysely<Database>; clock
     },
   );
 
-  app.get(
+  routes.get(
     '/v1/dealers/:tenantId/service-cases',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose: "A dealer's service cases.",
         action: 'service_case:list',
@@ -130,10 +159,10 @@ export function registerCaseRoutes(app: App, deps: { db: Kysely<Database>; clock
     },
   );
 
-  app.get(
+  routes.get(
     '/v1/vehicles/:vehicleId/service-cases',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose: "The service cases on the owner's vehicle, including requests waiting for consent.",
         action: 'service_case:list_for_vehicle',
@@ -168,10 +197,10 @@ export function registerCaseRoutes(app: App, deps: { db: Kysely<Database>; clock
     },
   );
 
-  app.post(
+  routes.post(
     '/v1/service-cases/:caseId/consent',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose: "The owner consents to a dealer's case for a number of days.",
         action: 'service_case:consent',
@@ -193,10 +222,10 @@ export function registerCaseRoutes(app: App, deps: { db: Kysely<Database>; clock
       ),
   );
 
-  app.post(
+  routes.post(
     '/v1/service-cases/:caseId/close',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose: "The dealer or the owner closes a service case; the dealer's access ends.",
         action: 'service_case:close',
@@ -219,10 +248,10 @@ export function registerCaseRoutes(app: App, deps: { db: Kysely<Database>; clock
     },
   );
 
-  app.post(
+  routes.post(
     '/v1/support-cases',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose:
           'A security admin opens a support case about an account (and optionally its vehicle) and assigns an agent.',
@@ -253,10 +282,10 @@ export function registerCaseRoutes(app: App, deps: { db: Kysely<Database>; clock
     },
   );
 
-  app.get(
+  routes.get(
     '/v1/support-cases',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose: 'Open support cases: an agent sees the ones assigned to them, a security admin all of them.',
         action: 'support_case:list',
@@ -267,30 +296,40 @@ export function registerCaseRoutes(app: App, deps: { db: Kysely<Database>; clock
     },
     async (req) => {
       const me = actorOf(req).userId;
-      const admin = await db
-        .selectFrom('memberships')
-        .select(['tenant_id'])
-        .where('user_id', '=', me)
-        .where('role', '=', 'security_admin')
-        .where('ended_at', 'is', null)
+      // Candidates: open cases assigned to the caller or run by a tenant they belong to; the policies decide
+      // which of them the caller sees (support.read-case), in one batch.
+      const tenants = (
+        await db
+          .selectFrom('memberships')
+          .select(['tenant_id'])
+          .where('user_id', '=', me)
+          .where('ended_at', 'is', null)
+          .execute()
+      ).map((m) => m.tenant_id);
+      const rows = await db
+        .selectFrom('support_cases')
+        .selectAll()
+        .where('status', '=', 'open')
+        .where((eb) =>
+          eb.or([eb('assignee_id', '=', me), ...(tenants.length ? [eb('operator_tenant_id', 'in', tenants)] : [])]),
+        )
+        .orderBy('opened_at', 'desc')
+        .limit(1000)
         .execute();
-      let q = db.selectFrom('support_cases').selectAll().where('status', '=', 'open');
-      q =
-        admin.length > 0
-          ? q.where(
-              'operator_tenant_id',
-              'in',
-              admin.map((a) => a.tenant_id),
-            )
-          : q.where('assignee_id', '=', me);
-      return { cases: (await q.orderBy('opened_at', 'desc').limit(200).execute()).map(supportView) };
+      const allowed = await decideEach(req, deps, 'support_case:read', rows.map(supportCaseResource));
+      return {
+        cases: rows
+          .filter((_, i) => allowed[i])
+          .slice(0, 200)
+          .map(supportView),
+      };
     },
   );
 
-  app.post(
+  routes.post(
     '/v1/support-cases/:caseId/close',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose: 'The assigned agent or a security admin closes a support case; access and unused approvals end.',
         action: 'support_case:close',
@@ -313,10 +352,10 @@ export function registerCaseRoutes(app: App, deps: { db: Kysely<Database>; clock
     },
   );
 
-  app.post(
+  routes.post(
     '/v1/support-cases/:caseId/approvals',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose:
           "A security admin approves one physical command for the case's agent on the case's vehicle, for minutes.",
@@ -364,10 +403,10 @@ export function registerCaseRoutes(app: App, deps: { db: Kysely<Database>; clock
     },
   );
 
-  app.get(
+  routes.get(
     '/v1/accounts/:accountId',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose: 'An account as a support agent with an open case about it sees it.',
         action: 'account:read',
@@ -404,10 +443,10 @@ export function registerCaseRoutes(app: App, deps: { db: Kysely<Database>; clock
     },
   );
 
-  app.get(
+  routes.get(
     '/v1/support/accounts',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose:
           'Support search: only accounts with an open case assigned to the caller (any open case for a security admin).',

@@ -1,7 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
-import type { App } from '../http/index.js';
 import type { Clock } from '../platform/index.js';
 import {
   type DecisionPoint,
@@ -16,6 +15,7 @@ import {
   load,
   NoQuery,
   param,
+  type ApiRoutes,
 } from '../policy/index.js';
 import type { Database } from '../storage/index.js';
 import type { Actor } from './access.js';
@@ -79,16 +79,16 @@ function groupWith(kind: 'vehicle' | 'member', db: Kysely<Database>, clock: Cloc
 
 /** Fleet groups: list and create per fleet, read one, and assign vehicles and operators to it. */
 export function registerFleetRoutes(
-  app: App,
+  routes: ApiRoutes,
   deps: { db: Kysely<Database>; clock: Clock; decisions: DecisionPoint; load: EntityLoader; fleet: FleetGroups },
 ): void {
   const { db } = deps;
   const TenantParams = Type.Object({ tenantId: Id }, closed);
 
-  app.get(
+  routes.get(
     '/v1/fleets/:tenantId/groups',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose: "A fleet's groups: all of them for its admins, their own for operators.",
         action: 'fleet:list_groups',
@@ -119,10 +119,10 @@ export function registerFleetRoutes(
     },
   );
 
-  app.post(
+  routes.post(
     '/v1/fleets/:tenantId/groups',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose: 'A fleet admin creates a group.',
         action: 'fleet:create_group',
@@ -144,10 +144,10 @@ export function registerFleetRoutes(
     },
   );
 
-  app.get(
+  routes.get(
     '/v1/fleet-groups/:groupId',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose: "A group's vehicles and operators.",
         action: 'fleet:read_group',
@@ -169,10 +169,10 @@ export function registerFleetRoutes(
     visibleWith: 'fleet:read_group',
   });
 
-  app.put(
+  routes.put(
     '/v1/fleet-groups/:groupId/vehicles/:vehicleId',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose: "Put one of the fleet's vehicles in a group.",
         action: 'fleet:assign_vehicle',
@@ -189,10 +189,10 @@ export function registerFleetRoutes(
     },
   );
 
-  app.delete(
+  routes.delete(
     '/v1/fleet-groups/:groupId/vehicles/:vehicleId',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose: 'Take a vehicle out of a group (it stays in the fleet).',
         action: 'fleet:unassign_vehicle',
@@ -209,10 +209,10 @@ export function registerFleetRoutes(
     },
   );
 
-  app.put(
+  routes.put(
     '/v1/fleet-groups/:groupId/members/:userId',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose: "Assign one of the fleet's operators to a group.",
         action: 'fleet:assign_member',
@@ -229,10 +229,10 @@ export function registerFleetRoutes(
     },
   );
 
-  app.delete(
+  routes.delete(
     '/v1/fleet-groups/:groupId/members/:userId',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose: 'Unassign an operator from a group.',
         action: 'fleet:unassign_member',

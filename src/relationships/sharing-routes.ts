@@ -1,9 +1,18 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
-import type { App } from '../http/index.js';
 import type { Clock } from '../platform/index.js';
-import { type Principal, apiRoute, authorizedOf, closed, Id, load, NoQuery, NullableString } from '../policy/index.js';
+import {
+  type Principal,
+  apiRoute,
+  authorizedOf,
+  closed,
+  Id,
+  load,
+  NoQuery,
+  NullableString,
+  type ApiRoutes,
+} from '../policy/index.js';
 import type { Database } from '../storage/index.js';
 import { type Actor, PARTNER_GRANTABLE_SCOPES, type VehicleAccess } from './access.js';
 import type { DelegationInviteRow, RelationshipRow } from './tables.js';
@@ -71,7 +80,7 @@ const grantView = (r: RelationshipRow) => ({
 
 /** Owners sharing a vehicle: driver delegations (invite, accept, list, revoke) and partner consents. */
 export function registerSharingRoutes(
-  app: App,
+  routes: ApiRoutes,
   deps: { db: Kysely<Database>; clock: Clock; access: VehicleAccess },
 ): void {
   const { db } = deps;
@@ -98,10 +107,10 @@ export function registerSharingRoutes(
     }));
   };
 
-  app.post(
+  routes.post(
     '/v1/vehicles/:vehicleId/delegations',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose: 'Invite a driver: a fixed window and an explicit list of commands; returns a single-use code once.',
         action: 'delegation:create',
@@ -134,10 +143,10 @@ export function registerSharingRoutes(
     },
   );
 
-  app.get(
+  routes.get(
     '/v1/vehicles/:vehicleId/delegations',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose: "A vehicle's drivers and pending invites, for its owner.",
         action: 'delegation:list',
@@ -164,10 +173,10 @@ export function registerSharingRoutes(
     },
   );
 
-  app.post(
+  routes.post(
     '/v1/delegations/:delegationId/revoke',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose: "The owner ends a driver's delegation at once.",
         action: 'delegation:revoke',
@@ -189,10 +198,10 @@ export function registerSharingRoutes(
     },
   );
 
-  app.get(
+  routes.get(
     '/v1/delegation-invites',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose: 'Pending delegation invites addressed to the caller.',
         action: 'delegation:list_invites',
@@ -219,10 +228,10 @@ export function registerSharingRoutes(
     },
   );
 
-  app.post(
+  routes.post(
     '/v1/delegation-invites/:inviteId/accept',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose: "The invited driver accepts with the code; the window and commands are the owner's, not the driver's.",
         action: 'delegation:accept',
@@ -256,10 +265,10 @@ export function registerSharingRoutes(
     },
   );
 
-  app.post(
+  routes.post(
     '/v1/delegation-invites/:inviteId/revoke',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose: 'The owner withdraws a delegation invite that has not been accepted.',
         action: 'delegation:revoke_invite',
@@ -281,10 +290,10 @@ export function registerSharingRoutes(
     },
   );
 
-  app.post(
+  routes.post(
     '/v1/vehicles/:vehicleId/partner-grants',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose: 'The owner consents to a partner reading named data about this vehicle until a date.',
         action: 'partner_grant:create',
@@ -312,10 +321,10 @@ export function registerSharingRoutes(
     },
   );
 
-  app.get(
+  routes.get(
     '/v1/vehicles/:vehicleId/partner-grants',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose: 'The partners the owner has consented to for this vehicle.',
         action: 'partner_grant:list',
@@ -343,10 +352,10 @@ export function registerSharingRoutes(
     },
   );
 
-  app.post(
+  routes.post(
     '/v1/partner-grants/:grantId/revoke',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'relationships',
         purpose: "The owner withdraws a partner's consent at once.",
         action: 'partner_grant:revoke',

@@ -1,17 +1,17 @@
 import type { TLSSocket } from 'node:tls';
 import formbody from '@fastify/formbody';
 import { registerAdminRoutes } from '../admin/index.js';
-import { installTokenAuthentication, registerInteractions, registerOAuthRoutes } from '../auth/index.js';
-import { registerAccountRoutes } from '../accounts/index.js';
-import { registerMeRoute } from '../accounts/index.js';
-import { installOperatorAuthentication } from '../admin/index.js';
+import { registerInteractions, registerOAuthRoutes, tokenAuthentication } from '../auth/index.js';
+import { registerAccountRoutes, registerMeRoute } from '../accounts/index.js';
+import { operatorAuthentication } from '../admin/index.js';
 import { ConnectionRegistry } from '../gateway/index.js';
-import { installDeviceAuthentication } from '../gateway/index.js';
+import { deviceAuthentication } from '../gateway/index.js';
 import { registerGatewayRoutes } from '../gateway/index.js';
-import { type App, createListenerApp, type ListenerApp } from '../http/index.js';
+import { type App, authenticateUnmatched, createListenerApp, type ListenerApp } from '../http/index.js';
 import { type ReadinessChecks, registerHealth } from '../http/index.js';
+import { createRegistrar } from '../http/index.js';
 import { registerCrlRoutes } from '../pki/index.js';
-import { installAuthorization } from '../policy/index.js';
+import { type AuthorizeSpec, objectAuthorization } from '../policy/index.js';
 import { registerCaseRoutes, registerFleetRoutes, registerSharingRoutes } from '../relationships/index.js';
 import { registerVehicleRoutes } from '../vehicles/index.js';
 import { registerTelemetryAdminRoutes, registerTelemetryRoutes } from '../telemetry/index.js';
@@ -49,29 +49,38 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
 
   const pub = createListenerApp({ tls: { ...base, requestCert: false }, logger: log.child({ listener: 'public' }) });
   void pub.app.register(formbody);
-  registerHealth(pub.app, ready);
-  registerCrlRoutes(pub.app, { pki });
-  registerOAuthRoutes(pub.app, platform.auth.provider, 'public');
-  registerInteractions(pub.app, {
+  const authz = platform.authorization;
+  const db = platform.storage.db;
+  // Each public route gets its token and object-authorization steps from its own declaration.
+  const api = createRegistrar<AuthorizeSpec>(pub.app, {
+    token: tokenAuthentication(pub.app, {
+      verify: platform.auth.verify,
+      audit,
+      db,
+      baseUrl: () => config.publicBaseUrl.replace(/\/$/, ''),
+    }),
+    authorize: objectAuthorization(pub.app, {
+      decisions: authz.decisions,
+      load: authz.load,
+      audit,
+      db,
+      actions: authz.actions,
+    }),
+  });
+  registerHealth(api, ready);
+  registerCrlRoutes(api, { pki });
+  registerOAuthRoutes(api, platform.auth.provider, 'public');
+  registerInteractions(api, {
     provider: platform.auth.provider,
     directory: platform.directory,
     audit,
     clock: platform.clock,
     throttle: platform.auth.throttle,
   });
-  installTokenAuthentication(pub.app, {
-    verify: platform.auth.verify,
-    audit,
-    db: platform.storage.db,
-    baseUrl: () => config.publicBaseUrl.replace(/\/$/, ''),
-  });
-  const authz = platform.authorization;
-  const db = platform.storage.db;
-  installAuthorization(pub.app, { decisions: authz.decisions, load: authz.load, audit, db, actions: authz.actions });
-  registerMeRoute(pub.app, { directory: platform.directory });
-  registerAccountRoutes(pub.app, { directory: platform.directory, invitations: platform.invitations });
+  registerMeRoute(api, { directory: platform.directory });
+  registerAccountRoutes(api, { directory: platform.directory, invitations: platform.invitations });
   const clock = platform.clock;
-  registerVehicleRoutes(pub.app, {
+  registerVehicleRoutes(api, {
     db,
     clock,
     decisions: authz.decisions,
@@ -79,9 +88,9 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
     access: authz.access,
     claims: authz.claims,
   });
-  registerSharingRoutes(pub.app, { db, clock, access: authz.access });
-  registerFleetRoutes(pub.app, { db, clock, decisions: authz.decisions, load: authz.load, fleet: authz.fleet });
-  registerCaseRoutes(pub.app, { db, clock, cases: authz.cases });
+  registerSharingRoutes(api, { db, clock, access: authz.access });
+  registerFleetRoutes(api, { db, clock, decisions: authz.decisions, load: authz.load, fleet: authz.fleet });
+  registerCaseRoutes(api, { db, clock, cases: authz.cases, decisions: authz.decisions, load: authz.load });
   const cmd = {
     db,
     service: platform.commands.service,
@@ -91,8 +100,8 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
     stepUpMaxAge: config.commands.stepUpMaxAge,
     clock,
   };
-  registerCommandRoutes(pub.app, cmd);
-  registerBulkCommandRoute(pub.app, { ...cmd, bulkMax: config.commands.bulkMaxVehicles });
+  registerCommandRoutes(api, cmd);
+  registerBulkCommandRoute(api, { ...cmd, bulkMax: config.commands.bulkMaxVehicles });
 
   // The gateway trusts the fleet CA (operational certificates) and the manufacturer CA (factory
   // certificates); the root is there only to complete the fleet chain. Which CA issued what is checked per route.
@@ -100,6 +109,9 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
     tls: { ...base, requestCert: true, ca: [root.pem, fleet.pem, manufacturer.pem] },
     logger: log.child({ listener: 'gateway' }),
   });
+  const device = deviceAuthentication(gw.app, { pki, audit });
+  // An unknown path is answered 404 only to an enrolled device; any other peer gets its refusal.
+  authenticateUnmatched(gw.app, device('unmatched'));
   const connections = new ConnectionRegistry();
   gw.app.server.on('secureConnection', (socket: TLSSocket) => connections.track(socket));
   pki.ctx.cache.onChange((change) => {
@@ -107,23 +119,25 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
     if (closed > 0) log.info({ kind: change.kind, closed }, 'closed gateway connections after a credential change');
   });
   forbidRenegotiation(gw.app);
-  installDeviceAuthentication(gw.app, { pki, audit });
-  registerHealth(gw.app, ready);
-  registerGatewayRoutes(gw.app, { pki, claims: platform.authorization.claims });
-  registerOAuthRoutes(gw.app, platform.auth.provider, 'gateway');
-  // Device tokens are certificate-bound, so the DPoP `htu` base is never consulted here; it names the gateway anyway.
-  installTokenAuthentication(gw.app, {
-    verify: platform.auth.verify,
-    audit,
-    db: platform.storage.db,
-    baseUrl: () => `https://localhost:${config.listeners.gateway.port}`,
+  const gateway = createRegistrar(gw.app, {
+    device,
+    // Device tokens are certificate-bound, so the DPoP `htu` base is never consulted here; it names the gateway anyway.
+    token: tokenAuthentication(gw.app, {
+      verify: platform.auth.verify,
+      audit,
+      db,
+      baseUrl: () => `https://localhost:${config.listeners.gateway.port}`,
+    }),
   });
-  registerTelemetryRoutes(gw.app, { telemetry: platform.telemetry, pki, audit, db: platform.storage.db });
-  registerCommandChannel(gw.app, {
+  registerHealth(gateway, ready);
+  registerGatewayRoutes(gateway, { pki, claims: platform.authorization.claims });
+  registerOAuthRoutes(gateway, platform.auth.provider, 'gateway');
+  registerTelemetryRoutes(gateway, { telemetry: platform.telemetry, pki, audit, db });
+  registerCommandChannel(gateway, {
     dispatcher: platform.commands.dispatcher,
     verify: platform.auth.verify,
     audit,
-    db: platform.storage.db,
+    db,
     baseUrl: () => `https://localhost:${config.listeners.gateway.port}`,
   });
 
@@ -131,11 +145,13 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
     tls: { ...base, requestCert: true, ca: [root.pem] },
     logger: log.child({ listener: 'admin' }),
   });
+  const operator = operatorAuthentication(admin.app, { pki, audit });
+  authenticateUnmatched(admin.app, operator);
   forbidRenegotiation(admin.app);
-  installOperatorAuthentication(admin.app, { pki, audit });
-  registerHealth(admin.app, ready);
-  registerAdminRoutes(admin.app, { pki, audit, directory: platform.directory });
-  registerTelemetryAdminRoutes(admin.app, { telemetry: platform.telemetry });
+  const plane = createRegistrar(admin.app, { operator });
+  registerHealth(plane, ready);
+  registerAdminRoutes(plane, { pki, audit, directory: platform.directory });
+  registerTelemetryAdminRoutes(plane, { telemetry: platform.telemetry });
 
   return { public: pub, gateway: { ...gw, connections }, admin };
 }

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { untrusted } from '../audit/index.js';
 import { operatorOf } from '../admin/index.js';
-import type { App } from '../http/index.js';
+import type { RouteRegistrar } from '../http/index.js';
 import type { CatalogEntry } from '../http/index.js';
 import { requestContext } from '../http/index.js';
 import { CarapaceError } from '../platform/index.js';
@@ -61,19 +61,18 @@ const entry = (e: Pick<CatalogEntry, 'purpose' | 'action' | 'safetyImpact'>): Ca
 });
 
 /** The admin plane's telemetry routes: quarantines (list, release) and a vehicle's last known state. */
-export function registerTelemetryAdminRoutes(app: App, deps: { telemetry: Telemetry }): void {
+export function registerTelemetryAdminRoutes(routes: RouteRegistrar, deps: { telemetry: Telemetry }): void {
   const { telemetry } = deps;
 
-  app.get(
+  routes.get(
     '/admin/v1/telemetry/quarantines',
     {
-      config: {
-        catalog: entry({
-          purpose: 'List devices quarantined by telemetry (repeated bad signatures or identity mismatches).',
-          action: 'telemetry:list_quarantines',
-          safetyImpact: 'none',
-        }),
-      },
+      auth: { kind: 'operator' },
+      catalog: entry({
+        purpose: 'List devices quarantined by telemetry (repeated bad signatures or identity mismatches).',
+        action: 'telemetry:list_quarantines',
+        safetyImpact: 'none',
+      }),
       schema: {
         querystring: Type.Object(
           {
@@ -96,16 +95,15 @@ export function registerTelemetryAdminRoutes(app: App, deps: { telemetry: Teleme
     },
   );
 
-  app.post(
+  routes.post(
     '/admin/v1/telemetry/quarantines/:deviceId/release',
     {
-      config: {
-        catalog: entry({
-          purpose: 'Release a quarantined device: its telemetry and commands are accepted again.',
-          action: 'telemetry:release_quarantine',
-          safetyImpact: 'high',
-        }),
-      },
+      auth: { kind: 'operator' },
+      catalog: entry({
+        purpose: 'Release a quarantined device: its telemetry and commands are accepted again.',
+        action: 'telemetry:release_quarantine',
+        safetyImpact: 'high',
+      }),
       schema: {
         params: Type.Object({ deviceId: Type.String({ format: 'uuid' }) }, closed),
         body: Type.Object({ reason: Type.String({ minLength: 1, maxLength: 500 }) }, closed),
@@ -123,16 +121,15 @@ export function registerTelemetryAdminRoutes(app: App, deps: { telemetry: Teleme
     },
   );
 
-  app.get(
+  routes.get(
     '/admin/v1/vehicles/:vehicleId/state',
     {
-      config: {
-        catalog: entry({
-          purpose: "Read a vehicle's last known state from accepted telemetry, each field with its message time.",
-          action: 'telemetry:read_vehicle_state',
-          safetyImpact: 'none',
-        }),
-      },
+      auth: { kind: 'operator' },
+      catalog: entry({
+        purpose: "Read a vehicle's last known state from accepted telemetry, each field with its message time.",
+        action: 'telemetry:read_vehicle_state',
+        safetyImpact: 'none',
+      }),
       schema: {
         params: Type.Object({ vehicleId: Type.String({ format: 'uuid' }) }, closed),
         response: { 200: VehicleStateView },

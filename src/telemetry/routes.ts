@@ -5,7 +5,7 @@ import type { Kysely } from 'kysely';
 import type { TelemetryAuditLog } from './audit-events.js';
 import { DEVICE_CLIENT_PREFIX, tokenOf } from '../auth/index.js';
 import { deviceOf } from '../gateway/index.js';
-import type { App } from '../http/index.js';
+import type { RouteRegistrar } from '../http/index.js';
 import type { CatalogEntry } from '../http/index.js';
 import { requestContext } from '../http/index.js';
 import { CarapaceError, isCarapaceError } from '../platform/index.js';
@@ -41,7 +41,7 @@ const entry = (e: Pick<CatalogEntry, 'purpose' | 'action'>): CatalogEntry => ({
  * bound to it; each has its own body limit and shares the telemetry worker budget, apart from the command path.
  */
 export function registerTelemetryRoutes(
-  app: App,
+  routes: RouteRegistrar,
   deps: { telemetry: Telemetry; pki: Pick<Pki, 'announce'>; audit: TelemetryAuditLog; db: Kysely<Database> },
 ): void {
   const { telemetry } = deps;
@@ -51,8 +51,7 @@ export function registerTelemetryRoutes(
    * A batch refused whole (malformed, too large, too many messages, ingestion saturated) is audited too,
    * aggregated so that a flood of refusals cannot become a flood of audit writes.
    */
-  app.addHook('onError', async (req: FastifyRequest, _reply: FastifyReply, error: FastifyError | CarapaceError) => {
-    if (req.routeOptions.config.catalog?.owner !== 'telemetry') return;
+  const onError = async (req: FastifyRequest, _reply: FastifyReply, error: FastifyError | CarapaceError) => {
     // The same codes the problem+json answer carries (see http/problem.ts).
     const code =
       error instanceof CarapaceError
@@ -94,9 +93,9 @@ export function registerTelemetryRoutes(
         },
       })
       .catch((err: unknown) => req.log.error({ err }, 'could not audit a refused telemetry batch'));
-  });
+  };
   // Kept as raw bytes here; only the telemetry routes accept CBOR, and they decode it themselves.
-  app.addContentTypeParser(
+  routes.parsers.addContentTypeParser(
     CBOR,
     { parseAs: 'buffer', bodyLimit: telemetry.settings.maxBatchBytes },
     (req, body, done) => {
@@ -165,24 +164,22 @@ export function registerTelemetryRoutes(
 
   const options = (backfill: boolean) => ({
     bodyLimit: telemetry.settings.maxBatchBytes,
-    config: {
-      device: 'operational' as const,
-      token: { audience: 'urn:carapace:telemetry', scopes: ['telemetry:write'] },
-      catalog: entry(
-        backfill
-          ? {
-              purpose: 'Ingest a batch of signed telemetry recorded while offline (flagged, wider age window).',
-              action: 'telemetry:backfill',
-            }
-          : {
-              purpose: 'Ingest a batch of signed telemetry messages; answers one verdict per message.',
-              action: 'telemetry:ingest',
-            },
-      ),
-    },
+    onError,
+    auth: { kind: 'device' as const, token: { audience: 'urn:carapace:telemetry', scopes: ['telemetry:write'] } },
+    catalog: entry(
+      backfill
+        ? {
+            purpose: 'Ingest a batch of signed telemetry recorded while offline (flagged, wider age window).',
+            action: 'telemetry:backfill',
+          }
+        : {
+            purpose: 'Ingest a batch of signed telemetry messages; answers one verdict per message.',
+            action: 'telemetry:ingest',
+          },
+    ),
     schema: { body: BatchBody, response: { 200: Receipt } },
   });
 
-  app.post('/v1/telemetry', options(false), route(false));
-  app.post('/v1/telemetry/backfill', options(true), route(true));
+  routes.post('/v1/telemetry', options(false), route(false));
+  routes.post('/v1/telemetry/backfill', options(true), route(true));
 }

@@ -1,6 +1,5 @@
 import { type TSchema, Type } from '@sinclair/typebox';
 import { readVehicleState } from '../telemetry/index.js';
-import type { App } from '../http/index.js';
 import {
   type DecisionPoint,
   type EntityLoader,
@@ -13,11 +12,12 @@ import {
   load,
   NoQuery,
   NullableString,
+  type ApiRoutes,
 } from '../policy/index.js';
 import type { Claims, RelationshipRow, VehicleAccess } from '../relationships/index.js';
 import type { Database } from '../storage/index.js';
 import type { Kysely } from 'kysely';
-import type { Clock } from '../platform/index.js';
+import { CarapaceError, type Clock } from '../platform/index.js';
 
 const Params = Type.Object({ vehicleId: Id }, closed);
 const ACCESS = ['owner', 'driver', 'fleet', 'dealer', 'support', 'partner'] as const;
@@ -65,9 +65,28 @@ function accessOf(p: Principal, rels: RelationshipRow[], tenants: Set<string>): 
   return ACCESS.filter((a) => out.has(a));
 }
 
+/** The largest page of a list. */
+const MAX_PAGE = 100;
+/** `limit` and an opaque `cursor` (from `next` of the previous page); nothing else. */
+const Page = Type.Object(
+  {
+    limit: Type.Optional(Type.String({ pattern: '^(?:[1-9][0-9]?|100)$' })),
+    cursor: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,200}$' })),
+  },
+  closed,
+);
+/** The cursor after a vehicle id: opaque to clients, and never trusted beyond a lower bound on ids. */
+const cursorOf = (id: string) => Buffer.from(`v1:${id}`).toString('base64url');
+function cursorAfter(cursor: string): string {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!text.startsWith('v1:'))
+    throw new CarapaceError('ERR_VALIDATION', 'the cursor is not one this API gave out', { field: 'query.cursor' });
+  return text.slice(3);
+}
+
 /** The public vehicle API: list, read, status, location, diagnostics, claim and transfer. */
 export function registerVehicleRoutes(
-  app: App,
+  routes: ApiRoutes,
   deps: {
     db: Kysely<Database>;
     clock: Clock;
@@ -109,10 +128,10 @@ export function registerVehicleRoutes(
     return d ? { status: d.status, enrolledAt: d.enrolled_at } : null;
   };
 
-  app.get(
+  routes.get(
     '/v1/vehicles',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'vehicles',
         purpose: 'The vehicles the caller may see, each with how the caller reaches it.',
         action: 'vehicle:list',
@@ -120,10 +139,24 @@ export function registerVehicleRoutes(
         callers: ['user', 'application'],
         authorize: { resource: load.self },
       }),
-      schema: { querystring: NoQuery, response: { 200: Type.Object({ vehicles: Type.Array(Vehicle) }, closed) } },
+      schema: {
+        querystring: Page,
+        response: {
+          200: Type.Object(
+            {
+              vehicles: Type.Array(Vehicle),
+              // Where the next page starts, when there is one: pass it back as `cursor`.
+              next: Type.Optional(Type.String()),
+            },
+            closed,
+          ),
+        },
+      },
     },
     async (req) => {
       const { principal } = authorizedOf(req);
+      const limit = req.query.limit === undefined ? MAX_PAGE : Math.min(Number(req.query.limit), MAX_PAGE);
+      const after = req.query.cursor === undefined ? '' : cursorAfter(req.query.cursor);
       const at = deps.clock.now().toISOString();
       const tenants = [...(await tenantsOf(principal))];
       // Candidates come from any relationship naming the caller or their tenants; the policies decide each one.
@@ -143,19 +176,31 @@ export function registerVehicleRoutes(
               ]),
         )
         .execute();
-      const ids = [...new Set(rows.map((r) => r.vehicle_id as string))].sort();
-      const loaded = await Promise.all(ids.map((id) => deps.load.vehicle(id)));
-      const allowed = await decideEach(req, deps, 'vehicle:read', loaded);
-      const visible = loaded.filter((_, i) => allowed[i]).map((l) => l.object as VehicleObject);
+      const ids = [...new Set(rows.map((r) => r.vehicle_id as string))].sort().filter((id) => id > after);
+      // Candidates are decided a page at a time in one batch, until the page is full or none are left.
+      const visible: VehicleObject[] = [];
+      let next: string | undefined;
+      for (let i = 0; i < ids.length && next === undefined; i += limit) {
+        const loaded = await deps.load.vehicles(ids.slice(i, i + limit));
+        const allowed = await decideEach(req, deps, 'vehicle:read', loaded);
+        for (const [j, l] of loaded.entries()) {
+          if (!allowed[j]) continue;
+          if (visible.length === limit) {
+            next = cursorOf((visible.at(-1) as VehicleObject).id);
+            break;
+          }
+          visible.push(l.object as VehicleObject);
+        }
+      }
       const mine = new Set(tenants);
-      return { vehicles: visible.map((v) => view(principal, v, mine)) };
+      return { vehicles: visible.map((v) => view(principal, v, mine)), ...(next ? { next } : {}) };
     },
   );
 
-  app.get(
+  routes.get(
     '/v1/vehicles/:vehicleId',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'vehicles',
         purpose: 'One vehicle the caller may see.',
         action: 'vehicle:read',
@@ -171,10 +216,10 @@ export function registerVehicleRoutes(
     },
   );
 
-  app.get(
+  routes.get(
     '/v1/vehicles/:vehicleId/status',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'vehicles',
         purpose: "A vehicle's status: its telematics unit and last reported state.",
         action: 'vehicle:read_status',
@@ -210,10 +255,10 @@ export function registerVehicleRoutes(
     },
   );
 
-  app.get(
+  routes.get(
     '/v1/vehicles/:vehicleId/location',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'vehicles',
         purpose: "A vehicle's last known position: its own action and scope, more sensitive than status.",
         action: 'vehicle:read_location',
@@ -249,10 +294,10 @@ export function registerVehicleRoutes(
     },
   );
 
-  app.get(
+  routes.get(
     '/v1/vehicles/:vehicleId/diagnostics',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'vehicles',
         purpose:
           'Diagnostics of a vehicle: for its owner, its fleet admin, or a dealer with an open, consented service case.',
@@ -286,10 +331,10 @@ export function registerVehicleRoutes(
     },
   );
 
-  app.post(
+  routes.post(
     '/v1/vehicle-claims',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'vehicles',
         purpose: 'Claim an unowned vehicle with the single-use code shown inside it.',
         action: 'vehicle:claim',
@@ -318,10 +363,10 @@ export function registerVehicleRoutes(
     },
   );
 
-  app.post(
+  routes.post(
     '/v1/vehicles/:vehicleId/transfer',
     {
-      config: apiRoute({
+      ...apiRoute({
         owner: 'vehicles',
         purpose:
           "Transfer ownership to another account; ends the old owner's drivers, consents and queued jobs at once.",

@@ -1,0 +1,204 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CarapaceClient } from '../src/client/index.js';
+import { currentTotp } from '../src/identity/index.js';
+import { readScenario } from '../src/server/index.js';
+import { startTestCarapace, type TestCarapace } from '../src/testing/index.js';
+
+const scenario = readScenario('scenarios/demo.yaml');
+const engines = ['sqlite' as const, ...(process.env.DATABASE_URL ? ['postgres' as const] : [])];
+
+// Access rules that used to live in handlers are Cedar policies now: each refusal is the policy's, and
+// leaves a deny event naming the actor, the tenant, the object, the action, the reason and the request.
+describe.each(engines)('access decisions in the policies (%s)', (database) => {
+  let cp: TestCarapace;
+  let carId = '';
+  let household = '';
+  // One sign-in: a one-time code is good once. The token holds lock and climate, not charging.
+  let alice: CarapaceClient;
+
+  // A one-time code is good once, so each person signs in once per run (same scopes each time).
+  const signedIn = new Map<string, Promise<CarapaceClient>>();
+  const login = (key: string, scopes: string[], clientId = 'carapace-owner-app') => {
+    const known = signedIn.get(key) ?? signIn(key, scopes, clientId);
+    signedIn.set(key, known);
+    return known;
+  };
+  const signIn = async (key: string, scopes: string[], clientId: string) => {
+    const u = scenario.users.find((x) => x.key === key)!;
+    const c = await CarapaceClient.create({
+      baseUrl: cp.config.publicBaseUrl,
+      ca: cp.ca,
+      clientId,
+      redirectUri: 'http://127.0.0.1/callback',
+    });
+    await c.login({
+      email: u.email,
+      password: u.password,
+      scopes,
+      ...(u.totp ? { totp: () => currentTotp(u.totp!, new Date()) } : {}),
+    });
+    return c;
+  };
+  const userId = async (key: string) => {
+    const email = scenario.users.find((x) => x.key === key)!.email;
+    const row = await cp.platform.storage.db
+      .selectFrom('users')
+      .select(['id'])
+      .where('email', '=', email)
+      .executeTakeFirstOrThrow();
+    return row.id;
+  };
+  const denyEvent = async (requestId: string, action: string) => {
+    const events = await cp.platform.audit.list({ requestId, type: 'authz.decision', decision: 'deny' });
+    return events.find((e) => e.action === action);
+  };
+
+  beforeAll(async () => {
+    cp = await startTestCarapace({ database, overrides: { seedDemo: true } });
+    const db = cp.platform.storage.db;
+    carId = (
+      await db.selectFrom('vehicles').select(['id']).where('vin', '=', '5YJ3E1EA7KF000001').executeTakeFirstOrThrow()
+    ).id;
+    household = (
+      await db.selectFrom('tenants').select(['id']).where('name', '=', "Alice's household").executeTakeFirstOrThrow()
+    ).id;
+    alice = await login('alice', ['openid', 'vehicle:read_status', 'vehicle:lock', 'vehicle:climate']);
+  }, 120_000);
+  afterAll(async () => cp?.stop());
+
+  it("refuses a command outside the token's per-command scope, by policy, with a deny event", async () => {
+    const r = await alice.api(
+      'POST',
+      `/v1/vehicles/${carId}/commands`,
+      { command: 'charge_start' },
+      {
+        'idempotency-key': 'scope-1',
+      },
+    );
+    expect(r.status).toBe(403);
+    expect(r.json).toMatchObject({ code: 'ERR_FORBIDDEN', reason: 'missing_scope' });
+    const event = await denyEvent(String(r.headers['x-request-id']), 'vehicle:command');
+    expect(event).toMatchObject({
+      actor: { type: 'user', id: await userId('alice') },
+      tenantId: household,
+      object: { type: 'Vehicle', id: carId },
+      reason: 'no_permit',
+      details: expect.objectContaining({ forbiddenBy: ['commands.missing-scope'] }),
+    });
+    const jobs = await cp.platform.storage.db
+      .selectFrom('command_jobs')
+      .select(['id'])
+      .where('vehicle_id', '=', carId)
+      .where('command', '=', 'charge_start')
+      .execute();
+    expect(jobs).toEqual([]);
+  });
+
+  it("hides the owner's job from a driver of the car (404 like a missing job), with a deny event", async () => {
+    // The job exists whether or not the vehicle's state lets it run: a rejection still names it.
+    const made = await alice.api(
+      'POST',
+      `/v1/vehicles/${carId}/commands`,
+      { command: 'climate', params: { on: true } },
+      { 'idempotency-key': 'job-visibility-1' },
+    );
+    const jobId = ((made.json as { id?: string; job?: string }).id ?? (made.json as { job?: string }).job) as string;
+    expect(jobId).toMatch(/^[0-9a-f-]{36}$/);
+    expect((await alice.api('GET', `/v1/vehicles/${carId}/commands/${jobId}`)).status).toBe(200);
+
+    const dana = await login('dana', ['openid', 'vehicle:read_status', 'vehicle:lock']);
+    const r = await dana.api('GET', `/v1/vehicles/${carId}/commands/${jobId}`);
+    const missing = await dana.api('GET', `/v1/vehicles/${carId}/commands/00000000-0000-4000-8000-000000000000`);
+    expect(r.status).toBe(404);
+    expect(missing.status).toBe(404);
+    const strip = (j: unknown) => ({ ...(j as Record<string, unknown>), instance: '' });
+    expect(strip(r.json)).toEqual(strip(missing.json));
+    const event = await denyEvent(String(r.headers['x-request-id']), 'command_job:read');
+    expect(event).toMatchObject({
+      actor: { type: 'user', id: await userId('dana') },
+      tenantId: household,
+      object: { type: 'CommandJob', id: jobId },
+      reason: 'no_permit',
+    });
+    // The driver's own vehicle-level right is intact: the refusal is about this job only.
+    const allowed = await cp.platform.audit.list({
+      requestId: String(r.headers['x-request-id']),
+      type: 'authz.decision',
+      decision: 'allow',
+    });
+    expect(allowed.map((e) => e.action)).toEqual(['vehicle:read_command']);
+  });
+
+  it('refuses a support agent an account outside their cases, with a deny event in their tenant', async () => {
+    const sam = await login('sam', ['openid', 'vehicle:read_status', 'support:read'], 'carapace-support-console');
+    const bob = await userId('bob');
+    const r = await sam.api('GET', `/v1/accounts/${bob}`);
+    expect(r.status).toBe(404);
+    const operator = await cp.platform.storage.db
+      .selectFrom('tenants')
+      .select(['id'])
+      .where('kind', '=', 'oem')
+      .executeTakeFirstOrThrow();
+    expect(await denyEvent(String(r.headers['x-request-id']), 'account:read')).toMatchObject({
+      actor: { type: 'user', id: await userId('sam') },
+      tenantId: operator.id,
+      object: { type: 'Account', id: bob },
+    });
+  });
+
+  it('pages the vehicle list with an opaque cursor, each page decided in one batch', async () => {
+    const fiona = await login('fiona', ['openid', 'fleet:read', 'vehicle:read_status'], 'carapace-fleet-console');
+    const all = (await fiona.api('GET', '/v1/vehicles')).json as { vehicles: Array<{ id: string }>; next?: string };
+    expect(all.vehicles.length).toBeGreaterThanOrEqual(2);
+    expect(all.next).toBeUndefined();
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < all.vehicles.length + 1; page++) {
+      const r = await fiona.api('GET', `/v1/vehicles?limit=1${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(r.status).toBe(200);
+      const body = r.json as { vehicles: Array<{ id: string }>; next?: string };
+      seen.push(...body.vehicles.map((v) => v.id));
+      cursor = body.next;
+      if (!cursor) break;
+    }
+    expect(seen).toEqual(all.vehicles.map((v) => v.id));
+    expect((await fiona.api('GET', '/v1/vehicles?cursor=bm9wZQ')).status).toBe(400);
+    expect((await fiona.api('GET', '/v1/vehicles?limit=0')).status).toBe(400);
+    expect((await fiona.api('GET', '/v1/vehicles?offset=1')).status).toBe(400);
+  });
+
+  it('refuses an invitation to a privileged role from someone without the granting role, with a deny event', async () => {
+    // Alice may invite to her household (a driver, say), but only a security admin makes a security admin.
+    const r = await alice.api('POST', `/v1/tenants/${household}/invitations`, {
+      email: 'mallory@example.com',
+      role: 'security_admin',
+    });
+    expect(r.status).toBe(403);
+    expect(r.json).toMatchObject({ code: 'ERR_FORBIDDEN', reason: 'granting_role_required' });
+    expect(await denyEvent(String(r.headers['x-request-id']), 'identity:invite')).toMatchObject({
+      actor: { type: 'user', id: await userId('alice') },
+      tenantId: household,
+      object: { type: 'Tenant', id: household },
+      details: expect.objectContaining({ forbiddenBy: ['self.invite-needs-granting-role'] }),
+    });
+    const invited = await cp.platform.storage.db
+      .selectFrom('invitations')
+      .select(['id'])
+      .where('tenant_id', '=', household)
+      .where('role', '=', 'security_admin')
+      .execute();
+    expect(invited).toEqual([]);
+  });
+
+  it("lists only the support cases the policies let the caller read: never another agent's", async () => {
+    const sue = await login('sue', ['openid', 'support:read'], 'carapace-support-console');
+    const sam = await login('sam', ['openid', 'vehicle:read_status', 'support:read'], 'carapace-support-console');
+    const cases = (c: CarapaceClient) =>
+      c.api('GET', '/v1/support-cases').then((r) => (r.json as { cases: Array<{ assigneeId: string }> }).cases);
+    const samId = await userId('sam');
+    const mine = await cases(sam);
+    expect(mine.length).toBeGreaterThan(0);
+    expect(mine.every((c) => c.assigneeId === samId)).toBe(true);
+    expect(await cases(sue)).toEqual([]);
+  });
+});
