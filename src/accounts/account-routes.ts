@@ -3,7 +3,7 @@ import { API_AUDIENCE } from '../auth/index.js';
 import { tokenOf } from '../auth/index.js';
 import type { CatalogEntry } from '../http/index.js';
 import { CarapaceError } from '../platform/index.js';
-import { verifyPassword } from '../identity/index.js';
+import { passwordMatches } from '../identity/index.js';
 import type { Directory } from '../identity/index.js';
 import type { Invitations } from '../identity/index.js';
 import { ROLES } from '../identity/index.js';
@@ -59,12 +59,7 @@ export function registerAccountRoutes(
     },
     async (req, reply) => {
       const userId = userOf(req);
-      const user = await deps.directory.db
-        .selectFrom('users')
-        .select(['password_hash'])
-        .where('id', '=', userId)
-        .executeTakeFirstOrThrow();
-      if (!(await verifyPassword(user.password_hash, req.body.currentPassword)))
+      if (!(await passwordMatches(deps.directory.db, userId, req.body.currentPassword)))
         throw new CarapaceError('ERR_FORBIDDEN', 'the current password is not right');
       await deps.directory.changePassword({ type: 'user', id: userId }, userId, req.body.newPassword);
       return reply.code(204).send(null);

@@ -3,7 +3,7 @@ import { API_AUDIENCE } from '../auth/index.js';
 import { tokenOf } from '../auth/index.js';
 import { CarapaceError } from '../platform/index.js';
 import { type ApiRoutes, load, NoQuery } from '../policy/index.js';
-import type { Directory } from '../identity/index.js';
+import { type Directory, findUser } from '../identity/index.js';
 
 const Me = Type.Object(
   {
@@ -51,15 +51,12 @@ export function registerMeRoute(routes: ApiRoutes, deps: { directory: Directory 
     async (req) => {
       const token = tokenOf(req);
       if (!token.sub) throw new CarapaceError('ERR_FORBIDDEN', '/v1/me is for tokens issued to a person');
-      const user = await deps.directory.db
-        .selectFrom('users')
-        .select(['id', 'email', 'display_name'])
-        .where('id', '=', token.sub)
-        .executeTakeFirstOrThrow();
+      const user = await findUser(deps.directory.db, token.sub);
+      if (!user) throw new CarapaceError('ERR_NOT_FOUND', 'no such account');
       return {
         sub: user.id,
         email: user.email,
-        name: user.display_name,
+        name: user.displayName,
         memberships: await deps.directory.activeMemberships(user.id),
         session: {
           clientId: token.clientId,

@@ -4,7 +4,7 @@ import type { App } from '../http/index.js';
 import type { RequestHook } from '../http/index.js';
 import { auditIdentity, type Refusal, refuseRequest } from '../http/index.js';
 import type { AdminAuditLog } from './audit-events.js';
-import { certificateFacts, type Pki } from '../pki/index.js';
+import { certificateFacts, findCertificate, type Pki } from '../pki/index.js';
 
 /** An operator authenticated by an admin-plane certificate. */
 export interface Operator {
@@ -54,11 +54,7 @@ async function classify(socket: TLSSocket, pki: Pki): Promise<Classified> {
   } catch {
     return untrusted('unreadable_certificate');
   }
-  const row = await pki.ctx.db
-    .selectFrom('certificates')
-    .select(['subject', 'thumbprint', 'profile'])
-    .where('serial', '=', facts.serial)
-    .executeTakeFirst();
+  const row = await findCertificate(pki.ctx.db, facts.serial);
   if (!row || row.profile !== 'operator' || row.thumbprint !== facts.thumbprint)
     return untrusted('unknown_certificate');
   return { name: row.subject, serial: facts.serial, notAfter: facts.notAfter.getTime() };

@@ -1,11 +1,11 @@
 import { Type } from '@sinclair/typebox';
 import type { AuditLog } from '../audit/index.js';
-import type { Directory } from '../identity/index.js';
+import { type Directory, findUser } from '../identity/index.js';
 import type { RouteRegistrar } from '../http/index.js';
 import type { CatalogEntry } from '../http/index.js';
 import { requestContext } from '../http/index.js';
 import { CarapaceError } from '../platform/index.js';
-import { getDevice, parseRevocationReason, type Pki, REVOCATION_REASONS } from '../pki/index.js';
+import { certificatesOf, getDevice, parseRevocationReason, type Pki, REVOCATION_REASONS } from '../pki/index.js';
 import { operatorOf } from './operator-auth.js';
 
 const closed = { additionalProperties: false } as const;
@@ -83,12 +83,7 @@ const DeviceView = Type.Object(
 
 async function deviceView(pki: Pki, deviceId: string) {
   const d = await getDevice(pki.ctx.db, deviceId);
-  const certs = await pki.ctx.db
-    .selectFrom('certificates')
-    .selectAll()
-    .where('device_id', '=', deviceId)
-    .orderBy('issued_at', 'desc')
-    .execute();
+  const certs = await certificatesOf(pki.ctx.db, deviceId);
   return {
     id: d.id,
     vehicleId: d.vehicle_id,
@@ -265,11 +260,7 @@ export function registerAdminRoutes(
     },
     async (req, reply) => {
       const operator = operatorOf(req);
-      const exists = await pki.ctx.db
-        .selectFrom('users')
-        .select('id')
-        .where('id', '=', req.params.userId)
-        .executeTakeFirst();
+      const exists = await findUser(pki.ctx.db, req.params.userId);
       if (!exists) throw new CarapaceError('ERR_NOT_FOUND', 'no such user');
       await deps.directory.resetMfa({ type: 'operator', id: operator.name }, req.params.userId, null);
       return reply.code(204).send(null);

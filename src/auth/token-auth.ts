@@ -8,6 +8,7 @@ import { requestContext } from '../http/index.js';
 import { sendProblem } from '../http/index.js';
 import type { AuthAuditLog } from './audit-events.js';
 import { certificateThumbprint } from '../pki/index.js';
+import { findUser } from '../identity/index.js';
 import type { Database } from '../storage/index.js';
 import { TokenRefusal, type TokenVerifier, type VerifiedToken } from './verifier.js';
 
@@ -54,12 +55,8 @@ export function tokenAuthentication(
         required.audience,
       );
       if (token.sub) {
-        const user = await deps.db
-          .selectFrom('users')
-          .select(['credential_epoch', 'status'])
-          .where('id', '=', token.sub)
-          .executeTakeFirst();
-        if (!user || user.status !== 'active' || user.credential_epoch !== token.credentialEpoch)
+        const user = await findUser(deps.db, token.sub);
+        if (!user || user.status !== 'active' || user.credentialEpoch !== token.credentialEpoch)
           throw new TokenRefusal('credentials_changed', token.jti);
       }
       const missing = required.scopes.filter((s) => !token.scopes.has(s));

@@ -19,6 +19,7 @@ import {
   type ApiRoutes,
 } from '../policy/index.js';
 import type { Database } from '../storage/index.js';
+import { groupVehicleIds } from '../relationships/index.js';
 import { COMMAND_NAMES, type CommandType, commandType } from './catalog.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { CommandJob } from './job-store.js';
@@ -191,22 +192,7 @@ async function queueBatch(
     );
   let ids = body.vehicleIds ?? [];
   if (body.groupId) {
-    const group = await deps.db
-      .selectFrom('fleet_groups')
-      .select(['id'])
-      .where('id', '=', body.groupId)
-      .where('tenant_id', '=', tenant.id)
-      .executeTakeFirst();
-    const rows = group
-      ? await deps.db
-          .selectFrom('relationships')
-          .select(['vehicle_id'])
-          .where('group_id', '=', group.id)
-          .where('kind', '=', 'fleet_vehicle')
-          .where('ended_at', 'is', null)
-          .execute()
-      : [];
-    ids = [...new Set(rows.map((r) => r.vehicle_id).filter((v): v is string => v !== null))];
+    ids = await groupVehicleIds(deps.db, { groupId: body.groupId, tenantId: tenant.id });
     if (ids.length === 0) throw refused();
   }
   if (ids.length > deps.bulkMax)

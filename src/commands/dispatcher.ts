@@ -6,6 +6,8 @@ import type { Clock } from '../platform/index.js';
 import type { Logger } from '../platform/index.js';
 import { cedarRequest, type DecisionPoint, type EntityLoader, ref } from '../policy/index.js';
 import type { Database } from '../storage/index.js';
+import { findLiveApproval } from '../relationships/index.js';
+import { findDevice } from '../pki/index.js';
 import type { CommandAuditLog } from './audit-events.js';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import {
@@ -108,12 +110,7 @@ export function createDispatcher(deps: {
     // A just-in-time approval is consumed by the job it allowed: it still counts for that job until it expires.
     const approvalId = record.relationship.find((r) => r.kind === 'jit_approval')?.id;
     if (approvalId) {
-      const a = await db
-        .selectFrom('jit_approvals')
-        .selectAll()
-        .where('id', '=', approvalId)
-        .where('expires_at', '>', clock.now().toISOString())
-        .executeTakeFirst();
+      const a = await findLiveApproval(db, approvalId, clock.now().toISOString());
       if (a) {
         own.entities.push({
           uid: { type: 'JitApproval', id: a.id },
@@ -154,7 +151,7 @@ export function createDispatcher(deps: {
       for (const j of await expireDue(db, deps, { jobId: job.id })) changed(j);
       return;
     }
-    const device = await db.selectFrom('devices').select(['status']).where('id', '=', conn.deviceId).executeTakeFirst();
+    const device = await findDevice(db, conn.deviceId);
     const refusal =
       job.device_id !== conn.deviceId
         ? 'device_replaced'

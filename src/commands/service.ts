@@ -8,7 +8,9 @@ import { CarapaceError } from '../platform/index.js';
 import { newId } from '../platform/index.js';
 import type { CommandAuditLog } from './audit-events.js';
 import type { Decision } from '../policy/index.js';
-import type { RelationshipRow } from '../relationships/index.js';
+import { consumeApproval, openApproval, type RelationshipRow } from '../relationships/index.js';
+import { tenantsWhereRole } from '../identity/index.js';
+import { currentDeviceOf } from '../pki/index.js';
 import type { Database } from '../storage/index.js';
 import { readVehicleState } from '../telemetry/index.js';
 import { canonicalJson, paramsHash, sha256 } from '../wire/index.js';
@@ -52,15 +54,8 @@ export async function tenantOf(db: Kysely<Database>, rels: RelationshipRow[]): P
   if (fleet) return fleet;
   const owner = rels.find((r) => r.kind === 'ownership')?.user_id;
   if (!owner) return null;
-  const home = await db
-    .selectFrom('memberships')
-    .select(['tenant_id'])
-    .where('user_id', '=', owner)
-    .where('role', '=', 'owner')
-    .where('ended_at', 'is', null)
-    .orderBy('tenant_id')
-    .executeTakeFirst();
-  return home?.tenant_id ?? null;
+  const [home] = await tenantsWhereRole(db, owner, 'owner');
+  return home ?? null;
 }
 
 /** Throws the step-up challenge unless the token shows a multi-factor sign-in recent enough. */
@@ -153,27 +148,17 @@ export function createCommandService(deps: {
     const type = req.command;
     const tenant = await tenantOf(db, req.vehicle.relationships);
     const state = checkVehicleState(type, await readVehicleState(db, req.vehicle.id), now, settings.stateMaxAge);
-    const device = await db
-      .selectFrom('devices')
-      .select(['id', 'status'])
-      .where('vehicle_id', '=', req.vehicle.id)
-      .where('status', 'in', ['active', 'quarantined'])
-      .orderBy('created_at', 'desc')
-      .executeTakeFirst();
+    const device = await currentDeviceOf(db, req.vehicle.id, ['active', 'quarantined']);
     const quarantined = device ? device.status === 'quarantined' || (await deps.isQuarantined(device.id)) : false;
     const scopeVia = req.token.scopes.has(type.scope) ? type.scope : 'fleet:command';
     // A support agent commands only on a just-in-time approval; the job consumes it (once).
     const approval = req.decision.reasons.includes('support.agent-command-with-approval')
-      ? await db
-          .selectFrom('jit_approvals')
-          .select(['id'])
-          .where('agent_id', '=', req.userId)
-          .where('vehicle_id', '=', req.vehicle.id)
-          .where('command', '=', type.name)
-          .where('used_at', 'is', null)
-          .where('expires_at', '>', now.toISOString())
-          .orderBy('approved_at', 'desc')
-          .executeTakeFirst()
+      ? await openApproval(db, {
+          agentId: req.userId,
+          vehicleId: req.vehicle.id,
+          command: type.name,
+          at: now.toISOString(),
+        })
       : undefined;
     const record: DecisionRecord = {
       application: { clientId: req.token.clientId },
@@ -290,13 +275,8 @@ export function createCommandService(deps: {
       if (inFlight.some((j) => COMMAND_CATALOG[j.command as keyof typeof COMMAND_CATALOG]?.conflictGroup === group))
         return (await reject('conflicting_command_in_flight')) as CommandJob;
       if (approval) {
-        const used = await trx
-          .updateTable('jit_approvals')
-          .set({ used_at: now.toISOString() })
-          .where('id', '=', approval.id)
-          .where('used_at', 'is', null)
-          .executeTakeFirst();
-        if (Number(used.numUpdatedRows) !== 1) return (await reject('approval_already_used')) as CommandJob;
+        if (!(await consumeApproval(trx, approval.id, now.toISOString())))
+          return (await reject('approval_already_used')) as CommandJob;
       }
       if (tenant) {
         const open = await trx

@@ -5,7 +5,7 @@ import type { CatalogEntry } from '../http/index.js';
 import { requestContext } from '../http/index.js';
 import { CarapaceError } from '../platform/index.js';
 import type { CertificateBundle, Pki } from '../pki/index.js';
-import { MAX_CSR_BYTES } from '../pki/index.js';
+import { findCertificate, findDevice, MAX_CSR_BYTES } from '../pki/index.js';
 import type { Claims } from '../relationships/index.js';
 import { EnrollmentResultSchema } from '../wire/index.js';
 import { deviceOf } from './device-auth.js';
@@ -151,16 +151,9 @@ export function registerGatewayRoutes(routes: RouteRegistrar, deps: { pki: Pki; 
     async (req) => {
       const device = deviceOf(req, 'operational');
       const { db } = deps.pki.ctx;
-      const row = await db
-        .selectFrom('devices')
-        .select(['id', 'vehicle_id', 'status'])
-        .where('id', '=', device.deviceId)
-        .executeTakeFirstOrThrow();
-      const cert = await db
-        .selectFrom('certificates')
-        .select(['serial', 'thumbprint', 'not_before', 'not_after', 'overlap_until'])
-        .where('serial', '=', device.serial)
-        .executeTakeFirstOrThrow();
+      const [row, cert] = await Promise.all([findDevice(db, device.deviceId), findCertificate(db, device.serial)]);
+      // The gateway authenticated this very device and certificate a moment ago; gone now means deleted under us.
+      if (!row || !cert) throw new CarapaceError('ERR_NOT_FOUND', 'no such device');
       return {
         deviceId: row.id,
         vehicleId: row.vehicle_id,

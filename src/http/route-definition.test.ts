@@ -19,6 +19,7 @@ import {
   schemaActions,
 } from '../policy/index.js';
 import { openStorage } from '../storage/index.js';
+import { createAuthorizationFacts } from '../server/index.js';
 import { createListenerApp } from './app.js';
 import { type CatalogEntry, MissingCatalogEntryError, RawRouteError } from './catalog.js';
 import { createRegistrar, RouteDefinitionError, type RouteRegistrar } from './route-definition.js';
@@ -44,7 +45,7 @@ describe('the route definition refuses unsafe route shapes at startup', async ()
       token: tokenAuthentication(listener.app, { verify, audit, db: storage.db, baseUrl: () => 'https://x' }),
       authorize: objectAuthorization(listener.app, {
         decisions: createDecisionPoint(set),
-        load: createEntityLoader({ db: storage.db, clock: systemClock }),
+        load: createEntityLoader({ facts: createAuthorizationFacts(storage.db), clock: systemClock }),
         audit,
         db: storage.db,
         actions: schemaActions(set),
@@ -161,7 +162,7 @@ describe('the route definition refuses unsafe route shapes at startup', async ()
     const token = tokenAuthentication(listener.app, { verify, audit, db: storage.db, baseUrl: () => 'https://x' });
     const authorize = objectAuthorization(listener.app, {
       decisions: createDecisionPoint(set),
-      load: createEntityLoader({ db: storage.db, clock: systemClock }),
+      load: createEntityLoader({ facts: createAuthorizationFacts(storage.db), clock: systemClock }),
       audit,
       db: storage.db,
       actions: schemaActions(set),

@@ -1,3 +1,4 @@
+import { findApplication } from '../identity/index.js';
 import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import { untrusted } from '../audit/index.js';
@@ -67,11 +68,7 @@ export function authorizedOf<T>(req: FastifyRequest): Authorized<T> {
 async function principalOf(req: FastifyRequest, db: Kysely<Database>): Promise<Principal | null> {
   const token = tokenOf(req);
   if (token.sub) return { kind: 'user', userId: token.sub, clientId: token.clientId };
-  const app = await db
-    .selectFrom('applications')
-    .select(['kind'])
-    .where('client_id', '=', token.clientId)
-    .executeTakeFirst();
+  const app = await findApplication(db, token.clientId);
   return app?.kind === 'partner' ? { kind: 'application', clientId: token.clientId } : null;
 }
 

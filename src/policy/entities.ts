@@ -1,9 +1,9 @@
-import type { Kysely } from 'kysely';
 import type { CedarValueJson } from '@cedar-policy/cedar-wasm/nodejs';
 import type { Clock } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
 import { ROLES } from '../identity/index.js';
 import { type Entity, type EntityRef, ref } from './decision-point.js';
+import type { AuthorizationFacts, RelationshipQuery } from './facts.js';
 
 /** A relationship record, typed by its table: the policy module reads it without importing relationships. */
 type RelationshipRow = Database['relationships'];
@@ -41,15 +41,9 @@ const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is
  * Builds Cedar entities from the directory and the relationship store, fresh for every request, as of the
  * injected clock. Each loader runs the same queries whether or not the object exists.
  */
-export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock }) {
-  const { db } = deps;
-  const inForce = (at: string) =>
-    db
-      .selectFrom('relationships')
-      .selectAll()
-      .where('valid_from', '<=', at)
-      .where((eb) => eb.or([eb('valid_until', 'is', null), eb('valid_until', '>', at)]))
-      .where((eb) => eb.or([eb('ended_at', 'is', null), eb('ended_at', '>', at)]));
+export function createEntityLoader(deps: { facts: AuthorizationFacts; clock: Clock }) {
+  const { facts } = deps;
+  const inForce = (at: string, query: RelationshipQuery) => facts.relationshipsInForce(at, query);
 
   /**
    * The vehicle entity: everyone with a relationship to it now. More than one owner or fleet is a data error and grants
@@ -103,11 +97,7 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
     async principal(p: Principal): Promise<Entity | null> {
       const at = deps.clock.now().toISOString();
       if (p.kind === 'application') {
-        const app = await db
-          .selectFrom('applications')
-          .select(['client_id', 'kind', 'tenant_id'])
-          .where('client_id', '=', p.clientId)
-          .executeTakeFirst();
+        const app = await facts.application(p.clientId);
         return app
           ? {
               uid: { type: 'Application', id: app.client_id },
@@ -116,14 +106,9 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
           : null;
       }
       const [user, memberships, groups] = await Promise.all([
-        db.selectFrom('users').select(['id', 'email', 'status']).where('id', '=', p.userId).executeTakeFirst(),
-        db
-          .selectFrom('memberships')
-          .select(['tenant_id', 'role'])
-          .where('user_id', '=', p.userId)
-          .where('ended_at', 'is', null)
-          .execute(),
-        inForce(at).where('user_id', '=', p.userId).where('kind', '=', 'fleet_group_member').execute(),
+        facts.user(p.userId),
+        facts.memberships(p.userId),
+        inForce(at, { userId: p.userId, kind: 'fleet_group_member' }),
       ]);
       if (!user || user.status !== 'active') return null;
       const roles = Object.fromEntries(
@@ -131,7 +116,7 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
           role,
           refs(
             'Tenant',
-            memberships.filter((m) => m.role === role).map((m) => m.tenant_id),
+            memberships.filter((m) => m.role === role).map((m) => m.tenantId),
           ),
         ]),
       );
@@ -153,10 +138,7 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
       id: string,
     ): Promise<LoadedResource<{ id: string; vin: string | null; relationships: RelationshipRow[] }>> {
       const at = deps.clock.now().toISOString();
-      const [row, rels] = await Promise.all([
-        db.selectFrom('vehicles').select(['id', 'vin']).where('id', '=', id).executeTakeFirst(),
-        inForce(at).where('vehicle_id', '=', id).execute(),
-      ]);
+      const [[row], rels] = await Promise.all([facts.vehicles([id]), inForce(at, { vehicleIds: [id] })]);
       return {
         uid: { type: 'Vehicle', id },
         entities: [vehicleEntity(id, row ? rels : [])],
@@ -172,10 +154,7 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
     ): Promise<LoadedResource<{ id: string; vin: string | null; relationships: RelationshipRow[] }>[]> {
       if (ids.length === 0) return [];
       const at = deps.clock.now().toISOString();
-      const [rows, rels] = await Promise.all([
-        db.selectFrom('vehicles').select(['id', 'vin']).where('id', 'in', ids).execute(),
-        inForce(at).where('vehicle_id', 'in', ids).execute(),
-      ]);
+      const [rows, rels] = await Promise.all([facts.vehicles(ids), inForce(at, { vehicleIds: ids })]);
       const byId = new Map(rows.map((r) => [r.id, r]));
       return ids.map((id) => {
         const row = byId.get(id);
@@ -193,10 +172,11 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
     /** A person's account; support agents with an open case about it can see it. */
     async account(userId: string): Promise<LoadedResource<{ id: string; email: string; display_name: string }>> {
       const at = deps.clock.now().toISOString();
-      const [user, cases] = await Promise.all([
-        db.selectFrom('users').select(['id', 'email', 'display_name']).where('id', '=', userId).executeTakeFirst(),
-        inForce(at).where('account_id', '=', userId).where('kind', '=', 'support_case').execute(),
+      const [found, cases] = await Promise.all([
+        facts.user(userId),
+        inForce(at, { accountId: userId, kind: 'support_case' }),
       ]);
+      const user = found ? { id: found.id, email: found.email, display_name: found.displayName } : undefined;
       const attrs = {
         user: ref('User', userId),
         supportAgents: refs('User', user ? cases.flatMap((c) => (c.user_id ? [c.user_id] : [])) : []),
@@ -210,7 +190,7 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
 
     /** A tenant. */
     async tenant(id: string): Promise<LoadedResource<{ id: string; name: string; kind: string }>> {
-      const row = await db.selectFrom('tenants').select(['id', 'name', 'kind']).where('id', '=', id).executeTakeFirst();
+      const row = await facts.tenant(id);
       return {
         uid: { type: 'Tenant', id },
         entities: [{ uid: { type: 'Tenant', id }, attrs: { kind: row?.kind ?? '' } }],
@@ -221,7 +201,7 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
 
     /** A fleet group, inside its tenant. */
     async group(id: string): Promise<LoadedResource<Database['fleet_groups']>> {
-      const row = await db.selectFrom('fleet_groups').selectAll().where('id', '=', id).executeTakeFirst();
+      const row = await facts.fleetGroup(id);
       const tenant = row?.tenant_id ?? '';
       return {
         uid: { type: 'FleetGroup', id },
@@ -239,14 +219,8 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
 
     /** The deployment, run by its operator (OEM) tenant. */
     async platform(): Promise<LoadedResource<{ operatorTenantId: string }>> {
-      const oem = await db
-        .selectFrom('tenants')
-        .select(['id'])
-        .where('kind', '=', 'oem')
-        .orderBy('created_at')
-        .orderBy('id')
-        .limit(1)
-        .executeTakeFirst();
+      const oemId = await facts.operatorTenantId();
+      const oem = oemId === undefined ? undefined : { id: oemId };
       const operator = oem?.id ?? '';
       return {
         uid: { type: 'Platform', id: 'carapace' },
@@ -259,9 +233,9 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
     /** A relationship that is a delegation or partner grant, with its vehicle; ended ones load as missing. */
     async grant(kind: 'delegation' | 'partner_grant', id: string): Promise<LoadedResource<RelationshipRow>> {
       const at = deps.clock.now().toISOString();
-      const row = await inForce(at).where('id', '=', id).where('kind', '=', kind).executeTakeFirst();
+      const [row] = await inForce(at, { id, kind });
       const vehicleId = row?.vehicle_id ?? '';
-      const rels = await inForce(at).where('vehicle_id', '=', vehicleId).execute();
+      const rels = await inForce(at, { vehicleIds: [vehicleId] });
       const type = kind === 'delegation' ? 'Delegation' : 'PartnerGrant';
       const attrs: Record<string, CedarValueJson> =
         kind === 'delegation'
@@ -288,9 +262,9 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
     /** A delegation invite, with its vehicle. */
     async invite(id: string): Promise<LoadedResource<Database['delegation_invites']>> {
       const at = deps.clock.now().toISOString();
-      const row = await db.selectFrom('delegation_invites').selectAll().where('id', '=', id).executeTakeFirst();
+      const row = await facts.delegationInvite(id);
       const vehicleId = row?.vehicle_id ?? '';
-      const rels = await inForce(at).where('vehicle_id', '=', vehicleId).execute();
+      const rels = await inForce(at, { vehicleIds: [vehicleId] });
       const attrs = {
         vehicle: ref('Vehicle', vehicleId),
         inviteeEmail: row?.invitee_email ?? '',
@@ -309,9 +283,9 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
     /** A dealer service case, with its vehicle. A case whose time box has passed loads as closed. */
     async serviceCase(id: string): Promise<LoadedResource<Database['service_cases']>> {
       const at = deps.clock.now().toISOString();
-      const row = await db.selectFrom('service_cases').selectAll().where('id', '=', id).executeTakeFirst();
+      const row = await facts.serviceCase(id);
       const vehicleId = row?.vehicle_id ?? '';
-      const rels = await inForce(at).where('vehicle_id', '=', vehicleId).execute();
+      const rels = await inForce(at, { vehicleIds: [vehicleId] });
       const status = row
         ? row.status === 'open' && row.closes_at !== null && row.closes_at <= at
           ? 'closed'
@@ -334,7 +308,7 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
 
     /** A support case, with its account and vehicle. */
     async supportCase(id: string): Promise<LoadedResource<Database['support_cases']>> {
-      const row = await db.selectFrom('support_cases').selectAll().where('id', '=', id).executeTakeFirst();
+      const row = await facts.supportCase(id);
       const attrs: Record<string, CedarValueJson> = {
         operator: ref('Tenant', row?.operator_tenant_id ?? ''),
         assignee: ref('User', row?.assignee_id ?? ''),
@@ -365,18 +339,8 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
       const at = deps.clock.now().toISOString();
       const rows =
         p.kind === 'user'
-          ? await inForce(at)
-              .where('vehicle_id', 'in', vehicleIds)
-              .where('kind', '=', 'delegation')
-              .where('user_id', '=', p.userId)
-              .orderBy('granted_at')
-              .execute()
-          : await inForce(at)
-              .where('vehicle_id', 'in', vehicleIds)
-              .where('kind', '=', 'partner_grant')
-              .where('application_id', '=', p.clientId)
-              .orderBy('granted_at')
-              .execute();
+          ? await inForce(at, { vehicleIds, kind: 'delegation', userId: p.userId })
+          : await inForce(at, { vehicleIds, kind: 'partner_grant', applicationId: p.clientId });
       // The latest record per vehicle, as callerContext picks it.
       const latest = new Map<string, RelationshipRow>();
       for (const r of rows) if (r.vehicle_id) latest.set(r.vehicle_id, r);
@@ -424,18 +388,8 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
       const at = deps.clock.now().toISOString();
       const mine =
         p.kind === 'user'
-          ? await inForce(at)
-              .where('vehicle_id', '=', vehicleId)
-              .where('kind', '=', 'delegation')
-              .where('user_id', '=', p.userId)
-              .orderBy('granted_at')
-              .execute()
-          : await inForce(at)
-              .where('vehicle_id', '=', vehicleId)
-              .where('kind', '=', 'partner_grant')
-              .where('application_id', '=', p.clientId)
-              .orderBy('granted_at')
-              .execute();
+          ? await inForce(at, { vehicleIds: [vehicleId], kind: 'delegation', userId: p.userId })
+          : await inForce(at, { vehicleIds: [vehicleId], kind: 'partner_grant', applicationId: p.clientId });
       const own = mine.at(-1);
       if (own && p.kind === 'user') {
         entities.push({
@@ -460,16 +414,7 @@ export function createEntityLoader(deps: { db: Kysely<Database>; clock: Clock })
         context.partnerGrant = ref('PartnerGrant', own.id);
       }
       if (command !== null && p.kind === 'user') {
-        const approval = await db
-          .selectFrom('jit_approvals')
-          .selectAll()
-          .where('agent_id', '=', p.userId)
-          .where('vehicle_id', '=', vehicleId)
-          .where('command', '=', command)
-          .where('used_at', 'is', null)
-          .where('expires_at', '>', at)
-          .orderBy('approved_at', 'desc')
-          .executeTakeFirst();
+        const approval = await facts.openApproval({ agentId: p.userId, vehicleId, command, at });
         if (approval) {
           entities.push({
             uid: { type: 'JitApproval', id: approval.id },

@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../platform/index.js';
+import { findUserByEmail, membershipsOf, tenantsWhereRole } from '../identity/index.js';
 import {
   type Principal,
   apiRoute,
@@ -298,14 +299,7 @@ export function registerCaseRoutes(
       const me = actorOf(req).userId;
       // Candidates: open cases assigned to the caller or run by a tenant they belong to; the policies decide
       // which of them the caller sees (support.read-case), in one batch.
-      const tenants = (
-        await db
-          .selectFrom('memberships')
-          .select(['tenant_id'])
-          .where('user_id', '=', me)
-          .where('ended_at', 'is', null)
-          .execute()
-      ).map((m) => m.tenant_id);
+      const tenants = [...new Set((await membershipsOf(db, me)).map((m) => m.tenantId))];
       const rows = await db
         .selectFrom('support_cases')
         .selectAll()
@@ -462,30 +456,19 @@ export function registerCaseRoutes(
     async (req) => {
       const me = actorOf(req).userId;
       const email = req.query.email.trim().toLowerCase();
-      const admin = await db
-        .selectFrom('memberships')
-        .select(['tenant_id'])
-        .where('user_id', '=', me)
-        .where('role', '=', 'security_admin')
-        .where('ended_at', 'is', null)
-        .execute();
+      const admin = await tenantsWhereRole(db, me, 'security_admin');
+      const account = await findUserByEmail(db, email);
+      if (!account) return { accounts: [] };
       let q = db
         .selectFrom('support_cases')
-        .innerJoin('users', 'users.id', 'support_cases.account_id')
-        .select(['users.id', 'users.display_name', 'users.email'])
-        .where('support_cases.status', '=', 'open')
-        .where('users.email', '=', email);
-      q =
-        admin.length > 0
-          ? q.where(
-              'support_cases.operator_tenant_id',
-              'in',
-              admin.map((a) => a.tenant_id),
-            )
-          : q.where('support_cases.assignee_id', '=', me);
-      const rows = await q.execute();
-      const unique = [...new Map(rows.map((r) => [r.id, r])).values()];
-      return { accounts: unique.map((r) => ({ id: r.id, name: r.display_name, email: r.email })) };
+        .select(['id'])
+        .where('status', '=', 'open')
+        .where('account_id', '=', account.id);
+      q = admin.length > 0 ? q.where('operator_tenant_id', 'in', admin) : q.where('assignee_id', '=', me);
+      const open = await q.limit(1).execute();
+      return {
+        accounts: open.length > 0 ? [{ id: account.id, name: account.displayName, email: account.email }] : [],
+      };
     },
   );
 }

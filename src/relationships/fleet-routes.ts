@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../platform/index.js';
+import { tenantsWhereRole } from '../identity/index.js';
 import {
   type DecisionPoint,
   type EntityLoader,
@@ -65,14 +66,7 @@ function groupWith(kind: 'vehicle' | 'member', db: Kysely<Database>, clock: Cloc
             .where('ended_at', 'is', null)
             .where('valid_from', '<=', at)
             .executeTakeFirst()
-        : await db
-            .selectFrom('memberships')
-            .select(['id'])
-            .where('user_id', '=', otherId)
-            .where('tenant_id', '=', tenant)
-            .where('role', '=', 'fleet_operator')
-            .where('ended_at', 'is', null)
-            .executeTakeFirst();
+        : (await tenantsWhereRole(db, otherId, 'fleet_operator')).includes(tenant);
     return { ...group, object: group.object && belongs ? { group: group.object, otherId } : null };
   };
 }

@@ -32,3 +32,16 @@ export {
   type RelationshipAuditEvent,
   type RelationshipAuditLog,
 } from './audit-events.js';
+export {
+  findDelegationInvite,
+  findFleetGroup,
+  consumeApproval,
+  findLiveApproval,
+  groupVehicleIds,
+  findServiceCase,
+  findSupportCase,
+  openApproval,
+  relationshipsInForce,
+  vehiclesRelatedTo,
+  type RelationshipFilter,
+} from './reads.js';

@@ -2,6 +2,8 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../platform/index.js';
+import { CarapaceError } from '../platform/index.js';
+import { findUser, findUsers } from '../identity/index.js';
 import {
   type Principal,
   apiRoute,
@@ -88,23 +90,35 @@ export function registerSharingRoutes(
   const delegationsOf = async (vehicleId: string) => {
     const rows = await db
       .selectFrom('relationships')
-      .innerJoin('users', 'users.id', 'relationships.user_id')
-      .selectAll('relationships')
-      .select(['users.display_name', 'users.email'])
-      .where('relationships.vehicle_id', '=', vehicleId)
-      .where('relationships.kind', '=', 'delegation')
-      .where('relationships.ended_at', 'is', null)
-      .where((eb) => eb.or([eb('relationships.valid_until', 'is', null), eb('relationships.valid_until', '>', now())]))
-      .orderBy('relationships.granted_at')
+      .selectAll()
+      .where('vehicle_id', '=', vehicleId)
+      .where('kind', '=', 'delegation')
+      .where('user_id', 'is not', null)
+      .where('ended_at', 'is', null)
+      .where((eb) => eb.or([eb('valid_until', 'is', null), eb('valid_until', '>', now())]))
+      .orderBy('granted_at')
       .execute();
-    return rows.map((r) => ({
-      id: r.id,
-      vehicleId,
-      driver: { id: r.user_id as string, name: r.display_name, email: r.email },
-      commands: attrs(r).commands ?? [],
-      validFrom: r.valid_from,
-      validUntil: r.valid_until,
-    }));
+    const drivers = new Map(
+      (
+        await findUsers(
+          db,
+          rows.map((r) => r.user_id as string),
+        )
+      ).map((u) => [u.id, u]),
+    );
+    return rows
+      .flatMap((r) => {
+        const driver = drivers.get(r.user_id as string);
+        return driver ? [{ row: r, driver }] : [];
+      })
+      .map(({ row: r, driver }) => ({
+        id: r.id,
+        vehicleId,
+        driver: { id: driver.id, name: driver.displayName, email: driver.email },
+        commands: attrs(r).commands ?? [],
+        validFrom: r.valid_from,
+        validUntil: r.valid_until,
+      }));
   };
 
   routes.post(
@@ -211,11 +225,8 @@ export function registerSharingRoutes(
       schema: { querystring: NoQuery, response: { 200: Type.Object({ invites: Type.Array(Invite) }, closed) } },
     },
     async (req) => {
-      const me = await db
-        .selectFrom('users')
-        .select(['email'])
-        .where('id', '=', actorOf(req).userId)
-        .executeTakeFirstOrThrow();
+      const me = await findUser(db, actorOf(req).userId);
+      if (!me) throw new CarapaceError('ERR_NOT_FOUND', 'no such account');
       const rows = await db
         .selectFrom('delegation_invites')
         .selectAll()
@@ -249,15 +260,12 @@ export function registerSharingRoutes(
     async (req, reply) => {
       const invite = authorizedOf<DelegationInviteRow>(req).object;
       const rel = await deps.access.accept(actorOf(req), invite, req.body.code);
-      const me = await db
-        .selectFrom('users')
-        .select(['id', 'display_name', 'email'])
-        .where('id', '=', actorOf(req).userId)
-        .executeTakeFirstOrThrow();
+      const me = await findUser(db, actorOf(req).userId);
+      if (!me) throw new CarapaceError('ERR_NOT_FOUND', 'no such account');
       return reply.code(201).send({
         id: rel.id,
         vehicleId: invite.vehicle_id,
-        driver: { id: me.id, name: me.display_name, email: me.email },
+        driver: { id: me.id, name: me.displayName, email: me.email },
         commands: attrs(rel).commands ?? [],
         validFrom: rel.valid_from,
         validUntil: rel.valid_until,

@@ -7,3 +7,4 @@ export type { RunningCarapace } from './serve.js';
 export { resolveServerTls } from './tls-material.js';
 export { allMigrations, migrateDatabase } from './schema.js';
 export { readScenario, seedScenario, ScenarioSchema, type Scenario, type Persona } from './scenario.js';
+export { createAuthorizationFacts } from './authorization-facts.js';

@@ -50,6 +50,7 @@ export interface Authorization {
 }
 import { openStorage, type Storage } from '../storage/index.js';
 import { migrateDatabase } from './schema.js';
+import { createAuthorizationFacts } from './authorization-facts.js';
 import { findOrCreateVehicle, findVehicleByVin, getVehicle } from '../vehicles/index.js';
 import { createTelemetry, type Telemetry } from '../telemetry/index.js';
 import { type Commands, createCommands, createJobsEndWithOwnership, DELEGABLE_COMMANDS } from '../commands/index.js';
@@ -150,7 +151,7 @@ export async function createPlatform(
     const authorization = {
       policySet,
       decisions: createDecisionPoint(policySet),
-      load: createEntityLoader({ db: storage.db, clock }),
+      load: createEntityLoader({ facts: createAuthorizationFacts(storage.db), clock }),
       actions: schemaActions(policySet),
       access: createVehicleAccess({ ...deps, cascades, delegableCommands: DELEGABLE_COMMANDS }),
       cases: createCases({ ...deps, approvableCommands: DELEGABLE_COMMANDS }),

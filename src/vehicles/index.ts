@@ -1,4 +1,4 @@
-export { findOrCreateVehicle, findVehicleByVin, getVehicle, assertVin } from './store.js';
+export { findOrCreateVehicle, findVehicleByVin, findVehicles, getVehicle, assertVin } from './store.js';
 export { vehicleMigrations } from './migrations.js';
 export type { VehicleRow, VehicleTables } from './tables.js';
 export { registerVehicleRoutes } from './routes.js';

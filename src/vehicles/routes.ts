@@ -14,7 +14,9 @@ import {
   NullableString,
   type ApiRoutes,
 } from '../policy/index.js';
-import type { Claims, RelationshipRow, VehicleAccess } from '../relationships/index.js';
+import { type Claims, type RelationshipRow, type VehicleAccess, vehiclesRelatedTo } from '../relationships/index.js';
+import { membershipsOf } from '../identity/index.js';
+import { currentDeviceOf } from '../pki/index.js';
 import type { Database } from '../storage/index.js';
 import type { Kysely } from 'kysely';
 import { CarapaceError, type Clock } from '../platform/index.js';
@@ -98,18 +100,7 @@ export function registerVehicleRoutes(
 ): void {
   const { db } = deps;
   const tenantsOf = async (p: Principal) =>
-    new Set(
-      p.kind === 'user'
-        ? (
-            await db
-              .selectFrom('memberships')
-              .select(['tenant_id'])
-              .where('user_id', '=', p.userId)
-              .where('ended_at', 'is', null)
-              .execute()
-          ).map((m) => m.tenant_id)
-        : [],
-    );
+    new Set(p.kind === 'user' ? (await membershipsOf(db, p.userId)).map((m) => m.tenantId) : []);
   const view = (principal: Principal, v: VehicleObject, tenants: Set<string>) =>
     // A partner gets the vehicle's opaque id and its access, not the VIN (which identifies the owner's car).
     ({
@@ -118,13 +109,7 @@ export function registerVehicleRoutes(
       access: accessOf(principal, v.relationships, tenants),
     });
   const device = async (vehicleId: string) => {
-    const d = await db
-      .selectFrom('devices')
-      .select(['status', 'enrolled_at'])
-      .where('vehicle_id', '=', vehicleId)
-      .where('replaced_by', 'is', null)
-      .orderBy('created_at', 'desc')
-      .executeTakeFirst();
+    const d = await currentDeviceOf(db, vehicleId);
     return d ? { status: d.status, enrolledAt: d.enrolled_at } : null;
   };
 
@@ -160,23 +145,14 @@ export function registerVehicleRoutes(
       const at = deps.clock.now().toISOString();
       const tenants = [...(await tenantsOf(principal))];
       // Candidates come from any relationship naming the caller or their tenants; the policies decide each one.
-      const rows = await db
-        .selectFrom('relationships')
-        .select(['vehicle_id'])
-        .where('vehicle_id', 'is not', null)
-        .where('ended_at', 'is', null)
-        .where('valid_from', '<=', at)
-        .where((eb) => eb.or([eb('valid_until', 'is', null), eb('valid_until', '>', at)]))
-        .where((eb) =>
-          principal.kind === 'application'
-            ? eb('application_id', '=', principal.clientId)
-            : eb.or([
-                eb('user_id', '=', principal.userId),
-                ...(tenants.length ? [eb('tenant_id', 'in', tenants)] : []),
-              ]),
-        )
-        .execute();
-      const ids = [...new Set(rows.map((r) => r.vehicle_id as string))].sort().filter((id) => id > after);
+      const related = await vehiclesRelatedTo(
+        db,
+        at,
+        principal.kind === 'application'
+          ? { applicationId: principal.clientId }
+          : { userId: principal.userId, tenantIds: tenants },
+      );
+      const ids = related.filter((id) => id > after);
       // Candidates are decided a page at a time in one batch, until the page is full or none are left.
       const visible: VehicleObject[] = [];
       let next: string | undefined;

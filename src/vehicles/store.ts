@@ -40,3 +40,13 @@ export async function getVehicle(db: Kysely<Database>, id: string): Promise<Vehi
 export async function findVehicleByVin(db: Kysely<Database>, vin: string): Promise<VehicleRow | undefined> {
   return db.selectFrom('vehicles').selectAll().where('vin', '=', vin).executeTakeFirst();
 }
+
+/** Several vehicles by id, in one query (unknown ids are absent). */
+export async function findVehicles(db: Kysely<Database>, ids: readonly string[]): Promise<VehicleRow[]> {
+  if (ids.length === 0) return [];
+  return db
+    .selectFrom('vehicles')
+    .selectAll()
+    .where('id', 'in', [...ids])
+    .execute();
+}
