@@ -98,7 +98,6 @@ export async function createCommands(deps: {
     allowGenerate: true,
   });
   // The enrollment and rotation bundles carry the keys vehicles pin.
-  deps.pki.ctx.commandKeys = () => keys.published();
   const limits = createClusterLimitCounter(deps.cluster);
   const idempotency = createIdempotency({ db, clock, ttlSeconds: c.idempotencyTtl, cluster: deps.cluster });
   const service = createCommandService({

@@ -4,7 +4,7 @@ import type { RouteRegistrar } from '../http/index.js';
 import type { CatalogEntry } from '../http/index.js';
 import { requestContext } from '../http/index.js';
 import { CarapaceError } from '../platform/index.js';
-import type { CertificateBundle, Pki } from '../pki/index.js';
+import type { CertificateBundle, CommandVerificationKey, Pki } from '../pki/index.js';
 import { findCertificate, findDevice, MAX_CSR_BYTES } from '../pki/index.js';
 import type { Claims } from '../relationships/index.js';
 import { EnrollmentResultSchema } from '../wire/index.js';
@@ -72,8 +72,20 @@ function csrFrom(req: FastifyRequest): { csr: string | Uint8Array; deviceId: str
   );
 }
 
+/** The published command-verification keys (the commands module's key set, passed in at construction). */
+export interface CommandKeySet {
+  published(): Promise<CommandVerificationKey[]>;
+}
+
 /** Answers with JSON, or with a PEM chain (leaf, then fleet CA) when the client asks for one. */
-function sendBundle(req: FastifyRequest, reply: FastifyReply, bundle: CertificateBundle) {
+async function sendBundle(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  issued: CertificateBundle,
+  commandKeys: CommandKeySet,
+) {
+  // The keys vehicles pin to verify command envelopes travel with every certificate they receive.
+  const bundle = { ...issued, commandVerificationKeys: { keys: await commandKeys.published() } };
   reply.code(201);
   if (req.headers.accept?.includes(PEM_CHAIN)) {
     return reply.type(PEM_CHAIN).send(`${bundle.certificate.trim()}\n${bundle.chain[0]?.trim() ?? ''}\n`);
@@ -82,7 +94,10 @@ function sendBundle(req: FastifyRequest, reply: FastifyReply, bundle: Certificat
 }
 
 /** The gateway's device routes: enrollment, rotation and the device's view of itself. */
-export function registerGatewayRoutes(routes: RouteRegistrar, deps: { pki: Pki; claims: Claims }): void {
+export function registerGatewayRoutes(
+  routes: RouteRegistrar,
+  deps: { pki: Pki; claims: Claims; commandKeys: CommandKeySet },
+): void {
   // Closed content types: JSON and PKCS#10 only, so anything else is a clear 415.
   routes.parsers.removeContentTypeParser('text/plain');
   routes.parsers.addContentTypeParser(
@@ -112,7 +127,7 @@ export function registerGatewayRoutes(routes: RouteRegistrar, deps: { pki: Pki; 
         requestedDeviceId: deviceId,
         context: requestContext(req),
       });
-      return sendBundle(req, reply, bundle);
+      return sendBundle(req, reply, bundle, deps.commandKeys);
     },
   );
 
@@ -132,7 +147,7 @@ export function registerGatewayRoutes(routes: RouteRegistrar, deps: { pki: Pki; 
       const device = deviceOf(req, 'operational');
       const { csr } = csrFrom(req);
       const bundle = await deps.pki.rotate({ presented: device, csr, context: requestContext(req) });
-      return sendBundle(req, reply, bundle);
+      return sendBundle(req, reply, bundle, deps.commandKeys);
     },
   );
 

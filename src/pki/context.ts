@@ -8,7 +8,6 @@ import type { RevocationFanout } from './fanout.js';
 import type { CertificateIssuer } from './issuer.js';
 import type { KeyProvider } from './key-provider.js';
 import type { CredentialChange, RevocationCache } from './revocation-cache.js';
-import type { CommandVerificationKey } from '../wire/index.js';
 
 /** Lifetimes and windows of the PKI, in seconds. */
 export interface PkiSettings {
@@ -36,8 +35,6 @@ export interface PkiContext {
   settings: PkiSettings;
   /** The vehicle registry a unit is bound to (the vehicles module's, passed in at construction). */
   vehicles: VehicleRegistry;
-  /** The platform command-verification keys (filled by the commands module; empty until then). */
-  commandKeys: () => Promise<CommandVerificationKey[]>;
 }
 
 /** The vehicles a unit can be bound to: found by id, or by VIN (created when new), in the caller's transaction. */

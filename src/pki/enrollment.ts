@@ -9,8 +9,11 @@ import type { CredentialChange } from './revocation-cache.js';
 import { type VerifiedCsr, verifyCsr } from './csr.js';
 import type { DeviceRow } from './tables.js';
 
-/** What an enrolled or rotated device receives: the wire contract in src/wire/enrollment.ts. */
-export type CertificateBundle = EnrollmentResult;
+/**
+ * The certificate part of what an enrolled or rotated device receives (the wire contract in
+ * src/wire/enrollment.ts); the gateway adds the command-verification keys, which the commands module owns.
+ */
+export type CertificateBundle = Omit<EnrollmentResult, 'commandVerificationKeys'>;
 
 /** The factory certificate presented for enrollment, as the gateway authenticated it. */
 export interface PresentedFactoryCertificate {
@@ -51,7 +54,6 @@ async function bundle(
     chain: [ctx.authorities.fleet.pem, ctx.authorities.root.pem],
     notBefore: issued.facts.notBefore.toISOString(),
     notAfter: issued.facts.notAfter.toISOString(),
-    commandVerificationKeys: { keys: await ctx.commandKeys() },
   };
 }
 

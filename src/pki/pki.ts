@@ -6,13 +6,7 @@ import type { Logger } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
 import type { PkiAuditLog } from './audit-events.js';
 import { ensureAuthorities } from './authorities.js';
-import {
-  announce,
-  type CommandVerificationKey,
-  type PkiContext,
-  type PkiSettings,
-  type VehicleRegistry,
-} from './context.js';
+import { announce, type PkiContext, type PkiSettings, type VehicleRegistry } from './context.js';
 import { enroll, expireOverlap, markFirstUse, rotate } from './enrollment.js';
 import { createClusterFanout } from './fanout.js';
 import { createCertificateIssuer } from './issuer.js';
@@ -44,7 +38,6 @@ export interface PkiOptions {
   cluster: Cluster;
   keys?: KeyProvider;
   vehicles: VehicleRegistry;
-  commandKeys?: () => Promise<CommandVerificationKey[]>;
 }
 
 type Bound<F> = F extends (ctx: PkiContext, ...rest: infer A) => infer R ? (...rest: A) => R : never;
@@ -97,7 +90,6 @@ export async function createPki(options: PkiOptions): Promise<Pki> {
     fanout: createClusterFanout(options.cluster, options.log),
     settings: options.settings,
     vehicles: options.vehicles,
-    commandKeys: options.commandKeys ?? (async () => []),
   };
 
   const crls = new Map<CaRole, { der: ArrayBuffer; staleAt: number }>();

@@ -130,7 +130,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
     }),
   });
   registerHealth(gateway, ready);
-  registerGatewayRoutes(gateway, { pki, claims: platform.authorization.claims });
+  registerGatewayRoutes(gateway, { pki, claims: platform.authorization.claims, commandKeys: platform.commands.keys });
   registerOAuthRoutes(gateway, platform.auth.provider, 'gateway');
   registerTelemetryRoutes(gateway, { telemetry: platform.telemetry, pki, audit, db });
   registerCommandChannel(gateway, {
