@@ -186,10 +186,12 @@ describe.runIf(REDIS_URL)('failure policy: security limits fail closed when Redi
     proxy.cut();
     const started = Date.now();
     const refused = await alice.api('GET', '/v1/vehicles');
-    // A dead Redis answers at once (no offline queue) or within the command timeout, never hangs the request.
-    expect(Date.now() - started).toBeLessThan(3000);
+    // A dead Redis answers at once (no offline queue) or within the 1 s command timeout, never hangs the request
+    // (a bound far above the timeout, so a loaded machine cannot flake it, and far below a hang).
+    expect(Date.now() - started).toBeLessThan(15_000);
     expect(refused.status).toBe(503);
     expect(refused.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
     expect(refused.json).toMatchObject({ code: 'ERR_CLUSTER_UNAVAILABLE', status: 503 });
 
     // Sign-in: the throttle cannot be checked, so the password is not even tried.

@@ -87,12 +87,13 @@ function fromFastifyError(
 export function installProblemHandlers(app: App): void {
   app.setErrorHandler((err: FastifyError | CarapaceError, req: FastifyRequest, reply: FastifyReply) => {
     if (err instanceof CarapaceError) {
+      // A retry hint is safe to show even when the details are masked (a 503 while cluster coordination is down).
+      if (typeof err.context.retryAfter === 'number') reply.header('retry-after', String(err.context.retryAfter));
       if (err.status >= 500) {
         req.log.error({ err }, 'request failed');
         return sendProblem(reply, err.code, 'the server could not complete the request');
       }
       const extra = Object.fromEntries(Object.entries(err.context).filter(([k]) => PUBLIC_CONTEXT_KEYS.has(k)));
-      if (typeof err.context.retryAfter === 'number') reply.header('retry-after', String(err.context.retryAfter));
       return sendProblem(reply, err.code, err.message, extra);
     }
     const mapped = fromFastifyError(err);
