@@ -90,7 +90,8 @@ describe('cluster adapter without Redis', () => {
       () => cluster.publish('ch', 'm'),
     ])
       await expect(call()).rejects.toMatchObject({ code: 'ERR_CLUSTER_UNAVAILABLE', status: 503 });
-    expect(Date.now() - started).toBeLessThan(2000);
+    // Bounded far above the command timeout (no flake under load) and far below a hang.
+    expect(Date.now() - started).toBeLessThan(10_000);
     const local = await cluster.countWindow('k', 3, 60, Date.now(), { exception: 'telemetry-rate' });
     expect(local.count).toBe(3);
     await expect(cluster.publish('ch', 'm', { exception: 'credential-fanout' })).resolves.toBeUndefined();
@@ -110,7 +111,7 @@ describe('cluster adapter without Redis', () => {
       const started = Date.now();
       await expect(cluster.seenOnce('k', 60)).rejects.toMatchObject({ code: 'ERR_CLUSTER_UNAVAILABLE' });
       await expect(cluster.countRecent('k', 60, Date.now())).rejects.toMatchObject({ code: 'ERR_CLUSTER_UNAVAILABLE' });
-      expect(Date.now() - started).toBeLessThan(1500);
+      expect(Date.now() - started).toBeLessThan(10_000);
     } finally {
       for (const s of held) s.destroy();
       await new Promise<void>((resolve) => blackhole.close(() => resolve()));
