@@ -3,7 +3,7 @@ import type { AdapterPayload, JWKS } from 'oidc-provider';
 import type { Database } from '../storage/index.js';
 import { findApplication, findWorkload } from '../identity/index.js';
 import { findDevice, IdentityUri } from '../pki/index.js';
-import { DEVICE_SCOPES } from './scopes.js';
+import { DEVICE_SCOPES } from '../tokens/index.js';
 
 /** Client ids of vehicles are `device:<device id>`; the device proves itself with its operational certificate. */
 export const DEVICE_CLIENT_PREFIX = 'device:';

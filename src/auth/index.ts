@@ -15,14 +15,14 @@ import { OAUTH_PREFIX } from './oauth-routes.js';
 import { createAuthorizationServer } from './provider.js';
 import { ensureSigningKeys, loadSigningKeys } from './signing-keys.js';
 import { createClusterReplayStore } from './replay-store.js';
-import { createTokenVerifier, type TokenVerifier } from './verifier.js';
+import { createTokenVerifier, type TokenVerifier } from '../tokens/index.js';
 
 export { registerOAuthRoutes, OAUTH_PREFIX } from './oauth-routes.js';
 export { registerInteractions } from './interactions.js';
-export { tokenAuthentication, tokenOf } from './token-auth.js';
-export { TokenRefusal, type TokenVerifier, type VerifiedToken } from './verifier.js';
-export { ACR } from './provider.js';
-export { API_AUDIENCE, RESOURCES, USER_SCOPES, DEVICE_SCOPES } from './scopes.js';
+export { tokenAuthentication } from './token-auth.js';
+// The tokens this authorization server issues, as resource servers see them (the tokens module's surface).
+export { ACR, API_AUDIENCE, DEVICE_SCOPES, RESOURCES, TokenRefusal, tokenOf, USER_SCOPES } from '../tokens/index.js';
+export type { TokenVerifier, VerifiedToken } from '../tokens/index.js';
 export { DEVICE_CLIENT_PREFIX } from './clients.js';
 export { rotateSigningKeys } from './signing-keys.js';
 export { sweepExpiredPayloads, revokeAccountTokens } from './adapter.js';

@@ -9,7 +9,7 @@ import { checkTotp, type Directory, verifyPassword } from '../identity/index.js'
 import type { Clock } from '../platform/index.js';
 import type { LoginThrottle } from './login-throttle.js';
 import { consentPage, loginPage } from './pages.js';
-import { ACR } from './provider.js';
+import { ACR } from '../tokens/index.js';
 
 const entry = (purpose: string, action: string): CatalogEntry => ({
   owner: 'auth',

@@ -13,17 +13,17 @@ import type { Database } from '../storage/index.js';
 import { createAdapterFactory } from './adapter.js';
 import { createClientLookup, DEVICE_CLIENT_PREFIX } from './clients.js';
 import {
+  ACR,
   API_AUDIENCE,
   DEVICE_SCOPES,
   OPENID_SCOPES,
   RESOURCES,
   type ResourceIndicator,
   USER_SCOPES,
-} from './scopes.js';
+} from '../tokens/index.js';
 import type { SigningKeySet } from './signing-keys.js';
 
 /** Authentication context class references: what `acr` says about how the user logged in. */
-export const ACR = { password: 'urn:carapace:acr:pwd', mfa: 'urn:carapace:acr:mfa' } as const;
 
 /** What the authorization server is built from. */
 export interface AuthorizationServerDeps {

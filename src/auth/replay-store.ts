@@ -1,11 +1,5 @@
 import type { Cluster } from '../cluster/index.js';
-
-/** Remembers one-time values (DPoP proof ids) for a while, across every process that shares it. */
-export interface ReplayStore {
-  /** True the first time `key` is claimed within `ttlSeconds`; false for a replay. */
-  claim(key: string, ttlSeconds: number): Promise<boolean>;
-  close(): Promise<void>;
-}
+import type { ReplayStore } from '../tokens/index.js';
 
 /** In-process store (tests, and the default of a verifier built without a cluster). */
 export function createMemoryReplayStore(now: () => number = Date.now): ReplayStore {

@@ -1,5 +1,5 @@
 import type { TLSSocket } from 'node:tls';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import type { Kysely } from 'kysely';
 import { untrusted } from '../audit/index.js';
 import type { App } from '../http/index.js';
@@ -10,19 +10,7 @@ import type { AuthAuditLog } from './audit-events.js';
 import { certificateThumbprint } from '../pki/index.js';
 import { findUser } from '../identity/index.js';
 import type { Database } from '../storage/index.js';
-import { TokenRefusal, type TokenVerifier, type VerifiedToken } from './verifier.js';
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    token: VerifiedToken | null;
-  }
-}
-
-/** The verified token of a request on a token-authenticated route. */
-export function tokenOf(req: FastifyRequest): VerifiedToken {
-  if (!req.token) throw new Error(`route ${req.routeOptions.url} reached its handler without a token`);
-  return req.token;
-}
+import { TokenRefusal, type TokenVerifier } from '../tokens/index.js';
 
 function challenge(reply: FastifyReply, refusal: TokenRefusal, scopes: readonly string[]) {
   const scheme = refusal.error === 'invalid_dpop_proof' || refusal.reason.startsWith('dpop') ? 'DPoP' : 'Bearer';

@@ -2,7 +2,7 @@ import { findApplication } from '../identity/index.js';
 import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import { untrusted } from '../audit/index.js';
-import { tokenOf } from '../auth/index.js';
+import { tokenOf } from '../tokens/index.js';
 import type { App } from '../http/index.js';
 import type { CatalogEntry } from '../http/index.js';
 import type { ListenerSecurity, RouteRegistrar } from '../http/index.js';

@@ -1,5 +1,5 @@
 import type { CedarValueJson } from '@cedar-policy/cedar-wasm/nodejs';
-import { ACR } from '../auth/index.js';
+import { ACR } from '../tokens/index.js';
 import type { AuthorizationQuestion, Entity } from './decision-point.js';
 import type { LoadedResource } from './entities.js';
 

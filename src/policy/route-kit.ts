@@ -1,6 +1,6 @@
 import { type TObject, Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
-import { API_AUDIENCE } from '../auth/index.js';
+import { API_AUDIENCE } from '../tokens/index.js';
 import type { CallerType, CatalogEntry } from '../http/index.js';
 import type { Authentication } from '../http/index.js';
 import type { Entity } from './decision-point.js';

@@ -9,7 +9,13 @@ import {
   jwtVerify,
 } from 'jose';
 import type { Clock } from '../platform/index.js';
-import type { ReplayStore } from './replay-store.js';
+
+/** Remembers one-time values (DPoP proof ids) for a while, across every process that shares it. */
+export interface ReplayStore {
+  /** True the first time `key` is claimed within `ttlSeconds`; false for a replay. */
+  claim(key: string, ttlSeconds: number): Promise<boolean>;
+  close(): Promise<void>;
+}
 
 /** Why a token was refused; `error` is the RFC 6750 / RFC 9449 error code for WWW-Authenticate. */
 export class TokenRefusal extends Error {
