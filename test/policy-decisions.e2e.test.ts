@@ -167,6 +167,68 @@ describe.each(engines)('access decisions in the policies (%s)', (database) => {
     expect((await fiona.api('GET', '/v1/vehicles?offset=1')).status).toBe(400);
   });
 
+  it('bounds the candidates one list request decides: a short page still says where to go on, and none is lost', async () => {
+    const oscar = await login('oscar', ['openid', 'fleet:read', 'vehicle:read_status'], 'carapace-fleet-console');
+    const before = (await oscar.api('GET', '/v1/vehicles')).json as { vehicles: Array<{ id: string }> };
+    expect(before.vehicles.length).toBeGreaterThan(0);
+    // 1,100 fleet vehicles outside Oscar's group, with ids that sort before every vehicle he may see.
+    const db = cp.platform.storage.db;
+    const northwind = (
+      await db.selectFrom('tenants').select(['id']).where('name', '=', 'Northwind Logistics').executeTakeFirstOrThrow()
+    ).id;
+    const at = new Date(Date.now() - 60_000).toISOString();
+    for (let batch = 0; batch < 11; batch++) {
+      const ids = Array.from(
+        { length: 100 },
+        (_, i) => `00000000-0000-4000-8000-${String(batch * 100 + i).padStart(12, '0')}`,
+      );
+      await db
+        .insertInto('vehicles')
+        .values(ids.map((id) => ({ id, vin: null, created_at: at })))
+        .execute();
+      await db
+        .insertInto('relationships')
+        .values(
+          ids.map((id) => ({
+            id: `rel-${id}`,
+            kind: 'fleet_vehicle' as const,
+            user_id: null,
+            tenant_id: northwind,
+            application_id: null,
+            vehicle_id: id,
+            group_id: null,
+            account_id: null,
+            attributes: '{}',
+            granted_by: 'system:test',
+            granted_at: at,
+            valid_from: at,
+            valid_until: null,
+            ended_at: null,
+            ended_by: null,
+            end_reason: null,
+          })),
+        )
+        .execute();
+    }
+    const first = (await oscar.api('GET', '/v1/vehicles?limit=100')).json as { vehicles: unknown[]; next?: string };
+    // 500 candidates decided, none his: an empty page that still points on.
+    expect(first.vehicles).toEqual([]);
+    expect(first.next).toBeDefined();
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let requests = 0;
+    do {
+      const r = await oscar.api('GET', `/v1/vehicles?limit=100${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(r.status).toBe(200);
+      const body = r.json as { vehicles: Array<{ id: string }>; next?: string };
+      seen.push(...body.vehicles.map((v) => v.id));
+      cursor = body.next;
+      requests++;
+    } while (cursor && requests < 20);
+    expect(seen).toEqual(before.vehicles.map((v) => v.id));
+    expect(requests).toBeGreaterThanOrEqual(3);
+  });
+
   it('refuses an invitation to a privileged role from someone without the granting role, with a deny event', async () => {
     // Alice may invite to her household (a driver, say), but only a security admin makes a security admin.
     const r = await alice.api('POST', `/v1/tenants/${household}/invitations`, {

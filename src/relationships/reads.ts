@@ -135,18 +135,22 @@ export async function consumeApproval(db: Kysely<Database>, id: string, at: stri
 }
 
 /**
- * The vehicles a party has any relationship with now: a partner application, or a person and the tenants they
- * belong to. Candidates only: whether the party may see each one is the policies' decision.
+ * The vehicles a party has any relationship with now, in id order after `after`, at most `limit`: a partner
+ * application, or a person and the tenants they belong to. Candidates only: whether the party may see each one
+ * is the policies' decision.
  */
 export async function vehiclesRelatedTo(
   db: Kysely<Database>,
   at: string,
   party: { applicationId: string } | { userId: string; tenantIds: readonly string[] },
+  page: { after: string; limit: number },
 ): Promise<string[]> {
   const rows = await db
     .selectFrom('relationships')
     .select(['vehicle_id'])
+    .distinct()
     .where('vehicle_id', 'is not', null)
+    .where('vehicle_id', '>', page.after)
     .where('ended_at', 'is', null)
     .where('valid_from', '<=', at)
     .where((eb) => eb.or([eb('valid_until', 'is', null), eb('valid_until', '>', at)]))
@@ -158,6 +162,8 @@ export async function vehiclesRelatedTo(
             ...(party.tenantIds.length ? [eb('tenant_id', 'in', [...party.tenantIds])] : []),
           ]),
     )
+    .orderBy('vehicle_id')
+    .limit(page.limit)
     .execute();
-  return [...new Set(rows.map((r) => r.vehicle_id as string))].sort();
+  return rows.map((r) => r.vehicle_id as string);
 }

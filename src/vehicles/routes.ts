@@ -69,6 +69,9 @@ function accessOf(p: Principal, rels: RelationshipRow[], tenants: Set<string>): 
 
 /** The largest page of a list. */
 const MAX_PAGE = 100;
+/** Candidates one list request decides at most, and how many per batch. */
+const SCAN_MAX = 500;
+const DECIDE_BATCH = 100;
 /** `limit` and an opaque `cursor` (from `next` of the previous page); nothing else. */
 const Page = Type.Object(
   {
@@ -151,13 +154,15 @@ export function registerVehicleRoutes(
         principal.kind === 'application'
           ? { applicationId: principal.clientId }
           : { userId: principal.userId, tenantIds: tenants },
+        { after, limit: SCAN_MAX + 1 },
       );
-      const ids = related.filter((id) => id > after);
-      // Candidates are decided a page at a time in one batch, until the page is full or none are left.
+      // One request decides at most SCAN_MAX candidates, in batches, so a caller who may see few vehicles of a
+      // large tenant cannot make one request walk the whole fleet; a short page then still has `next`.
+      const ids = related.slice(0, SCAN_MAX);
       const visible: VehicleObject[] = [];
       let next: string | undefined;
-      for (let i = 0; i < ids.length && next === undefined; i += limit) {
-        const loaded = await deps.load.vehicles(ids.slice(i, i + limit));
+      for (let i = 0; i < ids.length && next === undefined; i += DECIDE_BATCH) {
+        const loaded = await deps.load.vehicles(ids.slice(i, i + DECIDE_BATCH));
         const allowed = await decideEach(req, deps, 'vehicle:read', loaded);
         for (const [j, l] of loaded.entries()) {
           if (!allowed[j]) continue;
@@ -168,6 +173,7 @@ export function registerVehicleRoutes(
           visible.push(l.object as VehicleObject);
         }
       }
+      if (next === undefined && related.length > SCAN_MAX) next = cursorOf(ids.at(-1) as string);
       const mine = new Set(tenants);
       return { vehicles: visible.map((v) => view(principal, v, mine)), ...(next ? { next } : {}) };
     },
