@@ -103,6 +103,20 @@ describe('the route definition refuses unsafe route shapes at startup', async ()
     ).toThrow(/lists anonymous callers/);
   });
 
+  it("refuses oauth-protocol outside the authorization server's mount and on a listener without one", () => {
+    const { routes } = publicApi();
+    const decl = { auth: { kind: 'oauth-protocol' as const }, catalog: entry(), schema: { response: Ok } };
+    // This listener has no authorization server at all.
+    expect(() => routes.get('/oauth/token', decl, async () => ({ ok: true }))).toThrow(/without the authorization/);
+    const listener = createListenerApp({ tls: { requestCert: false }, logger: createLogger('silent') });
+    const mounted = createRegistrar<AuthorizeSpec>(listener.app, { oauthProtocol: { prefix: '/oauth' } });
+    expect(() => mounted.get('/v1/vehicles/:id/location', decl, async () => ({ ok: true }))).toThrow(
+      /outside the authorization server's mount/,
+    );
+    expect(() => mounted.get('/oauthx/token', decl, async () => ({ ok: true }))).toThrow(/outside/);
+    expect(() => mounted.get('/oauth/token', decl, async () => ({ ok: true }))).not.toThrow();
+  });
+
   it('refuses a device route on a listener without device authentication', () => {
     const { routes } = publicApi();
     expect(() =>
@@ -131,6 +145,9 @@ describe('the route definition refuses unsafe route shapes at startup', async ()
       ['a nested Type.Unknown', { 200: Type.Object({ x: Type.Unknown() }, { additionalProperties: false }) }],
       ['additionalProperties: true', { 200: Type.Object({}, { additionalProperties: true }) }],
       ['no 2xx', { 404: Type.Object({}, { additionalProperties: false }) }],
+      ['an open default', { 200: Ok[200], default: Type.Object({}, { additionalProperties: true }) }],
+      ['a status range', { '2xx': Type.Object({}, { additionalProperties: false }) }],
+      ['an open error body', { ...Ok, 409: Type.Object({ ok: Type.Boolean() }) }],
       ['a non-JSON body that is not a string', { 200: { content: { 'text/html': { schema: Type.Any() } } } }],
     ];
     for (const [why, response] of bad) {

@@ -66,6 +66,11 @@ export interface ListenerSecurity<Spec> {
   device?: (kind: 'factory' | 'operational') => RequestHook;
   operator?: RequestHook;
   /**
+   * Where the authorization server's own endpoints live on this listener (`/oauth`): the only paths that may
+   * declare `oauth-protocol`, whose callers oidc-provider authenticates itself. Absent: no such route.
+   */
+  oauthProtocol?: { prefix: string };
+  /**
    * Object-level authorization of token routes through the policy engine, with the actions it knows:
    * `hook` before validation, and `inner` (for an object inside the authorized one) after it.
    */
@@ -224,6 +229,14 @@ export function checkDeclaration<Spec>(
     fail('takes a device certificate on a listener without device authentication');
   if (auth.kind === 'operator' && !security.operator)
     fail('takes an operator certificate on a listener without operator authentication');
+  if (auth.kind === 'oauth-protocol') {
+    // Any other route declaring it would answer unauthenticated: only the provider's mount may.
+    const url = where.slice(where.indexOf(' ') + 1);
+    const prefix = security.oauthProtocol?.prefix;
+    if (!prefix) fail('declares oauth-protocol on a listener without the authorization server');
+    else if (!url.startsWith(`${prefix}/`))
+      fail(`declares oauth-protocol outside the authorization server's mount (${prefix})`);
+  }
   if (auth.kind === 'token') {
     if (!decl.authorize) fail('takes a token but declares no authorize spec');
     if (!security.authorize) fail('takes a user or application token on a listener without object authorization');
@@ -241,9 +254,13 @@ export function checkDeclaration<Spec>(
       fail('is a WebSocket route: declare exactly its 101 upgrade (a null body) and no 2xx');
     return;
   }
+  // Fastify serializes a status with no schema of its own through `default` or a range (`2xx`): either could
+  // send what a closed 2xx leaves out, so only exact status codes are allowed, and every one must be closed.
+  const ranged = Object.keys(response).filter((code) => !/^[1-5]\d\d$/.test(code));
+  if (ranged.length > 0) fail(`declares response ${ranged.join(', ')}: declare exact status codes only`);
   const success = Object.entries(response).filter(([code]) => code.startsWith('2'));
   if (success.length === 0) fail('must declare its success (2xx) response schema');
-  for (const [code, schema] of success) {
+  for (const [code, schema] of Object.entries(response)) {
     const problem = responseProblem(schema, `response ${code}`);
     if (problem) fail(`has a response schema that is not closed: ${problem}`);
   }

@@ -1,7 +1,7 @@
 import type { TLSSocket } from 'node:tls';
 import formbody from '@fastify/formbody';
 import { registerAdminRoutes } from '../admin/index.js';
-import { registerInteractions, registerOAuthRoutes, tokenAuthentication } from '../auth/index.js';
+import { OAUTH_PREFIX, registerInteractions, registerOAuthRoutes, tokenAuthentication } from '../auth/index.js';
 import { registerAccountRoutes, registerMeRoute } from '../accounts/index.js';
 import { operatorAuthentication } from '../admin/index.js';
 import { ConnectionRegistry } from '../gateway/index.js';
@@ -53,6 +53,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   const db = platform.storage.db;
   // Each public route gets its token and object-authorization steps from its own declaration.
   const api = createRegistrar<AuthorizeSpec>(pub.app, {
+    oauthProtocol: { prefix: OAUTH_PREFIX },
     token: tokenAuthentication(pub.app, {
       verify: platform.auth.verify,
       audit,
