@@ -173,6 +173,26 @@ describe('the route definition refuses unsafe route shapes at startup', async ()
     ).not.toThrow();
   });
 
+  it('answers 500, never the body, when a handler sends a success status its route does not declare', async () => {
+    const { app, routes } = publicApi();
+    routes.post(
+      '/v1/created-only',
+      {
+        auth: { kind: 'anonymous' },
+        catalog: entry({ callers: ['anonymous'] }),
+        schema: { response: { 201: Type.Object({ id: Type.String() }, { additionalProperties: false }) } },
+      },
+      // Forgets reply.code(201): the implicit 200 has no schema, so Fastify would send every field.
+      async () => ({ id: 'x', passwordHash: 'secret-hash' }),
+    );
+    await app.ready();
+    const res = await app.inject({ method: 'POST', url: '/v1/created-only' });
+    expect(res.statusCode).toBe(500);
+    expect(res.body).not.toContain('secret-hash');
+    expect(res.headers['content-type']).toMatch(/problem\+json/);
+    await app.close();
+  });
+
   it('authenticates a token route from its own declaration, whatever the registration order', async () => {
     // The route is the first thing on the listener: no hook installed later can be what protects it.
     const listener = createListenerApp({ tls: { requestCert: false }, logger: createLogger('silent') });

@@ -306,7 +306,16 @@ export function createRegistrar<Spec>(app: App, security: ListenerSecurity<Spec>
     const where = `${Array.isArray(method) ? method.join(',') : method} ${url}`;
     checkDeclaration(where, decl, security, websocket);
     const hooks = hooksOf(decl, security);
+    const declared = new Set(Object.keys((decl.schema as { response?: ResponseSchemas }).response ?? {}));
+    // A success status the route did not declare would be serialized without its closed schema: refuse it.
+    const onSend = async (_req: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+      const status = reply.statusCode;
+      if (status >= 200 && status < 300 && !declared.has(String(status)))
+        throw new Error(`route ${where} answered ${status}, which it does not declare`);
+      return payload;
+    };
     app.route({
+      onSend,
       method,
       url,
       schema: decl.schema,
