@@ -94,6 +94,19 @@ describe.each(engines)('access decisions in the policies (%s)', (database) => {
     expect(jobs).toEqual([]);
   });
 
+  it('accepts form bodies only on the sign-in pages, never on a JSON API route', async () => {
+    // The sign-in above posted its forms; a command sent as a form is a 415 before any handler runs.
+    const jobs = () =>
+      cp.platform.storage.db.selectFrom('command_jobs').select(['id']).where('vehicle_id', '=', carId).execute();
+    const before = (await jobs()).length;
+    const res = await alice.api('POST', `/v1/vehicles/${carId}/commands`, 'command=lock', {
+      'content-type': 'application/x-www-form-urlencoded',
+      'idempotency-key': 'form-body-1',
+    });
+    expect(res.status).toBe(415);
+    expect((await jobs()).length).toBe(before);
+  });
+
   it("hides the owner's job from a driver of the car (404 like a missing job), with a deny event", async () => {
     // The job exists whether or not the vehicle's state lets it run: a rejection still names it.
     const made = await alice.api(

@@ -1,3 +1,4 @@
+import formbody from '@fastify/formbody';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type Provider from 'oidc-provider';
@@ -50,11 +51,26 @@ function html(reply: FastifyReply, body: string, status = 200) {
     .send(body);
 }
 
-/** The login, one-time-code and consent pages that oidc-provider hands its interactions to. */
-export function registerInteractions<Spec>(
-  routes: RouteRegistrar<Spec>,
-  deps: { provider: Provider; directory: Directory; audit: AuthAuditLog; clock: Clock; throttle: LoginThrottle },
-): void {
+type InteractionDeps = {
+  provider: Provider;
+  directory: Directory;
+  audit: AuthAuditLog;
+  clock: Clock;
+  throttle: LoginThrottle;
+};
+
+/**
+ * The login, one-time-code and consent pages that oidc-provider hands its interactions to, in a scope of their
+ * own: the HTML forms post `application/x-www-form-urlencoded`, which no JSON API route accepts.
+ */
+export function registerInteractions<Spec>(routes: RouteRegistrar<Spec>, deps: InteractionDeps): void {
+  routes.scope(async (scoped, app) => {
+    await app.register(formbody);
+    interactionRoutes(scoped, deps);
+  });
+}
+
+function interactionRoutes<Spec>(routes: RouteRegistrar<Spec>, deps: InteractionDeps): void {
   const { provider } = deps;
   const details = (req: FastifyRequest, reply: FastifyReply) => provider.interactionDetails(req.raw, reply.raw);
   const clientName = async (clientId: unknown) =>

@@ -1,5 +1,4 @@
 import type { TLSSocket } from 'node:tls';
-import formbody from '@fastify/formbody';
 import { registerAdminRoutes } from '../admin/index.js';
 import { OAUTH_PREFIX, registerInteractions, registerOAuthRoutes, tokenAuthentication } from '../auth/index.js';
 import { registerAccountRoutes, registerMeRoute } from '../accounts/index.js';
@@ -48,7 +47,6 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   const ready = readiness(platform);
 
   const pub = createListenerApp({ tls: { ...base, requestCert: false }, logger: log.child({ listener: 'public' }) });
-  void pub.app.register(formbody);
   const authz = platform.authorization;
   const db = platform.storage.db;
   // Each public route gets its token and object-authorization steps from its own declaration.
