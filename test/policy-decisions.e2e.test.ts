@@ -142,6 +142,39 @@ describe.each(engines)('access decisions in the policies (%s)', (database) => {
     expect(allowed.map((e) => e.action)).toEqual(['vehicle:read_command']);
   });
 
+  it("lists a vehicle's jobs through the policies, a page at a time: the owner all, a driver none of the owner's", async () => {
+    for (let i = 0; i < 3; i++)
+      await alice.api(
+        'POST',
+        `/v1/vehicles/${carId}/commands`,
+        { command: 'climate', params: { on: i % 2 === 0 } },
+        { 'idempotency-key': `job-list-${i}` },
+      );
+    const all = (await alice.api('GET', `/v1/vehicles/${carId}/commands`)).json as {
+      jobs: Array<{ id: string }>;
+      next?: string;
+    };
+    expect(all.jobs.length).toBeGreaterThanOrEqual(3);
+    expect(all.next).toBeUndefined();
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page <= all.jobs.length; page++) {
+      const r = await alice.api('GET', `/v1/vehicles/${carId}/commands?limit=1${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(r.status).toBe(200);
+      const body = r.json as { jobs: Array<{ id: string }>; next?: string };
+      seen.push(...body.jobs.map((j) => j.id));
+      cursor = body.next;
+      if (!cursor) break;
+    }
+    expect(seen).toEqual(all.jobs.map((j) => j.id));
+    expect((await alice.api('GET', `/v1/vehicles/${carId}/commands?cursor=bm9wZQ`)).status).toBe(400);
+    // Dana drives the car: whatever she may list, none of the owner's jobs is in it.
+    const dana = await login('dana', ['openid', 'vehicle:read_status', 'vehicle:lock']);
+    const hers = await dana.api('GET', `/v1/vehicles/${carId}/commands`);
+    expect([200, 403, 404]).toContain(hers.status);
+    for (const job of all.jobs) expect(hers.text).not.toContain(job.id);
+  });
+
   it('refuses a support agent an account outside their cases, with a deny event in their tenant', async () => {
     const sam = await login('sam', ['openid', 'vehicle:read_status', 'support:read'], 'carapace-support-console');
     const bob = await userId('bob');

@@ -8,6 +8,7 @@ import {
   apiRoute,
   authorizedOf,
   closed,
+  decideEach,
   type DecisionPoint,
   type EntityLoader,
   type LoadedResource,
@@ -144,28 +145,48 @@ function jobIn(db: Kysely<Database>) {
       .where('id', '=', jobId)
       .where('vehicle_id', '=', vehicle.id)
       .executeTakeFirst();
-    const since = historyStart(vehicle.relationships, principal.kind === 'user' ? principal.userId : '');
-    const uid = { type: 'CommandJob', id: jobId };
-    const resource: LoadedResource<CommandJob> = {
-      uid,
-      entities: [
-        {
-          uid,
-          attrs: {
-            vehicle: ref('Vehicle', vehicle.id),
-            requester: ref('User', job?.requester_id ?? ''),
-            createdAt: job ? Date.parse(job.created_at) : 0,
-          },
-        },
-        ...outer.entities,
-      ],
-      object: job ?? null,
-      vehicleId: vehicle.id,
-      tenantId: outer.tenantId ?? null,
-    };
-    const context: Record<string, number> = since === null ? {} : { relationshipSince: Date.parse(since) };
-    return { resource: resource as LoadedResource, context };
+    return { resource: jobResource(outer, jobId, job) as LoadedResource, context: sinceContext(vehicle, principal) };
   };
+}
+
+/** A job as the Cedar resource `CommandJob` (null object when missing), inside its vehicle's entities. */
+function jobResource(outer: LoadedResource, jobId: string, job: CommandJob | undefined): LoadedResource<CommandJob> {
+  const vehicleId = (outer.object as { id: string } | null)?.id ?? '';
+  const uid = { type: 'CommandJob', id: jobId };
+  return {
+    uid,
+    entities: [
+      {
+        uid,
+        attrs: {
+          vehicle: ref('Vehicle', vehicleId),
+          requester: ref('User', job?.requester_id ?? ''),
+          createdAt: job ? Date.parse(job.created_at) : 0,
+        },
+      },
+      ...outer.entities,
+    ],
+    object: job ?? null,
+    vehicleId,
+    tenantId: outer.tenantId ?? null,
+  };
+}
+
+/** When the caller's relationship with the vehicle began, as the job rules read it from the context. */
+function sinceContext(vehicle: { relationships: RelationshipRow[] }, principal: Principal): Record<string, number> {
+  const since = historyStart(vehicle.relationships, principal.kind === 'user' ? principal.userId : '');
+  return since === null ? {} : { relationshipSince: Date.parse(since) };
+}
+
+const JOB_PAGE = 100;
+/** Jobs one list request decides at most: a caller who may read few of a busy vehicle's jobs pages on. */
+const JOB_SCAN_MAX = 500;
+const jobCursorOf = (job: CommandJob) => Buffer.from(`j1:${job.created_at}|${job.id}`).toString('base64url');
+function jobCursorAfter(cursor: string): { createdAt: string; id: string } {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const m = /^j1:([0-9T:.Z-]{10,40})\|([0-9a-f-]{36})$/.exec(text);
+  if (!m) throw new CarapaceError('ERR_VALIDATION', 'the cursor is not one this list gave out', { field: 'cursor' });
+  return { createdAt: m[1] as string, id: m[2] as string };
 }
 
 /** Sends the RFC 9470 step-up challenge with the refusal. */
@@ -267,24 +288,53 @@ export function registerCommandRoutes(
       }),
       schema: {
         params: VehicleParams,
-        querystring: NoQuery,
-        response: { 200: Type.Object({ jobs: Type.Array(Job) }, closed) },
+        querystring: Type.Object(
+          {
+            limit: Type.Optional(Type.String({ pattern: '^(?:[1-9][0-9]?|100)$' })),
+            cursor: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,200}$' })),
+          },
+          closed,
+        ),
+        response: { 200: Type.Object({ jobs: Type.Array(Job), next: Type.Optional(Type.String()) }, closed) },
       },
     },
     async (req) => {
       const { object, principal } = authorizedOf<{ id: string; relationships: RelationshipRow[] }>(req);
-      const me = principal.kind === 'user' ? principal.userId : '';
-      const since = historyStart(object.relationships, me) ?? '9999-12-31T00:00:00.000Z';
-      // A new owner or fleet sees the jobs of their own time with the vehicle, never the previous holder's.
+      const query = req.query as { limit?: string; cursor?: string };
+      const limit = query.limit === undefined ? JOB_PAGE : Number(query.limit);
+      const after = query.cursor === undefined ? null : jobCursorAfter(query.cursor);
+      // Candidates newest first; which of them the caller reads is the policies' decision (command_job:read): a
+      // new owner or fleet sees the jobs of their own time with the vehicle, never the previous holder's.
       const rows = await deps.db
         .selectFrom('command_jobs')
         .selectAll()
         .where('vehicle_id', '=', object.id)
-        .where((eb) => eb.or([eb('created_at', '>=', since), eb('requester_id', '=', me)]))
+        .$if(after !== null, (q) =>
+          q.where((eb) =>
+            eb.or([
+              eb('created_at', '<', after!.createdAt),
+              eb.and([eb('created_at', '=', after!.createdAt), eb('id', '<', after!.id)]),
+            ]),
+          ),
+        )
         .orderBy('created_at', 'desc')
-        .limit(100)
+        .orderBy('id', 'desc')
+        .limit(JOB_SCAN_MAX + 1)
         .execute();
-      return { jobs: rows.map((j) => jobView(j)) };
+      const scanned = rows.slice(0, JOB_SCAN_MAX);
+      const outer = await deps.load.vehicle(object.id);
+      const allowed = await decideEach(
+        req,
+        deps,
+        'command_job:read',
+        scanned.map((j) => jobResource(outer, j.id, j) as LoadedResource),
+        sinceContext(object, principal),
+      );
+      const readable = scanned.filter((_, i) => allowed[i]);
+      const page = readable.slice(0, limit);
+      const more = readable.length > limit || rows.length > JOB_SCAN_MAX;
+      const last = readable.length > limit ? page.at(-1) : scanned.at(-1);
+      return { jobs: page.map((j) => jobView(j)), ...(more && last ? { next: jobCursorOf(last) } : {}) };
     },
   );
 

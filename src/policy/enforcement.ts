@@ -239,6 +239,8 @@ export async function decideEach(
   deps: { decisions: DecisionPoint; load: EntityLoader },
   action: string,
   resources: LoadedResource[],
+  /** Request facts the same for every resource (when the caller's relationship with their vehicle began). */
+  extra: Record<string, CedarValueJson> = {},
 ): Promise<boolean[]> {
   const { principal } = authorizedOf(req);
   const token = tokenOf(req);
@@ -251,7 +253,7 @@ export async function decideEach(
     if (r.object === null) return false;
     const caller = (r.vehicleId ? callers.get(r.vehicleId) : undefined) ?? none;
     return (
-      deps.decisions.decide(cedarRequest({ principal: entity, action, resource: r, token, caller })).decision ===
+      deps.decisions.decide(cedarRequest({ principal: entity, action, resource: r, token, caller, extra })).decision ===
       'allow'
     );
   });
