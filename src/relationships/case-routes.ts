@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../platform/index.js';
-import { findUserByEmail, membershipsOf, tenantsWhereRole } from '../identity/index.js';
+import { findUserByEmail, membershipsOf } from '../identity/index.js';
 import {
   type Principal,
   apiRoute,
@@ -454,21 +454,22 @@ export function registerCaseRoutes(
       },
     },
     async (req) => {
-      const me = actorOf(req).userId;
       const email = req.query.email.trim().toLowerCase();
-      const admin = await tenantsWhereRole(db, me, 'security_admin');
       const account = await findUserByEmail(db, email);
-      if (!account) return { accounts: [] };
-      let q = db
-        .selectFrom('support_cases')
-        .select(['id'])
-        .where('status', '=', 'open')
-        .where('account_id', '=', account.id);
-      q = admin.length > 0 ? q.where('operator_tenant_id', 'in', admin) : q.where('assignee_id', '=', me);
-      const open = await q.limit(1).execute();
-      return {
-        accounts: open.length > 0 ? [{ id: account.id, name: account.displayName, email: account.email }] : [],
-      };
+      // The account is found only through an open case the caller may read (support.read-case decides).
+      const cases = account
+        ? await db
+            .selectFrom('support_cases')
+            .selectAll()
+            .where('status', '=', 'open')
+            .where('account_id', '=', account.id)
+            .orderBy('opened_at', 'desc')
+            .limit(100)
+            .execute()
+        : [];
+      const allowed = await decideEach(req, deps, 'support_case:read', cases.map(supportCaseResource));
+      const found = account !== undefined && allowed.some(Boolean);
+      return { accounts: found ? [{ id: account.id, name: account.displayName, email: account.email }] : [] };
     },
   );
 }
