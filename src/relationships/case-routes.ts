@@ -81,6 +81,23 @@ const supportCaseResource = (c: SupportCaseRow): LoadedResource<SupportCaseRow> 
   if (c.vehicle_id) attrs.vehicle = ref('Vehicle', c.vehicle_id);
   return { uid, entities: [{ uid, attrs }], object: c, vehicleId: null, tenantId: c.operator_tenant_id };
 };
+/** A service case on a vehicle as the Cedar resource its list is filtered by, inside the vehicle's entities. */
+const serviceCaseResource = (c: ServiceCaseRow, vehicle: LoadedResource): LoadedResource<ServiceCaseRow> => {
+  const uid = { type: 'ServiceCase', id: c.id };
+  const attrs: Record<string, ReturnType<typeof ref> | string | number> = {
+    dealer: ref('Tenant', c.dealer_tenant_id),
+    status: c.status,
+    requestedAt: Date.parse(c.requested_at),
+  };
+  if (c.vehicle_id) attrs.vehicle = ref('Vehicle', c.vehicle_id);
+  return {
+    uid,
+    entities: [{ uid, attrs }, ...vehicle.entities],
+    object: c,
+    vehicleId: c.vehicle_id,
+    tenantId: c.dealer_tenant_id,
+  };
+};
 const supportView = (c: SupportCaseRow) => ({
   id: c.id,
   accountId: c.account_id,
@@ -181,20 +198,23 @@ export function registerCaseRoutes(
         id: string;
         relationships: Array<{ kind: string; user_id: string | null; valid_from: string }>;
       }>(req);
-      // An owner sees the cases of their own ownership, never the previous owner's service history.
-      const since =
-        vehicle.relationships.find(
-          (r) => r.kind === 'ownership' && principal.kind === 'user' && r.user_id === principal.userId,
-        )?.valid_from ?? now();
+      // Candidates newest first; the policies decide which the caller reads (owner.read-service-history: the
+      // cases of their own ownership, never the previous owner's service history).
+      const since = vehicle.relationships.find(
+        (r) => r.kind === 'ownership' && principal.kind === 'user' && r.user_id === principal.userId,
+      )?.valid_from;
       const rows = await db
         .selectFrom('service_cases')
         .selectAll()
         .where('vehicle_id', '=', vehicle.id)
-        .where('requested_at', '>=', since)
         .orderBy('requested_at', 'desc')
         .limit(200)
         .execute();
-      return { cases: rows.map((c) => serviceView(effective(c), false)) };
+      const outer = await deps.load.vehicle(vehicle.id);
+      const resources = rows.map((c) => serviceCaseResource(effective(c), outer));
+      const extra: Record<string, number> = since === undefined ? {} : { relationshipSince: Date.parse(since) };
+      const allowed = await decideEach(req, deps, 'service_case:read', resources, extra);
+      return { cases: rows.filter((_, i) => allowed[i]).map((c) => serviceView(effective(c), false)) };
     },
   );
 
