@@ -94,6 +94,26 @@ describe.each(engines)('access decisions in the policies (%s)', (database) => {
     expect(jobs).toEqual([]);
   });
 
+  it('records a refusal its handler decides after the object was allowed, as a deny event with the same facts', async () => {
+    // Lock is physical: without an Idempotency-Key the handler refuses, after the policies allowed the owner.
+    const r = await alice.api('POST', `/v1/vehicles/${carId}/commands`, { command: 'lock' });
+    expect(r.status).toBe(400);
+    expect((r.json as { code: string }).code).toBe('ERR_IDEMPOTENCY_KEY_REQUIRED');
+    const event = await denyEvent(String(r.headers['x-request-id']), 'vehicle:command');
+    expect(event).toMatchObject({
+      actor: { type: 'user', id: await userId('alice') },
+      tenantId: household,
+      object: { type: 'Vehicle', id: carId },
+      decision: 'deny',
+      reason: 'ERR_IDEMPOTENCY_KEY_REQUIRED',
+      details: { refusedBy: 'handler' },
+    });
+    // Bad input is not a refusal: an unknown field is a 400 with no deny event.
+    const bad = await alice.api('POST', `/v1/vehicles/${carId}/commands`, { command: 'lock', nope: 1 });
+    expect(bad.status).toBe(400);
+    expect(await denyEvent(String(bad.headers['x-request-id']), 'vehicle:command')).toBeUndefined();
+  });
+
   it('accepts form bodies only on the sign-in pages, never on a JSON API route', async () => {
     // The sign-in above posted its forms; a command sent as a form is a 415 before any handler runs.
     const jobs = () =>

@@ -78,6 +78,8 @@ export interface ListenerSecurity<Spec> {
     actions: ReadonlySet<string>;
     hook: (spec: Spec, catalog: CatalogEntry) => RequestHook;
     inner?: (spec: Spec, catalog: CatalogEntry) => RequestHook | undefined;
+    /** Records a refusal the handler decided after the object was allowed (a step-up, a limit, a conflict). */
+    refused?: (catalog: CatalogEntry) => onErrorHookHandler;
   };
 }
 
@@ -306,6 +308,8 @@ export function createRegistrar<Spec>(app: App, security: ListenerSecurity<Spec>
     const where = `${Array.isArray(method) ? method.join(',') : method} ${url}`;
     checkDeclaration(where, decl, security, websocket);
     const hooks = hooksOf(decl, security);
+    const refused = decl.auth.kind === 'token' ? security.authorize?.refused?.(decl.catalog) : undefined;
+    const onError = [...(decl.onError ? [decl.onError] : []), ...(refused ? [refused] : [])];
     const declared = new Set(Object.keys((decl.schema as { response?: ResponseSchemas }).response ?? {}));
     // A success status the route did not declare would be serialized without its closed schema: refuse it.
     const onSend = async (_req: FastifyRequest, reply: FastifyReply, payload: unknown) => {
@@ -321,7 +325,7 @@ export function createRegistrar<Spec>(app: App, security: ListenerSecurity<Spec>
       schema: decl.schema,
       config: definedConfig(decl.catalog),
       ...(decl.bodyLimit !== undefined ? { bodyLimit: decl.bodyLimit } : {}),
-      ...(decl.onError ? { onError: decl.onError } : {}),
+      ...(onError.length > 0 ? { onError } : {}),
       ...(hooks.onRequest.length > 0 ? { onRequest: hooks.onRequest } : {}),
       ...(hooks.preValidation.length > 0 ? { preValidation: hooks.preValidation } : {}),
       ...(hooks.preHandler.length > 0 ? { preHandler: hooks.preHandler } : {}),

@@ -119,6 +119,27 @@ export function objectAuthorization(
   return {
     actions: deps.actions,
     hook: (spec, catalog) => async (req) => authorize(req, spec, catalog, deps),
+    refused: (catalog) => async (req: FastifyRequest, _reply: unknown, err: unknown) => {
+      const allowed = allowedRequests.get(req);
+      if (!allowed || !(err instanceof CarapaceError) || err.status < 400 || err.status >= 500) return;
+      if (INPUT_ERRORS.has(err.code)) return;
+      const why = typeof err.context.reason === 'string' ? `:${err.context.reason}` : '';
+      await deps.audit
+        .append(deps.db, {
+          type: 'authz.decision',
+          actor: allowed.actor,
+          applicationId: allowed.applicationId,
+          tenantId: allowed.tenantId,
+          object: allowed.object,
+          action: catalog.action,
+          decision: 'deny',
+          reason: untrusted(`${err.code}${why}`, 120),
+          policyVersion: allowed.policyVersion,
+          context: requestContext(req),
+          details: { jti: allowed.jti, refusedBy: 'handler' },
+        })
+        .catch((e: unknown) => req.log.error({ err: e }, 'could not audit a refusal'));
+    },
     // After validation: a caller who may follow the vehicle's jobs learns nothing about one from a 400.
     inner: (spec) =>
       spec.within
@@ -131,6 +152,27 @@ export function objectAuthorization(
         : undefined,
   };
 }
+
+/** Errors about the shape of a request: bad input, not a refusal of access. */
+const INPUT_ERRORS = new Set([
+  'ERR_VALIDATION',
+  'ERR_BAD_REQUEST',
+  'ERR_UNSUPPORTED_MEDIA_TYPE',
+  'ERR_PAYLOAD_TOO_LARGE',
+]);
+
+/** Who was allowed what on a request, so a refusal its handler decides later is recorded with the same facts. */
+const allowedRequests = new WeakMap<
+  FastifyRequest,
+  {
+    actor: { type: 'user' | 'application'; id: string };
+    applicationId: string;
+    tenantId: string | null;
+    object: { type: string; id: string };
+    policyVersion: string;
+    jti: string;
+  }
+>();
 
 /** The inner-object step of requests whose outer object was allowed, run once the request is valid. */
 const pending = new WeakMap<FastifyRequest, () => Promise<void>>();
@@ -222,9 +264,21 @@ async function authorize(
       );
       const ok = d.decision === 'allow' && inner.resource.object !== null;
       await record(within.action, inner.resource, d, ok);
-      if (!ok) throw notFound();
+      if (!ok) {
+        allowedRequests.delete(req); // this denial is recorded already
+        throw notFound();
+      }
       req.authorized = { object: inner.resource.object, principal: principal as Principal, decision: d };
     });
+  allowedRequests.set(req, {
+    actor:
+      principal?.kind === 'user' ? { type: 'user', id: principal.userId } : { type: 'application', id: token.clientId },
+    applicationId: token.clientId,
+    tenantId: loaded.tenantId ?? homeTenant(principalEntity),
+    object: { type: loaded.uid.type, id: untrusted(loaded.uid.id, 64) },
+    policyVersion: decision.policyVersion,
+    jti: token.jti,
+  });
   req.authorized = { object: loaded.object, principal: principal as Principal, decision };
 }
 
