@@ -50,7 +50,8 @@ function scenario(): string {
     '  - { key: oem, name: Bench OEM, kind: oem }',
     '  - { key: home, name: Bench household, kind: consumer }',
     'users:',
-    '  - { key: ben, email: ben@bench.example, name: Ben Bench, password: bench-password-123, memberships: [{ tenant: home, role: owner }] }',
+    '- { key: ben, email: ben@bench.example, name: Ben Bench, password: bench-password-123, memberships: [{ ' +
+      'tenant: home, role: owner }] }',
     'applications:',
     "  - { clientId: carapace-owner-app, name: Owner app, tenant: oem, kind: public, redirectUris: ['http://127.0.0.1/callback'], scopes: [openid, vehicle:read_status, vehicle:lock] }",
     'vehicles:',

@@ -208,26 +208,30 @@ describe.each(testEngines())('identities and tokens on %s', (engine) => {
     expect((await me(await forge(valid), c.dpop)).status).toBe(200);
   });
 
-  it("refuses an id_token, a token as Bearer, another key's proof, a replayed proof, and a proof for another request", async () => {
-    const c = await loginAlice();
-    const token = c.tokens!.accessToken;
-    await expectRefused(await me(c.tokens!.idToken as string, c.dpop), /typ|claim|aud|invalid/);
-    await expectRefused(
-      await request(`${base}/v1/me`, { ca: cp.ca, headers: { authorization: `Bearer ${token}` } }),
-      'dpop_token_as_bearer',
-    );
-    await expectRefused(await me(token, await DpopKey.generate()), 'dpop_key_mismatch');
-    const proof = await c.dpop.proof('GET', `${base}/v1/me`, token);
-    const call = () =>
-      request(`${base}/v1/me`, { ca: cp.ca, headers: { authorization: `DPoP ${token}`, dpop: proof } });
-    expect((await call()).status).toBe(200);
-    await expectRefused(await call(), 'dpop_proof_replayed');
-    const wrongUrl = await c.dpop.proof('GET', `${base}/v1/elsewhere`, token);
-    await expectRefused(
-      await request(`${base}/v1/me`, { ca: cp.ca, headers: { authorization: `DPoP ${token}`, dpop: wrongUrl } }),
-      'dpop_wrong_request',
-    );
-  });
+  it(
+    "refuses an id_token, a token as Bearer, another key's proof, a replayed proof, and a proof for another " +
+      'request',
+    async () => {
+      const c = await loginAlice();
+      const token = c.tokens!.accessToken;
+      await expectRefused(await me(c.tokens!.idToken as string, c.dpop), /typ|claim|aud|invalid/);
+      await expectRefused(
+        await request(`${base}/v1/me`, { ca: cp.ca, headers: { authorization: `Bearer ${token}` } }),
+        'dpop_token_as_bearer',
+      );
+      await expectRefused(await me(token, await DpopKey.generate()), 'dpop_key_mismatch');
+      const proof = await c.dpop.proof('GET', `${base}/v1/me`, token);
+      const call = () =>
+        request(`${base}/v1/me`, { ca: cp.ca, headers: { authorization: `DPoP ${token}`, dpop: proof } });
+      expect((await call()).status).toBe(200);
+      await expectRefused(await call(), 'dpop_proof_replayed');
+      const wrongUrl = await c.dpop.proof('GET', `${base}/v1/elsewhere`, token);
+      await expectRefused(
+        await request(`${base}/v1/me`, { ca: cp.ca, headers: { authorization: `DPoP ${token}`, dpop: wrongUrl } }),
+        'dpop_wrong_request',
+      );
+    },
+  );
 
   it('rotates refresh tokens and revokes the whole grant when an old one is reused', async () => {
     const c = await loginAs('oscar');
@@ -482,50 +486,54 @@ describe.each(testEngines())('identities and tokens on %s', (engine) => {
 });
 
 describe.each(testEngines())('signing key rotation (%s)', (database) => {
-  it('keeps tokens signed by the previous key valid after a rotation and restart, and signs new ones with the next key', async () => {
-    const cp = await startTestCarapace({ database, overrides: { seedDemo: true } });
-    try {
-      const c = await CarapaceClient.create({ baseUrl: cp.config.publicBaseUrl, ca: cp.ca, ...OWNER_APP });
-      await c.login({
-        email: 'dana@example.com',
-        password: 'demo-dana-password',
-        scopes: ['openid', 'vehicle:read_status'],
-      });
-      const before = decodeProtectedHeader(c.tokens!.accessToken).kid;
-      const next = await cp.platform.storage.db
-        .selectFrom('token_signing_keys')
-        .select('kid')
-        .where('status', '=', 'next')
-        .executeTakeFirstOrThrow();
-      await rotateSigningKeys({
-        db: cp.platform.storage.db,
-        dir: join(cp.config.dataDir, 'pki', 'token-signing'),
-        clock: cp.platform.clock,
-        audit: cp.platform.audit,
-      });
-      // The next key was published before it ever signed.
-      const published = (await request(`${cp.config.publicBaseUrl}/oauth/jwks`, { ca: cp.ca })).json as {
-        keys: Array<{ kid: string }>;
-      };
-      expect(published.keys.map((k) => k.kid)).toEqual(expect.arrayContaining([before, next.kid]));
-      const restarted = await cp.restart();
-      const again = await CarapaceClient.create({
-        baseUrl: restarted.config.publicBaseUrl,
-        ca: restarted.ca,
-        ...OWNER_APP,
-      });
-      await again.login({
-        email: 'dana@example.com',
-        password: 'demo-dana-password',
-        scopes: ['openid', 'vehicle:read_status'],
-      });
-      expect(decodeProtectedHeader(again.tokens!.accessToken).kid).toBe(next.kid);
-      expect((await c.api('GET', '/v1/me')).status).toBe(200);
-      expect((await again.api('GET', '/v1/me')).status).toBe(200);
-    } finally {
-      await cp.stop();
-    }
-  });
+  it(
+    'keeps tokens signed by the previous key valid after a rotation and restart, and signs new ones with the next ' +
+      'key',
+    async () => {
+      const cp = await startTestCarapace({ database, overrides: { seedDemo: true } });
+      try {
+        const c = await CarapaceClient.create({ baseUrl: cp.config.publicBaseUrl, ca: cp.ca, ...OWNER_APP });
+        await c.login({
+          email: 'dana@example.com',
+          password: 'demo-dana-password',
+          scopes: ['openid', 'vehicle:read_status'],
+        });
+        const before = decodeProtectedHeader(c.tokens!.accessToken).kid;
+        const next = await cp.platform.storage.db
+          .selectFrom('token_signing_keys')
+          .select('kid')
+          .where('status', '=', 'next')
+          .executeTakeFirstOrThrow();
+        await rotateSigningKeys({
+          db: cp.platform.storage.db,
+          dir: join(cp.config.dataDir, 'pki', 'token-signing'),
+          clock: cp.platform.clock,
+          audit: cp.platform.audit,
+        });
+        // The next key was published before it ever signed.
+        const published = (await request(`${cp.config.publicBaseUrl}/oauth/jwks`, { ca: cp.ca })).json as {
+          keys: Array<{ kid: string }>;
+        };
+        expect(published.keys.map((k) => k.kid)).toEqual(expect.arrayContaining([before, next.kid]));
+        const restarted = await cp.restart();
+        const again = await CarapaceClient.create({
+          baseUrl: restarted.config.publicBaseUrl,
+          ca: restarted.ca,
+          ...OWNER_APP,
+        });
+        await again.login({
+          email: 'dana@example.com',
+          password: 'demo-dana-password',
+          scopes: ['openid', 'vehicle:read_status'],
+        });
+        expect(decodeProtectedHeader(again.tokens!.accessToken).kid).toBe(next.kid);
+        expect((await c.api('GET', '/v1/me')).status).toBe(200);
+        expect((await again.api('GET', '/v1/me')).status).toBe(200);
+      } finally {
+        await cp.stop();
+      }
+    },
+  );
 });
 
 describe.runIf(process.env.REDIS_URL)('DPoP replay across processes', () => {

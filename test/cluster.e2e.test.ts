@@ -169,62 +169,66 @@ describe.runIf(REDIS_URL)('failure policy: security limits fail closed when Redi
     await proxy?.close();
   });
 
-  it('refuses DPoP-bound requests and sign-in with 503 ERR_CLUSTER_UNAVAILABLE, audits it, and keeps counting telemetry locally', async () => {
-    const alice = await CarapaceClient.create({
-      baseUrl: cp.config.publicBaseUrl,
-      ca: cp.ca,
-      clientId: 'carapace-owner-app',
-      redirectUri: 'http://127.0.0.1/callback',
-    });
-    await alice.login({
-      email: 'alice@example.com',
-      password: 'demo-alice-password',
-      totp: () => currentTotp('JBSWY3DPEHPK3PXPALICE234', new Date()),
-      scopes: ['openid', 'vehicle:read_status'],
-    });
-    expect((await alice.api('GET', '/v1/vehicles')).status).toBe(200);
+  it(
+    'refuses DPoP-bound requests and sign-in with 503 ERR_CLUSTER_UNAVAILABLE, audits it, and keeps counting ' +
+      'telemetry locally',
+    async () => {
+      const alice = await CarapaceClient.create({
+        baseUrl: cp.config.publicBaseUrl,
+        ca: cp.ca,
+        clientId: 'carapace-owner-app',
+        redirectUri: 'http://127.0.0.1/callback',
+      });
+      await alice.login({
+        email: 'alice@example.com',
+        password: 'demo-alice-password',
+        totp: () => currentTotp('JBSWY3DPEHPK3PXPALICE234', new Date()),
+        scopes: ['openid', 'vehicle:read_status'],
+      });
+      expect((await alice.api('GET', '/v1/vehicles')).status).toBe(200);
 
-    proxy.cut();
-    const started = Date.now();
-    const refused = await alice.api('GET', '/v1/vehicles');
-    // A dead Redis answers at once (no offline queue) or within the 1 s command timeout, never hangs the request
-    // (a bound far above the timeout, so a loaded machine cannot flake it, and far below a hang).
-    expect(Date.now() - started).toBeLessThan(15_000);
-    expect(refused.status).toBe(503);
-    expect(refused.headers['content-type']).toMatch(/application\/problem\+json/);
-    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
-    expect(refused.json).toMatchObject({ code: 'ERR_CLUSTER_UNAVAILABLE', status: 503 });
+      proxy.cut();
+      const started = Date.now();
+      const refused = await alice.api('GET', '/v1/vehicles');
+      // A dead Redis answers at once (no offline queue) or within the 1 s command timeout, never hangs the request
+      // (a bound far above the timeout, so a loaded machine cannot flake it, and far below a hang).
+      expect(Date.now() - started).toBeLessThan(15_000);
+      expect(refused.status).toBe(503);
+      expect(refused.headers['content-type']).toMatch(/application\/problem\+json/);
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+      expect(refused.json).toMatchObject({ code: 'ERR_CLUSTER_UNAVAILABLE', status: 503 });
 
-    // Sign-in: the throttle cannot be checked, so the password is not even tried.
-    const bob = await CarapaceClient.create({
-      baseUrl: cp.config.publicBaseUrl,
-      ca: cp.ca,
-      clientId: 'carapace-owner-app',
-      redirectUri: 'http://127.0.0.1/callback',
-    });
-    await expect(
-      bob.login({ email: 'bob@example.com', password: 'demo-bob-password', scopes: ['openid'] }),
-    ).rejects.toThrow(/503|ERR_CLUSTER_UNAVAILABLE/);
+      // Sign-in: the throttle cannot be checked, so the password is not even tried.
+      const bob = await CarapaceClient.create({
+        baseUrl: cp.config.publicBaseUrl,
+        ca: cp.ca,
+        clientId: 'carapace-owner-app',
+        redirectUri: 'http://127.0.0.1/callback',
+      });
+      await expect(
+        bob.login({ email: 'bob@example.com', password: 'demo-bob-password', scopes: ['openid'] }),
+      ).rejects.toThrow(/503|ERR_CLUSTER_UNAVAILABLE/);
 
-    // The named exception: telemetry rate counting continues in this process, and still limits.
-    const counted = await cp.platform.cluster.countWindow('telemetry:rate:probe', 1, 60, Date.now(), {
-      exception: 'telemetry-rate',
-    });
-    expect(counted.count).toBe(1);
-    await expect(cp.platform.cluster.countWindow('cmdlimit:probe', 1, 60, Date.now())).rejects.toMatchObject({
-      code: 'ERR_CLUSTER_UNAVAILABLE',
-    });
+      // The named exception: telemetry rate counting continues in this process, and still limits.
+      const counted = await cp.platform.cluster.countWindow('telemetry:rate:probe', 1, 60, Date.now(), {
+        exception: 'telemetry-rate',
+      });
+      expect(counted.count).toBe(1);
+      await expect(cp.platform.cluster.countWindow('cmdlimit:probe', 1, 60, Date.now())).rejects.toMatchObject({
+        code: 'ERR_CLUSTER_UNAVAILABLE',
+      });
 
-    expect(
-      await eventually(
-        async () =>
-          (await cp.platform.audit.list({ type: 'cluster.coordination.unavailable', limit: 50 })).some(
-            (e) => e.decision === 'deny',
-          ),
-        2000,
-      ),
-    ).toBe(true);
-  });
+      expect(
+        await eventually(
+          async () =>
+            (await cp.platform.audit.list({ type: 'cluster.coordination.unavailable', limit: 50 })).some(
+              (e) => e.decision === 'deny',
+            ),
+          2000,
+        ),
+      ).toBe(true);
+    },
+  );
 });
 
 describe.each(REDIS_URL ? testEngines() : [])('fan-out messages cannot change security state (%s)', (database) => {

@@ -338,36 +338,40 @@ describe.each(testEngines())('command dispatch, expiry and the all-or-nothing fl
     expect(transferred[0]?.details.ended_commandJobs).toBe(1);
   });
 
-  it('key rotation: the pre-published next key signs, and a vehicle that pinned the set at enrollment still verifies', async () => {
-    const { issued } = device.credentials!;
-    const before = issued.commandVerificationKeys.keys.map((k) => k.kid);
-    const { current, next } = await cp.platform.commands.keys.rotate('test');
-    expect(before).toContain(current);
-    expect(before).not.toContain(next);
-    const published = (await cp.platform.commands.keys.published()).map((k) => k.kid);
-    expect(published.sort()).toEqual([current, next].sort());
-    const params = {};
-    const { signed, sig, kid } = await cp.platform.commands.keys.signEnvelope({
-      v: 1,
-      vehicleId: issued.vehicleId,
-      deviceId: issued.deviceId,
-      jobId: crypto.randomUUID(),
-      command: 'lock',
-      params,
-      paramsHash: paramsHash(params),
-      issuedAt: clock.now().getTime(),
-      expiresAt: clock.now().getTime() + 30_000,
-      counter: 1_000,
-      decisionHash: 'x',
-    });
-    expect(kid).toBe(current);
-    const pinned = new EnvelopeVerifier({
-      keys: issued.commandVerificationKeys.keys,
-      vehicleId: issued.vehicleId,
-      deviceId: issued.deviceId,
-      trustAnchor: cp.ca,
-      now: () => clock.now().getTime(),
-    });
-    expect(pinned.verify({ signed, sig }).ok).toBe(true);
-  });
+  it(
+    'key rotation: the pre-published next key signs, and a vehicle that pinned the set at enrollment still ' +
+      'verifies',
+    async () => {
+      const { issued } = device.credentials!;
+      const before = issued.commandVerificationKeys.keys.map((k) => k.kid);
+      const { current, next } = await cp.platform.commands.keys.rotate('test');
+      expect(before).toContain(current);
+      expect(before).not.toContain(next);
+      const published = (await cp.platform.commands.keys.published()).map((k) => k.kid);
+      expect(published.sort()).toEqual([current, next].sort());
+      const params = {};
+      const { signed, sig, kid } = await cp.platform.commands.keys.signEnvelope({
+        v: 1,
+        vehicleId: issued.vehicleId,
+        deviceId: issued.deviceId,
+        jobId: crypto.randomUUID(),
+        command: 'lock',
+        params,
+        paramsHash: paramsHash(params),
+        issuedAt: clock.now().getTime(),
+        expiresAt: clock.now().getTime() + 30_000,
+        counter: 1_000,
+        decisionHash: 'x',
+      });
+      expect(kid).toBe(current);
+      const pinned = new EnvelopeVerifier({
+        keys: issued.commandVerificationKeys.keys,
+        vehicleId: issued.vehicleId,
+        deviceId: issued.deviceId,
+        trustAnchor: cp.ca,
+        now: () => clock.now().getTime(),
+      });
+      expect(pinned.verify({ signed, sig }).ok).toBe(true);
+    },
+  );
 });

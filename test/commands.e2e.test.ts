@@ -112,59 +112,63 @@ describe.each(testEngines())('remote commands end to end (demo, %s)', (database)
     await cp?.stop();
   });
 
-  it('owner with MFA unlocks (step-up), the vehicle verifies and acks, the job is confirmed and the chain is audited', async () => {
-    const res = await alice.api(
-      'POST',
-      `/v1/vehicles/${carId}/commands`,
-      { command: 'unlock' },
-      { 'idempotency-key': 'unlock-1' },
-    );
-    expect(res.status).toBe(202);
-    const jobId = (res.json as { id: string }).id;
-    const job = await settle(alice, carId, jobId);
-    expect(job.state).toBe('confirmed');
-    expect((job.transitions as Array<{ to: string }>).map((t) => t.to)).toEqual([
-      'requested',
-      'authorized',
-      'queued',
-      'delivered',
-      'executed',
-      'confirmed',
-    ]);
-    expect(model.state.locked).toBe(false);
-    const events = await cp.platform.audit.list({ objectId: jobId, limit: 50 });
-    const requested = events.find((e) => e.type === 'commands.job.requested')!;
-    for (const link of [
-      'chain_application',
-      'chain_user',
-      'chain_relationships',
-      'chain_roles',
-      'chain_scope',
-      'chain_command',
-      'chain_vehicle_state',
-      'chain_policy_version',
-      'chain_backend',
-    ])
-      expect(requested.details[link]).toBeDefined();
-    expect(events.filter((e) => e.type === 'commands.job.transitioned').map((e) => e.details.to)).toEqual(
-      expect.arrayContaining(['authorized', 'queued', 'delivered', 'executed', 'confirmed']),
-    );
-    // Same key and body: the same job. Same key, another body: 422.
-    const again = await alice.api(
-      'POST',
-      `/v1/vehicles/${carId}/commands`,
-      { command: 'unlock' },
-      { 'idempotency-key': 'unlock-1' },
-    );
-    expect((again.json as { id: string }).id).toBe(jobId);
-    const other = await alice.api(
-      'POST',
-      `/v1/vehicles/${carId}/commands`,
-      { command: 'lock' },
-      { 'idempotency-key': 'unlock-1' },
-    );
-    expect(other.status).toBe(422);
-  });
+  it(
+    'owner with MFA unlocks (step-up), the vehicle verifies and acks, the job is confirmed and the chain is ' +
+      'audited',
+    async () => {
+      const res = await alice.api(
+        'POST',
+        `/v1/vehicles/${carId}/commands`,
+        { command: 'unlock' },
+        { 'idempotency-key': 'unlock-1' },
+      );
+      expect(res.status).toBe(202);
+      const jobId = (res.json as { id: string }).id;
+      const job = await settle(alice, carId, jobId);
+      expect(job.state).toBe('confirmed');
+      expect((job.transitions as Array<{ to: string }>).map((t) => t.to)).toEqual([
+        'requested',
+        'authorized',
+        'queued',
+        'delivered',
+        'executed',
+        'confirmed',
+      ]);
+      expect(model.state.locked).toBe(false);
+      const events = await cp.platform.audit.list({ objectId: jobId, limit: 50 });
+      const requested = events.find((e) => e.type === 'commands.job.requested')!;
+      for (const link of [
+        'chain_application',
+        'chain_user',
+        'chain_relationships',
+        'chain_roles',
+        'chain_scope',
+        'chain_command',
+        'chain_vehicle_state',
+        'chain_policy_version',
+        'chain_backend',
+      ])
+        expect(requested.details[link]).toBeDefined();
+      expect(events.filter((e) => e.type === 'commands.job.transitioned').map((e) => e.details.to)).toEqual(
+        expect.arrayContaining(['authorized', 'queued', 'delivered', 'executed', 'confirmed']),
+      );
+      // Same key and body: the same job. Same key, another body: 422.
+      const again = await alice.api(
+        'POST',
+        `/v1/vehicles/${carId}/commands`,
+        { command: 'unlock' },
+        { 'idempotency-key': 'unlock-1' },
+      );
+      expect((again.json as { id: string }).id).toBe(jobId);
+      const other = await alice.api(
+        'POST',
+        `/v1/vehicles/${carId}/commands`,
+        { command: 'lock' },
+        { 'idempotency-key': 'unlock-1' },
+      );
+      expect(other.status).toBe(422);
+    },
+  );
 
   it('a captured envelope replayed, altered, for another vehicle or expired is refused by the vehicle', async () => {
     const env = captured.at(-1)!;
@@ -248,72 +252,76 @@ describe.each(testEngines())('remote commands end to end (demo, %s)', (database)
     expect(Number(n.n)).toBe(1);
   });
 
-  it('missing step-up gets the RFC 9470 challenge; physical commands need a key; read-only and partner tokens cannot command', async () => {
-    const dana = scenario.users.find((x) => x.key === 'dana')!;
-    const d = await CarapaceClient.create({
-      baseUrl: cp.config.publicBaseUrl,
-      ca: cp.ca,
-      clientId: 'carapace-owner-app',
-      redirectUri: 'http://127.0.0.1/callback',
-    });
-    await d.login({
-      email: dana.email,
-      password: dana.password,
-      scopes: ['openid', 'vehicle:read_status', 'vehicle:unlock', 'vehicle:lock'],
-    });
-    const r = await d.api(
-      'POST',
-      `/v1/vehicles/${carId}/commands`,
-      { command: 'unlock' },
-      { 'idempotency-key': 'dana-1' },
-    );
-    expect(r.status).toBe(401);
-    expect(String(r.headers['www-authenticate'])).toContain('error="insufficient_user_authentication"');
-    expect(String(r.headers['www-authenticate'])).toContain('max_age=300');
-    const noScope = await alice.api(
-      'POST',
-      `/v1/vehicles/${carId}/commands`,
-      { command: 'charge_start' },
-      { 'idempotency-key': 'no-scope' },
-    );
-    expect(noScope.json).toMatchObject({ code: 'ERR_FORBIDDEN', reason: 'missing_scope' });
-    const unknownField = await alice.api(
-      'POST',
-      `/v1/vehicles/${carId}/commands`,
-      { command: 'lock', vehicleId: carId },
-      { 'idempotency-key': 'mass-assign' },
-    );
-    expect(unknownField.status).toBe(400);
-    const badParams = await alice.api(
-      'POST',
-      `/v1/vehicles/${carId}/commands`,
-      { command: 'climate', params: { on: true, temperatureC: 99 } },
-      { 'idempotency-key': 'bad-params' },
-    );
-    expect(badParams.json).toMatchObject({ code: 'ERR_VALIDATION', field: 'body.params' });
-    const noKey = await alice.api('POST', `/v1/vehicles/${carId}/commands`, { command: 'lock' });
-    expect((noKey.json as { code: string }).code).toBe('ERR_IDEMPOTENCY_KEY_REQUIRED');
-    const reader = await CarapaceClient.create({
-      baseUrl: cp.config.publicBaseUrl,
-      ca: cp.ca,
-      clientId: 'carapace-owner-app',
-      redirectUri: 'http://127.0.0.1/callback',
-    });
-    const bob = scenario.users.find((x) => x.key === 'bob')!;
-    await reader.login({
-      email: bob.email,
-      password: bob.password,
-      totp: () => currentTotp(bob.totp!, new Date()),
-      scopes: ['openid', 'vehicle:read_status'],
-    });
-    const ro = await reader.api(
-      'POST',
-      `/v1/vehicles/${carId}/commands`,
-      { command: 'lock' },
-      { 'idempotency-key': 'ro' },
-    );
-    expect(ro.status).toBe(403);
-  });
+  it(
+    'missing step-up gets the RFC 9470 challenge; physical commands need a key; read-only and partner tokens ' +
+      'cannot command',
+    async () => {
+      const dana = scenario.users.find((x) => x.key === 'dana')!;
+      const d = await CarapaceClient.create({
+        baseUrl: cp.config.publicBaseUrl,
+        ca: cp.ca,
+        clientId: 'carapace-owner-app',
+        redirectUri: 'http://127.0.0.1/callback',
+      });
+      await d.login({
+        email: dana.email,
+        password: dana.password,
+        scopes: ['openid', 'vehicle:read_status', 'vehicle:unlock', 'vehicle:lock'],
+      });
+      const r = await d.api(
+        'POST',
+        `/v1/vehicles/${carId}/commands`,
+        { command: 'unlock' },
+        { 'idempotency-key': 'dana-1' },
+      );
+      expect(r.status).toBe(401);
+      expect(String(r.headers['www-authenticate'])).toContain('error="insufficient_user_authentication"');
+      expect(String(r.headers['www-authenticate'])).toContain('max_age=300');
+      const noScope = await alice.api(
+        'POST',
+        `/v1/vehicles/${carId}/commands`,
+        { command: 'charge_start' },
+        { 'idempotency-key': 'no-scope' },
+      );
+      expect(noScope.json).toMatchObject({ code: 'ERR_FORBIDDEN', reason: 'missing_scope' });
+      const unknownField = await alice.api(
+        'POST',
+        `/v1/vehicles/${carId}/commands`,
+        { command: 'lock', vehicleId: carId },
+        { 'idempotency-key': 'mass-assign' },
+      );
+      expect(unknownField.status).toBe(400);
+      const badParams = await alice.api(
+        'POST',
+        `/v1/vehicles/${carId}/commands`,
+        { command: 'climate', params: { on: true, temperatureC: 99 } },
+        { 'idempotency-key': 'bad-params' },
+      );
+      expect(badParams.json).toMatchObject({ code: 'ERR_VALIDATION', field: 'body.params' });
+      const noKey = await alice.api('POST', `/v1/vehicles/${carId}/commands`, { command: 'lock' });
+      expect((noKey.json as { code: string }).code).toBe('ERR_IDEMPOTENCY_KEY_REQUIRED');
+      const reader = await CarapaceClient.create({
+        baseUrl: cp.config.publicBaseUrl,
+        ca: cp.ca,
+        clientId: 'carapace-owner-app',
+        redirectUri: 'http://127.0.0.1/callback',
+      });
+      const bob = scenario.users.find((x) => x.key === 'bob')!;
+      await reader.login({
+        email: bob.email,
+        password: bob.password,
+        totp: () => currentTotp(bob.totp!, new Date()),
+        scopes: ['openid', 'vehicle:read_status'],
+      });
+      const ro = await reader.api(
+        'POST',
+        `/v1/vehicles/${carId}/commands`,
+        { command: 'lock' },
+        { 'idempotency-key': 'ro' },
+      );
+      expect(ro.status).toBe(403);
+    },
+  );
 
   it('stale or unsafe vehicle state rejects; a conflicting command is rejected', async () => {
     model.drive(30);

@@ -31,40 +31,44 @@ describe.each(testEngines())('telemetry limits and concurrency on %s', (engine) 
     await cp.stop();
   });
 
-  it('limits messages per device and per fleet, audits the denial once per window, and opens again in the next window', async () => {
-    const a = await device();
-    const b = await device();
-    const batch = async (d: Awaited<ReturnType<typeof device>>, n: number) =>
-      Promise.all(Array.from({ length: n }, () => d.signer.sign({ kind: 'speed', kmh: 1 })));
-    const first = await a.client.sendTelemetry((await batch(a, 7)).map(wire));
-    expect(first.verdicts.map((v) => v.reason ?? v.verdict)).toEqual([
-      'accepted',
-      'accepted',
-      'accepted',
-      'accepted',
-      'accepted',
-      'rate_limited',
-      'rate_limited',
-    ]);
-    // The fleet allows 8 per window: 5 went to device a, so device b gets 3.
-    const other = await b.client.sendTelemetry((await batch(b, 4)).map(wire));
-    expect(other.verdicts.map((v) => v.reason ?? v.verdict)).toEqual([
-      'accepted',
-      'accepted',
-      'accepted',
-      'rate_limited',
-    ]);
-    await a.client.sendTelemetry((await batch(a, 1)).map(wire));
-    const { deviceId } = a.client.credentials!.issued;
-    const events = await cp.platform.audit.list({ type: 'telemetry.batch.rejected', actorId: deviceId });
-    expect(events).toHaveLength(1);
-    expect(events[0]?.details.reasons).toEqual(['rate_limited:2']);
-    clock.advance(60_000);
-    const next = await a.client.sendTelemetry((await batch(a, 2)).map(wire));
-    expect(next.accepted).toBe(2);
-    a.client.close();
-    b.client.close();
-  });
+  it(
+    'limits messages per device and per fleet, audits the denial once per window, and opens again in the next ' +
+      'window',
+    async () => {
+      const a = await device();
+      const b = await device();
+      const batch = async (d: Awaited<ReturnType<typeof device>>, n: number) =>
+        Promise.all(Array.from({ length: n }, () => d.signer.sign({ kind: 'speed', kmh: 1 })));
+      const first = await a.client.sendTelemetry((await batch(a, 7)).map(wire));
+      expect(first.verdicts.map((v) => v.reason ?? v.verdict)).toEqual([
+        'accepted',
+        'accepted',
+        'accepted',
+        'accepted',
+        'accepted',
+        'rate_limited',
+        'rate_limited',
+      ]);
+      // The fleet allows 8 per window: 5 went to device a, so device b gets 3.
+      const other = await b.client.sendTelemetry((await batch(b, 4)).map(wire));
+      expect(other.verdicts.map((v) => v.reason ?? v.verdict)).toEqual([
+        'accepted',
+        'accepted',
+        'accepted',
+        'rate_limited',
+      ]);
+      await a.client.sendTelemetry((await batch(a, 1)).map(wire));
+      const { deviceId } = a.client.credentials!.issued;
+      const events = await cp.platform.audit.list({ type: 'telemetry.batch.rejected', actorId: deviceId });
+      expect(events).toHaveLength(1);
+      expect(events[0]?.details.reasons).toEqual(['rate_limited:2']);
+      clock.advance(60_000);
+      const next = await a.client.sendTelemetry((await batch(a, 2)).map(wire));
+      expect(next.accepted).toBe(2);
+      a.client.close();
+      b.client.close();
+    },
+  );
 
   it('answers 503 with Retry-After when the worker budget is exhausted, without storing anything', async () => {
     const { client, signer } = await device();

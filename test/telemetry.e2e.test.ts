@@ -163,99 +163,103 @@ describe.each(testEngines())('telemetry ingestion on %s', (engine) => {
     client.close();
   });
 
-  it('rejects forged, foreign, skewed, malformed, oversized and implausible messages, stores the good ones, and audits per batch', async () => {
-    const { client, signer } = await device();
-    const other = await device();
-    const { issued, key } = client.credentials!;
-    const base = (seq: number, over: Partial<TelemetryMessage> = {}): TelemetryMessage => ({
-      deviceId: issued.deviceId,
-      vehicleId: issued.vehicleId,
-      bootId: signer.bootId,
-      seq,
-      ts: now(),
-      swVersion: '4.2.0',
-      configId: 'cfg-1',
-      payload: { kind: 'speed', kmh: 50 },
-      ...over,
-    });
-    const good = signMessage(base(1), key.privateKeyPem);
-    const stranger = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-    const otherIds = other.client.credentials!.issued;
-    const nonCanonical = JSON.stringify(base(9), null, 1);
-    const { sign } = await import('node:crypto');
-    const signRaw = (text: string) => ({
-      signed: text,
-      sig: sign(null, Buffer.from(text), key.privateKeyPem).toString('base64url'),
-    });
-    const batch = [
-      good,
-      { ...signMessage(base(2), key.privateKeyPem), sig: signMessage(base(3), key.privateKeyPem).sig },
-      signMessage(base(4), stranger),
-      // A valid signature by another vehicle's device over its own message: not this certificate's key.
-      wire(await other.signer.sign({ kind: 'speed', kmh: 1 })),
-      // This device claims to be another device, or its device on another vehicle: identity mismatch.
-      signMessage(base(5, { deviceId: otherIds.deviceId }), key.privateKeyPem),
-      signMessage(base(6, { vehicleId: otherIds.vehicleId }), key.privateKeyPem),
-      signMessage(base(7, { ts: now() + 61_000 }), key.privateKeyPem),
-      signMessage(base(8, { ts: now() - 61_000 }), key.privateKeyPem),
-      signRaw(nonCanonical),
-      signMessage({ ...base(10), payload: { kind: 'teleport' } as never }, key.privateKeyPem),
-      signMessage({ ...base(11), extra: 1 } as never, key.privateKeyPem),
-      signMessage(base(12, { payload: { kind: 'position', lat: 91, lon: 0 } }), key.privateKeyPem),
-      { signed: 'x'.repeat(5000), sig: good.sig },
-      { signed: good.signed },
-      signMessage(base(13, { payload: { kind: 'speed', kmh: 301 } }), key.privateKeyPem),
-      signMessage(base(14, { payload: { kind: 'odometer', km: 1000 } }), key.privateKeyPem),
-      signMessage(base(15, { ts: now() + 1000, payload: { kind: 'odometer', km: 999 } }), key.privateKeyPem),
-    ];
-    const res = await postRaw(cp, client, { messages: batch });
-    expect(res.status).toBe(200);
-    const receipt = res.json as TelemetryReceipt;
-    expect(reasons(receipt)).toEqual([
-      'accepted',
-      'bad_signature',
-      'bad_signature',
-      'bad_signature',
-      'identity_mismatch',
-      'identity_mismatch',
-      'timestamp_skew',
-      'timestamp_skew',
-      'invalid_schema',
-      'invalid_schema',
-      'invalid_schema',
-      'invalid_schema',
-      'too_large',
-      'invalid_schema',
-      'speed_out_of_bounds',
-      'accepted',
-      'odometer_decreased',
-    ]);
-    expect(receipt.verdicts[8]?.detail).toMatch(/canonical/);
-    expect(receipt).toMatchObject({ accepted: 2, rejected: 15 });
-    const rows = await stored(issued.deviceId);
-    expect(rows.filter((r) => r.verdict === 'accepted').map((r) => r.seq)).toEqual([1, 14]);
-    // Rejected messages are kept as evidence when they arrived whole; oversize and broken envelopes are not.
-    expect(rows.filter((r) => r.verdict === 'rejected')).toHaveLength(13);
-    const [event] = await cp.platform.audit.list({ type: 'telemetry.batch.rejected', actorId: issued.deviceId });
-    expect(event).toMatchObject({ decision: 'deny', object: { type: 'vehicle', id: issued.vehicleId } });
-    expect(event?.details.reasons).toEqual(
-      expect.arrayContaining([
-        'bad_signature:3',
-        'identity_mismatch:2',
-        'timestamp_skew:2',
-        'invalid_schema:5',
-        'too_large:1',
-        'speed_out_of_bounds:1',
-        'odometer_decreased:1',
-      ]),
-    );
-    expect(await cp.platform.telemetry.vehicleState(issued.vehicleId)).toMatchObject({
-      odometerKm: { value: 1000 },
-      speedKmh: { value: 50 },
-    });
-    client.close();
-    other.client.close();
-  });
+  it(
+    'rejects forged, foreign, skewed, malformed, oversized and implausible messages, stores the good ones, and ' +
+      'audits per batch',
+    async () => {
+      const { client, signer } = await device();
+      const other = await device();
+      const { issued, key } = client.credentials!;
+      const base = (seq: number, over: Partial<TelemetryMessage> = {}): TelemetryMessage => ({
+        deviceId: issued.deviceId,
+        vehicleId: issued.vehicleId,
+        bootId: signer.bootId,
+        seq,
+        ts: now(),
+        swVersion: '4.2.0',
+        configId: 'cfg-1',
+        payload: { kind: 'speed', kmh: 50 },
+        ...over,
+      });
+      const good = signMessage(base(1), key.privateKeyPem);
+      const stranger = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+      const otherIds = other.client.credentials!.issued;
+      const nonCanonical = JSON.stringify(base(9), null, 1);
+      const { sign } = await import('node:crypto');
+      const signRaw = (text: string) => ({
+        signed: text,
+        sig: sign(null, Buffer.from(text), key.privateKeyPem).toString('base64url'),
+      });
+      const batch = [
+        good,
+        { ...signMessage(base(2), key.privateKeyPem), sig: signMessage(base(3), key.privateKeyPem).sig },
+        signMessage(base(4), stranger),
+        // A valid signature by another vehicle's device over its own message: not this certificate's key.
+        wire(await other.signer.sign({ kind: 'speed', kmh: 1 })),
+        // This device claims to be another device, or its device on another vehicle: identity mismatch.
+        signMessage(base(5, { deviceId: otherIds.deviceId }), key.privateKeyPem),
+        signMessage(base(6, { vehicleId: otherIds.vehicleId }), key.privateKeyPem),
+        signMessage(base(7, { ts: now() + 61_000 }), key.privateKeyPem),
+        signMessage(base(8, { ts: now() - 61_000 }), key.privateKeyPem),
+        signRaw(nonCanonical),
+        signMessage({ ...base(10), payload: { kind: 'teleport' } as never }, key.privateKeyPem),
+        signMessage({ ...base(11), extra: 1 } as never, key.privateKeyPem),
+        signMessage(base(12, { payload: { kind: 'position', lat: 91, lon: 0 } }), key.privateKeyPem),
+        { signed: 'x'.repeat(5000), sig: good.sig },
+        { signed: good.signed },
+        signMessage(base(13, { payload: { kind: 'speed', kmh: 301 } }), key.privateKeyPem),
+        signMessage(base(14, { payload: { kind: 'odometer', km: 1000 } }), key.privateKeyPem),
+        signMessage(base(15, { ts: now() + 1000, payload: { kind: 'odometer', km: 999 } }), key.privateKeyPem),
+      ];
+      const res = await postRaw(cp, client, { messages: batch });
+      expect(res.status).toBe(200);
+      const receipt = res.json as TelemetryReceipt;
+      expect(reasons(receipt)).toEqual([
+        'accepted',
+        'bad_signature',
+        'bad_signature',
+        'bad_signature',
+        'identity_mismatch',
+        'identity_mismatch',
+        'timestamp_skew',
+        'timestamp_skew',
+        'invalid_schema',
+        'invalid_schema',
+        'invalid_schema',
+        'invalid_schema',
+        'too_large',
+        'invalid_schema',
+        'speed_out_of_bounds',
+        'accepted',
+        'odometer_decreased',
+      ]);
+      expect(receipt.verdicts[8]?.detail).toMatch(/canonical/);
+      expect(receipt).toMatchObject({ accepted: 2, rejected: 15 });
+      const rows = await stored(issued.deviceId);
+      expect(rows.filter((r) => r.verdict === 'accepted').map((r) => r.seq)).toEqual([1, 14]);
+      // Rejected messages are kept as evidence when they arrived whole; oversize and broken envelopes are not.
+      expect(rows.filter((r) => r.verdict === 'rejected')).toHaveLength(13);
+      const [event] = await cp.platform.audit.list({ type: 'telemetry.batch.rejected', actorId: issued.deviceId });
+      expect(event).toMatchObject({ decision: 'deny', object: { type: 'vehicle', id: issued.vehicleId } });
+      expect(event?.details.reasons).toEqual(
+        expect.arrayContaining([
+          'bad_signature:3',
+          'identity_mismatch:2',
+          'timestamp_skew:2',
+          'invalid_schema:5',
+          'too_large:1',
+          'speed_out_of_bounds:1',
+          'odometer_decreased:1',
+        ]),
+      );
+      expect(await cp.platform.telemetry.vehicleState(issued.vehicleId)).toMatchObject({
+        odometerKm: { value: 1000 },
+        speedKmh: { value: 50 },
+      });
+      client.close();
+      other.client.close();
+    },
+  );
 
   it('takes recorded messages through the flagged backfill path, and state never moves backwards', async () => {
     const { client, signer } = await device();
@@ -391,112 +395,126 @@ describe.each(testEngines())('telemetry ingestion on %s', (engine) => {
     client.close();
   });
 
-  it('quarantines a device after repeated bad signatures or identity mismatches, refuses it, and releases it on an admin decision', async () => {
-    const { client, signer } = await device();
-    const { issued, key } = client.credentials!;
-    const forged = (seq: number) => ({
-      ...signMessage(
+  it(
+    'quarantines a device after repeated bad signatures or identity mismatches, refuses it, and releases it on an ' +
+      'admin decision',
+    async () => {
+      const { client, signer } = await device();
+      const { issued, key } = client.credentials!;
+      const forged = (seq: number) => ({
+        ...signMessage(
+          {
+            deviceId: issued.deviceId,
+            vehicleId: issued.vehicleId,
+            bootId: signer.bootId,
+            seq,
+            ts: now(),
+            swVersion: '4.2.0',
+            configId: 'cfg-1',
+            payload: { kind: 'speed', kmh: 1 },
+          },
+          key.privateKeyPem,
+        ),
+        sig: 'A'.repeat(86),
+      });
+      const claimsOther = signMessage(
         {
           deviceId: issued.deviceId,
-          vehicleId: issued.vehicleId,
+          vehicleId: '00000000-0000-4000-8000-000000000000',
           bootId: signer.bootId,
-          seq,
+          seq: 900,
           ts: now(),
           swVersion: '4.2.0',
           configId: 'cfg-1',
           payload: { kind: 'speed', kmh: 1 },
         },
         key.privateKeyPem,
-      ),
-      sig: 'A'.repeat(86),
-    });
-    const claimsOther = signMessage(
-      {
-        deviceId: issued.deviceId,
-        vehicleId: '00000000-0000-4000-8000-000000000000',
-        bootId: signer.bootId,
-        seq: 900,
-        ts: now(),
-        swVersion: '4.2.0',
-        configId: 'cfg-1',
-        payload: { kind: 'speed', kmh: 1 },
-      },
-      key.privateKeyPem,
-    );
-    expect(reasons(await send(client, [forged(100), forged(101), forged(102), forged(103), claimsOther]))).toEqual([
-      'bad_signature',
-      'bad_signature',
-      'bad_signature',
-      'bad_signature',
-      'identity_mismatch',
-    ]);
-    expect(await cp.platform.telemetry.quarantine.isQuarantined(issued.deviceId)).toBe(false);
-    const good = await signer.sign({ kind: 'speed', kmh: 2 });
-    const after = await signer.sign({ kind: 'speed', kmh: 3 });
-    const tipping = await send(client, [good, forged(104), forged(105), forged(106), forged(107), forged(108), after]);
-    // The tenth strike quarantines the device: what came before stays accepted, what follows is refused.
-    expect(reasons(tipping)).toEqual([
-      'accepted',
-      'bad_signature',
-      'bad_signature',
-      'bad_signature',
-      'bad_signature',
-      'bad_signature',
-      'quarantined',
-    ]);
-    expect(await cp.platform.telemetry.quarantine.isQuarantined(issued.deviceId)).toBe(true);
-    const [event] = await cp.platform.audit.list({ type: 'telemetry.device.quarantined', objectId: issued.deviceId });
-    // The reason names the strikes of the batch that tipped it; the count covers the whole window.
-    expect(event).toMatchObject({
-      decision: 'deny',
-      reason: 'bad_signature',
-      details: { strikes: 10, serial: issued.serial },
-    });
-    // Telemetry (and every other gateway route) is refused now, on a new connection too.
-    client.close();
-    const refused = await postRaw(cp, client, { messages: [wire(after)] });
-    expect(refused.status).toBe(403);
-    expect(refused.json).toMatchObject({ code: 'ERR_DEVICE_NOT_ACTIVE', reason: 'device_quarantined' });
-
-    const admin = (method: string, path: string, body?: unknown) =>
-      request(`${cp.addresses.admin}${path}`, {
-        method,
-        ca: cp.ca,
-        cert: cp.operatorTls.cert,
-        key: cp.operatorTls.key,
-        ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+      );
+      expect(reasons(await send(client, [forged(100), forged(101), forged(102), forged(103), claimsOther]))).toEqual([
+        'bad_signature',
+        'bad_signature',
+        'bad_signature',
+        'bad_signature',
+        'identity_mismatch',
+      ]);
+      expect(await cp.platform.telemetry.quarantine.isQuarantined(issued.deviceId)).toBe(false);
+      const good = await signer.sign({ kind: 'speed', kmh: 2 });
+      const after = await signer.sign({ kind: 'speed', kmh: 3 });
+      const tipping = await send(client, [
+        good,
+        forged(104),
+        forged(105),
+        forged(106),
+        forged(107),
+        forged(108),
+        after,
+      ]);
+      // The tenth strike quarantines the device: what came before stays accepted, what follows is refused.
+      expect(reasons(tipping)).toEqual([
+        'accepted',
+        'bad_signature',
+        'bad_signature',
+        'bad_signature',
+        'bad_signature',
+        'bad_signature',
+        'quarantined',
+      ]);
+      expect(await cp.platform.telemetry.quarantine.isQuarantined(issued.deviceId)).toBe(true);
+      const [event] = await cp.platform.audit.list({ type: 'telemetry.device.quarantined', objectId: issued.deviceId });
+      // The reason names the strikes of the batch that tipped it; the count covers the whole window.
+      expect(event).toMatchObject({
+        decision: 'deny',
+        reason: 'bad_signature',
+        details: { strikes: 10, serial: issued.serial },
       });
-    const listed = await admin('GET', '/admin/v1/telemetry/quarantines');
-    expect((listed.json as { quarantines: Array<{ deviceId: string }> }).quarantines.map((q) => q.deviceId)).toContain(
-      issued.deviceId,
-    );
-    const released = await admin('POST', `/admin/v1/telemetry/quarantines/${issued.deviceId}/release`, {
-      reason: 'firmware fixed, ticket SEC-12',
-    });
-    expect(released.status).toBe(200);
-    expect(released.json).toEqual({ deviceId: issued.deviceId, status: 'active' });
-    expect(await cp.platform.telemetry.quarantine.isQuarantined(issued.deviceId)).toBe(false);
-    const [release] = await cp.platform.audit.list({
-      type: 'telemetry.quarantine.released',
-      objectId: issued.deviceId,
-    });
-    expect(release).toMatchObject({
-      actor: { type: 'operator', id: 'admin' },
-      decision: 'allow',
-      reason: 'firmware fixed, ticket SEC-12',
-    });
-    // A release of a device that is not quarantined is refused and audited.
-    const again = await admin('POST', `/admin/v1/telemetry/quarantines/${issued.deviceId}/release`, {
-      reason: 'again',
-    });
-    expect(again.status).toBe(409);
-    expect(
-      await cp.platform.audit.list({ type: 'telemetry.quarantine.release_refused', objectId: issued.deviceId }),
-    ).toHaveLength(1);
-    // Released with a clean strike count: the message refused during quarantine is accepted now.
-    expect(reasons(await send(client, [after]))).toEqual(['accepted']);
-    client.close();
-  });
+      // Telemetry (and every other gateway route) is refused now, on a new connection too.
+      client.close();
+      const refused = await postRaw(cp, client, { messages: [wire(after)] });
+      expect(refused.status).toBe(403);
+      expect(refused.json).toMatchObject({ code: 'ERR_DEVICE_NOT_ACTIVE', reason: 'device_quarantined' });
+
+      const admin = (method: string, path: string, body?: unknown) =>
+        request(`${cp.addresses.admin}${path}`, {
+          method,
+          ca: cp.ca,
+          cert: cp.operatorTls.cert,
+          key: cp.operatorTls.key,
+          ...(body === undefined
+            ? {}
+            : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+        });
+      const listed = await admin('GET', '/admin/v1/telemetry/quarantines');
+      expect(
+        (listed.json as { quarantines: Array<{ deviceId: string }> }).quarantines.map((q) => q.deviceId),
+      ).toContain(issued.deviceId);
+      const released = await admin('POST', `/admin/v1/telemetry/quarantines/${issued.deviceId}/release`, {
+        reason: 'firmware fixed, ticket SEC-12',
+      });
+      expect(released.status).toBe(200);
+      expect(released.json).toEqual({ deviceId: issued.deviceId, status: 'active' });
+      expect(await cp.platform.telemetry.quarantine.isQuarantined(issued.deviceId)).toBe(false);
+      const [release] = await cp.platform.audit.list({
+        type: 'telemetry.quarantine.released',
+        objectId: issued.deviceId,
+      });
+      expect(release).toMatchObject({
+        actor: { type: 'operator', id: 'admin' },
+        decision: 'allow',
+        reason: 'firmware fixed, ticket SEC-12',
+      });
+      // A release of a device that is not quarantined is refused and audited.
+      const again = await admin('POST', `/admin/v1/telemetry/quarantines/${issued.deviceId}/release`, {
+        reason: 'again',
+      });
+      expect(again.status).toBe(409);
+      expect(
+        await cp.platform.audit.list({ type: 'telemetry.quarantine.release_refused', objectId: issued.deviceId }),
+      ).toHaveLength(1);
+      // Released with a clean strike count: the message refused during quarantine is accepted now.
+      expect(reasons(await send(client, [after]))).toEqual(['accepted']);
+      client.close();
+    },
+  );
 
   it('lists and releases quarantines, and prints vehicle state, from the CLI', async () => {
     const { client, signer } = await device();

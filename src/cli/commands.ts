@@ -14,7 +14,8 @@ export function registerCommands(program: Command): void {
   commands
     .command('rotate-key')
     .description(
-      'Rotate the command signing key: the pre-published next key (already pinned by vehicles) starts signing at once, a new next key is created. Vehicles get the new set at their next enrollment or certificate rotation.',
+      'Rotate the command signing key: the pre-published next key (already pinned by vehicles) starts signing at ' +
+        'once, a new next key is created. Vehicles get the new set at their next enrollment or certificate rotation.',
     )
     .action(async (_o: unknown, cmd: Command) => {
       await withPlatform(cmd.optsWithGlobals<GlobalOptions>(), async (p) => {
@@ -45,7 +46,9 @@ export function registerCommands(program: Command): void {
   program
     .command('simulate')
     .description(
-      'Run a simulated fleet against a running Carapace: each vehicle enrolls (or resumes), keeps its command channel, streams signed telemetry and executes verified commands. Uses the factory credentials under <dataDir>/factory (the demo units) and provisions more units (SIM-*) when --vehicles asks for more.',
+      'Run a simulated fleet against a running Carapace: each vehicle enrolls (or resumes), keeps its command ' +
+        'channel, streams signed telemetry and executes verified commands. Uses the factory credentials under ' +
+        '<dataDir>/factory (the demo units) and provisions more units (SIM-*) when --vehicles asks for more.',
     )
     .option('--vehicles <n>', 'how many vehicles', '7')
     .option('--gateway <url>', 'the vehicle gateway', 'https://localhost:8444')

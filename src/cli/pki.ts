@@ -78,7 +78,8 @@ export function registerPki(program: Command): void {
   pki
     .command('factory-cert')
     .description(
-      'Stand in for manufacturing: the manufacturer CA issues a bootstrap certificate (enrollment only) for a TCU serial, and the unit is provisioned for a vehicle.',
+      'Stand in for manufacturing: the manufacturer CA issues a bootstrap certificate (enrollment only) for a TCU ' +
+        'serial, and the unit is provisioned for a vehicle.',
     )
     .requiredOption('--serial <tcu-serial>', 'the TCU serial burned in at the factory')
     .option('--vin <vin>', 'bind the unit to the vehicle with this VIN (created if new)')
@@ -137,7 +138,8 @@ export function registerPki(program: Command): void {
   pki
     .command('provision')
     .description(
-      'Register a unit (by TCU serial) for a vehicle, without issuing a certificate: the production path, where the manufacturer issues factory certificates.',
+      'Register a unit (by TCU serial) for a vehicle, without issuing a certificate: the production path, where ' +
+        'the manufacturer issues factory certificates.',
     )
     .requiredOption('--serial <tcu-serial>', 'the TCU serial in the factory certificate')
     .option('--vin <vin>', 'the vehicle, by VIN (created if new)')
@@ -189,7 +191,8 @@ export function registerPki(program: Command): void {
   pki
     .command('revoke')
     .description(
-      'Revoke a certificate by serial, or a device with all its certificates. Running servers apply it within the revocation poll interval, or at once with Redis.',
+      'Revoke a certificate by serial, or a device with all its certificates. Running servers apply it within the ' +
+        'revocation poll interval, or at once with Redis.',
     )
     .option('--serial <hex>', 'certificate serial (hex, colons allowed)')
     .option('--device <id>', 'device id')

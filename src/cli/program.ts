@@ -64,7 +64,8 @@ export function buildProgram(output?: CliOutput): Command {
   program
     .command('seed')
     .description(
-      'Load a scenario file (tenants, users, applications, vehicles and their units) and print its personas. Refused in production.',
+      'Load a scenario file (tenants, users, applications, vehicles and their units) and print its personas. ' +
+        'Refused in production.',
     )
     .argument('<file>', 'scenario YAML, e.g. scenarios/demo.yaml')
     .action(async (file: string, _o: unknown, cmd: Command) => {
@@ -77,7 +78,8 @@ export function buildProgram(output?: CliOutput): Command {
   auth
     .command('rotate-signing-key')
     .description(
-      'Rotate the token signing key: the pre-published next key starts signing after a (rolling) restart; the old one stays published until its tokens expire.',
+      'Rotate the token signing key: the pre-published next key starts signing after a (rolling) restart; the old ' +
+        'one stays published until its tokens expire.',
     )
     .action(async (_o: unknown, cmd: Command) => {
       await withPlatform(cmd.optsWithGlobals<GlobalOptions>(), async (p) => {
@@ -138,7 +140,9 @@ export function buildProgram(output?: CliOutput): Command {
   program
     .command('authz-matrix')
     .description(
-      'Run the authorization matrix against a running deployment seeded with a scenario: every persona x object x route, plus the time-dependent cells. It changes state (revokes, closes, transfers): use a demo or staging deployment.',
+      'Run the authorization matrix against a running deployment seeded with a scenario: every persona x object x ' +
+        'route, plus the time-dependent cells. It changes state (revokes, closes, transfers): use a demo or staging ' +
+        'deployment.',
     )
     .requiredOption('--scenario <file>', 'the scenario the deployment was seeded with', 'scenarios/demo.yaml')
     .requiredOption('--report <file>', 'where to write the JSON report')

@@ -29,7 +29,8 @@ export function registerTelemetry(program: Command): void {
   telemetry
     .command('release')
     .description(
-      'Release a quarantined device (a security admin decision, audited): its telemetry and commands are accepted again. Running servers apply it within the revocation poll interval, or at once with Redis.',
+      'Release a quarantined device (a security admin decision, audited): its telemetry and commands are accepted ' +
+        'again. Running servers apply it within the revocation poll interval, or at once with Redis.',
     )
     .requiredOption('--device <id>', 'device id')
     .requiredOption('--reason <text>', 'why (recorded in the audit trail)')

@@ -13,17 +13,20 @@ export const configSchema = {
     ['development', 'production'],
     'development',
     'CARAPACE_MODE',
-    'Development mode generates a local PKI and seeds demo data. Production mode refuses every insecure development default: generated CAs, generated server certificates and demo data.',
+    'Development mode generates a local PKI and seeds demo data. Production mode refuses every insecure ' +
+      'development default: generated CAs, generated server certificates and demo data.',
   ),
   seedDemo: opt.boolean(
     true,
     'CARAPACE_SEED_DEMO',
-    'In development, load scenarios/demo.yaml into an empty database at start and print the demo personas. Never in production.',
+    'In development, load scenarios/demo.yaml into an empty database at start and print the demo personas. Never ' +
+      'in production.',
   ),
   publicBaseUrl: opt.string(
     'https://localhost:8443',
     'CARAPACE_PUBLIC_BASE_URL',
-    'External base URL of the public listener. The token issuer is `<publicBaseUrl>/oauth`, and certificates point their CRL distribution point here.',
+    'External base URL of the public listener. The token issuer is `<publicBaseUrl>/oauth`, and certificates point ' +
+      'their CRL distribution point here.',
   ),
   dataDir: opt.string(
     './data',
@@ -44,19 +47,24 @@ export const configSchema = {
   redis: {
     url: opt.optionalString(
       'REDIS_URL',
-      'Redis URL for cluster mode. When set, every process shares rate-limit counters, replay windows, idempotency reservations and sign-in lockouts through it, and credential changes and command routing reach every process at once instead of by polling. Security limits fail closed: when Redis cannot answer, the request is refused with `ERR_CLUSTER_UNAVAILABLE` (503).',
+      'Redis URL for cluster mode. When set, every process shares rate-limit counters, replay windows, idempotency ' +
+        'reservations and sign-in lockouts through it, and credential changes and command routing reach every ' +
+        'process at once instead of by polling. Security limits fail closed: when Redis cannot answer, the request ' +
+        'is refused with `ERR_CLUSTER_UNAVAILABLE` (503).',
     ),
     keyPrefix: opt.string(
       'carapace:',
       'CARAPACE_REDIS_KEY_PREFIX',
-      'Prefix of every Redis key and pub/sub channel Carapace uses, so deployments (or tenants of one Redis) never share counters or messages. Every process of one deployment must use the same prefix.',
+      'Prefix of every Redis key and pub/sub channel Carapace uses, so deployments (or tenants of one Redis) never ' +
+        'share counters or messages. Every process of one deployment must use the same prefix.',
     ),
     commandTimeoutMs: opt.integer(
       1000,
       50,
       30_000,
       'CARAPACE_REDIS_COMMAND_TIMEOUT_MS',
-      'Milliseconds a Redis command (or the connection attempt) may take before it counts as unavailable, so a dead or hung Redis never hangs a request.',
+      'Milliseconds a Redis command (or the connection attempt) may take before it counts as unavailable, so a ' +
+        'dead or hung Redis never hangs a request.',
     ),
   },
   log: {
@@ -84,7 +92,8 @@ export const configSchema = {
       host: opt.string(
         '127.0.0.1',
         'CARAPACE_ADMIN_HOST',
-        'Address of the admin plane. Keep it on loopback or a management network; it is never served on the public listener.',
+        'Address of the admin plane. Keep it on loopback or a management network; it is never served on the public ' +
+          'listener.',
       ),
       port: opt.port(8445, 'CARAPACE_ADMIN_PORT', 'Port of the admin plane (HTTPS with operator client certificates).'),
     },
@@ -92,7 +101,8 @@ export const configSchema = {
   tls: {
     certFile: opt.optionalString(
       'CARAPACE_TLS_CERT_FILE',
-      'PEM server certificate chain for all listeners. When unset in development, one is issued by the development root CA. Required in production.',
+      'PEM server certificate chain for all listeners. When unset in development, one is issued by the development ' +
+        'root CA. Required in production.',
     ),
     keyFile: opt.optionalString('CARAPACE_TLS_KEY_FILE', 'PEM private key for `tls.certFile`.'),
     hostnames: opt.stringList(
@@ -168,7 +178,8 @@ export const configSchema = {
   policy: {
     dir: opt.optionalString(
       'CARAPACE_POLICY_DIR',
-      'Directory of the Cedar schema (`schema.cedarschema`) and policies (`*.cedar`). When unset, the `policies/` shipped with Carapace. An invalid policy set refuses to start.',
+      'Directory of the Cedar schema (`schema.cedarschema`) and policies (`*.cedar`). When unset, the `policies/` ' +
+        'shipped with Carapace. An invalid policy set refuses to start.',
     ),
   },
   claims: {
@@ -242,13 +253,15 @@ export const configSchema = {
       1,
       60,
       'CARAPACE_PKI_REVOCATION_POLL_INTERVAL',
-      'How often each process re-reads revocations and device states from the database, bounding how long a revocation made by another process (without Redis) takes to apply.',
+      'How often each process re-reads revocations and device states from the database, bounding how long a ' +
+        'revocation made by another process (without Redis) takes to apply.',
     ),
     keyProvider: opt.oneOf(
       ['file'],
       'file',
       'CARAPACE_PKI_KEY_PROVIDER',
-      'Where CA private keys live. `file` keeps PKCS#8 keys under `<dataDir>/pki`; KMS, HSM and PKCS#11 providers implement the same interface.',
+      'Where CA private keys live. `file` keeps PKCS#8 keys under `<dataDir>/pki`; KMS, HSM and PKCS#11 providers ' +
+        'implement the same interface.',
     ),
   },
   telemetry: {
@@ -257,28 +270,32 @@ export const configSchema = {
       1,
       HOUR,
       'CARAPACE_TELEMETRY_MAX_SKEW',
-      'How far a live message timestamp may be from the gateway clock, either way, before it is rejected (`timestamp_skew`).',
+      'How far a live message timestamp may be from the gateway clock, either way, before it is rejected ' +
+        '(`timestamp_skew`).',
     ),
     backfillMaxAge: opt.duration(
       7 * DAY,
       MINUTE,
       90 * DAY,
       'CARAPACE_TELEMETRY_BACKFILL_MAX_AGE',
-      'How old a message sent through the flagged backfill route (recorded while offline) may be. Future timestamps still get only `telemetry.maxSkew`.',
+      'How old a message sent through the flagged backfill route (recorded while offline) may be. Future ' +
+        'timestamps still get only `telemetry.maxSkew`.',
     ),
     replayWindow: opt.integer(
       1024,
       1024,
       65536,
       'CARAPACE_TELEMETRY_REPLAY_WINDOW',
-      'Width of the per-device anti-replay window in sequence numbers (rounded up to a multiple of 32). Older numbers are rejected as `sequence_too_old`.',
+      'Width of the per-device anti-replay window in sequence numbers (rounded up to a multiple of 32). Older ' +
+        'numbers are rejected as `sequence_too_old`.',
     ),
     sequenceJumpAlert: opt.integer(
       10000,
       2,
       1_000_000_000,
       'CARAPACE_TELEMETRY_SEQUENCE_JUMP_ALERT',
-      'A message whose sequence number is this far or more above the highest seen is accepted but flagged `sequence_jump` and audited as an alert.',
+      'A message whose sequence number is this far or more above the highest seen is accepted but flagged ' +
+        '`sequence_jump` and audited as an alert.',
     ),
     maxMessageBytes: opt.integer(
       4096,
@@ -313,7 +330,8 @@ export const configSchema = {
       1,
       1_000_000_000,
       'CARAPACE_TELEMETRY_FLEET_RATE',
-      'Messages all devices together may send per `telemetry.rateWindow` (counted per process, or cluster-wide with Redis); the excess is rejected as `rate_limited`.',
+      'Messages all devices together may send per `telemetry.rateWindow` (counted per process, or cluster-wide ' +
+        'with Redis); the excess is rejected as `rate_limited`.',
     ),
     rateWindow: opt.duration(
       60,
@@ -341,14 +359,16 @@ export const configSchema = {
       50,
       1000,
       'CARAPACE_TELEMETRY_MAX_SPEED_KMH',
-      'Highest plausible speed: a faster speed reading is rejected (`speed_out_of_bounds`), a faster position change is flagged (`position_jump`).',
+      'Highest plausible speed: a faster speed reading is rejected (`speed_out_of_bounds`), a faster position ' +
+        'change is flagged (`position_jump`).',
     ),
     maxConcurrentBatches: opt.integer(
       4,
       1,
       256,
       'CARAPACE_TELEMETRY_MAX_CONCURRENT_BATCHES',
-      'Worker budget: batches one process ingests at once. Further batches wait in a short queue, then get 503, so a telemetry flood cannot starve the command path.',
+      'Worker budget: batches one process ingests at once. Further batches wait in a short queue, then get 503, so ' +
+        'a telemetry flood cannot starve the command path.',
     ),
     maxQueuedBatches: opt.integer(
       32,
@@ -364,14 +384,16 @@ export const configSchema = {
       30,
       HOUR,
       'CARAPACE_COMMANDS_STEP_UP_MAX_AGE',
-      'How recent a multi-factor sign-in must be (`auth_time`) for commands that need step-up (unlock, remote_start, trunk_open, immobilize).',
+      'How recent a multi-factor sign-in must be (`auth_time`) for commands that need step-up (unlock, ' +
+        'remote_start, trunk_open, immobilize).',
     ),
     stateMaxAge: opt.duration(
       2 * MINUTE,
       5,
       HOUR,
       'CARAPACE_COMMANDS_STATE_MAX_AGE',
-      'How old the last accepted signed telemetry may be for the vehicle-state checks; older or missing state denies the commands that need it.',
+      'How old the last accepted signed telemetry may be for the vehicle-state checks; older or missing state ' +
+        'denies the commands that need it.',
     ),
     idempotencyTtl: opt.duration(
       DAY,
@@ -435,7 +457,8 @@ export const configSchema = {
       1,
       MINUTE,
       'CARAPACE_COMMANDS_DISPATCH_INTERVAL',
-      'How often each process looks for queued jobs of the vehicles connected to it and for expired jobs (Redis, when set, delivers at once).',
+      'How often each process looks for queued jobs of the vehicles connected to it and for expired jobs (Redis, ' +
+        'when set, delivers at once).',
     ),
   },
 };

@@ -9,28 +9,37 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   ERR_UNSUPPORTED_MEDIA_TYPE: 'The body has a content type this route does not accept.',
   ERR_PAYLOAD_TOO_LARGE: 'The body is larger than the route allows.',
   ERR_FORBIDDEN:
-    'The caller is known but not allowed to do this (for example grant a privileged role without holding the granting role).',
+    'The caller is known but not allowed to do this (for example grant a privileged role without holding the ' +
+    'granting role).',
   ERR_NOT_FOUND: 'No such resource, or one the caller may not see: the two are indistinguishable.',
   ERR_CONFLICT:
-    'The request conflicts with the current state (for example a vehicle that already has a unit in service); retry after reading it again.',
+    'The request conflicts with the current state (for example a vehicle that already has a unit in service); ' +
+    'retry after reading it again.',
   ERR_CLAIM_REFUSED:
-    'The vehicle cannot be claimed with that VIN and code. The same answer covers an unknown VIN, a vehicle that already has an owner or fleet, and a wrong, used or expired code; ask the vehicle for a new code.',
+    'The vehicle cannot be claimed with that VIN and code. The same answer covers an unknown VIN, a vehicle that ' +
+    'already has an owner or fleet, and a wrong, used or expired code; ask the vehicle for a new code.',
   ERR_CLAIM_LOCKED:
-    'Too many failed claim attempts for this vehicle or this account; wait for the window (Retry-After) and use a fresh code from the vehicle.',
+    'Too many failed claim attempts for this vehicle or this account; wait for the window (Retry-After) and use a ' +
+    'fresh code from the vehicle.',
   ERR_TRANSFER_REFUSED:
-    'The vehicle cannot be transferred to that account (it does not exist, is not active, or is the current owner); the answer does not say which.',
+    'The vehicle cannot be transferred to that account (it does not exist, is not active, or is the current ' +
+    'owner); the answer does not say which.',
   ERR_INVITE_INVALID:
     'The delegation invite code is wrong, already used, expired, revoked, or its issuing ownership has ended.',
   ERR_CASE_REFUSED:
-    'The case cannot be opened or acted on as asked (unknown account, an assignee who is not a support agent, a vehicle the account does not own, or a command approval on a case without a vehicle).',
+    'The case cannot be opened or acted on as asked (unknown account, an assignee who is not a support agent, a ' +
+    'vehicle the account does not own, or a command approval on a case without a vehicle).',
   ERR_INTERNAL: 'The server failed; details are in its log under the request id, never in the response.',
   ERR_CONFIG_INVALID:
     'Configuration is invalid; the message names the key or variable. Raised at start, not over HTTP.',
   ERR_TOKEN_INVALID:
-    'The access token is missing, malformed, expired, for another audience or issuer, not an access token, not bound to this presenter (DPoP proof or certificate), replayed, or minted before a password change; `reason` says which and WWW-Authenticate carries the challenge.',
+    'The access token is missing, malformed, expired, for another audience or issuer, not an access token, not ' +
+    'bound to this presenter (DPoP proof or certificate), replayed, or minted before a password change; `reason` ' +
+    'says which and WWW-Authenticate carries the challenge.',
   ERR_CLIENT_CERT_REQUIRED: 'The listener requires a client certificate and none was presented.',
   ERR_CLIENT_CERT_UNTRUSTED:
-    'The client certificate is not from a CA trusted for this listener, is not one this platform issued, or has the wrong purpose.',
+    'The client certificate is not from a CA trusted for this listener, is not one this platform issued, or has ' +
+    'the wrong purpose.',
   ERR_CLIENT_CERT_EXPIRED:
     'The client certificate has expired; an expired device certificate cannot rotate and needs re-provisioning.',
   ERR_CLIENT_CERT_NOT_YET_VALID: 'The client certificate is not valid yet; check the device clock.',
@@ -38,11 +47,13 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   ERR_CLIENT_CERT_SUPERSEDED:
     'A newer certificate replaced this one (it was used, or the rotation overlap ended); use the newer one.',
   ERR_CLIENT_CERT_WRONG_PROFILE:
-    'This kind of certificate is not accepted on this route (a factory certificate outside enrollment, or an operational one at enrollment).',
+    'This kind of certificate is not accepted on this route (a factory certificate outside enrollment, or an ' +
+    'operational one at enrollment).',
   ERR_DEVICE_MISMATCH: 'The certificate belongs to a different device than the one the request names.',
   ERR_DEVICE_NOT_ACTIVE: 'The device is quarantined, revoked or decommissioned.',
   ERR_PKI_CSR_INVALID:
-    'The CSR is missing, unparseable, too large, signed wrongly (no proof of possession), or for a key type other than Ed25519 or P-256; `reason` says which.',
+    'The CSR is missing, unparseable, too large, signed wrongly (no proof of possession), or for a key type other ' +
+    'than Ed25519 or P-256; `reason` says which.',
   ERR_PKI_KEY_REUSED: 'The CSR key was certified before (including the factory key); generate a new key pair.',
   ERR_PKI_DEVICE_NOT_PROVISIONED: 'No device is provisioned for this unit (or under the requested device id).',
   ERR_PKI_DEVICE_ALREADY_ENROLLED: 'The unit is already enrolled; it renews with its operational certificate instead.',
@@ -57,21 +68,31 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   ERR_PKI_CERT_NOT_FOUND: 'No certificate with that serial was issued by this platform.',
   ERR_PKI_SERIAL_IN_USE: 'That TCU serial is already registered to a device.',
   ERR_TELEMETRY_BUSY:
-    'Telemetry ingestion is at its worker budget in this process; nothing in the batch was stored. Retry after `Retry-After` seconds.',
+    'Telemetry ingestion is at its worker budget in this process; nothing in the batch was stored. Retry after ' +
+    '`Retry-After` seconds.',
   ERR_STEP_UP_REQUIRED:
-    'The command needs a recent multi-factor sign-in (RFC 9470). `WWW-Authenticate` carries `error="insufficient_user_authentication"`, `acr_values` and `max_age`: sign in again with the second factor, then repeat the request with the new token.',
+    'The command needs a recent multi-factor sign-in (RFC 9470). `WWW-Authenticate` carries ' +
+    '`error="insufficient_user_authentication"`, `acr_values` and `max_age`: sign in again with the second factor, ' +
+    'then repeat the request with the new token.',
   ERR_IDEMPOTENCY_KEY_REQUIRED:
-    'Physical commands need an `Idempotency-Key` header (1 to 200 printable characters), so a retried request never makes a second job.',
+    'Physical commands need an `Idempotency-Key` header (1 to 200 printable characters), so a retried request ' +
+    'never makes a second job.',
   ERR_IDEMPOTENCY_KEY_REUSED:
-    'This Idempotency-Key was already used by you with a different request within 24 hours. Use a new key for a new request.',
+    'This Idempotency-Key was already used by you with a different request within 24 hours. Use a new key for a ' +
+    'new request.',
   ERR_COMMAND_REJECTED:
-    'The job was recorded and rejected before it reached the vehicle (`reason`: vehicle state unknown, stale or unsafe, region, conflicting command in flight, no active or a quarantined device). Nothing was sent: safe to retry once the reason is gone.',
+    'The job was recorded and rejected before it reached the vehicle (`reason`: vehicle state unknown, stale or ' +
+    'unsafe, region, conflicting command in flight, no active or a quarantined device). Nothing was sent: safe to ' +
+    'retry once the reason is gone.',
   ERR_COMMAND_RATE_LIMITED:
     "A command limit (per user, application, vehicle, tenant, command sequence, global, or the tenant's in-flight cap) is reached; `reason` names it. Retry after `Retry-After` seconds.",
   ERR_BULK_REFUSED:
-    'A fleet command named a vehicle outside your reach, or was too large. Nothing was queued: a batch is authorized all or nothing, and the answer never says which vehicle it was.',
+    'A fleet command named a vehicle outside your reach, or was too large. Nothing was queued: a batch is ' +
+    'authorized all or nothing, and the answer never says which vehicle it was.',
   ERR_CLUSTER_UNAVAILABLE:
-    'Cluster coordination (Redis) could not answer in time, so a security limit (sign-in lockout, DPoP replay check, command limit, idempotency reservation, claim lockout) could not be checked and the request was refused rather than let through. Nothing was done; retry in a few seconds.',
+    'Cluster coordination (Redis) could not answer in time, so a security limit (sign-in lockout, DPoP replay ' +
+    'check, command limit, idempotency reservation, claim lockout) could not be checked and the request was ' +
+    'refused rather than let through. Nothing was done; retry in a few seconds.',
 };
 
 /** Renders docs/errors.md. */

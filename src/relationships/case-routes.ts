@@ -463,7 +463,8 @@ export function registerCaseRoutes(
       ...apiRoute({
         owner: 'relationships',
         purpose:
-          'Support search: only accounts with an open case assigned to the caller (any open case for a security admin).',
+          'Support search: only accounts with an open case assigned to the caller (any open case for a security ' +
+          'admin).',
         action: 'support:search',
         scopes: ['support:read'],
         authorize: { resource: load.self },
