@@ -299,7 +299,11 @@ export function registerCommandRoutes(
       },
     },
     async (req) => {
-      const { object, principal } = authorizedOf<{ id: string; relationships: RelationshipRow[] }>(req);
+      const {
+        object,
+        principal,
+        resource: outer,
+      } = authorizedOf<{ id: string; relationships: RelationshipRow[] }>(req);
       const query = req.query as { limit?: string; cursor?: string };
       const limit = query.limit === undefined ? JOB_PAGE : Number(query.limit);
       const after = query.cursor === undefined ? null : jobCursorAfter(query.cursor);
@@ -322,7 +326,6 @@ export function registerCommandRoutes(
         .limit(JOB_SCAN_MAX + 1)
         .execute();
       const scanned = rows.slice(0, JOB_SCAN_MAX);
-      const outer = await deps.load.vehicle(object.id);
       const allowed = await decideEach(
         req,
         deps,

@@ -50,6 +50,8 @@ export interface Authorized<T = unknown> {
   object: T;
   principal: Principal;
   decision: Decision;
+  /** The loaded object with its Cedar entities: what list routes decide inner objects against, without a reload. */
+  resource: LoadedResource;
 }
 
 declare module 'fastify' {
@@ -268,7 +270,12 @@ async function authorize(
         allowedRequests.delete(req); // this denial is recorded already
         throw notFound();
       }
-      req.authorized = { object: inner.resource.object, principal: principal as Principal, decision: d };
+      req.authorized = {
+        object: inner.resource.object,
+        principal: principal as Principal,
+        decision: d,
+        resource: inner.resource,
+      };
     });
   allowedRequests.set(req, {
     actor:
@@ -279,7 +286,7 @@ async function authorize(
     policyVersion: decision.policyVersion,
     jti: token.jti,
   });
-  req.authorized = { object: loaded.object, principal: principal as Principal, decision };
+  req.authorized = { object: loaded.object, principal: principal as Principal, decision, resource: loaded };
 }
 
 /**

@@ -194,7 +194,11 @@ export function registerCaseRoutes(
       },
     },
     async (req) => {
-      const { object: vehicle, principal } = authorizedOf<{
+      const {
+        object: vehicle,
+        principal,
+        resource: outer,
+      } = authorizedOf<{
         id: string;
         relationships: Array<{ kind: string; user_id: string | null; valid_from: string }>;
       }>(req);
@@ -210,7 +214,6 @@ export function registerCaseRoutes(
         .orderBy('requested_at', 'desc')
         .limit(200)
         .execute();
-      const outer = await deps.load.vehicle(vehicle.id);
       const resources = rows.map((c) => serviceCaseResource(effective(c), outer));
       const extra: Record<string, number> = since === undefined ? {} : { relationshipSince: Date.parse(since) };
       const allowed = await decideEach(req, deps, 'service_case:read', resources, extra);
