@@ -29,8 +29,42 @@ export interface TestCarapace extends RunningCarapace {
 
 let seq = 0;
 
-/** A free TCP port on loopback (the issuer URL must name the real port before the listeners start). */
+// Ports the kernel hands out for port 0 come from the ephemeral range (32768-60999 on Linux), the same range it
+// draws outgoing connections' source ports from: a port found free that way can be taken by a PostgreSQL or Redis
+// client socket before the listener binds it. Test ports therefore come from below that range, in a block of its
+// own per Vitest worker, and are checked by binding before they are handed out.
+const PORT_FLOOR = 20000;
+const PORT_BLOCK = 1000;
+const PORT_BLOCKS = 12;
+const handedOut = new Set<number>();
+let nextInBlock = Math.floor(Math.random() * PORT_BLOCK);
+
+function portBlockStart(): number {
+  const worker = Number(process.env.VITEST_POOL_ID ?? process.env.VITEST_WORKER_ID ?? process.pid);
+  return PORT_FLOOR + (worker % PORT_BLOCKS) * PORT_BLOCK;
+}
+
+async function bindable(port: number): Promise<boolean> {
+  const server = createServer();
+  const ok = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => resolve(true));
+  });
+  if (ok) await new Promise<void>((resolve) => server.close(() => resolve()));
+  return ok;
+}
+
+/** A free TCP port on loopback outside the ephemeral range (the issuer URL must name it before listeners start). */
 export async function freePort(): Promise<number> {
+  const start = portBlockStart();
+  for (let tried = 0; tried < PORT_BLOCK; tried++) {
+    const port = start + (nextInBlock++ % PORT_BLOCK);
+    if (handedOut.has(port)) continue;
+    if (await bindable(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
