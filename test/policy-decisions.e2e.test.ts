@@ -318,6 +318,84 @@ describe.each(engines)('access decisions in the policies (%s)', (database) => {
     expect(invited).toEqual([]);
   });
 
+  it('lets only the addressee use an invitation, and only while the inviter still holds the granting role', async () => {
+    const db = cp.platform.storage.db;
+    const northwind = (
+      await db.selectFrom('tenants').select(['id']).where('name', '=', 'Northwind Logistics').executeTakeFirstOrThrow()
+    ).id;
+    const fiona = await login('fiona', ['openid']);
+    const invite = async (email: string) => {
+      const r = await fiona.api('POST', `/v1/tenants/${northwind}/invitations`, { email, role: 'fleet_operator' });
+      expect(r.status).toBe(201);
+      return r.json as { id: string; code: string };
+    };
+    const person = async (email: string) => {
+      await cp.platform.directory.createUser(
+        { type: 'system', id: 'seed' },
+        { email, displayName: email, password: 'a long enough password' },
+      );
+      const c = await CarapaceClient.create({
+        baseUrl: cp.config.publicBaseUrl,
+        ca: cp.ca,
+        clientId: 'carapace-owner-app',
+        redirectUri: 'http://127.0.0.1/callback',
+      });
+      await c.login({ email, password: 'a long enough password', scopes: ['openid'] });
+      return c;
+    };
+    const first = await invite('nina@northwind.example');
+    const [nina, otto] = [await person('nina@northwind.example'), await person('otto@northwind.example')];
+    const accept = (c: CarapaceClient, code: string) => c.api('POST', '/v1/invitations/accept', { code });
+    const roles = (email: string) =>
+      db
+        .selectFrom('memberships')
+        .innerJoin('users', 'users.id', 'memberships.user_id')
+        .select(['memberships.role'])
+        .where('users.email', '=', email)
+        .where('memberships.ended_at', 'is', null)
+        .execute();
+
+    // Someone else's code: the same 404 as an unknown one, and a deny event on the invitation.
+    const stolen = await accept(otto, first.code);
+    expect(stolen.status).toBe(404);
+    expect((await accept(otto, 'x'.repeat(32))).status).toBe(404);
+    expect(await denyEvent(String(stolen.headers['x-request-id']), 'invitation:accept')).toMatchObject({
+      tenantId: northwind,
+      object: { type: 'Invitation', id: first.id },
+      reason: 'no_permit',
+    });
+
+    // The inviter lost the granting role before the invitation was used: it grants nothing.
+    const fionaId = await userId('fiona');
+    const ended = { ended_at: new Date().toISOString() };
+    await db
+      .updateTable('memberships')
+      .set(ended)
+      .where('user_id', '=', fionaId)
+      .where('role', '=', 'fleet_admin')
+      .execute();
+    const orphaned = await accept(nina, first.code);
+    expect(orphaned.status).toBe(404);
+    expect(await denyEvent(String(orphaned.headers['x-request-id']), 'invitation:accept')).toMatchObject({
+      actor: { type: 'user' },
+      object: { type: 'Invitation', id: first.id },
+    });
+    expect(await roles('nina@northwind.example')).toEqual([]);
+
+    // With the role back, the addressee accepts once; the second use is refused.
+    await db
+      .updateTable('memberships')
+      .set({ ended_at: null })
+      .where('user_id', '=', fionaId)
+      .where('role', '=', 'fleet_admin')
+      .execute();
+    const ok = await accept(nina, first.code);
+    expect(ok.status).toBe(200);
+    expect(ok.json).toEqual({ tenantId: northwind, role: 'fleet_operator' });
+    expect((await accept(nina, first.code)).status).toBe(404);
+    expect(await roles('nina@northwind.example')).toEqual([{ role: 'fleet_operator' }]);
+  });
+
   it("lists only the support cases the policies let the caller read: never another agent's", async () => {
     const sue = await login('sue', ['openid', 'support:read'], 'carapace-support-console');
     const sam = await login('sam', ['openid', 'vehicle:read_status', 'support:read'], 'carapace-support-console');

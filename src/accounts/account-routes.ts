@@ -5,9 +5,9 @@ import type { CatalogEntry } from '../http/index.js';
 import { CarapaceError } from '../platform/index.js';
 import { passwordMatches } from '../identity/index.js';
 import type { Directory } from '../identity/index.js';
-import type { Invitations } from '../identity/index.js';
+import type { InvitationRow, Invitations } from '../identity/index.js';
 import { ROLES } from '../identity/index.js';
-import { type ApiRoutes, load, NoQuery } from '../policy/index.js';
+import { type ApiRoutes, authorizedOf, load, NoQuery } from '../policy/index.js';
 
 const closed = { additionalProperties: false } as const;
 const entry = (purpose: string, action: string, safetyImpact: CatalogEntry['safetyImpact'] = 'low'): CatalogEntry => ({
@@ -145,7 +145,17 @@ export function registerAccountRoutes(
     '/v1/invitations/accept',
     {
       auth: { kind: 'token', token },
-      authorize: self,
+      authorize: {
+        ...self,
+        // The invitation is named by its code, which stays out of the URL (and so out of access logs); every
+        // refusal (unknown, used, expired, someone else's, an inviter who lost the granting role) is one 404.
+        within: {
+          action: 'invitation:accept',
+          resource: async (req, _outer, principal, load) => ({
+            resource: await load.invitation((req.body as { code: string }).code, principal),
+          }),
+        },
+      },
       catalog: entry("Accept an invitation addressed to the caller's email.", 'identity:accept_invitation', 'high'),
       schema: {
         querystring: NoQuery,
@@ -153,6 +163,6 @@ export function registerAccountRoutes(
         response: { 200: Type.Object({ tenantId: Type.String(), role: Type.String() }, closed) },
       },
     },
-    async (req) => deps.invitations.accept(userOf(req), req.body.code),
+    async (req) => deps.invitations.accept(userOf(req), authorizedOf<InvitationRow>(req).object),
   );
 }

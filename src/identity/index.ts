@@ -11,11 +11,13 @@ export {
   type IdentityTables,
   type UserRow,
   type TenantRow,
+  type InvitationRow,
 } from './tables.js';
 export { createInvitations, type Invitations } from './invitations.js';
 export {
   findActiveUserByEmail,
   findApplication,
+  findInvitationByCode,
   findMember,
   findTenant,
   findUser,
@@ -23,6 +25,7 @@ export {
   findUsers,
   findWorkload,
   hasUsers,
+  invitationCodeHash,
   membershipsOf,
   operatorTenantId,
   passwordMatches,

@@ -1,13 +1,14 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../platform/index.js';
 import { CarapaceError } from '../platform/index.js';
 import { newId } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
 import type { IdentityAuditLog } from './audit-events.js';
-import type { Directory, DirectoryActor } from './directory.js';
+import type { DirectoryActor } from './directory.js';
 import { normalizeEmail } from './directory.js';
-import { PRIVILEGED_ROLES, ROLES, type Role, type TenantKind } from './tables.js';
+import { invitationCodeHash } from './reads.js';
+import { type InvitationRow, PRIVILEGED_ROLES, ROLES, type Role, type TenantKind } from './tables.js';
 
 /** The kinds of tenant each role can be held in. */
 const ROLE_TENANT_KINDS: Record<Role, readonly TenantKind[]> = {
@@ -20,22 +21,21 @@ const ROLE_TENANT_KINDS: Record<Role, readonly TenantKind[]> = {
   security_admin: ['oem'],
 };
 
-const hashCode = (code: string) => createHash('sha256').update(code).digest('hex');
-
 /**
  * Invitations: the only way to a privileged role. Someone allowed to grant a role in a tenant invites an
  * email address; the invitee, signed in as that address, accepts with the one-time code. The code is shown
- * once and stored only as a hash; it expires, and works once.
+ * once and stored only as a hash; it expires, and works once. Who may invite to which role, and who may accept
+ * (the addressee, while the inviter still holds the granting role), are the policies' decisions
+ * (`self.invite-needs-granting-role`, `self.accept-own-invitation`); this service keeps the invariants.
  */
 export function createInvitations(deps: {
   db: Kysely<Database>;
   audit: IdentityAuditLog;
   clock: Clock;
-  directory: Directory;
   ttlSeconds: number;
 }) {
   return {
-    /** Creates an invitation and returns its code (shown once). The granter's right is checked at acceptance too. */
+    /** Creates an invitation and returns its code (shown once). The granter's right is decided again at acceptance. */
     async invite(
       actor: DirectoryActor & { type: 'user' },
       args: { tenantId: string; email: string; role: Role },
@@ -51,7 +51,6 @@ export function createInvitations(deps: {
         .where('ended_at', 'is', null)
         .executeTakeFirst();
       if (!member) throw new CarapaceError('ERR_NOT_FOUND', 'no such tenant');
-      await deps.directory.assertMayGrant(deps.db, actor, args.tenantId, args.role, { invitation: true });
       // A role only exists in the kind of tenant it belongs to: no "owner" of a fleet, no support agent at a dealer.
       const tenant = await deps.db
         .selectFrom('tenants')
@@ -85,7 +84,7 @@ export function createInvitations(deps: {
             email: normalizeEmail(args.email),
             role: args.role,
             invited_by: actor.id,
-            code_hash: hashCode(code),
+            code_hash: invitationCodeHash(code),
             created_at: now.toISOString(),
             expires_at: expiresAt,
             accepted_at: null,
@@ -105,34 +104,22 @@ export function createInvitations(deps: {
       return { id, code, expiresAt };
     },
 
-    /** Accepts an invitation as the signed-in user; the email must match, the code must be live and unused. */
-    async accept(userId: string, code: string): Promise<{ tenantId: string; role: Role }> {
+    /**
+     * Accepts an invitation the policies allowed the signed-in user to accept: claims it once, atomically and
+     * only while unexpired, and grants the role. A concurrent second use loses the claim and is refused.
+     */
+    async accept(userId: string, invitation: InvitationRow): Promise<{ tenantId: string; role: Role }> {
       const now = deps.clock.now().toISOString();
-      type Outcome =
-        { ok: true; tenantId: string; role: Role } | { ok: false; reason: string; invitationId: string | null };
-      const outcome = await deps.db.transaction().execute(async (trx): Promise<Outcome> => {
-        const inv = await trx
-          .selectFrom('invitations')
-          .selectAll()
-          .where('code_hash', '=', hashCode(code))
-          .executeTakeFirst();
-        const user = await trx.selectFrom('users').select(['email']).where('id', '=', userId).executeTakeFirst();
-        const refused = (reason: string): Outcome => ({ ok: false, reason, invitationId: inv?.id ?? null });
-        if (!inv) return refused('unknown_code');
-        if (inv.accepted_at) return refused('already_used');
-        if (inv.expires_at <= now) return refused('expired');
-        if (!user || user.email !== inv.email) return refused('email_mismatch');
+      const inv = invitation;
+      const granted = await deps.db.transaction().execute(async (trx) => {
         const claimed = await trx
           .updateTable('invitations')
           .set({ accepted_at: now, accepted_by: userId })
           .where('id', '=', inv.id)
           .where('accepted_at', 'is', null)
+          .where('expires_at', '>', now)
           .executeTakeFirst();
-        if (Number(claimed.numUpdatedRows) !== 1) return refused('already_used');
-        // The inviter must still hold the granting role when the invitation is used.
-        await deps.directory.assertMayGrant(trx, { type: 'user', id: inv.invited_by }, inv.tenant_id, inv.role, {
-          invitation: true,
-        });
+        if (Number(claimed.numUpdatedRows) !== 1) return false;
         await trx
           .insertInto('memberships')
           .values({
@@ -154,20 +141,20 @@ export function createInvitations(deps: {
           decision: 'allow',
           details: { role: inv.role, invitationId: inv.id, invitedBy: inv.invited_by },
         });
-        return { ok: true, tenantId: inv.tenant_id, role: inv.role };
+        return true;
       });
-      if (outcome.ok) return { tenantId: outcome.tenantId, role: outcome.role };
-      // Audited after the transaction (SQLite has one writer); one answer for every reason: the code is the only
-      // secret.
+      if (granted) return { tenantId: inv.tenant_id, role: inv.role };
+      // Audited after the transaction (SQLite has one writer); the same answer as any other refusal.
       await deps.audit.append(deps.db, {
         type: 'identity.invitation.refused',
         actor: { type: 'user', id: userId },
-        object: { type: 'invitation', id: outcome.invitationId },
+        tenantId: inv.tenant_id,
+        object: { type: 'invitation', id: inv.id },
         action: 'accept',
         decision: 'deny',
-        reason: outcome.reason,
+        reason: 'already_used',
       });
-      throw new CarapaceError('ERR_NOT_FOUND', 'no such invitation for you, or it has expired or been used');
+      throw new CarapaceError('ERR_NOT_FOUND', 'no such resource');
     },
   };
 }

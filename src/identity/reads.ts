@@ -2,10 +2,11 @@
  * What other modules may read of the identity tables. Each function takes the caller's database handle (or its
  * transaction), so a read can sit inside another module's transaction; none returns a credential.
  */
+import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database } from '../storage/index.js';
 import { verifyPassword } from './credentials.js';
-import type { ApplicationRow, Role, TenantKind, WorkloadRow } from './tables.js';
+import type { ApplicationRow, InvitationRow, Role, TenantKind, WorkloadRow } from './tables.js';
 
 /** A user as other modules see them: no password hash, no TOTP secret. */
 export interface UserSummary {
@@ -146,4 +147,15 @@ export async function findApplication(db: Kysely<Database>, clientId: string): P
 /** A registered workload by client id, or undefined. */
 export async function findWorkload(db: Kysely<Database>, clientId: string): Promise<WorkloadRow | undefined> {
   return db.selectFrom('workloads').selectAll().where('client_id', '=', clientId).executeTakeFirst();
+}
+
+/** How an invitation code is stored: only its hash, so the table never holds a usable code. */
+export function invitationCodeHash(code: string): string {
+  return createHash('sha256').update(code).digest('hex');
+}
+
+/** The invitation a one-time code names, or undefined; the code itself is never stored. */
+export async function findInvitationByCode(db: Kysely<Database>, code: string): Promise<InvitationRow | undefined> {
+  if (code === '') return undefined;
+  return db.selectFrom('invitations').selectAll().where('code_hash', '=', invitationCodeHash(code)).executeTakeFirst();
 }

@@ -39,6 +39,7 @@ export interface AuthorizeSpec {
       req: FastifyRequest,
       outer: LoadedResource,
       principal: Principal,
+      load: EntityLoader,
     ) => Promise<{ resource: LoadedResource; context?: Record<string, CedarValueJson> }>;
   };
   /** Problem `reason`s for denials decided by named forbid policies (e.g. a token without the command's scope). */
@@ -253,7 +254,7 @@ async function authorize(
   if (spec.within && principalEntity)
     pending.set(req, async () => {
       const within = spec.within as NonNullable<AuthorizeSpec['within']>;
-      const inner = await within.resource(req, loaded, principal as Principal);
+      const inner = await within.resource(req, loaded, principal as Principal, deps.load);
       const d = deps.decisions.decide(
         cedarRequest({
           principal: principalEntity,

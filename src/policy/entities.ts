@@ -37,6 +37,14 @@ const refs = (type: string, ids: Iterable<string>): CedarValueJson[] =>
 const parse = (json: string): Record<string, unknown> => JSON.parse(json) as Record<string, unknown>;
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 
+/** A person who holds no role anywhere: how an unknown or disabled user appears as someone else's attribute. */
+function noRoles(userId: string): Entity {
+  return {
+    uid: { type: 'User', id: userId },
+    attrs: { email: '', roles: Object.fromEntries(ROLES.map((r) => [r, []])), fleetGroups: [] },
+  };
+}
+
 /**
  * Builds Cedar entities from the directory and the relationship store, fresh for every request, as of the
  * injected clock. Each loader runs the same queries whether or not the object exists.
@@ -92,6 +100,36 @@ export function createEntityLoader(deps: { facts: AuthorizationFacts; clock: Clo
     return { uid: { type: 'Vehicle', id }, attrs, parents: groups.map((g) => ({ type: 'FleetGroup', id: g })) };
   }
 
+  /** A person as a Cedar entity: their roles per tenant and their fleet groups; null if unknown or disabled. */
+  async function userEntity(userId: string, at: string): Promise<Entity | null> {
+    const [user, memberships, groups] = await Promise.all([
+      facts.user(userId),
+      facts.memberships(userId),
+      inForce(at, { userId, kind: 'fleet_group_member' }),
+    ]);
+    if (!user || user.status !== 'active') return null;
+    const roles = Object.fromEntries(
+      ROLES.map((role) => [
+        role,
+        refs(
+          'Tenant',
+          memberships.filter((m) => m.role === role).map((m) => m.tenantId),
+        ),
+      ]),
+    );
+    return {
+      uid: { type: 'User', id: user.id },
+      attrs: {
+        email: user.email,
+        roles,
+        fleetGroups: refs(
+          'FleetGroup',
+          groups.flatMap((g) => (g.group_id ? [g.group_id] : [])),
+        ),
+      },
+    };
+  }
+
   return {
     /** The principal entity, or null if the person or application is unknown or disabled. */
     async principal(p: Principal): Promise<Entity | null> {
@@ -105,32 +143,7 @@ export function createEntityLoader(deps: { facts: AuthorizationFacts; clock: Clo
             }
           : null;
       }
-      const [user, memberships, groups] = await Promise.all([
-        facts.user(p.userId),
-        facts.memberships(p.userId),
-        inForce(at, { userId: p.userId, kind: 'fleet_group_member' }),
-      ]);
-      if (!user || user.status !== 'active') return null;
-      const roles = Object.fromEntries(
-        ROLES.map((role) => [
-          role,
-          refs(
-            'Tenant',
-            memberships.filter((m) => m.role === role).map((m) => m.tenantId),
-          ),
-        ]),
-      );
-      return {
-        uid: { type: 'User', id: user.id },
-        attrs: {
-          email: user.email,
-          roles,
-          fleetGroups: refs(
-            'FleetGroup',
-            groups.flatMap((g) => (g.group_id ? [g.group_id] : [])),
-          ),
-        },
-      };
+      return userEntity(p.userId, at);
     },
 
     /** A vehicle and its relationships in force now. */
@@ -256,6 +269,33 @@ export function createEntityLoader(deps: { facts: AuthorizationFacts; clock: Clo
         object: row ?? null,
         vehicleId: row?.vehicle_id ?? null,
         tenantId: row ? vehicleTenant(rels) : null,
+      };
+    },
+
+    /**
+     * A tenant invitation, named by its one-time code, with its inviter as they are now (their roles decide
+     * whether a privileged role can still be granted). A disabled or unknown inviter loads with no roles.
+     */
+    async invitation(code: string, p: Principal): Promise<LoadedResource<Database['invitations']>> {
+      const at = deps.clock.now().toISOString();
+      const row = await facts.invitation(code);
+      const inviterId = row?.invited_by ?? '';
+      const self = p.kind === 'user' && p.userId === inviterId;
+      const inviter = self ? null : ((await userEntity(inviterId, at)) ?? noRoles(inviterId));
+      const id = row?.id ?? 'unknown';
+      const status = !row ? 'unknown' : row.accepted_at ? 'accepted' : row.expires_at <= at ? 'expired' : 'pending';
+      const attrs: Record<string, CedarValueJson> = {
+        tenant: ref('Tenant', row?.tenant_id ?? ''),
+        role: row?.role ?? '',
+        inviteeEmail: row?.email ?? '',
+        invitedBy: ref('User', inviterId),
+        status,
+      };
+      return {
+        uid: { type: 'Invitation', id },
+        entities: [{ uid: { type: 'Invitation', id }, attrs }, ...(inviter ? [inviter] : [])],
+        object: row ?? null,
+        tenantId: row?.tenant_id ?? null,
       };
     },
 

@@ -24,6 +24,8 @@ export interface AuthorizationFacts {
   vehicles(ids: readonly string[]): Promise<Array<{ id: string; vin: string | null }>>;
   relationshipsInForce(at: string, query: RelationshipQuery): Promise<Array<Database['relationships']>>;
   fleetGroup(id: string): Promise<Database['fleet_groups'] | undefined>;
+  /** The tenant invitation a one-time code names (the code is looked up by its hash, never stored). */
+  invitation(code: string): Promise<Database['invitations'] | undefined>;
   delegationInvite(id: string): Promise<Database['delegation_invites'] | undefined>;
   serviceCase(id: string): Promise<Database['service_cases'] | undefined>;
   supportCase(id: string): Promise<Database['support_cases'] | undefined>;

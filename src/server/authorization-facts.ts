@@ -1,5 +1,12 @@
 import type { Kysely } from 'kysely';
-import { findApplication, findTenant, findUser, membershipsOf, operatorTenantId } from '../identity/index.js';
+import {
+  findApplication,
+  findInvitationByCode,
+  findTenant,
+  findUser,
+  membershipsOf,
+  operatorTenantId,
+} from '../identity/index.js';
 import type { AuthorizationFacts } from '../policy/index.js';
 import {
   findDelegationInvite,
@@ -23,6 +30,7 @@ export function createAuthorizationFacts(db: Kysely<Database>): AuthorizationFac
     vehicles: (ids) => findVehicles(db, ids),
     relationshipsInForce: (at, query) => relationshipsInForce(db, at, query),
     fleetGroup: (id) => findFleetGroup(db, id),
+    invitation: (code) => findInvitationByCode(db, code),
     delegationInvite: (id) => findDelegationInvite(db, id),
     serviceCase: (id) => findServiceCase(db, id),
     supportCase: (id) => findSupportCase(db, id),

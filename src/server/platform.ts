@@ -135,13 +135,7 @@ export async function createPlatform(
     const secrets = createSecretBox(join(config.dataDir, 'pki', 'secret-box.key'));
     const sessions = { revokeAll: revokeAccountTokens };
     const directory = createDirectory({ db: storage.db, audit, clock, secrets, sessions });
-    const invitations = createInvitations({
-      db: storage.db,
-      audit,
-      clock,
-      directory,
-      ttlSeconds: config.auth.invitationTtl,
-    });
+    const invitations = createInvitations({ db: storage.db, audit, clock, ttlSeconds: config.auth.invitationTtl });
     const relationships = createRelationshipStore({ db: storage.db, audit, clock });
     const auth = await createAuth({ config, db: storage.db, audit, clock, log: options.log, secrets, cluster });
     const deps = { db: storage.db, audit, clock, relationships, vehicles: { findByVin: findVehicleByVin } };
