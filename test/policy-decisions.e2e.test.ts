@@ -396,6 +396,57 @@ describe.each(engines)('access decisions in the policies (%s)', (database) => {
     expect(await roles('nina@northwind.example')).toEqual([{ role: 'fleet_operator' }]);
   });
 
+  it('pages every growing list with a cursor that only its own list accepts, losing and repeating nothing', async () => {
+    const db = cp.platform.storage.db;
+    const tenantId = async (name: string) =>
+      (await db.selectFrom('tenants').select(['id']).where('name', '=', name).executeTakeFirstOrThrow()).id;
+    const walk = async (c: CarapaceClient, path: string, field: string) => {
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const r = await c.api('GET', `${path}?limit=1${cursor ? `&cursor=${cursor}` : ''}`);
+        expect(r.status).toBe(200);
+        const body = r.json as Record<string, Array<{ id: string }>> & { next?: string };
+        expect(body[field]!.length).toBeLessThanOrEqual(1);
+        seen.push(...body[field]!.map((x) => x.id));
+        cursor = body.next;
+        pages++;
+      } while (cursor && pages < 20);
+      return { seen, pages };
+    };
+    // A fleet's groups, by name.
+    const contoso = await tenantId('Contoso Deliveries');
+    const carl = await signIn('carl', ['openid', 'fleet:read', 'fleet:admin'], 'carapace-fleet-console');
+    for (const name of ['Depot C', 'Depot A', 'Depot B'])
+      expect((await carl.api('POST', `/v1/fleets/${contoso}/groups`, { name })).status).toBe(201);
+    const all = (await carl.api('GET', `/v1/fleets/${contoso}/groups`)).json as { groups: Array<{ id: string }> };
+    const groups = await walk(carl, `/v1/fleets/${contoso}/groups`, 'groups');
+    expect(groups.seen).toEqual(all.groups.map((g) => g.id));
+    expect(groups.pages).toBe(3);
+    // A dealer's cases, newest first.
+    const dealer = await tenantId('Main Street Motors');
+    const derek = await login('derek', ['openid', 'vehicle:diagnostics'], 'carapace-dealer-tool');
+    const cases = (await derek.api('GET', `/v1/dealers/${dealer}/service-cases`)).json as {
+      cases: Array<{ id: string }>;
+    };
+    expect(cases.cases.length).toBeGreaterThanOrEqual(2);
+    expect((await walk(derek, `/v1/dealers/${dealer}/service-cases`, 'cases')).seen).toEqual(
+      cases.cases.map((c) => c.id),
+    );
+    // A cursor is only good for the list that gave it out, and a forged one is a 400, never a 500.
+    const first = (await carl.api('GET', `/v1/fleets/${contoso}/groups?limit=1`)).json as { next: string };
+    const foreign = await derek.api('GET', `/v1/dealers/${dealer}/service-cases?cursor=${first.next}`);
+    expect(foreign.status).toBe(400);
+    expect(foreign.json).toMatchObject({ code: 'ERR_VALIDATION' });
+    const forged = Buffer.from('groups:{"not":"a position"}').toString('base64url');
+    expect((await carl.api('GET', `/v1/fleets/${contoso}/groups?cursor=${forged}`)).status).toBe(400);
+    expect((await carl.api('GET', `/v1/fleets/${contoso}/groups?limit=101`)).status).toBe(400);
+    const sam = await login('sam', ['openid', 'vehicle:read_status', 'support:read'], 'carapace-support-console');
+    expect((await sam.api('GET', `/v1/support-cases?cursor=${first.next}`)).status).toBe(400);
+    expect((await sam.api('GET', '/v1/support-cases?limit=1')).status).toBe(200);
+  });
+
   it("lists only the support cases the policies let the caller read: never another agent's", async () => {
     const sue = await login('sue', ['openid', 'support:read'], 'carapace-support-console');
     const sam = await login('sam', ['openid', 'vehicle:read_status', 'support:read'], 'carapace-support-console');

@@ -37,6 +37,19 @@ const refs = (type: string, ids: Iterable<string>): CedarValueJson[] =>
 const parse = (json: string): Record<string, unknown> => JSON.parse(json) as Record<string, unknown>;
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 
+/** A fleet group as a Cedar resource, from a row already read (list routes decide many without a query each). */
+export function groupResource<T extends { id: string; tenant_id: string }>(row: T): LoadedResource<T> {
+  const uid = { type: 'FleetGroup', id: row.id };
+  return {
+    uid,
+    entities: [
+      { uid, attrs: { tenant: ref('Tenant', row.tenant_id) }, parents: [{ type: 'Tenant', id: row.tenant_id }] },
+    ],
+    object: row,
+    tenantId: row.tenant_id,
+  };
+}
+
 /** A person who holds no role anywhere: how an unknown or disabled user appears as someone else's attribute. */
 function noRoles(userId: string): Entity {
   return {
@@ -215,18 +228,13 @@ export function createEntityLoader(deps: { facts: AuthorizationFacts; clock: Clo
     /** A fleet group, inside its tenant. */
     async group(id: string): Promise<LoadedResource<Database['fleet_groups']>> {
       const row = await facts.fleetGroup(id);
-      const tenant = row?.tenant_id ?? '';
+      if (row) return groupResource(row);
+      const uid = { type: 'FleetGroup', id };
       return {
-        uid: { type: 'FleetGroup', id },
-        entities: [
-          {
-            uid: { type: 'FleetGroup', id },
-            attrs: { tenant: ref('Tenant', tenant) },
-            parents: row ? [{ type: 'Tenant', id: tenant }] : [],
-          },
-        ],
-        object: row ?? null,
-        tenantId: row?.tenant_id ?? null,
+        uid,
+        entities: [{ uid, attrs: { tenant: ref('Tenant', '') }, parents: [] }],
+        object: null,
+        tenantId: null,
       };
     },
 

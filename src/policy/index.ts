@@ -8,7 +8,23 @@ export {
   type EntityRef,
   ref,
 } from './decision-point.js';
-export { createEntityLoader, type EntityLoader, type Principal, type LoadedResource } from './entities.js';
+export {
+  createEntityLoader,
+  groupResource,
+  type EntityLoader,
+  type Principal,
+  type LoadedResource,
+} from './entities.js';
+export {
+  decidedPage,
+  MAX_PAGE,
+  PageQuery,
+  pageCursor,
+  pageLimit,
+  plainPage,
+  SCAN_MAX,
+  type PagePosition,
+} from './pages.js';
 export {
   objectAuthorization,
   type ApiRoutes,

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Clock } from '../platform/index.js';
 import { findUserByEmail, membershipsOf } from '../identity/index.js';
 import {
@@ -14,6 +14,13 @@ import {
   NullableString,
   type ApiRoutes,
   decideEach,
+  decidedPage,
+  MAX_PAGE,
+  pageCursor,
+  PageQuery,
+  type PagePosition,
+  plainPage,
+  SCAN_MAX,
   type DecisionPoint,
   type EntityLoader,
   type LoadedResource,
@@ -50,6 +57,16 @@ const SupportCase = Type.Object(
   },
   closed,
 );
+const CasePage = Type.Object({ cases: Type.Array(ServiceCase), next: Type.Optional(Type.String()) }, closed);
+/** Where the next page of each case list starts (a cursor from one list is refused by another). */
+const DEALER_CASES = pageCursor('dealer-cases');
+const VEHICLE_CASES = pageCursor('vehicle-cases');
+const SUPPORT_CASES = pageCursor('support-cases');
+
+/** Rows after a page position in a newest-first list: older, or as old with a smaller id. */
+const olderThan = (column: 'requested_at' | 'opened_at', after: PagePosition) =>
+  sql<boolean>`(${sql.ref(column)} < ${after.key} or (${sql.ref(column)} = ${after.key} and ${sql.ref('id')} < ${after.id}))`;
+
 const Account = Type.Object({ id: Type.String(), name: Type.String(), email: Type.String() }, closed);
 
 const actorOf = (req: FastifyRequest): Actor => {
@@ -160,20 +177,24 @@ export function registerCaseRoutes(
       }),
       schema: {
         params: TenantParams,
-        querystring: NoQuery,
-        response: { 200: Type.Object({ cases: Type.Array(ServiceCase) }, closed) },
+        querystring: PageQuery,
+        response: { 200: CasePage },
       },
     },
     async (req) => {
       const tenant = authorizedOf<{ id: string }>(req).object;
+      const after = DEALER_CASES.read((req.query as { cursor?: string }).cursor);
       const rows = await db
         .selectFrom('service_cases')
         .selectAll()
         .where('dealer_tenant_id', '=', tenant.id)
+        .$if(after !== null, (q) => q.where(olderThan('requested_at', after!)))
         .orderBy('requested_at', 'desc')
-        .limit(200)
+        .orderBy('id', 'desc')
+        .limit(MAX_PAGE + 1)
         .execute();
-      return { cases: rows.map((c) => serviceView(effective(c), true)) };
+      const { page, next } = plainPage(req, rows, (c) => ({ key: c.requested_at, id: c.id }), DEALER_CASES);
+      return { cases: page.map((c) => serviceView(effective(c), true)), ...(next ? { next } : {}) };
     },
   );
 
@@ -189,8 +210,8 @@ export function registerCaseRoutes(
       }),
       schema: {
         params: Type.Object({ vehicleId: Id }, closed),
-        querystring: NoQuery,
-        response: { 200: Type.Object({ cases: Type.Array(ServiceCase) }, closed) },
+        querystring: PageQuery,
+        response: { 200: CasePage },
       },
     },
     async (req) => {
@@ -207,17 +228,27 @@ export function registerCaseRoutes(
       const since = vehicle.relationships.find(
         (r) => r.kind === 'ownership' && principal.kind === 'user' && r.user_id === principal.userId,
       )?.valid_from;
-      const rows = await db
+      const after = VEHICLE_CASES.read((req.query as { cursor?: string }).cursor);
+      const candidates = await db
         .selectFrom('service_cases')
         .selectAll()
         .where('vehicle_id', '=', vehicle.id)
+        .$if(after !== null, (q) => q.where(olderThan('requested_at', after!)))
         .orderBy('requested_at', 'desc')
-        .limit(200)
+        .orderBy('id', 'desc')
+        .limit(SCAN_MAX + 1)
         .execute();
-      const resources = rows.map((c) => serviceCaseResource(effective(c), outer));
-      const extra: Record<string, number> = since === undefined ? {} : { relationshipSince: Date.parse(since) };
-      const allowed = await decideEach(req, deps, 'service_case:read', resources, extra);
-      return { cases: rows.filter((_, i) => allowed[i]).map((c) => serviceView(effective(c), false)) };
+      const { page, next } = await decidedPage({
+        req,
+        deps,
+        action: 'service_case:read',
+        candidates,
+        resourceOf: (c) => serviceCaseResource(effective(c), outer),
+        positionOf: (c) => ({ key: c.requested_at, id: c.id }),
+        cursor: VEHICLE_CASES,
+        extra: since === undefined ? {} : { relationshipSince: Date.parse(since) },
+      });
+      return { cases: page.map((c) => serviceView(effective(c), false)), ...(next ? { next } : {}) };
     },
   );
 
@@ -316,10 +347,14 @@ export function registerCaseRoutes(
         scopes: ['support:read'],
         authorize: { resource: load.self },
       }),
-      schema: { querystring: NoQuery, response: { 200: Type.Object({ cases: Type.Array(SupportCase) }, closed) } },
+      schema: {
+        querystring: PageQuery,
+        response: { 200: Type.Object({ cases: Type.Array(SupportCase), next: Type.Optional(Type.String()) }, closed) },
+      },
     },
     async (req) => {
       const me = actorOf(req).userId;
+      const after = SUPPORT_CASES.read((req.query as { cursor?: string }).cursor);
       // Candidates: open cases assigned to the caller or run by a tenant they belong to; the policies decide
       // which of them the caller sees (support.read-case), in one batch.
       const tenants = [...new Set((await membershipsOf(db, me)).map((m) => m.tenantId))];
@@ -330,16 +365,21 @@ export function registerCaseRoutes(
         .where((eb) =>
           eb.or([eb('assignee_id', '=', me), ...(tenants.length ? [eb('operator_tenant_id', 'in', tenants)] : [])]),
         )
+        .$if(after !== null, (q) => q.where(olderThan('opened_at', after!)))
         .orderBy('opened_at', 'desc')
-        .limit(1000)
+        .orderBy('id', 'desc')
+        .limit(SCAN_MAX + 1)
         .execute();
-      const allowed = await decideEach(req, deps, 'support_case:read', rows.map(supportCaseResource));
-      return {
-        cases: rows
-          .filter((_, i) => allowed[i])
-          .slice(0, 200)
-          .map(supportView),
-      };
+      const { page, next } = await decidedPage({
+        req,
+        deps,
+        action: 'support_case:read',
+        candidates: rows,
+        resourceOf: supportCaseResource,
+        positionOf: (c) => ({ key: c.opened_at, id: c.id }),
+        cursor: SUPPORT_CASES,
+      });
+      return { cases: page.map(supportView), ...(next ? { next } : {}) };
     },
   );
 

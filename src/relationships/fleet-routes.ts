@@ -11,11 +11,15 @@ import {
   apiRoute,
   authorizedOf,
   closed,
-  decideEach,
+  decidedPage,
+  groupResource,
   Id,
   load,
   NoQuery,
+  pageCursor,
+  PageQuery,
   param,
+  SCAN_MAX,
   type ApiRoutes,
 } from '../policy/index.js';
 import type { Database } from '../storage/index.js';
@@ -23,6 +27,8 @@ import type { Actor } from './access.js';
 import type { FleetGroups } from './fleet.js';
 import type { FleetGroupRow } from './tables.js';
 
+/** Where the next page of a fleet's groups starts. */
+const GROUP_CURSOR = pageCursor('groups');
 const Group = Type.Object({ id: Type.String(), name: Type.String() }, closed);
 const GroupDetail = Type.Object(
   {
@@ -91,25 +97,37 @@ export function registerFleetRoutes(
       }),
       schema: {
         params: TenantParams,
-        querystring: NoQuery,
-        response: { 200: Type.Object({ groups: Type.Array(Group) }, closed) },
+        querystring: PageQuery,
+        response: { 200: Type.Object({ groups: Type.Array(Group), next: Type.Optional(Type.String()) }, closed) },
       },
     },
     async (req) => {
       const tenant = authorizedOf<{ id: string }>(req).object;
-      const groups = await db
+      const after = GROUP_CURSOR.read((req.query as { cursor?: string }).cursor);
+      // Candidates by name; which the caller reads is the policies' decision (fleet:read_group), in one batch.
+      const candidates = await db
         .selectFrom('fleet_groups')
-        .select(['id'])
+        .selectAll()
         .where('tenant_id', '=', tenant.id)
+        .$if(after !== null, (q) =>
+          q.where((eb) =>
+            eb.or([eb('name', '>', after!.key), eb.and([eb('name', '=', after!.key), eb('id', '>', after!.id)])]),
+          ),
+        )
         .orderBy('name')
+        .orderBy('id')
+        .limit(SCAN_MAX + 1)
         .execute();
-      const loaded = await Promise.all(groups.map((g) => deps.load.group(g.id)));
-      const allowed = await decideEach(req, deps, 'fleet:read_group', loaded);
-      return {
-        groups: loaded
-          .filter((_, i) => allowed[i])
-          .map((g) => ({ id: (g.object as FleetGroupRow).id, name: (g.object as FleetGroupRow).name })),
-      };
+      const { page, next } = await decidedPage({
+        req,
+        deps,
+        action: 'fleet:read_group',
+        candidates,
+        resourceOf: groupResource,
+        positionOf: (g) => ({ key: g.name, id: g.id }),
+        cursor: GROUP_CURSOR,
+      });
+      return { groups: page.map((g) => ({ id: g.id, name: g.name })), ...(next ? { next } : {}) };
     },
   );
 
