@@ -8,7 +8,7 @@ import {
   apiRoute,
   authorizedOf,
   closed,
-  decideEach,
+  decidedPage,
   type DecisionPoint,
   type EntityLoader,
   type LoadedResource,
@@ -17,7 +17,10 @@ import {
   load,
   NoQuery,
   NullableString,
+  pageCursor,
+  PageQuery,
   ref,
+  SCAN_MAX,
   type ApiRoutes,
 } from '../policy/index.js';
 import type { RelationshipRow } from '../relationships/index.js';
@@ -178,16 +181,8 @@ function sinceContext(vehicle: { relationships: RelationshipRow[] }, principal: 
   return since === null ? {} : { relationshipSince: Date.parse(since) };
 }
 
-const JOB_PAGE = 100;
-/** Jobs one list request decides at most: a caller who may read few of a busy vehicle's jobs pages on. */
-const JOB_SCAN_MAX = 500;
-const jobCursorOf = (job: CommandJob) => Buffer.from(`j1:${job.created_at}|${job.id}`).toString('base64url');
-function jobCursorAfter(cursor: string): { createdAt: string; id: string } {
-  const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  const m = /^j1:([0-9T:.Z-]{10,40})\|([0-9a-f-]{36})$/.exec(text);
-  if (!m) throw new CarapaceError('ERR_VALIDATION', 'the cursor is not one this list gave out', { field: 'cursor' });
-  return { createdAt: m[1] as string, id: m[2] as string };
-}
+/** Where the next page of a vehicle's jobs starts. */
+const JOB_CURSOR = pageCursor('jobs');
 
 /** Sends the RFC 9470 step-up challenge with the refusal. */
 export function stepUpChallenge(reply: FastifyReply, err: unknown): void {
@@ -288,13 +283,7 @@ export function registerCommandRoutes(
       }),
       schema: {
         params: VehicleParams,
-        querystring: Type.Object(
-          {
-            limit: Type.Optional(Type.String({ pattern: '^(?:[1-9][0-9]?|100)$' })),
-            cursor: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,200}$' })),
-          },
-          closed,
-        ),
+        querystring: PageQuery,
         response: { 200: Type.Object({ jobs: Type.Array(Job), next: Type.Optional(Type.String()) }, closed) },
       },
     },
@@ -304,40 +293,36 @@ export function registerCommandRoutes(
         principal,
         resource: outer,
       } = authorizedOf<{ id: string; relationships: RelationshipRow[] }>(req);
-      const query = req.query as { limit?: string; cursor?: string };
-      const limit = query.limit === undefined ? JOB_PAGE : Number(query.limit);
-      const after = query.cursor === undefined ? null : jobCursorAfter(query.cursor);
+      const after = JOB_CURSOR.read((req.query as { cursor?: string }).cursor);
       // Candidates newest first; which of them the caller reads is the policies' decision (command_job:read): a
       // new owner or fleet sees the jobs of their own time with the vehicle, never the previous holder's.
-      const rows = await deps.db
+      const candidates = await deps.db
         .selectFrom('command_jobs')
         .selectAll()
         .where('vehicle_id', '=', object.id)
         .$if(after !== null, (q) =>
           q.where((eb) =>
             eb.or([
-              eb('created_at', '<', after!.createdAt),
-              eb.and([eb('created_at', '=', after!.createdAt), eb('id', '<', after!.id)]),
+              eb('created_at', '<', after!.key),
+              eb.and([eb('created_at', '=', after!.key), eb('id', '<', after!.id)]),
             ]),
           ),
         )
         .orderBy('created_at', 'desc')
         .orderBy('id', 'desc')
-        .limit(JOB_SCAN_MAX + 1)
+        .limit(SCAN_MAX + 1)
         .execute();
-      const scanned = rows.slice(0, JOB_SCAN_MAX);
-      const allowed = await decideEach(
+      const { page, next } = await decidedPage({
         req,
         deps,
-        'command_job:read',
-        scanned.map((j) => jobResource(outer, j.id, j) as LoadedResource),
-        sinceContext(object, principal),
-      );
-      const readable = scanned.filter((_, i) => allowed[i]);
-      const page = readable.slice(0, limit);
-      const more = readable.length > limit || rows.length > JOB_SCAN_MAX;
-      const last = readable.length > limit ? page.at(-1) : scanned.at(-1);
-      return { jobs: page.map((j) => jobView(j)), ...(more && last ? { next: jobCursorOf(last) } : {}) };
+        action: 'command_job:read',
+        candidates,
+        resourceOf: (j) => jobResource(outer, j.id, j) as LoadedResource,
+        positionOf: (j) => ({ key: j.created_at, id: j.id }),
+        cursor: JOB_CURSOR,
+        extra: sinceContext(object, principal),
+      });
+      return { jobs: page.map((j) => jobView(j)), ...(next ? { next } : {}) };
     },
   );
 

@@ -12,6 +12,10 @@ import {
   load,
   NoQuery,
   NullableString,
+  pageCursor,
+  pageLimit,
+  PageQuery,
+  SCAN_MAX,
   type ApiRoutes,
 } from '../policy/index.js';
 import { type Claims, type RelationshipRow, type VehicleAccess, vehiclesRelatedTo } from '../relationships/index.js';
@@ -19,7 +23,7 @@ import { membershipsOf } from '../identity/index.js';
 import { currentDeviceOf } from '../pki/index.js';
 import type { Database } from '../storage/index.js';
 import type { Kysely } from 'kysely';
-import { CarapaceError, type Clock } from '../platform/index.js';
+import type { Clock } from '../platform/index.js';
 
 const Params = Type.Object({ vehicleId: Id }, closed);
 const ACCESS = ['owner', 'driver', 'fleet', 'dealer', 'support', 'partner'] as const;
@@ -67,27 +71,11 @@ function accessOf(p: Principal, rels: RelationshipRow[], tenants: Set<string>): 
   return ACCESS.filter((a) => out.has(a));
 }
 
-/** The largest page of a list. */
-const MAX_PAGE = 100;
-/** Candidates one list request decides at most, and how many per batch. */
-const SCAN_MAX = 500;
+/** Candidates decided per batch: a page stops loading once it is full. */
 const DECIDE_BATCH = 100;
-/** `limit` and an opaque `cursor` (from `next` of the previous page); nothing else. */
-const Page = Type.Object(
-  {
-    limit: Type.Optional(Type.String({ pattern: '^(?:[1-9][0-9]?|100)$' })),
-    cursor: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,200}$' })),
-  },
-  closed,
-);
-/** The cursor after a vehicle id: opaque to clients, and never trusted beyond a lower bound on ids. */
-const cursorOf = (id: string) => Buffer.from(`v1:${id}`).toString('base64url');
-function cursorAfter(cursor: string): string {
-  const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!text.startsWith('v1:'))
-    throw new CarapaceError('ERR_VALIDATION', 'the cursor is not one this API gave out', { field: 'query.cursor' });
-  return text.slice(3);
-}
+/** Where the next page of the vehicle list starts: after a vehicle id (a lower bound, never a grant). */
+const VEHICLE_CURSOR = pageCursor('vehicles');
+const cursorOf = (id: string) => VEHICLE_CURSOR.after({ key: id, id });
 
 /** The public vehicle API: list, read, status, location, diagnostics, claim and transfer. */
 export function registerVehicleRoutes(
@@ -128,7 +116,7 @@ export function registerVehicleRoutes(
         authorize: { resource: load.self },
       }),
       schema: {
-        querystring: Page,
+        querystring: PageQuery,
         response: {
           200: Type.Object(
             {
@@ -143,8 +131,8 @@ export function registerVehicleRoutes(
     },
     async (req) => {
       const { principal } = authorizedOf(req);
-      const limit = req.query.limit === undefined ? MAX_PAGE : Math.min(Number(req.query.limit), MAX_PAGE);
-      const after = req.query.cursor === undefined ? '' : cursorAfter(req.query.cursor);
+      const limit = pageLimit(req);
+      const after = VEHICLE_CURSOR.read((req.query as { cursor?: string }).cursor)?.id ?? '';
       const at = deps.clock.now().toISOString();
       const tenants = [...(await tenantsOf(principal))];
       // Candidates come from any relationship naming the caller or their tenants; the policies decide each one.
