@@ -212,6 +212,29 @@ export const configSchema = {
       'The sliding window of the claim failure limits.',
     ),
   },
+  serviceCases: {
+    requestsPerDealer: opt.integer(
+      60,
+      1,
+      10_000,
+      'CARAPACE_SERVICE_CASES_REQUESTS_PER_DEALER',
+      "Service requests one dealer may send within the window, whatever the VIN (each is shown to the vehicle's owner).",
+    ),
+    requestsPerVin: opt.integer(
+      3,
+      1,
+      100,
+      'CARAPACE_SERVICE_CASES_REQUESTS_PER_VIN',
+      'Service requests one dealer may send naming one VIN (known or not) within the window.',
+    ),
+    requestWindow: opt.duration(
+      HOUR,
+      MINUTE,
+      DAY,
+      'CARAPACE_SERVICE_CASES_REQUEST_WINDOW',
+      'The fixed window of the service-request limits.',
+    ),
+  },
   pki: {
     operationalCertTtl: opt.duration(
       7 * DAY,

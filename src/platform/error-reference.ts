@@ -21,6 +21,9 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   ERR_CLAIM_LOCKED:
     'Too many failed claim attempts for this vehicle or this account; wait for the window (Retry-After) and use a ' +
     'fresh code from the vehicle.',
+  ERR_SERVICE_REQUEST_LIMITED:
+    'This dealer sent too many service requests in the window, in all or for this VIN (each one is shown to the ' +
+    "vehicle's owner); wait for the window (Retry-After).",
   ERR_TRANSFER_REFUSED:
     'The vehicle cannot be transferred to that account (it does not exist, is not active, or is the current ' +
     'owner); the answer does not say which.',

@@ -19,6 +19,7 @@ export const RELATIONSHIPS_AUDIT_EVENTS = [
   'relationships.fleet.unassign_vehicle',
   'relationships.granted',
   'relationships.service_case.closed',
+  'relationships.service_case.limited',
   'relationships.service_case.requested',
   'relationships.support_case.closed',
   'relationships.support_case.command_approved',

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { Cluster } from '../cluster/index.js';
 import type { Clock } from '../platform/index.js';
 import { CarapaceError } from '../platform/index.js';
 import { newId } from '../platform/index.js';
@@ -17,6 +18,13 @@ export const MAX_SERVICE_CASE_DAYS = 30;
 /** Longest a just-in-time approval lasts. */
 export const MAX_APPROVAL_MINUTES = 15;
 
+/** How many service requests a dealer may send per window: in all, and naming one VIN. */
+export interface ServiceRequestLimits {
+  perDealer: number;
+  perVin: number;
+  windowSeconds: number;
+}
+
 /** Dealer service cases and support cases: their lifecycles, each step audited with the access it grants or ends. */
 export function createCases(deps: {
   db: Kysely<Database>;
@@ -26,6 +34,9 @@ export function createCases(deps: {
   vehicles: VehicleLookup;
   /** The commands a just-in-time approval may name: the catalog's `delegable` ones, from the composition root. */
   approvableCommands: readonly CommandName[];
+  /** Where the service-request counters live (shared by every process; they fail closed). */
+  cluster: Cluster;
+  requestLimits: ServiceRequestLimits;
 }) {
   const { db, audit, clock } = deps;
   const refused = () =>
@@ -40,6 +51,32 @@ export function createCases(deps: {
         .execute();
   };
 
+  /**
+   * Counts the request before anything is looked up (reserve, then check: concurrent requests cannot all pass),
+   * per dealer and VIN, known or not (so the limit says nothing about whether the VIN exists), then per dealer.
+   */
+  async function admitServiceRequest(actor: Actor, dealerTenantId: string, vin: string): Promise<void> {
+    const { perDealer, perVin, windowSeconds } = deps.requestLimits;
+    const now = clock.now().getTime();
+    const count = (key: string) => deps.cluster.countWindow(`service-request:${key}`, 1, windowSeconds, now);
+    const one = await count(`${dealerTenantId}:${vin.slice(0, 17)}`);
+    const all = one.count <= perVin ? await count(dealerTenantId) : null;
+    if (all && all.count <= perDealer) return;
+    await audit.append(db, {
+      type: 'relationships.service_case.limited',
+      actor: { type: 'user', id: actor.userId },
+      applicationId: actor.clientId,
+      tenantId: dealerTenantId,
+      object: { type: 'tenant', id: dealerTenantId },
+      action: 'service_case:request',
+      decision: 'deny',
+      reason: all ? 'dealer_limit' : 'vin_limit',
+    });
+    throw new CarapaceError('ERR_SERVICE_REQUEST_LIMITED', 'too many service requests from this dealer; retry later', {
+      retryAfter: Math.ceil((all ?? one).resetInMs / 1000),
+    });
+  }
+
   return {
     /** The commands a just-in-time approval may name (the request schema is built from them). */
     approvableCommands: deps.approvableCommands,
@@ -52,7 +89,9 @@ export function createCases(deps: {
       dealerTenantId: string,
       args: { vin: string; reason: string },
     ): Promise<ServiceCaseRow> {
-      const vehicle = await deps.vehicles.findByVin(db, args.vin.toUpperCase());
+      const vin = args.vin.trim().toUpperCase();
+      await admitServiceRequest(actor, dealerTenantId, vin);
+      const vehicle = await deps.vehicles.findByVin(db, vin);
       const row: ServiceCaseRow = {
         id: newId(),
         dealer_tenant_id: dealerTenantId,

@@ -148,7 +148,16 @@ export async function createPlatform(
       load: createEntityLoader({ facts: createAuthorizationFacts(storage.db), clock }),
       actions: schemaActions(policySet),
       access: createVehicleAccess({ ...deps, cascades, delegableCommands: DELEGABLE_COMMANDS }),
-      cases: createCases({ ...deps, approvableCommands: DELEGABLE_COMMANDS }),
+      cases: createCases({
+        ...deps,
+        approvableCommands: DELEGABLE_COMMANDS,
+        cluster,
+        requestLimits: {
+          perDealer: config.serviceCases.requestsPerDealer,
+          perVin: config.serviceCases.requestsPerVin,
+          windowSeconds: config.serviceCases.requestWindow,
+        },
+      }),
       fleet: createFleetGroups(deps),
       claims: createClaims({
         ...deps,
