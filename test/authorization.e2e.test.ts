@@ -236,6 +236,24 @@ describe.each(testEngines())('authorization: the named negative tests (%s)', (da
     const moved = await bob.api('POST', `/v1/vehicles/${vid('bob-car')}/transfer`, { toEmail: 'frank@example.com' });
     expect(moved.status).toBe(200);
     expect(json<{ ended: Record<string, number> }>(moved).ended).toMatchObject({ ownership: 1, partner_grant: 1 });
+    // Each relationship the transfer ended has its own audit event, naming its kind and the vehicle.
+    const endedRows = await cp.platform.storage.db
+      .selectFrom('relationships')
+      .select(['id', 'kind'])
+      .where('vehicle_id', '=', vid('bob-car'))
+      .where('ended_at', 'is not', null)
+      .where('end_reason', 'like', '%transferred%')
+      .execute();
+    expect(endedRows.map((r) => r.kind).sort()).toEqual(expect.arrayContaining(['ownership', 'partner_grant']));
+    const endEvents = (await cp.platform.audit.list({ type: 'relationships.ended' })).filter((e) =>
+      endedRows.some((r) => r.id === e.object?.id),
+    );
+    expect(endEvents).toHaveLength(endedRows.length);
+    for (const r of endedRows)
+      expect(endEvents.find((e) => e.object?.id === r.id)).toMatchObject({
+        actor: { type: 'user' },
+        details: expect.objectContaining({ kind: r.kind, vehicleId: vid('bob-car') }),
+      });
     expect((await bob.api('GET', `/v1/vehicles/${vid('bob-car')}`)).status).toBe(404);
     expect((await chargenet.api('GET', `/v1/vehicles/${vid('bob-car')}/status`)).status).toBe(404);
     expect((await frank.api('GET', `/v1/vehicles/${vid('bob-car')}`)).status).toBe(200);

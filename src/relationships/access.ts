@@ -49,14 +49,7 @@ export function createVehicleAccess(deps: {
   const { db, audit, clock } = deps;
   const delegable: readonly string[] = deps.delegableCommands;
   const end = async (trx: Kysely<Database>, rows: RelationshipRow[], by: string, reason: string, at: string) => {
-    for (const r of rows) {
-      await trx
-        .updateTable('relationships')
-        .set({ ended_at: at, ended_by: `user:${by}`, end_reason: reason })
-        .where('id', '=', r.id)
-        .where('ended_at', 'is', null)
-        .execute();
-    }
+    for (const r of rows) await deps.relationships.endWithin(trx, { type: 'user', id: by }, r, reason, at);
   };
   const inForceOn = (trx: Kysely<Database>, vehicleId: string, at: string) =>
     trx
@@ -66,6 +59,75 @@ export function createVehicleAccess(deps: {
       .where('valid_from', '<=', at)
       .where((eb) => eb.or([eb('valid_until', 'is', null), eb('valid_until', '>', at)]))
       .where('ended_at', 'is', null);
+
+  /**
+   * What a transfer ends besides relationships, one row and one audit event at a time: unused just-in-time
+   * approvals to command the vehicle, pending driver invites, and open or requested service cases.
+   */
+  const endVehicleRecords = async (trx: Kysely<Database>, actor: Actor, vehicleId: string, at: string) => {
+    const who = { type: 'user' as const, id: actor.userId };
+    const common = {
+      actor: who,
+      applicationId: actor.clientId,
+      decision: 'allow' as const,
+      reason: 'vehicle transferred',
+    };
+    const approvals = await trx
+      .selectFrom('jit_approvals')
+      .select(['id', 'support_case_id'])
+      .where('vehicle_id', '=', vehicleId)
+      .where('used_at', 'is', null)
+      .where('expires_at', '>', at)
+      .execute();
+    for (const a of approvals) {
+      await trx.updateTable('jit_approvals').set({ expires_at: at }).where('id', '=', a.id).execute();
+      await audit.append(trx, {
+        ...common,
+        type: 'relationships.support_case.approval_ended',
+        object: { type: 'jit_approval', id: a.id },
+        action: 'support_case:approve_command',
+        details: { supportCaseId: a.support_case_id, vehicleId },
+      });
+    }
+    const invites = await trx
+      .selectFrom('delegation_invites')
+      .select(['id'])
+      .where('vehicle_id', '=', vehicleId)
+      .where('status', '=', 'pending')
+      .execute();
+    for (const i of invites) {
+      await trx.updateTable('delegation_invites').set({ status: 'revoked' }).where('id', '=', i.id).execute();
+      await audit.append(trx, {
+        ...common,
+        type: 'relationships.delegation.invite_withdrawn',
+        object: { type: 'delegation_invite', id: i.id },
+        action: 'delegation:revoke_invite',
+        details: { vehicleId },
+      });
+    }
+    const cases = await trx
+      .selectFrom('service_cases')
+      .select(['id', 'dealer_tenant_id'])
+      .where('vehicle_id', '=', vehicleId)
+      .where('status', 'in', ['requested', 'open'])
+      .execute();
+    for (const c of cases) {
+      await trx
+        .updateTable('service_cases')
+        .set({ status: 'closed', closed_at: at, closed_by: `user:${actor.userId}`, resolution: 'vehicle transferred' })
+        .where('id', '=', c.id)
+        .execute();
+      await audit.append(trx, {
+        ...common,
+        type: 'relationships.service_case.closed',
+        tenantId: c.dealer_tenant_id,
+        object: { type: 'service_case', id: c.id },
+        action: 'service_case:close',
+        details: { vehicleId },
+      });
+    }
+    return { approvals: approvals.length, invites: invites.length, serviceCases: cases.length };
+  };
 
   return {
     /** The commands a delegation may list (the request schema is built from them). */
@@ -123,33 +185,8 @@ export function createVehicleAccess(deps: {
             .execute();
         }
         ended.support_case = supportRows.length;
-        const approvals = await trx
-          .updateTable('jit_approvals')
-          .set({ expires_at: at })
-          .where('vehicle_id', '=', vehicleId)
-          .where('used_at', 'is', null)
-          .where('expires_at', '>', at)
-          .executeTakeFirst();
-        ended.approvals = Number(approvals.numUpdatedRows);
-        const invites = await trx
-          .updateTable('delegation_invites')
-          .set({ status: 'revoked' })
-          .where('vehicle_id', '=', vehicleId)
-          .where('status', '=', 'pending')
-          .executeTakeFirst();
-        ended.invites = Number(invites.numUpdatedRows);
-        const cases = await trx
-          .updateTable('service_cases')
-          .set({
-            status: 'closed',
-            closed_at: at,
-            closed_by: `user:${actor.userId}`,
-            resolution: 'vehicle transferred',
-          })
-          .where('vehicle_id', '=', vehicleId)
-          .where('status', 'in', ['requested', 'open'])
-          .executeTakeFirst();
-        ended.serviceCases = Number(cases.numUpdatedRows);
+        const closed = await endVehicleRecords(trx, actor, vehicleId, at);
+        Object.assign(ended, closed);
         for (const cascade of deps.cascades ?? [])
           ended.commandJobs = (ended.commandJobs ?? 0) + (await cascade(trx, { vehicleId, ownerId: actor.userId, at }));
         const granted = await deps.relationships.grant(

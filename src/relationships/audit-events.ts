@@ -21,6 +21,7 @@ export const RELATIONSHIPS_AUDIT_EVENTS = [
   'relationships.service_case.closed',
   'relationships.service_case.limited',
   'relationships.service_case.requested',
+  'relationships.support_case.approval_ended',
   'relationships.support_case.closed',
   'relationships.support_case.command_approved',
   'relationships.support_case.opened',

@@ -42,13 +42,10 @@ export function createCases(deps: {
   const refused = () =>
     new CarapaceError('ERR_CASE_REFUSED', 'the case cannot be opened for that account, vehicle or assignee');
   const endAccess = async (trx: Kysely<Database>, relId: string | null, by: string, reason: string, at: string) => {
-    if (relId)
-      await trx
-        .updateTable('relationships')
-        .set({ ended_at: at, ended_by: `user:${by}`, end_reason: reason })
-        .where('id', '=', relId)
-        .where('ended_at', 'is', null)
-        .execute();
+    const row = relId
+      ? await trx.selectFrom('relationships').selectAll().where('id', '=', relId).executeTakeFirst()
+      : null;
+    if (row) await deps.relationships.endWithin(trx, { type: 'user', id: by }, row, reason, at);
   };
 
   /**

@@ -95,11 +95,7 @@ export function createFleetGroups(deps: {
         const inGroup = rows.filter((r) => r.group_id === group.id);
         if (inGroup.length === 0) throw new CarapaceError('ERR_NOT_FOUND', 'no such resource');
         for (const r of inGroup)
-          await trx
-            .updateTable('relationships')
-            .set({ ended_at: at, ended_by: `user:${actor.userId}`, end_reason: 'removed from group' })
-            .where('id', '=', r.id)
-            .execute();
+          await deps.relationships.endWithin(trx, { type: 'user', id: actor.userId }, r, 'removed from group', at);
         // Fleet membership rode on the group row alone: keep the vehicle in the fleet.
         if (rows.length === inGroup.length)
           await deps.relationships.grant(
@@ -134,15 +130,21 @@ export function createFleetGroups(deps: {
     async removeMember(actor: Actor, group: FleetGroupRow, userId: string): Promise<void> {
       const at = clock.now().toISOString();
       await db.transaction().execute(async (trx) => {
-        const r = await trx
-          .updateTable('relationships')
-          .set({ ended_at: at, ended_by: `user:${actor.userId}`, end_reason: 'unassigned from group' })
+        const rows = await trx
+          .selectFrom('relationships')
+          .selectAll()
           .where('kind', '=', 'fleet_group_member')
           .where('user_id', '=', userId)
           .where('group_id', '=', group.id)
           .where('ended_at', 'is', null)
-          .executeTakeFirst();
-        if (Number(r.numUpdatedRows) === 0) throw new CarapaceError('ERR_NOT_FOUND', 'no such resource');
+          .execute();
+        let ended = 0;
+        for (const r of rows)
+          if (
+            await deps.relationships.endWithin(trx, { type: 'user', id: actor.userId }, r, 'unassigned from group', at)
+          )
+            ended++;
+        if (ended === 0) throw new CarapaceError('ERR_NOT_FOUND', 'no such resource');
         await record(trx, actor, group, 'fleet:unassign_member', { type: 'user', id: userId });
       });
     },

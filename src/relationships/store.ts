@@ -29,6 +29,43 @@ export interface RelationshipActor {
 
 /** The relationship store: grant, end, and read what is in force at a moment. History is never rewritten. */
 export function createRelationshipStore(deps: { db: Kysely<Database>; audit: RelationshipAuditLog; clock: Clock }) {
+  /**
+   * Ends one relationship inside the caller's transaction, with its own audit event (kind, vehicle, tenant, who
+   * it was for, why): every way a relationship ends goes through here. False when it had ended already.
+   */
+  async function endWithin(
+    trx: Kysely<Database>,
+    actor: RelationshipActor,
+    row: RelationshipRow,
+    reason: string,
+    at: string,
+  ): Promise<boolean> {
+    const r = await trx
+      .updateTable('relationships')
+      .set({ ended_at: at, ended_by: `${actor.type}:${actor.id}`, end_reason: reason })
+      .where('id', '=', row.id)
+      .where('ended_at', 'is', null)
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) !== 1) return false;
+    await deps.audit.append(trx, {
+      type: 'relationships.ended',
+      actor: { type: actor.type, id: actor.id },
+      tenantId: row.tenant_id,
+      object: { type: 'relationship', id: row.id },
+      action: 'end',
+      decision: 'allow',
+      reason,
+      details: {
+        kind: row.kind,
+        vehicleId: row.vehicle_id,
+        userId: row.user_id,
+        applicationId: row.application_id,
+        groupId: row.group_id,
+      },
+    });
+    return true;
+  }
+
   return {
     /** Records a relationship (and its audit event) in one transaction. */
     async grant(
@@ -149,24 +186,13 @@ export function createRelationshipStore(deps: { db: Kysely<Database>; audit: Rel
     async end(actor: RelationshipActor, id: string, reason: string, at?: Date): Promise<void> {
       const when = (at ?? deps.clock.now()).toISOString();
       await deps.db.transaction().execute(async (trx) => {
-        const r = await trx
-          .updateTable('relationships')
-          .set({ ended_at: when, ended_by: `${actor.type}:${actor.id}`, end_reason: reason })
-          .where('id', '=', id)
-          .where('ended_at', 'is', null)
-          .executeTakeFirst();
-        if (Number(r.numUpdatedRows) !== 1)
+        const row = await trx.selectFrom('relationships').selectAll().where('id', '=', id).executeTakeFirst();
+        if (!row || !(await endWithin(trx, actor, row, reason, when)))
           throw new CarapaceError('ERR_CONFLICT', 'the relationship has already ended or does not exist', {});
-        await deps.audit.append(trx, {
-          type: 'relationships.ended',
-          actor: { type: actor.type, id: actor.id },
-          object: { type: 'relationship', id },
-          action: 'end',
-          decision: 'allow',
-          reason,
-        });
       });
     },
+
+    endWithin,
 
     /** Relationships in force at `at`: started, not yet expired, not ended. */
     async inForce(
