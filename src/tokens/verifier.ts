@@ -166,7 +166,13 @@ export function createTokenVerifier(deps: {
     const { payload, protectedHeader } = proof;
     const thumbprint = await calculateJwkThumbprint(protectedHeader.jwk as JWK, 'sha256');
     if (thumbprint !== jkt) throw new TokenRefusal('dpop_key_mismatch', jti, 'invalid_dpop_proof');
-    if (payload.htm !== presented.method || payload.htu !== htu(presented.url))
+    let target: string;
+    try {
+      target = htu(presented.url);
+    } catch {
+      throw new TokenRefusal('dpop_wrong_request', jti, 'invalid_dpop_proof');
+    }
+    if (payload.htm !== presented.method || payload.htu !== target)
       throw new TokenRefusal('dpop_wrong_request', jti, 'invalid_dpop_proof');
     if (Math.abs(now - Number(payload.iat)) > DPOP_WINDOW / 2)
       throw new TokenRefusal('dpop_proof_stale', jti, 'invalid_dpop_proof');
