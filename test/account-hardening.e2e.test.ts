@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_FOR_ROLE } from '../src/authz-matrix/index.js';
 import { CarapaceClient, type ClientResponse } from '../src/client/index.js';
 import { currentTotp } from '../src/identity/index.js';
+import type { Clock } from '../src/platform/index.js';
 import { readScenario } from '../src/server/index.js';
 import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
 
@@ -55,8 +56,19 @@ function send(
   });
 }
 
+/** The wall clock, moved ahead on demand: DPoP proofs stay within their minute, sign-ins can be made old. */
+class AheadClock implements Clock {
+  ahead = 0;
+  now(): Date {
+    return new Date(Date.now() + this.ahead);
+  }
+}
+/** The smallest step-up window the configuration allows, so a sign-in gets too old within a DPoP proof's minute. */
+const STEP_UP = 30;
+
 describe.each(testEngines())('accounts and tokens after the outside test (%s)', (database) => {
   let cp: TestCarapace;
+  const clock = new AheadClock();
   let base = '';
   const vehicles = new Map<string, string>();
   const vid = (key: string) => vehicles.get(key) as string;
@@ -85,7 +97,11 @@ describe.each(testEngines())('accounts and tokens after the outside test (%s)', 
   const json = <T>(r: ClientResponse) => r.json as T;
 
   beforeAll(async () => {
-    cp = await startTestCarapace({ database, overrides: { seedDemo: true } });
+    cp = await startTestCarapace({
+      database,
+      clock,
+      overrides: { seedDemo: true, commands: { stepUpMaxAge: STEP_UP } },
+    });
     base = cp.config.publicBaseUrl;
     const rows = await cp.platform.storage.db.selectFrom('vehicles').select(['id', 'vin']).execute();
     for (const v of scenario.vehicles ?? []) vehicles.set(v.key, rows.find((r) => r.vin === v.vin)?.id as string);
@@ -194,5 +210,140 @@ describe.each(testEngines())('accounts and tokens after the outside test (%s)', 
     expect(event).toBeDefined();
     expect(JSON.stringify(event)).not.toContain('eyJ');
     expect(JSON.stringify(event)).toContain('redacted');
+  });
+
+  const userId = async (email: string) => (await cp.platform.directory.findUserByEmail(email))!.id;
+  const forgetThrottle = async (email: string) => {
+    for (const key of [`signin:a:${email}`, 'signin:s:127.0.0.1', 'signin:s:::ffff:127.0.0.1'])
+      await cp.platform.cluster.forget(key);
+  };
+
+  it('item 1: a stolen access token can neither enrol a second factor nor change the password', async () => {
+    const oscar = await signIn('oscar');
+    const other = await signIn('oscar');
+    const id = await userId('oscar@northwind.example');
+    const pending = async () =>
+      (
+        await cp.platform.storage.db
+          .selectFrom('users')
+          .select(['totp_pending_sealed', 'totp_sealed'])
+          .where('id', '=', id)
+          .executeTakeFirstOrThrow()
+      ).totp_pending_sealed;
+    // The attack as reported: the token alone got a secret (201). Now the current password is required.
+    expect((await oscar.api('POST', '/v1/me/mfa/totp')).status).toBe(400);
+    const guessed = await oscar.api('POST', '/v1/me/mfa/totp', { currentPassword: 'a guess, wrong' });
+    expect(guessed.json).toMatchObject({ status: 403, code: 'ERR_FORBIDDEN', reason: 'current_password_refused' });
+    expect(await pending()).toBeNull();
+    // With the password, but a sign-in older than the step-up window (a refreshed or stolen long-lived session).
+    clock.ahead = (STEP_UP + 1) * 1000;
+    try {
+      const stale = await oscar.api('POST', '/v1/me/mfa/totp', { currentPassword: 'demo-oscar-password' });
+      expect(stale.json).toMatchObject({ status: 403, reason: 'fresh_sign_in_required' });
+      const stalePassword = await oscar.api('POST', '/v1/me/password', {
+        currentPassword: 'demo-oscar-password',
+        newPassword: 'an attacker password',
+      });
+      expect(stalePassword.json).toMatchObject({ status: 403, reason: 'fresh_sign_in_required' });
+    } finally {
+      clock.ahead = 0;
+    }
+    expect(await pending()).toBeNull();
+    const [refusal] = await cp.platform.audit.list({ type: 'identity.user.password_check_failed', objectId: id });
+    expect(refusal).toMatchObject({ decision: 'deny', reason: 'bad_password', action: 'enroll_mfa' });
+
+    // The owner, fresh and with the password, enrols; every other session and token of the account ends.
+    const begun = await oscar.api('POST', '/v1/me/mfa/totp', { currentPassword: 'demo-oscar-password' });
+    expect(begun.status).toBe(201);
+    const { secret } = json<{ secret: string }>(begun);
+    expect((await oscar.api('POST', '/v1/me/mfa/totp/confirm', { code: currentTotp(secret, new Date()) })).status).toBe(
+      204,
+    );
+    expect((await other.api('GET', '/v1/me')).status).toBe(401);
+    await expect(other.refresh()).rejects.toMatchObject({ body: { error: 'invalid_grant' } });
+    expect((await oscar.api('GET', '/v1/me')).status).toBe(401);
+    const [enrolled] = await cp.platform.audit.list({ type: 'identity.user.mfa_enrolled', objectId: id });
+    expect(enrolled).toMatchObject({ decision: 'allow', reason: 'tokens revoked' });
+    expect(Number(enrolled?.details.endedSessions)).toBeGreaterThan(0);
+    expect(JSON.stringify(enrolled)).not.toContain(secret);
+  });
+
+  it('item 2: a transfer needs a second factor younger than the step-up window, refreshed tokens included', async () => {
+    const bob = await signIn('bob');
+    const transfer = () =>
+      bob.api('POST', `/v1/vehicles/${vid('bob-car')}/transfer`, { toEmail: 'nobody@example.com' });
+    // Fresh: authorized, and refused by the handler only because the recipient does not exist (nothing moves).
+    expect(json<{ code: string }>(await transfer()).code).toBe('ERR_TRANSFER_REFUSED');
+    clock.ahead = (STEP_UP + 1) * 1000;
+    try {
+      expect((await transfer()).json).toMatchObject({ status: 403, code: 'ERR_FORBIDDEN' });
+      // A refresh mints a new access token but carries the old sign-in's auth_time: still too old.
+      await bob.refresh();
+      expect((await transfer()).json).toMatchObject({ status: 403, code: 'ERR_FORBIDDEN' });
+    } finally {
+      clock.ahead = 0;
+    }
+    const [denied] = await cp.platform.audit.list({
+      type: 'authz.decision',
+      decision: 'deny',
+      actorId: await userId('bob@example.com'),
+    });
+    expect(denied?.details.forbiddenBy).toContain('guardrail.mfa-for-critical-changes');
+  });
+
+  it('item 4: the current-password check counts against the sign-in throttle and is audited', async () => {
+    const frank = await signIn('frank');
+    const id = await userId('frank@example.com');
+    const change = (currentPassword: string) =>
+      frank.api('POST', '/v1/me/password', { currentPassword, newPassword: 'frank has a new password' });
+    const guesses = await Promise.all(Array.from({ length: 12 }, (_, i) => change(`guess number ${i}`)));
+    expect(guesses.map((g) => g.status)).toEqual(Array(12).fill(403));
+    // The right password after a burst of guesses is refused too: the account's checks are paused.
+    expect((await change('demo-frank-password')).status).toBe(403);
+    const events = await cp.platform.audit.list({ type: 'identity.user.password_check_failed', objectId: id });
+    expect(events).toHaveLength(13);
+    // Reserved before the password was hashed: exactly the account's limit were checked, the rest paused.
+    expect(events.filter((e) => e.reason === 'bad_password')).toHaveLength(cp.config.auth.loginFailuresPerAccount);
+    // The same throttle as sign-in: the sign-in page is paused for the account as well.
+    await expect(signIn('frank')).rejects.toMatchObject({ status: 401 });
+    await forgetThrottle('frank@example.com');
+    expect((await change('demo-frank-password')).status).toBe(204);
+  });
+});
+
+describe.each(testEngines())('a burst of sign-ins from one address (%s)', (database) => {
+  let cp: TestCarapace;
+  const limit = 10;
+  // Embedded mode counts in memory; with PostgreSQL the counters are in Redis, as in cluster mode.
+  const redis =
+    database === 'postgres' && process.env.REDIS_URL
+      ? { redis: { url: process.env.REDIS_URL, keyPrefix: `burst-${crypto.randomUUID()}:` } }
+      : {};
+  beforeAll(async () => {
+    cp = await startTestCarapace({
+      database,
+      overrides: { seedDemo: true, auth: { loginFailuresPerSource: limit }, ...redis },
+    });
+  }, 120_000);
+  afterAll(async () => cp?.stop());
+
+  it('item 5: reserves before checking, so no more than the per-source limit ever reach argon2', async () => {
+    const base = cp.config.publicBaseUrl;
+    const attempts = Array.from({ length: 3 * limit }, async (_, i) => {
+      const c = await CarapaceClient.create({
+        baseUrl: base,
+        ca: cp.ca,
+        clientId: 'carapace-owner-app',
+        redirectUri: 'http://127.0.0.1/callback',
+      });
+      return c.login({ email: `burst${i}@example.com`, password: 'not the password', scopes: ['openid'] });
+    });
+    const results = await Promise.allSettled(attempts);
+    expect(results.every((r) => r.status === 'rejected')).toBe(true);
+    const failed = await cp.platform.audit.list({ type: 'auth.login.failed', limit: 1000 });
+    expect(failed).toHaveLength(3 * limit);
+    // Each bad_credentials event is one argon2 verification; source_throttled ones never hashed anything.
+    expect(failed.filter((e) => e.reason === 'bad_credentials')).toHaveLength(limit);
+    expect(failed.filter((e) => e.reason === 'source_throttled')).toHaveLength(2 * limit);
   });
 });

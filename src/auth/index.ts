@@ -27,7 +27,13 @@ export { DEVICE_CLIENT_PREFIX } from './clients.js';
 export { rotateSigningKeys } from './signing-keys.js';
 export { sweepExpiredPayloads, revokeAccountTokens } from './adapter.js';
 export { authMigrations } from './migrations.js';
-export { createClusterFailureCounter, createMemoryFailureCounter, type FailureCounter } from './login-throttle.js';
+export {
+  createClusterFailureCounter,
+  createMemoryFailureCounter,
+  type FailureCounter,
+  type LoginThrottle,
+  type ThrottledAttempt,
+} from './login-throttle.js';
 export type { AuthTables } from './tables.js';
 export { AUTH_AUDIT_EVENTS, type AuthAuditEvent, type AuthAuditLog } from './audit-events.js';
 

@@ -66,6 +66,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
       audit,
       db,
       actions: authz.actions,
+      freshness: { clock: platform.clock, stepUpMaxAge: config.commands.stepUpMaxAge },
     }),
   });
   registerHealth(api, ready);
@@ -79,7 +80,11 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
     throttle: platform.auth.throttle,
   });
   registerMeRoute(api, { directory: platform.directory });
-  registerAccountRoutes(api, { directory: platform.directory, invitations: platform.invitations });
+  registerAccountRoutes(api, {
+    directory: platform.directory,
+    invitations: platform.invitations,
+    throttle: platform.auth.throttle,
+  });
   const clock = platform.clock;
   registerVehicleRoutes(api, {
     db,
