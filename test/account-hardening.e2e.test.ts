@@ -4,11 +4,16 @@ import { join } from 'node:path';
 import { exportJWK, importJWK, type JWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_FOR_ROLE } from '../src/authz-matrix/index.js';
-import { CarapaceClient, type ClientResponse } from '../src/client/index.js';
+import { Redis } from 'ioredis';
+import { CarapaceClient, type ClientResponse, ServiceSession } from '../src/client/index.js';
+import { loadConfig } from '../src/config/index.js';
+import { createLogger } from '../src/platform/index.js';
+import { type RunningCarapace, startCarapace } from '../src/server/index.js';
+import { httpsRequest } from '../src/vehicle-sdk/index.js';
 import { currentTotp } from '../src/identity/index.js';
 import type { Clock } from '../src/platform/index.js';
 import { readScenario } from '../src/server/index.js';
-import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
+import { freePort, startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
 
 /**
  * Issue 11, items 1-7: the holes outside testing found in accounts and tokens, each reproduced as reported
@@ -345,5 +350,181 @@ describe.each(testEngines())('a burst of sign-ins from one address (%s)', (datab
     // Each bad_credentials event is one argon2 verification; source_throttled ones never hashed anything.
     expect(failed.filter((e) => e.reason === 'bad_credentials')).toHaveLength(limit);
     expect(failed.filter((e) => e.reason === 'source_throttled')).toHaveLength(2 * limit);
+  });
+});
+
+describe.each(testEngines())('revoked access tokens (%s)', (database) => {
+  let cp: TestCarapace;
+  beforeAll(async () => {
+    cp = await startTestCarapace({ database, overrides: { seedDemo: true } });
+  }, 120_000);
+  afterAll(async () => cp?.stop());
+  const owner = async (offline = false) => {
+    const c = await CarapaceClient.create({
+      baseUrl: cp.config.publicBaseUrl,
+      ca: cp.ca,
+      clientId: 'carapace-owner-app',
+      redirectUri: 'http://127.0.0.1/callback',
+    });
+    await c.login({
+      email: 'dana@example.com',
+      password: 'demo-dana-password',
+      scopes: ['openid', 'vehicle:read_status', ...(offline ? ['offline_access'] : [])],
+    });
+    return c;
+  };
+  const reasonOf = (r: ClientResponse) => (r.json as { reason?: string } | null)?.reason;
+
+  it('item 7: RFC 7009 revokes an access token, refused on the next request; another client cannot', async () => {
+    const dana = await owner();
+    const token = dana.tokens!.accessToken;
+    expect((await dana.api('GET', '/v1/me')).status).toBe(200);
+    // Another application asking to revoke Dana's token gets the RFC 7009 answer and changes nothing.
+    const other = await CarapaceClient.create({
+      baseUrl: cp.config.publicBaseUrl,
+      ca: cp.ca,
+      clientId: 'carapace-fleet-console',
+      redirectUri: 'http://127.0.0.1/callback',
+    });
+    await other.revoke(token, 'access_token');
+    expect((await dana.api('GET', '/v1/me')).status).toBe(200);
+    // Before: 400 unsupported_token_type, and the token kept working for its 10 minutes.
+    await dana.revoke(token, 'access_token');
+    const after = await dana.api('GET', '/v1/me');
+    expect(after.status).toBe(401);
+    expect(reasonOf(after)).toBe('token_revoked');
+    const [event] = await cp.platform.audit.list({ type: 'auth.token.revoked' });
+    expect(event).toMatchObject({ applicationId: 'carapace-owner-app', reason: 'rfc7009' });
+    expect(JSON.stringify(event)).not.toContain(token);
+  });
+
+  it('item 7: revoking the grant (its refresh token, or refresh-token reuse) refuses its access tokens', async () => {
+    const dana = await owner(true);
+    expect((await dana.api('GET', '/v1/me')).status).toBe(200);
+    await dana.revoke(); // the refresh token: oidc-provider revokes the whole grant
+    const after = await dana.api('GET', '/v1/me');
+    expect(after.status).toBe(401);
+    expect(reasonOf(after)).toBe('grant_revoked');
+
+    const reuse = await owner(true);
+    const first = reuse.tokens!.refreshToken!;
+    await reuse.refresh();
+    expect((await reuse.api('GET', '/v1/me')).status).toBe(200);
+    await expect(reuse.refresh(first)).rejects.toMatchObject({ body: { error: 'invalid_grant' } });
+    // The reuse ended the grant; the access token minted by the legitimate refresh dies with it.
+    expect(reasonOf(await reuse.api('GET', '/v1/me'))).toBe('grant_revoked');
+    // Another sign-in, another grant: unaffected.
+    expect((await (await owner()).api('GET', '/v1/me')).status).toBe(200);
+  });
+
+  it("item 7: an operator revokes a client's tokens; a revoked device's token goes with its certificate", async () => {
+    const clientId = 'insights-readonly';
+    const privateJwk = JSON.parse(
+      readFileSync(join(cp.config.dataDir, 'demo', `${clientId}.private.jwk.json`), 'utf8'),
+    ) as JWK;
+    const partner = await ServiceSession.create({
+      baseUrl: cp.config.publicBaseUrl,
+      ca: cp.ca,
+      clientId,
+      privateJwk,
+      scope: 'vehicle:read_status',
+    });
+    expect((await partner.api('GET', '/v1/vehicles')).status).toBe(200);
+    const admin = (path: string, body: unknown) =>
+      httpsRequest(`${cp.addresses.admin}${path}`, {
+        method: 'POST',
+        ca: cp.ca,
+        cert: cp.operatorTls.cert,
+        key: cp.operatorTls.key,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    expect((await admin(`/admin/v1/clients/${clientId}/token-revocation`, { reason: 'key leaked' })).status).toBe(204);
+    const after = await partner.api('GET', '/v1/vehicles');
+    expect(after.status).toBe(401);
+    expect(reasonOf(after)).toBe('client_tokens_revoked');
+    expect((await admin('/admin/v1/clients/nobody/token-revocation', { reason: 'x' })).status).toBe(404);
+
+    const device = await cp.enrolledDevice('TCU-DENY-1');
+    const deviceId = device.credentials!.issued.deviceId;
+    expect((await device.request('GET', `/v1/devices/${deviceId}`)).status).toBe(200);
+    // Device tokens are bound to the certificate (cnf.x5t#S256): revoking the device kills the certificate, and the
+    // gateway checks it on every request through the revocation fast path, so its tokens go with it.
+    expect((await admin('/admin/v1/revocations', { deviceId, reason: 'keyCompromise' })).status).toBe(201);
+    // Its open connection is closed by the revocation; a new one is refused.
+    device.close();
+    expect((await device.request('GET', `/v1/devices/${deviceId}`)).status).toBe(401);
+    device.close();
+  });
+});
+
+describe.runIf(process.env.DATABASE_URL && process.env.REDIS_URL)('revocation reaches every node (cluster)', () => {
+  let a: TestCarapace;
+  let b: RunningCarapace;
+  let raw: Redis;
+  const keyPrefix = `deny-${crypto.randomUUID()}:`;
+  beforeAll(async () => {
+    raw = new Redis(process.env.REDIS_URL as string, { lazyConnect: true });
+    await raw.connect();
+    // Reloads a minute apart: whatever node B learns within the test came through Redis.
+    a = await startTestCarapace({
+      database: 'postgres',
+      overrides: {
+        seedDemo: true,
+        redis: { url: process.env.REDIS_URL, keyPrefix },
+        pki: { revocationPollInterval: 60 },
+      },
+    });
+    const [pub, gw, adm] = [await freePort(), await freePort(), await freePort()];
+    const config = loadConfig({
+      overrides: {
+        ...a.config,
+        seedDemo: false,
+        listeners: {
+          public: { host: '127.0.0.1', port: pub },
+          gateway: { host: '127.0.0.1', port: gw },
+          admin: { host: '127.0.0.1', port: adm },
+        },
+      },
+    });
+    b = await startCarapace(config, { log: createLogger('silent') });
+  }, 120_000);
+  afterAll(async () => {
+    raw?.disconnect();
+    await b?.close();
+    await a?.stop();
+  });
+
+  it('item 7: a token revoked on node A is refused by node B at once; a forged announcement changes nothing', async () => {
+    const base = a.config.publicBaseUrl;
+    const dana = await CarapaceClient.create({
+      baseUrl: base,
+      ca: a.ca,
+      clientId: 'carapace-owner-app',
+      redirectUri: 'http://127.0.0.1/callback',
+    });
+    await dana.login({ email: 'dana@example.com', password: 'demo-dana-password', scopes: ['openid'] });
+    const token = dana.tokens!.accessToken;
+    // Node B behind the same public name: the Host is the deployment's, the connection goes to B.
+    const onB = async () =>
+      send(b.addresses.public, '/v1/me', {
+        ca: a.ca,
+        headers: {
+          host: new URL(base).host,
+          authorization: `DPoP ${token}`,
+          dpop: await dana.dpop.proof('GET', `${base}/v1/me`, token),
+        },
+      });
+    expect((await onB()).status).toBe(200);
+    for (const forged of ['{"v":1}', 'reload', JSON.stringify({ kind: 'jti', value: 'x' })])
+      await raw.publish(`${keyPrefix}auth:token-denylist`, forged);
+    expect((await onB()).status).toBe(200);
+    await dana.revoke(token, 'access_token');
+    let status = 0;
+    for (let i = 0; i < 50 && status !== 401; i++) {
+      status = (await onB()).status;
+      if (status !== 401) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(status).toBe(401);
   });
 });

@@ -59,6 +59,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
       audit,
       db,
       baseUrl: () => config.publicBaseUrl.replace(/\/$/, ''),
+      denylist: platform.auth.denylist,
     }),
     authorize: objectAuthorization(pub.app, {
       decisions: authz.decisions,
@@ -133,6 +134,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
       audit,
       db,
       baseUrl: () => `https://localhost:${config.listeners.gateway.port}`,
+      denylist: platform.auth.denylist,
     }),
   });
   registerHealth(gateway, ready);
@@ -156,7 +158,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   forbidRenegotiation(admin.app);
   const plane = createRegistrar(admin.app, { operator });
   registerHealth(plane, ready);
-  registerAdminRoutes(plane, { pki, audit, directory: platform.directory });
+  registerAdminRoutes(plane, { pki, audit, directory: platform.directory, tokens: platform.auth });
   registerTelemetryAdminRoutes(plane, { telemetry: platform.telemetry });
 
   return { public: pub, gateway: { ...gw, connections }, admin };

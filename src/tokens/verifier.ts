@@ -41,6 +41,9 @@ export interface VerifiedToken {
   authTime: number | null;
   binding: 'dpop' | 'mtls';
   credentialEpoch: number | null;
+  /** The reference (`gid`) to the grant the token was minted from, for the denylist; null for client credentials. */
+  grant: string | null;
+  issuedAt: number;
   expiresAt: number;
 }
 
@@ -140,6 +143,8 @@ export function createTokenVerifier(deps: {
       authTime: typeof payload.auth_time === 'number' ? payload.auth_time : null,
       binding,
       credentialEpoch: typeof payload.cep === 'number' ? payload.cep : null,
+      grant: typeof payload.gid === 'string' ? payload.gid : null,
+      issuedAt: Number(payload.iat),
       expiresAt: Number(payload.exp),
     };
   };
