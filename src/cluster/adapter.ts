@@ -32,8 +32,9 @@ export const FAILURE_POLICY_EXCEPTIONS = {
    */
   'telemetry-rate': 'counts in this process',
   /**
-   * Announcing a credential change after its commit: the change is already durable, so failing the request
-   * would only hide it. Every process re-reads revocations and device states every `pki.revocationPollInterval`.
+   * Announcing a credential change after its commit (a certificate or device change, a token-denylist entry):
+   * the change is already durable, so failing the request would only hide it. Every process re-reads
+   * revocations, device states and the token denylist every `pki.revocationPollInterval`.
    */
   'credential-fanout': 'logs; the periodic reload applies the change',
   /**
