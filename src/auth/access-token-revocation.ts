@@ -2,7 +2,6 @@ import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Kysely } from 'kysely';
-import type { Logger } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
 import type { AuthAuditLog } from './audit-events.js';
 import type { TokenDenylist } from './token-denylist.js';
@@ -22,7 +21,6 @@ export function revokeAccessTokens(
     denylist: Pick<TokenDenylist, 'deny' | 'announce'>;
     db: Kysely<Database>;
     audit: AuthAuditLog;
-    log: Logger;
   },
 ): void {
   const keys = createLocalJWKSet(deps.jwks);

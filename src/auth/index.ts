@@ -136,7 +136,13 @@ export async function createAuth(deps: {
   return {
     issuer,
     provider,
-    verify: createTokenVerifier({ issuer, jwks: () => publicJwks, clock: deps.clock, replay }),
+    verify: createTokenVerifier({
+      issuer,
+      jwks: () => publicJwks,
+      clock: deps.clock,
+      replay,
+      revoked: (token) => denylist.refuses(token),
+    }),
     throttle,
     denylist,
     revokeClientTokens: (args) => revokeClientTokens({ db: deps.db, denylist, audit: deps.audit }, args),

@@ -195,7 +195,6 @@ export function createAuthorizationServer(deps: AuthorizationServerDeps): Provid
     denylist: deps.denylist,
     db: deps.db,
     audit: deps.audit,
-    log: deps.log,
   });
   provider.on('server_error', (_ctx, err) => deps.log.error({ err }, 'authorization server error'));
   // The typings list these events per overload; one loop over their names needs the plain EventEmitter shape.

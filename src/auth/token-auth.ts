@@ -11,7 +11,6 @@ import { certificateThumbprint } from '../pki/index.js';
 import { findUser } from '../identity/index.js';
 import type { Database } from '../storage/index.js';
 import { TokenRefusal, type TokenVerifier } from '../tokens/index.js';
-import type { TokenDenylist } from './token-denylist.js';
 
 function challenge(reply: FastifyReply, refusal: TokenRefusal, scopes: readonly string[]) {
   const scheme = refusal.error === 'invalid_dpop_proof' || refusal.reason.startsWith('dpop') ? 'DPoP' : 'Bearer';
@@ -20,10 +19,10 @@ function challenge(reply: FastifyReply, refusal: TokenRefusal, scopes: readonly 
 }
 
 /**
- * The token step of routes that declare one: the one verifier's checks, the denylist (a revoked token, grant or
- * client), the route's scopes, and for user tokens the credential epoch (a password change, MFA enrolment or
- * reset kills older tokens). Each refusal is a 401 (403 for missing scope) with WWW-Authenticate, audited with
- * the token named only by its jti.
+ * The token step of routes that declare one: the one verifier's checks (the denylist of revoked tokens, grants
+ * and clients among them), the route's scopes, and for user tokens the credential epoch (a password change, an
+ * MFA enrolment or reset kills older tokens). Each refusal is a 401 (403 for missing scope) with
+ * WWW-Authenticate, audited with the token named only by its jti.
  */
 export function tokenAuthentication(
   app: App,
@@ -32,7 +31,6 @@ export function tokenAuthentication(
     audit: AuthAuditLog;
     db: Kysely<Database>;
     baseUrl: () => string;
-    denylist: Pick<TokenDenylist, 'refuses'>;
   },
 ): (required: TokenRequirement) => RequestHook {
   app.decorateRequest('token', null);
@@ -50,9 +48,6 @@ export function tokenAuthentication(
         },
         required.audience,
       );
-      // In memory, so it costs nothing; every process reloads it when another announces a revocation.
-      const revoked = deps.denylist.refuses(token);
-      if (revoked) throw new TokenRefusal(revoked, token.jti);
       if (token.sub) {
         const user = await findUser(deps.db, token.sub);
         if (!user || user.status !== 'active' || user.credentialEpoch !== token.credentialEpoch)

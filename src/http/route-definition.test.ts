@@ -37,14 +37,12 @@ describe('the route definition refuses unsafe route shapes at startup', async ()
   const verify: TokenVerifier = async () => {
     throw new TokenRefusal('no_token', null);
   };
-  // Nothing is revoked (no token gets that far).
-  const denylist = { refuses: () => null };
 
   /** A public-API listener as the server builds it: token verification and object authorization. */
   const publicApi = () => {
     const listener = createListenerApp({ tls: { requestCert: false }, logger: createLogger('silent') });
     const routes = createRegistrar<AuthorizeSpec>(listener.app, {
-      token: tokenAuthentication(listener.app, { verify, audit, db: storage.db, baseUrl: () => 'https://x', denylist }),
+      token: tokenAuthentication(listener.app, { verify, audit, db: storage.db, baseUrl: () => 'https://x' }),
       authorize: objectAuthorization(listener.app, {
         decisions: createDecisionPoint(set),
         load: createEntityLoader({ facts: createAuthorizationFacts(storage.db), clock: systemClock }),
@@ -199,13 +197,7 @@ describe('the route definition refuses unsafe route shapes at startup', async ()
   it('authenticates a token route from its own declaration, whatever the registration order', async () => {
     // The route is the first thing on the listener: no hook installed later can be what protects it.
     const listener = createListenerApp({ tls: { requestCert: false }, logger: createLogger('silent') });
-    const token = tokenAuthentication(listener.app, {
-      verify,
-      audit,
-      db: storage.db,
-      baseUrl: () => 'https://x',
-      denylist,
-    });
+    const token = tokenAuthentication(listener.app, { verify, audit, db: storage.db, baseUrl: () => 'https://x' });
     const authorize = objectAuthorization(listener.app, {
       decisions: createDecisionPoint(set),
       load: createEntityLoader({ facts: createAuthorizationFacts(storage.db), clock: systemClock }),

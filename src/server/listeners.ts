@@ -59,7 +59,6 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
       audit,
       db,
       baseUrl: () => config.publicBaseUrl.replace(/\/$/, ''),
-      denylist: platform.auth.denylist,
     }),
     authorize: objectAuthorization(pub.app, {
       decisions: authz.decisions,
@@ -134,7 +133,6 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
       audit,
       db,
       baseUrl: () => `https://localhost:${config.listeners.gateway.port}`,
-      denylist: platform.auth.denylist,
     }),
   });
   registerHealth(gateway, ready);

@@ -70,14 +70,19 @@ function htu(url: string): string {
  * The one access-token verifier of every listener. It accepts only RFC 9068 JWT access tokens (`typ`
  * at+jwt) from our issuer, for the listener's audience, signed with ES256 by a key of our own key set
  * (never a key named by `jku`, `x5u` or an embedded `jwk`), unexpired, and bound to the presenter: a DPoP
- * proof for the token's `cnf.jkt` (with replay protection), or the client certificate for `cnf.x5t#S256`.
- * ID tokens, refresh tokens and tokens for another audience fail one of those checks.
+ * proof for the token's `cnf.jkt` (with replay protection), or the client certificate for `cnf.x5t#S256`,
+ * and not revoked. ID tokens, refresh tokens and tokens for another audience fail one of those checks.
  */
 export function createTokenVerifier(deps: {
   issuer: string;
   jwks: () => JSONWebKeySet;
   clock: Clock;
   replay: ReplayStore;
+  /**
+   * Why a verified token has been revoked (its id, its grant or its client is on the denylist), or null. In the
+   * verifier, so every caller (route steps, a channel renewing its token) refuses a revoked token alike.
+   */
+  revoked: (token: VerifiedToken) => string | null;
 }) {
   let keySet: ReturnType<typeof createLocalJWKSet> | null = null;
   let keySource: JSONWebKeySet | null = null;
@@ -128,7 +133,7 @@ export function createTokenVerifier(deps: {
       // Every token Carapace issues is bound; an unbound one is stolen-and-replayable by design, so refuse it.
       throw new TokenRefusal('unbound_token', jti);
     }
-    return {
+    const verified: VerifiedToken = {
       jti: String(payload.jti),
       sub: typeof payload.sub === 'string' && payload.sub !== payload.client_id ? payload.sub : null,
       clientId: String(payload.client_id),
@@ -147,6 +152,9 @@ export function createTokenVerifier(deps: {
       issuedAt: Number(payload.iat),
       expiresAt: Number(payload.exp),
     };
+    const revoked = deps.revoked(verified);
+    if (revoked) throw new TokenRefusal(revoked, jti);
+    return verified;
   };
 
   async function verifyDpop(
