@@ -13,7 +13,7 @@ import { httpsRequest } from '../src/vehicle-sdk/index.js';
 import { currentTotp } from '../src/identity/index.js';
 import type { Clock } from '../src/platform/index.js';
 import { readScenario } from '../src/server/index.js';
-import { freePort, startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
+import { freePort, rawRequest, startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
 
 /**
  * Issue 11, items 1-7: the holes outside testing found in accounts and tokens, each reproduced as reported
@@ -187,6 +187,17 @@ describe.each(testEngines())('accounts and tokens after the outside test (%s)', 
       expect(res.json).toMatchObject({ code: 'ERR_BAD_REQUEST' });
     }
     expect((await dana.api('GET', '/v1/me')).status).toBe(200);
+    // The same on the other listeners, whatever the target names.
+    const admin = cp.addresses.admin;
+    const tls = { ca: cp.ca, cert: cp.operatorTls.cert, key: cp.operatorTls.key };
+    for (const [listener, target] of [
+      [admin, `${admin}/admin/v1/audit-events`],
+      [cp.addresses.gateway, 'http://evil.example/v1/devices/x'],
+    ] as const) {
+      const res = await rawRequest(listener, target, tls);
+      expect(res.status, target).toBe(400);
+      expect(JSON.parse(res.body)).toMatchObject({ code: 'ERR_BAD_REQUEST' });
+    }
   });
 
   it('item 6: a token pasted into a free-text reason is redacted in the audit trail, and the action stands', async () => {
