@@ -1,9 +1,11 @@
 import { Type } from '@sinclair/typebox';
-import { API_AUDIENCE } from '../auth/index.js';
+import type { FastifyRequest } from 'fastify';
+import { API_AUDIENCE, type LoginThrottle } from '../auth/index.js';
 import { tokenOf } from '../auth/index.js';
 import type { CatalogEntry } from '../http/index.js';
+import { requestContext } from '../http/index.js';
 import { CarapaceError } from '../platform/index.js';
-import { passwordMatches } from '../identity/index.js';
+import { findUser, normalizeEmail, passwordMatches } from '../identity/index.js';
 import type { Directory } from '../identity/index.js';
 import type { InvitationRow, Invitations } from '../identity/index.js';
 import { ROLES } from '../identity/index.js';
@@ -22,6 +24,16 @@ const entry = (purpose: string, action: string, safetyImpact: CatalogEntry['safe
 });
 const token = { audience: API_AUDIENCE, scopes: [] as string[] };
 const self = { resource: load.self };
+/**
+ * Credential changes: the caller's own account, where a refusal by the fresh-sign-in guardrail answers 403 with
+ * its reason (the account is visible to its owner) rather than 404.
+ */
+const credentials = {
+  resource: load.self,
+  visibleWith: 'identity:read_self',
+  denialReasons: { 'guardrail.fresh-sign-in-for-credential-changes': 'fresh_sign_in_required' },
+};
+const CurrentPassword = Type.String({ minLength: 1, maxLength: 1024 });
 const NoContent = { 204: Type.Null() };
 
 function userOf(req: Parameters<typeof tokenOf>[0]): string {
@@ -30,18 +42,50 @@ function userOf(req: Parameters<typeof tokenOf>[0]): string {
   return sub;
 }
 
-/** The signed-in person's own account: password change, invitations to roles. */
-export function registerAccountRoutes(
-  routes: ApiRoutes,
-  deps: { directory: Directory; invitations: Invitations },
-): void {
+/** What the account routes are built on. */
+export interface AccountRouteDeps {
+  directory: Directory;
+  invitations: Invitations;
+  /** The sign-in throttle: a current-password check counts against the same limits as a sign-in. */
+  throttle: Pick<LoginThrottle, 'begin'>;
+}
+
+/**
+ * Checks the caller's current password under the sign-in throttle (per account and per source, places reserved
+ * before the password is hashed), and audits a refusal. A stolen access token is not enough to change a
+ * credential: the thief must also know the password, and gets no more guesses here than on the sign-in page.
+ */
+async function confirmCurrentPassword(
+  req: FastifyRequest,
+  deps: AccountRouteDeps,
+  userId: string,
+  password: string,
+  purpose: 'change_password' | 'enroll_mfa',
+): Promise<void> {
+  const user = await findUser(deps.directory.db, userId);
+  if (!user) throw new CarapaceError('ERR_NOT_FOUND', 'no such account');
+  const attempt = await deps.throttle.begin(normalizeEmail(user.email), req.socket.remoteAddress ?? 'unknown');
+  let reason: 'bad_password' | 'throttled' | null = 'throttled';
+  if (!attempt.sourceBlocked && !attempt.accountBlocked)
+    reason = (await passwordMatches(deps.directory.db, userId, password)) ? null : 'bad_password';
+  if (reason === null) return attempt.succeeded();
+  await attempt.failed();
+  await deps.directory.recordPasswordCheckFailure(userId, { purpose, reason, context: requestContext(req) });
+  // One answer for a wrong password and a paused check, as on the sign-in page.
+  throw new CarapaceError('ERR_FORBIDDEN', 'the current password is not right, or checks are paused for a while', {
+    reason: 'current_password_refused',
+  });
+}
+
+/** The signed-in person's own account: password change, sign-in factors, invitations to roles. */
+export function registerAccountRoutes(routes: ApiRoutes, deps: AccountRouteDeps): void {
   routes.post(
     '/v1/me/password',
     {
       auth: { kind: 'token', token },
-      authorize: self,
+      authorize: credentials,
       catalog: entry(
-        "Change the caller's password; every grant, session and token of theirs ends.",
+        "Change the caller's password (current password and a fresh sign-in); every session and token ends.",
         'identity:change_password',
         'high',
       ),
@@ -50,7 +94,7 @@ export function registerAccountRoutes(
         response: NoContent,
         body: Type.Object(
           {
-            currentPassword: Type.String({ maxLength: 1024 }),
+            currentPassword: CurrentPassword,
             newPassword: Type.String({ minLength: 12, maxLength: 1024 }),
           },
           closed,
@@ -59,8 +103,7 @@ export function registerAccountRoutes(
     },
     async (req, reply) => {
       const userId = userOf(req);
-      if (!(await passwordMatches(deps.directory.db, userId, req.body.currentPassword)))
-        throw new CarapaceError('ERR_FORBIDDEN', 'the current password is not right');
+      await confirmCurrentPassword(req, deps, userId, req.body.currentPassword, 'change_password');
       await deps.directory.changePassword({ type: 'user', id: userId }, userId, req.body.newPassword);
       return reply.code(204).send(null);
     },
@@ -70,23 +113,32 @@ export function registerAccountRoutes(
     '/v1/me/mfa/totp',
     {
       auth: { kind: 'token', token },
-      authorize: self,
-      catalog: entry('Start enrolling a TOTP authenticator: a new secret, shown once.', 'identity:enroll_mfa', 'high'),
+      authorize: credentials,
+      catalog: entry(
+        'Start enrolling a TOTP authenticator (current password and a fresh sign-in): a new secret, shown once.',
+        'identity:enroll_mfa',
+        'high',
+      ),
       schema: {
         querystring: NoQuery,
+        body: Type.Object({ currentPassword: CurrentPassword }, closed),
         response: { 201: Type.Object({ secret: Type.String(), otpauthUri: Type.String() }, closed) },
       },
     },
-    async (req, reply) => reply.code(201).send(await deps.directory.beginTotpEnrolment(userOf(req))),
+    async (req, reply) => {
+      const userId = userOf(req);
+      await confirmCurrentPassword(req, deps, userId, req.body.currentPassword, 'enroll_mfa');
+      return reply.code(201).send(await deps.directory.beginTotpEnrolment(userId));
+    },
   );
 
   routes.post(
     '/v1/me/mfa/totp/confirm',
     {
       auth: { kind: 'token', token },
-      authorize: self,
+      authorize: credentials,
       catalog: entry(
-        'Confirm the new authenticator with a code; it becomes the second factor.',
+        'Confirm the new authenticator with a code; it becomes the second factor, and every session and token ends.',
         'identity:enroll_mfa',
         'high',
       ),

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { AuditLog } from '../audit/index.js';
-import { type Directory, findUser } from '../identity/index.js';
+import { type Directory, findApplication, findUser, findWorkload } from '../identity/index.js';
+import type { Auth } from '../auth/index.js';
 import type { RouteRegistrar } from '../http/index.js';
 import type { CatalogEntry } from '../http/index.js';
 import { requestContext } from '../http/index.js';
@@ -112,7 +113,7 @@ async function deviceView(pki: Pki, deviceId: string) {
 /** The admin plane's PKI and audit routes. */
 export function registerAdminRoutes(
   routes: RouteRegistrar,
-  deps: { pki: Pki; audit: AuditLog; directory: Directory },
+  deps: { pki: Pki; audit: AuditLog; directory: Directory; tokens: Pick<Auth, 'revokeClientTokens'> },
 ): void {
   const { pki } = deps;
 
@@ -263,6 +264,35 @@ export function registerAdminRoutes(
       const exists = await findUser(pki.ctx.db, req.params.userId);
       if (!exists) throw new CarapaceError('ERR_NOT_FOUND', 'no such user');
       await deps.directory.resetMfa({ type: 'operator', id: operator.name }, req.params.userId, null);
+      return reply.code(204).send(null);
+    },
+  );
+
+  routes.post(
+    '/admin/v1/clients/:clientId/token-revocation',
+    {
+      auth: { kind: 'operator' },
+      catalog: entry({
+        purpose: 'Revoke every access token issued to an application or workload so far, on every node at once.',
+        action: 'auth:revoke_client_tokens',
+        safetyImpact: 'high',
+      }),
+      schema: {
+        params: Type.Object({ clientId: Type.String({ pattern: '^[A-Za-z0-9._:-]{1,128}$' }) }, closed),
+        body: Type.Object({ reason: Reason }, closed),
+        response: { 204: Type.Null() },
+      },
+    },
+    async (req, reply) => {
+      const operator = operatorOf(req);
+      const { clientId } = req.params;
+      const known = (await findApplication(pki.ctx.db, clientId)) ?? (await findWorkload(pki.ctx.db, clientId));
+      if (!known) throw new CarapaceError('ERR_NOT_FOUND', 'no such client');
+      await deps.tokens.revokeClientTokens({
+        clientId,
+        actor: { type: 'operator', id: operator.name },
+        reason: req.body.reason,
+      });
       return reply.code(204).send(null);
     },
   );

@@ -3,7 +3,7 @@ import type { Clock } from '../platform/index.js';
 import { newId } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
 import type { AuditEvent, DetailValue, StoredAuditEvent } from './event.js';
-import { assertNoSecrets } from './secret-guard.js';
+import { redactSecrets } from './secret-guard.js';
 import type { AuditEventRow } from './tables.js';
 
 const EVENT_TYPE = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/;
@@ -87,15 +87,27 @@ export function createAuditLog<T extends string = string>(deps: { db: Kysely<Dat
   return {
     async append(db, event) {
       if (!EVENT_TYPE.test(event.type)) throw new Error(`invalid audit event type "${event.type}"`);
-      assertNoSecrets(
+      const { fields, details } = redactSecrets(
         {
           reason: event.reason ?? undefined,
           action: event.action,
           actorId: event.actor.id ?? undefined,
           objectId: event.object?.id ?? undefined,
+          applicationId: event.applicationId ?? undefined,
+          tenantId: event.tenantId ?? undefined,
         },
         event.details ?? {},
       );
+      event = {
+        ...event,
+        action: fields.action,
+        details,
+        ...(fields.reason !== undefined ? { reason: fields.reason } : {}),
+        ...(fields.applicationId !== undefined ? { applicationId: fields.applicationId } : {}),
+        ...(fields.tenantId !== undefined ? { tenantId: fields.tenantId } : {}),
+        actor: { ...event.actor, ...(fields.actorId !== undefined ? { id: fields.actorId } : {}) },
+        ...(event.object ? { object: { ...event.object, id: fields.objectId ?? null } } : {}),
+      };
       await db
         .insertInto('audit_events')
         .values(toRow(event, newId(), deps.clock.now().toISOString()))

@@ -12,6 +12,11 @@ export interface AdapterDeps {
   secrets: SecretBox;
   /** Synthesises clients that are not stored as payloads (applications, workloads, devices). */
   findClient(id: string): Promise<AdapterPayload | undefined>;
+  /**
+   * Told when oidc-provider revokes a grant (RFC 7009 on a refresh token, a logout, refresh-token or code reuse):
+   * the access tokens minted from it must stop working too, which their storage cannot do for a JWT.
+   */
+  grantRevoked?(grantId: string): Promise<void>;
 }
 
 /** Deletes rows whose lifetime has passed; find() already ignores them, this only reclaims the space. */
@@ -132,9 +137,12 @@ export function createAdapterFactory(deps: AdapterDeps): (model: string) => Adap
       },
       async destroy(id) {
         await deps.db.deleteFrom('oidc_payloads').where('key', '=', keyOf(model, id)).execute();
+        if (model === 'Grant') await deps.grantRevoked?.(id);
       },
       async revokeByGrantId(grantId) {
         await deps.db.deleteFrom('oidc_payloads').where('grant_id', '=', grantId).execute();
+        // oidc-provider calls this once per model for one revocation; only the access tokens' call denies.
+        if (model === 'AccessToken') await deps.grantRevoked?.(grantId);
       },
     };
   };

@@ -12,6 +12,7 @@ export const AUTH_AUDIT_EVENTS = [
   'auth.signing_key.rotated',
   'auth.token.issued',
   'auth.token.refused',
+  'auth.token.revoked',
 ] as const;
 /** An audit event type written by the auth module (authorization server, token checks). */
 export type AuthAuditEvent = (typeof AUTH_AUDIT_EVENTS)[number];

@@ -15,6 +15,8 @@ import { OAUTH_PREFIX } from './oauth-routes.js';
 import { createAuthorizationServer } from './provider.js';
 import { ensureSigningKeys, loadSigningKeys } from './signing-keys.js';
 import { createClusterReplayStore } from './replay-store.js';
+import { createTokenDenylist, type TokenDenylist } from './token-denylist.js';
+import { revokeClientTokens } from './access-token-revocation.js';
 import { createTokenVerifier, type TokenVerifier } from '../tokens/index.js';
 
 export { registerOAuthRoutes, OAUTH_PREFIX } from './oauth-routes.js';
@@ -27,8 +29,15 @@ export { DEVICE_CLIENT_PREFIX } from './clients.js';
 export { rotateSigningKeys } from './signing-keys.js';
 export { sweepExpiredPayloads, revokeAccountTokens } from './adapter.js';
 export { authMigrations } from './migrations.js';
-export { createClusterFailureCounter, createMemoryFailureCounter, type FailureCounter } from './login-throttle.js';
+export {
+  createClusterFailureCounter,
+  createMemoryFailureCounter,
+  type FailureCounter,
+  type LoginThrottle,
+  type ThrottledAttempt,
+} from './login-throttle.js';
 export type { AuthTables } from './tables.js';
+export { grantReference, type DenyEntry, type TokenDenylist } from './token-denylist.js';
 export { AUTH_AUDIT_EVENTS, type AuthAuditEvent, type AuthAuditLog } from './audit-events.js';
 
 /** The authorization server, the token verifier and the sign-in throttle of one process. */
@@ -37,6 +46,14 @@ export interface Auth {
   provider: Provider;
   verify: TokenVerifier;
   throttle: LoginThrottle;
+  /** Revoked access tokens, grants and clients, checked on every request of every listener. */
+  denylist: TokenDenylist;
+  /** Refuses every access token issued to a client until now, on every process. */
+  revokeClientTokens(args: {
+    clientId: string;
+    actor: { type: 'operator'; id: string };
+    reason: string;
+  }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -62,7 +79,24 @@ export async function createAuth(deps: {
     retainSeconds: Math.max(config.auth.userAccessTokenTtl, 3600),
   });
   const issuer = `${config.publicBaseUrl.replace(/\/$/, '')}${OAUTH_PREFIX}`;
+  const longestToken = Math.max(
+    config.auth.userAccessTokenTtl,
+    config.auth.partnerAccessTokenTtl,
+    config.auth.deviceTelemetryTokenTtl,
+    config.auth.deviceCommandTokenTtl,
+  );
+  // Same reload period and fan-out as certificate revocation; an entry outlives every token it could deny.
+  const denylist = createTokenDenylist({
+    db: deps.db,
+    cluster: deps.cluster,
+    clock: deps.clock,
+    log: deps.log,
+    retainSeconds: longestToken + 120,
+    pollSeconds: config.pki.revocationPollInterval,
+  });
+  await denylist.start();
   const provider = createAuthorizationServer({
+    denylist,
     issuer,
     db: deps.db,
     audit: deps.audit,
@@ -93,6 +127,7 @@ export async function createAuth(deps: {
   // Expired interactions, sessions and codes are ignored on read; this reclaims their rows and the throttle's keys.
   const sweeper = setInterval(() => {
     throttle.sweep().catch(() => undefined);
+    denylist.sweep().catch((err: unknown) => deps.log.warn({ err }, 'sweeping the token denylist failed'));
     sweepExpiredPayloads(deps.db, deps.clock.now()).catch((err: unknown) =>
       deps.log.warn({ err }, 'sweeping expired authorization server rows failed'),
     );
@@ -101,10 +136,19 @@ export async function createAuth(deps: {
   return {
     issuer,
     provider,
-    verify: createTokenVerifier({ issuer, jwks: () => publicJwks, clock: deps.clock, replay }),
+    verify: createTokenVerifier({
+      issuer,
+      jwks: () => publicJwks,
+      clock: deps.clock,
+      replay,
+      revoked: (token) => denylist.refuses(token),
+    }),
     throttle,
+    denylist,
+    revokeClientTokens: (args) => revokeClientTokens({ db: deps.db, denylist, audit: deps.audit }, args),
     close: async () => {
       clearInterval(sweeper);
+      denylist.close();
       await replay.close();
       await throttle.close();
     },

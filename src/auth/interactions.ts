@@ -111,9 +111,11 @@ function interactionRoutes<Spec>(routes: RouteRegistrar<Spec>, deps: Interaction
       const account = email.trim().toLowerCase();
       const context = requestContext(req);
       const name = await clientName(interaction.params.client_id);
-      if (await deps.throttle.sourceBlocked(source)) {
+      // Places are reserved before any password work, atomically, so parallel attempts cannot all pass the limit.
+      const attempt = await deps.throttle.begin(account, source);
+      if (attempt.sourceBlocked) {
         // A source over its limit is refused before any password work, so it can neither burn CPU nor lock accounts.
-        await deps.throttle.fail(account, source);
+        await attempt.failed();
         await deps.audit.append(deps.directory.db, {
           type: 'auth.login.failed',
           actor: { type: 'anonymous', id: null },
@@ -129,7 +131,7 @@ function interactionRoutes<Spec>(routes: RouteRegistrar<Spec>, deps: Interaction
       const user = await deps.directory.findUserByEmail(account);
       // Always verify, even when the account is unknown or locked: the time taken must not tell them apart.
       const passwordOk = await verifyPassword(user?.password_hash ?? null, password);
-      const blocked = await deps.throttle.accountBlocked(account);
+      const blocked = attempt.accountBlocked;
       let ok = passwordOk && !blocked && user?.status === 'active';
       let acr: string = ACR.password;
       let amr = ['pwd'];
@@ -144,7 +146,7 @@ function interactionRoutes<Spec>(routes: RouteRegistrar<Spec>, deps: Interaction
         }
       }
       if (!ok || !user) {
-        await deps.throttle.fail(account, source);
+        await attempt.failed();
         await deps.audit.append(deps.directory.db, {
           type: 'auth.login.failed',
           actor: { type: 'anonymous', id: null },
@@ -157,7 +159,7 @@ function interactionRoutes<Spec>(routes: RouteRegistrar<Spec>, deps: Interaction
         });
         return html(reply, loginPage({ uid: interaction.uid, clientName: name, error: GENERIC_FAILURE, email }), 401);
       }
-      await deps.throttle.succeed(account);
+      await attempt.succeeded();
       await deps.audit.append(deps.directory.db, {
         type: 'auth.login.succeeded',
         actor: { type: 'user', id: user.id },

@@ -54,6 +54,20 @@ describe.each(counters)('sign-in throttle (%s)', (_name, make) => {
     await t.close();
   });
 
+  it('reserves places atomically: of 60 parallel attempts from one source, exactly the limit get one', async () => {
+    const t = new LoginThrottle(new FixedClock(), { perAccount: 100, perSource: 30, windowSeconds: 60 }, await make());
+    const source = `burst-${unique()}`;
+    const attempts = await Promise.all(Array.from({ length: 60 }, (_, i) => t.begin(`n${i}-${unique()}@x`, source)));
+    expect(attempts.filter((a) => !a.sourceBlocked)).toHaveLength(30);
+    // A success gives its place back; a failure keeps it.
+    const admitted = attempts.filter((a) => !a.sourceBlocked);
+    await admitted[0]!.succeeded();
+    await admitted[1]!.failed();
+    expect((await t.begin(`late-${unique()}@x`, source)).sourceBlocked).toBe(false);
+    expect((await t.begin(`later-${unique()}@x`, source)).sourceBlocked).toBe(true);
+    await t.close();
+  });
+
   it('shares counts between processes that share the store', async () => {
     const store = await make();
     const a = new LoginThrottle(new FixedClock(), { perAccount: 3, perSource: 50, windowSeconds: 60 }, store);

@@ -1,6 +1,6 @@
 import type { Kysely, Migration } from 'kysely';
 
-/** Authorization-server storage: oidc-provider payloads and the token signing key set. */
+/** Authorization-server storage: oidc-provider payloads, the token signing key set, the access-token denylist. */
 export const authMigrations: Record<string, Migration> = {
   '0005_auth': {
     async up(db: Kysely<unknown>) {
@@ -27,6 +27,20 @@ export const authMigrations: Record<string, Migration> = {
         .addColumn('created_at', 'text', (c) => c.notNull())
         .addColumn('retired_at', 'text')
         .execute();
+    },
+  },
+  // Numbered after every module's first migration: Kysely refuses a new name that sorts before applied ones.
+  '0013_auth_token_denylist': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('token_denylist')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .addColumn('denied_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('token_denylist_expires').on('token_denylist').column('expires_at').execute();
     },
   },
 };

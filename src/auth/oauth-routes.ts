@@ -101,14 +101,20 @@ const REDIRECT = Type.Null({ description: 'a redirect to the client or to the si
  * Registers the authorization server's endpoints as ordinary declared routes whose handlers give the
  * untouched request to oidc-provider. Its body parsers read the stream themselves, so in this scope Fastify
  * leaves bodies unread. On the public API the provider authenticates clients and sessions by the protocol;
- * on the gateway the device certificate is checked first, as on every gateway route.
+ * on the gateway the device certificate is checked first, as on every gateway route. `publicBaseUrl` is the
+ * origin the provider derives every URL from, whatever Host the request named.
  */
 export function registerOAuthRoutes<Spec>(
   routes: RouteRegistrar<Spec>,
   provider: Provider,
   where: 'public' | 'gateway',
+  publicBaseUrl: string,
 ): void {
   const callback = provider.callback();
+  // oidc-provider builds its endpoint URLs (discovery, the audience it accepts in a client assertion) from the
+  // request's Host. It only ever sees the deployment's: a forged Host can neither poison the discovery
+  // document nor make an assertion minted for another origin acceptable.
+  const pinnedHost = new URL(publicBaseUrl).host;
   const endpoints = where === 'public' ? PUBLIC_ENDPOINTS : GATEWAY_ENDPOINTS;
   const authOf = (e: Endpoint): Authentication =>
     where === 'gateway'
@@ -144,10 +150,15 @@ export function registerOAuthRoutes<Spec>(
           reply.raw.setHeader('x-content-type-options', 'nosniff');
           reply.raw.setHeader('x-frame-options', 'DENY');
           reply.raw.setHeader('x-request-id', req.id);
+          // Not for shared caches; oidc-provider sets its own where an endpoint needs another policy.
+          reply.raw.setHeader('cache-control', 'no-store');
           // As a mounting middleware would: oidc-provider finds its mount path from originalUrl minus url.
           const raw = req.raw as typeof req.raw & { originalUrl?: string };
           raw.originalUrl = raw.url;
           raw.url = raw.url?.slice(OAUTH_PREFIX.length) || '/';
+          raw.headers.host = pinnedHost;
+          delete raw.headers['x-forwarded-host'];
+          delete raw.headers['x-forwarded-proto'];
           void callback(req.raw, reply.raw);
         },
       );

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { TLSSocket } from 'node:tls';
+import type { JSONWebKeySet } from 'jose';
 import type { Kysely } from 'kysely';
 import Provider, { type Configuration, errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { AuthAuditLog } from './audit-events.js';
@@ -22,6 +23,8 @@ import {
   USER_SCOPES,
 } from '../tokens/index.js';
 import type { SigningKeySet } from './signing-keys.js';
+import { grantReference, type TokenDenylist } from './token-denylist.js';
+import { revokeAccessTokens } from './access-token-revocation.js';
 
 /** Authentication context class references: what `acr` says about how the user logged in. */
 
@@ -36,6 +39,8 @@ export interface AuthorizationServerDeps {
   keys: SigningKeySet;
   /** File holding the cookie signing keys (created 0600 on first use). */
   cookieKeysFile: string;
+  /** The access-token denylist: revoked grants and RFC 7009 revocations of access tokens go on it. */
+  denylist: Pick<TokenDenylist, 'deny' | 'announce'>;
   /** Lifetime bounds, seconds. */
   ttl: { deviceTelemetry: number; deviceCommands: number; userAccess: number; partnerAccess: number };
 }
@@ -66,7 +71,16 @@ export function createAuthorizationServer(deps: AuthorizationServerDeps): Provid
   };
 
   const configuration: Configuration = {
-    adapter: createAdapterFactory({ db: deps.db, clock: deps.clock, secrets: deps.secrets, findClient }),
+    adapter: createAdapterFactory({
+      db: deps.db,
+      clock: deps.clock,
+      secrets: deps.secrets,
+      findClient,
+      grantRevoked: async (grantId) => {
+        await deps.denylist.deny(deps.db, [{ kind: 'grant', value: grantReference(grantId) }]);
+        await deps.denylist.announce();
+      },
+    }),
     jwks: { keys: deps.keys.privateJwks },
     async findAccount(_ctx, sub) {
       const user = await findUser(deps.db, sub);
@@ -110,11 +124,19 @@ export function createAuthorizationServer(deps: AuthorizationServerDeps): Provid
     },
     async extraTokenClaims(ctx, token) {
       if (token.kind !== 'AccessToken' || !('accountId' in token) || !token.accountId) return undefined;
+      // gid names the grant (by a hash) so revoking the grant (RFC 7009 on its refresh token, a logout, refresh
+      // token reuse) refuses the access tokens minted from it at once, through the denylist.
       // acr, amr and auth_time travel from the login (via the code or refresh token) into every access token,
       // so resource servers can demand recent MFA; cep lets them drop tokens minted before a password change.
       const source = ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken;
       const user = await findUser(deps.db, token.accountId);
-      return { acr: source?.acr, amr: source?.amr, auth_time: source?.authTime, cep: user?.credentialEpoch ?? -1 };
+      return {
+        acr: source?.acr,
+        amr: source?.amr,
+        auth_time: source?.authTime,
+        cep: user?.credentialEpoch ?? -1,
+        ...(token.grantId ? { gid: grantReference(token.grantId) } : {}),
+      };
     },
     features: {
       devInteractions: { enabled: false },
@@ -167,6 +189,13 @@ export function createAuthorizationServer(deps: AuthorizationServerDeps): Provid
   };
 
   const provider = new Provider(deps.issuer, configuration);
+  revokeAccessTokens(provider, {
+    issuer: deps.issuer,
+    jwks: { keys: deps.keys.publicJwks as JSONWebKeySet['keys'] },
+    denylist: deps.denylist,
+    db: deps.db,
+    audit: deps.audit,
+  });
   provider.on('server_error', (_ctx, err) => deps.log.error({ err }, 'authorization server error'));
   // The typings list these events per overload; one loop over their names needs the plain EventEmitter shape.
   const on = provider.on.bind(provider) as unknown as (
@@ -181,6 +210,8 @@ export function createAuthorizationServer(deps: AuthorizationServerDeps): Provid
     'end_session.error',
   ] as const) {
     on(event, (ctx, err) => {
+      // A JWT access token handed to the revocation endpoint is revoked by revokeAccessTokens, not refused.
+      if (event === 'revocation.error' && err.error === 'unsupported_token_type') return;
       void deps.audit
         .append(deps.db, {
           type: 'auth.request.refused',

@@ -24,10 +24,24 @@ export interface TokenSigningKeyRow {
   retired_at: string | null;
 }
 
+/** What a denylist entry names: one access token, every token of a grant, or a client's tokens issued so far. */
+export type DeniedTokenKind = 'jti' | 'grant' | 'client';
+
+/** A revoked access token, grant or client, kept as long as a token it denies could still be valid. */
+export interface TokenDenylistRow {
+  id: string;
+  kind: DeniedTokenKind;
+  /** The token's `jti`, the grant reference a token carries (`gid`, a hash), or the `client_id`. */
+  value: string;
+  denied_at: string;
+  expires_at: string;
+}
+
 /** Tables owned by the auth module. */
 export interface AuthTables {
   oidc_payloads: OidcPayloadRow;
   token_signing_keys: TokenSigningKeyRow;
+  token_denylist: TokenDenylistRow;
 }
 
 declare module '../storage/index.js' {

@@ -19,13 +19,19 @@ function challenge(reply: FastifyReply, refusal: TokenRefusal, scopes: readonly 
 }
 
 /**
- * The token step of routes that declare one: the one verifier's checks, the route's scopes, and for user
- * tokens the credential epoch (a password change or MFA reset kills older tokens). Each refusal is a 401
- * (403 for missing scope) with WWW-Authenticate, audited with the token named only by its jti.
+ * The token step of routes that declare one: the one verifier's checks (the denylist of revoked tokens, grants
+ * and clients among them), the route's scopes, and for user tokens the credential epoch (a password change, an
+ * MFA enrolment or reset kills older tokens). Each refusal is a 401 (403 for missing scope) with
+ * WWW-Authenticate, audited with the token named only by its jti.
  */
 export function tokenAuthentication(
   app: App,
-  deps: { verify: TokenVerifier; audit: AuthAuditLog; db: Kysely<Database>; baseUrl: () => string },
+  deps: {
+    verify: TokenVerifier;
+    audit: AuthAuditLog;
+    db: Kysely<Database>;
+    baseUrl: () => string;
+  },
 ): (required: TokenRequirement) => RequestHook {
   app.decorateRequest('token', null);
   return (required) => async (req, reply) => {

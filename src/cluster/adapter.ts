@@ -32,8 +32,9 @@ export const FAILURE_POLICY_EXCEPTIONS = {
    */
   'telemetry-rate': 'counts in this process',
   /**
-   * Announcing a credential change after its commit: the change is already durable, so failing the request
-   * would only hide it. Every process re-reads revocations and device states every `pki.revocationPollInterval`.
+   * Announcing a credential change after its commit (a certificate or device change, a token-denylist entry):
+   * the change is already durable, so failing the request would only hide it. Every process re-reads
+   * revocations, device states and the token denylist every `pki.revocationPollInterval`.
    */
   'credential-fanout': 'logs; the periodic reload applies the change',
   /**
@@ -85,6 +86,14 @@ export interface Cluster {
   countRecent(key: string, windowSeconds: number, nowMs: number): Promise<number>;
   /** Records one event for `key` at `nowMs`, kept for the sliding window. */
   recordEvent(key: string, windowSeconds: number, nowMs: number): Promise<void>;
+  /**
+   * Reserves a place among `key`'s events in the sliding window ending at `nowMs`, atomically across processes:
+   * the event is recorded only while fewer than `limit` are, and the ticket naming it is returned (null when the
+   * window is full). Reserving before checking means parallel callers can never all pass a check-then-act gap.
+   */
+  admitEvent(key: string, limit: number, windowSeconds: number, nowMs: number): Promise<string | null>;
+  /** Withdraws the event a ticket from `admitEvent` names (an attempt that turned out not to count). */
+  withdrawEvent(key: string, ticket: string): Promise<void>;
   /** Forgets `key` (its events or its counter). */
   forget(key: string): Promise<void>;
   /** SET NX with a TTL: the first caller reserves `key` with `value`; the others learn the holder's value. */

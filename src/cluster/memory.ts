@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Cluster, ReservationResult, WindowCount } from './adapter.js';
 
 const SWEEP_AT = 100_000;
@@ -32,6 +33,8 @@ export function createMemoryCluster(options: { prefix?: string; now?: () => numb
   const now = options.now ?? Date.now;
   const counters = createWindowCounters();
   const events = new Map<string, number[]>();
+  // Tickets of admitted events, so one can be withdrawn; single-threaded, so admission is atomic here.
+  const tickets = new Map<string, Map<string, number>>();
   const held = new Map<string, { value: string; expires: number }>();
   const handlers = new Map<string, Set<(message: string) => void>>();
 
@@ -68,7 +71,27 @@ export function createMemoryCluster(options: { prefix?: string; now?: () => numb
       events.set(key, [...recent(key, windowSeconds, nowMs), nowMs]);
       if (events.size > SWEEP_AT) for (const k of [...events.keys()]) recent(k, windowSeconds, nowMs);
     },
+    async admitEvent(key, limit, windowSeconds, nowMs) {
+      const list = recent(key, windowSeconds, nowMs);
+      if (list.length >= limit) return null;
+      events.set(key, [...list, nowMs]);
+      const ticket = randomUUID();
+      let held = tickets.get(key);
+      if (!held) tickets.set(key, (held = new Map()));
+      for (const [t, at] of held) if (at <= nowMs - windowSeconds * 1000) held.delete(t);
+      held.set(ticket, nowMs);
+      return ticket;
+    },
+    async withdrawEvent(key, ticket) {
+      const at = tickets.get(key)?.get(ticket);
+      if (at === undefined) return;
+      tickets.get(key)?.delete(ticket);
+      const list = events.get(key) ?? [];
+      const i = list.indexOf(at);
+      if (i >= 0) list.splice(i, 1);
+    },
     async forget(key) {
+      tickets.delete(key);
       events.delete(key);
       counters.delete(key);
       held.delete(key);

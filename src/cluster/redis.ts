@@ -29,6 +29,17 @@ const RETRY_AFTER = 5;
 const RELEASE_IF_HELD = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0";
 
 /**
+ * Admits one event into the sliding window KEYS[1] only while it holds fewer than ARGV[2]: trims what is older
+ * than ARGV[1], counts, adds the member ARGV[4] at score ARGV[3], and sets the TTL ARGV[5]. One script, so no
+ * other caller runs between the count and the add. Returns 1 when admitted.
+ */
+const ADMIT_EVENT = `redis.call('zremrangebyscore', KEYS[1], 0, ARGV[1])
+if redis.call('zcard', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('zadd', KEYS[1], ARGV[3], ARGV[4])
+redis.call('expire', KEYS[1], ARGV[5])
+return 1`;
+
+/**
  * The cluster mode: one command connection and one subscriber connection for the whole process. The command
  * connection has no offline queue and a per-command timeout, so while Redis is away every call fails at once
  * (and the caller fails closed) instead of piling up; ioredis reconnects in the background.
@@ -145,6 +156,19 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster & { co
           .expire(k(key), windowSeconds)
           .exec();
         if (!result || result.some(([err]) => err)) throw new Error('unexpected MULTI reply');
+      });
+    },
+    admitEvent(key, limit, windowSeconds, nowMs) {
+      return run('admitEvent', async () => {
+        const ticket = `${nowMs}:${randomUUID()}`;
+        const cutoff = nowMs - windowSeconds * 1000;
+        const admitted = await cmd.eval(ADMIT_EVENT, 1, k(key), cutoff, limit, nowMs, ticket, windowSeconds);
+        return Number(admitted) === 1 ? ticket : null;
+      });
+    },
+    withdrawEvent(key, ticket) {
+      return run('withdrawEvent', async () => {
+        await cmd.zrem(k(key), ticket);
       });
     },
     forget(key) {

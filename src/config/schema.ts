@@ -408,7 +408,9 @@ export const configSchema = {
       HOUR,
       'CARAPACE_COMMANDS_STEP_UP_MAX_AGE',
       'How recent a multi-factor sign-in must be (`auth_time`) for commands that need step-up (unlock, ' +
-        'remote_start, trunk_open, immobilize).',
+        'remote_start, trunk_open, immobilize), a vehicle transfer, opening a support case and approving an ' +
+        "agent's command; and how recent any sign-in must be to change a password or enrol a second factor. " +
+        'Passed to Cedar as `context.stepUpMaxAge`.',
     ),
     stateMaxAge: opt.duration(
       2 * MINUTE,

@@ -97,6 +97,11 @@ export function createListenerApp(options: { tls: ListenerTls; logger: Logger; b
     reply.header('cache-control', 'no-store');
     reply.header('x-content-type-options', 'nosniff');
     reply.header('strict-transport-security', 'max-age=31536000');
+    // Only origin-form targets (`/path?query`) reach a route. An absolute-form (`https://host/path`),
+    // authority-form or `*` target would make every URL a step derives from the target (the DPoP `htu`, a
+    // redirect) name whatever the client wrote; refused before any authentication step runs.
+    if (!req.raw.url?.startsWith('/'))
+      return sendProblem(reply, 'ERR_BAD_REQUEST', 'the request target must be a path (origin-form)');
   });
   return { app, routes };
 }
@@ -107,4 +112,25 @@ export function createListenerApp(options: { tls: ListenerTls; logger: Logger; b
  */
 export function authenticateUnmatched(app: App, hook: RequestHook): void {
   app.addHook('onRequest', async (req, reply) => (req.is404 ? hook(req, reply) : undefined));
+}
+
+/**
+ * Refuses (421) a request whose `Host` is not the one of `baseUrl`, except on `exempt` paths (health probes
+ * from a load balancer, which address the node itself). Whatever the server derives from the request (the
+ * authorization server's endpoint URLs, a client assertion's audience) then names only the deployment.
+ */
+export function pinHost(app: App, baseUrl: string, exempt: readonly string[] = []): void {
+  const expected = new URL(baseUrl).host.toLowerCase();
+  app.addHook('onRequest', async (req, reply) => {
+    if (exempt.includes(req.raw.url?.split('?')[0] ?? '')) return undefined;
+    let host: string | null = null;
+    try {
+      // Normalised as a URL would (default port, case), so `localhost:443` is `localhost`.
+      host = req.headers.host ? new URL(`https://${req.headers.host}`).host.toLowerCase() : null;
+    } catch {
+      host = null;
+    }
+    if (host === expected) return undefined;
+    return sendProblem(reply, 'ERR_MISDIRECTED_REQUEST', `this server answers for ${expected} only`);
+  });
 }

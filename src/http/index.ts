@@ -1,5 +1,5 @@
 /** The http module's public surface: other folders import only from here. */
-export { authenticateUnmatched, createListenerApp } from './app.js';
+export { authenticateUnmatched, createListenerApp, pinHost } from './app.js';
 export type { App, ListenerApp } from './app.js';
 export type { CallerType, CatalogEntry, CatalogedRoute } from './catalog.js';
 export { requestContext } from './context.js';

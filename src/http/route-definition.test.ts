@@ -49,6 +49,7 @@ describe('the route definition refuses unsafe route shapes at startup', async ()
         audit,
         db: storage.db,
         actions: schemaActions(set),
+        freshness: { clock: systemClock, stepUpMaxAge: 300 },
       }),
     });
     return { ...listener, routes };
@@ -203,6 +204,7 @@ describe('the route definition refuses unsafe route shapes at startup', async ()
       audit,
       db: storage.db,
       actions: schemaActions(set),
+      freshness: { clock: systemClock, stepUpMaxAge: 300 },
     });
     const routes = createRegistrar<AuthorizeSpec>(listener.app, { token, authorize });
     let ran = false;

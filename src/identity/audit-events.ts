@@ -13,6 +13,7 @@ export const IDENTITY_AUDIT_EVENTS = [
   'identity.user.created',
   'identity.user.mfa_enrolled',
   'identity.user.mfa_reset',
+  'identity.user.password_check_failed',
   'identity.user.password_changed',
   'identity.workload.registered',
 ] as const;

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { RequestContext } from '../audit/index.js';
 import type { Clock } from '../platform/index.js';
 import { CarapaceError } from '../platform/index.js';
 import { newId } from '../platform/index.js';
@@ -312,7 +313,31 @@ export function createDirectory(deps: DirectoryDeps) {
       };
     },
 
-    /** Finishes TOTP enrolment with a code from the pending secret; the secret becomes the user's second factor. */
+    /** Records a refused current-password check (a wrong password, or checks paused by the sign-in throttle). */
+    async recordPasswordCheckFailure(
+      userId: string,
+      args: {
+        purpose: 'change_password' | 'enroll_mfa';
+        reason: 'bad_password' | 'throttled';
+        context: RequestContext;
+      },
+    ): Promise<void> {
+      await deps.audit.append(deps.db, {
+        type: 'identity.user.password_check_failed',
+        actor: { type: 'user', id: userId },
+        object: { type: 'user', id: userId },
+        action: args.purpose,
+        decision: 'deny',
+        reason: args.reason,
+        context: args.context,
+      });
+    },
+
+    /**
+     * Finishes TOTP enrolment with a code from the pending secret; the secret becomes the user's second factor.
+     * Like a password change it raises the credential epoch and ends every session and token of the account, the
+     * caller's included: whoever held a token from before is signed out, and the next sign-in needs the new factor.
+     */
     async confirmTotpEnrolment(userId: string, code: string): Promise<void> {
       const user = await deps.db
         .selectFrom('users')
@@ -327,20 +352,25 @@ export function createDirectory(deps: DirectoryDeps) {
       await deps.db.transaction().execute(async (trx) => {
         await trx
           .updateTable('users')
-          .set({
+          .set((eb) => ({
             totp_sealed: deps.secrets.seal(secret, `totp:${userId}`),
             totp_pending_sealed: null,
             totp_last_step: step,
+            credential_epoch: eb('credential_epoch', '+', 1),
             updated_at: now(),
-          })
+          }))
           .where('id', '=', userId)
+          .where('totp_sealed', 'is', null)
           .execute();
+        const ended = await deps.sessions.revokeAll(trx, userId);
         await deps.audit.append(trx, {
           type: 'identity.user.mfa_enrolled',
           actor: { type: 'user', id: userId },
           object: { type: 'user', id: userId },
           action: 'enroll_mfa',
           decision: 'allow',
+          reason: 'tokens revoked',
+          details: { endedSessions: ended },
         });
       });
     },

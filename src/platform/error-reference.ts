@@ -4,6 +4,9 @@ import { ERROR_STATUS, type ErrorCode, problemType } from './errors.js';
 /** What each error means for the caller, and what to do. The compiler insists every code is described. */
 export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   ERR_BAD_REQUEST: 'The request could not be parsed (malformed JSON, bad framing, conflicting length headers).',
+  ERR_MISDIRECTED_REQUEST:
+    'The `Host` header does not name this deployment (`publicBaseUrl`). Every URL the server derives (issuer, ' +
+    'endpoints, DPoP `htu`, client-assertion audience) is pinned to `publicBaseUrl`; send the request to it.',
   ERR_VALIDATION:
     'A field is missing, malformed or unknown; `field` names it. Unknown fields are refused, never ignored.',
   ERR_UNSUPPORTED_MEDIA_TYPE: 'The body has a content type this route does not accept.',

@@ -6,6 +6,7 @@
 /** Every error code Carapace can raise, with the HTTP status it maps to. */
 export const ERROR_STATUS = {
   ERR_BAD_REQUEST: 400,
+  ERR_MISDIRECTED_REQUEST: 421,
   ERR_VALIDATION: 400,
   ERR_UNSUPPORTED_MEDIA_TYPE: 415,
   ERR_PAYLOAD_TOO_LARGE: 413,

@@ -13,7 +13,8 @@ import type { PolicyAuditLog } from './audit-events.js';
 import type { CedarValueJson } from '@cedar-policy/cedar-wasm/nodejs';
 import type { Decision, DecisionPoint, Entity } from './decision-point.js';
 import type { EntityLoader, LoadedResource, Principal } from './entities.js';
-import { cedarRequest } from './request.js';
+import { cedarRequest, type Freshness } from './request.js';
+import type { Clock } from '../platform/index.js';
 
 /** How a route finds the object it acts on, from the request path (never from the body). */
 export interface AuthorizeSpec {
@@ -116,6 +117,8 @@ export function objectAuthorization(
     audit: PolicyAuditLog;
     db: Kysely<Database>;
     actions: Set<string>;
+    /** The clock and step-up window every decision judges the age of the sign-in against (one rule, in Cedar). */
+    freshness: { clock: Clock; stepUpMaxAge: number };
   },
 ): NonNullable<ListenerSecurity<AuthorizeSpec>['authorize']> {
   app.decorateRequest('authorized', null);
@@ -184,9 +187,19 @@ async function authorize(
   req: FastifyRequest,
   spec: AuthorizeSpec,
   catalog: CatalogEntry,
-  deps: { decisions: DecisionPoint; load: EntityLoader; audit: PolicyAuditLog; db: Kysely<Database> },
+  deps: {
+    decisions: DecisionPoint;
+    load: EntityLoader;
+    audit: PolicyAuditLog;
+    db: Kysely<Database>;
+    freshness: { clock: Clock; stepUpMaxAge: number };
+  },
 ): Promise<void> {
   const token = tokenOf(req);
+  const freshness: Freshness = {
+    nowSeconds: deps.freshness.clock.now().getTime() / 1000,
+    stepUpMaxAge: deps.freshness.stepUpMaxAge,
+  };
   const principal = await principalOf(req, deps.db);
   const fallback: Principal = principal ?? { kind: 'application', clientId: token.clientId };
   // Load the same way whether or not the principal is known, so a refusal costs the same.
@@ -206,7 +219,16 @@ async function authorize(
         policyVersion: deps.decisions.policyVersion,
       };
     return deps.decisions.decide(
-      cedarRequest({ principal: principalEntity, action, resource: loaded, token, caller: own, command, extra }),
+      cedarRequest({
+        principal: principalEntity,
+        action,
+        resource: loaded,
+        token,
+        caller: own,
+        command,
+        extra,
+        freshness,
+      }),
     );
   };
   const decision = ask(catalog.action);
@@ -263,6 +285,7 @@ async function authorize(
           token,
           caller: own,
           extra: { ...extra, ...inner.context },
+          freshness,
         }),
       );
       const ok = d.decision === 'allow' && inner.resource.object !== null;

@@ -218,4 +218,36 @@ describe('decision point', () => {
     expect(ask('vehicle:command')).toMatchObject({ decision: 'deny' });
     expect(ask('delegation:create').decision).toBe('deny');
   });
+
+  it('judges the age of the second factor for every critical action, and of the sign-in for credential changes', () => {
+    const entities: Entity[] = [
+      user('alice', { security_admin: [ref('Tenant', 'oem')] }),
+      vehicle('v1', { owner: ref('User', 'alice') }),
+    ];
+    const ask = (action: string, resource: { type: string; id: string }, extra: Record<string, unknown>) =>
+      pdp.decide({
+        principal: { type: 'User', id: 'alice' },
+        action,
+        resource,
+        context: { ...ctx, ...extra },
+        entities: [
+          ...entities,
+          { uid: { type: 'Account', id: 'alice' }, attrs: { user: ref('User', 'alice'), supportAgents: [] } },
+        ],
+      }).decision;
+    const v1 = { type: 'Vehicle', id: 'v1' };
+    const window = { stepUpMaxAge: 300 };
+    expect(ask('vehicle:transfer', v1, { mfa: true, mfaAge: 10, signInAge: 10, ...window })).toBe('allow');
+    // Any age of the factor used to pass; a factor older than the window, or of unknown age, does not.
+    expect(ask('vehicle:transfer', v1, { mfa: true, mfaAge: 301, signInAge: 301, ...window })).toBe('deny');
+    expect(ask('vehicle:transfer', v1, { mfa: true })).toBe('deny');
+    expect(ask('vehicle:transfer', v1, { mfa: false, signInAge: 1, ...window })).toBe('deny');
+    const self = { type: 'Account', id: 'alice' };
+    for (const action of ['identity:change_password', 'identity:enroll_mfa']) {
+      expect(ask(action, self, { signInAge: 30, ...window }), action).toBe('allow');
+      expect(ask(action, self, { signInAge: 301, ...window }), action).toBe('deny');
+      expect(ask(action, self, {}), action).toBe('deny');
+    }
+    expect(ask('identity:read_self', self, {})).toBe('allow');
+  });
 });

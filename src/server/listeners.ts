@@ -6,7 +6,7 @@ import { operatorAuthentication } from '../admin/index.js';
 import { ConnectionRegistry } from '../gateway/index.js';
 import { deviceAuthentication } from '../gateway/index.js';
 import { registerGatewayRoutes } from '../gateway/index.js';
-import { type App, authenticateUnmatched, createListenerApp, type ListenerApp } from '../http/index.js';
+import { type App, authenticateUnmatched, createListenerApp, type ListenerApp, pinHost } from '../http/index.js';
 import { type ReadinessChecks, registerHealth } from '../http/index.js';
 import { createRegistrar } from '../http/index.js';
 import { registerCrlRoutes } from '../pki/index.js';
@@ -47,6 +47,8 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   const ready = readiness(platform);
 
   const pub = createListenerApp({ tls: { ...base, requestCert: false }, logger: log.child({ listener: 'public' }) });
+  // The public API answers for publicBaseUrl only; probes address the node, so health is exempt.
+  pinHost(pub.app, config.publicBaseUrl, ['/healthz', '/readyz']);
   const authz = platform.authorization;
   const db = platform.storage.db;
   // Each public route gets its token and object-authorization steps from its own declaration.
@@ -64,11 +66,12 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
       audit,
       db,
       actions: authz.actions,
+      freshness: { clock: platform.clock, stepUpMaxAge: config.commands.stepUpMaxAge },
     }),
   });
   registerHealth(api, ready);
   registerCrlRoutes(api, { pki });
-  registerOAuthRoutes(api, platform.auth.provider, 'public');
+  registerOAuthRoutes(api, platform.auth.provider, 'public', config.publicBaseUrl);
   registerInteractions(api, {
     provider: platform.auth.provider,
     directory: platform.directory,
@@ -77,7 +80,11 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
     throttle: platform.auth.throttle,
   });
   registerMeRoute(api, { directory: platform.directory });
-  registerAccountRoutes(api, { directory: platform.directory, invitations: platform.invitations });
+  registerAccountRoutes(api, {
+    directory: platform.directory,
+    invitations: platform.invitations,
+    throttle: platform.auth.throttle,
+  });
   const clock = platform.clock;
   registerVehicleRoutes(api, {
     db,
@@ -130,7 +137,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   });
   registerHealth(gateway, ready);
   registerGatewayRoutes(gateway, { pki, claims: platform.authorization.claims, commandKeys: platform.commands.keys });
-  registerOAuthRoutes(gateway, platform.auth.provider, 'gateway');
+  registerOAuthRoutes(gateway, platform.auth.provider, 'gateway', config.publicBaseUrl);
   registerTelemetryRoutes(gateway, { telemetry: platform.telemetry, pki, audit, db });
   registerCommandChannel(gateway, {
     dispatcher: platform.commands.dispatcher,
@@ -149,7 +156,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   forbidRenegotiation(admin.app);
   const plane = createRegistrar(admin.app, { operator });
   registerHealth(plane, ready);
-  registerAdminRoutes(plane, { pki, audit, directory: platform.directory });
+  registerAdminRoutes(plane, { pki, audit, directory: platform.directory, tokens: platform.auth });
   registerTelemetryAdminRoutes(plane, { telemetry: platform.telemetry });
 
   return { public: pub, gateway: { ...gw, connections }, admin };

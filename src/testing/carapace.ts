@@ -124,8 +124,12 @@ export async function startTestCarapace(
     };
   };
 
+  // The public API answers only for its public URL (a forged Host gets 421), so tests reach it there, as clients
+  // of a real deployment do; the other listeners have no public name and are reached at their address.
+  const reachable = (r: RunningCarapace) => ({ ...r.addresses, public: config.publicBaseUrl.replace(/\/$/, '') });
   const self: TestCarapace = {
     ...running,
+    addresses: reachable(running),
     config,
     ca,
     operatorTls,
@@ -139,7 +143,7 @@ export async function startTestCarapace(
     async restart() {
       await running.close();
       running = await startCarapace(config, { log: createLogger('silent'), clock: options.clock });
-      Object.assign(self, running);
+      Object.assign(self, running, { addresses: reachable(running) });
       return self;
     },
     async stop() {

@@ -41,6 +41,9 @@ export interface VerifiedToken {
   authTime: number | null;
   binding: 'dpop' | 'mtls';
   credentialEpoch: number | null;
+  /** The reference (`gid`) to the grant the token was minted from, for the denylist; null for client credentials. */
+  grant: string | null;
+  issuedAt: number;
   expiresAt: number;
 }
 
@@ -67,14 +70,19 @@ function htu(url: string): string {
  * The one access-token verifier of every listener. It accepts only RFC 9068 JWT access tokens (`typ`
  * at+jwt) from our issuer, for the listener's audience, signed with ES256 by a key of our own key set
  * (never a key named by `jku`, `x5u` or an embedded `jwk`), unexpired, and bound to the presenter: a DPoP
- * proof for the token's `cnf.jkt` (with replay protection), or the client certificate for `cnf.x5t#S256`.
- * ID tokens, refresh tokens and tokens for another audience fail one of those checks.
+ * proof for the token's `cnf.jkt` (with replay protection), or the client certificate for `cnf.x5t#S256`,
+ * and not revoked. ID tokens, refresh tokens and tokens for another audience fail one of those checks.
  */
 export function createTokenVerifier(deps: {
   issuer: string;
   jwks: () => JSONWebKeySet;
   clock: Clock;
   replay: ReplayStore;
+  /**
+   * Why a verified token has been revoked (its id, its grant or its client is on the denylist), or null. In the
+   * verifier, so every caller (route steps, a channel renewing its token) refuses a revoked token alike.
+   */
+  revoked: (token: VerifiedToken) => string | null;
 }) {
   let keySet: ReturnType<typeof createLocalJWKSet> | null = null;
   let keySource: JSONWebKeySet | null = null;
@@ -125,7 +133,7 @@ export function createTokenVerifier(deps: {
       // Every token Carapace issues is bound; an unbound one is stolen-and-replayable by design, so refuse it.
       throw new TokenRefusal('unbound_token', jti);
     }
-    return {
+    const verified: VerifiedToken = {
       jti: String(payload.jti),
       sub: typeof payload.sub === 'string' && payload.sub !== payload.client_id ? payload.sub : null,
       clientId: String(payload.client_id),
@@ -140,8 +148,13 @@ export function createTokenVerifier(deps: {
       authTime: typeof payload.auth_time === 'number' ? payload.auth_time : null,
       binding,
       credentialEpoch: typeof payload.cep === 'number' ? payload.cep : null,
+      grant: typeof payload.gid === 'string' ? payload.gid : null,
+      issuedAt: Number(payload.iat),
       expiresAt: Number(payload.exp),
     };
+    const revoked = deps.revoked(verified);
+    if (revoked) throw new TokenRefusal(revoked, jti);
+    return verified;
   };
 
   async function verifyDpop(
@@ -166,7 +179,13 @@ export function createTokenVerifier(deps: {
     const { payload, protectedHeader } = proof;
     const thumbprint = await calculateJwkThumbprint(protectedHeader.jwk as JWK, 'sha256');
     if (thumbprint !== jkt) throw new TokenRefusal('dpop_key_mismatch', jti, 'invalid_dpop_proof');
-    if (payload.htm !== presented.method || payload.htu !== htu(presented.url))
+    let target: string;
+    try {
+      target = htu(presented.url);
+    } catch {
+      throw new TokenRefusal('dpop_wrong_request', jti, 'invalid_dpop_proof');
+    }
+    if (payload.htm !== presented.method || payload.htu !== target)
       throw new TokenRefusal('dpop_wrong_request', jti, 'invalid_dpop_proof');
     if (Math.abs(now - Number(payload.iat)) > DPOP_WINDOW / 2)
       throw new TokenRefusal('dpop_proof_stale', jti, 'invalid_dpop_proof');
