@@ -409,7 +409,7 @@ describe.each(testEngines())('revoked access tokens (%s)', (database) => {
     expect(JSON.stringify(event)).not.toContain(token);
   });
 
-  it('item 7: revoking the grant (its refresh token, or refresh-token reuse) refuses its access tokens', async () => {
+  it('item 7: revoking the grant (its refresh token, refresh-token reuse, a logout) refuses its access tokens', async () => {
     const dana = await owner(true);
     expect((await dana.api('GET', '/v1/me')).status).toBe(200);
     await dana.revoke(); // the refresh token: oidc-provider revokes the whole grant
@@ -426,6 +426,12 @@ describe.each(testEngines())('revoked access tokens (%s)', (database) => {
     expect(reasonOf(await reuse.api('GET', '/v1/me'))).toBe('grant_revoked');
     // Another sign-in, another grant: unaffected.
     expect((await (await owner()).api('GET', '/v1/me')).status).toBe(200);
+
+    // Signing out ends the session and the grant it holds: its access token is refused at once.
+    const session = await owner();
+    expect((await session.api('GET', '/v1/me')).status).toBe(200);
+    await session.logout();
+    expect(reasonOf(await session.api('GET', '/v1/me'))).toBe('grant_revoked');
   });
 
   it("item 7: an operator revokes a client's tokens; a revoked device's token goes with its certificate", async () => {

@@ -50,6 +50,8 @@ function location(res: ClientResponse, base: string): string | null {
 export class CarapaceClient {
   readonly issuer: string;
   tokens: TokenSet | null = null;
+  /** The authorization server's cookies of the last sign-in (its session), as a browser would keep them. */
+  private session = new CookieJar();
 
   private constructor(
     private readonly options: ClientOptions,
@@ -66,6 +68,7 @@ export class CarapaceClient {
   /** Signs in: authorization request, sign-in page (password, TOTP), consent, code exchange. */
   async login(login: LoginOptions): Promise<TokenSet> {
     const jar = new CookieJar();
+    this.session = jar;
     const tls = { ca: this.options.ca };
     const verifier = b64url(randomBytes(32));
     const state = b64url(randomBytes(16));
@@ -211,6 +214,25 @@ export class CarapaceClient {
       body: form({ token, token_type_hint: hint, client_id: this.options.clientId }),
     });
     if (res.status !== 200) throw new CarapaceClientError(`revocation failed: ${res.status}`, res.status, res.json);
+  }
+
+  /**
+   * Signs out at the authorization server (OpenID RP-initiated logout), as a browser would: the logout page, then
+   * its confirmation form. The session ends, and with it the grants it holds (but not an offline_access one).
+   */
+  async logout(): Promise<void> {
+    const tls = { ca: this.options.ca, jar: this.session };
+    const page = await request(`${this.issuer}/session/end?${form({ client_id: this.options.clientId })}`, tls);
+    const action = /<form[^>]*action="([^"]+)"/.exec(page.text)?.[1];
+    const xsrf = /name="xsrf" value="([^"]+)"/.exec(page.text)?.[1];
+    if (!action || !xsrf) throw new CarapaceClientError('the logout page has no form', page.status, null);
+    const done = await request(new URL(action, this.issuer).href, {
+      ...tls,
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: form({ xsrf, logout: 'yes' }),
+    });
+    if (done.status >= 400) throw new CarapaceClientError(`logout failed: ${done.status}`, done.status, done.json);
   }
 
   /** Calls the API with the access token and a fresh DPoP proof. */
