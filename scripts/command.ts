@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CarapaceClient } from '../src/client/index.js';
 import { currentTotp } from '../src/identity/index.js';
-import { readScenario } from '../src/server/index.js';
+import { readScenario } from '../src/scenario/index.js';
 
 const [email, command, paramsJson] = process.argv.slice(2);
 if (!email || !command) {

@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { CarapaceClient, DpopKey, request } from '../src/client/index.js';
 import { currentTotp } from '../src/identity/index.js';
-import { readScenario } from '../src/server/index.js';
+import { readScenario } from '../src/scenario/index.js';
 
 const email = process.argv[2];
 if (!email) {

@@ -36,5 +36,6 @@ describe.each(testEngines())('the README persona login with the client library (
     }
     const refusals = await cp.platform.audit.list({ type: 'auth.token.refused', limit: 100 });
     expect(refusals.filter((e) => e.reason === 'dpop_key_mismatch')).toHaveLength(cp.seeded!.personas.length);
-  });
+    // One script process per persona (13), each loading the client and the scenario reader: seconds each on 2 cores.
+  }, 300_000);
 });
