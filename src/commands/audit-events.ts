@@ -8,6 +8,7 @@ export const COMMANDS_AUDIT_EVENTS = [
   'commands.ack.refused',
   'commands.channel.closed',
   'commands.channel.opened',
+  'commands.delivery.refused',
   'commands.job.requested',
   'commands.job.transitioned',
   'commands.key.created',

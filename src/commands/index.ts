@@ -45,8 +45,10 @@ export interface Commands {
 }
 
 /**
- * The reaction of commands to an ownership that ends: the previous owner's unfinished jobs end in the same
- * transaction. Built on its own, before the relationship services that call it, so nothing is patched in later.
+ * The reaction of commands to an ownership that ends: every job on the vehicle that is not final ends in the
+ * same transaction, whoever requested it (the previous owner, their drivers, an agent on their case). A job
+ * already delivered ends `rejected` with `retry: unsafe` (the vehicle may have received it) and is never
+ * re-sent. Built on its own, before the relationship services that call it, so nothing is patched in later.
  */
 export function createJobsEndWithOwnership(deps: { audit: CommandAuditLog; clock: Clock }): OwnershipCascade {
   const { audit, clock } = deps;
@@ -55,8 +57,7 @@ export function createJobsEndWithOwnership(deps: { audit: CommandAuditLog; clock
       .selectFrom('command_jobs')
       .selectAll()
       .where('vehicle_id', '=', vehicleId)
-      .where('requester_id', '=', ownerId)
-      .where('state', 'in', ['requested', 'authorized', 'queued'])
+      .where('state', 'in', ['requested', 'authorized', 'queued', 'delivered'])
       .execute();
     let ended = 0;
     for (const job of jobs)
@@ -64,8 +65,8 @@ export function createJobsEndWithOwnership(deps: { audit: CommandAuditLog; clock
         await transition(trx, { audit, clock }, job, {
           to: 'rejected',
           actor: `user:${ownerId}`,
-          reason: "vehicle transferred: the previous owner's queued jobs end",
-          set: { retry: 'safe' },
+          reason: 'vehicle transferred: the jobs of the previous ownership end',
+          set: { retry: job.state === 'delivered' ? 'unsafe' : 'safe' },
         })
       )
         ended++;
