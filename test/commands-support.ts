@@ -4,6 +4,7 @@ export {
   CommandChannel,
   EnvelopeVerifier,
   GatewayClient,
+  MemoryCounterStore,
   paramsHash,
   signAck,
   VehicleModel,

@@ -1,7 +1,7 @@
 import { type Kysely, type Migration, sql } from 'kysely';
 import { dialectOf } from '../storage/index.js';
 
-/** Commands schema: jobs, their transitions, idempotency keys, per-vehicle counters, signing keys. */
+/** Commands schema: jobs, their transitions, idempotency keys, per-vehicle counters, signing keys, job locks. */
 export const commandMigrations: Record<string, Migration> = {
   '0011_commands': {
     async up(db: Kysely<unknown>) {
@@ -98,6 +98,15 @@ export const commandMigrations: Record<string, Migration> = {
         .addColumn('activated_at', 'text')
         .addColumn('retired_at', 'text')
         .addColumn('certificate', 'text')
+        .execute();
+    },
+  },
+  '0012_command_locks': {
+    async up(db: Kysely<unknown>) {
+      // The rows job creation locks per vehicle and per tenant (src/commands/job-locks.ts).
+      await db.schema
+        .createTable('command_locks')
+        .addColumn('key', 'text', (c) => c.primaryKey())
         .execute();
     },
   },

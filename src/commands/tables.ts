@@ -80,6 +80,11 @@ export interface CommandCounterRow {
   counter: number;
 }
 
+/** One row per vehicle or tenant (`vehicle:<id>`, `tenant:<id>`), locked while a job is created there. */
+export interface CommandLockRow {
+  key: string;
+}
+
 /** Command signing keys (public half only; private keys stay with the key provider). */
 export interface CommandKeyRow {
   kid: string;
@@ -99,6 +104,7 @@ export interface CommandTables {
   command_idempotency: CommandIdempotencyRow;
   command_counters: CommandCounterRow;
   command_keys: CommandKeyRow;
+  command_locks: CommandLockRow;
 }
 
 declare module '../storage/index.js' {
