@@ -150,6 +150,7 @@ describe.each(testEngines())('every delivery and every acknowledgement is checke
       'openid',
       'vehicle:read_status',
       'vehicle:lock',
+      'vehicle:charging',
       'vehicle:manage_drivers',
       'vehicle:transfer',
     ]);
@@ -262,6 +263,30 @@ describe.each(testEngines())('every delivery and every acknowledgement is checke
       await ch.close();
     },
   );
+
+  it('charge_limit lives 60 s, on the job and in the envelope the vehicle receives', async () => {
+    const res = await as('alice').api(
+      'POST',
+      `/v1/vehicles/${vehicles.get('alice-car')}/commands`,
+      { command: 'charge_limit', params: { percent: 80 } },
+      { 'idempotency-key': 'charge-limit-ttl' },
+    );
+    expect(res.status).toBe(202);
+    const id = (res.json as { id: string }).id;
+    const job = await cp.platform.storage.db
+      .selectFrom('command_jobs')
+      .select(['created_at', 'expires_at'])
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
+    expect(Date.parse(job.expires_at) - Date.parse(job.created_at)).toBe(60_000);
+    const ch = await rawChannel(device);
+    const envelope = await ch.envelopeOf(id);
+    const claims = JSON.parse(envelope.signed) as { issuedAt: number; expiresAt: number };
+    expect(claims.expiresAt - claims.issuedAt).toBeLessThanOrEqual(60_000);
+    ch.ack(envelope, clock.now().getTime());
+    expect((await until(id, (x) => x.state !== 'delivered')).state).toBe('confirmed');
+    await ch.close();
+  });
 
   it(
     'a transfer ends a delivered job in its own transaction; it is never re-sent and the old answer confirms ' +
