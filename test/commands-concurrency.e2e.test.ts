@@ -6,7 +6,13 @@ import { currentTotp } from '../src/identity/index.js';
 import { readScenario } from '../src/server/index.js';
 import { FixedClock } from '../src/platform/index.js';
 import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
-import { CommandChannel, EnvelopeVerifier, GatewayClient, MemoryCounterStore } from './commands-support.js';
+import {
+  CommandChannel,
+  EnvelopeVerifier,
+  GatewayClient,
+  MemoryAnswerStore,
+  MemoryCounterStore,
+} from './commands-support.js';
 
 const scenario = readScenario('scenarios/demo.yaml');
 
@@ -64,6 +70,7 @@ async function world(cp: TestCarapace, clock: FixedClock) {
     const device = devices.get(vehicle)!;
     const { issued } = device.credentials!;
     const channel = new CommandChannel({
+      answered: new MemoryAnswerStore(),
       gateway: device,
       verifier: new EnvelopeVerifier({
         keys: issued.commandVerificationKeys.keys,

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +8,13 @@ import { currentTotp } from '../src/identity/index.js';
 import { readScenario } from '../src/server/index.js';
 import { FixedClock } from '../src/platform/index.js';
 import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
-import { GatewayClient, parseCanonicalForTests, signAck } from './commands-support.js';
+import {
+  CommandChannel,
+  EnvelopeVerifier,
+  GatewayClient,
+  parseCanonicalForTests,
+  signAck,
+} from './commands-support.js';
 
 const scenario = readScenario('scenarios/demo.yaml');
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -221,6 +228,56 @@ describe.each(testEngines())('every delivery and every acknowledgement is checke
       expect((await auditOf('commands.ack.refused', id)).map((e) => e.reason)).toEqual(['job_rejected']);
       expect((await row(id)).state).toBe('rejected');
       await second.close();
+    },
+  );
+
+  it(
+    'a vehicle that restarts after executing but before its ack left answers the re-sent envelope with the ' +
+      'same ack, and executes it once',
+    async () => {
+      const stateDir = mkdtempSync(join(tmpdir(), 'carapace-tcu-'));
+      const executions: string[] = [];
+      const boot = (onExecute: () => void) => {
+        const { issued } = device.credentials!;
+        const channel: CommandChannel = new CommandChannel({
+          gateway: device,
+          // Only the state directory: the SDK's default stores are the persistent ones.
+          verifier: new EnvelopeVerifier({
+            keys: issued.commandVerificationKeys.keys,
+            vehicleId: issued.vehicleId,
+            deviceId: issued.deviceId,
+            trustAnchor: cp.ca,
+            stateDir,
+            now: () => clock.now().getTime(),
+          }),
+          stateDir,
+          execute: (c) => {
+            executions.push(c.jobId);
+            onExecute();
+            return { result: 'executed', code: null };
+          },
+          reconnect: false,
+        });
+        return channel;
+      };
+      try {
+        const id = await lock('alice', 'before-restart');
+        // The head unit dies right after executing: the channel is gone before the signed ack can leave.
+        const first: CommandChannel = boot(() => first.close());
+        await first.connect();
+        for (let i = 0; i < 200 && executions.length === 0; i++) await wait(25);
+        await wait(100);
+        expect(executions).toEqual([id]);
+        expect((await row(id)).state).toBe('delivered');
+        // The restarted unit: new objects over the same state directory; the platform re-sends the envelope.
+        const second = boot(() => undefined);
+        await second.connect();
+        expect((await until(id, (x) => x.state !== 'delivered')).state).toBe('confirmed');
+        expect(executions).toEqual([id]);
+        second.close();
+      } finally {
+        rmSync(stateDir, { recursive: true, force: true });
+      }
     },
   );
 

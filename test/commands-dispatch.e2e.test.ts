@@ -11,6 +11,8 @@ import { startTestCarapace, type TestCarapace, testEngines } from '../src/testin
 import {
   type AckClaims,
   CommandChannel,
+  MemoryAnswerStore,
+  MemoryCounterStore,
   EnvelopeVerifier,
   GatewayClient,
   paramsHash,
@@ -122,8 +124,10 @@ describe.each(testEngines())('command dispatch, expiry and the all-or-nothing fl
     const id = (res.json as { id: string }).id;
     clock.advance(21_000);
     const channel = new CommandChannel({
+      answered: new MemoryAnswerStore(),
       gateway: device,
       verifier: new EnvelopeVerifier({
+        counters: new MemoryCounterStore(),
         keys: device.credentials!.issued.commandVerificationKeys.keys,
         vehicleId: device.credentials!.issued.vehicleId,
         deviceId: device.credentials!.issued.deviceId,
@@ -376,6 +380,7 @@ describe.each(testEngines())('command dispatch, expiry and the all-or-nothing fl
       });
       expect(kid).toBe(current);
       const pinned = new EnvelopeVerifier({
+        counters: new MemoryCounterStore(),
         keys: issued.commandVerificationKeys.keys,
         vehicleId: issued.vehicleId,
         deviceId: issued.deviceId,

@@ -4,6 +4,7 @@ export {
   CommandChannel,
   EnvelopeVerifier,
   GatewayClient,
+  MemoryAnswerStore,
   MemoryCounterStore,
   paramsHash,
   signAck,

@@ -10,6 +10,8 @@ import {
   envelopeHash,
   type SignedEnvelope,
 } from '../wire/index.js';
+import { join } from 'node:path';
+import { type AnswerStore, FileAnswerStore } from './answer-store.js';
 import type { EnvelopeVerifier } from './envelope-verifier.js';
 import type { GatewayClient } from './gateway-client.js';
 import type { Execution } from './vehicle-model.js';
@@ -43,20 +45,34 @@ export class CommandChannel {
   private socket: WebSocket | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
   private stopped = false;
-  private readonly answered = new Map<string, SignedEnvelope>();
+  private readonly answered: AnswerStore;
 
   constructor(
     private readonly options: {
       gateway: GatewayClient;
       verifier: EnvelopeVerifier;
       execute: (claims: EnvelopeClaims) => Execution | Promise<Execution>;
+      /**
+       * Where the signed answers live, so a re-sent envelope gets the same answer after a restart: `stateDir` keeps
+       * them in `<stateDir>/answered-acks.json`, `answered` takes any store (`new MemoryAnswerStore()` only in
+       * tests). One is required.
+       */
+      stateDir?: string;
+      answered?: AnswerStore;
       onEvent?: (event: ChannelEvent) => void;
       /** Reconnect after a drop (default true), after `reconnectMs`. */
       reconnect?: boolean;
       reconnectMs?: number;
       now?: () => number;
     },
-  ) {}
+  ) {
+    if (options.answered) this.answered = options.answered;
+    else if (options.stateDir) this.answered = new FileAnswerStore(join(options.stateDir, 'answered-acks.json'));
+    else
+      throw new Error(
+        'CommandChannel needs a persistent answer store: pass stateDir (or answered: new MemoryAnswerStore() in tests)',
+      );
+  }
 
   /** Opens the channel; resolves once the gateway accepted it. */
   async connect(): Promise<void> {
@@ -183,8 +199,8 @@ export class CommandChannel {
       { ...base, jobId: c.jobId, counter: c.counter, result: outcome.result, code: outcome.code },
       key.privateKeyPem,
     );
-    this.answered.set(hash, ack);
-    if (this.answered.size > 256) this.answered.delete(this.answered.keys().next().value as string);
+    // Stored durably before it is sent: a restart after this point answers a re-sent envelope with this ack.
+    this.answered.put(hash, ack);
     this.options.onEvent?.({ kind: 'executed', jobId: c.jobId, command: c.command, result: outcome.result });
     this.send({ type: 'ack', ack });
   }

@@ -12,7 +12,8 @@ import {
   SignedEnvelopeSchema,
   verifyDetached,
 } from '../wire/index.js';
-import { type CounterStore, CounterWindow, MemoryCounterStore } from './counter-window.js';
+import { join } from 'node:path';
+import { type CounterStore, CounterWindow, FileCounterStore } from './counter-window.js';
 
 /** A pinned command-verification key as the enrollment bundle delivers it (a JWK). */
 export type PinnedKey = Record<string, unknown> & { kid?: unknown; x5c?: unknown };
@@ -48,6 +49,11 @@ export class EnvelopeVerifier {
       keys: PinnedKey[];
       vehicleId: string;
       deviceId: string;
+      /**
+       * Where the accepted counters live: `stateDir` keeps them in `<stateDir>/envelope-counters.json` (what a
+       * vehicle should do), `counters` takes any store (`new MemoryCounterStore()` only in tests). One is required.
+       */
+      stateDir?: string;
       counters?: CounterStore;
       now?: () => number;
       windowSize?: number;
@@ -66,7 +72,7 @@ export class EnvelopeVerifier {
         /* a key we cannot read is a key we do not trust */
       }
     }
-    this.window = new CounterWindow(options.counters ?? new MemoryCounterStore(), options.windowSize ?? 64);
+    this.window = new CounterWindow(counterStoreOf(options), options.windowSize ?? 64);
   }
 
   /** The kids this verifier trusts. */
@@ -95,6 +101,18 @@ export class EnvelopeVerifier {
     this.window.accept(c.counter);
     return { ok: true, claims: c };
   }
+}
+
+/**
+ * The verifier's counter store. There is no silent in-memory default: a vehicle that forgets its counters on a
+ * restart executes a re-sent envelope again, so a caller names a directory or a store (memory only on purpose).
+ */
+function counterStoreOf(options: { stateDir?: string; counters?: CounterStore }): CounterStore {
+  if (options.counters) return options.counters;
+  if (options.stateDir) return new FileCounterStore(join(options.stateDir, 'envelope-counters.json'));
+  throw new Error(
+    'EnvelopeVerifier needs a persistent counter store: pass stateDir (or counters: new MemoryCounterStore() in tests)',
+  );
 }
 
 /** Whether the key's x5c certificate is the root's, valid at `now`, for command signing, and for this very key. */
