@@ -179,8 +179,10 @@ describe.each(testEngines())('wire contracts between the platform and the vehicl
       vehicleId: issued.vehicleId,
       certificateKey: createPublicKey(issued.certificate),
       certificateSerial: issued.serial,
+      context: null,
       send: () => undefined,
       close: () => undefined,
+      probe: async () => false,
     };
     const ack = {
       v: 1 as const,

@@ -6,6 +6,7 @@ import type { Clock } from '../platform/index.js';
 import type { Logger } from '../platform/index.js';
 import type { DecisionPoint, EntityLoader } from '../policy/index.js';
 import type { Database } from '../storage/index.js';
+import type { RequestContext } from '../audit/index.js';
 import type { CommandAuditLog } from './audit-events.js';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import {
@@ -30,9 +31,19 @@ export interface ChannelConnection {
   /** The public key of the certificate the channel was opened with: acknowledgements must verify with it. */
   certificateKey: KeyObject;
   certificateSerial: string;
+  /** Where the channel came from (request id, trace, source address), for the audit trail. */
+  context: RequestContext | null;
   send(message: string): void;
   close(code: number, reason: string): void;
+  /** Pings the vehicle: true when it answers within `timeoutMs` (a live connection), false for a dead one. */
+  probe(timeoutMs: number): Promise<boolean>;
 }
+
+/** What a second channel with the certificate of a live one gets (`commands.duplicateChannel`). */
+export type DuplicateChannelResponse = 'refuse' | 'quarantine';
+
+/** How long an open channel has to answer a ping before a newcomer with its certificate may replace it. */
+const PROBE_MS = 3000;
 
 const CHANNEL = 'commands:dispatch';
 const VEHICLE_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -85,6 +96,9 @@ export function createDispatcher(deps: {
   cluster: Cluster;
   intervalSeconds: number;
   operatorTenant: () => Promise<string>;
+  duplicateChannel: DuplicateChannelResponse;
+  /** Quarantines a device through the PKI (which closes its connections on every process). */
+  quarantine: (deviceId: string, reason: string, context: RequestContext | null) => Promise<void>;
 }) {
   const { db, clock } = deps;
   const connections = new Map<string, ChannelConnection>();
@@ -309,6 +323,37 @@ export function createDispatcher(deps: {
     return null;
   }
 
+  /** Records a cloned channel as a security event and applies the configured response. */
+  async function duplicate(existing: ChannelConnection, newcomer: ChannelConnection): Promise<void> {
+    const response = deps.duplicateChannel;
+    await deps.audit.append(db, {
+      type: 'commands.channel.duplicate',
+      actor: { type: 'device', id: newcomer.deviceId },
+      object: { type: 'vehicle', id: newcomer.vehicleId },
+      action: 'commands:receive',
+      decision: 'deny',
+      reason: 'a second channel with the certificate of an open one',
+      context: newcomer.context,
+      details: {
+        serial: newcomer.certificateSerial,
+        response,
+        openFrom: existing.context?.sourceIp ?? null,
+        openRequestId: existing.context?.requestId ?? null,
+      },
+    });
+    newcomer.close(4409, 'a channel with this certificate is already open');
+    if (response === 'quarantine') {
+      // Either end may be the clone: the device stays out until an operator has looked and released it.
+      existing.close(4409, 'the certificate is in use on another connection');
+      connections.delete(existing.vehicleId);
+      await deps.quarantine(
+        newcomer.deviceId,
+        `two command channels with certificate ${newcomer.certificateSerial}`,
+        newcomer.context,
+      );
+    }
+  }
+
   async function tick(): Promise<void> {
     for (const j of await expireDue(db, deps)) changed(j);
     if (connections.size === 0) return;
@@ -327,11 +372,23 @@ export function createDispatcher(deps: {
 
   return {
     events,
-    /** Registers an open channel; queued jobs (and unanswered delivered ones) go out at once. */
-    async attach(conn: ChannelConnection): Promise<void> {
+    /**
+     * Registers an open channel; unanswered delivered jobs (checked again) and queued ones go out at once. A second
+     * channel with the certificate of one that still answers a ping is a clone: it is recorded as
+     * `commands.channel.duplicate` and refused (or the device quarantined), and false is returned. A channel that
+     * no longer answers (a vehicle that reconnects after a silent drop), or one with another certificate (after a
+     * rotation), is replaced.
+     */
+    async attach(conn: ChannelConnection): Promise<boolean> {
+      const existing = connections.get(conn.vehicleId);
+      if (existing && existing.certificateSerial === conn.certificateSerial && (await existing.probe(PROBE_MS))) {
+        await duplicate(existing, conn);
+        return false;
+      }
       connections.get(conn.vehicleId)?.close(4000, 'replaced by a newer channel');
       connections.set(conn.vehicleId, conn);
       await deliverQueued(conn.vehicleId, conn);
+      return true;
     },
     /** Forgets a closed channel. */
     detach(conn: ChannelConnection): void {

@@ -124,6 +124,16 @@ export async function createCommands(deps: {
     cluster: deps.cluster,
     intervalSeconds: c.dispatchInterval,
     operatorTenant,
+    duplicateChannel: c.duplicateChannel,
+    quarantine: async (deviceId, reason, context) => {
+      await deps.pki.changeDeviceStatus({
+        deviceId,
+        to: 'quarantined',
+        reason,
+        actor: { type: 'system', id: 'commands' },
+        context,
+      });
+    },
   });
   return {
     keys,
