@@ -133,7 +133,7 @@ export function registerCommandChannel(
             queue = queue
               .then(async () => {
                 if (!(await attached) || socket.readyState !== socket.OPEN) return;
-                let msg: { type?: unknown; token?: unknown; ack?: unknown };
+                let msg: { type?: unknown; token?: unknown; ack?: unknown; receipt?: unknown };
                 try {
                   msg = JSON.parse(data.toString('utf8')) as typeof msg;
                 } catch {
@@ -157,6 +157,9 @@ export function registerCommandChannel(
                   } catch {
                     socket.close(4401, 'the renewed command token is not valid');
                   }
+                } else if (msg.type === 'keys-receipt' && msg.receipt && typeof msg.receipt === 'object') {
+                  const why = await deps.dispatcher.keysReceipt(conn, msg.receipt as { signed: string; sig: string });
+                  if (why !== null && ++refused >= MAX_REFUSED_ACKS) cutOff('too many refused acknowledgements');
                 } else if (msg.type === 'ack' && msg.ack && typeof msg.ack === 'object') {
                   const why = await deps.dispatcher.acknowledge(conn, msg.ack as { signed: string; sig: string }, {
                     quiet: refused >= AUDITED_REFUSALS,

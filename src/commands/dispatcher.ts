@@ -14,6 +14,9 @@ import {
   AckClaimsSchema,
   type CommandFrame,
   type EnvelopeClaims,
+  type KeySetReceiptClaims,
+  KeySetReceiptClaimsSchema,
+  type KeysFrame,
   parseCanonical,
   sha256,
   type SignedEnvelope,
@@ -69,6 +72,7 @@ function routedVehicle(message: string): string | null {
 // Acknowledgements are read with the wire contract the vehicle SDK signs them with (src/wire/commands.ts).
 const isSignedAck = TypeCompiler.Compile(SignedEnvelopeSchema);
 const isAckClaims = TypeCompiler.Compile(AckClaimsSchema);
+const isReceiptClaims = TypeCompiler.Compile(KeySetReceiptClaimsSchema);
 /** The device an envelope was signed for (its `deviceId` claim). */
 const addressedDevice = (signed: string): string | null => {
   const c = parseCanonical(signed) as Partial<EnvelopeClaims> | null;
@@ -323,6 +327,50 @@ export function createDispatcher(deps: {
     return null;
   }
 
+  let keysVersion: string | null = null;
+  /** Sends a vehicle the published key set, signed for it. */
+  async function pushKeys(conn: ChannelConnection): Promise<void> {
+    const update = await deps.keys.signKeySet(conn.vehicleId, conn.deviceId);
+    conn.send(JSON.stringify({ type: 'keys', update } satisfies KeysFrame));
+  }
+  /** After a rotation (on any process, or the CLI), every channel held here gets the new set. */
+  async function pushKeysIfChanged(): Promise<void> {
+    const version = await deps.keys.version();
+    if (keysVersion === null) keysVersion = version;
+    if (version === keysVersion) return;
+    keysVersion = version;
+    for (const conn of connections.values())
+      await pushKeys(conn).catch((err: unknown) => deps.log.warn({ err }, 'could not push the command key set'));
+  }
+
+  /** Records a device's signed receipt of a key set: which kids it trusts now. Returns why it was refused, or null. */
+  async function keysReceipt(conn: ChannelConnection, receipt: SignedEnvelope): Promise<string | null> {
+    const claims = (isSignedAck.Check(receipt) ? parseCanonical(receipt.signed) : null) as KeySetReceiptClaims | null;
+    if (!claims || !isReceiptClaims.Check(claims)) return 'malformed';
+    if (!verifyDetached(conn.certificateKey, receipt.signed, receipt.sig)) return 'bad_signature';
+    if (claims.deviceId !== conn.deviceId || claims.vehicleId !== conn.vehicleId) return 'identity_mismatch';
+    const row = {
+      device_id: conn.deviceId,
+      vehicle_id: conn.vehicleId,
+      kids: JSON.stringify(claims.kids),
+      issued_at: claims.issuedAt,
+      received_at: clock.now().toISOString(),
+    };
+    await db
+      .insertInto('command_key_receipts')
+      .values(row)
+      .onConflict((oc) =>
+        oc.column('device_id').doUpdateSet({
+          vehicle_id: row.vehicle_id,
+          kids: row.kids,
+          issued_at: row.issued_at,
+          received_at: row.received_at,
+        }),
+      )
+      .execute();
+    return null;
+  }
+
   /** Records a cloned channel as a security event and applies the configured response. */
   async function duplicate(existing: ChannelConnection, newcomer: ChannelConnection): Promise<void> {
     const response = deps.duplicateChannel;
@@ -356,6 +404,7 @@ export function createDispatcher(deps: {
 
   async function tick(): Promise<void> {
     for (const j of await expireDue(db, deps)) changed(j);
+    await pushKeysIfChanged();
     if (connections.size === 0) return;
     const ids = [...connections.keys()];
     for (let i = 0; i < ids.length; i += 500) {
@@ -387,6 +436,8 @@ export function createDispatcher(deps: {
       }
       connections.get(conn.vehicleId)?.close(4000, 'replaced by a newer channel');
       connections.set(conn.vehicleId, conn);
+      // The key set first, so a vehicle that missed rotations can verify what follows.
+      await pushKeys(conn).catch((err: unknown) => deps.log.warn({ err }, 'could not push the command key set'));
       await deliverQueued(conn.vehicleId, conn);
       return true;
     },
@@ -403,8 +454,12 @@ export function createDispatcher(deps: {
       await deps.cluster.publish(CHANNEL, JSON.stringify({ v: 1, vehicleId }), { exception: 'job-routing' });
     },
     acknowledge,
+    keysReceipt,
+    /** Pushes a changed key set to the channels held here now (the rotation on this process calls it). */
+    pushKeysIfChanged,
     changed,
     async start(): Promise<void> {
+      keysVersion = await deps.keys.version();
       await deps.cluster.subscribe(CHANNEL, (message) => {
         const vehicleId = routedVehicle(message);
         if (vehicleId === null) deps.log.warn('ignored a malformed command routing message');

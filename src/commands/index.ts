@@ -98,6 +98,9 @@ export async function createCommands(deps: {
     audit,
     root: deps.pki.ctx.authorities.root,
     allowGenerate: true,
+    // A rotation on this process reaches the channels held here at once; other processes (and a rotation from
+    // the CLI) notice the changed set at their next dispatch tick.
+    afterRotate: () => dispatcher.pushKeysIfChanged(),
   });
   // The enrollment and rotation bundles carry the keys vehicles pin.
   const limits = createClusterLimitCounter(deps.cluster);

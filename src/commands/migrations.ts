@@ -110,4 +110,18 @@ export const commandMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0013_command_key_receipts': {
+    async up(db: Kysely<unknown>) {
+      const big = dialectOf(db) === 'postgres' ? 'bigint' : 'integer';
+      // Which command keys each device confirmed it trusts, from its signed key-set receipt.
+      await db.schema
+        .createTable('command_key_receipts')
+        .addColumn('device_id', 'text', (c) => c.primaryKey())
+        .addColumn('vehicle_id', 'text', (c) => c.notNull())
+        .addColumn('kids', 'text', (c) => c.notNull())
+        .addColumn('issued_at', big, (c) => c.notNull())
+        .addColumn('received_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };

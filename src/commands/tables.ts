@@ -85,6 +85,16 @@ export interface CommandLockRow {
   key: string;
 }
 
+/** The key set each device last confirmed with a signed receipt (what the rotation guard counts). */
+export interface CommandKeyReceiptRow {
+  device_id: string;
+  vehicle_id: string;
+  /** JSON array of the kids the device trusts. */
+  kids: string;
+  issued_at: number;
+  received_at: string;
+}
+
 /** Command signing keys (public half only; private keys stay with the key provider). */
 export interface CommandKeyRow {
   kid: string;
@@ -105,6 +115,7 @@ export interface CommandTables {
   command_counters: CommandCounterRow;
   command_keys: CommandKeyRow;
   command_locks: CommandLockRow;
+  command_key_receipts: CommandKeyReceiptRow;
 }
 
 declare module '../storage/index.js' {

@@ -6,8 +6,11 @@ import {
   type AckFrame,
   canonicalJson,
   CommandFrameSchema,
+  type KeySetReceiptClaims,
+  KeysFrameSchema,
   type EnvelopeClaims,
   envelopeHash,
+  type KeysReceiptFrame,
   type SignedEnvelope,
 } from '../wire/index.js';
 import { join } from 'node:path';
@@ -21,12 +24,14 @@ export type ChannelEvent =
   | { kind: 'open' }
   | { kind: 'closed'; code: number; reason: string }
   | { kind: 'executed'; jobId: string; command: string; result: Execution['result'] }
-  | { kind: 'refused'; jobId: string | null; code: string };
+  | { kind: 'refused'; jobId: string | null; code: string }
+  | { kind: 'keys'; ok: boolean; kids: string[]; code: string | null };
 
 const isCommandFrame = TypeCompiler.Compile(CommandFrameSchema);
+const isKeysFrame = TypeCompiler.Compile(KeysFrameSchema);
 
-/** Signs an acknowledgement with the device key (Ed25519, or P-256 as IEEE P1363). */
-export function signAck(claims: AckClaims, privateKey: KeyObject | string): SignedEnvelope {
+/** Signs an acknowledgement (or a key-set receipt) with the device key (Ed25519, or P-256 as IEEE P1363). */
+export function signAck(claims: AckClaims | KeySetReceiptClaims, privateKey: KeyObject | string): SignedEnvelope {
   const key = typeof privateKey === 'string' ? createPrivateKey(privateKey) : privateKey;
   const signed = canonicalJson(claims);
   const data = Buffer.from(signed, 'utf8');
@@ -146,6 +151,7 @@ export class CommandChannel {
     } catch {
       return;
     }
+    if (isKeysFrame.Check(msg)) return this.onKeys(msg.update);
     if (!isCommandFrame.Check(msg)) {
       const isCommand = typeof msg === 'object' && msg !== null && 'type' in msg && msg.type === 'command';
       if (isCommand) this.options.onEvent?.({ kind: 'refused', jobId: null, code: 'malformed' });
@@ -203,6 +209,29 @@ export class CommandChannel {
     this.answered.put(hash, ack);
     this.options.onEvent?.({ kind: 'executed', jobId: c.jobId, command: c.command, result: outcome.result });
     this.send({ type: 'ack', ack });
+  }
+
+  /** Takes a signed key-set update (or not) and answers with a signed receipt naming the kids trusted now. */
+  private onKeys(update: SignedEnvelope): void {
+    const verdict = this.options.verifier.updateKeys(update);
+    const kids = verdict.ok ? verdict.kids : this.options.verifier.kids();
+    this.options.onEvent?.({ kind: 'keys', ok: verdict.ok, kids, code: verdict.ok ? null : verdict.code });
+    const { issued, key } = this.options.gateway.credentials ?? { issued: null, key: null };
+    if (!verdict.ok || !issued || !key) return;
+    const receipt = signAck(
+      {
+        v: 1,
+        kind: 'command-keys-receipt',
+        vehicleId: issued.vehicleId,
+        deviceId: issued.deviceId,
+        issuedAt: verdict.issuedAt,
+        kids,
+        at: (this.options.now ?? Date.now)(),
+      },
+      key.privateKeyPem,
+    );
+    if (this.socket?.readyState === WebSocket.OPEN)
+      this.socket.send(JSON.stringify({ type: 'keys-receipt', receipt } satisfies KeysReceiptFrame));
   }
 
   private send(message: AckFrame): void {
