@@ -15,6 +15,8 @@ import { freePort, startTestCarapace, type TestCarapace, testEngines } from '../
 import {
   type ChannelEvent,
   CommandChannel,
+  MemoryAnswerStore,
+  MemoryCounterStore,
   EnvelopeVerifier,
   GatewayClient,
   httpsRequest,
@@ -365,8 +367,10 @@ describe.each(REDIS_URL ? testEngines() : [])('fan-out messages cannot change se
     const events: ChannelEvent[] = [];
     const model = new VehicleModel();
     const channel = new CommandChannel({
+      answered: new MemoryAnswerStore(),
       gateway: device,
       verifier: new EnvelopeVerifier({
+        counters: new MemoryCounterStore(),
         keys: issued.commandVerificationKeys.keys,
         vehicleId: issued.vehicleId,
         deviceId: issued.deviceId,

@@ -7,7 +7,14 @@ import { currentTotp } from '../src/identity/index.js';
 import { createLogger } from '../src/platform/index.js';
 import { type RunningCarapace, startCarapace } from '../src/server/index.js';
 import { freePort, startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
-import { CommandChannel, EnvelopeVerifier, GatewayClient, VehicleModel } from '../src/vehicle-sdk/index.js';
+import {
+  CommandChannel,
+  EnvelopeVerifier,
+  GatewayClient,
+  MemoryAnswerStore,
+  MemoryCounterStore,
+  VehicleModel,
+} from '../src/vehicle-sdk/index.js';
 
 /**
  * Two Carapace processes' worth of platform over one database (and Redis when REDIS_URL is set), as behind
@@ -47,8 +54,10 @@ describe.each(testEngines())('commands across two nodes (%s)', (database) => {
       key: readFileSync(join(dir, 'factory-key.pem'), 'utf8'),
     });
     channel = new CommandChannel({
+      answered: new MemoryAnswerStore(),
       gateway: device,
       verifier: new EnvelopeVerifier({
+        counters: new MemoryCounterStore(),
         keys: issued.commandVerificationKeys.keys,
         vehicleId: issued.vehicleId,
         deviceId: issued.deviceId,

@@ -11,6 +11,8 @@ import { startTestCarapace, type TestCarapace, testEngines } from '../src/testin
 import {
   type AckClaims,
   CommandChannel,
+  MemoryAnswerStore,
+  MemoryCounterStore,
   EnvelopeVerifier,
   GatewayClient,
   paramsHash,
@@ -122,8 +124,10 @@ describe.each(testEngines())('command dispatch, expiry and the all-or-nothing fl
     const id = (res.json as { id: string }).id;
     clock.advance(21_000);
     const channel = new CommandChannel({
+      answered: new MemoryAnswerStore(),
       gateway: device,
       verifier: new EnvelopeVerifier({
+        counters: new MemoryCounterStore(),
         keys: device.credentials!.issued.commandVerificationKeys.keys,
         vehicleId: device.credentials!.issued.vehicleId,
         deviceId: device.credentials!.issued.deviceId,
@@ -319,11 +323,21 @@ describe.each(testEngines())('command dispatch, expiry and the all-or-nothing fl
     expect(again.status).toBe(403);
   });
 
-  it("a transfer ends the old owner's queued jobs in the same transaction", async () => {
+  it('a transfer ends every unfinished job on the vehicle, whoever requested it, in the same transaction', async () => {
     const res = await post('alice', 'alice-car', { command: 'climate', params: { on: true } }, 'before-transfer');
     expect(res.json).toMatchObject({ state: 'queued' });
     const id = (res.json as { id: string }).id;
     expect((await job(id)).state).toBe('queued');
+    const open = () =>
+      cp.platform.storage.db
+        .selectFrom('command_jobs')
+        .select(['id', 'requester_id'])
+        .where('vehicle_id', '=', vehicles.get('alice-car')!)
+        .where('state', 'in', ['requested', 'authorized', 'queued', 'delivered'])
+        .execute();
+    const before = await open();
+    // The support agent's approved lock is still queued too: it ends with the ownership, not only Alice's.
+    expect(new Set(before.map((j) => j.requester_id)).size).toBeGreaterThan(1);
     const t = await as('alice').api('POST', `/v1/vehicles/${vehicles.get('alice-car')}/transfer`, {
       toEmail: 'bob@example.com',
     });
@@ -335,7 +349,8 @@ describe.each(testEngines())('command dispatch, expiry and the all-or-nothing fl
       .executeTakeFirstOrThrow();
     expect(row.state).toBe('rejected');
     const transferred = await cp.platform.audit.list({ type: 'relationships.vehicle.transferred', limit: 5 });
-    expect(transferred[0]?.details.ended_commandJobs).toBe(1);
+    expect(transferred[0]?.details.ended_commandJobs).toBe(before.length);
+    expect(await open()).toEqual([]);
   });
 
   it(
@@ -365,6 +380,7 @@ describe.each(testEngines())('command dispatch, expiry and the all-or-nothing fl
       });
       expect(kid).toBe(current);
       const pinned = new EnvelopeVerifier({
+        counters: new MemoryCounterStore(),
         keys: issued.commandVerificationKeys.keys,
         vehicleId: issued.vehicleId,
         deviceId: issued.deviceId,

@@ -4,6 +4,8 @@ export {
   CommandChannel,
   EnvelopeVerifier,
   GatewayClient,
+  MemoryAnswerStore,
+  MemoryCounterStore,
   paramsHash,
   signAck,
   VehicleModel,

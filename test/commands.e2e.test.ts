@@ -8,6 +8,8 @@ import { readScenario } from '../src/server/index.js';
 import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
 import {
   CommandChannel,
+  MemoryAnswerStore,
+  MemoryCounterStore,
   EnvelopeVerifier,
   GatewayClient,
   MemorySequenceStore,
@@ -79,6 +81,7 @@ describe.each(testEngines())('remote commands end to end (demo, %s)', (database)
     await streamState();
     // The vehicle trusts the keys because their certificates chain to the root CA it already pins.
     const verifier = new EnvelopeVerifier({
+      counters: new MemoryCounterStore(),
       keys: issued.commandVerificationKeys.keys,
       vehicleId: issued.vehicleId,
       deviceId: issued.deviceId,
@@ -91,6 +94,7 @@ describe.each(testEngines())('remote commands end to end (demo, %s)', (database)
       return original(env);
     };
     channel = new CommandChannel({
+      answered: new MemoryAnswerStore(),
       gateway: device,
       verifier,
       execute: (c) => model.execute(c.command, c.params),
@@ -175,6 +179,7 @@ describe.each(testEngines())('remote commands end to end (demo, %s)', (database)
     const { issued } = device.credentials!;
     const fresh = () =>
       new EnvelopeVerifier({
+        counters: new MemoryCounterStore(),
         keys: issued.commandVerificationKeys.keys,
         vehicleId: issued.vehicleId,
         deviceId: issued.deviceId,
@@ -185,12 +190,14 @@ describe.each(testEngines())('remote commands end to end (demo, %s)', (database)
     const altered = { signed: env.signed.replace('"unlock"', '"trunk_open"'), sig: env.sig };
     expect(fresh().verify(altered)).toMatchObject({ ok: false, code: 'bad_signature' });
     const other = new EnvelopeVerifier({
+      counters: new MemoryCounterStore(),
       keys: issued.commandVerificationKeys.keys,
       vehicleId: crypto.randomUUID(),
       deviceId: issued.deviceId,
     });
     expect(other.verify(env)).toMatchObject({ ok: false, code: 'wrong_vehicle' });
     const late = new EnvelopeVerifier({
+      counters: new MemoryCounterStore(),
       keys: issued.commandVerificationKeys.keys,
       vehicleId: issued.vehicleId,
       deviceId: issued.deviceId,
@@ -198,6 +205,7 @@ describe.each(testEngines())('remote commands end to end (demo, %s)', (database)
     });
     expect(late.verify(env)).toMatchObject({ ok: false, code: 'expired' });
     const forgedKey = new EnvelopeVerifier({
+      counters: new MemoryCounterStore(),
       keys: [
         {
           kty: 'OKP',
@@ -216,16 +224,27 @@ describe.each(testEngines())('remote commands end to end (demo, %s)', (database)
     const { issued } = device.credentials!;
     const keys = issued.commandVerificationKeys.keys;
     const base = { vehicleId: issued.vehicleId, deviceId: issued.deviceId };
-    expect(new EnvelopeVerifier({ ...base, keys, trustAnchor: cp.ca }).kids()).toHaveLength(2);
+    expect(
+      new EnvelopeVerifier({ counters: new MemoryCounterStore(), ...base, keys, trustAnchor: cp.ca }).kids(),
+    ).toHaveLength(2);
     // The fleet CA did not certify them; a key without its certificate is not trusted either.
     const fleetCa = cp.platform.pki.ctx.authorities.fleet.pem;
-    expect(new EnvelopeVerifier({ ...base, keys, trustAnchor: fleetCa }).kids()).toHaveLength(0);
     expect(
-      new EnvelopeVerifier({ ...base, keys: keys.map(({ x5c: _drop, ...k }) => k), trustAnchor: cp.ca }).kids(),
+      new EnvelopeVerifier({ counters: new MemoryCounterStore(), ...base, keys, trustAnchor: fleetCa }).kids(),
+    ).toHaveLength(0);
+    expect(
+      new EnvelopeVerifier({
+        counters: new MemoryCounterStore(),
+        ...base,
+        keys: keys.map(({ x5c: _drop, ...k }) => k),
+        trustAnchor: cp.ca,
+      }).kids(),
     ).toHaveLength(0);
     // A certificate for one key pasted onto another key does not carry over.
     const swapped = [{ ...keys[0], x5c: keys[1]?.x5c }];
-    expect(new EnvelopeVerifier({ ...base, keys: swapped, trustAnchor: cp.ca }).kids()).toHaveLength(0);
+    expect(
+      new EnvelopeVerifier({ counters: new MemoryCounterStore(), ...base, keys: swapped, trustAnchor: cp.ca }).kids(),
+    ).toHaveLength(0);
   });
 
   it('100 concurrent requests with one Idempotency-Key make one job', async () => {

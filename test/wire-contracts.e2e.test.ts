@@ -16,6 +16,7 @@ import {
   EnrollmentResultSchema,
   EnvelopeClaimsSchema,
   EnvelopeVerifier,
+  MemoryCounterStore,
   GatewayClient,
   GatewayError,
   MemorySequenceStore,
@@ -150,6 +151,7 @@ describe.each(testEngines())('wire contracts between the platform and the vehicl
     };
     const verifier = () =>
       new EnvelopeVerifier({
+        counters: new MemoryCounterStore(),
         keys: issued.commandVerificationKeys.keys,
         vehicleId: issued.vehicleId,
         deviceId: issued.deviceId,
@@ -177,8 +179,10 @@ describe.each(testEngines())('wire contracts between the platform and the vehicl
       vehicleId: issued.vehicleId,
       certificateKey: createPublicKey(issued.certificate),
       certificateSerial: issued.serial,
+      context: null,
       send: () => undefined,
       close: () => undefined,
+      probe: async () => false,
     };
     const ack = {
       v: 1 as const,

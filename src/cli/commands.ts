@@ -14,11 +14,23 @@ export function registerCommands(program: Command): void {
   commands
     .command('rotate-key')
     .description(
-      'Rotate the command signing key: the pre-published next key (already pinned by vehicles) starts signing at ' +
-        'once, a new next key is created. Vehicles get the new set at their next enrollment or certificate rotation.',
+      'Rotate the command signing key: the pre-published next key starts signing at once and a new next key is ' +
+        'created; connected vehicles receive the signed new set over their command channel. Refused while an active ' +
+        'vehicle has not confirmed the next key (it would refuse every command with unknown_key), unless --force.',
     )
-    .action(async (_o: unknown, cmd: Command) => {
+    .option('--force', 'rotate even if some active vehicles have not confirmed the next key')
+    .action(async (opts: { force?: boolean }, cmd: Command) => {
       await withPlatform(cmd.optsWithGlobals<GlobalOptions>(), async (p) => {
+        const c = await p.commands.keys.coverage();
+        process.stdout.write(`${c.withNext} of ${c.active} active vehicles have confirmed the next key ${c.next}\n`);
+        if (c.withNext < c.active && !opts.force) {
+          process.stderr.write(
+            `refused: ${c.active - c.withNext} vehicles would refuse every command (unknown_key) after this rotation ` +
+              `(first: ${c.without.slice(0, 5).join(', ')}). Let them connect, or pass --force.\n`,
+          );
+          process.exitCode = 1;
+          return;
+        }
         const r = await p.commands.keys.rotate(OPERATOR);
         process.stdout.write(`command key ${r.current} signs now; ${r.next} is published as next\n`);
       });

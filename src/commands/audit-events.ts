@@ -7,7 +7,9 @@ import type { AuditLog } from '../audit/index.js';
 export const COMMANDS_AUDIT_EVENTS = [
   'commands.ack.refused',
   'commands.channel.closed',
+  'commands.channel.duplicate',
   'commands.channel.opened',
+  'commands.delivery.refused',
   'commands.job.requested',
   'commands.job.transitioned',
   'commands.key.created',

@@ -244,5 +244,6 @@ async function queueBatch(
       batchId,
       context: requestContext(req),
     })),
+    tenant.id,
   );
 }

@@ -4,7 +4,13 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { createDecisionPoint, type Entity, loadPolicySet, ref } from '../policy/index.js';
 import { COMMAND_NAMES as WIRE_COMMAND_NAMES } from '../wire/index.js';
-import { COMMAND_CATALOG, COMMAND_NAMES, type CommandName, DELEGABLE_COMMANDS } from './index.js';
+import {
+  COMMAND_CATALOG,
+  COMMAND_NAMES,
+  type CommandName,
+  DELEGABLE_COMMANDS,
+  MAX_COMMAND_TTL_SECONDS,
+} from './index.js';
 
 const NO_ROLES = {
   owner: [],
@@ -36,6 +42,13 @@ function commandsNamedInPolicies(): Set<string> {
   }
   return names;
 }
+
+describe('command lifetimes', () => {
+  it('every command lives at most 60 s, with no exception', () => {
+    expect(MAX_COMMAND_TTL_SECONDS).toBe(60);
+    for (const c of Object.values(COMMAND_CATALOG)) expect(c.ttlSeconds, c.name).toBeLessThanOrEqual(60);
+  });
+});
 
 describe('the command catalog is the one source of command names', () => {
   it('has exactly one entry per wire command name, each named by its key', () => {

@@ -27,7 +27,7 @@ export interface CommandType {
   disallowedRegions: readonly string[];
   /** Needs a multi-factor sign-in within `commands.stepUpMaxAge`. */
   stepUp: boolean;
-  /** Seconds from request to expiry: 10 to 60 for physical commands. */
+  /** Seconds from request to expiry: at most MAX_COMMAND_TTL_SECONDS for every command. */
   ttlSeconds: number;
   /** At most `max` requests of this type per vehicle per `windowSeconds`. */
   rate: { max: number; windowSeconds: number };
@@ -43,10 +43,18 @@ export interface CommandType {
 const NoParams = Type.Object({}, { additionalProperties: false });
 const closed = { additionalProperties: false } as const;
 
-const entry = <K extends CommandName>(e: Omit<CommandType, 'action'> & { name: K }): CommandType & { name: K } => ({
-  ...e,
-  action: 'vehicle:command',
-});
+/**
+ * The longest a command may live, from request to expiry. Every command acts on the vehicle, so an envelope
+ * captured or delayed on the way stays usable for at most this long (Tesla's default is 5 s); there is no
+ * exception. A longer lifetime in the catalog stops the module from loading.
+ */
+export const MAX_COMMAND_TTL_SECONDS = 60;
+
+const entry = <K extends CommandName>(e: Omit<CommandType, 'action'> & { name: K }): CommandType & { name: K } => {
+  if (!Number.isInteger(e.ttlSeconds) || e.ttlSeconds < 1 || e.ttlSeconds > MAX_COMMAND_TTL_SECONDS)
+    throw new Error(`command ${e.name}: ttlSeconds ${e.ttlSeconds} is outside 1..${MAX_COMMAND_TTL_SECONDS}`);
+  return { ...e, action: 'vehicle:command' };
+};
 
 /**
  * The catalog: the single source of the rules every command request and dispatch is checked against. Its keys
@@ -177,7 +185,7 @@ export const COMMAND_CATALOG: Readonly<{ [K in CommandName]: CommandType & { nam
     requires: [],
     disallowedRegions: [],
     stepUp: false,
-    ttlSeconds: 120,
+    ttlSeconds: 60,
     rate: { max: 10, windowSeconds: 60 },
     conflictGroup: 'charging',
     delegable: true,
@@ -205,7 +213,9 @@ export const COMMAND_CATALOG: Readonly<{ [K in CommandName]: CommandType & { nam
     requires: ['parked'],
     disallowedRegions: [],
     stepUp: false,
-    ttlSeconds: 300,
+    // The lifetime bounds delivery and the start of the run, not the run: the vehicle answers once it has started
+    // it (the codes go `pending`) and reports the results in its telemetry.
+    ttlSeconds: 60,
     rate: { max: 3, windowSeconds: 600 },
     conflictGroup: 'diagnostics',
     delegable: false,

@@ -74,13 +74,33 @@ export function registerCommandChannel(
             vehicleId: device.vehicleId,
             certificateKey: peer.publicKey,
             certificateSerial: device.serial,
+            context: requestContext(req),
             send: (m: string) => socket.send(m),
             close: (code: number, reason: string) => socket.close(code, reason),
+            probe: (timeoutMs: number) =>
+              new Promise<boolean>((resolve) => {
+                if (socket.readyState !== socket.OPEN) return resolve(false);
+                const timer = setTimeout(() => {
+                  socket.off('pong', onPong);
+                  resolve(false);
+                }, timeoutMs);
+                const onPong = () => {
+                  clearTimeout(timer);
+                  resolve(true);
+                };
+                socket.once('pong', onPong);
+                socket.ping();
+              }),
           };
           const expiry = setInterval(() => {
             if (Date.now() >= expiresAt) socket.close(4401, 'command token expired');
           }, 1000);
           expiry.unref();
+          // Nothing the vehicle sends counts before the dispatcher took the channel: a refused clone's acks are unread.
+          const attached = deps.dispatcher.attach(conn).catch((err: unknown) => {
+            req.log.warn({ err }, 'command channel attach failed');
+            return false;
+          });
           // A device that floods its channel (oversized frames, many messages, refused acks) is cut off: one
           // compromised unit must not be able to fill the audit trail or keep the database busy.
           let refused = 0;
@@ -112,8 +132,8 @@ export function registerCommandChannel(
             // One message at a time per channel: acks are judged in order and a flood cannot run ahead of its limits.
             queue = queue
               .then(async () => {
-                if (socket.readyState !== socket.OPEN) return;
-                let msg: { type?: unknown; token?: unknown; ack?: unknown };
+                if (!(await attached) || socket.readyState !== socket.OPEN) return;
+                let msg: { type?: unknown; token?: unknown; ack?: unknown; receipt?: unknown };
                 try {
                   msg = JSON.parse(data.toString('utf8')) as typeof msg;
                 } catch {
@@ -137,6 +157,9 @@ export function registerCommandChannel(
                   } catch {
                     socket.close(4401, 'the renewed command token is not valid');
                   }
+                } else if (msg.type === 'keys-receipt' && msg.receipt && typeof msg.receipt === 'object') {
+                  const why = await deps.dispatcher.keysReceipt(conn, msg.receipt as { signed: string; sig: string });
+                  if (why !== null && ++refused >= MAX_REFUSED_ACKS) cutOff('too many refused acknowledgements');
                 } else if (msg.type === 'ack' && msg.ack && typeof msg.ack === 'object') {
                   const why = await deps.dispatcher.acknowledge(conn, msg.ack as { signed: string; sig: string }, {
                     quiet: refused >= AUDITED_REFUSALS,
@@ -161,9 +184,6 @@ export function registerCommandChannel(
               details: { serial: device.serial, jti: token.jti },
             })
             .catch((err: unknown) => req.log.warn({ err }, 'could not audit a channel opening'));
-          void deps.dispatcher
-            .attach(conn)
-            .catch((err: unknown) => req.log.warn({ err }, 'command channel attach failed'));
         },
       ),
     );

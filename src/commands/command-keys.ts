@@ -8,7 +8,15 @@ import { newCertificateSerial } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
 import type { CommandAuditLog } from './audit-events.js';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { canonicalJson, COMMAND_SIGNING_EKU, type EnvelopeClaims, EnvelopeClaimsSchema } from '../wire/index.js';
+import {
+  canonicalJson,
+  COMMAND_SIGNING_EKU,
+  type EnvelopeClaims,
+  EnvelopeClaimsSchema,
+  type KeySetClaims,
+  type SignedEnvelope,
+} from '../wire/index.js';
+import { activeDeviceIds } from '../pki/index.js';
 
 export { COMMAND_SIGNING_EKU };
 const KEY_CERT_DAYS = 730;
@@ -24,6 +32,12 @@ export interface CommandKeys {
   published(): Promise<CommandVerificationKey[]>;
   /** Promotes next to current, retires the old current, and creates a new next. */
   rotate(actor: string): Promise<{ current: string; next: string }>;
+  /** The published set signed for one vehicle as a key-set update (issued now, signed by the current key). */
+  signKeySet(vehicleId: string, deviceId: string): Promise<SignedEnvelope>;
+  /** Names the published set (its kids): a change means vehicles need an update. */
+  version(): Promise<string>;
+  /** How many active devices confirmed they trust the next key, of how many. */
+  coverage(): Promise<{ next: string; active: number; withNext: number; without: string[] }>;
 }
 
 const refOf = (kid: string) => `command-${kid}`;
@@ -42,6 +56,8 @@ export async function createCommandKeys(deps: {
   audit: CommandAuditLog;
   root: CertificateAuthority;
   allowGenerate: boolean;
+  /** Called after a rotation committed (the dispatcher pushes the new set); a failure does not undo it. */
+  afterRotate?: () => Promise<void>;
 }): Promise<CommandKeys> {
   const { db, clock } = deps;
   const cache = new Map<string, webcrypto.CryptoKey>();
@@ -110,6 +126,16 @@ export async function createCommandKeys(deps: {
   }
   if (!(await rows()).some((r) => r.status === 'next')) await createKey('next');
 
+  /** The published keys: current and next, each with its certificate from the root. */
+  async function published(): Promise<CommandVerificationKey[]> {
+    return (await rows())
+      .sort((a, b) => a.status.localeCompare(b.status))
+      .map((r) => ({
+        ...(JSON.parse(r.public_jwk) as CommandVerificationKey),
+        ...(r.certificate ? { x5c: [r.certificate] } : {}),
+      }));
+  }
+
   async function privateKey(kid: string): Promise<webcrypto.CryptoKey> {
     const cached = cache.get(kid);
     if (cached) return cached;
@@ -139,13 +165,44 @@ export async function createCommandKeys(deps: {
       );
       return { kid: current.kid, signed, sig: Buffer.from(sig).toString('base64url') };
     },
-    async published() {
+    published,
+    async signKeySet(vehicleId, deviceId) {
+      const keys = await published();
+      const current = (await rows()).find((r) => r.status === 'current')!;
+      const claims: KeySetClaims = {
+        v: 1,
+        kind: 'command-keys',
+        vehicleId,
+        deviceId,
+        signerKid: current.kid,
+        issuedAt: clock.now().getTime(),
+        keys,
+      };
+      const signed = canonicalJson(claims);
+      const sig = await webcrypto.subtle.sign(
+        { name: 'Ed25519' },
+        await privateKey(current.kid),
+        Buffer.from(signed, 'utf8'),
+      );
+      return { signed, sig: Buffer.from(sig).toString('base64url') };
+    },
+    async version() {
       return (await rows())
-        .sort((a, b) => a.status.localeCompare(b.status))
-        .map((r) => ({
-          ...(JSON.parse(r.public_jwk) as CommandVerificationKey),
-          ...(r.certificate ? { x5c: [r.certificate] } : {}),
-        }));
+        .map((r) => `${r.status}:${r.kid}`)
+        .sort()
+        .join(',');
+    },
+    async coverage() {
+      const next = (await rows()).find((r) => r.status === 'next')!.kid;
+      const active = await activeDeviceIds(db);
+      const receipts = new Map(
+        (await db.selectFrom('command_key_receipts').select(['device_id', 'kids']).execute()).map((r) => [
+          r.device_id,
+          JSON.parse(r.kids) as string[],
+        ]),
+      );
+      const without = active.filter((id) => !(receipts.get(id) ?? []).includes(next));
+      return { next, active: active.length, withNext: active.length - without.length, without };
     },
     async rotate(actor) {
       const at = clock.now().toISOString();
@@ -173,7 +230,9 @@ export async function createCommandKeys(deps: {
           decision: 'info',
         });
       });
-      return { current: next.kid, next: await createKey('next') };
+      const done = { current: next.kid, next: await createKey('next') };
+      await deps.afterRotate?.().catch(() => undefined);
+      return done;
     },
   };
 }

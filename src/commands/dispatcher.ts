@@ -4,10 +4,9 @@ import type { Kysely } from 'kysely';
 import type { Cluster } from '../cluster/index.js';
 import type { Clock } from '../platform/index.js';
 import type { Logger } from '../platform/index.js';
-import { cedarRequest, type DecisionPoint, type EntityLoader, ref } from '../policy/index.js';
+import type { DecisionPoint, EntityLoader } from '../policy/index.js';
 import type { Database } from '../storage/index.js';
-import { findLiveApproval } from '../relationships/index.js';
-import { findDevice } from '../pki/index.js';
+import type { RequestContext } from '../audit/index.js';
 import type { CommandAuditLog } from './audit-events.js';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import {
@@ -15,6 +14,9 @@ import {
   AckClaimsSchema,
   type CommandFrame,
   type EnvelopeClaims,
+  type KeySetReceiptClaims,
+  KeySetReceiptClaimsSchema,
+  type KeysFrame,
   parseCanonical,
   sha256,
   type SignedEnvelope,
@@ -22,6 +24,7 @@ import {
   verifyDetached,
 } from '../wire/index.js';
 import type { CommandKeys } from './command-keys.js';
+import { createDeliveryAuthorization } from './delivery-authorization.js';
 import { type CommandJob, expireDue, transition } from './job-store.js';
 
 /** A vehicle's open command channel on this process. */
@@ -31,9 +34,19 @@ export interface ChannelConnection {
   /** The public key of the certificate the channel was opened with: acknowledgements must verify with it. */
   certificateKey: KeyObject;
   certificateSerial: string;
+  /** Where the channel came from (request id, trace, source address), for the audit trail. */
+  context: RequestContext | null;
   send(message: string): void;
   close(code: number, reason: string): void;
+  /** Pings the vehicle: true when it answers within `timeoutMs` (a live connection), false for a dead one. */
+  probe(timeoutMs: number): Promise<boolean>;
 }
+
+/** What a second channel with the certificate of a live one gets (`commands.duplicateChannel`). */
+export type DuplicateChannelResponse = 'refuse' | 'quarantine';
+
+/** How long an open channel has to answer a ping before a newcomer with its certificate may replace it. */
+const PROBE_MS = 3000;
 
 const CHANNEL = 'commands:dispatch';
 const VEHICLE_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -59,6 +72,12 @@ function routedVehicle(message: string): string | null {
 // Acknowledgements are read with the wire contract the vehicle SDK signs them with (src/wire/commands.ts).
 const isSignedAck = TypeCompiler.Compile(SignedEnvelopeSchema);
 const isAckClaims = TypeCompiler.Compile(AckClaimsSchema);
+const isReceiptClaims = TypeCompiler.Compile(KeySetReceiptClaimsSchema);
+/** The device an envelope was signed for (its `deviceId` claim). */
+const addressedDevice = (signed: string): string | null => {
+  const c = parseCanonical(signed) as Partial<EnvelopeClaims> | null;
+  return typeof c?.deviceId === 'string' ? c.deviceId : null;
+};
 /** A command frame for the channel, typed by the wire contract. */
 const commandFrame = (envelope: SignedEnvelope): string =>
   JSON.stringify({ type: 'command', envelope } satisfies CommandFrame);
@@ -81,6 +100,9 @@ export function createDispatcher(deps: {
   cluster: Cluster;
   intervalSeconds: number;
   operatorTenant: () => Promise<string>;
+  duplicateChannel: DuplicateChannelResponse;
+  /** Quarantines a device through the PKI (which closes its connections on every process). */
+  quarantine: (deviceId: string, reason: string, context: RequestContext | null) => Promise<void>;
 }) {
   const { db, clock } = deps;
   const connections = new Map<string, ChannelConnection>();
@@ -88,78 +110,18 @@ export function createDispatcher(deps: {
   const events = new EventEmitter();
   events.setMaxListeners(0);
   let timer: NodeJS.Timeout | null = null;
+  const refusalOf = createDeliveryAuthorization(deps);
 
   const changed = (job: CommandJob | null) => {
     if (job) events.emit('job', job);
   };
-
-  /** Asks Cedar again, as of now, whether the requester may still send this command to this vehicle. */
-  async function stillAllowed(job: CommandJob): Promise<boolean> {
-    const record = JSON.parse(job.decision_record) as {
-      scope: { via: string };
-      user: { acr: string | null };
-      relationship: Array<{ kind: string; id: string }>;
-    };
-    const principal = { kind: 'user' as const, userId: job.requester_id, clientId: job.client_id };
-    const [p, v, own] = await Promise.all([
-      deps.load.principal(principal),
-      deps.load.vehicle(job.vehicle_id),
-      deps.load.callerContext(principal, job.vehicle_id, job.command),
-    ]);
-    if (!p || v.object === null) return false;
-    // A just-in-time approval is consumed by the job it allowed: it still counts for that job until it expires.
-    const approvalId = record.relationship.find((r) => r.kind === 'jit_approval')?.id;
-    if (approvalId) {
-      const a = await findLiveApproval(db, approvalId, clock.now().toISOString());
-      if (a) {
-        own.entities.push({
-          uid: { type: 'JitApproval', id: a.id },
-          attrs: {
-            supportCase: ref('SupportCase', a.support_case_id),
-            agent: ref('User', a.agent_id),
-            vehicle: ref('Vehicle', a.vehicle_id),
-            command: a.command,
-          },
-        });
-        own.context.jitApproval = ref('JitApproval', a.id);
-      }
-    }
-    const params = JSON.parse(job.params) as Record<string, unknown>;
-    const extra = {
-      operator: ref('Tenant', await deps.operatorTenant()),
-      ...(typeof params.reason === 'string' ? { reason: params.reason } : {}),
-    };
-    // The same request the route asked, with the scope the job was authorized through.
-    const token = { clientId: job.client_id, scopes: [record.scope.via], acr: record.user.acr };
-    return (
-      deps.decisions.decide(
-        cedarRequest({
-          principal: p,
-          action: 'vehicle:command',
-          resource: v,
-          token,
-          caller: own,
-          command: job.command,
-          extra,
-        }),
-      ).decision === 'allow'
-    );
-  }
 
   async function deliverOne(conn: ChannelConnection, job: CommandJob): Promise<void> {
     if (job.expires_at <= clock.now().toISOString()) {
       for (const j of await expireDue(db, deps, { jobId: job.id })) changed(j);
       return;
     }
-    const device = await findDevice(db, conn.deviceId);
-    const refusal =
-      job.device_id !== conn.deviceId
-        ? 'device_replaced'
-        : device?.status !== 'active' || (await deps.isQuarantined(conn.deviceId))
-          ? 'device_not_active'
-          : !(await stillAllowed(job))
-            ? 'authorization_ended_before_dispatch'
-            : null;
+    const refusal = await refusalOf(job, conn.deviceId, 'first');
     if (refusal) {
       changed(
         await db.transaction().execute((trx) =>
@@ -213,11 +175,57 @@ export function createDispatcher(deps: {
     conn.send(commandFrame(sent.envelope));
   }
 
-  /** Delivers every queued job of one vehicle, one at a time and in order. */
-  function deliverQueued(vehicleId: string): Promise<void> {
+  /**
+   * Sends again the envelopes a reconnecting vehicle has not answered. Each re-send is authorized again like a
+   * first delivery: a requester who lost access since (transfer, expired delegation, ended relationship) or a
+   * unit that is no longer the job's ends the job as rejected, with `retry: unsafe` because the first send may
+   * have reached the vehicle.
+   */
+  async function resendDelivered(conn: ChannelConnection): Promise<void> {
+    const pending = await db
+      .selectFrom('command_jobs')
+      .selectAll()
+      .where('vehicle_id', '=', conn.vehicleId)
+      .where('state', '=', 'delivered')
+      .where('expires_at', '>', clock.now().toISOString())
+      .orderBy('created_at')
+      .limit(50)
+      .execute();
+    for (const job of pending) {
+      const refusal = await refusalOf(job, conn.deviceId, 'repeat');
+      if (refusal) {
+        changed(
+          await db.transaction().execute((trx) =>
+            transition(trx, deps, job, {
+              to: 'rejected',
+              actor: 'system:dispatcher',
+              reason: refusal,
+              set: { retry: 'unsafe' },
+            }),
+          ),
+        );
+        continue;
+      }
+      // Read again after the check: a transfer that committed meanwhile has ended the job, and it is not re-sent.
+      const now = await db
+        .selectFrom('command_jobs')
+        .select(['state', 'envelope_signed', 'envelope_sig'])
+        .where('id', '=', job.id)
+        .executeTakeFirst();
+      if (now?.state === 'delivered' && now.envelope_signed && now.envelope_sig)
+        conn.send(commandFrame({ signed: now.envelope_signed, sig: now.envelope_sig }));
+    }
+  }
+
+  /**
+   * Delivers every queued job of one vehicle, one at a time and in order (after re-sending its unanswered
+   * envelopes, when the channel has just opened).
+   */
+  function deliverQueued(vehicleId: string, opened?: ChannelConnection): Promise<void> {
     const run = async () => {
       const conn = connections.get(vehicleId);
       if (!conn) return;
+      if (opened === conn) await resendDelivered(conn);
       const queued = await db
         .selectFrom('command_jobs')
         .selectAll()
@@ -273,7 +281,16 @@ export function createDispatcher(deps: {
     if (!job || job.vehicle_id !== conn.vehicleId || !job.envelope_signed) return refuse('unknown_job');
     if (claims.envelopeHash !== sha256(job.envelope_signed) || claims.counter !== job.counter)
       return refuse('envelope_mismatch');
+    // Only the unit the envelope was addressed to can answer it: after a replacement the new unit's channel
+    // (same vehicle, another device) cannot confirm the old unit's job, whatever its ack says.
+    if (addressedDevice(job.envelope_signed) !== conn.deviceId) return refuse('wrong_device');
     if (job.state !== 'delivered') return refuse(`job_${job.state}`);
+    // An answer that arrives at or after the expiry confirms nothing; the job expires now rather than at the sweep.
+    const unexpiredAt = clock.now().toISOString();
+    if (unexpiredAt >= job.expires_at) {
+      for (const j of await expireDue(db, deps, { jobId: job.id })) changed(j);
+      return refuse('ack_after_expiry');
+    }
     const set = { ack_signed: ack.signed, ack_sig: ack.sig };
     const actor = `device:${conn.deviceId}`;
     const result = await db.transaction().execute(async (trx) => {
@@ -283,6 +300,7 @@ export function createDispatcher(deps: {
           actor,
           reason: 'the vehicle reports it executed the command',
           set,
+          unexpiredAt,
         });
         return (
           executed &&
@@ -300,14 +318,93 @@ export function createDispatcher(deps: {
         actor,
         reason: `vehicle ${claims.result === 'refused' ? 'refused' : 'failed'}: ${claims.code ?? 'unknown'}`,
         set: { ...set, retry },
+        unexpiredAt,
       });
     });
+    // Null: the job left `delivered` (another answer, a transfer) or expired meanwhile, so this one changed nothing.
+    if (!result) return refuse('job_changed');
     changed(result);
     return null;
   }
 
+  let keysVersion: string | null = null;
+  /** Sends a vehicle the published key set, signed for it. */
+  async function pushKeys(conn: ChannelConnection): Promise<void> {
+    const update = await deps.keys.signKeySet(conn.vehicleId, conn.deviceId);
+    conn.send(JSON.stringify({ type: 'keys', update } satisfies KeysFrame));
+  }
+  /** After a rotation (on any process, or the CLI), every channel held here gets the new set. */
+  async function pushKeysIfChanged(): Promise<void> {
+    const version = await deps.keys.version();
+    if (keysVersion === null) keysVersion = version;
+    if (version === keysVersion) return;
+    keysVersion = version;
+    for (const conn of connections.values())
+      await pushKeys(conn).catch((err: unknown) => deps.log.warn({ err }, 'could not push the command key set'));
+  }
+
+  /** Records a device's signed receipt of a key set: which kids it trusts now. Returns why it was refused, or null. */
+  async function keysReceipt(conn: ChannelConnection, receipt: SignedEnvelope): Promise<string | null> {
+    const claims = (isSignedAck.Check(receipt) ? parseCanonical(receipt.signed) : null) as KeySetReceiptClaims | null;
+    if (!claims || !isReceiptClaims.Check(claims)) return 'malformed';
+    if (!verifyDetached(conn.certificateKey, receipt.signed, receipt.sig)) return 'bad_signature';
+    if (claims.deviceId !== conn.deviceId || claims.vehicleId !== conn.vehicleId) return 'identity_mismatch';
+    const row = {
+      device_id: conn.deviceId,
+      vehicle_id: conn.vehicleId,
+      kids: JSON.stringify(claims.kids),
+      issued_at: claims.issuedAt,
+      received_at: clock.now().toISOString(),
+    };
+    await db
+      .insertInto('command_key_receipts')
+      .values(row)
+      .onConflict((oc) =>
+        oc.column('device_id').doUpdateSet({
+          vehicle_id: row.vehicle_id,
+          kids: row.kids,
+          issued_at: row.issued_at,
+          received_at: row.received_at,
+        }),
+      )
+      .execute();
+    return null;
+  }
+
+  /** Records a cloned channel as a security event and applies the configured response. */
+  async function duplicate(existing: ChannelConnection, newcomer: ChannelConnection): Promise<void> {
+    const response = deps.duplicateChannel;
+    await deps.audit.append(db, {
+      type: 'commands.channel.duplicate',
+      actor: { type: 'device', id: newcomer.deviceId },
+      object: { type: 'vehicle', id: newcomer.vehicleId },
+      action: 'commands:receive',
+      decision: 'deny',
+      reason: 'a second channel with the certificate of an open one',
+      context: newcomer.context,
+      details: {
+        serial: newcomer.certificateSerial,
+        response,
+        openFrom: existing.context?.sourceIp ?? null,
+        openRequestId: existing.context?.requestId ?? null,
+      },
+    });
+    newcomer.close(4409, 'a channel with this certificate is already open');
+    if (response === 'quarantine') {
+      // Either end may be the clone: the device stays out until an operator has looked and released it.
+      existing.close(4409, 'the certificate is in use on another connection');
+      connections.delete(existing.vehicleId);
+      await deps.quarantine(
+        newcomer.deviceId,
+        `two command channels with certificate ${newcomer.certificateSerial}`,
+        newcomer.context,
+      );
+    }
+  }
+
   async function tick(): Promise<void> {
     for (const j of await expireDue(db, deps)) changed(j);
+    await pushKeysIfChanged();
     if (connections.size === 0) return;
     const ids = [...connections.keys()];
     for (let i = 0; i < ids.length; i += 500) {
@@ -324,21 +421,25 @@ export function createDispatcher(deps: {
 
   return {
     events,
-    /** Registers an open channel; queued jobs (and unanswered delivered ones) go out at once. */
-    async attach(conn: ChannelConnection): Promise<void> {
+    /**
+     * Registers an open channel; unanswered delivered jobs (checked again) and queued ones go out at once. A second
+     * channel with the certificate of one that still answers a ping is a clone: it is recorded as
+     * `commands.channel.duplicate` and refused (or the device quarantined), and false is returned. A channel that
+     * no longer answers (a vehicle that reconnects after a silent drop), or one with another certificate (after a
+     * rotation), is replaced.
+     */
+    async attach(conn: ChannelConnection): Promise<boolean> {
+      const existing = connections.get(conn.vehicleId);
+      if (existing && existing.certificateSerial === conn.certificateSerial && (await existing.probe(PROBE_MS))) {
+        await duplicate(existing, conn);
+        return false;
+      }
       connections.get(conn.vehicleId)?.close(4000, 'replaced by a newer channel');
       connections.set(conn.vehicleId, conn);
-      const pending = await db
-        .selectFrom('command_jobs')
-        .select(['envelope_signed', 'envelope_sig'])
-        .where('vehicle_id', '=', conn.vehicleId)
-        .where('state', '=', 'delivered')
-        .where('expires_at', '>', clock.now().toISOString())
-        .execute();
-      for (const p of pending)
-        if (p.envelope_signed && p.envelope_sig)
-          conn.send(commandFrame({ signed: p.envelope_signed, sig: p.envelope_sig }));
-      await deliverQueued(conn.vehicleId);
+      // The key set first, so a vehicle that missed rotations can verify what follows.
+      await pushKeys(conn).catch((err: unknown) => deps.log.warn({ err }, 'could not push the command key set'));
+      await deliverQueued(conn.vehicleId, conn);
+      return true;
     },
     /** Forgets a closed channel. */
     detach(conn: ChannelConnection): void {
@@ -353,8 +454,12 @@ export function createDispatcher(deps: {
       await deps.cluster.publish(CHANNEL, JSON.stringify({ v: 1, vehicleId }), { exception: 'job-routing' });
     },
     acknowledge,
+    keysReceipt,
+    /** Pushes a changed key set to the channels held here now (the rotation on this process calls it). */
+    pushKeysIfChanged,
     changed,
     async start(): Promise<void> {
+      keysVersion = await deps.keys.version();
       await deps.cluster.subscribe(CHANNEL, (message) => {
         const vehicleId = routedVehicle(message);
         if (vehicleId === null) deps.log.warn('ignored a malformed command routing message');

@@ -20,6 +20,7 @@ export {
   COMMAND_NAMES,
   COMMAND_SCOPES,
   DELEGABLE_COMMANDS,
+  MAX_COMMAND_TTL_SECONDS,
   commandType,
   type CommandType,
   type CommandName,
@@ -45,8 +46,10 @@ export interface Commands {
 }
 
 /**
- * The reaction of commands to an ownership that ends: the previous owner's unfinished jobs end in the same
- * transaction. Built on its own, before the relationship services that call it, so nothing is patched in later.
+ * The reaction of commands to an ownership that ends: every job on the vehicle that is not final ends in the
+ * same transaction, whoever requested it (the previous owner, their drivers, an agent on their case). A job
+ * already delivered ends `rejected` with `retry: unsafe` (the vehicle may have received it) and is never
+ * re-sent. Built on its own, before the relationship services that call it, so nothing is patched in later.
  */
 export function createJobsEndWithOwnership(deps: { audit: CommandAuditLog; clock: Clock }): OwnershipCascade {
   const { audit, clock } = deps;
@@ -55,8 +58,7 @@ export function createJobsEndWithOwnership(deps: { audit: CommandAuditLog; clock
       .selectFrom('command_jobs')
       .selectAll()
       .where('vehicle_id', '=', vehicleId)
-      .where('requester_id', '=', ownerId)
-      .where('state', 'in', ['requested', 'authorized', 'queued'])
+      .where('state', 'in', ['requested', 'authorized', 'queued', 'delivered'])
       .execute();
     let ended = 0;
     for (const job of jobs)
@@ -64,8 +66,8 @@ export function createJobsEndWithOwnership(deps: { audit: CommandAuditLog; clock
         await transition(trx, { audit, clock }, job, {
           to: 'rejected',
           actor: `user:${ownerId}`,
-          reason: "vehicle transferred: the previous owner's queued jobs end",
-          set: { retry: 'safe' },
+          reason: 'vehicle transferred: the jobs of the previous ownership end',
+          set: { retry: job.state === 'delivered' ? 'unsafe' : 'safe' },
         })
       )
         ended++;
@@ -96,6 +98,9 @@ export async function createCommands(deps: {
     audit,
     root: deps.pki.ctx.authorities.root,
     allowGenerate: true,
+    // A rotation on this process reaches the channels held here at once; other processes (and a rotation from
+    // the CLI) notice the changed set at their next dispatch tick.
+    afterRotate: () => dispatcher.pushKeysIfChanged(),
   });
   // The enrollment and rotation bundles carry the keys vehicles pin.
   const limits = createClusterLimitCounter(deps.cluster);
@@ -122,6 +127,16 @@ export async function createCommands(deps: {
     cluster: deps.cluster,
     intervalSeconds: c.dispatchInterval,
     operatorTenant,
+    duplicateChannel: c.duplicateChannel,
+    quarantine: async (deviceId, reason, context) => {
+      await deps.pki.changeDeviceStatus({
+        deviceId,
+        to: 'quarantined',
+        reason,
+        actor: { type: 'system', id: 'commands' },
+        context,
+      });
+    },
   });
   return {
     keys,

@@ -14,7 +14,8 @@ const NEXT: Record<JobState, readonly JobState[]> = {
   requested: ['authorized', 'rejected'],
   authorized: ['queued', 'rejected'],
   queued: ['delivered', 'rejected'],
-  delivered: ['executed', 'failed'],
+  // rejected: a re-send refused at delivery, or a transfer: the first send may have reached the vehicle.
+  delivered: ['executed', 'failed', 'rejected'],
   executed: ['confirmed'],
   failed: [],
   rejected: [],
@@ -32,6 +33,8 @@ export interface Transition {
   reason: string;
   /** Columns that change with the state (envelope, ack, retry advice). */
   set?: Partial<CommandJobRow>;
+  /** Apply only while the job has not expired at this instant (ISO time): a late answer confirms nothing. */
+  unexpiredAt?: string;
 }
 
 /**
@@ -50,12 +53,13 @@ export async function transition(
     throw new Error(`command job ${job.id}: ${job.state} -> ${step.to} is not a transition`);
   if (step.to === 'expired' && isFinal(job.state)) return null;
   const at = deps.clock.now().toISOString();
-  const updated = await trx
+  let update = trx
     .updateTable('command_jobs')
     .set({ ...step.set, state: step.to, reason: step.reason, updated_at: at })
     .where('id', '=', job.id)
-    .where('state', '=', job.state)
-    .executeTakeFirst();
+    .where('state', '=', job.state);
+  if (step.unexpiredAt) update = update.where('expires_at', '>', step.unexpiredAt);
+  const updated = await update.executeTakeFirst();
   if (Number(updated.numUpdatedRows) !== 1) return null;
   const last = await trx
     .selectFrom('command_transitions')

@@ -1,7 +1,7 @@
 import { type Kysely, type Migration, sql } from 'kysely';
 import { dialectOf } from '../storage/index.js';
 
-/** Commands schema: jobs, their transitions, idempotency keys, per-vehicle counters, signing keys. */
+/** Commands schema: jobs, their transitions, idempotency keys, per-vehicle counters, signing keys, job locks. */
 export const commandMigrations: Record<string, Migration> = {
   '0011_commands': {
     async up(db: Kysely<unknown>) {
@@ -98,6 +98,29 @@ export const commandMigrations: Record<string, Migration> = {
         .addColumn('activated_at', 'text')
         .addColumn('retired_at', 'text')
         .addColumn('certificate', 'text')
+        .execute();
+    },
+  },
+  '0012_command_locks': {
+    async up(db: Kysely<unknown>) {
+      // The rows job creation locks per vehicle and per tenant (src/commands/job-locks.ts).
+      await db.schema
+        .createTable('command_locks')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .execute();
+    },
+  },
+  '0013_command_key_receipts': {
+    async up(db: Kysely<unknown>) {
+      const big = dialectOf(db) === 'postgres' ? 'bigint' : 'integer';
+      // Which command keys each device confirmed it trusts, from its signed key-set receipt.
+      await db.schema
+        .createTable('command_key_receipts')
+        .addColumn('device_id', 'text', (c) => c.primaryKey())
+        .addColumn('vehicle_id', 'text', (c) => c.notNull())
+        .addColumn('kids', 'text', (c) => c.notNull())
+        .addColumn('issued_at', big, (c) => c.notNull())
+        .addColumn('received_at', 'text', (c) => c.notNull())
         .execute();
     },
   },

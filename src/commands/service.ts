@@ -18,6 +18,7 @@ import { type CommandType, COMMAND_CATALOG } from './catalog.js';
 import { backendInstance, type DecisionRecord, decisionHash } from './decision-record.js';
 import type { Idempotency } from './idempotency.js';
 import { type CommandJob, isFinal, transition } from './job-store.js';
+import { lockJobScopes, tenantLock, vehicleLock } from './job-locks.js';
 import { enforceLimits, type LimitCounter } from './limits.js';
 import { OPEN_STATES } from './tables.js';
 import { checkVehicleState } from './vehicle-safety.js';
@@ -34,6 +35,12 @@ export interface CommandSettings {
   global: number;
   tenantConcurrency: number;
   bulkMaxVehicles: number;
+}
+
+/** A job built from a request: the step that persists it, and the rows its transaction locks first. */
+interface PreparedJob {
+  persist: (trx: Kysely<Database>) => Promise<CommandJob>;
+  locks: string[];
 }
 
 /** One command request, after the route framework authorized `vehicle:command` for this command. */
@@ -140,10 +147,7 @@ export function createCommandService(deps: {
    * transaction. Everything read from the database is read here, before the transaction (on SQLite the
    * outer handle would wait for the transaction), so a batch can persist all its jobs in one commit.
    */
-  async function prepareJob(
-    req: CommandRequest,
-    jobId: string,
-  ): Promise<(trx: Kysely<Database>) => Promise<CommandJob>> {
+  async function prepareJob(req: CommandRequest, jobId: string): Promise<PreparedJob> {
     const now = clock.now();
     const type = req.command;
     const tenant = await tenantOf(db, req.vehicle.relationships);
@@ -210,7 +214,7 @@ export function createCommandService(deps: {
       ack_sig: null,
     };
     const actor = `user:${req.userId}`;
-    return async (trx) => {
+    const persist = async (trx: Kysely<Database>) => {
       await trx.insertInto('command_jobs').values(row).execute();
       await trx
         .insertInto('command_transitions')
@@ -307,12 +311,17 @@ export function createCommandService(deps: {
         req.context,
       )) as CommandJob;
     };
+    // The rows the transaction must lock before `persist` counts in-flight jobs (see job-locks.ts).
+    return { persist, locks: [vehicleLock(req.vehicle.id), ...(tenant ? [tenantLock(tenant)] : [])] };
   }
 
   /** Creates the job (and its transitions) for an authorized, limit-checked request, in one transaction. */
   async function createJob(req: CommandRequest, jobId: string): Promise<CommandJob> {
-    const persist = await prepareJob(req, jobId);
-    return db.transaction().execute(persist);
+    const { persist, locks } = await prepareJob(req, jobId);
+    return db.transaction().execute(async (trx) => {
+      await lockJobScopes(trx, locks);
+      return persist(trx);
+    });
   }
 
   /** Waits for the job another request is creating under the same key. */
@@ -386,26 +395,31 @@ export function createCommandService(deps: {
           retryAfter: over.retryAfter,
           reason: over.name,
         });
-      const open = await db
-        .selectFrom('command_jobs')
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .where('tenant_id', '=', tenantId)
-        .where('state', 'in', [...OPEN_STATES])
-        .where('expires_at', '>', clock.now().toISOString())
-        .executeTakeFirstOrThrow();
-      if (Number(open.n) + n > settings.tenantConcurrency)
-        throw new CarapaceError('ERR_COMMAND_RATE_LIMITED', 'the fleet has too many commands in flight', {
-          retryAfter: 5,
-          reason: 'tenant_concurrency',
-        });
     },
-    /** Creates the jobs of a fleet batch (limits were counted for the whole batch) in one transaction: all or none. */
-    async createBatch(reqs: CommandRequest[]): Promise<CommandJob[]> {
-      const steps: Array<(trx: Kysely<Database>) => Promise<CommandJob>> = [];
+    /**
+     * Creates the jobs of a fleet batch (limits were counted for the whole batch) in one transaction: all or none.
+     * The tenant's concurrency cap is checked inside it, with the tenant's and every vehicle's rows locked, so two
+     * batches cannot both pass the count.
+     */
+    async createBatch(reqs: CommandRequest[], tenantId: string): Promise<CommandJob[]> {
+      const steps: PreparedJob[] = [];
       for (const r of reqs) steps.push(await prepareJob(r, newId()));
       return db.transaction().execute(async (trx) => {
+        await lockJobScopes(trx, [tenantLock(tenantId), ...steps.flatMap((s) => s.locks)]);
+        const open = await trx
+          .selectFrom('command_jobs')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('tenant_id', '=', tenantId)
+          .where('state', 'in', [...OPEN_STATES])
+          .where('expires_at', '>', clock.now().toISOString())
+          .executeTakeFirstOrThrow();
+        if (Number(open.n) + steps.length > settings.tenantConcurrency)
+          throw new CarapaceError('ERR_COMMAND_RATE_LIMITED', 'the fleet has too many commands in flight', {
+            retryAfter: 5,
+            reason: 'tenant_concurrency',
+          });
         const jobs: CommandJob[] = [];
-        for (const step of steps) jobs.push(await step(trx));
+        for (const step of steps) jobs.push(await step.persist(trx));
         return jobs;
       });
     },

@@ -80,6 +80,21 @@ export interface CommandCounterRow {
   counter: number;
 }
 
+/** One row per vehicle or tenant (`vehicle:<id>`, `tenant:<id>`), locked while a job is created there. */
+export interface CommandLockRow {
+  key: string;
+}
+
+/** The key set each device last confirmed with a signed receipt (what the rotation guard counts). */
+export interface CommandKeyReceiptRow {
+  device_id: string;
+  vehicle_id: string;
+  /** JSON array of the kids the device trusts. */
+  kids: string;
+  issued_at: number;
+  received_at: string;
+}
+
 /** Command signing keys (public half only; private keys stay with the key provider). */
 export interface CommandKeyRow {
   kid: string;
@@ -99,6 +114,8 @@ export interface CommandTables {
   command_idempotency: CommandIdempotencyRow;
   command_counters: CommandCounterRow;
   command_keys: CommandKeyRow;
+  command_locks: CommandLockRow;
+  command_key_receipts: CommandKeyReceiptRow;
 }
 
 declare module '../storage/index.js' {

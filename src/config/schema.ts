@@ -485,6 +485,14 @@ export const configSchema = {
       'How often each process looks for queued jobs of the vehicles connected to it and for expired jobs (Redis, ' +
         'when set, delivers at once).',
     ),
+    duplicateChannel: opt.oneOf(
+      ['refuse', 'quarantine'] as const,
+      'refuse',
+      'CARAPACE_COMMANDS_DUPLICATE_CHANNEL',
+      'What a second command channel with the operational certificate of an open one gets, when the open one still ' +
+        'answers a ping (a clone; the event is `commands.channel.duplicate`): `refuse` closes the newcomer (4409) and ' +
+        'keeps the first; `quarantine` also quarantines the device, which closes both until an operator releases it.',
+    ),
   },
 };
 

@@ -35,6 +35,11 @@ export async function currentDeviceOf(
   return q.orderBy('created_at', 'desc').executeTakeFirst();
 }
 
+/** The ids of the active devices (those that can receive commands), for fleet-wide readiness checks. */
+export async function activeDeviceIds(db: Kysely<Database>): Promise<string[]> {
+  return (await db.selectFrom('devices').select(['id']).where('status', '=', 'active').execute()).map((r) => r.id);
+}
+
 /** A certificate by serial, or undefined. */
 export async function findCertificate(db: Kysely<Database>, serial: string): Promise<CertificateRow | undefined> {
   return db.selectFrom('certificates').selectAll().where('serial', '=', serial).executeTakeFirst();

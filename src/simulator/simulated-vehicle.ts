@@ -4,9 +4,11 @@ import {
   type ChannelEvent,
   CommandChannel,
   EnvelopeVerifier,
+  FileAnswerStore,
   FileCounterStore,
   FileSequenceStore,
   GatewayClient,
+  MemoryAnswerStore,
   MemoryCounterStore,
   MemorySequenceStore,
   type StoredCredentials,
@@ -79,6 +81,8 @@ export class SimulatedVehicle {
     this.channel = new CommandChannel({
       gateway: this.gateway,
       verifier,
+      // A simulated vehicle with a state directory keeps its answers there, like its counters, across restarts.
+      answered: dir ? new FileAnswerStore(join(dir, 'answered-acks.json')) : new MemoryAnswerStore(),
       execute: async (c) => {
         const result = this.model.execute(c.command, c.params);
         // The new state goes out right after the acknowledgement, so the next state-dependent command sees it.

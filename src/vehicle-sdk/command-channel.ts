@@ -6,10 +6,15 @@ import {
   type AckFrame,
   canonicalJson,
   CommandFrameSchema,
+  type KeySetReceiptClaims,
+  KeysFrameSchema,
   type EnvelopeClaims,
   envelopeHash,
+  type KeysReceiptFrame,
   type SignedEnvelope,
 } from '../wire/index.js';
+import { join } from 'node:path';
+import { type AnswerStore, FileAnswerStore } from './answer-store.js';
 import type { EnvelopeVerifier } from './envelope-verifier.js';
 import type { GatewayClient } from './gateway-client.js';
 import type { Execution } from './vehicle-model.js';
@@ -19,12 +24,14 @@ export type ChannelEvent =
   | { kind: 'open' }
   | { kind: 'closed'; code: number; reason: string }
   | { kind: 'executed'; jobId: string; command: string; result: Execution['result'] }
-  | { kind: 'refused'; jobId: string | null; code: string };
+  | { kind: 'refused'; jobId: string | null; code: string }
+  | { kind: 'keys'; ok: boolean; kids: string[]; code: string | null };
 
 const isCommandFrame = TypeCompiler.Compile(CommandFrameSchema);
+const isKeysFrame = TypeCompiler.Compile(KeysFrameSchema);
 
-/** Signs an acknowledgement with the device key (Ed25519, or P-256 as IEEE P1363). */
-export function signAck(claims: AckClaims, privateKey: KeyObject | string): SignedEnvelope {
+/** Signs an acknowledgement (or a key-set receipt) with the device key (Ed25519, or P-256 as IEEE P1363). */
+export function signAck(claims: AckClaims | KeySetReceiptClaims, privateKey: KeyObject | string): SignedEnvelope {
   const key = typeof privateKey === 'string' ? createPrivateKey(privateKey) : privateKey;
   const signed = canonicalJson(claims);
   const data = Buffer.from(signed, 'utf8');
@@ -43,20 +50,34 @@ export class CommandChannel {
   private socket: WebSocket | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
   private stopped = false;
-  private readonly answered = new Map<string, SignedEnvelope>();
+  private readonly answered: AnswerStore;
 
   constructor(
     private readonly options: {
       gateway: GatewayClient;
       verifier: EnvelopeVerifier;
       execute: (claims: EnvelopeClaims) => Execution | Promise<Execution>;
+      /**
+       * Where the signed answers live, so a re-sent envelope gets the same answer after a restart: `stateDir` keeps
+       * them in `<stateDir>/answered-acks.json`, `answered` takes any store (`new MemoryAnswerStore()` only in
+       * tests). One is required.
+       */
+      stateDir?: string;
+      answered?: AnswerStore;
       onEvent?: (event: ChannelEvent) => void;
       /** Reconnect after a drop (default true), after `reconnectMs`. */
       reconnect?: boolean;
       reconnectMs?: number;
       now?: () => number;
     },
-  ) {}
+  ) {
+    if (options.answered) this.answered = options.answered;
+    else if (options.stateDir) this.answered = new FileAnswerStore(join(options.stateDir, 'answered-acks.json'));
+    else
+      throw new Error(
+        'CommandChannel needs a persistent answer store: pass stateDir (or answered: new MemoryAnswerStore() in tests)',
+      );
+  }
 
   /** Opens the channel; resolves once the gateway accepted it. */
   async connect(): Promise<void> {
@@ -130,6 +151,7 @@ export class CommandChannel {
     } catch {
       return;
     }
+    if (isKeysFrame.Check(msg)) return this.onKeys(msg.update);
     if (!isCommandFrame.Check(msg)) {
       const isCommand = typeof msg === 'object' && msg !== null && 'type' in msg && msg.type === 'command';
       if (isCommand) this.options.onEvent?.({ kind: 'refused', jobId: null, code: 'malformed' });
@@ -183,10 +205,33 @@ export class CommandChannel {
       { ...base, jobId: c.jobId, counter: c.counter, result: outcome.result, code: outcome.code },
       key.privateKeyPem,
     );
-    this.answered.set(hash, ack);
-    if (this.answered.size > 256) this.answered.delete(this.answered.keys().next().value as string);
+    // Stored durably before it is sent: a restart after this point answers a re-sent envelope with this ack.
+    this.answered.put(hash, ack);
     this.options.onEvent?.({ kind: 'executed', jobId: c.jobId, command: c.command, result: outcome.result });
     this.send({ type: 'ack', ack });
+  }
+
+  /** Takes a signed key-set update (or not) and answers with a signed receipt naming the kids trusted now. */
+  private onKeys(update: SignedEnvelope): void {
+    const verdict = this.options.verifier.updateKeys(update);
+    const kids = verdict.ok ? verdict.kids : this.options.verifier.kids();
+    this.options.onEvent?.({ kind: 'keys', ok: verdict.ok, kids, code: verdict.ok ? null : verdict.code });
+    const { issued, key } = this.options.gateway.credentials ?? { issued: null, key: null };
+    if (!verdict.ok || !issued || !key) return;
+    const receipt = signAck(
+      {
+        v: 1,
+        kind: 'command-keys-receipt',
+        vehicleId: issued.vehicleId,
+        deviceId: issued.deviceId,
+        issuedAt: verdict.issuedAt,
+        kids,
+        at: (this.options.now ?? Date.now)(),
+      },
+      key.privateKeyPem,
+    );
+    if (this.socket?.readyState === WebSocket.OPEN)
+      this.socket.send(JSON.stringify({ type: 'keys-receipt', receipt } satisfies KeysReceiptFrame));
   }
 
   private send(message: AckFrame): void {

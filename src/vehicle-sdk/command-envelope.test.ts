@@ -1,5 +1,9 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { FileAnswerStore } from './answer-store.js';
 import {
   canonicalJson,
   paramsHash,
@@ -7,7 +11,7 @@ import {
   type SignedEnvelope,
   verifyDetached,
 } from './command-envelope.js';
-import { CounterWindow, MemoryCounterStore } from './counter-window.js';
+import { CounterWindow, FileCounterStore, MemoryCounterStore } from './counter-window.js';
 import { EnvelopeVerifier } from './envelope-verifier.js';
 
 describe('command envelope primitives', () => {
@@ -73,7 +77,14 @@ describe('EnvelopeVerifier', () => {
     return { signed, sig: sign(null, Buffer.from(signed), key).toString('base64url') };
   };
   const verifier = (extra: Partial<ConstructorParameters<typeof EnvelopeVerifier>[0]> = {}) =>
-    new EnvelopeVerifier({ keys: [jwk], vehicleId: 'v1', deviceId: 'd1', now: () => now, ...extra });
+    new EnvelopeVerifier({
+      counters: new MemoryCounterStore(),
+      keys: [jwk],
+      vehicleId: 'v1',
+      deviceId: 'd1',
+      now: () => now,
+      ...extra,
+    });
 
   it('accepts a good envelope and refuses each way of getting it wrong', () => {
     expect(verifier().verify(envelope()).ok).toBe(true);
@@ -94,5 +105,24 @@ describe('EnvelopeVerifier', () => {
     expect(v.verify(envelope({ counter: 7, expiresAt: now }))).toMatchObject({ code: 'expired' });
     expect(v.verify(envelope({ counter: 7 })).ok).toBe(true);
     expect(v.verify(envelope({ counter: 7 }))).toMatchObject({ code: 'replayed' });
+  });
+});
+
+describe('the vehicle keeps its replay state across restarts', () => {
+  it('refuses to build a verifier without a counter store, and a file store survives a restart', () => {
+    const jwk = { kty: 'OKP', crv: 'Ed25519', x: 'A'.repeat(43), kid: 'k' };
+    expect(() => new EnvelopeVerifier({ keys: [jwk], vehicleId: 'v1', deviceId: 'd1' })).toThrow(/stateDir/);
+    const dir = mkdtempSync(join(tmpdir(), 'carapace-sdk-'));
+    try {
+      const window = () => new CounterWindow(new FileCounterStore(join(dir, 'envelope-counters.json')), 64);
+      window().accept(9);
+      expect(window().check(9)).toBe('replayed');
+      const ack = { signed: '{"v":1}', sig: 'c2ln' };
+      new FileAnswerStore(join(dir, 'answered-acks.json')).put('h1', ack);
+      expect(new FileAnswerStore(join(dir, 'answered-acks.json')).get('h1')).toEqual(ack);
+      expect(new FileAnswerStore(join(dir, 'answered-acks.json')).get('h2')).toBeNull();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -4,6 +4,8 @@ import {
   COMMAND_SIGNING_EKU,
   type EnvelopeClaims,
   EnvelopeClaimsSchema,
+  type KeySetClaims,
+  KeySetClaimsSchema,
   paramsHash,
   parseCanonical,
   publicKeyFromJwk,
@@ -12,7 +14,10 @@ import {
   SignedEnvelopeSchema,
   verifyDetached,
 } from '../wire/index.js';
-import { type CounterStore, CounterWindow, MemoryCounterStore } from './counter-window.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeDurably } from './durable-file.js';
+import { type CounterStore, CounterWindow, FileCounterStore } from './counter-window.js';
 
 /** A pinned command-verification key as the enrollment bundle delivers it (a JWK). */
 export type PinnedKey = Record<string, unknown> & { kid?: unknown; x5c?: unknown };
@@ -27,6 +32,15 @@ const FUTURE_SKEW_MS = 30_000;
 // The platform signs with the same schemas (src/wire/), so anything that fails them is malformed, not a new shape.
 const isEnvelope = TypeCompiler.Compile(SignedEnvelopeSchema);
 const isClaims = TypeCompiler.Compile(EnvelopeClaimsSchema);
+const isKeySet = TypeCompiler.Compile(KeySetClaimsSchema);
+
+/** The outcome of a key-set update on the vehicle. */
+export type KeySetVerdict =
+  | { ok: true; kids: string[]; issuedAt: number }
+  | {
+      ok: false;
+      code: 'malformed' | 'no_trust_anchor' | 'untrusted_signer' | 'bad_signature' | 'wrong_vehicle' | 'stale';
+    };
 
 /**
  * Verifies command envelopes on the vehicle, trusting nothing the network says: the signature against the
@@ -35,8 +49,11 @@ const isClaims = TypeCompiler.Compile(EnvelopeClaimsSchema);
  * recorded, so a refused envelope cannot burn a counter.
  */
 export class EnvelopeVerifier {
-  private readonly keys = new Map<string, KeyObject>();
+  private keys = new Map<string, KeyObject>();
   private readonly window: CounterWindow;
+  private readonly root: X509Certificate | null;
+  /** When the key set in force was issued (0: the set pinned at enrollment). */
+  private keySetIssuedAt = 0;
 
   /**
    * `keys` is the set pinned at enrollment or rotation. With `trustAnchor` (the root CA PEM the device
@@ -48,6 +65,11 @@ export class EnvelopeVerifier {
       keys: PinnedKey[];
       vehicleId: string;
       deviceId: string;
+      /**
+       * Where the accepted counters live: `stateDir` keeps them in `<stateDir>/envelope-counters.json` (what a
+       * vehicle should do), `counters` takes any store (`new MemoryCounterStore()` only in tests). One is required.
+       */
+      stateDir?: string;
       counters?: CounterStore;
       now?: () => number;
       windowSize?: number;
@@ -55,18 +77,56 @@ export class EnvelopeVerifier {
     },
   ) {
     const root = options.trustAnchor ? new X509Certificate(options.trustAnchor) : null;
-    for (const jwk of options.keys) {
+    this.root = root;
+    // A key set pushed later (and kept under stateDir) replaces the one pinned at enrollment after a restart.
+    const stored = options.stateDir ? readKeySet(join(options.stateDir, 'command-keys.json')) : null;
+    this.keys = this.trusted(stored?.keys ?? options.keys);
+    this.keySetIssuedAt = stored?.issuedAt ?? 0;
+    this.window = new CounterWindow(counterStoreOf(options), options.windowSize ?? 64);
+  }
+
+  /** The keys of `jwks` this vehicle trusts: Ed25519, and certified by the root when one is configured. */
+  private trusted(jwks: readonly PinnedKey[]): Map<string, KeyObject> {
+    const out = new Map<string, KeyObject>();
+    for (const jwk of jwks) {
       if (typeof jwk.kid !== 'string' || jwk.use === 'enc') continue;
       try {
         const key = publicKeyFromJwk(jwk);
         if (key.asymmetricKeyType !== 'ed25519') continue;
-        if (root && !certifiedByRoot(jwk, key, root, (options.now ?? Date.now)())) continue;
-        this.keys.set(jwk.kid, key);
+        if (this.root && !certifiedByRoot(jwk, key, this.root, (this.options.now ?? Date.now)())) continue;
+        out.set(jwk.kid, key);
       } catch {
         /* a key we cannot read is a key we do not trust */
       }
     }
-    this.window = new CounterWindow(options.counters ?? new MemoryCounterStore(), options.windowSize ?? 64);
+    return out;
+  }
+
+  /**
+   * Applies a signed key-set update: it must be for this vehicle, newer than the set in force, and signed by one of
+   * its own keys whose certificate chains to the trust anchor with the command-signing EKU. The listed keys that
+   * pass the same check replace the set; any key not listed is withdrawn. Without a trust anchor nothing is taken.
+   */
+  updateKeys(update: SignedEnvelope): KeySetVerdict {
+    if (!this.root) return { ok: false, code: 'no_trust_anchor' };
+    const claims = isEnvelope.Check(update) ? (parseCanonical(update.signed) as Partial<KeySetClaims> | null) : null;
+    if (!claims || !isKeySet.Check(claims)) return { ok: false, code: 'malformed' };
+    if (claims.vehicleId !== this.options.vehicleId || claims.deviceId !== this.options.deviceId)
+      return { ok: false, code: 'wrong_vehicle' };
+    const keys = this.trusted(claims.keys);
+    const signer = keys.get(claims.signerKid);
+    if (!signer) return { ok: false, code: 'untrusted_signer' };
+    if (!verifyDetached(signer, update.signed, update.sig)) return { ok: false, code: 'bad_signature' };
+    // Older than the set in force: a replayed update that would bring back a withdrawn key.
+    if (claims.issuedAt < this.keySetIssuedAt) return { ok: false, code: 'stale' };
+    if (this.options.stateDir)
+      writeDurably(
+        join(this.options.stateDir, 'command-keys.json'),
+        JSON.stringify({ issuedAt: claims.issuedAt, keys: claims.keys }),
+      );
+    this.keys = keys;
+    this.keySetIssuedAt = claims.issuedAt;
+    return { ok: true, kids: [...keys.keys()], issuedAt: claims.issuedAt };
   }
 
   /** The kids this verifier trusts. */
@@ -95,6 +155,28 @@ export class EnvelopeVerifier {
     this.window.accept(c.counter);
     return { ok: true, claims: c };
   }
+}
+
+/** A key set kept by an earlier update, or null. */
+function readKeySet(file: string): { issuedAt: number; keys: PinnedKey[] } | null {
+  try {
+    const v = JSON.parse(readFileSync(file, 'utf8')) as { issuedAt?: unknown; keys?: unknown };
+    return typeof v.issuedAt === 'number' && Array.isArray(v.keys) ? { issuedAt: v.issuedAt, keys: v.keys } : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The verifier's counter store. There is no silent in-memory default: a vehicle that forgets its counters on a
+ * restart executes a re-sent envelope again, so a caller names a directory or a store (memory only on purpose).
+ */
+function counterStoreOf(options: { stateDir?: string; counters?: CounterStore }): CounterStore {
+  if (options.counters) return options.counters;
+  if (options.stateDir) return new FileCounterStore(join(options.stateDir, 'envelope-counters.json'));
+  throw new Error(
+    'EnvelopeVerifier needs a persistent counter store: pass stateDir (or counters: new MemoryCounterStore() in tests)',
+  );
 }
 
 /** Whether the key's x5c certificate is the root's, valid at `now`, for command signing, and for this very key. */

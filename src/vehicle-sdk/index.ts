@@ -56,4 +56,5 @@ export { CounterWindow, FileCounterStore, MemoryCounterStore, type CounterStore 
 export { EnvelopeVerifier, type EnvelopeVerdict, type PinnedKey } from './envelope-verifier.js';
 export { VehicleModel, type Execution, type VehicleModelState } from './vehicle-model.js';
 export { CommandChannel, signAck, type ChannelEvent } from './command-channel.js';
+export { FileAnswerStore, MemoryAnswerStore, type AnswerStore } from './answer-store.js';
 export { parseCanonical, verifyDetached } from './command-envelope.js';

@@ -49,3 +49,13 @@ export {
   type RefusalCode,
   type SignedEnvelope,
 } from './commands.js';
+export {
+  KeySetClaimsSchema,
+  KeySetReceiptClaimsSchema,
+  KeysFrameSchema,
+  KeysReceiptFrameSchema,
+  type KeySetClaims,
+  type KeySetReceiptClaims,
+  type KeysFrame,
+  type KeysReceiptFrame,
+} from './key-set.js';
