@@ -75,6 +75,17 @@ describe.each(testEngines())('claiming a vehicle with the code inside it (%s)', 
     expect((await claim(bob, '5YJ3E1EA7KF000005', renewed.code)).status).toBe(201);
   });
 
+  it('lets no more parallel guesses reach the check than the limit allows (places are reserved first)', async () => {
+    // Ten guesses at once against one unknown VIN, limit three per vehicle: exactly three are checked.
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        bob.api('POST', '/v1/vehicle-claims', { vin: '5YJ3E1EA7KF777777', code: 'CCCCC-CCCCC-CCCCC-CCCCC' }),
+      ),
+    );
+    expect(answers.filter((a) => a.status === 422)).toHaveLength(3);
+    expect(answers.filter((a) => a.status === 429)).toHaveLength(7);
+  });
+
   it('claims with a typed code (any case, spaces) and never twice', async () => {
     const { code } = await spare.claimCode();
     const typed = code.toLowerCase().replace(/-/g, ' ');

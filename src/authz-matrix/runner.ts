@@ -181,7 +181,12 @@ async function runAll(tasks: Array<() => Promise<Cell>>, width = 6): Promise<Cel
 export async function runMatrix(
   scenario: Scenario,
   target: Target,
-  options: { log?: (line: string) => void; delegationSeconds?: number } = {},
+  options: {
+    log?: (line: string) => void;
+    delegationSeconds?: number;
+    /** Only the seeded state, with no state-changing events (a quick check of one policy set). */
+    seededOnly?: boolean;
+  } = {},
 ): Promise<MatrixReport> {
   const log = options.log ?? (() => undefined);
   const world = new World(scenario, Date.now());
@@ -254,7 +259,7 @@ export async function runMatrix(
   }
   await phase('seeded');
 
-  if (ownerKey && vehicle) {
+  if (ownerKey && vehicle && !options.seededOnly) {
     const vid = ids.vehicles.get(vehicle) as string;
     const onVehicle = (route: MatrixRoute, key: string) =>
       (route.object === 'vehicle' && key === vehicle) || route.object === 'self';

@@ -88,11 +88,14 @@ export function createClaims(deps: {
       const now = clock.now();
       const known = await deps.vehicles.findByVin(db, vin);
       const [vehicleKey, accountKey] = keys(known?.id, vin, actor.userId);
-      const [byVehicle, byAccount] = await Promise.all([
-        counter.count(vehicleKey, limits.windowSeconds, now.getTime()),
-        counter.count(accountKey, limits.windowSeconds, now.getTime()),
-      ]);
-      if (byVehicle >= limits.perVehicle || byAccount >= limits.perAccount) {
+      // Each attempt takes its place in both failure windows before anything is checked, atomically (in memory and
+      // in Redis), so parallel guesses cannot all pass a count-then-act gap; a successful claim gives its places back.
+      const t = now.getTime();
+      const vehicleTicket = await counter.admit(vehicleKey, limits.perVehicle, limits.windowSeconds, t);
+      const accountTicket =
+        vehicleTicket === null ? null : await counter.admit(accountKey, limits.perAccount, limits.windowSeconds, t);
+      if (vehicleTicket === null || accountTicket === null) {
+        if (vehicleTicket !== null) await counter.withdraw(vehicleKey, vehicleTicket);
         await audit.append(db, {
           type: 'relationships.claim.locked',
           actor: { type: 'user', id: actor.userId },
@@ -100,7 +103,7 @@ export function createClaims(deps: {
           object: { type: 'vin', id: vin },
           action: 'vehicle:claim',
           decision: 'deny',
-          reason: byVehicle >= limits.perVehicle ? 'vehicle_locked' : 'account_locked',
+          reason: vehicleTicket === null ? 'vehicle_locked' : 'account_locked',
         });
         throw new CarapaceError(
           'ERR_CLAIM_LOCKED',
@@ -130,11 +133,8 @@ export function createClaims(deps: {
         code.used_at === null &&
         code.expires_at > at &&
         holders.length === 0;
+      // A refusal keeps the places taken above: they are its failure events.
       const refuse = async (reason: string) => {
-        await Promise.all([
-          counter.add(vehicleKey, limits.windowSeconds, now.getTime()),
-          counter.add(accountKey, limits.windowSeconds, now.getTime()),
-        ]);
         await audit.append(db, {
           type: 'relationships.claim.refused',
           actor: { type: 'user', id: actor.userId },
@@ -149,7 +149,7 @@ export function createClaims(deps: {
       if (!ok || !vehicle || !code)
         throw await refuse(!vehicle ? 'no_such_vin' : holders.length > 0 ? 'already_held' : 'bad_code');
       try {
-        return await db.transaction().execute(async (trx) => {
+        const claimed = await db.transaction().execute(async (trx) => {
           const used = await trx
             .updateTable('claim_codes')
             .set({ used_at: at, used_by: actor.userId })
@@ -180,6 +180,8 @@ export function createClaims(deps: {
           });
           return { vehicleId: vehicle.id, ownershipId: rel.id };
         });
+        await Promise.all([counter.withdraw(vehicleKey, vehicleTicket), counter.withdraw(accountKey, accountTicket)]);
+        return claimed;
       } catch (err) {
         if (err instanceof CarapaceError && err.code === 'ERR_CLAIM_REFUSED') throw await refuse('race_lost');
         throw err;
