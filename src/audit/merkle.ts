@@ -60,7 +60,7 @@ export function consistencyProof(leaves: readonly Uint8Array[], m: number): Buff
  * so is the root, which lets the sealer and the verifier walk millions of leaves once instead of per checkpoint.
  */
 export class MerkleFrontier {
-  private readonly nodes: { size: number; hash: Buffer }[] = [];
+  private readonly nodes: { size: number; hash: Buffer<ArrayBufferLike> }[] = [];
   private count = 0;
 
   /** How many leaves have been appended. */
@@ -70,13 +70,21 @@ export class MerkleFrontier {
 
   /** Appends one leaf hash. */
   push(leaf: Uint8Array): void {
-    let node = { size: 1, hash: Buffer.from(leaf) };
+    let node: { size: number; hash: Buffer<ArrayBufferLike> } = { size: 1, hash: Buffer.from(leaf) };
     for (let top = this.nodes.at(-1); top && top.size === node.size; top = this.nodes.at(-1)) {
       this.nodes.pop();
       node = { size: top.size * 2, hash: nodeHash(top.hash, node.hash) };
     }
     this.nodes.push(node);
     this.count++;
+  }
+
+  /** An independent copy: a sealer extends a copy and keeps it only once its transaction commits. */
+  clone(): MerkleFrontier {
+    const copy = new MerkleFrontier();
+    copy.nodes.push(...this.nodes);
+    copy.count = this.count;
+    return copy;
   }
 
   /** MTH over everything appended so far. */
