@@ -107,6 +107,11 @@ describe.each(testEngines())('audit evidence over the admin plane (%s)', (databa
       .split('\n')
       .map((l) => JSON.parse(l) as Checkpoint);
     expect(exported).toEqual([first, second]);
+
+    // A consumer tails the sealed trail by leaf index and ends exactly at the latest tree size.
+    const tail = (await admin(`/admin/v1/audit/tail?after=${first.treeSize - 1}&limit=1000`)).body;
+    expect(tail.cursor).toBe(second.treeSize - 1);
+    expect((tail.events as unknown[]).length).toBe(second.treeSize - first.treeSize);
   });
 
   it('answers problems for what it cannot prove', async () => {

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { AuditEvidence } from '../audit/index.js';
 import type { CatalogEntry, RouteRegistrar } from '../http/index.js';
+import { AuditEventView } from './routes.js';
 
 const closed = { additionalProperties: false } as const;
 const Hex = Type.String({ pattern: '^[0-9a-f]{64}$' });
@@ -109,5 +110,35 @@ export function registerAuditEvidenceRoutes(routes: RouteRegistrar, deps: { evid
         Number(req.query.first),
         req.query.second === undefined ? undefined : Number(req.query.second),
       ),
+  );
+
+  routes.get(
+    '/admin/v1/audit/tail',
+    {
+      auth: { kind: 'operator' },
+      catalog: entry({
+        purpose: 'Sealed audit events in tree order after a leaf index: a cursor for consumers that never skips.',
+        action: 'audit:read',
+      }),
+      schema: {
+        querystring: Type.Object(
+          {
+            after: Type.Optional(Type.String({ pattern: '^(-1|[0-9]{1,15})$' })),
+            limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$' })),
+          },
+          closed,
+        ),
+        response: {
+          200: Type.Object(
+            {
+              events: Type.Array(Type.Object({ leafIndex: Type.Integer(), event: AuditEventView }, closed)),
+              cursor: Type.Integer(),
+            },
+            closed,
+          ),
+        },
+      },
+    },
+    async (req) => evidence.tail(Number(req.query.after ?? -1), Number(req.query.limit ?? 100)),
   );
 }

@@ -158,6 +158,27 @@ describe.each(testDatabases())('audit evidence on $name', (target) => {
     }
   });
 
+  it('tails sealed events in tree order with a cursor that never skips', async () => {
+    const w = await sealed(5, target);
+    try {
+      const seen: number[] = [];
+      let cursor = -1;
+      for (
+        let page = await w.evidence.tail(cursor, 2);
+        page.events.length > 0;
+        page = await w.evidence.tail(cursor, 2)
+      ) {
+        seen.push(...page.events.map((e) => e.event.details.i as number));
+        expect(page.events.map((e) => e.leafIndex)).toEqual(page.events.map((_, i) => cursor + 1 + i));
+        cursor = page.cursor;
+      }
+      expect(seen).toEqual([1, 2, 3, 4, 5]);
+      expect(await w.evidence.tail(cursor, 2)).toEqual({ events: [], cursor: 4 });
+    } finally {
+      await w.storage.close();
+    }
+  });
+
   it('verify names an event changed behind the trigger', async () => {
     const w = await sealed(6, target);
     try {
@@ -298,10 +319,15 @@ describe.each(testDatabases().filter((t) => t.name === 'postgres'))('audit seali
       await Promise.all([4, 5, 6].map((i) => w.append(i)));
       const early = await w.evidence.sealer.checkpoint();
       expect(early?.treeSize).toBe(5);
+      const before = await w.evidence.tail(-1, 100);
+      expect(before.events.map((e) => e.event.seq)).toEqual([1, 3, 4, 5, 6]);
       release();
       await slow;
       const later = await w.evidence.sealer.checkpoint();
       expect(later?.treeSize).toBe(6);
+      // A tail reader that had read up to the early checkpoint still gets the late event: nothing is skipped.
+      const after = await w.evidence.tail(before.cursor, 100);
+      expect(after.events.map((e) => e.event.seq)).toEqual([2]);
       const leaves = await w.storage.db.selectFrom('audit_leaves').select('event_seq').orderBy('leaf_index').execute();
       expect(leaves.at(-1)?.event_seq).toBe(2);
       expect(await w.verifyNow()).toMatchObject({ ok: true, leaves: 6, unsealed: 0 });

@@ -4,6 +4,7 @@ import type { Database } from '../storage/index.js';
 import { type AuditProofs, createAuditProofs } from './proofs.js';
 import { type AuditSealer, createAuditSealer } from './sealer.js';
 import { type AuditKeyHolder, loadAuditSigner } from './signing-key.js';
+import { type AuditTailPage, tailAuditEvents } from './tail.js';
 
 /** Settings of the evidence layer (from `audit.*` in the configuration). */
 export interface AuditEvidenceSettings {
@@ -20,6 +21,8 @@ export interface AuditEvidence {
   sealer: AuditSealer;
   proofs: AuditProofs;
   publicKey: { keyId: string; pem: string };
+  /** Sealed events in tree order after a leaf index (-1: from the start): a cursor that never skips. */
+  tail(afterLeaf: number, limit: number): Promise<AuditTailPage>;
   /** Starts the periodic sealer. */
   start(): void;
   stop(): Promise<void>;
@@ -48,6 +51,7 @@ export async function createAuditEvidence(deps: {
     sealer,
     proofs: createAuditProofs({ db: deps.db }),
     publicKey: { keyId: signer.keyId, pem: signer.publicKeyPem },
+    tail: (afterLeaf, limit) => tailAuditEvents(deps.db, afterLeaf, limit),
     start: () => sealer.start(deps.settings.checkpointInterval),
     stop: () => sealer.stop(),
   };
