@@ -119,6 +119,16 @@ describe.each(testEngines())('audit evidence over the admin plane (%s)', (databa
     expect(unknown.status).toBe(404);
     const reversed = await admin('/admin/v1/audit/consistency?first=99999999');
     expect(reversed.status).toBe(404);
+    // An event written after the last checkpoint has no proof yet: a stable problem, not a 500.
+    await cp.platform.audit.append(cp.platform.storage.db, {
+      type: 'admin.request.refused',
+      actor: { type: 'anonymous' },
+      action: 'test',
+      decision: 'deny',
+    });
+    const fresh = (await cp.platform.audit.list({ limit: 1 }))[0]!;
+    const unsealed = await admin(`/admin/v1/audit/events/${fresh.id}/inclusion`);
+    expect(unsealed).toMatchObject({ status: 409, body: { code: 'ERR_AUDIT_NOT_SEALED' } });
     const noProofWithoutOperator = await httpsRequest(`${cp.addresses.admin}/admin/v1/audit/checkpoints/latest`, {
       ca: cp.ca,
     });
