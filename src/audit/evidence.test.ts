@@ -1,5 +1,6 @@
 import { createHash, createPublicKey, generateKeyPairSync, sign, verify, webcrypto } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import canonicalize from 'canonicalize';
 import { type Kysely, type Selectable, sql } from 'kysely';
@@ -19,6 +20,7 @@ import {
   trustedAuditKeys,
   verifyAuditTrail,
 } from './index.js';
+import { loadAuditSigner } from './signing-key.js';
 
 type Row = Selectable<AuditEventRow>;
 
@@ -179,6 +181,28 @@ describe.each(testDatabases())('audit evidence on $name', (target) => {
     }
   });
 
+  it('never signs on top of a tree that no longer matches its last checkpoint', async () => {
+    const w = await sealed(3, target);
+    try {
+      await dropTriggers(w);
+      await sql`update audit_leaves set leaf_hash = ${'00'.repeat(32)} where leaf_index = 1`.execute(w.storage.db);
+      await w.append(4);
+      // A restarted process rebuilds its tree from the stored leaves and finds the rewrite before signing.
+      const restarted = await createAuditEvidence({
+        db: w.storage.db,
+        clock: w.clock,
+        log: createLogger('silent'),
+        keys: memoryKeys(),
+        keyDir: join(w.storage.dataDir, 'other-keys'),
+        settings: { checkpointInterval: 60, sealSettle: 0, checkpointFile: null },
+      });
+      await expect(restarted.sealer.checkpoint()).rejects.toThrow(/no longer matches its last checkpoint/);
+      expect((await restarted.sealer.latest())?.treeSize).toBe(3);
+    } finally {
+      await w.storage.close();
+    }
+  });
+
   it('verify names an event changed behind the trigger', async () => {
     const w = await sealed(6, target);
     try {
@@ -333,6 +357,29 @@ describe.each(testDatabases().filter((t) => t.name === 'postgres'))('audit seali
       expect(await w.verifyNow()).toMatchObject({ ok: true, leaves: 6, unsealed: 0 });
     } finally {
       await w.storage.close();
+    }
+  });
+});
+
+describe('the audit signing key', () => {
+  it('keeps its public half beside the private one and refuses a public file that does not match', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'audit-key-'));
+    try {
+      const keys = memoryKeys();
+      const first = await loadAuditSigner({ keys, keyDir: dir });
+      expect((await loadAuditSigner({ keys, keyDir: dir })).keyId).toBe(first.keyId);
+      expect([...trustedAuditKeys(dir).keys()]).toEqual([first.keyId]);
+      const publicFile = join(dir, 'audit-signing.pub.pem');
+      const original = readFileSync(publicFile, 'utf8');
+      writeFileSync(publicFile, generateKeyPairSync('ed25519').publicKey.export({ format: 'pem', type: 'spki' }));
+      await expect(loadAuditSigner({ keys, keyDir: dir })).rejects.toThrow(/not the public half/);
+      writeFileSync(publicFile, original);
+      // A lost private key: a new key is made, the old public file is kept so old checkpoints still verify.
+      const second = await loadAuditSigner({ keys: memoryKeys(), keyDir: dir });
+      expect(second.keyId).not.toBe(first.keyId);
+      expect([...trustedAuditKeys(dir).keys()].sort()).toEqual([first.keyId, second.keyId].sort());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
