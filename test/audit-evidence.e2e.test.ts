@@ -136,7 +136,12 @@ describe.each(testEngines())('audit evidence over the admin plane (%s)', (databa
   });
 
   it('carapace audit verify passes on the live trail and names the event a DBA changed', async () => {
-    await admin('/admin/v1/audit/checkpoints', 'POST');
+    // The CLI signs with the same key, from the same key provider, as the running server.
+    const signed = await cli('audit', 'checkpoint');
+    expect(signed.code).toBe(0);
+    expect(signed.out).toMatchObject({
+      keyId: ((await admin('/admin/v1/audit/checkpoints/latest')).body.publicKey as { keyId: string }).keyId,
+    });
     const clean = await cli('audit', 'verify');
     expect(clean.code).toBe(0);
     expect(clean.out).toMatchObject({ ok: true, findings: [] });
@@ -155,5 +160,5 @@ describe.each(testEngines())('audit evidence over the admin plane (%s)', (databa
     const caught = await cli('audit', 'verify');
     expect(caught.code).toBe(1);
     expect(caught.out.first).toMatchObject({ kind: 'changed', seq: victim.event_seq, leafIndex: 2 });
-  });
+  }, 120_000); // three CLI processes, each loading the platform through tsx
 });
