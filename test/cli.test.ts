@@ -44,6 +44,8 @@ describe('carapace CLI', () => {
       ['auth', 'rotate-signing-key'],
       ['audit'],
       ['audit', 'list'],
+      ['audit', 'verify'],
+      ['audit', 'checkpoint'],
       ['config'],
       ['config', 'check'],
       ['config', 'reference'],

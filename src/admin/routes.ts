@@ -23,7 +23,8 @@ const entry = (e: Pick<CatalogEntry, 'purpose' | 'action' | 'safetyImpact'> & Pa
 });
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
-const AuditEventView = Type.Object(
+/** An audit event as the admin plane serves it (its canonical JSON is the event's Merkle leaf). */
+export const AuditEventView = Type.Object(
   {
     seq: Type.Number(),
     id: Type.String(),

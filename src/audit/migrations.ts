@@ -2,7 +2,7 @@ import { makeAppendOnly } from '../storage/index.js';
 import type { Kysely, Migration } from 'kysely';
 import { dialectOf } from '../storage/index.js';
 
-/** Audit schema: one append-only table, guarded by triggers on both engines. */
+/** Audit schema: append-only tables (events, then the Merkle leaves and checkpoints), guarded by triggers. */
 export const auditMigrations: Record<string, Migration> = {
   '0001_audit_events': {
     async up(db: Kysely<unknown>) {
@@ -48,6 +48,28 @@ export const auditMigrations: Record<string, Migration> = {
         .columns(['actor_type', 'actor_id'])
         .execute();
       await makeAppendOnly(db, 'audit_events', pg);
+    },
+  },
+  '0012_audit_evidence': {
+    async up(db: Kysely<unknown>) {
+      const pg = dialectOf(db) === 'postgres';
+      const int = pg ? 'bigint' : 'integer';
+      await db.schema
+        .createTable('audit_leaves')
+        .addColumn('leaf_index', int, (c) => c.primaryKey())
+        .addColumn('event_seq', int, (c) => c.notNull().unique())
+        .addColumn('leaf_hash', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('audit_checkpoints')
+        .addColumn('tree_size', int, (c) => c.primaryKey())
+        .addColumn('root_hash', 'text', (c) => c.notNull())
+        .addColumn('signed_at', 'text', (c) => c.notNull())
+        .addColumn('key_id', 'text', (c) => c.notNull())
+        .addColumn('signature', 'text', (c) => c.notNull())
+        .execute();
+      await makeAppendOnly(db, 'audit_leaves', pg);
+      await makeAppendOnly(db, 'audit_checkpoints', pg);
     },
   },
 };

@@ -60,7 +60,8 @@ function toRow(event: AuditEvent, id: string, at: string): Insertable<AuditEvent
   };
 }
 
-function fromRow(row: Selectable<AuditEventRow>): StoredAuditEvent {
+/** A stored row as the event every reader sees; the Merkle leaf is the canonical form of exactly this. */
+export function fromRow(row: Selectable<AuditEventRow>): StoredAuditEvent {
   return {
     seq: row.seq,
     id: row.id,
@@ -69,7 +70,9 @@ function fromRow(row: Selectable<AuditEventRow>): StoredAuditEvent {
     actor: { type: row.actor_type as StoredAuditEvent['actor']['type'], id: row.actor_id },
     applicationId: row.application_id,
     tenantId: row.tenant_id,
-    object: row.object_type ? { type: row.object_type, id: row.object_id } : null,
+    // An id without a type is never written; shown rather than dropped, so an edit to it changes the leaf.
+    object:
+      row.object_type !== null || row.object_id !== null ? { type: row.object_type ?? '', id: row.object_id } : null,
     action: row.action,
     decision: row.decision as StoredAuditEvent['decision'],
     reason: row.reason,

@@ -27,9 +27,33 @@ export interface AuditEventRow {
   hash: string | null;
 }
 
+/**
+ * One leaf of the RFC 6962 tree: the sealer gives each committed event the next leaf index. Append-only; the
+ * signed checkpoints, not this table, are what a verifier trusts, so a rewrite of it is caught like any other.
+ */
+export interface AuditLeafRow {
+  leaf_index: number;
+  event_seq: number;
+  /** SHA-256(0x00 || canonical event), hex. */
+  leaf_hash: string;
+}
+
+/** A signed tree head: the root over the first `tree_size` leaves, signed by the audit key. Append-only. */
+export interface AuditCheckpointRow {
+  tree_size: number;
+  root_hash: string;
+  signed_at: string;
+  /** Thumbprint of the signing key's public half (base64url SHA-256 of its SPKI). */
+  key_id: string;
+  /** Ed25519 over the checkpoint's canonical JSON, base64url. */
+  signature: string;
+}
+
 /** Tables owned by the audit module. */
 export interface AuditTables {
   audit_events: AuditEventRow;
+  audit_leaves: AuditLeafRow;
+  audit_checkpoints: AuditCheckpointRow;
 }
 
 declare module '../storage/index.js' {

@@ -1,12 +1,10 @@
 import { runMatrix, summaryLine } from '../authz-matrix/index.js';
 import { readScenario } from '../server/index.js';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createAuditLog } from '../audit/index.js';
 import { rotateSigningKeys } from '../auth/index.js';
 import { renderConfigReference } from '../config/index.js';
-import { systemClock } from '../platform/index.js';
 import { CarapaceError } from '../platform/index.js';
 import { openStorage } from '../storage/index.js';
 import { migrateDatabase } from '../server/index.js';
@@ -16,6 +14,7 @@ import { registerPki } from './pki.js';
 import { registerServe } from './serve.js';
 import { registerTelemetry } from './telemetry.js';
 import { registerCommands } from './commands.js';
+import { registerAudit } from './audit.js';
 
 /** Where help and errors go; tests capture them. */
 export interface CliOutput {
@@ -95,47 +94,7 @@ export function buildProgram(output?: CliOutput): Command {
       });
     });
 
-  const audit = program.command('audit').description('Read the audit trail.');
-  audit
-    .command('list')
-    .description('List audit events, newest first, as JSON lines.')
-    .option('--type <type>', 'exact event type, e.g. gateway.request.refused')
-    .option('--type-prefix <prefix>', 'event type prefix, e.g. pki.')
-    .addOption(new Option('--decision <d>', 'allow, deny or info').choices(['allow', 'deny', 'info']))
-    .option('--object <id>', 'object id (device id, certificate serial, …)')
-    .option('--limit <n>', 'how many', '50')
-    .action(
-      async (
-        opts: {
-          type?: string;
-          typePrefix?: string;
-          decision?: 'allow' | 'deny' | 'info';
-          object?: string;
-          limit: string;
-        },
-        cmd: Command,
-      ) => {
-        const config = configFrom(cmd.optsWithGlobals<GlobalOptions>());
-        const storage = await openStorage({
-          url: config.database.url,
-          schema: config.database.schema,
-          dataDir: config.dataDir,
-        });
-        try {
-          await migrateDatabase(storage.db, { schema: storage.schema });
-          const events = await createAuditLog({ db: storage.db, clock: systemClock }).list({
-            type: opts.type,
-            typePrefix: opts.typePrefix,
-            decision: opts.decision,
-            objectId: opts.object,
-            limit: Number(opts.limit),
-          });
-          for (const e of events) process.stdout.write(`${JSON.stringify(e)}\n`);
-        } finally {
-          await storage.close();
-        }
-      },
-    );
+  registerAudit(program);
 
   program
     .command('authz-matrix')

@@ -287,6 +287,30 @@ export const configSchema = {
         'implement the same interface.',
     ),
   },
+  audit: {
+    checkpointInterval: opt.duration(
+      10,
+      1,
+      HOUR,
+      'CARAPACE_AUDIT_CHECKPOINT_INTERVAL',
+      'How often the sealer integrates committed audit events into the Merkle tree and signs a checkpoint (only ' +
+        'when the tree grew). One process seals at a time (a PostgreSQL advisory lock).',
+    ),
+    sealSettle: opt.duration(
+      2,
+      0,
+      MINUTE,
+      'CARAPACE_AUDIT_SEAL_SETTLE',
+      'How old an audit event must be before the periodic sealer takes it, so transactions still in flight commit ' +
+        'first and the tree follows sequence order. A later commit is still sealed, as a later leaf.',
+    ),
+    checkpointFile: opt.optionalString(
+      'CARAPACE_AUDIT_CHECKPOINT_FILE',
+      'File every signed checkpoint is appended to as one JSON line (default `<dataDir>/audit/checkpoints.jsonl`). ' +
+        'Keep it where database administrators cannot write (another host, WORM storage): `carapace audit verify` ' +
+        'checks the database against it.',
+    ),
+  },
   telemetry: {
     maxSkew: opt.duration(
       60,

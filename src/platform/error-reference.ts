@@ -73,6 +73,9 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   ERR_PKI_DEVICE_NOT_FOUND: 'No such device.',
   ERR_PKI_CERT_NOT_FOUND: 'No certificate with that serial was issued by this platform.',
   ERR_PKI_SERIAL_IN_USE: 'That TCU serial is already registered to a device.',
+  ERR_AUDIT_NOT_SEALED:
+    'The audit event is not yet in a signed checkpoint (events are sealed after `audit.sealSettle`); retry after the ' +
+    'next checkpoint, or create one (`POST /admin/v1/audit/checkpoints`).',
   ERR_TELEMETRY_BUSY:
     'Telemetry ingestion is at its worker budget in this process; nothing in the batch was stored. Retry after ' +
     '`Retry-After` seconds.',

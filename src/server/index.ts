@@ -1,5 +1,5 @@
 /** The server module's public surface: other folders import only from here. */
-export { createPlatform } from './platform.js';
+export { auditCheckpointFile, createPlatform } from './platform.js';
 export type { Platform } from './platform.js';
 export { formatPersonas, seedFromFile } from './seeding.js';
 export { DEMO_SCENARIO, startCarapace } from './serve.js';

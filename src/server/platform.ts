@@ -1,5 +1,5 @@
 import type { Config } from '../config/index.js';
-import { createAuditLog, type AuditLog } from '../audit/index.js';
+import { type AuditEvidence, createAuditEvidence, createAuditLog, type AuditLog } from '../audit/index.js';
 import { type Clock, systemClock } from '../platform/index.js';
 import type { Logger } from '../platform/index.js';
 import type { PlatformAuditEvent } from './audit-events.js';
@@ -60,6 +60,8 @@ export interface Platform {
   config: Config;
   storage: Storage;
   audit: AuditLog<PlatformAuditEvent>;
+  /** The audit trail's Merkle tree: sealer, signed checkpoints, proofs. */
+  evidence: AuditEvidence;
   pki: Pki;
   directory: Directory;
   invitations: Invitations;
@@ -75,6 +77,11 @@ export interface Platform {
   clock: Clock;
   log: Logger;
   close(): Promise<void>;
+}
+
+/** Where signed audit checkpoints are exported (`audit.checkpointFile`, or beside the database). */
+export function auditCheckpointFile(config: Config): string {
+  return config.audit.checkpointFile ?? join(config.dataDir, 'audit', 'checkpoints.jsonl');
 }
 
 /** Opens storage, applies migrations, and loads (or in development, creates) the PKI. */
@@ -131,6 +138,14 @@ export async function createPlatform(
       cluster,
       keys: options.keys,
       vehicles: { get: getVehicle, findOrCreate: findOrCreateVehicle },
+    });
+    const evidence = await createAuditEvidence({
+      db: storage.db,
+      clock,
+      log: options.log,
+      keys: pki.ctx.keys,
+      keyDir: join(config.dataDir, 'pki'),
+      settings: { ...config.audit, checkpointFile: auditCheckpointFile(config) },
     });
     const secrets = createSecretBox(join(config.dataDir, 'pki', 'secret-box.key'));
     const sessions = { revokeAll: revokeAccountTokens };
@@ -195,6 +210,7 @@ export async function createPlatform(
       config,
       storage,
       audit,
+      evidence,
       pki,
       directory,
       invitations,
@@ -212,6 +228,7 @@ export async function createPlatform(
         await claimCounter.close();
         await auth.close();
         await pki.stop();
+        await evidence.stop();
         await cluster?.close();
         await storage.close();
       },

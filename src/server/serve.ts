@@ -50,6 +50,7 @@ export async function startCarapace(
     });
     await platform.pki.start();
     await platform.commands.start();
+    platform.evidence.start();
     return {
       platform,
       listeners,

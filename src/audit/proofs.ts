@@ -1,0 +1,103 @@
+import type { Kysely } from 'kysely';
+import { CarapaceError } from '../platform/index.js';
+import type { Database } from '../storage/index.js';
+import { type Checkpoint, checkpointFromRow } from './checkpoint.js';
+import { canonicalEvent, eventLeafHash } from './leaf.js';
+import { consistencyProof, inclusionPath } from './merkle.js';
+import { fromRow } from './store.js';
+
+/** An inclusion proof (RFC 6962 §2.1.1) of one event in a signed checkpoint, with what a verifier needs. */
+export interface InclusionProof {
+  eventId: string;
+  seq: number;
+  leafIndex: number;
+  /** The event's canonical JSON: SHA-256(0x00 || it) is `leafHash`. */
+  canonicalEvent: string;
+  leafHash: string;
+  /** Sibling hashes, hex, bottom up. */
+  auditPath: string[];
+  checkpoint: Checkpoint;
+}
+
+/** A consistency proof (RFC 6962 §2.1.2) between two signed checkpoints. */
+export interface ConsistencyProof {
+  first: Checkpoint;
+  second: Checkpoint;
+  /** Hex, in RFC 6962 order. */
+  proof: string[];
+}
+
+/** Builds proofs from the stored leaves against the stored checkpoints. */
+export interface AuditProofs {
+  inclusion(eventId: string, treeSize?: number): Promise<InclusionProof>;
+  consistency(first: number, second?: number): Promise<ConsistencyProof>;
+}
+
+const hex = (b: Buffer) => b.toString('hex');
+
+/** Creates the proof builder. Proofs hash every leaf up to the tree size (O(n)): no interior nodes are stored. */
+export function createAuditProofs(deps: { db: Kysely<Database> }): AuditProofs {
+  const { db } = deps;
+
+  async function checkpointAt(treeSize: number | undefined): Promise<Checkpoint> {
+    let q = db.selectFrom('audit_checkpoints').selectAll();
+    q = treeSize === undefined ? q.orderBy('tree_size', 'desc') : q.where('tree_size', '=', treeSize);
+    const row = await q.executeTakeFirst();
+    if (!row)
+      throw new CarapaceError(
+        treeSize === undefined ? 'ERR_AUDIT_NOT_SEALED' : 'ERR_NOT_FOUND',
+        treeSize === undefined ? 'no checkpoint has been signed yet' : 'no checkpoint of that tree size',
+      );
+    return checkpointFromRow(row);
+  }
+
+  async function leavesUpTo(size: number): Promise<Buffer[]> {
+    const rows = await db
+      .selectFrom('audit_leaves')
+      .select('leaf_hash')
+      .where('leaf_index', '<', size)
+      .orderBy('leaf_index')
+      .execute();
+    return rows.map((r) => Buffer.from(r.leaf_hash, 'hex'));
+  }
+
+  return {
+    async inclusion(eventId, treeSize) {
+      const row = await db.selectFrom('audit_events').selectAll().where('id', '=', eventId).executeTakeFirst();
+      if (!row) throw new CarapaceError('ERR_NOT_FOUND', 'no such audit event');
+      const checkpoint = await checkpointAt(treeSize);
+      const leaf = await db
+        .selectFrom('audit_leaves')
+        .select('leaf_index')
+        .where('event_seq', '=', row.seq)
+        .executeTakeFirst();
+      if (!leaf || leaf.leaf_index >= checkpoint.treeSize)
+        throw new CarapaceError('ERR_AUDIT_NOT_SEALED', 'the event is not in that checkpoint yet', { eventId });
+      const event = fromRow(row);
+      return {
+        eventId,
+        seq: row.seq,
+        leafIndex: leaf.leaf_index,
+        canonicalEvent: canonicalEvent(event),
+        // Recomputed from the event, not read from the leaf: an edited event yields a proof that fails.
+        leafHash: eventLeafHash(event),
+        auditPath: inclusionPath(await leavesUpTo(checkpoint.treeSize), leaf.leaf_index).map(hex),
+        checkpoint,
+      };
+    },
+
+    async consistency(first, second) {
+      const to = await checkpointAt(second);
+      const from = await checkpointAt(first);
+      if (from.treeSize > to.treeSize)
+        throw new CarapaceError('ERR_VALIDATION', 'the first checkpoint must not be larger than the second', {
+          field: 'first',
+        });
+      return {
+        first: from,
+        second: to,
+        proof: consistencyProof(await leavesUpTo(to.treeSize), from.treeSize).map(hex),
+      };
+    },
+  };
+}

@@ -1,0 +1,270 @@
+import type { KeyObject } from 'node:crypto';
+import type { Kysely, Selectable } from 'kysely';
+import type { Database } from '../storage/index.js';
+import { type Checkpoint, checkpointFromRow, checkpointSignatureValid, type ExportedLine } from './checkpoint.js';
+import { rowLeafHash } from './leaf.js';
+import { MerkleFrontier } from './merkle.js';
+import type { AuditEventRow } from './tables.js';
+
+/** What `verify` found wrong; `seq` and `eventId` name the event, `leafIndex` its place in the tree. */
+export interface VerifyFinding {
+  kind:
+    | 'changed'
+    | 'removed'
+    | 'inserted'
+    | 'reordered'
+    | 'leaves_rewritten'
+    | 'checkpoint_forged'
+    | 'checkpoint_missing'
+    | 'checkpoint_mismatch'
+    | 'checkpoint_root'
+    | 'exported_unreadable';
+  detail: string;
+  seq?: number;
+  eventId?: string;
+  leafIndex?: number;
+  treeSize?: number;
+}
+
+/** The outcome of `verifyAuditTrail`. */
+export interface VerifyReport {
+  ok: boolean;
+  events: number;
+  leaves: number;
+  /** Checkpoints whose signature verified, from the database and the exported file together. */
+  checkpointsVerified: number;
+  /** Events committed but not yet in the tree (newer than the last seal). */
+  unsealed: number;
+  /** The first problem in tree order, or null. */
+  first: VerifyFinding | null;
+  findings: VerifyFinding[];
+}
+
+type Row = Selectable<AuditEventRow>;
+const PAGE = 5000;
+
+async function* eventRows(db: Kysely<Database>): AsyncGenerator<Row> {
+  for (let after = -1; ;) {
+    const rows = await db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('seq', '>', after)
+      .orderBy('seq')
+      .limit(PAGE)
+      .execute();
+    yield* rows;
+    if (rows.length < PAGE) return;
+    after = rows[rows.length - 1]!.seq;
+  }
+}
+
+async function allLeaves(db: Kysely<Database>) {
+  const out: { leaf_index: number; event_seq: number; leaf_hash: string }[] = [];
+  for (;;) {
+    const rows = await db
+      .selectFrom('audit_leaves')
+      .selectAll()
+      .where('leaf_index', '>=', out.length)
+      .orderBy('leaf_index')
+      .limit(PAGE)
+      .execute();
+    out.push(...rows);
+    if (rows.length < PAGE) return out;
+  }
+}
+
+/** Signed roots by tree size: checkpoints from the database and the exported file whose signature verifies. */
+function trustedRoots(
+  stored: Checkpoint[],
+  exported: readonly ExportedLine[],
+  keys: ReadonlyMap<string, KeyObject>,
+  findings: VerifyFinding[],
+): Map<number, string> {
+  const roots = new Map<number, string>();
+  const trust = (c: Checkpoint, where: string) => {
+    if (!checkpointSignatureValid(c, keys)) {
+      findings.push({
+        kind: 'checkpoint_forged',
+        treeSize: c.treeSize,
+        detail: `${where} checkpoint ${c.treeSize}: bad signature or unknown key`,
+      });
+      return;
+    }
+    const known = roots.get(c.treeSize);
+    if (known !== undefined && known !== c.rootHash)
+      findings.push({
+        kind: 'checkpoint_mismatch',
+        treeSize: c.treeSize,
+        detail: `two validly signed roots for tree size ${c.treeSize}`,
+      });
+    roots.set(c.treeSize, c.rootHash);
+  };
+  for (const c of stored) trust(c, 'database');
+  const bySize = new Map(stored.map((c) => [c.treeSize, c]));
+  for (const line of exported) {
+    if ('error' in line) {
+      findings.push({ kind: 'exported_unreadable', detail: `exported checkpoint line ${line.line}: ${line.error}` });
+      continue;
+    }
+    const c = line.checkpoint;
+    const db = bySize.get(c.treeSize);
+    if (!db)
+      findings.push({
+        kind: 'checkpoint_missing',
+        treeSize: c.treeSize,
+        detail: `exported checkpoint ${c.treeSize} is not in the database`,
+      });
+    else if (db.rootHash !== c.rootHash || db.signature !== c.signature)
+      findings.push({
+        kind: 'checkpoint_mismatch',
+        treeSize: c.treeSize,
+        detail: `database checkpoint ${c.treeSize} differs from the exported one`,
+      });
+    trust(c, 'exported');
+  }
+  return roots;
+}
+
+type Leaf = { leaf_index: number; event_seq: number; leaf_hash: string };
+type EventHashes = Map<number, { id: string; hash: string | null }>;
+const NO_EVENT = Buffer.alloc(32);
+
+/** Walks the leaves once: the tree recomputed from the events and the stored one, checked at every signed size. */
+function walk(leaves: Leaf[], events: EventHashes, roots: Map<number, string>) {
+  const fromEvents = new MerkleFrontier();
+  const stored = new MerkleFrontier();
+  const mismatched: number[] = [];
+  let eventsFailAt: number | null = null;
+  let storedFailAt: number | null = null;
+  let storedPass = 0;
+  for (const leaf of leaves) {
+    const hash = events.get(leaf.event_seq)?.hash ?? null;
+    if (hash !== leaf.leaf_hash) mismatched.push(leaf.leaf_index);
+    fromEvents.push(hash ? Buffer.from(hash, 'hex') : NO_EVENT);
+    stored.push(Buffer.from(leaf.leaf_hash, 'hex'));
+    const signed = roots.get(stored.size);
+    if (signed === undefined) continue;
+    if (eventsFailAt === null && fromEvents.root().toString('hex') !== signed) eventsFailAt = stored.size;
+    if (storedFailAt === null && stored.root().toString('hex') !== signed) storedFailAt = stored.size;
+    if (storedFailAt === null) storedPass = stored.size;
+  }
+  return { mismatched, eventsFailAt, storedFailAt, storedPass };
+}
+
+/** Names what happened to the event sealed at `leaf`: removed, moved to another seq (reordered) or changed. */
+async function classify(db: Kysely<Database>, leaf: Leaf, events: EventHashes, deep: boolean): Promise<VerifyFinding> {
+  const at = { leafIndex: leaf.leaf_index, seq: leaf.event_seq };
+  const now = events.get(leaf.event_seq);
+  if (!now)
+    return {
+      ...at,
+      kind: 'removed',
+      detail: `the event sealed as leaf ${leaf.leaf_index} (seq ${leaf.event_seq}) is gone`,
+    };
+  if (deep)
+    for await (const row of eventRows(db))
+      if (row.seq !== leaf.event_seq && rowLeafHash(row, leaf.event_seq) === leaf.leaf_hash)
+        return {
+          ...at,
+          eventId: row.id,
+          kind: 'reordered',
+          detail: `the event sealed at seq ${leaf.event_seq} (leaf ${leaf.leaf_index}) now sits at seq ${row.seq}`,
+        };
+  return {
+    ...at,
+    eventId: now.id,
+    kind: 'changed',
+    detail: `event seq ${leaf.event_seq} (leaf ${leaf.leaf_index}) differs from what was sealed`,
+  };
+}
+
+/**
+ * Checks the audit trail against its signed checkpoints (the database's and an exported copy's): recomputes every
+ * leaf from `audit_events`, the tree from the leaves, and each signed root, and names the first event that was
+ * changed, removed, inserted or reordered. `keys` are the pinned audit public keys (never read from the database).
+ */
+export async function verifyAuditTrail(deps: {
+  db: Kysely<Database>;
+  keys: ReadonlyMap<string, KeyObject>;
+  exported?: readonly ExportedLine[];
+}): Promise<VerifyReport> {
+  const { db } = deps;
+  const findings: VerifyFinding[] = [];
+  const stored = (await db.selectFrom('audit_checkpoints').selectAll().orderBy('tree_size').execute()).map(
+    checkpointFromRow,
+  );
+  const roots = trustedRoots(stored, deps.exported ?? [], deps.keys, findings);
+  const events: EventHashes = new Map();
+  for await (const row of eventRows(db)) events.set(row.seq, { id: row.id, hash: rowLeafHash(row) });
+  const leaves = await allLeaves(db);
+  const gap = leaves.findIndex((l, i) => l.leaf_index !== i);
+  if (gap >= 0) findings.push({ kind: 'leaves_rewritten', leafIndex: gap, detail: `audit_leaves has no leaf ${gap}` });
+  for (const size of roots.keys())
+    if (size > leaves.length)
+      findings.push({
+        kind: 'checkpoint_root',
+        treeSize: size,
+        detail: `checkpoint ${size} is larger than the stored tree (${leaves.length} leaves)`,
+      });
+
+  const w = walk(leaves, events, roots);
+  const bySeq = new Map(leaves.map((l) => [l.event_seq, l]));
+  for (const [n, index] of w.mismatched.entries()) {
+    if (n >= 100) break;
+    findings.push(await classify(db, leaves[index]!, events, n === 0));
+  }
+  if (w.eventsFailAt !== null && w.mismatched.every((i) => i >= w.eventsFailAt!))
+    findings.push({
+      kind: 'leaves_rewritten',
+      treeSize: w.eventsFailAt,
+      leafIndex: w.storedPass,
+      seq: leaves[w.storedPass]?.event_seq,
+      detail:
+        `events and audit_leaves were rewritten together: the tree no longer matches checkpoint ${w.eventsFailAt}; ` +
+        `the first changed event is among leaves ${w.storedPass}..${w.eventsFailAt - 1}`,
+    });
+  else if (w.storedFailAt !== null && (w.eventsFailAt === null || w.eventsFailAt > w.storedFailAt))
+    findings.push({
+      kind: 'leaves_rewritten',
+      treeSize: w.storedFailAt,
+      detail: `audit_leaves no longer matches checkpoint ${w.storedFailAt}; the events do`,
+    });
+  const horizon = leaves.reduce((m, l) => Math.max(m, l.event_seq), 0);
+  let unsealed = 0;
+  for (const [seq, e] of events) {
+    if (bySeq.has(seq)) continue;
+    if (seq < horizon)
+      findings.push({
+        kind: 'inserted',
+        seq,
+        eventId: e.id,
+        detail: `event seq ${seq} sits among sealed events but was never sealed`,
+      });
+    else unsealed++;
+  }
+  return report(findings, events.size, leaves.length, roots.size, unsealed);
+}
+
+// Findings about events carry their seq, the order a reader of the trail sees them in.
+const ORDER = (f: VerifyFinding) => f.seq ?? f.leafIndex ?? Number.MAX_SAFE_INTEGER;
+
+function report(
+  findings: VerifyFinding[],
+  events: number,
+  leaves: number,
+  verified: number,
+  unsealed: number,
+): VerifyReport {
+  const eventKinds = new Set(['changed', 'removed', 'inserted', 'reordered', 'leaves_rewritten']);
+  const sorted = [...findings].sort((a, b) => ORDER(a) - ORDER(b));
+  const first = sorted.find((f) => eventKinds.has(f.kind)) ?? sorted[0] ?? null;
+  return {
+    ok: findings.length === 0,
+    events,
+    leaves,
+    checkpointsVerified: verified,
+    unsealed,
+    first,
+    findings: sorted,
+  };
+}

@@ -1,0 +1,97 @@
+import { join } from 'node:path';
+import { type Command, Option } from 'commander';
+import { createAuditLog, readCheckpointFile, trustedAuditKeys, verifyAuditTrail } from '../audit/index.js';
+import { systemClock } from '../platform/index.js';
+import { auditCheckpointFile, migrateDatabase } from '../server/index.js';
+import { openStorage, type Storage } from '../storage/index.js';
+import { configFrom, type GlobalOptions, withPlatform } from './context.js';
+
+async function withStorage(opts: GlobalOptions, fn: (s: Storage, dataDir: string) => Promise<void>): Promise<void> {
+  const config = configFrom(opts);
+  const storage = await openStorage({
+    url: config.database.url,
+    schema: config.database.schema,
+    dataDir: config.dataDir,
+  });
+  try {
+    await migrateDatabase(storage.db, { schema: storage.schema });
+    await fn(storage, config.dataDir);
+  } finally {
+    await storage.close();
+  }
+}
+
+function registerList(audit: Command): void {
+  audit
+    .command('list')
+    .description('List audit events, newest first, as JSON lines.')
+    .option('--type <type>', 'exact event type, e.g. gateway.request.refused')
+    .option('--type-prefix <prefix>', 'event type prefix, e.g. pki.')
+    .addOption(new Option('--decision <d>', 'allow, deny or info').choices(['allow', 'deny', 'info']))
+    .option('--object <id>', 'object id (device id, certificate serial, …)')
+    .option('--limit <n>', 'how many', '50')
+    .action(
+      async (
+        opts: {
+          type?: string;
+          typePrefix?: string;
+          decision?: 'allow' | 'deny' | 'info';
+          object?: string;
+          limit: string;
+        },
+        cmd: Command,
+      ) => {
+        await withStorage(cmd.optsWithGlobals<GlobalOptions>(), async (storage) => {
+          const events = await createAuditLog({ db: storage.db, clock: systemClock }).list({
+            type: opts.type,
+            typePrefix: opts.typePrefix,
+            decision: opts.decision,
+            objectId: opts.object,
+            limit: Number(opts.limit),
+          });
+          for (const e of events) process.stdout.write(`${JSON.stringify(e)}\n`);
+        });
+      },
+    );
+}
+
+function registerVerify(audit: Command): void {
+  audit
+    .command('verify')
+    .description(
+      'Check the audit trail against its signed checkpoints: recompute every leaf from the events, the tree and each ' +
+        'signed root, check each signature with the pinned public key (<dataDir>/pki/audit-signing.pub.pem*, never ' +
+        'the database), and compare the exported checkpoint file. Prints a JSON report naming the first event that ' +
+        'was changed, removed, inserted or reordered; exits 1 when anything is wrong.',
+    )
+    .option('--checkpoints <file>', 'exported checkpoint file (default: audit.checkpointFile)')
+    .option('--public-key <file...>', 'more trusted audit public keys (PEM)')
+    .action(async (opts: { checkpoints?: string; publicKey?: string[] }, cmd: Command) => {
+      const global = cmd.optsWithGlobals<GlobalOptions>();
+      const file = opts.checkpoints ?? auditCheckpointFile(configFrom(global));
+      await withStorage(global, async (storage, dataDir) => {
+        const report = await verifyAuditTrail({
+          db: storage.db,
+          keys: trustedAuditKeys(join(dataDir, 'pki'), opts.publicKey ?? []),
+          exported: readCheckpointFile(file),
+        });
+        process.stdout.write(`${JSON.stringify({ checkpointFile: file, ...report }, null, 2)}\n`);
+        if (!report.ok) process.exitCode = 1;
+      });
+    });
+}
+
+/** `carapace audit …`: list the trail, seal and sign a checkpoint now, verify the trail against its checkpoints. */
+export function registerAudit(program: Command): void {
+  const audit = program.command('audit').description('The audit trail and its evidence.');
+  registerList(audit);
+  audit
+    .command('checkpoint')
+    .description('Seal every committed audit event now and sign a checkpoint (also exported); prints it as JSON.')
+    .action(async (_o: unknown, cmd: Command) => {
+      await withPlatform(cmd.optsWithGlobals<GlobalOptions>(), async (p) => {
+        process.stdout.write(`${JSON.stringify(await p.evidence.sealer.checkpoint(), null, 2)}\n`);
+      });
+    });
+  registerVerify(audit);
+}
