@@ -10,6 +10,9 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Most end-to-end time is spent waiting on sockets, timers and child processes, not on the CPU: two workers
+    // on 2 cores roughly halve the run (each worker has its own block of test ports, src/testing/carapace.ts).
+    maxWorkers: 2,
     // Node 20's V8 aborts when it deoptimizes a caller of an inlined JS-to-Wasm call that returns a reference
     // (cedar-wasm): switch off only that inlining in the test workers, as bin/carapace.js does for the server.
     execArgv: process.versions.node.startsWith('20.') ? ['--no-turbo-inline-js-wasm-calls'] : [],
