@@ -499,7 +499,8 @@ export const configSchema = {
       1,
       1_000_000,
       'CARAPACE_COMMANDS_TENANT_CONCURRENCY',
-      'Jobs of one tenant that may be in flight (not final) at once; more get 429.',
+      'Jobs of one tenant that may be in flight (not final) at once; one command more gets 409 ' +
+        '(reason tenant_concurrency_cap), a fleet batch that would pass it 429.',
     ),
     dispatchInterval: opt.duration(
       1,
