@@ -284,26 +284,53 @@ describe.each(testEngines())('accounts and tokens after the outside test (%s)', 
     expect(JSON.stringify(enrolled)).not.toContain(secret);
   });
 
-  it('item 2: a transfer needs a second factor younger than the step-up window, refreshed tokens included', async () => {
+  it('item 2: a transfer and a step-up command need a second factor younger than the window, refreshed tokens included', async () => {
     const bob = await signIn('bob');
     const transfer = () =>
       bob.api('POST', `/v1/vehicles/${vid('bob-car')}/transfer`, { toEmail: 'nobody@example.com' });
+    // A step-up command is judged by the same rule and the same age (guardrail.step-up-commands).
+    let n = 0;
+    const unlock = () =>
+      bob.api(
+        'POST',
+        `/v1/vehicles/${vid('bob-car')}/commands`,
+        { command: 'unlock' },
+        { 'idempotency-key': `u${n++}` },
+      );
+    const challenged = (r: Awaited<ReturnType<typeof unlock>>) => {
+      expect(r.json).toMatchObject({ status: 401, code: 'ERR_STEP_UP_REQUIRED' });
+      expect(String(r.headers['www-authenticate'])).toContain('insufficient_user_authentication');
+    };
     // Fresh: authorized, and refused by the handler only because the recipient does not exist (nothing moves).
     expect(json<{ code: string }>(await transfer()).code).toBe('ERR_TRANSFER_REFUSED');
+    // Fresh: past every policy (what the vehicle's state then says is the commands module's business).
+    const fresh = await unlock();
+    expect([401, 403, 404]).not.toContain(fresh.status);
     clock.ahead = (STEP_UP + 1) * 1000;
     try {
       expect((await transfer()).json).toMatchObject({ status: 403, code: 'ERR_FORBIDDEN' });
+      challenged(await unlock());
       // A refresh mints a new access token but carries the old sign-in's auth_time: still too old.
       await bob.refresh();
       expect((await transfer()).json).toMatchObject({ status: 403, code: 'ERR_FORBIDDEN' });
+      const late = await unlock();
+      challenged(late);
+      const [event] = await cp.platform.audit.list({
+        requestId: String(late.headers['x-request-id']),
+        type: 'authz.decision',
+        decision: 'deny',
+      });
+      expect(event?.details.forbiddenBy).toContain('guardrail.step-up-commands');
     } finally {
       clock.ahead = 0;
     }
-    const [denied] = await cp.platform.audit.list({
-      type: 'authz.decision',
-      decision: 'deny',
-      actorId: await userId('bob@example.com'),
-    });
+    const denied = (
+      await cp.platform.audit.list({
+        type: 'authz.decision',
+        decision: 'deny',
+        actorId: await userId('bob@example.com'),
+      })
+    ).find((e) => e.action === 'vehicle:transfer');
     expect(denied?.details.forbiddenBy).toContain('guardrail.mfa-for-critical-changes');
   });
 

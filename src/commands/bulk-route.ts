@@ -23,9 +23,9 @@ import { groupVehicleIds } from '../relationships/index.js';
 import { COMMAND_NAMES, type CommandType, commandType } from './catalog.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { CommandJob } from './job-store.js';
-import { jobView, stepUpChallenge } from './routes.js';
+import { jobView } from './routes.js';
 import { canonicalJson, sha256 } from '../wire/index.js';
-import { type CommandService, requireStepUp, validParams } from './service.js';
+import { type CommandService, stepUpRequired, validParams } from './service.js';
 
 const BulkBody = Type.Object(
   {
@@ -94,19 +94,12 @@ export function registerBulkCommandRoute(routes: ApiRoutes, deps: BulkDeps): voi
     },
     async (req, reply) => {
       const { object: tenant, principal } = authorizedOf<{ id: string }>(req);
-      const token = tokenOf(req);
       const body = req.body as { command: string; params?: unknown; vehicleIds?: string[]; groupId?: string };
       const type = commandType(body.command);
       if (!type || principal.kind !== 'user')
         throw new CarapaceError('ERR_VALIDATION', 'unknown command', { field: 'body.command' });
       if ((body.vehicleIds ? 1 : 0) + (body.groupId ? 1 : 0) !== 1)
         throw new CarapaceError('ERR_VALIDATION', 'name either vehicleIds or groupId', { field: 'body' });
-      try {
-        if (type.stepUp) requireStepUp(token, deps.clock.now(), deps.stepUpMaxAge);
-      } catch (err) {
-        stepUpChallenge(reply, err);
-        throw err;
-      }
       const params = validParams(type, body.params);
       const key = req.headers['idempotency-key'];
       if (key !== undefined && (typeof key !== 'string' || !/^[\x21-\x7e]{1,200}$/.test(key)))
@@ -202,6 +195,7 @@ async function queueBatch(
   const entity = await deps.load.principal(principal);
   const operator = (await deps.load.platform()).object?.operatorTenantId ?? '';
   const loaded = await Promise.all(ids.map((id) => deps.load.vehicle(id)));
+  let stepUp = false;
   const decisions = await Promise.all(
     loaded.map(async (v) => {
       if (
@@ -219,12 +213,20 @@ async function queueBatch(
           token,
           caller: own,
           command: type.name,
-          extra: { operator: ref('Tenant', operator), commandScope: type.scope },
+          extra: {
+            operator: ref('Tenant', operator),
+            commandScope: type.scope,
+            ...(type.stepUp ? { stepUp: true } : {}),
+          },
+          freshness: { nowSeconds: deps.clock.now().getTime() / 1000, stepUpMaxAge: deps.stepUpMaxAge },
         }),
       );
+      if (d.decision !== 'allow' && d.reasons.includes('guardrail.step-up-commands')) stepUp = true;
       return d.decision === 'allow' ? d : null;
     }),
   );
+  // The same rule as one vehicle's command: a step-up command without a recent second factor is a challenge.
+  if (stepUp) throw stepUpRequired(deps.stepUpMaxAge);
   // All or nothing, and the same refusal for a foreign id, a missing id and a forbidden one.
   if (decisions.some((d) => d === null)) throw refused();
   if (!token.scopes.has('fleet:command')) throw refused();

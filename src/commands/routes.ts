@@ -1,9 +1,9 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import { tokenOf } from '../auth/index.js';
 import { requestContext } from '../http/index.js';
-import { CarapaceError, isCarapaceError } from '../platform/index.js';
+import { CarapaceError } from '../platform/index.js';
 import {
   apiRoute,
   authorizedOf,
@@ -28,7 +28,7 @@ import type { Database } from '../storage/index.js';
 import { COMMAND_NAMES, COMMAND_SCOPES, commandType } from './catalog.js';
 import type { Dispatcher } from './dispatcher.js';
 import { type CommandJob, isFinal, transitionsOf } from './job-store.js';
-import { type CommandService, requireStepUp, validParams } from './service.js';
+import { type CommandService, stepUpRequired, validParams } from './service.js';
 
 const CommandBody = Type.Object(
   {
@@ -126,11 +126,13 @@ export const commandContext = async (req: FastifyRequest, l: EntityLoader) => {
   const operator = (await l.platform()).object?.operatorTenantId ?? '';
   const reason = (req.body as { params?: { reason?: unknown } } | null | undefined)?.params?.reason;
   const command = commandOf(req);
-  const scope = command === null ? undefined : commandType(command)?.scope;
+  const type = command === null ? undefined : commandType(command);
+  const scope = type?.scope;
   return {
     operator: ref('Tenant', operator),
     ...(typeof reason === 'string' && reason.trim().length >= 10 ? { reason } : {}),
     ...(scope ? { commandScope: scope } : {}),
+    ...(type?.stepUp ? { stepUp: true } : {}),
   };
 };
 
@@ -184,16 +186,6 @@ function sinceContext(vehicle: { relationships: RelationshipRow[] }, principal: 
 /** Where the next page of a vehicle's jobs starts. */
 const JOB_CURSOR = pageCursor('jobs');
 
-/** Sends the RFC 9470 step-up challenge with the refusal. */
-export function stepUpChallenge(reply: FastifyReply, err: unknown): void {
-  if (isCarapaceError(err, 'ERR_STEP_UP_REQUIRED')) {
-    reply.header(
-      'www-authenticate',
-      `DPoP error="insufficient_user_authentication", error_description="A recent sign-in with a second factor is required", acr_values="${String(err.context.acrValues)}", max_age=${String(err.context.maxAge)}`,
-    );
-  }
-}
-
 /** The command API on the public listener: request, read, list and follow jobs. */
 export function registerCommandRoutes(
   routes: ApiRoutes,
@@ -225,6 +217,8 @@ export function registerCommandRoutes(
           extraContext: commandContext,
           // The token must hold the command's own scope: decided by commands.missing-scope in the policies.
           denialReasons: { 'commands.missing-scope': 'missing_scope' },
+          // A step-up command without a recent second factor: decided by guardrail.step-up-commands.
+          denialErrors: { 'guardrail.step-up-commands': () => stepUpRequired(deps.stepUpMaxAge) },
         },
       }),
       schema: { params: VehicleParams, querystring: NoQuery, body: CommandBody, response: { 202: Job, 200: Job } },
@@ -240,12 +234,6 @@ export function registerCommandRoutes(
       const type = commandType(body.command);
       if (!type || principal.kind !== 'user')
         throw new CarapaceError('ERR_VALIDATION', 'unknown command', { field: 'body.command' });
-      try {
-        if (type.stepUp) requireStepUp(token, deps.clock.now(), deps.stepUpMaxAge);
-      } catch (err) {
-        stepUpChallenge(reply, err);
-        throw err;
-      }
       const params = validParams(type, body.params);
       const key = req.headers['idempotency-key'];
       if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)))

@@ -65,15 +65,15 @@ export async function tenantOf(db: Kysely<Database>, rels: RelationshipRow[]): P
   return home ?? null;
 }
 
-/** Throws the step-up challenge unless the token shows a multi-factor sign-in recent enough. */
-export function requireStepUp(token: VerifiedToken, now: Date, maxAgeSeconds: number): void {
-  const recent = token.authTime !== null && now.getTime() / 1000 - token.authTime <= maxAgeSeconds;
-  if (token.acr !== ACR.mfa || !recent) {
-    throw new CarapaceError('ERR_STEP_UP_REQUIRED', 'this command needs a recent sign-in with a second factor', {
-      acrValues: ACR.mfa,
-      maxAge: maxAgeSeconds,
-    });
-  }
+/**
+ * The refusal of a step-up command to a sign-in without a recent second factor (decided by the policy
+ * `guardrail.step-up-commands`); the error handler sends the RFC 9470 challenge with it.
+ */
+export function stepUpRequired(maxAgeSeconds: number): CarapaceError {
+  return new CarapaceError('ERR_STEP_UP_REQUIRED', 'this command needs a recent sign-in with a second factor', {
+    acrValues: ACR.mfa,
+    maxAge: maxAgeSeconds,
+  });
 }
 
 /** Throws unless the token holds the command's scope (or `fleet:command` for a fleet vehicle). */

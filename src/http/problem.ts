@@ -84,12 +84,23 @@ function fromFastifyError(
   }
 }
 
+/** The RFC 9470 step-up challenge sent with ERR_STEP_UP_REQUIRED, wherever the refusal was decided. */
+function stepUpChallenge(err: CarapaceError): string {
+  const acr = String(err.context.acrValues ?? '');
+  const maxAge = Number(err.context.maxAge ?? 0);
+  return (
+    'DPoP error="insufficient_user_authentication", ' +
+    `error_description="A recent sign-in with a second factor is required", acr_values="${acr}", max_age=${maxAge}`
+  );
+}
+
 /** Installs the one error handler and the not-found handler: everything becomes problem+json, 5xx masked. */
 export function installProblemHandlers(app: App): void {
   app.setErrorHandler((err: FastifyError | CarapaceError, req: FastifyRequest, reply: FastifyReply) => {
     if (err instanceof CarapaceError) {
       // A retry hint is safe to show even when the details are masked (a 503 while cluster coordination is down).
       if (typeof err.context.retryAfter === 'number') reply.header('retry-after', String(err.context.retryAfter));
+      if (err.code === 'ERR_STEP_UP_REQUIRED') reply.header('www-authenticate', stepUpChallenge(err));
       if (err.status >= 500) {
         req.log.error({ err }, 'request failed');
         return sendProblem(reply, err.code, 'the server could not complete the request');

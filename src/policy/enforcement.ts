@@ -45,6 +45,11 @@ export interface AuthorizeSpec {
   };
   /** Problem `reason`s for denials decided by named forbid policies (e.g. a token without the command's scope). */
   denialReasons?: Record<string, string>;
+  /**
+   * The error a denial by a named forbid policy answers with, for a caller who may see the object (a step-up
+   * challenge instead of a bare 403); without visibility the denial stays a 404.
+   */
+  denialErrors?: Record<string, () => CarapaceError>;
 }
 
 /** What a handler receives: the authorized object, who asked, and the decision that let them. */
@@ -266,6 +271,8 @@ async function authorize(
   await record(catalog.action, loaded, decision, allowed);
   if (!allowed) {
     const reason = decision.reasons.map((id) => spec.denialReasons?.[id]).find((r) => r !== undefined);
+    const error = reason ? undefined : decision.reasons.map((id) => spec.denialErrors?.[id]).find((e) => e);
+    if (visible && error) throw error();
     if (visible)
       throw new CarapaceError('ERR_FORBIDDEN', 'you may see this object but not do this to it', {
         action: catalog.action,
