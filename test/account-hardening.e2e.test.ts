@@ -284,7 +284,7 @@ describe.each(testEngines())('accounts and tokens after the outside test (%s)', 
     expect(JSON.stringify(enrolled)).not.toContain(secret);
   });
 
-  it('item 2: a transfer and a step-up command need a second factor younger than the window, refreshed tokens included', async () => {
+  it('item 2: a transfer and a step-up command need a second factor younger than the window, after refresh too', async () => {
     const bob = await signIn('bob');
     const transfer = () =>
       bob.api('POST', `/v1/vehicles/${vid('bob-car')}/transfer`, { toEmail: 'nobody@example.com' });

@@ -49,7 +49,7 @@ describe.each(testEngines())('service requests are limited per dealer (%s)', (da
   }, 120_000);
   afterAll(async () => cp?.stop());
 
-  it('admits exactly the per-VIN limit of concurrent requests, known VIN or not, with Retry-After and a deny event', async () => {
+  it('admits exactly the per-VIN limit of concurrent requests, known VIN or not, with Retry-After and deny events', async () => {
     const cases = () =>
       cp.platform.storage.db
         .selectFrom('service_cases')

@@ -218,7 +218,8 @@ export const configSchema = {
       1,
       10_000,
       'CARAPACE_SERVICE_CASES_REQUESTS_PER_DEALER',
-      "Service requests one dealer may send within the window, whatever the VIN (each is shown to the vehicle's owner).",
+      'Service requests one dealer may send within the window, whatever the VIN ' +
+        "(each is shown to the vehicle's owner).",
     ),
     requestsPerVin: opt.integer(
       3,

@@ -64,8 +64,10 @@ const VEHICLE_CASES = pageCursor('vehicle-cases');
 const SUPPORT_CASES = pageCursor('support-cases');
 
 /** Rows after a page position in a newest-first list: older, or as old with a smaller id. */
-const olderThan = (column: 'requested_at' | 'opened_at', after: PagePosition) =>
-  sql<boolean>`(${sql.ref(column)} < ${after.key} or (${sql.ref(column)} = ${after.key} and ${sql.ref('id')} < ${after.id}))`;
+const olderThan = (column: 'requested_at' | 'opened_at', after: PagePosition) => {
+  const [col, id] = [sql.ref(column), sql.ref('id')];
+  return sql<boolean>`(${col} < ${after.key} or (${col} = ${after.key} and ${id} < ${after.id}))`;
+};
 
 const Account = Type.Object({ id: Type.String(), name: Type.String(), email: Type.String() }, closed);
 
