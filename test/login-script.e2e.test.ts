@@ -22,7 +22,11 @@ describe.each(testEngines())('the README persona login with the client library (
   });
 
   it('signs each persona in, shows /v1/me, and refuses the captured token with another key', async () => {
-    for (const persona of cp.seeded!.personas) {
+    // Every persona on SQLite; on PostgreSQL the first and the last: the script is
+    // a client, the engine only changes the server behind it, and each process costs seconds on 2 cores.
+    const all = cp.seeded!.personas;
+    const personas = database === 'sqlite' ? all : [all[0]!, all.at(-1)!];
+    for (const persona of personas) {
       const { stdout } = await run('node', ['--import', 'tsx', join(root, 'scripts/login-as.ts'), persona.email], {
         cwd: root,
         timeout: 60_000,
@@ -35,7 +39,6 @@ describe.each(testEngines())('the README persona login with the client library (
       );
     }
     const refusals = await cp.platform.audit.list({ type: 'auth.token.refused', limit: 100 });
-    expect(refusals.filter((e) => e.reason === 'dpop_key_mismatch')).toHaveLength(cp.seeded!.personas.length);
-    // One script process per persona (13), each loading the client and the scenario reader: seconds each on 2 cores.
+    expect(refusals.filter((e) => e.reason === 'dpop_key_mismatch')).toHaveLength(personas.length);
   }, 300_000);
 });
