@@ -23,7 +23,6 @@ interface Answer {
   truncated: boolean;
   truncation: string[];
   vehicles: { vehicleId: string; vin: string | null; outcome: string; evidence: string[]; known: boolean }[];
-  vehicleTelemetry?: never;
   requests: { requestId: string }[];
   nodes: {
     users: string[];
@@ -142,7 +141,7 @@ describe.each(testEngines())('investigation from any pivot (%s)', (database) => 
     await cp?.stop();
   });
 
-  it('a stolen token: its jti finds exactly the three vehicles it touched, the command and proofs that verify', async () => {
+  it('a stolen token: its jti finds exactly the three cars it touched, its command, and proofs that verify', async () => {
     const a = await investigate(`pivot=jti&value=${stolenJti}&proofs=true`);
     expect(affected(a)).toEqual(ids(0, 1, 2));
     expect(a.truncated).toBe(false);
@@ -185,7 +184,7 @@ describe.each(testEngines())('investigation from any pivot (%s)', (database) => 
     expect(affected(widened)).toEqual(ids(0, 1, 2));
   });
 
-  it('a partner over-reaching: its one consented vehicle acted on, the attempt on another counted as denied', async () => {
+  it('a partner over-reaching: its consented car acted on, the attempt on another counted as denied', async () => {
     for (const pivot of ['partner', 'client']) {
       const a = await investigate(`pivot=${pivot}&value=probe-partner`);
       expect(a.vehicles.map((x) => [x.vehicleId, x.outcome]).sort()).toEqual(
@@ -197,7 +196,7 @@ describe.each(testEngines())('investigation from any pivot (%s)', (database) => 
     }
   });
 
-  it('a compromised device: its id, certificate serial and thumbprint find only its vehicle, with its telemetry', async () => {
+  it('a compromised unit: its id, serial and thumbprint find only its vehicle, with its telemetry', async () => {
     const device = (await cp.platform.audit.list({ type: 'pki.device.enrolled', limit: 1 }))[0]!;
     const a = await investigate(`pivot=device&value=${device.actor.id}`);
     expect(affected(a)).toEqual([v[4]]);
