@@ -141,7 +141,7 @@ describe.each(testEngines())('investigation from any pivot (%s)', (database) => 
     await cp?.stop();
   });
 
-  it('a stolen token: its jti finds exactly the three cars it touched, its command, and proofs that verify', async () => {
+  it('a stolen token: its jti finds exactly the three cars it touched, its command, proofs that verify', async () => {
     const a = await investigate(`pivot=jti&value=${stolenJti}&proofs=true`);
     expect(affected(a)).toEqual(ids(0, 1, 2));
     expect(a.truncated).toBe(false);
