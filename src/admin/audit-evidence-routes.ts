@@ -6,7 +6,8 @@ import { AuditEventView } from './routes.js';
 const closed = { additionalProperties: false } as const;
 const Hex = Type.String({ pattern: '^[0-9a-f]{64}$' });
 const Size = Type.String({ pattern: '^[0-9]{1,15}$' });
-const CheckpointView = Type.Object(
+/** A signed checkpoint as the admin plane shows it. */
+export const CheckpointView = Type.Object(
   { treeSize: Type.Integer(), rootHash: Hex, signedAt: Type.String(), keyId: Type.String(), signature: Type.String() },
   closed,
 );

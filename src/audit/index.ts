@@ -10,3 +10,10 @@ export { type Checkpoint, checkpointBody, readCheckpointFile, type ExportedLine 
 export { AUDIT_KEY_REF, type AuditKeyHolder, trustedAuditKeys } from './signing-key.js';
 export { verifyAuditTrail, type VerifyFinding, type VerifyReport } from './verify.js';
 export type { AuditTailPage } from './tail.js';
+export {
+  AUDIT_PIVOTS,
+  type AuditPivot,
+  type AuditPivotSearch,
+  createAuditPivotSearch,
+  type PivotQuery,
+} from './pivot-search.js';

@@ -31,6 +31,11 @@ export interface ConsistencyProof {
 export interface AuditProofs {
   inclusion(eventId: string, treeSize?: number): Promise<InclusionProof>;
   consistency(first: number, second?: number): Promise<ConsistencyProof>;
+  /**
+   * Inclusion proofs of many events in the latest checkpoint, hashing the leaves once. An event not yet sealed
+   * (or unknown) maps to null rather than failing the rest.
+   */
+  inclusionOfEach(eventIds: readonly string[]): Promise<Map<string, InclusionProof | null>>;
 }
 
 const hex = (b: Buffer) => b.toString('hex');
@@ -84,6 +89,34 @@ export function createAuditProofs(deps: { db: Kysely<Database> }): AuditProofs {
         auditPath: inclusionPath(await leavesUpTo(checkpoint.treeSize), leaf.leaf_index).map(hex),
         checkpoint,
       };
+    },
+
+    async inclusionOfEach(eventIds) {
+      const out = new Map<string, InclusionProof | null>(eventIds.map((id) => [id, null]));
+      if (eventIds.length === 0) return out;
+      const checkpoint = await checkpointAt(undefined);
+      const rows = await db
+        .selectFrom('audit_events')
+        .innerJoin('audit_leaves', 'audit_leaves.event_seq', 'audit_events.seq')
+        .selectAll('audit_events')
+        .select('audit_leaves.leaf_index')
+        .where('audit_events.id', 'in', [...eventIds])
+        .where('audit_leaves.leaf_index', '<', checkpoint.treeSize)
+        .execute();
+      const leaves = rows.length > 0 ? await leavesUpTo(checkpoint.treeSize) : [];
+      for (const { leaf_index, ...row } of rows) {
+        const event = fromRow(row);
+        out.set(row.id, {
+          eventId: row.id,
+          seq: row.seq,
+          leafIndex: leaf_index,
+          canonicalEvent: canonicalEvent(event),
+          leafHash: eventLeafHash(event),
+          auditPath: inclusionPath(leaves, leaf_index).map(hex),
+          checkpoint,
+        });
+      }
+      return out;
     },
 
     async consistency(first, second) {

@@ -4,6 +4,7 @@ import { newId } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
 import type { AuditEvent, DetailValue, StoredAuditEvent } from './event.js';
 import { redactSecrets } from './secret-guard.js';
+import { pivotsOf } from './pivots.js';
 import type { AuditEventRow } from './tables.js';
 
 const EVENT_TYPE = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/;
@@ -111,10 +112,22 @@ export function createAuditLog<T extends string = string>(deps: { db: Kysely<Dat
         actor: { ...event.actor, ...(fields.actorId !== undefined ? { id: fields.actorId } : {}) },
         ...(event.object ? { object: { ...event.object, id: fields.objectId ?? null } } : {}),
       };
-      await db
-        .insertInto('audit_events')
-        .values(toRow(event, newId(), deps.clock.now().toISOString()))
-        .execute();
+      const row = toRow(event, newId(), deps.clock.now().toISOString());
+      const pivots = pivotsOf(event);
+      if (pivots.length === 0) {
+        await db.insertInto('audit_events').values(row).execute();
+        return;
+      }
+      // The pivots commit with their event: inside the caller's transaction, or in one of their own.
+      const write = async (trx: Kysely<Database>) => {
+        const { seq } = await trx.insertInto('audit_events').values(row).returning('seq').executeTakeFirstOrThrow();
+        const at = row.occurred_at;
+        await trx
+          .insertInto('audit_pivots')
+          .values(pivots.map((p) => ({ ...p, occurred_at: at, event_seq: Number(seq) })))
+          .execute();
+      };
+      await (db.isTransaction ? write(db) : db.transaction().execute(write));
     },
 
     async list(query = {}) {

@@ -49,11 +49,25 @@ export interface AuditCheckpointRow {
   signature: string;
 }
 
+/**
+ * One pivot of one event (src/audit/pivots.ts): an index, not evidence. Written with the event in its transaction
+ * and append-only; it is outside the Merkle tree, so an investigation re-reads each event it finds from
+ * `audit_events`, whose rows the proofs cover.
+ */
+export interface AuditPivotRow {
+  kind: string;
+  value: string;
+  /** The event's time, copied so that a window is a range of the one index. */
+  occurred_at: string;
+  event_seq: number;
+}
+
 /** Tables owned by the audit module. */
 export interface AuditTables {
   audit_events: AuditEventRow;
   audit_leaves: AuditLeafRow;
   audit_checkpoints: AuditCheckpointRow;
+  audit_pivots: AuditPivotRow;
 }
 
 declare module '../storage/index.js' {

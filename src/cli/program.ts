@@ -15,6 +15,7 @@ import { registerServe } from './serve.js';
 import { registerTelemetry } from './telemetry.js';
 import { registerCommands } from './commands.js';
 import { registerAudit } from './audit.js';
+import { registerInvestigate } from './investigate.js';
 
 /** Where help and errors go; tests capture them. */
 export interface CliOutput {
@@ -95,6 +96,7 @@ export function buildProgram(output?: CliOutput): Command {
     });
 
   registerAudit(program);
+  registerInvestigate(program);
 
   program
     .command('authz-matrix')

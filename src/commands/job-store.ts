@@ -112,6 +112,17 @@ export function transitionsOf(db: Kysely<Database>, jobId: string) {
     .execute();
 }
 
+/** Jobs by id with their outcome, for an investigation (the admin plane): at most 500, unknown ids absent. */
+export async function jobOutcomes(db: Kysely<Database>, ids: readonly string[]) {
+  if (ids.length === 0) return [];
+  return db
+    .selectFrom('command_jobs')
+    .select(['id', 'vehicle_id', 'command', 'state', 'reason', 'retry', 'requester_id', 'client_id'])
+    .select(['batch_id', 'policy_version', 'created_at', 'updated_at'])
+    .where('id', 'in', ids.slice(0, 500))
+    .execute();
+}
+
 /** A vehicle's newest jobs with their transitions, for operators (the CLI): no authorization, no API. */
 export async function recentJobsOf(db: Kysely<Database>, vehicleId: string, limit: number) {
   const jobs = await db

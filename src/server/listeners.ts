@@ -14,6 +14,7 @@ import { type AuthorizeSpec, objectAuthorization } from '../policy/index.js';
 import { registerCaseRoutes, registerFleetRoutes, registerSharingRoutes } from '../relationships/index.js';
 import { registerVehicleRoutes } from '../vehicles/index.js';
 import { registerTelemetryAdminRoutes, registerTelemetryRoutes } from '../telemetry/index.js';
+import { createInvestigator, registerInvestigationRoutes } from '../investigation/index.js';
 import type { Platform } from './platform.js';
 import { registerBulkCommandRoute, registerCommandChannel, registerCommandRoutes } from '../commands/index.js';
 import type { ServerTls } from './tls-material.js';
@@ -159,6 +160,9 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   registerAdminRoutes(plane, { pki, audit, directory: platform.directory, tokens: platform.auth });
   registerTelemetryAdminRoutes(plane, { telemetry: platform.telemetry });
   registerAuditEvidenceRoutes(plane, { evidence: platform.evidence });
+  registerInvestigationRoutes(plane, {
+    investigator: createInvestigator({ db, proofs: platform.evidence.proofs, clock: platform.clock }),
+  });
 
   return { public: pub, gateway: { ...gw, connections }, admin };
 }
