@@ -17,3 +17,4 @@ export {
   createAuditPivotSearch,
   type PivotQuery,
 } from './pivot-search.js';
+export { pivotsOf } from './pivots.js';
