@@ -9,4 +9,4 @@ export type { AuditProofs, ConsistencyProof, InclusionProof } from './proofs.js'
 export { type Checkpoint, checkpointBody, readCheckpointFile, type ExportedLine } from './checkpoint.js';
 export { AUDIT_KEY_REF, type AuditKeyHolder, trustedAuditKeys } from './signing-key.js';
 export { verifyAuditTrail, type VerifyFinding, type VerifyReport } from './verify.js';
-export type { AuditTailPage } from './tail.js';
+export { type AuditTailPage, tailAuditEvents } from './tail.js';
