@@ -1,13 +1,17 @@
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
 import { httpsRequest } from '../src/vehicle-sdk/index.js';
 
+const run = promisify(execFile);
+const CLI = ['--import', 'tsx', join(import.meta.dirname, '../src/cli/main.ts')];
 const SECRET = `Bearer siem-${randomUUID()}`;
-const AUTH_ENV = 'CARAPACE_TEST_SIEM_AUTHORIZATION';
+const AUTH_ENV = 'TEST_SIEM_AUTHORIZATION';
 
 type Mode = { kind: 'ok' } | { kind: 'status'; status: number; retryAfter?: string };
 
@@ -209,5 +213,26 @@ describe.each(testEngines())('SIEM export as OCSF (%s)', (database) => {
     expect(records.map((r) => r.metadata.sequence)).toEqual(records.map((_, i) => i));
     expect(http().cursor).toBeGreaterThan(cursor);
     for (const id of ids) expect(siem.received.get(id)).toBe(1);
+  });
+
+  it('carapace audit export --format ocsf prints the trail as OCSF lines from a leaf on', async () => {
+    const env = {
+      ...process.env,
+      CARAPACE_DATA_DIR: cp.config.dataDir,
+      CARAPACE_LOG_LEVEL: 'warn',
+      DATABASE_URL: cp.config.database.url ?? '',
+      CARAPACE_DATABASE_SCHEMA: cp.config.database.schema,
+      REDIS_URL: '',
+    };
+    const args = [...CLI, 'audit', 'export', '--format', 'ocsf', '--after-leaf', '9', '--limit', '20'];
+    const { stdout } = await run('node', args, { env, timeout: 60_000 });
+    const lines = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { class_uid: number; metadata: Record<string, unknown> });
+    expect(lines).toHaveLength(20);
+    expect(lines.map((l) => l.metadata.sequence)).toEqual(Array.from({ length: 20 }, (_, i) => 10 + i));
+    expect(lines.map((l) => l.metadata.uid)).toEqual((await trailIds()).slice(10, 30));
+    expect(lines.every((l) => l.class_uid > 0 && l.metadata.version === '1.3.0')).toBe(true);
   });
 });

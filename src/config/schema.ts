@@ -386,7 +386,7 @@ export const configSchema = {
           'CARAPACE_AUDIT_EXPORT_HTTP_AUTHORIZATION_ENV',
           'Name of the environment variable whose value is sent as the `Authorization` header (e.g. ' +
             '`Bearer …`, `Splunk …`), so the secret never sits in a configuration file. Unset variable: no header. ' +
-            'The value is never logged.',
+            'The value is never logged. Another name must not start with `CARAPACE_` (those must be options).',
         ),
         timeout: opt.duration(
           10,
