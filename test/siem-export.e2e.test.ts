@@ -142,7 +142,7 @@ describe.each(testEngines())('SIEM export as OCSF (%s)', (database) => {
     return ids.every((id) => siem.received.has(id)) && fileRecords().records.length === ids.length;
   };
 
-  it('streams every sealed event to a rotating file, ascending and without duplicates, and to the collector', async () => {
+  it('streams every sealed event to a rotating file and the collector, ascending, no duplicates', async () => {
     await write(40);
     await until('both sinks to catch up', allDelivered);
     const { files, records } = fileRecords();
@@ -153,7 +153,7 @@ describe.each(testEngines())('SIEM export as OCSF (%s)', (database) => {
     expect(siem.attempts.every((a) => a.authorization === SECRET)).toBe(true);
   });
 
-  it('retries through 500s, an unreachable collector and Retry-After, and then delivers every event by id', async () => {
+  it('retries through 500s, an outage and Retry-After, then delivers every event by id', async () => {
     siem.set({ kind: 'status', status: 500 });
     const ids = await write(6);
     await until('two failed POSTs', () => http().consecutiveFailures >= 2);
