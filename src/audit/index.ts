@@ -9,7 +9,6 @@ export type { AuditProofs, ConsistencyProof, InclusionProof } from './proofs.js'
 export { type Checkpoint, checkpointBody, readCheckpointFile, type ExportedLine } from './checkpoint.js';
 export { AUDIT_KEY_REF, type AuditKeyHolder, trustedAuditKeys } from './signing-key.js';
 export { verifyAuditTrail, type VerifyFinding, type VerifyReport } from './verify.js';
-export type { AuditTailPage } from './tail.js';
 export {
   AUDIT_PIVOTS,
   type AuditPivot,
@@ -18,3 +17,4 @@ export {
   type PivotQuery,
 } from './pivot-search.js';
 export { pivotsOf } from './pivots.js';
+export { type AuditTailPage, tailAuditEvents } from './tail.js';

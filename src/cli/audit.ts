@@ -1,6 +1,13 @@
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
-import { createAuditLog, readCheckpointFile, trustedAuditKeys, verifyAuditTrail } from '../audit/index.js';
+import {
+  createAuditLog,
+  readCheckpointFile,
+  tailAuditEvents,
+  trustedAuditKeys,
+  verifyAuditTrail,
+} from '../audit/index.js';
+import { ocsfLines } from '../siem/index.js';
 import { systemClock } from '../platform/index.js';
 import { auditCheckpointFile, migrateDatabase } from '../server/index.js';
 import { openStorage, type Storage } from '../storage/index.js';
@@ -81,6 +88,28 @@ function registerVerify(audit: Command): void {
     });
 }
 
+function registerExport(audit: Command): void {
+  audit
+    .command('export')
+    .description(
+      'Print sealed audit events in tree order as OCSF 1.3 JSON lines (docs/ocsf.md), for a one-off SIEM load. ' +
+        'Pass the last leaf you loaded as --after-leaf to continue; records carry it as metadata.sequence.',
+    )
+    .addOption(new Option('--format <format>', 'output schema').choices(['ocsf']).default('ocsf'))
+    .option('--after-leaf <n>', 'start after this leaf index (-1: from the first event)', '-1')
+    .option('--limit <n>', 'at most this many records', '1000000')
+    .action(async (opts: { afterLeaf: string; limit: string }, cmd: Command) => {
+      const afterLeaf = Number(opts.afterLeaf);
+      const limit = Number(opts.limit);
+      if (!Number.isInteger(afterLeaf) || afterLeaf < -1 || !Number.isInteger(limit) || limit < 1)
+        throw new Error('--after-leaf must be an integer >= -1 and --limit a positive integer');
+      await withStorage(cmd.optsWithGlobals<GlobalOptions>(), async (storage) => {
+        const tail = (after: number, n: number) => tailAuditEvents(storage.db, after, n);
+        for await (const line of ocsfLines(tail, { afterLeaf, limit })) process.stdout.write(`${line}\n`);
+      });
+    });
+}
+
 /** `carapace audit …`: list the trail, seal and sign a checkpoint now, verify the trail against its checkpoints. */
 export function registerAudit(program: Command): void {
   const audit = program.command('audit').description('The audit trail and its evidence.');
@@ -94,4 +123,5 @@ export function registerAudit(program: Command): void {
       });
     });
   registerVerify(audit);
+  registerExport(audit);
 }

@@ -100,6 +100,8 @@ export interface Cluster {
   reserve(key: string, value: string, ttlSeconds: number): Promise<ReservationResult>;
   /** Frees `key` only if it still holds `value` (a reservation is released by its holder only). */
   release(key: string, value: string): Promise<void>;
+  /** Extends `key`'s TTL only while it holds `value`: a lease kept alive by its holder; false when lost. */
+  renew(key: string, value: string, ttlSeconds: number): Promise<boolean>;
   /** True the first time `key` is seen within `ttlSeconds` across the deployment; false for a replay. */
   seenOnce(key: string, ttlSeconds: number): Promise<boolean>;
   /** Publishes a message on `channel` to every process (including this one). */

@@ -53,6 +53,19 @@ describe.each(kinds)('cluster primitives (%s)', (kind) => {
     expect(await b.reserve('r', 'theirs', 60)).toEqual({ reserved: true });
   });
 
+  it('renews a lease for its holder only, and not once it expired and another took it', async () => {
+    const [a, b] = await pair(kind);
+    expect(await a.reserve('lease', 'mine', 1)).toEqual({ reserved: true });
+    expect(await b.renew('lease', 'theirs', 60)).toBe(false);
+    expect(await a.renew('lease', 'mine', 60)).toBe(true);
+    // Renewed to 60 s: still held after the first TTL would have run out.
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(await b.reserve('lease', 'theirs', 60)).toEqual({ reserved: false, holder: 'mine' });
+    await a.release('lease', 'mine');
+    expect(await b.reserve('lease', 'theirs', 60)).toEqual({ reserved: true });
+    expect(await a.renew('lease', 'mine', 60)).toBe(false);
+  });
+
   it('sees a value once', async () => {
     const [a, b] = await pair(kind);
     expect(await a.seenOnce('jti-1', 60)).toBe(true);

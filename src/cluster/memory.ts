@@ -106,6 +106,12 @@ export function createMemoryCluster(options: { prefix?: string; now?: () => numb
     async release(key, value) {
       if (live(key)?.value === value) held.delete(key);
     },
+    async renew(key, value, ttlSeconds) {
+      const h = live(key);
+      if (h?.value !== value) return false;
+      h.expires = now() + ttlSeconds * 1000;
+      return true;
+    },
     async seenOnce(key, ttlSeconds) {
       if (live(`seen:${key}`)) return false;
       sweepHeld();

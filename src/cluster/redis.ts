@@ -27,6 +27,9 @@ const START_WAIT_MS = 3000;
 const RETRY_AFTER = 5;
 /** Deletes KEYS[1] only while it holds ARGV[1]: a reservation is released by its holder, never by another. */
 const RELEASE_IF_HELD = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0";
+/** Sets KEYS[1]'s TTL to ARGV[2] seconds only while it holds ARGV[1]: a lease renewed by its holder only. */
+const RENEW_IF_HELD =
+  "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('expire', KEYS[1], ARGV[2]) end return 0";
 
 /**
  * Admits one event into the sliding window KEYS[1] only while it holds fewer than ARGV[2]: trims what is older
@@ -186,6 +189,9 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster & { co
       return run('release', async () => {
         await cmd.eval(RELEASE_IF_HELD, 1, k(key), value);
       });
+    },
+    renew(key, value, ttlSeconds) {
+      return run('renew', async () => (await cmd.eval(RENEW_IF_HELD, 1, k(key), value, ttlSeconds)) === 1);
     },
     seenOnce(key, ttlSeconds) {
       return run('seenOnce', async () => (await cmd.set(k(`seen:${key}`), '1', 'EX', ttlSeconds, 'NX')) === 'OK');

@@ -7,7 +7,9 @@ import { type Config, configSchema } from './schema.js';
 type Tree = { [key: string]: unknown };
 
 /** Environment variables that are read but are not options. */
-const NON_OPTION_ENV = new Set(['CARAPACE_CONFIG']);
+// Variables read by name but not options: the config file's path, and the SIEM collector's credential (its value
+// must never sit in the configuration, so `audit.export.http.authorizationEnv` names this variable by default).
+const NON_OPTION_ENV = new Set(['CARAPACE_CONFIG', 'CARAPACE_AUDIT_EXPORT_HTTP_AUTHORIZATION']);
 
 /** Where configuration may come from; later sources override earlier ones. */
 export interface ConfigSources {

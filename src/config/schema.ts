@@ -311,6 +311,116 @@ export const configSchema = {
         'Keep it where database administrators cannot write (another host, WORM storage): `carapace audit verify` ' +
         'checks the database against it.',
     ),
+    export: {
+      sinks: opt.stringList(
+        [],
+        'CARAPACE_AUDIT_EXPORT_SINKS',
+        'SIEM sinks the audit trail streams to as OCSF 1.3 JSON (docs/ocsf.md): `file`, `http`, or both. Empty: no ' +
+          'export. Each sink has its own durable cursor; in cluster mode one node at a time exports per sink.',
+      ),
+      interval: opt.duration(
+        5,
+        0.05,
+        HOUR,
+        'CARAPACE_AUDIT_EXPORT_INTERVAL',
+        'How often each sink looks for newly sealed events. Events are exported once sealed ' +
+          '(`audit.checkpointInterval`).',
+      ),
+      batchSize: opt.integer(
+        500,
+        1,
+        1000,
+        'CARAPACE_AUDIT_EXPORT_BATCH_SIZE',
+        'Events read from the trail per page, and records per HTTP request.',
+      ),
+      leaseTtl: opt.duration(
+        30,
+        1,
+        HOUR,
+        'CARAPACE_AUDIT_EXPORT_LEASE_TTL',
+        "Lifetime of a node's per-sink export lease (renewed every round): how long a dead node holds a sink " +
+          'before another node takes over from the persisted cursor.',
+      ),
+      file: {
+        path: opt.optionalString(
+          'CARAPACE_AUDIT_EXPORT_FILE',
+          'JSON-lines file the `file` sink appends to (default `<dataDir>/audit/export/ocsf.jsonl`). Rotated files ' +
+            'are renamed `<path>.<UTC timestamp>`.',
+        ),
+        maxBytes: opt.integer(
+          100 * 1024 * 1024,
+          1024,
+          1024 * 1024 * 1024 * 100,
+          'CARAPACE_AUDIT_EXPORT_FILE_MAX_BYTES',
+          'Rotate the export file before it would grow past this size.',
+        ),
+        rotateInterval: opt.duration(
+          DAY,
+          0,
+          30 * DAY,
+          'CARAPACE_AUDIT_EXPORT_FILE_ROTATE_INTERVAL',
+          'Rotate the export file once it is this old (0: by size only).',
+        ),
+        keep: opt.integer(
+          10,
+          1,
+          1000,
+          'CARAPACE_AUDIT_EXPORT_FILE_KEEP',
+          'Rotated files kept; older ones are deleted (the trail in the database keeps everything).',
+        ),
+      },
+      http: {
+        url: opt.optionalString(
+          'CARAPACE_AUDIT_EXPORT_HTTP_URL',
+          'Collector URL the `http` sink POSTs batches to. Must be https (TLS verified), except a loopback http URL ' +
+            'in development mode.',
+        ),
+        format: opt.oneOf(
+          ['json', 'ndjson'],
+          'json',
+          'CARAPACE_AUDIT_EXPORT_HTTP_FORMAT',
+          'Body of each POST: a JSON array of records, or newline-delimited JSON (`application/x-ndjson`).',
+        ),
+        authorizationEnv: opt.string(
+          'CARAPACE_AUDIT_EXPORT_HTTP_AUTHORIZATION',
+          'CARAPACE_AUDIT_EXPORT_HTTP_AUTHORIZATION_ENV',
+          'Name of the environment variable whose value is sent as the `Authorization` header (e.g. ' +
+            '`Bearer …`, `Splunk …`), so the secret never sits in a configuration file. Unset variable: no header. ' +
+            'The value is never logged. Another name must not start with `CARAPACE_` (those must be options).',
+        ),
+        timeout: opt.duration(
+          10,
+          0.1,
+          5 * MINUTE,
+          'CARAPACE_AUDIT_EXPORT_HTTP_TIMEOUT',
+          'Time a POST may take, connection included, before it counts as failed.',
+        ),
+        retryBase: opt.duration(
+          1,
+          0.01,
+          MINUTE,
+          'CARAPACE_AUDIT_EXPORT_HTTP_RETRY_BASE',
+          'First retry delay after a failed POST; it doubles per failure (with full jitter) up to `retryMax`. A ' +
+            '`Retry-After` from the collector is honoured instead, up to `retryMax`.',
+        ),
+        retryMax: opt.duration(
+          60,
+          0.01,
+          HOUR,
+          'CARAPACE_AUDIT_EXPORT_HTTP_RETRY_MAX',
+          'Longest delay between retries.',
+        ),
+        backlogMax: opt.integer(
+          10_000,
+          1,
+          10_000_000,
+          'CARAPACE_AUDIT_EXPORT_HTTP_BACKLOG_MAX',
+          'Records held on disk (`<dataDir>/audit/export/http.backlog.jsonl`) waiting for the collector. When full ' +
+            'the exporter stops reading the trail (backpressure, reported in /readyz details and the log) and never ' +
+            'drops a record; it drains when the collector answers again.',
+        ),
+      },
+    },
   },
   telemetry: {
     maxSkew: opt.duration(

@@ -5,6 +5,9 @@ import type { RouteRegistrar } from './route-definition.js';
 /** The outcome of one readiness check. */
 export type ReadinessChecks = Record<string, boolean>;
 
+/** Facts beside the checks that do not make a node unready (e.g. a SIEM sink under backpressure). */
+export type ReadinessDetails = Record<string, Record<string, string | number | boolean | null>>;
+
 const base = {
   owner: 'platform',
   callers: ['anonymous'],
@@ -25,12 +28,22 @@ const Readiness = Type.Object(
   {
     status: Type.Union([Type.Literal('ready'), Type.Literal('not_ready')]),
     checks: Type.Record(Type.String(), Type.Boolean()),
+    details: Type.Optional(
+      Type.Record(
+        Type.String(),
+        Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()])),
+      ),
+    ),
   },
   closed,
 );
 
-/** Registers /healthz (alive) and /readyz (every check passes) on a listener. */
-export function registerHealth<Spec>(routes: RouteRegistrar<Spec>, readiness: () => Promise<ReadinessChecks>): void {
+/** Registers /healthz (alive) and /readyz (every check passes; `details` reported beside) on a listener. */
+export function registerHealth<Spec>(
+  routes: RouteRegistrar<Spec>,
+  readiness: () => Promise<ReadinessChecks>,
+  details: () => ReadinessDetails = () => ({}),
+): void {
   const auth = { kind: 'anonymous' } as const;
   routes.get('/healthz', { auth, catalog: HEALTH, schema: { response: { 200: Alive } } }, async () => ({
     status: 'ok' as const,
@@ -41,7 +54,9 @@ export function registerHealth<Spec>(routes: RouteRegistrar<Spec>, readiness: ()
     async (_req, reply) => {
       const checks = await readiness();
       const ready = Object.values(checks).every(Boolean);
-      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
+      const more = details();
+      const body = { status: ready ? ('ready' as const) : ('not_ready' as const), checks };
+      return reply.code(ready ? 200 : 503).send(Object.keys(more).length ? { ...body, details: more } : body);
     },
   );
 }

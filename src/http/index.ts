@@ -4,7 +4,7 @@ export type { App, ListenerApp } from './app.js';
 export type { CallerType, CatalogEntry, CatalogedRoute } from './catalog.js';
 export { requestContext } from './context.js';
 export { registerHealth } from './health.js';
-export type { ReadinessChecks } from './health.js';
+export type { ReadinessChecks, ReadinessDetails } from './health.js';
 export { sendProblem } from './problem.js';
 export { auditIdentity, refuseRequest } from './refusal.js';
 export type { Refusal } from './refusal.js';

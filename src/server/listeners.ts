@@ -7,7 +7,7 @@ import { ConnectionRegistry } from '../gateway/index.js';
 import { deviceAuthentication } from '../gateway/index.js';
 import { registerGatewayRoutes } from '../gateway/index.js';
 import { type App, authenticateUnmatched, createListenerApp, type ListenerApp, pinHost } from '../http/index.js';
-import { type ReadinessChecks, registerHealth } from '../http/index.js';
+import { type ReadinessChecks, type ReadinessDetails, registerHealth } from '../http/index.js';
 import { createRegistrar } from '../http/index.js';
 import { registerCrlRoutes } from '../pki/index.js';
 import { type AuthorizeSpec, objectAuthorization } from '../policy/index.js';
@@ -33,6 +33,11 @@ function readiness(platform: Platform): () => Promise<ReadinessChecks> {
     certificateAuthorities: platform.pki.ctx.authorities.fleet.signingKey !== null,
     revocationView: platform.pki.ctx.cache.age() < staleAfterMs,
   });
+}
+
+/** The SIEM sinks' state, on the admin plane's /readyz only: a backlog is nobody's business on the public API. */
+function exportDetails(platform: Platform): () => ReadinessDetails {
+  return () => Object.fromEntries(platform.siem.status().map((s) => [`siem.${s.sink}`, { ...s }]));
 }
 
 function forbidRenegotiation(app: App): void {
@@ -156,7 +161,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   authenticateUnmatched(admin.app, operator);
   forbidRenegotiation(admin.app);
   const plane = createRegistrar(admin.app, { operator });
-  registerHealth(plane, ready);
+  registerHealth(plane, ready, exportDetails(platform));
   registerAdminRoutes(plane, { pki, audit, directory: platform.directory, tokens: platform.auth });
   registerTelemetryAdminRoutes(plane, { telemetry: platform.telemetry });
   registerAuditEvidenceRoutes(plane, { evidence: platform.evidence });

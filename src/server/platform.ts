@@ -49,6 +49,7 @@ export interface Authorization {
   claims: Claims;
 }
 import { openStorage, type Storage } from '../storage/index.js';
+import { createSiemExport, type SiemExport } from '../siem/index.js';
 import { migrateDatabase } from './schema.js';
 import { createAuthorizationFacts } from './authorization-facts.js';
 import { findOrCreateVehicle, findVehicleByVin, getVehicle } from '../vehicles/index.js';
@@ -62,6 +63,8 @@ export interface Platform {
   audit: AuditLog<PlatformAuditEvent>;
   /** The audit trail's Merkle tree: sealer, signed checkpoints, proofs. */
   evidence: AuditEvidence;
+  /** OCSF export of the sealed trail to the configured SIEM sinks (`audit.export.*`); started with the listeners. */
+  siem: SiemExport;
   pki: Pki;
   directory: Directory;
   invitations: Invitations;
@@ -147,6 +150,7 @@ export async function createPlatform(
       keyDir: join(config.dataDir, 'pki'),
       settings: { ...config.audit, checkpointFile: auditCheckpointFile(config) },
     });
+    const siem = createSiemExport(config, { db: storage.db, tail: evidence.tail, cluster, clock, log: options.log });
     const secrets = createSecretBox(join(config.dataDir, 'pki', 'secret-box.key'));
     const sessions = { revokeAll: revokeAccountTokens };
     const directory = createDirectory({ db: storage.db, audit, clock, secrets, sessions });
@@ -211,6 +215,7 @@ export async function createPlatform(
       storage,
       audit,
       evidence,
+      siem,
       pki,
       directory,
       invitations,
@@ -228,6 +233,8 @@ export async function createPlatform(
         await claimCounter.close();
         await auth.close();
         await pki.stop();
+        // The exporter stops first: its last round finishes and it gives its leases up before the tree stops.
+        await siem.stop();
         await evidence.stop();
         await cluster?.close();
         await storage.close();

@@ -6,6 +6,7 @@ import { identityMigrations } from '../identity/index.js';
 import { pkiMigrations } from '../pki/index.js';
 import { relationshipMigrations } from '../relationships/index.js';
 import { type Database, type MigrationReport, migrateToLatest } from '../storage/index.js';
+import { siemMigrations } from '../siem/index.js';
 import { telemetryMigrations } from '../telemetry/index.js';
 import { vehicleMigrations } from '../vehicles/index.js';
 
@@ -19,6 +20,7 @@ export const allMigrations = {
   ...relationshipMigrations,
   ...telemetryMigrations,
   ...commandMigrations,
+  ...siemMigrations,
 };
 
 /** Brings a database to the current schema of every module. */

@@ -51,6 +51,7 @@ export async function startCarapace(
     await platform.pki.start();
     await platform.commands.start();
     platform.evidence.start();
+    platform.siem.start();
     return {
       platform,
       listeners,

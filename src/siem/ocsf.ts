@@ -1,0 +1,144 @@
+import type { ActorType, StoredAuditEvent } from '../audit/index.js';
+import { apiActivityFor, OCSF_CLASSES, OCSF_RULES, type OcsfClassName, type OcsfRule, ruleFor } from './ocsf-rules.js';
+
+/** The OCSF schema version the records follow. */
+export const OCSF_VERSION = '1.3.0';
+
+/** One OCSF record: a plain JSON object (the schema is open; the tests check the required fields). */
+export type OcsfRecord = Record<string, unknown>;
+
+/** What the mapper needs besides the event: the product version, and rules a later module adds first. */
+export interface OcsfOptions {
+  productVersion: string;
+  /** Tried before the built-in rules: the extension point for the detections issue's finding classes. */
+  extraRules?: readonly OcsfRule[];
+}
+
+// OCSF user.type_id: 1 User, 2 Admin, 3 System, 99 Other. Devices and workloads are not people: Other, named.
+const USER_TYPE: Record<ActorType, [number, string]> = {
+  user: [1, 'User'],
+  operator: [2, 'Admin'],
+  system: [3, 'System'],
+  device: [99, 'Device'],
+  application: [99, 'Application'],
+  workload: [99, 'Workload'],
+  anonymous: [0, 'Unknown'],
+};
+
+/**
+ * status_id: 1 Success, 2 Failure; `info` facts record something that happened, so they count as success. A finding's
+ * status_id means its triage state instead: a new one is 1 New.
+ */
+function status(e: StoredAuditEvent, cls: OcsfClassName): { status_id: number; status: string } {
+  if (cls === 'finding') return { status_id: 1, status: 'New' };
+  return e.decision === 'deny' ? { status_id: 2, status: 'Failure' } : { status_id: 1, status: 'Success' };
+}
+
+/** severity_id: findings 4 High, denials 3 Medium, everything else 1 Informational. */
+function severity(e: StoredAuditEvent, cls: OcsfClassName): { severity_id: number; severity: string } {
+  if (cls === 'finding') return { severity_id: 4, severity: 'High' };
+  if (e.decision === 'deny') return { severity_id: 3, severity: 'Medium' };
+  return { severity_id: 1, severity: 'Informational' };
+}
+
+function userOf(type: ActorType, id: string | null): Record<string, unknown> {
+  const [typeId, typeName] = USER_TYPE[type];
+  return { uid: id ?? 'unknown', type_id: typeId, type: typeName };
+}
+
+function actorOf(e: StoredAuditEvent): Record<string, unknown> {
+  const actor: Record<string, unknown> = { user: userOf(e.actor.type, e.actor.id) };
+  if (e.applicationId) actor.app_uid = e.applicationId;
+  // The decision and the Cedar policy version that made it (DESIGN rule 9).
+  actor.authorizations = [
+    { decision: e.decision, ...(e.policyVersion ? { policy: { version: e.policyVersion } } : {}) },
+  ];
+  return actor;
+}
+
+/** Fields every class carries: classification, time, metadata (with the event id for dedupe), actor, status. */
+function base(e: StoredAuditEvent, leafIndex: number, cls: OcsfClassName, activityId: number, opts: OcsfOptions) {
+  const c = OCSF_CLASSES[cls];
+  return {
+    category_uid: c.categoryUid,
+    category_name: c.category,
+    class_uid: c.uid,
+    class_name: c.name,
+    activity_id: activityId,
+    activity_name: c.activities[activityId] ?? 'Other',
+    type_uid: c.uid * 100 + activityId,
+    type_name: `${c.name}: ${c.activities[activityId] ?? 'Other'}`,
+    time: Date.parse(e.occurredAt),
+    time_dt: e.occurredAt,
+    ...severity(e, cls),
+    ...status(e, cls),
+    ...(e.reason ? { status_detail: e.reason } : {}),
+    message: `${e.type} ${e.action} ${e.decision}${e.reason ? `: ${e.reason}` : ''}`,
+    metadata: {
+      version: OCSF_VERSION,
+      uid: e.id,
+      event_code: e.type,
+      log_name: 'carapace-audit',
+      product: { name: 'Carapace', vendor_name: 'Carapace', version: opts.productVersion },
+      ...(e.tenantId ? { tenant_uid: e.tenantId } : {}),
+      ...(e.context.traceId ? { correlation_uid: e.context.traceId } : {}),
+      sequence: leafIndex,
+    },
+    actor: actorOf(e),
+    src_endpoint: e.context.sourceIp ? { ip: e.context.sourceIp } : { name: 'carapace-internal' },
+  };
+}
+
+/** What no OCSF field holds: the event's details, and our own ids (seq, leaf index, raw actor type). */
+function unmapped(e: StoredAuditEvent, leafIndex: number): Record<string, unknown> {
+  return {
+    carapace: { seq: e.seq, leaf_index: leafIndex, actor_type: e.actor.type, request_id: e.context.requestId },
+    ...(Object.keys(e.details).length ? { details: e.details } : {}),
+  };
+}
+
+const objectUid = (e: StoredAuditEvent) => e.object?.id ?? e.actor.id ?? 'unknown';
+
+/** The class-specific primary fields. */
+function classFields(e: StoredAuditEvent, cls: OcsfClassName): Record<string, unknown> {
+  const resource = e.object ? { uid: e.object.id ?? 'unknown', type: e.object.type } : null;
+  switch (cls) {
+    case 'authentication':
+      // The subject that signs in: the object when it names one (a user, a client), else the actor.
+      return {
+        user: e.object ? { uid: objectUid(e), type: e.object.type } : userOf(e.actor.type, e.actor.id),
+        service: { name: 'carapace-auth' },
+      };
+    case 'account_change':
+      return { user: { uid: objectUid(e), type_id: 1, type: 'User' } };
+    case 'entity_management':
+      return { entity: { uid: objectUid(e), type: e.object?.type ?? 'unknown', name: e.object?.type ?? e.type } };
+    case 'finding':
+      return {
+        finding_info: { uid: e.id, title: e.reason ?? e.type, types: [e.type], desc: e.action },
+        ...(resource ? { resources: [resource] } : {}),
+      };
+    case 'api_activity':
+      return {
+        api: {
+          operation: e.action,
+          service: { name: e.type.split('.')[0] },
+          ...(e.context.requestId ? { request: { uid: e.context.requestId } } : {}),
+        },
+        ...(resource ? { resources: [resource] } : {}),
+      };
+  }
+}
+
+/** Maps one sealed audit event (and its leaf index) to an OCSF 1.3 record. */
+export function toOcsf(e: StoredAuditEvent, leafIndex: number, opts: OcsfOptions): OcsfRecord {
+  const rule = ruleFor(e.type, [...(opts.extraRules ?? []), ...OCSF_RULES]);
+  const cls = rule?.class ?? 'api_activity';
+  const activityId = rule?.activityId ?? apiActivityFor(e.action);
+  const out = {
+    ...base(e, leafIndex, cls, activityId, opts),
+    ...classFields(e, cls),
+    unmapped: unmapped(e, leafIndex),
+  };
+  return JSON.parse(JSON.stringify(out)) as OcsfRecord;
+}
