@@ -10,3 +10,6 @@ export { type Checkpoint, checkpointBody, readCheckpointFile, type ExportedLine 
 export { AUDIT_KEY_REF, type AuditKeyHolder, trustedAuditKeys } from './signing-key.js';
 export { verifyAuditTrail, type VerifyFinding, type VerifyReport } from './verify.js';
 export type { AuditTailPage } from './tail.js';
+export { AUDIT_AUDIT_EVENTS, type AuditAuditEvent } from './audit-events.js';
+export type { AuditHolds, HoldRange, LegalHold } from './holds.js';
+export type { AuditRetention, PruneResult } from './retention.js';
