@@ -3,3 +3,4 @@ export { operatorAuthentication, operatorOf } from './operator-auth.js';
 export { registerAdminRoutes } from './routes.js';
 export { ADMIN_AUDIT_EVENTS, type AdminAuditEvent, type AdminAuditLog } from './audit-events.js';
 export { registerAuditEvidenceRoutes } from './audit-evidence-routes.js';
+export { registerAuditRetentionRoutes } from './audit-retention-routes.js';

@@ -1,5 +1,5 @@
 import type { TLSSocket } from 'node:tls';
-import { registerAdminRoutes, registerAuditEvidenceRoutes } from '../admin/index.js';
+import { registerAdminRoutes, registerAuditEvidenceRoutes, registerAuditRetentionRoutes } from '../admin/index.js';
 import { OAUTH_PREFIX, registerInteractions, registerOAuthRoutes, tokenAuthentication } from '../auth/index.js';
 import { registerAccountRoutes, registerMeRoute } from '../accounts/index.js';
 import { operatorAuthentication } from '../admin/index.js';
@@ -159,6 +159,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   registerAdminRoutes(plane, { pki, audit, directory: platform.directory, tokens: platform.auth });
   registerTelemetryAdminRoutes(plane, { telemetry: platform.telemetry });
   registerAuditEvidenceRoutes(plane, { evidence: platform.evidence });
+  registerAuditRetentionRoutes(plane, { evidence: platform.evidence });
 
   return { public: pub, gateway: { ...gw, connections }, admin };
 }
