@@ -7,7 +7,7 @@ import { currentHorizon, type PruneRecord, pruneBody, storedTree } from './horiz
 import { rowLeafHash } from './leaf.js';
 import { takeSealLock } from './sealer.js';
 import type { AuditSigner } from './signing-key.js';
-import { consistencyFrom, frontierRanges, PrunedTree, rangeKey, recording } from './subtrees.js';
+import { consistencyFrom, frontierRanges, type PrunedTree, rangeKey, recording } from './subtrees.js';
 
 /*
  * Which nodes a prune keeps, and why they are enough. Pruning removes the leaves [0, P) where P is the size of a

@@ -28,14 +28,15 @@ function olderCheckpointsHold(tree: PrunedTree, roots: ReadonlyMap<number, strin
 /**
  * Checks what retention left in place of the pruned prefix: each prune's signature (only the audit key authorizes a
  * deletion), and that the kept nodes reproduce the signed root at the horizon and prove every older signed
- * checkpoint a prefix of it. Returns the horizon and the frontier the walk over the surviving leaves starts from.
+ * checkpoint a prefix of it. Returns the horizon, the frontier the walk over the surviving leaves starts from, and
+ * whether that frontier matched its signed root (if not, roots above it say nothing about the surviving leaves).
  */
 export async function checkHorizon(
   db: Kysely<Database>,
   keys: ReadonlyMap<string, KeyObject>,
   roots: ReadonlyMap<number, string>,
   findings: VerifyFinding[],
-): Promise<{ horizon: number; frontier: MerkleFrontier }> {
+): Promise<{ horizon: number; frontier: MerkleFrontier; trusted: boolean }> {
   const prunes = (await db.selectFrom('audit_prunes').selectAll().orderBy('horizon').execute()).map(pruneFromRow);
   for (const p of prunes) {
     if (!pruneSignatureValid(p, keys))
@@ -44,14 +45,14 @@ export async function checkHorizon(
       findings.push(forged(`prune to ${p.horizon} names a root no signed checkpoint has`, p.horizon));
   }
   const horizon = prunes.at(-1)?.horizon ?? 0;
-  if (horizon === 0) return { horizon, frontier: new MerkleFrontier() };
+  if (horizon === 0) return { horizon, frontier: new MerkleFrontier(), trusted: true };
   const kept = await keptNodes(db);
   const frontier = frontierAt(horizon, kept);
   const signed = roots.get(horizon);
   if (!frontier || signed === undefined || frontier.root().toString('hex') !== signed) {
     findings.push(forged(`the kept frontier at the horizon ${horizon} does not reproduce its signed root`, horizon));
-    return { horizon, frontier: frontier ?? new MerkleFrontier() };
+    return { horizon, frontier: frontier ?? new MerkleFrontier(), trusted: false };
   }
   findings.push(...olderCheckpointsHold(new PrunedTree(horizon, kept, []), roots, Buffer.from(signed, 'hex')));
-  return { horizon, frontier };
+  return { horizon, frontier, trusted: true };
 }

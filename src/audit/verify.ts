@@ -156,6 +156,28 @@ function walk(start: MerkleFrontier, leaves: Leaf[], events: EventHashes, roots:
   return { mismatched, eventsFailAt, storedFailAt, storedPass };
 }
 
+/** Roots that fail although (or before) the events match their leaves: the leaves were rewritten too. */
+function rewrites(w: ReturnType<typeof walk>, at: (leafIndex: number) => Leaf | undefined): VerifyFinding[] {
+  const findings: VerifyFinding[] = [];
+  if (w.eventsFailAt !== null && w.mismatched.every((i) => i >= w.eventsFailAt!))
+    findings.push({
+      kind: 'leaves_rewritten',
+      treeSize: w.eventsFailAt,
+      leafIndex: w.storedPass,
+      seq: at(w.storedPass)?.event_seq,
+      detail:
+        `events and audit_leaves were rewritten together: the tree no longer matches checkpoint ${w.eventsFailAt}; ` +
+        `the first changed event is among leaves ${w.storedPass}..${w.eventsFailAt - 1}`,
+    });
+  else if (w.storedFailAt !== null && (w.eventsFailAt === null || w.eventsFailAt > w.storedFailAt))
+    findings.push({
+      kind: 'leaves_rewritten',
+      treeSize: w.storedFailAt,
+      detail: `audit_leaves no longer matches checkpoint ${w.storedFailAt}; the events do`,
+    });
+  return findings;
+}
+
 /** Names what happened to the event sealed at `leaf`: removed, moved to another seq (reordered) or changed. */
 async function classify(db: Kysely<Database>, leaf: Leaf, events: EventHashes, deep: boolean): Promise<VerifyFinding> {
   const at = { leafIndex: leaf.leaf_index, seq: leaf.event_seq };
@@ -226,22 +248,8 @@ export async function verifyAuditTrail(deps: {
     if (n >= 100) break;
     findings.push(await classify(db, at(index)!, events, n === 0));
   }
-  if (w.eventsFailAt !== null && w.mismatched.every((i) => i >= w.eventsFailAt!))
-    findings.push({
-      kind: 'leaves_rewritten',
-      treeSize: w.eventsFailAt,
-      leafIndex: w.storedPass,
-      seq: at(w.storedPass)?.event_seq,
-      detail:
-        `events and audit_leaves were rewritten together: the tree no longer matches checkpoint ${w.eventsFailAt}; ` +
-        `the first changed event is among leaves ${w.storedPass}..${w.eventsFailAt - 1}`,
-    });
-  else if (w.storedFailAt !== null && (w.eventsFailAt === null || w.eventsFailAt > w.storedFailAt))
-    findings.push({
-      kind: 'leaves_rewritten',
-      treeSize: w.storedFailAt,
-      detail: `audit_leaves no longer matches checkpoint ${w.storedFailAt}; the events do`,
-    });
+  // A forged frontier fails every root above it: that is its finding, not a rewrite of the surviving leaves.
+  if (pruned.trusted) findings.push(...rewrites(w, at));
   const sealedTop = leaves.reduce((m, l) => Math.max(m, l.event_seq), 0);
   let unsealed = 0;
   for (const [seq, e] of events) {
