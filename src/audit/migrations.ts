@@ -10,7 +10,9 @@ const HELD =
   'AND ((h.from_seq IS NOT NULL AND OLD.seq BETWEEN h.from_seq AND h.to_seq) ' +
   'OR (h.from_time IS NOT NULL AND OLD.occurred_at BETWEEN h.from_time AND h.to_time)))';
 /** May this audit_events row go: sealed below the recorded horizon and not held. */
-const EVENT_PRUNABLE = `EXISTS (SELECT 1 FROM audit_leaves l WHERE l.event_seq = OLD.seq AND l.leaf_index < ${HORIZON}) AND NOT ${HELD}`;
+const EVENT_PRUNABLE =
+  'EXISTS (SELECT 1 FROM audit_leaves l WHERE l.event_seq = OLD.seq AND l.leaf_index < ' +
+  `${HORIZON}) AND NOT ${HELD}`;
 const LEAF_PRUNABLE = `OLD.leaf_index < ${HORIZON}`;
 
 async function createRetentionTables(db: Kysely<unknown>, int: 'bigint' | 'integer'): Promise<void> {

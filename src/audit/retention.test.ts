@@ -219,7 +219,7 @@ describe.each(testDatabases())('audit retention on $name', (target) => {
     }
   });
 
-  it('verify names tampering after a prune: an edit, a delete beyond the horizon, a forged frontier or prune', async () => {
+  it('verify names tampering after a prune: edit, delete beyond the horizon, forged frontier or prune', async () => {
     const w = await aged(target);
     try {
       await w.evidence.retention.prune(w.op);
@@ -232,9 +232,8 @@ describe.each(testDatabases())('audit retention on $name', (target) => {
         const found = await first();
         await sql.raw(`delete from ${table}`).execute(w.db);
         await (w.storage.dialect === 'postgres' && table === 'audit_events'
-          ? sql`insert into audit_events overriding system value select * from json_populate_recordset(null::audit_events, ${JSON.stringify(before)})`.execute(
-              w.db,
-            )
+          ? sql`insert into audit_events overriding system value
+              select * from json_populate_recordset(null::audit_events, ${JSON.stringify(before)})`.execute(w.db)
           : w.db
               .insertInto(table)
               .values(before as never[])
@@ -263,9 +262,8 @@ describe.each(testDatabases())('audit retention on $name', (target) => {
       });
       // The frontier of 8 is one node, [0, 8); the node [4, 5) is kept for checkpoint 5's consistency proofs.
       const forge = (start: number, size: number) => () =>
-        sql`update audit_pruned_nodes set hash = ${'ab'.repeat(32)} where start_leaf = ${start} and size = ${size}`.execute(
-          w.db,
-        );
+        sql`update audit_pruned_nodes set hash = ${'ab'.repeat(32)}
+            where start_leaf = ${start} and size = ${size}`.execute(w.db);
       expect(await restore('audit_pruned_nodes', forge(0, 8))).toMatchObject({ kind: 'frontier_forged', treeSize: 8 });
       expect(await restore('audit_pruned_nodes', forge(4, 1))).toMatchObject({ kind: 'frontier_forged', treeSize: 5 });
       expect(await w.verifyNow()).toMatchObject({ ok: true });
