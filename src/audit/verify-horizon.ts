@@ -4,7 +4,7 @@ import type { Database } from '../storage/index.js';
 import { frontierAt, keptNodes, pruneFromRow, pruneSignatureValid } from './horizon.js';
 import { MerkleFrontier } from './merkle.js';
 import { consistencyFrom, consistencyHolds, PrunedTree } from './subtrees.js';
-import type { VerifyFinding } from './verify.js';
+import type { VerifyFinding } from './verify-finding.js';
 
 const forged = (detail: string, treeSize: number): VerifyFinding => ({ kind: 'frontier_forged', treeSize, detail });
 

@@ -4,30 +4,11 @@ import type { Database } from '../storage/index.js';
 import { type Checkpoint, checkpointFromRow, checkpointSignatureValid, type ExportedLine } from './checkpoint.js';
 import { rowLeafHash } from './leaf.js';
 import type { MerkleFrontier } from './merkle.js';
+import type { VerifyFinding } from './verify-finding.js';
 import { checkHorizon } from './verify-horizon.js';
 import type { AuditEventRow } from './tables.js';
 
-/** What `verify` found wrong; `seq` and `eventId` name the event, `leafIndex` its place in the tree. */
-export interface VerifyFinding {
-  kind:
-    | 'changed'
-    | 'removed'
-    | 'inserted'
-    | 'reordered'
-    | 'leaves_rewritten'
-    | 'checkpoint_forged'
-    | 'checkpoint_missing'
-    | 'checkpoint_mismatch'
-    | 'checkpoint_root'
-    | 'exported_unreadable'
-    | 'frontier_forged'
-    | 'prune_forged';
-  detail: string;
-  seq?: number;
-  eventId?: string;
-  leafIndex?: number;
-  treeSize?: number;
-}
+export type { VerifyFinding } from './verify-finding.js';
 
 /** The outcome of `verifyAuditTrail`. */
 export interface VerifyReport {
