@@ -4,3 +4,4 @@ export { registerAdminRoutes } from './routes.js';
 export { ADMIN_AUDIT_EVENTS, type AdminAuditEvent, type AdminAuditLog } from './audit-events.js';
 export { CheckpointView, registerAuditEvidenceRoutes } from './audit-evidence-routes.js';
 export { AuditEventView } from './routes.js';
+export { registerAuditRetentionRoutes } from './audit-retention-routes.js';

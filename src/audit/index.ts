@@ -18,3 +18,6 @@ export {
 } from './pivot-search.js';
 export { pivotsOf } from './pivots.js';
 export { type AuditTailPage, tailAuditEvents } from './tail.js';
+export { AUDIT_AUDIT_EVENTS, type AuditAuditEvent } from './audit-events.js';
+export type { AuditHolds, HoldRange, LegalHold } from './holds.js';
+export type { AuditRetention, PruneResult } from './retention.js';

@@ -79,6 +79,19 @@ export class MerkleFrontier {
     this.count++;
   }
 
+  /** A frontier resumed at `size` from its perfect subtrees' hashes, largest first (a pruned tree's horizon). */
+  static resume(size: number, hashes: readonly Uint8Array[]): MerkleFrontier {
+    const f = new MerkleFrontier();
+    let bit = 2 ** 52;
+    for (const hash of hashes) {
+      while (bit >= 1 && Math.floor(size / bit) % 2 === 0) bit /= 2;
+      f.nodes.push({ size: bit, hash: Buffer.from(hash) });
+      bit /= 2;
+    }
+    f.count = size;
+    return f;
+  }
+
   /** An independent copy: a sealer extends a copy and keeps it only once its transaction commits. */
   clone(): MerkleFrontier {
     const copy = new MerkleFrontier();

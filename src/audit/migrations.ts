@@ -1,8 +1,95 @@
 import { makeAppendOnly } from '../storage/index.js';
-import type { Kysely, Migration } from 'kysely';
+import { type Kysely, type Migration, sql } from 'kysely';
 import { dialectOf } from '../storage/index.js';
 import type { DetailValue } from './event.js';
 import { pivotsOf } from './pivots.js';
+
+/** The highest prune horizon: leaves below it may be deleted, nothing else. */
+const HORIZON = '(SELECT coalesce(max(horizon), 0) FROM audit_prunes)';
+/** An active legal hold covers the row being deleted: never deleted, whatever the horizon. */
+const HELD =
+  'EXISTS (SELECT 1 FROM audit_holds h WHERE NOT EXISTS (SELECT 1 FROM audit_hold_releases r WHERE r.hold_id = h.id) ' +
+  'AND ((h.from_seq IS NOT NULL AND OLD.seq BETWEEN h.from_seq AND h.to_seq) ' +
+  'OR (h.from_time IS NOT NULL AND OLD.occurred_at BETWEEN h.from_time AND h.to_time)))';
+/** May this audit_events row go: sealed below the recorded horizon and not held. */
+const EVENT_PRUNABLE =
+  'EXISTS (SELECT 1 FROM audit_leaves l WHERE l.event_seq = OLD.seq AND l.leaf_index < ' +
+  `${HORIZON}) AND NOT ${HELD}`;
+const LEAF_PRUNABLE = `OLD.leaf_index < ${HORIZON}`;
+/** A pivot row is an index of its event, not evidence: it may go once its event has gone (by a prune). */
+const PIVOT_PRUNABLE = 'NOT EXISTS (SELECT 1 FROM audit_events e WHERE e.seq = OLD.event_seq)';
+
+async function createRetentionTables(db: Kysely<unknown>, int: 'bigint' | 'integer'): Promise<void> {
+  await db.schema
+    .createTable('audit_prunes')
+    .addColumn('horizon', int, (c) => c.primaryKey())
+    .addColumn('root_hash', 'text', (c) => c.notNull())
+    .addColumn('max_seq', int, (c) => c.notNull())
+    .addColumn('events', int, (c) => c.notNull())
+    .addColumn('pruned_at', 'text', (c) => c.notNull())
+    .addColumn('key_id', 'text', (c) => c.notNull())
+    .addColumn('signature', 'text', (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createTable('audit_pruned_nodes')
+    .addColumn('start_leaf', int, (c) => c.notNull())
+    .addColumn('size', int, (c) => c.notNull())
+    .addColumn('hash', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('audit_pruned_nodes_pk', ['start_leaf', 'size'])
+    .execute();
+  await db.schema
+    .createTable('audit_holds')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('from_seq', int)
+    .addColumn('to_seq', int)
+    .addColumn('from_time', 'text')
+    .addColumn('to_time', 'text')
+    .addColumn('reason', 'text', (c) => c.notNull())
+    .addColumn('created_by', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createTable('audit_hold_releases')
+    .addColumn('hold_id', 'text', (c) => c.primaryKey())
+    .addColumn('reason', 'text', (c) => c.notNull())
+    .addColumn('released_by', 'text', (c) => c.notNull())
+    .addColumn('released_at', 'text', (c) => c.notNull())
+    .execute();
+}
+
+/** SQLite: the delete triggers keep their names and gain a WHEN clause that lets only a recorded prune through. */
+async function sqliteDeleteBelowHorizon(db: Kysely<unknown>): Promise<void> {
+  for (const [table, prunable] of [
+    ['audit_events', EVENT_PRUNABLE],
+    ['audit_leaves', LEAF_PRUNABLE],
+    ['audit_pivots', PIVOT_PRUNABLE],
+  ] as const) {
+    await sql.raw(`DROP TRIGGER ${table}_no_delete`).execute(db);
+    await sql
+      .raw(
+        `CREATE TRIGGER ${table}_no_delete BEFORE DELETE ON ${table} WHEN NOT (${prunable}) ` +
+          `BEGIN SELECT RAISE(ABORT, '${table} is append-only'); END`,
+      )
+      .execute(db);
+  }
+}
+
+/** PostgreSQL: the trigger functions are replaced in place (same triggers, same names); TRUNCATE stays refused. */
+async function postgresDeleteBelowHorizon(db: Kysely<unknown>): Promise<void> {
+  for (const [table, prunable] of [
+    ['audit_events', EVENT_PRUNABLE],
+    ['audit_leaves', LEAF_PRUNABLE],
+    ['audit_pivots', PIVOT_PRUNABLE],
+  ] as const) {
+    await sql
+      .raw(
+        `CREATE OR REPLACE FUNCTION ${table}_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN ` +
+          `IF TG_OP = 'DELETE' AND ${prunable} THEN RETURN OLD; END IF; ` +
+          `RAISE EXCEPTION '${table} is append-only'; END $$`,
+      )
+      .execute(db);
+  }
+}
 
 /** Audit schema: append-only tables (events, then the Merkle leaves and checkpoints), guarded by triggers. */
 export const auditMigrations: Record<string, Migration> = {
@@ -95,6 +182,15 @@ export const auditMigrations: Record<string, Migration> = {
         await db.schema.createIndex(name).on('audit_events').columns(columns).execute();
       await backfillPivots(db as Kysely<PivotBackfill>);
       await makeAppendOnly(db, 'audit_pivots', pg);
+    },
+  },
+  '0016_audit_retention': {
+    async up(db: Kysely<unknown>) {
+      const pg = dialectOf(db) === 'postgres';
+      await createRetentionTables(db, pg ? 'bigint' : 'integer');
+      for (const t of ['audit_prunes', 'audit_pruned_nodes', 'audit_holds', 'audit_hold_releases'] as const)
+        await makeAppendOnly(db, t, pg);
+      await (pg ? postgresDeleteBelowHorizon(db) : sqliteDeleteBelowHorizon(db));
     },
   },
 };

@@ -3,8 +3,9 @@ import { CarapaceError } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
 import { type Checkpoint, checkpointFromRow } from './checkpoint.js';
 import { canonicalEvent, eventLeafHash } from './leaf.js';
-import { consistencyProof, inclusionPath } from './merkle.js';
+import { currentHorizon, storedTree } from './horizon.js';
 import { fromRow } from './store.js';
+import { consistencyFrom, inclusionFrom } from './subtrees.js';
 
 /** An inclusion proof (RFC 6962 §2.1.1) of one event in a signed checkpoint, with what a verifier needs. */
 export interface InclusionProof {
@@ -40,7 +41,11 @@ export interface AuditProofs {
 
 const hex = (b: Buffer) => b.toString('hex');
 
-/** Creates the proof builder. Proofs hash every leaf up to the tree size (O(n)): no interior nodes are stored. */
+/**
+ * Creates the proof builder. Proofs hash the stored leaves up to the tree size (O(n)); below a prune horizon the
+ * kept nodes stand in for the removed leaves (`subtrees.ts`), so proofs of surviving events and between checkpoints
+ * still hold. A proof that needs a removed leaf is `ERR_AUDIT_PRUNED`.
+ */
 export function createAuditProofs(deps: { db: Kysely<Database> }): AuditProofs {
   const { db } = deps;
 
@@ -56,16 +61,6 @@ export function createAuditProofs(deps: { db: Kysely<Database> }): AuditProofs {
     return checkpointFromRow(row);
   }
 
-  async function leavesUpTo(size: number): Promise<Buffer[]> {
-    const rows = await db
-      .selectFrom('audit_leaves')
-      .select('leaf_hash')
-      .where('leaf_index', '<', size)
-      .orderBy('leaf_index')
-      .execute();
-    return rows.map((r) => Buffer.from(r.leaf_hash, 'hex'));
-  }
-
   return {
     async inclusion(eventId, treeSize) {
       const row = await db.selectFrom('audit_events').selectAll().where('id', '=', eventId).executeTakeFirst();
@@ -76,6 +71,8 @@ export function createAuditProofs(deps: { db: Kysely<Database> }): AuditProofs {
         .select('leaf_index')
         .where('event_seq', '=', row.seq)
         .executeTakeFirst();
+      if (leaf && leaf.leaf_index < (await currentHorizon(db)))
+        throw new CarapaceError('ERR_AUDIT_PRUNED', 'the event lies below the prune horizon', { eventId });
       if (!leaf || leaf.leaf_index >= checkpoint.treeSize)
         throw new CarapaceError('ERR_AUDIT_NOT_SEALED', 'the event is not in that checkpoint yet', { eventId });
       const event = fromRow(row);
@@ -86,7 +83,9 @@ export function createAuditProofs(deps: { db: Kysely<Database> }): AuditProofs {
         canonicalEvent: canonicalEvent(event),
         // Recomputed from the event, not read from the leaf: an edited event yields a proof that fails.
         leafHash: eventLeafHash(event),
-        auditPath: inclusionPath(await leavesUpTo(checkpoint.treeSize), leaf.leaf_index).map(hex),
+        auditPath: inclusionFrom(await storedTree(db, checkpoint.treeSize), leaf.leaf_index, checkpoint.treeSize).map(
+          hex,
+        ),
         checkpoint,
       };
     },
@@ -102,8 +101,11 @@ export function createAuditProofs(deps: { db: Kysely<Database> }): AuditProofs {
         .select('audit_leaves.leaf_index')
         .where('audit_events.id', 'in', [...eventIds])
         .where('audit_leaves.leaf_index', '<', checkpoint.treeSize)
+        .where('audit_leaves.leaf_index', '>=', await currentHorizon(db))
         .execute();
-      const leaves = rows.length > 0 ? await leavesUpTo(checkpoint.treeSize) : [];
+      if (rows.length === 0) return out;
+      // One stored tree for all: it memoizes the subtrees it computes, so each further path costs O(log n).
+      const tree = await storedTree(db, checkpoint.treeSize);
       for (const { leaf_index, ...row } of rows) {
         const event = fromRow(row);
         out.set(row.id, {
@@ -112,7 +114,7 @@ export function createAuditProofs(deps: { db: Kysely<Database> }): AuditProofs {
           leafIndex: leaf_index,
           canonicalEvent: canonicalEvent(event),
           leafHash: eventLeafHash(event),
-          auditPath: inclusionPath(leaves, leaf_index).map(hex),
+          auditPath: inclusionFrom(tree, leaf_index, checkpoint.treeSize).map(hex),
           checkpoint,
         });
       }
@@ -129,7 +131,7 @@ export function createAuditProofs(deps: { db: Kysely<Database> }): AuditProofs {
       return {
         first: from,
         second: to,
-        proof: consistencyProof(await leavesUpTo(to.treeSize), from.treeSize).map(hex),
+        proof: consistencyFrom(await storedTree(db, to.treeSize), from.treeSize, to.treeSize).map(hex),
       };
     },
   };

@@ -3,6 +3,7 @@ import type { Clock, Logger } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
 import { dialectOf } from '../storage/index.js';
 import { appendCheckpointFile, type Checkpoint, checkpointBody, checkpointFromRow } from './checkpoint.js';
+import { currentHorizon, frontierAt, keptNodes } from './horizon.js';
 import { rowLeafHash } from './leaf.js';
 import { MerkleFrontier } from './merkle.js';
 import type { AuditSigner } from './signing-key.js';
@@ -32,12 +33,19 @@ export interface AuditSealer {
 type Trx = Kysely<Database>;
 
 /** One sealer at a time: a transaction-scoped advisory lock per schema on PostgreSQL; SQLite has one writer. */
-async function takeSealLock(trx: Trx): Promise<boolean> {
+export async function takeSealLock(trx: Trx): Promise<boolean> {
   if (dialectOf(trx) !== 'postgres') return true;
   const r = await sql<{
     locked: boolean;
   }>`select pg_try_advisory_xact_lock(7411, hashtext(current_schema())) as locked`.execute(trx);
   return r.rows[0]?.locked === true;
+}
+
+/** The tree's frontier at the prune horizon, rebuilt from the kept nodes. */
+async function resumedAt(trx: Trx, horizon: number): Promise<MerkleFrontier> {
+  const f = frontierAt(horizon, await keptNodes(trx));
+  if (!f) throw new Error('the kept frontier of the pruned audit tree is missing: run `carapace audit verify`');
+  return f;
 }
 
 /** Creates the sealer. `checkpointFile` receives every checkpoint as a JSON line (null: no export). */
@@ -72,8 +80,10 @@ export function createAuditSealer(deps: {
       .selectFrom('audit_leaves')
       .select((e) => e.fn.max('leaf_index').as('i'))
       .executeTakeFirst();
-    const size = top?.i === null || top?.i === undefined ? 0 : Number(top.i) + 1;
-    const next = frontier.size <= size ? frontier.clone() : new MerkleFrontier();
+    // Below the horizon the leaves were pruned: the tree resumes from the kept frontier there.
+    const horizon = await currentHorizon(trx);
+    const size = top?.i === null || top?.i === undefined ? horizon : Math.max(Number(top.i) + 1, horizon);
+    const next = frontier.size <= size && frontier.size >= horizon ? frontier.clone() : await resumedAt(trx, horizon);
     const last = await latestIn(trx);
     while (next.size < size) {
       const rows = await trx

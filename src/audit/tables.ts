@@ -62,12 +62,63 @@ export interface AuditPivotRow {
   event_seq: number;
 }
 
+/**
+ * One prune: the leaves below `horizon` (a signed tree size) and their events were removed. Signed by the audit
+ * key, so a DBA cannot authorize a deletion of their own. Append-only.
+ */
+export interface AuditPruneRow {
+  horizon: number;
+  /** The signed root at `horizon`, which the stored frontier must reproduce. */
+  root_hash: string;
+  /** The highest `seq` removed, and how many events. */
+  max_seq: number;
+  events: number;
+  pruned_at: string;
+  key_id: string;
+  /** Ed25519 over the prune's canonical JSON (`pruneBody`), base64url. */
+  signature: string;
+}
+
+/**
+ * A kept interior node of the pruned prefix: the RFC 6962 subtree hash over leaves [start, start + size). These
+ * are the frontier of the horizon and the nodes proofs from older checkpoints need (see `retention.ts`).
+ */
+export interface AuditPrunedNodeRow {
+  start_leaf: number;
+  size: number;
+  hash: string;
+}
+
+/** A legal hold: events in a seq range or a time window that pruning must keep. Append-only. */
+export interface AuditHoldRow {
+  id: string;
+  from_seq: number | null;
+  to_seq: number | null;
+  from_time: string | null;
+  to_time: string | null;
+  reason: string;
+  created_by: string;
+  created_at: string;
+}
+
+/** The release of a hold (a separate append-only row, so the hold itself is never edited). */
+export interface AuditHoldReleaseRow {
+  hold_id: string;
+  reason: string;
+  released_by: string;
+  released_at: string;
+}
+
 /** Tables owned by the audit module. */
 export interface AuditTables {
   audit_events: AuditEventRow;
   audit_leaves: AuditLeafRow;
   audit_checkpoints: AuditCheckpointRow;
   audit_pivots: AuditPivotRow;
+  audit_prunes: AuditPruneRow;
+  audit_pruned_nodes: AuditPrunedNodeRow;
+  audit_holds: AuditHoldRow;
+  audit_hold_releases: AuditHoldReleaseRow;
 }
 
 declare module '../storage/index.js' {

@@ -3,34 +3,20 @@ import type { Kysely, Selectable } from 'kysely';
 import type { Database } from '../storage/index.js';
 import { type Checkpoint, checkpointFromRow, checkpointSignatureValid, type ExportedLine } from './checkpoint.js';
 import { rowLeafHash } from './leaf.js';
-import { MerkleFrontier } from './merkle.js';
+import type { MerkleFrontier } from './merkle.js';
+import type { VerifyFinding } from './verify-finding.js';
+import { checkHorizon } from './verify-horizon.js';
 import type { AuditEventRow } from './tables.js';
 
-/** What `verify` found wrong; `seq` and `eventId` name the event, `leafIndex` its place in the tree. */
-export interface VerifyFinding {
-  kind:
-    | 'changed'
-    | 'removed'
-    | 'inserted'
-    | 'reordered'
-    | 'leaves_rewritten'
-    | 'checkpoint_forged'
-    | 'checkpoint_missing'
-    | 'checkpoint_mismatch'
-    | 'checkpoint_root'
-    | 'exported_unreadable';
-  detail: string;
-  seq?: number;
-  eventId?: string;
-  leafIndex?: number;
-  treeSize?: number;
-}
+export type { VerifyFinding } from './verify-finding.js';
 
 /** The outcome of `verifyAuditTrail`. */
 export interface VerifyReport {
   ok: boolean;
   events: number;
   leaves: number;
+  /** Leaves below this index were pruned by retention; the kept frontier stands in for them. */
+  horizon: number;
   /** Checkpoints whose signature verified, from the database and the exported file together. */
   checkpointsVerified: number;
   /** Events committed but not yet in the tree (newer than the last seal). */
@@ -58,13 +44,13 @@ async function* eventRows(db: Kysely<Database>): AsyncGenerator<Row> {
   }
 }
 
-async function allLeaves(db: Kysely<Database>) {
+async function allLeaves(db: Kysely<Database>, horizon: number) {
   const out: { leaf_index: number; event_seq: number; leaf_hash: string }[] = [];
   for (;;) {
     const rows = await db
       .selectFrom('audit_leaves')
       .selectAll()
-      .where('leaf_index', '>=', out.length)
+      .where('leaf_index', '>=', horizon + out.length)
       .orderBy('leaf_index')
       .limit(PAGE)
       .execute();
@@ -130,13 +116,13 @@ type EventHashes = Map<number, { id: string; hash: string | null }>;
 const NO_EVENT = Buffer.alloc(32);
 
 /** Walks the leaves once: the tree recomputed from the events and the stored one, checked at every signed size. */
-function walk(leaves: Leaf[], events: EventHashes, roots: Map<number, string>) {
-  const fromEvents = new MerkleFrontier();
-  const stored = new MerkleFrontier();
+function walk(start: MerkleFrontier, leaves: Leaf[], events: EventHashes, roots: Map<number, string>) {
+  const fromEvents = start.clone();
+  const stored = start.clone();
   const mismatched: number[] = [];
   let eventsFailAt: number | null = null;
   let storedFailAt: number | null = null;
-  let storedPass = 0;
+  let storedPass = start.size;
   for (const leaf of leaves) {
     const hash = events.get(leaf.event_seq)?.hash ?? null;
     if (hash !== leaf.leaf_hash) mismatched.push(leaf.leaf_index);
@@ -149,6 +135,28 @@ function walk(leaves: Leaf[], events: EventHashes, roots: Map<number, string>) {
     if (storedFailAt === null) storedPass = stored.size;
   }
   return { mismatched, eventsFailAt, storedFailAt, storedPass };
+}
+
+/** Roots that fail although (or before) the events match their leaves: the leaves were rewritten too. */
+function rewrites(w: ReturnType<typeof walk>, at: (leafIndex: number) => Leaf | undefined): VerifyFinding[] {
+  const findings: VerifyFinding[] = [];
+  if (w.eventsFailAt !== null && w.mismatched.every((i) => i >= w.eventsFailAt!))
+    findings.push({
+      kind: 'leaves_rewritten',
+      treeSize: w.eventsFailAt,
+      leafIndex: w.storedPass,
+      seq: at(w.storedPass)?.event_seq,
+      detail:
+        `events and audit_leaves were rewritten together: the tree no longer matches checkpoint ${w.eventsFailAt}; ` +
+        `the first changed event is among leaves ${w.storedPass}..${w.eventsFailAt - 1}`,
+    });
+  else if (w.storedFailAt !== null && (w.eventsFailAt === null || w.eventsFailAt > w.storedFailAt))
+    findings.push({
+      kind: 'leaves_rewritten',
+      treeSize: w.storedFailAt,
+      detail: `audit_leaves no longer matches checkpoint ${w.storedFailAt}; the events do`,
+    });
+  return findings;
 }
 
 /** Names what happened to the event sealed at `leaf`: removed, moved to another seq (reordered) or changed. */
@@ -196,44 +204,38 @@ export async function verifyAuditTrail(deps: {
   const roots = trustedRoots(stored, deps.exported ?? [], deps.keys, findings);
   const events: EventHashes = new Map();
   for await (const row of eventRows(db)) events.set(row.seq, { id: row.id, hash: rowLeafHash(row) });
-  const leaves = await allLeaves(db);
-  const gap = leaves.findIndex((l, i) => l.leaf_index !== i);
-  if (gap >= 0) findings.push({ kind: 'leaves_rewritten', leafIndex: gap, detail: `audit_leaves has no leaf ${gap}` });
+  const pruned = await checkHorizon(db, deps.keys, roots, findings);
+  const horizon = pruned.horizon;
+  const leaves = await allLeaves(db, horizon);
+  const gap = leaves.findIndex((l, i) => l.leaf_index !== horizon + i);
+  if (gap >= 0)
+    findings.push({
+      kind: gap === 0 ? 'removed' : 'leaves_rewritten',
+      leafIndex: horizon + gap,
+      detail: `audit_leaves has no leaf ${horizon + gap}${gap === 0 ? ', the first above the prune horizon' : ''}`,
+    });
   for (const size of roots.keys())
-    if (size > leaves.length)
+    if (size > horizon + leaves.length)
       findings.push({
         kind: 'checkpoint_root',
         treeSize: size,
-        detail: `checkpoint ${size} is larger than the stored tree (${leaves.length} leaves)`,
+        detail: `checkpoint ${size} is larger than the stored tree (${horizon + leaves.length} leaves)`,
       });
 
-  const w = walk(leaves, events, roots);
+  const w = walk(pruned.frontier, leaves, events, roots);
   const bySeq = new Map(leaves.map((l) => [l.event_seq, l]));
+  const at = (leafIndex: number) => leaves[leafIndex - horizon];
   for (const [n, index] of w.mismatched.entries()) {
     if (n >= 100) break;
-    findings.push(await classify(db, leaves[index]!, events, n === 0));
+    findings.push(await classify(db, at(index)!, events, n === 0));
   }
-  if (w.eventsFailAt !== null && w.mismatched.every((i) => i >= w.eventsFailAt!))
-    findings.push({
-      kind: 'leaves_rewritten',
-      treeSize: w.eventsFailAt,
-      leafIndex: w.storedPass,
-      seq: leaves[w.storedPass]?.event_seq,
-      detail:
-        `events and audit_leaves were rewritten together: the tree no longer matches checkpoint ${w.eventsFailAt}; ` +
-        `the first changed event is among leaves ${w.storedPass}..${w.eventsFailAt - 1}`,
-    });
-  else if (w.storedFailAt !== null && (w.eventsFailAt === null || w.eventsFailAt > w.storedFailAt))
-    findings.push({
-      kind: 'leaves_rewritten',
-      treeSize: w.storedFailAt,
-      detail: `audit_leaves no longer matches checkpoint ${w.storedFailAt}; the events do`,
-    });
-  const horizon = leaves.reduce((m, l) => Math.max(m, l.event_seq), 0);
+  // A forged frontier fails every root above it: that is its finding, not a rewrite of the surviving leaves.
+  if (pruned.trusted) findings.push(...rewrites(w, at));
+  const sealedTop = leaves.reduce((m, l) => Math.max(m, l.event_seq), 0);
   let unsealed = 0;
   for (const [seq, e] of events) {
     if (bySeq.has(seq)) continue;
-    if (seq < horizon)
+    if (seq < sealedTop)
       findings.push({
         kind: 'inserted',
         seq,
@@ -242,7 +244,7 @@ export async function verifyAuditTrail(deps: {
       });
     else unsealed++;
   }
-  return report(findings, events.size, leaves.length, roots.size, unsealed);
+  return report(findings, { events: events.size, leaves: leaves.length, horizon, verified: roots.size, unsealed });
 }
 
 // Findings about events carry their seq, the order a reader of the trail sees them in.
@@ -250,11 +252,9 @@ const ORDER = (f: VerifyFinding) => f.seq ?? f.leafIndex ?? Number.MAX_SAFE_INTE
 
 function report(
   findings: VerifyFinding[],
-  events: number,
-  leaves: number,
-  verified: number,
-  unsealed: number,
+  counts: { events: number; leaves: number; horizon: number; verified: number; unsealed: number },
 ): VerifyReport {
+  const { events, leaves, horizon, verified, unsealed } = counts;
   const eventKinds = new Set(['changed', 'removed', 'inserted', 'reordered', 'leaves_rewritten']);
   const sorted = [...findings].sort((a, b) => ORDER(a) - ORDER(b));
   const first = sorted.find((f) => eventKinds.has(f.kind)) ?? sorted[0] ?? null;
@@ -262,6 +262,7 @@ function report(
     ok: findings.length === 0,
     events,
     leaves,
+    horizon,
     checkpointsVerified: verified,
     unsealed,
     first,

@@ -11,6 +11,7 @@ import type { Clock } from '../platform/index.js';
 import type { LoginThrottle } from './login-throttle.js';
 import { consentPage, loginPage } from './pages.js';
 import { ACR } from '../tokens/index.js';
+import { eventTenant } from './event-tenant.js';
 
 const entry = (purpose: string, action: string): CatalogEntry => ({
   owner: 'auth',
@@ -120,6 +121,7 @@ function interactionRoutes<Spec>(routes: RouteRegistrar<Spec>, deps: Interaction
           type: 'auth.login.failed',
           actor: { type: 'anonymous', id: null },
           applicationId: String(interaction.params.client_id),
+          tenantId: await eventTenant(deps.directory.db, { clientId: String(interaction.params.client_id) }),
           object: { type: 'user', id: null },
           action: 'login',
           decision: 'deny',
@@ -151,6 +153,7 @@ function interactionRoutes<Spec>(routes: RouteRegistrar<Spec>, deps: Interaction
           type: 'auth.login.failed',
           actor: { type: 'anonymous', id: null },
           applicationId: String(interaction.params.client_id),
+          tenantId: await eventTenant(deps.directory.db, { clientId: String(interaction.params.client_id) }),
           object: { type: 'user', id: user?.id ?? null },
           action: 'login',
           decision: 'deny',
@@ -164,6 +167,7 @@ function interactionRoutes<Spec>(routes: RouteRegistrar<Spec>, deps: Interaction
         type: 'auth.login.succeeded',
         actor: { type: 'user', id: user.id },
         applicationId: String(interaction.params.client_id),
+        tenantId: await eventTenant(deps.directory.db, { userId: user.id }),
         object: { type: 'user', id: user.id },
         action: 'login',
         decision: 'allow',
@@ -209,6 +213,7 @@ function interactionRoutes<Spec>(routes: RouteRegistrar<Spec>, deps: Interaction
         type: 'auth.consent.granted',
         actor: { type: 'user', id: accountId },
         applicationId: String(interaction.params.client_id),
+        tenantId: await eventTenant(deps.directory.db, { userId: accountId }),
         object: { type: 'grant', id: grantId },
         action: 'consent',
         decision: 'allow',

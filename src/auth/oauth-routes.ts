@@ -1,4 +1,6 @@
 import { Type } from '@sinclair/typebox';
+import { requestContext } from '../http/index.js';
+import { attachRequestContext } from './request-context.js';
 import type { HTTPMethods } from 'fastify';
 import type Provider from 'oidc-provider';
 import type { Authentication, RouteRegistrar } from '../http/index.js';
@@ -159,6 +161,7 @@ export function registerOAuthRoutes<Spec>(
           raw.headers.host = pinnedHost;
           delete raw.headers['x-forwarded-host'];
           delete raw.headers['x-forwarded-proto'];
+          attachRequestContext(req.raw, requestContext(req));
           void callback(req.raw, reply.raw);
         },
       );

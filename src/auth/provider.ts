@@ -25,6 +25,8 @@ import {
 import type { SigningKeySet } from './signing-keys.js';
 import { grantReference, type TokenDenylist } from './token-denylist.js';
 import { revokeAccessTokens } from './access-token-revocation.js';
+import { eventTenant } from './event-tenant.js';
+import { requestContextOf } from './request-context.js';
 
 /** Authentication context class references: what `acr` says about how the user logged in. */
 
@@ -212,8 +214,8 @@ export function createAuthorizationServer(deps: AuthorizationServerDeps): Provid
     on(event, (ctx, err) => {
       // A JWT access token handed to the revocation endpoint is revoked by revokeAccessTokens, not refused.
       if (event === 'revocation.error' && err.error === 'unsupported_token_type') return;
-      void deps.audit
-        .append(deps.db, {
+      const refusal = async () =>
+        deps.audit.append(deps.db, {
           type: 'auth.request.refused',
           actor: { type: 'application', id: ctx.oidc?.client?.clientId ?? null },
           applicationId: ctx.oidc?.client?.clientId ?? null,
@@ -221,31 +223,37 @@ export function createAuthorizationServer(deps: AuthorizationServerDeps): Provid
           action: event,
           decision: 'deny',
           reason: err.error ?? err.name,
-          context: { requestId: null, traceId: null, sourceIp: ctx.ip ?? null },
-        })
-        .catch((e: unknown) => deps.log.error({ err: e }, 'could not audit an authorization server refusal'));
+          tenantId: await eventTenant(deps.db, { clientId: ctx.oidc?.client?.clientId }),
+          context: requestContextOf(ctx.req, ctx.ip ?? null),
+        });
+      refusal().catch((e: unknown) => deps.log.error({ err: e }, 'could not audit an authorization server refusal'));
     });
   }
+  // Not in the transaction that persists the grant: oidc-provider writes through its adapter on its own, and a JWT
+  // access token is not stored at all. The event is written as soon as the grant succeeds, with the full context.
   provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
     const token = ctx.oidc?.entities?.AccessToken ?? ctx.oidc?.entities?.ClientCredentials;
-    void deps.audit
-      .append(deps.db, {
+    const clientId = ctx.oidc?.client?.clientId ?? null;
+    const issued = async () =>
+      deps.audit.append(deps.db, {
         type: 'auth.token.issued',
         actor: {
           type: ctx.oidc?.entities?.Account ? 'user' : 'application',
-          id: ctx.oidc?.entities?.Account?.accountId ?? ctx.oidc?.client?.clientId ?? null,
+          id: ctx.oidc?.entities?.Account?.accountId ?? clientId,
         },
-        applicationId: ctx.oidc?.client?.clientId ?? null,
+        applicationId: clientId,
+        tenantId: await eventTenant(deps.db, { userId: ctx.oidc?.entities?.Account?.accountId, clientId }),
         object: { type: 'access_token', id: token?.jti ?? null },
         action: 'token',
         decision: 'allow',
+        context: requestContextOf(ctx.req, ctx.ip ?? null),
         details: {
           grantType: String(ctx.oidc?.params?.grant_type ?? ''),
           scope: token?.scope ?? null,
           bound: token?.jkt ? 'dpop' : token?.['x5t#S256'] ? 'mtls' : 'none',
         },
-      })
-      .catch((e: unknown) => deps.log.error({ err: e }, 'could not audit a token issuance'));
+      });
+    issued().catch((e: unknown) => deps.log.error({ err: e }, 'could not audit a token issuance'));
   });
   return provider;
 }

@@ -110,7 +110,57 @@ function registerExport(audit: Command): void {
     });
 }
 
-/** `carapace audit …`: list the trail, seal and sign a checkpoint now, verify the trail against its checkpoints. */
+type HoldOptions = { fromSeq?: string; toSeq?: string; from?: string; to?: string; reason: string };
+const cliActor = { actor: { type: 'system' as const, id: 'cli' }, context: null };
+const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+
+function registerRetention(audit: Command): void {
+  audit
+    .command('prune')
+    .description(
+      'Remove audit events older than audit.retention.days, up to a signed checkpoint and never past a legal hold; ' +
+        'keeps every checkpoint and the nodes proofs still need. Prints what was (or, --dry-run, would be) removed.',
+    )
+    .option('--dry-run', 'only report what would be removed')
+    .action(async (opts: { dryRun?: boolean }, cmd: Command) => {
+      await withPlatform(cmd.optsWithGlobals<GlobalOptions>(), async (p) => {
+        print(await p.evidence.retention.prune({ dryRun: opts.dryRun === true, ...cliActor }));
+      });
+    });
+  const hold = audit.command('hold').description('Legal holds: ranges of the audit trail that pruning keeps.');
+  hold
+    .command('add')
+    .description('Hold a seq range (--from-seq, --to-seq) or a time window (--from, --to, ISO 8601); prints the hold.')
+    .option('--from-seq <n>', 'first seq held')
+    .option('--to-seq <n>', 'last seq held')
+    .option('--from <time>', 'start of the held window')
+    .option('--to <time>', 'end of the held window')
+    .requiredOption('--reason <text>', 'why (a case or matter reference)')
+    .action(async (o: HoldOptions, cmd: Command) => {
+      const num = (v?: string) => (v === undefined ? undefined : Number(v));
+      await withPlatform(cmd.optsWithGlobals<GlobalOptions>(), async (p) => {
+        const range = { fromSeq: num(o.fromSeq), toSeq: num(o.toSeq), from: o.from, to: o.to, reason: o.reason };
+        print(await p.evidence.holds.add(range, cliActor));
+      });
+    });
+  hold
+    .command('list')
+    .description('List legal holds, released ones included, as JSON.')
+    .action(async (_o: unknown, cmd: Command) => {
+      await withPlatform(cmd.optsWithGlobals<GlobalOptions>(), async (p) => print(await p.evidence.holds.list()));
+    });
+  hold
+    .command('release <id>')
+    .description('Release a legal hold (audited); prints the released hold.')
+    .requiredOption('--reason <text>', 'why it is released')
+    .action(async (id: string, o: { reason: string }, cmd: Command) => {
+      await withPlatform(cmd.optsWithGlobals<GlobalOptions>(), async (p) => {
+        print(await p.evidence.holds.release(id, o.reason, cliActor));
+      });
+    });
+}
+
+/** `carapace audit …`: list, seal and sign, verify, prune, hold ranges and export the trail. */
 export function registerAudit(program: Command): void {
   const audit = program.command('audit').description('The audit trail and its evidence.');
   registerList(audit);
@@ -124,4 +174,5 @@ export function registerAudit(program: Command): void {
     });
   registerVerify(audit);
   registerExport(audit);
+  registerRetention(audit);
 }

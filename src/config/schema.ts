@@ -421,6 +421,25 @@ export const configSchema = {
         ),
       },
     },
+    retention: {
+      days: opt.integer(
+        0,
+        0,
+        36500,
+        'CARAPACE_AUDIT_RETENTION_DAYS',
+        'How many days audit events are kept; 0 (the default) keeps them forever. Pruning removes a prefix of the ' +
+          'tree up to a signed checkpoint, keeps every checkpoint and the nodes proofs still need, and stops at the ' +
+          'first event under a legal hold (`carapace audit hold add`).',
+      ),
+      interval: opt.duration(
+        HOUR,
+        60,
+        7 * DAY,
+        'CARAPACE_AUDIT_RETENTION_INTERVAL',
+        'How often a process prunes the audit trail when `audit.retention.days` is set (also on demand: ' +
+          '`carapace audit prune`). One process prunes at a time, under the sealer lock.',
+      ),
+    },
   },
   telemetry: {
     maxSkew: opt.duration(

@@ -1,4 +1,5 @@
 import { ADMIN_AUDIT_EVENTS, type AdminAuditEvent } from '../admin/index.js';
+import { AUDIT_AUDIT_EVENTS, type AuditAuditEvent } from '../audit/index.js';
 import { AUTH_AUDIT_EVENTS, type AuthAuditEvent } from '../auth/index.js';
 import { COMMANDS_AUDIT_EVENTS, type CommandAuditEvent } from '../commands/index.js';
 import { GATEWAY_AUDIT_EVENTS, type GatewayAuditEvent } from '../gateway/index.js';
@@ -14,6 +15,7 @@ import { TELEMETRY_AUDIT_EVENTS, type TelemetryAuditEvent } from '../telemetry/i
  */
 export type PlatformAuditEvent =
   | AdminAuditEvent
+  | AuditAuditEvent
   | AuthAuditEvent
   | CommandAuditEvent
   | GatewayAuditEvent
@@ -26,6 +28,7 @@ export type PlatformAuditEvent =
 /** The same union as data, per owning module (for the investigation tools and the tests). */
 export const PLATFORM_AUDIT_EVENTS = {
   admin: ADMIN_AUDIT_EVENTS,
+  audit: AUDIT_AUDIT_EVENTS,
   auth: AUTH_AUDIT_EVENTS,
   commands: COMMANDS_AUDIT_EVENTS,
   gateway: GATEWAY_AUDIT_EVENTS,

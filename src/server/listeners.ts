@@ -1,5 +1,5 @@
 import type { TLSSocket } from 'node:tls';
-import { registerAdminRoutes, registerAuditEvidenceRoutes } from '../admin/index.js';
+import { registerAdminRoutes, registerAuditEvidenceRoutes, registerAuditRetentionRoutes } from '../admin/index.js';
 import { OAUTH_PREFIX, registerInteractions, registerOAuthRoutes, tokenAuthentication } from '../auth/index.js';
 import { registerAccountRoutes, registerMeRoute } from '../accounts/index.js';
 import { operatorAuthentication } from '../admin/index.js';
@@ -168,6 +168,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   registerInvestigationRoutes(plane, {
     investigator: createInvestigator({ db, proofs: platform.evidence.proofs, clock: platform.clock }),
   });
+  registerAuditRetentionRoutes(plane, { evidence: platform.evidence });
 
   return { public: pub, gateway: { ...gw, connections }, admin };
 }

@@ -142,7 +142,10 @@ export async function createPlatform(
       keys: options.keys,
       vehicles: { get: getVehicle, findOrCreate: findOrCreateVehicle },
     });
+    // The export is built on the evidence's tail, and retention must wait for the export: bound late.
+    let pendingExport: () => Promise<number | null> = () => Promise.resolve(null);
     const evidence = await createAuditEvidence({
+      keepFrom: () => pendingExport(),
       db: storage.db,
       clock,
       log: options.log,
@@ -151,6 +154,7 @@ export async function createPlatform(
       settings: { ...config.audit, checkpointFile: auditCheckpointFile(config) },
     });
     const siem = createSiemExport(config, { db: storage.db, tail: evidence.tail, cluster, clock, log: options.log });
+    pendingExport = () => siem.pendingFrom();
     const secrets = createSecretBox(join(config.dataDir, 'pki', 'secret-box.key'));
     const sessions = { revokeAll: revokeAccountTokens };
     const directory = createDirectory({ db: storage.db, audit, clock, secrets, sessions });

@@ -34,6 +34,11 @@ export interface SiemExport {
   runOnce(): Promise<void>;
   start(): void;
   stop(): Promise<void>;
+  /**
+   * The first leaf some configured sink has not taken yet (null: no sink). Retention prunes only below it, so a
+   * lagging or failing SIEM never loses an event to a prune.
+   */
+  pendingFrom(): Promise<number | null>;
 }
 
 /** Where the file sink writes (`audit.export.file.path`, or under the data directory). */
@@ -95,7 +100,8 @@ export function createSiemExport(
       retryMaxMs: e.http.retryMax * 1000,
     },
   };
-  const loops = sinksOf(config).map((sink) =>
+  const sinks = sinksOf(config);
+  const loops = sinks.map((sink) =>
     sink === 'file'
       ? createFileLoop(shared, createFileSink({ ...e.file, path: exportFilePath(config) }, deps.clock))
       : httpLoop(config, shared),
@@ -108,6 +114,11 @@ export function createSiemExport(
     start: () => loops.forEach((l) => l.start()),
     stop: async () => {
       for (const l of loops) await l.stop();
+    },
+    pendingFrom: async () => {
+      if (sinks.length === 0) return null;
+      const cursors = await Promise.all(sinks.map((s) => shared.cursors.load(s)));
+      return Math.min(...cursors) + 1;
     },
   };
 }

@@ -6,7 +6,16 @@ import { type Kysely, sql } from 'kysely';
  */
 export async function makeAppendOnly(
   db: Kysely<unknown>,
-  table: 'audit_events' | 'audit_leaves' | 'audit_checkpoints' | 'audit_pivots' | 'telemetry_messages',
+  table:
+    | 'audit_events'
+    | 'audit_leaves'
+    | 'audit_checkpoints'
+    | 'audit_pivots'
+    | 'audit_prunes'
+    | 'audit_pruned_nodes'
+    | 'audit_holds'
+    | 'audit_hold_releases'
+    | 'telemetry_messages',
   pg: boolean,
 ): Promise<void> {
   const t = sql.raw(table);
