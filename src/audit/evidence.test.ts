@@ -1,4 +1,5 @@
 import { createHash, createPublicKey, generateKeyPairSync, sign, verify, webcrypto } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -380,6 +381,36 @@ describe('the audit signing key', () => {
       expect([...trustedAuditKeys(dir).keys()].sort()).toEqual([first.keyId, second.keyId].sort());
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** Another process holds SQLite's write lock for a moment, and has written before it lets go. */
+function holdWriteLock(file: string, ms: number): Promise<{ done: Promise<void> }> {
+  const script = `const db = require('better-sqlite3')(process.argv[1]);
+    db.exec('BEGIN IMMEDIATE'); db.exec('CREATE TABLE IF NOT EXISTS lock_probe (x)');
+    db.exec('INSERT INTO lock_probe VALUES (1)'); process.stdout.write('locked\\n');
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ${ms}); db.exec('COMMIT'); db.close();`;
+  const child = spawn(process.execPath, ['-e', script, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return new Promise((resolve, reject) => {
+    child.stdout.once('data', () => resolve({ done }));
+    child.once('exit', (code) => reject(new Error(`lock holder exited with ${code}`)));
+  });
+}
+
+describe('audit sealer beside another SQLite writer', () => {
+  it('waits for the write lock instead of failing when another process wrote meanwhile', async () => {
+    const w = await world(testDatabases()[0]!);
+    try {
+      for (const i of [1, 2, 3]) await w.append(i);
+      const holder = await holdWriteLock(join(w.storage.dataDir, 'carapace.sqlite'), 700);
+      // Without taking the write lock first, the sealer's read-then-write fails at once with SQLITE_BUSY.
+      const checkpoint = await w.evidence.sealer.checkpoint();
+      await holder.done;
+      expect(checkpoint?.treeSize).toBe(3);
+    } finally {
+      await w.storage.close();
     }
   });
 });
