@@ -32,16 +32,9 @@ export interface AuditSealer {
 
 type Trx = Kysely<Database>;
 
-/**
- * One sealer at a time: a transaction-scoped advisory lock per schema on PostgreSQL. SQLite has one writer, but a
- * transaction that reads first and writes later fails at once (SQLITE_BUSY, no wait) when another process wrote in
- * between: so take the write lock first, with a write that changes nothing, and wait for it like any writer.
- */
+/** One sealer at a time: a transaction-scoped advisory lock per schema on PostgreSQL; SQLite has one writer. */
 export async function takeSealLock(trx: Trx): Promise<boolean> {
-  if (dialectOf(trx) !== 'postgres') {
-    await sql`update audit_checkpoints set tree_size = tree_size where 0 = 1`.execute(trx);
-    return true;
-  }
+  if (dialectOf(trx) !== 'postgres') return true;
   const r = await sql<{
     locked: boolean;
   }>`select pg_try_advisory_xact_lock(7411, hashtext(current_schema())) as locked`.execute(trx);

@@ -1,7 +1,17 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  Kysely,
+  PostgresDialect,
+  SqliteDialect,
+  type SqliteDialectConfig,
+  SqliteDriver,
+  sql,
+} from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
 
@@ -77,6 +87,27 @@ async function openPostgres(url: string, schema: string): Promise<Storage> {
   };
 }
 
+/**
+ * SQLite transactions begin IMMEDIATE: they take the write lock first, waiting for it (busy_timeout) like any
+ * writer. A deferred transaction that reads and then writes fails at once with SQLITE_BUSY when another process
+ * (the CLI beside a server) wrote in between, since SQLite cannot upgrade a stale snapshot. In-process there is one
+ * connection anyway, so nothing is lost in concurrency.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class ImmediateSqliteDialect extends SqliteDialect {
+  constructor(private readonly settings: SqliteDialectConfig) {
+    super(settings);
+  }
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.settings);
+  }
+}
+
 function openSqlite(dataDir: string, fileName: string): Storage {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const file = join(dataDir, fileName);
@@ -86,7 +117,7 @@ function openSqlite(dataDir: string, fileName: string): Storage {
   handle.pragma('synchronous = FULL');
   handle.pragma('foreign_keys = ON');
   handle.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: handle }) });
+  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: handle }) });
   return { db, dialect: 'sqlite', schema: null, location: file, ping: () => ping(db), close: () => db.destroy() };
 }
 
