@@ -41,6 +41,34 @@ describe.each(testDatabases())('audit pivot search on $name', (target) => {
     expect((await search.find({ kind: 'user', value: 'u-1', ...window, limit: 10 })).events).toHaveLength(2);
   });
 
+  it('ignores a forged index row: an event is found only by a pivot it names, in its own time', async () => {
+    const search = createAuditPivotSearch({ db: storage.db });
+    const seqOf = async (vehicle: string) =>
+      Number(
+        (await storage.db.selectFrom('audit_events').select('seq').where('object_id', '=', vehicle).executeTakeFirst())!
+          .seq,
+      );
+    // A hostile DBA (or a bug) appends rows: v-1's event under a jti it never used, v-3's (the next day) dated into
+    // the window, and v-2's twice more. None is an event that names that pivot in that window.
+    await storage.db
+      .insertInto('audit_pivots')
+      .values([
+        { kind: 'jti', value: 'jti-forged', occurred_at: window.from, event_seq: await seqOf('v-1') },
+        { kind: 'jti', value: 'jti-a', occurred_at: window.from, event_seq: await seqOf('v-3') },
+        { kind: 'vehicle', value: 'v-1', occurred_at: window.from, event_seq: await seqOf('v-2') },
+        { kind: 'vehicle', value: 'v-2', occurred_at: window.from, event_seq: await seqOf('v-2') },
+      ])
+      .execute();
+    const forged = await search.find({ kind: 'jti', value: 'jti-forged', ...window, limit: 10 });
+    expect([forged.events.length, forged.mismatched]).toEqual([0, 1]);
+    const moved = await search.find({ kind: 'jti', value: 'jti-a', ...window, limit: 10 });
+    expect(moved.events.map((e) => e.object?.id)).toEqual(['v-1', 'v-2']);
+    const grafted = await search.find({ kind: 'vehicle', value: 'v-1', ...window, limit: 10 });
+    expect([grafted.events.map((e) => e.object?.id), grafted.mismatched]).toEqual([['v-1'], 1]);
+    const twice = await search.find({ kind: 'vehicle', value: 'v-2', ...window, limit: 10 });
+    expect(twice.events.map((e) => e.object?.id)).toEqual(['v-2']);
+  });
+
   it('says when the limit cut the answer', async () => {
     const search = createAuditPivotSearch({ db: storage.db });
     const cut = await search.find({ kind: 'jti', value: 'jti-a', ...window, limit: 1 });

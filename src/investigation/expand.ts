@@ -104,9 +104,17 @@ async function searchHop(
       out.truncation.push(`maxEvents: stopped at ${bounds.maxEvents} events during hop ${hop}`);
       break;
     }
-    const { events, truncated } = await search.find({ ...p, from: bounds.from, to: bounds.to, limit: room });
+    const { events, truncated, mismatched } = await search.find({
+      ...p,
+      from: bounds.from,
+      to: bounds.to,
+      limit: room,
+    });
     out.searched.push({ ...p, hop, events: events.length });
     if (truncated) out.truncation.push(`maxEvents: ${p.kind}=${p.value} matched more than the ${room} taken`);
+    // An index row whose event does not name the pivot: forged or stale, so the index may miss events too.
+    if (mismatched > 0)
+      out.truncation.push(`pivotIndex: ${mismatched} audit_pivots row(s) for ${p.kind}=${p.value} name no such event`);
     for (const e of events)
       if (!found.has(e.id)) {
         found.set(e.id, e);

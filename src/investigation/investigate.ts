@@ -144,7 +144,8 @@ export function createInvestigator(deps: {
         : { events: [], searched: [], hops: 0, truncation: [] };
       const { events } = expansion;
       const nodes = nodesOf(events);
-      const jobs = await jobOutcomes(deps.db, nodes.jobIds);
+      // jobOutcomes answers at most 500 ids per call: a job past them would leave its vehicle out unsaid.
+      const jobs = await inChunks(nodes.jobIds, (chunk) => jobOutcomes(deps.db, chunk));
       const affected = affectedVehicles(events, new Map(jobs.map((j) => [j.id, j.vehicle_id])));
       const truncation = [...expansion.truncation];
       if (affected.length > LIMITS.maxVehicles)
@@ -201,10 +202,16 @@ function windowOf(query: InvestigationQuery, clock: Clock): { from: string; to: 
   return { from: from.toISOString(), to: to.toISOString() };
 }
 
+/** An ISO 8601 date-time with an explicit offset: without one it would be read in the server's own time zone. */
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i;
+
 function instant(value: string, field: 'from' | 'to'): Date {
+  const m = DATE_TIME.exec(value);
   const d = new Date(value);
-  if (Number.isNaN(d.getTime()) || !/^\d{4}-\d{2}-\d{2}T/.test(value))
-    throw new CarapaceError('ERR_VALIDATION', `${field} must be an ISO 8601 date-time`, {
+  // Date rolls a day that does not exist over (February 30th is March 2nd): the fields must survive the parse.
+  const exists = m && new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!)).toISOString().startsWith(value.slice(0, 10));
+  if (!m || !exists || Number.isNaN(d.getTime()) || +m[4]! > 23)
+    throw new CarapaceError('ERR_VALIDATION', `${field} must be an ISO 8601 date-time with Z or an offset`, {
       field,
       reason: 'invalid_time',
     });
@@ -234,14 +241,26 @@ async function seedOf(
   return { kind: query.pivot, value: query.value };
 }
 
+/** Runs `read` over `ids` in chunks of at most 500 (each module's bulk reads take at most that many). */
+async function inChunks<T>(ids: readonly string[], read: (chunk: string[]) => Promise<T[]>): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < ids.length; i += 500) out.push(...(await read(ids.slice(i, i + 500))));
+  return out;
+}
+
 async function vehicleFacts(
   db: Kysely<Database>,
   affected: AffectedVehicle[],
   window: { from: string; to: string },
 ): Promise<VehicleFinding[]> {
+  // Whether a vehicle exists is asked of every one (one indexed read per chunk): only telemetry is bounded, so a
+  // vehicle past the first hundred is never reported as an id no vehicle has.
   const ids = affected.slice(0, LIMITS.maxVehicles).map((v) => v.vehicleId);
   const [rows, telemetry] = await Promise.all([
-    findVehicles(db, ids),
+    inChunks(
+      affected.map((v) => v.vehicleId),
+      (chunk) => findVehicles(db, chunk),
+    ),
     summarizeTelemetry(db, { vehicleIds: ids, ...window }),
   ]);
   const vins = new Map(rows.map((r) => [r.id, r.vin]));

@@ -14,6 +14,9 @@ import {
 import { basename, dirname, join } from 'node:path';
 import type { Clock } from '../platform/index.js';
 
+/** The suffix rotate() gives a file: `.<ISO time with : and . as ->`, and `-<n>` when that name was taken. */
+const ROTATED = /^(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z)(?:-(\d+))?$/;
+
 /** Settings of the JSON-lines sink (`audit.export.file.*`). */
 export interface FileSinkSettings {
   path: string;
@@ -54,11 +57,14 @@ export function createFileSink(settings: FileSinkSettings, clock: Clock): FileSi
   };
   const prune = () => {
     const dir = dirname(settings.path);
-    const prefix = `${basename(settings.path)}.`;
-    // Timestamps sort as text, so the oldest come first.
+    // Only names rotate() makes: a neighbour that merely starts with the same name (a log, the checkpoint
+    // export) is not ours to delete. Timestamps sort as text; a same-millisecond suffix sorts by number.
+    const base = basename(settings.path);
     const rotated = readdirSync(dir)
-      .filter((f) => f.startsWith(prefix))
-      .sort();
+      .map((f) => ({ f, m: ROTATED.exec(f.startsWith(`${base}.`) ? f.slice(base.length + 1) : '') }))
+      .filter((x): x is { f: string; m: RegExpExecArray } => x.m !== null)
+      .sort((a, b) => a.m[1]!.localeCompare(b.m[1]!) || Number(a.m[2] ?? 0) - Number(b.m[2] ?? 0))
+      .map((x) => x.f);
     for (const f of rotated.slice(0, Math.max(0, rotated.length - settings.keep))) rmSync(join(dir, f));
   };
   const tooOld = () =>

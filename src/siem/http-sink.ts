@@ -18,6 +18,26 @@ export interface HttpSinkSettings {
 /** The outcome of one POST: delivered, or failed with a reason safe to log and the collector's Retry-After. */
 export type PostResult = { ok: true } | { ok: false; error: string; retryAfterMs: number | null };
 
+/** Visible ASCII and spaces/tabs, with no control character: what a header value may be. */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+/** Bytes of a collector's answer read at most before the body is abandoned. */
+const ANSWER_BYTES = 64 * 1024;
+
+async function drainSome(res: Response): Promise<void> {
+  const reader = res.body?.getReader();
+  if (!reader) return;
+  try {
+    for (let read = 0; read <= ANSWER_BYTES;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      read += value.byteLength;
+    }
+    await reader.cancel();
+  } catch {
+    // A body cut off by the timeout or the peer: the status already said what we need.
+  }
+}
+
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
 
 /** Refuses a collector URL that is not https, except a loopback http URL in development (local test collectors). */
@@ -30,6 +50,14 @@ export function checkCollectorUrl(raw: string, mode: 'development' | 'production
       key: 'audit.export.http.url',
     });
   }
+  // Credentials belong in the environment variable `http.authorizationEnv` names; fetch refuses a URL holding
+  // them on every POST (and repeats them in its error), so the sink would only ever fail.
+  if (url.username || url.password)
+    throw new CarapaceError(
+      'ERR_CONFIG_INVALID',
+      'audit.export.http.url must not carry credentials: put the Authorization value in http.authorizationEnv',
+      { key: 'audit.export.http.url' },
+    );
   const host = url.hostname;
   const loopback = LOOPBACK.has(host) || (isIP(host) === 4 && host.startsWith('127.'));
   if (url.protocol === 'https:' || (url.protocol === 'http:' && loopback && mode === 'development')) return url;
@@ -58,7 +86,16 @@ export function createHttpPoster(
     'content-type': ndjson ? 'application/x-ndjson' : 'application/json',
     'user-agent': 'carapace-siem-export',
   };
-  if (settings.authorization) headers.authorization = settings.authorization;
+  if (settings.authorization) {
+    // A line break would be header injection; fetch refuses it on every POST instead. Refused here, at start.
+    if (!HEADER_VALUE.test(settings.authorization))
+      throw new CarapaceError(
+        'ERR_CONFIG_INVALID',
+        'the collector Authorization value (http.authorizationEnv) holds a control character',
+        { key: 'audit.export.http.authorizationEnv' },
+      );
+    headers.authorization = settings.authorization;
+  }
   return async (lines) => {
     const body = ndjson ? `${lines.join('\n')}\n` : `[${lines.join(',')}]`;
     try {
@@ -70,7 +107,9 @@ export function createHttpPoster(
         redirect: 'manual',
         signal: AbortSignal.timeout(settings.timeoutMs),
       });
-      await res.arrayBuffer().catch(() => undefined);
+      // The answer's body means nothing to us: a little is read (so the connection can be kept), never an
+      // endless or huge one into memory.
+      await drainSome(res);
       if (res.status >= 200 && res.status < 300) return { ok: true };
       return {
         ok: false,
