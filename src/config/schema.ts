@@ -413,11 +413,12 @@ export const configSchema = {
         backlogMax: opt.integer(
           10_000,
           1,
-          10_000_000,
+          100_000,
           'CARAPACE_AUDIT_EXPORT_HTTP_BACKLOG_MAX',
           'Records held on disk (`<dataDir>/audit/export/http.backlog.jsonl`) waiting for the collector. When full ' +
             'the exporter stops reading the trail (backpressure, reported in /readyz details and the log) and never ' +
-            'drops a record; it drains when the collector answers again.',
+            'drops a record; it drains when the collector answers again. At most 100,000: the spool is held in ' +
+            'memory while it drains.',
         ),
       },
     },
