@@ -187,6 +187,10 @@ describe.each(testEngines())('SIEM export as OCSF (%s)', (database) => {
     const spool = join(cp.config.dataDir, 'audit', 'export', 'http.backlog.jsonl');
     expect(readFileSync(spool, 'utf8').trim().split('\n')).toHaveLength(15);
     expect(http().cursor).toBe(delivered);
+    // Retention follows the slowest sink: the file is current, the collector is not, and pruning stops below it.
+    const pending = await cp.platform.siem.pendingFrom();
+    expect(pending).not.toBeNull();
+    expect(pending!).toBeLessThanOrEqual(delivered + 1);
     const ready = await httpsRequest(`${cp.addresses.admin}/readyz`, {
       ca: cp.ca,
       cert: cp.operatorTls.cert,

@@ -34,6 +34,8 @@ export interface Expansion {
 }
 
 type Pivot = { kind: AuditPivot; value: string };
+/** Rows an expansion may read in all, as a multiple of `maxEvents`. */
+const READ_FACTOR = 4;
 const key = (p: Pivot) => `${p.kind}\u0000${p.value}`;
 
 /** The links of one event of the kinds in `follow` (object, details and context, as the writers record them). */
@@ -70,6 +72,9 @@ export async function expand(
   const found = new Map<string, StoredAuditEvent>();
   const seen = new Set<string>([key(seed)]);
   const out: Expansion = { events: [], searched: [], hops: 0, truncation: [] };
+  // Rows read in all, duplicates included: without it, pivots that keep finding the same events (a reused trace
+  // id) would read up to maxPivotsPerHop x maxEvents rows per hop without adding one.
+  const budget = { left: bounds.maxEvents * READ_FACTOR };
   let frontier: Pivot[] = [seed];
   for (let hop = 0; frontier.length > 0; hop++) {
     if (hop > bounds.maxHops) {
@@ -81,8 +86,8 @@ export async function expand(
       frontier = frontier.slice(0, bounds.maxPivotsPerHop);
     }
     out.hops = hop;
-    const fresh = await searchHop(search, frontier, hop, bounds, found, out);
-    if (found.size >= bounds.maxEvents) break;
+    const fresh = await searchHop(search, frontier, hop, { ...bounds, budget }, found, out);
+    if (found.size >= bounds.maxEvents || budget.left <= 0) break;
     frontier = fresh.flatMap((e) => linksOf(e, follow)).filter((p) => !seen.has(key(p)) && seen.add(key(p)));
   }
   out.events = [...found.values()].sort((a, b) => a.seq - b.seq);
@@ -93,14 +98,18 @@ async function searchHop(
   search: AuditPivotSearch,
   frontier: Pivot[],
   hop: number,
-  bounds: ExpansionBounds,
+  bounds: ExpansionBounds & { budget: { left: number } },
   found: Map<string, StoredAuditEvent>,
   out: Expansion,
 ): Promise<StoredAuditEvent[]> {
   const fresh: StoredAuditEvent[] = [];
   for (const p of frontier) {
-    const room = bounds.maxEvents - found.size;
-    if (room <= 0) {
+    if (bounds.budget.left <= 0) {
+      out.truncation.push(`maxRead: stopped after reading ${bounds.maxEvents * READ_FACTOR} rows during hop ${hop}`);
+      break;
+    }
+    const room = Math.min(bounds.maxEvents - found.size, bounds.budget.left);
+    if (bounds.maxEvents - found.size <= 0) {
       out.truncation.push(`maxEvents: stopped at ${bounds.maxEvents} events during hop ${hop}`);
       break;
     }
@@ -110,6 +119,7 @@ async function searchHop(
       to: bounds.to,
       limit: room,
     });
+    bounds.budget.left -= events.length;
     out.searched.push({ ...p, hop, events: events.length });
     if (truncated) out.truncation.push(`maxEvents: ${p.kind}=${p.value} matched more than the ${room} taken`);
     // An index row whose event does not name the pivot: forged or stale, so the index may miss events too.

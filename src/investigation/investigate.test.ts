@@ -72,6 +72,16 @@ describe.each(testDatabases())('investigation bounds and windows on $name', (tar
           decision: 'allow',
           details: { jti: 'jti-jobs' },
         });
+      // A mesh: one token over 100 events that share 20 requests, traces, serials and devices, five events each.
+      for (let i = 0; i < 100; i++)
+        await audit.append(trx, {
+          type: 'telemetry.batch.rejected',
+          actor: { type: 'device', id: `dev-${i % 20}` },
+          action: 'telemetry:ingest',
+          decision: 'deny',
+          context: { requestId: `req-${i % 20}`, traceId: `trace-${i % 20}`, sourceIp: null },
+          details: { jti: 'jti-mesh', serial: `serial-${i % 20}` },
+        });
     });
     investigator = createInvestigator({
       db,
@@ -95,6 +105,22 @@ describe.each(testDatabases())('investigation bounds and windows on $name', (tar
     const a = await investigator.investigate({ pivot: 'jti', value: 'jti-jobs', ...window, maxHops: 0 });
     expect(a.commands).toHaveLength(501);
     expect(a.vehicles.map((v) => v.vehicleId)).toEqual([vehicles[0], vehicles[1]]);
+  });
+
+  it('stops reading when links keep finding the same events, and says so', async () => {
+    const follow = ['request', 'trace', 'serial', 'device'] as const;
+    // 100 events, then 80 links that each read 5 of them again: 500 rows for 100 events, over 4 x 110.
+    const a = await investigator.investigate({ pivot: 'jti', value: 'jti-mesh', ...window, follow, maxEvents: 110 });
+    expect(a.events).toHaveLength(100);
+    expect(a.truncation.some((t) => t.startsWith('maxRead'))).toBe(true);
+    const roomy = await investigator.investigate({
+      pivot: 'jti',
+      value: 'jti-mesh',
+      ...window,
+      follow,
+      maxEvents: 200,
+    });
+    expect(roomy.truncation.filter((t) => t.startsWith('maxRead'))).toEqual([]);
   });
 
   it('refuses a time without an offset and a day that does not exist, rather than guessing', async () => {
