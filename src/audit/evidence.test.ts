@@ -101,6 +101,52 @@ async function sealed(n: number, target: ReturnType<typeof testDatabases>[number
 }
 
 describe.each(testDatabases())('audit evidence on $name', (target) => {
+  it('stores perfect subtrees for proofs, falls back to the leaves without one, and names a forged one', async () => {
+    const w = await world(target);
+    try {
+      const db = w.storage.db;
+      await db.transaction().execute(async (trx) => {
+        for (let i = 1; i <= 300; i++) await w.append(i, trx);
+      });
+      const small = (await w.evidence.sealer.checkpoint())!;
+      await db.transaction().execute(async (trx) => {
+        for (let i = 301; i <= 700; i++) await w.append(i, trx);
+      });
+      const big = (await w.evidence.sealer.checkpoint())!;
+      const nodes = await db.selectFrom('audit_nodes').selectAll().orderBy('size').orderBy('start_leaf').execute();
+      expect(nodes.map((n) => `${n.start_leaf}:${n.size}`)).toEqual(['0:256', '256:256', '0:512']);
+      const events = (await w.audit.list({ limit: 1000 })).sort((a, b) => a.seq - b.seq);
+      const proves = async (i: number) => {
+        const p = await w.evidence.proofs.inclusion(events[i]!.id);
+        return verifyInclusion(leafOf(events[i]!), p.leafIndex, 700, p.auditPath.map(unhex), unhex(big.rootHash));
+      };
+      for (const i of [0, 255, 256, 511, 512, 699]) expect(await proves(i)).toBe(true);
+      const c = await w.evidence.proofs.consistency(300, 700);
+      expect(verifyConsistency(300, 700, unhex(small.rootHash), unhex(big.rootHash), c.proof.map(unhex))).toBe(true);
+      const many = await w.evidence.proofs.inclusionOfEach(events.slice(0, 40).map((e) => e.id));
+      expect([...many.values()].every((p) => p !== null && p.auditPath.length === 10)).toBe(true);
+
+      // A DBA deletes one node and rewrites another: proofs stay right without it, verify names the forged one.
+      await sql
+        .raw(pg(w) ? 'drop trigger audit_nodes_no_change on audit_nodes' : 'drop trigger audit_nodes_no_delete')
+        .execute(db);
+      if (!pg(w)) await sql.raw('drop trigger audit_nodes_no_update').execute(db);
+      await db.deleteFrom('audit_nodes').where('start_leaf', '=', 256).execute();
+      expect(await proves(10)).toBe(true);
+      await db
+        .updateTable('audit_nodes')
+        .set({ hash: '00'.repeat(32) })
+        .where('size', '=', 512)
+        .execute();
+      expect(await proves(600)).toBe(false);
+      const report = await w.verifyNow();
+      expect(report.ok).toBe(false);
+      expect(report.findings.map((f) => f.kind)).toEqual(['node_forged']);
+    } finally {
+      await w.storage.close();
+    }
+  });
+
   it('seals events as RFC 6962 leaves, signs checkpoints, and proves inclusion and consistency', async () => {
     const w = await world(target);
     try {
@@ -384,6 +430,8 @@ describe('the audit signing key', () => {
     }
   });
 });
+
+const pg = (w: { storage: { dialect: string } }) => w.storage.dialect === 'postgres';
 
 /** Another process holds SQLite's write lock for a moment, and has written before it lets go. */
 function holdWriteLock(file: string, ms: number): Promise<{ done: Promise<void> }> {

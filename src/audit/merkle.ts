@@ -68,12 +68,13 @@ export class MerkleFrontier {
     return this.count;
   }
 
-  /** Appends one leaf hash. */
-  push(leaf: Uint8Array): void {
+  /** Appends one leaf hash; `onPerfect` hears of every perfect subtree the leaf completes (start, size, hash). */
+  push(leaf: Uint8Array, onPerfect?: (start: number, size: number, hash: Buffer) => void): void {
     let node: { size: number; hash: Buffer<ArrayBufferLike> } = { size: 1, hash: Buffer.from(leaf) };
     for (let top = this.nodes.at(-1); top && top.size === node.size; top = this.nodes.at(-1)) {
       this.nodes.pop();
       node = { size: top.size * 2, hash: nodeHash(top.hash, node.hash) };
+      onPerfect?.(this.count + 1 - node.size, node.size, node.hash);
     }
     this.nodes.push(node);
     this.count++;

@@ -2,7 +2,9 @@ import { makeAppendOnly } from '../storage/index.js';
 import { type Kysely, type Migration, sql } from 'kysely';
 import { dialectOf } from '../storage/index.js';
 import type { DetailValue } from './event.js';
+import { MerkleFrontier } from './merkle.js';
 import { pivotsOf } from './pivots.js';
+import { NODE_MIN } from './proof-tree.js';
 
 /** The highest prune horizon: leaves below it may be deleted, nothing else. */
 const HORIZON = '(SELECT coalesce(max(horizon), 0) FROM audit_prunes)';
@@ -193,7 +195,67 @@ export const auditMigrations: Record<string, Migration> = {
       await (pg ? postgresDeleteBelowHorizon(db) : sqliteDeleteBelowHorizon(db));
     },
   },
+  '0017_audit_nodes': {
+    async up(db: Kysely<unknown>) {
+      const pg = dialectOf(db) === 'postgres';
+      const int = pg ? 'bigint' : 'integer';
+      await db.schema
+        .createTable('audit_nodes')
+        .addColumn('start_leaf', int, (c) => c.notNull())
+        .addColumn('size', int, (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('audit_nodes_pk', ['start_leaf', 'size'])
+        .execute();
+      await backfillNodes(db as Kysely<NodeBackfill>);
+      await makeAppendOnly(db, 'audit_nodes', pg);
+    },
+  },
 };
+
+/** The columns the node backfill reads and writes (a migration must not depend on later types). */
+interface NodeBackfill {
+  audit_leaves: { leaf_index: number; leaf_hash: string };
+  audit_prunes: { horizon: number };
+  audit_nodes: { start_leaf: number; size: number; hash: string };
+}
+
+/**
+ * Stores the perfect subtrees of a tree sealed before this migration, from its leaves in pages. A pruned prefix
+ * has no leaves left, so there it starts at the next multiple of NODE_MIN and stores only the subtrees aligned in
+ * the whole tree; one it cannot build is rebuilt from its leaves when a proof needs it.
+ */
+async function backfillNodes(db: Kysely<NodeBackfill>): Promise<void> {
+  const h = await db
+    .selectFrom('audit_prunes')
+    .select((e) => e.fn.max('horizon').as('h'))
+    .executeTakeFirst();
+  const horizon = Number(h?.h ?? 0);
+  const start = Math.ceil(horizon / NODE_MIN) * NODE_MIN;
+  const tree = new MerkleFrontier();
+  for (let after = start - 1; ;) {
+    const rows = await db
+      .selectFrom('audit_leaves')
+      .select(['leaf_index', 'leaf_hash'])
+      .where('leaf_index', '>', after)
+      .orderBy('leaf_index')
+      .limit(10_000)
+      .execute();
+    if (rows.length === 0) return;
+    const nodes: { start_leaf: number; size: number; hash: string }[] = [];
+    for (const r of rows)
+      tree.push(Buffer.from(r.leaf_hash, 'hex'), (s, size, hash) => {
+        // Offsets are from `start`: only subtrees aligned in the whole tree are the tree's nodes.
+        const abs = start + s;
+        if (size >= NODE_MIN && abs % size === 0) nodes.push({ start_leaf: abs, size, hash: hash.toString('hex') });
+      });
+    for (let i = 0; i < nodes.length; i += 500)
+      await db
+        .insertInto('audit_nodes')
+        .values(nodes.slice(i, i + 500))
+        .execute();
+    after = Number(rows.at(-1)!.leaf_index);
+  }
+}
 
 const COLUMN_PIVOT_INDEXES: [string, string[]][] = [
   ['audit_events_request', ['request_id']],

@@ -3,7 +3,8 @@ import { CarapaceError } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
 import { type Checkpoint, checkpointFromRow } from './checkpoint.js';
 import { canonicalEvent, eventLeafHash } from './leaf.js';
-import { currentHorizon, storedTree } from './horizon.js';
+import { currentHorizon } from './horizon.js';
+import { proofTree } from './proof-tree.js';
 import { fromRow } from './store.js';
 import { consistencyFrom, inclusionFrom } from './subtrees.js';
 
@@ -42,9 +43,9 @@ export interface AuditProofs {
 const hex = (b: Buffer) => b.toString('hex');
 
 /**
- * Creates the proof builder. Proofs hash the stored leaves up to the tree size (O(n)); below a prune horizon the
- * kept nodes stand in for the removed leaves (`subtrees.ts`), so proofs of surviving events and between checkpoints
- * still hold. A proof that needs a removed leaf is `ERR_AUDIT_PRUNED`.
+ * Creates the proof builder. A proof reads the stored perfect subtrees and short leaf runs it needs (O(log n),
+ * `proof-tree.ts`); below a prune horizon the kept nodes stand in for the removed leaves (`subtrees.ts`), so proofs
+ * of surviving events and between checkpoints still hold. A proof that needs a removed leaf is `ERR_AUDIT_PRUNED`.
  */
 export function createAuditProofs(deps: { db: Kysely<Database> }): AuditProofs {
   const { db } = deps;
@@ -59,6 +60,10 @@ export function createAuditProofs(deps: { db: Kysely<Database> }): AuditProofs {
         treeSize === undefined ? 'no checkpoint has been signed yet' : 'no checkpoint of that tree size',
       );
     return checkpointFromRow(row);
+  }
+
+  async function pathOf(m: number, n: number): Promise<string[]> {
+    return inclusionFrom(await proofTree(db, n, (src) => inclusionFrom(src, m, n)), m, n).map(hex);
   }
 
   return {
@@ -83,9 +88,7 @@ export function createAuditProofs(deps: { db: Kysely<Database> }): AuditProofs {
         canonicalEvent: canonicalEvent(event),
         // Recomputed from the event, not read from the leaf: an edited event yields a proof that fails.
         leafHash: eventLeafHash(event),
-        auditPath: inclusionFrom(await storedTree(db, checkpoint.treeSize), leaf.leaf_index, checkpoint.treeSize).map(
-          hex,
-        ),
+        auditPath: await pathOf(leaf.leaf_index, checkpoint.treeSize),
         checkpoint,
       };
     },
@@ -104,8 +107,10 @@ export function createAuditProofs(deps: { db: Kysely<Database> }): AuditProofs {
         .where('audit_leaves.leaf_index', '>=', await currentHorizon(db))
         .execute();
       if (rows.length === 0) return out;
-      // One stored tree for all: it memoizes the subtrees it computes, so each further path costs O(log n).
-      const tree = await storedTree(db, checkpoint.treeSize);
+      const n = checkpoint.treeSize;
+      const indexes = rows.map((r) => r.leaf_index);
+      // One source for all the paths, reading only the nodes and leaf runs they need.
+      const tree = await proofTree(db, n, (src) => indexes.forEach((m) => inclusionFrom(src, m, n)));
       for (const { leaf_index, ...row } of rows) {
         const event = fromRow(row);
         out.set(row.id, {
@@ -131,7 +136,11 @@ export function createAuditProofs(deps: { db: Kysely<Database> }): AuditProofs {
       return {
         first: from,
         second: to,
-        proof: consistencyFrom(await storedTree(db, to.treeSize), from.treeSize, to.treeSize).map(hex),
+        proof: consistencyFrom(
+          await proofTree(db, to.treeSize, (src) => consistencyFrom(src, from.treeSize, to.treeSize)),
+          from.treeSize,
+          to.treeSize,
+        ).map(hex),
       };
     },
   };

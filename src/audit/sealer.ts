@@ -5,6 +5,7 @@ import { dialectOf } from '../storage/index.js';
 import { appendCheckpointFile, type Checkpoint, checkpointBody, checkpointFromRow } from './checkpoint.js';
 import { currentHorizon, frontierAt, keptNodes } from './horizon.js';
 import { rowLeafHash } from './leaf.js';
+import { NODE_MIN } from './proof-tree.js';
 import { MerkleFrontier } from './merkle.js';
 import type { AuditSigner } from './signing-key.js';
 
@@ -32,9 +33,18 @@ export interface AuditSealer {
 
 type Trx = Kysely<Database>;
 
-/** One sealer at a time: a transaction-scoped advisory lock per schema on PostgreSQL; SQLite has one writer. */
-export async function takeSealLock(trx: Trx): Promise<boolean> {
+/**
+ * One sealer at a time: a transaction-scoped advisory lock per schema on PostgreSQL; SQLite has one writer. The
+ * periodic sealer skips a round when another process holds it; an on-demand run (`wait`) waits for it (up to
+ * 30 s), so `carapace audit checkpoint` beside a sealing server signs what it was asked to, not an older head.
+ */
+export async function takeSealLock(trx: Trx, wait = false): Promise<boolean> {
   if (dialectOf(trx) !== 'postgres') return true;
+  if (wait) {
+    await sql`set local lock_timeout = '30s'`.execute(trx);
+    await sql`select pg_advisory_xact_lock(7411, hashtext(current_schema()))`.execute(trx);
+    return true;
+  }
   const r = await sql<{
     locked: boolean;
   }>`select pg_try_advisory_xact_lock(7411, hashtext(current_schema())) as locked`.execute(trx);
@@ -106,7 +116,8 @@ export function createAuditSealer(deps: {
 
   /** Integrates one batch inside `trx`; returns the extended frontier, kept only once `trx` commits. */
   async function sealBatch(trx: Trx, cutoff: string | null): Promise<{ added: number; tree: MerkleFrontier | null }> {
-    if (!(await takeSealLock(trx))) return { added: 0, tree: null };
+    // An on-demand run (no cutoff) waits for the lock; the periodic one skips a round.
+    if (!(await takeSealLock(trx, cutoff === null))) return { added: 0, tree: null };
     const tree = await synced(trx);
     const top = await trx
       .selectFrom('audit_leaves')
@@ -126,13 +137,23 @@ export function createAuditSealer(deps: {
     if (cutoff) q = q.where('occurred_at', '<=', cutoff);
     const events = await q.orderBy('seq').limit(BATCH).execute();
     if (events.length === 0) return { added: 0, tree };
+    const nodes: { start_leaf: number; size: number; hash: string }[] = [];
+    const keep = (start: number, size: number, hash: Buffer) => {
+      if (size >= NODE_MIN) nodes.push({ start_leaf: start, size, hash: hash.toString('hex') });
+    };
     const leaves = events.map((e) => {
       const hash = rowLeafHash(e);
       if (hash === null) throw new Error(`audit event ${e.seq} does not parse`);
-      tree.push(Buffer.from(hash, 'hex'));
+      tree.push(Buffer.from(hash, 'hex'), keep);
       return { leaf_index: tree.size - 1, event_seq: e.seq, leaf_hash: hash };
     });
     await trx.insertInto('audit_leaves').values(leaves).execute();
+    // The perfect subtrees these leaves completed, in the same transaction: proofs read them, not every leaf.
+    for (let i = 0; i < nodes.length; i += 500)
+      await trx
+        .insertInto('audit_nodes')
+        .values(nodes.slice(i, i + 500))
+        .execute();
     return { added: leaves.length, tree };
   }
 
@@ -147,9 +168,9 @@ export function createAuditSealer(deps: {
     }
   }
 
-  async function sign(): Promise<Checkpoint | null> {
+  async function sign(wait: boolean): Promise<Checkpoint | null> {
     const made = await db.transaction().execute(async (trx) => {
-      if (!(await takeSealLock(trx))) return null;
+      if (!(await takeSealLock(trx, wait))) return null;
       const tree = await synced(trx);
       frontier = tree;
       const last = await latestIn(trx);
@@ -187,7 +208,7 @@ export function createAuditSealer(deps: {
   const run = (settle: boolean) =>
     exclusive(async () => {
       await sealAll(settle);
-      return (await sign()) ?? (await latest());
+      return (await sign(!settle)) ?? (await latest());
     });
 
   return {

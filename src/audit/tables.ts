@@ -63,6 +63,17 @@ export interface AuditPivotRow {
 }
 
 /**
+ * A perfect subtree of the live tree, stored by the sealer as the leaf completing it is sealed: the RFC 6962 hash
+ * over leaves [start_leaf, start_leaf + size), size a power of two of at least 256, start_leaf a multiple of it.
+ * Proofs read these instead of every leaf; `verify` checks each against the leaves. Append-only.
+ */
+export interface AuditNodeRow {
+  start_leaf: number;
+  size: number;
+  hash: string;
+}
+
+/**
  * One prune: the leaves below `horizon` (a signed tree size) and their events were removed. Signed by the audit
  * key, so a DBA cannot authorize a deletion of their own. Append-only.
  */
@@ -115,6 +126,7 @@ export interface AuditTables {
   audit_leaves: AuditLeafRow;
   audit_checkpoints: AuditCheckpointRow;
   audit_pivots: AuditPivotRow;
+  audit_nodes: AuditNodeRow;
   audit_prunes: AuditPruneRow;
   audit_pruned_nodes: AuditPrunedNodeRow;
   audit_holds: AuditHoldRow;

@@ -12,6 +12,7 @@ export interface VerifyFinding {
     | 'checkpoint_root'
     | 'exported_unreadable'
     | 'frontier_forged'
+    | 'node_forged'
     | 'prune_forged';
   detail: string;
   seq?: number;

@@ -7,6 +7,7 @@ import type { MerkleFrontier } from './merkle.js';
 import type { VerifyFinding } from './verify-finding.js';
 import { checkHorizon } from './verify-horizon.js';
 import type { AuditEventRow } from './tables.js';
+import { rangeKey } from './subtrees.js';
 
 export type { VerifyFinding } from './verify-finding.js';
 
@@ -115,8 +116,25 @@ type Leaf = { leaf_index: number; event_seq: number; leaf_hash: string };
 type EventHashes = Map<number, { id: string; hash: string | null }>;
 const NO_EVENT = Buffer.alloc(32);
 
+async function storedNodeHashes(db: Kysely<Database>): Promise<Map<string, string>> {
+  const rows = await db.selectFrom('audit_nodes').selectAll().execute();
+  return new Map(rows.map((r) => [rangeKey(Number(r.start_leaf), Number(r.size)), r.hash]));
+}
+
 /** Walks the leaves once: the tree recomputed from the events and the stored one, checked at every signed size. */
-function walk(start: MerkleFrontier, leaves: Leaf[], events: EventHashes, roots: Map<number, string>) {
+function walk(
+  start: MerkleFrontier,
+  leaves: Leaf[],
+  events: EventHashes,
+  roots: Map<number, string>,
+  nodes: ReadonlyMap<string, string>,
+) {
+  const forgedNodes: string[] = [];
+  // A stored node must be the subtree the stored leaves make: proofs are built from it.
+  const checkNode = (begin: number, size: number, hash: Buffer) => {
+    const key = rangeKey(begin, size);
+    if (nodes.has(key) && nodes.get(key) !== hash.toString('hex')) forgedNodes.push(key);
+  };
   const fromEvents = start.clone();
   const stored = start.clone();
   const mismatched: number[] = [];
@@ -127,14 +145,14 @@ function walk(start: MerkleFrontier, leaves: Leaf[], events: EventHashes, roots:
     const hash = events.get(leaf.event_seq)?.hash ?? null;
     if (hash !== leaf.leaf_hash) mismatched.push(leaf.leaf_index);
     fromEvents.push(hash ? Buffer.from(hash, 'hex') : NO_EVENT);
-    stored.push(Buffer.from(leaf.leaf_hash, 'hex'));
+    stored.push(Buffer.from(leaf.leaf_hash, 'hex'), checkNode);
     const signed = roots.get(stored.size);
     if (signed === undefined) continue;
     if (eventsFailAt === null && fromEvents.root().toString('hex') !== signed) eventsFailAt = stored.size;
     if (storedFailAt === null && stored.root().toString('hex') !== signed) storedFailAt = stored.size;
     if (storedFailAt === null) storedPass = stored.size;
   }
-  return { mismatched, eventsFailAt, storedFailAt, storedPass };
+  return { mismatched, eventsFailAt, storedFailAt, storedPass, forgedNodes };
 }
 
 /** Roots that fail although (or before) the events match their leaves: the leaves were rewritten too. */
@@ -202,11 +220,13 @@ export async function verifyAuditTrail(deps: {
     checkpointFromRow,
   );
   const roots = trustedRoots(stored, deps.exported ?? [], deps.keys, findings);
-  const events: EventHashes = new Map();
-  for await (const row of eventRows(db)) events.set(row.seq, { id: row.id, hash: rowLeafHash(row) });
   const pruned = await checkHorizon(db, deps.keys, roots, findings);
   const horizon = pruned.horizon;
+  // Checkpoints, then leaves, then events: each only grows while a live server seals, so every signed size is
+  // within the leaves read and every leaf's event is among the events read, without holding one long snapshot.
   const leaves = await allLeaves(db, horizon);
+  const events: EventHashes = new Map();
+  for await (const row of eventRows(db)) events.set(row.seq, { id: row.id, hash: rowLeafHash(row) });
   const gap = leaves.findIndex((l, i) => l.leaf_index !== horizon + i);
   if (gap >= 0)
     findings.push({
@@ -222,7 +242,12 @@ export async function verifyAuditTrail(deps: {
         detail: `checkpoint ${size} is larger than the stored tree (${horizon + leaves.length} leaves)`,
       });
 
-  const w = walk(pruned.frontier, leaves, events, roots);
+  const w = walk(pruned.frontier, leaves, events, roots, await storedNodeHashes(db));
+  for (const key of w.forgedNodes.slice(0, 100))
+    findings.push({
+      kind: 'node_forged',
+      detail: `audit_nodes ${key} (start:size) is not the subtree its leaves make: proofs built on it would fail`,
+    });
   const bySeq = new Map(leaves.map((l) => [l.event_seq, l]));
   const at = (leafIndex: number) => leaves[leafIndex - horizon];
   for (const [n, index] of w.mismatched.entries()) {

@@ -56,6 +56,9 @@ export function linksOf(e: StoredAuditEvent, follow: readonly Followable[]): Piv
   const type = e.object?.type.toLowerCase().replaceAll('_', '');
   if (type === 'commandjob') push('job', e.object?.id);
   if (type === 'device') push('device', e.object?.id);
+  // The token's own events name it as their object (auth.token.issued), a certificate's its serial.
+  if (type === 'accesstoken') push('jti', e.object?.id);
+  if (type === 'certificate') push('serial', e.object?.id);
   return out;
 }
 

@@ -11,6 +11,7 @@ export async function makeAppendOnly(
     | 'audit_leaves'
     | 'audit_checkpoints'
     | 'audit_pivots'
+    | 'audit_nodes'
     | 'audit_prunes'
     | 'audit_pruned_nodes'
     | 'audit_holds'
