@@ -4,13 +4,18 @@ import SQLite from 'better-sqlite3';
 import {
   CompiledQuery,
   type DatabaseConnection,
+  type DatabaseIntrospector,
+  type DatabaseMetadata,
   type Driver,
   Kysely,
   PostgresDialect,
+  type PostgresDialectConfig,
+  type SchemaMetadata,
   SqliteDialect,
   type SqliteDialectConfig,
   SqliteDriver,
   sql,
+  type TableMetadata,
 } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
@@ -76,7 +81,7 @@ async function openPostgres(url: string, schema: string): Promise<Storage> {
     await bootstrap.end();
   }
   const pool = new pg.Pool({ connectionString: url, options: `-c search_path="${schema}"`, types, max: 10 });
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new SchemaPostgresDialect({ pool }, schema) });
   return {
     db,
     dialect: 'postgres',
@@ -105,6 +110,46 @@ class ImmediateSqliteDialect extends SqliteDialect {
   }
   override createDriver(): Driver {
     return new ImmediateSqliteDriver(this.settings);
+  }
+}
+
+/**
+ * The migrator asks the introspector whether its bookkeeping tables exist. Kysely's PostgreSQL introspector reads
+ * every schema's tables and calls has_schema_privilege on each, which fails (3F000) when another process drops a
+ * schema meanwhile: a database shared by several deployments or test runs made migrations fail at random. This one
+ * reads only the deployment's own schema.
+ */
+class SchemaIntrospector implements DatabaseIntrospector {
+  constructor(
+    private readonly db: Kysely<unknown>,
+    private readonly schema: string,
+  ) {}
+
+  async getSchemas(): Promise<SchemaMetadata[]> {
+    const r = await sql<{ name: string }>`select nspname as name from pg_namespace`.execute(this.db);
+    return r.rows;
+  }
+
+  async getTables(): Promise<TableMetadata[]> {
+    const r = await sql<{ name: string; type: string }>`select table_name as name, table_type as type
+      from information_schema.tables where table_schema = ${this.schema}`.execute(this.db);
+    return r.rows.map((t) => ({ name: t.name, schema: this.schema, isView: t.type === 'VIEW', columns: [] }));
+  }
+
+  async getMetadata(): Promise<DatabaseMetadata> {
+    return { tables: await this.getTables() };
+  }
+}
+
+class SchemaPostgresDialect extends PostgresDialect {
+  constructor(
+    config: PostgresDialectConfig,
+    private readonly schema: string,
+  ) {
+    super(config);
+  }
+  override createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
+    return new SchemaIntrospector(db, this.schema);
   }
 }
 
