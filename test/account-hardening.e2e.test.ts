@@ -334,6 +334,43 @@ describe.each(testEngines())('accounts and tokens after the outside test (%s)', 
     expect(denied?.details.forbiddenBy).toContain('guardrail.mfa-for-critical-changes');
   });
 
+  it('item 2: a fleet batch of a step-up command gets the same challenge once the second factor is too old', async () => {
+    const fiona = await signIn('fiona');
+    const db = cp.platform.storage.db;
+    const fleet = (await db.selectFrom('tenants').select('id').where('name', 'like', 'Northwind%').executeTakeFirst())!;
+    const vans = [vid('northwind-van-1'), vid('northwind-van-2')];
+    let n = 0;
+    const batch = () =>
+      fiona.api(
+        'POST',
+        `/v1/fleets/${fleet.id}/commands`,
+        { command: 'unlock', vehicleIds: vans },
+        { 'idempotency-key': `fleet-unlock-${n++}` },
+      );
+    const jobs = async () =>
+      Number(
+        (
+          await db
+            .selectFrom('command_jobs')
+            .select((e) => e.fn.countAll<number>().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+    // Fresh: past every policy, whatever the vans' state then says.
+    const fresh = await batch();
+    expect([401, 403, 404]).not.toContain(fresh.status);
+    const before = await jobs();
+    clock.ahead = (STEP_UP + 1) * 1000;
+    try {
+      const late = await batch();
+      expect(late.json).toMatchObject({ status: 401, code: 'ERR_STEP_UP_REQUIRED' });
+      expect(String(late.headers['www-authenticate'])).toContain('insufficient_user_authentication');
+      expect(await jobs()).toBe(before);
+    } finally {
+      clock.ahead = 0;
+    }
+  });
+
   it('item 4: the current-password check counts against the sign-in throttle and is audited', async () => {
     const frank = await signIn('frank');
     const id = await userId('frank@example.com');

@@ -22,7 +22,9 @@ describe.skipIf(!process.env.DATABASE_URL)('migrations beside other schemas comi
     const loop = (async () => {
       for (let i = 0; !stop; i++) {
         const name = `churn_${process.pid}_${i}`;
-        await churn.query(`create schema "${name}"; create table "${name}".a (x int); create table "${name}".b (x int)`);
+        await churn.query(
+          `create schema "${name}"; create table "${name}".a (x int); create table "${name}".b (x int)`,
+        );
         await churn.query(`drop schema "${name}" cascade`);
       }
     })();
