@@ -87,7 +87,7 @@ export async function proofTree(
   plan: (src: SubtreeSource) => unknown,
 ): Promise<SubtreeSource> {
   const horizon = await currentHorizon(db);
-  const kept = await keptNodes(db);
+  const kept = await keptNodes(db, horizon);
   const ranges = asked(plan);
   const first = ranges.map((r) => decompose(r, { horizon, kept, useNodes: true }));
   const wanted = first.flatMap((d) => d.nodes).filter((r) => r.start + r.size <= size);

@@ -10,6 +10,7 @@ import { testDatabases } from '../testing/index.js';
 import { type AuditKeyHolder, createAuditEvidence, createAuditLog, type StoredAuditEvent } from './index.js';
 import { trustedAuditKeys, verifyAuditTrail } from './index.js';
 import { pruneBody } from './horizon.js';
+import { rowLeafHash } from './leaf.js';
 
 const DAY = 86_400_000;
 const unhex = (h: string) => Buffer.from(h, 'hex');
@@ -242,6 +243,41 @@ describe.each(testDatabases())('audit retention on $name', (target) => {
       await expect(sql`delete from audit_leaves where leaf_index = 8`.execute(w.db)).rejects.toThrow(/append-only/);
     } finally {
       await w.storage.close();
+    }
+  });
+
+  it('a kept node the DBA appends above the horizon neither lets a prune past a rewrite nor goes unnamed', async () => {
+    const w = await aged(target);
+    try {
+      // Events and leaves [0, 8) rewritten together, and (append only, no trigger needed) a kept node [0, 8)
+      // carrying checkpoint 8's signed root: the prune must still see that the leaves no longer make that root.
+      await dropTriggers(w, ['audit_events', 'audit_leaves']);
+      await sql`update audit_events set reason = 'rewritten' where seq = 3`.execute(w.db);
+      const row = await w.db.selectFrom('audit_events').selectAll().where('seq', '=', 3).executeTakeFirstOrThrow();
+      await sql`update audit_leaves set leaf_hash = ${rowLeafHash(row)} where event_seq = 3`.execute(w.db);
+      const roots = await checkpoints(w.db);
+      await w.db
+        .insertInto('audit_pruned_nodes')
+        .values({ start_leaf: 0, size: 8, hash: roots.get(8)! })
+        .execute();
+      await expect(w.evidence.retention.prune(w.op)).rejects.toMatchObject({ code: 'ERR_AUDIT_TREE_BROKEN' });
+      expect((await w.verifyNow()).findings.map((f) => f.kind)).toContain('frontier_forged');
+    } finally {
+      await w.storage.close();
+    }
+    const v = await aged(target);
+    try {
+      await v.evidence.retention.prune(v.op);
+      const latest = (await v.evidence.sealer.checkpoint())!;
+      // After a prune to 8, a row for [8, 12) (above the horizon) must not stand in for the surviving leaves.
+      await v.db
+        .insertInto('audit_pruned_nodes')
+        .values({ start_leaf: 8, size: 4, hash: 'ab'.repeat(32) })
+        .execute();
+      expect(await survivorsProve(v, latest.treeSize, latest.rootHash)).toBe(4);
+      expect((await v.verifyNow()).findings.map((f) => f.kind)).toContain('frontier_forged');
+    } finally {
+      await v.storage.close();
     }
   });
 

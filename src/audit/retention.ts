@@ -3,11 +3,11 @@ import { CarapaceError, type Clock, type Logger } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
 import type { AuditAuditLog } from './audit-events.js';
 import type { HoldActor } from './holds.js';
-import { currentHorizon, type PruneRecord, pruneBody, storedTree } from './horizon.js';
+import { currentHorizon, keptNodes, misplacedKept, type PruneRecord, pruneBody, storedTree } from './horizon.js';
 import { rowLeafHash } from './leaf.js';
 import { takeSealLock } from './sealer.js';
 import type { AuditSigner } from './signing-key.js';
-import { consistencyFrom, frontierRanges, type PrunedTree, rangeKey, recording } from './subtrees.js';
+import { consistencyFrom, frontierRanges, type PrunedTree, recording } from './subtrees.js';
 
 /*
  * Which nodes a prune keeps, and why they are enough. Pruning removes the leaves [0, P) where P is the size of a
@@ -132,11 +132,10 @@ export function createAuditRetention(deps: {
       .select('tree_size')
       .where('tree_size', '<', target)
       .execute();
-    const keptKeys = new Set(
-      (await trx.selectFrom('audit_pruned_nodes').selectAll().execute()).map((r) =>
-        rangeKey(Number(r.start_leaf), Number(r.size)),
-      ),
-    );
+    // A kept row above the horizon was never written by a prune: refuse rather than build on it.
+    if ((await misplacedKept(trx, from)).length > 0)
+      throw new CarapaceError('ERR_AUDIT_TREE_BROKEN', 'audit_pruned_nodes has rows above the prune horizon');
+    const keptKeys = new Set((await keptNodes(trx, from)).keys());
     const nodes = nodesToKeep(
       tree,
       target,
