@@ -222,6 +222,40 @@ describe.each(testDatabases())('audit retention on $name', (target) => {
     }
   });
 
+  it('a hold is released only by a signed release: an appended release row or an edited hold keeps it', async () => {
+    const w = await aged(target);
+    try {
+      const hold = await w.evidence.holds.add({ fromSeq: 4, toSeq: 4, reason: 'case 8' }, w.op);
+      // A release row anyone can append (the table is append-only, no trigger stands in the way).
+      await w.db
+        .insertInto('audit_hold_releases')
+        .values({ hold_id: hold.id, reason: 'dba', released_by: 'operator:dba', released_at: '2026-04-01' })
+        .execute();
+      expect(await w.evidence.retention.prune(w.op)).toMatchObject({ toLeaf: 0, stoppedBy: 'hold' });
+      expect((await w.verifyNow()).findings.map((f) => f.kind)).toContain('hold_forged');
+    } finally {
+      await w.storage.close();
+    }
+    const v = await aged(target);
+    try {
+      // A DBA narrows a hold behind the trigger: its signature no longer covers it, so it keeps everything.
+      const hold = await v.evidence.holds.add({ fromSeq: 4, toSeq: 4, reason: 'case 9' }, v.op);
+      await dropTriggers(v, ['audit_holds']);
+      await sql`update audit_holds set from_seq = 100, to_seq = 100 where id = ${hold.id}`.execute(v.db);
+      expect(await v.evidence.retention.prune(v.op)).toMatchObject({ toLeaf: 0, stoppedBy: 'hold' });
+      expect((await v.verifyNow()).findings.map((f) => f.kind)).toContain('hold_forged');
+      // Released by the service (signed over the hold as it now stands), then a new hold on the same seq.
+      await v.evidence.holds.release(hold.id, 'reviewed', v.op);
+      const again = await v.evidence.holds.add({ fromSeq: 4, toSeq: 4, reason: 'case 9, reopened' }, v.op);
+      expect(await v.evidence.retention.prune(v.op)).toMatchObject({ toLeaf: 0, stoppedBy: 'hold' });
+      await v.evidence.holds.release(again.id, 'closed', v.op);
+      expect(await v.evidence.retention.prune(v.op)).toMatchObject({ toLeaf: 8 });
+      expect(await v.verifyNow()).toMatchObject({ ok: true });
+    } finally {
+      await v.storage.close();
+    }
+  });
+
   it('is off by default, and the database refuses a delete above the horizon', async () => {
     const off = await aged(target, 0);
     try {

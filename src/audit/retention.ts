@@ -1,8 +1,9 @@
+import { createPublicKey } from 'node:crypto';
 import { type Kysely, type SqlBool, sql } from 'kysely';
 import { CarapaceError, type Clock, type Logger } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
 import type { AuditAuditLog } from './audit-events.js';
-import type { HoldActor } from './holds.js';
+import { type HeldRange, type HoldActor, holdStates } from './holds.js';
 import { currentHorizon, keptNodes, misplacedKept, type PruneRecord, pruneBody, storedTree } from './horizon.js';
 import { rowLeafHash } from './leaf.js';
 import { takeSealLock } from './sealer.js';
@@ -45,12 +46,23 @@ export interface AuditRetention {
 
 type Trx = Kysely<Database>;
 
-/** The first leaf at or above `horizon` that must stay: too young, held, or without its event. */
-async function firstKept(trx: Trx, horizon: number, cutoff: string): Promise<{ leaf: number | null; held: boolean }> {
-  const held = sql<SqlBool>`exists (select 1 from audit_holds h where not exists
-    (select 1 from audit_hold_releases r where r.hold_id = h.id) and
-    ((h.from_seq is not null and e.seq between h.from_seq and h.to_seq) or
-     (h.from_time is not null and e.occurred_at between h.from_time and h.to_time)))`;
+/**
+ * The first leaf at or above `horizon` that must stay: too young, held, or without its event. Holds come from
+ * `holdStates` (judged by their signatures), not from the rows: an appended release row releases nothing.
+ */
+async function firstKept(
+  trx: Trx,
+  horizon: number,
+  cutoff: string,
+  holds: { ranges: HeldRange[]; all: boolean },
+): Promise<{ leaf: number | null; held: boolean }> {
+  if (holds.all) return { leaf: horizon, held: true };
+  const covers = holds.ranges.map((h) =>
+    'fromSeq' in h
+      ? sql<SqlBool>`(e.seq between ${h.fromSeq} and ${h.toSeq})`
+      : sql<SqlBool>`(e.occurred_at between ${h.from} and ${h.to})`,
+  );
+  const held = covers.length === 0 ? sql<SqlBool>`(1 = 0)` : sql<SqlBool>`(${sql.join(covers, sql` or `)})`;
   const row = await trx
     .selectFrom('audit_leaves as l')
     .leftJoin('audit_events as e', 'e.seq', 'l.event_seq')
@@ -101,6 +113,7 @@ export function createAuditRetention(deps: {
   keepFrom?: () => Promise<number | null>;
 }): AuditRetention {
   const { db, settings } = deps;
+  const keys = new Map([[deps.signer.keyId, createPublicKey(deps.signer.publicKeyPem)]]);
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<unknown> = Promise.resolve();
 
@@ -109,7 +122,7 @@ export function createAuditRetention(deps: {
     const none = { dryRun: options.dryRun === true, fromLeaf: from, toLeaf: from, events: 0, keptNodes: 0 };
     if (!(await takeSealLock(trx))) return { ...none, stoppedBy: 'checkpoint' };
     const cutoff = new Date(deps.clock.now().getTime() - settings.days * 86_400_000).toISOString();
-    const stop = await firstKept(trx, from, cutoff);
+    const stop = await firstKept(trx, from, cutoff, await holdStates(trx, keys));
     const pending = (await deps.keepFrom?.()) ?? null;
     const exportBound = pending !== null && (stop.leaf === null || pending < stop.leaf);
     const limit = exportBound ? pending : (stop.leaf ?? Number.MAX_SAFE_INTEGER);

@@ -6,6 +6,7 @@ import { rowLeafHash } from './leaf.js';
 import type { MerkleFrontier } from './merkle.js';
 import type { VerifyFinding } from './verify-finding.js';
 import { checkHorizon } from './verify-horizon.js';
+import { holdStates } from './holds.js';
 import type { AuditEventRow } from './tables.js';
 import { rangeKey } from './subtrees.js';
 
@@ -221,6 +222,8 @@ export async function verifyAuditTrail(deps: {
   );
   const roots = trustedRoots(stored, deps.exported ?? [], deps.keys, findings);
   const pruned = await checkHorizon(db, deps.keys, roots, findings);
+  // A hold or release the audit key did not sign: pruning does not honor the release (or keeps everything).
+  for (const p of (await holdStates(db, deps.keys)).problems) findings.push({ kind: 'hold_forged', detail: p.detail });
   const horizon = pruned.horizon;
   // Checkpoints, then leaves, then events: each only grows while a live server seals, so every signed size is
   // within the leaves read and every leaf's event is among the events read, without holding one long snapshot.
