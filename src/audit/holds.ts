@@ -124,12 +124,27 @@ export interface AuditHolds {
 
 const invalid = (field: string, message: string) => new CarapaceError('ERR_VALIDATION', message, { field });
 
+/** An ISO 8601 date-time with an explicit offset, four-digit year: without an offset it would be local time. */
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i;
+
 function isoOf(value: string, field: string): string {
+  const m = DATE_TIME.exec(value);
   const t = Date.parse(value);
-  if (Number.isNaN(t)) throw invalid(field, `${field} is not a timestamp`);
-  // Stored in the events' own ISO form, so the trigger and the pruner compare text with text.
-  return new Date(t).toISOString();
+  // Date rolls a day that does not exist over (February 30th is March 2nd): the date must survive the parse.
+  const exists =
+    m !== null && new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!)).toISOString().startsWith(value.slice(0, 10));
+  const iso = Number.isNaN(t) ? '' : new Date(t).toISOString();
+  // Stored in the events' own ISO form, so the trigger and the pruner compare text with text: a year the form
+  // cannot hold in four digits ("+010000-…") would sort before every event and the hold would cover nothing.
+  if (!exists || +m[4]! > 23 || !/^\d{4}-/.test(iso))
+    throw invalid(field, `${field} must be an ISO 8601 date-time with Z or an offset`);
+  return iso;
 }
+
+const seqOf = (v: number, field: string) => {
+  if (!Number.isSafeInteger(v) || v < 0) throw invalid(field, `${field} must be a non-negative integer`);
+  return v;
+};
 
 /** Checks a hold's range: one kind only, both ends, in order. */
 function normalized(r: HoldRange): Pick<AuditHoldRow, 'from_seq' | 'to_seq' | 'from_time' | 'to_time'> {
@@ -138,8 +153,9 @@ function normalized(r: HoldRange): Pick<AuditHoldRow, 'from_seq' | 'to_seq' | 'f
   if (bySeq === byTime) throw invalid('body', 'give a seq range (fromSeq, toSeq) or a time window (from, to)');
   if (bySeq) {
     if (r.fromSeq === undefined || r.toSeq === undefined) throw invalid('toSeq', 'a seq range needs both ends');
-    if (r.fromSeq > r.toSeq) throw invalid('fromSeq', 'fromSeq is after toSeq');
-    return { from_seq: r.fromSeq, to_seq: r.toSeq, from_time: null, to_time: null };
+    const [from, to] = [seqOf(r.fromSeq, 'fromSeq'), seqOf(r.toSeq, 'toSeq')];
+    if (from > to) throw invalid('fromSeq', 'fromSeq is after toSeq');
+    return { from_seq: from, to_seq: to, from_time: null, to_time: null };
   }
   if (r.from === undefined || r.to === undefined) throw invalid('to', 'a time window needs both ends');
   const [from, to] = [isoOf(r.from, 'from'), isoOf(r.to, 'to')];

@@ -256,6 +256,32 @@ describe.each(testDatabases())('audit retention on $name', (target) => {
     }
   });
 
+  it('a hold takes only ISO 8601 instants and safe seqs: a window it cannot compare is refused, not ignored', async () => {
+    const w = await aged(target);
+    try {
+      const code = (range: Record<string, unknown>) =>
+        w.evidence.holds.add({ ...range, reason: 'x' }, w.op).then(
+          () => 'ok',
+          (e: { code?: string }) => e.code,
+        );
+      // Year 10000 is stored as "+010000-…", which sorts before every event's time: the hold would cover nothing.
+      expect(await code({ from: '2026-01-01T00:00:00Z', to: '+010000-01-01T00:00:00Z' })).toBe('ERR_VALIDATION');
+      for (const bad of ['1', 'March 1 2026', '2026-02-30T00:00:00Z', '2026-03-01T00:00:00', '2026-03-01'])
+        expect(await code({ from: bad, to: '2026-12-01T00:00:00Z' }), bad).toBe('ERR_VALIDATION');
+      for (const seq of [-1, 1.5, 1e20, Number.NaN])
+        expect(await code({ fromSeq: 0, toSeq: seq }), String(seq)).toBe('ERR_VALIDATION');
+      // An offset is an instant too: this window is the events' own 2026-03-01T00:00:00.000Z, inclusive.
+      const hold = await w.evidence.holds.add(
+        { from: '2026-03-01T01:00:00+01:00', to: '2026-03-01T01:00:00+01:00', reason: 'offset' },
+        w.op,
+      );
+      expect(hold).toMatchObject({ from: '2026-03-01T00:00:00.000Z', to: '2026-03-01T00:00:00.000Z' });
+      expect(await w.evidence.retention.prune(w.op)).toMatchObject({ toLeaf: 0, stoppedBy: 'hold' });
+    } finally {
+      await w.storage.close();
+    }
+  });
+
   it('is off by default, and the database refuses a delete above the horizon', async () => {
     const off = await aged(target, 0);
     try {
