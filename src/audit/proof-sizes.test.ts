@@ -76,6 +76,15 @@ describe.each(testDatabases())('proofs over stored subtrees, for every size ($na
         return checked;
       };
       expect(await check(0, [])).toBeGreaterThan(300);
+      // A row at the start of a stored node but of another size is nobody's node: one source for leaves 10 and 800
+      // of 812 reads the row [512, 768) and asks for [512, 812); the appended [512, 300) must not answer it.
+      await db
+        .insertInto('audit_nodes')
+        .values({ start_leaf: 512, size: 300, hash: '00'.repeat(32) })
+        .execute();
+      const both = await proofTree(db, 812, (s) => [10, 800].map((m) => inclusionFrom(s, m, 812)));
+      for (const m of [10, 800])
+        expect(verifyInclusion(LEAVES[m]!, m, 812, inclusionFrom(both, m, 812), rootAt(812)), `leaf ${m}`).toBe(true);
 
       // Prune at a horizon that is not a power of two, keeping the frontier and what older checkpoints need.
       const horizon = 300;

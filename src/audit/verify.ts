@@ -131,9 +131,11 @@ function walk(
   nodes: ReadonlyMap<string, string>,
 ) {
   const forgedNodes: string[] = [];
+  const checked = new Set<string>();
   // A stored node must be the subtree the stored leaves make: proofs are built from it.
   const checkNode = (begin: number, size: number, hash: Buffer) => {
     const key = rangeKey(begin, size);
+    checked.add(key);
     if (nodes.has(key) && nodes.get(key) !== hash.toString('hex')) forgedNodes.push(key);
   };
   const fromEvents = start.clone();
@@ -152,6 +154,13 @@ function walk(
     if (eventsFailAt === null && fromEvents.root().toString('hex') !== signed) eventsFailAt = stored.size;
     if (storedFailAt === null && stored.root().toString('hex') !== signed) storedFailAt = stored.size;
     if (storedFailAt === null) storedPass = stored.size;
+  }
+  // Every row must be one of those subtrees: one that is not (not perfect, not aligned, past the stored tree) was
+  // never written by the sealer, and one past the tree would stop the sealer when its leaves arrive. Rows wholly
+  // below the horizon lost their leaves to a prune; proofs there use the kept nodes only.
+  for (const key of nodes.keys()) {
+    const [begin, size] = key.split(':').map(Number) as [number, number];
+    if (!checked.has(key) && begin + size > start.size) forgedNodes.push(key);
   }
   return { mismatched, eventsFailAt, storedFailAt, storedPass, forgedNodes };
 }
