@@ -158,7 +158,12 @@ export function createAuditRetention(deps: {
     const result = { ...none, toLeaf: target, events: seqs.length, keptNodes: nodes.length, stoppedBy } as const;
     if (options.dryRun) return result;
     await record(trx, { horizon: target, rootHash: cp.root_hash, maxSeq, events: seqs.length }, nodes);
-    await remove(trx, from, target, seqs);
+    // A hold committed since the holds were read: the delete trigger refuses its events, and the prune gives way.
+    await remove(trx, from, target, seqs).catch((err: unknown) => {
+      if (err instanceof Error && /is append-only/.test(err.message))
+        throw new CarapaceError('ERR_CONFLICT', 'a legal hold was placed while pruning: nothing was pruned, retry');
+      throw err;
+    });
     await deps.audit.append(trx, {
       type: 'audit.retention.pruned',
       actor: options.actor,
