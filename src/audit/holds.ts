@@ -85,6 +85,23 @@ export async function holdStates(
   // Released or not, a release row whose hold is gone was not written by this service.
   for (const id of releases.keys())
     if (!holds.some((h) => h.id === id)) out.problems.push({ holdId: id, detail: `a release names no hold (${id})` });
+  // A hold's row deleted behind the trigger: its `audit.hold.added` event (in the tree, so verify names its removal)
+  // still says what it covers, and it stays in force; there is no row left for a release to be checked against.
+  const placed = await db
+    .selectFrom('audit_events')
+    .select(['seq', 'object_id', 'details'])
+    .where('type', '=', 'audit.hold.added')
+    .execute();
+  const rows = new Set(holds.map((h) => h.id));
+  for (const e of placed) {
+    if (e.object_id === null || rows.has(e.object_id)) continue;
+    out.problems.push({ holdId: e.object_id, detail: `legal hold ${e.object_id} (event seq ${e.seq}) has no row` });
+    const d = JSON.parse(e.details) as { fromSeq?: unknown; toSeq?: unknown; from?: unknown; to?: unknown };
+    if (typeof d.fromSeq === 'number' && typeof d.toSeq === 'number')
+      out.ranges.push({ fromSeq: d.fromSeq, toSeq: d.toSeq });
+    else if (typeof d.from === 'string' && typeof d.to === 'string') out.ranges.push({ from: d.from, to: d.to });
+    else out.all = true;
+  }
   return out;
 }
 

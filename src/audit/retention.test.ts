@@ -254,6 +254,17 @@ describe.each(testDatabases())('audit retention on $name', (target) => {
     } finally {
       await v.storage.close();
     }
+    const d = await aged(target);
+    try {
+      // A DBA deletes a hold's row behind the trigger: its audit.hold.added event still pins the range.
+      const hold = await d.evidence.holds.add({ fromSeq: 4, toSeq: 4, reason: 'case 10' }, d.op);
+      await dropTriggers(d, ['audit_holds']);
+      await sql`delete from audit_holds where id = ${hold.id}`.execute(d.db);
+      expect(await d.evidence.retention.prune(d.op)).toMatchObject({ toLeaf: 0, stoppedBy: 'hold' });
+      expect((await d.verifyNow()).findings.map((f) => f.kind)).toContain('hold_forged');
+    } finally {
+      await d.storage.close();
+    }
   });
 
   it('a hold takes only ISO 8601 instants and safe seqs: a window it cannot compare is refused, not ignored', async () => {
