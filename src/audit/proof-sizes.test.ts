@@ -19,8 +19,7 @@ const TOTAL = 1100;
 const LEAVES = Array.from({ length: TOTAL }, (_, i) => leafHash(i));
 const roots = new Map<number, Buffer>();
 const rootAt = (n: number) => roots.get(n) ?? roots.set(n, mth(LEAVES.slice(0, n))).get(n)!;
-const SIZES = [1, 2, 3, 63, 64, 65, 127, 255, 256, 257, 300, 383, 511, 512, 513, 700, 767, 768, 769, 1023, 1024, 1025];
-SIZES.push(TOTAL);
+const SIZES = [1, 3, 64, 65, 255, 256, 257, 300, 301, 511, 512, 513, 769, 1023, 1024, 1025, TOTAL];
 /** Leaves to prove in a tree of n: both ends, around the 256 boundaries, and a spread between. */
 const probes = (n: number, from: number) =>
   [
@@ -116,7 +115,7 @@ describe.each(testDatabases())('proofs over stored subtrees, for every size ($na
         )
         .execute();
       await db.deleteFrom('audit_leaves').where('leaf_index', '<', horizon).execute();
-      expect(await check(horizon, older)).toBeGreaterThan(200);
+      expect(await check(horizon, older)).toBeGreaterThan(150);
       expect(rangeKey(0, 256)).toBe('0:256');
     } finally {
       await storage.close();
