@@ -75,4 +75,31 @@ describe.each(testEngines())('audit retention over the admin plane and the CLI (
     const { stdout } = await run('node', [...CLI, 'audit', 'verify'], { env, timeout: 60_000 });
     expect(JSON.parse(stdout)).toMatchObject({ ok: true, horizon: sealed.treeSize, findings: [] });
   }, 90_000);
+  it('answers out-of-range seqs, non-ISO times and bad ids with a validation problem, and places no hold', async () => {
+    const before = ((await admin('/admin/v1/audit/holds')).body.holds as unknown[]).length;
+    const bad: [string, unknown][] = [
+      ['/admin/v1/audit/holds', { fromSeq: -1, toSeq: 2, reason: 'x' }],
+      ['/admin/v1/audit/holds', { fromSeq: 0, toSeq: 1e20, reason: 'x' }],
+      ['/admin/v1/audit/holds', { fromSeq: 0, toSeq: 1.5, reason: 'x' }],
+      ['/admin/v1/audit/holds', { fromSeq: '0', toSeq: 2, reason: 'x' }],
+      ['/admin/v1/audit/holds', { from: '1', to: '2026-12-01T00:00:00Z', reason: 'x' }],
+      ['/admin/v1/audit/holds', { from: '2026-02-30T00:00:00Z', to: '2026-12-01T00:00:00Z', reason: 'x' }],
+      ['/admin/v1/audit/holds', { from: '2026-03-01T00:00:00', to: '2026-12-01T00:00:00Z', reason: 'x' }],
+      ['/admin/v1/audit/holds', { from: '+010000-01-01T00:00:00Z', to: '+010001-01-01T00:00:00Z', reason: 'x' }],
+      ['/admin/v1/audit/holds', { from: '2026-01-01T00:00:00Z', reason: 'x' }],
+      ['/admin/v1/audit/holds', { fromSeq: 1, toSeq: 2, reason: '' }],
+      ['/admin/v1/audit/holds/not-a-uuid/release', { reason: 'x' }],
+      ['/admin/v1/audit/prune', { dryRun: 'yes' }],
+      ['/admin/v1/audit/prune', { dryRun: true, horizon: 5 }],
+    ];
+    for (const [path, body] of bad) {
+      const res = await admin(path, 'POST', body);
+      expect({ path, body, status: res.status, type: res.body.type }).toMatchObject({
+        status: 400,
+        type: 'urn:carapace:problem:validation',
+      });
+      expect(res.type).toContain('application/problem+json');
+    }
+    expect(((await admin('/admin/v1/audit/holds')).body.holds as unknown[]).length).toBe(before);
+  });
 });

@@ -6,7 +6,7 @@ import { operatorOf } from './operator-auth.js';
 
 const closed = { additionalProperties: false } as const;
 const Nullable = <T extends ReturnType<typeof Type.String | typeof Type.Integer>>(t: T) => Type.Union([t, Type.Null()]);
-const Seq = Type.Integer({ minimum: 0 });
+const Seq = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 const Reason = Type.String({ minLength: 1, maxLength: 500 });
 const HoldView = Type.Object(
   {

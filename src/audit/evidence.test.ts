@@ -142,6 +142,18 @@ describe.each(testDatabases())('audit evidence on $name', (target) => {
       const report = await w.verifyNow();
       expect(report.ok).toBe(false);
       expect(report.findings.map((f) => f.kind)).toEqual(['node_forged']);
+      // Rows the sealer never writes, appended (no trigger needed): not perfect, and past the stored tree (the
+      // sealer would stop when it reached [1024, 2048)). Verify names each; proofs do not take them.
+      await db
+        .insertInto('audit_nodes')
+        .values([
+          { start_leaf: 512, size: 188, hash: '00'.repeat(32) },
+          { start_leaf: 1024, size: 1024, hash: '00'.repeat(32) },
+        ])
+        .execute();
+      const forged = (await w.verifyNow()).findings.filter((f) => f.kind === 'node_forged').map((f) => f.detail);
+      expect(forged.join()).toMatch(/512:188.*1024:1024|1024:1024.*512:188/);
+      expect(await proves(10)).toBe(true);
     } finally {
       await w.storage.close();
     }

@@ -72,7 +72,7 @@ export async function createAuditEvidence(deps: {
   return {
     sealer,
     proofs: createAuditProofs({ db: deps.db }),
-    holds: createAuditHolds({ db: deps.db, audit, clock: deps.clock }),
+    holds: createAuditHolds({ db: deps.db, audit, clock: deps.clock, signer }),
     retention,
     publicKey: { keyId: signer.keyId, pem: signer.publicKeyPem },
     tail: (afterLeaf, limit) => tailAuditEvents(deps.db, afterLeaf, limit),

@@ -58,10 +58,26 @@ export async function currentHorizon(db: Kysely<Database>): Promise<number> {
   return r?.h === null || r?.h === undefined ? 0 : Number(r.h);
 }
 
-/** Every kept node of the pruned prefix, by range key. */
-export async function keptNodes(db: Kysely<Database>): Promise<Map<string, Buffer>> {
+/**
+ * Every kept node of the pruned prefix, by range key: only rows wholly below `horizon`. A row reaching above it was
+ * never written by a prune (the table is append-only, so anyone can add one): taken as a kept node it would stand in
+ * for surviving leaves, and let a prune take a rewritten prefix for the signed one.
+ */
+export async function keptNodes(db: Kysely<Database>, horizon: number): Promise<Map<string, Buffer>> {
   const rows = await db.selectFrom('audit_pruned_nodes').selectAll().execute();
-  return new Map(rows.map((r) => [rangeKey(Number(r.start_leaf), Number(r.size)), Buffer.from(r.hash, 'hex')]));
+  return new Map(
+    rows
+      .filter((r) => Number(r.start_leaf) + Number(r.size) <= horizon)
+      .map((r) => [rangeKey(Number(r.start_leaf), Number(r.size)), Buffer.from(r.hash, 'hex')]),
+  );
+}
+
+/** Rows of `audit_pruned_nodes` that reach above `horizon`: no prune writes one. */
+export async function misplacedKept(db: Kysely<Database>, horizon: number): Promise<string[]> {
+  const rows = await db.selectFrom('audit_pruned_nodes').select(['start_leaf', 'size']).execute();
+  return rows
+    .filter((r) => Number(r.start_leaf) + Number(r.size) > horizon)
+    .map((r) => rangeKey(Number(r.start_leaf), Number(r.size)));
 }
 
 /** The stored tree up to `size` leaves: the kept nodes below the horizon, the leaves above it. */
@@ -76,7 +92,7 @@ export async function storedTree(db: Kysely<Database>, size: number): Promise<Pr
     .execute();
   return new PrunedTree(
     horizon,
-    await keptNodes(db),
+    await keptNodes(db, horizon),
     rows.map((r) => Buffer.from(r.leaf_hash, 'hex')),
   );
 }

@@ -210,6 +210,15 @@ export const auditMigrations: Record<string, Migration> = {
       await makeAppendOnly(db, 'audit_nodes', pg);
     },
   },
+  '0018_audit_hold_signatures': {
+    async up(db: Kysely<unknown>) {
+      // Holds and releases are signed by the audit key, as prunes are: a row anyone can append must not be able to
+      // release a hold, and an edited hold must not narrow what pruning keeps (src/audit/holds.ts, holdStates).
+      for (const table of ['audit_holds', 'audit_hold_releases'])
+        for (const column of ['key_id', 'signature'])
+          await db.schema.alterTable(table).addColumn(column, 'text').execute();
+    },
+  },
 };
 
 /** The columns the node backfill reads and writes (a migration must not depend on later types). */

@@ -87,17 +87,20 @@ export async function proofTree(
   plan: (src: SubtreeSource) => unknown,
 ): Promise<SubtreeSource> {
   const horizon = await currentHorizon(db);
-  const kept = await keptNodes(db);
+  const kept = await keptNodes(db, horizon);
   const ranges = asked(plan);
   const first = ranges.map((r) => decompose(r, { horizon, kept, useNodes: true }));
-  const wanted = first.flatMap((d) => d.nodes).filter((r) => r.start + r.size <= size);
-  const stored = await storedNodes(db, wanted);
+  // Below the horizon only kept nodes count: a stored node there can no longer be checked against its leaves.
+  const wanted = first.flatMap((d) => d.nodes).filter((r) => r.start + r.size <= size && r.start + r.size > horizon);
+  const wantedKeys = new Set(wanted.map((r) => rangeKey(r.start, r.size)));
+  // Only the subtrees asked for: another row at the same start (any size, perfect or not) is nobody's node.
+  const stored = new Map([...(await storedNodes(db, wanted))].filter(([key]) => wantedKeys.has(key)));
   const missing = wanted.filter((r) => !stored.has(rangeKey(r.start, r.size)));
   const runs = [
     ...first.flatMap((d) => d.leaves),
     ...missing.flatMap((r) => decompose(r, { horizon, kept, useNodes: false }).leaves),
   ];
-  const all = new Map([...kept, ...stored]);
+  const all = new Map([...stored, ...kept]);
   return new PrunedTree(horizon, all, await leafRuns(db, mergeRuns(runs), horizon, size));
 }
 

@@ -10,6 +10,7 @@ import { testDatabases } from '../testing/index.js';
 import { type AuditKeyHolder, createAuditEvidence, createAuditLog, type StoredAuditEvent } from './index.js';
 import { trustedAuditKeys, verifyAuditTrail } from './index.js';
 import { pruneBody } from './horizon.js';
+import { rowLeafHash } from './leaf.js';
 
 const DAY = 86_400_000;
 const unhex = (h: string) => Buffer.from(h, 'hex');
@@ -221,6 +222,99 @@ describe.each(testDatabases())('audit retention on $name', (target) => {
     }
   });
 
+  it('a hold is released only by a signed release: an appended release row or an edited hold keeps it', async () => {
+    const w = await aged(target);
+    try {
+      const hold = await w.evidence.holds.add({ fromSeq: 4, toSeq: 4, reason: 'case 8' }, w.op);
+      // A release row anyone can append (the table is append-only, no trigger stands in the way).
+      await w.db
+        .insertInto('audit_hold_releases')
+        .values({ hold_id: hold.id, reason: 'dba', released_by: 'operator:dba', released_at: '2026-04-01' })
+        .execute();
+      expect(await w.evidence.retention.prune(w.op)).toMatchObject({ toLeaf: 0, stoppedBy: 'hold' });
+      expect((await w.verifyNow()).findings.map((f) => f.kind)).toContain('hold_forged');
+    } finally {
+      await w.storage.close();
+    }
+    const v = await aged(target);
+    try {
+      // A DBA narrows a hold behind the trigger: its signature no longer covers it, so it keeps everything.
+      const hold = await v.evidence.holds.add({ fromSeq: 4, toSeq: 4, reason: 'case 9' }, v.op);
+      await dropTriggers(v, ['audit_holds']);
+      await sql`update audit_holds set from_seq = 100, to_seq = 100 where id = ${hold.id}`.execute(v.db);
+      expect(await v.evidence.retention.prune(v.op)).toMatchObject({ toLeaf: 0, stoppedBy: 'hold' });
+      expect((await v.verifyNow()).findings.map((f) => f.kind)).toContain('hold_forged');
+      // Released by the service (signed over the hold as it now stands), then a new hold on the same seq.
+      await v.evidence.holds.release(hold.id, 'reviewed', v.op);
+      const again = await v.evidence.holds.add({ fromSeq: 4, toSeq: 4, reason: 'case 9, reopened' }, v.op);
+      expect(await v.evidence.retention.prune(v.op)).toMatchObject({ toLeaf: 0, stoppedBy: 'hold' });
+      await v.evidence.holds.release(again.id, 'closed', v.op);
+      expect(await v.evidence.retention.prune(v.op)).toMatchObject({ toLeaf: 8 });
+      expect(await v.verifyNow()).toMatchObject({ ok: true });
+    } finally {
+      await v.storage.close();
+    }
+    const d = await aged(target);
+    try {
+      // A DBA deletes a hold's row behind the trigger: its audit.hold.added event still pins the range.
+      const hold = await d.evidence.holds.add({ fromSeq: 4, toSeq: 4, reason: 'case 10' }, d.op);
+      await dropTriggers(d, ['audit_holds']);
+      await sql`delete from audit_holds where id = ${hold.id}`.execute(d.db);
+      expect(await d.evidence.retention.prune(d.op)).toMatchObject({ toLeaf: 0, stoppedBy: 'hold' });
+      expect((await d.verifyNow()).findings.map((f) => f.kind)).toContain('hold_forged');
+    } finally {
+      await d.storage.close();
+    }
+  });
+
+  it('a hold takes only ISO 8601 instants and safe seqs: a window it cannot compare is refused, not ignored', async () => {
+    const w = await aged(target);
+    try {
+      const code = (range: Record<string, unknown>) =>
+        w.evidence.holds.add({ ...range, reason: 'x' }, w.op).then(
+          () => 'ok',
+          (e: { code?: string }) => e.code,
+        );
+      // Year 10000 is stored as "+010000-…", which sorts before every event's time: the hold would cover nothing.
+      expect(await code({ from: '2026-01-01T00:00:00Z', to: '+010000-01-01T00:00:00Z' })).toBe('ERR_VALIDATION');
+      for (const bad of ['1', 'March 1 2026', '2026-02-30T00:00:00Z', '2026-03-01T00:00:00', '2026-03-01'])
+        expect(await code({ from: bad, to: '2026-12-01T00:00:00Z' }), bad).toBe('ERR_VALIDATION');
+      for (const seq of [-1, 1.5, 1e20, Number.NaN])
+        expect(await code({ fromSeq: 0, toSeq: seq }), String(seq)).toBe('ERR_VALIDATION');
+      // An offset is an instant too: this window is the events' own 2026-03-01T00:00:00.000Z, inclusive.
+      const hold = await w.evidence.holds.add(
+        { from: '2026-03-01T01:00:00+01:00', to: '2026-03-01T01:00:00+01:00', reason: 'offset' },
+        w.op,
+      );
+      expect(hold).toMatchObject({ from: '2026-03-01T00:00:00.000Z', to: '2026-03-01T00:00:00.000Z' });
+      expect(await w.evidence.retention.prune(w.op)).toMatchObject({ toLeaf: 0, stoppedBy: 'hold' });
+    } finally {
+      await w.storage.close();
+    }
+  });
+
+  it.runIf(target.name === 'postgres')('a hold placed while a prune runs keeps its events', async () => {
+    let during: (() => Promise<unknown>) | null = null;
+    // The SIEM bound is asked after the pruner read the holds and before it deletes: place a hold right then.
+    const w = await aged(target, 30, async () => {
+      await during?.();
+      return null;
+    });
+    try {
+      during = () => w.evidence.holds.add({ fromSeq: 4, toSeq: 4, reason: 'placed mid-prune' }, w.op);
+      const outcome = await w.evidence.retention.prune(w.op).then(
+        (r) => r.toLeaf,
+        (e: { code?: string }) => e.code ?? 'error',
+      );
+      during = null;
+      const seqs = (await w.audit.list({ limit: 100 })).map((e) => e.seq);
+      expect({ outcome, held: seqs.includes(4) }).toMatchObject({ outcome: 'ERR_CONFLICT', held: true });
+      expect(await w.evidence.retention.prune(w.op)).toMatchObject({ toLeaf: 0, stoppedBy: 'hold' });
+    } finally {
+      await w.storage.close();
+    }
+  });
+
   it('is off by default, and the database refuses a delete above the horizon', async () => {
     const off = await aged(target, 0);
     try {
@@ -242,6 +336,41 @@ describe.each(testDatabases())('audit retention on $name', (target) => {
       await expect(sql`delete from audit_leaves where leaf_index = 8`.execute(w.db)).rejects.toThrow(/append-only/);
     } finally {
       await w.storage.close();
+    }
+  });
+
+  it('a kept node the DBA appends above the horizon neither lets a prune past a rewrite nor goes unnamed', async () => {
+    const w = await aged(target);
+    try {
+      // Events and leaves [0, 8) rewritten together, and (append only, no trigger needed) a kept node [0, 8)
+      // carrying checkpoint 8's signed root: the prune must still see that the leaves no longer make that root.
+      await dropTriggers(w, ['audit_events', 'audit_leaves']);
+      await sql`update audit_events set reason = 'rewritten' where seq = 3`.execute(w.db);
+      const row = await w.db.selectFrom('audit_events').selectAll().where('seq', '=', 3).executeTakeFirstOrThrow();
+      await sql`update audit_leaves set leaf_hash = ${rowLeafHash(row)} where event_seq = 3`.execute(w.db);
+      const roots = await checkpoints(w.db);
+      await w.db
+        .insertInto('audit_pruned_nodes')
+        .values({ start_leaf: 0, size: 8, hash: roots.get(8)! })
+        .execute();
+      await expect(w.evidence.retention.prune(w.op)).rejects.toMatchObject({ code: 'ERR_AUDIT_TREE_BROKEN' });
+      expect((await w.verifyNow()).findings.map((f) => f.kind)).toContain('frontier_forged');
+    } finally {
+      await w.storage.close();
+    }
+    const v = await aged(target);
+    try {
+      await v.evidence.retention.prune(v.op);
+      const latest = (await v.evidence.sealer.checkpoint())!;
+      // After a prune to 8, a row for [8, 12) (above the horizon) must not stand in for the surviving leaves.
+      await v.db
+        .insertInto('audit_pruned_nodes')
+        .values({ start_leaf: 8, size: 4, hash: 'ab'.repeat(32) })
+        .execute();
+      expect(await survivorsProve(v, latest.treeSize, latest.rootHash)).toBe(4);
+      expect((await v.verifyNow()).findings.map((f) => f.kind)).toContain('frontier_forged');
+    } finally {
+      await v.storage.close();
     }
   });
 

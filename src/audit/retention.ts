@@ -1,13 +1,14 @@
+import { createPublicKey } from 'node:crypto';
 import { type Kysely, type SqlBool, sql } from 'kysely';
 import { CarapaceError, type Clock, type Logger } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
 import type { AuditAuditLog } from './audit-events.js';
-import type { HoldActor } from './holds.js';
-import { currentHorizon, type PruneRecord, pruneBody, storedTree } from './horizon.js';
+import { type HeldRange, type HoldActor, holdStates } from './holds.js';
+import { currentHorizon, keptNodes, misplacedKept, type PruneRecord, pruneBody, storedTree } from './horizon.js';
 import { rowLeafHash } from './leaf.js';
 import { takeSealLock } from './sealer.js';
 import type { AuditSigner } from './signing-key.js';
-import { consistencyFrom, frontierRanges, type PrunedTree, rangeKey, recording } from './subtrees.js';
+import { consistencyFrom, frontierRanges, type PrunedTree, recording } from './subtrees.js';
 
 /*
  * Which nodes a prune keeps, and why they are enough. Pruning removes the leaves [0, P) where P is the size of a
@@ -45,12 +46,23 @@ export interface AuditRetention {
 
 type Trx = Kysely<Database>;
 
-/** The first leaf at or above `horizon` that must stay: too young, held, or without its event. */
-async function firstKept(trx: Trx, horizon: number, cutoff: string): Promise<{ leaf: number | null; held: boolean }> {
-  const held = sql<SqlBool>`exists (select 1 from audit_holds h where not exists
-    (select 1 from audit_hold_releases r where r.hold_id = h.id) and
-    ((h.from_seq is not null and e.seq between h.from_seq and h.to_seq) or
-     (h.from_time is not null and e.occurred_at between h.from_time and h.to_time)))`;
+/**
+ * The first leaf at or above `horizon` that must stay: too young, held, or without its event. Holds come from
+ * `holdStates` (judged by their signatures), not from the rows: an appended release row releases nothing.
+ */
+async function firstKept(
+  trx: Trx,
+  horizon: number,
+  cutoff: string,
+  holds: { ranges: HeldRange[]; all: boolean },
+): Promise<{ leaf: number | null; held: boolean }> {
+  if (holds.all) return { leaf: horizon, held: true };
+  const covers = holds.ranges.map((h) =>
+    'fromSeq' in h
+      ? sql<SqlBool>`(e.seq between ${h.fromSeq} and ${h.toSeq})`
+      : sql<SqlBool>`(e.occurred_at between ${h.from} and ${h.to})`,
+  );
+  const held = covers.length === 0 ? sql<SqlBool>`(1 = 0)` : sql<SqlBool>`(${sql.join(covers, sql` or `)})`;
   const row = await trx
     .selectFrom('audit_leaves as l')
     .leftJoin('audit_events as e', 'e.seq', 'l.event_seq')
@@ -101,6 +113,7 @@ export function createAuditRetention(deps: {
   keepFrom?: () => Promise<number | null>;
 }): AuditRetention {
   const { db, settings } = deps;
+  const keys = new Map([[deps.signer.keyId, createPublicKey(deps.signer.publicKeyPem)]]);
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<unknown> = Promise.resolve();
 
@@ -109,7 +122,7 @@ export function createAuditRetention(deps: {
     const none = { dryRun: options.dryRun === true, fromLeaf: from, toLeaf: from, events: 0, keptNodes: 0 };
     if (!(await takeSealLock(trx))) return { ...none, stoppedBy: 'checkpoint' };
     const cutoff = new Date(deps.clock.now().getTime() - settings.days * 86_400_000).toISOString();
-    const stop = await firstKept(trx, from, cutoff);
+    const stop = await firstKept(trx, from, cutoff, await holdStates(trx, keys));
     const pending = (await deps.keepFrom?.()) ?? null;
     const exportBound = pending !== null && (stop.leaf === null || pending < stop.leaf);
     const limit = exportBound ? pending : (stop.leaf ?? Number.MAX_SAFE_INTEGER);
@@ -132,11 +145,10 @@ export function createAuditRetention(deps: {
       .select('tree_size')
       .where('tree_size', '<', target)
       .execute();
-    const keptKeys = new Set(
-      (await trx.selectFrom('audit_pruned_nodes').selectAll().execute()).map((r) =>
-        rangeKey(Number(r.start_leaf), Number(r.size)),
-      ),
-    );
+    // A kept row above the horizon was never written by a prune: refuse rather than build on it.
+    if ((await misplacedKept(trx, from)).length > 0)
+      throw new CarapaceError('ERR_AUDIT_TREE_BROKEN', 'audit_pruned_nodes has rows above the prune horizon');
+    const keptKeys = new Set((await keptNodes(trx, from)).keys());
     const nodes = nodesToKeep(
       tree,
       target,
@@ -146,7 +158,12 @@ export function createAuditRetention(deps: {
     const result = { ...none, toLeaf: target, events: seqs.length, keptNodes: nodes.length, stoppedBy } as const;
     if (options.dryRun) return result;
     await record(trx, { horizon: target, rootHash: cp.root_hash, maxSeq, events: seqs.length }, nodes);
-    await remove(trx, from, target, seqs);
+    // A hold committed since the holds were read: the delete trigger refuses its events, and the prune gives way.
+    await remove(trx, from, target, seqs).catch((err: unknown) => {
+      if (err instanceof Error && /is append-only/.test(err.message))
+        throw new CarapaceError('ERR_CONFLICT', 'a legal hold was placed while pruning: nothing was pruned, retry');
+      throw err;
+    });
     await deps.audit.append(trx, {
       type: 'audit.retention.pruned',
       actor: options.actor,

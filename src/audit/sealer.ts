@@ -53,7 +53,7 @@ export async function takeSealLock(trx: Trx, wait = false): Promise<boolean> {
 
 /** The tree's frontier at the prune horizon, rebuilt from the kept nodes. */
 async function resumedAt(trx: Trx, horizon: number): Promise<MerkleFrontier> {
-  const f = frontierAt(horizon, await keptNodes(trx));
+  const f = frontierAt(horizon, await keptNodes(trx, horizon));
   if (!f) throw new Error('the kept frontier of the pruned audit tree is missing: run `carapace audit verify`');
   return f;
 }

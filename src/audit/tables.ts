@@ -110,6 +110,9 @@ export interface AuditHoldRow {
   reason: string;
   created_by: string;
   created_at: string;
+  /** The audit key's id and Ed25519 signature over `holdBody` (0018; null on a row no hold service wrote). */
+  key_id: string | null;
+  signature: string | null;
 }
 
 /** The release of a hold (a separate append-only row, so the hold itself is never edited). */
@@ -118,6 +121,9 @@ export interface AuditHoldReleaseRow {
   reason: string;
   released_by: string;
   released_at: string;
+  /** The audit key's id and signature over `releaseBody`: only a signed release lets pruning pass the hold. */
+  key_id: string | null;
+  signature: string | null;
 }
 
 /** Tables owned by the audit module. */

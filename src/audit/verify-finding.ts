@@ -13,7 +13,8 @@ export interface VerifyFinding {
     | 'exported_unreadable'
     | 'frontier_forged'
     | 'node_forged'
-    | 'prune_forged';
+    | 'prune_forged'
+    | 'hold_forged';
   detail: string;
   seq?: number;
   eventId?: string;

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database } from '../storage/index.js';
-import { frontierAt, keptNodes, pruneFromRow, pruneSignatureValid } from './horizon.js';
+import { frontierAt, keptNodes, misplacedKept, pruneFromRow, pruneSignatureValid } from './horizon.js';
 import { MerkleFrontier } from './merkle.js';
 import { consistencyFrom, consistencyHolds, PrunedTree } from './subtrees.js';
 import type { VerifyFinding } from './verify-finding.js';
@@ -45,8 +45,10 @@ export async function checkHorizon(
       findings.push(forged(`prune to ${p.horizon} names a root no signed checkpoint has`, p.horizon));
   }
   const horizon = prunes.at(-1)?.horizon ?? 0;
+  for (const key of (await misplacedKept(db, horizon)).slice(0, 100))
+    findings.push(forged(`audit_pruned_nodes ${key} (start:size) reaches above the prune horizon ${horizon}`, horizon));
   if (horizon === 0) return { horizon, frontier: new MerkleFrontier(), trusted: true };
-  const kept = await keptNodes(db);
+  const kept = await keptNodes(db, horizon);
   const frontier = frontierAt(horizon, kept);
   const signed = roots.get(horizon);
   if (!frontier || signed === undefined || frontier.root().toString('hex') !== signed) {

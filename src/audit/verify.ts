@@ -6,6 +6,7 @@ import { rowLeafHash } from './leaf.js';
 import type { MerkleFrontier } from './merkle.js';
 import type { VerifyFinding } from './verify-finding.js';
 import { checkHorizon } from './verify-horizon.js';
+import { holdStates } from './holds.js';
 import type { AuditEventRow } from './tables.js';
 import { rangeKey } from './subtrees.js';
 
@@ -130,9 +131,11 @@ function walk(
   nodes: ReadonlyMap<string, string>,
 ) {
   const forgedNodes: string[] = [];
+  const checked = new Set<string>();
   // A stored node must be the subtree the stored leaves make: proofs are built from it.
   const checkNode = (begin: number, size: number, hash: Buffer) => {
     const key = rangeKey(begin, size);
+    checked.add(key);
     if (nodes.has(key) && nodes.get(key) !== hash.toString('hex')) forgedNodes.push(key);
   };
   const fromEvents = start.clone();
@@ -151,6 +154,13 @@ function walk(
     if (eventsFailAt === null && fromEvents.root().toString('hex') !== signed) eventsFailAt = stored.size;
     if (storedFailAt === null && stored.root().toString('hex') !== signed) storedFailAt = stored.size;
     if (storedFailAt === null) storedPass = stored.size;
+  }
+  // Every row must be one of those subtrees: one that is not (not perfect, not aligned, past the stored tree) was
+  // never written by the sealer, and one past the tree would stop the sealer when its leaves arrive. Rows wholly
+  // below the horizon lost their leaves to a prune; proofs there use the kept nodes only.
+  for (const key of nodes.keys()) {
+    const [begin, size] = key.split(':').map(Number) as [number, number];
+    if (!checked.has(key) && begin + size > start.size) forgedNodes.push(key);
   }
   return { mismatched, eventsFailAt, storedFailAt, storedPass, forgedNodes };
 }
@@ -221,6 +231,8 @@ export async function verifyAuditTrail(deps: {
   );
   const roots = trustedRoots(stored, deps.exported ?? [], deps.keys, findings);
   const pruned = await checkHorizon(db, deps.keys, roots, findings);
+  // A hold or release the audit key did not sign: pruning does not honor the release (or keeps everything).
+  for (const p of (await holdStates(db, deps.keys)).problems) findings.push({ kind: 'hold_forged', detail: p.detail });
   const horizon = pruned.horizon;
   // Checkpoints, then leaves, then events: each only grows while a live server seals, so every signed size is
   // within the leaves read and every leaf's event is among the events read, without holding one long snapshot.
