@@ -334,7 +334,7 @@ describe.each(testEngines())('accounts and tokens after the outside test (%s)', 
     expect(denied?.details.forbiddenBy).toContain('guardrail.mfa-for-critical-changes');
   });
 
-  it('item 2: a fleet batch of a step-up command gets the same challenge once the second factor is too old', async () => {
+  it('item 2: a fleet batch of a step-up command gets the same challenge once the factor is too old', async () => {
     const fiona = await signIn('fiona');
     const db = cp.platform.storage.db;
     const fleet = (await db.selectFrom('tenants').select('id').where('name', 'like', 'Northwind%').executeTakeFirst())!;

@@ -77,8 +77,8 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
     'The audit event is not yet in a signed checkpoint (events are sealed after `audit.sealSettle`); retry after the ' +
     'next checkpoint, or create one (`POST /admin/v1/audit/checkpoints`).',
   ERR_AUDIT_PRUNED:
-    'That part of the audit trail was removed by retention: the event, or a proof from a checkpoint, needs leaves below ' +
-    'the prune horizon that were not kept. Checkpoints and proofs of surviving events still verify.',
+    'That part of the audit trail was removed by retention: the event, or a proof from a checkpoint, needs leaves ' +
+    'below the prune horizon that were not kept. Checkpoints and proofs of surviving events still verify.',
   ERR_AUDIT_RETENTION_OFF: 'Audit retention is off (`audit.retention.days` is 0): nothing is ever pruned.',
   ERR_AUDIT_TREE_BROKEN:
     'The audit tree no longer matches its signed checkpoints, so nothing is pruned (pruning would destroy the ' +
