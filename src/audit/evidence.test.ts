@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, generateKeyPairSync, sign, verify, webcrypto } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,10 +9,9 @@ import { describe, expect, it } from 'vitest';
 import { verifyConsistency, verifyInclusion } from '../../test/merkle-verifier.js';
 import { createLogger, FixedClock } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
-import { testDatabases } from '../testing/index.js';
+import { memoryAuditKeys, testDatabases } from '../testing/index.js';
 import {
   type AuditEventRow,
-  type AuditKeyHolder,
   checkpointBody,
   createAuditEvidence,
   createAuditLog,
@@ -24,23 +23,6 @@ import {
 import { loadAuditSigner } from './signing-key.js';
 
 type Row = Selectable<AuditEventRow>;
-
-/** A key holder kept in memory: the test's stand-in for the PKI's key provider. */
-function memoryKeys(): AuditKeyHolder {
-  const held = new Map<string, webcrypto.CryptoKey>();
-  return {
-    crypto: webcrypto,
-    async generate(ref) {
-      const pair = (await webcrypto.subtle.generateKey({ name: 'Ed25519' }, false, [
-        'sign',
-        'verify',
-      ])) as webcrypto.CryptoKeyPair;
-      held.set(ref, pair.privateKey);
-      return pair;
-    },
-    privateKey: async (ref) => held.get(ref) ?? null,
-  };
-}
 
 const unhex = (h: string) => Buffer.from(h, 'hex');
 // Independent of the code under test: canonicalize (RFC 8785) and SHA-256(0x00 || bytes).
@@ -59,7 +41,7 @@ async function world(target: ReturnType<typeof testDatabases>[number]) {
     db: storage.db,
     clock,
     log: createLogger('silent'),
-    keys: memoryKeys(),
+    keys: memoryAuditKeys(),
     keyDir,
     settings: { checkpointInterval: 60, sealSettle: 2, checkpointFile },
   });
@@ -251,7 +233,7 @@ describe.each(testDatabases())('audit evidence on $name', (target) => {
         db: w.storage.db,
         clock: w.clock,
         log: createLogger('silent'),
-        keys: memoryKeys(),
+        keys: memoryAuditKeys(),
         keyDir: join(w.storage.dataDir, 'other-keys'),
         settings: { checkpointInterval: 60, sealSettle: 0, checkpointFile: null },
       });
@@ -424,7 +406,7 @@ describe('the audit signing key', () => {
   it('keeps its public half beside the private one and refuses a public file that does not match', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'audit-key-'));
     try {
-      const keys = memoryKeys();
+      const keys = memoryAuditKeys();
       const first = await loadAuditSigner({ keys, keyDir: dir });
       expect((await loadAuditSigner({ keys, keyDir: dir })).keyId).toBe(first.keyId);
       expect([...trustedAuditKeys(dir).keys()]).toEqual([first.keyId]);
@@ -434,7 +416,7 @@ describe('the audit signing key', () => {
       await expect(loadAuditSigner({ keys, keyDir: dir })).rejects.toThrow(/not the public half/);
       writeFileSync(publicFile, original);
       // A lost private key: a new key is made, the old public file is kept so old checkpoints still verify.
-      const second = await loadAuditSigner({ keys: memoryKeys(), keyDir: dir });
+      const second = await loadAuditSigner({ keys: memoryAuditKeys(), keyDir: dir });
       expect(second.keyId).not.toBe(first.keyId);
       expect([...trustedAuditKeys(dir).keys()].sort()).toEqual([first.keyId, second.keyId].sort());
     } finally {

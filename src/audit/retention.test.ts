@@ -1,4 +1,4 @@
-import { createHash, generateKeyPairSync, sign, webcrypto } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { join } from 'node:path';
 import canonicalize from 'canonicalize';
 import { type Kysely, sql } from 'kysely';
@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { verifyConsistency, verifyInclusion } from '../../test/merkle-verifier.js';
 import { createLogger, FixedClock } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
-import { testDatabases } from '../testing/index.js';
-import { type AuditKeyHolder, createAuditEvidence, createAuditLog, type StoredAuditEvent } from './index.js';
+import { memoryAuditKeys, testDatabases } from '../testing/index.js';
+import { createAuditEvidence, createAuditLog, type StoredAuditEvent } from './index.js';
 import { trustedAuditKeys, verifyAuditTrail } from './index.js';
 import { pruneBody } from './horizon.js';
 import { rowLeafHash } from './leaf.js';
@@ -20,22 +20,6 @@ const leafOf = (e: StoredAuditEvent) =>
     .update(Buffer.of(0))
     .update(canonicalize(e) ?? '')
     .digest();
-
-function memoryKeys(): AuditKeyHolder {
-  const held = new Map<string, webcrypto.CryptoKey>();
-  return {
-    crypto: webcrypto,
-    async generate(ref) {
-      const pair = (await webcrypto.subtle.generateKey({ name: 'Ed25519' }, false, [
-        'sign',
-        'verify',
-      ])) as webcrypto.CryptoKeyPair;
-      held.set(ref, pair.privateKey);
-      return pair;
-    },
-    privateKey: async (ref) => held.get(ref) ?? null,
-  };
-}
 
 type Target = ReturnType<typeof testDatabases>[number];
 
@@ -51,7 +35,7 @@ async function aged(target: Target, days = 30, keepFrom?: () => Promise<number |
     db: storage.db,
     clock,
     log: createLogger('silent'),
-    keys: memoryKeys(),
+    keys: memoryAuditKeys(),
     keyDir,
     settings: { checkpointInterval: 60, sealSettle: 0, checkpointFile: null, retention: { days, interval: 3600 } },
     ...(keepFrom ? { keepFrom } : {}),

@@ -4,3 +4,4 @@ export type { TestCarapace } from './carapace.js';
 export { caCertificate, foreignCa, leafCertificate, signLeaf, testKey } from './certificates.js';
 export { dropTestDatabase, testDatabases, testDatabaseSettings } from './databases.js';
 export { rawRequest } from './raw-request.js';
+export { memoryAuditKeys } from './audit-keys.js';
