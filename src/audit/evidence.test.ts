@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import canonicalize from 'canonicalize';
+import { Client as PgClient } from 'pg';
 import { type Kysely, type Selectable, sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { verifyConsistency, verifyInclusion } from '../../test/merkle-verifier.js';
@@ -456,3 +457,29 @@ describe('audit sealer beside another SQLite writer', () => {
     }
   });
 });
+
+// PostgreSQL only: there the sealer's lock is an advisory lock another process can hold.
+describe.each(testDatabases().filter((t) => t.name === 'postgres'))(
+  'audit sealer beside a sealing server on $name',
+  (target) => {
+    it('an on-demand checkpoint waits for the sealer lock another process holds, then signs the new head', async () => {
+      const w = await world(target);
+      const holder = new PgClient({ connectionString: process.env.DATABASE_URL });
+      try {
+        for (const i of [1, 2]) await w.append(i);
+        await holder.connect();
+        await holder.query(`set search_path = "${String((w.storage as { schema: string | null }).schema)}"`);
+        await holder.query('begin');
+        await holder.query('select pg_advisory_xact_lock(7411, hashtext(current_schema()))');
+        const pending = w.evidence.sealer.checkpoint();
+        await new Promise((r) => setTimeout(r, 500));
+        await holder.query('commit');
+        // Without waiting, it would have returned the older head (none here) instead of signing both events.
+        expect((await pending)?.treeSize).toBe(2);
+      } finally {
+        await holder.end();
+        await w.storage.close();
+      }
+    });
+  },
+);
