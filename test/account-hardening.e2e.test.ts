@@ -79,7 +79,9 @@ describe.each(testEngines())('accounts and tokens after the outside test (%s)', 
   const vid = (key: string) => vehicles.get(key) as string;
 
   /** A fresh sign-in of a persona through the app their role uses (never cached: tests end sessions). */
-  const signIn = async (key: string, password?: string): Promise<CarapaceClient> => {
+  // `totpAt` signs in with the code of another 30 s step: a code is single-use, and a persona may have signed in
+  // moments ago in an earlier test.
+  const signIn = async (key: string, password?: string, totpAt = 0): Promise<CarapaceClient> => {
     const u = scenario.users.find((x) => x.key === key);
     if (!u) throw new Error(`no persona ${key}`);
     const clientId = APP_FOR_ROLE[u.memberships[0]?.role ?? 'owner'] as string;
@@ -95,7 +97,7 @@ describe.each(testEngines())('accounts and tokens after the outside test (%s)', 
       email: u.email,
       password: password ?? u.password,
       scopes,
-      ...(totp ? { totp: () => currentTotp(totp, new Date()) } : {}),
+      ...(totp ? { totp: () => currentTotp(totp, new Date(Date.now() + totpAt)) } : {}),
     });
     return c;
   };
@@ -332,6 +334,84 @@ describe.each(testEngines())('accounts and tokens after the outside test (%s)', 
       })
     ).find((e) => e.action === 'vehicle:transfer');
     expect(denied?.details.forbiddenBy).toContain('guardrail.mfa-for-critical-changes');
+  });
+
+  it('item 2: delegating a step-up command, a partner grant, an invitation and an approval need the same fresh factor', async () => {
+    const bob = await signIn('bob', undefined, 30_000);
+    const sean = await signIn('sean');
+    const carl = await signIn('carl');
+    const db = cp.platform.storage.db;
+    const tenant = async (name: string) =>
+      (await db.selectFrom('tenants').select('id').where('name', 'like', name).executeTakeFirstOrThrow()).id;
+    const contoso = await tenant('Contoso%');
+    const until = new Date(Date.now() + 3_600_000).toISOString();
+    const delegate = (commands: string[]) =>
+      bob.api('POST', `/v1/vehicles/${vid('bob-car')}/delegations`, {
+        email: 'dana@example.com',
+        commands,
+        validUntil: until,
+      });
+    const grant = () =>
+      bob.api('POST', `/v1/vehicles/${vid('bob-car')}/partner-grants`, {
+        clientId: 'insights-readonly',
+        scopes: ['vehicle:read_status'],
+        until,
+      });
+    const invite = () =>
+      carl.api('POST', `/v1/tenants/${contoso}/invitations`, {
+        email: 'new-op@contoso.example',
+        role: 'fleet_operator',
+      });
+    const opened = await sean.api('POST', '/v1/support-cases', {
+      accountEmail: 'bob@example.com',
+      assigneeEmail: 'sam@carapace.example',
+      vehicleId: vid('bob-car'),
+      summary: 'freshness of approvals',
+    });
+    expect(opened.status).toBe(201);
+    const supportCase = json<{ id: string }>(opened);
+    const approve = () =>
+      sean.api('POST', `/v1/support-cases/${supportCase.id}/approvals`, { command: 'lock', reason: 'owner asked' });
+    const rows = async () => ({
+      invites: Number(
+        (
+          await db
+            .selectFrom('delegation_invites')
+            .select((e) => e.fn.countAll<number>().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      ),
+    });
+    clock.ahead = (STEP_UP + 1) * 1000;
+    try {
+      const before = await rows();
+      // A stolen (or long-refreshed) token hands `unlock` to a driver: challenged like sending it.
+      const late = await delegate(['unlock']);
+      expect(late.json).toMatchObject({ status: 401, code: 'ERR_STEP_UP_REQUIRED' });
+      expect(String(late.headers['www-authenticate'])).toContain('insufficient_user_authentication');
+      // A command that needs no step-up may still be delegated on an older sign-in.
+      expect((await delegate(['horn_lights'])).status).toBe(201);
+      for (const [name, r] of [
+        ['grant', await grant()],
+        ['invite', await invite()],
+        ['approve', await approve()],
+      ] as const)
+        expect({ name, ...(r.json as object) }).toMatchObject({ name, status: 403, code: 'ERR_FORBIDDEN' });
+      expect((await rows()).invites).toBe(before.invites + 1);
+      const denied = await cp.platform.audit.list({ type: 'authz.decision', decision: 'deny', limit: 50 });
+      const by = (action: string) => denied.find((e) => e.action === action)?.details.forbiddenBy;
+      expect(by('delegation:create')).toContain('guardrail.step-up-commands');
+      for (const action of ['partner_grant:create', 'support_case:approve_command'])
+        expect(by(action)).toContain('guardrail.mfa-for-critical-changes');
+      expect(by('identity:invite')).toContain('guardrail.fresh-sign-in-for-invitations');
+    } finally {
+      clock.ahead = 0;
+    }
+    // The same requests on a fresh sign-in pass every guardrail.
+    expect((await delegate(['unlock'])).status).toBe(201);
+    expect((await grant()).status).toBe(201);
+    expect((await invite()).status).toBe(201);
+    expect((await approve()).status).toBe(201);
   });
 
   it('item 2: a fleet batch of a step-up command gets the same challenge once the factor is too old', async () => {

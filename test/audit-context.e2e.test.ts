@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CarapaceClient } from '../src/client/index.js';
 import { currentTotp } from '../src/identity/index.js';
 import { readScenario } from '../src/server/index.js';
-import { startTestCarapace, type TestCarapace } from '../src/testing/index.js';
+import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
 import { httpsRequest } from '../src/vehicle-sdk/index.js';
 
 const scenario = readScenario('scenarios/demo.yaml');
@@ -10,12 +10,12 @@ const scenario = readScenario('scenarios/demo.yaml');
 /**
  * Issue 12 item 1: every event a request causes carries its request id, trace id and source address, and the
  * tenant wherever one is known. A typical run (sign-in, token, a command, a denial) is enumerated event by event,
- * so a new writer that forgets the context fails here. SQLite only: what is checked is the writers, not the engine.
+ * so a new writer that forgets the context fails here, on every engine.
  */
-describe('audit events carry their request context (sqlite)', () => {
+describe.each(testEngines())('audit events carry their request context (%s)', (database) => {
   let cp: TestCarapace;
   beforeAll(async () => {
-    cp = await startTestCarapace({ database: 'sqlite', overrides: { seedDemo: true } });
+    cp = await startTestCarapace({ database, overrides: { seedDemo: true } });
   }, 60_000);
   afterAll(async () => {
     await cp?.stop();

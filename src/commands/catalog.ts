@@ -248,3 +248,6 @@ export const COMMAND_SCOPES = [
 
 /** The commands a delegation may list (and a just-in-time approval may name), from the catalog's `delegable`. */
 export const DELEGABLE_COMMANDS: readonly CommandName[] = COMMAND_NAMES.filter((n) => COMMAND_CATALOG[n].delegable);
+
+/** The commands that need a recent second factor: sending one, and delegating one to a driver. */
+export const STEP_UP_COMMANDS: readonly CommandName[] = COMMAND_NAMES.filter((n) => COMMAND_CATALOG[n].stepUp);

@@ -20,6 +20,7 @@ export {
   COMMAND_NAMES,
   COMMAND_SCOPES,
   DELEGABLE_COMMANDS,
+  STEP_UP_COMMANDS,
   MAX_COMMAND_TTL_SECONDS,
   commandType,
   type CommandType,

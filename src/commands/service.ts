@@ -76,20 +76,6 @@ export function stepUpRequired(maxAgeSeconds: number): CarapaceError {
   });
 }
 
-/** Throws unless the token holds the command's scope (or `fleet:command` for a fleet vehicle). */
-export function requireCommandScope(token: VerifiedToken, type: CommandType, rels: RelationshipRow[]): string {
-  if (token.scopes.has(type.scope)) return type.scope;
-  if (
-    token.scopes.has('fleet:command') &&
-    type.scope !== 'security:admin' &&
-    rels.some((r) => r.kind === 'fleet_vehicle')
-  )
-    return 'fleet:command';
-  throw new CarapaceError('ERR_FORBIDDEN', `the token lacks the scope ${type.scope} that ${type.name} needs`, {
-    reason: 'missing_scope',
-  });
-}
-
 /** Validates parameters against the command's closed schema. */
 export function validParams(type: CommandType, params: unknown): Record<string, unknown> {
   const p = params ?? {};

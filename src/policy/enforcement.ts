@@ -2,7 +2,7 @@ import { findApplication } from '../identity/index.js';
 import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import { untrusted } from '../audit/index.js';
-import { tokenOf } from '../tokens/index.js';
+import { ACR, tokenOf } from '../tokens/index.js';
 import type { App } from '../http/index.js';
 import type { CatalogEntry } from '../http/index.js';
 import type { ListenerSecurity, RouteRegistrar } from '../http/index.js';
@@ -59,6 +59,8 @@ export interface Authorized<T = unknown> {
   decision: Decision;
   /** The loaded object with its Cedar entities: what list routes decide inner objects against, without a reload. */
   resource: LoadedResource;
+  /** The clock reading and step-up window the route was decided with: list filtering judges sign-in age the same. */
+  freshness: Freshness;
 }
 
 declare module 'fastify' {
@@ -215,7 +217,7 @@ async function authorize(
   const command = spec.command ? spec.command(req) : null;
   const own = await deps.load.callerContext(fallback, loaded.vehicleId, command);
   const extra = spec.extraContext ? await spec.extraContext(req, deps.load) : {};
-  const ask = (action: string): Decision => {
+  const ask = (action: string, steppedUp = false): Decision => {
     if (!principalEntity)
       return {
         decision: 'deny',
@@ -228,7 +230,8 @@ async function authorize(
         principal: principalEntity,
         action,
         resource: loaded,
-        token,
+        // What a sign-in with a second factor just now would be allowed: for a step-up challenge only.
+        token: steppedUp ? { ...token, acr: ACR.mfa, authTime: freshness.nowSeconds } : token,
         caller: own,
         command,
         extra,
@@ -272,7 +275,8 @@ async function authorize(
   if (!allowed) {
     const reason = decision.reasons.map((id) => spec.denialReasons?.[id]).find((r) => r !== undefined);
     const error = reason ? undefined : decision.reasons.map((id) => spec.denialErrors?.[id]).find((e) => e);
-    if (visible && error) throw error();
+    // A challenge ("step up") only where stepping up would help: someone no policy permits gets a plain refusal.
+    if (visible && error && ask(catalog.action, true).decision === 'allow') throw error();
     if (visible)
       throw new CarapaceError('ERR_FORBIDDEN', 'you may see this object but not do this to it', {
         action: catalog.action,
@@ -306,6 +310,7 @@ async function authorize(
         principal: principal as Principal,
         decision: d,
         resource: inner.resource,
+        freshness,
       };
     });
   allowedRequests.set(req, {
@@ -317,7 +322,7 @@ async function authorize(
     policyVersion: decision.policyVersion,
     jti: token.jti,
   });
-  req.authorized = { object: loaded.object, principal: principal as Principal, decision, resource: loaded };
+  req.authorized = { object: loaded.object, principal: principal as Principal, decision, resource: loaded, freshness };
 }
 
 /**
@@ -334,7 +339,7 @@ export async function decideEach(
   /** Request facts the same for every resource (when the caller's relationship with their vehicle began). */
   extra: Record<string, CedarValueJson> = {},
 ): Promise<boolean[]> {
-  const { principal } = authorizedOf(req);
+  const { principal, freshness } = authorizedOf(req);
   const token = tokenOf(req);
   const entity = await deps.load.principal(principal);
   if (!entity) return resources.map(() => false);
@@ -345,8 +350,8 @@ export async function decideEach(
     if (r.object === null) return false;
     const caller = (r.vehicleId ? callers.get(r.vehicleId) : undefined) ?? none;
     return (
-      deps.decisions.decide(cedarRequest({ principal: entity, action, resource: r, token, caller, extra })).decision ===
-      'allow'
+      deps.decisions.decide(cedarRequest({ principal: entity, action, resource: r, token, caller, extra, freshness }))
+        .decision === 'allow'
     );
   });
 }

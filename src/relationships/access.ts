@@ -45,6 +45,8 @@ export function createVehicleAccess(deps: {
    * root (relationships sits below commands and must not import it).
    */
   delegableCommands: readonly CommandName[];
+  /** The catalog's step-up commands: delegating one needs the owner's recent second factor (a guardrail). */
+  stepUpCommands: readonly CommandName[];
 }) {
   const { db, audit, clock } = deps;
   const delegable: readonly string[] = deps.delegableCommands;
@@ -132,6 +134,8 @@ export function createVehicleAccess(deps: {
   return {
     /** The commands a delegation may list (the request schema is built from them). */
     delegableCommands: deps.delegableCommands,
+    /** The commands whose delegation is judged by `guardrail.step-up-commands`. */
+    stepUpCommands: deps.stepUpCommands,
     /**
      * Transfers a vehicle from its current owner to another person, in one transaction: the old ownership
      * ends, and with it the drivers' delegations, pending invites, partner consents, service-case consents

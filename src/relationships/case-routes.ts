@@ -421,7 +421,8 @@ export function registerCaseRoutes(
         action: 'support_case:approve_command',
         scopes: ['security:admin'],
         safetyImpact: 'high',
-        authorize: { resource: load.supportCase() },
+        // A security admin who may see the case learns why an approval is refused (a stale second factor).
+        authorize: { resource: load.supportCase(), visibleWith: 'support_case:read' },
       }),
       schema: {
         params: CaseParams,

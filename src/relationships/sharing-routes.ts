@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../platform/index.js';
 import { CarapaceError } from '../platform/index.js';
+import { ACR } from '../tokens/index.js';
 import { findUser, findUsers } from '../identity/index.js';
 import {
   type Principal,
@@ -80,10 +81,28 @@ const grantView = (r: RelationshipRow) => ({
   validUntil: r.valid_until,
 });
 
+/** `stepUp` in the Cedar context when a delegation request lists a command that needs a recent second factor. */
+function delegatesStepUp(req: FastifyRequest, stepUp: readonly string[]): { stepUp?: true } {
+  const commands = (req.body as { commands?: unknown } | null | undefined)?.commands;
+  return Array.isArray(commands) && commands.some((c) => stepUp.includes(c as string)) ? { stepUp: true } : {};
+}
+
+/** The RFC 9470 challenge for a delegation of a step-up command without a recent second factor. */
+function stepUpRequired(maxAgeSeconds: number): CarapaceError {
+  return new CarapaceError(
+    'ERR_STEP_UP_REQUIRED',
+    'delegating this command needs a recent sign-in with a second factor',
+    {
+      acrValues: ACR.mfa,
+      maxAge: maxAgeSeconds,
+    },
+  );
+}
+
 /** Owners sharing a vehicle: driver delegations (invite, accept, list, revoke) and partner consents. */
 export function registerSharingRoutes(
   routes: ApiRoutes,
-  deps: { db: Kysely<Database>; clock: Clock; access: VehicleAccess },
+  deps: { db: Kysely<Database>; clock: Clock; access: VehicleAccess; stepUpMaxAge: number },
 ): void {
   const { db } = deps;
   const now = () => deps.clock.now().toISOString();
@@ -130,7 +149,13 @@ export function registerSharingRoutes(
         action: 'delegation:create',
         scopes: ['vehicle:manage_drivers'],
         safetyImpact: 'high',
-        authorize: { resource: load.vehicle(), visibleWith: 'vehicle:read' },
+        authorize: {
+          resource: load.vehicle(),
+          visibleWith: 'vehicle:read',
+          // Delegating a step-up command is judged like sending one (guardrail.step-up-commands).
+          extraContext: (req) => Promise.resolve(delegatesStepUp(req, deps.access.stepUpCommands)),
+          denialErrors: { 'guardrail.step-up-commands': () => stepUpRequired(deps.stepUpMaxAge) },
+        },
       }),
       schema: {
         params: VehicleParams,

@@ -100,7 +100,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
     access: authz.access,
     claims: authz.claims,
   });
-  registerSharingRoutes(api, { db, clock, access: authz.access });
+  registerSharingRoutes(api, { db, clock, access: authz.access, stepUpMaxAge: config.commands.stepUpMaxAge });
   registerFleetRoutes(api, { db, clock, decisions: authz.decisions, load: authz.load, fleet: authz.fleet });
   registerCaseRoutes(api, { db, clock, cases: authz.cases, decisions: authz.decisions, load: authz.load });
   const cmd = {

@@ -54,7 +54,13 @@ import { migrateDatabase } from './schema.js';
 import { createAuthorizationFacts } from './authorization-facts.js';
 import { findOrCreateVehicle, findVehicleByVin, getVehicle } from '../vehicles/index.js';
 import { createTelemetry, type Telemetry } from '../telemetry/index.js';
-import { type Commands, createCommands, createJobsEndWithOwnership, DELEGABLE_COMMANDS } from '../commands/index.js';
+import {
+  type Commands,
+  createCommands,
+  createJobsEndWithOwnership,
+  DELEGABLE_COMMANDS,
+  STEP_UP_COMMANDS,
+} from '../commands/index.js';
 
 /** The platform's long-lived parts, shared by the listeners and the CLI. */
 export interface Platform {
@@ -170,7 +176,12 @@ export async function createPlatform(
       decisions: createDecisionPoint(policySet),
       load: createEntityLoader({ facts: createAuthorizationFacts(storage.db), clock }),
       actions: schemaActions(policySet),
-      access: createVehicleAccess({ ...deps, cascades, delegableCommands: DELEGABLE_COMMANDS }),
+      access: createVehicleAccess({
+        ...deps,
+        cascades,
+        delegableCommands: DELEGABLE_COMMANDS,
+        stepUpCommands: STEP_UP_COMMANDS,
+      }),
       cases: createCases({
         ...deps,
         approvableCommands: DELEGABLE_COMMANDS,
