@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CarapaceClient } from '../src/client/index.js';
 import { currentTotp } from '../src/identity/index.js';
@@ -11,6 +13,8 @@ import { CommandChannel, EnvelopeVerifier, GatewayClient } from './commands-supp
 
 const scenario = readScenario('scenarios/demo.yaml');
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const run = promisify(execFile);
+const CLI = ['--import', 'tsx', join(import.meta.dirname, '../src/cli/main.ts')];
 
 describe.each(testEngines())('command keys reach connected vehicles over the channel (%s)', (database) => {
   let cp: TestCarapace;
@@ -145,4 +149,63 @@ describe.each(testEngines())('command keys reach connected vehicles over the cha
     expect(c.without).toEqual([other.credentials!.issued.deviceId]);
     other.close();
   });
+
+  it('carapace commands rotate-key refuses to strand a vehicle; forced from another process, the set still arrives', async () => {
+    const { issued } = device.credentials!;
+    const verifier = new EnvelopeVerifier({
+      keys: issued.commandVerificationKeys.keys,
+      vehicleId: issued.vehicleId,
+      deviceId: issued.deviceId,
+      trustAnchor: cp.ca,
+      stateDir,
+      now: () => clock.now().getTime(),
+    });
+    const channel = new CommandChannel({
+      gateway: device,
+      verifier,
+      stateDir,
+      execute: () => ({ result: 'executed', code: null }),
+      reconnect: false,
+    });
+    await channel.connect();
+    const env: Record<string, string | undefined> = {
+      ...process.env,
+      CARAPACE_DATA_DIR: cp.config.dataDir,
+      CARAPACE_LOG_LEVEL: 'warn',
+      DATABASE_URL: cp.config.database.url ?? '',
+      CARAPACE_DATABASE_SCHEMA: cp.config.database.schema,
+      REDIS_URL: '',
+    };
+    const kids = async () => (await cp.platform.commands.keys.published()).map((k) => k.kid).sort();
+    const before = await kids();
+    // The silent unit of the previous test never confirmed the next key: the CLI refuses and changes nothing.
+    const refused = await run('node', [...CLI, 'commands', 'rotate-key'], { env, timeout: 60_000 }).then(
+      () => null,
+      (err: { code?: number; stderr?: string }) => err,
+    );
+    expect(refused?.code).toBe(1);
+    expect(refused?.stderr).toContain('refused: 1 vehicles would refuse every command (unknown_key)');
+    expect(await kids()).toEqual(before);
+    // Forced in another process: this server notices the new set at its next tick and pushes it to the vehicle.
+    const forced = await run('node', [...CLI, 'commands', 'rotate-key', '--force'], { env, timeout: 60_000 });
+    expect(forced.stdout).toMatch(/command key \S+ signs now/);
+    const after = await kids();
+    expect(after).not.toEqual(before);
+    for (let i = 0; i < 200 && verifier.kids().sort().join() !== after.join(); i++) await wait(50);
+    expect(verifier.kids().sort()).toEqual(after);
+    const res = await alice.api(
+      'POST',
+      `/v1/vehicles/${issued.vehicleId}/commands`,
+      { command: 'lock' },
+      { 'idempotency-key': 'after-a-rotation-elsewhere' },
+    );
+    const id = (res.json as { id: string }).id;
+    let job = { state: '' };
+    for (let i = 0; i < 200 && !['confirmed', 'failed', 'rejected', 'expired'].includes(job.state); i++) {
+      job = (await alice.api('GET', `/v1/vehicles/${issued.vehicleId}/commands/${id}`)).json as typeof job;
+      await wait(25);
+    }
+    expect(job.state).toBe('confirmed');
+    channel.close();
+  }, 120_000);
 });

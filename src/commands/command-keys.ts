@@ -21,6 +21,17 @@ import { activeDeviceIds } from '../pki/index.js';
 export { COMMAND_SIGNING_EKU };
 const KEY_CERT_DAYS = 730;
 
+/** How far a command key's certificate is backdated, for vehicle clocks that lag behind (one hour). */
+const CERT_BACKDATE_MS = 3_600_000;
+
+/** A generated key with its public JWK and certificate, before it is stored. */
+interface PreparedKey {
+  kid: string;
+  publicJwk: Record<string, string>;
+  certificate: string | null;
+  at: Date;
+}
+
 /** The platform's command keys: the current one signs; current and next are published for vehicles to pin. */
 export interface CommandKeys {
   /** Signs envelope claims with the current key: its kid goes into the canonical bytes that are signed. */
@@ -62,59 +73,71 @@ export async function createCommandKeys(deps: {
   const { db, clock } = deps;
   const cache = new Map<string, webcrypto.CryptoKey>();
 
-  async function createKey(status: 'current' | 'next'): Promise<string> {
+  /** A new key pair in the key provider, with its certificate from the root: not yet stored, so not published. */
+  async function prepareKey(): Promise<PreparedKey> {
     const kid = randomBytes(8).toString('hex');
     const pair = await deps.keys.generate(refOf(kid), 'Ed25519');
     const jwk = await deps.keys.crypto.subtle.exportKey('jwk', pair.publicKey);
     const at = clock.now();
-    let certificate: string | null = null;
-    if (deps.root.signingKey) {
-      const cert = await x509.X509CertificateGenerator.create(
-        {
-          serialNumber: newCertificateSerial(),
-          subject: `CN=Carapace command key ${kid}, O=Carapace`,
-          issuer: deps.root.certificate.subject,
-          notBefore: at,
-          notAfter: new Date(
-            Math.min(at.getTime() + KEY_CERT_DAYS * 86_400_000, deps.root.certificate.notAfter.getTime()),
-          ),
-          publicKey: pair.publicKey,
-          signingKey: deps.root.signingKey,
-          signingAlgorithm: CA_KEY_ALGORITHM,
-          extensions: [
-            new x509.BasicConstraintsExtension(false, undefined, true),
-            new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-            new x509.ExtendedKeyUsageExtension([COMMAND_SIGNING_EKU], true),
-          ],
-        },
-        deps.keys.crypto,
-      );
-      certificate = Buffer.from(cert.rawData).toString('base64');
-    }
+    const certificate = deps.root.signingKey ? await certify(kid, pair.publicKey, at) : null;
     const publicJwk = { kty: 'OKP', crv: 'Ed25519', x: String(jwk.x), kid, alg: 'EdDSA', use: 'sig' };
-    await db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto('command_keys')
-        .values({
-          kid,
-          public_jwk: JSON.stringify(publicJwk),
-          status,
-          created_at: at.toISOString(),
-          activated_at: status === 'current' ? at.toISOString() : null,
-          retired_at: null,
-          certificate,
-        })
-        .execute();
-      await deps.audit.append(trx, {
-        type: 'commands.key.created',
-        actor: { type: 'system', id: null },
-        object: { type: 'command_signing_key', id: kid },
-        action: 'commands:key_create',
-        decision: 'info',
-        details: { status, certified: certificate !== null },
-      });
+    return { kid, publicJwk, certificate, at };
+  }
+
+  async function certify(kid: string, publicKey: webcrypto.CryptoKey, at: Date): Promise<string> {
+    const cert = await x509.X509CertificateGenerator.create(
+      {
+        serialNumber: newCertificateSerial(),
+        subject: `CN=Carapace command key ${kid}, O=Carapace`,
+        issuer: deps.root.certificate.subject,
+        // Backdated: a vehicle whose clock lags the server's must not find a fresh next key "not yet valid" and
+        // withdraw it, which would strand it at the following rotation.
+        notBefore: new Date(at.getTime() - CERT_BACKDATE_MS),
+        notAfter: new Date(
+          Math.min(at.getTime() + KEY_CERT_DAYS * 86_400_000, deps.root.certificate.notAfter.getTime()),
+        ),
+        publicKey,
+        signingKey: deps.root.signingKey!,
+        signingAlgorithm: CA_KEY_ALGORITHM,
+        extensions: [
+          new x509.BasicConstraintsExtension(false, undefined, true),
+          new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+          new x509.ExtendedKeyUsageExtension([COMMAND_SIGNING_EKU], true),
+        ],
+      },
+      deps.keys.crypto,
+    );
+    return Buffer.from(cert.rawData).toString('base64');
+  }
+
+  /** Stores (publishes) a prepared key within the caller's transaction, audited. */
+  async function storeKey(trx: Kysely<Database>, key: PreparedKey, status: 'current' | 'next'): Promise<void> {
+    await trx
+      .insertInto('command_keys')
+      .values({
+        kid: key.kid,
+        public_jwk: JSON.stringify(key.publicJwk),
+        status,
+        created_at: key.at.toISOString(),
+        activated_at: status === 'current' ? key.at.toISOString() : null,
+        retired_at: null,
+        certificate: key.certificate,
+      })
+      .execute();
+    await deps.audit.append(trx, {
+      type: 'commands.key.created',
+      actor: { type: 'system', id: null },
+      object: { type: 'command_signing_key', id: key.kid },
+      action: 'commands:key_create',
+      decision: 'info',
+      details: { status, certified: key.certificate !== null },
     });
-    return kid;
+  }
+
+  async function createKey(status: 'current' | 'next'): Promise<string> {
+    const key = await prepareKey();
+    await db.transaction().execute((trx) => storeKey(trx, key, status));
+    return key.kid;
   }
 
   const rows = () => db.selectFrom('command_keys').selectAll().where('status', 'in', ['current', 'next']).execute();
@@ -211,6 +234,8 @@ export async function createCommandKeys(deps: {
         .select(['kid'])
         .where('status', '=', 'next')
         .executeTakeFirstOrThrow();
+      // The new next key is published in the same transaction: no process ever sees (and pushes) a set without one.
+      const upcoming = await prepareKey();
       await db.transaction().execute(async (trx) => {
         await trx
           .updateTable('command_keys')
@@ -229,8 +254,9 @@ export async function createCommandKeys(deps: {
           action: 'commands:key_rotate',
           decision: 'info',
         });
+        await storeKey(trx, upcoming, 'next');
       });
-      const done = { current: next.kid, next: await createKey('next') };
+      const done = { current: next.kid, next: upcoming.kid };
       await deps.afterRotate?.().catch(() => undefined);
       return done;
     },
