@@ -82,16 +82,20 @@ export async function createCommands(deps: {
   audit: CommandAuditLog;
   clock: Clock;
   log: Logger;
-  config: Config;
-  pki: Pki;
+  /** Its own configuration section only. */
+  settings: Config['commands'];
+  /** What it needs of the PKI: the key provider and root CA for command keys, and quarantining a cloned device. */
+  pki: Pick<Pki, 'changeDeviceStatus'> & {
+    ctx: { keys: Pki['ctx']['keys']; authorities: { root: Pki['ctx']['authorities']['root'] } };
+  };
   decisions: DecisionPoint;
   load: EntityLoader;
   isQuarantined: (deviceId: string) => Promise<boolean>;
   /** The process's cluster adapter: limits, idempotency reservations and job routing go through it. */
   cluster: Cluster;
 }): Promise<Commands> {
-  const { db, audit, clock, config } = deps;
-  const c = config.commands;
+  const { db, audit, clock } = deps;
+  const c = deps.settings;
   const keys = await createCommandKeys({
     db,
     keys: deps.pki.ctx.keys,

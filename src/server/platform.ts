@@ -1,5 +1,11 @@
 import type { Config } from '../config/index.js';
-import { type AuditEvidence, createAuditEvidence, createAuditLog, type AuditLog } from '../audit/index.js';
+import {
+  type AuditEvidence,
+  createAuditEvidence,
+  createAuditLog,
+  type AuditLog,
+  tailAuditEvents,
+} from '../audit/index.js';
 import { type Clock, systemClock } from '../platform/index.js';
 import type { Logger } from '../platform/index.js';
 import type { PlatformAuditEvent } from './audit-events.js';
@@ -148,10 +154,16 @@ export async function createPlatform(
       keys: options.keys,
       vehicles: { get: getVehicle, findOrCreate: findOrCreateVehicle },
     });
-    // The export is built on the evidence's tail, and retention must wait for the export: bound late.
-    let pendingExport: () => Promise<number | null> = () => Promise.resolve(null);
+    // The export reads the sealed trail; retention never prunes what a sink has not exported yet.
+    const siem = createSiemExport(config, {
+      db: storage.db,
+      tail: (afterLeaf, limit) => tailAuditEvents(storage.db, afterLeaf, limit),
+      cluster,
+      clock,
+      log: options.log,
+    });
     const evidence = await createAuditEvidence({
-      keepFrom: () => pendingExport(),
+      keepFrom: () => siem.pendingFrom(),
       db: storage.db,
       clock,
       log: options.log,
@@ -159,8 +171,6 @@ export async function createPlatform(
       keyDir: join(config.dataDir, 'pki'),
       settings: { ...config.audit, checkpointFile: auditCheckpointFile(config) },
     });
-    const siem = createSiemExport(config, { db: storage.db, tail: evidence.tail, cluster, clock, log: options.log });
-    pendingExport = () => siem.pendingFrom();
     const secrets = createSecretBox(join(config.dataDir, 'pki', 'secret-box.key'));
     const sessions = { revokeAll: revokeAccountTokens };
     const directory = createDirectory({ db: storage.db, audit, clock, secrets, sessions });
@@ -218,7 +228,7 @@ export async function createPlatform(
       audit,
       clock,
       log: options.log,
-      config,
+      settings: config.commands,
       pki,
       decisions: authorization.decisions,
       load: authorization.load,
