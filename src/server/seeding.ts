@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readScenario, seedScenario } from './scenario.js';
+import { readScenario, type Scenario, seedScenario } from './scenario.js';
 import { CarapaceError } from '../platform/index.js';
 import { writePrivateFile } from '../platform/index.js';
 import { findOrCreateVehicle } from '../vehicles/index.js';
@@ -12,13 +12,20 @@ import type { Platform } from './platform.js';
  * written under `<dataDir>/factory/<serial>`, ready for the simulator to enroll. Refused in production.
  */
 export async function seedFromFile(platform: Platform, path: string): Promise<SeedResult> {
+  return seedParsedScenario(platform, readScenario(path));
+}
+
+/**
+ * Seeds a scenario already parsed (the demo's file, or one a drill generates): factory credentials go under
+ * `<dataDir>/factory/<serial>`, partners' private JWKs under `<dataDir>/demo`. Refused in production mode.
+ */
+export async function seedParsedScenario(platform: Platform, scenario: Scenario): Promise<SeedResult> {
   if (platform.config.mode === 'production') {
     throw new CarapaceError(
       'ERR_FORBIDDEN',
       'production mode refuses to seed: scenario files carry demo passwords and TOTP secrets',
     );
   }
-  const scenario = readScenario(path);
   return seedScenario(
     {
       directory: platform.directory,
