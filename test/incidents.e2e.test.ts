@@ -333,6 +333,22 @@ describe.each(testEngines())('incidents and playbooks end to end (%s)', (databas
     expect(r.steps.find((s) => s.stepId === 'suspend')).toMatchObject({ targets: ['insights-readonly'] });
   });
 
+  it('a compromised workload is a service identity: suspended, and counted as such', async () => {
+    await cp.platform.directory.registerWorkload(
+      { type: 'system', id: 'seed' },
+      { clientId: 'svc-export', name: 'export job', scopes: ['vehicle:read_status'], jwks: { keys: [] } },
+    );
+    const { incidentId } = await openFor(cp, { clients: ['svc-export'] }, 'workload key leaked');
+    const dry = await admin(cp, 'POST', `/admin/v1/incidents/${incidentId}/playbooks/partner-compromise/dry-run`);
+    expect((dry.json as { steps: { stepId: string; targetKind: string }[] }).steps[0]).toMatchObject({
+      stepId: 'suspend',
+      targetKind: 'service',
+    });
+    const r = await run(cp, incidentId, 'partner-compromise');
+    expect(r.state).toBe('done');
+    expect(await cp.platform.auth.denylist.isSuspended('svc-export')).toBe(true);
+  });
+
   it('command key compromise: rotation after approval; the new key set reaches a connected vehicle', async () => {
     const device = await cp.enrolledDevice('TCU-INC-KEYS');
     const { issued } = device.credentials!;
@@ -480,6 +496,7 @@ describe.each(testEngines())('incidents and playbooks end to end (%s)', (databas
     expect(body.timeToRevoke.vehicle!.count).toBeGreaterThanOrEqual(3);
     expect(body.timeToRevoke.user!.count).toBe(1);
     expect(body.timeToRevoke.partner!.count).toBe(1);
+    expect(body.timeToRevoke.service!.count).toBe(1);
     expect(body.timeToRevoke.vehicle!.maxMs).toBeGreaterThanOrEqual(body.timeToRevoke.vehicle!.p50Ms!);
     expect(body.timeToIdentifyAffectedVehicles.count).toBeGreaterThanOrEqual(5);
     expect(body.incidents.falsePositives).toBe(1);
