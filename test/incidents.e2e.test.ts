@@ -257,7 +257,7 @@ describe.each(testEngines())('incidents and playbooks end to end (%s)', (databas
     expect(types.filter((t) => t === 'incidents.playbook.step_done')).toHaveLength(6);
   });
 
-  it('account takeover: the stolen access token is refused on its next request, MFA reset, owner notified', async () => {
+  it('account takeover: the stolen token is refused at its next request, MFA reset, owner notified', async () => {
     const alice = await CarapaceClient.create({
       baseUrl: cp.config.publicBaseUrl,
       ca: cp.ca,

@@ -27,7 +27,7 @@ describe('playbooks as data', () => {
     for (const p of all.values()) expect(p.steps.length).toBeGreaterThan(0);
   });
 
-  it('refuses unknown fields, unknown actions, missing or foreign parameters, duplicate ids and a misnamed file', () => {
+  it('refuses unknown fields and actions, missing or foreign parameters, duplicate ids and a misnamed file', () => {
     expect(refusal(shipped)).toBeNull();
     expect(refusal({ ...shipped, owner: 'x' })).toMatchObject({ code: 'ERR_PLAYBOOK_INVALID' });
     const step = (over: Record<string, unknown>) => ({ ...shipped, steps: [{ ...shipped.steps[0], ...over }] });

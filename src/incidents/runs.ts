@@ -143,7 +143,8 @@ export function createRunEngine(deps: RunDeps) {
         type: error ? 'incidents.playbook.step_failed' : 'incidents.playbook.step_done',
         kind: 'playbook_step',
         actor,
-        summary: `${run.playbook_id}/${step.step_id} ${step.action} on ${step.vehicle_count} vehicle(s): ${error ?? 'done'}`,
+        summary:
+          `${run.playbook_id}/${step.step_id} ${step.action} on ${step.vehicle_count} vehicle(s): ` + (error ?? 'done'),
         decision: error ? 'deny' : 'allow',
         reason: error,
         context,

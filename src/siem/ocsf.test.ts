@@ -202,7 +202,7 @@ describe('OCSF mapping', () => {
     });
   });
 
-  it('maps incident events to Incident Finding 2005: open is Create, a close is Close, state and severity carried', () => {
+  it('maps incident events to Incident Finding 2005: open is Create, close is Close, state and severity kept', () => {
     const incident = { type: 'incident', id: 'inc-1' };
     const opened = toOcsf(
       event({
