@@ -72,7 +72,7 @@ describe.each(REDIS_URL && process.env.DATABASE_URL ? ['postgres' as const] : []
       });
     };
 
-    it('device credential compromise on A: node B refuses the revoked certificate on a new TLS connection', async () => {
+    it('device credential compromise on A: node B refuses the revoked certificate on a new connection', async () => {
       const device = await a.enrolledDevice('TCU-INC-CL-1');
       expect((await onB(device)).status).toBe(200);
       const { incidentId } = await report(
