@@ -87,3 +87,27 @@ export async function revokeClientTokens(
   });
   await deps.denylist.announce();
 }
+
+/**
+ * Suspends a client (a compromised partner or workload): it can no longer get tokens (the client lookup refuses
+ * it) nor use any it holds (the denylist refuses every token of it), on every process: the lookup reads the
+ * database, and the denylist is announced and reloaded.
+ */
+export async function suspendClient(
+  deps: { db: Kysely<Database>; denylist: Pick<TokenDenylist, 'deny' | 'announce'>; audit: AuthAuditLog },
+  args: { clientId: string; actor: { type: 'operator'; id: string }; reason: string },
+): Promise<void> {
+  await deps.db.transaction().execute(async (trx) => {
+    await deps.denylist.deny(trx, [{ kind: 'suspended_client', value: args.clientId }]);
+    await deps.audit.append(trx, {
+      type: 'auth.client.suspended',
+      actor: args.actor,
+      applicationId: args.clientId,
+      object: { type: 'client', id: args.clientId },
+      action: 'suspend_client',
+      decision: 'allow',
+      reason: args.reason.slice(0, 500),
+    });
+  });
+  await deps.denylist.announce();
+}

@@ -5,6 +5,7 @@ import type { AuditLog } from '../audit/index.js';
  * typed union: appending a type not listed here does not type-check.
  */
 export const AUTH_AUDIT_EVENTS = [
+  'auth.client.suspended',
   'auth.consent.granted',
   'auth.login.failed',
   'auth.login.succeeded',

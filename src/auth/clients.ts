@@ -4,6 +4,7 @@ import type { Database } from '../storage/index.js';
 import { findApplication, findWorkload } from '../identity/index.js';
 import { findDevice, IdentityUri } from '../pki/index.js';
 import { DEVICE_SCOPES } from '../tokens/index.js';
+import type { TokenDenylist } from './token-denylist.js';
 
 /** Client ids of vehicles are `device:<device id>`; the device proves itself with its operational certificate. */
 export const DEVICE_CLIENT_PREFIX = 'device:';
@@ -14,8 +15,13 @@ const ES = { id_token_signed_response_alg: 'ES256', require_auth_time: true } as
  * oidc-provider client metadata, synthesised from the directory: applications, workloads and devices are
  * registered in their own tables, so there is one source of truth and no second client registry to drift.
  */
-export function createClientLookup(db: Kysely<Database>): (clientId: string) => Promise<AdapterPayload | undefined> {
+export function createClientLookup(
+  db: Kysely<Database>,
+  suspensions: Pick<TokenDenylist, 'isSuspended'>,
+): (clientId: string) => Promise<AdapterPayload | undefined> {
   return async (clientId) => {
+    // A suspended client is unknown to the authorization server: it gets no token, by any grant.
+    if (await suspensions.isSuspended(clientId)) return undefined;
     if (clientId.startsWith(DEVICE_CLIENT_PREFIX)) {
       const deviceId = clientId.slice(DEVICE_CLIENT_PREFIX.length);
       const device = await findDevice(db, deviceId);

@@ -16,7 +16,7 @@ import { createAuthorizationServer } from './provider.js';
 import { ensureSigningKeys, loadSigningKeys } from './signing-keys.js';
 import { createClusterReplayStore } from './replay-store.js';
 import { createTokenDenylist, type TokenDenylist } from './token-denylist.js';
-import { revokeClientTokens } from './access-token-revocation.js';
+import { revokeClientTokens, suspendClient } from './access-token-revocation.js';
 import { createTokenVerifier, type TokenVerifier } from '../tokens/index.js';
 
 export { registerOAuthRoutes, OAUTH_PREFIX } from './oauth-routes.js';
@@ -54,6 +54,8 @@ export interface Auth {
     actor: { type: 'operator'; id: string };
     reason: string;
   }): Promise<void>;
+  /** Suspends a client: no new tokens, and every token it holds refused, on every process. */
+  suspendClient(args: { clientId: string; actor: { type: 'operator'; id: string }; reason: string }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -146,6 +148,7 @@ export async function createAuth(deps: {
     throttle,
     denylist,
     revokeClientTokens: (args) => revokeClientTokens({ db: deps.db, denylist, audit: deps.audit }, args),
+    suspendClient: (args) => suspendClient({ db: deps.db, denylist, audit: deps.audit }, args),
     close: async () => {
       clearInterval(sweeper);
       denylist.close();

@@ -41,8 +41,8 @@ export interface AuthorizationServerDeps {
   keys: SigningKeySet;
   /** File holding the cookie signing keys (created 0600 on first use). */
   cookieKeysFile: string;
-  /** The access-token denylist: revoked grants and RFC 7009 revocations of access tokens go on it. */
-  denylist: Pick<TokenDenylist, 'deny' | 'announce'>;
+  /** The access-token denylist: revoked grants and RFC 7009 revocations go on it; suspended clients get no token. */
+  denylist: Pick<TokenDenylist, 'deny' | 'announce' | 'isSuspended'>;
   /** Lifetime bounds, seconds. */
   ttl: { deviceTelemetry: number; deviceCommands: number; userAccess: number; partnerAccess: number };
 }
@@ -64,7 +64,7 @@ function isDevice(clientId: string | undefined): boolean {
  * reuse revoking the whole grant.
  */
 export function createAuthorizationServer(deps: AuthorizationServerDeps): Provider {
-  const findClient = createClientLookup(deps.db);
+  const findClient = createClientLookup(deps.db, deps.denylist);
   const lifetime = (resource: ResourceIndicator, clientId: string | undefined, grantType: unknown): number => {
     if (resource === 'urn:carapace:telemetry') return deps.ttl.deviceTelemetry;
     if (resource === 'urn:carapace:commands') return deps.ttl.deviceCommands;

@@ -24,8 +24,11 @@ export interface TokenSigningKeyRow {
   retired_at: string | null;
 }
 
-/** What a denylist entry names: one access token, every token of a grant, or a client's tokens issued so far. */
-export type DeniedTokenKind = 'jti' | 'grant' | 'client';
+/**
+ * What a denylist entry names: one access token, every token of a grant, a client's tokens issued so far, or a
+ * suspended client (every token of it, issued before or after, until the entry is removed; it gets no new ones).
+ */
+export type DeniedTokenKind = 'jti' | 'grant' | 'client' | 'suspended_client';
 
 /** A revoked access token, grant or client, kept as long as a token it denies could still be valid. */
 export interface TokenDenylistRow {

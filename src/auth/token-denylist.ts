@@ -9,7 +9,13 @@ import type { DeniedTokenKind } from './tables.js';
 
 /** What can be denied: one token (`jti`), every token of a grant, or a client's tokens issued until now. */
 export type DenyEntry =
-  { kind: 'jti'; value: string; until: Date } | { kind: 'grant'; value: string } | { kind: 'client'; value: string };
+  | { kind: 'jti'; value: string; until: Date }
+  | { kind: 'grant'; value: string }
+  | { kind: 'client'; value: string }
+  | { kind: 'suspended_client'; value: string };
+
+/** A suspension has no end of its own: it is kept until an operator lifts it (not built yet: delete the row). */
+const SUSPENSION_ENDS = '9999-12-31T23:59:59.999Z';
 
 /** The reference to a grant an access token carries (`gid`): a hash, so a token never names the grant itself. */
 export function grantReference(grantId: string): string {
@@ -39,6 +45,7 @@ export function createTokenDenylist(deps: {
   let jtis = new Set<string>();
   let grants = new Set<string>();
   let clients = new Map<string, number>();
+  let suspended = new Set<string>();
   let loaded = false;
   let reloading: Promise<void> | null = null;
   let again = false;
@@ -51,17 +58,23 @@ export function createTokenDenylist(deps: {
       .select(['kind', 'value', 'denied_at'])
       .where('expires_at', '>', now)
       .execute();
-    const next = { jtis: new Set<string>(), grants: new Set<string>(), clients: new Map<string, number>() };
+    const next = {
+      jtis: new Set<string>(),
+      grants: new Set<string>(),
+      clients: new Map<string, number>(),
+      suspended: new Set<string>(),
+    };
     for (const r of rows) {
       if (r.kind === 'jti') next.jtis.add(r.value);
       else if (r.kind === 'grant') next.grants.add(r.value);
+      else if (r.kind === 'suspended_client') next.suspended.add(r.value);
       else {
         // A client entry refuses the tokens issued up to the second it was made (`iat` has whole seconds).
         const cutoff = Math.floor(Date.parse(r.denied_at) / 1000);
         next.clients.set(r.value, Math.max(cutoff, next.clients.get(r.value) ?? 0));
       }
     }
-    ({ jtis, grants, clients } = next);
+    ({ jtis, grants, clients, suspended } = next);
     loaded = true;
   }
 
@@ -105,7 +118,12 @@ export function createTokenDenylist(deps: {
             kind: e.kind as DeniedTokenKind,
             value: e.value,
             denied_at: now.toISOString(),
-            expires_at: (e.kind === 'jti' ? e.until : keep).toISOString(),
+            expires_at:
+              e.kind === 'jti'
+                ? e.until.toISOString()
+                : e.kind === 'suspended_client'
+                  ? SUSPENSION_ENDS
+                  : keep.toISOString(),
           })),
         )
         .execute();
@@ -123,9 +141,22 @@ export function createTokenDenylist(deps: {
       if (!loaded) return 'denylist_not_loaded';
       if (jtis.has(token.jti)) return 'token_revoked';
       if (token.grant !== null && grants.has(token.grant)) return 'grant_revoked';
+      if (suspended.has(token.clientId)) return 'client_suspended';
       const cutoff = clients.get(token.clientId);
       if (cutoff !== undefined && token.issuedAt <= cutoff) return 'client_tokens_revoked';
       return null;
+    },
+
+    /** True when the client is suspended: read from the database, so it holds on every node at once. */
+    async isSuspended(clientId: string): Promise<boolean> {
+      const row = await deps.db
+        .selectFrom('token_denylist')
+        .select('id')
+        .where('kind', '=', 'suspended_client')
+        .where('value', '=', clientId)
+        .where('expires_at', '>', deps.clock.now().toISOString())
+        .executeTakeFirst();
+      return row !== undefined;
     },
 
     /** Deletes entries no token can need any more. */

@@ -345,6 +345,11 @@ export class ServiceSession {
     private readonly token: { accessToken: string; dpop: DpopKey },
   ) {}
 
+  /** The session's access token (DPoP-bound: useless without the session's key). */
+  get accessToken(): string {
+    return this.token.accessToken;
+  }
+
   /** Signs in a partner or workload with client credentials (private_key_jwt) and keeps the DPoP-bound token. */
   static async create(args: {
     baseUrl: string;

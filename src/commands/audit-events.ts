@@ -14,6 +14,7 @@ export const COMMANDS_AUDIT_EVENTS = [
   'commands.job.transitioned',
   'commands.key.created',
   'commands.key.rotated',
+  'commands.key.withdrawn',
 ] as const;
 /** An audit event type written by the commands module. */
 export type CommandAuditEvent = (typeof COMMANDS_AUDIT_EVENTS)[number];

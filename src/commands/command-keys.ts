@@ -1,6 +1,6 @@
 import { randomBytes, webcrypto } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { Clock } from '../platform/index.js';
+import { CarapaceError, type Clock } from '../platform/index.js';
 import { x509 } from '../platform/index.js';
 import type { CertificateAuthority, CommandVerificationKey, KeyProvider } from '../pki/index.js';
 import { CA_KEY_ALGORITHM } from '../pki/index.js';
@@ -47,6 +47,12 @@ export interface CommandKeys {
   signKeySet(vehicleId: string, deviceId: string): Promise<SignedEnvelope>;
   /** Names the published set (its kids): a change means vehicles need an update. */
   version(): Promise<string>;
+  /**
+   * Withdraws a key that is no longer current (a compromised one): a published `next` is retired (and a new
+   * next made), so key sets pushed from now on leave it out. Says how many devices' last receipt still trusts it.
+   * Refused for the current key: rotate first.
+   */
+  withdraw(kid: string, actor: string): Promise<{ kid: string; changed: boolean; stillTrustedBy: number }>;
   /** How many active devices confirmed they trust the next key, of how many. */
   coverage(): Promise<{ next: string; active: number; withNext: number; without: string[] }>;
 }
@@ -259,6 +265,42 @@ export async function createCommandKeys(deps: {
       const done = { current: next.kid, next: upcoming.kid };
       await deps.afterRotate?.().catch(() => undefined);
       return done;
+    },
+    async withdraw(kid, actor) {
+      const row = await db
+        .selectFrom('command_keys')
+        .select(['kid', 'status'])
+        .where('kid', '=', kid)
+        .executeTakeFirst();
+      if (!row) throw new CarapaceError('ERR_NOT_FOUND', 'no such command key', { kid });
+      if (row.status === 'current')
+        throw new CarapaceError('ERR_CONFLICT', 'the current command key cannot be withdrawn; rotate first', { kid });
+      const changed = row.status === 'next';
+      const receipts = await db.selectFrom('command_key_receipts').select(['kids']).execute();
+      const stillTrustedBy = receipts.filter((r) => (JSON.parse(r.kids) as string[]).includes(kid)).length;
+      await db.transaction().execute(async (trx) => {
+        if (changed)
+          await trx
+            .updateTable('command_keys')
+            .set({ status: 'retired', retired_at: clock.now().toISOString() })
+            .where('kid', '=', kid)
+            .where('status', '=', 'next')
+            .execute();
+        await deps.audit.append(trx, {
+          type: 'commands.key.withdrawn',
+          actor: { type: 'operator', id: actor },
+          object: { type: 'command_signing_key', id: kid },
+          action: 'commands:key_withdraw',
+          decision: 'info',
+          reason: changed ? 'withdrawn' : 'already_retired',
+          details: { stillTrustedBy },
+        });
+      });
+      if (changed) {
+        await createKey('next');
+        await deps.afterRotate?.().catch(() => undefined);
+      }
+      return { kid, changed, stillTrustedBy };
     },
   };
 }

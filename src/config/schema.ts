@@ -650,6 +650,36 @@ export const configSchema = {
         'keeps the first; `quarantine` also quarantines the device, which closes both until an operator releases it.',
     ),
   },
+  incidents: {
+    autoOpenSeverity: opt.oneOf(
+      ['low', 'medium', 'high', 'critical'] as const,
+      'high',
+      'CARAPACE_INCIDENTS_AUTO_OPEN_SEVERITY',
+      'A finding at or above this severity opens an incident by itself (one per finding group; a repeat attaches to ' +
+        'the open incident of its group). Findings below it are recorded for operators to open incidents from.',
+    ),
+    approvalVehicleThreshold: opt.integer(
+      10,
+      0,
+      1_000_000,
+      'CARAPACE_INCIDENTS_APPROVAL_VEHICLE_THRESHOLD',
+      'A playbook step that touches more vehicles than this needs the approval of a second operator (never the one ' +
+        "who started the run), whatever the step's mode.",
+    ),
+    playbooksDir: opt.optionalString(
+      'CARAPACE_INCIDENTS_PLAYBOOKS_DIR',
+      'Directory of playbook files (`<id>.json`). When unset, the `playbooks/` shipped with Carapace. A file that does ' +
+        'not match the playbook schema refuses to start.',
+    ),
+    scopeLookback: opt.duration(
+      24 * HOUR,
+      0,
+      30 * DAY,
+      'CARAPACE_INCIDENTS_SCOPE_LOOKBACK',
+      "How far before an incident's first sighting (or its opening) scoping searches the audit trail; the window " +
+        'ends now and spans at most 31 days.',
+    ),
+  },
 };
 
 type ConfigOf<S> = S extends Option<infer T> ? T : { readonly [K in keyof S]: ConfigOf<S[K]> };

@@ -15,6 +15,7 @@ export const IDENTITY_AUDIT_EVENTS = [
   'identity.user.mfa_reset',
   'identity.user.password_check_failed',
   'identity.user.password_changed',
+  'identity.user.sessions_ended',
   'identity.workload.registered',
 ] as const;
 /** An audit event type written by the identity module. */

@@ -265,6 +265,33 @@ export function createDirectory(deps: DirectoryDeps) {
       });
     },
 
+    /**
+     * Ends every session and token of a user (an account takeover): raises the credential epoch, so every access
+     * token issued before is refused at its next request on every node, and ends grants, sessions and refresh
+     * tokens. The credentials themselves are left as they are.
+     */
+    async endSessions(actor: DirectoryActor, userId: string, reason: string): Promise<{ endedSessions: number }> {
+      return deps.db.transaction().execute(async (trx) => {
+        const r = await trx
+          .updateTable('users')
+          .set((eb) => ({ credential_epoch: eb('credential_epoch', '+', 1), updated_at: now() }))
+          .where('id', '=', userId)
+          .executeTakeFirst();
+        if (Number(r.numUpdatedRows) !== 1) throw new CarapaceError('ERR_NOT_FOUND', 'no such user', { userId });
+        const ended = await deps.sessions.revokeAll(trx, userId);
+        await deps.audit.append(trx, {
+          type: 'identity.user.sessions_ended',
+          actor,
+          object: { type: 'user', id: userId },
+          action: 'end_sessions',
+          decision: 'allow',
+          reason: reason.slice(0, 500),
+          details: { endedSessions: ended },
+        });
+        return { endedSessions: ended };
+      });
+    },
+
     /** Replaces (or removes) the TOTP secret and raises the credential epoch. */
     async resetMfa(actor: DirectoryActor, userId: string, totpSecret: string | null): Promise<void> {
       await deps.db.transaction().execute(async (trx) => {

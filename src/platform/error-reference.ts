@@ -109,6 +109,16 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
     'Cluster coordination (Redis) could not answer in time, so a security limit (sign-in lockout, DPoP replay ' +
     'check, command limit, idempotency reservation, claim lockout) could not be checked and the request was ' +
     'refused rather than let through. Nothing was done; retry in a few seconds.',
+  ERR_INCIDENT_TRANSITION_REFUSED:
+    'The incident cannot move to that state from its current one (open → triaged → contained → recovered → ' +
+    'closed; a false positive closes from open or triaged; a closed incident reopens to open). `from` and `to` ' +
+    'name the states; read the incident again.',
+  ERR_INCIDENT_APPROVAL_REFUSED:
+    'The playbook step cannot be approved by this operator: a step that touches more vehicles than ' +
+    '`incidents.approvalVehicleThreshold` needs a second operator, never the one who started the run.',
+  ERR_PLAYBOOK_INVALID:
+    'A playbook file under the playbooks directory does not match the playbook schema (unknown field, unknown ' +
+    'action, bad parameter); the server refuses to start until it is fixed. `file` names it.',
 };
 
 /** Renders docs/errors.md. */

@@ -4,6 +4,7 @@ import { AUTH_AUDIT_EVENTS, type AuthAuditEvent } from '../auth/index.js';
 import { COMMANDS_AUDIT_EVENTS, type CommandAuditEvent } from '../commands/index.js';
 import { GATEWAY_AUDIT_EVENTS, type GatewayAuditEvent } from '../gateway/index.js';
 import { IDENTITY_AUDIT_EVENTS, type IdentityAuditEvent } from '../identity/index.js';
+import { INCIDENTS_AUDIT_EVENTS, type IncidentAuditEvent } from '../incidents/index.js';
 import { PKI_AUDIT_EVENTS, type PkiAuditEvent } from '../pki/index.js';
 import { POLICY_AUDIT_EVENTS, type PolicyAuditEvent } from '../policy/index.js';
 import { RELATIONSHIPS_AUDIT_EVENTS, type RelationshipAuditEvent } from '../relationships/index.js';
@@ -20,6 +21,7 @@ export type PlatformAuditEvent =
   | CommandAuditEvent
   | GatewayAuditEvent
   | IdentityAuditEvent
+  | IncidentAuditEvent
   | PkiAuditEvent
   | PolicyAuditEvent
   | RelationshipAuditEvent
@@ -33,6 +35,7 @@ export const PLATFORM_AUDIT_EVENTS = {
   commands: COMMANDS_AUDIT_EVENTS,
   gateway: GATEWAY_AUDIT_EVENTS,
   identity: IDENTITY_AUDIT_EVENTS,
+  incidents: INCIDENTS_AUDIT_EVENTS,
   pki: PKI_AUDIT_EVENTS,
   policy: POLICY_AUDIT_EVENTS,
   relationships: RELATIONSHIPS_AUDIT_EVENTS,

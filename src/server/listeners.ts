@@ -15,6 +15,7 @@ import { registerCaseRoutes, registerFleetRoutes, registerSharingRoutes } from '
 import { registerVehicleRoutes } from '../vehicles/index.js';
 import { registerTelemetryAdminRoutes, registerTelemetryRoutes } from '../telemetry/index.js';
 import { createInvestigator, registerInvestigationRoutes } from '../investigation/index.js';
+import { registerIncidentRoutes } from '../incidents/index.js';
 import type { Platform } from './platform.js';
 import { registerBulkCommandRoute, registerCommandChannel, registerCommandRoutes } from '../commands/index.js';
 import type { ServerTls } from './tls-material.js';
@@ -169,6 +170,9 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
     investigator: createInvestigator({ db, proofs: platform.evidence.proofs, clock: platform.clock }),
   });
   registerAuditRetentionRoutes(plane, { evidence: platform.evidence });
+
+  // Incidents, playbooks, approvals, notifications and the response governance numbers (admin plane only).
+  registerIncidentRoutes(plane, { incidents: platform.incidents });
 
   return { public: pub, gateway: { ...gw, connections }, admin };
 }

@@ -67,6 +67,8 @@ import {
   DELEGABLE_COMMANDS,
   STEP_UP_COMMANDS,
 } from '../commands/index.js';
+import { createInvestigator } from '../investigation/index.js';
+import { createIncidents, type Incidents, loadPlaybooks } from '../incidents/index.js';
 
 /** The platform's long-lived parts, shared by the listeners and the CLI. */
 export interface Platform {
@@ -87,6 +89,8 @@ export interface Platform {
   telemetry: Telemetry;
   /** Remote commands: catalog, jobs, signing keys, the dispatcher. */
   commands: Commands;
+  /** Incidents and playbooks; `incidents.onFinding` is the detection engine's reaction port. */
+  incidents: Incidents;
   /** The process's one cluster-coordination adapter (Redis in cluster mode, memory when embedded). */
   cluster: Cluster;
   clock: Clock;
@@ -107,6 +111,8 @@ export async function createPlatform(
   const clock = options.clock ?? systemClock;
   // An invalid policy set refuses to start, before anything is opened.
   const policySet = loadPolicySet(config.policy.dir ?? undefined);
+  // So does a playbook file that does not match the playbook schema.
+  const playbooks = loadPlaybooks(config.incidents.playbooksDir ?? undefined);
   const storage = await openStorage({
     url: config.database.url,
     schema: config.database.schema,
@@ -235,9 +241,33 @@ export async function createPlatform(
       isQuarantined: (deviceId) => telemetry.quarantine.isQuarantined(deviceId),
       cluster,
     });
+    // Incidents: the playbooks act through the other modules' own operations, passed in narrowed.
+    const incidents = createIncidents({
+      db: storage.db,
+      audit,
+      clock,
+      settings: { ...config.incidents, scopeLookbackSeconds: config.incidents.scopeLookback },
+      playbooks,
+      investigator: createInvestigator({ db: storage.db, proofs: evidence.proofs, clock }),
+      ports: {
+        pki,
+        telemetry,
+        directory,
+        auth,
+        relationships,
+        commandKeys: commands.keys,
+        pushKeys: () => commands.dispatcher.pushKeysIfChanged(),
+        holds: evidence.holds,
+        proofs: evidence.proofs,
+        sealAudit: async () => {
+          await evidence.sealer.checkpoint();
+        },
+      },
+    });
     return {
       config,
       storage,
+      incidents,
       audit,
       evidence,
       siem,

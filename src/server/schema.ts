@@ -3,6 +3,7 @@ import { auditMigrations } from '../audit/index.js';
 import { authMigrations } from '../auth/index.js';
 import { commandMigrations } from '../commands/index.js';
 import { identityMigrations } from '../identity/index.js';
+import { incidentMigrations } from '../incidents/index.js';
 import { pkiMigrations } from '../pki/index.js';
 import { relationshipMigrations } from '../relationships/index.js';
 import { type Database, type MigrationReport, migrateToLatest } from '../storage/index.js';
@@ -21,6 +22,7 @@ export const allMigrations = {
   ...telemetryMigrations,
   ...commandMigrations,
   ...siemMigrations,
+  ...incidentMigrations,
 };
 
 /** Brings a database to the current schema of every module. */

@@ -5,7 +5,8 @@
  */
 
 /** The OCSF classes Carapace emits. A later module (detections) adds finding rules through `extraRules`. */
-export type OcsfClassName = 'api_activity' | 'authentication' | 'account_change' | 'entity_management' | 'finding';
+export type OcsfClassName =
+  'api_activity' | 'authentication' | 'account_change' | 'entity_management' | 'finding' | 'incident_finding';
 
 /** One mapping rule: audit event type (exact, or prefix ending in '.') to class and activity. */
 export interface OcsfRule {
@@ -54,6 +55,14 @@ export const OCSF_CLASSES: Record<
     name: 'Detection Finding',
     activities: { 1: 'Create', 2: 'Update', 3: 'Close' },
   },
+  // Incidents (src/incidents): every step of an incident's timeline is an update of one Incident Finding.
+  incident_finding: {
+    uid: 2005,
+    categoryUid: 2,
+    category: 'Findings',
+    name: 'Incident Finding',
+    activities: { 1: 'Create', 2: 'Update', 3: 'Close' },
+  },
 };
 
 const r = (match: string, cls: OcsfClassName, activityId: number): OcsfRule => ({ match, class: cls, activityId });
@@ -99,6 +108,10 @@ export const OCSF_RULES: readonly OcsfRule[] = [
   r('commands.job.transitioned', 'api_activity', 3),
   // Detection Finding 2004: the telemetry checks' alerts today; the detections issue adds its findings here.
   r('telemetry.alert', 'finding', 1),
+  // Incident Finding 2005: an incident opens (Create); every other step updates it (a close is 3 Close, in ocsf.ts).
+  r('incidents.opened', 'incident_finding', 1),
+  r('incidents.finding_recorded', 'api_activity', 1),
+  r('incidents.', 'incident_finding', 2),
 ];
 
 /** The rule for an event type, or null (then API Activity from the action's verb). */

@@ -13,6 +13,7 @@ const CLASS_REQUIRED: Record<number, { category: number; fields: string[]; activ
   3001: { category: 3, fields: ['user'], activities: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 99] },
   3004: { category: 3, fields: ['entity'], activities: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 99] },
   2004: { category: 2, fields: ['finding_info'], activities: [0, 1, 2, 3, 99] },
+  2005: { category: 2, fields: ['finding_info_list'], activities: [0, 1, 2, 3, 99] },
 };
 
 /** Every violation of the requirements above, as readable strings (empty: valid). */
@@ -39,6 +40,10 @@ function violations(r: Record<string, unknown>): string[] {
   if (spec.fields.includes('entity') && !entity?.uid && !entity?.name) out.push('entity needs uid or name');
   const info = r.finding_info as Record<string, unknown> | undefined;
   if (spec.fields.includes('finding_info') && (!info?.uid || !info?.title)) out.push('finding_info needs uid, title');
+  const list = r.finding_info_list as Record<string, unknown>[] | undefined;
+  if (spec.fields.includes('finding_info_list') && (!list?.length || list.some((i) => !i.uid || !i.title)))
+    out.push('finding_info_list needs at least one finding_info with uid, title');
+  if (r.class_uid === 2005 && ![0, 1, 2, 3, 4, 5, 99].includes(r.status_id as number)) out.push('2005 needs status_id');
   return out;
 }
 
@@ -195,5 +200,51 @@ describe('OCSF mapping', () => {
       actor_type: 'user',
       request_id: 'req-1',
     });
+  });
+
+  it('maps incident events to Incident Finding 2005: open is Create, close is Close, state and severity kept', () => {
+    const incident = { type: 'incident', id: 'inc-1' };
+    const opened = toOcsf(
+      event({
+        type: 'incidents.opened',
+        action: 'incidents:opened',
+        decision: 'info',
+        object: incident,
+        reason: 'finding',
+        details: { state: 'open', severity: 'critical' },
+      }),
+      7,
+      opts,
+    );
+    expect(violations(opened)).toEqual([]);
+    expect(opened).toMatchObject({
+      class_uid: 2005,
+      category_uid: 2,
+      activity_id: 1,
+      type_uid: 200501,
+      status_id: 1,
+      severity_id: 5,
+      finding_info_list: [{ uid: 'inc-1', types: ['incidents.opened'] }],
+    });
+    const closed = toOcsf(
+      event({
+        type: 'incidents.transitioned',
+        action: 'incidents:state',
+        object: incident,
+        details: { from: 'recovered', to: 'closed', state: 'closed', severity: 'high' },
+      }),
+      8,
+      opts,
+    );
+    expect(violations(closed)).toEqual([]);
+    expect(closed).toMatchObject({ class_uid: 2005, activity_id: 3, type_uid: 200503, status_id: 5, severity_id: 4 });
+    const step = toOcsf(
+      event({ type: 'incidents.playbook.step_done', action: 'incidents:playbook_step', object: incident, details: {} }),
+      9,
+      opts,
+    );
+    expect(violations(step)).toEqual([]);
+    expect(step).toMatchObject({ class_uid: 2005, activity_id: 2, status_id: 99, severity_id: 1 });
+    expect((step.finding_info_list as { uid: string }[])[0]!.uid).toBe('inc-1');
   });
 });

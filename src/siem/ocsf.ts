@@ -31,14 +31,43 @@ const USER_TYPE: Record<ActorType, [number, string]> = {
  */
 function status(e: StoredAuditEvent, cls: OcsfClassName): { status_id: number; status: string } {
   if (cls === 'finding') return { status_id: 1, status: 'New' };
+  if (cls === 'incident_finding') return incidentStatus(e);
   return e.decision === 'deny' ? { status_id: 2, status: 'Failure' } : { status_id: 1, status: 'Success' };
 }
 
 /** severity_id: findings 4 High, denials 3 Medium, everything else 1 Informational. */
 function severity(e: StoredAuditEvent, cls: OcsfClassName): { severity_id: number; severity: string } {
   if (cls === 'finding') return { severity_id: 4, severity: 'High' };
+  if (cls === 'incident_finding' && typeof e.details.severity === 'string' && INCIDENT_SEVERITY[e.details.severity])
+    return INCIDENT_SEVERITY[e.details.severity]!;
   if (e.decision === 'deny') return { severity_id: 3, severity: 'Medium' };
   return { severity_id: 1, severity: 'Informational' };
+}
+
+// Incident Finding 2005: status_id 1 New, 2 In Progress, 4 Resolved, 5 Closed, 99 Other; severity from the incident.
+const INCIDENT_STATUS: Record<string, [number, string]> = {
+  open: [1, 'New'],
+  triaged: [2, 'In Progress'],
+  contained: [2, 'In Progress'],
+  recovered: [4, 'Resolved'],
+  closed: [5, 'Closed'],
+};
+const INCIDENT_SEVERITY: Record<string, { severity_id: number; severity: string }> = {
+  low: { severity_id: 2, severity: 'Low' },
+  medium: { severity_id: 3, severity: 'Medium' },
+  high: { severity_id: 4, severity: 'High' },
+  critical: { severity_id: 5, severity: 'Critical' },
+};
+
+/** An incident event's status: the state it names (opened, transitioned), else 99 Other (a note, a step). */
+function incidentStatus(e: StoredAuditEvent): { status_id: number; status: string } {
+  const [id, name] = INCIDENT_STATUS[String(e.details.state)] ?? [99, 'Other'];
+  return { status_id: id, status: name };
+}
+
+/** A transition to closed closes the Incident Finding (activity 3); other incident events keep their rule's. */
+function incidentActivity(e: StoredAuditEvent, cls: OcsfClassName, activityId: number): number {
+  return cls === 'incident_finding' && e.details.to === 'closed' ? 3 : activityId;
 }
 
 function userOf(type: ActorType, id: string | null): Record<string, unknown> {
@@ -113,6 +142,11 @@ function classFields(e: StoredAuditEvent, cls: OcsfClassName): Record<string, un
       return { user: { uid: objectUid(e), type_id: 1, type: 'User' } };
     case 'entity_management':
       return { entity: { uid: objectUid(e), type: e.object?.type ?? 'unknown', name: e.object?.type ?? e.type } };
+    case 'incident_finding':
+      // The incident is the finding: its id is the uid every update of it shares.
+      return {
+        finding_info_list: [{ uid: objectUid(e), title: e.reason ?? e.type, types: [e.type], desc: e.action }],
+      };
     case 'finding':
       return {
         finding_info: { uid: e.id, title: e.reason ?? e.type, types: [e.type], desc: e.action },
@@ -134,7 +168,7 @@ function classFields(e: StoredAuditEvent, cls: OcsfClassName): Record<string, un
 export function toOcsf(e: StoredAuditEvent, leafIndex: number, opts: OcsfOptions): OcsfRecord {
   const rule = ruleFor(e.type, [...(opts.extraRules ?? []), ...OCSF_RULES]);
   const cls = rule?.class ?? 'api_activity';
-  const activityId = rule?.activityId ?? apiActivityFor(e.action);
+  const activityId = incidentActivity(e, cls, rule?.activityId ?? apiActivityFor(e.action));
   const out = {
     ...base(e, leafIndex, cls, activityId, opts),
     ...classFields(e, cls),

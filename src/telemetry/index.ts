@@ -12,3 +12,4 @@ export { PAYLOAD_SCHEMAS, MESSAGE_SCHEMA } from './payload-schemas.js';
 export { createClusterRateCounter, createMemoryRateCounter } from './rate-limit.js';
 export { TELEMETRY_AUDIT_EVENTS, type TelemetryAuditEvent, type TelemetryAuditLog } from './audit-events.js';
 export { summarizeTelemetry, type TelemetryWindowSummary } from './window-summary.js';
+export { reverifyDeviceTelemetry, type Reverification } from './reverify.js';

@@ -127,6 +127,71 @@ export function createQuarantine(deps: {
     },
 
     /**
+     * Quarantines a device on an operator's decision (an incident playbook): the device becomes `quarantined`
+     * unless it already is (or has been revoked since, which refuses it anyway), a quarantine record is kept with
+     * the reason, and other processes are told, so its connections close everywhere. Idempotent.
+     */
+    async impose(args: {
+      deviceId: string;
+      actor: { type: 'operator'; id: string };
+      reason: string;
+      context: RequestContext | null;
+    }): Promise<{ deviceId: string; status: string; changed: boolean }> {
+      const at = deps.clock.now();
+      const reason = args.reason.slice(0, 500);
+      const out = await deps.db.transaction().execute(async (trx) => {
+        const device = await findDevice(trx, args.deviceId);
+        if (!device) throw new CarapaceError('ERR_PKI_DEVICE_NOT_FOUND', 'no such device', { deviceId: args.deviceId });
+        const open = await trx
+          .selectFrom('telemetry_quarantines')
+          .select('id')
+          .where('device_id', '=', device.id)
+          .where('released_at', 'is', null)
+          .executeTakeFirst();
+        let status = device.status;
+        if (device.status === 'active') {
+          await transitionDevice(trx, deps.audit, {
+            deviceId: device.id,
+            to: 'quarantined',
+            reason,
+            actor: args.actor,
+            at,
+            context: args.context,
+          });
+          status = 'quarantined';
+        }
+        if (open && status === device.status) return { deviceId: device.id, status, changed: false };
+        await trx
+          .insertInto('telemetry_quarantines')
+          .values({
+            id: newId(),
+            device_id: device.id,
+            vehicle_id: device.vehicle_id,
+            quarantined_at: at.toISOString(),
+            reason,
+            strikes: 0,
+            released_at: null,
+            released_by: null,
+            release_reason: null,
+          })
+          .execute();
+        await deps.audit.append(trx, {
+          type: 'telemetry.device.quarantined',
+          actor: args.actor,
+          object: { type: 'device', id: device.id },
+          action: 'telemetry:quarantine',
+          decision: 'deny',
+          reason,
+          context: args.context,
+          details: { vehicleId: device.vehicle_id, strikes: 0, deviceStatus: status },
+        });
+        return { deviceId: device.id, status, changed: true };
+      });
+      if (out.changed) await deps.pki.announce([{ kind: 'device-status', deviceId: out.deviceId, status: out.status }]);
+      return out;
+    },
+
+    /**
      * Releases a quarantined device (a security admin's decision): back to active, open quarantine records
      * closed, strike count cleared, all in one transaction with its audit events; then other processes
      * are told. Refused (409) unless the device is quarantined.
