@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { CarapaceError } from '../platform/index.js';
 import { httpsRequest } from '../vehicle-sdk/index.js';
 import { configFrom, type GlobalOptions } from './context.js';
+import { registerDrill } from './drill.js';
 
 interface AdminOptions extends GlobalOptions {
   adminUrl?: string;
@@ -207,6 +208,7 @@ export function registerIncidents(program: Command): void {
           return o.json ? r : `${String(r.state ?? 'dry run')}\n${formatSteps(r.steps as StepJson[])}`;
         }),
       );
+  registerDrill(cmd);
   cmd
     .command('approve')
     .argument('<step>', 'the step id (from run)')
