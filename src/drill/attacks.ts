@@ -114,7 +114,6 @@ export async function stolenOwnerToken(target: DrillTarget, ids: DrillIdentities
 
 /** A partner scraping locations: its client reads every granted vehicle's location, again and again. */
 export async function partnerScraping(target: DrillTarget, ids: DrillIdentities, rounds = 40): Promise<StagedAttack> {
-  const node = target.nodes[0]!;
   const privateJwk = JSON.parse(
     readFileSync(join(target.dataDir, 'demo', `${ids.partnerClientId}.private.jwk.json`), 'utf8'),
   ) as JWK;
