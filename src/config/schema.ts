@@ -475,6 +475,28 @@ export const configSchema = {
       'A message whose sequence number is this far or more above the highest seen is accepted but flagged ' +
         '`sequence_jump` and audited as an alert.',
     ),
+    regions: opt.stringList(
+      [],
+      'CARAPACE_TELEMETRY_REGIONS',
+      'Operating regions as bounding boxes, `name:latMin..latMax:lonMin..lonMax` (e.g. `EU:34..72:-25..45`). A ' +
+        'signed position outside every listed box is accepted but flagged `out_of_region` and audited as an ' +
+        'alert. Empty: positions are not judged.',
+    ),
+    volumeSummaryInterval: opt.duration(
+      60,
+      0,
+      3600,
+      'CARAPACE_TELEMETRY_VOLUME_SUMMARY_INTERVAL',
+      'How often each process audits how much telemetry it accepted (`telemetry.volume.summary`, and ' +
+        '`telemetry.volume.device` for its busiest devices), counted in memory; 0 turns the summaries off.',
+    ),
+    volumeTopDevices: opt.integer(
+      5,
+      0,
+      50,
+      'CARAPACE_TELEMETRY_VOLUME_TOP_DEVICES',
+      'How many of the busiest devices of each summary interval get their own `telemetry.volume.device` event.',
+    ),
     maxMessageBytes: opt.integer(
       4096,
       256,
