@@ -110,6 +110,14 @@ export const configSchema = {
       'CARAPACE_TLS_HOSTNAMES',
       'Names and addresses put in the generated development server certificate.',
     ),
+    handshakeFailureInterval: opt.duration(
+      60,
+      0,
+      3600,
+      'CARAPACE_TLS_HANDSHAKE_FAILURE_INTERVAL',
+      'How often each process audits the TLS handshakes that failed on the public listener and the vehicle ' +
+        'gateway, as one `gateway.tls.handshake_failed` per source network (never one per handshake); 0: never.',
+    ),
     minVersion: opt.oneOf(
       ['TLSv1.2', 'TLSv1.3'],
       'TLSv1.2',

@@ -3,7 +3,7 @@ import { registerAdminRoutes, registerAuditEvidenceRoutes, registerAuditRetentio
 import { OAUTH_PREFIX, registerInteractions, registerOAuthRoutes, tokenAuthentication } from '../auth/index.js';
 import { registerAccountRoutes, registerMeRoute } from '../accounts/index.js';
 import { operatorAuthentication } from '../admin/index.js';
-import { ConnectionRegistry } from '../gateway/index.js';
+import { ConnectionRegistry, createHandshakeFailures, type HandshakeFailures } from '../gateway/index.js';
 import { deviceAuthentication } from '../gateway/index.js';
 import { registerGatewayRoutes } from '../gateway/index.js';
 import { type App, authenticateUnmatched, createListenerApp, type ListenerApp, pinHost } from '../http/index.js';
@@ -24,6 +24,8 @@ export interface Listeners {
   public: ListenerApp;
   gateway: ListenerApp & { connections: ConnectionRegistry };
   admin: ListenerApp;
+  /** Failed TLS handshakes on the public listener and the gateway, audited as periodic aggregates. */
+  handshakes: HandshakeFailures;
 }
 
 function readiness(platform: Platform): () => Promise<ReadinessChecks> {
@@ -51,6 +53,12 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   const { root, fleet, manufacturer } = pki.ctx.authorities;
   const base = { key: tls.key, cert: tls.cert, minVersion: config.tls.minVersion };
   const ready = readiness(platform);
+  const handshakes = createHandshakeFailures({
+    db: platform.storage.db,
+    audit,
+    log,
+    intervalSeconds: config.tls.handshakeFailureInterval,
+  });
 
   const pub = createListenerApp({ tls: { ...base, requestCert: false }, logger: log.child({ listener: 'public' }) });
   // The public API answers for publicBaseUrl only; probes address the node, so health is exempt.
@@ -170,7 +178,11 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   });
   registerAuditRetentionRoutes(plane, { evidence: platform.evidence });
 
-  return { public: pub, gateway: { ...gw, connections }, admin };
+  if (config.tls.handshakeFailureInterval > 0) {
+    handshakes.watch(pub.app.server, 'public');
+    handshakes.watch(gw.app.server, 'gateway');
+  }
+  return { public: pub, gateway: { ...gw, connections }, admin, handshakes };
 }
 
 /** Where each listener ended up. */
@@ -203,4 +215,5 @@ export async function listen(listeners: Listeners, config: Platform['config']): 
 /** Stops all three listeners. */
 export async function closeListeners(listeners: Listeners): Promise<void> {
   await Promise.all([listeners.public.app.close(), listeners.gateway.app.close(), listeners.admin.app.close()]);
+  await listeners.handshakes.close();
 }
