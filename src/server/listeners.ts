@@ -37,7 +37,22 @@ function readiness(platform: Platform): () => Promise<ReadinessChecks> {
 
 /** The SIEM sinks' state, on the admin plane's /readyz only: a backlog is nobody's business on the public API. */
 function exportDetails(platform: Platform): () => ReadinessDetails {
-  return () => Object.fromEntries(platform.siem.status().map((s) => [`siem.${s.sink}`, { ...s }]));
+  return () => ({
+    ...Object.fromEntries(platform.siem.status().map((s) => [`siem.${s.sink}`, { ...s }])),
+    detect: detectDetails(platform),
+  });
+}
+
+/** The detection engine's state, flat (readiness details hold scalars). */
+function detectDetails(platform: Platform): Record<string, string | number | boolean | null> {
+  const { cursor, ...rest } = platform.detect.status();
+  return {
+    enabled: platform.config.detect.enabled,
+    ...rest,
+    cursorHigh: cursor?.high ?? null,
+    cursorGaps: cursor?.gaps ?? null,
+    cursorVersion: cursor?.version ?? null,
+  };
 }
 
 function forbidRenegotiation(app: App): void {
