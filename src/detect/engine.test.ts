@@ -63,12 +63,12 @@ describe.each(testDatabases().map((d) => [d.name, d] as const))('detection engin
   it('raises one finding from five refusals, with the five events as evidence, and counts each event once', async () => {
     const { engine, write } = await setup();
     const e = engine();
-    await e.runOnce(); // creates the cursor at the trail's end
+    await e.runOnce(); // creates the cursor
     await write(5);
     await e.runOnce();
     const { findings } = await e.findings.list({});
     expect(findings).toHaveLength(1);
-    expect(findings[0]).toMatchObject({ ruleId: 'sample-refused-requests', ruleVersion: 1, count: 1, status: 'open' });
+    expect(findings[0]).toMatchObject({ ruleId: 'sample-refused-requests', ruleVersion: 2, count: 1, status: 'open' });
     expect(findings[0]?.evidence).toHaveLength(5);
     expect(findings[0]?.assets.networks).toEqual(['203.0.113.0/24']);
     expect(e.status()).toMatchObject({ evaluated: 5, discarded: 0, leaseHeld: true, findingsRaised: 1 });

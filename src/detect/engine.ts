@@ -129,9 +129,25 @@ export function createDetectionEngine(deps: EngineDeps): DetectionEngine {
   async function cursorNow(): Promise<CursorState> {
     const found = await cursors.load();
     if (found) return found;
-    // The first start begins at the trail's end: the history before detection existed is not re-judged.
-    await cursors.create(await latestAuditSeq(db), token, clock.now().toISOString());
+    await cursors.create(await firstStart(), token, clock.now().toISOString());
     return (await cursors.load()) as CursorState;
+  }
+
+  /**
+   * Where the first start begins: before the events of the longest rule window, so what happened while the
+   * node was starting is judged; the history older than that (before detection existed) is not re-judged.
+   */
+  async function firstStart(): Promise<number> {
+    const from = clock.now().getTime() - evaluator.longestWindowMs();
+    let before = (await latestAuditSeq(db)) + 1;
+    for (let read = 0; read < REPLAY_LIMIT; read += 1000) {
+      const page = await readAuditEventsBefore(db, before, 1000);
+      const older = page.find((e) => Date.parse(e.occurredAt) < from);
+      if (older) return older.seq;
+      if (page.length < 1000) return 0;
+      before = (page.at(-1) as StoredAuditEvent).seq;
+    }
+    return before - 1;
   }
 
   /** In-memory windows start empty: feed them the events of the longest window before the cursor. */

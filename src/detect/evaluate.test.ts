@@ -151,7 +151,9 @@ describe('evaluation kinds', () => {
     expect(() => checkOverrides(r, { nope: {} })).toThrow(RuleFileError);
     expect(() => checkOverrides(r, { r: { field: 'x' } })).toThrow(/not an overridable parameter/);
     expect(() => checkOverrides(r, { r: { window: 'soon' } })).toThrow(/duration/);
-    expect(() => checkOverrides(r, { r: { tenants: { t1: { enabled: 'no' } } } })).toThrow(/r\.tenants\.t1\.enabled/);
+    expect(() => checkOverrides(r, JSON.parse('{"r":{"tenants":{"t1":{"enabled":"no"}}}}') as RuleOverrides)).toThrow(
+      /r\.tenants\.t1\.enabled/,
+    );
   });
 
   it('renders net() as the /24 or /64', () => {

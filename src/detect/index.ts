@@ -72,3 +72,4 @@ export function createDetection(
     },
   });
 }
+export { FindingView, registerDetectionRoutes } from './routes.js';

@@ -16,6 +16,7 @@ import { registerVehicleRoutes } from '../vehicles/index.js';
 import { registerTelemetryAdminRoutes, registerTelemetryRoutes } from '../telemetry/index.js';
 import { createInvestigator, registerInvestigationRoutes } from '../investigation/index.js';
 import type { Platform } from './platform.js';
+import { registerDetectionRoutes } from '../detect/index.js';
 import { registerBulkCommandRoute, registerCommandChannel, registerCommandRoutes } from '../commands/index.js';
 import type { ServerTls } from './tls-material.js';
 
@@ -184,6 +185,13 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
     investigator: createInvestigator({ db, proofs: platform.evidence.proofs, clock: platform.clock }),
   });
   registerAuditRetentionRoutes(plane, { evidence: platform.evidence });
+  registerDetectionRoutes(plane, {
+    engine: platform.detect,
+    db,
+    proofs: platform.evidence.proofs,
+    overrides: config.detect.overrides,
+    enabled: config.detect.enabled,
+  });
 
   return { public: pub, gateway: { ...gw, connections }, admin };
 }
