@@ -63,7 +63,7 @@ describe.each(testEngines())('detections end to end (%s)', (database) => {
     expect(finding).toMatchObject({ ruleId: 'sample-refused-requests', ruleVersion: 2, status: 'open' });
     expect(finding!.assets.networks).toEqual(['127.0.0.0/24']);
     expect(finding!.evidence.length).toBeGreaterThanOrEqual(5);
-    console.log(`[detections ${database}] refused requests to finding: ${detectedMs} ms`);
+    console.warn(`[detections ${database}] refused requests to finding: ${detectedMs} ms`);
 
     // The evidence is the real audit events; proofs come once they are sealed.
     const unsealed = await admin(`/admin/v1/findings/${finding!.id}?proofs=true`);
