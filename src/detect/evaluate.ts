@@ -20,6 +20,12 @@ export interface WindowState {
   windowRange(key: string, fromMs: number, toMs: number, limit: number): Promise<WindowMember[]>;
 }
 
+/** An evidence event: its id and its seq in the audit trail. */
+export interface EvidenceRef {
+  id: string;
+  seq: number;
+}
+
 /** One firing of one rule on one event: what the engine turns into a raised or updated finding. */
 export interface Hit {
   ruleId: string;
@@ -29,8 +35,8 @@ export interface Hit {
   tenantId: string | null;
   groupKey: string;
   assets: FindingAssets;
-  /** The event ids in the window that made the rule fire, oldest first, bounded by EVIDENCE_LIMIT. */
-  evidence: string[];
+  /** The events in the window that made the rule fire, oldest first, bounded by EVIDENCE_LIMIT. */
+  evidence: EvidenceRef[];
   summary: string;
   /** The firing event. */
   eventId: string;
@@ -151,15 +157,15 @@ export function createEvaluator(deps: EvaluatorDeps): Evaluator {
     const at = Date.parse(event.occurredAt);
     const span = windowMs(effective.evaluate);
     const key = windowKey(rule, groupKey);
-    await deps.windows.windowAdd(key, JSON.stringify([event.id, data]), at, span);
+    await deps.windows.windowAdd(key, JSON.stringify([event.id, event.seq, data]), at, span);
     if (replay) return null;
     // An event exactly one window older than this one is outside it.
     const members = await deps.windows.windowRange(key, at - span + 1, at, Number.MAX_SAFE_INTEGER);
     const entries: WindowEntry[] = members.map((m) => {
-      const [id, d] = JSON.parse(m.member) as [string, unknown];
-      return { id, at: m.score, data: d };
+      const [id, seq, d] = JSON.parse(m.member) as [string, number, unknown];
+      return { id, seq, at: m.score, data: d };
     });
-    const now = entries.find((e) => e.id === event.id) ?? { id: event.id, at, data };
+    const now = entries.find((e) => e.id === event.id) ?? { id: event.id, seq: event.seq, at, data };
     const judgement = judge(effective.evaluate, entries, now);
     if (!judgement) return null;
     return {
@@ -170,7 +176,7 @@ export function createEvaluator(deps: EvaluatorDeps): Evaluator {
       tenantId: event.tenantId,
       groupKey,
       assets: assetsOf(rule, event),
-      evidence: judgement.evidence.slice(0, EVIDENCE_LIMIT),
+      evidence: judgement.evidence.slice(0, EVIDENCE_LIMIT).map((e) => ({ id: e.id, seq: e.seq })),
       summary: summaryOf(rule, effective.evaluate, groupKey, judgement.value),
       eventId: event.id,
       at: event.occurredAt,

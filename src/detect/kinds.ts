@@ -9,6 +9,7 @@ import { distanceKm, type Place } from './network.js';
 /** One event in a window, decoded. */
 export interface WindowEntry {
   id: string;
+  seq: number;
   at: number;
   /** threshold: weight; distinct/new-value: values; sequence: [first, then]; ratio: numerator 0/1; travel: place. */
   data: unknown;
@@ -17,7 +18,8 @@ export interface WindowEntry {
 /** What a kind concluded for the current event: fired, with the measured value and the evidence ids. */
 export interface Judgement {
   value: number;
-  evidence: string[];
+  /** The events that made it fire, oldest first. */
+  evidence: WindowEntry[];
 }
 
 /** How far back a kind reads, in ms (its window). */
@@ -60,13 +62,17 @@ function sequentialRun(entries: WindowEntry[]): WindowEntry[] {
   return best;
 }
 
-function distinct(entries: WindowEntry[]): { count: number; evidence: string[] } {
-  const firstOf = new Map<string, string>();
-  for (const e of entries) for (const v of e.data as string[]) if (!firstOf.has(v)) firstOf.set(v, e.id);
-  return { count: firstOf.size, evidence: [...new Set(firstOf.values())] };
+function distinct(entries: WindowEntry[]): { count: number; evidence: WindowEntry[] } {
+  const firstOf = new Map<string, WindowEntry>();
+  for (const e of entries) for (const v of e.data as string[]) if (!firstOf.has(v)) firstOf.set(v, e);
+  return { count: firstOf.size, evidence: ids([...firstOf.values()]) };
 }
 
-const ids = (entries: WindowEntry[]) => [...new Set(entries.map((e) => e.id))];
+/** The entries without repeats of one event, oldest first. */
+function ids(entries: WindowEntry[]): WindowEntry[] {
+  const seen = new Set<string>();
+  return entries.filter((e) => !seen.has(e.id) && seen.add(e.id)).sort((a, b) => a.at - b.at || a.seq - b.seq);
+}
 
 function baseline(ev: Extract<Evaluation, { kind: 'baseline' }>, entries: WindowEntry[], now: WindowEntry) {
   const size = parseRuleDuration(ev.bucket) as number;
@@ -84,7 +90,7 @@ function travel(ev: Extract<Evaluation, { kind: 'travel' }>, entries: WindowEntr
   const km = distanceKm(previous.data as Place, now.data as Place);
   const hours = (now.at - previous.at) / 3_600_000;
   const kmh = km === 0 ? 0 : hours === 0 ? Infinity : km / hours;
-  return kmh > ev.maxKmh ? { value: Math.round(Math.min(kmh, 1e9)), evidence: [previous.id, now.id] } : null;
+  return kmh > ev.maxKmh ? { value: Math.round(Math.min(kmh, 1e9)), evidence: [previous, now] } : null;
 }
 
 /**
@@ -115,7 +121,7 @@ export function judge(ev: Evaluation, entries: WindowEntry[], now: WindowEntry):
     case 'sequence': {
       if (!(now.data as [boolean, boolean])[1]) return null;
       const firsts = entries.filter((e) => e.id !== now.id && (e.data as [boolean, boolean])[0]);
-      return firsts.length > 0 ? { value: firsts.length + 1, evidence: [...ids(firsts), now.id] } : null;
+      return firsts.length > 0 ? { value: firsts.length + 1, evidence: [...ids(firsts), now] } : null;
     }
     case 'ratio': {
       if (now.data !== 1 || entries.length < ev.minimum) return null;

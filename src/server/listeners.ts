@@ -16,6 +16,7 @@ import { registerVehicleRoutes } from '../vehicles/index.js';
 import { registerTelemetryAdminRoutes, registerTelemetryRoutes } from '../telemetry/index.js';
 import { createInvestigator, registerInvestigationRoutes } from '../investigation/index.js';
 import type { Platform } from './platform.js';
+import { registerDetectionRoutes } from '../detect/index.js';
 import { registerBulkCommandRoute, registerCommandChannel, registerCommandRoutes } from '../commands/index.js';
 import type { ServerTls } from './tls-material.js';
 
@@ -39,7 +40,22 @@ function readiness(platform: Platform): () => Promise<ReadinessChecks> {
 
 /** The SIEM sinks' state, on the admin plane's /readyz only: a backlog is nobody's business on the public API. */
 function exportDetails(platform: Platform): () => ReadinessDetails {
-  return () => Object.fromEntries(platform.siem.status().map((s) => [`siem.${s.sink}`, { ...s }]));
+  return () => ({
+    ...Object.fromEntries(platform.siem.status().map((s) => [`siem.${s.sink}`, { ...s }])),
+    detect: detectDetails(platform),
+  });
+}
+
+/** The detection engine's state, flat (readiness details hold scalars). */
+function detectDetails(platform: Platform): Record<string, string | number | boolean | null> {
+  const { cursor, ...rest } = platform.detect.status();
+  return {
+    enabled: platform.config.detect.enabled,
+    ...rest,
+    cursorHigh: cursor?.high ?? null,
+    cursorGaps: cursor?.gaps ?? null,
+    cursorVersion: cursor?.version ?? null,
+  };
 }
 
 function forbidRenegotiation(app: App): void {
@@ -177,6 +193,13 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
     investigator: createInvestigator({ db, proofs: platform.evidence.proofs, clock: platform.clock }),
   });
   registerAuditRetentionRoutes(plane, { evidence: platform.evidence });
+  registerDetectionRoutes(plane, {
+    engine: platform.detect,
+    db,
+    proofs: platform.evidence.proofs,
+    overrides: config.detect.overrides,
+    enabled: config.detect.enabled,
+  });
 
   if (config.tls.handshakeFailureInterval > 0) {
     handshakes.watch(pub.app.server, 'public');

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { auditMigrations } from '../audit/index.js';
 import { authMigrations } from '../auth/index.js';
 import { commandMigrations } from '../commands/index.js';
+import { detectMigrations } from '../detect/index.js';
 import { identityMigrations } from '../identity/index.js';
 import { pkiMigrations } from '../pki/index.js';
 import { relationshipMigrations } from '../relationships/index.js';
@@ -21,6 +22,7 @@ export const allMigrations = {
   ...telemetryMigrations,
   ...commandMigrations,
   ...siemMigrations,
+  ...detectMigrations,
 };
 
 /** Brings a database to the current schema of every module. */
