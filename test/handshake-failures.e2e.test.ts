@@ -50,7 +50,7 @@ describe.each(testEngines())('failed TLS handshakes are audited as aggregates (%
   }, 120_000);
   afterAll(async () => cp?.stop());
 
-  it('counts garbage bytes, a too-old protocol and a client that distrusts the server, then audits one event', async () => {
+  it('counts noise, a too-old protocol and a client that distrusts the server; audits one event', async () => {
     await cp.listeners.handshakes.flush();
     const gateway = portOf(cp.addresses.gateway);
     await garbage(gateway);
@@ -95,7 +95,7 @@ describe.each(testEngines())('failed TLS handshakes are audited as aggregates (%
     );
   });
 
-  it('does not count a foreign or missing client certificate: the handshake completes and the request is refused', async () => {
+  it('does not count a foreign or missing client certificate: the gateway refuses those per request', async () => {
     await cp.listeners.handshakes.flush();
     const evil = await foreignCa();
     const key = await testKey();
