@@ -1,0 +1,110 @@
+import { randomUUID } from 'node:crypto';
+import { connect as tcpConnect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CarapaceClient } from '../src/client/index.js';
+import { currentTotp } from '../src/identity/index.js';
+import { readScenario } from '../src/server/index.js';
+import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
+import { httpsRequest } from '../src/vehicle-sdk/index.js';
+
+const scenario = readScenario('scenarios/demo.yaml');
+const REDIS_URL = process.env.REDIS_URL ?? '';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface FindingBody {
+  ruleId: string;
+  summary: string;
+  assets: Record<string, string[]>;
+}
+
+// The shipped rules (detections/*.json) against the running engine and the events the platform really writes:
+// each attack is staged over HTTPS/TLS and must surface as an open finding of its rule on the admin API.
+describe.each(testEngines())('the shipped rules fire on staged attacks (%s)', (database) => {
+  let cp: TestCarapace;
+  let alice: CarapaceClient;
+  const findings = async (rule: string): Promise<FindingBody[]> => {
+    for (let i = 0; i < 100; i++) {
+      const res = await httpsRequest(`${cp.addresses.admin}/admin/v1/findings?rule=${rule}&status=open`, {
+        ca: cp.ca,
+        cert: cp.operatorTls.cert,
+        key: cp.operatorTls.key,
+      });
+      const list = (res.json as { findings: FindingBody[] }).findings;
+      if (list.length > 0) return list;
+      await sleep(100);
+    }
+    return [];
+  };
+  const client = () =>
+    CarapaceClient.create({
+      baseUrl: cp.config.publicBaseUrl,
+      ca: cp.ca,
+      clientId: 'carapace-owner-app',
+      redirectUri: 'http://127.0.0.1/callback',
+    });
+
+  beforeAll(async () => {
+    const redis = database === 'postgres' && REDIS_URL ? { url: REDIS_URL, keyPrefix: `rules-${randomUUID()}:` } : {};
+    cp = await startTestCarapace({
+      database,
+      overrides: { seedDemo: true, redis, detect: { interval: 0.1 }, tls: { handshakeFailureInterval: 3600 } },
+    });
+    const u = scenario.users.find((x) => x.key === 'alice')!;
+    alice = await client();
+    await alice.login({
+      email: u.email,
+      password: u.password,
+      scopes: ['openid', 'vehicle:read_status', 'vehicle:claim'],
+      totp: () => currentTotp(u.totp!, new Date()),
+    });
+  }, 120_000);
+  afterAll(async () => cp?.stop());
+
+  it("cross-tenant access: an owner tries a fleet's vehicle three times", async () => {
+    const van = await cp.platform.storage.db
+      .selectFrom('vehicles')
+      .select('id')
+      .where('vin', '=', '1FTBW3XM5HKA00001')
+      .executeTakeFirstOrThrow();
+    for (let i = 0; i < 3; i++) expect((await alice.api('GET', `/v1/vehicles/${van.id}`)).status).toBe(404);
+    const [f] = await findings('cross-tenant-access');
+    expect(f?.summary).toMatch(/^3 cross-tenant refusals/);
+    expect(f?.assets.clients).toEqual(['carapace-owner-app']);
+  });
+
+  it('object probing and VIN enumeration: ten made-up ids, six consecutive VINs', async () => {
+    for (let i = 0; i < 10; i++) await alice.api('GET', `/v1/vehicles/${String(i).padStart(26, '0')}`);
+    expect((await findings('object-probing'))[0]?.assets.users).toHaveLength(1);
+    for (let i = 0; i < 6; i++)
+      await alice.api('POST', '/v1/vehicle-claims', {
+        vin: `WVWZZZ1JZ3W${String(100 + i).padStart(6, '0')}`,
+        code: 'NO',
+      });
+    expect((await findings('vin-enumeration'))[0]?.summary).toMatch(/consecutive VINs/);
+  });
+
+  it('credential stuffing: twelve accounts fail to sign in from one network', async () => {
+    for (let i = 0; i < 12; i++)
+      await (
+        await client()
+      )
+        .login({ email: `victim${i}@example.com`, password: 'not-the-password', scopes: ['openid'] })
+        .catch(() => undefined);
+    expect((await findings('credential-stuffing'))[0]?.assets.networks).toEqual(['127.0.0.0/24']);
+  });
+
+  it('failed handshakes: sixty peers talk plain HTTP to the gateway', async () => {
+    const port = Number(new URL(cp.addresses.gateway).port);
+    for (let i = 0; i < 60; i++)
+      await new Promise<void>((resolve) => {
+        const s = tcpConnect({ host: '127.0.0.1', port }, () => s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+        s.on('close', () => resolve());
+        s.on('error', () => resolve());
+      });
+    for (let i = 0; i < 500 && cp.listeners.handshakes.pending() < 60; i++) await sleep(10);
+    await cp.listeners.handshakes.flush();
+    const [f] = await findings('mtls-handshake-failures');
+    expect(f?.summary).toMatch(/^60 failed handshakes/);
+    expect(f?.assets.networks).toEqual(['127.0.0.0/24']);
+  });
+});
