@@ -5,7 +5,8 @@ import { CarapaceClient } from '../src/client/index.js';
 import { currentTotp } from '../src/identity/index.js';
 import { readScenario } from '../src/server/index.js';
 import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
-import { httpsRequest } from '../src/vehicle-sdk/index.js';
+import { httpsRequest, signMessage } from '../src/vehicle-sdk/index.js';
+import { telemetryDevice, wire } from './telemetry-support.js';
 
 const scenario = readScenario('scenarios/demo.yaml');
 const REDIS_URL = process.env.REDIS_URL ?? '';
@@ -17,24 +18,27 @@ interface FindingBody {
   assets: Record<string, string[]>;
 }
 
+/** The open findings of a rule on the admin plane, waiting (bounded) for the engine to get there. */
+async function openFindings(cp: TestCarapace, rule: string): Promise<FindingBody[]> {
+  for (let i = 0; i < 100; i++) {
+    const res = await httpsRequest(`${cp.addresses.admin}/admin/v1/findings?rule=${rule}&status=open`, {
+      ca: cp.ca,
+      cert: cp.operatorTls.cert,
+      key: cp.operatorTls.key,
+    });
+    const list = (res.json as { findings: FindingBody[] }).findings;
+    if (list.length > 0) return list;
+    await sleep(100);
+  }
+  return [];
+}
+
 // The shipped rules (detections/*.json) against the running engine and the events the platform really writes:
 // each attack is staged over HTTPS/TLS and must surface as an open finding of its rule on the admin API.
 describe.each(testEngines())('the shipped rules fire on staged attacks (%s)', (database) => {
   let cp: TestCarapace;
   let alice: CarapaceClient;
-  const findings = async (rule: string): Promise<FindingBody[]> => {
-    for (let i = 0; i < 100; i++) {
-      const res = await httpsRequest(`${cp.addresses.admin}/admin/v1/findings?rule=${rule}&status=open`, {
-        ca: cp.ca,
-        cert: cp.operatorTls.cert,
-        key: cp.operatorTls.key,
-      });
-      const list = (res.json as { findings: FindingBody[] }).findings;
-      if (list.length > 0) return list;
-      await sleep(100);
-    }
-    return [];
-  };
+  const findings = (rule: string) => openFindings(cp, rule);
   const client = () =>
     CarapaceClient.create({
       baseUrl: cp.config.publicBaseUrl,
@@ -106,5 +110,59 @@ describe.each(testEngines())('the shipped rules fire on staged attacks (%s)', (d
     const [f] = await findings('mtls-handshake-failures');
     expect(f?.summary).toMatch(/^60 failed handshakes/);
     expect(f?.assets.networks).toEqual(['127.0.0.0/24']);
+  });
+});
+
+// The telemetry rules against what a real device sends over mTLS: accepted volume, positions outside the
+// operating regions, a sequence jump and the regressions that follow it.
+describe.each(testEngines())('the shipped telemetry rules fire on a misbehaving device (%s)', (database) => {
+  let cp: TestCarapace;
+
+  beforeAll(async () => {
+    const redis = database === 'postgres' && REDIS_URL ? { url: REDIS_URL, keyPrefix: `rules-${randomUUID()}:` } : {};
+    cp = await startTestCarapace({
+      database,
+      overrides: {
+        redis,
+        detect: { interval: 0.1, overrides: { 'telemetry-volume-device': { threshold: 20 } } },
+        telemetry: { regions: ['DE:47..55.1:5.8..15.1'], volumeSummaryInterval: 3600 },
+      },
+    });
+  }, 120_000);
+  afterAll(async () => cp?.stop());
+
+  it('volume, out of region, a jump and then old sequence numbers each raise their finding', async () => {
+    const { client, signer } = await telemetryDevice(cp, `TCU-RULES-${database}`);
+    const { issued, key } = client.credentials!;
+    const speeds = await Promise.all(Array.from({ length: 25 }, (_, i) => signer.sign({ kind: 'speed', kmh: i })));
+    expect((await client.sendTelemetry(speeds.map(wire))).accepted).toBe(25);
+    await cp.platform.telemetry.volume.flush();
+    expect((await openFindings(cp, 'telemetry-volume-device'))[0]?.assets.devices).toEqual([issued.deviceId]);
+
+    for (let i = 0; i < 3; i++)
+      await client.sendTelemetry([await signer.sign({ kind: 'position', lat: 41.9 + i / 1000, lon: 12.49 })].map(wire));
+    expect((await openFindings(cp, 'telemetry-out-of-region'))[0]?.assets.vehicles).toEqual([issued.vehicleId]);
+
+    const far = signMessage(
+      {
+        deviceId: issued.deviceId,
+        vehicleId: issued.vehicleId,
+        bootId: signer.bootId,
+        seq: 1_000_000,
+        ts: Date.now(),
+        swVersion: '4.2.0',
+        configId: 'cfg-1',
+        payload: { kind: 'speed', kmh: 5 },
+      },
+      key.privateKeyPem,
+    );
+    expect((await client.sendTelemetry([wire(far)])).verdicts[0]?.flags).toEqual(['sequence_jump']);
+    expect((await openFindings(cp, 'telemetry-sequence-jump'))[0]?.assets.devices).toEqual([issued.deviceId]);
+
+    // The honest counter is now far below the top: its next batches are refused as too old.
+    for (let i = 0; i < 3; i++)
+      expect((await client.sendTelemetry([wire(await signer.sign({ kind: 'gear', gear: 'P' }))])).rejected).toBe(1);
+    expect((await openFindings(cp, 'telemetry-sequence-regression'))[0]?.summary).toMatch(/^3 batches/);
+    client.close();
   });
 });
