@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { connect as tcpConnect } from 'node:net';
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CarapaceClient } from '../src/client/index.js';
 import { currentTotp } from '../src/identity/index.js';
 import { readScenario } from '../src/server/index.js';
 import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
-import { httpsRequest, signMessage } from '../src/vehicle-sdk/index.js';
+import { type GatewayClient, httpsRequest, signMessage } from '../src/vehicle-sdk/index.js';
 import { telemetryDevice, wire } from './telemetry-support.js';
 
 const scenario = readScenario('scenarios/demo.yaml');
@@ -16,6 +17,24 @@ interface FindingBody {
   ruleId: string;
   summary: string;
   assets: Record<string, string[]>;
+}
+
+/** Opens the device's command channel with its certificate; resolves with the socket once open or closed. */
+async function channel(device: GatewayClient): Promise<WebSocket> {
+  const { ca, cert, key, gatewayUrl } = device.tlsIdentity();
+  const { token } = await device.commandToken(true);
+  const ws = new WebSocket(`${gatewayUrl.replace('https:', 'wss:')}/v1/commands/channel`, {
+    ca,
+    cert,
+    key,
+    headers: { authorization: `Bearer ${token}` },
+  });
+  await new Promise<void>((resolve) => {
+    ws.once('open', () => resolve());
+    ws.once('close', () => resolve());
+    ws.once('error', () => resolve());
+  });
+  return ws;
 }
 
 /** The open findings of a rule on the admin plane, waiting (bounded) for the engine to get there. */
@@ -163,6 +182,18 @@ describe.each(testEngines())('the shipped telemetry rules fire on a misbehaving 
     for (let i = 0; i < 3; i++)
       expect((await client.sendTelemetry([wire(await signer.sign({ kind: 'gear', gear: 'P' }))])).rejected).toBe(1);
     expect((await openFindings(cp, 'telemetry-sequence-regression'))[0]?.summary).toMatch(/^3 batches/);
+    client.close();
+  });
+
+  it('one certificate on two command channels at once is critical', async () => {
+    const { client } = await telemetryDevice(cp, `TCU-CLONE-${database}`);
+    const first = await channel(client);
+    const second = await channel(client);
+    const [f] = await openFindings(cp, 'certificate-two-connections');
+    expect(f?.assets.serials).toEqual([client.credentials!.issued.serial]);
+    expect(f?.assets.networks).toEqual(['127.0.0.0/24']);
+    first.close();
+    second.close();
     client.close();
   });
 });
