@@ -15,6 +15,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface FindingBody {
   ruleId: string;
+  evidence: string[];
   summary: string;
   assets: Record<string, string[]>;
 }
@@ -143,7 +144,11 @@ describe.each(testEngines())('the shipped telemetry rules fire on a misbehaving 
       database,
       overrides: {
         redis,
-        detect: { interval: 0.1, overrides: { 'telemetry-volume-device': { threshold: 20 } } },
+        detect: {
+          interval: 0.1,
+          // Small numbers so a test with a few devices reaches them; the rules' logic is the shipped one.
+          overrides: { 'telemetry-volume-device': { threshold: 20 }, 'fleet-wide-anomaly': { threshold: 2 } },
+        },
         telemetry: { regions: ['DE:47..55.1:5.8..15.1'], volumeSummaryInterval: 3600 },
       },
     });
@@ -182,6 +187,22 @@ describe.each(testEngines())('the shipped telemetry rules fire on a misbehaving 
     for (let i = 0; i < 3; i++)
       expect((await client.sendTelemetry([wire(await signer.sign({ kind: 'gear', gear: 'P' }))])).rejected).toBe(1);
     expect((await openFindings(cp, 'telemetry-sequence-regression'))[0]?.summary).toMatch(/^3 batches/);
+    client.close();
+  });
+
+  it('the same anomaly on a second vehicle: the meta-rule names both vehicles', async () => {
+    // The first vehicle's out-of-region finding is open from the test above; a second one goes abroad too.
+    const first = (await openFindings(cp, 'telemetry-out-of-region'))[0]!.assets.vehicles![0]!;
+    const { client, signer } = await telemetryDevice(cp, `TCU-ABROAD-${database}`);
+    for (let i = 0; i < 3; i++)
+      await client.sendTelemetry([await signer.sign({ kind: 'position', lat: 40.4 + i / 1000, lon: -3.7 })].map(wire));
+    const second = client.credentials!.issued.vehicleId;
+    const [f] = await openFindings(cp, 'fleet-wide-anomaly');
+    expect(f?.summary).toMatch(/telemetry-out-of-region found 2 vehicles/);
+    // The engine names the assets of the event that fired (the second vehicle's finding); the evidence holds both.
+    expect(f?.assets.vehicles).toContain(second);
+    expect(first).not.toBe(second);
+    expect(f?.evidence).toHaveLength(2);
     client.close();
   });
 
