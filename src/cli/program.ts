@@ -16,6 +16,7 @@ import { registerTelemetry } from './telemetry.js';
 import { registerCommands } from './commands.js';
 import { registerAudit } from './audit.js';
 import { registerInvestigate } from './investigate.js';
+import { registerFindings } from './findings.js';
 
 /** Where help and errors go; tests capture them. */
 export interface CliOutput {
@@ -97,6 +98,7 @@ export function buildProgram(output?: CliOutput): Command {
 
   registerAudit(program);
   registerInvestigate(program);
+  registerFindings(program);
 
   program
     .command('authz-matrix')

@@ -7,9 +7,27 @@ import { testDatabases } from '../testing/index.js';
 import { createCursorStore, CursorMovedError } from './cursor.js';
 import { createDetectionEngine, type EngineDeps } from './engine.js';
 import type { FindingReaction } from './findings.js';
-import { DEFAULT_DETECTIONS_DIR, loadRules } from './rule.js';
+import { DEFAULT_DETECTIONS_DIR, loadRules, parseRule } from './rule.js';
 
 const rules = loadRules(DEFAULT_DETECTIONS_DIR).filter((r) => r.id === 'sample-refused-requests');
+/** A meta-rule: any finding raised is itself a finding (the shape of "the same anomaly across many vehicles"). */
+const meta = parseRule(
+  'any-finding.json',
+  JSON.stringify({
+    id: 'any-finding',
+    version: 1,
+    title: 'A finding was raised',
+    description: 'Meta-rule for the tests.',
+    severity: 'medium',
+    enabled: true,
+    match: { types: ['detect.finding.raised'] },
+    key: [],
+    evaluate: { kind: 'threshold', threshold: 1, window: '1h' },
+    assets: { networks: ['details.networks'] },
+    regroup: '1s',
+    because: '{count} findings raised',
+  }),
+);
 const settings = { intervalMs: 50, batch: 100, gapSettleMs: 30_000, leaseTtlSeconds: 5 };
 
 function refused(ip = '203.0.113.7'): AuditEvent {
@@ -139,6 +157,33 @@ describe.each(testDatabases().map((d) => [d.name, d] as const))('detection engin
     expect(a.status().evaluated + b.status().evaluated).toBe(7);
     // The windows are shared through the adapter, so the hit spanning both nodes' events fired.
     expect((await b.findings.list({})).findings).toHaveLength(1);
+  });
+
+  it('first start judges the events of the longest window before it, not older history', async () => {
+    const { engine, write, clock } = await setup();
+    await write(4);
+    clock.advance(120_000);
+    await write(5);
+    const e = engine();
+    await e.runOnce();
+    // The four old refusals are outside the 60 s window: not evaluated; the five recent ones are, and fire.
+    expect(e.status().evaluated).toBe(5);
+    const [f] = (await e.findings.list({})).findings;
+    expect(f?.evidence).toHaveLength(5);
+  });
+
+  it('a meta-rule reads findings, but never the findings of a meta-rule: no loop', async () => {
+    const { engine, write, clock } = await setup({ rules: [...rules, meta] });
+    const e = engine();
+    await e.runOnce();
+    await write(5);
+    for (let i = 0; i < 5; i++) {
+      await e.runOnce();
+      clock.advance(2000);
+    }
+    const all = (await e.findings.list({})).findings;
+    expect(all.map((f) => f.ruleId).sort()).toEqual(['any-finding', 'sample-refused-requests']);
+    expect(all.find((f) => f.ruleId === 'any-finding')?.assets.networks).toEqual(['203.0.113.0/24']);
   });
 
   it('refuses a cursor commit from a stale version (a node that lost its lease)', async () => {
