@@ -178,6 +178,12 @@ describe.each(testEngines())('every delivery and every acknowledgement is checke
     const refused = await auditOf('commands.ack.refused', id);
     expect(refused.map((e) => e.reason)).toEqual(['ack_after_expiry']);
     expect(await row(id)).toMatchObject({ state: 'expired', retry: 'unsafe' });
+    // What the missing-acknowledgement detections read: delivered, then expired without an answer.
+    const expiry = (await auditOf('commands.job.transitioned', id, 3)).find((e) => e.details.to === 'expired');
+    expect(expiry).toMatchObject({
+      decision: 'deny',
+      details: { from: 'delivered', to: 'expired', vehicleId: vehicles.get('alice-car') },
+    });
     await ch.close();
   });
 

@@ -21,3 +21,10 @@ export { type AuditTailPage, tailAuditEvents } from './tail.js';
 export { AUDIT_AUDIT_EVENTS, type AuditAuditEvent } from './audit-events.js';
 export type { AuditHolds, HoldRange, LegalHold } from './holds.js';
 export type { AuditRetention, PruneResult } from './retention.js';
+export {
+  latestAuditSeq,
+  readAuditEventsAfter,
+  readAuditEventsBefore,
+  readAuditEventsByIds,
+  readAuditEventsBySeqs,
+} from './reader.js';

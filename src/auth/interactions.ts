@@ -12,6 +12,7 @@ import type { LoginThrottle } from './login-throttle.js';
 import { consentPage, loginPage } from './pages.js';
 import { ACR } from '../tokens/index.js';
 import { eventTenant } from './event-tenant.js';
+import { createHash } from 'node:crypto';
 
 const entry = (purpose: string, action: string): CatalogEntry => ({
   owner: 'auth',
@@ -42,6 +43,16 @@ const LoginForm = Type.Object(
 /** One message for every failure, so the answer never tells which part was wrong or whether the account exists. */
 const GENERIC_FAILURE =
   'The email, password or one-time code is not right, or sign-in is paused for a while. Try again.';
+
+/**
+ * The account a sign-in named, as a short hash of the normalised e-mail address: credential stuffing is many
+ * accounts from one network, and most of them do not exist here, so the user id alone cannot count them.
+ * Pseudonymous, not anonymous: anyone holding a list of addresses can recompute it, so it is no secret and no
+ * address is written either.
+ */
+export function accountHandle(account: string): string {
+  return createHash('sha256').update(`carapace-sign-in:${account}`).digest('hex').slice(0, 16);
+}
 
 function html(reply: FastifyReply, body: string, status = 200) {
   return reply
@@ -127,6 +138,7 @@ function interactionRoutes<Spec>(routes: RouteRegistrar<Spec>, deps: Interaction
           decision: 'deny',
           reason: 'source_throttled',
           context,
+          details: { account: accountHandle(account) },
         });
         return html(reply, loginPage({ uid: interaction.uid, clientName: name, error: GENERIC_FAILURE, email }), 401);
       }
@@ -159,6 +171,7 @@ function interactionRoutes<Spec>(routes: RouteRegistrar<Spec>, deps: Interaction
           decision: 'deny',
           reason: blocked ? 'throttled' : 'bad_credentials',
           context,
+          details: { account: accountHandle(account) },
         });
         return html(reply, loginPage({ uid: interaction.uid, clientName: name, error: GENERIC_FAILURE, email }), 401);
       }
@@ -172,7 +185,7 @@ function interactionRoutes<Spec>(routes: RouteRegistrar<Spec>, deps: Interaction
         action: 'login',
         decision: 'allow',
         context,
-        details: { acr, amr },
+        details: { acr, amr, account: accountHandle(account) },
       });
       reply.hijack();
       await provider.interactionFinished(

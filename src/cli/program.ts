@@ -17,6 +17,7 @@ import { registerCommands } from './commands.js';
 import { registerAudit } from './audit.js';
 import { registerInvestigate } from './investigate.js';
 import { registerIncidents } from './incidents.js';
+import { registerFindings } from './findings.js';
 
 /** Where help and errors go; tests capture them. */
 export interface CliOutput {
@@ -99,6 +100,7 @@ export function buildProgram(output?: CliOutput): Command {
   registerAudit(program);
   registerInvestigate(program);
   registerIncidents(program);
+  registerFindings(program);
 
   program
     .command('authz-matrix')

@@ -58,6 +58,15 @@ export interface WindowCount {
   resetInMs: number;
 }
 
+/** One member of a scored window (a sorted set) with its score. */
+export interface WindowMember {
+  member: string;
+  score: number;
+}
+
+/** The most members one scored window keeps; adding beyond it drops the lowest scores. */
+export const WINDOW_MEMBER_LIMIT = 10_000;
+
 /** The outcome of a reservation: this caller holds it, or someone else does (with the value they stored). */
 export type ReservationResult = { reserved: true } | { reserved: false; holder: string | null };
 
@@ -96,6 +105,14 @@ export interface Cluster {
   withdrawEvent(key: string, ticket: string): Promise<void>;
   /** Forgets `key` (its events or its counter). */
   forget(key: string): Promise<void>;
+  /**
+   * Adds `member` at `scoreMs` to the scored window `key`, atomically: drops members scored more than `ttlMs`
+   * below `scoreMs` and the lowest beyond WINDOW_MEMBER_LIMIT, and keeps the key `ttlMs` after its last add.
+   * Idempotent: re-adding a member changes nothing (its score stays). True when the member is new.
+   */
+  windowAdd(key: string, member: string, scoreMs: number, ttlMs: number): Promise<boolean>;
+  /** The members of `key` scored in [fromMs, toMs], lowest score first, at most `limit` (≤ WINDOW_MEMBER_LIMIT). */
+  windowRange(key: string, fromMs: number, toMs: number, limit: number): Promise<WindowMember[]>;
   /** SET NX with a TTL: the first caller reserves `key` with `value`; the others learn the holder's value. */
   reserve(key: string, value: string, ttlSeconds: number): Promise<ReservationResult>;
   /** Frees `key` only if it still holds `value` (a reservation is released by its holder only). */

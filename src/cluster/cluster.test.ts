@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../platform/index.js';
-import { type Cluster, createCluster, createMemoryCluster } from './index.js';
+import { type Cluster, createCluster, createMemoryCluster, WINDOW_MEMBER_LIMIT } from './index.js';
 
 const opened: Cluster[] = [];
 afterAll(async () => {
@@ -65,6 +65,33 @@ describe.each(kinds)('cluster primitives (%s)', (kind) => {
     expect(await b.reserve('lease', 'theirs', 60)).toEqual({ reserved: true });
     expect(await a.renew('lease', 'mine', 60)).toBe(false);
   });
+
+  it('keeps scored windows: idempotent adds, ranges by score, trims below the ttl, bounded', async () => {
+    const [a, b] = await pair(kind);
+    expect(await a.windowAdd('sw', 'e1', 1000, 60_000)).toBe(true);
+    expect(await b.windowAdd('sw', 'e2', 2000, 60_000)).toBe(true);
+    // Re-adding a member (a re-evaluated event) changes nothing, not even its score.
+    expect(await b.windowAdd('sw', 'e1', 5000, 60_000)).toBe(false);
+    expect(await a.windowRange('sw', 0, 10_000, 100)).toEqual([
+      { member: 'e1', score: 1000 },
+      { member: 'e2', score: 2000 },
+    ]);
+    expect(await a.windowRange('sw', 1500, 10_000, 100)).toEqual([{ member: 'e2', score: 2000 }]);
+    expect(await a.windowRange('sw', 0, 10_000, 1)).toEqual([{ member: 'e1', score: 1000 }]);
+    // An add 61 s later drops what is older than its ttl.
+    await a.windowAdd('sw', 'e3', 62_000, 60_000);
+    expect((await b.windowRange('sw', 0, 100_000, 100)).map((m) => m.member)).toEqual(['e2', 'e3']);
+    await a.forget('sw');
+    expect(await b.windowRange('sw', 0, 100_000, 100)).toEqual([]);
+  });
+
+  it('bounds a scored window to WINDOW_MEMBER_LIMIT members, dropping the lowest scores', async () => {
+    const [a] = await pair(kind);
+    for (let i = 0; i <= WINDOW_MEMBER_LIMIT; i++) await a.windowAdd('big', `m${i}`, 1000 + i, 3_600_000);
+    const all = await a.windowRange('big', 0, Number.MAX_SAFE_INTEGER, WINDOW_MEMBER_LIMIT + 10);
+    expect(all).toHaveLength(WINDOW_MEMBER_LIMIT);
+    expect(all[0]).toEqual({ member: 'm1', score: 1001 });
+  }, 60_000);
 
   it('sees a value once', async () => {
     const [a, b] = await pair(kind);

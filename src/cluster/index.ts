@@ -12,6 +12,8 @@ export {
   type ReservationResult,
   type UnavailableEvent,
   type WindowCount,
+  type WindowMember,
+  WINDOW_MEMBER_LIMIT,
 } from './adapter.js';
 export { createMemoryCluster } from './memory.js';
 export { createRedisCluster } from './redis.js';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Cluster, ReservationResult, WindowCount } from './adapter.js';
+import { type Cluster, type ReservationResult, WINDOW_MEMBER_LIMIT, type WindowCount } from './adapter.js';
 
 const SWEEP_AT = 100_000;
 
@@ -37,6 +37,7 @@ export function createMemoryCluster(options: { prefix?: string; now?: () => numb
   const tickets = new Map<string, Map<string, number>>();
   const held = new Map<string, { value: string; expires: number }>();
   const handlers = new Map<string, Set<(message: string) => void>>();
+  const scored = createScoredWindows(now);
 
   const recent = (key: string, windowSeconds: number, nowMs: number) => {
     const list = (events.get(key) ?? []).filter((t) => t > nowMs - windowSeconds * 1000);
@@ -92,9 +93,16 @@ export function createMemoryCluster(options: { prefix?: string; now?: () => numb
     },
     async forget(key) {
       tickets.delete(key);
+      scored.delete(key);
       events.delete(key);
       counters.delete(key);
       held.delete(key);
+    },
+    async windowAdd(key, member, scoreMs, ttlMs) {
+      return scored.add(key, member, scoreMs, ttlMs);
+    },
+    async windowRange(key, fromMs, toMs, limit) {
+      return scored.range(key, fromMs, toMs, limit);
     },
     async reserve(key, value, ttlSeconds): Promise<ReservationResult> {
       const h = live(key);
@@ -129,6 +137,46 @@ export function createMemoryCluster(options: { prefix?: string; now?: () => numb
     },
     async close() {
       handlers.clear();
+    },
+  };
+}
+
+/** Scored windows (sorted sets) in this process; `now` drives the key TTL, the scores are the caller's. */
+function createScoredWindows(now: () => number) {
+  const windows = new Map<string, { members: Map<string, number>; expires: number }>();
+  const live = (key: string) => {
+    const w = windows.get(key);
+    if (w && w.expires <= now()) windows.delete(key);
+    return windows.get(key);
+  };
+  return {
+    add(key: string, member: string, scoreMs: number, ttlMs: number): boolean {
+      let w = live(key);
+      if (!w) {
+        if (windows.size > SWEEP_AT) for (const k of [...windows.keys()]) live(k);
+        windows.set(key, (w = { members: new Map(), expires: 0 }));
+      }
+      w.expires = now() + ttlMs;
+      for (const [m, s] of w.members) if (s < scoreMs - ttlMs) w.members.delete(m);
+      if (w.members.has(member)) return false;
+      w.members.set(member, scoreMs);
+      if (w.members.size > WINDOW_MEMBER_LIMIT) {
+        const lowest = [...w.members].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1))[0] as [string, number];
+        w.members.delete(lowest[0]);
+      }
+      return true;
+    },
+    range(key: string, fromMs: number, toMs: number, limit: number) {
+      const w = live(key);
+      if (!w) return [];
+      return [...w.members]
+        .filter(([, s]) => s >= fromMs && s <= toMs)
+        .sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1))
+        .slice(0, Math.min(limit, WINDOW_MEMBER_LIMIT))
+        .map(([member, score]) => ({ member, score }));
+    },
+    delete(key: string): void {
+      windows.delete(key);
     },
   };
 }

@@ -7,6 +7,8 @@ import {
   type FailurePolicyException,
   type ReservationResult,
   type UnavailableEvent,
+  type WindowMember,
+  WINDOW_MEMBER_LIMIT,
 } from './adapter.js';
 import { createWindowCounters } from './memory.js';
 
@@ -41,6 +43,18 @@ if redis.call('zcard', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
 redis.call('zadd', KEYS[1], ARGV[3], ARGV[4])
 redis.call('expire', KEYS[1], ARGV[5])
 return 1`;
+
+/**
+ * Adds member ARGV[1] at score ARGV[2] to the scored window KEYS[1] unless it is there (NX: its score stays),
+ * after dropping members scored below ARGV[2] - ARGV[3]; keeps at most ARGV[4] members (the lowest go) and sets
+ * the TTL to ARGV[3] ms. One script, so a window is never seen half-trimmed. Returns 1 when the member is new.
+ */
+const WINDOW_ADD = `redis.call('zremrangebyscore', KEYS[1], '-inf', '(' .. (tonumber(ARGV[2]) - tonumber(ARGV[3])))
+local added = redis.call('zadd', KEYS[1], 'NX', ARGV[2], ARGV[1])
+local n = redis.call('zcard', KEYS[1])
+if n > tonumber(ARGV[4]) then redis.call('zremrangebyrank', KEYS[1], 0, n - tonumber(ARGV[4]) - 1) end
+redis.call('pexpire', KEYS[1], ARGV[3])
+return added`;
 
 /**
  * The cluster mode: one command connection and one subscriber connection for the whole process. The command
@@ -177,6 +191,22 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster & { co
     forget(key) {
       return run('forget', async () => {
         await cmd.del(k(key));
+      });
+    },
+    windowAdd(key, member, scoreMs, ttlMs) {
+      return run('windowAdd', async () => {
+        const added = await cmd.eval(WINDOW_ADD, 1, k(key), member, scoreMs, ttlMs, WINDOW_MEMBER_LIMIT);
+        return Number(added) === 1;
+      });
+    },
+    windowRange(key, fromMs, toMs, limit) {
+      return run('windowRange', async () => {
+        const n = Math.min(limit, WINDOW_MEMBER_LIMIT);
+        const flat = await cmd.zrangebyscore(k(key), fromMs, toMs, 'WITHSCORES', 'LIMIT', 0, n);
+        const out: WindowMember[] = [];
+        for (let i = 0; i + 1 < flat.length; i += 2)
+          out.push({ member: flat[i] as string, score: Number(flat[i + 1]) });
+        return out;
       });
     },
     reserve(key, value, ttlSeconds) {

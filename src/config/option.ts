@@ -124,4 +124,24 @@ export const opt = {
       return list as string[];
     });
   },
+
+  /**
+   * A structured value: a mapping or list in the file, JSON text in the environment. `check` validates its shape
+   * (the module that reads it checks what only it knows, e.g. that an override names a loaded rule).
+   */
+  json<T>(defaultValue: T, typeName: string, env: string, doc: string, check: (raw: unknown) => string | null) {
+    return new Option<T>(defaultValue, env, doc, typeName, (raw, key) => {
+      let value = raw;
+      if (typeof raw === 'string') {
+        try {
+          value = JSON.parse(raw) as unknown;
+        } catch {
+          throw bad(key, 'must be JSON');
+        }
+      }
+      const problem = check(value);
+      if (problem) throw bad(key, problem);
+      return value as T;
+    });
+  },
 };

@@ -24,9 +24,11 @@ export function renderConfigReference(): string {
         ? '(unset)'
         : option.typeName === 'duration'
           ? formatDuration(d as number)
-          : Array.isArray(d)
+          : Array.isArray(d) && d.every((v) => typeof v === 'string')
             ? d.join(', ')
-            : String(d);
+            : typeof d === 'object'
+              ? JSON.stringify(d)
+              : String(d);
     lines.push(
       `| \`${key}\` | \`${option.env}\` | ${option.typeName.replaceAll('|', '\\|')} | \`${shown}\` | ${option.doc.replaceAll('|', '\\|')} |`,
     );

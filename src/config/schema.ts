@@ -4,6 +4,34 @@ const MINUTE = 60;
 const HOUR = 3600;
 const DAY = 86400;
 
+const isMapping = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The shape of `detect.overrides`; the detection module checks rule ids and parameters at start. */
+function overridesProblem(v: unknown): string | null {
+  if (!isMapping(v)) return 'must be a mapping of rule id to override';
+  for (const [id, o] of Object.entries(v)) if (!isMapping(o)) return `.${id} must be a mapping`;
+  return null;
+}
+
+/** The shape of `detect.geo`: rows of cidr, latitude, longitude and label. */
+function geoProblem(v: unknown): string | null {
+  if (!Array.isArray(v)) return 'must be a list of { cidr, latitude, longitude, label }';
+  for (const [i, row] of v.entries()) {
+    if (!isMapping(row)) return `[${i}] must be a mapping`;
+    const ok =
+      typeof row.cidr === 'string' &&
+      typeof row.label === 'string' &&
+      typeof row.latitude === 'number' &&
+      Math.abs(row.latitude) <= 90 &&
+      typeof row.longitude === 'number' &&
+      Math.abs(row.longitude) <= 180 &&
+      Object.keys(row).length === 4;
+    if (!ok) return `[${i}] must have exactly cidr, latitude (-90..90), longitude (-180..180) and label`;
+  }
+  return null;
+}
+
 /**
  * Every configuration option, its default, its environment variable and its documentation.
  * docs/configuration.md is generated from this object (`npm run docs:config`), and a test keeps the two equal.
@@ -109,6 +137,14 @@ export const configSchema = {
       ['localhost', '127.0.0.1', '::1'],
       'CARAPACE_TLS_HOSTNAMES',
       'Names and addresses put in the generated development server certificate.',
+    ),
+    handshakeFailureInterval: opt.duration(
+      60,
+      0,
+      3600,
+      'CARAPACE_TLS_HANDSHAKE_FAILURE_INTERVAL',
+      'How often each process audits the TLS handshakes that failed on the public listener and the vehicle ' +
+        'gateway, as one `gateway.tls.handshake_failed` per source network (never one per handshake); 0: never.',
     ),
     minVersion: opt.oneOf(
       ['TLSv1.2', 'TLSv1.3'],
@@ -475,6 +511,28 @@ export const configSchema = {
       'A message whose sequence number is this far or more above the highest seen is accepted but flagged ' +
         '`sequence_jump` and audited as an alert.',
     ),
+    regions: opt.stringList(
+      [],
+      'CARAPACE_TELEMETRY_REGIONS',
+      'Operating regions as bounding boxes, `name:latMin..latMax:lonMin..lonMax` (e.g. `EU:34..72:-25..45`). A ' +
+        'signed position outside every listed box is accepted but flagged `out_of_region` and audited as an ' +
+        'alert. Empty: positions are not judged.',
+    ),
+    volumeSummaryInterval: opt.duration(
+      60,
+      0,
+      3600,
+      'CARAPACE_TELEMETRY_VOLUME_SUMMARY_INTERVAL',
+      'How often each process audits how much telemetry it accepted (`telemetry.volume.summary`, and ' +
+        '`telemetry.volume.device` for its busiest devices), counted in memory; 0 turns the summaries off.',
+    ),
+    volumeTopDevices: opt.integer(
+      5,
+      0,
+      50,
+      'CARAPACE_TELEMETRY_VOLUME_TOP_DEVICES',
+      'How many of the busiest devices of each summary interval get their own `telemetry.volume.device` event.',
+    ),
     maxMessageBytes: opt.integer(
       4096,
       256,
@@ -678,6 +736,59 @@ export const configSchema = {
       'CARAPACE_INCIDENTS_SCOPE_LOOKBACK',
       "How far before an incident's first sighting (or its opening) scoping searches the audit trail; the window " +
         'ends now and spans at most 31 days.',
+    ),
+  },
+  detect: {
+    enabled: opt.boolean(
+      true,
+      'CARAPACE_DETECT_ENABLED',
+      'Run the detection engine: it reads the audit trail as it is written and raises findings (docs/detections.md).',
+    ),
+    dir: opt.optionalString(
+      'CARAPACE_DETECT_DIR',
+      'Directory of the detection rules (`<id>.json`, with `<id>.fixtures.json`). When unset, the `detections/` ' +
+        'shipped with Carapace. An invalid rule file refuses to start, naming the file and the field.',
+    ),
+    interval: opt.duration(
+      0.5,
+      0.05,
+      MINUTE,
+      'CARAPACE_DETECT_INTERVAL',
+      'How often the engine reads new audit events (fractions of a second allowed, e.g. `0.5`).',
+    ),
+    batch: opt.integer(500, 1, 1000, 'CARAPACE_DETECT_BATCH', 'Audit events one round reads at most.'),
+    gapSettle: opt.duration(
+      30,
+      1,
+      HOUR,
+      'CARAPACE_DETECT_GAP_SETTLE',
+      'PostgreSQL only: how long the engine waits for a lower audit seq to commit after a higher one was read ' +
+        'before giving it up (a rolled-back insert leaves a seq that never appears).',
+    ),
+    leaseTtl: opt.duration(
+      5,
+      2,
+      MINUTE,
+      'CARAPACE_DETECT_LEASE_TTL',
+      'Cluster mode: the evaluation lease one node holds; another node takes over this long after a holder dies.',
+    ),
+    overrides: opt.json<Record<string, Record<string, unknown>>>(
+      {},
+      'mapping (JSON in the environment)',
+      'CARAPACE_DETECT_OVERRIDES',
+      'Per-rule and per-tenant overrides: `{ "<rule-id>": { "enabled": false, "threshold": 10, "window": "5m", ' +
+        '"severity": "critical", "tenants": { "<tenantId>": { "threshold": 50 } } } }`. Only `enabled`, `severity` ' +
+        'and the numeric and duration parameters of `evaluate` can be overridden; an unknown rule or parameter ' +
+        'refuses to start.',
+      overridesProblem,
+    ),
+    geo: opt.json<Array<{ cidr: string; latitude: number; longitude: number; label: string }>>(
+      [],
+      'list (JSON in the environment)',
+      'CARAPACE_DETECT_GEO',
+      'Where source networks are, for the `travel` rules: `[{ "cidr": "203.0.113.0/24", "latitude": 48.1, ' +
+        '"longitude": 11.6, "label": "Munich" }]`. Addresses outside the table are not judged.',
+      geoProblem,
     ),
   },
 };

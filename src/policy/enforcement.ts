@@ -101,6 +101,23 @@ export function homeTenant(entity: Entity | null): string | null {
   return null;
 }
 
+function entityId(v: unknown): string | null {
+  const e = (v as { __entity?: { id?: unknown } } | null)?.__entity;
+  return typeof e?.id === 'string' && e.id !== '' ? e.id : null;
+}
+
+/**
+ * Whether an object belongs to a tenant the caller holds nothing in (no role, not its own application's tenant):
+ * what the cross-tenant detection reads. Unknown when the object has no tenant or the caller is unknown.
+ */
+export function crossTenant(entity: Entity | null, objectTenant: string | null | undefined): boolean | null {
+  if (!entity || !objectTenant) return null;
+  const attrs = (entity.attrs ?? {}) as Record<string, unknown>;
+  if (entityId(attrs.tenant) === objectTenant) return false;
+  const roles = Object.values((attrs.roles ?? {}) as Record<string, unknown[]>);
+  return !roles.some((tenants) => Array.isArray(tenants) && tenants.map(entityId).includes(objectTenant));
+}
+
 /** The one answer for an object that is missing or not the caller's to see. */
 export function notFound(): CarapaceError {
   return new CarapaceError('ERR_NOT_FOUND', 'no such resource');
@@ -149,7 +166,7 @@ export function objectAuthorization(
           reason: untrusted(`${err.code}${why}`, 120),
           policyVersion: allowed.policyVersion,
           context: requestContext(req),
-          details: { jti: allowed.jti, refusedBy: 'handler' },
+          details: { jti: allowed.jti, grant: allowed.grant, refusedBy: 'handler' },
         })
         .catch((e: unknown) => req.log.error({ err: e }, 'could not audit a refusal'));
     },
@@ -184,6 +201,7 @@ const allowedRequests = new WeakMap<
     object: { type: string; id: string };
     policyVersion: string;
     jti: string;
+    grant: string | null;
   }
 >();
 
@@ -267,6 +285,9 @@ async function authorize(
       context: requestContext(req),
       details: {
         jti: token.jti,
+        // The refresh-token family and the cross-tenant fact, for the detections (token reuse, BOLA probing).
+        grant: token.grant,
+        crossTenant: crossTenant(principalEntity, resource.tenantId ?? loaded.tenantId),
         ...(!ok && d.reasons.length > 0 ? { forbiddenBy: d.reasons.slice(0, 5) } : {}),
         ...(d.errors.length > 0 ? { errors: d.errors.slice(0, 3).map((e) => untrusted(e, 200)) } : {}),
       },
@@ -321,6 +342,7 @@ async function authorize(
     object: { type: loaded.uid.type, id: untrusted(loaded.uid.id, 64) },
     policyVersion: decision.policyVersion,
     jti: token.jti,
+    grant: token.grant,
   });
   req.authorized = { object: loaded.object, principal: principal as Principal, decision, resource: loaded, freshness };
 }

@@ -3,6 +3,7 @@ import type { Clock } from '../platform/index.js';
 import { CarapaceError } from '../platform/index.js';
 import { newId } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
+import type { RequestContext } from '../audit/index.js';
 import type { RelationshipAuditLog } from './audit-events.js';
 import type { CommandName } from '../wire/index.js';
 import { findActiveUserByEmail, findApplication } from '../identity/index.js';
@@ -31,6 +32,8 @@ export type OwnershipCascade = (
 export interface Actor {
   userId: string;
   clientId: string;
+  /** The request it came in on, for the events the detections read (source address, request id). */
+  context?: RequestContext;
 }
 
 /** Changes to who may reach a vehicle that its owner (or fleet admin) makes: transfer, drivers, partners, groups. */

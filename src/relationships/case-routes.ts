@@ -27,6 +27,7 @@ import {
   ref,
 } from '../policy/index.js';
 import type { Database } from '../storage/index.js';
+import { requestContext } from '../http/index.js';
 import type { Actor } from './access.js';
 import { type Cases, MAX_APPROVAL_MINUTES, MAX_SERVICE_CASE_DAYS } from './cases.js';
 import type { ServiceCaseRow, SupportCaseRow } from './tables.js';
@@ -73,7 +74,7 @@ const Account = Type.Object({ id: Type.String(), name: Type.String(), email: Typ
 
 const actorOf = (req: FastifyRequest): Actor => {
   const p = authorizedOf(req).principal as Extract<Principal, { kind: 'user' }>;
-  return { userId: p.userId, clientId: p.clientId };
+  return { userId: p.userId, clientId: p.clientId, context: requestContext(req) };
 };
 /**
  * A dealer sees the vehicle id of a case only once the owner consented: a request, refused or not, never confirms that

@@ -68,6 +68,8 @@ export function createCases(deps: {
       action: 'service_case:request',
       decision: 'deny',
       reason: all ? 'dealer_limit' : 'vin_limit',
+      context: actor.context ?? null,
+      details: { vin: vin.slice(0, 17) },
     });
     throw new CarapaceError('ERR_SERVICE_REQUEST_LIMITED', 'too many service requests from this dealer; retry later', {
       retryAfter: Math.ceil((all ?? one).resetInMs / 1000),
@@ -115,6 +117,9 @@ export function createCases(deps: {
           object: { type: 'service_case', id: row.id },
           action: 'service_case:request',
           decision: 'allow',
+          context: actor.context ?? null,
+          // The VIN asked for (known or not), for the enumeration detection; the answer still never tells.
+          details: { vin },
         });
       });
       return row;

@@ -104,6 +104,8 @@ export function createClaims(deps: {
           action: 'vehicle:claim',
           decision: 'deny',
           reason: vehicleTicket === null ? 'vehicle_locked' : 'account_locked',
+          context: actor.context ?? null,
+          details: { vin },
         });
         throw new CarapaceError(
           'ERR_CLAIM_LOCKED',
@@ -143,6 +145,9 @@ export function createClaims(deps: {
           action: 'vehicle:claim',
           decision: 'deny',
           reason,
+          context: actor.context ?? null,
+          // The VIN named, for the enumeration detection (consecutive serials across claims and service requests).
+          details: { vin: vin.replace(/[^A-Z0-9]/g, '') },
         });
         return new CarapaceError('ERR_CLAIM_REFUSED', 'this vehicle cannot be claimed with that code');
       };
@@ -177,6 +182,8 @@ export function createClaims(deps: {
             object: { type: 'vehicle', id: vehicle.id },
             action: 'vehicle:claim',
             decision: 'allow',
+            context: actor.context ?? null,
+            details: { vin },
           });
           return { vehicleId: vehicle.id, ownershipId: rel.id };
         });

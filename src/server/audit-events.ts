@@ -2,6 +2,7 @@ import { ADMIN_AUDIT_EVENTS, type AdminAuditEvent } from '../admin/index.js';
 import { AUDIT_AUDIT_EVENTS, type AuditAuditEvent } from '../audit/index.js';
 import { AUTH_AUDIT_EVENTS, type AuthAuditEvent } from '../auth/index.js';
 import { COMMANDS_AUDIT_EVENTS, type CommandAuditEvent } from '../commands/index.js';
+import { DETECT_AUDIT_EVENTS, type DetectAuditEvent } from '../detect/index.js';
 import { GATEWAY_AUDIT_EVENTS, type GatewayAuditEvent } from '../gateway/index.js';
 import { IDENTITY_AUDIT_EVENTS, type IdentityAuditEvent } from '../identity/index.js';
 import { INCIDENTS_AUDIT_EVENTS, type IncidentAuditEvent } from '../incidents/index.js';
@@ -19,6 +20,7 @@ export type PlatformAuditEvent =
   | AuditAuditEvent
   | AuthAuditEvent
   | CommandAuditEvent
+  | DetectAuditEvent
   | GatewayAuditEvent
   | IdentityAuditEvent
   | IncidentAuditEvent
@@ -33,6 +35,7 @@ export const PLATFORM_AUDIT_EVENTS = {
   audit: AUDIT_AUDIT_EVENTS,
   auth: AUTH_AUDIT_EVENTS,
   commands: COMMANDS_AUDIT_EVENTS,
+  detect: DETECT_AUDIT_EVENTS,
   gateway: GATEWAY_AUDIT_EVENTS,
   identity: IDENTITY_AUDIT_EVENTS,
   incidents: INCIDENTS_AUDIT_EVENTS,

@@ -3,7 +3,7 @@ import { registerAdminRoutes, registerAuditEvidenceRoutes, registerAuditRetentio
 import { OAUTH_PREFIX, registerInteractions, registerOAuthRoutes, tokenAuthentication } from '../auth/index.js';
 import { registerAccountRoutes, registerMeRoute } from '../accounts/index.js';
 import { operatorAuthentication } from '../admin/index.js';
-import { ConnectionRegistry } from '../gateway/index.js';
+import { ConnectionRegistry, createHandshakeFailures, type HandshakeFailures } from '../gateway/index.js';
 import { deviceAuthentication } from '../gateway/index.js';
 import { registerGatewayRoutes } from '../gateway/index.js';
 import { type App, authenticateUnmatched, createListenerApp, type ListenerApp, pinHost } from '../http/index.js';
@@ -17,6 +17,7 @@ import { registerTelemetryAdminRoutes, registerTelemetryRoutes } from '../teleme
 import { createInvestigator, registerInvestigationRoutes } from '../investigation/index.js';
 import { registerIncidentRoutes } from '../incidents/index.js';
 import type { Platform } from './platform.js';
+import { registerDetectionRoutes } from '../detect/index.js';
 import { registerBulkCommandRoute, registerCommandChannel, registerCommandRoutes } from '../commands/index.js';
 import type { ServerTls } from './tls-material.js';
 
@@ -25,6 +26,8 @@ export interface Listeners {
   public: ListenerApp;
   gateway: ListenerApp & { connections: ConnectionRegistry };
   admin: ListenerApp;
+  /** Failed TLS handshakes on the public listener and the gateway, audited as periodic aggregates. */
+  handshakes: HandshakeFailures;
 }
 
 function readiness(platform: Platform): () => Promise<ReadinessChecks> {
@@ -38,7 +41,22 @@ function readiness(platform: Platform): () => Promise<ReadinessChecks> {
 
 /** The SIEM sinks' state, on the admin plane's /readyz only: a backlog is nobody's business on the public API. */
 function exportDetails(platform: Platform): () => ReadinessDetails {
-  return () => Object.fromEntries(platform.siem.status().map((s) => [`siem.${s.sink}`, { ...s }]));
+  return () => ({
+    ...Object.fromEntries(platform.siem.status().map((s) => [`siem.${s.sink}`, { ...s }])),
+    detect: detectDetails(platform),
+  });
+}
+
+/** The detection engine's state, flat (readiness details hold scalars). */
+function detectDetails(platform: Platform): Record<string, string | number | boolean | null> {
+  const { cursor, ...rest } = platform.detect.status();
+  return {
+    enabled: platform.config.detect.enabled,
+    ...rest,
+    cursorHigh: cursor?.high ?? null,
+    cursorGaps: cursor?.gaps ?? null,
+    cursorVersion: cursor?.version ?? null,
+  };
 }
 
 function forbidRenegotiation(app: App): void {
@@ -52,6 +70,12 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   const { root, fleet, manufacturer } = pki.ctx.authorities;
   const base = { key: tls.key, cert: tls.cert, minVersion: config.tls.minVersion };
   const ready = readiness(platform);
+  const handshakes = createHandshakeFailures({
+    db: platform.storage.db,
+    audit,
+    log,
+    intervalSeconds: config.tls.handshakeFailureInterval,
+  });
 
   const pub = createListenerApp({ tls: { ...base, requestCert: false }, logger: log.child({ listener: 'public' }) });
   // The public API answers for publicBaseUrl only; probes address the node, so health is exempt.
@@ -170,11 +194,22 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
     investigator: createInvestigator({ db, proofs: platform.evidence.proofs, clock: platform.clock }),
   });
   registerAuditRetentionRoutes(plane, { evidence: platform.evidence });
+  registerDetectionRoutes(plane, {
+    engine: platform.detect,
+    db,
+    proofs: platform.evidence.proofs,
+    overrides: config.detect.overrides,
+    enabled: config.detect.enabled,
+  });
 
   // Incidents, playbooks, approvals, notifications and the response governance numbers (admin plane only).
   registerIncidentRoutes(plane, { incidents: platform.incidents });
 
-  return { public: pub, gateway: { ...gw, connections }, admin };
+  if (config.tls.handshakeFailureInterval > 0) {
+    handshakes.watch(pub.app.server, 'public');
+    handshakes.watch(gw.app.server, 'gateway');
+  }
+  return { public: pub, gateway: { ...gw, connections }, admin, handshakes };
 }
 
 /** Where each listener ended up. */
@@ -207,4 +242,5 @@ export async function listen(listeners: Listeners, config: Platform['config']): 
 /** Stops all three listeners. */
 export async function closeListeners(listeners: Listeners): Promise<void> {
   await Promise.all([listeners.public.app.close(), listeners.gateway.app.close(), listeners.admin.app.close()]);
+  await listeners.handshakes.close();
 }

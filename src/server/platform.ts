@@ -56,6 +56,7 @@ export interface Authorization {
 }
 import { openStorage, type Storage } from '../storage/index.js';
 import { createSiemExport, type SiemExport } from '../siem/index.js';
+import { createDetection, type DetectionEngine, loadDetectionRules } from '../detect/index.js';
 import { migrateDatabase } from './schema.js';
 import { createAuthorizationFacts } from './authorization-facts.js';
 import { findOrCreateVehicle, findVehicleByVin, getVehicle } from '../vehicles/index.js';
@@ -79,6 +80,8 @@ export interface Platform {
   evidence: AuditEvidence;
   /** OCSF export of the sealed trail to the configured SIEM sinks (`audit.export.*`); started with the listeners. */
   siem: SiemExport;
+  /** The detection engine over the audit trail (`detect.*`); started with the listeners when `detect.enabled`. */
+  detect: DetectionEngine;
   pki: Pki;
   directory: Directory;
   invitations: Invitations;
@@ -109,10 +112,11 @@ export async function createPlatform(
   options: { log: Logger; clock?: Clock; keys?: KeyProvider; sqliteFile?: string },
 ): Promise<Platform> {
   const clock = options.clock ?? systemClock;
-  // An invalid policy set refuses to start, before anything is opened.
+  // An invalid policy set or detection rule refuses to start, before anything is opened.
   const policySet = loadPolicySet(config.policy.dir ?? undefined);
   // So does a playbook file that does not match the playbook schema.
   const playbooks = loadPlaybooks(config.incidents.playbooksDir ?? undefined);
+  const detectionRules = loadDetectionRules(config);
   const storage = await openStorage({
     url: config.database.url,
     schema: config.database.schema,
@@ -176,6 +180,14 @@ export async function createPlatform(
       keys: pki.ctx.keys,
       keyDir: join(config.dataDir, 'pki'),
       settings: { ...config.audit, checkpointFile: auditCheckpointFile(config) },
+    });
+    const detect = createDetection(config, detectionRules, {
+      db: storage.db,
+      dialect: storage.dialect,
+      audit,
+      clock,
+      log: options.log,
+      cluster,
     });
     const secrets = createSecretBox(join(config.dataDir, 'pki', 'secret-box.key'));
     const sessions = { revokeAll: revokeAccountTokens };
@@ -271,6 +283,7 @@ export async function createPlatform(
       audit,
       evidence,
       siem,
+      detect,
       pki,
       directory,
       invitations,
@@ -288,7 +301,8 @@ export async function createPlatform(
         await claimCounter.close();
         await auth.close();
         await pki.stop();
-        // The exporter stops first: its last round finishes and it gives its leases up before the tree stops.
+        // The engine and the exporter stop first: their last rounds finish and they give their leases up.
+        await detect.stop();
         await siem.stop();
         await evidence.stop();
         await cluster?.close();

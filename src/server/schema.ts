@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { auditMigrations } from '../audit/index.js';
 import { authMigrations } from '../auth/index.js';
 import { commandMigrations } from '../commands/index.js';
+import { detectMigrations } from '../detect/index.js';
 import { identityMigrations } from '../identity/index.js';
 import { incidentMigrations } from '../incidents/index.js';
 import { pkiMigrations } from '../pki/index.js';
@@ -23,6 +24,7 @@ export const allMigrations = {
   ...commandMigrations,
   ...siemMigrations,
   ...incidentMigrations,
+  ...detectMigrations,
 };
 
 /** Brings a database to the current schema of every module. */

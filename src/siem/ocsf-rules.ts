@@ -106,7 +106,11 @@ export const OCSF_RULES: readonly OcsfRule[] = [
   // API Activity 6003 where the verb would mislead: a command request creates a job, a transition updates it.
   r('commands.job.requested', 'api_activity', 1),
   r('commands.job.transitioned', 'api_activity', 3),
-  // Detection Finding 2004: the telemetry checks' alerts today; the detections issue adds its findings here.
+  // Detection Finding 2004: the detection engine's findings (docs/detections.md), and the telemetry checks' alerts.
+  r('detect.finding.raised', 'finding', 1),
+  r('detect.finding.updated', 'finding', 2),
+  r('detect.finding.resolved', 'finding', 3),
+  r('detect.finding.suppressed', 'finding', 3),
   r('telemetry.alert', 'finding', 1),
   // Incident Finding 2005: an incident opens (Create); every other step updates it (a close is 3 Close, in ocsf.ts).
   r('incidents.opened', 'incident_finding', 1),

@@ -190,6 +190,65 @@ describe('OCSF mapping', () => {
     expect(finding).toMatchObject({ class_uid: 2004, activity_id: 2, type_uid: 200402 });
   });
 
+  it("maps the detection engine's findings to Detection Finding 2004: rule, severity, status, assets, evidence", () => {
+    const details = {
+      findingId: 'fnd-1',
+      ruleId: 'vin-enumeration',
+      ruleVersion: 3,
+      title: 'Sequential VIN enumeration',
+      severity: 'critical',
+      status: 'open',
+      count: 4,
+      summary: '7 distinct VINs',
+      firstSeen: '2025-03-01T09:59:00.000Z',
+      lastSeen: '2025-03-01T10:00:00.000Z',
+      evidence: ['evt-a', 'evt-b'],
+      users: ['usr-9'],
+      vehicles: ['veh-1', 'veh-2'],
+      networks: ['203.0.113.0/24'],
+      metaRule: false,
+    };
+    const at = (type: string, status = 'open') =>
+      toOcsf(
+        event({
+          type,
+          actor: { type: 'system', id: 'detect' },
+          object: { type: 'finding', id: 'fnd-1' },
+          decision: 'info',
+          details: { ...details, status },
+        }),
+        0,
+        opts,
+      );
+    const raised = at('detect.finding.raised');
+    expect(violations(raised)).toEqual([]);
+    expect(raised).toMatchObject({
+      class_uid: 2004,
+      activity_id: 1,
+      severity_id: 5,
+      status_id: 1,
+      count: 4,
+      finding_info: {
+        uid: 'fnd-1',
+        title: 'Sequential VIN enumeration',
+        desc: '7 distinct VINs',
+        types: ['vin-enumeration'],
+        analytic: { uid: 'vin-enumeration', type_id: 1, version: '3' },
+        related_events: [{ uid: 'evt-a' }, { uid: 'evt-b' }],
+        first_seen_time_dt: details.firstSeen,
+      },
+      resources: [
+        { uid: 'veh-1', type: 'vehicle' },
+        { uid: 'veh-2', type: 'vehicle' },
+        { uid: 'usr-9', type: 'user' },
+        { uid: '203.0.113.0/24', type: 'network' },
+      ],
+    });
+    expect(at('detect.finding.updated')).toMatchObject({ activity_id: 2, status_id: 1 });
+    expect(at('detect.finding.resolved', 'resolved')).toMatchObject({ activity_id: 3, status_id: 4 });
+    expect(at('detect.finding.suppressed', 'suppressed')).toMatchObject({ activity_id: 3, status_id: 3 });
+  });
+
   it('never drops a field: what OCSF has no place for is under unmapped, and null fields are left out', () => {
     const r = toOcsf(event({ applicationId: null, tenantId: null, policyVersion: null }), 3, opts);
     expect(JSON.stringify(r)).not.toContain('null');

@@ -25,11 +25,70 @@ const USER_TYPE: Record<ActorType, [number, string]> = {
   anonymous: [0, 'Unknown'],
 };
 
+/** A finding of the detection engine (`detect.finding.*`): rule, severity, assets and evidence in its details. */
+const isDetection = (e: StoredAuditEvent) => e.type.startsWith('detect.finding.');
+
+// Detection Finding status_id: 1 New, 3 Suppressed, 4 Resolved; severity_id 2 Low .. 5 Critical.
+const FINDING_STATUS: Record<string, { status_id: number; status: string }> = {
+  open: { status_id: 1, status: 'New' },
+  suppressed: { status_id: 3, status: 'Suppressed' },
+  resolved: { status_id: 4, status: 'Resolved' },
+};
+const FINDING_SEVERITY: Record<string, { severity_id: number; severity: string }> = {
+  low: { severity_id: 2, severity: 'Low' },
+  medium: { severity_id: 3, severity: 'Medium' },
+  high: { severity_id: 4, severity: 'High' },
+  critical: { severity_id: 5, severity: 'Critical' },
+};
+
+/** The asset kinds of a finding and the resource type each becomes. */
+const ASSET_TYPES: Record<string, string> = {
+  vehicles: 'vehicle',
+  devices: 'device',
+  users: 'user',
+  clients: 'client',
+  tenants: 'tenant',
+  serials: 'certificate_serial',
+  thumbprints: 'certificate_thumbprint',
+  networks: 'network',
+};
+
+/** Detection Finding fields of an engine finding: the rule as the analytic, the assets, the evidence events. */
+function detectionFields(e: StoredAuditEvent): Record<string, unknown> {
+  const d = e.details;
+  const list = (k: string) => (Array.isArray(d[k]) ? (d[k] as string[]) : []);
+  const resources = Object.entries(ASSET_TYPES).flatMap(([kind, type]) => list(kind).map((uid) => ({ uid, type })));
+  return {
+    finding_info: {
+      uid: String(d.findingId ?? e.object?.id ?? e.id),
+      title: String(d.title ?? d.ruleId ?? e.type),
+      desc: typeof d.summary === 'string' ? d.summary : undefined,
+      types: [String(d.ruleId ?? e.type)],
+      analytic:
+        typeof d.ruleId === 'string'
+          ? {
+              uid: d.ruleId,
+              name: String(d.title ?? d.ruleId),
+              type_id: 1,
+              type: 'Rule',
+              version: String(d.ruleVersion),
+            }
+          : undefined,
+      first_seen_time_dt: typeof d.firstSeen === 'string' ? d.firstSeen : undefined,
+      last_seen_time_dt: typeof d.lastSeen === 'string' ? d.lastSeen : undefined,
+      related_events: list('evidence').map((uid) => ({ uid })),
+    },
+    count: typeof d.count === 'number' ? d.count : undefined,
+    ...(resources.length ? { resources } : {}),
+  };
+}
+
 /**
  * status_id: 1 Success, 2 Failure; `info` facts record something that happened, so they count as success. A finding's
  * status_id means its triage state instead: a new one is 1 New.
  */
 function status(e: StoredAuditEvent, cls: OcsfClassName): { status_id: number; status: string } {
+  if (isDetection(e)) return FINDING_STATUS[String(e.details.status)] ?? { status_id: 1, status: 'New' };
   if (cls === 'finding') return { status_id: 1, status: 'New' };
   if (cls === 'incident_finding') return incidentStatus(e);
   return e.decision === 'deny' ? { status_id: 2, status: 'Failure' } : { status_id: 1, status: 'Success' };
@@ -37,6 +96,7 @@ function status(e: StoredAuditEvent, cls: OcsfClassName): { status_id: number; s
 
 /** severity_id: findings 4 High, denials 3 Medium, everything else 1 Informational. */
 function severity(e: StoredAuditEvent, cls: OcsfClassName): { severity_id: number; severity: string } {
+  if (isDetection(e)) return FINDING_SEVERITY[String(e.details.severity)] ?? { severity_id: 4, severity: 'High' };
   if (cls === 'finding') return { severity_id: 4, severity: 'High' };
   if (cls === 'incident_finding' && typeof e.details.severity === 'string' && INCIDENT_SEVERITY[e.details.severity])
     return INCIDENT_SEVERITY[e.details.severity]!;
@@ -148,6 +208,7 @@ function classFields(e: StoredAuditEvent, cls: OcsfClassName): Record<string, un
         finding_info_list: [{ uid: objectUid(e), title: e.reason ?? e.type, types: [e.type], desc: e.action }],
       };
     case 'finding':
+      if (isDetection(e)) return detectionFields(e);
       return {
         finding_info: { uid: e.id, title: e.reason ?? e.type, types: [e.type], desc: e.action },
         ...(resource ? { resources: [resource] } : {}),

@@ -12,6 +12,8 @@ export const TELEMETRY_AUDIT_EVENTS = [
   'telemetry.device.quarantined',
   'telemetry.quarantine.release_refused',
   'telemetry.quarantine.released',
+  'telemetry.volume.device',
+  'telemetry.volume.summary',
 ] as const;
 /** An audit event type written by the telemetry module. */
 export type TelemetryAuditEvent = (typeof TELEMETRY_AUDIT_EVENTS)[number];

@@ -1,5 +1,6 @@
 import { type Kysely, PostgresAdapter } from 'kysely';
 import type { RequestContext } from '../audit/index.js';
+import { parseRegions } from './regions.js';
 import type { TelemetryAuditLog } from './audit-events.js';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../platform/index.js';
@@ -62,6 +63,7 @@ export function createIngestion(deps: {
   rates: RateCounter;
 }) {
   const s = deps.settings;
+  const regions = parseRegions(s.regions);
   const pg = deps.db.getExecutor().adapter instanceof PostgresAdapter;
   // Rate-limit denials are audited once per device and rate window, not once per batch: a device that
   // keeps flooding must not turn the audit trail into the flood's mirror.
@@ -158,6 +160,7 @@ export function createIngestion(deps: {
             backfill: input.backfill,
             settings: s,
             alreadyQuarantined: status?.status === 'quarantined',
+            regions,
             strikes:
               state.strikes_since !== null && now - Date.parse(state.strikes_since) <= s.quarantineWindow * 1000
                 ? { count: state.strikes, since: state.strikes_since }
@@ -253,7 +256,12 @@ export function createIngestion(deps: {
               decision: 'info',
               reason: [...new Set(judged.alerts.map((a) => a.flag))].join(','),
               context: input.context,
-              details: { batchId, alerts: judged.alerts.slice(0, 20).map((a) => `${a.flag}:seq=${a.seq}`) },
+              details: {
+                batchId,
+                alerts: judged.alerts.slice(0, 20).map((a) => `${a.flag}:seq=${a.seq}`),
+                // Each flag once, so a rule can match one flag whatever else the batch raised.
+                flags: [...new Set(judged.alerts.map((a) => a.flag))],
+              },
             });
           }
           if (judged.quarantinedNow) {

@@ -5,6 +5,7 @@ import type { ReplayWindow } from './replay-window.js';
 import type { RejectReason, Screened } from './screen.js';
 import type { StoredVerdict, VehicleStateRow } from './tables.js';
 import { applyPayload } from './vehicle-state.js';
+import { isOutOfRegion, type RegionBox } from './regions.js';
 
 /** The verdict of one message, as listed in the response. */
 export interface Verdict {
@@ -63,6 +64,8 @@ export function judgeBatch(input: {
   settings: Config['telemetry'];
   alreadyQuarantined: boolean;
   strikes: Strikes;
+  /** The operating regions (`telemetry.regions`); empty: positions are not judged. */
+  regions?: readonly RegionBox[];
 }): Judgement {
   const { window, vehicle, settings } = input;
   const out: Judgement = {
@@ -188,6 +191,8 @@ export function judgeBatch(input: {
     ) {
       flags.push('position_jump');
     }
+    // A vehicle outside every region it operates in is stolen and shipped, or its position is forged.
+    if (p.kind === 'position' && isOutOfRegion(input.regions ?? [], p.lat, p.lon)) flags.push('out_of_region');
     for (const flag of flags) out.alerts.push({ flag, seq: message.seq });
     if (input.backfill) flags.push('backfill');
     out.verdicts.push({ index, seq: message.seq, verdict: 'accepted', ...(flags.length ? { flags } : {}) });

@@ -12,6 +12,7 @@ import { createClusterRateCounter } from './rate-limit.js';
 import type { SigningKey } from './screen.js';
 import { readVehicleState, type VehicleState } from './vehicle-state.js';
 import { WorkerBudget } from './worker-budget.js';
+import { createVolumeSummary, type VolumeSummary } from './volume.js';
 
 /** The telemetry module's long-lived parts. */
 export interface Telemetry {
@@ -19,6 +20,8 @@ export interface Telemetry {
   ingest: Ingestion;
   quarantine: Quarantine;
   budget: WorkerBudget;
+  /** The per-process count of accepted telemetry, audited as bounded periodic summaries. */
+  volume: VolumeSummary;
   /**
    * The keys a device's messages may be signed with: its current certificate's, then its unrevoked earlier
    * certificates' (each good only for messages recorded before it was replaced), so a backlog recorded
@@ -48,9 +51,23 @@ export function createTelemetry(deps: {
 }): Telemetry {
   const rates = createClusterRateCounter(deps.cluster);
   const keys = new Map<string, KeyObject>();
+  const volume = createVolumeSummary({
+    db: deps.db,
+    audit: deps.audit,
+    clock: deps.clock,
+    log: deps.log,
+    intervalSeconds: deps.settings.volumeSummaryInterval,
+    topDevices: deps.settings.volumeTopDevices,
+  });
+  const ingest = createIngestion({ db: deps.db, audit: deps.audit, clock: deps.clock, settings: deps.settings, rates });
   return {
     settings: deps.settings,
-    ingest: createIngestion({ db: deps.db, audit: deps.audit, clock: deps.clock, settings: deps.settings, rates }),
+    volume,
+    async ingest(input) {
+      const result = await ingest(input);
+      volume.record(input.device, result.accepted);
+      return result;
+    },
     quarantine: createQuarantine({ db: deps.db, audit: deps.audit, clock: deps.clock, pki: deps.pki }),
     budget: new WorkerBudget(deps.settings.maxConcurrentBatches, deps.settings.maxQueuedBatches),
     async keysFor(device, certificate) {
@@ -84,6 +101,9 @@ export function createTelemetry(deps: {
       ];
     },
     vehicleState: (vehicleId) => readVehicleState(deps.db, vehicleId),
-    close: () => rates.close(),
+    async close() {
+      await volume.close();
+      await rates.close();
+    },
   };
 }

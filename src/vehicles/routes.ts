@@ -24,6 +24,7 @@ import { currentDeviceOf } from '../pki/index.js';
 import type { Database } from '../storage/index.js';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../platform/index.js';
+import { requestContext } from '../http/index.js';
 
 const Params = Type.Object({ vehicleId: Id }, closed);
 const ACCESS = ['owner', 'driver', 'fleet', 'dealer', 'support', 'partner'] as const;
@@ -325,7 +326,11 @@ export function registerVehicleRoutes(
       const { principal } = authorizedOf(req);
       const body = req.body;
       const claimed = await deps.claims.claim(
-        { userId: (principal as { userId: string }).userId, clientId: principal.clientId },
+        {
+          userId: (principal as { userId: string }).userId,
+          clientId: principal.clientId,
+          context: requestContext(req),
+        },
         body.vin,
         body.code,
       );
