@@ -181,14 +181,6 @@ export async function createPlatform(
       keyDir: join(config.dataDir, 'pki'),
       settings: { ...config.audit, checkpointFile: auditCheckpointFile(config) },
     });
-    const detect = createDetection(config, detectionRules, {
-      db: storage.db,
-      dialect: storage.dialect,
-      audit,
-      clock,
-      log: options.log,
-      cluster,
-    });
     const secrets = createSecretBox(join(config.dataDir, 'pki', 'secret-box.key'));
     const sessions = { revokeAll: revokeAccountTokens };
     const directory = createDirectory({ db: storage.db, audit, clock, secrets, sessions });
@@ -274,6 +266,18 @@ export async function createPlatform(
         sealAudit: async () => {
           await evidence.sealer.checkpoint();
         },
+      },
+    });
+    const detect = createDetection(config, detectionRules, {
+      db: storage.db,
+      dialect: storage.dialect,
+      audit,
+      clock,
+      log: options.log,
+      cluster,
+      // Every finding raised or repeated reaches incidents in the engine's own transaction.
+      onFinding: async (trx, finding, change) => {
+        await incidents.onFinding(trx, finding, change);
       },
     });
     return {
