@@ -159,6 +159,29 @@ describe.each(testDatabases().map((d) => [d.name, d] as const))('detection engin
     expect((await b.findings.list({})).findings).toHaveLength(1);
   });
 
+  it('waits while the window state cannot answer (fail closed) and skips nothing', async () => {
+    const { engine, write, cluster } = await setup();
+    let down = false;
+    const flaky = {
+      ...cluster,
+      kind: cluster.kind,
+      windowAdd: async (...a: Parameters<typeof cluster.windowAdd>) => {
+        if (down) throw new Error('cluster coordination is unavailable');
+        return cluster.windowAdd(...a);
+      },
+    };
+    const e = engine({ cluster: flaky });
+    await e.runOnce();
+    down = true;
+    await write(5);
+    await e.runOnce();
+    expect(e.status()).toMatchObject({ evaluated: 0, lastError: 'cluster coordination is unavailable' });
+    down = false;
+    await e.runOnce();
+    expect(e.status()).toMatchObject({ evaluated: 5, lastError: null });
+    expect((await e.findings.list({})).findings).toHaveLength(1);
+  });
+
   it('first start judges the events of the longest window before it, not older history', async () => {
     const { engine, write, clock } = await setup();
     await write(4);
