@@ -115,6 +115,25 @@ describe.each(testDatabases().map((d) => [d.name, d] as const))('detection engin
     expect(all.map((x) => x.status).sort()).toEqual(['open', 'resolved']);
   });
 
+  it('pages and filters the findings listing', async () => {
+    const { engine, write } = await setup();
+    const e = engine();
+    await e.runOnce();
+    for (const ip of ['198.51.100.1', '198.51.101.1', '198.51.102.1']) {
+      await write(5, ip);
+      await e.runOnce();
+    }
+    const first = await e.findings.list({ limit: 2 });
+    expect(first.findings).toHaveLength(2);
+    const second = await e.findings.list({ limit: 2, cursor: first.next! });
+    expect(second).toMatchObject({ next: null });
+    const networks = [...first.findings, ...second.findings].flatMap((f) => f.assets.networks);
+    expect(networks.sort()).toEqual(['198.51.100.0/24', '198.51.101.0/24', '198.51.102.0/24']);
+    expect((await e.findings.list({ severity: 'critical' })).findings).toEqual([]);
+    expect((await e.findings.list({ rule: 'sample-refused-requests', status: 'open' })).findings).toHaveLength(3);
+    expect((await e.findings.list({ cursor: 'garbage' })).findings).toHaveLength(3);
+  });
+
   it('re-evaluates after a failed commit without counting twice (the crash between windows and commit)', async () => {
     let fail = true;
     const onFinding: FindingReaction = async () => {
