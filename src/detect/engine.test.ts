@@ -115,6 +115,29 @@ describe.each(testDatabases().map((d) => [d.name, d] as const))('detection engin
     expect(all.map((x) => x.status).sort()).toEqual(['open', 'resolved']);
   });
 
+  it('calls the reaction port inside the commit and records the incident it names', async () => {
+    const seen: Array<{ raised: boolean; count: number }> = [];
+    const onFinding: FindingReaction = async (trx, finding, change) => {
+      // Inside the transaction: the finding is already readable through it.
+      const row = await trx.selectFrom('detect_findings').select('id').where('id', '=', finding.id).executeTakeFirst();
+      expect(row?.id).toBe(finding.id);
+      seen.push({ raised: change.raised, count: finding.count });
+      return { incidentId: 'incident-1' };
+    };
+    const { engine, write } = await setup({ onFinding });
+    const e = engine();
+    await e.runOnce();
+    await write(5);
+    await e.runOnce();
+    await write(1);
+    await e.runOnce();
+    expect(seen).toEqual([
+      { raised: true, count: 1 },
+      { raised: false, count: 2 },
+    ]);
+    expect((await e.findings.list({})).findings[0]).toMatchObject({ incidentId: 'incident-1' });
+  });
+
   it('pages and filters the findings listing', async () => {
     const { engine, write } = await setup();
     const e = engine();

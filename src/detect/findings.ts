@@ -21,8 +21,15 @@ import {
   type Severity,
 } from './types.js';
 
-/** The reaction port: called inside the transaction for every finding raised or updated (incidents wire it). */
-export type FindingReaction = (trx: Kysely<Database>, finding: Finding, change: { raised: boolean }) => Promise<void>;
+/**
+ * The reaction port: called inside the transaction for every finding raised or updated (incidents wire it). When
+ * it answers with the incident the finding belongs to, the finding records it (`incidentId`).
+ */
+export type FindingReaction = (
+  trx: Kysely<Database>,
+  finding: Finding,
+  change: { raised: boolean },
+) => Promise<{ incidentId: string | null } | void>;
 
 /** Filters of a findings listing. */
 export interface FindingQuery {
@@ -226,7 +233,9 @@ export function createFindingStore(deps: {
       trx,
       findingEvent(reuse ? 'detect.finding.updated' : 'detect.finding.raised', finding, last.meta),
     );
-    await deps.onFinding?.(trx, finding, { raised: !reuse });
+    const reaction = await deps.onFinding?.(trx, finding, { raised: !reuse });
+    if (reaction && reaction.incidentId && reaction.incidentId !== stored.incident_id)
+      await trx.updateTable('detect_findings').set({ incident_id: reaction.incidentId }).where('id', '=', id).execute();
     return !reuse;
   }
 
