@@ -142,6 +142,29 @@ describe.each(testEngines())('detections end to end (%s)', (database) => {
   });
 });
 
+describe('detect.enabled: false', () => {
+  it('starts without the engine: nothing is evaluated, the admin API says so', async () => {
+    const cp = await startTestCarapace({
+      database: 'sqlite',
+      overrides: { detect: { enabled: false, interval: 0.05 } },
+    });
+    try {
+      for (let i = 0; i < 6; i++)
+        await httpsRequest(`${cp.addresses.public}/v1/me`, { ca: cp.ca, headers: { authorization: 'Bearer x' } });
+      await sleep(500);
+      const tls = { ca: cp.ca, cert: cp.operatorTls.cert, key: cp.operatorTls.key };
+      const d = (await httpsRequest(`${cp.addresses.admin}/admin/v1/detections`, tls)).json as {
+        engine: { enabled: boolean; evaluated: number; leaseHeld: boolean };
+      };
+      expect(d.engine).toMatchObject({ enabled: false, evaluated: 0, leaseHeld: false });
+      const list = (await httpsRequest(`${cp.addresses.admin}/admin/v1/findings`, tls)).json as { findings: unknown[] };
+      expect(list.findings).toEqual([]);
+    } finally {
+      await cp.stop();
+    }
+  });
+});
+
 describe('a bad rule file refuses the start', () => {
   const dirWith = (edit: (r: Record<string, unknown>) => void) => {
     const dir = mkdtempSync(join(tmpdir(), 'carapace-bad-rules-'));

@@ -161,8 +161,10 @@ function createScoredWindows(now: () => number) {
       if (w.members.has(member)) return false;
       w.members.set(member, scoreMs);
       if (w.members.size > WINDOW_MEMBER_LIMIT) {
-        const lowest = [...w.members].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1))[0] as [string, number];
-        w.members.delete(lowest[0]);
+        let lowest: [string, number] | null = null;
+        for (const m of w.members)
+          if (!lowest || m[1] < lowest[1] || (m[1] === lowest[1] && m[0] < lowest[0])) lowest = m;
+        if (lowest) w.members.delete(lowest[0]);
       }
       return true;
     },

@@ -24,7 +24,7 @@ export function renderConfigReference(): string {
         ? '(unset)'
         : option.typeName === 'duration'
           ? formatDuration(d as number)
-          : Array.isArray(d) && d.every((v) => typeof v === 'string')
+          : Array.isArray(d) && !option.typeName.includes('JSON')
             ? d.join(', ')
             : typeof d === 'object'
               ? JSON.stringify(d)

@@ -115,6 +115,48 @@ describe.each(testDatabases().map((d) => [d.name, d] as const))('detection engin
     expect(all.map((x) => x.status).sort()).toEqual(['open', 'resolved']);
   });
 
+  it('calls the reaction port inside the commit and records the incident it names', async () => {
+    const seen: Array<{ raised: boolean; count: number }> = [];
+    const onFinding: FindingReaction = async (trx, finding, change) => {
+      // Inside the transaction: the finding is already readable through it.
+      const row = await trx.selectFrom('detect_findings').select('id').where('id', '=', finding.id).executeTakeFirst();
+      expect(row?.id).toBe(finding.id);
+      seen.push({ raised: change.raised, count: finding.count });
+      return { incidentId: 'incident-1' };
+    };
+    const { engine, write } = await setup({ onFinding });
+    const e = engine();
+    await e.runOnce();
+    await write(5);
+    await e.runOnce();
+    await write(1);
+    await e.runOnce();
+    expect(seen).toEqual([
+      { raised: true, count: 1 },
+      { raised: false, count: 2 },
+    ]);
+    expect((await e.findings.list({})).findings[0]).toMatchObject({ incidentId: 'incident-1' });
+  });
+
+  it('pages and filters the findings listing', async () => {
+    const { engine, write } = await setup();
+    const e = engine();
+    await e.runOnce();
+    for (const ip of ['198.51.100.1', '198.51.101.1', '198.51.102.1']) {
+      await write(5, ip);
+      await e.runOnce();
+    }
+    const first = await e.findings.list({ limit: 2 });
+    expect(first.findings).toHaveLength(2);
+    const second = await e.findings.list({ limit: 2, cursor: first.next! });
+    expect(second).toMatchObject({ next: null });
+    const networks = [...first.findings, ...second.findings].flatMap((f) => f.assets.networks);
+    expect(networks.sort()).toEqual(['198.51.100.0/24', '198.51.101.0/24', '198.51.102.0/24']);
+    expect((await e.findings.list({ severity: 'critical' })).findings).toEqual([]);
+    expect((await e.findings.list({ rule: 'sample-refused-requests', status: 'open' })).findings).toHaveLength(3);
+    expect((await e.findings.list({ cursor: 'garbage' })).findings).toHaveLength(3);
+  });
+
   it('re-evaluates after a failed commit without counting twice (the crash between windows and commit)', async () => {
     let fail = true;
     const onFinding: FindingReaction = async () => {
@@ -157,6 +199,29 @@ describe.each(testDatabases().map((d) => [d.name, d] as const))('detection engin
     expect(a.status().evaluated + b.status().evaluated).toBe(7);
     // The windows are shared through the adapter, so the hit spanning both nodes' events fired.
     expect((await b.findings.list({})).findings).toHaveLength(1);
+  });
+
+  it('waits while the window state cannot answer (fail closed) and skips nothing', async () => {
+    const { engine, write, cluster } = await setup();
+    let down = false;
+    const flaky = {
+      ...cluster,
+      kind: cluster.kind,
+      windowAdd: async (...a: Parameters<typeof cluster.windowAdd>) => {
+        if (down) throw new Error('cluster coordination is unavailable');
+        return cluster.windowAdd(...a);
+      },
+    };
+    const e = engine({ cluster: flaky });
+    await e.runOnce();
+    down = true;
+    await write(5);
+    await e.runOnce();
+    expect(e.status()).toMatchObject({ evaluated: 0, lastError: 'cluster coordination is unavailable' });
+    down = false;
+    await e.runOnce();
+    expect(e.status()).toMatchObject({ evaluated: 5, lastError: null });
+    expect((await e.findings.list({})).findings).toHaveLength(1);
   });
 
   it('first start judges the events of the longest window before it, not older history', async () => {

@@ -196,7 +196,12 @@ export function createEvaluator(deps: EvaluatorDeps): Evaluator {
       return hits;
     },
     longestWindowMs() {
-      return Math.max(0, ...deps.rules.map((r) => windowMs(r.evaluate)));
+      // Overrides can lengthen a window, for the whole rule or one tenant: the longest of them counts.
+      const spans = deps.rules.flatMap((r) => {
+        const tenants = Object.keys(overrides[r.id]?.tenants ?? {});
+        return [null, ...tenants].map((t) => windowMs(effectiveRule(r, overrides, t).evaluate));
+      });
+      return Math.max(0, ...spans);
     },
   };
 }

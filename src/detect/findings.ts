@@ -21,8 +21,15 @@ import {
   type Severity,
 } from './types.js';
 
-/** The reaction port: called inside the transaction for every finding raised or updated (incidents wire it). */
-export type FindingReaction = (trx: Kysely<Database>, finding: Finding, change: { raised: boolean }) => Promise<void>;
+/**
+ * The reaction port: called inside the transaction for every finding raised or updated (incidents wire it). When
+ * it answers with the incident the finding belongs to, the finding records it (`incidentId`).
+ */
+export type FindingReaction = (
+  trx: Kysely<Database>,
+  finding: Finding,
+  change: { raised: boolean },
+) => Promise<{ incidentId: string | null } | void>;
 
 /** Filters of a findings listing. */
 export interface FindingQuery {
@@ -70,6 +77,7 @@ function merge(a: FindingAssets, b: FindingAssets): { assets: FindingAssets; tru
   return { assets: out, truncated };
 }
 
+const latest = (hits: readonly Hit[]) => hits.reduce((m, h) => (h.at > m ? h.at : m), (hits[0] as Hit).at);
 const worse = (a: Severity, b: Severity) => (SEVERITIES.indexOf(a) >= SEVERITIES.indexOf(b) ? a : b);
 
 function toFinding(row: Selectable<DetectFindingRow>, evidence: string[]): Finding {
@@ -191,7 +199,8 @@ export function createFindingStore(deps: {
       severity: reuse ? worse(existing.severity as Severity, last.severity) : last.severity,
       assets: JSON.stringify(assets),
       truncated: truncated ? 1 : 0,
-      last_seen: last.at,
+      // A late event (a PostgreSQL gap) can fire after later ones: lastSeen never moves back.
+      last_seen: reuse && existing.last_seen > latest(hits) ? existing.last_seen : latest(hits),
       count: (reuse ? existing.count : 0) + hits.length,
       summary: last.summary,
     };
@@ -206,7 +215,7 @@ export function createFindingStore(deps: {
           tenant_id: last.tenantId,
           group_key: last.groupKey,
           status: 'open',
-          first_seen: first.at,
+          first_seen: hits.reduce((m, h) => (h.at < m ? h.at : m), first.at),
           evidence_count: 0,
           meta: last.meta ? 1 : 0,
           incident_id: null,
@@ -224,7 +233,9 @@ export function createFindingStore(deps: {
       trx,
       findingEvent(reuse ? 'detect.finding.updated' : 'detect.finding.raised', finding, last.meta),
     );
-    await deps.onFinding?.(trx, finding, { raised: !reuse });
+    const reaction = await deps.onFinding?.(trx, finding, { raised: !reuse });
+    if (reaction && reaction.incidentId && reaction.incidentId !== stored.incident_id)
+      await trx.updateTable('detect_findings').set({ incident_id: reaction.incidentId }).where('id', '=', id).execute();
     return !reuse;
   }
 
