@@ -97,7 +97,8 @@ export async function stolenOwnerToken(target: DrillTarget, ids: DrillIdentities
   await owner.api('GET', '/v1/vehicles');
   const token = owner.tokens!.accessToken;
   const me = await owner.api('GET', '/v1/me');
-  const userId = String((me.json as { id?: unknown } | null)?.id ?? '');
+  const userId = String((me.json as { sub?: unknown } | null)?.sub ?? '');
+  if (!userId) throw new Error(`GET /v1/me answered ${me.status} without the user id`);
   // The thief's network: 127.0.1.0/24 is loopback on Linux, and another /24 than the owner's 127.0.0.1.
   const call = (n: DrillNode) =>
     callNode(target, n, { method: 'GET', path: '/v1/vehicles', token, dpop: owner.dpop, localAddress: '127.0.1.77' });
