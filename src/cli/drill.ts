@@ -4,15 +4,13 @@ import type { Command } from 'commander';
 import {
   DRILLS,
   type DrilledPlaybook,
-  type DrillIdentities,
   type DrillTarget,
   formatDrill,
   parseNode,
   runDrill,
+  seedDrill,
 } from '../drill/index.js';
 import { CarapaceError } from '../platform/index.js';
-import { type Platform, seedParsedScenario } from '../server/index.js';
-import { findVehicleByVin } from '../vehicles/index.js';
 import { configFrom, type GlobalOptions, withPlatform } from './context.js';
 
 interface DrillOptions extends GlobalOptions {
@@ -22,14 +20,6 @@ interface DrillOptions extends GlobalOptions {
   key?: string;
   report?: string;
   json?: boolean;
-}
-
-/** Seeds a drill's generated scenario into the deployment and returns its vehicles' ids, in VIN order. */
-export async function seedDrill(p: Platform, ids: DrillIdentities): Promise<string[]> {
-  await seedParsedScenario(p, ids.scenario);
-  const out: string[] = [];
-  for (const vin of ids.vins) out.push((await findVehicleByVin(p.storage.db, vin))!.id);
-  return out;
 }
 
 function targetOf(opts: DrillOptions): DrillTarget {
