@@ -57,10 +57,14 @@ describe.each(testEngines())('the audit events carry what the detections read (%
     expect(allowed?.context.sourceIp).toEqual(expect.any(String));
 
     const alice = await signIn('alice', 'carapace-owner-app', ['openid', 'vehicle:read_status', 'vehicle:claim']);
+    const governance = async () => (await cp.platform.incidents.governance(1)).crossTenantAuthorizationFailures.count;
+    const crossBefore = await governance();
     const other = await alice.api('GET', `/v1/vehicles/${ids.van}`);
     expect(other.status).toBe(404);
     const [denied] = await events(other.headers['x-request-id'], 'authz.decision');
     expect(denied).toMatchObject({ decision: 'deny', tenantId: allowed?.tenantId, details: { crossTenant: true } });
+    // The governance number counts it (issue 13 item 8), and the fleet admin's own read did not count.
+    expect(await governance()).toBe(crossBefore + 1);
     expect(denied?.details.grant).toEqual(expect.stringMatching(/.{8,}/));
     expect(denied?.details.grant).not.toBe(allowed?.details.grant);
 

@@ -500,10 +500,12 @@ describe.each(testEngines())('incidents and playbooks end to end (%s)', (databas
     expect(body.timeToRevoke.vehicle!.maxMs).toBeGreaterThanOrEqual(body.timeToRevoke.vehicle!.p50Ms!);
     expect(body.timeToIdentifyAffectedVehicles.count).toBeGreaterThanOrEqual(5);
     expect(body.incidents.falsePositives).toBe(1);
+    // Counted from the trail's denials, not from findings: a finding names no more denials than it holds.
     const cross = finding({ ruleId: 'cross-tenant-access', severity: 'low', evidence: ['e1', 'e2', 'e3'] });
+    const before = (g.json as { crossTenantAuthorizationFailures: { count: number } }).crossTenantAuthorizationFailures;
     await report(cp, cross);
     const g2 = await admin(cp, 'GET', '/admin/v1/governance/response?days=1');
-    expect(g2.json).toMatchObject({ crossTenantAuthorizationFailures: { count: 3 } });
+    expect(g2.json).toMatchObject({ crossTenantAuthorizationFailures: { count: before.count } });
   });
 
   it('an unknown playbook or incident answers 404; the admin plane needs an operator certificate', async () => {

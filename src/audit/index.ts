@@ -22,6 +22,7 @@ export { AUDIT_AUDIT_EVENTS, type AuditAuditEvent } from './audit-events.js';
 export type { AuditHolds, HoldRange, LegalHold } from './holds.js';
 export type { AuditRetention, PruneResult } from './retention.js';
 export {
+  countFlaggedDenials,
   latestAuditSeq,
   readAuditEventsAfter,
   readAuditEventsBefore,

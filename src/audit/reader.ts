@@ -78,3 +78,25 @@ export async function latestAuditSeq(db: Kysely<Database>): Promise<number> {
     .executeTakeFirst();
   return Number(row?.seq ?? 0);
 }
+
+/**
+ * How many denials of one event type in a window carry `details.<flag> = true` (e.g. `authz.decision` denials
+ * marked `crossTenant`). Details are stored as JSON text written by `JSON.stringify`, so the flag reads
+ * `"<flag>":true` in it; a flag name is an identifier, never user input.
+ */
+export async function countFlaggedDenials(
+  db: Kysely<Database>,
+  query: { type: string; flag: string; from: string; to: string },
+): Promise<number> {
+  if (!/^[A-Za-z][A-Za-z0-9]*$/.test(query.flag)) throw new Error(`not a detail name: ${query.flag}`);
+  const row = await db
+    .selectFrom('audit_events')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('type', '=', query.type)
+    .where('decision', '=', 'deny')
+    .where('occurred_at', '>=', query.from)
+    .where('occurred_at', '<=', query.to)
+    .where('details', 'like', `%"${query.flag}":true%`)
+    .executeTakeFirst();
+  return Number(row?.n ?? 0);
+}

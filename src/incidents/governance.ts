@@ -36,14 +36,15 @@ const CONTAINMENT = Object.entries(ACTION_DEFS)
   .filter(([, d]) => d.containment)
   .map(([a]) => a);
 
-/** The rule whose findings count cross-tenant attempts (the policy's deny events do not name the caller's tenant). */
-export const CROSS_TENANT_RULE = 'cross-tenant-access';
-
 /**
  * Computes the numbers from the incidents tables: containment steps that took effect in the window (first per
- * incident and kind), scoping of incidents opened in the window, and the cross-tenant findings reported to us.
+ * incident and kind), scoping of incidents opened in the window, and the cross-tenant denials in the audit trail.
  */
-export async function responseGovernance(db: Kysely<Database>, window: { from: string; to: string }) {
+export async function responseGovernance(
+  db: Kysely<Database>,
+  window: { from: string; to: string },
+  crossTenantDenials: (window: { from: string; to: string }) => Promise<number>,
+) {
   const steps = await db
     .selectFrom('incident_steps')
     .innerJoin('incident_records', 'incident_records.id', 'incident_steps.incident_id')
@@ -76,13 +77,7 @@ export async function responseGovernance(db: Kysely<Database>, window: { from: s
   const scoped = incidents
     .filter((i) => i.scope_done_at)
     .map((i) => Date.parse(i.scope_done_at!) - Date.parse(i.opened_at));
-  const cross = await db
-    .selectFrom('incident_findings')
-    .select(['evidence'])
-    .where('rule_id', '=', CROSS_TENANT_RULE)
-    .where('last_seen', '>=', window.from)
-    .where('first_seen', '<=', window.to)
-    .execute();
+  const cross = await crossTenantDenials(window);
   return {
     window,
     timeToRevoke: {
@@ -96,10 +91,8 @@ export async function responseGovernance(db: Kysely<Database>, window: { from: s
       meanMs: scoped.length ? Math.round(scoped.reduce((a, b) => a + b, 0) / scoped.length) : null,
     },
     crossTenantAuthorizationFailures: {
-      count: cross.reduce((n, f) => n + (JSON.parse(f.evidence) as string[]).length, 0),
-      source:
-        `evidence events of "${CROSS_TENANT_RULE}" findings reported to incidents: authz.decision denials name the ` +
-        "object's tenant, not the caller's, so they cannot be counted as cross-tenant on their own",
+      count: cross,
+      source: 'authz.decision denials whose caller and object belong to different tenants (details.crossTenant)',
     },
     incidents: {
       opened: incidents.length,

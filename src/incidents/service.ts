@@ -25,6 +25,8 @@ export interface IncidentsDeps {
   investigator: Investigator;
   /** The other modules' operations the playbooks call (scope and notify are the module's own). */
   ports: Omit<ResponsePorts, 'db' | 'now' | 'scope' | 'notify'>;
+  /** Authorization denials the policy module marked cross-tenant in a window (read from the audit trail). */
+  crossTenantDenials: (window: { from: string; to: string }) => Promise<number>;
 }
 
 const noPlaybook = () => new CarapaceError('ERR_NOT_FOUND', 'no such playbook');
@@ -192,10 +194,8 @@ export function createIncidents(deps: IncidentsDeps) {
     /** The governance numbers over the last `days` days. */
     governance(days: number) {
       const to = clock.now();
-      return responseGovernance(db, {
-        from: new Date(to.getTime() - days * 86400e3).toISOString(),
-        to: to.toISOString(),
-      });
+      const window = { from: new Date(to.getTime() - days * 86400e3).toISOString(), to: to.toISOString() };
+      return responseGovernance(db, window, deps.crossTenantDenials);
     },
   };
 }

@@ -5,6 +5,7 @@ import {
   createAuditLog,
   type AuditLog,
   tailAuditEvents,
+  countFlaggedDenials,
 } from '../audit/index.js';
 import { type Clock, systemClock } from '../platform/index.js';
 import type { Logger } from '../platform/index.js';
@@ -253,6 +254,8 @@ export async function createPlatform(
       settings: { ...config.incidents, scopeLookbackSeconds: config.incidents.scopeLookback },
       playbooks,
       investigator: createInvestigator({ db: storage.db, proofs: evidence.proofs, clock }),
+      crossTenantDenials: (window) =>
+        countFlaggedDenials(storage.db, { type: 'authz.decision', flag: 'crossTenant', ...window }),
       ports: {
         pki,
         telemetry,
