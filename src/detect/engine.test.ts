@@ -281,9 +281,9 @@ describe.each(testDatabases().map((d) => [d.name, d] as const))('detection engin
     expect((await restarted.findings.list({})).findings).toHaveLength(1);
   });
 
-  it.runIf(name === 'postgres')(
-    'waits for a lower seq that commits after a higher one was read, and gives up one that never commits',
-    async () => {
+  // Defined on PostgreSQL only (SQLite has one writer and no such gaps), so nothing is skipped.
+  if (name === 'postgres')
+    it('waits for a lower seq that commits after a higher one was read, and gives up one that never commits', async () => {
       const { storage, engine, clock } = await setup({
         overrides: { 'sample-refused-requests': { threshold: 2 } },
       });
@@ -334,6 +334,5 @@ describe.each(testDatabases().map((d) => [d.name, d] as const))('detection engin
       clock.advance(2000);
       await e.runOnce();
       expect(e.status()).toMatchObject({ cursor: { gaps: 0 }, gapsGivenUp: 1 });
-    },
-  );
+    });
 });
