@@ -8,34 +8,11 @@ import { currentTotp } from '../src/identity/index.js';
 import { readScenario } from '../src/server/index.js';
 import { FixedClock } from '../src/platform/index.js';
 import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
-import { GatewayClient, parseCanonicalForTests, signAck } from './commands-support.js';
+import { channel, GatewayClient, parseCanonicalForTests, signAck } from './commands-support.js';
 
 const scenario = readScenario('scenarios/demo.yaml');
 const clock = new FixedClock(Date.now());
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Opens the command channel with the device's certificate; resolves once open, and records how it closes. */
-async function channel(device: GatewayClient) {
-  const { ca, cert, key, gatewayUrl } = device.tlsIdentity();
-  const { token } = await device.commandToken(true);
-  const ws = new WebSocket(`${gatewayUrl.replace('https:', 'wss:')}/v1/commands/channel`, {
-    ca,
-    cert,
-    key,
-    headers: { authorization: `Bearer ${token}` },
-  });
-  const envelopes: Array<{ signed: string; sig: string }> = [];
-  const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
-  ws.on('message', (d) => {
-    const m = JSON.parse(String(d)) as { type: string; envelope: { signed: string; sig: string } };
-    if (m.type === 'command') envelopes.push(m.envelope);
-  });
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
-  return { ws, envelopes, closed };
-}
 
 /** Starts a demo Carapace and enrolls alice-car's unit. */
 async function setup(database: 'sqlite' | 'postgres', duplicateChannel?: string) {

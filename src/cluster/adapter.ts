@@ -42,6 +42,12 @@ export const FAILURE_POLICY_EXCEPTIONS = {
    * the vehicle's channel finds it at its next dispatch poll (`commands.dispatchInterval`).
    */
   'job-routing': 'logs; the dispatch poll delivers the job',
+  /**
+   * Recording which node holds a vehicle's command channel (src/commands/channel-registry.ts): without Redis a
+   * channel still opens, and a clone is found only when it reaches the node of the real unit (per-process, as in
+   * the embedded mode). Refusing every vehicle's channel for a coordination outage would cut the fleet off.
+   */
+  'channel-registry': 'logs; clone detection falls back to this process',
 } as const;
 
 /** The name of a failure-policy exception. */

@@ -1,3 +1,4 @@
+import { createChannelRegistry } from './channel-registry.js';
 import type { KeyObject } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Kysely } from 'kysely';
@@ -106,11 +107,21 @@ export function createDispatcher(deps: {
 }) {
   const { db, clock } = deps;
   const connections = new Map<string, ChannelConnection>();
+  /** Channels held here whose claim across the deployment is not settled yet: nothing is sent to them. */
+  const claiming = new Set<ChannelConnection>();
   const chains = new Map<string, Promise<void>>();
   const events = new EventEmitter();
   events.setMaxListeners(0);
   let timer: NodeJS.Timeout | null = null;
   const refusalOf = createDeliveryAuthorization(deps);
+  // Which node holds each vehicle's channel: a clone on another node than the real unit is found too.
+  const registry = createChannelRegistry({
+    cluster: deps.cluster,
+    log: deps.log,
+    ttlSeconds: Math.max(15, Math.ceil(deps.intervalSeconds * 5)),
+    probeMs: PROBE_MS,
+    now: () => Date.now(),
+  });
 
   const changed = (job: CommandJob | null) => {
     if (job) events.emit('job', job);
@@ -224,7 +235,7 @@ export function createDispatcher(deps: {
   function deliverQueued(vehicleId: string, opened?: ChannelConnection): Promise<void> {
     const run = async () => {
       const conn = connections.get(vehicleId);
-      if (!conn) return;
+      if (!conn || claiming.has(conn)) return;
       if (opened === conn) await resendDelivered(conn);
       const queued = await db
         .selectFrom('command_jobs')
@@ -372,7 +383,11 @@ export function createDispatcher(deps: {
   }
 
   /** Records a cloned channel as a security event and applies the configured response. */
-  async function duplicate(existing: ChannelConnection, newcomer: ChannelConnection): Promise<void> {
+  async function duplicate(
+    existing: ChannelConnection | null,
+    newcomer: ChannelConnection,
+    otherNode: string | null = null,
+  ): Promise<void> {
     const response = deps.duplicateChannel;
     await deps.audit.append(db, {
       type: 'commands.channel.duplicate',
@@ -385,15 +400,17 @@ export function createDispatcher(deps: {
       details: {
         serial: newcomer.certificateSerial,
         response,
-        openFrom: existing.context?.sourceIp ?? null,
-        openRequestId: existing.context?.requestId ?? null,
+        openFrom: existing?.context?.sourceIp ?? null,
+        openRequestId: existing?.context?.requestId ?? null,
+        // The live channel is held by another node of the deployment (found through the channel registry).
+        otherNode,
       },
     });
     newcomer.close(4409, 'a channel with this certificate is already open');
     if (response === 'quarantine') {
       // Either end may be the clone: the device stays out until an operator has looked and released it.
-      existing.close(4409, 'the certificate is in use on another connection');
-      connections.delete(existing.vehicleId);
+      existing?.close(4409, 'the certificate is in use on another connection');
+      if (existing) connections.delete(existing.vehicleId);
       await deps.quarantine(
         newcomer.deviceId,
         `two command channels with certificate ${newcomer.certificateSerial}`,
@@ -406,6 +423,7 @@ export function createDispatcher(deps: {
     for (const j of await expireDue(db, deps)) changed(j);
     await pushKeysIfChanged();
     if (connections.size === 0) return;
+    await registry.renew(connections.values());
     const ids = [...connections.keys()];
     for (let i = 0; i < ids.length; i += 500) {
       const rows = await db
@@ -436,6 +454,14 @@ export function createDispatcher(deps: {
       }
       connections.get(conn.vehicleId)?.close(4000, 'replaced by a newer channel');
       connections.set(conn.vehicleId, conn);
+      // Held here at once (routing finds it), but nothing is delivered until no other node holds a live channel.
+      claiming.add(conn);
+      const elsewhere = await registry.claim(conn).finally(() => claiming.delete(conn));
+      if (elsewhere) {
+        if (connections.get(conn.vehicleId) === conn) connections.delete(conn.vehicleId);
+        await duplicate(null, conn, elsewhere.otherNode);
+        return false;
+      }
       // The key set first, so a vehicle that missed rotations can verify what follows.
       await pushKeys(conn).catch((err: unknown) => deps.log.warn({ err }, 'could not push the command key set'));
       await deliverQueued(conn.vehicleId, conn);
@@ -443,7 +469,9 @@ export function createDispatcher(deps: {
     },
     /** Forgets a closed channel. */
     detach(conn: ChannelConnection): void {
-      if (connections.get(conn.vehicleId) === conn) connections.delete(conn.vehicleId);
+      if (connections.get(conn.vehicleId) !== conn) return;
+      connections.delete(conn.vehicleId);
+      void registry.release(conn);
     },
     /** Whether this process holds the vehicle's channel. */
     connected: (vehicleId: string) => connections.has(vehicleId),
@@ -460,6 +488,11 @@ export function createDispatcher(deps: {
     changed,
     async start(): Promise<void> {
       keysVersion = await deps.keys.version();
+      // A channel still settling its own claim is not the holder another node asks about.
+      await registry.start(async (vehicleId) => {
+        const held = connections.get(vehicleId);
+        return held && !claiming.has(held) ? held.probe(PROBE_MS) : false;
+      });
       await deps.cluster.subscribe(CHANNEL, (message) => {
         const vehicleId = routedVehicle(message);
         if (vehicleId === null) deps.log.warn('ignored a malformed command routing message');

@@ -32,9 +32,8 @@ export interface StagedAttack {
 
 /** A stolen device key used from a second connection: the clone opens a command channel beside the real unit. */
 export async function stolenDeviceKey(target: DrillTarget, ids: DrillIdentities): Promise<StagedAttack> {
-  // The clone connects to the node that holds the real unit's channel: a clone on another node goes unnoticed (clone
-  // detection is per process; route a device's connections to one node, e.g. by certificate, at the load balancer).
-  const [first, second] = [target.nodes[0]!, target.nodes[0]!];
+  // The clone connects to another node than the real unit when there is one: the channel registry finds it there.
+  const [first, second] = [target.nodes[0]!, target.nodes[1 % target.nodes.length]!];
   const unit = unitsIn(join(target.dataDir, 'factory'), null).find((u) => u.serial === ids.serials[0]);
   if (!unit) throw new Error(`drill unit ${ids.serials[0]} has no factory credentials under ${target.dataDir}`);
   const car = new SimulatedVehicle(unit, { gatewayUrl: first.gatewayUrl, ca: target.ca });
