@@ -84,6 +84,12 @@ export interface StepRun {
 interface ActionDef {
   /** True for steps that contain a compromise (their effect is time to contain / revoke). */
   containment: boolean;
+  /**
+   * The least approval the action needs whatever the playbook's mode says (2: a second operator). Removing a
+   * second factor hands the account to whoever knows its password, and the users come from findings an outside
+   * party can stage (failed sign-ins name the accounts tried), so no playbook may do it unattended.
+   */
+  minApproval?: 1 | 2;
   resolve(ports: ResponsePorts, incident: IncidentFacts, from: readonly ('assets' | 'scope')[]): Promise<Resolved>;
   run(ports: ResponsePorts, step: StepRun): Promise<Record<string, unknown>>;
 }
@@ -293,6 +299,7 @@ export const ACTION_DEFS: Record<Action, ActionDef> = {
   },
   'account.reset_mfa': {
     containment: false,
+    minApproval: 2,
     resolve: async (_p, i) => ({ targetKind: 'user', targets: i.assets.users, vehicles: [] }),
     async run(ports, s) {
       for (const u of s.targets) await ports.directory.resetMfa(s.actor, u, null);
