@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedDrill } from '../src/cli/drill.js';
+import { seedDrill } from '../src/cli/index.js';
 import { DRILLS, type DrilledPlaybook, type DrillReport, type DrillTarget, runDrill } from '../src/drill/index.js';
 import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
 
