@@ -62,6 +62,11 @@ describe('evaluation kinds', () => {
     expect((await run(seq, vins(['WVW000123', 'WVW000125', 'WVW000124']))).map((f) => f.at)).toEqual([2]);
     expect(await run(seq, vins(['WVW000123', 'WVW000500', 'WVW000911']))).toEqual([]);
     expect(await run(seq, vins(['AAA000123', 'BBB000124', 'CCC000125']))).toEqual([]);
+    // Real North American VINs: the check digit (9th character) changes with every serial; it is not the prefix.
+    const checked = ['1HGCM82633A004352', '1HGCM82653A004353', '1HGCM82673A004354'];
+    expect((await run(seq, vins(checked))).map((f) => f.at)).toEqual([2]);
+    // Another plant or model year (11th, 10th character) is another prefix.
+    expect(await run(seq, vins(['1HGCM82633A004352', '1HGCM82653B004353', '1HGCM82674A004354']))).toEqual([]);
     // A string[] detail contributes each element.
     const list = { ...t, field: 'details.vins' };
     expect(await run(list, [d('+0s', { vins: ['X1', 'X2', 'X3'] })])).toHaveLength(1);
