@@ -345,6 +345,25 @@ describe.each(testEngines())('incidents and playbooks end to end (%s)', (databas
     expect(r.steps.find((s) => s.stepId === 'suspend')).toMatchObject({ targets: ['insights-readonly'] });
   });
 
+  it('acting on a first-party app (named by every user finding) needs a second operator', async () => {
+    // A cross-tenant or stuffing finding names the app the attacker signed in with: the owner app, shared by all.
+    const { incidentId } = await openFor(cp, { clients: ['carapace-owner-app'] }, 'probing through the owner app');
+    const dry = await admin(cp, 'POST', `/admin/v1/incidents/${incidentId}/playbooks/partner-compromise/dry-run`);
+    const steps = (dry.json as { steps: { stepId: string; approval: number; vehicleCount: number }[] }).steps;
+    const approvals = Object.fromEntries(steps.map((s) => [s.stepId, s.approval]));
+    expect(approvals).toMatchObject({ suspend: 2, 'revoke-tokens': 2, 'end-grants': 2 });
+    expect(steps.find((s) => s.stepId === 'suspend')?.vehicleCount).toBe(0);
+    const r = await run(cp, incidentId, 'partner-compromise');
+    expect(r.steps.find((s) => s.stepId === 'suspend')).toMatchObject({ state: 'awaiting_approval' });
+    const [row] = await cp.platform.storage.db
+      .selectFrom('token_denylist')
+      .selectAll()
+      .where('kind', '=', 'suspended_client')
+      .where('value', '=', 'carapace-owner-app')
+      .execute();
+    expect(row).toBeUndefined();
+  });
+
   it('a compromised workload is a service identity: suspended, and counted as such', async () => {
     await cp.platform.directory.registerWorkload(
       { type: 'system', id: 'seed' },

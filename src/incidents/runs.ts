@@ -46,7 +46,7 @@ export async function resolvePlaybook(
     const def = ACTION_DEFS[s.action];
     const r = await def.resolve(deps.ports, facts, s.from ?? ['assets']);
     const byMode = r.vehicles.length > deps.approvalVehicleThreshold ? 2 : s.mode === 'approval' ? 1 : 0;
-    const approval = Math.max(byMode, def.minApproval ?? 0) as 0 | 1 | 2;
+    const approval = Math.max(byMode, def.minApproval ?? 0, r.minApproval ?? 0) as 0 | 1 | 2;
     out.push({
       position,
       stepId: s.id,
