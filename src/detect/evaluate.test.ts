@@ -152,6 +152,10 @@ describe('evaluation kinds', () => {
     const overrides = { r: { threshold: 5, tenants: { t1: { threshold: 1, severity: 'critical' } } } } as RuleOverrides;
     const fired = await run(t, [ev('+0s', 't1'), ev('+1s', 't2'), ev('+2s', 't2')], {}, { overrides });
     expect(fired.map((f) => [f.at, f.hit.severity])).toEqual([[0, 'critical']]);
+    // One key across tenants: an event of a tenant with a shorter window does not trim the longer window's members.
+    const short = { r: { tenants: { noisy: { window: '1s' } } } } as RuleOverrides;
+    const mixed = [ev('+0s', 't2'), ev('+3s', 't2'), ev('+5s', 'noisy'), ev('+6s', 't2')];
+    expect((await run(t, mixed, {}, { overrides: short })).map((f) => f.at)).toEqual([3]);
     const r = [rule(t)];
     expect(() => checkOverrides(r, { nope: {} })).toThrow(RuleFileError);
     expect(() => checkOverrides(r, { r: { field: 'x' } })).toThrow(/not an overridable parameter/);
