@@ -257,7 +257,7 @@ describe.each(testEngines())('incidents and playbooks end to end (%s)', (databas
     expect(types.filter((t) => t === 'incidents.playbook.step_done')).toHaveLength(6);
   });
 
-  it('account takeover: the stolen token is refused at its next request, MFA reset, owner notified', async () => {
+  it('account takeover: the stolen token is refused at once; only a second operator resets MFA', async () => {
     const alice = await CarapaceClient.create({
       baseUrl: cp.config.publicBaseUrl,
       ca: cp.ca,
@@ -274,16 +274,28 @@ describe.each(testEngines())('incidents and playbooks end to end (%s)', (databas
     const user = (await findUserByEmail(cp.platform.storage.db, 'alice@example.com'))!;
     const { incidentId } = await openFor(cp, { users: [user.id] }, 'alice signed in from a new network');
     const r = await run(cp, incidentId, 'account-takeover');
-    expect(r.state).toBe('done');
+    // Contained and scoped at once; the second factor is only reset once a second operator approves.
+    expect(r.state).toBe('awaiting_approval');
     expect((await alice.api('GET', '/v1/vehicles')).status).toBe(401);
-    const after = await cp.platform.storage.db
-      .selectFrom('users')
-      .select(['totp_sealed'])
-      .where('id', '=', user.id)
-      .executeTakeFirstOrThrow();
-    expect(after.totp_sealed).toBeNull();
-    const [reset] = await cp.platform.audit.list({ type: 'identity.user.mfa_reset', objectId: user.id });
-    expect(reset).toMatchObject({ actor: { type: 'operator', id: 'admin' } });
+    const totp = async () =>
+      (
+        await cp.platform.storage.db
+          .selectFrom('users')
+          .select(['totp_sealed'])
+          .where('id', '=', user.id)
+          .executeTakeFirstOrThrow()
+      ).totp_sealed;
+    expect(await totp()).not.toBeNull();
+    const reset = r.steps.find((s) => s.stepId === 'reset-mfa')!;
+    expect(reset).toMatchObject({ state: 'awaiting_approval', approval: 'two-person' });
+    const decide = (as?: OperatorTls) =>
+      admin(cp, 'POST', `/admin/v1/playbook-steps/${reset.id}/decision`, { decision: 'approve', reason: 'ok' }, as);
+    expect((await decide()).status).toBe(403);
+    expect(await totp()).not.toBeNull();
+    expect((await decide(second)).status).toBe(200);
+    expect(await totp()).toBeNull();
+    const [mfa] = await cp.platform.audit.list({ type: 'identity.user.mfa_reset', objectId: user.id });
+    expect(mfa).toMatchObject({ actor: { type: 'operator', id: 'second-operator' } });
     const notes = await admin(cp, 'GET', `/admin/v1/incident-notifications?incidentId=${incidentId}`);
     expect(notes.json).toMatchObject({
       notifications: [{ recipientKind: 'user', recipientId: user.id, template: 'account-takeover', state: 'pending' }],
@@ -331,6 +343,25 @@ describe.each(testEngines())('incidents and playbooks end to end (%s)', (databas
       (notes.json as { notifications: { recipientId: string }[] }).notifications.map((n) => n.recipientId),
     ).toEqual(owners.map((o) => o.user_id));
     expect(r.steps.find((s) => s.stepId === 'suspend')).toMatchObject({ targets: ['insights-readonly'] });
+  });
+
+  it('acting on a first-party app (named by every user finding) needs a second operator', async () => {
+    // A cross-tenant or stuffing finding names the app the attacker signed in with: the owner app, shared by all.
+    const { incidentId } = await openFor(cp, { clients: ['carapace-owner-app'] }, 'probing through the owner app');
+    const dry = await admin(cp, 'POST', `/admin/v1/incidents/${incidentId}/playbooks/partner-compromise/dry-run`);
+    const steps = (dry.json as { steps: { stepId: string; approval: number; vehicleCount: number }[] }).steps;
+    const approvals = Object.fromEntries(steps.map((s) => [s.stepId, s.approval]));
+    expect(approvals).toMatchObject({ suspend: 2, 'revoke-tokens': 2, 'end-grants': 2 });
+    expect(steps.find((s) => s.stepId === 'suspend')?.vehicleCount).toBe(0);
+    const r = await run(cp, incidentId, 'partner-compromise');
+    expect(r.steps.find((s) => s.stepId === 'suspend')).toMatchObject({ state: 'awaiting_approval' });
+    const [row] = await cp.platform.storage.db
+      .selectFrom('token_denylist')
+      .selectAll()
+      .where('kind', '=', 'suspended_client')
+      .where('value', '=', 'carapace-owner-app')
+      .execute();
+    expect(row).toBeUndefined();
   });
 
   it('a compromised workload is a service identity: suspended, and counted as such', async () => {

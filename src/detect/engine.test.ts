@@ -201,6 +201,32 @@ describe.each(testDatabases().map((d) => [d.name, d] as const))('detection engin
     expect((await b.findings.list({})).findings).toHaveLength(1);
   });
 
+  it('keeps its lease through a round longer than the lease: no other node takes it, the round commits', async () => {
+    const { engine, write, cluster, clock } = await setup();
+    const e = engine();
+    await e.runOnce();
+    await write(40);
+    // Each evaluation takes 200 ms (a flooded window, a slow Redis): 40 events outlast the 5 s lease. Another node
+    // tries to take the lease 6 s into the round.
+    let adds = 0;
+    let contender: boolean | null = null;
+    const slow = {
+      ...cluster,
+      kind: cluster.kind,
+      windowAdd: async (...a: Parameters<typeof cluster.windowAdd>) => {
+        clock.advance(200);
+        if (++adds === 30) contender = (await cluster.reserve('detect:engine', 'other-node', 5)).reserved;
+        return cluster.windowAdd(...a);
+      },
+    };
+    const long = engine({ cluster: slow });
+    await e.stop();
+    clock.advance(6000);
+    await long.runOnce();
+    expect(contender).toBe(false);
+    expect(long.status()).toMatchObject({ leaseHeld: true, evaluated: 40, discarded: 0 });
+  });
+
   it('waits while the window state cannot answer (fail closed) and skips nothing', async () => {
     const { engine, write, cluster } = await setup();
     let down = false;

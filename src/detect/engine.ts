@@ -198,7 +198,20 @@ export function createDetectionEngine(deps: EngineDeps): DetectionEngine {
       return false;
     }
     const hits: Hit[] = [];
-    for (const e of events) hits.push(...(await evaluator.evaluate(e)));
+    // A long round (a flooded window, slow Redis) must not outlive its lease: renewed every third of it, or another
+    // node takes the lease mid-round, this round is discarded, and the next holder's equally long round may be too.
+    const renewEveryMs = (settings.leaseTtlSeconds * 1000) / 3;
+    let renewedAt = clock.now().getTime();
+    for (const [i, e] of events.entries()) {
+      if (clock.now().getTime() - renewedAt >= renewEveryMs) {
+        if (!(await hold())) {
+          status.discarded += i;
+          return false;
+        }
+        renewedAt = clock.now().getTime();
+      }
+      hits.push(...(await evaluator.evaluate(e)));
+    }
     // Renewing before the commit narrows the window in which a node that lost its lease still works; the
     // cursor's compare-and-set is what makes a late commit impossible.
     if (!(await hold())) {

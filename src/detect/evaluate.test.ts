@@ -62,6 +62,11 @@ describe('evaluation kinds', () => {
     expect((await run(seq, vins(['WVW000123', 'WVW000125', 'WVW000124']))).map((f) => f.at)).toEqual([2]);
     expect(await run(seq, vins(['WVW000123', 'WVW000500', 'WVW000911']))).toEqual([]);
     expect(await run(seq, vins(['AAA000123', 'BBB000124', 'CCC000125']))).toEqual([]);
+    // Real North American VINs: the check digit (9th character) changes with every serial; it is not the prefix.
+    const checked = ['1HGCM82633A004352', '1HGCM82653A004353', '1HGCM82673A004354'];
+    expect((await run(seq, vins(checked))).map((f) => f.at)).toEqual([2]);
+    // Another plant or model year (11th, 10th character) is another prefix.
+    expect(await run(seq, vins(['1HGCM82633A004352', '1HGCM82653B004353', '1HGCM82674A004354']))).toEqual([]);
     // A string[] detail contributes each element.
     const list = { ...t, field: 'details.vins' };
     expect(await run(list, [d('+0s', { vins: ['X1', 'X2', 'X3'] })])).toHaveLength(1);
@@ -147,6 +152,10 @@ describe('evaluation kinds', () => {
     const overrides = { r: { threshold: 5, tenants: { t1: { threshold: 1, severity: 'critical' } } } } as RuleOverrides;
     const fired = await run(t, [ev('+0s', 't1'), ev('+1s', 't2'), ev('+2s', 't2')], {}, { overrides });
     expect(fired.map((f) => [f.at, f.hit.severity])).toEqual([[0, 'critical']]);
+    // One key across tenants: an event of a tenant with a shorter window does not trim the longer window's members.
+    const short = { r: { tenants: { noisy: { window: '1s' } } } } as RuleOverrides;
+    const mixed = [ev('+0s', 't2'), ev('+3s', 't2'), ev('+5s', 'noisy'), ev('+6s', 't2')];
+    expect((await run(t, mixed, {}, { overrides: short })).map((f) => f.at)).toEqual([3]);
     const r = [rule(t)];
     expect(() => checkOverrides(r, { nope: {} })).toThrow(RuleFileError);
     expect(() => checkOverrides(r, { r: { field: 'x' } })).toThrow(/not an overridable parameter/);

@@ -145,6 +145,15 @@ function reads(rule: Rule, event: StoredAuditEvent): boolean {
 export function createEvaluator(deps: EvaluatorDeps): Evaluator {
   const overrides = deps.overrides ?? {};
   const locate = createGeoLookup(deps.geo ?? []);
+  // A key's window holds the events of every tenant (a key need not name the tenant), so its members are kept for
+  // the longest window any tenant override gives the rule: an event of a tenant with a shorter window must not trim
+  // (or expire) the members a longer-window tenant's events are judged on.
+  const keepMs = new Map(
+    deps.rules.map((r) => {
+      const tenants = Object.keys(overrides[r.id]?.tenants ?? {});
+      return [r.id, Math.max(...[null, ...tenants].map((t) => windowMs(effectiveRule(r, overrides, t).evaluate)))];
+    }),
+  );
   const windowKey = (rule: Rule, groupKey: string) =>
     `detect:w:${rule.id}:${rule.digest}:${createHash('sha256').update(groupKey).digest('hex').slice(0, 32)}`;
 
@@ -157,7 +166,7 @@ export function createEvaluator(deps: EvaluatorDeps): Evaluator {
     const at = Date.parse(event.occurredAt);
     const span = windowMs(effective.evaluate);
     const key = windowKey(rule, groupKey);
-    await deps.windows.windowAdd(key, JSON.stringify([event.id, event.seq, data]), at, span);
+    await deps.windows.windowAdd(key, JSON.stringify([event.id, event.seq, data]), at, keepMs.get(rule.id) ?? span);
     if (replay) return null;
     // An event exactly one window older than this one is outside it.
     const members = await deps.windows.windowRange(key, at - span + 1, at, Number.MAX_SAFE_INTEGER);

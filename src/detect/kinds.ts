@@ -39,6 +39,18 @@ export function windowMs(ev: Evaluation): number {
   }
 }
 
+/** A 17-character VIN (ISO 3779: no I, O or Q). */
+const VIN = /^[A-HJ-NPR-Z0-9]{17}$/;
+
+/**
+ * The prefix a value's serial is counted under. In a 17-character VIN the 9th character is a check digit computed
+ * over the whole VIN (serial included; required in North America), so consecutive real VINs differ there: it is
+ * not part of the prefix, or walking real VINs would never form a run.
+ */
+function prefixOf(value: string, prefix: string): string {
+  return VIN.test(value) && prefix.length > 8 ? `${prefix.slice(0, 8)}?${prefix.slice(9)}` : prefix;
+}
+
 /** The longest run of values whose trailing digits are consecutive numbers under one equal prefix. */
 function sequentialRun(entries: WindowEntry[]): WindowEntry[] {
   const byPrefix = new Map<string, Map<bigint, WindowEntry>>();
@@ -46,8 +58,9 @@ function sequentialRun(entries: WindowEntry[]): WindowEntry[] {
     for (const v of e.data as string[]) {
       const m = /^(.*?)(\d+)$/.exec(v);
       if (!m) continue;
-      const serials = byPrefix.get(m[1] as string) ?? new Map<bigint, WindowEntry>();
-      byPrefix.set(m[1] as string, serials);
+      const prefix = prefixOf(v, m[1] as string);
+      const serials = byPrefix.get(prefix) ?? new Map<bigint, WindowEntry>();
+      byPrefix.set(prefix, serials);
       if (!serials.has(BigInt(m[2] as string))) serials.set(BigInt(m[2] as string), e);
     }
   let best: WindowEntry[] = [];

@@ -69,6 +69,8 @@ export interface Resolved {
   targetKind: TargetKind;
   targets: string[];
   vehicles: string[];
+  /** The least approval these targets need (2: a second operator), whatever the step's mode and vehicle count. */
+  minApproval?: 1 | 2;
 }
 
 /** How one step runs. */
@@ -84,6 +86,12 @@ export interface StepRun {
 interface ActionDef {
   /** True for steps that contain a compromise (their effect is time to contain / revoke). */
   containment: boolean;
+  /**
+   * The least approval the action needs whatever the playbook's mode says (2: a second operator). Removing a
+   * second factor hands the account to whoever knows its password, and the users come from findings an outside
+   * party can stage (failed sign-ins name the accounts tried), so no playbook may do it unattended.
+   */
+  minApproval?: 1 | 2;
   resolve(ports: ResponsePorts, incident: IncidentFacts, from: readonly ('assets' | 'scope')[]): Promise<Resolved>;
   run(ports: ResponsePorts, step: StepRun): Promise<Record<string, unknown>>;
 }
@@ -128,15 +136,22 @@ const deviceTargets = async (ports: ResponsePorts, i: IncidentFacts, from: reado
   return { targetKind: 'vehicle', targets: devices, vehicles };
 };
 
-/** The clients an incident names: partners (applications) or service identities (workloads), and their grants. */
+/**
+ * The clients an incident names: partners (applications) or service identities (workloads), and their grants. A
+ * finding about a user names the app the user signed in with (`applicationId`): the owner app or the fleet console,
+ * shared by every user. Acting on such a first-party app (not a partner) cuts off all of them, and it has no partner
+ * grants to count as vehicles, so it needs a second operator.
+ */
 async function clientTargets(ports: ResponsePorts, incident: IncidentFacts): Promise<Resolved> {
   let partner = false;
+  let shared = false;
   const vehicles = new Set<string>();
   const at = ports.now().toISOString();
   for (const c of incident.assets.clients) {
     const app = await findApplication(ports.db, c);
     if (app) {
       partner = true;
+      if (app.kind !== 'partner') shared = true;
       // A partner grant names the application by its client id.
       const grants = await relationshipsInForce(ports.db, at, { kind: 'partner_grant', applicationId: c });
       for (const g of grants) if (g.vehicle_id) vehicles.add(g.vehicle_id);
@@ -146,6 +161,7 @@ async function clientTargets(ports: ResponsePorts, incident: IncidentFacts): Pro
     targetKind: partner || incident.assets.clients.length === 0 ? 'partner' : 'service',
     targets: incident.assets.clients,
     vehicles: uniq(vehicles),
+    ...(shared ? { minApproval: 2 as const } : {}),
   };
 }
 
@@ -293,6 +309,7 @@ export const ACTION_DEFS: Record<Action, ActionDef> = {
   },
   'account.reset_mfa': {
     containment: false,
+    minApproval: 2,
     resolve: async (_p, i) => ({ targetKind: 'user', targets: i.assets.users, vehicles: [] }),
     async run(ports, s) {
       for (const u of s.targets) await ports.directory.resetMfa(s.actor, u, null);

@@ -43,8 +43,10 @@ export async function resolvePlaybook(
 ): Promise<ResolvedStep[]> {
   const out: ResolvedStep[] = [];
   for (const [position, s] of playbook.steps.entries()) {
-    const r = await ACTION_DEFS[s.action].resolve(deps.ports, facts, s.from ?? ['assets']);
-    const approval = r.vehicles.length > deps.approvalVehicleThreshold ? 2 : s.mode === 'approval' ? 1 : 0;
+    const def = ACTION_DEFS[s.action];
+    const r = await def.resolve(deps.ports, facts, s.from ?? ['assets']);
+    const byMode = r.vehicles.length > deps.approvalVehicleThreshold ? 2 : s.mode === 'approval' ? 1 : 0;
+    const approval = Math.max(byMode, def.minApproval ?? 0, r.minApproval ?? 0) as 0 | 1 | 2;
     out.push({
       position,
       stepId: s.id,
@@ -310,7 +312,8 @@ export function createRunEngine(deps: RunDeps) {
         });
         throw new CarapaceError(
           'ERR_INCIDENT_APPROVAL_REFUSED',
-          'this step touches more vehicles than the approval threshold: a second operator must approve it',
+          'this step needs a second operator (it touches more vehicles than the approval threshold, or its action ' +
+            'always does): the operator who started the run cannot approve it',
           { stepId, reason: 'two_person_rule' },
         );
       }

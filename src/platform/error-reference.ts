@@ -115,7 +115,8 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
     'name the states; read the incident again.',
   ERR_INCIDENT_APPROVAL_REFUSED:
     'The playbook step cannot be approved by this operator: a step that touches more vehicles than ' +
-    '`incidents.approvalVehicleThreshold` needs a second operator, never the one who started the run.',
+    '`incidents.approvalVehicleThreshold`, that resets a second factor (`account.reset_mfa`) or that acts on a ' +
+    'first-party application (`client.*`) needs a second operator, never the one who started the run.',
   ERR_PLAYBOOK_INVALID:
     'A playbook file under the playbooks directory does not match the playbook schema (unknown field, unknown ' +
     'action, bad parameter); the server refuses to start until it is fixed. `file` names it.',

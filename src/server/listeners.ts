@@ -47,15 +47,21 @@ function exportDetails(platform: Platform): () => ReadinessDetails {
   });
 }
 
-/** The detection engine's state, flat (readiness details hold scalars). */
+/**
+ * The detection engine's health, flat (readiness details hold scalars). /readyz answers without a certificate, so
+ * it tells whether detection keeps up, never what it found: the finding counters would let whoever reaches the
+ * admin port watch, request by request, whether an attack was detected, and the error text may carry database
+ * text. The full state is on `GET /admin/v1/detections` (operator).
+ */
 function detectDetails(platform: Platform): Record<string, string | number | boolean | null> {
-  const { cursor, ...rest } = platform.detect.status();
+  const s = platform.detect.status();
   return {
     enabled: platform.config.detect.enabled,
-    ...rest,
-    cursorHigh: cursor?.high ?? null,
-    cursorGaps: cursor?.gaps ?? null,
-    cursorVersion: cursor?.version ?? null,
+    leaseHeld: s.leaseHeld,
+    lagEvents: s.lagEvents,
+    lagMs: s.lagMs,
+    lastRoundAt: s.lastRoundAt,
+    failing: s.lastError !== null,
   };
 }
 
