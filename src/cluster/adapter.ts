@@ -119,6 +119,8 @@ export interface Cluster {
   windowAdd(key: string, member: string, scoreMs: number, ttlMs: number): Promise<boolean>;
   /** The members of `key` scored in [fromMs, toMs], lowest score first, at most `limit` (≤ WINDOW_MEMBER_LIMIT). */
   windowRange(key: string, fromMs: number, toMs: number, limit: number): Promise<WindowMember[]>;
+  /** How many members of `key` are scored in [fromMs, toMs] (a count, without reading them). */
+  windowCount(key: string, fromMs: number, toMs: number): Promise<number>;
   /** SET NX with a TTL: the first caller reserves `key` with `value`; the others learn the holder's value. */
   reserve(key: string, value: string, ttlSeconds: number): Promise<ReservationResult>;
   /** Frees `key` only if it still holds `value` (a reservation is released by its holder only). */

@@ -78,6 +78,10 @@ describe.each(kinds)('cluster primitives (%s)', (kind) => {
     ]);
     expect(await a.windowRange('sw', 1500, 10_000, 100)).toEqual([{ member: 'e2', score: 2000 }]);
     expect(await a.windowRange('sw', 0, 10_000, 1)).toEqual([{ member: 'e1', score: 1000 }]);
+    // A count over the same ranges, without reading the members.
+    expect(await b.windowCount('sw', 0, 10_000)).toBe(2);
+    expect(await b.windowCount('sw', 1500, 10_000)).toBe(1);
+    expect(await b.windowCount('nothing-here', 0, 10_000)).toBe(0);
     // An add 61 s later drops what is older than its ttl.
     await a.windowAdd('sw', 'e3', 62_000, 60_000);
     expect((await b.windowRange('sw', 0, 100_000, 100)).map((m) => m.member)).toEqual(['e2', 'e3']);

@@ -104,6 +104,9 @@ export function createMemoryCluster(options: { prefix?: string; now?: () => numb
     async windowRange(key, fromMs, toMs, limit) {
       return scored.range(key, fromMs, toMs, limit);
     },
+    async windowCount(key, fromMs, toMs) {
+      return scored.count(key, fromMs, toMs);
+    },
     async reserve(key, value, ttlSeconds): Promise<ReservationResult> {
       const h = live(key);
       if (h) return { reserved: false, holder: h.value };
@@ -176,6 +179,13 @@ function createScoredWindows(now: () => number) {
         .sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1))
         .slice(0, Math.min(limit, WINDOW_MEMBER_LIMIT))
         .map(([member, score]) => ({ member, score }));
+    },
+    count(key: string, fromMs: number, toMs: number): number {
+      const w = live(key);
+      if (!w) return 0;
+      let n = 0;
+      for (const s of w.members.values()) if (s >= fromMs && s <= toMs) n++;
+      return n;
     },
     delete(key: string): void {
       windows.delete(key);

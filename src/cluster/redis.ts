@@ -209,6 +209,9 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster & { co
         return out;
       });
     },
+    windowCount(key, fromMs, toMs) {
+      return run('windowCount', async () => Number(await cmd.zcount(k(key), fromMs, toMs)));
+    },
     reserve(key, value, ttlSeconds) {
       return run('reserve', async (): Promise<ReservationResult> => {
         if ((await cmd.set(k(key), value, 'EX', ttlSeconds, 'NX')) === 'OK') return { reserved: true };

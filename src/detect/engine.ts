@@ -37,7 +37,7 @@ export interface EngineDeps {
   audit: DetectAuditLog;
   clock: Clock;
   log: Logger;
-  cluster: Pick<Cluster, 'kind' | 'reserve' | 'renew' | 'release' | 'windowAdd' | 'windowRange'>;
+  cluster: Pick<Cluster, 'kind' | 'reserve' | 'renew' | 'release' | 'windowAdd' | 'windowRange' | 'windowCount'>;
   rules: readonly Rule[];
   overrides?: RuleOverrides;
   geo?: readonly GeoEntry[];

@@ -53,6 +53,26 @@ describe('evaluation kinds', () => {
     expect((await run(w, [d('+0s', { count: 2 }), d('+1s', { count: 1 })])).map((f) => f.at)).toEqual([1]);
   });
 
+  it('threshold: a flood on one key is counted, never read whole: each event reads at most the evidence', async () => {
+    const memory = createMemoryCluster();
+    const reads: number[] = [];
+    const windows = {
+      ...memory,
+      windowRange: async (key: string, from: number, to: number, limit: number) => {
+        const got = await memory.windowRange(key, from, to, limit);
+        reads.push(got.length);
+        return got;
+      },
+    };
+    const ev = createEvaluator({ rules: [rule({ kind: 'threshold', threshold: 5, window: '1h' })], windows, geo: [] });
+    let fired = 0;
+    for (let i = 0; i < 600; i++) fired += (await ev.evaluate(storedEvent(e(`+${i}s`), i))).length;
+    // Below the threshold nothing is read; from the fifth event on, at most EVIDENCE_LIMIT (200) members each time.
+    expect(fired).toBe(596);
+    expect(reads).toHaveLength(596);
+    expect(Math.max(...reads)).toBe(200);
+  });
+
   it('distinct: counts distinct values; sequential counts only the longest consecutive run under one prefix', async () => {
     const t = { kind: 'distinct', threshold: 3, window: '60s', field: 'details.vin' };
     const vins = (list: string[]) => list.map((v, i) => d(`+${i}s`, { vin: v }));

@@ -18,6 +18,7 @@ import { ASSET_LIMIT, type AssetKind, EVIDENCE_LIMIT, type FindingAssets, type S
 export interface WindowState {
   windowAdd(key: string, member: string, scoreMs: number, ttlMs: number): Promise<boolean>;
   windowRange(key: string, fromMs: number, toMs: number, limit: number): Promise<WindowMember[]>;
+  windowCount(key: string, fromMs: number, toMs: number): Promise<number>;
 }
 
 /** An evidence event: its id and its seq in the audit trail. */
@@ -169,7 +170,16 @@ export function createEvaluator(deps: EvaluatorDeps): Evaluator {
     await deps.windows.windowAdd(key, JSON.stringify([event.id, event.seq, data]), at, keepMs.get(rule.id) ?? span);
     if (replay) return null;
     // An event exactly one window older than this one is outside it.
-    const members = await deps.windows.windowRange(key, at - span + 1, at, Number.MAX_SAFE_INTEGER);
+    const from = at - span + 1;
+    // A plain count is judged without reading the window, and fires with the oldest EVIDENCE_LIMIT as evidence, so
+    // a flood on one key costs a count per event, not a read of up to WINDOW_MEMBER_LIMIT members.
+    const counted = effective.evaluate.kind === 'threshold' && !effective.evaluate.weight;
+    if (
+      counted &&
+      (await deps.windows.windowCount(key, from, at)) < (effective.evaluate as { threshold: number }).threshold
+    )
+      return null;
+    const members = await deps.windows.windowRange(key, from, at, counted ? EVIDENCE_LIMIT : Number.MAX_SAFE_INTEGER);
     const entries: WindowEntry[] = members.map((m) => {
       const [id, seq, d] = JSON.parse(m.member) as [string, number, unknown];
       return { id, seq, at: m.score, data: d };
