@@ -82,9 +82,8 @@ export async function stolenDeviceKey(target: DrillTarget, ids: DrillIdentities)
 
 /** A stolen owner token (with its proof key) used from another network: a different /24 on the loopback. */
 export async function stolenOwnerToken(target: DrillTarget, ids: DrillIdentities): Promise<StagedAttack> {
-  const node = target.nodes[0]!;
   const owner = await CarapaceClient.create({
-    baseUrl: node.publicUrl,
+    baseUrl: target.publicBaseUrl,
     ca: target.ca,
     clientId: ids.appClientId,
     redirectUri: 'http://127.0.0.1/callback',
