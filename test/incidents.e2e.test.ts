@@ -539,6 +539,27 @@ describe.each(testEngines())('incidents and playbooks end to end (%s)', (databas
     expect(g2.json).toMatchObject({ crossTenantAuthorizationFailures: { count: before.count } });
   });
 
+  it("a run given the dry run's digest is refused once the incident's targets changed, and nothing runs", async () => {
+    const [x, y] = [await cp.enrolledDevice('TCU-DIGEST-1'), await cp.enrolledDevice('TCU-DIGEST-2')];
+    const { incidentId, finding: f } = await openFor(cp, { devices: [x.credentials!.issued.deviceId] }, 'digest');
+    const path = `/admin/v1/incidents/${incidentId}/playbooks/device-credential-compromise`;
+    const digest = async () => String((await admin(cp, 'POST', `${path}/dry-run`)).json.digest);
+    const reviewed = await digest();
+    expect(await digest()).toBe(reviewed);
+    // A repeat of the finding names another unit: it joins the open incident after the operator's review.
+    await report(
+      cp,
+      finding({ groupKey: f.groupKey, severity: 'critical', assets: { devices: [y.credentials!.issued.deviceId] } }),
+    );
+    const refused = await admin(cp, 'POST', `${path}/runs?expectDigest=${reviewed}`);
+    expect(refused.json).toMatchObject({ status: 409, code: 'ERR_CONFLICT' });
+    expect(((await admin(cp, 'GET', `/admin/v1/incidents/${incidentId}/runs`)).json.runs as unknown[]).length).toBe(0);
+    expect((await deviceGet(cp, y)).status).toBe(200);
+    const again = await digest();
+    expect(again).not.toBe(reviewed);
+    expect((await admin(cp, 'POST', `${path}/runs?expectDigest=${again}`)).status).toBe(201);
+  });
+
   it('an unknown playbook or incident answers 404; the admin plane needs an operator certificate', async () => {
     const { incidentId } = await openFor(cp, {});
     expect((await admin(cp, 'POST', `/admin/v1/incidents/${incidentId}/playbooks/nope/dry-run`)).status).toBe(404);

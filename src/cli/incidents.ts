@@ -202,10 +202,13 @@ export function registerIncidents(program: Command): void {
       .argument('<incident>', 'incident id')
       .argument('<playbook>', 'playbook id')
       .description(help)
+      .option('--expect <digest>', "run only if the targets are still the dry run's (its digest)")
       .action(
         act(async (call, [id, playbook], o) => {
-          const r = await call('POST', `/admin/v1/incidents/${id}/playbooks/${playbook}/${path}`);
-          return o.json ? r : `${String(r.state ?? 'dry run')}\n${formatSteps(r.steps as StepJson[])}`;
+          const expect = path === 'runs' && o.expect ? `?expectDigest=${encodeURIComponent(String(o.expect))}` : '';
+          const r = await call('POST', `/admin/v1/incidents/${id}/playbooks/${playbook}/${path}${expect}`);
+          const head = r.digest ? `dry run (digest ${String(r.digest)})` : String(r.state ?? 'dry run');
+          return o.json ? r : `${head}\n${formatSteps(r.steps as StepJson[])}`;
         }),
       );
   registerDrill(cmd);

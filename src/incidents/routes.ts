@@ -265,14 +265,22 @@ export function registerIncidentRoutes(routes: RouteRegistrar, deps: { incidents
         action: 'incidents:run_playbook',
         safetyImpact: 'high',
       }),
-      schema: { params: PlaybookParams, response: { 201: RunView } },
-    },
-    async (req, reply) =>
-      reply
-        .code(201)
-        .send(
-          await incidents.run(req.params.incidentId, req.params.playbookId, operatorOf(req).name, requestContext(req)),
+      schema: {
+        params: PlaybookParams,
+        // The dry run's digest: the run is refused when the targets changed since the operator reviewed them.
+        querystring: Type.Object(
+          { expectDigest: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })) },
+          closed,
         ),
+        response: { 201: RunView },
+      },
+    },
+    async (req, reply) => {
+      const operator = operatorOf(req).name;
+      const { incidentId, playbookId } = req.params;
+      const run = await incidents.run(incidentId, playbookId, operator, requestContext(req), req.query.expectDigest);
+      return reply.code(201).send(run);
+    },
   );
 
   routes.get(

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../audit/index.js';
 import type { Investigator } from '../investigation/index.js';
@@ -27,6 +28,12 @@ export interface IncidentsDeps {
   ports: Omit<ResponsePorts, 'db' | 'now' | 'scope' | 'notify'>;
   /** Authorization denials the policy module marked cross-tenant in a window (read from the audit trail). */
   crossTenantDenials: (window: { from: string; to: string }) => Promise<number>;
+}
+
+/** Names what a run would act on: the playbook version and each step's action and sorted targets. */
+function targetsDigest(version: number, steps: { stepId: string; action: string; targets: string[] }[]): string {
+  const canonical = JSON.stringify([version, steps.map((s) => [s.stepId, s.action, [...s.targets].sort()])]);
+  return createHash('sha256').update(canonical).digest('base64url');
 }
 
 const noPlaybook = () => new CarapaceError('ERR_NOT_FOUND', 'no such playbook');
@@ -167,12 +174,29 @@ export function createIncidents(deps: IncidentsDeps) {
     async dryRun(incidentId: string, playbookId: string) {
       const p = playbook(playbookId);
       const steps = await resolvePlaybook(runDeps, p, await facts(incidentId));
-      return { incidentId, playbookId: p.id, version: p.version, steps };
+      return { incidentId, playbookId: p.id, version: p.version, steps, digest: targetsDigest(p.version, steps) };
     },
 
-    /** Starts a run of a playbook on an incident; automatic steps run at once. */
-    async run(incidentId: string, playbookId: string, operator: string, context: RequestContext | null) {
+    /**
+     * Starts a run of a playbook on an incident; automatic steps run at once. With `expectDigest` (from a dry run),
+     * the run is refused when the targets changed since: an open incident keeps gaining assets from new findings.
+     */
+    async run(
+      incidentId: string,
+      playbookId: string,
+      operator: string,
+      context: RequestContext | null,
+      expectDigest?: string,
+    ) {
       await loadIncident(db, incidentId);
+      if (expectDigest !== undefined) {
+        const p = playbook(playbookId);
+        const now = targetsDigest(p.version, await resolvePlaybook(runDeps, p, await facts(incidentId)));
+        if (now !== expectDigest)
+          throw new CarapaceError('ERR_CONFLICT', 'the targets changed since the dry run: review the dry run again', {
+            digest: now,
+          });
+      }
       const runId = await runs.start(playbook(playbookId), incidentId, operator, context);
       return (await runViews(db, { runId }))[0]!;
     },

@@ -149,6 +149,8 @@ export const RunView = Type.Object(
 export const DryRunView = Type.Object(
   {
     incidentId: Str,
+    /** Names the resolved targets: pass it to a run (`expectDigest`) to refuse a run whose targets changed. */
+    digest: Str,
     playbookId: Str,
     version: Type.Integer(),
     steps: Type.Array(
