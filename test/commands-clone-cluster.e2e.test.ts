@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config/index.js';
-import { createLogger } from '../src/platform/index.js';
-import { type RunningCarapace, startCarapace } from '../src/server/index.js';
-import { freePort, startTestCarapace, type TestCarapace } from '../src/testing/index.js';
+import type { RunningCarapace } from '../src/server/index.js';
+import { startPeer, startTestCarapace, type TestCarapace } from '../src/testing/index.js';
 import { channel, GatewayClient } from './commands-support.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? '';
@@ -25,20 +23,7 @@ describe.each(REDIS_URL && process.env.DATABASE_URL ? ['postgres' as const] : []
         database,
         overrides: { redis: { url: REDIS_URL, keyPrefix: `carapace-clone-${randomUUID().slice(0, 8)}:` } },
       });
-      const [pub, gw, adm] = [await freePort(), await freePort(), await freePort()];
-      b = await startCarapace(
-        loadConfig({
-          overrides: {
-            ...a.config,
-            listeners: {
-              public: { host: '127.0.0.1', port: pub },
-              gateway: { host: '127.0.0.1', port: gw },
-              admin: { host: '127.0.0.1', port: adm },
-            },
-          },
-        }),
-        { log: createLogger('silent') },
-      );
+      b = await startPeer(a);
     }, 120_000);
     afterAll(async () => {
       await b?.close();

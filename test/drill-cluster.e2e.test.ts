@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config/index.js';
 import { type DrilledPlaybook, type DrillTarget, runDrill, seedDrill } from '../src/drill/index.js';
-import { createLogger } from '../src/platform/index.js';
-import { type RunningCarapace, startCarapace } from '../src/server/index.js';
-import { freePort, startTestCarapace, type TestCarapace } from '../src/testing/index.js';
+import type { RunningCarapace } from '../src/server/index.js';
+import { startPeer, startTestCarapace, type TestCarapace } from '../src/testing/index.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? '';
 
@@ -30,19 +28,7 @@ describe.each(REDIS_URL && process.env.DATABASE_URL ? ['postgres' as const] : []
           detect: { interval: 0.1 },
         },
       });
-      const [pub, gw, adm] = [await freePort(), await freePort(), await freePort()];
-      const config = loadConfig({
-        overrides: {
-          ...a.config,
-          seedDemo: false,
-          listeners: {
-            public: { host: '127.0.0.1', port: pub },
-            gateway: { host: '127.0.0.1', port: gw },
-            admin: { host: '127.0.0.1', port: adm },
-          },
-        },
-      });
-      b = await startCarapace(config, { log: createLogger('silent') });
+      b = await startPeer(a);
       const urls = (n: RunningCarapace) => ({
         publicUrl: n.addresses.public,
         gatewayUrl: n.addresses.gateway,

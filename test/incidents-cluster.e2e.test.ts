@@ -5,10 +5,8 @@ import { join } from 'node:path';
 import type { JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceSession } from '../src/client/index.js';
-import { loadConfig } from '../src/config/index.js';
-import { createLogger } from '../src/platform/index.js';
-import { type RunningCarapace, startCarapace } from '../src/server/index.js';
-import { freePort, startTestCarapace, type TestCarapace } from '../src/testing/index.js';
+import type { RunningCarapace } from '../src/server/index.js';
+import { startPeer, startTestCarapace, type TestCarapace } from '../src/testing/index.js';
 import { type GatewayClient, httpsRequest } from '../src/vehicle-sdk/index.js';
 import { admin, finding, report, type RunJson } from './incidents-support.js';
 
@@ -43,19 +41,7 @@ describe.each(REDIS_URL && process.env.DATABASE_URL ? ['postgres' as const] : []
           commands: { dispatchInterval: 60 },
         },
       });
-      const [pub, gw, adm] = [await freePort(), await freePort(), await freePort()];
-      const config = loadConfig({
-        overrides: {
-          ...a.config,
-          seedDemo: false,
-          listeners: {
-            public: { host: '127.0.0.1', port: pub },
-            gateway: { host: '127.0.0.1', port: gw },
-            admin: { host: '127.0.0.1', port: adm },
-          },
-        },
-      });
-      b = await startCarapace(config, { log: createLogger('silent') });
+      b = await startPeer(a);
     }, 120_000);
     afterAll(async () => {
       await b?.close();

@@ -163,3 +163,27 @@ export async function startTestCarapace(
 export function testEngines(): Array<'sqlite' | 'postgres'> {
   return process.env.DATABASE_URL ? ['sqlite', 'postgres'] : ['sqlite'];
 }
+
+/**
+ * A second node of `first`'s deployment (same database, Redis, data directory and public URL), on listeners of
+ * its own: what cluster tests drive beside the first node. `overrides` change its configuration only.
+ */
+export async function startPeer(
+  first: TestCarapace,
+  overrides: Record<string, unknown> = {},
+): Promise<RunningCarapace> {
+  const [pub, gw, adm] = [await freePort(), await freePort(), await freePort()];
+  const config = loadConfig({
+    overrides: {
+      ...first.config,
+      seedDemo: false,
+      ...overrides,
+      listeners: {
+        public: { host: '127.0.0.1', port: pub },
+        gateway: { host: '127.0.0.1', port: gw },
+        admin: { host: '127.0.0.1', port: adm },
+      },
+    },
+  });
+  return startCarapace(config, { log: createLogger('silent') });
+}

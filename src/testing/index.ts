@@ -1,5 +1,5 @@
 /** The testing module's public surface: other folders import only from here. */
-export { freePort, startTestCarapace, testEngines } from './carapace.js';
+export { freePort, startPeer, startTestCarapace, testEngines } from './carapace.js';
 export type { TestCarapace } from './carapace.js';
 export { caCertificate, foreignCa, leafCertificate, signLeaf, testKey } from './certificates.js';
 export { dropTestDatabase, testDatabases, testDatabaseSettings } from './databases.js';
