@@ -50,7 +50,12 @@ describe.each(REDIS_URL && process.env.DATABASE_URL ? ['postgres' as const] : []
       await a?.stop();
     });
 
-    it.each(['device-credential-compromise', 'account-takeover', 'partner-compromise'] as DrilledPlaybook[])(
+    it.each([
+      'device-credential-compromise',
+      'account-takeover',
+      'partner-compromise',
+      'telemetry-forgery',
+    ] as DrilledPlaybook[])(
       '%s: detected once, contained on both nodes, scoped',
       async (playbook) => {
         const r = await runDrill(target, playbook, (ids) => seedDrill(a.platform, ids));

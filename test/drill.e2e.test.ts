@@ -68,6 +68,12 @@ describe.each(testEngines())('incident drills against a running deployment (%s)'
     expect(r.scope?.vehicles).toBe(3);
   }, 120_000);
 
+  it('telemetry forgery: forged signatures are detected before the quarantine threshold, and the unit contained', async () => {
+    const r = await drill('telemetry-forgery');
+    contained(r);
+    expect(r.detect?.ruleId).toBe('telemetry-forged-signatures');
+  }, 120_000);
+
   it('carapace incidents drill runs against the server and leaves a report; an unknown playbook is refused', async () => {
     const env = {
       ...process.env,

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JWK } from 'jose';
@@ -10,6 +11,9 @@ import {
   GatewayClient,
   MemoryAnswerStore,
   MemoryCounterStore,
+  MemorySequenceStore,
+  type StoredCredentials,
+  TelemetrySigner,
 } from '../vehicle-sdk/index.js';
 import { callNode, type DrillNode, type DrillTarget } from './nodes.js';
 import type { DrillIdentities } from './scenario.js';
@@ -28,6 +32,20 @@ export interface StagedAttack {
   /** True once `node` refuses the stolen credential. */
   refusedBy(node: DrillNode): Promise<boolean>;
   stop(): void;
+}
+
+/** True once `node`'s gateway refuses the device's own credentials (revoked, suspended or quarantined). */
+async function deviceRefusedBy(target: DrillTarget, node: DrillNode, stored: StoredCredentials): Promise<boolean> {
+  const probe = new GatewayClient({ gatewayUrl: node.gatewayUrl, ca: target.ca });
+  try {
+    await probe.resume(stored);
+    await probe.self();
+    return false;
+  } catch {
+    return true;
+  } finally {
+    probe.close();
+  }
 }
 
 /** A stolen device key used from a second connection: the clone opens a command channel beside the real unit. */
@@ -60,18 +78,7 @@ export async function stolenDeviceKey(target: DrillTarget, ids: DrillIdentities)
     description: `a second command channel with the certificate of ${unit.serial} (device ${issued.deviceId})`,
     attackedAt,
     asset: { kind: 'devices', id: issued.deviceId },
-    async refusedBy(node) {
-      const probe = new GatewayClient({ gatewayUrl: node.gatewayUrl, ca: target.ca });
-      try {
-        await probe.resume(stored);
-        await probe.self();
-        return false;
-      } catch {
-        return true;
-      } finally {
-        probe.close();
-      }
-    },
+    refusedBy: (node) => deviceRefusedBy(target, node, stored),
     stop() {
       clone.close();
       thief.close();
@@ -139,5 +146,31 @@ export async function partnerScraping(target: DrillTarget, ids: DrillIdentities,
     asset: { kind: 'clients', id: ids.partnerClientId },
     refusedBy: async (n) => (await read(n, `/v1/vehicles/${vehicles[0]}/location`)) === 401,
     stop: () => undefined,
+  };
+}
+
+/** Forged telemetry: the unit's TLS credentials, but messages signed with a key that is not its own. */
+export async function forgedTelemetry(target: DrillTarget, ids: DrillIdentities): Promise<StagedAttack> {
+  const unit = unitsIn(join(target.dataDir, 'factory'), null).find((u) => u.serial === ids.serials[1]);
+  if (!unit) throw new Error(`drill unit ${ids.serials[1]} has no factory credentials under ${target.dataDir}`);
+  const device = new GatewayClient({ gatewayUrl: target.nodes[0]!.gatewayUrl, ca: target.ca });
+  await device.enroll({ cert: unit.factoryCert, key: unit.factoryKey });
+  const { issued } = device.credentials!;
+  const stranger = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const forger = new TelemetrySigner({
+    identity: { deviceId: issued.deviceId, vehicleId: issued.vehicleId, swVersion: 'drill', configId: 'drill' },
+    privateKeyPem: stranger,
+    sequences: new MemorySequenceStore(),
+  });
+  const attackedAt = performance.now();
+  // Two batches with one forged message each: fewer strikes than the telemetry module's own quarantine needs.
+  for (const kmh of [212, 248]) await device.sendTelemetry([await forger.sign({ kind: 'speed', kmh })]);
+  const stored = device.stored();
+  return {
+    description: `telemetry of ${unit.serial} (device ${issued.deviceId}) signed with a key that is not the unit's`,
+    attackedAt,
+    asset: { kind: 'devices', id: issued.deviceId },
+    refusedBy: (node) => deviceRefusedBy(target, node, stored),
+    stop: () => device.close(),
   };
 }

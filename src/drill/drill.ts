@@ -1,5 +1,5 @@
 import type { Finding } from '../detect/index.js';
-import { partnerScraping, type StagedAttack, stolenDeviceKey, stolenOwnerToken } from './attacks.js';
+import { forgedTelemetry, partnerScraping, type StagedAttack, stolenDeviceKey, stolenOwnerToken } from './attacks.js';
 import { adminOf, type DrillTarget, since, until } from './nodes.js';
 import { type DrillIdentities, drillIdentities } from './scenario.js';
 
@@ -8,6 +8,7 @@ export const DRILLS = {
   'device-credential-compromise': stolenDeviceKey,
   'account-takeover': stolenOwnerToken,
   'partner-compromise': partnerScraping,
+  'telemetry-forgery': forgedTelemetry,
 } as const satisfies Record<string, (t: DrillTarget, ids: DrillIdentities) => Promise<StagedAttack>>;
 
 /** A playbook that has a drill. */
