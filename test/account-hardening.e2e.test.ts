@@ -336,7 +336,7 @@ describe.each(testEngines())('accounts and tokens after the outside test (%s)', 
     expect(denied?.details.forbiddenBy).toContain('guardrail.mfa-for-critical-changes');
   });
 
-  it('item 2: delegating a step-up command, a partner grant, an invitation and an approval need the same fresh factor', async () => {
+  it('item 2: delegating a step-up command, a partner grant, invites and approvals need a fresh factor', async () => {
     const bob = await signIn('bob', undefined, 30_000);
     const sean = await signIn('sean');
     const carl = await signIn('carl');

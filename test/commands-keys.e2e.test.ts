@@ -150,7 +150,7 @@ describe.each(testEngines())('command keys reach connected vehicles over the cha
     other.close();
   });
 
-  it('carapace commands rotate-key refuses to strand a vehicle; forced from another process, the set still arrives', async () => {
+  it('rotate-key refuses to strand a vehicle; forced from another process, the set still arrives', async () => {
     const { issued } = device.credentials!;
     const verifier = new EnvelopeVerifier({
       keys: issued.commandVerificationKeys.keys,

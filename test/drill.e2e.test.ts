@@ -49,7 +49,7 @@ describe.each(testEngines())('incident drills against a running deployment (%s)'
     expect(r.steps.filter((s) => s.state === 'failed')).toEqual([]);
   };
 
-  it('device credential compromise: a cloned channel is detected, the unit revoked everywhere, the car scoped', async () => {
+  it('device credential compromise: a cloned channel is detected, the unit revoked, the car scoped', async () => {
     const r = await drill('device-credential-compromise');
     contained(r);
     expect(r.detect?.ruleId).toBe('certificate-two-connections');
@@ -68,13 +68,13 @@ describe.each(testEngines())('incident drills against a running deployment (%s)'
     expect(r.scope?.vehicles).toBe(3);
   }, 120_000);
 
-  it('telemetry forgery: forged signatures are detected before the quarantine threshold, and the unit contained', async () => {
+  it('telemetry forgery: forged signatures detected before the quarantine threshold, unit contained', async () => {
     const r = await drill('telemetry-forgery');
     contained(r);
     expect(r.detect?.ruleId).toBe('telemetry-forged-signatures');
   }, 120_000);
 
-  it('carapace incidents drill runs against the server and leaves a report; an unknown playbook is refused', async () => {
+  it('the CLI drill runs against the server and leaves a report; an unknown playbook is refused', async () => {
     const env = {
       ...process.env,
       CARAPACE_DATA_DIR: cp.config.dataDir,

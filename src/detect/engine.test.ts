@@ -78,7 +78,7 @@ describe.each(testDatabases().map((d) => [d.name, d] as const))('detection engin
     return { storage, clock, audit, cluster, engine, write };
   }
 
-  it('raises one finding from five refusals, with the five events as evidence, and counts each event once', async () => {
+  it('raises one finding from five refusals, with them as evidence, and counts each event once', async () => {
     const { engine, write } = await setup();
     const e = engine();
     await e.runOnce(); // creates the cursor
@@ -309,7 +309,7 @@ describe.each(testDatabases().map((d) => [d.name, d] as const))('detection engin
 
   // Defined on PostgreSQL only (SQLite has one writer and no such gaps), so nothing is skipped.
   if (name === 'postgres')
-    it('waits for a lower seq that commits after a higher one was read, and gives up one that never commits', async () => {
+    it('waits for a lower seq committed after a higher one was read; gives up one that never commits', async () => {
       const { storage, engine, clock } = await setup({
         overrides: { 'sample-refused-requests': { threshold: 2 } },
       });

@@ -73,7 +73,7 @@ describe('evaluation kinds', () => {
     expect(Math.max(...reads)).toBe(200);
   });
 
-  it('distinct: counts distinct values; sequential counts only the longest consecutive run under one prefix', async () => {
+  it('distinct: counts distinct values; sequential counts the longest consecutive run under one prefix', async () => {
     const t = { kind: 'distinct', threshold: 3, window: '60s', field: 'details.vin' };
     const vins = (list: string[]) => list.map((v, i) => d(`+${i}s`, { vin: v }));
     expect(await run(t, vins(['A1', 'A1', 'B2']))).toEqual([]);
@@ -134,7 +134,7 @@ describe('evaluation kinds', () => {
     expect((await run(t, burst)).map((f) => f.at)).toEqual([4, 5]);
   });
 
-  it('travel: consecutive sign-ins too far apart for the time between them; unknown addresses are not judged', async () => {
+  it('travel: sign-ins too far apart for the time between them; unknown addresses are not judged', async () => {
     const t = { kind: 'travel', field: 'context.sourceIp', maxKmh: 1000 };
     const at = (when: string, ip: string) => e(when, { context: { sourceIp: ip } });
     expect((await run(t, [at('+0s', '198.51.100.1'), at('+1h', '203.0.113.1')])).map((f) => f.at)).toEqual([1]);
@@ -158,7 +158,7 @@ describe('evaluation kinds', () => {
     expect(await run(t, [e('+0s', { type: 'x.z' })])).toHaveLength(0);
   });
 
-  it('never reads detection events unless the rule names detect. types, and a meta-rule never reads its kind', async () => {
+  it('reads detection events only when a rule names detect. types; a meta-rule never reads its kind', async () => {
     const t = { kind: 'threshold', threshold: 1, window: '1m' };
     const finding = (meta: boolean) => d('+0s', { metaRule: meta }, { type: 'detect.finding.raised' });
     expect(await run(t, [finding(false)], { match: { types: ['detect.finding.raised'] } })).toHaveLength(1);

@@ -145,21 +145,24 @@ export async function runDrill(
   }
 }
 
+const detected = (r: DrillReport) =>
+  r.detect ? ` (${r.detect.ruleId}, ${r.detect.severity}, finding ${r.detect.findingId})` : '';
+
 /** The report for a person: one line per figure, then what missed its goal. */
 export function formatDrill(r: DrillReport): string {
   const ms = (v: number | null | undefined) => (v === null || v === undefined ? 'never' : `${v} ms`);
   const lines = [
     `drill ${r.playbook} (run ${r.runId}): ${r.passed ? 'PASSED' : 'MISSED'}`,
     `  attack:   ${r.attack}`,
-    `  detect:   ${ms(r.detect?.ms)}${r.detect ? ` (${r.detect.ruleId}, ${r.detect.severity}, finding ${r.detect.findingId})` : ''}` +
-      ` goal ${r.goals.detectMs} ms`,
+    `  detect:   ${ms(r.detect?.ms)}${detected(r)} goal ${r.goals.detectMs} ms`,
     `  incident: ${r.incident ? `${r.incident.id}, opened ${r.incident.opened}` : 'none'}`,
     ...r.contain.map(
       (c) =>
-        `  contain:  ${c.node} ${ms(c.ms)} after the decision${c.refusedBeforeDecision ? ' (already refused before it)' : ''}` +
+        `  contain:  ${c.node} ${ms(c.ms)} after the decision${c.refusedBeforeDecision ? ' (refused before it)' : ''}` +
         ` goal ${r.goals.containMs} ms`,
     ),
-    `  scope:    ${r.scope ? `${r.scope.ms} ms, ${r.scope.vehicles} vehicle(s)` : 'not scoped'} goal ${r.goals.scopeMs} ms`,
+    `  scope:    ${r.scope ? `${r.scope.ms} ms, ${r.scope.vehicles} vehicle(s)` : 'not scoped'}` +
+      ` goal ${r.goals.scopeMs} ms`,
     ...r.steps.map((s) => `  step:     ${s.stepId} (${s.action}) ${s.state}${s.error ? `: ${s.error}` : ''}`),
     ...r.misses.map((m) => `  MISSED:   ${m}`),
   ];
