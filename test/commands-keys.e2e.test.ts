@@ -51,6 +51,23 @@ describe.each(testEngines())('command keys reach connected vehicles over the cha
     rmSync(stateDir, { recursive: true, force: true });
   });
 
+  /** Sends `lock` as Alice and waits for the job's final state. */
+  const lockOutcome = async (vehicleId: string, key: string) => {
+    const res = await alice.api(
+      'POST',
+      `/v1/vehicles/${vehicleId}/commands`,
+      { command: 'lock' },
+      { 'idempotency-key': key },
+    );
+    const id = (res.json as { id: string }).id;
+    let job = { state: '' };
+    for (let i = 0; i < 200 && !['confirmed', 'failed', 'rejected', 'expired'].includes(job.state); i++) {
+      job = (await alice.api('GET', `/v1/vehicles/${vehicleId}/commands/${id}`)).json as typeof job;
+      await wait(25);
+    }
+    return job.state;
+  };
+
   const allHaveNext = async () => {
     for (let i = 0; i < 100; i++) {
       const c = await cp.platform.commands.keys.coverage();
@@ -88,19 +105,7 @@ describe.each(testEngines())('command keys reach connected vehicles over the cha
     const published = (await cp.platform.commands.keys.published()).map((k) => k.kid).sort();
     expect(verifier.kids().sort()).toEqual(published);
     for (const kid of pinned) expect(verifier.kids()).not.toContain(kid);
-    const res = await alice.api(
-      'POST',
-      `/v1/vehicles/${issued.vehicleId}/commands`,
-      { command: 'lock' },
-      { 'idempotency-key': 'after-two-rotations' },
-    );
-    const id = (res.json as { id: string }).id;
-    let job = { state: '', reason: '' };
-    for (let i = 0; i < 200 && !['confirmed', 'failed', 'rejected', 'expired'].includes(job.state); i++) {
-      job = (await alice.api('GET', `/v1/vehicles/${issued.vehicleId}/commands/${id}`)).json as typeof job;
-      await wait(25);
-    }
-    expect(job.state).toBe('confirmed');
+    expect(await lockOutcome(issued.vehicleId, 'after-two-rotations')).toBe('confirmed');
     channel.close();
     // A restarted unit keeps the pushed set, not the one pinned at enrollment.
     const restarted = new EnvelopeVerifier({
@@ -193,19 +198,7 @@ describe.each(testEngines())('command keys reach connected vehicles over the cha
     expect(after).not.toEqual(before);
     for (let i = 0; i < 200 && verifier.kids().sort().join() !== after.join(); i++) await wait(50);
     expect(verifier.kids().sort()).toEqual(after);
-    const res = await alice.api(
-      'POST',
-      `/v1/vehicles/${issued.vehicleId}/commands`,
-      { command: 'lock' },
-      { 'idempotency-key': 'after-a-rotation-elsewhere' },
-    );
-    const id = (res.json as { id: string }).id;
-    let job = { state: '' };
-    for (let i = 0; i < 200 && !['confirmed', 'failed', 'rejected', 'expired'].includes(job.state); i++) {
-      job = (await alice.api('GET', `/v1/vehicles/${issued.vehicleId}/commands/${id}`)).json as typeof job;
-      await wait(25);
-    }
-    expect(job.state).toBe('confirmed');
+    expect(await lockOutcome(issued.vehicleId, 'after-a-rotation-elsewhere')).toBe('confirmed');
     channel.close();
   }, 120_000);
 });
