@@ -53,8 +53,10 @@ function isMetadata(address: ipaddr.IPv4 | ipaddr.IPv6): boolean {
 
 /** The range an address belongs to: `unicast` only for global unicast. */
 export function rangeOf(address: ipaddr.IPv4 | ipaddr.IPv6): string {
-  if (address.kind() === 'ipv6' && NOT_PUBLIC_V6.some(([net, bits]) => address.match(net, bits))) return 'reserved';
-  return address.range();
+  const range = address.range();
+  if (range === 'unicast' && address.kind() === 'ipv6' && NOT_PUBLIC_V6.some(([net, bits]) => address.match(net, bits)))
+    return 'reserved';
+  return range;
 }
 
 /**
