@@ -5,6 +5,7 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { caCertificate, leafCertificate } from '../src/testing/index.js';
 
@@ -20,6 +21,8 @@ export interface Receiver {
   port: number;
   host: string;
   requests: IncomingMessage['headers'][];
+  /** Whether each request's client presented a certificate. */
+  clientCerts: boolean[];
   close(): Promise<void>;
 }
 
@@ -29,11 +32,17 @@ export async function startReceiver(
   host: string,
   handle: (req: IncomingMessage, res: ServerResponse) => void,
   port = 0,
+  /** Asks every client for a certificate (to prove none is sent). */
+  requestCert = false,
 ): Promise<Receiver> {
   const requests: IncomingMessage['headers'][] = [];
+  const clientCerts: boolean[] = [];
   const sockets = new Set<Socket>();
-  const server: Server = createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
+  const options = { cert: tls.cert, key: tls.key, requestCert, rejectUnauthorized: false };
+  const server: Server = createServer(options, (req, res) => {
     requests.push(req.headers);
+    const peer = (req.socket as TLSSocket).getPeerCertificate();
+    clientCerts.push(Object.keys(peer).length > 0);
     handle(req, res);
   });
   server.on('connection', (s: Socket) => {
@@ -46,6 +55,7 @@ export async function startReceiver(
     port: (server.address() as AddressInfo).port,
     host,
     requests,
+    clientCerts,
     async close() {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -88,14 +88,18 @@ export function createBreakers(deps: {
   return {
     async run(key, call) {
       const { policy } = entryOf(key);
+      const open = () =>
+        new CarapaceError('ERR_OUTBOUND_CIRCUIT_OPEN', "the destination's circuit breaker is open", {
+          reason: 'circuit_open',
+          breaker: key,
+        });
+      // cockatiel makes calls during a trial wait for its outcome; here they fail at once instead, so that a trial
+      // held by a hanging endpoint does not gather waiting calls (each holding a slot of the worker budget).
+      if (policy.state === CircuitState.HalfOpen) throw open();
       try {
         return await policy.execute(call);
       } catch (err) {
-        if (err instanceof BrokenCircuitError)
-          throw new CarapaceError('ERR_OUTBOUND_CIRCUIT_OPEN', "the destination's circuit breaker is open", {
-            reason: 'circuit_open',
-            breaker: key,
-          });
+        if (err instanceof BrokenCircuitError) throw open();
         throw err;
       }
     },

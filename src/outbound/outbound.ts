@@ -220,14 +220,17 @@ export function createOutbound(deps: OutboundDeps): Outbound {
       new CarapaceError('ERR_OUTBOUND_TIMEOUT', 'the call waited too long for the outbound budget', {
         reason: 'queue_timeout',
       });
+    let started = false;
     const run = budget.run(`${url.hostname}:${url.port}`, async () => {
       // A call that waited in the queue past its deadline is not sent (and is not the endpoint's failure).
       if (deadline.aborted) throw queued();
+      started = true;
       return guarded();
     });
-    // The caller is answered at its deadline even while its call still waits in a queue.
+    // The caller is answered at its deadline even while its call still waits in a queue; a call under way
+    // reports its own timeout.
     const expired = new Promise<never>((_, reject) =>
-      deadline.addEventListener('abort', () => reject(queued()), { once: true }),
+      deadline.addEventListener('abort', () => started || reject(queued()), { once: true }),
     );
     expired.catch(() => undefined);
     return Promise.race([run, expired]);

@@ -168,7 +168,8 @@ export function exchange(x: Exchange): Promise<OutboundResponse> {
         ...x.headers,
         host: url.host,
         connection: 'close',
-        ...(x.body ? { 'content-length': String(x.body.byteLength) } : {}),
+        // Always a length for a POST: no chunked framing of a body the layer holds whole anyway.
+        ...(x.body || x.method === 'POST' ? { 'content-length': String(x.body?.byteLength ?? 0) } : {}),
       },
       setHost: false,
       // A fresh agent: no pooled socket from another call, and no global agent's options (proxies, certificates).
