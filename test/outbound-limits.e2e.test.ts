@@ -79,7 +79,7 @@ describe.each(testDatabases())('outbound limits, redirects and breakers ($name)'
     expect(target.requests).toHaveLength(0);
   });
 
-  it('sends only the caller’s headers: no client certificate, no cookie, no Authorization of ours', async () => {
+  it("sends only the caller's headers: no client certificate, no cookie, no Authorization of ours", async () => {
     const outbound = layer();
     answer = (res) => res.writeHead(200, { 'set-cookie': 'session=abc' }).end('ok');
     const original = { ...https.globalAgent.options };
