@@ -5,12 +5,12 @@
 export {
   createOutbound,
   type Outbound,
-  type OutboundCaller,
   type OutboundDeps,
   type OutboundInjection,
   type OutboundRequest,
 } from './outbound.js';
 export type { OutboundPurpose } from './destination.js';
+export type { OutboundCaller } from './audit-trail.js';
 export type { OutboundResponse } from './transport.js';
 export type { BreakerState } from './breakers.js';
 export { type DnsLookup, type ResolvedAddress, resolverLookup, systemLookup } from './resolve.js';

@@ -4,20 +4,18 @@
  * redirect, adds nothing of ours, caps time, size and concurrency, keeps a breaker per endpoint, and audits a
  * refused destination as `outbound.blocked`.
  */
-import { readFileSync } from 'node:fs';
-import { rootCertificates } from 'node:tls';
 import type { Kysely } from 'kysely';
-import type { ActorType } from '../audit/index.js';
 import type { Config } from '../config/index.js';
 import { CarapaceError, isCarapaceError, type Logger } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
-import { parseCidrs } from './address-policy.js';
 import type { OutboundAuditLog } from './audit-events.js';
-import { type BreakerState, type BreakerTransition, createBreakers } from './breakers.js';
+import { createOutboundAudit, type OutboundCaller } from './audit-trail.js';
+import { type BreakerState, createBreakers } from './breakers.js';
 import { createBudget } from './budget.js';
-import { checkForm, type DestinationRules, judgeDestination, type OutboundPurpose } from './destination.js';
+import { checkForm, judgeDestination, type OutboundPurpose } from './destination.js';
+import { destinationRules, trustedCas } from './settings.js';
 import { type DnsLookup, systemLookup } from './resolve.js';
-import { checkHeaders, exchange, type OutboundResponse } from './transport.js';
+import { checkHeaders, exchange, type Exchange, type OutboundResponse } from './transport.js';
 
 /** One outbound request. */
 export interface OutboundRequest {
@@ -37,12 +35,6 @@ export interface OutboundRequest {
   /** Circuit breaker identity (e.g. a subscription id); default: the URL's origin. */
   breakerKey?: string;
   /** For the audit event of a blocked attempt. */
-  tenantId?: string | null;
-  actor?: { type: string; id: string } | null;
-}
-
-/** Who a registration-time check is for, named in the audit event when the URL is refused. */
-export interface OutboundCaller {
   tenantId?: string | null;
   actor?: { type: string; id: string } | null;
 }
@@ -83,157 +75,105 @@ export interface OutboundDeps extends OutboundInjection {
   log: Logger;
 }
 
-const ACTOR_TYPES = new Set<string>([
-  'device',
-  'operator',
-  'user',
-  'application',
-  'workload',
-  'system',
-  'anonymous',
-] satisfies ActorType[]);
+const queueTimeout = () =>
+  new CarapaceError('ERR_OUTBOUND_TIMEOUT', 'the call waited too long for the outbound budget', {
+    reason: 'queue_timeout',
+  });
 
-function rulesOf(deps: OutboundDeps): DestinationRules {
-  const s = deps.settings;
-  if (deps.mode === 'production' && s.allowLoopbackHttp)
-    throw new CarapaceError('ERR_CONFIG_INVALID', 'outbound.allowLoopbackHttp is refused in production mode', {
-      key: 'outbound.allowLoopbackHttp',
-    });
-  if (deps.mode === 'production' && deps.testPublicCidrs?.length)
-    throw new CarapaceError('ERR_CONFIG_INVALID', 'test-only public CIDRs are refused in production mode', {
-      key: 'outbound',
-    });
-  const cidrs = (list: readonly string[], key: string) => {
-    try {
-      return parseCidrs(list);
-    } catch {
-      throw new CarapaceError('ERR_CONFIG_INVALID', `${key} holds something that is not a CIDR`, { key });
-    }
-  };
-  return {
-    loopbackHttp: s.allowLoopbackHttp,
-    siemAllowed: cidrs(s.siem.allowPrivateCidrs, 'outbound.siem.allowPrivateCidrs'),
-    testPublic: cidrs(deps.testPublicCidrs ?? [], 'outbound (test-only public CIDRs)'),
-  };
+/**
+ * Answers the caller at its deadline even while its call still waits in a queue; a call under way (it called
+ * `started`) reports its own timeout.
+ */
+function queuedUntil<T>(deadline: AbortSignal, run: (started: () => void) => Promise<T>): Promise<T> {
+  let begun = false;
+  const running = run(() => (begun = true));
+  const expired = new Promise<never>((_, reject) =>
+    deadline.addEventListener('abort', () => begun || reject(queueTimeout()), { once: true }),
+  );
+  expired.catch(() => undefined);
+  return Promise.race([running, expired]);
 }
 
-function trustedCas(deps: OutboundDeps): string[] | undefined {
-  const extra = [...(deps.ca ?? [])];
-  const file = deps.settings.trustedCaFile;
-  if (file) {
-    try {
-      extra.push(readFileSync(file, 'utf8'));
-    } catch {
-      throw new CarapaceError('ERR_CONFIG_INVALID', 'outbound.trustedCaFile cannot be read', {
-        key: 'outbound.trustedCaFile',
-      });
-    }
+/** Rejects with ERR_OUTBOUND_TIMEOUT (`connect_timeout`) when `work` is not done by `at` (epoch ms). */
+async function beforeDeadline<T>(work: Promise<T>, at: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new CarapaceError('ERR_OUTBOUND_TIMEOUT', 'the name was not resolved in time', { reason: 'connect_timeout' }),
+        ),
+      Math.max(1, at - Date.now()),
+    );
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
   }
-  // Node's `ca` replaces its roots: they are passed along so that the configured CAs add to them.
-  return extra.length ? [...rootCertificates, ...extra] : undefined;
 }
 
 /** Creates the outbound layer; refuses development-only or test-only settings in production mode. */
 export function createOutbound(deps: OutboundDeps): Outbound {
   const s = deps.settings;
-  const rules = rulesOf(deps);
-  const ca = trustedCas(deps);
+  const rules = destinationRules(deps.settings, deps.mode, deps.testPublicCidrs ?? []);
+  const ca = trustedCas(deps.settings, deps.ca ?? []);
   const dns = deps.resolver ?? systemLookup;
   const log = deps.log.child({ module: 'outbound' });
   const budget = createBudget(s);
-  const pending = new Set<Promise<unknown>>();
-  const track = (p: Promise<unknown>) => {
-    pending.add(p);
-    void p.finally(() => pending.delete(p));
-  };
-
+  const trail = createOutboundAudit({ db: deps.db, audit: deps.audit, log });
   const breakers = createBreakers({
     failures: s.breaker.failures,
     cooldownMs: s.breaker.cooldown * 1000,
     log,
-    onTransition: (t: BreakerTransition) => track(auditBreaker(t)),
+    onTransition: (t) => trail.breaker(t),
   });
 
-  async function auditBreaker(t: BreakerTransition): Promise<void> {
-    await deps.audit
-      .append(deps.db, {
-        type: t.to === 'opened' ? 'outbound.breaker.opened' : 'outbound.breaker.closed',
-        actor: { type: 'system', id: null },
-        object: { type: 'outbound_endpoint', id: t.key },
-        action: 'outbound:breaker',
-        decision: 'info',
-        reason: t.to === 'opened' ? 'consecutive_failures' : 'trial_succeeded',
-        details: t.to === 'opened' ? { failures: t.failures } : {},
-      })
-      .catch((err: unknown) => log.error({ err }, 'could not audit a breaker transition'));
-  }
-
-  async function auditBlocked(err: CarapaceError, purpose: OutboundPurpose, stage: string, who: OutboundCaller) {
-    const c = err.context as { reason?: string; host?: string | null; address?: string | null };
-    const actor = who.actor && ACTOR_TYPES.has(who.actor.type) ? who.actor : null;
-    await deps.audit
-      .append(deps.db, {
-        type: 'outbound.blocked',
-        actor: actor ? { type: actor.type as ActorType, id: actor.id } : { type: 'system', id: null },
-        tenantId: who.tenantId ?? null,
-        object: { type: 'outbound_destination', id: c.host ?? null },
-        action: `outbound:${stage}`,
-        decision: 'deny',
-        reason: c.reason ?? 'blocked',
-        // The host and the address only: a path or query may carry a secret, and headers are never recorded.
-        details: { purpose, host: c.host ?? null, address: c.address ?? null },
-      })
-      .catch((e: unknown) => log.error({ err: e }, 'could not audit a blocked outbound call'));
-  }
-
   /** Audits a refused destination, then rethrows whatever was thrown. */
-  async function audited<T>(purpose: OutboundPurpose, stage: string, who: OutboundCaller, run: () => Promise<T>) {
+  async function audited<T>(
+    purpose: OutboundPurpose,
+    stage: 'send' | 'check',
+    who: OutboundCaller,
+    run: () => Promise<T>,
+  ) {
     try {
       return await run();
     } catch (err) {
-      if (isCarapaceError(err, 'ERR_OUTBOUND_BLOCKED')) await auditBlocked(err, purpose, stage, who);
+      if (isCarapaceError(err, 'ERR_OUTBOUND_BLOCKED')) await trail.blocked(err, purpose, stage, who);
       throw err;
     }
   }
 
+  /** Judges the destination and makes the exchange, the name and the handshakes within `connectTimeout`. */
+  async function attempt(url: URL, req: OutboundRequest, parts: Omit<Exchange, 'destination' | 'connectTimeoutMs'>) {
+    const connectBy = Date.now() + s.connectTimeout * 1000;
+    const destination = await beforeDeadline(judgeDestination(url, req.purpose, rules, dns), connectBy);
+    return exchange({ ...parts, destination, connectTimeoutMs: Math.max(1, connectBy - Date.now()) });
+  }
+
   async function send(req: OutboundRequest): Promise<OutboundResponse> {
     const url = checkForm(req.url, rules);
-    const timeoutMs = Math.min(req.timeoutMs ?? s.timeout * 1000, s.timeout * 1000);
-    const deadline = AbortSignal.timeout(timeoutMs);
-    const headers = checkHeaders(req.headers ?? {});
-    const body = typeof req.body === 'string' ? Buffer.from(req.body, 'utf8') : (req.body ?? null);
-    const attempt = async () =>
-      exchange({
-        destination: await judgeDestination(url, req.purpose, rules, dns),
-        method: req.method,
-        headers,
-        body,
-        connectTimeoutMs: s.connectTimeout * 1000,
-        deadline,
-        maxResponseBytes: Math.min(req.maxResponseBytes ?? s.maxResponseBytes, s.maxResponseBytes),
-        overflow: req.overflow ?? 'fail',
-        ca,
-      });
+    const deadline = AbortSignal.timeout(Math.min(req.timeoutMs ?? s.timeout * 1000, s.timeout * 1000));
+    const parts = {
+      method: req.method,
+      headers: checkHeaders(req.headers ?? {}),
+      body: typeof req.body === 'string' ? Buffer.from(req.body, 'utf8') : (req.body ?? null),
+      deadline,
+      maxResponseBytes: Math.min(req.maxResponseBytes ?? s.maxResponseBytes, s.maxResponseBytes),
+      overflow: req.overflow ?? 'fail',
+      ca,
+    };
+    const call = () => attempt(url, req, parts);
     const guarded =
-      req.purpose === 'siem' && !s.siem.breaker ? attempt : () => breakers.run(req.breakerKey ?? url.origin, attempt);
-    const queued = () =>
-      new CarapaceError('ERR_OUTBOUND_TIMEOUT', 'the call waited too long for the outbound budget', {
-        reason: 'queue_timeout',
-      });
-    let started = false;
-    const run = budget.run(`${url.hostname}:${url.port}`, async () => {
-      // A call that waited in the queue past its deadline is not sent (and is not the endpoint's failure).
-      if (deadline.aborted) throw queued();
-      started = true;
-      return guarded();
-    });
-    // The caller is answered at its deadline even while its call still waits in a queue; a call under way
-    // reports its own timeout.
-    const expired = new Promise<never>((_, reject) =>
-      deadline.addEventListener('abort', () => started || reject(queued()), { once: true }),
+      req.purpose === 'siem' && !s.siem.breaker ? call : () => breakers.run(req.breakerKey ?? url.origin, call);
+    return queuedUntil(deadline, (started) =>
+      budget.run(`${url.hostname}:${url.port}`, async () => {
+        // A call that waited in the queue past its deadline is not sent (and is not the endpoint's failure).
+        if (deadline.aborted) throw queueTimeout();
+        started();
+        return guarded();
+      }),
     );
-    expired.catch(() => undefined);
-    return Promise.race([run, expired]);
   }
 
   return {
@@ -247,8 +187,6 @@ export function createOutbound(deps: OutboundDeps): Outbound {
       ),
     checkUrlForm: (raw) => checkForm(raw, rules),
     breakers: () => breakers.states(),
-    async close() {
-      await Promise.all([...pending]);
-    },
+    close: () => trail.flush(),
   };
 }
