@@ -34,6 +34,9 @@ export interface Breakers {
   states(): BreakerState[];
 }
 
+/** Breakers kept before closed ones without failures are dropped. */
+const MAX_IDLE_KEPT = 10_000;
+
 /** Codes that count as the endpoint failing (ours: a refused or busy call says nothing about the endpoint). */
 const ENDPOINT_FAILURES = new Set(['ERR_OUTBOUND_TIMEOUT', 'ERR_OUTBOUND_TOO_LARGE', 'ERR_OUTBOUND_FAILED']);
 
@@ -61,6 +64,9 @@ export function createBreakers(deps: {
   const entryOf = (key: string) => {
     const existing = entries.get(key);
     if (existing) return existing;
+    // Many endpoints must not pile up: a closed breaker with no failure is the same as a new one, so it goes.
+    if (entries.size >= MAX_IDLE_KEPT)
+      for (const [k, e] of entries) if (e.policy.state === CircuitState.Closed && e.failures === 0) entries.delete(k);
     const policy = circuitBreaker(handleWhen(isEndpointFailure).orWhenResult(isFailedAnswer), {
       halfOpenAfter: deps.cooldownMs,
       breaker: new ConsecutiveBreaker(deps.failures),
