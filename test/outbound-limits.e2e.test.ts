@@ -1,4 +1,7 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -102,6 +105,27 @@ describe.each(testDatabases())('outbound limits, redirects and breakers ($name)'
       );
       expect(err.context.reason).toBe('invalid_header');
     }
+  });
+
+  it('verifies the certificate: an unknown CA fails, a CA in outbound.trustedCaFile works', async () => {
+    const strict = testOutbound(storage.db, {
+      inject: { resolver: resolverLookup(dns.resolver()), testPublicCidrs: ['127.0.0.2/32'] },
+    });
+    const err = await refusal(strict.send({ purpose: 'siem', url: url('hooks.test'), method: 'GET' }));
+    expect(err).toMatchObject({ code: 'ERR_OUTBOUND_FAILED', context: { reason: 'unable_to_verify_leaf_signature' } });
+    const file = join(mkdtempSync(join(tmpdir(), 'outbound-ca-')), 'ca.pem');
+    writeFileSync(file, tls.ca);
+    const trusting = testOutbound(storage.db, {
+      settings: { trustedCaFile: file },
+      inject: { resolver: resolverLookup(dns.resolver()), testPublicCidrs: ['127.0.0.2/32'] },
+    });
+    answer = (res) => res.writeHead(200).end('ok');
+    expect((await trusting.send({ purpose: 'siem', url: url('hooks.test'), method: 'GET' })).status).toBe(200);
+    // The certificate must name the host: the same receiver reached under another name fails.
+    const other = await refusal(
+      trusting.send({ purpose: 'siem', url: `https://127.0.0.2:${hooks.port}/`, method: 'GET' }),
+    );
+    expect(other.code).toBe('ERR_OUTBOUND_FAILED');
   });
 
   it('stops reading past the response cap: fails, or cuts the body when the caller asks', async () => {

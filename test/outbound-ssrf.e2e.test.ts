@@ -1,7 +1,8 @@
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuditLog } from '../src/audit/index.js';
 import { resolverLookup } from '../src/outbound/index.js';
-import { systemClock } from '../src/platform/index.js';
+import { createLogger, systemClock } from '../src/platform/index.js';
 import { startDnsServer, testDatabases, testOutbound, type TestDnsServer } from '../src/testing/index.js';
 import { type Receiver, receiverTls, refusal, startReceiver } from './outbound-support.js';
 
@@ -161,7 +162,12 @@ describe.each(testDatabases())('outbound SSRF rules with a real DNS server ($nam
   });
 
   it('audits a blocked attempt with purpose, reason, host, address, tenant and actor, and no secret', async () => {
-    const outbound = layer();
+    const lines: string[] = [];
+    const log = createLogger('debug', new Writable({ write: (c: Buffer, _e, cb) => (lines.push(c.toString()), cb()) }));
+    const outbound = testOutbound(storage.db, {
+      log,
+      inject: { resolver: resolverLookup(dns.resolver()), ca: [tls.ca], testPublicCidrs: ['127.0.0.2/32'] },
+    });
     const secret = `s3cr3t-${Math.random().toString(36).slice(2)}`;
     await refusal(
       outbound.send({
@@ -190,6 +196,12 @@ describe.each(testDatabases())('outbound SSRF rules with a real DNS server ($nam
     const check = events.find((e) => e.tenantId === 'tenant-outbound-2')!;
     expect(check).toMatchObject({ action: 'outbound:check', reason: 'userinfo', details: { host: 'public.test' } });
     expect(JSON.stringify(events)).not.toContain(secret);
+    // Nor is it in the error the caller gets, or in the layer's log.
+    const err = await refusal(
+      outbound.send({ purpose: 'webhook', url: `https://metadata.test/?t=${secret}`, method: 'GET' }),
+    );
+    expect(JSON.stringify({ ...err, message: (err as unknown as Error).message })).not.toContain(secret);
+    expect(lines.join('')).not.toContain(secret);
   });
 
   it('lets the SIEM collector reach a private network only through outbound.siem.allowPrivateCidrs', async () => {
