@@ -177,6 +177,20 @@ describe.each(testDatabases())('outbound limits, redirects and breakers ($name)'
     expect((await Promise.all(hanging)).map((r) => r.body.toString())).toEqual(['released', 'released', 'released']);
   });
 
+  it('answers a call still queued at its deadline with a timeout, and never sends it later', async () => {
+    const outbound = layer({ hostConcurrency: 1, hostQueue: 1 });
+    const first = outbound.send({ purpose: 'webhook', url: url('slow.test'), method: 'GET' });
+    await until('the first call held', () => held.length === 1);
+    const queued = await refusal(
+      outbound.send({ purpose: 'webhook', url: url('slow.test'), method: 'GET', timeoutMs: 300 }),
+    );
+    expect(queued).toMatchObject({ code: 'ERR_OUTBOUND_TIMEOUT', context: { reason: 'queue_timeout' } });
+    const reached = slow.requests.length;
+    release();
+    expect((await first).status).toBe(200);
+    expect(slow.requests.length).toBe(reached);
+  });
+
   it('keeps its own worker budget over all hosts: past it and its queue, calls fail at once', async () => {
     const outbound = layer({ concurrency: 2, queue: 0, hostConcurrency: 2 });
     const hanging = [1, 2].map(() => outbound.send({ purpose: 'webhook', url: url('slow.test'), method: 'GET' }));

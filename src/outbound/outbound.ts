@@ -86,12 +86,14 @@ const queueTimeout = () =>
  */
 function queuedUntil<T>(deadline: AbortSignal, run: (started: () => void) => Promise<T>): Promise<T> {
   let begun = false;
-  const running = run(() => (begun = true));
-  const expired = new Promise<never>((_, reject) =>
-    deadline.addEventListener('abort', () => begun || reject(queueTimeout()), { once: true }),
-  );
+  let onAbort = () => undefined as void;
+  const expired = new Promise<never>((_, reject) => {
+    onAbort = () => void (begun || reject(queueTimeout()));
+    deadline.addEventListener('abort', onAbort, { once: true });
+  });
   expired.catch(() => undefined);
-  return Promise.race([running, expired]);
+  const running = run(() => (begun = true));
+  return Promise.race([running, expired]).finally(() => deadline.removeEventListener('abort', onAbort));
 }
 
 /** Rejects with ERR_OUTBOUND_TIMEOUT (`connect_timeout`) when `work` is not done by `at` (epoch ms). */
