@@ -48,6 +48,8 @@ const LITERALS: Array<[url: string, address: string | null, reason: string]> = [
   ['https://0251.0376.0251.0376/', '169.254.169.254', 'metadata'],
   ['https://0xa9fea9fe/', '169.254.169.254', 'metadata'],
   ['https://169.254.43518/', '169.254.169.254', 'metadata'],
+  ['https://169.254.169.254./', '169.254.169.254', 'metadata'],
+  ['https://%31%32%37.0.0.1/', '127.0.0.1', 'loopback'],
   ['https://0x7f.1/', '127.0.0.1', 'loopback'],
   ['https://127.1/', '127.0.0.1', 'loopback'],
   ['https://0.0.0.0/', '0.0.0.0', 'unspecified'],
