@@ -791,6 +791,39 @@ export const configSchema = {
       geoProblem,
     ),
   },
+  observability: {
+    metrics: {
+      enabled: opt.boolean(
+        true,
+        'CARAPACE_METRICS_ENABLED',
+        'Serve Prometheus metrics at `GET /metrics` on the admin plane (operator certificate required, like every ' +
+          'admin route).',
+      ),
+    },
+    traces: {
+      enabled: opt.boolean(
+        false,
+        'CARAPACE_TRACES_ENABLED',
+        'Record OpenTelemetry spans (request, authorization, job, dispatch, acknowledgement) and export them over ' +
+          "OTLP/HTTP (JSON) to `endpoint`. When off, a caller's `traceparent` trace id is still kept in audit events " +
+          'and logs, and nothing is exported.',
+      ),
+      endpoint: opt.string(
+        'http://127.0.0.1:4318/v1/traces',
+        'CARAPACE_TRACES_ENDPOINT',
+        'The OTLP/HTTP traces endpoint (an OpenTelemetry Collector, Jaeger, Tempo). The exporter calls it with its own ' +
+          'HTTP client: the operator chooses this address, no request can change it.',
+      ),
+      serviceName: opt.string('carapace', 'CARAPACE_TRACES_SERVICE_NAME', 'The `service.name` of exported spans.'),
+      exportInterval: opt.duration(
+        2,
+        0.1,
+        MINUTE,
+        'CARAPACE_TRACES_EXPORT_INTERVAL',
+        'How often finished spans are exported in a batch.',
+      ),
+    },
+  },
 };
 
 type ConfigOf<S> = S extends Option<infer T> ? T : { readonly [K in keyof S]: ConfigOf<S[K]> };

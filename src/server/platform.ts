@@ -71,6 +71,41 @@ import {
 } from '../commands/index.js';
 import { createInvestigator } from '../investigation/index.js';
 import { createIncidents, type Incidents, loadPlaybooks } from '../incidents/index.js';
+import { createMetrics, createTracing, type Metrics, type Tracing } from '../observability/index.js';
+
+/** Metrics and traces of this node. */
+export interface Observability {
+  metrics: Metrics;
+  tracing: Tracing;
+}
+
+/** The decision point, counting every decision by outcome (an engine error is a deny, counted as `error`). */
+function countedDecisions(point: DecisionPoint, metrics: Metrics): DecisionPoint {
+  return {
+    ...point,
+    decide(q) {
+      const d = point.decide(q);
+      metrics.decisions.decision(d.errors.length > 0 ? 'error' : d.decision);
+      return d;
+    },
+  };
+}
+
+/** Gauges read at each scrape: how fresh the revocation view is, and whether the database and Redis answer. */
+function healthGauges(metrics: Metrics, parts: { config: Config; storage: Storage; cluster: Cluster; pki: Pki }) {
+  metrics.gauge(
+    'carapace_revocation_view_age_seconds',
+    'Seconds since this node last refreshed its revocation view.',
+    () => parts.pki.ctx.cache.age() / 1000,
+  );
+  metrics.gauge('carapace_database_up', 'Whether the database answered a ping (1) or not (0).', async () =>
+    (await parts.storage.ping()) ? 1 : 0,
+  );
+  if (parts.config.redis.url)
+    metrics.gauge('carapace_redis_up', 'Whether Redis answered a ping (1) or not (0).', async () =>
+      (await parts.cluster.ping()) ? 1 : 0,
+    );
+}
 
 /** The platform's long-lived parts, shared by the listeners and the CLI. */
 export interface Platform {
@@ -97,6 +132,8 @@ export interface Platform {
   incidents: Incidents;
   /** The process's one cluster-coordination adapter (Redis in cluster mode, memory when embedded). */
   cluster: Cluster;
+  /** Prometheus metrics and OpenTelemetry traces (`observability.*`). */
+  observability: Observability;
   clock: Clock;
   log: Logger;
   close(): Promise<void>;
@@ -125,6 +162,8 @@ export async function createPlatform(
     sqliteFile: options.sqliteFile,
   });
   let cluster: Cluster | null = null;
+  const observability = { metrics: createMetrics(), tracing: createTracing(config.observability.traces) };
+  const { metrics, tracing } = observability;
   try {
     await migrateDatabase(storage.db, { schema: storage.schema });
     const audit = createAuditLog({ db: storage.db, clock });
@@ -194,7 +233,7 @@ export async function createPlatform(
     const claimCounter = createClusterFailureCounter(cluster, 'claims');
     const authorization = {
       policySet,
-      decisions: createDecisionPoint(policySet),
+      decisions: countedDecisions(createDecisionPoint(policySet), metrics),
       load: createEntityLoader({ facts: createAuthorizationFacts(storage.db), clock }),
       actions: schemaActions(policySet),
       access: createVehicleAccess({
@@ -233,6 +272,7 @@ export async function createPlatform(
       settings: config.telemetry,
       cluster,
       log: options.log,
+      metrics: metrics.telemetry,
     });
     const commands = await createCommands({
       db: storage.db,
@@ -245,7 +285,12 @@ export async function createPlatform(
       load: authorization.load,
       isQuarantined: (deviceId) => telemetry.quarantine.isQuarantined(deviceId),
       cluster,
+      tracer: tracing.tracer,
     });
+    commands.dispatcher.events.on('job', (job: { command: string; state: string; created_at: string }) =>
+      metrics.commands.job(job.command, job.state, (clock.now().getTime() - Date.parse(job.created_at)) / 1000),
+    );
+    healthGauges(metrics, { config, storage, cluster, pki });
     // Incidents: the playbooks act through the other modules' own operations, passed in narrowed.
     const incidents = createIncidents({
       db: storage.db,
@@ -300,6 +345,7 @@ export async function createPlatform(
       telemetry,
       commands,
       cluster,
+      observability,
       clock,
       log: options.log,
       async close() {
@@ -314,11 +360,13 @@ export async function createPlatform(
         await evidence.stop();
         await cluster?.close();
         await storage.close();
+        await tracing.shutdown().catch((err: unknown) => options.log.warn({ err }, 'could not export the last spans'));
       },
     };
   } catch (err) {
     await cluster?.close();
     await storage.close();
+    await tracing.shutdown().catch(() => undefined);
     throw err;
   }
 }
