@@ -5,8 +5,9 @@ import type { Kysely } from 'kysely';
 import type { Cluster } from '../cluster/index.js';
 import type { Clock } from '../platform/index.js';
 import type { Logger } from '../platform/index.js';
-import { parseTraceparent, type Tracer, untraced } from '../platform/index.js';
+import { type Tracer, untraced } from '../platform/index.js';
 import { createJobTraces } from './job-traces.js';
+import { JOB_ROUTING_CHANNEL as CHANNEL, routedVehicle, routingMessage } from './job-routing.js';
 import type { DecisionPoint, EntityLoader } from '../policy/index.js';
 import type { Database } from '../storage/index.js';
 import type { RequestContext } from '../audit/index.js';
@@ -50,38 +51,6 @@ export type DuplicateChannelResponse = 'refuse' | 'quarantine';
 
 /** How long an open channel has to answer a ping before a newcomer with its certificate may replace it. */
 const PROBE_MS = 3000;
-
-const CHANNEL = 'commands:dispatch';
-const VEHICLE_ID = /^[A-Za-z0-9_-]{1,64}$/;
-
-/** A routing message: the vehicle, and (optionally) the job that was queued with the W3C trace context of its span. */
-interface RoutedMessage {
-  vehicleId: string;
-  trace: { jobId: string; traceparent: string } | null;
-}
-
-/**
- * A routing message only names a vehicle that has queued jobs; the node holding its channel reads the jobs from
- * the database and checks each one again before it signs anything, so a forged message can trigger a read and
- * nothing more. It may carry the trace context of the job it announces: that only names the parent of the
- * dispatch span (observability), never anything a decision reads. Anything else (another shape, extra fields,
- * an envelope) is ignored.
- */
-function routedVehicle(message: string): RoutedMessage | null {
-  try {
-    const m = JSON.parse(message) as unknown;
-    if (typeof m !== 'object' || m === null || Array.isArray(m)) return null;
-    const { v, vehicleId, jobId, traceparent, ...rest } = m as Record<string, unknown>;
-    if (v !== 1 || typeof vehicleId !== 'string' || !VEHICLE_ID.test(vehicleId) || Object.keys(rest).length > 0)
-      return null;
-    if (jobId === undefined && traceparent === undefined) return { vehicleId, trace: null };
-    if (typeof jobId !== 'string' || !VEHICLE_ID.test(jobId) || typeof traceparent !== 'string') return null;
-    if (!parseTraceparent(traceparent)) return null;
-    return { vehicleId, trace: { jobId, traceparent } };
-  } catch {
-    return null;
-  }
-}
 
 // Acknowledgements are read with the wire contract the vehicle SDK signs them with (src/wire/commands.ts).
 const isSignedAck = TypeCompiler.Compile(SignedEnvelopeSchema);
@@ -527,8 +496,7 @@ export function createDispatcher(deps: {
     async kick(vehicleId: string, trace?: { jobId: string; traceparent: string }): Promise<void> {
       if (trace) traces.set(trace.jobId, trace.traceparent);
       if (connections.has(vehicleId)) return deliverQueued(vehicleId);
-      const message = trace ? { v: 1, vehicleId, ...trace } : { v: 1, vehicleId };
-      await deps.cluster.publish(CHANNEL, JSON.stringify(message), { exception: 'job-routing' });
+      await deps.cluster.publish(CHANNEL, routingMessage(vehicleId, trace), { exception: 'job-routing' });
     },
     acknowledge,
     keysReceipt,

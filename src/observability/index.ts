@@ -10,5 +10,6 @@ export type {
   Metrics,
   TelemetryMetricsPort,
 } from './metrics.js';
+export { countDecisions, healthGauges } from './platform-gauges.js';
 export { registerMetricsRoute } from './routes.js';
 export { createTracing, type Tracing } from './tracing.js';

@@ -71,40 +71,19 @@ import {
 } from '../commands/index.js';
 import { createInvestigator } from '../investigation/index.js';
 import { createIncidents, type Incidents, loadPlaybooks } from '../incidents/index.js';
-import { createMetrics, createTracing, type Metrics, type Tracing } from '../observability/index.js';
+import {
+  countDecisions,
+  createMetrics,
+  createTracing,
+  healthGauges,
+  type Metrics,
+  type Tracing,
+} from '../observability/index.js';
 
 /** Metrics and traces of this node. */
 export interface Observability {
   metrics: Metrics;
   tracing: Tracing;
-}
-
-/** The decision point, counting every decision by outcome (an engine error is a deny, counted as `error`). */
-function countedDecisions(point: DecisionPoint, metrics: Metrics): DecisionPoint {
-  return {
-    ...point,
-    decide(q) {
-      const d = point.decide(q);
-      metrics.decisions.decision(d.errors.length > 0 ? 'error' : d.decision);
-      return d;
-    },
-  };
-}
-
-/** Gauges read at each scrape: how fresh the revocation view is, and whether the database and Redis answer. */
-function healthGauges(metrics: Metrics, parts: { config: Config; storage: Storage; cluster: Cluster; pki: Pki }) {
-  metrics.gauge(
-    'carapace_revocation_view_age_seconds',
-    'Seconds since this node last refreshed its revocation view.',
-    () => parts.pki.ctx.cache.age() / 1000,
-  );
-  metrics.gauge('carapace_database_up', 'Whether the database answered a ping (1) or not (0).', async () =>
-    (await parts.storage.ping()) ? 1 : 0,
-  );
-  if (parts.config.redis.url)
-    metrics.gauge('carapace_redis_up', 'Whether Redis answered a ping (1) or not (0).', async () =>
-      (await parts.cluster.ping()) ? 1 : 0,
-    );
 }
 
 /** The platform's long-lived parts, shared by the listeners and the CLI. */
@@ -233,7 +212,7 @@ export async function createPlatform(
     const claimCounter = createClusterFailureCounter(cluster, 'claims');
     const authorization = {
       policySet,
-      decisions: countedDecisions(createDecisionPoint(policySet), metrics),
+      decisions: countDecisions(createDecisionPoint(policySet), metrics.decisions),
       load: createEntityLoader({ facts: createAuthorizationFacts(storage.db), clock }),
       actions: schemaActions(policySet),
       access: createVehicleAccess({
@@ -290,7 +269,12 @@ export async function createPlatform(
     commands.dispatcher.events.on('job', (job: { command: string; state: string; created_at: string }) =>
       metrics.commands.job(job.command, job.state, (clock.now().getTime() - Date.parse(job.created_at)) / 1000),
     );
-    healthGauges(metrics, { config, storage, cluster, pki });
+    const coordination = cluster;
+    healthGauges(metrics, {
+      revocationViewAgeMs: () => pki.ctx.cache.age(),
+      databaseUp: () => storage.ping(),
+      redisUp: config.redis.url ? () => coordination.ping() : null,
+    });
     // Incidents: the playbooks act through the other modules' own operations, passed in narrowed.
     const incidents = createIncidents({
       db: storage.db,
