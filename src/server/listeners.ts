@@ -1,5 +1,10 @@
 import type { TLSSocket } from 'node:tls';
-import { registerAdminRoutes, registerAuditEvidenceRoutes, registerAuditRetentionRoutes } from '../admin/index.js';
+import {
+  registerAdminRoutes,
+  registerAuditEvidenceRoutes,
+  registerAuditRetentionRoutes,
+  registerFederationRoutes,
+} from '../admin/index.js';
 import { OAUTH_PREFIX, registerInteractions, registerOAuthRoutes, tokenAuthentication } from '../auth/index.js';
 import { registerAccountRoutes, registerMeRoute } from '../accounts/index.js';
 import { operatorAuthentication } from '../admin/index.js';
@@ -206,6 +211,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   registerHealth(plane, ready, exportDetails(platform));
   registerAdminRoutes(plane, { pki, audit, directory: platform.directory, tokens: platform.auth });
   registerTelemetryAdminRoutes(plane, { telemetry: platform.telemetry });
+  registerFederationRoutes(plane, { db, audit, clock: platform.clock, issuers: config.federation.issuers });
   registerAuditEvidenceRoutes(plane, { evidence: platform.evidence });
   registerInvestigationRoutes(plane, {
     investigator: createInvestigator({ db, proofs: platform.evidence.proofs, clock: platform.clock }),
