@@ -84,8 +84,17 @@ describe.each(testEngines())('sign in with your own identity provider (%s)', (da
 
   it('exchanges an ID token of the external IdP for a DPoP-bound Carapace token of the linked user', async () => {
     const app = await ownerApp(cp);
-    const issued = await exchange(await idp.signIn({ account: 'ext-alice' }), app);
+    const idToken = await idp.signIn({ account: 'ext-alice' });
+    const issued = await exchange(idToken, app);
     const claims = claimsOf(issued);
+    // The external token is a credential: neither the audit trail nor the server's token store keeps it.
+    const db = cp.platform.storage.db;
+    const stored = JSON.stringify([
+      await db.selectFrom('audit_events').selectAll().execute(),
+      await db.selectFrom('oidc_payloads').selectAll().execute(),
+    ]);
+    expect(stored).not.toContain(idToken.split('.')[2]);
+    expect(stored).not.toContain(idToken.split('.')[1]);
     expect(claims.sub).toBe(aliceId);
     expect(claims.iss).toBe(`${cp.config.publicBaseUrl}/oauth`);
     expect((claims.cnf as { jkt?: string }).jkt).toBe(await calculateJwkThumbprint(app.dpop.publicJwk));
