@@ -5,3 +5,4 @@ export { ADMIN_AUDIT_EVENTS, type AdminAuditEvent, type AdminAuditLog } from './
 export { CheckpointView, registerAuditEvidenceRoutes } from './audit-evidence-routes.js';
 export { AuditEventView } from './routes.js';
 export { registerAuditRetentionRoutes } from './audit-retention-routes.js';
+export { registerFederationRoutes } from './federation-routes.js';

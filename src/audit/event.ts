@@ -9,6 +9,8 @@ export interface RequestContext {
   requestId: string | null;
   traceId: string | null;
   sourceIp: string | null;
+  /** W3C `traceparent` of the span the work runs in, for the spans it starts; never stored in the trail. */
+  traceparent?: string | null;
 }
 
 /** A detail value: plain data only, so nothing structured (a key object, a buffer) slips in. */

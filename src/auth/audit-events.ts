@@ -7,6 +7,8 @@ import type { AuditLog } from '../audit/index.js';
 export const AUTH_AUDIT_EVENTS = [
   'auth.client.suspended',
   'auth.consent.granted',
+  'auth.federation.accepted',
+  'auth.federation.refused',
   'auth.login.failed',
   'auth.login.succeeded',
   'auth.request.refused',

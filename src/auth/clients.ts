@@ -5,6 +5,7 @@ import { findApplication, findWorkload } from '../identity/index.js';
 import { findDevice, IdentityUri } from '../pki/index.js';
 import { DEVICE_SCOPES } from '../tokens/index.js';
 import type { TokenDenylist } from './token-denylist.js';
+import { TOKEN_EXCHANGE } from './token-exchange.js';
 
 /** Client ids of vehicles are `device:<device id>`; the device proves itself with its operational certificate. */
 export const DEVICE_CLIENT_PREFIX = 'device:';
@@ -18,6 +19,7 @@ const ES = { id_token_signed_response_alg: 'ES256', require_auth_time: true } as
 export function createClientLookup(
   db: Kysely<Database>,
   suspensions: Pick<TokenDenylist, 'isSuspended'>,
+  exchangeClients: ReadonlySet<string> = new Set(),
 ): (clientId: string) => Promise<AdapterPayload | undefined> {
   return async (clientId) => {
     // A suspended client is unknown to the authorization server: it gets no token, by any grant.
@@ -66,7 +68,12 @@ export function createClientLookup(
         client_name: app.name,
         token_endpoint_auth_method: 'none',
         dpop_bound_access_tokens: true,
-        grant_types: ['authorization_code', 'refresh_token'],
+        // Token exchange (RFC 8693) only for the apps an external issuer's settings name (federation.issuers).
+        grant_types: [
+          'authorization_code',
+          'refresh_token',
+          ...(exchangeClients.has(clientId) ? [TOKEN_EXCHANGE] : []),
+        ],
         response_types: ['code'],
         redirect_uris: redirectUris,
         scope,

@@ -3,9 +3,11 @@ import type { Kysely } from 'kysely';
 import type { JSONWebKeySet } from 'jose';
 import type Provider from 'oidc-provider';
 import type { Cluster } from '../cluster/index.js';
-import type { AuthAuditLog } from './audit-events.js';
+import type { AuditLog } from '../audit/index.js';
+import type { AuthAuditEvent } from './audit-events.js';
+import { createFederation } from './federation.js';
 import type { Config } from '../config/index.js';
-import type { SecretBox } from '../identity/index.js';
+import type { IdentityAuditEvent, SecretBox } from '../identity/index.js';
 import type { Clock } from '../platform/index.js';
 import type { Logger } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
@@ -22,6 +24,7 @@ import { createTokenVerifier, type TokenVerifier } from '../tokens/index.js';
 export { registerOAuthRoutes, OAUTH_PREFIX } from './oauth-routes.js';
 export { registerInteractions } from './interactions.js';
 export { tokenAuthentication } from './token-auth.js';
+export { TOKEN_EXCHANGE } from './token-exchange.js';
 // The tokens this authorization server issues, as resource servers see them (the tokens module's surface).
 export { ACR, API_AUDIENCE, DEVICE_SCOPES, RESOURCES, TokenRefusal, tokenOf, USER_SCOPES } from '../tokens/index.js';
 export type { TokenVerifier, VerifiedToken } from '../tokens/index.js';
@@ -63,7 +66,8 @@ export interface Auth {
 export async function createAuth(deps: {
   config: Config;
   db: Kysely<Database>;
-  audit: AuthAuditLog;
+  /** Its own events, and the identity events of accounts linked at a federated sign-in. */
+  audit: AuditLog<AuthAuditEvent | IdentityAuditEvent>;
   clock: Clock;
   log: Logger;
   secrets: SecretBox;
@@ -98,6 +102,8 @@ export async function createAuth(deps: {
   });
   await denylist.start();
   const provider = createAuthorizationServer({
+    federation: createFederation(config.federation, { clock: deps.clock }),
+    exchangeAudit: deps.audit,
     denylist,
     issuer,
     db: deps.db,

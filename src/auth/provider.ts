@@ -4,8 +4,11 @@ import type { TLSSocket } from 'node:tls';
 import type { JSONWebKeySet } from 'jose';
 import type { Kysely } from 'kysely';
 import Provider, { type Configuration, errors, type KoaContextWithOIDC } from 'oidc-provider';
-import type { AuthAuditLog } from './audit-events.js';
-import { findUser, type SecretBox } from '../identity/index.js';
+import type { AuditLog } from '../audit/index.js';
+import type { AuthAuditEvent, AuthAuditLog } from './audit-events.js';
+import { findUser, type IdentityAuditEvent, type SecretBox } from '../identity/index.js';
+import type { Federation } from './federation.js';
+import { federatedSignInOf, registerTokenExchange } from './token-exchange.js';
 import type { Clock } from '../platform/index.js';
 import { writePrivateFile } from '../platform/index.js';
 import type { Logger } from '../platform/index.js';
@@ -45,6 +48,10 @@ export interface AuthorizationServerDeps {
   denylist: Pick<TokenDenylist, 'deny' | 'announce' | 'isSuspended'>;
   /** Lifetime bounds, seconds. */
   ttl: { deviceTelemetry: number; deviceCommands: number; userAccess: number; partnerAccess: number };
+  /** External issuers whose tokens apps may exchange (RFC 8693); none configured: the grant is not offered. */
+  federation: Federation;
+  /** Token exchange links accounts (identity events) besides its own events. */
+  exchangeAudit: AuditLog<AuthAuditEvent | IdentityAuditEvent>;
 }
 
 function cookieKeys(file: string): string[] {
@@ -64,7 +71,7 @@ function isDevice(clientId: string | undefined): boolean {
  * reuse revoking the whole grant.
  */
 export function createAuthorizationServer(deps: AuthorizationServerDeps): Provider {
-  const findClient = createClientLookup(deps.db, deps.denylist);
+  const findClient = createClientLookup(deps.db, deps.denylist, deps.federation.exchangeClients);
   const lifetime = (resource: ResourceIndicator, clientId: string | undefined, grantType: unknown): number => {
     if (resource === 'urn:carapace:telemetry') return deps.ttl.deviceTelemetry;
     if (resource === 'urn:carapace:commands') return deps.ttl.deviceCommands;
@@ -131,11 +138,13 @@ export function createAuthorizationServer(deps: AuthorizationServerDeps): Provid
       // acr, amr and auth_time travel from the login (via the code or refresh token) into every access token,
       // so resource servers can demand recent MFA; cep lets them drop tokens minted before a password change.
       const source = ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken;
+      // A token exchange carries what the external sign-in proved, and no more (token-exchange.ts).
+      const federated = federatedSignInOf(ctx);
       const user = await findUser(deps.db, token.accountId);
       return {
-        acr: source?.acr,
-        amr: source?.amr,
-        auth_time: source?.authTime,
+        acr: federated ? federated.acr : source?.acr,
+        amr: federated ? federated.amr : source?.amr,
+        auth_time: federated ? federated.authTime : source?.authTime,
         cep: user?.credentialEpoch ?? -1,
         ...(token.grantId ? { gid: grantReference(token.grantId) } : {}),
       };
@@ -191,6 +200,13 @@ export function createAuthorizationServer(deps: AuthorizationServerDeps): Provid
   };
 
   const provider = new Provider(deps.issuer, configuration);
+  if (deps.federation.exchangeClients.size > 0)
+    registerTokenExchange(provider, {
+      db: deps.db,
+      audit: deps.exchangeAudit,
+      clock: deps.clock,
+      federation: deps.federation,
+    });
   revokeAccessTokens(provider, {
     issuer: deps.issuer,
     jwks: { keys: deps.keys.publicJwks as JSONWebKeySet['keys'] },

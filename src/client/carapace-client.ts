@@ -192,6 +192,25 @@ export class CarapaceClient {
     });
   }
 
+  /**
+   * Exchanges a token from an external identity provider that this deployment trusts (`federation.issuers`) for
+   * a Carapace access token bound to this client's DPoP key (RFC 8693 token exchange).
+   */
+  exchangeToken(args: {
+    subjectToken: string;
+    subjectTokenType?: 'id_token' | 'access_token' | 'jwt';
+    scopes: string[];
+  }): Promise<TokenSet> {
+    return this.tokenRequest({
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      subject_token: args.subjectToken,
+      subject_token_type: `urn:ietf:params:oauth:token-type:${args.subjectTokenType ?? 'id_token'}`,
+      scope: args.scopes.join(' '),
+      client_id: this.options.clientId,
+      resource: 'urn:carapace:api',
+    });
+  }
+
   /** Uses the refresh token (rotated on every use) for a new token set. */
   refresh(refreshToken = this.tokens?.refreshToken ?? ''): Promise<TokenSet> {
     return this.tokenRequest({

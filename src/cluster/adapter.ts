@@ -133,6 +133,8 @@ export interface Cluster {
   publish(channel: string, message: string, options?: ExceptionOption): Promise<void>;
   /** Calls `handler` for each message on `channel`. Handlers must treat messages as untrusted hints. */
   subscribe(channel: string, handler: (message: string) => void): Promise<void>;
+  /** Whether the coordination store answers now (a ping; memory always does). Never throws. */
+  ping(): Promise<boolean>;
   /** Closes the connections. */
   close(): Promise<void>;
 }

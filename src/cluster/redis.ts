@@ -269,6 +269,11 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster & { co
       }
       set.add(handler);
     },
+    ping: () =>
+      cmd.ping().then(
+        (answer) => answer === 'PONG',
+        () => false,
+      ),
     async close() {
       sub?.disconnect();
       cmd.disconnect();

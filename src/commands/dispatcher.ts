@@ -5,6 +5,9 @@ import type { Kysely } from 'kysely';
 import type { Cluster } from '../cluster/index.js';
 import type { Clock } from '../platform/index.js';
 import type { Logger } from '../platform/index.js';
+import { type Tracer, untraced } from '../platform/index.js';
+import { createJobTraces } from './job-traces.js';
+import { JOB_ROUTING_CHANNEL as CHANNEL, routedVehicle, routingMessage } from './job-routing.js';
 import type { DecisionPoint, EntityLoader } from '../policy/index.js';
 import type { Database } from '../storage/index.js';
 import type { RequestContext } from '../audit/index.js';
@@ -49,27 +52,6 @@ export type DuplicateChannelResponse = 'refuse' | 'quarantine';
 /** How long an open channel has to answer a ping before a newcomer with its certificate may replace it. */
 const PROBE_MS = 3000;
 
-const CHANNEL = 'commands:dispatch';
-const VEHICLE_ID = /^[A-Za-z0-9_-]{1,64}$/;
-
-/**
- * A routing message only names a vehicle that has queued jobs; the node holding its channel reads the jobs from
- * the database and checks each one again before it signs anything, so a forged message can trigger a read and
- * nothing more. Anything else (another shape, extra fields, a job or an envelope) is ignored.
- */
-function routedVehicle(message: string): string | null {
-  try {
-    const m = JSON.parse(message) as unknown;
-    if (typeof m !== 'object' || m === null || Array.isArray(m)) return null;
-    const { v, vehicleId, ...rest } = m as Record<string, unknown>;
-    if (v !== 1 || typeof vehicleId !== 'string' || !VEHICLE_ID.test(vehicleId) || Object.keys(rest).length > 0)
-      return null;
-    return vehicleId;
-  } catch {
-    return null;
-  }
-}
-
 // Acknowledgements are read with the wire contract the vehicle SDK signs them with (src/wire/commands.ts).
 const isSignedAck = TypeCompiler.Compile(SignedEnvelopeSchema);
 const isAckClaims = TypeCompiler.Compile(AckClaimsSchema);
@@ -104,8 +86,12 @@ export function createDispatcher(deps: {
   duplicateChannel: DuplicateChannelResponse;
   /** Quarantines a device through the PKI (which closes its connections on every process). */
   quarantine: (deviceId: string, reason: string, context: RequestContext | null) => Promise<void>;
+  /** Spans for routing, dispatch and acknowledgement, children of the job's span (from the request). */
+  tracer?: Tracer;
 }) {
   const { db, clock } = deps;
+  const tracer = deps.tracer ?? untraced;
+  const traces = createJobTraces();
   const connections = new Map<string, ChannelConnection>();
   /** Channels held here whose claim across the deployment is not settled yet: nothing is sent to them. */
   const claiming = new Set<ChannelConnection>();
@@ -128,6 +114,18 @@ export function createDispatcher(deps: {
   };
 
   async function deliverOne(conn: ChannelConnection, job: CommandJob): Promise<void> {
+    const span = tracer.start('commands.dispatch', traces.get(job.id), { 'carapace.job.id': job.id }, 'producer');
+    try {
+      await deliverTraced(conn, job, span.traceparent);
+    } catch (err) {
+      span.fail('delivery_failed');
+      throw err;
+    } finally {
+      span.end();
+    }
+  }
+
+  async function deliverTraced(conn: ChannelConnection, job: CommandJob, traceparent: string): Promise<void> {
     if (job.expires_at <= clock.now().toISOString()) {
       for (const j of await expireDue(db, deps, { jobId: job.id })) changed(j);
       return;
@@ -182,6 +180,7 @@ export function createDispatcher(deps: {
       return done ? { job: done, envelope: { signed, sig } } : null;
     });
     if (!sent) return;
+    traces.set(job.id, traceparent);
     changed(sent.job);
     conn.send(commandFrame(sent.envelope));
   }
@@ -269,7 +268,21 @@ export function createDispatcher(deps: {
     ack: SignedEnvelope,
     options: { quiet?: boolean } = {},
   ): Promise<string | null> {
-    const claims = (isSignedAck.Check(ack) ? parseCanonical(ack.signed) : null) as Partial<AckClaims> | null;
+    const claimed = (isSignedAck.Check(ack) ? parseCanonical(ack.signed) : null) as Partial<AckClaims> | null;
+    const jobId = typeof claimed?.jobId === 'string' ? claimed.jobId : null;
+    const span = tracer.start('commands.acknowledge', jobId ? traces.get(jobId) : null, {}, 'consumer');
+    const refused = await verifyAck(conn, ack, claimed, options).finally(() => span.end());
+    if (refused) span.fail(refused);
+    else if (jobId) traces.delete(jobId);
+    return refused;
+  }
+
+  async function verifyAck(
+    conn: ChannelConnection,
+    ack: SignedEnvelope,
+    claims: Partial<AckClaims> | null,
+    options: { quiet?: boolean },
+  ): Promise<string | null> {
     const refuse = async (reason: string) => {
       // A channel that keeps sending bad acks is closed by its route; past the first few, refusals are counted, not
       // each audited.
@@ -476,10 +489,14 @@ export function createDispatcher(deps: {
     /** Whether this process holds the vehicle's channel. */
     connected: (vehicleId: string) => connections.has(vehicleId),
     connectionCount: () => connections.size,
-    /** A job was queued: deliver here if the vehicle is connected here, else tell the other processes. */
-    async kick(vehicleId: string): Promise<void> {
+    /**
+     * A job was queued: deliver here if the vehicle is connected here, else tell the other processes. `trace`
+     * names the job's span, the parent of its dispatch wherever the vehicle's channel is.
+     */
+    async kick(vehicleId: string, trace?: { jobId: string; traceparent: string }): Promise<void> {
+      if (trace) traces.set(trace.jobId, trace.traceparent);
       if (connections.has(vehicleId)) return deliverQueued(vehicleId);
-      await deps.cluster.publish(CHANNEL, JSON.stringify({ v: 1, vehicleId }), { exception: 'job-routing' });
+      await deps.cluster.publish(CHANNEL, routingMessage(vehicleId, trace), { exception: 'job-routing' });
     },
     acknowledge,
     keysReceipt,
@@ -494,9 +511,16 @@ export function createDispatcher(deps: {
         return held && !claiming.has(held) ? held.probe(PROBE_MS) : false;
       });
       await deps.cluster.subscribe(CHANNEL, (message) => {
-        const vehicleId = routedVehicle(message);
-        if (vehicleId === null) deps.log.warn('ignored a malformed command routing message');
-        else if (connections.has(vehicleId)) void deliverQueued(vehicleId);
+        const routed = routedVehicle(message);
+        if (routed === null) deps.log.warn('ignored a malformed command routing message');
+        else if (connections.has(routed.vehicleId)) {
+          if (routed.trace) {
+            const span = tracer.start('commands.route', routed.trace.traceparent, {}, 'consumer');
+            traces.set(routed.trace.jobId, span.traceparent);
+            span.end();
+          }
+          void deliverQueued(routed.vehicleId);
+        }
       });
       timer = setInterval(() => {
         tick().catch((err: unknown) => deps.log.warn({ err }, 'command dispatch tick failed'));

@@ -3,7 +3,7 @@ import type { Cluster } from '../cluster/index.js';
 import type { CommandAuditLog } from './audit-events.js';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../platform/index.js';
-import type { Logger } from '../platform/index.js';
+import type { Logger, Tracer } from '../platform/index.js';
 import type { Pki } from '../pki/index.js';
 import type { DecisionPoint, EntityLoader } from '../policy/index.js';
 import type { OwnershipCascade } from '../relationships/index.js';
@@ -93,6 +93,8 @@ export async function createCommands(deps: {
   isQuarantined: (deviceId: string) => Promise<boolean>;
   /** The process's cluster adapter: limits, idempotency reservations and job routing go through it. */
   cluster: Cluster;
+  /** Spans of routing, dispatch and acknowledgement (untraced when absent). */
+  tracer?: Tracer;
 }): Promise<Commands> {
   const { db, audit, clock } = deps;
   const c = deps.settings;
@@ -133,6 +135,7 @@ export async function createCommands(deps: {
     intervalSeconds: c.dispatchInterval,
     operatorTenant,
     duplicateChannel: c.duplicateChannel,
+    tracer: deps.tracer,
     quarantine: async (deviceId, reason, context) => {
       await deps.pki.changeDeviceStatus({
         deviceId,

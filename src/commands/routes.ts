@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import { tokenOf } from '../auth/index.js';
 import { requestContext } from '../http/index.js';
-import { CarapaceError } from '../platform/index.js';
+import { CarapaceError, type Tracer, untraced } from '../platform/index.js';
 import {
   apiRoute,
   authorizedOf,
@@ -197,8 +197,11 @@ export function registerCommandRoutes(
     load: EntityLoader;
     stepUpMaxAge: number;
     clock: { now(): Date };
+    /** The span of each job's creation, parent of its dispatch (untraced when absent). */
+    tracer?: Tracer;
   },
 ): void {
+  const tracer = deps.tracer ?? untraced;
   routes.post(
     '/v1/vehicles/:vehicleId/commands',
     {
@@ -245,16 +248,23 @@ export function registerCommandRoutes(
           'ERR_IDEMPOTENCY_KEY_REQUIRED',
           `${type.name} is a physical command: send an Idempotency-Key header`,
         );
-      const { job, created } = await deps.service.request(
-        { userId: principal.userId, token, vehicle, decision, command: type, params, context: requestContext(req) },
-        key ?? null,
-      );
+      const span = tracer.start('commands.job.create', req.traceparent, { 'carapace.command': type.name });
+      const { job, created } = await deps.service
+        .request(
+          { userId: principal.userId, token, vehicle, decision, command: type, params, context: requestContext(req) },
+          key ?? null,
+        )
+        .finally(() => span.end());
+      span.set('carapace.job.id', job.id);
+      span.set('carapace.job.state', job.state);
+      if (created) deps.dispatcher.changed(job);
       if (job.state === 'rejected')
         throw new CarapaceError('ERR_COMMAND_REJECTED', `the command was rejected: ${job.reason ?? 'unknown'}`, {
           reason: job.reason,
           job: job.id,
         });
-      if (created) void deps.dispatcher.kick(job.vehicle_id).catch(() => undefined);
+      const trace = { jobId: job.id, traceparent: span.traceparent };
+      if (created) void deps.dispatcher.kick(job.vehicle_id, trace).catch(() => undefined);
       return reply.code(created ? 202 : 200).send(jobView(job));
     },
   );

@@ -1,4 +1,5 @@
 export { loadConfig, listOptions, type ConfigSources } from './load.js';
 export { type Config, configSchema } from './schema.js';
+export { type FederatedIssuerSettings, FEDERATION_ALGORITHMS } from './federation-settings.js';
 export { renderConfigReference } from './reference.js';
 export { parseDuration, formatDuration } from './option.js';

@@ -1,3 +1,4 @@
+import { type FederatedIssuerSettings, issuersProblem } from './federation-settings.js';
 import { type Option, opt } from './option.js';
 
 const MINUTE = 60;
@@ -889,6 +890,76 @@ export const configSchema = {
         '"longitude": 11.6, "label": "Munich" }]`. Addresses outside the table are not judged.',
       geoProblem,
     ),
+  },
+  federation: {
+    issuers: opt.json<FederatedIssuerSettings[]>(
+      [],
+      'list (JSON in the environment)',
+      'CARAPACE_FEDERATION_ISSUERS',
+      'External OpenID Connect issuers whose ID or access tokens a Carapace app may exchange (RFC 8693, ' +
+        '`grant_type=urn:ietf:params:oauth:grant-type:token-exchange` at `/oauth/token`) for a DPoP-bound Carapace ' +
+        'token: `[{ "id": "corp", "issuer": "https://idp.example.com/realms/x", "audience": "carapace", ' +
+        '"algorithms": ["RS256"], "clients": ["carapace-owner-app"], "mfa": { "amr": ["mfa"] } }]`. Optional: ' +
+        '`jwksUri` (else discovery), `subjectClaim` (default `sub`), `linkByVerifiedEmail` (default false). Accounts ' +
+        'are linked by (issuer, subject) through `POST /admin/v1/federation/links`.',
+      issuersProblem,
+    ),
+    jwksCacheTtl: opt.duration(
+      600,
+      1,
+      DAY,
+      'CARAPACE_FEDERATION_JWKS_CACHE_TTL',
+      "How long an issuer's keys are used before they are fetched again: a key the issuer removed is refused at " +
+        'the latest this long after.',
+    ),
+    jwksRefetchCooldown: opt.duration(
+      30,
+      0,
+      HOUR,
+      'CARAPACE_FEDERATION_JWKS_REFETCH_COOLDOWN',
+      "A token signed with an unknown key makes Carapace fetch the issuer's keys again (a rotation), at most once " +
+        'per this period.',
+    ),
+    clockTolerance: opt.duration(
+      30,
+      0,
+      5 * MINUTE,
+      'CARAPACE_FEDERATION_CLOCK_TOLERANCE',
+      "Clock skew allowed when checking an external token's `exp`, `nbf` and `iat`.",
+    ),
+  },
+  observability: {
+    metrics: {
+      enabled: opt.boolean(
+        true,
+        'CARAPACE_METRICS_ENABLED',
+        'Serve Prometheus metrics at `GET /metrics` on the admin plane (operator certificate required, like every ' +
+          'admin route).',
+      ),
+    },
+    traces: {
+      enabled: opt.boolean(
+        false,
+        'CARAPACE_TRACES_ENABLED',
+        'Record OpenTelemetry spans (request, authorization, job, dispatch, acknowledgement) and export them over ' +
+          "OTLP/HTTP (JSON) to `endpoint`. When off, a caller's `traceparent` trace id is still kept in audit events " +
+          'and logs, and nothing is exported.',
+      ),
+      endpoint: opt.string(
+        'http://127.0.0.1:4318/v1/traces',
+        'CARAPACE_TRACES_ENDPOINT',
+        'The OTLP/HTTP traces endpoint (an OpenTelemetry Collector, Jaeger, Tempo). The exporter calls it with its ' +
+          'own HTTP client: the operator chooses this address, no request can change it.',
+      ),
+      serviceName: opt.string('carapace', 'CARAPACE_TRACES_SERVICE_NAME', 'The `service.name` of exported spans.'),
+      exportInterval: opt.duration(
+        2,
+        0.1,
+        MINUTE,
+        'CARAPACE_TRACES_EXPORT_INTERVAL',
+        'How often finished spans are exported in a batch.',
+      ),
+    },
   },
 };
 

@@ -8,7 +8,7 @@ import type { App } from './listener-type.js';
 import type { RequestHook } from './route-definition.js';
 
 export type { App } from './listener-type.js';
-import { traceIdFrom } from './context.js';
+import { type RequestObserver, traceIdFrom } from './context.js';
 import { problemType } from '../platform/index.js';
 import { installProblemHandlers, sendProblem } from './problem.js';
 
@@ -29,7 +29,12 @@ export interface ListenerApp {
  * schemas (Ajv never strips unknown fields; it rejects them), problem+json errors, trace context, and a guard
  * that refuses any route not added through the route definition (see route-definition.ts).
  */
-export function createListenerApp(options: { tls: ListenerTls; logger: Logger; bodyLimit?: number }): ListenerApp {
+export function createListenerApp(options: {
+  tls: ListenerTls;
+  logger: Logger;
+  bodyLimit?: number;
+  observer?: RequestObserver;
+}): ListenerApp {
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     https: {
@@ -91,8 +96,13 @@ export function createListenerApp(options: { tls: ListenerTls; logger: Logger; b
   const routes = guardRoutes(app);
   installProblemHandlers(app);
   app.decorateRequest('traceId', '');
+  app.decorateRequest('traceparent', '');
+  app.decorateRequest('refusal', null);
+  const observer = options.observer;
+  if (observer) app.addHook('onResponse', async (req, reply) => observer.finish(req, reply));
   app.addHook('onRequest', async (req, reply) => {
-    req.traceId = traceIdFrom(req.headers.traceparent);
+    if (observer) observer.start(req);
+    else req.traceId = traceIdFrom(req.headers.traceparent);
     reply.header('x-request-id', req.id);
     reply.header('cache-control', 'no-store');
     reply.header('x-content-type-options', 'nosniff');

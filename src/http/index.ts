@@ -3,6 +3,7 @@ export { authenticateUnmatched, createListenerApp, pinHost } from './app.js';
 export type { App, ListenerApp } from './app.js';
 export type { CallerType, CatalogEntry, CatalogedRoute } from './catalog.js';
 export { requestContext } from './context.js';
+export type { RequestObserver } from './context.js';
 export { registerHealth } from './health.js';
 export type { ReadinessChecks, ReadinessDetails } from './health.js';
 export { sendProblem } from './problem.js';

@@ -66,6 +66,7 @@ export async function refuseRequest<T extends string>(
   } catch (err) {
     req.log.error({ err, reason: args.refusal.reason }, 'could not audit a refusal; refusing anyway');
   }
+  req.refusal = args.refusal.code;
   reply.header('connection', 'close');
   return sendProblem(reply, args.refusal.code, args.refusal.detail, { reason: args.refusal.reason });
 }

@@ -6,6 +6,7 @@ import type { AuditLog } from '../audit/index.js';
  */
 export const IDENTITY_AUDIT_EVENTS = [
   'identity.application.registered',
+  'identity.federation.linked',
   'identity.invitation.created',
   'identity.invitation.refused',
   'identity.membership.granted',

@@ -12,8 +12,10 @@ export {
   type UserRow,
   type TenantRow,
   type InvitationRow,
+  type FederatedIdentityRow,
 } from './tables.js';
 export { createInvitations, type Invitations } from './invitations.js';
+export { federatedIdentitiesOf, findFederatedUser, linkFederatedIdentity } from './federation.js';
 export {
   findActiveUserByEmail,
   findApplication,

@@ -72,4 +72,18 @@ export const identityMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0025_federated_identities': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('federated_identities')
+        .addColumn('issuer', 'text', (c) => c.notNull())
+        .addColumn('subject', 'text', (c) => c.notNull())
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('linked_via', 'text', (c) => c.notNull())
+        .addColumn('linked_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('federated_identities_pk', ['issuer', 'subject'])
+        .execute();
+      await db.schema.createIndex('federated_identities_user').on('federated_identities').column('user_id').execute();
+    },
+  },
 };

@@ -104,8 +104,22 @@ export interface InvitationRow {
   accepted_by: string | null;
 }
 
+/**
+ * A user's account at an external OpenID Connect issuer, linked to the Carapace user it signs in as. The key is
+ * (issuer, subject): an email address alone never links an account.
+ */
+export interface FederatedIdentityRow {
+  issuer: string;
+  subject: string;
+  user_id: string;
+  /** How the link was made: `operator` (the admin API) or `verified_email` (first sign-in, where allowed). */
+  linked_via: 'operator' | 'verified_email';
+  linked_at: string;
+}
+
 /** Tables owned by the identity module. */
 export interface IdentityTables {
+  federated_identities: FederatedIdentityRow;
   invitations: InvitationRow;
   tenants: TenantRow;
   users: UserRow;

@@ -16,3 +16,5 @@ export {
 } from './x509.js';
 export type { X509Certificate } from './x509.js';
 export * as x509 from './x509.js';
+export { formatTraceparent, parseTraceparent, untraced } from './trace.js';
+export type { SpanAttributes, SpanKind, TraceSpan, Tracer } from './trace.js';

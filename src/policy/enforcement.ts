@@ -7,7 +7,7 @@ import type { App } from '../http/index.js';
 import type { CatalogEntry } from '../http/index.js';
 import type { ListenerSecurity, RouteRegistrar } from '../http/index.js';
 import { requestContext } from '../http/index.js';
-import { CarapaceError } from '../platform/index.js';
+import { CarapaceError, type Tracer, untraced } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
 import type { PolicyAuditLog } from './audit-events.js';
 import type { CedarValueJson } from '@cedar-policy/cedar-wasm/nodejs';
@@ -143,12 +143,26 @@ export function objectAuthorization(
     actions: Set<string>;
     /** The clock and step-up window every decision judges the age of the sign-in against (one rule, in Cedar). */
     freshness: { clock: Clock; stepUpMaxAge: number };
+    /** A span per authorization, child of the request's (untraced when absent). */
+    tracer?: Tracer;
   },
 ): NonNullable<ListenerSecurity<AuthorizeSpec>['authorize']> {
   app.decorateRequest('authorized', null);
+  const tracer = deps.tracer ?? untraced;
   return {
     actions: deps.actions,
-    hook: (spec, catalog) => async (req) => authorize(req, spec, catalog, deps),
+    hook: (spec, catalog) => async (req) => {
+      const span = tracer.start('authorization', req.traceparent, { 'carapace.action': catalog.action });
+      try {
+        await authorize(req, spec, catalog, deps);
+        span.set('carapace.decision', 'allow');
+      } catch (err) {
+        span.set('carapace.decision', 'deny');
+        throw err;
+      } finally {
+        span.end();
+      }
+    },
     refused: (catalog) => async (req: FastifyRequest, _reply: unknown, err: unknown) => {
       const allowed = allowedRequests.get(req);
       if (!allowed || !(err instanceof CarapaceError) || err.status < 400 || err.status >= 500) return;

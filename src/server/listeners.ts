@@ -1,5 +1,10 @@
 import type { TLSSocket } from 'node:tls';
-import { registerAdminRoutes, registerAuditEvidenceRoutes, registerAuditRetentionRoutes } from '../admin/index.js';
+import {
+  registerAdminRoutes,
+  registerAuditEvidenceRoutes,
+  registerAuditRetentionRoutes,
+  registerFederationRoutes,
+} from '../admin/index.js';
 import { OAUTH_PREFIX, registerInteractions, registerOAuthRoutes, tokenAuthentication } from '../auth/index.js';
 import { registerAccountRoutes, registerMeRoute } from '../accounts/index.js';
 import { operatorAuthentication } from '../admin/index.js';
@@ -20,6 +25,7 @@ import type { Platform } from './platform.js';
 import { registerDetectionRoutes } from '../detect/index.js';
 import { registerBulkCommandRoute, registerCommandChannel, registerCommandRoutes } from '../commands/index.js';
 import type { ServerTls } from './tls-material.js';
+import { countHandshakes, observeListener, registerMetricsRoute } from '../observability/index.js';
 
 /** The three listeners, built but not yet listening. */
 export interface Listeners {
@@ -83,7 +89,13 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
     intervalSeconds: config.tls.handshakeFailureInterval,
   });
 
-  const pub = createListenerApp({ tls: { ...base, requestCert: false }, logger: log.child({ listener: 'public' }) });
+  const { metrics, tracing } = platform.observability;
+  const observed = (name: string) => observeListener(name, { metrics: metrics.http, tracer: tracing.tracer });
+  const pub = createListenerApp({
+    tls: { ...base, requestCert: false },
+    logger: log.child({ listener: 'public' }),
+    observer: observed('public'),
+  });
   // The public API answers for publicBaseUrl only; probes address the node, so health is exempt.
   pinHost(pub.app, config.publicBaseUrl, ['/healthz', '/readyz']);
   const authz = platform.authorization;
@@ -104,6 +116,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
       db,
       actions: authz.actions,
       freshness: { clock: platform.clock, stepUpMaxAge: config.commands.stepUpMaxAge },
+      tracer: tracing.tracer,
     }),
   });
   registerHealth(api, ready);
@@ -142,6 +155,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
     load: authz.load,
     stepUpMaxAge: config.commands.stepUpMaxAge,
     clock,
+    tracer: tracing.tracer,
   };
   registerCommandRoutes(api, cmd);
   registerBulkCommandRoute(api, { ...cmd, bulkMax: config.commands.bulkMaxVehicles });
@@ -151,6 +165,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   const gw = createListenerApp({
     tls: { ...base, requestCert: true, ca: [root.pem, fleet.pem, manufacturer.pem] },
     logger: log.child({ listener: 'gateway' }),
+    observer: observed('gateway'),
   });
   const device = deviceAuthentication(gw.app, { pki, audit });
   // An unknown path is answered 404 only to an enrolled device; any other peer gets its refusal.
@@ -187,6 +202,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   const admin = createListenerApp({
     tls: { ...base, requestCert: true, ca: [root.pem] },
     logger: log.child({ listener: 'admin' }),
+    observer: observed('admin'),
   });
   const operator = operatorAuthentication(admin.app, { pki, audit });
   authenticateUnmatched(admin.app, operator);
@@ -195,6 +211,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   registerHealth(plane, ready, exportDetails(platform));
   registerAdminRoutes(plane, { pki, audit, directory: platform.directory, tokens: platform.auth });
   registerTelemetryAdminRoutes(plane, { telemetry: platform.telemetry });
+  registerFederationRoutes(plane, { db, audit, clock: platform.clock, issuers: config.federation.issuers });
   registerAuditEvidenceRoutes(plane, { evidence: platform.evidence });
   registerInvestigationRoutes(plane, {
     investigator: createInvestigator({ db, proofs: platform.evidence.proofs, clock: platform.clock }),
@@ -210,6 +227,10 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
 
   // Incidents, playbooks, approvals, notifications and the response governance numbers (admin plane only).
   registerIncidentRoutes(plane, { incidents: platform.incidents });
+  if (config.observability.metrics.enabled) registerMetricsRoute(plane, { metrics });
+  countHandshakes(pub.app.server, 'public', metrics.http);
+  countHandshakes(gw.app.server, 'gateway', metrics.http);
+  countHandshakes(admin.app.server, 'admin', metrics.http);
 
   if (config.tls.handshakeFailureInterval > 0) {
     handshakes.watch(pub.app.server, 'public');

@@ -72,6 +72,20 @@ import {
 } from '../commands/index.js';
 import { createInvestigator } from '../investigation/index.js';
 import { createIncidents, type Incidents, loadPlaybooks } from '../incidents/index.js';
+import {
+  countDecisions,
+  createMetrics,
+  createTracing,
+  healthGauges,
+  type Metrics,
+  type Tracing,
+} from '../observability/index.js';
+
+/** Metrics and traces of this node. */
+export interface Observability {
+  metrics: Metrics;
+  tracing: Tracing;
+}
 
 /** The platform's long-lived parts, shared by the listeners and the CLI. */
 export interface Platform {
@@ -100,6 +114,8 @@ export interface Platform {
   incidents: Incidents;
   /** The process's one cluster-coordination adapter (Redis in cluster mode, memory when embedded). */
   cluster: Cluster;
+  /** Prometheus metrics and OpenTelemetry traces (`observability.*`). */
+  observability: Observability;
   clock: Clock;
   log: Logger;
   close(): Promise<void>;
@@ -135,6 +151,8 @@ export async function createPlatform(config: Config, options: PlatformOptions): 
     sqliteFile: options.sqliteFile,
   });
   let cluster: Cluster | null = null;
+  const observability = { metrics: createMetrics(), tracing: createTracing(config.observability.traces) };
+  const { metrics, tracing } = observability;
   try {
     await migrateDatabase(storage.db, { schema: storage.schema });
     const audit = createAuditLog({ db: storage.db, clock });
@@ -213,7 +231,7 @@ export async function createPlatform(config: Config, options: PlatformOptions): 
     const claimCounter = createClusterFailureCounter(cluster, 'claims');
     const authorization = {
       policySet,
-      decisions: createDecisionPoint(policySet),
+      decisions: countDecisions(createDecisionPoint(policySet), metrics.decisions),
       load: createEntityLoader({ facts: createAuthorizationFacts(storage.db), clock }),
       actions: schemaActions(policySet),
       access: createVehicleAccess({
@@ -252,6 +270,7 @@ export async function createPlatform(config: Config, options: PlatformOptions): 
       settings: config.telemetry,
       cluster,
       log: options.log,
+      metrics: metrics.telemetry,
     });
     const commands = await createCommands({
       db: storage.db,
@@ -264,6 +283,16 @@ export async function createPlatform(config: Config, options: PlatformOptions): 
       load: authorization.load,
       isQuarantined: (deviceId) => telemetry.quarantine.isQuarantined(deviceId),
       cluster,
+      tracer: tracing.tracer,
+    });
+    commands.dispatcher.events.on('job', (job: { command: string; state: string; created_at: string }) =>
+      metrics.commands.job(job.command, job.state, (clock.now().getTime() - Date.parse(job.created_at)) / 1000),
+    );
+    const coordination = cluster;
+    healthGauges(metrics, {
+      revocationViewAgeMs: () => pki.ctx.cache.age(),
+      databaseUp: () => storage.ping(),
+      redisUp: config.redis.url ? () => coordination.ping() : null,
     });
     // Incidents: the playbooks act through the other modules' own operations, passed in narrowed.
     const incidents = createIncidents({
@@ -320,6 +349,7 @@ export async function createPlatform(config: Config, options: PlatformOptions): 
       telemetry,
       commands,
       cluster,
+      observability,
       clock,
       log: options.log,
       async close() {
@@ -335,11 +365,13 @@ export async function createPlatform(config: Config, options: PlatformOptions): 
         await evidence.stop();
         await cluster?.close();
         await storage.close();
+        await tracing.shutdown().catch((err: unknown) => options.log.warn({ err }, 'could not export the last spans'));
       },
     };
   } catch (err) {
     await cluster?.close();
     await storage.close();
+    await tracing.shutdown().catch(() => undefined);
     throw err;
   }
 }

@@ -12,6 +12,7 @@ import { createClusterRateCounter } from './rate-limit.js';
 import type { SigningKey } from './screen.js';
 import { readVehicleState, type VehicleState } from './vehicle-state.js';
 import { WorkerBudget } from './worker-budget.js';
+import type { Verdict } from './judge.js';
 import { createVolumeSummary, type VolumeSummary } from './volume.js';
 
 /** The telemetry module's long-lived parts. */
@@ -48,6 +49,8 @@ export function createTelemetry(deps: {
   /** The process's cluster adapter: rate counters are shared through it. */
   cluster: Cluster;
   log: Logger;
+  /** Counts each judged message (the observability module's port). */
+  metrics?: { verdict(verdict: Verdict['verdict'], reason: string | undefined): void };
 }): Telemetry {
   const rates = createClusterRateCounter(deps.cluster);
   const keys = new Map<string, KeyObject>();
@@ -66,6 +69,7 @@ export function createTelemetry(deps: {
     async ingest(input) {
       const result = await ingest(input);
       volume.record(input.device, result.accepted);
+      if (deps.metrics) for (const v of result.verdicts) deps.metrics.verdict(v.verdict, v.reason);
       return result;
     },
     quarantine: createQuarantine({ db: deps.db, audit: deps.audit, clock: deps.clock, pki: deps.pki }),
