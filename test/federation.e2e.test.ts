@@ -56,8 +56,19 @@ describe.each(testEngines())('sign in with your own identity provider (%s)', (da
       overrides: {
         seedDemo: true,
         detect: { enabled: false },
+        // The test IdP listens on http://127.0.0.1; the outbound layer allows that only in development, by this flag.
+        outbound: { allowLoopbackHttp: true },
         federation: {
           issuers: [
+            {
+              // Its keys would come from the cloud metadata address: the outbound layer must refuse the fetch.
+              id: 'metadata',
+              issuer: 'https://idp.metadata.example',
+              jwksUri: 'https://169.254.169.254/latest/meta-data/jwks',
+              audience: 'carapace-at-idp',
+              algorithms: ['RS256'],
+              clients: ['carapace-owner-app'],
+            },
             {
               id: 'corp',
               issuer: idp.issuer,
@@ -160,6 +171,15 @@ describe.each(testEngines())('sign in with your own identity provider (%s)', (da
     });
     expect(await exchange(forged)).toBe('invalid_grant');
     expect(await lastRefusal()).toBe('bad_signature');
+  });
+
+  it("fetches an issuer's keys only through the outbound layer: a key set at a metadata address is refused", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const claims = { iss: 'https://idp.metadata.example', aud: 'carapace-at-idp', sub: 'ext-alice' };
+    expect(await exchange(await oldKey.sign({ ...claims, iat: now, exp: now + 300 }))).toBe('invalid_grant');
+    expect(await lastRefusal()).toBe('issuer_unreachable');
+    const [blocked] = await cp.platform.audit.list({ type: 'outbound.blocked', limit: 1 });
+    expect(blocked?.details).toMatchObject({ purpose: 'federation', address: '169.254.169.254' });
   });
 
   it('refuses an expired token, an unsigned (alg none) one and HS256 keyed with the public key', async () => {

@@ -1,13 +1,16 @@
 import {
   createRemoteJWKSet,
+  customFetch,
   decodeJwt,
   decodeProtectedHeader,
   errors as joseErrors,
+  type FetchImplementation,
   type JWTPayload,
   jwtVerify,
 } from 'jose';
 import type { Config, FederatedIssuerSettings } from '../config/index.js';
-import type { Clock } from '../platform/index.js';
+import type { Outbound } from '../outbound/index.js';
+import { CarapaceError, type Clock } from '../platform/index.js';
 
 /** Why an external token was refused: a stable reason for the audit trail and the tests. */
 export type FederationRefusal =
@@ -55,16 +58,44 @@ export interface Federation {
 }
 
 type KeySet = ReturnType<typeof createRemoteJWKSet>;
+type KeySetOptions = NonNullable<Parameters<typeof createRemoteJWKSet>[1]>;
+/** A JWKS or discovery document larger than this is refused: no issuer needs more. */
+const DOCUMENT_BYTES = 512 * 1024;
+
+/** jose's fetch, sent through the outbound layer (purpose `federation`), so key fetches obey its SSRF rules. */
+function fetchVia(outbound: Pick<Outbound, 'send'>): FetchImplementation {
+  return async (url) => {
+    const res = await outbound.send({
+      purpose: 'federation',
+      url,
+      method: 'GET',
+      headers: { accept: 'application/json' },
+      maxResponseBytes: DOCUMENT_BYTES,
+    });
+    const empty = res.status === 204 || res.status === 205 || res.status === 304;
+    return new Response(empty ? null : new Uint8Array(res.body), { status: res.status });
+  };
+}
 
 /** The issuer's keys: from `jwksUri`, or from its discovery document, whose `issuer` must be the configured one. */
-async function keysOf(s: FederatedIssuerSettings, options: Parameters<typeof createRemoteJWKSet>[1]): Promise<KeySet> {
+async function keysOf(s: FederatedIssuerSettings, options: KeySetOptions): Promise<KeySet> {
   if (s.jwksUri) return createRemoteJWKSet(new URL(s.jwksUri), options);
-  const res = await fetch(`${s.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`, {
-    signal: AbortSignal.timeout(5000),
-    redirect: 'error',
-  });
-  if (!res.ok) throw new FederationRefused('issuer_unreachable', s.id);
-  const meta = (await res.json()) as { issuer?: unknown; jwks_uri?: unknown };
+  const fetchJson = options[customFetch]!;
+  const url = `${s.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
+  let meta: { issuer?: unknown; jwks_uri?: unknown };
+  try {
+    const res = await fetchJson(url, {
+      headers: new Headers(),
+      method: 'GET',
+      redirect: 'manual',
+      signal: AbortSignal.timeout(5000),
+    });
+    if (res.status !== 200) throw new FederationRefused('issuer_unreachable', s.id);
+    meta = (await res.json()) as typeof meta;
+  } catch (err) {
+    if (err instanceof FederationRefused) throw err;
+    throw new FederationRefused('issuer_unreachable', s.id);
+  }
   if (meta.issuer !== s.issuer || typeof meta.jwks_uri !== 'string')
     throw new FederationRefused('issuer_unreachable', s.id);
   return createRemoteJWKSet(new URL(meta.jwks_uri), options);
@@ -84,6 +115,8 @@ function refusalOf(err: unknown): FederationRefusal {
   if (err instanceof joseErrors.JWKSNoMatchingKey) return 'unknown_key';
   if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'bad_signature';
   if (err instanceof joseErrors.JWKSTimeout || err instanceof joseErrors.JWKSInvalid) return 'issuer_unreachable';
+  // The outbound layer refused or could not reach the key set (and audited a refused destination).
+  if (err instanceof CarapaceError && err.code.startsWith('ERR_OUTBOUND_')) return 'issuer_unreachable';
   return 'malformed';
 }
 
@@ -91,13 +124,16 @@ function refusalOf(err: unknown): FederationRefusal {
  * The external issuers of `federation.issuers`. A token names its issuer (`iss`), which picks the settings; it is
  * then verified against only that issuer's keys, algorithms (asymmetric, from the settings: never `none`, never an
  * HMAC), audience and lifetime, on the injectable clock. Keys are fetched on first use, kept `jwksCacheTtl`, and
- * fetched again when a token names an unknown key (a rotation). The fetches are outbound calls with jose's HTTP
- * client (`fetch`) to the addresses the operator configured.
+ * fetched again when a token names an unknown key (a rotation). The fetches go through the outbound layer.
  */
-export function createFederation(settings: Config['federation'], deps: { clock: Clock }): Federation {
+export function createFederation(
+  settings: Config['federation'],
+  deps: { clock: Clock; outbound: Pick<Outbound, 'send'> },
+): Federation {
   const byIssuer = new Map(settings.issuers.map((s) => [s.issuer, s]));
   const keys = new Map<string, Promise<KeySet>>();
-  const options = {
+  const options: KeySetOptions = {
+    [customFetch]: fetchVia(deps.outbound),
     cacheMaxAge: settings.jwksCacheTtl * 1000,
     cooldownDuration: settings.jwksRefetchCooldown * 1000,
     timeoutDuration: 5000,

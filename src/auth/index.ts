@@ -6,6 +6,7 @@ import type { Cluster } from '../cluster/index.js';
 import type { AuditLog } from '../audit/index.js';
 import type { AuthAuditEvent } from './audit-events.js';
 import { createFederation } from './federation.js';
+import type { Outbound } from '../outbound/index.js';
 import type { Config } from '../config/index.js';
 import type { IdentityAuditEvent, SecretBox } from '../identity/index.js';
 import type { Clock } from '../platform/index.js';
@@ -73,6 +74,8 @@ export async function createAuth(deps: {
   secrets: SecretBox;
   /** The process's cluster adapter: DPoP replay windows and sign-in failure counters are shared through it. */
   cluster: Cluster;
+  /** The outbound layer: an external identity provider's discovery document and keys are fetched through it. */
+  outbound: Pick<Outbound, 'send'>;
 }): Promise<Auth> {
   const { config } = deps;
   const dir = join(config.dataDir, 'pki', 'token-signing');
@@ -102,7 +105,7 @@ export async function createAuth(deps: {
   });
   await denylist.start();
   const provider = createAuthorizationServer({
-    federation: createFederation(config.federation, { clock: deps.clock }),
+    federation: createFederation(config.federation, { clock: deps.clock, outbound: deps.outbound }),
     exchangeAudit: deps.audit,
     denylist,
     issuer,

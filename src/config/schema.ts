@@ -837,6 +837,15 @@ export const configSchema = {
           "and honours the collector's Retry-After, which a breaker would override.",
       ),
     },
+    federation: {
+      allowPrivateCidrs: opt.stringList(
+        [],
+        'CARAPACE_OUTBOUND_FEDERATION_ALLOW_PRIVATE_CIDRS',
+        'CIDRs an external identity provider (`federation.issuers`: its discovery document and keys) may resolve ' +
+          'to although they are private or otherwise not public, e.g. a Keycloak inside the network. Cloud ' +
+          'metadata addresses stay refused.',
+      ),
+    },
   },
   detect: {
     enabled: opt.boolean(

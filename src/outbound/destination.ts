@@ -7,8 +7,12 @@ import { CarapaceError } from '../platform/index.js';
 import { type CidrList, isLoopback, judgeAddress, LOOPBACK_CIDRS } from './address-policy.js';
 import { addressesOf, type DnsLookup, type ResolvedAddress } from './resolve.js';
 
-/** What an outbound call is for; it selects the policy (webhook: a client-supplied URL, the strictest). */
-export type OutboundPurpose = 'webhook' | 'siem';
+/**
+ * What an outbound call is for; it selects the policy. `webhook`: a client-supplied URL, the strictest. `siem` and
+ * `federation` (an external identity provider's discovery and keys): destinations the operator configured, which
+ * may be let into private networks by CIDR.
+ */
+export type OutboundPurpose = 'webhook' | 'siem' | 'federation';
 
 /** The address rules in force, built once from configuration. */
 export interface DestinationRules {
@@ -16,6 +20,8 @@ export interface DestinationRules {
   loopbackHttp: boolean;
   /** CIDRs the SIEM collector may reach although not public (`outbound.siem.allowPrivateCidrs`). */
   siemAllowed: CidrList;
+  /** CIDRs an external identity provider may reach although not public (`outbound.federation.allowPrivateCidrs`). */
+  federationAllowed: CidrList;
   /** Test-only: CIDRs treated as public for every purpose (refused in production mode at creation). */
   testPublic: CidrList;
 }
@@ -64,6 +70,7 @@ function allowedFor(purpose: OutboundPurpose, rules: DestinationRules): CidrList
   return [
     ...rules.testPublic,
     ...(purpose === 'siem' ? rules.siemAllowed : []),
+    ...(purpose === 'federation' ? rules.federationAllowed : []),
     ...(rules.loopbackHttp ? LOOPBACK_CIDRS : []),
   ];
 }

@@ -34,6 +34,7 @@ export function destinationRules(
   return {
     loopbackHttp: s.allowLoopbackHttp,
     siemAllowed: cidrs(s.siem.allowPrivateCidrs, 'outbound.siem.allowPrivateCidrs'),
+    federationAllowed: cidrs(s.federation.allowPrivateCidrs, 'outbound.federation.allowPrivateCidrs'),
     testPublic: cidrs(testPublicCidrs, 'outbound (test-only public CIDRs)'),
   };
 }

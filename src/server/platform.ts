@@ -224,7 +224,16 @@ export async function createPlatform(config: Config, options: PlatformOptions): 
     const directory = createDirectory({ db: storage.db, audit, clock, secrets, sessions });
     const invitations = createInvitations({ db: storage.db, audit, clock, ttlSeconds: config.auth.invitationTtl });
     const relationships = createRelationshipStore({ db: storage.db, audit, clock });
-    const auth = await createAuth({ config, db: storage.db, audit, clock, log: options.log, secrets, cluster });
+    const auth = await createAuth({
+      config,
+      db: storage.db,
+      audit,
+      clock,
+      log: options.log,
+      secrets,
+      cluster,
+      outbound,
+    });
     const deps = { db: storage.db, audit, clock, relationships, vehicles: { findByVin: findVehicleByVin } };
     // A transfer ends the old owner's queued jobs in its own transaction: the commands module's reaction, as a port.
     const cascades = [createJobsEndWithOwnership({ audit, clock })];
