@@ -138,6 +138,8 @@ export function createMemoryCluster(options: { prefix?: string; now?: () => numb
       if (!set) handlers.set(channel, (set = new Set()));
       set.add(handler);
     },
+    ping: async () => true,
+    onReconnect() {},
     async close() {
       handlers.clear();
     },

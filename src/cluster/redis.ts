@@ -84,6 +84,23 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster & { co
   const lastReported = new Map<string, number>();
   // Errors reach callers through each command (and the failure policy); this only stops unhandled-error noise.
   cmd.on('error', () => undefined);
+  const reconnectHandlers = new Set<() => void>();
+  // Every 'ready' after the first (or the first, when the start went on without Redis) ends an outage, during which
+  // pub/sub messages were lost: the handlers reload what the messages would have named.
+  let announceReady = false;
+  cmd.on('ready', () => {
+    if (announceReady) {
+      log.info({ prefix }, 'Redis is reachable again; reloading what its messages may have missed');
+      for (const handler of reconnectHandlers) {
+        try {
+          handler();
+        } catch (err) {
+          log.warn({ err }, 'a Redis reconnect handler failed');
+        }
+      }
+    }
+    announceReady = true;
+  });
 
   function report(operation: string, exception: FailurePolicyException | null, err: unknown): void {
     const at = Date.now();
@@ -128,7 +145,10 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster & { co
       const timedOut = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), startWaitMs).unref());
       const outcome = await Promise.race([connecting, timedOut]).catch((err: unknown) => err);
       connecting.catch(() => undefined);
-      if (outcome !== undefined) report('connect', null, outcome === 'timeout' ? 'connect timed out' : outcome);
+      if (outcome !== undefined) {
+        announceReady = true;
+        report('connect', null, outcome === 'timeout' ? 'connect timed out' : outcome);
+      }
     },
     async countWindow(key, n, windowSeconds, nowMs, opts) {
       const size = windowSeconds * 1000;
@@ -268,6 +288,16 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster & { co
         subscribed.catch(() => undefined);
       }
       set.add(handler);
+    },
+    async ping() {
+      try {
+        return (await cmd.ping()) === 'PONG';
+      } catch {
+        return false;
+      }
+    },
+    onReconnect(handler) {
+      reconnectHandlers.add(handler);
     },
     async close() {
       sub?.disconnect();

@@ -71,6 +71,31 @@ export const configSchema = {
       'CARAPACE_DATABASE_SCHEMA',
       'PostgreSQL schema that holds Carapace tables (created if missing). Ignored for SQLite.',
     ),
+    connectTimeoutMs: opt.integer(
+      5000,
+      100,
+      60_000,
+      'CARAPACE_DATABASE_CONNECT_TIMEOUT_MS',
+      'Milliseconds a new PostgreSQL connection may take (TCP and startup) before the request that waits for it ' +
+        'is answered 503 `ERR_DATABASE_UNAVAILABLE`. Also bounds the wait for a free pooled connection.',
+    ),
+    statementTimeoutMs: opt.integer(
+      10_000,
+      100,
+      600_000,
+      'CARAPACE_DATABASE_STATEMENT_TIMEOUT_MS',
+      'PostgreSQL `statement_timeout` (and `idle_in_transaction_session_timeout`) of every connection: the server ' +
+        'cancels a statement that runs longer. Ignored for SQLite, whose waits are bounded by its busy timeout.',
+    ),
+    queryTimeoutMs: opt.integer(
+      15_000,
+      100,
+      600_000,
+      'CARAPACE_DATABASE_QUERY_TIMEOUT_MS',
+      'Milliseconds the client waits for any PostgreSQL reply, even when the server cannot cancel (a hung ' +
+        'network): the request is answered 503 and the connection is discarded, never reused. Keep it above ' +
+        '`database.statementTimeoutMs`.',
+    ),
   },
   redis: {
     url: opt.optionalString(

@@ -30,13 +30,36 @@ export interface Listeners {
   handshakes: HandshakeFailures;
 }
 
+/** The longest one readiness check may take: a hung dependency reports false instead of hanging the probe. */
+const READINESS_CHECK_MS = 2000;
+
+/** `check`'s answer, or false when it fails or takes longer than READINESS_CHECK_MS. */
+async function bounded(check: () => Promise<boolean>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), READINESS_CHECK_MS)));
+  try {
+    return await Promise.race([check().catch(() => false), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Each dependency, checked in parallel and bounded: database, Redis (cluster mode), CAs, revocation view. */
 function readiness(platform: Platform): () => Promise<ReadinessChecks> {
   const staleAfterMs = Math.max(10, platform.config.pki.revocationPollInterval * 5) * 1000;
-  return async () => ({
-    database: await platform.storage.ping(),
-    certificateAuthorities: platform.pki.ctx.authorities.fleet.signingKey !== null,
-    revocationView: platform.pki.ctx.cache.age() < staleAfterMs,
-  });
+  const redis = platform.cluster.kind === 'redis';
+  return async () => {
+    const [database, cluster] = await Promise.all([
+      bounded(() => platform.storage.ping()),
+      redis ? bounded(() => platform.cluster.ping()) : Promise.resolve(true),
+    ]);
+    return {
+      database,
+      ...(redis ? { redis: cluster } : {}),
+      certificateAuthorities: platform.pki.ctx.authorities.fleet.signingKey !== null,
+      revocationView: platform.pki.ctx.cache.age() < staleAfterMs,
+    };
+  };
 }
 
 /** The SIEM sinks' state, on the admin plane's /readyz only: a backlog is nobody's business on the public API. */

@@ -123,6 +123,9 @@ export async function createPlatform(
     schema: config.database.schema,
     dataDir: config.dataDir,
     sqliteFile: options.sqliteFile,
+    timeouts: config.database,
+    // A lost connection is replaced by the pool; requests that needed it were answered 503.
+    onConnectionError: (err) => options.log.warn({ err: { message: err.message } }, 'database connection lost'),
   });
   let cluster: Cluster | null = null;
   try {

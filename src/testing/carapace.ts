@@ -96,6 +96,8 @@ export async function startTestCarapace(
         admin: { host: '127.0.0.1', port: adminPort },
       },
       ...options.overrides,
+      // Merged, so a test that tunes the database (a URL through a proxy, timeouts) keeps its throwaway schema.
+      database: { url, schema, ...(options.overrides?.database as Record<string, unknown> | undefined) },
     },
   });
   let running = await startCarapace(config, { log: createLogger('silent'), clock: options.clock });
