@@ -87,7 +87,6 @@ export async function startTestCarapace(
     overrides: {
       dataDir,
       publicBaseUrl: `https://localhost:${publicPort}`,
-      database: { url, schema },
       log: { level: 'silent' },
       seedDemo: false,
       listeners: {

@@ -5,6 +5,11 @@ export interface FaultProxy {
   readonly port: number;
   /** Stops forwarding in both directions; connections stay open, so peers see a hung server, not a closed one. */
   freeze(): void;
+  /**
+   * Stops forwarding replies on the open connections: requests still reach the target, which acts on them, but no
+   * answer returns. New connections forward normally.
+   */
+  holdReplies(): void;
   /** Forwards again, including what was held back while frozen. */
   resume(): void;
   /** Closes every open connection at once (a network cut), then keeps accepting. */
@@ -47,6 +52,9 @@ export async function startFaultProxy(target: { host: string; port: number }): P
     freeze() {
       frozen = true;
       for (const pair of pairs) for (const s of pair) s.pause();
+    },
+    holdReplies() {
+      for (const [, upstream] of pairs) upstream.pause();
     },
     resume() {
       frozen = false;
