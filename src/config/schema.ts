@@ -151,6 +151,61 @@ export const configSchema = {
       port: opt.port(8445, 'CARAPACE_ADMIN_PORT', 'Port of the admin plane (HTTPS with operator client certificates).'),
     },
   },
+  connections: {
+    handshakeTimeoutMs: opt.integer(
+      10_000,
+      100,
+      120_000,
+      'CARAPACE_HANDSHAKE_TIMEOUT_MS',
+      'Milliseconds from TCP accept to a finished TLS handshake, per socket, on every listener; a peer that stays ' +
+        'silent or stops mid-handshake is disconnected (its descriptor freed), never written to.',
+    ),
+    headersTimeoutMs: opt.integer(
+      10_000,
+      100,
+      120_000,
+      'CARAPACE_HEADERS_TIMEOUT_MS',
+      'Milliseconds from the TLS handshake to the first request headers, per socket.',
+    ),
+    requestTimeoutMs: opt.integer(
+      30_000,
+      100,
+      600_000,
+      'CARAPACE_REQUEST_TIMEOUT_MS',
+      "Milliseconds from a request's headers to its last body byte, per socket.",
+    ),
+    idleTimeoutMs: opt.integer(
+      30_000,
+      100,
+      600_000,
+      'CARAPACE_IDLE_TIMEOUT_MS',
+      'Milliseconds a kept-alive connection may stay open with no request in flight (this also bounds the headers ' +
+        'of its next request). A WebSocket command channel is exempt: its own heartbeat closes a dead peer.',
+    ),
+    maxPerListener: opt.integer(
+      10_000,
+      1,
+      1_000_000,
+      'CARAPACE_MAX_CONNECTIONS',
+      'Open connections per listener, in any phase (handshake included); a connection beyond it is closed at once. ' +
+        "Keep the sum of the three listeners below the process's file-descriptor limit.",
+    ),
+    maxPerAddress: opt.integer(
+      1000,
+      1,
+      1_000_000,
+      'CARAPACE_MAX_CONNECTIONS_PER_ADDRESS',
+      'Open connections per source address per listener. Vehicles behind one carrier NAT share an address: size ' +
+        'it for the largest such group.',
+    ),
+    shutdownTimeoutMs: opt.integer(
+      10_000,
+      100,
+      600_000,
+      'CARAPACE_SHUTDOWN_TIMEOUT_MS',
+      'Milliseconds a shutdown waits for open requests to finish before it closes every connection that is left.',
+    ),
+  },
   tls: {
     certFile: opt.optionalString(
       'CARAPACE_TLS_CERT_FILE',

@@ -98,6 +98,8 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   const { pki, audit, log, config } = platform;
   const { root, fleet, manufacturer } = pki.ctx.authorities;
   const base = { key: tls.key, cert: tls.cert, minVersion: config.tls.minVersion };
+  const c = config.connections;
+  const limits = { ...c, maxConnections: c.maxPerListener, maxConnectionsPerAddress: c.maxPerAddress };
   const ready = readiness(platform);
   const handshakes = createHandshakeFailures({
     db: platform.storage.db,
@@ -106,7 +108,11 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
     intervalSeconds: config.tls.handshakeFailureInterval,
   });
 
-  const pub = createListenerApp({ tls: { ...base, requestCert: false }, logger: log.child({ listener: 'public' }) });
+  const pub = createListenerApp({
+    tls: { ...base, requestCert: false },
+    logger: log.child({ listener: 'public' }),
+    limits,
+  });
   // The public API answers for publicBaseUrl only; probes address the node, so health is exempt.
   pinHost(pub.app, config.publicBaseUrl, ['/healthz', '/readyz']);
   const authz = platform.authorization;
@@ -174,6 +180,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   const gw = createListenerApp({
     tls: { ...base, requestCert: true, ca: [root.pem, fleet.pem, manufacturer.pem] },
     logger: log.child({ listener: 'gateway' }),
+    limits,
   });
   const device = deviceAuthentication(gw.app, { pki, audit });
   // An unknown path is answered 404 only to an enrolled device; any other peer gets its refusal.
@@ -210,6 +217,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   const admin = createListenerApp({
     tls: { ...base, requestCert: true, ca: [root.pem] },
     logger: log.child({ listener: 'admin' }),
+    limits,
   });
   const operator = operatorAuthentication(admin.app, { pki, audit });
   authenticateUnmatched(admin.app, operator);
@@ -268,8 +276,18 @@ export async function listen(listeners: Listeners, config: Platform['config']): 
   };
 }
 
-/** Stops all three listeners. */
-export async function closeListeners(listeners: Listeners): Promise<void> {
-  await Promise.all([listeners.public.app.close(), listeners.gateway.app.close(), listeners.admin.app.close()]);
+/** Closes one listener: open requests get `deadlineMs` to finish, then every connection left is destroyed. */
+async function closeWithin(listener: ListenerApp, deadlineMs: number): Promise<void> {
+  const closing = listener.app.close();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), deadlineMs)));
+  if ((await Promise.race([closing, late])) === 'late') listener.guard.destroyAll();
+  clearTimeout(timer);
+  await closing;
+}
+
+/** Stops all three listeners, within `connections.shutdownTimeoutMs` (the default when not given). */
+export async function closeListeners(listeners: Listeners, deadlineMs = 10_000): Promise<void> {
+  await Promise.all([listeners.public, listeners.gateway, listeners.admin].map((l) => closeWithin(l, deadlineMs)));
   await listeners.handshakes.close();
 }
