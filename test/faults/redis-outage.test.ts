@@ -90,7 +90,7 @@ describe('Redis stopped, frozen and restarted (issue 18 item 3)', () => {
     }
   });
 
-  it('Redis killed: a DPoP-bound request is 503 (not 401 "replayed"), /readyz red; both green after a restart', async () => {
+  it('Redis killed: DPoP-bound requests are 503, not 401 "replayed"; /readyz red; green after restart', async () => {
     expect((await vehicles()).status).toBe(200);
     await redis.stop();
     const refused = await within(10_000, vehicles());
