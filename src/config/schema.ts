@@ -720,6 +720,15 @@ export const configSchema = {
       'CARAPACE_COMMANDS_IDEMPOTENCY_TTL',
       'How long an Idempotency-Key is remembered per principal.',
     ),
+    idempotencyReclaimAfter: opt.duration(
+      60,
+      1,
+      HOUR,
+      'CARAPACE_COMMANDS_IDEMPOTENCY_RECLAIM_AFTER',
+      'How old a reservation of an Idempotency-Key may be without its job before a retry takes it over: the ' +
+        'process that reserved it died between the two commits. A slow holder that is still alive cannot then ' +
+        'create its job too (it confirms its reservation in the transaction that creates the job).',
+    ),
     rateWindow: opt.duration(
       60,
       1,

@@ -7,7 +7,7 @@ import {
   tailAuditEvents,
   countFlaggedDenials,
 } from '../audit/index.js';
-import { type Clock, systemClock } from '../platform/index.js';
+import { assertNoFaultPoints, type Clock, systemClock } from '../platform/index.js';
 import type { Logger } from '../platform/index.js';
 import type { PlatformAuditEvent } from './audit-events.js';
 import { join } from 'node:path';
@@ -113,6 +113,7 @@ export async function createPlatform(
   options: { log: Logger; clock?: Clock; keys?: KeyProvider; sqliteFile?: string },
 ): Promise<Platform> {
   const clock = options.clock ?? systemClock;
+  assertNoFaultPoints(config.mode);
   // An invalid policy set or detection rule refuses to start, before anything is opened.
   const policySet = loadPolicySet(config.policy.dir ?? undefined);
   // So does a playbook file that does not match the playbook schema.
