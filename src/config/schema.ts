@@ -295,7 +295,8 @@ export const configSchema = {
     dir: opt.optionalString(
       'CARAPACE_POLICY_DIR',
       'Directory of the Cedar schema (`schema.cedarschema`) and policies (`*.cedar`). When unset, the `policies/` ' +
-        'shipped with Carapace. An invalid policy set refuses to start.',
+        'shipped with Carapace. An invalid policy set refuses to start, and so does one that lacks a policy of the ' +
+        'required manifest (every guardrail; src/policy/required-policies.ts) or turns one into a permit.',
     ),
   },
   claims: {
