@@ -140,7 +140,7 @@ export class CommandChannel {
 
   private scheduleRenewal(expiresIn: number, fetchedAt: number): void {
     if (this.renewTimer) clearTimeout(this.renewTimer);
-    // The gateway closes the channel when the token it holds expires: renew between half and three quarters of the
+    // The gateway closes the channel when the token it holds expires: renew between 40 % and 65 % of the
     // lifetime, at random, so vehicles that connected together do not all renew in the same second.
     const expiresAt = fetchedAt + expiresIn * 1000;
     const delay = Math.max(0, fetchedAt + renewalDelayMs(expiresIn) - Date.now());

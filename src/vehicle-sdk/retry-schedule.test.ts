@@ -11,10 +11,10 @@ const busiestSecond = (delays: number[]) => {
 };
 
 describe('renewal and reconnect spread a fleet that moved together (issue 18 item 6)', () => {
-  it('2,500 vehicles with 300 s tokens renew between 50 % and 75 % of the lifetime, spread over 75 s', () => {
+  it('2,500 vehicles with 300 s tokens renew between 40 % and 65 % of the lifetime, spread over 75 s', () => {
     const delays = Array.from({ length: FLEET }, () => renewalDelayMs(300));
-    expect(Math.min(...delays)).toBeGreaterThanOrEqual(150_000);
-    expect(Math.max(...delays)).toBeLessThanOrEqual(225_000);
+    expect(Math.min(...delays)).toBeGreaterThanOrEqual(120_000);
+    expect(Math.max(...delays)).toBeLessThanOrEqual(195_000);
     // A fixed two-thirds put all 2,500 in one second; spread uniformly over 75 s, no second holds more than ~5 %.
     expect(busiestSecond(delays)).toBeLessThan(FLEET * 0.05);
   });

@@ -6,10 +6,10 @@
  */
 
 /** The share of a token's lifetime after which a renewal may start, and by which it has started. */
-const RENEW_FROM = 0.5;
-const RENEW_BY = 0.75;
+const RENEW_FROM = 0.4;
+const RENEW_BY = 0.65;
 
-/** Milliseconds after the token was fetched at which to renew it: uniform in [50 %, 75 %] of its lifetime. */
+/** Milliseconds after the token was fetched at which to renew it: uniform in [40 %, 65 %] of its lifetime. */
 export function renewalDelayMs(expiresInSeconds: number, random: () => number = Math.random): number {
   const lifetime = Math.max(1, expiresInSeconds) * 1000;
   return Math.round(lifetime * (RENEW_FROM + (RENEW_BY - RENEW_FROM) * random()));
