@@ -101,6 +101,8 @@ export function createTokenDenylist(deps: {
     async start(): Promise<void> {
       await load();
       await deps.cluster.subscribe(CHANNEL, () => void reload());
+      // Announcements sent while Redis was away are lost: reload as soon as it is back.
+      deps.cluster.onReconnect(() => void reload());
       timer = setInterval(() => void reload(), deps.pollSeconds * 1000);
       timer.unref();
     },

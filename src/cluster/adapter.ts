@@ -133,8 +133,10 @@ export interface Cluster {
   publish(channel: string, message: string, options?: ExceptionOption): Promise<void>;
   /** Calls `handler` for each message on `channel`. Handlers must treat messages as untrusted hints. */
   subscribe(channel: string, handler: (message: string) => void): Promise<void>;
-  /** Whether the coordination store answers now (a ping; memory always does). Never throws. */
+  /** True when the coordination store answers a PING within the command timeout (always true in memory). */
   ping(): Promise<boolean>;
+  /** Calls `handler` each time Redis is reachable again after an outage (never in memory): time to reload. */
+  onReconnect(handler: () => void): void;
   /** Closes the connections. */
   close(): Promise<void>;
 }

@@ -139,6 +139,7 @@ export function createMemoryCluster(options: { prefix?: string; now?: () => numb
       set.add(handler);
     },
     ping: async () => true,
+    onReconnect() {},
     async close() {
       handlers.clear();
     },

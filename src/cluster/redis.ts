@@ -25,6 +25,8 @@ export interface RedisClusterOptions {
 const REPORT_EVERY_MS = 10_000;
 /** The longest a start waits for Redis (connecting, subscribing) before it goes on without it. */
 const START_WAIT_MS = 3000;
+/** The longest a caller waits for a reload announcement (a named exception) before it goes on. */
+const PUBLISH_WAIT_MS = 100;
 /** Seconds a client refused for an outage is told to wait. */
 const RETRY_AFTER = 5;
 /** Deletes KEYS[1] only while it holds ARGV[1]: a reservation is released by its holder, never by another. */
@@ -75,7 +77,11 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster & { co
     ...base,
     connectionName: named('command'),
     commandTimeout: options.commandTimeoutMs,
-    maxRetriesPerRequest: 1,
+    // A command in flight when the connection drops fails; it is never sent again after the reconnect. Redis may
+    // have run it before the reply was lost: a re-sent SET NX of a DPoP proof then found its own key and called the
+    // proof a replay (401 for an outage), a re-sent INCRBY counted twice.
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
     enableOfflineQueue: false,
   });
   let sub: Redis | null = null;
@@ -84,6 +90,23 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster & { co
   const lastReported = new Map<string, number>();
   // Errors reach callers through each command (and the failure policy); this only stops unhandled-error noise.
   cmd.on('error', () => undefined);
+  const reconnectHandlers = new Set<() => void>();
+  // Every 'ready' after the first (or the first, when the start went on without Redis) ends an outage, during which
+  // pub/sub messages were lost: the handlers reload what the messages would have named.
+  let announceReady = false;
+  cmd.on('ready', () => {
+    if (announceReady) {
+      log.info({ prefix }, 'Redis is reachable again; reloading what its messages may have missed');
+      for (const handler of reconnectHandlers) {
+        try {
+          handler();
+        } catch (err) {
+          log.warn({ err }, 'a Redis reconnect handler failed');
+        }
+      }
+    }
+    announceReady = true;
+  });
 
   function report(operation: string, exception: FailurePolicyException | null, err: unknown): void {
     const at = Date.now();
@@ -128,7 +151,10 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster & { co
       const timedOut = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), startWaitMs).unref());
       const outcome = await Promise.race([connecting, timedOut]).catch((err: unknown) => err);
       connecting.catch(() => undefined);
-      if (outcome !== undefined) report('connect', null, outcome === 'timeout' ? 'connect timed out' : outcome);
+      if (outcome !== undefined) {
+        announceReady = true;
+        report('connect', null, outcome === 'timeout' ? 'connect timed out' : outcome);
+      }
     },
     async countWindow(key, n, windowSeconds, nowMs, opts) {
       const size = windowSeconds * 1000;
@@ -230,15 +256,18 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster & { co
       return run('seenOnce', async () => (await cmd.set(k(`seen:${key}`), '1', 'EX', ttlSeconds, 'NX')) === 'OK');
     },
     async publish(channel, message, opts) {
-      try {
-        await cmd.publish(k(channel), message);
-      } catch (err) {
-        if (opts?.exception === 'credential-fanout' || opts?.exception === 'job-routing') {
-          report('publish', opts.exception, err);
-          return;
-        }
-        await run('publish', () => Promise.reject(err));
+      if (opts?.exception === 'credential-fanout' || opts?.exception === 'job-routing') {
+        // The change is already committed and the message only asks nodes to reload: the caller (an operator's
+        // revoke) waits at most PUBLISH_WAIT_MS for it, never a whole command timeout per message.
+        const exception = opts.exception;
+        const sent = cmd.publish(k(channel), message).then(
+          () => undefined,
+          (err: unknown) => report('publish', exception, err),
+        );
+        await Promise.race([sent, new Promise((resolve) => setTimeout(resolve, PUBLISH_WAIT_MS).unref())]);
+        return;
       }
+      await run('publish', () => cmd.publish(k(channel), message));
     },
     async subscribe(channel, handler) {
       if (!sub) {
@@ -260,20 +289,26 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster & { co
       if (!set) {
         handlers.set(k(channel), (set = new Set()));
         const subscribed = sub.subscribe(k(channel));
-        // Without Redis the node still starts; the subscription completes when Redis answers, and the periodic
-        // database reloads cover what it misses meanwhile.
-        await Promise.race([subscribed, new Promise((resolve) => setTimeout(resolve, startWaitMs).unref())]).catch(
-          (err: unknown) => report('subscribe', null, err),
-        );
+        // Without Redis the node still starts; the subscription completes when Redis answers, and the reconnect
+        // reload covers what it missed meanwhile. While Redis is known to be down, the start does not wait at all.
+        if (cmd.status === 'ready')
+          await Promise.race([subscribed, new Promise((resolve) => setTimeout(resolve, startWaitMs).unref())]).catch(
+            (err: unknown) => report('subscribe', null, err),
+          );
         subscribed.catch(() => undefined);
       }
       set.add(handler);
     },
-    ping: () =>
-      cmd.ping().then(
-        (answer) => answer === 'PONG',
-        () => false,
-      ),
+    async ping() {
+      try {
+        return (await cmd.ping()) === 'PONG';
+      } catch {
+        return false;
+      }
+    },
+    onReconnect(handler) {
+      reconnectHandlers.add(handler);
+    },
     async close() {
       sub?.disconnect();
       cmd.disconnect();

@@ -134,6 +134,7 @@ export function registerBulkCommandRoute(routes: ApiRoutes, deps: BulkDeps): voi
           params,
           body,
           batchId,
+          idempotencyKey: key ?? null,
         });
         for (const job of jobs)
           if (job.state === 'queued') void deps.dispatcher.kick(job.vehicle_id).catch(() => undefined);
@@ -172,6 +173,8 @@ async function queueBatch(
     params: Record<string, unknown>;
     body: { vehicleIds?: string[]; groupId?: string };
     batchId: string;
+    /** The batch's Idempotency-Key, confirmed in the batch's own transaction. */
+    idempotencyKey: string | null;
   },
 ): Promise<CommandJob[]> {
   const { type, params, body, batchId, userId } = a;
@@ -247,5 +250,6 @@ async function queueBatch(
       context: requestContext(req),
     })),
     tenant.id,
+    a.idempotencyKey ?? undefined,
   );
 }

@@ -522,6 +522,10 @@ export function createDispatcher(deps: {
           void deliverQueued(routed.vehicleId);
         }
       });
+      // Routing messages sent while Redis was away are lost: run a dispatch round as soon as it is back.
+      deps.cluster.onReconnect(() => {
+        tick().catch((err: unknown) => deps.log.warn({ err }, 'command dispatch after reconnect failed'));
+      });
       timer = setInterval(() => {
         tick().catch((err: unknown) => deps.log.warn({ err }, 'command dispatch tick failed'));
       }, deps.intervalSeconds * 1000);

@@ -13,7 +13,14 @@ export type Reservation = { mine: true } | { mine: false; resultId: string; requ
  * the guarantee holds under concurrency with or without Redis. When Redis cannot answer, the reservation fails
  * closed (ERR_CLUSTER_UNAVAILABLE): no job is created.
  */
-export function createIdempotency(deps: { db: Kysely<Database>; clock: Clock; ttlSeconds: number; cluster: Cluster }) {
+export function createIdempotency(deps: {
+  db: Kysely<Database>;
+  clock: Clock;
+  ttlSeconds: number;
+  /** How old a reservation without its result may be before a retry takes it over (a crash between commits). */
+  reclaimAfterSeconds: number;
+  cluster: Cluster;
+}) {
   // In the embedded mode the database row alone is the reservation: one process, and it follows the injected clock.
   const shared = deps.cluster.kind === 'redis' ? deps.cluster : null;
   const rkey = (principal: string, keyHash: string) => `cmdidem:${principal}:${keyHash}`;
@@ -69,6 +76,61 @@ export function createIdempotency(deps: { db: Kysely<Database>; clock: Clock; tt
         }
       }
       return reserveInDb(principal, keyHash, requestHash, resultId);
+    },
+    /**
+     * Takes over `staleId`'s reservation for `resultId` when it is older than `reclaimAfterSeconds` and its result
+     * does not exist (the caller looked): its process died between committing the reservation and the result, and
+     * without this the client's retries would get 409 for 24 hours. Otherwise reports the current holder.
+     */
+    async reclaim(
+      principal: string,
+      keyHash: string,
+      requestHash: string,
+      staleId: string,
+      resultId: string,
+    ): Promise<Reservation> {
+      const now = deps.clock.now();
+      const cutoff = new Date(now.getTime() - deps.reclaimAfterSeconds * 1000).toISOString();
+      // `created_at` is also what `confirm` bumps in the result's own transaction: a live holder that commits
+      // first makes this update match nothing (PostgreSQL re-checks the condition on the row it waited for).
+      const taken = await deps.db
+        .updateTable('command_idempotency')
+        .set({ result_id: resultId, request_hash: requestHash, created_at: now.toISOString() })
+        .where('principal', '=', principal)
+        .where('key_hash', '=', keyHash)
+        .where('result_id', '=', staleId)
+        .where('created_at', '<=', cutoff)
+        .executeTakeFirst();
+      if (Number(taken.numUpdatedRows) === 1) {
+        await shared?.release(rkey(principal, keyHash), `${requestHash}|${staleId}`);
+        await shared?.reserve(rkey(principal, keyHash), `${requestHash}|${resultId}`, deps.ttlSeconds);
+        return { mine: true };
+      }
+      const row = await deps.db
+        .selectFrom('command_idempotency')
+        .select(['request_hash', 'result_id'])
+        .where('principal', '=', principal)
+        .where('key_hash', '=', keyHash)
+        .executeTakeFirst();
+      // Gone meanwhile (released after a refusal, or expired): reserve it afresh.
+      if (!row) return reserveInDb(principal, keyHash, requestHash, resultId);
+      return row.result_id === resultId
+        ? { mine: true }
+        : { mine: false, resultId: row.result_id, requestHash: row.request_hash };
+    },
+    /**
+     * Inside the transaction that creates the result: true while `resultId` still holds the key (then the row is
+     * touched, so a concurrent `reclaim` cannot take it); false when a retry reclaimed it, and the caller aborts.
+     */
+    async confirm(trx: Kysely<Database>, principal: string, keyHash: string, resultId: string): Promise<boolean> {
+      const held = await trx
+        .updateTable('command_idempotency')
+        .set({ created_at: deps.clock.now().toISOString() })
+        .where('principal', '=', principal)
+        .where('key_hash', '=', keyHash)
+        .where('result_id', '=', resultId)
+        .executeTakeFirst();
+      return Number(held.numUpdatedRows) === 1;
     },
     /** Frees a reservation whose request failed before it produced anything (a 429, a 400). */
     async release(principal: string, keyHash: string, resultId: string): Promise<void> {

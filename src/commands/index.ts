@@ -111,7 +111,13 @@ export async function createCommands(deps: {
   });
   // The enrollment and rotation bundles carry the keys vehicles pin.
   const limits = createClusterLimitCounter(deps.cluster);
-  const idempotency = createIdempotency({ db, clock, ttlSeconds: c.idempotencyTtl, cluster: deps.cluster });
+  const idempotency = createIdempotency({
+    db,
+    clock,
+    ttlSeconds: c.idempotencyTtl,
+    reclaimAfterSeconds: c.idempotencyReclaimAfter,
+    cluster: deps.cluster,
+  });
   const service = createCommandService({
     db,
     audit,

@@ -4,7 +4,7 @@ import type { RequestContext } from '../audit/index.js';
 import { ACR } from '../auth/index.js';
 import type { VerifiedToken } from '../auth/index.js';
 import type { Clock } from '../platform/index.js';
-import { CarapaceError } from '../platform/index.js';
+import { CarapaceError, faultPoint } from '../platform/index.js';
 import { newId } from '../platform/index.js';
 import type { CommandAuditLog } from './audit-events.js';
 import type { Decision } from '../policy/index.js';
@@ -17,6 +17,7 @@ import { canonicalJson, paramsHash, sha256 } from '../wire/index.js';
 import { type CommandType, COMMAND_CATALOG } from './catalog.js';
 import { backendInstance, type DecisionRecord, decisionHash } from './decision-record.js';
 import type { Idempotency } from './idempotency.js';
+import { resolveHeldKey } from './held-keys.js';
 import { type CommandJob, isFinal, transition } from './job-store.js';
 import { lockJobScopes, tenantLock, vehicleLock } from './job-locks.js';
 import { enforceLimits, type LimitCounter } from './limits.js';
@@ -82,6 +83,12 @@ export function validParams(type: CommandType, params: unknown): Record<string, 
   if (!Value.Check(type.params, p))
     throw new CarapaceError('ERR_VALIDATION', `params do not match the ${type.name} schema`, { field: 'body.params' });
   return p as Record<string, unknown>;
+}
+
+/** Who holds the Idempotency-Key a result is created under. */
+interface KeyOwner {
+  principal: string;
+  keyHash: string;
 }
 
 /**
@@ -301,24 +308,24 @@ export function createCommandService(deps: {
     return { persist, locks: [vehicleLock(req.vehicle.id), ...(tenant ? [tenantLock(tenant)] : [])] };
   }
 
+  /** Inside the result's transaction: the key still belongs to this request (a retry may have reclaimed it). */
+  async function confirmOwner(trx: Kysely<Database>, owner: KeyOwner | null, resultId: string): Promise<void> {
+    if (owner && !(await deps.idempotency.confirm(trx, owner.principal, owner.keyHash, resultId)))
+      throw new CarapaceError('ERR_CONFLICT', 'a retry took this Idempotency-Key over; its job is the one');
+  }
+
   /** Creates the job (and its transitions) for an authorized, limit-checked request, in one transaction. */
-  async function createJob(req: CommandRequest, jobId: string): Promise<CommandJob> {
+  async function createJob(req: CommandRequest, jobId: string, owner: KeyOwner | null): Promise<CommandJob> {
     const { persist, locks } = await prepareJob(req, jobId);
     return db.transaction().execute(async (trx) => {
       await lockJobScopes(trx, locks);
+      await confirmOwner(trx, owner, jobId);
       return persist(trx);
     });
   }
 
-  /** Waits for the job another request is creating under the same key. */
-  async function awaitJob(id: string): Promise<CommandJob> {
-    for (let i = 0; i < 200; i++) {
-      const job = await db.selectFrom('command_jobs').selectAll().where('id', '=', id).executeTakeFirst();
-      if (job) return job;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new CarapaceError('ERR_CONFLICT', 'a request with this Idempotency-Key is still being processed');
-  }
+  const findJob = async (id: string) =>
+    (await db.selectFrom('command_jobs').selectAll().where('id', '=', id).executeTakeFirst()) ?? null;
 
   return {
     /**
@@ -335,17 +342,16 @@ export function createCommandService(deps: {
       if (keyHash) {
         const held = await deps.idempotency.reserve(principal, keyHash, requestHash, jobId);
         if (!held.mine) {
-          if (held.requestHash !== requestHash)
-            throw new CarapaceError(
-              'ERR_IDEMPOTENCY_KEY_REUSED',
-              'this Idempotency-Key was used with a different request',
-            );
-          return { job: await awaitJob(held.resultId), created: false };
+          const key = { idempotency: deps.idempotency, principal, keyHash, requestHash, held, resultId: jobId };
+          const outcome = await resolveHeldKey({ ...key, find: findJob });
+          if ('result' in outcome) return { job: outcome.result, created: false };
         }
+        // Between the reservation's commit and the job's: where a crash used to orphan the key for 24 hours.
+        await faultPoint('commands.after-reservation');
       }
       try {
         await limitsFor(req, 1, await tenantOf(db, req.vehicle.relationships));
-        return { job: await createJob(req, jobId), created: true };
+        return { job: await createJob(req, jobId, keyHash ? { principal, keyHash } : null), created: true };
       } catch (err) {
         if (keyHash) await deps.idempotency.release(principal, keyHash, jobId);
         throw err;
@@ -387,11 +393,15 @@ export function createCommandService(deps: {
      * The tenant's concurrency cap is checked inside it, with the tenant's and every vehicle's rows locked, so two
      * batches cannot both pass the count.
      */
-    async createBatch(reqs: CommandRequest[], tenantId: string): Promise<CommandJob[]> {
+    async createBatch(reqs: CommandRequest[], tenantId: string, idempotencyKey?: string): Promise<CommandJob[]> {
       const steps: PreparedJob[] = [];
       for (const r of reqs) steps.push(await prepareJob(r, newId()));
+      const first = reqs[0];
+      const owner =
+        idempotencyKey && first ? { principal: `user:${first.userId}`, keyHash: sha256(idempotencyKey) } : null;
       return db.transaction().execute(async (trx) => {
         await lockJobScopes(trx, [tenantLock(tenantId), ...steps.flatMap((s) => s.locks)]);
+        await confirmOwner(trx, owner, first?.batchId ?? '');
         const open = await trx
           .selectFrom('command_jobs')
           .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -419,22 +429,25 @@ export function createCommandService(deps: {
       requestHash: string,
       batchId: string,
     ): Promise<CommandJob[] | null> {
-      const held = await deps.idempotency.reserve(`user:${userId}`, sha256(idempotencyKey), requestHash, batchId);
-      if (held.mine) return null;
-      if (held.requestHash !== requestHash)
-        throw new CarapaceError('ERR_IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request');
-      for (let i = 0; i < 200; i++) {
+      const [principal, keyHash] = [`user:${userId}`, sha256(idempotencyKey)];
+      const held = await deps.idempotency.reserve(principal, keyHash, requestHash, batchId);
+      if (held.mine) {
+        await faultPoint('commands.batch-after-reservation');
+        return null;
+      }
+      const find = async (id: string) => {
         const jobs = await db
           .selectFrom('command_jobs')
           .selectAll()
-          .where('batch_id', '=', held.resultId)
+          .where('batch_id', '=', id)
           .orderBy('created_at')
           .orderBy('id')
           .execute();
-        if (jobs.length > 0) return jobs;
-        await new Promise((r) => setTimeout(r, 25));
-      }
-      throw new CarapaceError('ERR_CONFLICT', 'a request with this Idempotency-Key is still being processed');
+        return jobs.length > 0 ? jobs : null;
+      };
+      const key = { idempotency: deps.idempotency, principal, keyHash, requestHash, held, resultId: batchId };
+      const outcome = await resolveHeldKey({ ...key, find });
+      return 'result' in outcome ? outcome.result : null;
     },
     /** Frees a batch reservation whose request was refused before the batch existed. */
     releaseBatch: (userId: string, idempotencyKey: string, batchId: string) =>

@@ -72,6 +72,31 @@ export const configSchema = {
       'CARAPACE_DATABASE_SCHEMA',
       'PostgreSQL schema that holds Carapace tables (created if missing). Ignored for SQLite.',
     ),
+    connectTimeoutMs: opt.integer(
+      5000,
+      100,
+      60_000,
+      'CARAPACE_DATABASE_CONNECT_TIMEOUT_MS',
+      'Milliseconds a new PostgreSQL connection may take (TCP and startup) before the request that waits for it ' +
+        'is answered 503 `ERR_DATABASE_UNAVAILABLE`. Also bounds the wait for a free pooled connection.',
+    ),
+    statementTimeoutMs: opt.integer(
+      10_000,
+      100,
+      600_000,
+      'CARAPACE_DATABASE_STATEMENT_TIMEOUT_MS',
+      'PostgreSQL `statement_timeout` (and `idle_in_transaction_session_timeout`) of every connection: the server ' +
+        'cancels a statement that runs longer. Ignored for SQLite, whose waits are bounded by its busy timeout.',
+    ),
+    queryTimeoutMs: opt.integer(
+      15_000,
+      100,
+      600_000,
+      'CARAPACE_DATABASE_QUERY_TIMEOUT_MS',
+      'Milliseconds the client waits for any PostgreSQL reply, even when the server cannot cancel (a hung ' +
+        'network): the request is answered 503 and the connection is discarded, never reused. Keep it above ' +
+        '`database.statementTimeoutMs`.',
+    ),
   },
   redis: {
     url: opt.optionalString(
@@ -126,6 +151,61 @@ export const configSchema = {
       ),
       port: opt.port(8445, 'CARAPACE_ADMIN_PORT', 'Port of the admin plane (HTTPS with operator client certificates).'),
     },
+  },
+  connections: {
+    handshakeTimeoutMs: opt.integer(
+      10_000,
+      100,
+      120_000,
+      'CARAPACE_HANDSHAKE_TIMEOUT_MS',
+      'Milliseconds from TCP accept to a finished TLS handshake, per socket, on every listener; a peer that stays ' +
+        'silent or stops mid-handshake is disconnected (its descriptor freed), never written to.',
+    ),
+    headersTimeoutMs: opt.integer(
+      10_000,
+      100,
+      120_000,
+      'CARAPACE_HEADERS_TIMEOUT_MS',
+      'Milliseconds from the TLS handshake to the first request headers, per socket.',
+    ),
+    requestTimeoutMs: opt.integer(
+      30_000,
+      100,
+      600_000,
+      'CARAPACE_REQUEST_TIMEOUT_MS',
+      "Milliseconds from a request's headers to its last body byte, per socket.",
+    ),
+    idleTimeoutMs: opt.integer(
+      30_000,
+      100,
+      600_000,
+      'CARAPACE_IDLE_TIMEOUT_MS',
+      'Milliseconds a kept-alive connection may stay open with no request in flight (this also bounds the headers ' +
+        'of its next request). A WebSocket command channel is exempt: its own heartbeat closes a dead peer.',
+    ),
+    maxPerListener: opt.integer(
+      10_000,
+      1,
+      1_000_000,
+      'CARAPACE_MAX_CONNECTIONS',
+      'Open connections per listener, in any phase (handshake included); a connection beyond it is closed at once. ' +
+        "Keep the sum of the three listeners below the process's file-descriptor limit.",
+    ),
+    maxPerAddress: opt.integer(
+      1000,
+      1,
+      1_000_000,
+      'CARAPACE_MAX_CONNECTIONS_PER_ADDRESS',
+      'Open connections per source address per listener. Vehicles behind one carrier NAT share an address: size ' +
+        'it for the largest such group.',
+    ),
+    shutdownTimeoutMs: opt.integer(
+      10_000,
+      100,
+      600_000,
+      'CARAPACE_SHUTDOWN_TIMEOUT_MS',
+      'Milliseconds a shutdown waits for open requests to finish before it closes every connection that is left.',
+    ),
   },
   tls: {
     certFile: opt.optionalString(
@@ -216,7 +296,8 @@ export const configSchema = {
     dir: opt.optionalString(
       'CARAPACE_POLICY_DIR',
       'Directory of the Cedar schema (`schema.cedarschema`) and policies (`*.cedar`). When unset, the `policies/` ' +
-        'shipped with Carapace. An invalid policy set refuses to start.',
+        'shipped with Carapace. An invalid policy set refuses to start, and so does one that lacks a policy of the ' +
+        'required manifest (every guardrail; src/policy/required-policies.ts) or turns one into a permit.',
     ),
   },
   claims: {
@@ -640,6 +721,15 @@ export const configSchema = {
       7 * DAY,
       'CARAPACE_COMMANDS_IDEMPOTENCY_TTL',
       'How long an Idempotency-Key is remembered per principal.',
+    ),
+    idempotencyReclaimAfter: opt.duration(
+      60,
+      1,
+      HOUR,
+      'CARAPACE_COMMANDS_IDEMPOTENCY_RECLAIM_AFTER',
+      'How old a reservation of an Idempotency-Key may be without its job before a retry takes it over: the ' +
+        'process that reserved it died between the two commits. A slow holder that is still alive cannot then ' +
+        'create its job too (it confirms its reservation in the transaction that creates the job).',
     ),
     rateWindow: opt.duration(
       60,

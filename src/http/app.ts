@@ -11,6 +11,7 @@ export type { App } from './listener-type.js';
 import { type RequestObserver, traceIdFrom } from './context.js';
 import { problemType } from '../platform/index.js';
 import { installProblemHandlers, sendProblem } from './problem.js';
+import { type ConnectionGuard, type ConnectionLimits, guardConnections } from './connection-guard.js';
 
 /** TLS settings of one listener. */
 export interface ListenerTls extends Pick<SecureContextOptions, 'key' | 'cert' | 'ca' | 'minVersion'> {
@@ -22,7 +23,19 @@ export interface ListenerTls extends Pick<SecureContextOptions, 'key' | 'cert' |
 export interface ListenerApp {
   app: App;
   routes: CatalogedRoute[];
+  /** The per-socket deadlines and connection caps of the listener. */
+  guard: ConnectionGuard;
 }
+
+/** The bounds a listener gets when its caller names none (the defaults of `connections.*`). */
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
+  handshakeTimeoutMs: 10_000,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  idleTimeoutMs: 30_000,
+  maxConnections: 10_000,
+  maxConnectionsPerAddress: 1000,
+};
 
 /**
  * Creates the Fastify app of one listener with the platform's common rules: HTTPS with TLS 1.2+, closed
@@ -34,7 +47,9 @@ export function createListenerApp(options: {
   logger: Logger;
   bodyLimit?: number;
   observer?: RequestObserver;
+  limits?: ConnectionLimits;
 }): ListenerApp {
+  const limits = options.limits ?? DEFAULT_CONNECTION_LIMITS;
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     https: {
@@ -46,10 +61,11 @@ export function createListenerApp(options: {
       // The app, not the handshake, refuses bad client certificates, so each refusal is audited with the
       // certificate's serial and the precise reason. No route code runs for a refused peer.
       rejectUnauthorized: false,
-      // A peer that opens TCP and never finishes the handshake is dropped quickly.
-      handshakeTimeout: 10_000,
+      // A peer that opens TCP and never finishes the handshake is dropped (the guard's own timer backs this up).
+      handshakeTimeout: limits.handshakeTimeoutMs,
     },
-    requestTimeout: 30_000,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.idleTimeoutMs,
     genReqId: () => randomUUID(),
     // Malformed URLs are refused as problem+json, without echoing the URL back.
     frameworkErrors: (_err, _req, reply) => {
@@ -62,7 +78,10 @@ export function createListenerApp(options: {
     return503OnClosing: true,
     // Requests the HTTP parser rejects never reach Fastify's error handler; answer them as problem+json too.
     clientErrorHandler: (err, socket) => {
-      if (!socket.writable) return socket.destroy(err);
+      // Only an HTTP parse error (HPE_*) comes from a peer that finished its TLS handshake. Anything else (a
+      // handshake timeout, a TLS alert, a reset) is on a socket still mid-handshake: a write there waits forever for
+      // the handshake and keeps the socket (and its descriptor) open, so it is destroyed instead.
+      if (!socket.writable || !String((err as { code?: unknown }).code).startsWith('HPE_')) return socket.destroy();
       const body = JSON.stringify({
         type: problemType('ERR_BAD_REQUEST'),
         title: 'Bad Request',
@@ -76,7 +95,8 @@ export function createListenerApp(options: {
     },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
-  app.server.headersTimeout = 10_000;
+  app.server.headersTimeout = limits.headersTimeoutMs;
+  const guard = guardConnections(app.server, limits);
   // Node answers an unsupported `Expect` header itself with a bare 417; answer it as problem+json instead.
   app.server.on('checkExpectation', (_req, res) => {
     const body = JSON.stringify({
@@ -113,7 +133,7 @@ export function createListenerApp(options: {
     if (!req.raw.url?.startsWith('/'))
       return sendProblem(reply, 'ERR_BAD_REQUEST', 'the request target must be a path (origin-form)');
   });
-  return { app, routes };
+  return { app, routes, guard };
 }
 
 /**

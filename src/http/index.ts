@@ -1,5 +1,6 @@
 /** The http module's public surface: other folders import only from here. */
-export { authenticateUnmatched, createListenerApp, pinHost } from './app.js';
+export { authenticateUnmatched, createListenerApp, DEFAULT_CONNECTION_LIMITS, pinHost } from './app.js';
+export type { ConnectionGuard, ConnectionLimits } from './connection-guard.js';
 export type { App, ListenerApp } from './app.js';
 export type { CallerType, CatalogEntry, CatalogedRoute } from './catalog.js';
 export { requestContext } from './context.js';

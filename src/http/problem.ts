@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from './listener-type.js';
-import { CarapaceError, type ErrorCode, problemType } from '../platform/index.js';
+import { CarapaceError, type ErrorCode, isDatabaseUnavailable, problemType } from '../platform/index.js';
 
 /** RFC 9457 problem details as we send them. */
 export interface Problem {
@@ -27,6 +27,9 @@ const TITLES: Partial<Record<number, string>> = {
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
+
+/** Seconds a caller refused for a database outage is told to wait. */
+const DATABASE_RETRY_AFTER = 5;
 
 /** Extensions of a CarapaceError that are safe to show a caller (never internals). */
 const PUBLIC_CONTEXT_KEYS = new Set(['field', 'reason', 'from', 'to', 'role', 'retryAfter', 'job', 'maxAge']);
@@ -97,6 +100,12 @@ function stepUpChallenge(err: CarapaceError): string {
 /** Installs the one error handler and the not-found handler: everything becomes problem+json, 5xx masked. */
 export function installProblemHandlers(app: App): void {
   app.setErrorHandler((err: FastifyError | CarapaceError, req: FastifyRequest, reply: FastifyReply) => {
+    if ((!(err instanceof CarapaceError) || err.code === 'ERR_INTERNAL') && isDatabaseUnavailable(err)) {
+      // No audit event: the audit trail lives in the database that just failed. The log carries it instead.
+      req.log.error({ err: { message: err.message } }, 'database unavailable; request refused with 503');
+      reply.header('retry-after', String(DATABASE_RETRY_AFTER));
+      return sendProblem(reply, 'ERR_DATABASE_UNAVAILABLE', 'the database is unavailable; retry shortly');
+    }
     if (err instanceof CarapaceError) {
       // A retry hint is safe to show even when the details are masked (a 503 while cluster coordination is down).
       if (typeof err.context.retryAfter === 'number') reply.header('retry-after', String(err.context.retryAfter));

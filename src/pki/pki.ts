@@ -137,6 +137,10 @@ export async function createPki(options: PkiOptions): Promise<Pki> {
           .reloadNamed(names)
           .catch((err: unknown) => options.log.warn({ err }, 'reloading announced credential changes failed'));
       });
+      // Announcements sent while Redis was away are lost: catch up from the database as soon as it is back.
+      options.cluster.onReconnect(() => {
+        cache.refresh().catch((err: unknown) => options.log.warn({ err }, 'revocation reload after reconnect failed'));
+      });
       timer = setInterval(() => {
         cache
           .refresh()

@@ -109,6 +109,10 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
     'Cluster coordination (Redis) could not answer in time, so a security limit (sign-in lockout, DPoP replay ' +
     'check, command limit, idempotency reservation, claim lockout) could not be checked and the request was ' +
     'refused rather than let through. Nothing was done; retry in a few seconds.',
+  ERR_DATABASE_UNAVAILABLE:
+    'The database did not answer in time (unreachable, restarting, too slow, out of connections), so the request ' +
+    'was not acknowledged. Retry after `Retry-After` seconds, with the same Idempotency-Key where the route takes ' +
+    'one. Lost connections are replaced as soon as the database answers; `/readyz` shows `database: false` meanwhile.',
   ERR_INCIDENT_TRANSITION_REFUSED:
     'The incident cannot move to that state from its current one (open → triaged → contained → recovered → ' +
     'closed; a false positive closes from open or triaged; a closed incident reopens to open). `from` and `to` ' +

@@ -2,6 +2,8 @@
 export { FixedClock, systemClock } from './clock.js';
 export type { Clock } from './clock.js';
 export { CarapaceError, isCarapaceError, problemType } from './errors.js';
+export { isDatabaseUnavailable } from './database-outage.js';
+export { assertNoFaultPoints, faultPoint, type FaultPointName } from './fault-points.js';
 export type { ErrorCode } from './errors.js';
 export { writePrivateFile } from './files.js';
 export { newCertificateSerial, newId, normalizeSerial } from './ids.js';

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { requiredPolicyProblems } from './required-policies.js';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 
 /** The policies directory shipped with Carapace. */
@@ -69,6 +70,9 @@ export function loadPolicySet(dir: string = DEFAULT_POLICY_DIR): PolicySet {
   for (const [f, text] of texts) if (f.endsWith('.cedar')) policiesOf(f, text, policies);
   if (Object.keys(policies).length === 0)
     throw new PolicySetError(`no policies in ${dir}`, ['without a permit everything is denied']);
+  const missing = requiredPolicyProblems(policies);
+  if (missing.length > 0)
+    throw new PolicySetError(`required policies are missing from ${dir} (src/policy/required-policies.ts)`, missing);
   const validation = cedar.validate({
     schema,
     policies: { staticPolicies: policies },

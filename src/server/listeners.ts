@@ -36,13 +36,36 @@ export interface Listeners {
   handshakes: HandshakeFailures;
 }
 
+/** The longest one readiness check may take: a hung dependency reports false instead of hanging the probe. */
+const READINESS_CHECK_MS = 2000;
+
+/** `check`'s answer, or false when it fails or takes longer than READINESS_CHECK_MS. */
+async function bounded(check: () => Promise<boolean>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), READINESS_CHECK_MS)));
+  try {
+    return await Promise.race([check().catch(() => false), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Each dependency, checked in parallel and bounded: database, Redis (cluster mode), CAs, revocation view. */
 function readiness(platform: Platform): () => Promise<ReadinessChecks> {
   const staleAfterMs = Math.max(10, platform.config.pki.revocationPollInterval * 5) * 1000;
-  return async () => ({
-    database: await platform.storage.ping(),
-    certificateAuthorities: platform.pki.ctx.authorities.fleet.signingKey !== null,
-    revocationView: platform.pki.ctx.cache.age() < staleAfterMs,
-  });
+  const redis = platform.cluster.kind === 'redis';
+  return async () => {
+    const [database, cluster] = await Promise.all([
+      bounded(() => platform.storage.ping()),
+      redis ? bounded(() => platform.cluster.ping()) : Promise.resolve(true),
+    ]);
+    return {
+      database,
+      ...(redis ? { redis: cluster } : {}),
+      certificateAuthorities: platform.pki.ctx.authorities.fleet.signingKey !== null,
+      revocationView: platform.pki.ctx.cache.age() < staleAfterMs,
+    };
+  };
 }
 
 /** The SIEM sinks' state, on the admin plane's /readyz only: a backlog is nobody's business on the public API. */
@@ -81,6 +104,8 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   const { pki, audit, log, config } = platform;
   const { root, fleet, manufacturer } = pki.ctx.authorities;
   const base = { key: tls.key, cert: tls.cert, minVersion: config.tls.minVersion };
+  const c = config.connections;
+  const limits = { ...c, maxConnections: c.maxPerListener, maxConnectionsPerAddress: c.maxPerAddress };
   const ready = readiness(platform);
   const handshakes = createHandshakeFailures({
     db: platform.storage.db,
@@ -95,6 +120,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
     tls: { ...base, requestCert: false },
     logger: log.child({ listener: 'public' }),
     observer: observed('public'),
+    limits,
   });
   // The public API answers for publicBaseUrl only; probes address the node, so health is exempt.
   pinHost(pub.app, config.publicBaseUrl, ['/healthz', '/readyz']);
@@ -166,6 +192,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
     tls: { ...base, requestCert: true, ca: [root.pem, fleet.pem, manufacturer.pem] },
     logger: log.child({ listener: 'gateway' }),
     observer: observed('gateway'),
+    limits,
   });
   const device = deviceAuthentication(gw.app, { pki, audit });
   // An unknown path is answered 404 only to an enrolled device; any other peer gets its refusal.
@@ -203,6 +230,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
     tls: { ...base, requestCert: true, ca: [root.pem] },
     logger: log.child({ listener: 'admin' }),
     observer: observed('admin'),
+    limits,
   });
   const operator = operatorAuthentication(admin.app, { pki, audit });
   authenticateUnmatched(admin.app, operator);
@@ -266,8 +294,18 @@ export async function listen(listeners: Listeners, config: Platform['config']): 
   };
 }
 
-/** Stops all three listeners. */
-export async function closeListeners(listeners: Listeners): Promise<void> {
-  await Promise.all([listeners.public.app.close(), listeners.gateway.app.close(), listeners.admin.app.close()]);
+/** Closes one listener: open requests get `deadlineMs` to finish, then every connection left is destroyed. */
+async function closeWithin(listener: ListenerApp, deadlineMs: number): Promise<void> {
+  const closing = listener.app.close();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), deadlineMs)));
+  if ((await Promise.race([closing, late])) === 'late') listener.guard.destroyAll();
+  clearTimeout(timer);
+  await closing;
+}
+
+/** Stops all three listeners, within `connections.shutdownTimeoutMs` (the default when not given). */
+export async function closeListeners(listeners: Listeners, deadlineMs = 10_000): Promise<void> {
+  await Promise.all([listeners.public, listeners.gateway, listeners.admin].map((l) => closeWithin(l, deadlineMs)));
   await listeners.handshakes.close();
 }

@@ -7,7 +7,7 @@ import {
   tailAuditEvents,
   countFlaggedDenials,
 } from '../audit/index.js';
-import { type Clock, systemClock } from '../platform/index.js';
+import { assertNoFaultPoints, type Clock, systemClock } from '../platform/index.js';
 import type { Logger } from '../platform/index.js';
 import type { PlatformAuditEvent } from './audit-events.js';
 import { join } from 'node:path';
@@ -139,6 +139,7 @@ export interface PlatformOptions {
 /** Opens storage, applies migrations, and loads (or in development, creates) the PKI. */
 export async function createPlatform(config: Config, options: PlatformOptions): Promise<Platform> {
   const clock = options.clock ?? systemClock;
+  assertNoFaultPoints(config.mode);
   // An invalid policy set or detection rule refuses to start, before anything is opened.
   const policySet = loadPolicySet(config.policy.dir ?? undefined);
   // So does a playbook file that does not match the playbook schema.
@@ -149,6 +150,9 @@ export async function createPlatform(config: Config, options: PlatformOptions): 
     schema: config.database.schema,
     dataDir: config.dataDir,
     sqliteFile: options.sqliteFile,
+    timeouts: config.database,
+    // A lost connection is replaced by the pool; requests that needed it were answered 503.
+    onConnectionError: (err) => options.log.warn({ err: { message: err.message } }, 'database connection lost'),
   });
   let cluster: Cluster | null = null;
   const observability = { metrics: createMetrics(), tracing: createTracing(config.observability.traces) };

@@ -58,7 +58,7 @@ export async function startCarapace(
       operator,
       seeded,
       async close() {
-        await closeListeners(listeners);
+        await closeListeners(listeners, config.connections.shutdownTimeoutMs);
         await platform.close();
       },
     };

@@ -10,6 +10,8 @@ import {
   Kysely,
   PostgresDialect,
   type PostgresDialectConfig,
+  type PostgresPool,
+  type PostgresPoolClient,
   type SchemaMetadata,
   SqliteDialect,
   type SqliteDialectConfig,
@@ -46,7 +48,24 @@ export interface StorageOptions {
   dataDir: string;
   /** SQLite file name inside dataDir (tests use their own). */
   sqliteFile?: string;
+  /** PostgreSQL time bounds (config `database.*TimeoutMs`); the defaults apply when omitted. */
+  timeouts?: Partial<PostgresTimeouts>;
+  /** Told when a connection fails outside a query (terminated, reset): it is replaced, never fatal. */
+  onConnectionError?: (err: Error) => void;
 }
+
+/** How long PostgreSQL may take: to connect, to run a statement (server side), to answer at all (client side). */
+export interface PostgresTimeouts {
+  connectTimeoutMs: number;
+  statementTimeoutMs: number;
+  queryTimeoutMs: number;
+}
+
+const DEFAULT_TIMEOUTS: PostgresTimeouts = {
+  connectTimeoutMs: 5000,
+  statementTimeoutMs: 10_000,
+  queryTimeoutMs: 15_000,
+};
 
 /** Hides the password in a connection URL before it is logged. */
 export function redactUrl(url: string): string {
@@ -66,22 +85,48 @@ function assertSchemaName(schema: string): void {
   }
 }
 
-async function openPostgres(url: string, schema: string): Promise<Storage> {
+async function openPostgres(
+  url: string,
+  schema: string,
+  timeouts: PostgresTimeouts,
+  onError: (err: Error) => void,
+): Promise<Storage> {
   assertSchemaName(schema);
   // int8 (bigint) arrives as a string by default; our bigints (audit sequence numbers) fit in a double.
   const types = {
     getTypeParser: (oid: number, format?: 'text' | 'binary') =>
       oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format),
   };
-  const bootstrap = new pg.Client({ connectionString: url });
+  const bootstrap = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: timeouts.connectTimeoutMs,
+    query_timeout: timeouts.queryTimeoutMs,
+  });
+  bootstrap.on('error', () => undefined);
   await bootstrap.connect();
   try {
     await bootstrap.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
   } finally {
     await bootstrap.end();
   }
-  const pool = new pg.Pool({ connectionString: url, options: `-c search_path="${schema}"`, types, max: 10 });
-  const db = new Kysely<Database>({ dialect: new SchemaPostgresDialect({ pool }, schema) });
+  const pool = new pg.Pool({
+    connectionString: url,
+    options: `-c search_path="${schema}"`,
+    types,
+    max: 10,
+    // Every wait on PostgreSQL is bounded, so a hung or unreachable database answers 503 instead of hanging.
+    connectionTimeoutMillis: timeouts.connectTimeoutMs,
+    statement_timeout: timeouts.statementTimeoutMs,
+    idle_in_transaction_session_timeout: timeouts.statementTimeoutMs,
+    query_timeout: timeouts.queryTimeoutMs,
+    keepAlive: true,
+  });
+  // An idle connection that PostgreSQL terminates emits 'error' on the pool: without a listener the process exits.
+  // The pool has already dropped it; the next checkout opens a new one.
+  pool.on('error', onError);
+  const db = new Kysely<Database>({
+    dialect: new SchemaPostgresDialect({ pool: discardingPool(pool, onError) }, schema),
+  });
   return {
     db,
     dialect: 'postgres',
@@ -89,6 +134,40 @@ async function openPostgres(url: string, schema: string): Promise<Storage> {
     location: `${redactUrl(url)} (schema ${schema})`,
     ping: () => ping(db),
     close: () => db.destroy(),
+  };
+}
+
+/**
+ * Hands Kysely the pool's clients with two guards. A client checked out has no error listener of the pool's (pg-pool
+ * removes it), so a connection terminated between two queries of a transaction would crash the process: one is
+ * attached while it is out. And a client whose query hit the client-side timeout may still have that query in flight
+ * on a hung socket, so it is destroyed on release instead of going back to the pool to delay the next request.
+ */
+function discardingPool(pool: pg.Pool, onError: (err: Error) => void): PostgresPool {
+  return {
+    async connect(): Promise<PostgresPoolClient> {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      const onClientError = (err: Error) => {
+        broken = err;
+        onError(err);
+      };
+      client.on('error', onClientError);
+      const query = (...args: unknown[]) => {
+        const result = (client.query as (...a: unknown[]) => unknown)(...args);
+        if (result instanceof Promise)
+          result.catch((err: unknown) => {
+            if (err instanceof Error && err.message === 'Query read timeout') broken = err;
+          });
+        return result;
+      };
+      const release = () => {
+        client.removeListener('error', onClientError);
+        client.release(broken);
+      };
+      return { query, release } as PostgresPoolClient;
+    },
+    end: () => pool.end(),
   };
 }
 
@@ -177,7 +256,9 @@ async function ping(db: Kysely<Database>): Promise<boolean> {
 
 /** Opens SQLite or PostgreSQL according to the options. Does not migrate. */
 export async function openStorage(options: StorageOptions): Promise<Storage> {
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+  const onError = options.onConnectionError ?? (() => undefined);
   return options.url
-    ? openPostgres(options.url, options.schema)
+    ? openPostgres(options.url, options.schema, timeouts, onError)
     : openSqlite(options.dataDir, options.sqliteFile ?? 'carapace.sqlite');
 }

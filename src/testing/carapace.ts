@@ -94,7 +94,6 @@ export async function startTestCarapace(
     overrides: {
       dataDir,
       publicBaseUrl: `https://localhost:${publicPort}`,
-      database: { url, schema },
       log: { level: 'silent' },
       seedDemo: false,
       listeners: {
@@ -103,6 +102,8 @@ export async function startTestCarapace(
         admin: { host: '127.0.0.1', port: adminPort },
       },
       ...options.overrides,
+      // Merged, so a test that tunes the database (a URL through a proxy, timeouts) keeps its throwaway schema.
+      database: { url, schema, ...(options.overrides?.database as Record<string, unknown> | undefined) },
     },
   });
   let running = await startCarapace(config, {

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { type AnswerStore, FileAnswerStore } from './answer-store.js';
 import type { EnvelopeVerifier } from './envelope-verifier.js';
 import type { GatewayClient } from './gateway-client.js';
+import { reconnectDelayMs, renewalDelayMs, renewalRetryMs } from './retry-schedule.js';
 import type { Execution } from './vehicle-model.js';
 
 /** What the channel reports to its owner (logging, the simulator's counters, tests). */
@@ -50,6 +51,8 @@ export class CommandChannel {
   private socket: WebSocket | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** Reconnect attempts since the channel was last open (the backoff's exponent). */
+  private attempts = 0;
   private readonly answered: AnswerStore;
 
   constructor(
@@ -65,9 +68,13 @@ export class CommandChannel {
       stateDir?: string;
       answered?: AnswerStore;
       onEvent?: (event: ChannelEvent) => void;
-      /** Reconnect after a drop (default true), after `reconnectMs`. */
+      /**
+       * Reconnect after a drop (default true): exponential backoff with full jitter from `reconnectMs` (default
+       * 1000) up to `reconnectMaxMs` (default 30 s), so a fleet dropped together does not return together.
+       */
       reconnect?: boolean;
       reconnectMs?: number;
+      reconnectMaxMs?: number;
       now?: () => number;
     },
   ) {
@@ -83,6 +90,7 @@ export class CommandChannel {
   async connect(): Promise<void> {
     this.stopped = false;
     const { gatewayUrl, ca, cert, key } = this.options.gateway.tlsIdentity();
+    const fetchedAt = Date.now();
     const { token, expiresIn } = await this.options.gateway.commandToken(true);
     const url = `${gatewayUrl.replace(/^https:/, 'wss:')}/v1/commands/channel`;
     const socket = new WebSocket(url, {
@@ -101,16 +109,19 @@ export class CommandChannel {
       socket.once('error', reject);
     });
     this.options.onEvent?.({ kind: 'open' });
-    this.scheduleRenewal(expiresIn);
+    this.attempts = 0;
+    // Counted from when the token was fetched: under load the WebSocket handshake itself can take seconds.
+    this.scheduleRenewal(expiresIn, fetchedAt);
     socket.on('message', (data) => void this.onMessage(String(data)).catch(() => undefined));
     socket.on('error', () => undefined);
     socket.on('close', (code, reason) => {
       if (this.renewTimer) clearTimeout(this.renewTimer);
       this.options.onEvent?.({ kind: 'closed', code, reason: reason.toString() });
       if (!this.stopped && this.options.reconnect !== false) {
+        const delay = reconnectDelayMs(this.attempts++, this.options.reconnectMs ?? 1000, this.options.reconnectMaxMs);
         setTimeout(() => {
           if (!this.stopped) this.connect().catch(() => socket.emit('close', 1006, Buffer.from('reconnect failed')));
-        }, this.options.reconnectMs ?? 1000).unref();
+        }, delay).unref();
       }
     });
   }
@@ -127,20 +138,28 @@ export class CommandChannel {
     this.socket?.close(1000, 'bye');
   }
 
-  private scheduleRenewal(expiresIn: number): void {
+  private scheduleRenewal(expiresIn: number, fetchedAt: number): void {
     if (this.renewTimer) clearTimeout(this.renewTimer);
-    // Renew at two thirds of the lifetime: the gateway closes the channel when the token it holds expires.
-    this.renewTimer = setTimeout(() => void this.renew(), Math.max(1, (expiresIn * 2) / 3) * 1000);
+    // The gateway closes the channel when the token it holds expires: renew between 40 % and 65 % of the
+    // lifetime, at random, so vehicles that connected together do not all renew in the same second.
+    const expiresAt = fetchedAt + expiresIn * 1000;
+    const delay = Math.max(0, fetchedAt + renewalDelayMs(expiresIn) - Date.now());
+    this.renewTimer = setTimeout(() => void this.renew(expiresAt, 0), delay);
     this.renewTimer.unref();
   }
 
-  private async renew(): Promise<void> {
+  private async renew(expiresAt: number, attempt: number): Promise<void> {
     try {
+      const fetchedAt = Date.now();
       const { token, expiresIn } = await this.options.gateway.commandToken(true);
       this.socket?.send(JSON.stringify({ type: 'token', token }));
-      this.scheduleRenewal(expiresIn);
+      this.scheduleRenewal(expiresIn, fetchedAt);
     } catch {
-      this.scheduleRenewal(3);
+      // Retried with backoff and jitter, always before the token in force expires.
+      if (this.renewTimer) clearTimeout(this.renewTimer);
+      const wait = renewalRetryMs(attempt, expiresAt - Date.now());
+      this.renewTimer = setTimeout(() => void this.renew(expiresAt, attempt + 1), wait);
+      this.renewTimer.unref();
     }
   }
 

@@ -48,8 +48,15 @@ export type KeySetVerdict =
  * expiry on the vehicle's own clock, the parameter hash, and the counter window. Only then is the counter
  * recorded, so a refused envelope cannot burn a counter.
  */
+/** A trusted key and the validity of its certificate (unbounded without a trust anchor). */
+interface TrustedKey {
+  key: KeyObject;
+  validFrom: number;
+  validTo: number;
+}
+
 export class EnvelopeVerifier {
-  private keys = new Map<string, KeyObject>();
+  private keys = new Map<string, TrustedKey>();
   private readonly window: CounterWindow;
   private readonly root: X509Certificate | null;
   /** When the key set in force was issued (0: the set pinned at enrollment). */
@@ -57,7 +64,7 @@ export class EnvelopeVerifier {
 
   /**
    * `keys` is the set pinned at enrollment or rotation. With `trustAnchor` (the root CA PEM the device
-   * already trusts), a key counts only if its `x5c` certificate is signed by that root, valid now, carries
+   * already trusts), a key counts only if its `x5c` certificate is signed by that root, valid when used, carries
    * the command-signing EKU and certifies exactly this key: keys chain to our CA, not trust on first use.
    */
   constructor(
@@ -85,21 +92,32 @@ export class EnvelopeVerifier {
     this.window = new CounterWindow(counterStoreOf(options), options.windowSize ?? 64);
   }
 
-  /** The keys of `jwks` this vehicle trusts: Ed25519, and certified by the root when one is configured. */
-  private trusted(jwks: readonly PinnedKey[]): Map<string, KeyObject> {
-    const out = new Map<string, KeyObject>();
+  /**
+   * The keys of `jwks` this vehicle trusts: Ed25519, and certified by the root when one is configured. Validity in
+   * time is not judged here but at each use (`usable`): a key dropped once because the vehicle's clock was behind
+   * its certificate's notBefore was never trusted again, even after the clock was corrected (issue 18).
+   */
+  private trusted(jwks: readonly PinnedKey[]): Map<string, TrustedKey> {
+    const out = new Map<string, TrustedKey>();
     for (const jwk of jwks) {
       if (typeof jwk.kid !== 'string' || jwk.use === 'enc') continue;
       try {
         const key = publicKeyFromJwk(jwk);
         if (key.asymmetricKeyType !== 'ed25519') continue;
-        if (this.root && !certifiedByRoot(jwk, key, this.root, (this.options.now ?? Date.now)())) continue;
-        out.set(jwk.kid, key);
+        const validity = this.root ? certifiedByRoot(jwk, key, this.root) : { validFrom: -Infinity, validTo: Infinity };
+        if (validity) out.set(jwk.kid, { key, ...validity });
       } catch {
         /* a key we cannot read is a key we do not trust */
       }
     }
     return out;
+  }
+
+  /** The key `kid` names when it is trusted and its certificate is valid now, on the vehicle's clock. */
+  private usable(keys: Map<string, TrustedKey>, kid: string): KeyObject | null {
+    const entry = keys.get(kid);
+    const now = (this.options.now ?? Date.now)();
+    return entry && now >= entry.validFrom && now <= entry.validTo ? entry.key : null;
   }
 
   /**
@@ -114,7 +132,7 @@ export class EnvelopeVerifier {
     if (claims.vehicleId !== this.options.vehicleId || claims.deviceId !== this.options.deviceId)
       return { ok: false, code: 'wrong_vehicle' };
     const keys = this.trusted(claims.keys);
-    const signer = keys.get(claims.signerKid);
+    const signer = this.usable(keys, claims.signerKid);
     if (!signer) return { ok: false, code: 'untrusted_signer' };
     if (!verifyDetached(signer, update.signed, update.sig)) return { ok: false, code: 'bad_signature' };
     // Older than the set in force: a replayed update that would bring back a withdrawn key.
@@ -126,12 +144,12 @@ export class EnvelopeVerifier {
       );
     this.keys = keys;
     this.keySetIssuedAt = claims.issuedAt;
-    return { ok: true, kids: [...keys.keys()], issuedAt: claims.issuedAt };
+    return { ok: true, kids: this.kids(), issuedAt: claims.issuedAt };
   }
 
-  /** The kids this verifier trusts. */
+  /** The kids this verifier trusts now (certified, and valid on the vehicle's clock at this moment). */
   kids(): string[] {
-    return [...this.keys.keys()];
+    return [...this.keys.keys()].filter((kid) => this.usable(this.keys, kid));
   }
 
   /** Verifies one envelope; on success the counter is recorded as used. */
@@ -140,7 +158,7 @@ export class EnvelopeVerifier {
       ? (parseCanonical(envelope.signed) as Partial<EnvelopeClaims> | null)
       : null;
     if (!claims || !isClaims.Check(claims)) return { ok: false, code: 'malformed', claims };
-    const key = this.keys.get(claims.kid);
+    const key = this.usable(this.keys, claims.kid);
     if (!key) return { ok: false, code: 'unknown_key', claims };
     if (!verifyDetached(key, envelope.signed, envelope.sig)) return { ok: false, code: 'bad_signature', claims };
     const c = claims;
@@ -179,13 +197,21 @@ function counterStoreOf(options: { stateDir?: string; counters?: CounterStore })
   );
 }
 
-/** Whether the key's x5c certificate is the root's, valid at `now`, for command signing, and for this very key. */
-function certifiedByRoot(jwk: PinnedKey, key: KeyObject, root: X509Certificate, now: number): boolean {
+/**
+ * The validity window of the key's x5c certificate when it is the root's, for command signing, and for this very
+ * key; null otherwise. The window is checked at each use, against the clock of that moment.
+ */
+function certifiedByRoot(
+  jwk: PinnedKey,
+  key: KeyObject,
+  root: X509Certificate,
+): { validFrom: number; validTo: number } | null {
   const der = Array.isArray(jwk.x5c) && typeof jwk.x5c[0] === 'string' ? jwk.x5c[0] : null;
-  if (!der) return false;
+  if (!der) return null;
   const cert = new X509Certificate(Buffer.from(der, 'base64'));
-  if (!cert.checkIssued(root) || !cert.verify(root.publicKey)) return false;
-  if (now < Date.parse(cert.validFrom) || now > Date.parse(cert.validTo)) return false;
-  if (!(cert.keyUsage ?? []).includes(COMMAND_SIGNING_EKU)) return false;
-  return cert.publicKey.export({ format: 'der', type: 'spki' }).equals(key.export({ format: 'der', type: 'spki' }));
+  if (!cert.checkIssued(root) || !cert.verify(root.publicKey)) return null;
+  if (!(cert.keyUsage ?? []).includes(COMMAND_SIGNING_EKU)) return null;
+  const spki = (k: KeyObject) => k.export({ format: 'der', type: 'spki' });
+  if (!spki(cert.publicKey).equals(spki(key))) return null;
+  return { validFrom: Date.parse(cert.validFrom), validTo: Date.parse(cert.validTo) };
 }
