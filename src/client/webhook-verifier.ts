@@ -1,15 +1,16 @@
 import { timingSafeEqual } from 'node:crypto';
-import { hmacSignature, parseSignatures, publicKeyOf, signedContent, verifyEd25519, WEBHOOK_HEADERS } from '../wire/index.js';
+import {
+  hmacSignature,
+  parseSignatures,
+  publicKeyOf,
+  signedContent,
+  verifyEd25519,
+  WEBHOOK_HEADERS,
+} from '../wire/index.js';
 
 /** Why a delivery was refused: a stable code to branch on (the message is for logs). */
 export type WebhookRefusal =
-  | 'missing_headers'
-  | 'malformed'
-  | 'too_old'
-  | 'too_new'
-  | 'bad_signature'
-  | 'wrong_tenant'
-  | 'duplicate';
+  'missing_headers' | 'malformed' | 'too_old' | 'too_new' | 'bad_signature' | 'wrong_tenant' | 'duplicate';
 
 /** A refused delivery. Answer it with a 4xx; Carapace retries only what was not answered 2xx. */
 export class WebhookVerificationError extends Error {
@@ -126,7 +127,8 @@ export async function verifyWebhook(opts: VerifyWebhookOptions): Promise<Verifie
   const now = (opts.now ?? Date.now)();
   const at = Number(ts) * 1000;
   if (at < now - toleranceMs) throw new WebhookVerificationError('too_old', 'the delivery is older than the tolerance');
-  if (at > now + toleranceMs) throw new WebhookVerificationError('too_new', 'the delivery is timestamped in the future');
+  if (at > now + toleranceMs)
+    throw new WebhookVerificationError('too_new', 'the delivery is timestamped in the future');
   const body = typeof opts.body === 'string' ? opts.body : opts.body.toString('utf8');
   const scheme = schemeOf(sig, signedContent(id, Number(ts), body), opts);
   if (!scheme) throw new WebhookVerificationError('bad_signature', 'no signature matches');

@@ -95,7 +95,10 @@ function securityEvent(e: StoredAuditEvent): WebhookEvent | null {
 
 /** The partner grant behind a consent event: its vehicle, partner and scopes (a lookup, for `granted`). */
 export interface ConsentFacts {
-  grant(relationshipId: string, at: string): Promise<{ vehicleId: string; applicationId: string; scopes: string[] } | null>;
+  grant(
+    relationshipId: string,
+    at: string,
+  ): Promise<{ vehicleId: string; applicationId: string; scopes: string[] } | null>;
 }
 
 async function consentEvent(e: StoredAuditEvent, facts: ConsentFacts): Promise<WebhookEvent | null> {
