@@ -76,6 +76,8 @@ describe.each(testEngines())('SIEM export as OCSF (%s)', (database) => {
       database,
       overrides: {
         redis: { keyPrefix: `siem-${randomUUID()}:` },
+        // The collector is a local http receiver: development mode lets the outbound layer reach it explicitly.
+        outbound: { allowLoopbackHttp: true },
         audit: {
           checkpointInterval: 3600,
           export: {

@@ -738,6 +738,105 @@ export const configSchema = {
         'ends now and spans at most 31 days.',
     ),
   },
+  outbound: {
+    allowLoopbackHttp: opt.boolean(
+      false,
+      'CARAPACE_OUTBOUND_ALLOW_LOOPBACK_HTTP',
+      'Development only (refused at start in production mode): let outbound calls use plain `http:` to a name ' +
+        'or literal whose every address is loopback (a local test collector or receiver). Everything else stays ' +
+        'https-only and public-only.',
+    ),
+    trustedCaFile: opt.optionalString(
+      'CARAPACE_OUTBOUND_TRUSTED_CA_FILE',
+      "PEM file of CA certificates trusted for outbound TLS in addition to Node's bundled roots (a private SIEM " +
+        "collector's CA). Server certificates are always verified; there is no option to turn that off.",
+    ),
+    connectTimeout: opt.duration(
+      5,
+      0.05,
+      MINUTE,
+      'CARAPACE_OUTBOUND_CONNECT_TIMEOUT',
+      'Time an outbound call may take to resolve the name and finish the TCP and TLS handshakes.',
+    ),
+    timeout: opt.duration(
+      30,
+      0.1,
+      5 * MINUTE,
+      'CARAPACE_OUTBOUND_TIMEOUT',
+      'Longest total time of one outbound call (queue, connection, request and answer); a caller asking for more ' +
+        'gets this.',
+    ),
+    maxResponseBytes: opt.integer(
+      1024 * 1024,
+      1024,
+      64 * 1024 * 1024,
+      'CARAPACE_OUTBOUND_MAX_RESPONSE_BYTES',
+      'Largest answer body read from a destination; past it reading stops and the connection is closed. A caller ' +
+        'asking for more gets this.',
+    ),
+    concurrency: opt.integer(
+      64,
+      1,
+      10_000,
+      'CARAPACE_OUTBOUND_CONCURRENCY',
+      "The outbound layer's own worker budget: calls in flight at once in this process, over all destinations. " +
+        'It is separate from the API: a slow or hostile destination uses up this budget, never a request handler.',
+    ),
+    queue: opt.integer(
+      256,
+      0,
+      100_000,
+      'CARAPACE_OUTBOUND_QUEUE',
+      'Calls waiting for the worker budget; beyond it a call fails at once with ERR_OUTBOUND_BUSY.',
+    ),
+    hostConcurrency: opt.integer(
+      4,
+      1,
+      1000,
+      'CARAPACE_OUTBOUND_HOST_CONCURRENCY',
+      'Calls in flight at once to one host (name and port).',
+    ),
+    hostQueue: opt.integer(
+      16,
+      0,
+      10_000,
+      'CARAPACE_OUTBOUND_HOST_QUEUE',
+      'Calls waiting for one host; beyond it a call fails at once with ERR_OUTBOUND_BUSY.',
+    ),
+    breaker: {
+      failures: opt.integer(
+        5,
+        1,
+        1000,
+        'CARAPACE_OUTBOUND_BREAKER_FAILURES',
+        "Consecutive failures (no connection, timeout, oversized answer, 5xx) after which an endpoint's circuit " +
+          'breaker opens: calls fail at once with ERR_OUTBOUND_CIRCUIT_OPEN and nothing is sent.',
+      ),
+      cooldown: opt.duration(
+        30,
+        0.05,
+        HOUR,
+        'CARAPACE_OUTBOUND_BREAKER_COOLDOWN',
+        'How long an open breaker waits before it lets one trial call through (half-open); success closes it, ' +
+          'failure opens it again.',
+      ),
+    },
+    siem: {
+      allowPrivateCidrs: opt.stringList(
+        [],
+        'CARAPACE_OUTBOUND_SIEM_ALLOW_PRIVATE_CIDRS',
+        'CIDRs (e.g. `10.20.0.0/16`) the SIEM collector, an operator-configured destination, may resolve to ' +
+          'although they are private, loopback or otherwise not public. Cloud metadata addresses stay refused. ' +
+          'Webhook URLs never get such an exception.',
+      ),
+      breaker: opt.boolean(
+        false,
+        'CARAPACE_OUTBOUND_SIEM_BREAKER',
+        'Put the SIEM collector behind a circuit breaker too. Off by default: the exporter has its own backoff ' +
+          "and honours the collector's Retry-After, which a breaker would override.",
+      ),
+    },
+  },
   detect: {
     enabled: opt.boolean(
       true,

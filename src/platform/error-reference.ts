@@ -120,6 +120,25 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   ERR_PLAYBOOK_INVALID:
     'A playbook file under the playbooks directory does not match the playbook schema (unknown field, unknown ' +
     'action, bad parameter); the server refuses to start until it is fixed. `file` names it.',
+  ERR_OUTBOUND_BLOCKED:
+    'The outbound layer refused the destination URL (src/outbound): not https, credentials in the URL, or a name ' +
+    'or literal that is, or resolves to, a private, loopback, link-local, metadata, reserved or embedded ' +
+    'address. `reason` names the rule. Nothing was sent; the attempt is audited as `outbound.blocked`.',
+  ERR_OUTBOUND_TIMEOUT:
+    'The destination did not connect or answer within the outbound time limits (`outbound.connectTimeout`, ' +
+    '`outbound.timeout`); the request was aborted.',
+  ERR_OUTBOUND_TOO_LARGE:
+    'The destination answered with more than the response cap (`outbound.maxResponseBytes`); reading stopped and ' +
+    'the connection was closed.',
+  ERR_OUTBOUND_CIRCUIT_OPEN:
+    "The destination's circuit breaker is open after consecutive failures; nothing was sent. It is tried again " +
+    'after `outbound.breaker.cooldown`.',
+  ERR_OUTBOUND_BUSY:
+    'The outbound layer is at its concurrency budget for this host or in all, and its queue is full; nothing was ' +
+    'sent. Retry later.',
+  ERR_OUTBOUND_FAILED:
+    'The outbound request failed on the way (DNS, connection refused or reset, TLS verification); `reason` says ' +
+    'which, without the URL or headers.',
   ERR_WEBHOOK_URL_REFUSED:
     'A webhook endpoint URL the outbound layer will not call (not https, a private, loopback, link-local or ' +
     'metadata address, a name that does not resolve). `reason` says which; nothing was registered.',

@@ -57,6 +57,7 @@ export interface Authorization {
 }
 import { openStorage, type Storage } from '../storage/index.js';
 import { createSiemExport, type SiemExport } from '../siem/index.js';
+import { createOutbound, type Outbound, type OutboundInjection } from '../outbound/index.js';
 import { createDetection, type DetectionEngine, loadDetectionRules } from '../detect/index.js';
 import { migrateDatabase } from './schema.js';
 import { createAuthorizationFacts } from './authorization-facts.js';
@@ -81,6 +82,8 @@ export interface Platform {
   evidence: AuditEvidence;
   /** OCSF export of the sealed trail to the configured SIEM sinks (`audit.export.*`); started with the listeners. */
   siem: SiemExport;
+  /** The one outbound HTTP layer (`outbound.*`): every call to a URL outside the platform goes through it. */
+  outbound: Outbound;
   /** The detection engine over the audit trail (`detect.*`); started with the listeners when `detect.enabled`. */
   detect: DetectionEngine;
   pki: Pki;
@@ -107,11 +110,18 @@ export function auditCheckpointFile(config: Config): string {
   return config.audit.checkpointFile ?? join(config.dataDir, 'audit', 'checkpoints.jsonl');
 }
 
+/** What the platform is built with besides its configuration. */
+export interface PlatformOptions {
+  log: Logger;
+  clock?: Clock;
+  keys?: KeyProvider;
+  sqliteFile?: string;
+  /** Test-only parts of the outbound layer (a resolver, CAs, addresses treated as public); never configuration. */
+  outbound?: OutboundInjection;
+}
+
 /** Opens storage, applies migrations, and loads (or in development, creates) the PKI. */
-export async function createPlatform(
-  config: Config,
-  options: { log: Logger; clock?: Clock; keys?: KeyProvider; sqliteFile?: string },
-): Promise<Platform> {
+export async function createPlatform(config: Config, options: PlatformOptions): Promise<Platform> {
   const clock = options.clock ?? systemClock;
   // An invalid policy set or detection rule refuses to start, before anything is opened.
   const policySet = loadPolicySet(config.policy.dir ?? undefined);
@@ -165,8 +175,17 @@ export async function createPlatform(
       keys: options.keys,
       vehicles: { get: getVehicle, findOrCreate: findOrCreateVehicle },
     });
+    const outbound = createOutbound({
+      ...options.outbound,
+      settings: config.outbound,
+      mode: config.mode,
+      db: storage.db,
+      audit,
+      log: options.log,
+    });
     // The export reads the sealed trail; retention never prunes what a sink has not exported yet.
     const siem = createSiemExport(config, {
+      outbound,
       db: storage.db,
       tail: (afterLeaf, limit) => tailAuditEvents(storage.db, afterLeaf, limit),
       cluster,
@@ -290,6 +309,7 @@ export async function createPlatform(
       audit,
       evidence,
       siem,
+      outbound,
       detect,
       pki,
       directory,
@@ -311,6 +331,7 @@ export async function createPlatform(
         // The engine and the exporter stop first: their last rounds finish and they give their leases up.
         await detect.stop();
         await siem.stop();
+        await outbound.close();
         await evidence.stop();
         await cluster?.close();
         await storage.close();

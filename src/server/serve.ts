@@ -1,12 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/index.js';
-import type { Clock } from '../platform/index.js';
-import type { Logger } from '../platform/index.js';
-import type { KeyProvider } from '../pki/index.js';
 import { buildListeners, closeListeners, type Listeners, type ListeningAddresses, listen } from './listeners.js';
 import { ensureDevelopmentOperator, type OperatorCredentialFiles } from './operator-credentials.js';
-import { createPlatform, type Platform } from './platform.js';
+import { createPlatform, type Platform, type PlatformOptions } from './platform.js';
 import { resolveServerTls, type ServerTls } from './tls-material.js';
 import { directoryIsEmpty, type SeedResult, seedFromFile } from './seeding.js';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +27,7 @@ export interface RunningCarapace {
 /** Starts everything: storage and migrations, PKI, server TLS, the three listeners, revocation sync. */
 export async function startCarapace(
   config: Config,
-  options: { log: Logger; clock?: Clock; keys?: KeyProvider },
+  options: Omit<PlatformOptions, 'sqliteFile'>,
 ): Promise<RunningCarapace> {
   const platform = await createPlatform(config, options);
   try {

@@ -5,11 +5,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditTailPage, StoredAuditEvent } from '../audit/index.js';
 import { type Cluster, createCluster, createMemoryCluster } from '../cluster/index.js';
 import { createLogger, systemClock } from '../platform/index.js';
-import { testDatabases } from '../testing/index.js';
+import type { Outbound } from '../outbound/index.js';
+import { testDatabases, testOutbound } from '../testing/index.js';
 import { openBacklog } from './backlog.js';
 import { createCursorStore } from './cursor-store.js';
 import { createHttpLoop, type ExportDeps } from './exporter.js';
@@ -84,26 +85,36 @@ async function clusterPair(): Promise<[Cluster, Cluster]> {
 const settings = { intervalMs: 50, batchSize: 5, leaseTtlSeconds: 1, retryBaseMs: 1, retryMaxMs: 5 };
 
 describe('the HTTP sink client', () => {
-  it('refuses a collector that is not https, except loopback http in development', () => {
-    expect(checkCollectorUrl('https://siem.example/ingest', 'production').protocol).toBe('https:');
-    expect(checkCollectorUrl('http://127.0.0.1:9/x', 'development').protocol).toBe('http:');
-    for (const [url, mode] of [
-      ['http://127.0.0.1:9/x', 'production'],
-      ['http://siem.example/x', 'development'],
-      ['ftp://siem.example/x', 'development'],
-      ['not a url', 'development'],
+  let storage: Awaited<ReturnType<ReturnType<typeof testDatabases>[number]['open']>>;
+  beforeAll(async () => {
+    storage = await testDatabases()[0]!.open();
+    closers.push(() => storage.close());
+  });
+
+  it('refuses a collector that is not https, except loopback http with outbound.allowLoopbackHttp', () => {
+    const strict = testOutbound(storage.db);
+    const local = testOutbound(storage.db, { settings: { allowLoopbackHttp: true } });
+    expect(checkCollectorUrl('https://siem.example/ingest', strict).protocol).toBe('https:');
+    expect(checkCollectorUrl('http://127.0.0.1:9/x', local).protocol).toBe('http:');
+    for (const [url, outbound] of [
+      ['http://127.0.0.1:9/x', strict],
+      ['http://siem.example/x', local],
+      ['ftp://siem.example/x', local],
+      ['not a url', local],
     ] as const)
-      expect(() => checkCollectorUrl(url, mode)).toThrow(expect.objectContaining({ code: 'ERR_CONFIG_INVALID' }));
+      expect(() => checkCollectorUrl(url, outbound)).toThrow(expect.objectContaining({ code: 'ERR_CONFIG_INVALID' }));
   });
 });
 
 describe.each(testDatabases())('SIEM export loops (%s)', (engine) => {
+  let outbound: Outbound;
   const setup = async (n: number) => {
     const storage = await engine.open();
     closers.push(() => storage.close());
     const log: string[] = [];
     const stream = new Writable({ write: (c: Buffer, _e, cb) => (log.push(c.toString()), cb()) });
     const { ids, tail } = trail(n);
+    outbound = testOutbound(storage.db, { settings: { allowLoopbackHttp: true } });
     const deps = (cluster: Cluster): ExportDeps => ({
       tail,
       cursors: createCursorStore({ db: storage.db, clock: systemClock }),
@@ -116,7 +127,7 @@ describe.each(testDatabases())('SIEM export loops (%s)', (engine) => {
     return { ids, deps, log };
   };
   const poster = (url: string) =>
-    createHttpPoster({ url, format: 'json', authorization: SECRET, timeoutMs: 1000 }, Date.now);
+    createHttpPoster({ url, format: 'json', authorization: SECRET, timeoutMs: 1000 }, Date.now, outbound);
   /** One node: its own backlog directory, as on its own disk. */
   const node = (deps: ExportDeps, post: (lines: string[]) => Promise<PostResult>) => {
     const backlog = openBacklog(join(mkdtempSync(join(tmpdir(), 'siem-node-')), 'backlog.jsonl'));

@@ -1,10 +1,10 @@
 /**
- * The SIEM HTTP sink's outbound client: the one place this module talks to the network. It is deliberately small
- * (one POST, a timeout, no redirects, TLS verified by Node's defaults) because a later issue builds the shared
- * SSRF-safe outbound layer (DESIGN: `webhooks` and one outbound HTTP layer); this client should move onto it then.
+ * The SIEM HTTP sink's client: one POST per batch through the shared outbound layer (src/outbound), which owns the
+ * network rules (https only, the collector's addresses judged, no redirects, TLS verified, time and size capped).
+ * This file only builds the request and turns the answer into the exporter's outcome.
  */
-import { isIP } from 'node:net';
-import { CarapaceError } from '../platform/index.js';
+import { CarapaceError, isCarapaceError } from '../platform/index.js';
+import type { Outbound } from '../outbound/index.js';
 
 /** Settings of the HTTP sink (`audit.export.http.*`), with the authorization value already read. */
 export interface HttpSinkSettings {
@@ -20,52 +20,27 @@ export type PostResult = { ok: true } | { ok: false; error: string; retryAfterMs
 
 /** Visible ASCII and spaces/tabs, with no control character: what a header value may be. */
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
-/** Bytes of a collector's answer read at most before the body is abandoned. */
+/** Bytes of a collector's answer read at most: the rest is not read (the answer's body means nothing to us). */
 const ANSWER_BYTES = 64 * 1024;
 
-async function drainSome(res: Response): Promise<void> {
-  const reader = res.body?.getReader();
-  if (!reader) return;
+/**
+ * Refuses, at start, a collector URL the outbound layer would refuse on every POST: not https (http only to
+ * loopback in development with `outbound.allowLoopbackHttp`), or with credentials in it (they belong in the
+ * variable `http.authorizationEnv` names). The URL itself is never repeated: it may hold a secret.
+ */
+export function checkCollectorUrl(raw: string, outbound: Pick<Outbound, 'checkUrlForm'>): URL {
   try {
-    for (let read = 0; read <= ANSWER_BYTES;) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      read += value.byteLength;
-    }
-    await reader.cancel();
-  } catch {
-    // A body cut off by the timeout or the peer: the status already said what we need.
-  }
-}
-
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
-
-/** Refuses a collector URL that is not https, except a loopback http URL in development (local test collectors). */
-export function checkCollectorUrl(raw: string, mode: 'development' | 'production'): URL {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new CarapaceError('ERR_CONFIG_INVALID', 'audit.export.http.url is not a URL', {
+    return outbound.checkUrlForm(raw);
+  } catch (err) {
+    const reason = isCarapaceError(err) ? String(err.context.reason) : 'invalid_url';
+    const why: Record<string, string> = {
+      userinfo: 'must not carry credentials: put the Authorization value in http.authorizationEnv',
+      scheme: 'must be https (http only to a loopback address in development, with outbound.allowLoopbackHttp)',
+    };
+    throw new CarapaceError('ERR_CONFIG_INVALID', `audit.export.http.url ${why[reason] ?? 'is not a URL'}`, {
       key: 'audit.export.http.url',
     });
   }
-  // Credentials belong in the environment variable `http.authorizationEnv` names; fetch refuses a URL holding
-  // them on every POST (and repeats them in its error), so the sink would only ever fail.
-  if (url.username || url.password)
-    throw new CarapaceError(
-      'ERR_CONFIG_INVALID',
-      'audit.export.http.url must not carry credentials: put the Authorization value in http.authorizationEnv',
-      { key: 'audit.export.http.url' },
-    );
-  const host = url.hostname;
-  const loopback = LOOPBACK.has(host) || (isIP(host) === 4 && host.startsWith('127.'));
-  if (url.protocol === 'https:' || (url.protocol === 'http:' && loopback && mode === 'development')) return url;
-  throw new CarapaceError(
-    'ERR_CONFIG_INVALID',
-    'audit.export.http.url must be https (http only to a loopback address in development mode)',
-    { key: 'audit.export.http.url' },
-  );
 }
 
 /** Milliseconds from a Retry-After header (seconds or an HTTP date), or null. */
@@ -76,10 +51,11 @@ export function parseRetryAfter(value: string | null, nowMs: number): number | n
   return Number.isNaN(at) ? null : Math.max(0, at - nowMs);
 }
 
-/** Creates the POST function of the HTTP sink. */
+/** Creates the POST function of the HTTP sink, sending through the outbound layer. */
 export function createHttpPoster(
   settings: HttpSinkSettings,
   now: () => number,
+  outbound: Pick<Outbound, 'send'>,
 ): (lines: string[]) => Promise<PostResult> {
   const ndjson = settings.format === 'ndjson';
   const headers: Record<string, string> = {
@@ -87,7 +63,7 @@ export function createHttpPoster(
     'user-agent': 'carapace-siem-export',
   };
   if (settings.authorization) {
-    // A line break would be header injection; fetch refuses it on every POST instead. Refused here, at start.
+    // A line break would be header injection; the outbound layer refuses it on every POST. Refused here, at start.
     if (!HEADER_VALUE.test(settings.authorization))
       throw new CarapaceError(
         'ERR_CONFIG_INVALID',
@@ -99,27 +75,28 @@ export function createHttpPoster(
   return async (lines) => {
     const body = ndjson ? `${lines.join('\n')}\n` : `[${lines.join(',')}]`;
     try {
-      const res = await fetch(settings.url, {
+      // A redirect is an answer like any other (never followed): the batch and the credential stay with the
+      // configured collector. A huge or endless answer is cut after ANSWER_BYTES.
+      const res = await outbound.send({
+        purpose: 'siem',
+        url: settings.url,
         method: 'POST',
         headers,
         body,
-        // A redirect could point the batch (and the credential) at another host: it counts as a failure.
-        redirect: 'manual',
-        signal: AbortSignal.timeout(settings.timeoutMs),
+        timeoutMs: settings.timeoutMs,
+        maxResponseBytes: ANSWER_BYTES,
+        overflow: 'truncate',
       });
-      // The answer's body means nothing to us: a little is read (so the connection can be kept), never an
-      // endless or huge one into memory.
-      await drainSome(res);
       if (res.status >= 200 && res.status < 300) return { ok: true };
       return {
         ok: false,
         error: `collector answered ${res.status}`,
-        retryAfterMs: parseRetryAfter(res.headers.get('retry-after'), now()),
+        retryAfterMs: parseRetryAfter(res.headers['retry-after'] ?? null, now()),
       };
     } catch (err) {
-      // Only the error's name and code: undici errors never carry our headers, and nothing else is needed.
-      const e = err as { name?: string; cause?: { code?: string } };
-      return { ok: false, error: `${e.name ?? 'Error'} ${e.cause?.code ?? ''}`.trim(), retryAfterMs: null };
+      // Only the error's code and reason: never the URL (it may hold a secret) and never our headers.
+      const e = isCarapaceError(err) ? `${err.code} ${String(err.context.reason ?? '')}` : 'Error';
+      return { ok: false, error: e.trim(), retryAfterMs: null };
     }
   };
 }

@@ -9,6 +9,7 @@ import type { Kysely } from 'kysely';
 import type { AuditTailPage } from '../audit/index.js';
 import type { Cluster } from '../cluster/index.js';
 import type { Config } from '../config/index.js';
+import type { Outbound } from '../outbound/index.js';
 import { CarapaceError, type Clock, type Logger } from '../platform/index.js';
 import type { Database } from '../storage/index.js';
 import { openBacklog } from './backlog.js';
@@ -56,10 +57,10 @@ function sinksOf(config: Config): ('file' | 'http')[] {
   return [...new Set(sinks)] as ('file' | 'http')[];
 }
 
-function httpLoop(config: Config, deps: ExportDeps): SinkLoop {
+function httpLoop(config: Config, deps: ExportDeps, outbound: Pick<Outbound, 'send' | 'checkUrlForm'>): SinkLoop {
   const http = config.audit.export.http;
   if (!http.url) throw new CarapaceError('ERR_CONFIG_INVALID', 'audit.export.http.url is required for the http sink');
-  const url = checkCollectorUrl(http.url, config.mode);
+  const url = checkCollectorUrl(http.url, outbound);
   const post = createHttpPoster(
     {
       url: url.href,
@@ -68,6 +69,7 @@ function httpLoop(config: Config, deps: ExportDeps): SinkLoop {
       timeoutMs: http.timeout * 1000,
     },
     () => deps.clock.now().getTime(),
+    outbound,
   );
   const backlog = openBacklog(join(config.dataDir, 'audit', 'export', 'http.backlog.jsonl'));
   return createHttpLoop(deps, { post, backlog, backlogMax: http.backlogMax });
@@ -82,6 +84,8 @@ export function createSiemExport(
     cluster: Pick<Cluster, 'reserve' | 'renew' | 'release'>;
     clock: Clock;
     log: Logger;
+    /** The shared outbound layer: the collector is reached only through it. */
+    outbound: Pick<Outbound, 'send' | 'checkUrlForm'>;
   },
 ): SiemExport {
   const e = config.audit.export;
@@ -104,7 +108,7 @@ export function createSiemExport(
   const loops = sinks.map((sink) =>
     sink === 'file'
       ? createFileLoop(shared, createFileSink({ ...e.file, path: exportFilePath(config) }, deps.clock))
-      : httpLoop(config, shared),
+      : httpLoop(config, shared, deps.outbound),
   );
   return {
     status: () => loops.map((l) => l.status()),

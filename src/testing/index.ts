@@ -5,3 +5,5 @@ export { caCertificate, foreignCa, leafCertificate, signLeaf, testKey } from './
 export { dropTestDatabase, testDatabases, testDatabaseSettings } from './databases.js';
 export { rawRequest } from './raw-request.js';
 export { memoryAuditKeys } from './audit-keys.js';
+export { type DnsAnswers, startDnsServer, type TestDnsServer } from './dns-server.js';
+export { testOutbound } from './outbound.js';
