@@ -6,6 +6,7 @@ import pg from 'pg';
 import { type Config, loadConfig } from '../config/index.js';
 import type { Clock } from '../platform/index.js';
 import { createLogger } from '../platform/index.js';
+import type { OutboundInjection } from '../outbound/index.js';
 import { startCarapace, type RunningCarapace } from '../server/index.js';
 import { GatewayClient } from '../vehicle-sdk/index.js';
 
@@ -74,7 +75,13 @@ export async function freePort(): Promise<number> {
 
 /** Starts Carapace for a test on SQLite, or on PostgreSQL when `database` is 'postgres'. */
 export async function startTestCarapace(
-  options: { database: 'sqlite' | 'postgres'; clock?: Clock; overrides?: Record<string, unknown> } = {
+  options: {
+    database: 'sqlite' | 'postgres';
+    clock?: Clock;
+    overrides?: Record<string, unknown>;
+    /** Test-only parts of the outbound layer: a resolver, trusted CAs, addresses treated as public. */
+    outbound?: OutboundInjection;
+  } = {
     database: 'sqlite',
   },
 ): Promise<TestCarapace> {
@@ -98,7 +105,11 @@ export async function startTestCarapace(
       ...options.overrides,
     },
   });
-  let running = await startCarapace(config, { log: createLogger('silent'), clock: options.clock });
+  let running = await startCarapace(config, {
+    log: createLogger('silent'),
+    clock: options.clock,
+    outbound: options.outbound,
+  });
   const ca = running.platform.pki.ctx.authorities.root.pem;
   const operatorFiles = running.operator;
   if (!operatorFiles) throw new Error('development operator missing');
@@ -142,7 +153,11 @@ export async function startTestCarapace(
     },
     async restart() {
       await running.close();
-      running = await startCarapace(config, { log: createLogger('silent'), clock: options.clock });
+      running = await startCarapace(config, {
+        log: createLogger('silent'),
+        clock: options.clock,
+        outbound: options.outbound,
+      });
       Object.assign(self, running, { addresses: reachable(running) });
       return self;
     },
