@@ -20,6 +20,7 @@ import type { Platform } from './platform.js';
 import { registerDetectionRoutes } from '../detect/index.js';
 import { registerBulkCommandRoute, registerCommandChannel, registerCommandRoutes } from '../commands/index.js';
 import type { ServerTls } from './tls-material.js';
+import { registerWebhookAdminRoutes, registerWebhookRoutes } from '../webhooks/index.js';
 
 /** The three listeners, built but not yet listening. */
 export interface Listeners {
@@ -145,6 +146,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   };
   registerCommandRoutes(api, cmd);
   registerBulkCommandRoute(api, { ...cmd, bulkMax: config.commands.bulkMaxVehicles });
+  registerWebhookRoutes(api, { db, webhooks: platform.webhooks, decisions: authz.decisions, load: authz.load });
 
   // The gateway trusts the fleet CA (operational certificates) and the manufacturer CA (factory
   // certificates); the root is there only to complete the fleet chain. Which CA issued what is checked per route.
@@ -210,6 +212,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
 
   // Incidents, playbooks, approvals, notifications and the response governance numbers (admin plane only).
   registerIncidentRoutes(plane, { incidents: platform.incidents });
+  registerWebhookAdminRoutes(plane, { webhooks: platform.webhooks });
 
   if (config.tls.handshakeFailureInterval > 0) {
     handshakes.watch(pub.app.server, 'public');

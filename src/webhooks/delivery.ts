@@ -253,7 +253,7 @@ export function createDeliveryWorker(
       return failed(d, sub, `HTTP ${res.status}`, res.status);
     } catch (err) {
       // An open breaker is not an attempt: the delivery waits for it without spending one of its attempts.
-      if (isCarapaceError(err, 'ERR_OUTBOUND_CIRCUIT_OPEN' as CarapaceError['code'])) {
+      if (isCarapaceError(err, 'ERR_OUTBOUND_CIRCUIT_OPEN')) {
         const next = new Date(deps.clock.now().getTime() + s.retryBaseMs).toISOString();
         await mine(d.id)
           .set({ next_attempt_at: next, lease_owner: null, lease_until: null, last_error: 'circuit_open' })

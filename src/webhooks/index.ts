@@ -17,7 +17,7 @@ export { webhookMigrations } from './migrations.js';
 export type { WebhookTables } from './tables.js';
 export { WEBHOOKS_AUDIT_EVENTS, type WebhookAuditEvent, type WebhookAuditLog } from './audit-events.js';
 export { EVENT_TYPE_NAMES, WEBHOOK_EVENT_TYPES, type WebhookEventType } from './event-types.js';
-export type { OutboundPort, OutboundRequest, OutboundResponse, WebhookDeps } from './ports.js';
+export type { OutboundPort, WebhookDeps } from './ports.js';
 export type { WorkerStatus } from './delivery.js';
 export type { PublishedKey } from './key-set.js';
 export { registerWebhookRoutes } from './routes.js';

@@ -1,7 +1,4 @@
-/**
- * What the webhooks module needs from the rest of the platform, narrowed. The outbound layer's shape is the one
- * `src/outbound` exports (written against its interface before it was merged; structurally the same).
- */
+/** What the webhooks module needs from the rest of the platform, narrowed. */
 import type { Kysely } from 'kysely';
 import type { SecretBox } from '../identity/index.js';
 import type { DecisionPoint, EntityLoader } from '../policy/index.js';
@@ -9,37 +6,12 @@ import type { Clock, Logger } from '../platform/index.js';
 import type { Cluster } from '../cluster/index.js';
 import type { AuditTailPage } from '../audit/index.js';
 import type { Database } from '../storage/index.js';
+import type { Outbound } from '../outbound/index.js';
 import type { WebhookAuditLog } from './audit-events.js';
 import type { ConsentFacts } from './event-types.js';
 
-/** One outbound request, as the outbound layer takes it. */
-export interface OutboundRequest {
-  purpose: 'webhook' | 'siem';
-  url: string;
-  method: 'POST' | 'GET';
-  headers?: Record<string, string>;
-  body?: string | Uint8Array;
-  timeoutMs?: number;
-  maxResponseBytes?: number;
-  breakerKey?: string;
-  tenantId?: string | null;
-  actor?: { type: string; id: string } | null;
-}
-
-/** The outbound layer's answer. */
-export interface OutboundResponse {
-  status: number;
-  headers: Record<string, string>;
-  body: Buffer;
-  address: string;
-}
-
-/** The SSRF-safe outbound layer (src/outbound): every request of this module goes through it. */
-export interface OutboundPort {
-  send(req: OutboundRequest): Promise<OutboundResponse>;
-  checkUrl(url: string, purpose: 'webhook' | 'siem'): Promise<URL>;
-  breakers(): Array<{ key: string; state: 'closed' | 'open' | 'half-open'; failures: number }>;
-}
+/** The SSRF-safe outbound layer: every request of this module goes through it. */
+export type OutboundPort = Pick<Outbound, 'send' | 'checkUrl' | 'breakers'>;
 
 /** Everything the module is built from. */
 export interface WebhookDeps {

@@ -81,9 +81,10 @@ export function createSubscriptions(
   const { db } = deps;
 
   /** A URL the outbound layer accepts now, or ERR_WEBHOOK_URL_REFUSED (400) with its reason. */
-  async function checkedUrl(url: string): Promise<string> {
+  async function checkedUrl(url: string, tenantId: string, owner: SubscriptionOwner): Promise<string> {
     try {
-      return (await deps.outbound.checkUrl(url, 'webhook')).href;
+      return (await deps.outbound.checkUrl(url, 'webhook', { tenantId, actor: { type: owner.kind, id: owner.id } }))
+        .href;
     } catch (err) {
       const reason = isCarapaceError(err) ? String(err.context.reason ?? err.code) : 'invalid';
       throw new CarapaceError('ERR_WEBHOOK_URL_REFUSED', 'the outbound layer refuses this endpoint URL', { reason });
@@ -118,7 +119,7 @@ export function createSubscriptions(
       input: Required<Pick<SubscriptionInput, 'url' | 'eventTypes'>> & { description?: string },
       context: RequestContext | null,
     ): Promise<{ subscription: SubscriptionView; secret: string }> {
-      const url = await checkedUrl(input.url);
+      const url = await checkedUrl(input.url, tenantId, owner);
       const id = newId();
       const secret = newSecret();
       const at = deps.clock.now().toISOString();
@@ -168,7 +169,7 @@ export function createSubscriptions(
       context: RequestContext | null,
     ): Promise<SubscriptionView> {
       const set: Partial<WebhookSubscriptionRow> = { updated_at: deps.clock.now().toISOString() };
-      if (input.url !== undefined) set.url = await checkedUrl(input.url);
+      if (input.url !== undefined) set.url = await checkedUrl(input.url, row.tenant_id, owner);
       if (input.description !== undefined) set.description = input.description;
       if (input.eventTypes !== undefined) set.event_types = JSON.stringify([...new Set(input.eventTypes)].sort());
       if (input.status === 'active')

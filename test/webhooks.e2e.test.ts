@@ -1,0 +1,118 @@
+import { createPublicKey, verify } from 'node:crypto';
+import { Webhook } from 'standardwebhooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemorySeenStore, request, verifyWebhook, WebhookVerificationError } from '../src/client/index.js';
+import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
+import { type Caller, demoIds, type Receiver, receiverPki, signIn, startReceiver, until } from './webhooks-support.js';
+
+type Sub = { id: string; status: string; disabledReason: string | null; eventTypes: string[] };
+type Created = { subscription: Sub; secret: string };
+type Delivery = { id: string; state: string; attempts: number; withheldReason: string | null; eventType: string };
+
+/** Bodies a receiver got on a path, parsed. */
+const bodies = (r: Receiver, path: string) =>
+  r.received.filter((x) => x.path === path).map((x) => JSON.parse(x.body) as Record<string, any>);
+
+describe.each(testEngines())('webhooks end to end (%s)', (database) => {
+  let cp: TestCarapace;
+  let receiver: Receiver;
+  let ids: Awaited<ReturnType<typeof demoIds>>;
+  let fiona: Caller;
+  let carl: Caller;
+  let bob: Caller;
+  let partner: Caller;
+  let admin: (method: string, path: string, body?: unknown) => Promise<{ status: number; json: any }>;
+
+  beforeAll(async () => {
+    const pki = await receiverPki();
+    receiver = await startReceiver(pki);
+    cp = await startTestCarapace({
+      database,
+      outbound: pki.injection,
+      overrides: {
+        seedDemo: true,
+        detect: { enabled: false },
+        audit: { checkpointInterval: 1 },
+        webhooks: { interval: 0.1, retryBase: 0.05, retryMax: 0.2, maxAttempts: 3, disableAfter: 5, secretOverlap: 3600 },
+        outbound: { breaker: { failures: 3, cooldown: 1 } },
+      },
+    });
+    ids = await demoIds(cp);
+    fiona = await signIn(cp, 'fiona', 'carapace-fleet-console', ['fleet:admin', 'fleet:command', 'vehicle:read_status']);
+    carl = await signIn(cp, 'carl', 'carapace-fleet-console', ['fleet:admin']);
+    bob = await signIn(cp, 'bob', 'carapace-owner-app', ['vehicle:read_status', 'vehicle:lock', 'vehicle:consent']);
+    partner = await signIn(cp, 'chargenet-charging', '', ['vehicle:read_status']);
+    admin = async (method, path, body) => {
+      const r = await request(`${cp.addresses.admin}${path}`, {
+        method,
+        ca: cp.ca,
+        ...cp.operatorTls,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: r.status, json: r.json };
+    };
+  }, 180_000);
+  afterAll(async () => {
+    await cp?.stop();
+    await receiver?.close();
+  });
+
+  const subscribe = async (who: Caller, tenant: string, path: string, eventTypes: string[]) => {
+    const r = await who.api('POST', `/v1/tenants/${tenant}/webhooks`, { url: receiver.url(path), eventTypes });
+    expect(r.status, JSON.stringify(r.json)).toBe(201);
+    return r.json as Created;
+  };
+  const lock = async (who: Caller, vehicleId: string, key: string) => {
+    const r = await who.api('POST', `/v1/vehicles/${vehicleId}/commands`, { command: 'lock' }, { 'idempotency-key': key });
+    expect([200, 202, 409]).toContain(r.status);
+    return r.json as { id: string };
+  };
+  const deliveries = async (who: Caller, tenant: string, sub: string) =>
+    ((await who.api('GET', `/v1/tenants/${tenant}/webhooks/${sub}/deliveries`)).json as { deliveries: Delivery[] })
+      .deliveries;
+
+  it('registers an endpoint with a whsec_ secret shown once and stored only sealed; a refused URL is a 400', async () => {
+    const created = await subscribe(fiona, ids.northwind, '/fleet', ['command.job.state_changed']);
+    expect(created.secret).toMatch(/^whsec_[A-Za-z0-9+/=]{40,}$/);
+    const read = await fiona.api('GET', `/v1/tenants/${ids.northwind}/webhooks/${created.subscription.id}`);
+    expect(read.status).toBe(200);
+    expect(JSON.stringify(read.json)).not.toContain(created.secret.slice(6, 20));
+    const row = await cp.platform.storage.db.selectFrom('webhook_subscriptions').selectAll().executeTakeFirstOrThrow();
+    const trail = await cp.platform.storage.db.selectFrom('audit_events').select('details').execute();
+    expect(JSON.stringify(row)).not.toContain(created.secret.slice(6));
+    expect(JSON.stringify(trail)).not.toContain(created.secret.slice(6));
+    for (const url of ['https://169.254.169.254/latest', 'https://10.0.0.8/hook', 'http://hooks.example.test/x']) {
+      const refused = await fiona.api('POST', `/v1/tenants/${ids.northwind}/webhooks`, {
+        url,
+        eventTypes: ['command.job.state_changed'],
+      });
+      expect(refused.status).toBe(400);
+      expect(refused.json).toMatchObject({ type: 'urn:carapace:problem:webhook-url-refused' });
+    }
+    const listed = await fiona.api('GET', `/v1/tenants/${ids.northwind}/webhooks`);
+    expect((listed.json as { subscriptions: Sub[] }).subscriptions).toHaveLength(1);
+  });
+
+  it("answers another tenant's subscription exactly like a missing one (404), and keeps partners off security events", async () => {
+    const { subscription } = await subscribe(fiona, ids.northwind, '/fleet-2', ['incident.changed']);
+    const path = `/v1/tenants/${ids.northwind}/webhooks/${subscription.id}`;
+    const missing = `/v1/tenants/${ids.northwind}/webhooks/00000000-0000-4000-8000-000000000000`;
+    const foreign = await carl.api('GET', path);
+    expect(foreign.status).toBe(404);
+    const bare = (j: unknown) => ({ ...(j as object), instance: null });
+    expect(bare(foreign.json)).toEqual(bare((await carl.api('GET', missing)).json));
+    expect((await carl.api('DELETE', path)).status).toBe(404);
+    // Through Carl's own tenant the subscription does not exist either.
+    expect((await carl.api('GET', `/v1/tenants/${ids.contoso}/webhooks/${subscription.id}`)).status).toBe(404);
+    expect((await partner.api('GET', path)).status).toBe(404);
+    const security = await partner.api('POST', `/v1/tenants/${ids.chargenet}/webhooks`, {
+      url: receiver.url('/partner-sec'),
+      eventTypes: ['detection.finding'],
+    });
+    expect(security.status).toBe(403);
+    expect(security.json).toMatchObject({ type: 'urn:carapace:problem:webhook-events-forbidden' });
+    expect((await partner.api('GET', `/v1/tenants/${ids.northwind}/webhooks`)).status).toBe(404);
+    expect((await fiona.api('DELETE', path)).status).toBe(204);
+  });
+});
