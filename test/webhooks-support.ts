@@ -12,7 +12,9 @@ import { caCertificate, leafCertificate, type TestCarapace } from '../src/testin
 const scenario = readScenario('scenarios/demo.yaml');
 
 /** Anything that calls the public API. */
-export type Caller = { api(method: string, path: string, body?: unknown, h?: Record<string, string>): Promise<ClientResponse> };
+export type Caller = {
+  api(method: string, path: string, body?: unknown, h?: Record<string, string>): Promise<ClientResponse>;
+};
 
 /** One request a receiver got: its headers and raw body. */
 export interface Received {
@@ -88,13 +90,18 @@ export async function startReceiver(tls: { cert: string; key: string }): Promise
 }
 
 /** Waits for a condition (bounded; never a wall-clock assertion). */
-export async function until<T>(what: string, probe: () => Promise<T | null | undefined | false> | T | null | undefined | false, tries = 600): Promise<T> {
+export async function until<T>(
+  what: string,
+  probe: () => Promise<T | null | undefined | false> | T | null | undefined | false,
+  tries = 600,
+  explain?: () => Promise<string>,
+): Promise<T> {
   for (let i = 0; i < tries; i++) {
     const v = await probe();
     if (v) return v;
     await new Promise((res) => setTimeout(res, 50));
   }
-  throw new Error(`timed out waiting for ${what}`);
+  throw new Error(`timed out waiting for ${what}${explain ? `: ${await explain()}` : ''}`);
 }
 
 /** Signs a demo persona in through the application their role uses (or a demo partner with its key). */
@@ -106,7 +113,12 @@ export async function signIn(cp: TestCarapace, key: string, clientId: string, sc
     return ServiceSession.create({ baseUrl: base, ca: cp.ca, clientId: key, privateJwk: jwk, scope: scopes.join(' ') });
   }
   const u = scenario.users.find((x) => x.key === key)!;
-  const c = await CarapaceClient.create({ baseUrl: base, ca: cp.ca, clientId, redirectUri: 'http://127.0.0.1/callback' });
+  const c = await CarapaceClient.create({
+    baseUrl: base,
+    ca: cp.ca,
+    clientId,
+    redirectUri: 'http://127.0.0.1/callback',
+  });
   const totp = u.totp;
   await c.login({
     email: u.email,

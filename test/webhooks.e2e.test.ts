@@ -5,7 +5,7 @@ import { MemorySeenStore, request, verifyWebhook, WebhookVerificationError } fro
 import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
 import { type Caller, demoIds, type Receiver, receiverPki, signIn, startReceiver, until } from './webhooks-support.js';
 
-type Sub = { id: string; status: string; disabledReason: string | null; eventTypes: string[] };
+type Sub = { id: string; url: string; status: string; disabledReason: string | null; eventTypes: string[] };
 type Created = { subscription: Sub; secret: string };
 type Delivery = { id: string; state: string; attempts: number; withheldReason: string | null; eventType: string };
 
@@ -33,12 +33,23 @@ describe.each(testEngines())('webhooks end to end (%s)', (database) => {
         seedDemo: true,
         detect: { enabled: false },
         audit: { checkpointInterval: 1 },
-        webhooks: { interval: 0.1, retryBase: 0.05, retryMax: 0.2, maxAttempts: 3, disableAfter: 5, secretOverlap: 3600 },
+        webhooks: {
+          interval: 0.1,
+          retryBase: 0.05,
+          retryMax: 0.2,
+          maxAttempts: 3,
+          disableAfter: 5,
+          secretOverlap: 3600,
+        },
         outbound: { breaker: { failures: 3, cooldown: 1 } },
       },
     });
     ids = await demoIds(cp);
-    fiona = await signIn(cp, 'fiona', 'carapace-fleet-console', ['fleet:admin', 'fleet:command', 'vehicle:read_status']);
+    fiona = await signIn(cp, 'fiona', 'carapace-fleet-console', [
+      'fleet:admin',
+      'fleet:command',
+      'vehicle:read_status',
+    ]);
     carl = await signIn(cp, 'carl', 'carapace-fleet-console', ['fleet:admin']);
     bob = await signIn(cp, 'bob', 'carapace-owner-app', ['vehicle:read_status', 'vehicle:lock', 'vehicle:consent']);
     partner = await signIn(cp, 'chargenet-charging', '', ['vehicle:read_status']);
@@ -64,9 +75,16 @@ describe.each(testEngines())('webhooks end to end (%s)', (database) => {
     return r.json as Created;
   };
   const lock = async (who: Caller, vehicleId: string, key: string) => {
-    const r = await who.api('POST', `/v1/vehicles/${vehicleId}/commands`, { command: 'lock' }, { 'idempotency-key': key });
-    expect([200, 202, 409]).toContain(r.status);
-    return r.json as { id: string };
+    const r = await who.api(
+      'POST',
+      `/v1/vehicles/${vehicleId}/commands`,
+      { command: 'lock' },
+      { 'idempotency-key': key },
+    );
+    // Without an enrolled unit the job is refused (no_active_device): requested, then rejected, both audited.
+    expect([200, 202, 409], JSON.stringify(r.json)).toContain(r.status);
+    const j = r.json as { id?: string; job?: string };
+    return { id: (j.id ?? j.job)! };
   };
   const deliveries = async (who: Caller, tenant: string, sub: string) =>
     ((await who.api('GET', `/v1/tenants/${tenant}/webhooks/${sub}/deliveries`)).json as { deliveries: Delivery[] })
@@ -114,5 +132,99 @@ describe.each(testEngines())('webhooks end to end (%s)', (database) => {
     expect(security.json).toMatchObject({ type: 'urn:carapace:problem:webhook-events-forbidden' });
     expect((await partner.api('GET', `/v1/tenants/${ids.northwind}/webhooks`)).status).toBe(404);
     expect((await fiona.api('DELETE', path)).status).toBe(204);
+  });
+
+  it('delivers job state changes in order, verified by standardwebhooks (v1) and a direct Ed25519 check (v1a)', async () => {
+    const { subscription, secret } = await subscribe(fiona, ids.northwind, '/jobs', ['command.job.state_changed']);
+    const job = await lock(fiona, ids.northwindVan, 'wh-order-1');
+    const transitions = async () => {
+      const r = await fiona.api('GET', `/v1/vehicles/${ids.northwindVan}/commands/${job.id}`);
+      return (r.json as { transitions: { to: string }[] }).transitions.map((t) => t.to);
+    };
+    const got = await until(
+      'every state change so far delivered',
+      async () => {
+        const b = bodies(receiver, '/jobs').filter((x) => x.data.jobId === job.id);
+        const history = await transitions();
+        return b.length > 0 && b.length === history.length ? b : null;
+      },
+      600,
+      async () => JSON.stringify(await cp.platform.storage.db.selectFrom('webhook_deliveries').selectAll().execute()),
+    );
+    const history = await transitions();
+    expect(got.map((b) => b.data.to)).toEqual(history);
+    expect(got[0]).toMatchObject({ type: 'command.job.state_changed', tenant: ids.northwind });
+    // v1 with the reference implementation of the specification (it ignores the v1a signature beside it).
+    const reference = new Webhook(secret);
+    const keySet = (await request(`${cp.config.publicBaseUrl}/v1/webhooks/keys`, { ca: cp.ca })).json as {
+      keys: { kid: string; publicKey: string }[];
+    };
+    for (const r of receiver.received.filter((x) => x.path === '/jobs')) {
+      expect(reference.verify(r.body, r.headers)).toMatchObject({ tenant: ids.northwind });
+      // v1a from the specification's text: Ed25519 over `${id}.${timestamp}.${body}`, the key base64 after whpk_.
+      const content = `${r.headers['webhook-id']}.${r.headers['webhook-timestamp']}.${r.body}`;
+      const v1a = r.headers['webhook-signature']!.split(' ')
+        .find((p) => p.startsWith('v1a,'))!
+        .slice(4);
+      const ok = keySet.keys.some((k) => {
+        const raw = Buffer.from(k.publicKey.replace(/^whpk_/, ''), 'base64');
+        const key = createPublicKey({
+          key: { kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url') },
+          format: 'jwk',
+        });
+        return verify(null, Buffer.from(content), key, Buffer.from(v1a, 'base64'));
+      });
+      expect(ok).toBe(true);
+    }
+    const tampered = receiver.received.find((x) => x.path === '/jobs')!;
+    expect(() => reference.verify(tampered.body.replace(ids.northwind, ids.contoso), tampered.headers)).toThrow();
+    expect(subscription.eventTypes).toEqual(['command.job.state_changed']);
+  });
+
+  it("the client verifier accepts a delivery once and refuses a duplicate, another tenant's, old, future, forged", async () => {
+    const r = await until('a delivery', () => receiver.received.find((x) => x.path === '/jobs'));
+    const listed = (await fiona.api('GET', `/v1/tenants/${ids.northwind}/webhooks`)).json as { subscriptions: Sub[] };
+    const sub = listed.subscriptions.find((x) => x.url.endsWith('/jobs'))!;
+    const rotated = (await fiona.api('POST', `/v1/tenants/${ids.northwind}/webhooks/${sub.id}/rotate-secret`))
+      .json as Created;
+    const keySet = (await request(`${cp.config.publicBaseUrl}/v1/webhooks/keys`, { ca: cp.ca })).json as {
+      keys: { kid: string; publicKey: string }[];
+    };
+    const at = Number(r.headers['webhook-timestamp']) * 1000;
+    const seen = new MemorySeenStore();
+    const base = { headers: r.headers, body: r.body, keySet, seen, now: () => at + 1000 };
+    const refusal = (p: Promise<unknown>) =>
+      p.then(
+        () => 'accepted',
+        (e: WebhookVerificationError) => e.code,
+      );
+    expect(await refusal(verifyWebhook({ ...base, tenant: ids.contoso }))).toBe('wrong_tenant');
+    const ok = await verifyWebhook({ ...base, tenant: ids.northwind });
+    expect(ok).toMatchObject({ scheme: 'v1a', tenant: ids.northwind, type: 'command.job.state_changed' });
+    expect(await refusal(verifyWebhook({ ...base, tenant: ids.northwind }))).toBe('duplicate');
+    const fresh = { ...base, seen: new MemorySeenStore(), tenant: ids.northwind };
+    expect(await refusal(verifyWebhook({ ...fresh, now: () => at + 301_000 }))).toBe('too_old');
+    expect(await refusal(verifyWebhook({ ...fresh, now: () => at - 301_000 }))).toBe('too_new');
+    expect(await refusal(verifyWebhook({ ...fresh, keySet: undefined, secret: rotated.secret }))).toBe('bad_signature');
+    expect(await refusal(verifyWebhook({ ...fresh, body: r.body.replace('"type"', '"type" ') }))).toBe('bad_signature');
+    // After a rotation both secrets sign for the overlap: a receiver still on the old one keeps verifying.
+    const queued = await fiona.api('POST', `/v1/tenants/${ids.northwind}/webhooks/${sub.id}/ping`);
+    expect(queued.status, JSON.stringify(queued.json)).toBe(202);
+    const ping = await until(
+      'the ping',
+      () => receiver.received.find((x) => x.path === '/jobs' && x.body.includes('"webhook.ping"')),
+      600,
+      async () =>
+        JSON.stringify(
+          await cp.platform.storage.db
+            .selectFrom('webhook_deliveries')
+            .selectAll()
+            .where('event_type', '=', 'webhook.ping')
+            .execute(),
+        ),
+    );
+    expect(ping.headers['webhook-signature']!.split(' ').filter((p) => p.startsWith('v1,'))).toHaveLength(2);
+    const pinged = { headers: ping.headers, body: ping.body, tenant: ids.northwind, seen: new MemorySeenStore() };
+    expect(await verifyWebhook({ ...pinged, secret: rotated.secret })).toMatchObject({ scheme: 'v1' });
   });
 });
