@@ -27,8 +27,12 @@ export interface Received {
 export interface Receiver {
   url(path: string): string;
   received: Received[];
-  /** How the next requests are answered: a status, or 'hang' (never answered). */
-  answer: (path: string) => number | 'hang';
+  /** How the next requests are answered: a status, 'hang' (never answered) or 'hold' (recorded, answered later). */
+  answer: (path: string) => number | 'hang' | 'hold';
+  /** Answers every held request with `status`. */
+  release(status: number): void;
+  /** Requests held so far. */
+  held: number;
   close(): Promise<void>;
 }
 
@@ -61,7 +65,14 @@ export async function receiverPki(): Promise<{
 export async function startReceiver(tls: { cert: string; key: string }): Promise<Receiver> {
   const received: Received[] = [];
   const hanging = new Set<import('node:http').ServerResponse>();
+  const parked: import('node:http').ServerResponse[] = [];
   const r: Receiver = {
+    release: (status) => {
+      for (const res of parked.splice(0)) res.writeHead(status).end();
+    },
+    get held() {
+      return parked.length;
+    },
     url: (path) => `https://hooks.example.test:${(server.address() as AddressInfo).port}${path}`,
     received,
     answer: () => 200,
@@ -82,7 +93,8 @@ export async function startReceiver(tls: { cert: string; key: string }): Promise
         return;
       }
       received.push({ path, headers: req.headers as Record<string, string>, body: Buffer.concat(chunks).toString() });
-      res.writeHead(how).end();
+      if (how === 'hold') parked.push(res);
+      else res.writeHead(how).end();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -86,9 +86,11 @@ describe.each(testEngines())('webhooks end to end (%s)', (database) => {
     const j = r.json as { id?: string; job?: string };
     return { id: (j.id ?? j.job)! };
   };
-  const deliveries = async (who: Caller, tenant: string, sub: string) =>
-    ((await who.api('GET', `/v1/tenants/${tenant}/webhooks/${sub}/deliveries`)).json as { deliveries: Delivery[] })
-      .deliveries;
+  const deliveries = async (who: Caller, tenant: string, sub: string) => {
+    const r = await who.api('GET', `/v1/tenants/${tenant}/webhooks/${sub}/deliveries`);
+    expect(r.status, JSON.stringify(r.json)).toBe(200);
+    return (r.json as { deliveries: Delivery[] }).deliveries;
+  };
 
   it('registers an endpoint with a whsec_ secret shown once and stored only sealed; a refused URL is a 400', async () => {
     const created = await subscribe(fiona, ids.northwind, '/fleet', ['command.job.state_changed']);
@@ -226,5 +228,115 @@ describe.each(testEngines())('webhooks end to end (%s)', (database) => {
     expect(ping.headers['webhook-signature']!.split(' ').filter((p) => p.startsWith('v1,'))).toHaveLength(2);
     const pinged = { headers: ping.headers, body: ping.body, tenant: ids.northwind, seen: new MemorySeenStore() };
     expect(await verifyWebhook({ ...pinged, secret: rotated.secret })).toMatchObject({ scheme: 'v1' });
+  });
+
+  it('decides again before each attempt: a transfer, an ended consent, a suspended partner withhold queued ones', async () => {
+    const alice = await signIn(cp, 'alice', 'carapace-owner-app', ['vehicle:lock', 'vehicle:transfer']);
+    const insights = await signIn(cp, 'insights-readonly', '', ['vehicle:read_status']);
+    const insightsTenant = (
+      await cp.platform.storage.db
+        .selectFrom('applications')
+        .select('tenant_id')
+        .where('client_id', '=', 'insights-readonly')
+        .executeTakeFirstOrThrow()
+    ).tenant_id;
+    const types = ['command.job.state_changed', 'consent.revoked'];
+    const toInsights = await subscribe(insights, insightsTenant, '/insights', types);
+    const toCharge = await subscribe(partner, ids.chargenet, '/chargenet', types);
+    const grant = await bob.api('POST', `/v1/vehicles/${ids.bobCar}/partner-grants`, {
+      clientId: 'insights-readonly',
+      scopes: ['vehicle:read_status'],
+      until: new Date(Date.now() + 86400_000).toISOString(),
+    });
+    expect(grant.status).toBe(201);
+
+    /** A job whose first delivery is held at the receiver while `change` happens; then every one is withheld. */
+    const heldThenWithheld = async (
+      who: Caller,
+      vehicle: string,
+      path: string,
+      tenant: string,
+      sub: string,
+      change: () => Promise<void>,
+      reason: string,
+    ) => {
+      // Read on the admin plane: a suspended partner's own token no longer reads anything.
+      const list = async () =>
+        ((await admin('GET', `/admin/v1/webhooks/deliveries?subscription=${sub}`)).json as { deliveries: Delivery[] })
+          .deliveries;
+      const before = new Set((await list()).map((d) => d.id));
+      receiver.answer = (p) => (p === path ? 'hold' : 200);
+      const job = await lock(who, vehicle, `wh-${path}-${reason}`);
+      await until('the first attempt held at the receiver', () => receiver.held > 0);
+      receiver.answer = () => 200;
+      await change();
+      receiver.release(503);
+      const mine = async () =>
+        (await list()).filter((d) => !before.has(d.id) && d.eventType === 'command.job.state_changed');
+      const withheld = await until(`the queued deliveries withheld (${reason})`, async () => {
+        const all = await mine();
+        // requested and rejected: two state changes, both queued, neither sent after the change.
+        return all.length === 2 && all.every((d) => d.state === 'withheld') ? all : null;
+      });
+      expect(withheld.map((d) => d.withheldReason)).toEqual(withheld.map(() => reason));
+      const sent = bodies(receiver, path).filter((b) => b.data.jobId === job.id);
+      expect(sent).toHaveLength(1);
+    };
+    const aliceCar = (
+      await cp.platform.storage.db
+        .selectFrom('vehicles')
+        .select('id')
+        .where('vin', '=', '5YJ3E1EA7KF000001')
+        .executeTakeFirstOrThrow()
+    ).id;
+
+    await heldThenWithheld(
+      alice,
+      aliceCar,
+      '/insights',
+      insightsTenant,
+      toInsights.subscription.id,
+      async () => {
+        expect(
+          (await alice.api('POST', `/v1/vehicles/${aliceCar}/transfer`, { toEmail: 'bob@example.com' })).status,
+        ).toBe(200);
+      },
+      'consent_ended',
+    );
+    const grants = (await bob.api('GET', `/v1/vehicles/${ids.bobCar}/partner-grants`)).json as {
+      grants: { id: string; clientId: string }[];
+    };
+    const chargeGrant = grants.grants.find((g) => g.clientId === 'chargenet-charging')!;
+    await heldThenWithheld(
+      bob,
+      ids.bobCar,
+      '/chargenet',
+      ids.chargenet,
+      toCharge.subscription.id,
+      async () => {
+        expect((await bob.api('POST', `/v1/partner-grants/${chargeGrant.id}/revoke`, { reason: 'test' })).status).toBe(
+          200,
+        );
+      },
+      'consent_ended',
+    );
+    await until('consent.revoked delivered to ChargeNet', () =>
+      bodies(receiver, '/chargenet').find((b) => b.type === 'consent.revoked'),
+    );
+    await heldThenWithheld(
+      bob,
+      ids.bobCar,
+      '/insights',
+      insightsTenant,
+      toInsights.subscription.id,
+      async () => {
+        await cp.platform.auth.suspendClient({
+          clientId: 'insights-readonly',
+          actor: { type: 'operator', id: 'test' },
+          reason: 'test',
+        });
+      },
+      'partner_suspended',
+    );
   });
 });
