@@ -27,8 +27,8 @@ export interface Received {
 export interface Receiver {
   url(path: string): string;
   received: Received[];
-  /** How the next requests are answered: a status, 'hang' (never answered) or 'hold' (recorded, answered later). */
-  answer: (path: string) => number | 'hang' | 'hold';
+  /** How requests are answered: a status, 'hang' (never), 'hold' (recorded, answered later), 'reset' (cut off). */
+  answer: (path: string) => number | 'hang' | 'hold' | 'reset';
   /** Answers every held request with `status`. */
   release(status: number): void;
   /** Requests held so far. */
@@ -88,6 +88,10 @@ export async function startReceiver(tls: { cert: string; key: string }): Promise
     req.on('end', () => {
       const path = req.url ?? '/';
       const how = r.answer(path);
+      if (how === 'reset') {
+        req.socket.destroy();
+        return;
+      }
       if (how === 'hang') {
         hanging.add(res);
         return;

@@ -339,4 +339,52 @@ describe.each(testEngines())('webhooks end to end (%s)', (database) => {
       'partner_suspended',
     );
   });
+
+  it('retries, dead-letters and replays; a failing endpoint is disabled; its breaker opens and closes', async () => {
+    const { subscription } = await subscribe(fiona, ids.northwind, '/dead', ['command.job.state_changed']);
+    const sub = subscription.id;
+    receiver.answer = (p) => (p === '/dead' ? 'reset' : 200);
+    await lock(fiona, ids.northwindVan, 'wh-dead-1');
+    const item = `/v1/tenants/${ids.northwind}/webhooks/${sub}`;
+    const opened = await until('the breaker of the subscription open', () =>
+      cp.platform.outbound.breakers().find((b) => b.key === sub && b.state === 'open'),
+    );
+    expect(opened.failures).toBeGreaterThanOrEqual(3);
+    const disabled = await until('the endpoint disabled', async () => {
+      const s = (await fiona.api('GET', item)).json as Sub;
+      return s.status === 'disabled' ? s : null;
+    });
+    expect(disabled.disabledReason).toMatch(/consecutive failed attempts/);
+    // The first state change used its attempts and was dead-lettered; the next waits while the endpoint is disabled.
+    const all = await deliveries(fiona, ids.northwind, sub);
+    const dead = all.filter((d) => d.state === 'dead');
+    expect(dead.map((d) => d.attempts)).toEqual([3]);
+    expect(all.filter((d) => d.state === 'pending')).toHaveLength(1);
+    const trail = await cp.platform.storage.db
+      .selectFrom('audit_events')
+      .select(['type', 'object_id'])
+      .where('type', 'in', ['webhooks.delivery.dead_lettered', 'webhooks.endpoint.disabled'])
+      .execute();
+    expect(
+      trail
+        .filter((e) => e.type === 'webhooks.delivery.dead_lettered')
+        .map((e) => e.object_id)
+        .sort(),
+    ).toEqual(dead.map((d) => d.id).sort());
+    expect(trail.filter((e) => e.type === 'webhooks.endpoint.disabled').map((e) => e.object_id)).toEqual([sub]);
+
+    receiver.answer = () => 200;
+    expect((await fiona.api('PUT', item, { status: 'active' })).status).toBe(200);
+    const replay = await admin('POST', '/admin/v1/webhooks/deliveries/replay', { ids: dead.map((d) => d.id) });
+    expect(replay.status).toBe(200);
+    await until('the replayed deliveries delivered', async () =>
+      (await deliveries(fiona, ids.northwind, sub)).every((d) => d.state === 'delivered'),
+    );
+    await until('the breaker closed', () =>
+      cp.platform.outbound.breakers().every((b) => b.key !== sub || b.state === 'closed'),
+    );
+    const again = await admin('POST', '/admin/v1/webhooks/deliveries/replay', { ids: [dead[0]!.id] });
+    expect(again.status).toBe(409);
+    expect(again.json).toMatchObject({ type: 'urn:carapace:problem:webhook-not-replayable' });
+  });
 });
