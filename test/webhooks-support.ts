@@ -161,3 +161,57 @@ export async function demoIds(cp: TestCarapace) {
     northwindVan: vehicle('1FTBW3XM5HKA00001'),
   };
 }
+
+/** Alice's demo car enrolled, streaming its state and answering commands over the channel, as a vehicle does. */
+export async function connectedCar(cp: TestCarapace): Promise<{ carId: string; close(): void }> {
+  const { GatewayClient, CommandChannel, EnvelopeVerifier, MemoryAnswerStore, MemoryCounterStore } =
+    await import('../src/vehicle-sdk/index.js');
+  const { MemorySequenceStore, TelemetrySigner, VehicleModel } = await import('../src/vehicle-sdk/index.js');
+  const dir = join(cp.config.dataDir, 'factory', 'TCU-DEMO-0001');
+  const device = new GatewayClient({ gatewayUrl: cp.addresses.gateway, ca: cp.ca });
+  const { issued, key } = await device.enroll({
+    cert: readFileSync(join(dir, 'factory-cert.pem'), 'utf8'),
+    key: readFileSync(join(dir, 'factory-key.pem'), 'utf8'),
+  });
+  const model = new VehicleModel();
+  const signer = new TelemetrySigner({
+    identity: { deviceId: issued.deviceId, vehicleId: issued.vehicleId, swVersion: '1', configId: 'c' },
+    privateKeyPem: key.privateKeyPem,
+    sequences: new MemorySequenceStore(),
+  });
+  await device.sendTelemetry(await Promise.all(model.telemetry().map((p) => signer.sign(p))));
+  const verifier = new EnvelopeVerifier({
+    counters: new MemoryCounterStore(),
+    keys: issued.commandVerificationKeys.keys,
+    vehicleId: issued.vehicleId,
+    deviceId: issued.deviceId,
+    trustAnchor: cp.ca,
+  });
+  const channel = new CommandChannel({
+    answered: new MemoryAnswerStore(),
+    gateway: device,
+    verifier,
+    execute: (c) => model.execute(c.command, c.params),
+    reconnect: false,
+  });
+  await channel.connect();
+  return {
+    carId: issued.vehicleId,
+    close: () => {
+      channel.close();
+      device.close();
+    },
+  };
+}
+
+/** Sends `lock` and waits until the job is final; its final state and the time it took (ms). */
+export async function lockAndSettle(who: Caller, carId: string, key: string): Promise<{ state: string; ms: number }> {
+  const start = performance.now();
+  const r = await who.api('POST', `/v1/vehicles/${carId}/commands`, { command: 'lock' }, { 'idempotency-key': key });
+  const id = (r.json as { id: string }).id;
+  const job = await until(`job ${id} final`, async () => {
+    const j = (await who.api('GET', `/v1/vehicles/${carId}/commands/${id}`)).json as { final: boolean; state: string };
+    return j.final ? j : null;
+  });
+  return { state: job.state, ms: performance.now() - start };
+}
