@@ -44,7 +44,7 @@ describe('webhook isolation: 100 hanging endpoints beside the command path', () 
     await cp?.stop();
   });
 
-  it('confirms commands normally while every delivery hangs, and never has more than its budget in flight', async () => {
+  it('commands confirm while every delivery hangs; never more than the budget in flight', async () => {
     const insights = await signIn(cp, 'insights-readonly', '', ['vehicle:read_status']);
     const tenant = (
       await cp.platform.storage.db

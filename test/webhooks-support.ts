@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -64,8 +65,8 @@ export async function receiverPki(): Promise<{
 /** Starts a receiver that records every request and answers 200 unless told otherwise. */
 export async function startReceiver(tls: { cert: string; key: string }): Promise<Receiver> {
   const received: Received[] = [];
-  const hanging = new Set<import('node:http').ServerResponse>();
-  const parked: import('node:http').ServerResponse[] = [];
+  const hanging = new Set<ServerResponse>();
+  const parked: ServerResponse[] = [];
   const r: Receiver = {
     release: (status) => {
       for (const res of parked.splice(0)) res.writeHead(status).end();

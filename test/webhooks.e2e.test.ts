@@ -1,7 +1,7 @@
 import { createPublicKey, verify } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemorySeenStore, request, verifyWebhook, WebhookVerificationError } from '../src/client/index.js';
+import { MemorySeenStore, request, verifyWebhook, type WebhookVerificationError } from '../src/client/index.js';
 import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
 import { type Caller, demoIds, type Receiver, receiverPki, signIn, startReceiver, until } from './webhooks-support.js';
 
@@ -9,9 +9,12 @@ type Sub = { id: string; url: string; status: string; disabledReason: string | n
 type Created = { subscription: Sub; secret: string };
 type Delivery = { id: string; state: string; attempts: number; withheldReason: string | null; eventType: string };
 
+/** A delivery body as Carapace signs it. */
+type Body = { id: string; type: string; tenant: string; data: Record<string, unknown> };
+
 /** Bodies a receiver got on a path, parsed. */
 const bodies = (r: Receiver, path: string) =>
-  r.received.filter((x) => x.path === path).map((x) => JSON.parse(x.body) as Record<string, any>);
+  r.received.filter((x) => x.path === path).map((x) => JSON.parse(x.body) as Body);
 
 describe.each(testEngines())('webhooks end to end (%s)', (database) => {
   let cp: TestCarapace;
@@ -21,7 +24,7 @@ describe.each(testEngines())('webhooks end to end (%s)', (database) => {
   let carl: Caller;
   let bob: Caller;
   let partner: Caller;
-  let admin: (method: string, path: string, body?: unknown) => Promise<{ status: number; json: any }>;
+  let admin: (method: string, path: string, body?: unknown) => Promise<{ status: number; json: unknown }>;
 
   beforeAll(async () => {
     const pki = await receiverPki();
@@ -92,7 +95,7 @@ describe.each(testEngines())('webhooks end to end (%s)', (database) => {
     return (r.json as { deliveries: Delivery[] }).deliveries;
   };
 
-  it('registers an endpoint with a whsec_ secret shown once and stored only sealed; a refused URL is a 400', async () => {
+  it('registers an endpoint: whsec_ secret shown once, stored sealed; a refused URL is a 400', async () => {
     const created = await subscribe(fiona, ids.northwind, '/fleet', ['command.job.state_changed']);
     expect(created.secret).toMatch(/^whsec_[A-Za-z0-9+/=]{40,}$/);
     const read = await fiona.api('GET', `/v1/tenants/${ids.northwind}/webhooks/${created.subscription.id}`);
@@ -114,7 +117,7 @@ describe.each(testEngines())('webhooks end to end (%s)', (database) => {
     expect((listed.json as { subscriptions: Sub[] }).subscriptions).toHaveLength(1);
   });
 
-  it("answers another tenant's subscription exactly like a missing one (404), and keeps partners off security events", async () => {
+  it("another tenant's subscription is a 404 like a missing one; partners get no security events", async () => {
     const { subscription } = await subscribe(fiona, ids.northwind, '/fleet-2', ['incident.changed']);
     const path = `/v1/tenants/${ids.northwind}/webhooks/${subscription.id}`;
     const missing = `/v1/tenants/${ids.northwind}/webhooks/00000000-0000-4000-8000-000000000000`;
@@ -136,7 +139,7 @@ describe.each(testEngines())('webhooks end to end (%s)', (database) => {
     expect((await fiona.api('DELETE', path)).status).toBe(204);
   });
 
-  it('delivers job state changes in order, verified by standardwebhooks (v1) and a direct Ed25519 check (v1a)', async () => {
+  it('delivers job changes in order, verified by standardwebhooks (v1) and plain Ed25519 (v1a)', async () => {
     const { subscription, secret } = await subscribe(fiona, ids.northwind, '/jobs', ['command.job.state_changed']);
     const job = await lock(fiona, ids.northwindVan, 'wh-order-1');
     const transitions = async () => {
@@ -183,7 +186,7 @@ describe.each(testEngines())('webhooks end to end (%s)', (database) => {
     expect(subscription.eventTypes).toEqual(['command.job.state_changed']);
   });
 
-  it("the client verifier accepts a delivery once and refuses a duplicate, another tenant's, old, future, forged", async () => {
+  it("the verifier accepts once; refuses duplicate, other tenant's, old, future, forged", async () => {
     const r = await until('a delivery', () => receiver.received.find((x) => x.path === '/jobs'));
     const listed = (await fiona.api('GET', `/v1/tenants/${ids.northwind}/webhooks`)).json as { subscriptions: Sub[] };
     const sub = listed.subscriptions.find((x) => x.url.endsWith('/jobs'))!;
@@ -230,7 +233,7 @@ describe.each(testEngines())('webhooks end to end (%s)', (database) => {
     expect(await verifyWebhook({ ...pinged, secret: rotated.secret })).toMatchObject({ scheme: 'v1' });
   });
 
-  it('decides again before each attempt: a transfer, an ended consent, a suspended partner withhold queued ones', async () => {
+  it('re-decides each attempt: transfer, ended consent, suspended partner withhold queued ones', async () => {
     const alice = await signIn(cp, 'alice', 'carapace-owner-app', ['vehicle:lock', 'vehicle:transfer']);
     const insights = await signIn(cp, 'insights-readonly', '', ['vehicle:read_status']);
     const insightsTenant = (

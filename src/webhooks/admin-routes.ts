@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { operatorOf } from '../admin/index.js';
 import type { CatalogEntry, RouteRegistrar } from '../http/index.js';
-import type { Webhooks } from './index.js';
+import type { Webhooks } from './webhooks.js';
 import { DeliverySchema, DeliveryState, KeySetSchema } from './views.js';
 
 const closed = { additionalProperties: false } as const;

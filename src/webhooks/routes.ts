@@ -21,7 +21,7 @@ import {
 } from '../policy/index.js';
 import type { Database } from '../storage/index.js';
 import { isSecurityType, type WebhookEventType } from './event-types.js';
-import type { Webhooks } from './index.js';
+import type { Webhooks } from './webhooks.js';
 import { findSubscription, type SubscriptionOwner, subscriptionView } from './subscriptions.js';
 import type { WebhookSubscriptionRow } from './tables.js';
 import {
