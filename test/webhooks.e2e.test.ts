@@ -1,4 +1,7 @@
+import { execFile } from 'node:child_process';
 import { createPublicKey, verify } from 'node:crypto';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemorySeenStore, request, verifyWebhook, type WebhookVerificationError } from '../src/client/index.js';
@@ -8,6 +11,22 @@ import { type Caller, demoIds, type Receiver, receiverPki, signIn, startReceiver
 type Sub = { id: string; url: string; status: string; disabledReason: string | null; eventTypes: string[] };
 type Created = { subscription: Sub; secret: string };
 type Delivery = { id: string; state: string; attempts: number; withheldReason: string | null; eventType: string };
+
+const CLI = ['--import', 'tsx', join(import.meta.dirname, '../src/cli/main.ts')];
+
+/** `carapace webhooks <args>` against a test server's admin plane, with its default operator files. */
+async function carapace(cp: TestCarapace, ...args: string[]): Promise<string> {
+  const env = { ...process.env, CARAPACE_DATA_DIR: cp.config.dataDir, DATABASE_URL: '', REDIS_URL: '' };
+  const { stdout } = await promisify(execFile)(
+    'node',
+    [...CLI, 'webhooks', '--admin-url', cp.addresses.admin, ...args],
+    {
+      env,
+      timeout: 60_000,
+    },
+  );
+  return stdout;
+}
 
 /** A delivery body as Carapace signs it. */
 type Body = { id: string; type: string; tenant: string; data: Record<string, unknown> };
@@ -378,8 +397,13 @@ describe.each(testEngines())('webhooks end to end (%s)', (database) => {
 
     receiver.answer = () => 200;
     expect((await fiona.api('PUT', item, { status: 'active' })).status).toBe(200);
-    const replay = await admin('POST', '/admin/v1/webhooks/deliveries/replay', { ids: dead.map((d) => d.id) });
-    expect(replay.status).toBe(200);
+    // The dead letters and their replay through the CLI, as an operator does it.
+    const listed = await carapace(cp, 'deliveries', '--state', 'dead');
+    expect(listed).toContain(dead[0]!.id);
+    const replayed = JSON.parse(await carapace(cp, '--json', 'replay', ...dead.map((d) => d.id))) as {
+      replayed: Delivery[];
+    };
+    expect(replayed.replayed.map((d) => d.state)).toEqual(['pending']);
     await until('the replayed deliveries delivered', async () =>
       (await deliveries(fiona, ids.northwind, sub)).every((d) => d.state === 'delivered'),
     );
