@@ -9,7 +9,6 @@ export const WEBHOOKS_AUDIT_EVENTS = [
   'webhooks.subscription.updated',
   'webhooks.subscription.deleted',
   'webhooks.subscription.secret_rotated',
-  'webhooks.subscription.refused',
   'webhooks.endpoint.disabled',
   'webhooks.delivery.dead_lettered',
   'webhooks.delivery.replayed',
