@@ -209,7 +209,8 @@ export async function connectedCar(cp: TestCarapace): Promise<{ carId: string; c
 export async function lockAndSettle(who: Caller, carId: string, key: string): Promise<{ state: string; ms: number }> {
   const start = performance.now();
   const r = await who.api('POST', `/v1/vehicles/${carId}/commands`, { command: 'lock' }, { 'idempotency-key': key });
-  const id = (r.json as { id: string }).id;
+  const id = (r.json as { id?: string }).id;
+  if (!id) throw new Error(`lock refused: ${JSON.stringify(r.json)}`);
   const job = await until(`job ${id} final`, async () => {
     const j = (await who.api('GET', `/v1/vehicles/${carId}/commands/${id}`)).json as { final: boolean; state: string };
     return j.final ? j : null;
