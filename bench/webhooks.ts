@@ -8,7 +8,7 @@ import { startTestCarapace } from '../src/testing/index.js';
 import { connectedCar, lockAndSettle, receiverPki, signIn, startReceiver, until } from '../test/webhooks-support.js';
 
 const HANGING = Number(process.env.BENCH_HANGING ?? 100);
-// `lock` allows 10 per vehicle and minute (the catalog's sequence limit): 4 per run and one to fill the queue keep both runs under it.
+// `lock` allows 10 per vehicle and minute (the catalog sequence limit): 4 per run plus one to fill the queue fit.
 const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 4);
 
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.floor(q * (xs.length - 1))]!;

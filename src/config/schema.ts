@@ -908,7 +908,7 @@ export const configSchema = {
       1,
       256,
       'CARAPACE_WEBHOOKS_CONCURRENCY',
-      "The worker budget: at most this many deliveries in flight per node, whatever the endpoints do. The API, " +
+      'The worker budget: at most this many deliveries in flight per node, whatever the endpoints do. The API, ' +
         'telemetry and the command path never wait for it.',
     ),
     batchSize: opt.integer(
