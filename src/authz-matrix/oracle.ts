@@ -53,8 +53,9 @@ export const PERMITS = {
   tenant: {
     member: ['tenant:read'],
     owner: ['identity:invite'],
-    security_admin: ['identity:invite'],
-    fleet_admin: ['identity:invite', 'fleet:list_groups', 'fleet:create_group'],
+    security_admin: ['identity:invite', 'webhook:manage'],
+    fleet_admin: ['identity:invite', 'fleet:list_groups', 'fleet:create_group', 'webhook:manage'],
+    partner_own_tenant: ['webhook:manage'],
     fleet_operator: ['fleet:list_groups'],
     dealer_technician: ['identity:invite', 'service_case:request', 'service_case:list'],
     fleet_commander: ['fleet:command'],
@@ -157,6 +158,7 @@ export function relationsOf(world: World, persona: string, route: MatrixRoute, o
       break;
     case 'tenant':
       if (p.roles.some((r) => r.tenant === objectKey)) out.push('member');
+      if (p.kind === 'partner' && p.tenant === objectKey) out.push('partner_own_tenant');
       for (const r of p.roles.filter((r) => r.tenant === objectKey)) {
         const kind = world.tenantKind(objectKey);
         if (r.role === 'fleet_admin' || r.role === 'fleet_operator') {

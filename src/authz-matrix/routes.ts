@@ -53,6 +53,8 @@ const CMD_SCOPES = [
   'vehicle:remote_start',
   'vehicle:unlock',
 ];
+/** Scopes the webhook routes accept (any one of them; Cedar decides who in which tenant). */
+const WEBHOOK_SCOPES = ['fleet:admin', 'security:admin', 'vehicle:read_status'];
 /** `{job}` in a path: a command job id that does not exist (the runner fills it in). */
 export const NO_JOB = '00000000-0000-4000-8000-000000000000';
 /** Every token-authorized route of the public API. */
@@ -228,6 +230,8 @@ export const MATRIX_ROUTES: readonly MatrixRoute[] = [
     scopes: ['vehicle:consent'],
     mode: 'probe',
   },
+  // Webhooks: a tenant's fleet and security admins, and a partner in its own tenant (`{job}`: no such subscription).
+  ...webhookRoutes(),
   {
     action: 'fleet:list_groups',
     method: 'GET',
@@ -434,3 +438,19 @@ export const MATRIX_ROUTES: readonly MatrixRoute[] = [
     mode: 'probe',
   },
 ];
+
+/** The webhook subscription routes: one action on the tenant, any one of the three scopes. */
+function webhookRoutes(): MatrixRoute[] {
+  const base = { action: 'webhook:manage', object: 'tenant' as const, scopes: WEBHOOK_SCOPES, anyScope: true };
+  const item = '/v1/tenants/{id}/webhooks/{job}';
+  return [
+    { ...base, method: 'GET', path: '/v1/tenants/{id}/webhooks', mode: 'read' },
+    { ...base, method: 'POST', path: '/v1/tenants/{id}/webhooks', mode: 'probe' },
+    { ...base, method: 'GET', path: item, mode: 'probe' },
+    { ...base, method: 'PUT', path: item, mode: 'probe' },
+    { ...base, method: 'DELETE', path: item, mode: 'probe' },
+    { ...base, method: 'POST', path: `${item}/rotate-secret`, mode: 'probe' },
+    { ...base, method: 'POST', path: `${item}/ping`, mode: 'probe' },
+    { ...base, method: 'GET', path: `${item}/deliveries`, mode: 'probe' },
+  ];
+}

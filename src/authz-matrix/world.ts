@@ -11,6 +11,8 @@ export interface MatrixPersona {
   roles: Array<{ tenant: string; role: string }>;
   /** Signs in with a second factor (the scenario gives the persona a TOTP secret). */
   mfa: boolean;
+  /** A partner's own tenant (its application's). */
+  tenant?: string;
 }
 
 /** Which app each role signs in through, as a deployment's users would. */
@@ -100,6 +102,7 @@ export class World {
           scopes: apiScopes(a.clientId),
           roles: [],
           mfa: false,
+          tenant: a.tenant,
         });
     }
     for (const g of scenario.groups ?? []) {

@@ -6,7 +6,8 @@ import { httpsRequest } from '../vehicle-sdk/index.js';
 import { configFrom, type GlobalOptions } from './context.js';
 import { registerDrill } from './drill.js';
 
-interface AdminOptions extends GlobalOptions {
+/** Where and as whom the CLI reaches the admin plane. */
+export interface AdminOptions extends GlobalOptions {
   adminUrl?: string;
   ca?: string;
   cert?: string;
@@ -17,7 +18,7 @@ interface AdminOptions extends GlobalOptions {
 type Json = Record<string, unknown>;
 
 /** The admin plane as the CLI reaches it: the operator's certificate, over TLS, like any other client. */
-function adminClient(opts: AdminOptions) {
+export function adminClient(opts: AdminOptions) {
   const config = configFrom(opts);
   const { host, port } = config.listeners.admin;
   const base = (opts.adminUrl ?? `https://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`).replace(/\/$/, '');

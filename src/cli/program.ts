@@ -18,6 +18,7 @@ import { registerAudit } from './audit.js';
 import { registerInvestigate } from './investigate.js';
 import { registerIncidents } from './incidents.js';
 import { registerFindings } from './findings.js';
+import { registerWebhooks } from './webhooks.js';
 
 /** Where help and errors go; tests capture them. */
 export interface CliOutput {
@@ -62,6 +63,7 @@ export function buildProgram(output?: CliOutput): Command {
   registerPki(program);
   registerTelemetry(program);
   registerCommands(program);
+  registerWebhooks(program);
 
   program
     .command('seed')

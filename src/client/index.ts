@@ -9,3 +9,13 @@ export {
 } from './carapace-client.js';
 export { DpopKey } from './dpop.js';
 export { CarapaceClientError, CookieJar, request, type ClientResponse, type ClientTls } from './http.js';
+export {
+  MemorySeenStore,
+  verifyWebhook,
+  WebhookVerificationError,
+  type SeenStore,
+  type VerifiedWebhook,
+  type VerifyWebhookOptions,
+  type WebhookKeySet,
+  type WebhookRefusal,
+} from './webhook-verifier.js';

@@ -1060,6 +1060,92 @@ export const configSchema = {
       ),
     },
   },
+  webhooks: {
+    enabled: opt.boolean(
+      true,
+      'CARAPACE_WEBHOOKS_ENABLED',
+      'Run the webhook fan-out and delivery worker. Subscriptions can be managed either way; nothing is sent when off.',
+    ),
+    interval: opt.duration(
+      1,
+      0.05,
+      MINUTE,
+      'CARAPACE_WEBHOOKS_INTERVAL',
+      'How often the worker reads new audit events into the queue and looks for due deliveries.',
+    ),
+    concurrency: opt.integer(
+      8,
+      1,
+      256,
+      'CARAPACE_WEBHOOKS_CONCURRENCY',
+      'The worker budget: at most this many deliveries in flight per node, whatever the endpoints do. The API, ' +
+        'telemetry and the command path never wait for it.',
+    ),
+    batchSize: opt.integer(
+      50,
+      1,
+      1000,
+      'CARAPACE_WEBHOOKS_BATCH_SIZE',
+      'At most this many audit events are fanned out, and this many deliveries claimed, per round.',
+    ),
+    timeout: opt.duration(
+      10,
+      0.1,
+      MINUTE,
+      'CARAPACE_WEBHOOKS_TIMEOUT',
+      'How long one attempt may take before it counts as failed (passed to the outbound layer).',
+    ),
+    retryBase: opt.duration(
+      5,
+      0.01,
+      HOUR,
+      'CARAPACE_WEBHOOKS_RETRY_BASE',
+      'First retry delay; each further failure doubles the ceiling, and the delay is drawn at random below it.',
+    ),
+    retryMax: opt.duration(
+      HOUR,
+      0.01,
+      DAY,
+      'CARAPACE_WEBHOOKS_RETRY_MAX',
+      'The longest wait between two attempts of one delivery.',
+    ),
+    maxAttempts: opt.integer(
+      12,
+      1,
+      100,
+      'CARAPACE_WEBHOOKS_MAX_ATTEMPTS',
+      'Attempts before a delivery is dead-lettered (replayable from the admin plane or `carapace webhooks replay`).',
+    ),
+    disableAfter: opt.integer(
+      50,
+      1,
+      100_000,
+      'CARAPACE_WEBHOOKS_DISABLE_AFTER',
+      'Consecutive failed attempts (any delivery) after which an endpoint is disabled, audited and told so.',
+    ),
+    leaseTtl: opt.duration(
+      30,
+      1,
+      HOUR,
+      'CARAPACE_WEBHOOKS_LEASE_TTL',
+      'How long a node holds a delivery it is attempting (and the fan-out lease): a node that dies mid-delivery ' +
+        'leaves it to another after this. Must exceed `webhooks.timeout`.',
+    ),
+    secretOverlap: opt.duration(
+      DAY,
+      0,
+      30 * DAY,
+      'CARAPACE_WEBHOOKS_SECRET_OVERLAP',
+      'After a secret rotation, deliveries carry signatures with both secrets for this long.',
+    ),
+    keyOverlap: opt.duration(
+      7 * DAY,
+      0,
+      90 * DAY,
+      'CARAPACE_WEBHOOKS_KEY_OVERLAP',
+      'A retired Ed25519 signing key stays in the published key set this long, so receivers can still verify.',
+    ),
+  },
 };
 
 type ConfigOf<S> = S extends Option<infer T> ? T : { readonly [K in keyof S]: ConfigOf<S[K]> };

@@ -143,6 +143,14 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   ERR_OUTBOUND_FAILED:
     'The outbound request failed on the way (DNS, connection refused or reset, TLS verification); `reason` says ' +
     'which, without the URL or headers.',
+  ERR_WEBHOOK_URL_REFUSED:
+    'A webhook endpoint URL the outbound layer will not call (not https, a private, loopback, link-local or ' +
+    'metadata address, a name that does not resolve). `reason` says which; nothing was registered.',
+  ERR_WEBHOOK_EVENTS_FORBIDDEN:
+    'The subscription asks for event types its owner may not receive: security events (detections, incidents) ' +
+    "go to a tenant's fleet admins and security admins only, never to a partner. `eventTypes` lists them.",
+  ERR_WEBHOOK_NOT_REPLAYABLE:
+    'Only a dead-lettered delivery can be replayed (a delivered or withheld one cannot); `state` is its state.',
 };
 
 /** Renders docs/errors.md. */

@@ -7,6 +7,7 @@ import { GATEWAY_AUDIT_EVENTS, type GatewayAuditEvent } from '../gateway/index.j
 import { IDENTITY_AUDIT_EVENTS, type IdentityAuditEvent } from '../identity/index.js';
 import { INCIDENTS_AUDIT_EVENTS, type IncidentAuditEvent } from '../incidents/index.js';
 import { OUTBOUND_AUDIT_EVENTS, type OutboundAuditEvent } from '../outbound/index.js';
+import { WEBHOOKS_AUDIT_EVENTS, type WebhookAuditEvent } from '../webhooks/index.js';
 import { PKI_AUDIT_EVENTS, type PkiAuditEvent } from '../pki/index.js';
 import { POLICY_AUDIT_EVENTS, type PolicyAuditEvent } from '../policy/index.js';
 import { RELATIONSHIPS_AUDIT_EVENTS, type RelationshipAuditEvent } from '../relationships/index.js';
@@ -29,7 +30,8 @@ export type PlatformAuditEvent =
   | PkiAuditEvent
   | PolicyAuditEvent
   | RelationshipAuditEvent
-  | TelemetryAuditEvent;
+  | TelemetryAuditEvent
+  | WebhookAuditEvent;
 
 /** The same union as data, per owning module (for the investigation tools and the tests). */
 export const PLATFORM_AUDIT_EVENTS = {
@@ -46,4 +48,5 @@ export const PLATFORM_AUDIT_EVENTS = {
   policy: POLICY_AUDIT_EVENTS,
   relationships: RELATIONSHIPS_AUDIT_EVENTS,
   telemetry: TELEMETRY_AUDIT_EVENTS,
+  webhooks: WEBHOOKS_AUDIT_EVENTS,
 } as const satisfies Record<string, readonly PlatformAuditEvent[]>;

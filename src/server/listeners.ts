@@ -26,6 +26,7 @@ import { registerDetectionRoutes } from '../detect/index.js';
 import { registerBulkCommandRoute, registerCommandChannel, registerCommandRoutes } from '../commands/index.js';
 import type { ServerTls } from './tls-material.js';
 import { countHandshakes, observeListener, registerMetricsRoute } from '../observability/index.js';
+import { registerWebhookAdminRoutes, registerWebhookRoutes } from '../webhooks/index.js';
 
 /** The three listeners, built but not yet listening. */
 export interface Listeners {
@@ -185,6 +186,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   };
   registerCommandRoutes(api, cmd);
   registerBulkCommandRoute(api, { ...cmd, bulkMax: config.commands.bulkMaxVehicles });
+  registerWebhookRoutes(api, { db, webhooks: platform.webhooks, decisions: authz.decisions, load: authz.load });
 
   // The gateway trusts the fleet CA (operational certificates) and the manufacturer CA (factory
   // certificates); the root is there only to complete the fleet chain. Which CA issued what is checked per route.
@@ -259,6 +261,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   countHandshakes(pub.app.server, 'public', metrics.http);
   countHandshakes(gw.app.server, 'gateway', metrics.http);
   countHandshakes(admin.app.server, 'admin', metrics.http);
+  registerWebhookAdminRoutes(plane, { webhooks: platform.webhooks });
 
   if (config.tls.handshakeFailureInterval > 0) {
     handshakes.watch(pub.app.server, 'public');

@@ -86,6 +86,8 @@ export interface Observability {
   metrics: Metrics;
   tracing: Tracing;
 }
+import type { Webhooks } from '../webhooks/index.js';
+import { wireWebhooks } from './webhook-wiring.js';
 
 /** The platform's long-lived parts, shared by the listeners and the CLI. */
 export interface Platform {
@@ -112,6 +114,8 @@ export interface Platform {
   commands: Commands;
   /** Incidents and playbooks; `incidents.onFinding` is the detection engine's reaction port. */
   incidents: Incidents;
+  /** Webhook subscriptions, the delivery queue and worker (`webhooks.*`); started with the listeners. */
+  webhooks: Webhooks;
   /** The process's one cluster-coordination adapter (Redis in cluster mode, memory when embedded). */
   cluster: Cluster;
   /** Prometheus metrics and OpenTelemetry traces (`observability.*`). */
@@ -344,10 +348,23 @@ export async function createPlatform(config: Config, options: PlatformOptions): 
         await incidents.onFinding(trx, finding, change);
       },
     });
+    const webhooks = wireWebhooks(config, {
+      db: storage.db,
+      audit,
+      clock,
+      log: options.log,
+      secrets,
+      outbound,
+      cluster,
+      decisions: authorization.decisions,
+      load: authorization.load,
+      auth,
+    });
     return {
       config,
       storage,
       incidents,
+      webhooks,
       audit,
       evidence,
       siem,
@@ -374,6 +391,7 @@ export async function createPlatform(config: Config, options: PlatformOptions): 
         // The engine and the exporter stop first: their last rounds finish and they give their leases up.
         await detect.stop();
         await siem.stop();
+        await webhooks.stop();
         await outbound.close();
         await evidence.stop();
         await cluster?.close();

@@ -11,6 +11,7 @@ import { type Database, type MigrationReport, migrateToLatest } from '../storage
 import { siemMigrations } from '../siem/index.js';
 import { telemetryMigrations } from '../telemetry/index.js';
 import { vehicleMigrations } from '../vehicles/index.js';
+import { webhookMigrations } from '../webhooks/index.js';
 
 /** All migrations, from every module; names sort in the order they must run. */
 export const allMigrations = {
@@ -25,6 +26,7 @@ export const allMigrations = {
   ...siemMigrations,
   ...incidentMigrations,
   ...detectMigrations,
+  ...webhookMigrations,
 };
 
 /** Brings a database to the current schema of every module. */

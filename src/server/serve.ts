@@ -50,6 +50,7 @@ export async function startCarapace(
     platform.evidence.start();
     platform.siem.start();
     if (config.detect.enabled) platform.detect.start();
+    platform.webhooks.start();
     return {
       platform,
       listeners,

@@ -59,3 +59,17 @@ export {
   type KeysFrame,
   type KeysReceiptFrame,
 } from './key-set.js';
+export {
+  ed25519Signature,
+  hmacSignature,
+  parseSignatures,
+  PUBLIC_KEY_PREFIX,
+  privateKeyOf,
+  publicKeyOf,
+  publishedKey,
+  SECRET_PREFIX,
+  secretKey,
+  signedContent,
+  verifyEd25519,
+  WEBHOOK_HEADERS,
+} from './webhooks.js';
