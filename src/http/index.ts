@@ -1,7 +1,9 @@
 /** The http module's public surface: other folders import only from here. */
 export { authenticateUnmatched, createListenerApp, pinHost } from './app.js';
 export type { App, ListenerApp } from './app.js';
-export type { CallerType, CatalogEntry, CatalogedRoute } from './catalog.js';
+export type { CallerType, CatalogEntry, CatalogedRoute, Deprecation, InventoryFacts, RouteFacts } from './catalog.js';
+export { httpDate, isRetired } from './versions.js';
+export type { DeprecatedCall, ListenerVersions } from './versions.js';
 export { requestContext } from './context.js';
 export { registerHealth } from './health.js';
 export type { ReadinessChecks, ReadinessDetails } from './health.js';

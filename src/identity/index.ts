@@ -28,6 +28,7 @@ export {
   invitationCodeHash,
   membershipsOf,
   operatorTenantId,
+  partnerApplications,
   passwordMatches,
   tenantsWhereRole,
   type UserSummary,

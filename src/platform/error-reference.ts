@@ -120,6 +120,9 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   ERR_PLAYBOOK_INVALID:
     'A playbook file under the playbooks directory does not match the playbook schema (unknown field, unknown ' +
     'action, bad parameter); the server refuses to start until it is fixed. `file` names it.',
+  ERR_API_VERSION_RETIRED:
+    'This version of the route is past its sunset and no longer answers; `successor` names the route to call and ' +
+    'the `Link` header the migration note. Nothing was done.',
 };
 
 /** Renders docs/errors.md. */

@@ -58,6 +58,7 @@ export const ERROR_STATUS = {
   ERR_INCIDENT_TRANSITION_REFUSED: 409,
   ERR_INCIDENT_APPROVAL_REFUSED: 403,
   ERR_PLAYBOOK_INVALID: 500,
+  ERR_API_VERSION_RETIRED: 410,
 } as const;
 
 /** A stable, documented error code. */

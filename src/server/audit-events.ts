@@ -6,6 +6,7 @@ import { DETECT_AUDIT_EVENTS, type DetectAuditEvent } from '../detect/index.js';
 import { GATEWAY_AUDIT_EVENTS, type GatewayAuditEvent } from '../gateway/index.js';
 import { IDENTITY_AUDIT_EVENTS, type IdentityAuditEvent } from '../identity/index.js';
 import { INCIDENTS_AUDIT_EVENTS, type IncidentAuditEvent } from '../incidents/index.js';
+import { INVENTORY_AUDIT_EVENTS, type InventoryAuditEvent } from '../inventory/index.js';
 import { PKI_AUDIT_EVENTS, type PkiAuditEvent } from '../pki/index.js';
 import { POLICY_AUDIT_EVENTS, type PolicyAuditEvent } from '../policy/index.js';
 import { RELATIONSHIPS_AUDIT_EVENTS, type RelationshipAuditEvent } from '../relationships/index.js';
@@ -24,6 +25,7 @@ export type PlatformAuditEvent =
   | GatewayAuditEvent
   | IdentityAuditEvent
   | IncidentAuditEvent
+  | InventoryAuditEvent
   | PkiAuditEvent
   | PolicyAuditEvent
   | RelationshipAuditEvent
@@ -39,6 +41,7 @@ export const PLATFORM_AUDIT_EVENTS = {
   gateway: GATEWAY_AUDIT_EVENTS,
   identity: IDENTITY_AUDIT_EVENTS,
   incidents: INCIDENTS_AUDIT_EVENTS,
+  inventory: INVENTORY_AUDIT_EVENTS,
   pki: PKI_AUDIT_EVENTS,
   policy: POLICY_AUDIT_EVENTS,
   relationships: RELATIONSHIPS_AUDIT_EVENTS,

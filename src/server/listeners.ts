@@ -20,6 +20,13 @@ import type { Platform } from './platform.js';
 import { registerDetectionRoutes } from '../detect/index.js';
 import { registerBulkCommandRoute, registerCommandChannel, registerCommandRoutes } from '../commands/index.js';
 import type { ServerTls } from './tls-material.js';
+import {
+  createInventoryService,
+  type InventoryService,
+  registerInventoryAdminRoutes,
+  registerInventoryPublicRoutes,
+} from '../inventory/index.js';
+import { COMMAND_CATALOG } from '../commands/index.js';
 
 /** The three listeners, built but not yet listening. */
 export interface Listeners {
@@ -28,6 +35,25 @@ export interface Listeners {
   admin: ListenerApp;
   /** Failed TLS handshakes on the public listener and the gateway, audited as periodic aggregates. */
   handshakes: HandshakeFailures;
+  /** The OpenAPI documents, the API inventory and the governance numbers over these listeners' routes. */
+  inventory: InventoryService;
+}
+
+/** The inventory over the three listeners' routes (read lazily: they are complete once the listeners are ready). */
+function inventoryOf(platform: Platform, routes: () => Record<'public' | 'gateway' | 'admin', ListenerApp['routes']>) {
+  return createInventoryService({
+    db: platform.storage.db,
+    clock: platform.clock,
+    config: platform.config,
+    routes,
+    policies: platform.authorization.policySet.policies,
+    usage: platform.versionUsage,
+    commands: Object.values(COMMAND_CATALOG),
+    response: async (days) => {
+      const g = await platform.incidents.governance(days);
+      return { timeToRevoke: g.timeToRevoke, scoping: g.timeToIdentifyAffectedVehicles };
+    },
+  });
 }
 
 function readiness(platform: Platform): () => Promise<ReadinessChecks> {
@@ -84,6 +110,12 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   });
 
   const pub = createListenerApp({ tls: { ...base, requestCert: false }, logger: log.child({ listener: 'public' }) });
+  const planes: Partial<Record<'public' | 'gateway' | 'admin', ListenerApp>> = { public: pub };
+  const inventory = inventoryOf(platform, () => ({
+    public: pub.routes,
+    gateway: planes.gateway?.routes ?? [],
+    admin: planes.admin?.routes ?? [],
+  }));
   // The public API answers for publicBaseUrl only; probes address the node, so health is exempt.
   pinHost(pub.app, config.publicBaseUrl, ['/healthz', '/readyz']);
   const authz = platform.authorization;
@@ -97,6 +129,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
       db,
       baseUrl: () => config.publicBaseUrl.replace(/\/$/, ''),
     }),
+    versions: { clock: platform.clock, deprecatedCall: (req, call) => platform.versionUsage.record(req, call) },
     authorize: objectAuthorization(pub.app, {
       decisions: authz.decisions,
       load: authz.load,
@@ -107,6 +140,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
     }),
   });
   registerHealth(api, ready);
+  registerInventoryPublicRoutes(api, { inventory });
   registerCrlRoutes(api, { pki });
   registerOAuthRoutes(api, platform.auth.provider, 'public', config.publicBaseUrl);
   registerInteractions(api, {
@@ -152,6 +186,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
     tls: { ...base, requestCert: true, ca: [root.pem, fleet.pem, manufacturer.pem] },
     logger: log.child({ listener: 'gateway' }),
   });
+  planes.gateway = gw;
   const device = deviceAuthentication(gw.app, { pki, audit });
   // An unknown path is answered 404 only to an enrolled device; any other peer gets its refusal.
   authenticateUnmatched(gw.app, device('unmatched'));
@@ -188,6 +223,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
     tls: { ...base, requestCert: true, ca: [root.pem] },
     logger: log.child({ listener: 'admin' }),
   });
+  planes.admin = admin;
   const operator = operatorAuthentication(admin.app, { pki, audit });
   authenticateUnmatched(admin.app, operator);
   forbidRenegotiation(admin.app);
@@ -210,12 +246,13 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
 
   // Incidents, playbooks, approvals, notifications and the response governance numbers (admin plane only).
   registerIncidentRoutes(plane, { incidents: platform.incidents });
+  registerInventoryAdminRoutes(plane, { inventory });
 
   if (config.tls.handshakeFailureInterval > 0) {
     handshakes.watch(pub.app.server, 'public');
     handshakes.watch(gw.app.server, 'gateway');
   }
-  return { public: pub, gateway: { ...gw, connections }, admin, handshakes };
+  return { public: pub, gateway: { ...gw, connections }, admin, handshakes, inventory };
 }
 
 /** Where each listener ended up. */

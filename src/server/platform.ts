@@ -71,6 +71,7 @@ import {
 } from '../commands/index.js';
 import { createInvestigator } from '../investigation/index.js';
 import { createIncidents, type Incidents, loadPlaybooks } from '../incidents/index.js';
+import { createVersionUsage, type VersionUsage } from '../inventory/index.js';
 
 /** The platform's long-lived parts, shared by the listeners and the CLI. */
 export interface Platform {
@@ -95,6 +96,8 @@ export interface Platform {
   commands: Commands;
   /** Incidents and playbooks; `incidents.onFinding` is the detection engine's reaction port. */
   incidents: Incidents;
+  /** The calls of deprecated API versions, counted in memory and written in batches (`inventory.*`). */
+  versionUsage: VersionUsage;
   /** The process's one cluster-coordination adapter (Redis in cluster mode, memory when embedded). */
   cluster: Cluster;
   clock: Clock;
@@ -283,10 +286,18 @@ export async function createPlatform(
         await incidents.onFinding(trx, finding, change);
       },
     });
+    const versionUsage = createVersionUsage({
+      db: storage.db,
+      audit,
+      clock,
+      log: options.log,
+      flushSeconds: config.inventory.usageFlushInterval,
+    });
     return {
       config,
       storage,
       incidents,
+      versionUsage,
       audit,
       evidence,
       siem,
@@ -304,6 +315,7 @@ export async function createPlatform(
       log: options.log,
       async close() {
         await commands.close();
+        await versionUsage.stop();
         await telemetry.close();
         await claimCounter.close();
         await auth.close();
