@@ -18,6 +18,7 @@ import { registerAudit } from './audit.js';
 import { registerInvestigate } from './investigate.js';
 import { registerIncidents } from './incidents.js';
 import { registerFindings } from './findings.js';
+import { registerInventory } from './inventory.js';
 
 /** Where help and errors go; tests capture them. */
 export interface CliOutput {
@@ -101,6 +102,7 @@ export function buildProgram(output?: CliOutput): Command {
   registerInvestigate(program);
   registerIncidents(program);
   registerFindings(program);
+  registerInventory(program);
 
   program
     .command('authz-matrix')

@@ -9,3 +9,5 @@ export {
 } from './carapace-client.js';
 export { DpopKey } from './dpop.js';
 export { CarapaceClientError, CookieJar, request, type ClientResponse, type ClientTls } from './http.js';
+export type { PublicApiRoutes } from './api-routes.js';
+export type { ApiResponse, JsonFor, ProblemBody, RouteFor } from './typed-routes.js';

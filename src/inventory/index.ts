@@ -10,3 +10,5 @@ export { versionContractBreaks } from './contracts.js';
 export { leafFields } from './fields.js';
 export { API_VERSION, createInventoryService, type CommandFacts, type InventoryService } from './service.js';
 export { registerInventoryAdminRoutes, registerInventoryPublicRoutes } from './routes.js';
+export { EXPORT_FORMATS, exportRows, type ExportFormat } from './export.js';
+export { clientRouteTypes, schemaType } from './client-types.js';

@@ -110,7 +110,9 @@ export function createVersionUsage(deps: {
             oc.columns(['route', 'version', 'client_id', 'vehicle_id']).doUpdateSet({
               calls: sql`api_version_usage.calls + ${p.calls}`,
               retired_calls: sql`api_version_usage.retired_calls + ${p.retiredCalls}`,
-              last_at: sql`case when api_version_usage.last_at > ${p.lastAt} then api_version_usage.last_at else ${p.lastAt} end`,
+              // Another node may have written a later call already: keep the later time.
+              last_at: sql`case when api_version_usage.last_at > ${p.lastAt}
+                then api_version_usage.last_at else ${p.lastAt} end`,
             }),
           )
           .execute();

@@ -19,7 +19,8 @@ export async function routeCatalog(): Promise<Record<'public' | 'gateway' | 'adm
   try {
     const listeners = buildListeners(platform, await resolveServerTls(config, platform.pki));
     await Promise.all([listeners.public.app.ready(), listeners.gateway.app.ready(), listeners.admin.app.ready()]);
-    const routes = { public: listeners.public.routes, gateway: listeners.gateway.routes, admin: listeners.admin.routes };
+    const { public: pub, gateway, admin } = listeners;
+    const routes = { public: pub.routes, gateway: gateway.routes, admin: admin.routes };
     await closeListeners(listeners);
     return routes;
   } finally {
