@@ -2,7 +2,6 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../platform/index.js';
 import type { CatalogEntry, Deprecation } from './catalog.js';
 import { sendProblem } from './problem.js';
-import type { RequestHook } from './route-definition.js';
 
 /** A call of a deprecated (or retired) version, as the listener reports it once the response is sent. */
 export interface DeprecatedCall {
@@ -49,7 +48,11 @@ export function httpDate(iso: string): string {
  * `Sunset`, a `Link` to the migration note and the successor) and, once the sunset has passed, answers 410 before
  * any authentication runs: a retired version does nothing and tells nothing beyond where to go.
  */
-export function deprecationHook(where: string, d: Deprecation, versions: ListenerVersions): RequestHook {
+export function deprecationHook(
+  where: string,
+  d: Deprecation,
+  versions: ListenerVersions,
+): (req: FastifyRequest, reply: FastifyReply) => Promise<unknown> {
   const since = Math.floor(Date.parse(d.since) / 1000);
   const sunset = Date.parse(d.sunset);
   return async (req: FastifyRequest, reply: FastifyReply) => {
