@@ -5,6 +5,9 @@ import { adminClient, adminOptions } from './findings.js';
 const format = () =>
   new Option('--format <format>', 'json, csv or markdown').choices(EXPORT_FORMATS).default('markdown');
 
+/** The format asked for: `inventory` and its subcommands share the option, and the parent parses it first. */
+const formatOf = (c: Command) => c.optsWithGlobals<{ format: ExportFormat }>();
+
 const print = (text: string): void => {
   process.stdout.write(text);
 };
@@ -23,7 +26,8 @@ export function registerInventory(program: Command): void {
     });
   adminOptions(inventory.command('deprecated').description('Who still calls deprecated API versions, and when last.'))
     .addOption(format())
-    .action(async (opts: { format: ExportFormat }, c: Command) => {
+    .action(async (_o: unknown, c: Command) => {
+      const opts = formatOf(c);
       const answer = (await adminClient(c).call('/admin/v1/inventory/deprecated')) as { usage: object[] };
       print(
         answer.usage.length === 0 && opts.format !== 'json'
@@ -33,7 +37,8 @@ export function registerInventory(program: Command): void {
     });
   adminOptions(inventory.command('governance').description('The eleven governance measures (null: no data yet).'))
     .addOption(format())
-    .action(async (opts: { format: ExportFormat }, c: Command) => {
+    .action(async (_o: unknown, c: Command) => {
+      const opts = formatOf(c);
       const answer = (await adminClient(c).call('/admin/v1/governance')) as { metrics: object[] };
       print(exportRows(answer.metrics, opts.format));
     });

@@ -13,7 +13,6 @@ export const inventoryMigrations: Record<string, Migration> = {
         .addColumn('client_id', 'text', (c) => c.notNull())
         .addColumn('vehicle_id', 'text', (c) => c.notNull())
         .addColumn('calls', int, (c) => c.notNull())
-        .addColumn('retired_calls', int, (c) => c.notNull())
         .addColumn('first_at', 'text', (c) => c.notNull())
         .addColumn('last_at', 'text', (c) => c.notNull())
         .addPrimaryKeyConstraint('api_version_usage_pk', ['route', 'version', 'client_id', 'vehicle_id'])

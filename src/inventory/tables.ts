@@ -10,8 +10,6 @@ export interface ApiVersionUsageRow {
   /** The vehicle the call was authorized for; '' for calls with no authorized vehicle. */
   vehicle_id: string;
   calls: number;
-  /** Calls answered 410 because the version was past its sunset. */
-  retired_calls: number;
   first_at: string;
   last_at: string;
 }

@@ -18,7 +18,6 @@ interface Pending {
   clientId: string;
   vehicleId: string;
   calls: number;
-  retiredCalls: number;
   firstAt: string;
   lastAt: string;
 }
@@ -29,7 +28,6 @@ export interface DeprecatedUse {
   version: string;
   clientId: string;
   calls: number;
-  retiredCalls: number;
   vehicles: number;
   firstAt: string;
   lastAt: string;
@@ -61,7 +59,8 @@ export function createVersionUsage(deps: {
   let flushing: Promise<number> | null = null;
 
   const record = (req: FastifyRequest, call: DeprecatedCall) => {
-    // Only a verified token names a client; an unauthenticated call is nobody's usage (its refusal is audited).
+    // Only a verified token names a client; an unauthenticated call is nobody's usage (its refusal is audited). A
+    // call after the sunset is answered 410 before any token is read, so it names no client either.
     const clientId = req.token?.clientId;
     if (!clientId || !call.catalog.deprecation) return;
     // The vehicle only once the call was authorized for it: a probe of someone else's id counts no vehicle.
@@ -77,12 +76,10 @@ export function createVersionUsage(deps: {
       clientId,
       vehicleId,
       calls: 0,
-      retiredCalls: 0,
       firstAt: at,
       lastAt: at,
     };
     entry.calls += 1;
-    if (call.retired) entry.retiredCalls += 1;
     entry.lastAt = at;
     pending.set(key, entry);
   };
@@ -102,14 +99,12 @@ export function createVersionUsage(deps: {
             client_id: p.clientId,
             vehicle_id: p.vehicleId,
             calls: p.calls,
-            retired_calls: p.retiredCalls,
             first_at: p.firstAt,
             last_at: p.lastAt,
           })
           .onConflict((oc) =>
             oc.columns(['route', 'version', 'client_id', 'vehicle_id']).doUpdateSet({
               calls: sql`api_version_usage.calls + ${p.calls}`,
-              retired_calls: sql`api_version_usage.retired_calls + ${p.retiredCalls}`,
               // Another node may have written a later call already: keep the later time.
               last_at: sql`case when api_version_usage.last_at > ${p.lastAt}
                 then api_version_usage.last_at else ${p.lastAt} end`,
@@ -131,12 +126,11 @@ export function createVersionUsage(deps: {
           object: { type: 'route', id: first.route },
           action: 'api:call_deprecated',
           decision: 'info',
-          reason: rows.some((r) => r.retiredCalls > 0) ? 'retired' : 'deprecated',
+          reason: 'deprecated',
           details: {
             version: first.version,
             sunset: first.sunset,
             calls: rows.reduce((n, r) => n + r.calls, 0),
-            retiredCalls: rows.reduce((n, r) => n + r.retiredCalls, 0),
             vehicles: rows.filter((r) => r.vehicleId !== '').length,
             lastAt: rows
               .map((r) => r.lastAt)
@@ -162,7 +156,6 @@ export function createVersionUsage(deps: {
         const now = pending.get(key);
         if (now) {
           now.calls += p.calls;
-          now.retiredCalls += p.retiredCalls;
           now.firstAt = p.firstAt;
         } else pending.set(key, p);
       }
@@ -200,7 +193,6 @@ export function createVersionUsage(deps: {
         .select(['route', 'version', 'client_id'])
         .select((eb) => [
           eb.fn.sum<number>('calls').as('calls'),
-          eb.fn.sum<number>('retired_calls').as('retired_calls'),
           eb.fn.count<number>(eb.fn('nullif', ['vehicle_id', sql.lit('')])).as('vehicles'),
           eb.fn.min('first_at').as('first_at'),
           eb.fn.max('last_at').as('last_at'),
@@ -213,7 +205,6 @@ export function createVersionUsage(deps: {
         version: r.version,
         clientId: r.client_id,
         calls: Number(r.calls),
-        retiredCalls: Number(r.retired_calls),
         vehicles: Number(r.vehicles),
         firstAt: r.first_at,
         lastAt: r.last_at,

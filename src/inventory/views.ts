@@ -46,7 +46,6 @@ export const DeprecatedUseView = Type.Object(
     version: S,
     clientId: S,
     calls: Type.Integer(),
-    retiredCalls: Type.Integer(),
     vehicles: Type.Integer(),
     firstAt: S,
     lastAt: S,
