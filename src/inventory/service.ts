@@ -96,7 +96,8 @@ export function createInventoryService(deps: {
       const days = Math.max(1, Math.ceil(deps.config.inventory.governanceWindow / 86400));
       const response = await deps.response(days);
       const metrics = governanceMetrics({
-        now: deps.clock.now(),
+        // Ages are measured at the window's end, so one answer is consistent with itself.
+        now: new Date(w.to),
         window: w,
         inventory: await inventory(),
         activity: await auditActivity(deps.db, w),
