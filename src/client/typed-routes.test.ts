@@ -10,10 +10,9 @@ type Api = CarapaceClient['api'];
 
 describe('the typed client: client.api() is typed by the route schemas (src/client/api-routes.ts)', () => {
   it('types a path with an id by its route, and a path off the map as unknown', () => {
-    const id: string = crypto.randomUUID();
-    const path = `/v2/vehicles/${id}/status` as const;
-    expectTypeOf<RouteFor<'GET', typeof path>>().toEqualTypeOf<'GET /v2/vehicles/{vehicleId}/status'>();
-    expectTypeOf<JsonFor<'GET', typeof path>>().toEqualTypeOf<StatusV2 | ProblemBody | null>();
+    type Path = `/v2/vehicles/${string}/status`;
+    expectTypeOf<RouteFor<'GET', Path>>().toEqualTypeOf<'GET /v2/vehicles/{vehicleId}/status'>();
+    expectTypeOf<JsonFor<'GET', Path>>().toEqualTypeOf<StatusV2 | ProblemBody | null>();
     expectTypeOf<JsonFor<'GET', `/v1/vehicles/${string}/status`>>().toEqualTypeOf<StatusV1 | ProblemBody | null>();
     // One segment more or less is another route, not this one.
     expectTypeOf<RouteFor<'GET', `/v1/vehicles/${string}`>>().toEqualTypeOf<'GET /v1/vehicles/{vehicleId}'>();
@@ -25,9 +24,9 @@ describe('the typed client: client.api() is typed by the route schemas (src/clie
   });
 
   it('infers the route at the call site from a template literal', () => {
-    type Called = Awaited<ReturnType<typeof call>>;
     const call = (api: Api, id: string) => api('GET', `/v2/vehicles/${id}/status`);
-    expectTypeOf<Called['json']>().toEqualTypeOf<StatusV2 | ProblemBody | null>();
+    expectTypeOf(call).returns.resolves.toHaveProperty('json');
+    expectTypeOf<Awaited<ReturnType<typeof call>>['json']>().toEqualTypeOf<StatusV2 | ProblemBody | null>();
     expectTypeOf<StatusV2['vehicle']['id']>().toBeString();
     // v1 has no `vehicle` field: reading it does not type-check.
     // @ts-expect-error -- StatusV1 has vehicleId, not vehicle

@@ -811,7 +811,7 @@ export const configSchema = {
       HOUR,
       365 * DAY,
       'CARAPACE_INVENTORY_GOVERNANCE_WINDOW',
-      'The window the governance metrics and the inventory\'s consumers and logging coverage read the audit trail ' +
+      "The window the governance metrics and the inventory's consumers and logging coverage read the audit trail " +
         'over (ending now).',
     ),
   },

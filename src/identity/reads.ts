@@ -161,7 +161,9 @@ export async function findInvitationByCode(db: Kysely<Database>, code: string): 
 }
 
 /** The registered partner applications (client id and registration time), for the governance metrics. */
-export async function partnerApplications(db: Kysely<Database>): Promise<Array<{ clientId: string; createdAt: string }>> {
+export async function partnerApplications(
+  db: Kysely<Database>,
+): Promise<Array<{ clientId: string; createdAt: string }>> {
   const rows = await db
     .selectFrom('applications')
     .select(['client_id', 'created_at'])
