@@ -124,5 +124,8 @@ describe.each(testEngines())('Prometheus metrics on the admin plane (%s)', (data
     expect(text).toContain('carapace_governance_probe{flow="a\\"b"} 3');
     // "No data yet" is no sample at all, never a made-up zero.
     expect(text).not.toContain('carapace_governance_pending');
+    // The inventory's governance numbers are published too (here: the routes each listener's inventory lists).
+    expect(sample(text, 'carapace_inventory_routes', { listener: 'public' })).toBeGreaterThan(10);
+    expect(sample(text, 'carapace_commands_step_up')).not.toBeNull();
   });
 });

@@ -29,3 +29,4 @@ export {
   readAuditEventsByIds,
   readAuditEventsBySeqs,
 } from './reader.js';
+export { auditActivity, type AuditActivity } from './activity.js';

@@ -120,6 +120,15 @@ export const MATRIX_ROUTES: readonly MatrixRoute[] = [
     mode: 'read',
   },
   {
+    action: 'vehicle:read_status',
+    method: 'GET',
+    path: '/v2/vehicles/{id}/status',
+    object: 'vehicle',
+    scopes: ['vehicle:read_status'],
+    visibleWith: V,
+    mode: 'read',
+  },
+  {
     action: 'vehicle:read_location',
     method: 'GET',
     path: '/v1/vehicles/{id}/location',

@@ -14,8 +14,8 @@ interface AdminOptions {
   json?: boolean;
 }
 
-/** An admin-plane caller: the running deployment's admin URL and an operator certificate (dev defaults). */
-function adminClient(c: Command) {
+/** An admin-plane caller (shared by the admin commands): the admin URL and an operator certificate (dev defaults). */
+export function adminClient(c: Command) {
   const opts = c.optsWithGlobals<GlobalOptions & AdminOptions>();
   const config = configFrom(opts);
   const host = config.listeners.admin.host === '0.0.0.0' ? '127.0.0.1' : config.listeners.admin.host;
@@ -78,7 +78,8 @@ export function formatFinding(f: Finding, proofs: { inclusion: unknown[]; unseal
   ].join('\n');
 }
 
-function adminOptions(cmd: Command): Command {
+/** The options every admin-API command takes: where the admin plane is and which operator credentials to use. */
+export function adminOptions(cmd: Command): Command {
   return cmd
     .option('--admin-url <url>', 'the admin plane (default https://<listeners.admin.host>:<port> of the config)')
     .option('--cert <file>', 'operator certificate (default the development operator under dataDir/pki/operator)')

@@ -19,6 +19,7 @@ import { registerInvestigate } from './investigate.js';
 import { registerIncidents } from './incidents.js';
 import { registerFindings } from './findings.js';
 import { registerWebhooks } from './webhooks.js';
+import { registerInventory } from './inventory.js';
 
 /** Where help and errors go; tests capture them. */
 export interface CliOutput {
@@ -103,6 +104,7 @@ export function buildProgram(output?: CliOutput): Command {
   registerInvestigate(program);
   registerIncidents(program);
   registerFindings(program);
+  registerInventory(program);
 
   program
     .command('authz-matrix')

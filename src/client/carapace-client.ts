@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { importJWK, type JWK, SignJWT } from 'jose';
 import { DpopKey } from './dpop.js';
 import { CarapaceClientError, type ClientResponse, type ClientTls, CookieJar, request } from './http.js';
+import type { ApiResponse } from './typed-routes.js';
 
 /** Tokens of a signed-in session. */
 export interface TokenSet {
@@ -255,14 +256,15 @@ export class CarapaceClient {
   }
 
   /** Calls the API with the access token and a fresh DPoP proof. */
-  async api(
-    method: string,
-    path: string,
+  async api<M extends string, P extends string>(
+    method: M,
+    path: P,
     body?: unknown,
     extraHeaders: Record<string, string> = {},
-  ): Promise<ClientResponse> {
+  ): Promise<ApiResponse<M, P>> {
     if (!this.tokens) throw new Error('not signed in');
     const url = `${this.options.baseUrl.replace(/\/$/, '')}${path}`;
+    // The body's type is the route's declared response schema, which the server serializes every answer through.
     return request(url, {
       ca: this.options.ca,
       method,
@@ -273,7 +275,7 @@ export class CarapaceClient {
         ...extraHeaders,
       },
       body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    }) as Promise<ApiResponse<M, P>>;
   }
 }
 
@@ -381,7 +383,7 @@ export class ServiceSession {
   }
 
   /** Calls the API with the token and a fresh DPoP proof. */
-  async api(method: string, path: string, body?: unknown): Promise<ClientResponse> {
+  async api<M extends string, P extends string>(method: M, path: P, body?: unknown): Promise<ApiResponse<M, P>> {
     const url = `${this.options.baseUrl.replace(/\/$/, '')}${path}`;
     return request(url, {
       ca: this.options.ca,
@@ -392,6 +394,6 @@ export class ServiceSession {
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       },
       body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    }) as Promise<ApiResponse<M, P>>;
   }
 }

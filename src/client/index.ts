@@ -19,3 +19,5 @@ export {
   type WebhookKeySet,
   type WebhookRefusal,
 } from './webhook-verifier.js';
+export type { PublicApiRoutes } from './api-routes.js';
+export type { ApiResponse, JsonFor, ProblemBody, RouteFor } from './typed-routes.js';

@@ -1146,6 +1146,30 @@ export const configSchema = {
       'A retired Ed25519 signing key stays in the published key set this long, so receivers can still verify.',
     ),
   },
+  inventory: {
+    usageFlushInterval: opt.duration(
+      10,
+      0,
+      HOUR,
+      'CARAPACE_INVENTORY_USAGE_FLUSH_INTERVAL',
+      'How often each node adds the calls of deprecated API versions it counted in memory to `api_version_usage` ' +
+        '(one upsert per route, client and vehicle, and one `http.version.deprecated_used` audit event per route ' +
+        'and client); counts are also written at shutdown. `0` writes only at shutdown and on demand.',
+    ),
+    matrixReportFile: opt.optionalString(
+      'CARAPACE_INVENTORY_MATRIX_REPORT_FILE',
+      'The last report of `carapace authz-matrix --report`, read by the governance metrics. When unset, ' +
+        '`<dataDir>/authz-report.json`; a missing file is "no data yet".',
+    ),
+    governanceWindow: opt.duration(
+      30 * DAY,
+      HOUR,
+      365 * DAY,
+      'CARAPACE_INVENTORY_GOVERNANCE_WINDOW',
+      "The window the governance metrics and the inventory's consumers and logging coverage read the audit trail " +
+        'over (ending now).',
+    ),
+  },
 };
 
 type ConfigOf<S> = S extends Option<infer T> ? T : { readonly [K in keyof S]: ConfigOf<S[K]> };

@@ -2,7 +2,9 @@
 export { authenticateUnmatched, createListenerApp, DEFAULT_CONNECTION_LIMITS, pinHost } from './app.js';
 export type { ConnectionGuard, ConnectionLimits } from './connection-guard.js';
 export type { App, ListenerApp } from './app.js';
-export type { CallerType, CatalogEntry, CatalogedRoute } from './catalog.js';
+export type { CallerType, CatalogEntry, CatalogedRoute, Deprecation, InventoryFacts, RouteFacts } from './catalog.js';
+export { httpDate, isRetired } from './versions.js';
+export type { DeprecatedCall, ListenerVersions } from './versions.js';
 export { requestContext } from './context.js';
 export type { RequestObserver } from './context.js';
 export { registerHealth } from './health.js';

@@ -16,6 +16,7 @@ import type {
 import type { WebsocketHandler } from '@fastify/websocket';
 import type { App } from './listener-type.js';
 import { type CallerType, type CatalogEntry, definedConfig } from './catalog.js';
+import { deprecationHook, deprecationProblem, type ListenerVersions } from './versions.js';
 
 /** What a token must carry for a route: its audience and the scopes it needs (all of them, or any with `anyScope`). */
 export interface TokenRequirement {
@@ -81,6 +82,8 @@ export interface ListenerSecurity<Spec> {
     /** Records a refusal the handler decided after the object was allowed (a step-up, a limit, a conflict). */
     refused?: (catalog: CatalogEntry) => onErrorHookHandler;
   };
+  /** Deprecated versions of routes: their headers, their 410 after the sunset, and the count of their calls. */
+  versions?: ListenerVersions;
 }
 
 /** A binary body (a DER file, say) declared under its media type. */
@@ -248,6 +251,10 @@ export function checkDeclaration<Spec>(
     if (!query || query.additionalProperties !== false) fail('must declare a closed querystring schema');
   } else if (decl.authorize) fail(`declares an authorize spec, which ${auth.kind} authentication never runs`);
 
+  const deprecation = deprecationProblem(catalog.deprecation, catalog.status);
+  if (deprecation) fail(deprecation);
+  if (catalog.deprecation && !security.versions) fail('is deprecated on a listener that does not serve versions');
+
   const response = (decl.schema as { response?: ResponseSchemas } | undefined)?.response;
   if (!response) return fail('declares no response schema');
   if (websocket) {
@@ -270,10 +277,14 @@ export function checkDeclaration<Spec>(
 
 /** The security steps a declaration gets, in order: certificate, then token, then object authorization. */
 function hooksOf<Spec>(
+  where: string,
   decl: RouteDeclaration<FastifySchema, Spec>,
   security: ListenerSecurity<Spec>,
 ): { onRequest: RequestHook[]; preValidation: RequestHook[]; preHandler: RequestHook[] } {
   const onRequest: RequestHook[] = [];
+  // First of all: a retired version answers 410 before anything else runs.
+  const { deprecation } = decl.catalog;
+  if (deprecation && security.versions) onRequest.push(deprecationHook(where, deprecation, security.versions));
   const preValidation: RequestHook[] = [];
   const preHandler: RequestHook[] = [];
   const { auth } = decl;
@@ -296,6 +307,21 @@ function hooksOf<Spec>(
   return { onRequest, preValidation, preHandler };
 }
 
+/** The step that reports each call of a deprecated version once it is answered (none for other routes). */
+function deprecatedCalls(
+  method: HTTPMethods | HTTPMethods[],
+  url: string,
+  catalog: CatalogEntry,
+  versions: ListenerVersions | undefined,
+): ((req: FastifyRequest, reply: FastifyReply) => Promise<void>) | undefined {
+  const report = versions?.deprecatedCall;
+  if (!catalog.deprecation || !report) return undefined;
+  const name = Array.isArray(method) ? method.join(',') : method;
+  return async (req, reply) => {
+    report(req, { method: name, url, catalog, retired: reply.statusCode === 410 });
+  };
+}
+
 /** Builds the registrar of one listener (or of a child scope of it). */
 export function createRegistrar<Spec>(app: App, security: ListenerSecurity<Spec>): RouteRegistrar<Spec> {
   const add = (
@@ -307,7 +333,8 @@ export function createRegistrar<Spec>(app: App, security: ListenerSecurity<Spec>
   ) => {
     const where = `${Array.isArray(method) ? method.join(',') : method} ${url}`;
     checkDeclaration(where, decl, security, websocket);
-    const hooks = hooksOf(decl, security);
+    const hooks = hooksOf(where, decl, security);
+    const onResponse = deprecatedCalls(method, url, decl.catalog, security.versions);
     const refused = decl.auth.kind === 'token' ? security.authorize?.refused?.(decl.catalog) : undefined;
     const onError = [...(decl.onError ? [decl.onError] : []), ...(refused ? [refused] : [])];
     const declared = new Set(Object.keys((decl.schema as { response?: ResponseSchemas }).response ?? {}));
@@ -323,7 +350,14 @@ export function createRegistrar<Spec>(app: App, security: ListenerSecurity<Spec>
       method,
       url,
       schema: decl.schema,
-      config: definedConfig(decl.catalog),
+      config: definedConfig(decl.catalog, {
+        auth: decl.auth,
+        ...((decl.authorize as { visibleWith?: string } | undefined)?.visibleWith
+          ? { visibleWith: (decl.authorize as { visibleWith: string }).visibleWith }
+          : {}),
+        websocket,
+      }),
+      ...(onResponse ? { onResponse } : {}),
       ...(decl.bodyLimit !== undefined ? { bodyLimit: decl.bodyLimit } : {}),
       ...(onError.length > 0 ? { onError } : {}),
       ...(hooks.onRequest.length > 0 ? { onRequest: hooks.onRequest } : {}),

@@ -30,6 +30,7 @@ export {
   invitationCodeHash,
   membershipsOf,
   operatorTenantId,
+  partnerApplications,
   passwordMatches,
   tenantsWhereRole,
   type UserSummary,

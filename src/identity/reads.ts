@@ -159,3 +159,16 @@ export async function findInvitationByCode(db: Kysely<Database>, code: string): 
   if (code === '') return undefined;
   return db.selectFrom('invitations').selectAll().where('code_hash', '=', invitationCodeHash(code)).executeTakeFirst();
 }
+
+/** The registered partner applications (client id and registration time), for the governance metrics. */
+export async function partnerApplications(
+  db: Kysely<Database>,
+): Promise<Array<{ clientId: string; createdAt: string }>> {
+  const rows = await db
+    .selectFrom('applications')
+    .select(['client_id', 'created_at'])
+    .where('kind', '=', 'partner')
+    .orderBy('client_id')
+    .execute();
+  return rows.map((r) => ({ clientId: r.client_id, createdAt: r.created_at }));
+}

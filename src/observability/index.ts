@@ -1,6 +1,6 @@
 /** The observability module's public surface: other folders import only from here. */
 export { countHandshakes, observeListener } from './listener.js';
-export { createMetrics, formatSamples } from './metrics.js';
+export { collectedAtMost, createMetrics, formatSamples } from './metrics.js';
 export type {
   CollectedSample,
   Collector,

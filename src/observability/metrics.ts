@@ -11,6 +11,24 @@ export interface CollectedSample {
 /** A function that returns samples at each scrape (e.g. the inventory's governance metrics). */
 export type Collector = () => readonly CollectedSample[] | Promise<readonly CollectedSample[]>;
 
+/**
+ * A collector that computes at most once per `periodMs` and answers from its last result in between: a governance
+ * number reads the trail over a window, which a scrape every few seconds should not repeat. A failure is not kept.
+ */
+export function collectedAtMost(periodMs: number, collector: Collector, now = () => Date.now()): Collector {
+  let last: { at: number; samples: Promise<readonly CollectedSample[]> } | null = null;
+  return () => {
+    if (last && now() - last.at < periodMs) return last.samples;
+    const samples = Promise.resolve(collector());
+    const entry = { at: now(), samples };
+    last = entry;
+    samples.catch(() => {
+      if (last === entry) last = null;
+    });
+    return samples;
+  };
+}
+
 /** What the listeners record: one call per answered request, refusal and TLS handshake. */
 export interface HttpMetricsPort {
   /** `route` is the route template (`/v1/vehicles/:vehicleId`), or `unmatched`: never the raw URL. */

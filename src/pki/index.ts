@@ -22,6 +22,7 @@ export { registerCrlRoutes } from './crl-routes.js';
 export { MAX_CSR_BYTES } from './csr.js';
 export { CA_KEY_ALGORITHM } from './key-provider.js';
 export {
+  activeCertificateIssues,
   activeDeviceIds,
   certificatesOf,
   currentDeviceOf,

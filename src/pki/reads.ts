@@ -79,3 +79,15 @@ export async function earlierOperationalCertificates(
     .limit(args.limit)
     .execute();
 }
+
+/** When each active certificate was issued, by profile: what the governance metrics measure credential ages from. */
+export async function activeCertificateIssues(
+  db: Kysely<Database>,
+): Promise<Array<{ profile: CertificateRow['profile']; issuedAt: string }>> {
+  const rows = await db
+    .selectFrom('certificates')
+    .select(['profile', 'issued_at'])
+    .where('status', '=', 'active')
+    .execute();
+  return rows.map((r) => ({ profile: r.profile, issuedAt: r.issued_at }));
+}

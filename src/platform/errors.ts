@@ -68,6 +68,7 @@ export const ERROR_STATUS = {
   ERR_WEBHOOK_URL_REFUSED: 400,
   ERR_WEBHOOK_EVENTS_FORBIDDEN: 403,
   ERR_WEBHOOK_NOT_REPLAYABLE: 409,
+  ERR_API_VERSION_RETIRED: 410,
 } as const;
 
 /** A stable, documented error code. */

@@ -1,7 +1,8 @@
 /** The platform module's public surface: other folders import only from here. */
 export { FixedClock, systemClock } from './clock.js';
 export type { Clock } from './clock.js';
-export { CarapaceError, isCarapaceError, problemType } from './errors.js';
+export { CarapaceError, ERROR_STATUS, isCarapaceError, problemType } from './errors.js';
+export { ERROR_DESCRIPTIONS } from './error-reference.js';
 export { isDatabaseUnavailable } from './database-outage.js';
 export { assertNoFaultPoints, faultPoint, type FaultPointName } from './fault-points.js';
 export type { ErrorCode } from './errors.js';

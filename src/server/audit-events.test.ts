@@ -22,7 +22,8 @@ describe('audit event types are a typed union per module', () => {
   const emittedLiterally = (type: string) => files.some((f) => f.text.includes(`'${type}'`));
 
   it("each module's types carry its prefix and no type is declared twice", () => {
-    const prefix: Record<string, string> = { policy: 'authz.' };
+    // The inventory's one type was named by the detection rule written for it first (deprecated-api-version).
+    const prefix: Record<string, string> = { policy: 'authz.', inventory: 'http.version.' };
     const all = Object.entries(PLATFORM_AUDIT_EVENTS).flatMap(([module, types]) => {
       for (const t of types) expect(t.startsWith(prefix[module] ?? `${module}.`), `${module}: ${t}`).toBe(true);
       return [...types];

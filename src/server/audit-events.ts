@@ -8,6 +8,7 @@ import { IDENTITY_AUDIT_EVENTS, type IdentityAuditEvent } from '../identity/inde
 import { INCIDENTS_AUDIT_EVENTS, type IncidentAuditEvent } from '../incidents/index.js';
 import { OUTBOUND_AUDIT_EVENTS, type OutboundAuditEvent } from '../outbound/index.js';
 import { WEBHOOKS_AUDIT_EVENTS, type WebhookAuditEvent } from '../webhooks/index.js';
+import { INVENTORY_AUDIT_EVENTS, type InventoryAuditEvent } from '../inventory/index.js';
 import { PKI_AUDIT_EVENTS, type PkiAuditEvent } from '../pki/index.js';
 import { POLICY_AUDIT_EVENTS, type PolicyAuditEvent } from '../policy/index.js';
 import { RELATIONSHIPS_AUDIT_EVENTS, type RelationshipAuditEvent } from '../relationships/index.js';
@@ -27,6 +28,7 @@ export type PlatformAuditEvent =
   | IdentityAuditEvent
   | IncidentAuditEvent
   | OutboundAuditEvent
+  | InventoryAuditEvent
   | PkiAuditEvent
   | PolicyAuditEvent
   | RelationshipAuditEvent
@@ -44,6 +46,7 @@ export const PLATFORM_AUDIT_EVENTS = {
   identity: IDENTITY_AUDIT_EVENTS,
   incidents: INCIDENTS_AUDIT_EVENTS,
   outbound: OUTBOUND_AUDIT_EVENTS,
+  inventory: INVENTORY_AUDIT_EVENTS,
   pki: PKI_AUDIT_EVENTS,
   policy: POLICY_AUDIT_EVENTS,
   relationships: RELATIONSHIPS_AUDIT_EVENTS,

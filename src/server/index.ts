@@ -8,3 +8,4 @@ export { resolveServerTls } from './tls-material.js';
 export { allMigrations, migrateDatabase } from './schema.js';
 export { readScenario, seedScenario, ScenarioSchema, type Scenario, type Persona } from './scenario.js';
 export { createAuthorizationFacts } from './authorization-facts.js';
+export { routeCatalog } from './route-catalog.js';

@@ -25,8 +25,15 @@ import type { Platform } from './platform.js';
 import { registerDetectionRoutes } from '../detect/index.js';
 import { registerBulkCommandRoute, registerCommandChannel, registerCommandRoutes } from '../commands/index.js';
 import type { ServerTls } from './tls-material.js';
-import { countHandshakes, observeListener, registerMetricsRoute } from '../observability/index.js';
+import { collectedAtMost, countHandshakes, observeListener, registerMetricsRoute } from '../observability/index.js';
 import { registerWebhookAdminRoutes, registerWebhookRoutes } from '../webhooks/index.js';
+import {
+  createInventoryService,
+  type InventoryService,
+  registerInventoryAdminRoutes,
+  registerInventoryPublicRoutes,
+} from '../inventory/index.js';
+import { COMMAND_CATALOG } from '../commands/index.js';
 
 /** The three listeners, built but not yet listening. */
 export interface Listeners {
@@ -35,6 +42,25 @@ export interface Listeners {
   admin: ListenerApp;
   /** Failed TLS handshakes on the public listener and the gateway, audited as periodic aggregates. */
   handshakes: HandshakeFailures;
+  /** The OpenAPI documents, the API inventory and the governance numbers over these listeners' routes. */
+  inventory: InventoryService;
+}
+
+/** The inventory over the three listeners' routes (read lazily: they are complete once the listeners are ready). */
+function inventoryOf(platform: Platform, routes: () => Record<'public' | 'gateway' | 'admin', ListenerApp['routes']>) {
+  return createInventoryService({
+    db: platform.storage.db,
+    clock: platform.clock,
+    config: platform.config,
+    routes,
+    policies: platform.authorization.policySet.policies,
+    usage: platform.versionUsage,
+    commands: Object.values(COMMAND_CATALOG),
+    response: async (days) => {
+      const g = await platform.incidents.governance(days);
+      return { timeToRevoke: g.timeToRevoke, scoping: g.timeToIdentifyAffectedVehicles };
+    },
+  });
 }
 
 /** The longest one readiness check may take: a hung dependency reports false instead of hanging the probe. */
@@ -123,6 +149,12 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
     observer: observed('public'),
     limits,
   });
+  const planes: Partial<Record<'public' | 'gateway' | 'admin', ListenerApp>> = { public: pub };
+  const inventory = inventoryOf(platform, () => ({
+    public: pub.routes,
+    gateway: planes.gateway?.routes ?? [],
+    admin: planes.admin?.routes ?? [],
+  }));
   // The public API answers for publicBaseUrl only; probes address the node, so health is exempt.
   pinHost(pub.app, config.publicBaseUrl, ['/healthz', '/readyz']);
   const authz = platform.authorization;
@@ -136,6 +168,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
       db,
       baseUrl: () => config.publicBaseUrl.replace(/\/$/, ''),
     }),
+    versions: { clock: platform.clock, deprecatedCall: (req, call) => platform.versionUsage.record(req, call) },
     authorize: objectAuthorization(pub.app, {
       decisions: authz.decisions,
       load: authz.load,
@@ -147,6 +180,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
     }),
   });
   registerHealth(api, ready);
+  registerInventoryPublicRoutes(api, { inventory });
   registerCrlRoutes(api, { pki });
   registerOAuthRoutes(api, platform.auth.provider, 'public', config.publicBaseUrl);
   registerInteractions(api, {
@@ -196,6 +230,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
     observer: observed('gateway'),
     limits,
   });
+  planes.gateway = gw;
   const device = deviceAuthentication(gw.app, { pki, audit });
   // An unknown path is answered 404 only to an enrolled device; any other peer gets its refusal.
   authenticateUnmatched(gw.app, device('unmatched'));
@@ -234,6 +269,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
     observer: observed('admin'),
     limits,
   });
+  planes.admin = admin;
   const operator = operatorAuthentication(admin.app, { pki, audit });
   authenticateUnmatched(admin.app, operator);
   forbidRenegotiation(admin.app);
@@ -257,17 +293,22 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
 
   // Incidents, playbooks, approvals, notifications and the response governance numbers (admin plane only).
   registerIncidentRoutes(plane, { incidents: platform.incidents });
-  if (config.observability.metrics.enabled) registerMetricsRoute(plane, { metrics });
+  if (config.observability.metrics.enabled) {
+    registerMetricsRoute(plane, { metrics });
+    // The governance numbers read the trail over a window: computed at most once a minute, whatever the scrape rate.
+    metrics.registerCollector(collectedAtMost(60_000, async () => (await inventory.governance()).metrics));
+  }
   countHandshakes(pub.app.server, 'public', metrics.http);
   countHandshakes(gw.app.server, 'gateway', metrics.http);
   countHandshakes(admin.app.server, 'admin', metrics.http);
   registerWebhookAdminRoutes(plane, { webhooks: platform.webhooks });
+  registerInventoryAdminRoutes(plane, { inventory });
 
   if (config.tls.handshakeFailureInterval > 0) {
     handshakes.watch(pub.app.server, 'public');
     handshakes.watch(gw.app.server, 'gateway');
   }
-  return { public: pub, gateway: { ...gw, connections }, admin, handshakes };
+  return { public: pub, gateway: { ...gw, connections }, admin, handshakes, inventory };
 }
 
 /** Where each listener ended up. */

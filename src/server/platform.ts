@@ -80,14 +80,15 @@ import {
   type Metrics,
   type Tracing,
 } from '../observability/index.js';
+import type { Webhooks } from '../webhooks/index.js';
+import { wireWebhooks } from './webhook-wiring.js';
+import { createVersionUsage, type VersionUsage } from '../inventory/index.js';
 
 /** Metrics and traces of this node. */
 export interface Observability {
   metrics: Metrics;
   tracing: Tracing;
 }
-import type { Webhooks } from '../webhooks/index.js';
-import { wireWebhooks } from './webhook-wiring.js';
 
 /** The platform's long-lived parts, shared by the listeners and the CLI. */
 export interface Platform {
@@ -116,6 +117,8 @@ export interface Platform {
   incidents: Incidents;
   /** Webhook subscriptions, the delivery queue and worker (`webhooks.*`); started with the listeners. */
   webhooks: Webhooks;
+  /** The calls of deprecated API versions, counted in memory and written in batches (`inventory.*`). */
+  versionUsage: VersionUsage;
   /** The process's one cluster-coordination adapter (Redis in cluster mode, memory when embedded). */
   cluster: Cluster;
   /** Prometheus metrics and OpenTelemetry traces (`observability.*`). */
@@ -360,11 +363,19 @@ export async function createPlatform(config: Config, options: PlatformOptions): 
       load: authorization.load,
       auth,
     });
+    const versionUsage = createVersionUsage({
+      db: storage.db,
+      audit,
+      clock,
+      log: options.log,
+      flushSeconds: config.inventory.usageFlushInterval,
+    });
     return {
       config,
       storage,
       incidents,
       webhooks,
+      versionUsage,
       audit,
       evidence,
       siem,
@@ -384,6 +395,7 @@ export async function createPlatform(config: Config, options: PlatformOptions): 
       log: options.log,
       async close() {
         await commands.close();
+        await versionUsage.stop();
         await telemetry.close();
         await claimCounter.close();
         await auth.close();

@@ -5,6 +5,7 @@ import { commandMigrations } from '../commands/index.js';
 import { detectMigrations } from '../detect/index.js';
 import { identityMigrations } from '../identity/index.js';
 import { incidentMigrations } from '../incidents/index.js';
+import { inventoryMigrations } from '../inventory/index.js';
 import { pkiMigrations } from '../pki/index.js';
 import { relationshipMigrations } from '../relationships/index.js';
 import { type Database, type MigrationReport, migrateToLatest } from '../storage/index.js';
@@ -27,6 +28,7 @@ export const allMigrations = {
   ...incidentMigrations,
   ...detectMigrations,
   ...webhookMigrations,
+  ...inventoryMigrations,
 };
 
 /** Brings a database to the current schema of every module. */

@@ -49,6 +49,7 @@ export async function startCarapace(
     await platform.commands.start();
     platform.evidence.start();
     platform.siem.start();
+    platform.versionUsage.start();
     if (config.detect.enabled) platform.detect.start();
     platform.webhooks.start();
     return {

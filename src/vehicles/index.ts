@@ -2,3 +2,4 @@ export { findOrCreateVehicle, findVehicleByVin, findVehicles, getVehicle, assert
 export { vehicleMigrations } from './migrations.js';
 export type { VehicleRow, VehicleTables } from './tables.js';
 export { registerVehicleRoutes } from './routes.js';
+export { STATUS_V2_RENAMES } from './status-routes.js';

@@ -1,4 +1,4 @@
-import { type TSchema, Type } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import { readVehicleState } from '../telemetry/index.js';
 import {
   type DecisionPoint,
@@ -25,6 +25,7 @@ import type { Database } from '../storage/index.js';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../platform/index.js';
 import { requestContext } from '../http/index.js';
+import { Device, registerStatusRoutes } from './status-routes.js';
 
 const Params = Type.Object({ vehicleId: Id }, closed);
 const ACCESS = ['owner', 'driver', 'fleet', 'dealer', 'support', 'partner'] as const;
@@ -32,27 +33,6 @@ const Vehicle = Type.Object(
   { id: Type.String(), vin: NullableString, access: Type.Array(Type.String({ enum: [...ACCESS] })) },
   closed,
 );
-const Device = Type.Object({ status: Type.String(), enrolledAt: NullableString }, closed);
-const timed = <T extends TSchema>(value: T) =>
-  Type.Union([Type.Object({ value, at: Type.String() }, closed), Type.Null()]);
-/** Status without position or diagnostics: those are their own actions and scopes. */
-const Reported = Type.Union([
-  Type.Object(
-    {
-      speedKmh: timed(Type.Number()),
-      gear: timed(Type.String()),
-      locks: timed(Type.Object({ locked: Type.Boolean(), open: Type.Array(Type.String()) }, closed)),
-      charging: timed(
-        Type.Object({ charging: Type.Boolean(), plugged: Type.Boolean(), socPercent: Type.Number() }, closed),
-      ),
-      odometerKm: timed(Type.Number()),
-      updatedAt: Type.String(),
-    },
-    closed,
-  ),
-  Type.Null(),
-]);
-
 type VehicleObject = { id: string; vin: string | null; relationships: RelationshipRow[] };
 
 /** How the caller reaches the vehicle, from the relationships in force: shown, never used to decide. */
@@ -104,6 +84,7 @@ export function registerVehicleRoutes(
     const d = await currentDeviceOf(db, vehicleId);
     return d ? { status: d.status, enrolledAt: d.enrolled_at } : null;
   };
+  registerStatusRoutes(routes, { db, device });
 
   routes.get(
     '/v1/vehicles',
@@ -184,45 +165,6 @@ export function registerVehicleRoutes(
     async (req) => {
       const { principal, object } = authorizedOf<VehicleObject>(req);
       return view(principal, object, await tenantsOf(principal));
-    },
-  );
-
-  routes.get(
-    '/v1/vehicles/:vehicleId/status',
-    {
-      ...apiRoute({
-        owner: 'vehicles',
-        purpose: "A vehicle's status: its telematics unit and last reported state.",
-        action: 'vehicle:read_status',
-        scopes: ['vehicle:read_status'],
-        callers: ['user', 'application'],
-        authorize: { resource: load.vehicle(), visibleWith: 'vehicle:read' },
-      }),
-      schema: {
-        params: Params,
-        querystring: NoQuery,
-        response: {
-          200: Type.Object(
-            { vehicleId: Type.String(), device: Type.Union([Device, Type.Null()]), reported: Reported },
-            closed,
-          ),
-        },
-      },
-    },
-    async (req) => {
-      const v = authorizedOf<VehicleObject>(req).object;
-      const state = await readVehicleState(db, v.id);
-      const reported = state
-        ? {
-            speedKmh: state.speedKmh,
-            gear: state.gear,
-            locks: state.locks,
-            charging: state.charging,
-            odometerKm: state.odometerKm,
-            updatedAt: state.updatedAt,
-          }
-        : null;
-      return { vehicleId: v.id, device: await device(v.id), reported };
     },
   );
 
