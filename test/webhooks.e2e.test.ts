@@ -1,12 +1,15 @@
 import { execFile } from 'node:child_process';
 import { createPublicKey, verify } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemorySeenStore, request, verifyWebhook, type WebhookVerificationError } from '../src/client/index.js';
 import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
+import { GatewayClient } from '../src/vehicle-sdk/index.js';
 import { type Caller, demoIds, type Receiver, receiverPki, signIn, startReceiver, until } from './webhooks-support.js';
+import { signerFor, wire } from './telemetry-support.js';
 
 type Sub = { id: string; url: string; status: string; disabledReason: string | null; eventTypes: string[] };
 type Created = { subscription: Sub; secret: string };
@@ -413,5 +416,47 @@ describe.each(testEngines())('webhooks end to end (%s)', (database) => {
     const again = await admin('POST', '/admin/v1/webhooks/deliveries/replay', { ids: [dead[0]!.id] });
     expect(again.status).toBe(409);
     expect(again.json).toMatchObject({ type: 'urn:carapace:problem:webhook-not-replayable' });
+  });
+  it("tells a fleet of its van's lock, gear and charging changes from telemetry, and no other tenant", async () => {
+    const types = ['vehicle.state_changed'];
+    await subscribe(fiona, ids.northwind, '/fleet-state', types);
+    const contoso = await subscribe(carl, ids.contoso, '/contoso-state', types);
+    // The demo provisioned the van's unit: it enrolls with the factory credentials the demo wrote.
+    const factory = join(cp.config.dataDir, 'factory', 'TCU-DEMO-0101');
+    const client = new GatewayClient({ gatewayUrl: cp.addresses.gateway, ca: cp.ca });
+    await client.enroll({
+      cert: readFileSync(join(factory, 'factory-cert.pem'), 'utf8'),
+      key: readFileSync(join(factory, 'factory-key.pem'), 'utf8'),
+    });
+    const signer = signerFor(client);
+    const send = async (...payloads: Parameters<typeof signer.sign>[0][]) => {
+      const signed = [];
+      for (const p of payloads) signed.push(wire(await signer.sign(p)));
+      return client.sendTelemetry(signed);
+    };
+    expect(await send({ kind: 'doors', locked: true, open: [] }, { kind: 'gear', gear: 'P' })).toMatchObject({
+      accepted: 2,
+    });
+    // The same state again, and a speed reading: no discrete change, so no event.
+    await send({ kind: 'doors', locked: true, open: [] }, { kind: 'speed', kmh: 0 });
+    await send({ kind: 'doors', locked: false, open: ['front_left'] });
+    const got = await until('two state changes delivered to the fleet', () => {
+      const b = bodies(receiver, '/fleet-state');
+      return b.length >= 2 ? b : null;
+    });
+    expect(got.map((b) => b.data)).toEqual([
+      expect.objectContaining({ vehicleId: ids.northwindVan, changed: ['locks', 'gear'], locked: true, gear: 'P' }),
+      expect.objectContaining({
+        vehicleId: ids.northwindVan,
+        changed: ['locks'],
+        locked: false,
+        openDoors: ['front_left'],
+      }),
+    ]);
+    expect(got.every((b) => b.type === 'vehicle.state_changed' && b.tenant === ids.northwind)).toBe(true);
+    // Contoso's subscription was decided against at fan-out: its admin has no relationship to Northwind's van, so
+    // nothing was even queued for it (the fleet's deliveries, written in the same round, are there).
+    expect(await deliveries(carl, ids.contoso, contoso.subscription.id)).toEqual([]);
+    expect(bodies(receiver, '/contoso-state')).toEqual([]);
   });
 });

@@ -12,6 +12,7 @@ export const TELEMETRY_AUDIT_EVENTS = [
   'telemetry.device.quarantined',
   'telemetry.quarantine.release_refused',
   'telemetry.quarantine.released',
+  'telemetry.vehicle.state_changed',
   'telemetry.volume.device',
   'telemetry.volume.summary',
 ] as const;

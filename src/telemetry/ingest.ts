@@ -12,7 +12,7 @@ import { judgeBatch, type Verdict } from './judge.js';
 import type { RateCounter } from './rate-limit.js';
 import { ReplayWindow } from './replay-window.js';
 import { type Screened, screenMessage, type SigningKey } from './screen.js';
-import { emptyStateRow } from './vehicle-state.js';
+import { discreteChange, emptyStateRow } from './vehicle-state.js';
 import { recordQuarantine } from './quarantine.js';
 
 /** The telemetry settings (the `telemetry` configuration section). */
@@ -149,6 +149,7 @@ export function createIngestion(deps: {
             .$if(pg, (q) => q.forUpdate())
             .executeTakeFirst();
           const vehicleRow = vehicle ?? emptyStateRow(device.vehicleId, receivedAt);
+          const stateBefore = { ...vehicleRow };
           const window = ReplayWindow.restore(s.replayWindow, state.window_top, state.window_bitmap);
 
           const judged = judgeBatch({
@@ -217,6 +218,19 @@ export function createIngestion(deps: {
                 .where('vehicle_id', '=', device.vehicleId)
                 .execute();
             else await trx.insertInto('vehicle_state').values(vehicleRow).execute();
+            const change = discreteChange(stateBefore, vehicleRow);
+            // In the batch's transaction: webhook subscribers read state changes from the trail (src/webhooks).
+            if (change)
+              await deps.audit.append(trx, {
+                type: 'telemetry.vehicle.state_changed',
+                actor: { type: 'device', id: device.deviceId },
+                object: { type: 'vehicle', id: device.vehicleId },
+                action: 'telemetry:ingest',
+                decision: 'info',
+                reason: change.fields.join(','),
+                context: input.context,
+                details: { batchId, ...change },
+              });
           }
 
           const counts = tally(judged.verdicts);

@@ -145,3 +145,35 @@ export function applyPayload(row: VehicleStateRow, payload: Payload, at: string,
   if (changed) row.updated_at = receivedAt;
   return changed;
 }
+
+/** A change of the vehicle's discrete state (locks and doors, gear, charging), as subscribers hear of it. */
+export interface DiscreteChange {
+  fields: Array<'locks' | 'gear' | 'charging'>;
+  locked: boolean | null;
+  openDoors: string[];
+  gear: string | null;
+  charging: boolean | null;
+  plugged: boolean | null;
+}
+
+const flag = (v: number | null): boolean | null => (v === null ? null : v === 1);
+
+/**
+ * What changed between two state rows in the fields a person or partner acts on. Speed, position, odometer and
+ * state of charge change with nearly every message and are left out: this is an event, not a telemetry feed.
+ */
+export function discreteChange(before: VehicleStateRow, after: VehicleStateRow): DiscreteChange | null {
+  const fields: DiscreteChange['fields'] = [];
+  if (before.locked !== after.locked || before.open_doors !== after.open_doors) fields.push('locks');
+  if (before.gear !== after.gear) fields.push('gear');
+  if (before.charging !== after.charging || before.plugged !== after.plugged) fields.push('charging');
+  if (fields.length === 0) return null;
+  return {
+    fields,
+    locked: flag(after.locked),
+    openDoors: JSON.parse(after.open_doors ?? '[]') as string[],
+    gear: after.gear,
+    charging: flag(after.charging),
+    plugged: flag(after.plugged),
+  };
+}

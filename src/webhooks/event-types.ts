@@ -6,6 +6,7 @@ import type { StoredAuditEvent } from '../audit/index.js';
  */
 export const WEBHOOK_EVENT_TYPES = {
   'command.job.state_changed': { audience: 'vehicle', ordered: true },
+  'vehicle.state_changed': { audience: 'vehicle', ordered: true },
   'consent.granted': { audience: 'consent', ordered: false },
   'consent.revoked': { audience: 'consent', ordered: false },
   'detection.finding': { audience: 'security', ordered: false },
@@ -59,6 +60,31 @@ function jobEvent(e: StoredAuditEvent): WebhookEvent | null {
       from: requested ? null : str(e.details.from),
       to: requested ? 'requested' : str(e.details.to),
       reason: requested ? null : e.reason,
+    },
+  };
+}
+
+/** A change of a vehicle's locks and doors, gear or charging, as telemetry reported it; ordered per vehicle. */
+function stateEvent(e: StoredAuditEvent): WebhookEvent | null {
+  const vehicleId = e.object?.id ?? null;
+  if (!vehicleId) return null;
+  const d = e.details;
+  return {
+    type: 'vehicle.state_changed',
+    id: e.id,
+    tenantId: e.tenantId,
+    vehicleId,
+    applicationId: null,
+    orderKey: `vehicle:${vehicleId}`,
+    occurredAt: e.occurredAt,
+    data: {
+      vehicleId,
+      changed: d.fields ?? [],
+      locked: d.locked ?? null,
+      openDoors: d.openDoors ?? [],
+      gear: d.gear ?? null,
+      charging: d.charging ?? null,
+      plugged: d.plugged ?? null,
     },
   };
 }
@@ -140,6 +166,7 @@ const SECURITY_SOURCES = new Set([
 export async function webhookEventOf(e: StoredAuditEvent, facts: ConsentFacts): Promise<WebhookEvent | null> {
   if (e.type === 'commands.job.requested' || e.type === 'commands.job.transitioned') return jobEvent(e);
   if (SECURITY_SOURCES.has(e.type)) return securityEvent(e);
+  if (e.type === 'telemetry.vehicle.state_changed') return stateEvent(e);
   if (e.type === 'relationships.granted' || e.type === 'relationships.ended') return consentEvent(e, facts);
   return null;
 }
