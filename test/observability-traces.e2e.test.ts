@@ -72,6 +72,8 @@ describe.runIf(process.env.REDIS_URL)(`one trace from request to acknowledgement
         detect: { enabled: false },
         redis: { url: process.env.REDIS_URL, keyPrefix: `trace-${crypto.randomUUID()}:` },
         observability: { traces: { enabled: true, endpoint: receiver.url, exportInterval: 0.2 } },
+        // The test's collector is plain http on loopback, as a sidecar would be.
+        outbound: { otlp: { allowLoopbackHttp: true } },
       },
     });
     b = await startPeer(a);

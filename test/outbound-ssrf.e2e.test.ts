@@ -1,3 +1,5 @@
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuditLog } from '../src/audit/index.js';
@@ -220,6 +222,26 @@ describe.each(testDatabases())('outbound SSRF rules with a real DNS server ($nam
     expect(
       (await refusal(outbound.send({ purpose: 'siem', url: 'https://metadata.test/', method: 'GET' }))).context.reason,
     ).toBe('metadata');
+  });
+
+  it('lets the trace exporter use plain http to a loopback collector only by outbound.otlp.allowLoopbackHttp', async () => {
+    const collector = createServer((req, res) => req.resume().on('end', () => res.writeHead(200).end('{}')));
+    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(collector.address() as AddressInfo).port}/v1/traces`;
+    try {
+      // A sidecar collector on loopback, production mode included: the setting names the purpose and loopback only.
+      const prod = testOutbound(storage.db, { mode: 'production', settings: { otlp: { allowLoopbackHttp: true } } });
+      expect((await prod.send({ purpose: 'otlp', url, method: 'POST', body: '{}' })).status).toBe(200);
+      expect((await refusal(prod.send({ purpose: 'webhook', url, method: 'POST' }))).context.reason).toBe('scheme');
+      expect((await refusal(prod.send({ purpose: 'siem', url, method: 'POST' }))).context.reason).toBe('scheme');
+      const elsewhere = prod.send({ purpose: 'otlp', url: 'http://10.1.2.3:4318/v1/traces', method: 'POST' });
+      expect((await refusal(elsewhere)).context.reason).toBe('scheme');
+      // Without the setting the collector must be https.
+      const strict = testOutbound(storage.db, { mode: 'production' });
+      expect((await refusal(strict.send({ purpose: 'otlp', url, method: 'POST' }))).context.reason).toBe('scheme');
+    } finally {
+      collector.close();
+    }
   });
 
   it('refuses development-only and test-only settings in production mode', () => {

@@ -936,6 +936,20 @@ export const configSchema = {
           'metadata addresses stay refused.',
       ),
     },
+    otlp: {
+      allowPrivateCidrs: opt.stringList(
+        [],
+        'CARAPACE_OUTBOUND_OTLP_ALLOW_PRIVATE_CIDRS',
+        'CIDRs the trace collector (`observability.traces.endpoint`) may resolve to although not public, e.g. a ' +
+          'collector inside the network. Cloud metadata addresses stay refused.',
+      ),
+      allowLoopbackHttp: opt.boolean(
+        false,
+        'CARAPACE_OUTBOUND_OTLP_ALLOW_LOOPBACK_HTTP',
+        'Let the trace exporter speak plain http to a loopback collector (a sidecar on the same host), in ' +
+          'production too. Only loopback: a collector elsewhere must be https.',
+      ),
+    },
   },
   detect: {
     enabled: opt.boolean(

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { ROOT_CONTEXT, type Span, SpanKind as OtelKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler } from '@opentelemetry/sdk-trace-node';
 import { AlwaysOnSampler } from '@opentelemetry/sdk-trace-node';
 import type { Config } from '../config/index.js';
+import type { Outbound } from '../outbound/index.js';
+import { outboundSpanExporter } from './otlp-export.js';
 import {
   formatTraceparent,
   parseTraceparent,
@@ -50,9 +51,9 @@ function wrap(span: Span): TraceSpan {
  * then the tracer is `untraced`, which keeps and passes on the caller's trace id without recording anything.
  * The provider is this platform's own, not the global one, so two nodes in one process (the tests) export under
  * their own `service.instance.id`, and parents are always passed explicitly (a W3C `traceparent` string), so no
- * context manager is involved. The exporter makes its own outbound HTTP call to the operator's endpoint.
+ * context manager is involved. Spans leave through the outbound layer (purpose `otlp`).
  */
-export function createTracing(settings: Config['observability']['traces']): Tracing {
+export function createTracing(settings: Config['observability']['traces'], outbound: Pick<Outbound, 'send'>): Tracing {
   const instanceId = randomUUID();
   if (!settings.enabled) {
     return { tracer: untraced, enabled: false, instanceId, flush: async () => undefined, shutdown: async () => {} };
@@ -65,7 +66,7 @@ export function createTracing(settings: Config['observability']['traces']): Trac
     // A caller's sampling decision is honoured; a trace that starts here is always recorded.
     sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
     spanProcessors: [
-      new BatchSpanProcessor(new OTLPTraceExporter({ url: settings.endpoint, timeoutMillis: 10_000 }), {
+      new BatchSpanProcessor(outboundSpanExporter(settings.endpoint, outbound), {
         scheduledDelayMillis: settings.exportInterval * 1000,
       }),
     ],

@@ -10,9 +10,9 @@ import { addressesOf, type DnsLookup, type ResolvedAddress } from './resolve.js'
 /**
  * What an outbound call is for; it selects the policy. `webhook`: a client-supplied URL, the strictest. `siem` and
  * `federation` (an external identity provider's discovery and keys): destinations the operator configured, which
- * may be let into private networks by CIDR.
+ * may be let into private networks by CIDR. `otlp`: the trace collector, which may also be a loopback sidecar.
  */
-export type OutboundPurpose = 'webhook' | 'siem' | 'federation';
+export type OutboundPurpose = 'webhook' | 'siem' | 'federation' | 'otlp';
 
 /** The address rules in force, built once from configuration. */
 export interface DestinationRules {
@@ -22,6 +22,10 @@ export interface DestinationRules {
   siemAllowed: CidrList;
   /** CIDRs an external identity provider may reach although not public (`outbound.federation.allowPrivateCidrs`). */
   federationAllowed: CidrList;
+  /** CIDRs the trace collector may reach although not public (`outbound.otlp.allowPrivateCidrs`). */
+  otlpAllowed: CidrList;
+  /** Plain http to a loopback trace collector, production included (`outbound.otlp.allowLoopbackHttp`). */
+  otlpLoopbackHttp: boolean;
   /** Test-only: CIDRs treated as public for every purpose (refused in production mode at creation). */
   testPublic: CidrList;
 }
@@ -48,7 +52,7 @@ function namesLoopback(host: string): boolean {
 }
 
 /** Parses and checks the URL's form: scheme, no credentials, no zone id, a host. */
-export function checkForm(raw: string, rules: DestinationRules): URL {
+export function checkForm(raw: string, rules: DestinationRules, purpose?: OutboundPurpose): URL {
   let url: URL;
   try {
     url = new URL(raw);
@@ -57,7 +61,8 @@ export function checkForm(raw: string, rules: DestinationRules): URL {
     throw blocked('invalid_url', 'the destination is not a URL', null, null);
   }
   const host = url.hostname;
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && rules.loopbackHttp && namesLoopback(host)))
+  const loopbackHttp = rules.loopbackHttp || (purpose === 'otlp' && rules.otlpLoopbackHttp);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopbackHttp && namesLoopback(host)))
     throw blocked('scheme', 'the destination must be an https URL', host, null);
   // Credentials in a URL would be sent by us to whoever answers; they belong in the caller's own headers.
   if (url.username || url.password)
@@ -71,7 +76,8 @@ function allowedFor(purpose: OutboundPurpose, rules: DestinationRules): CidrList
     ...rules.testPublic,
     ...(purpose === 'siem' ? rules.siemAllowed : []),
     ...(purpose === 'federation' ? rules.federationAllowed : []),
-    ...(rules.loopbackHttp ? LOOPBACK_CIDRS : []),
+    ...(purpose === 'otlp' ? rules.otlpAllowed : []),
+    ...(rules.loopbackHttp || (purpose === 'otlp' && rules.otlpLoopbackHttp) ? LOOPBACK_CIDRS : []),
   ];
 }
 

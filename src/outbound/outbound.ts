@@ -154,7 +154,7 @@ export function createOutbound(deps: OutboundDeps): Outbound {
   }
 
   async function send(req: OutboundRequest): Promise<OutboundResponse> {
-    const url = checkForm(req.url, rules);
+    const url = checkForm(req.url, rules, req.purpose);
     const deadline = AbortSignal.timeout(Math.min(req.timeoutMs ?? s.timeout * 1000, s.timeout * 1000));
     const parts = {
       method: req.method,
@@ -185,7 +185,7 @@ export function createOutbound(deps: OutboundDeps): Outbound {
         purpose,
         'check',
         caller,
-        async () => (await judgeDestination(checkForm(raw, rules), purpose, rules, dns)).url,
+        async () => (await judgeDestination(checkForm(raw, rules, purpose), purpose, rules, dns)).url,
       ),
     checkUrlForm: (raw) => checkForm(raw, rules),
     breakers: () => breakers.states(),

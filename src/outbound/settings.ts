@@ -35,6 +35,8 @@ export function destinationRules(
     loopbackHttp: s.allowLoopbackHttp,
     siemAllowed: cidrs(s.siem.allowPrivateCidrs, 'outbound.siem.allowPrivateCidrs'),
     federationAllowed: cidrs(s.federation.allowPrivateCidrs, 'outbound.federation.allowPrivateCidrs'),
+    otlpAllowed: cidrs(s.otlp.allowPrivateCidrs, 'outbound.otlp.allowPrivateCidrs'),
+    otlpLoopbackHttp: s.otlp.allowLoopbackHttp,
     testPublic: cidrs(testPublicCidrs, 'outbound (test-only public CIDRs)'),
   };
 }

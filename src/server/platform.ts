@@ -162,11 +162,23 @@ export async function createPlatform(config: Config, options: PlatformOptions): 
     onConnectionError: (err) => options.log.warn({ err: { message: err.message } }, 'database connection lost'),
   });
   let cluster: Cluster | null = null;
-  const observability = { metrics: createMetrics(), tracing: createTracing(config.observability.traces) };
-  const { metrics, tracing } = observability;
+  const metrics = createMetrics();
+  let tracing: Tracing | undefined;
   try {
     await migrateDatabase(storage.db, { schema: storage.schema });
     const audit = createAuditLog({ db: storage.db, clock });
+    const outbound = createOutbound({
+      ...options.outbound,
+      settings: config.outbound,
+      mode: config.mode,
+      db: storage.db,
+      audit,
+      log: options.log,
+    });
+    // Spans leave through the outbound layer like every other call (purpose `otlp`).
+    const traces = createTracing(config.observability.traces, outbound);
+    tracing = traces;
+    const observability: Observability = { metrics, tracing: traces };
     // One adapter per process; an outage that refuses requests is logged by the adapter and audited here.
     cluster = await createCluster(config, {
       log: options.log,
@@ -203,14 +215,6 @@ export async function createPlatform(config: Config, options: PlatformOptions): 
       cluster,
       keys: options.keys,
       vehicles: { get: getVehicle, findOrCreate: findOrCreateVehicle },
-    });
-    const outbound = createOutbound({
-      ...options.outbound,
-      settings: config.outbound,
-      mode: config.mode,
-      db: storage.db,
-      audit,
-      log: options.log,
     });
     // The export reads the sealed trail; retention never prunes what a sink has not exported yet.
     const siem = createSiemExport(config, {
@@ -303,7 +307,7 @@ export async function createPlatform(config: Config, options: PlatformOptions): 
       load: authorization.load,
       isQuarantined: (deviceId) => telemetry.quarantine.isQuarantined(deviceId),
       cluster,
-      tracer: tracing.tracer,
+      tracer: traces.tracer,
     });
     commands.dispatcher.events.on('job', (job: { command: string; state: string; created_at: string }) =>
       metrics.commands.job(job.command, job.state, (clock.now().getTime() - Date.parse(job.created_at)) / 1000),
@@ -404,17 +408,17 @@ export async function createPlatform(config: Config, options: PlatformOptions): 
         await detect.stop();
         await siem.stop();
         await webhooks.stop();
+        await traces.shutdown().catch((err: unknown) => options.log.warn({ err }, 'could not export the last spans'));
         await outbound.close();
         await evidence.stop();
         await cluster?.close();
         await storage.close();
-        await tracing.shutdown().catch((err: unknown) => options.log.warn({ err }, 'could not export the last spans'));
       },
     };
   } catch (err) {
     await cluster?.close();
     await storage.close();
-    await tracing.shutdown().catch(() => undefined);
+    await tracing?.shutdown().catch(() => undefined);
     throw err;
   }
 }
