@@ -1138,6 +1138,15 @@ export const configSchema = {
       'CARAPACE_WEBHOOKS_SECRET_OVERLAP',
       'After a secret rotation, deliveries carry signatures with both secrets for this long.',
     ),
+    maxSubscriptionsPerTenant: opt.integer(
+      100,
+      1,
+      10_000,
+      'CARAPACE_WEBHOOKS_MAX_SUBSCRIPTIONS_PER_TENANT',
+      'Subscriptions one tenant may hold (a partner registers in its own tenant). Every event is decided for ' +
+        'every active subscription, so without a bound one caller could slow every delivery and multiply the ' +
+        'requests sent to an endpoint; beyond it a create is refused with 409 `ERR_WEBHOOK_LIMIT_REACHED`.',
+    ),
     keyOverlap: opt.duration(
       7 * DAY,
       0,
