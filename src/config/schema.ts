@@ -196,8 +196,8 @@ export const configSchema = {
       1,
       1_000_000,
       'CARAPACE_MAX_CONNECTIONS_PER_ADDRESS',
-      'Open connections per source address per listener. Vehicles behind one carrier NAT share an address: size ' +
-        'it for the largest such group.',
+      'Open connections per source address per listener (an IPv6 source counts by its /64). Vehicles behind one ' +
+        'carrier NAT share an address: size it for the largest such group.',
     ),
     shutdownTimeoutMs: opt.integer(
       10_000,
