@@ -75,8 +75,10 @@ export function createEntitlement(deps: Pick<WebhookDeps, 'decisions' | 'load' |
       const none = { context: {}, entities: [] };
       if (owner.p.kind === 'user' || isSecurityType(q.eventType)) {
         const tenant = await deps.load.tenant(sub.tenant_id);
-        // A person who no longer administers the tenant no longer receives through its endpoints.
-        if (owner.p.kind === 'user' && !decide(owner, 'webhook:manage', tenant, none)) return 'owner_not_admin';
+        // A person who no longer administers the tenant no longer receives through its endpoints. Asked as
+        // webhook:receive_security, permitted to people exactly as webhook:manage is but needing no token scope.
+        if (owner.p.kind === 'user' && !decide(owner, 'webhook:receive_security', tenant, none))
+          return 'owner_not_admin';
         if (isSecurityType(q.eventType))
           return decide(owner, 'webhook:receive_security', tenant, none) ? null : 'not_security_team';
       }
