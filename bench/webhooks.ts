@@ -23,7 +23,7 @@ const cp = await startTestCarapace({
     seedDemo: true,
     detect: { enabled: false },
     audit: { checkpointInterval: 1 },
-    webhooks: { interval: 0.05, timeout: 20, leaseTtl: 30 },
+    webhooks: { interval: 0.05, timeout: 20, leaseTtl: 30, maxSubscriptionsPerTenant: Math.max(HANGING, 1) },
     // Both runs command one car: the per-vehicle and per-user limits would otherwise refuse the second.
     commands: { perVehicle: 10_000, perUser: 10_000 },
   },

@@ -32,7 +32,13 @@ describe('webhook isolation: 100 hanging endpoints beside the command path', () 
         seedDemo: true,
         detect: { enabled: false },
         audit: { checkpointInterval: 1 },
-        webhooks: { interval: 0.05, concurrency: BUDGET, timeout: 20, leaseTtl: 30 },
+        webhooks: {
+          interval: 0.05,
+          concurrency: BUDGET,
+          timeout: 20,
+          leaseTtl: 30,
+          maxSubscriptionsPerTenant: HANGING,
+        },
       },
     });
     car = await connectedCar(cp);

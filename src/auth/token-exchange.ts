@@ -134,7 +134,11 @@ export function registerTokenExchange(provider: Provider, deps: ExchangeDeps): v
       const token = new provider.AccessToken({ accountId: user.id, client, grantId, gty: 'token_exchange', scope });
       token.resourceServer = resourceServer;
       await applyDpopBinding(provider, ctx, dPoP, token);
-      const authTime = who.authTime ?? Math.floor(deps.clock.now().getTime() / 1000);
+      // The sign-in is no younger than the external token: without its auth_time, its iat (required). Never the
+      // exchange's time, or re-exchanging one stolen token would keep passing step-up's freshness until it expires.
+      const now = Math.floor(deps.clock.now().getTime() / 1000);
+      const issuedAt = typeof who.claims.iat === 'number' ? who.claims.iat : 0;
+      const authTime = Math.min(who.authTime ?? issuedAt, issuedAt, now);
       signIns.set(ctx, { acr: who.mfa ? ACR.mfa : undefined, amr: ['fed', ...(who.mfa ? ['mfa'] : [])], authTime });
       ctx.oidc.entity('AccessToken', token);
       ctx.oidc.entity('Account', { accountId: user.id, claims: async () => ({ sub: user.id }) });

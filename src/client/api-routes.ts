@@ -1124,7 +1124,12 @@ export interface PublicApiRoutes {
     body: {
       url: string;
       eventTypes: Array<
-        'command.job.state_changed' | 'consent.granted' | 'consent.revoked' | 'detection.finding' | 'incident.changed'
+        | 'command.job.state_changed'
+        | 'vehicle.state_changed'
+        | 'consent.granted'
+        | 'consent.revoked'
+        | 'detection.finding'
+        | 'incident.changed'
       >;
       description?: string;
     };
@@ -1181,7 +1186,12 @@ export interface PublicApiRoutes {
     body: {
       url?: string;
       eventTypes?: Array<
-        'command.job.state_changed' | 'consent.granted' | 'consent.revoked' | 'detection.finding' | 'incident.changed'
+        | 'command.job.state_changed'
+        | 'vehicle.state_changed'
+        | 'consent.granted'
+        | 'consent.revoked'
+        | 'detection.finding'
+        | 'incident.changed'
       >;
       description?: string;
       status?: 'active';

@@ -196,8 +196,8 @@ export const configSchema = {
       1,
       1_000_000,
       'CARAPACE_MAX_CONNECTIONS_PER_ADDRESS',
-      'Open connections per source address per listener. Vehicles behind one carrier NAT share an address: size ' +
-        'it for the largest such group.',
+      'Open connections per source address per listener (an IPv6 source counts by its /64). Vehicles behind one ' +
+        'carrier NAT share an address: size it for the largest such group.',
     ),
     shutdownTimeoutMs: opt.integer(
       10_000,
@@ -1151,6 +1151,15 @@ export const configSchema = {
       30 * DAY,
       'CARAPACE_WEBHOOKS_SECRET_OVERLAP',
       'After a secret rotation, deliveries carry signatures with both secrets for this long.',
+    ),
+    maxSubscriptionsPerTenant: opt.integer(
+      100,
+      1,
+      10_000,
+      'CARAPACE_WEBHOOKS_MAX_SUBSCRIPTIONS_PER_TENANT',
+      'Subscriptions one tenant may hold (a partner registers in its own tenant). Every event is decided for ' +
+        'every active subscription, so without a bound one caller could slow every delivery and multiply the ' +
+        'requests sent to an endpoint; beyond it a create is refused with 409 `ERR_WEBHOOK_LIMIT_REACHED`.',
     ),
     keyOverlap: opt.duration(
       7 * DAY,

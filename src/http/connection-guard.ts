@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import ipaddr from 'ipaddr.js';
 
 /** Per-socket bounds of one listener (config `connections.*`). */
 export interface ConnectionLimits {
@@ -25,6 +26,19 @@ export interface ConnectionGuard {
   open(): number;
   /** Destroys every open connection: the end of a shutdown's deadline. */
   destroyAll(): void;
+}
+
+/**
+ * The source a per-address cap counts: an IPv4 address (also written IPv4-mapped), or an IPv6 address's /64. One
+ * subscriber gets a whole /64 (RFC 6177) and can rotate through it at will, so counting single IPv6 addresses
+ * would let one host open `maxConnectionsPerAddress` connections from each of them and fill the listener.
+ */
+export function sourceOf(address: string): string {
+  if (!ipaddr.isValid(address)) return address;
+  const parsed = ipaddr.process(address);
+  if (parsed.kind() === 'ipv4') return parsed.toString();
+  const prefix = (parsed as ipaddr.IPv6).parts.slice(0, 4).map((p) => p.toString(16));
+  return `${prefix.join(':')}::/64`;
 }
 
 /** One connection's current deadline: whichever phase it is in, exactly one timer runs; missing it destroys all. */
@@ -62,7 +76,7 @@ export function guardConnections(server: HttpsServer, limits: ConnectionLimits):
 
   // Before the TLS layer's own listener, so a refused connection is closed before any handshake work.
   server.prependListener('connection', (raw: Socket) => {
-    const address = raw.remoteAddress ?? '?';
+    const address = sourceOf(raw.remoteAddress ?? '?');
     const fromAddress = (perAddress.get(address) ?? 0) + 1;
     if (sockets.size >= limits.maxConnections || fromAddress > limits.maxConnectionsPerAddress) {
       raw.destroy();

@@ -151,6 +151,9 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
     "go to a tenant's fleet admins and security admins only, never to a partner. `eventTypes` lists them.",
   ERR_WEBHOOK_NOT_REPLAYABLE:
     'Only a dead-lettered delivery can be replayed (a delivered or withheld one cannot); `state` is its state.',
+  ERR_WEBHOOK_LIMIT_REACHED:
+    'The tenant already holds `webhooks.maxSubscriptionsPerTenant` subscriptions (the detail names the number); ' +
+    'delete one first. Nothing was registered.',
   ERR_API_VERSION_RETIRED:
     'This version of the route is past its sunset and no longer answers; `successor` names the route to call and ' +
     'the `Link` header the migration note. Nothing was done.',

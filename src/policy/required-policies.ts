@@ -18,6 +18,7 @@ export const REQUIRED_POLICIES: readonly string[] = [
   'commands.diagnostics-only-dealer-owner-fleet-admin',
   'commands.missing-scope',
   'self.invite-needs-granting-role',
+  'webhook.person-needs-admin-scope',
 ];
 
 /** What is wrong with `policies` (id to text) against the manifest: one line per missing or weakened policy. */

@@ -49,11 +49,19 @@ export function createEntitlement(deps: Pick<WebhookDeps, 'decisions' | 'load' |
       }),
     ).decision === 'allow';
 
-  async function vehicleRight(owner: { p: Principal; entity: Entity }, vehicleId: string, action: string) {
+  async function vehicleRight(
+    sub: WebhookSubscriptionRow,
+    owner: { p: Principal; entity: Entity },
+    vehicleId: string,
+    action: string,
+  ) {
     const [resource, caller] = await Promise.all([
       deps.load.vehicle(vehicleId),
       deps.load.callerContext(owner.p, vehicleId, null),
     ]);
+    // A person's endpoint is the tenant's: it hears of the tenant's vehicles only, never of those its owner sees
+    // through another membership (any admin of the tenant may repoint it). Partners' grants cross tenants.
+    if (owner.p.kind === 'user' && resource.tenantId !== sub.tenant_id) return 'vehicle_not_in_tenant';
     if (decide(owner, action, resource, caller)) return null;
     if (owner.p.kind === 'application') return caller.context.partnerGrant ? 'scope_not_granted' : 'consent_ended';
     return 'vehicle_not_related';
@@ -64,18 +72,22 @@ export function createEntitlement(deps: Pick<WebhookDeps, 'decisions' | 'load' |
     async check(sub: WebhookSubscriptionRow, q: EntitlementQuestion): Promise<Withheld> {
       const owner = await ownerOf(sub);
       if (typeof owner === 'string') return owner;
-      if (isSecurityType(q.eventType)) {
+      const none = { context: {}, entities: [] };
+      if (owner.p.kind === 'user' || isSecurityType(q.eventType)) {
         const tenant = await deps.load.tenant(sub.tenant_id);
-        return decide(owner, 'webhook:receive_security', tenant, { context: {}, entities: [] })
-          ? null
-          : 'not_security_team';
+        // A person who no longer administers the tenant no longer receives through its endpoints. Asked as
+        // webhook:receive_security, permitted to people exactly as webhook:manage is but needing no token scope.
+        if (owner.p.kind === 'user' && !decide(owner, 'webhook:receive_security', tenant, none))
+          return 'owner_not_admin';
+        if (isSecurityType(q.eventType))
+          return decide(owner, 'webhook:receive_security', tenant, none) ? null : 'not_security_team';
       }
       const audience = (WEBHOOK_EVENT_TYPES as Record<string, { audience: string }>)[q.eventType]?.audience;
       if (audience === 'vehicle')
-        return q.vehicleId ? vehicleRight(owner, q.vehicleId, 'vehicle:read_status') : 'no_vehicle';
+        return q.vehicleId ? vehicleRight(sub, owner, q.vehicleId, 'vehicle:read_status') : 'no_vehicle';
       // A partner always hears about its own consents (a revocation too); people only about vehicles they see.
       if (audience === 'consent' && owner.p.kind === 'user')
-        return q.vehicleId ? vehicleRight(owner, q.vehicleId, 'vehicle:read') : 'no_vehicle';
+        return q.vehicleId ? vehicleRight(sub, owner, q.vehicleId, 'vehicle:read') : 'no_vehicle';
       return null;
     },
   };

@@ -53,8 +53,19 @@ export function createQueue(deps: Pick<WebhookDeps, 'db' | 'audit' | 'clock'>) {
       );
     },
 
-    /** Queues a `webhook.ping` for a subscription (sent like any event, signed, retried). */
+    /**
+     * Queues a `webhook.ping` for a subscription (sent like any event, signed, retried). While one is still pending
+     * it is the answer: pings on demand would otherwise fill the queue and aim our requests at any URL at will.
+     */
     async ping(sub: WebhookSubscriptionRow): Promise<DeliveryView> {
+      const pending = await db
+        .selectFrom('webhook_deliveries')
+        .selectAll()
+        .where('subscription_id', '=', sub.id)
+        .where('event_type', '=', 'webhook.ping')
+        .where('state', '=', 'pending')
+        .executeTakeFirst();
+      if (pending) return deliveryView(pending);
       const at = deps.clock.now().toISOString();
       const data = { subscriptionId: sub.id };
       const ev = { id: `ping:${newId()}`, type: 'webhook.ping', occurredAt: at, data, vehicleId: null, orderKey: null };

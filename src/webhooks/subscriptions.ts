@@ -76,7 +76,7 @@ export function findSubscription(db: Kysely<Database>, id: string): Promise<Webh
 /** The subscriptions service: the only code that writes `webhook_subscriptions`. */
 export function createSubscriptions(
   deps: Pick<WebhookDeps, 'db' | 'audit' | 'clock' | 'secrets' | 'outbound'>,
-  settings: { secretOverlapSeconds: number },
+  settings: { secretOverlapSeconds: number; maxPerTenant: number },
 ) {
   const { db } = deps;
 
@@ -141,6 +141,18 @@ export function createSubscriptions(
         updated_at: at,
       };
       await db.transaction().execute(async (trx) => {
+        // Counted in the transaction of the insert; concurrent creates may pass it together by a few at most.
+        const held = await trx
+          .selectFrom('webhook_subscriptions')
+          .select((eb) => eb.fn.countAll<string | number>().as('n'))
+          .where('tenant_id', '=', tenantId)
+          .executeTakeFirstOrThrow();
+        if (Number(held.n) >= settings.maxPerTenant)
+          throw new CarapaceError(
+            'ERR_WEBHOOK_LIMIT_REACHED',
+            `the tenant already holds the ${settings.maxPerTenant} subscriptions allowed`,
+            { reason: 'tenant_limit' },
+          );
         await trx.insertInto('webhook_subscriptions').values(row).execute();
         await audited(trx, 'webhooks.subscription.created', owner, row, context, {
           host: new URL(url).host,

@@ -66,7 +66,10 @@ export function createWebhooks(config: Config, deps: WebhookDeps): Webhooks {
   };
 
   return {
-    subscriptions: createSubscriptions(deps, { secretOverlapSeconds: w.secretOverlap }),
+    subscriptions: createSubscriptions(deps, {
+      secretOverlapSeconds: w.secretOverlap,
+      maxPerTenant: w.maxSubscriptionsPerTenant,
+    }),
     queue: createQueue(deps),
     keys,
     status: () => ({ ...worker.status(), fanoutLeaseHeld: fanout.lease.held }),
