@@ -5,7 +5,7 @@ import type { Kysely } from 'kysely';
 import type { Cluster } from '../cluster/index.js';
 import type { Clock } from '../platform/index.js';
 import type { Logger } from '../platform/index.js';
-import { type Tracer, untraced } from '../platform/index.js';
+import { faultPoint, type Tracer, untraced } from '../platform/index.js';
 import { createJobTraces } from './job-traces.js';
 import { JOB_ROUTING_CHANNEL as CHANNEL, routedVehicle, routingMessage } from './job-routing.js';
 import type { DecisionPoint, EntityLoader } from '../policy/index.js';
@@ -183,6 +183,7 @@ export function createDispatcher(deps: {
     traces.set(job.id, traceparent);
     changed(sent.job);
     conn.send(commandFrame(sent.envelope));
+    await faultPoint('commands.after-delivery');
   }
 
   /**
@@ -317,6 +318,7 @@ export function createDispatcher(deps: {
     }
     const set = { ack_signed: ack.signed, ack_sig: ack.sig };
     const actor = `device:${conn.deviceId}`;
+    await faultPoint('commands.before-ack-commit');
     const result = await db.transaction().execute(async (trx) => {
       if (claims.result === 'executed') {
         const executed = await transition(trx, deps, job, {
