@@ -36,8 +36,22 @@ export async function serverEnvironment(options: {
   };
 }
 
-/** A real `carapace serve` process; resolves once it says it is running. */
+/**
+ * A real `carapace serve` process; resolves once it says it is running. A port the killed predecessor held can be
+ * refused for a moment after its death (EADDRINUSE): the start is tried again, a few times.
+ */
 export async function serve(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await serveOnce(env);
+    } catch (err) {
+      if (attempt >= 5 || !String(err).includes('EADDRINUSE')) throw err;
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    }
+  }
+}
+
+async function serveOnce(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
   const child = spawn('node', [...CLI, 'serve'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   await new Promise<void>((resolve, reject) => {
