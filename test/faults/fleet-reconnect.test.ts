@@ -160,7 +160,7 @@ describe.each(testEngines().slice(-1))(
           closes: Object.fromEntries([...log.closes].map(([k, v]) => [k, v.length])),
           failedAfterReady: log.closedSince(readyAt, 1006, 'reconnect failed'),
         };
-        console.log(JSON.stringify(report));
+        process.stderr.write(`${JSON.stringify(report)}\n`);
         expect(log.closedSince(0, 4401)).toBe(0);
         expect(open()).toBe(FLEET);
         expect(reopened.length).toBeGreaterThanOrEqual(FLEET);
