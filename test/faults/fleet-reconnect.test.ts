@@ -38,6 +38,7 @@ const ownCpuMs = () => {
 /** What the fleet saw: channel openings (ms timestamps) and closes by code and reason. */
 class FleetLog {
   opens: number[] = [];
+  tokens = 0;
   closes = new Map<string, number[]>();
   record(e: ChannelEvent): void {
     if (e.kind === 'open') this.opens.push(Date.now());
@@ -57,6 +58,12 @@ class FleetLog {
 async function vehicle(stored: StoredCredentials, gatewayUrl: string, ca: string, log: FleetLog) {
   const gateway = new GatewayClient({ gatewayUrl, ca });
   await gateway.resume(stored);
+  // Counts the command tokens the vehicle fetches (for a channel or a renewal): the server's cost per renewal.
+  const fetch = gateway.commandToken.bind(gateway);
+  gateway.commandToken = (fresh) => {
+    log.tokens++;
+    return fetch(fresh);
+  };
   const { issued } = stored;
   return new CommandChannel({
     gateway,
@@ -146,7 +153,10 @@ describe.each(testEngines().slice(-1))(
 
         // Every channel had time to renew its token at least once since it reopened: none was closed for expiry.
         const lastOpen = Math.max(...log.opens);
+        const [tokensBefore, holdBefore] = [log.tokens, usage(server.pid!)];
         await new Promise((r) => setTimeout(r, Math.max(0, lastOpen + TOKEN_TTL_S * 700 - Date.now())));
+        phases.holdRenewals = log.tokens - tokensBefore;
+        phases.holdServerCpuMs = usage(server.pid!).cpuMs - holdBefore.cpuMs;
         phase('holdMs');
         const reopened = log.opens.filter((o) => o >= killedAt);
         const buckets = new Map<number, number>();

@@ -52,7 +52,10 @@ export async function serve(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
 }
 
 async function serveOnce(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const child = spawn('node', [...CLI, 'serve'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('node', [...(process.env.FAULTS_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...CLI, 'serve'], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let err = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start: ${err}`)), 60_000);
