@@ -68,6 +68,10 @@ async function serveOnce(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
     });
     child.once('exit', (code, signal) => reject(new Error(`server exited with ${code ?? signal}: ${err}`)));
   });
+  // A death the test did not cause (a crash under load) is reported with the end of what the server wrote.
+  child.once('exit', (code, signal) => {
+    if (signal !== 'SIGKILL') process.stderr.write(`server exited with ${code ?? signal}: ${err.slice(-2000)}\n`);
+  });
   return child;
 }
 
