@@ -233,7 +233,7 @@ export function createDispatcher(deps: {
    * envelopes, when the channel has just opened).
    */
   function deliverQueued(vehicleId: string, opened?: ChannelConnection): Promise<void> {
-    const run = async () => {
+    const round = async () => {
       const conn = connections.get(vehicleId);
       if (!conn || claiming.has(conn)) return;
       if (opened === conn) await resendDelivered(conn);
@@ -253,6 +253,11 @@ export function createDispatcher(deps: {
         }
       }
     };
+    // A round never rejects: its callers fire it and forget it (the tick, pub/sub), and a database that could not
+    // answer in time (a pool wait past its timeout while 2,500 channels opened) used to end the whole process with an
+    // unhandled rejection. The jobs stay queued or delivered; the next tick or reconnect delivers them.
+    const run = () =>
+      round().catch((err: unknown) => deps.log.warn({ err, vehicleId }, 'command delivery round failed; will retry'));
     const next = (chains.get(vehicleId) ?? Promise.resolve()).then(run, run);
     chains.set(vehicleId, next);
     void next.finally(() => {
