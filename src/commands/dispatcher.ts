@@ -5,7 +5,7 @@ import type { Kysely } from 'kysely';
 import type { Cluster } from '../cluster/index.js';
 import type { Clock } from '../platform/index.js';
 import type { Logger } from '../platform/index.js';
-import { type Tracer, untraced } from '../platform/index.js';
+import { faultPoint, type Tracer, untraced } from '../platform/index.js';
 import { createJobTraces } from './job-traces.js';
 import { JOB_ROUTING_CHANNEL as CHANNEL, routedVehicle, routingMessage } from './job-routing.js';
 import type { DecisionPoint, EntityLoader } from '../policy/index.js';
@@ -183,6 +183,7 @@ export function createDispatcher(deps: {
     traces.set(job.id, traceparent);
     changed(sent.job);
     conn.send(commandFrame(sent.envelope));
+    await faultPoint('commands.after-delivery');
   }
 
   /**
@@ -232,7 +233,7 @@ export function createDispatcher(deps: {
    * envelopes, when the channel has just opened).
    */
   function deliverQueued(vehicleId: string, opened?: ChannelConnection): Promise<void> {
-    const run = async () => {
+    const round = async () => {
       const conn = connections.get(vehicleId);
       if (!conn || claiming.has(conn)) return;
       if (opened === conn) await resendDelivered(conn);
@@ -252,6 +253,11 @@ export function createDispatcher(deps: {
         }
       }
     };
+    // A round never rejects: its callers fire it and forget it (the tick, pub/sub), and a database that could not
+    // answer in time (a pool wait past its timeout while 2,500 channels opened) used to end the whole process with an
+    // unhandled rejection. The jobs stay queued or delivered; the next tick or reconnect delivers them.
+    const run = () =>
+      round().catch((err: unknown) => deps.log.warn({ err, vehicleId }, 'command delivery round failed; will retry'));
     const next = (chains.get(vehicleId) ?? Promise.resolve()).then(run, run);
     chains.set(vehicleId, next);
     void next.finally(() => {
@@ -317,6 +323,7 @@ export function createDispatcher(deps: {
     }
     const set = { ack_signed: ack.signed, ack_sig: ack.sig };
     const actor = `device:${conn.deviceId}`;
+    await faultPoint('commands.before-ack-commit');
     const result = await db.transaction().execute(async (trx) => {
       if (claims.result === 'executed') {
         const executed = await transition(trx, deps, job, {

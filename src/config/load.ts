@@ -9,7 +9,13 @@ type Tree = { [key: string]: unknown };
 /** Environment variables that are read but are not options. */
 // Variables read by name but not options: the config file's path, and the SIEM collector's credential (its value
 // must never sit in the configuration, so `audit.export.http.authorizationEnv` names this variable by default).
-const NON_OPTION_ENV = new Set(['CARAPACE_CONFIG', 'CARAPACE_AUDIT_EXPORT_HTTP_AUTHORIZATION']);
+// CARAPACE_FAULT_POINTS is read by src/platform/fault-points.ts, for the fault-injection suite's server processes;
+// production mode refuses to start with it set.
+const NON_OPTION_ENV = new Set([
+  'CARAPACE_CONFIG',
+  'CARAPACE_AUDIT_EXPORT_HTTP_AUTHORIZATION',
+  'CARAPACE_FAULT_POINTS',
+]);
 
 /** Where configuration may come from; later sources override earlier ones. */
 export interface ConfigSources {

@@ -8,7 +8,13 @@
 const VARIABLE = 'CARAPACE_FAULT_POINTS';
 
 /** The fault points the code has: a closed list, so a typo in a test fails loudly. */
-export type FaultPointName = 'commands.after-reservation' | 'commands.batch-after-reservation';
+export type FaultPointName =
+  | 'commands.after-reservation'
+  | 'commands.batch-after-reservation'
+  /** A job is `delivered` and its envelope handed to the channel's socket. */
+  | 'commands.after-delivery'
+  /** A vehicle's verified acknowledgement is in, before its transition is committed. */
+  | 'commands.before-ack-commit';
 
 /** Acts on `name` when it is armed; returns at once otherwise. */
 export async function faultPoint(name: FaultPointName): Promise<void> {
