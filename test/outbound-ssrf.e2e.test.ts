@@ -224,7 +224,7 @@ describe.each(testDatabases())('outbound SSRF rules with a real DNS server ($nam
     ).toBe('metadata');
   });
 
-  it('lets the trace exporter use plain http to a loopback collector only by outbound.otlp.allowLoopbackHttp', async () => {
+  it('lets traces use plain http to a loopback collector only by outbound.otlp.allowLoopbackHttp', async () => {
     const collector = createServer((req, res) => req.resume().on('end', () => res.writeHead(200).end('{}')));
     await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(collector.address() as AddressInfo).port}/v1/traces`;
