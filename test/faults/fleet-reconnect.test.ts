@@ -194,8 +194,11 @@ describe.each(testEngines().slice(-1))(
           expect(reopened.length).toBeGreaterThanOrEqual(FLEET);
           // No error storm: attempts refused once the gateway is back stay under 2 % of the fleet.
           expect(report.failedAfterReady).toBeLessThan(FLEET * 0.02);
-          // Spread by backoff with jitter: no one-second bucket holds more than 20 % of the reconnections.
-          expect(Math.max(...buckets.values())).toBeLessThanOrEqual(reopened.length * 0.2);
+          // Spread by backoff with jitter: a fixed reconnect delay brings the whole fleet back within a second or two.
+          // With jitter, no one-second bucket holds more than 40 % and the returns span at least five seconds (on an
+          // idle machine the fullest second held 29 %, under load 13 %).
+          expect(Math.max(...buckets.values())).toBeLessThanOrEqual(reopened.length * 0.4);
+          expect(buckets.size).toBeGreaterThanOrEqual(5);
         } finally {
           channels.forEach((c) => c.close());
         }
