@@ -21,6 +21,7 @@ import {
 } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
+import { withStatementCache } from './statement-cache.js';
 
 /** Which engine a storage handle talks to. */
 export type Dialect = 'sqlite' | 'postgres';
@@ -241,7 +242,7 @@ function openSqlite(dataDir: string, fileName: string): Storage {
   handle.pragma('synchronous = FULL');
   handle.pragma('foreign_keys = ON');
   handle.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: handle }) });
+  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(handle) }) });
   return { db, dialect: 'sqlite', schema: null, location: file, ping: () => ping(db), close: () => db.destroy() };
 }
 
