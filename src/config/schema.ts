@@ -391,12 +391,13 @@ export const configSchema = {
       'nextUpdate distance of published CRLs.',
     ),
     revocationPollInterval: opt.duration(
-      2,
+      1,
       1,
       60,
       'CARAPACE_PKI_REVOCATION_POLL_INTERVAL',
-      'How often each process re-reads revocations and device states from the database, bounding how long a ' +
-        'revocation made by another process (without Redis) takes to apply.',
+      'How often each process reads what changed in revocations, device states and the token denylist from the ' +
+        'database, bounding how long a revocation made by another process (without Redis) takes to apply. The ' +
+        'read is incremental (a change log by sequence number); the whole view is re-read every 5 minutes.',
     ),
     keyProvider: opt.oneOf(
       ['file'],

@@ -1,4 +1,5 @@
-import type { Kysely, Migration } from 'kysely';
+import { type Kysely, type Migration, sql } from 'kysely';
+import { dialectOf } from '../storage/index.js';
 
 /** PKI schema: CAs, issued certificates and devices. */
 export const pkiMigrations: Record<string, Migration> = {
@@ -52,6 +53,39 @@ export const pkiMigrations: Record<string, Migration> = {
       // it even for two concurrent requests with the same key.
       await db.schema.createIndex('certificates_spki').on('certificates').column('spki_sha256').unique().execute();
       await db.schema.createIndex('certificates_status').on('certificates').columns(['status', 'not_after']).execute();
+    },
+  },
+  '0031_credential_changes': {
+    async up(db: Kysely<unknown>) {
+      const pg = dialectOf(db) === 'postgres';
+      await db.schema
+        .createTable('credential_changes')
+        .addColumn('seq', pg ? 'bigint' : 'integer', (c) =>
+          pg ? c.primaryKey().generatedAlwaysAsIdentity() : c.primaryKey().autoIncrement(),
+        )
+        .addColumn('serial', 'text')
+        .addColumn('device_id', 'text')
+        .execute();
+      // Triggers, not application code, so no path that changes a status (revocation, rotation, quarantine,
+      // replacement, a future one) can forget to log it, and the log row commits or rolls back with the change.
+      if (pg) {
+        await sql`CREATE FUNCTION certificates_change_log() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN INSERT INTO credential_changes (serial) VALUES (NEW.serial); RETURN NULL; END $$`.execute(db);
+        await sql`CREATE TRIGGER certificates_change_log AFTER UPDATE OF status, overlap_until ON certificates
+          FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.overlap_until IS DISTINCT FROM
+          NEW.overlap_until) EXECUTE FUNCTION certificates_change_log()`.execute(db);
+        await sql`CREATE FUNCTION devices_change_log() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN INSERT INTO credential_changes (device_id) VALUES (NEW.id); RETURN NULL; END $$`.execute(db);
+        await sql`CREATE TRIGGER devices_change_log AFTER UPDATE OF status ON devices
+          FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION devices_change_log()`.execute(db);
+      } else {
+        await sql`CREATE TRIGGER certificates_change_log AFTER UPDATE OF status, overlap_until ON certificates
+          WHEN OLD.status IS NOT NEW.status OR OLD.overlap_until IS NOT NEW.overlap_until
+          BEGIN INSERT INTO credential_changes (serial) VALUES (NEW.serial); END`.execute(db);
+        await sql`CREATE TRIGGER devices_change_log AFTER UPDATE OF status ON devices
+          WHEN OLD.status IS NOT NEW.status
+          BEGIN INSERT INTO credential_changes (device_id) VALUES (NEW.id); END`.execute(db);
+      }
     },
   },
 };

@@ -66,6 +66,9 @@ export interface Pki {
   stop(): Promise<void>;
 }
 
+/** How often the revocation view is re-read whole, as the backstop of the incremental change-log reads. */
+const FULL_RELOAD_MS = 5 * 60_000;
+
 /** Builds the PKI: loads or generates the CAs, the issuer, the revocation fast path and its sync. */
 export async function createPki(options: PkiOptions): Promise<Pki> {
   const keys = options.keys ?? createFileKeyProvider(join(options.dataDir, 'pki'));
@@ -141,10 +144,14 @@ export async function createPki(options: PkiOptions): Promise<Pki> {
       options.cluster.onReconnect(() => {
         cache.refresh().catch((err: unknown) => options.log.warn({ err }, 'revocation reload after reconnect failed'));
       });
+      // The change log is read every interval (cheap: only what changed); the whole view only every few minutes.
+      let lastFull = Date.now();
       timer = setInterval(() => {
-        cache
-          .refresh()
-          .catch((err: unknown) => options.log.error({ err }, 'revocation reload failed; serving the last known view'));
+        const full = Date.now() - lastFull >= FULL_RELOAD_MS;
+        if (full) lastFull = Date.now();
+        (full ? cache.refresh() : cache.poll()).catch((err: unknown) =>
+          options.log.error({ err }, 'revocation view update failed; serving the last known view'),
+        );
       }, options.revocationPollSeconds * 1000);
       timer.unref();
     },

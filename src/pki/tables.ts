@@ -1,3 +1,4 @@
+import type { Generated } from 'kysely';
 /** Device lifecycle states (see devices.ts for the allowed transitions). */
 export type DeviceStatus = 'provisioned' | 'active' | 'quarantined' | 'revoked' | 'decommissioned';
 
@@ -59,8 +60,19 @@ export interface CertificateAuthorityRow {
   created_at: string;
 }
 
+/**
+ * One row per change of a certificate's status or overlap, or of a device's status, written by triggers in the
+ * transaction that makes the change: what each process's revocation view reads incrementally by sequence number.
+ */
+export interface CredentialChangeRow {
+  seq: Generated<number>;
+  serial: string | null;
+  device_id: string | null;
+}
+
 /** Tables owned by the PKI module. */
 export interface PkiTables {
+  credential_changes: CredentialChangeRow;
   devices: DeviceRow;
   certificates: CertificateRow;
   certificate_authorities: CertificateAuthorityRow;
