@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import https from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CarapaceClient } from '../src/client/index.js';
@@ -107,5 +108,44 @@ describe.each(testEngines())('commands across two nodes (%s)', (database) => {
     expect(state).toBe('confirmed');
     const delivered = await a.platform.audit.list({ objectId: id, type: 'commands.job.transitioned', limit: 20 });
     expect(delivered.some((e) => e.details.to === 'delivered')).toBe(true);
+  });
+
+  it('a client following the job as server-sent events on node A sees it confirmed on node B, and the stream ends', async () => {
+    const alice = await CarapaceClient.create({
+      baseUrl: a.config.publicBaseUrl,
+      ca: a.ca,
+      clientId: 'carapace-owner-app',
+      redirectUri: 'http://127.0.0.1/callback',
+    });
+    await alice.login({
+      email: 'alice@example.com',
+      password: 'demo-alice-password',
+      totp: () => currentTotp('JBSWY3DPEHPK3PXPALICE234', new Date(Date.now() + 30_000)),
+      scopes: ['openid', 'vehicle:read_status', 'vehicle:lock'],
+    });
+    const carId = device.credentials!.issued.vehicleId;
+    const res = await alice.api(
+      'POST',
+      `/v1/vehicles/${carId}/commands`,
+      { command: 'lock' },
+      { 'idempotency-key': 'cluster-sse' },
+    );
+    expect(res.status, res.text).toBe(202);
+    const url = `${a.config.publicBaseUrl}/v1/vehicles/${carId}/commands/${(res.json as { id: string }).id}/events`;
+    const token = alice.tokens?.accessToken ?? '';
+    const proof = await alice.dpop.proof('GET', url, token);
+    const states = await new Promise<string[]>((resolve, reject) => {
+      https
+        .get(url, { ca: a.ca, headers: { authorization: `DPoP ${token}`, dpop: proof } }, (stream) => {
+          let text = '';
+          stream.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+          stream.on('end', () =>
+            resolve([...text.matchAll(/^data: (.*)$/gm)].map((m) => (JSON.parse(m[1]!) as { state: string }).state)),
+          );
+        })
+        .on('error', reject);
+    });
+    expect(states.at(-1)).toBe('confirmed');
+    expect(new Set(states).size).toBe(states.length);
   });
 });

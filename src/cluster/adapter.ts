@@ -43,6 +43,11 @@ export const FAILURE_POLICY_EXCEPTIONS = {
    */
   'job-routing': 'logs; the dispatch poll delivers the job',
   /**
+   * Telling other processes that a job changed state, for the clients following it there (server-sent events):
+   * the change is committed; each process also re-reads the jobs its clients follow every few seconds.
+   */
+  'job-feed': 'logs; followers on other processes see the change at their next poll',
+  /**
    * Recording which node holds a vehicle's command channel (src/commands/channel-registry.ts): without Redis a
    * channel still opens, and a clone is found only when it reaches the node of the real unit (per-process, as in
    * the embedded mode). Refusing every vehicle's channel for a coordination outage would cut the fleet off.

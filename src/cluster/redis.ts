@@ -256,7 +256,11 @@ export function createRedisCluster(options: RedisClusterOptions): Cluster & { co
       return run('seenOnce', async () => (await cmd.set(k(`seen:${key}`), '1', 'EX', ttlSeconds, 'NX')) === 'OK');
     },
     async publish(channel, message, opts) {
-      if (opts?.exception === 'credential-fanout' || opts?.exception === 'job-routing') {
+      if (
+        opts?.exception === 'credential-fanout' ||
+        opts?.exception === 'job-routing' ||
+        opts?.exception === 'job-feed'
+      ) {
         // The change is already committed and the message only asks nodes to reload: the caller (an operator's
         // revoke) waits at most PUBLISH_WAIT_MS for it, never a whole command timeout per message.
         const exception = opts.exception;

@@ -10,6 +10,7 @@ import type { OwnershipCascade } from '../relationships/index.js';
 import type { Database } from '../storage/index.js';
 import { createCommandKeys, type CommandKeys } from './command-keys.js';
 import { createDispatcher, type Dispatcher } from './dispatcher.js';
+import { createJobFeed, type JobFeed } from './job-feed.js';
 import { createIdempotency } from './idempotency.js';
 import { transition } from './job-store.js';
 import { createClusterLimitCounter } from './limits.js';
@@ -42,6 +43,8 @@ export interface Commands {
   keys: CommandKeys;
   service: CommandService;
   dispatcher: Dispatcher;
+  /** Pushes job state changes to followers on any process. */
+  feed: JobFeed;
   start(): Promise<void>;
   close(): Promise<void>;
 }
@@ -152,12 +155,18 @@ export async function createCommands(deps: {
       });
     },
   });
+  const feed = createJobFeed({ db, events: dispatcher.events, cluster: deps.cluster, log: deps.log });
   return {
     keys,
     service,
     dispatcher,
-    start: () => dispatcher.start(),
+    feed,
+    async start() {
+      await dispatcher.start();
+      await feed.start();
+    },
     async close() {
+      feed.stop();
       await dispatcher.stop();
       await limits.close();
       await idempotency.close();

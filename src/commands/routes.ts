@@ -27,6 +27,7 @@ import type { RelationshipRow } from '../relationships/index.js';
 import type { Database } from '../storage/index.js';
 import { COMMAND_NAMES, COMMAND_SCOPES, commandType } from './catalog.js';
 import type { Dispatcher } from './dispatcher.js';
+import type { JobFeed } from './job-feed.js';
 import { type CommandJob, isFinal, transitionsOf } from './job-store.js';
 import { type CommandService, stepUpRequired, validParams } from './service.js';
 
@@ -193,6 +194,8 @@ export function registerCommandRoutes(
     db: Kysely<Database>;
     service: CommandService;
     dispatcher: Dispatcher;
+    /** Pushes the state changes of followed jobs (server-sent events). */
+    feed: JobFeed;
     decisions: DecisionPoint;
     load: EntityLoader;
     stepUpMaxAge: number;
@@ -390,23 +393,13 @@ export function registerCommandRoutes(
         reply.raw.write(`event: state\ndata: ${JSON.stringify(jobView(j))}\n\n`);
         if (isFinal(j.state)) finish();
       };
-      // Events from this process arrive at once; a poll covers jobs confirmed on another process.
-      const poll = setInterval(() => {
-        void deps.db
-          .selectFrom('command_jobs')
-          .selectAll()
-          .where('id', '=', job.id)
-          .executeTakeFirst()
-          .then((j) => j && emit(j))
-          .catch(() => undefined);
-      }, 500);
       const finish = () => {
         done = true;
-        clearInterval(poll);
-        deps.dispatcher.events.off('job', emit);
+        unfollow();
         reply.raw.end();
       };
-      deps.dispatcher.events.on('job', emit);
+      // Changes made here arrive at once; the feed brings those made on another process (see job-feed.ts).
+      const unfollow = deps.feed.follow(job.id, emit);
       req.raw.on('close', () => {
         if (!done) finish();
       });

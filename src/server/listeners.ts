@@ -212,6 +212,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
     db,
     service: platform.commands.service,
     dispatcher: platform.commands.dispatcher,
+    feed: platform.commands.feed,
     decisions: authz.decisions,
     load: authz.load,
     stepUpMaxAge: config.commands.stepUpMaxAge,
