@@ -2,26 +2,20 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import {
-  CompiledQuery,
-  type DatabaseConnection,
   type DatabaseIntrospector,
   type DatabaseMetadata,
-  type Driver,
   Kysely,
   PostgresDialect,
   type PostgresDialectConfig,
   type PostgresPool,
   type PostgresPoolClient,
   type SchemaMetadata,
-  SqliteDialect,
-  type SqliteDialectConfig,
-  SqliteDriver,
   sql,
   type TableMetadata,
 } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
-import { withStatementCache } from './statement-cache.js';
+import { GroupCommitSqliteDialect } from './group-commit.js';
 
 /** Which engine a storage handle talks to. */
 export type Dialect = 'sqlite' | 'postgres';
@@ -173,27 +167,6 @@ function discardingPool(pool: pg.Pool, onError: (err: Error) => void): PostgresP
 }
 
 /**
- * SQLite transactions begin IMMEDIATE: they take the write lock first, waiting for it (busy_timeout) like any
- * writer. A deferred transaction that reads and then writes fails at once with SQLITE_BUSY when another process
- * (the CLI beside a server) wrote in between, since SQLite cannot upgrade a stale snapshot. In-process there is one
- * connection anyway, so nothing is lost in concurrency.
- */
-class ImmediateSqliteDriver extends SqliteDriver {
-  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
-  }
-}
-
-class ImmediateSqliteDialect extends SqliteDialect {
-  constructor(private readonly settings: SqliteDialectConfig) {
-    super(settings);
-  }
-  override createDriver(): Driver {
-    return new ImmediateSqliteDriver(this.settings);
-  }
-}
-
-/**
  * The migrator asks the introspector whether its bookkeeping tables exist. Kysely's PostgreSQL introspector reads
  * every schema's tables and calls has_schema_privilege on each, which fails (3F000) when another process drops a
  * schema meanwhile: a database shared by several deployments or test runs made migrations fail at random. This one
@@ -242,7 +215,7 @@ function openSqlite(dataDir: string, fileName: string): Storage {
   handle.pragma('synchronous = FULL');
   handle.pragma('foreign_keys = ON');
   handle.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(handle) }) });
+  const db = new Kysely<Database>({ dialect: new GroupCommitSqliteDialect(handle) });
   return { db, dialect: 'sqlite', schema: null, location: file, ping: () => ping(db), close: () => db.destroy() };
 }
 
