@@ -7,7 +7,8 @@ import {
 } from '../admin/index.js';
 import { OAUTH_PREFIX, registerInteractions, registerOAuthRoutes, tokenAuthentication } from '../auth/index.js';
 import { registerAccountRoutes, registerMeRoute } from '../accounts/index.js';
-import { operatorAuthentication } from '../admin/index.js';
+import { operatorAuthentication, operatorAuthorization } from '../admin/index.js';
+import { consoleSignInTarget, registerOperatorRoutes, registerSignInRoutes } from '../operators/index.js';
 import { ConnectionRegistry, createHandshakeFailures, type HandshakeFailures } from '../gateway/index.js';
 import { deviceAuthentication } from '../gateway/index.js';
 import { registerGatewayRoutes } from '../gateway/index.js';
@@ -124,6 +125,13 @@ function detectDetails(platform: Platform): Record<string, string | number | boo
 function forbidRenegotiation(app: App): void {
   // TLS 1.2 renegotiation would let a peer swap certificates under an authenticated connection.
   app.server.on('secureConnection', (socket: TLSSocket) => socket.disableRenegotiation());
+}
+
+/** Where the console's sign-in goes and comes back to (`operators.consoleUrl`, else the admin port on localhost). */
+export function consoleTarget(platform: Pick<Platform, 'config' | 'auth'>) {
+  const { config } = platform;
+  const url = config.operators.consoleUrl ?? `https://localhost:${config.listeners.admin.port}`;
+  return consoleSignInTarget(platform.auth.issuer, url);
 }
 
 /** Builds the public API, the vehicle gateway and the admin plane over one platform. */
@@ -270,11 +278,24 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
     limits,
   });
   planes.admin = admin;
-  const operator = operatorAuthentication(admin.app, { pki, audit });
+  const operators = platform.operators;
+  const operator = operatorAuthentication(admin.app, { pki, audit, operators });
   authenticateUnmatched(admin.app, operator);
+  operatorAuthorization(admin.app, { ...operators, db });
   forbidRenegotiation(admin.app);
   const plane = createRegistrar(admin.app, { operator });
   registerHealth(plane, ready, exportDetails(platform));
+  registerSignInRoutes(plane, {
+    db,
+    clock: platform.clock,
+    audit,
+    provider: platform.auth.provider,
+    directory: operators.directory,
+    sessions: operators.sessions,
+    target: consoleTarget(platform),
+    sessionTtl: config.operators.sessionTtl,
+  });
+  registerOperatorRoutes(plane, operators);
   registerAdminRoutes(plane, { pki, audit, directory: platform.directory, tokens: platform.auth });
   registerTelemetryAdminRoutes(plane, { telemetry: platform.telemetry });
   registerFederationRoutes(plane, { db, audit, clock: platform.clock, issuers: config.federation.issuers });
