@@ -47,6 +47,8 @@ type Deps = {
   sessions: Pick<OperatorSessions, 'start'>;
   target: SignInTarget;
   sessionTtl: number;
+  /** Registers the console client if it is not yet (idempotent). */
+  ensureClient: () => Promise<void>;
 };
 
 /** Why a callback was refused, for the audit trail, and what the browser is told. */
@@ -96,6 +98,7 @@ async function confirmedUser(
 /** The human sign-in of the console: authorization code with PKCE at the embedded server, MFA required. */
 export function registerSignInRoutes(routes: RouteRegistrar, deps: Deps): void {
   const at = (s = 0) => new Date(deps.clock.now().getTime() + s * 1000).toISOString();
+  let registered: Promise<void> | null = null;
   routes.get(
     '/admin/v1/operator-sign-in',
     {
@@ -107,6 +110,11 @@ export function registerSignInRoutes(routes: RouteRegistrar, deps: Deps): void {
       schema: { querystring: Type.Object({}, closed), response: Redirect },
     },
     async (_req, reply) => {
+      registered ??= deps.ensureClient().catch((err: unknown) => {
+        registered = null;
+        throw err;
+      });
+      await registered;
       const state = b64url(randomBytes(32));
       const verifier = b64url(randomBytes(32));
       await deps.db.deleteFrom('operator_sign_ins').where('expires_at', '<', at()).execute();

@@ -8,7 +8,12 @@ import {
 import { OAUTH_PREFIX, registerInteractions, registerOAuthRoutes, tokenAuthentication } from '../auth/index.js';
 import { registerAccountRoutes, registerMeRoute } from '../accounts/index.js';
 import { operatorAuthentication, operatorAuthorization } from '../admin/index.js';
-import { consoleSignInTarget, registerOperatorRoutes, registerSignInRoutes } from '../operators/index.js';
+import {
+  consoleSignInTarget,
+  ensureConsoleClient,
+  registerOperatorRoutes,
+  registerSignInRoutes,
+} from '../operators/index.js';
 import { ConnectionRegistry, createHandshakeFailures, type HandshakeFailures } from '../gateway/index.js';
 import { deviceAuthentication } from '../gateway/index.js';
 import { registerGatewayRoutes } from '../gateway/index.js';
@@ -294,6 +299,9 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
     sessions: operators.sessions,
     target: consoleTarget(platform),
     sessionTtl: config.operators.sessionTtl,
+    // Registered at the first sign-in, not at start: it lives in the platform operator's tenant, which the
+    // deployment's set-up creates (a fresh one gets a "Platform operator" tenant then).
+    ensureClient: () => ensureConsoleClient({ db, directory: platform.directory, target: consoleTarget(platform) }),
   });
   registerOperatorRoutes(plane, operators);
   registerAdminRoutes(plane, { pki, audit, directory: platform.directory, tokens: platform.auth });

@@ -7,8 +7,6 @@ import { createPlatform, type Platform, type PlatformOptions } from './platform.
 import { resolveServerTls, type ServerTls } from './tls-material.js';
 import { directoryIsEmpty, type SeedResult, seedFromFile } from './seeding.js';
 import { fileURLToPath } from 'node:url';
-import { ensureConsoleClient } from '../operators/index.js';
-import { consoleTarget } from './listeners.js';
 
 /** The demo scenario shipped with the package (the same path from src/ and dist/). */
 export const DEMO_SCENARIO = new URL('../../scenarios/demo.yaml', import.meta.url);
@@ -40,11 +38,7 @@ export async function startCarapace(
       config.mode === 'development'
         ? await ensureDevelopmentOperator(platform.pki, config.dataDir, platform.operators.directory)
         : null;
-    await ensureConsoleClient({
-      db: platform.storage.db,
-      directory: platform.directory,
-      target: consoleTarget(platform),
-    });
+
     const seeded =
       config.mode === 'development' && config.seedDemo && (await directoryIsEmpty(platform))
         ? await seedFromFile(platform, fileURLToPath(DEMO_SCENARIO))
