@@ -3,6 +3,7 @@ import { FixedClock } from '../src/platform/index.js';
 import { request } from '../src/client/index.js';
 import { httpsRequest } from '../src/vehicle-sdk/index.js';
 import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
+import { DEMO_OPERATORS, seedDemoOperators } from '../src/operators/index.js';
 import { addPerson, consoleCall, type Person, problemOf, signIn } from './operators-support.js';
 
 const MINUTE = 60_000;
@@ -232,6 +233,16 @@ describe.each(testEngines())('operators and roles on the admin plane (%s)', (dat
     expect((nina.final.json as { reason: string }).reason).toBe('mfa_required');
     const refused = await cp.platform.audit.list({ type: 'operators.sign_in.refused' });
     expect(refused.map((e) => e.reason)).toEqual(expect.arrayContaining(['not_an_operator', 'mfa_required']));
+  });
+
+  it('the demo operators sign in with their documented credentials, one per role', async () => {
+    await seedDemoOperators({ directory: cp.platform.directory, operators: cp.platform.operators.directory });
+    for (const demo of DEMO_OPERATORS) {
+      const name = demo.email.split('@')[0]!;
+      people[name] = { name, email: demo.email, password: demo.password, totp: demo.totp };
+      const me = await consoleCall(cp, await session(name), 'GET', '/admin/v1/operator/me');
+      expect(me.json).toMatchObject({ name, roles: [demo.role] });
+    }
   });
 
   it('a callback this browser did not start is refused (no sign-in cookie)', async () => {

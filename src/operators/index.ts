@@ -13,6 +13,7 @@ export { OPERATORS_AUDIT_EVENTS, type OperatorAuditEvent, type OperatorAuditLog 
 export { createAdminAuthorization, type AdminAuthorization, type AdminFacts } from './authorization.js';
 export { createApprovals, type Approvals, type ApprovalView } from './approvals.js';
 export { consoleSignInTarget, ensureConsoleClient } from './console-client.js';
+export { DEMO_OPERATORS, seedDemoOperators } from './demo.js';
 export { operatorMigrations } from './migrations.js';
 export { cookieOf, operatorActor, operatorOf, SESSION_COOKIE, type Operator } from './principal.js';
 export { registerOperatorRoutes } from './routes.js';
