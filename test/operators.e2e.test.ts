@@ -7,6 +7,7 @@ import { DEMO_OPERATORS, seedDemoOperators } from '../src/operators/index.js';
 import { addPerson, consoleCall, type Person, problemOf, signIn } from './operators-support.js';
 
 const MINUTE = 60_000;
+const SYSTEM = { type: 'system' as const, id: null };
 
 /** The admin actions per role as the README documents them; the policy must say exactly this. */
 const EXPECTED_WRITES = {
@@ -33,6 +34,9 @@ describe.each(testEngines())('operators and roles on the admin plane (%s)', (dat
   let cp: TestCarapace;
   const people: Record<string, Person> = {};
   let deviceId: string;
+  // Issued before the clock moves: TLS judges a certificate's notBefore by the real time.
+  let viewerCert: { cert: string; key: string };
+  let unbound: { cert: string; key: string };
 
   // Each sign-in of a person uses a new TOTP step: the clock moves half a minute first.
   const freshSignIn = async (who: string) => {
@@ -75,6 +79,9 @@ describe.each(testEngines())('operators and roles on the admin plane (%s)', (dat
     people.nina = await addPerson(cp, 'nina', ['responder'], false);
     people.otto = await addPerson(cp, 'otto', []);
     people.dan = await addPerson(cp, 'dan', ['responder']);
+    viewerCert = await issueCert('viewer-bot', 'viewer');
+    const loose = await cp.platform.pki.issueOperatorCertificate({ name: 'loose', csrPem: null, actor: SYSTEM });
+    unbound = { cert: loose.certificatePem, key: loose.privateKeyPem as string };
     const device = await cp.enrolledDevice('TCU-OPS-1');
     deviceId = device.credentials!.issued.deviceId;
   }, 60_000);
@@ -121,20 +128,10 @@ describe.each(testEngines())('operators and roles on the admin plane (%s)', (dat
   });
 
   it('a certificate bound to the viewer role cannot revoke; an unbound certificate is refused', async () => {
-    const viewerCert = await issueCert('viewer-bot', 'viewer');
     const res = await asCert(viewerCert, 'POST', '/admin/v1/revocations', { deviceId, reason: 'keyCompromise' });
     expect(res.status).toBe(403);
     expect((await asCert(viewerCert, 'GET', `/admin/v1/devices/${deviceId}`)).status).toBe(200);
-    const issued = await cp.platform.pki.issueOperatorCertificate({
-      name: 'loose',
-      csrPem: null,
-      actor: { type: 'system', id: null },
-    });
-    const loose = await asCert(
-      { cert: issued.certificatePem, key: issued.privateKeyPem! },
-      'GET',
-      '/admin/v1/audit-events',
-    );
+    const loose = await asCert(unbound, 'GET', '/admin/v1/audit-events');
     expect(loose.status).toBe(401);
   });
 
@@ -222,6 +219,17 @@ describe.each(testEngines())('operators and roles on the admin plane (%s)', (dat
     await cp.platform.operators.directory.disable({ type: 'system', id: null }, 'dora');
     expect((await consoleCall(cp, dora, 'GET', '/admin/v1/operator/me')).status).toBe(401);
     expect((await freshSignIn('dora')).session).toBeNull();
+  });
+
+  it("ending the person's sessions (password change, MFA reset) ends the console session too", async () => {
+    const vera = await session('vera');
+    expect((await consoleCall(cp, vera, 'GET', '/admin/v1/operator/me')).status).toBe(200);
+    const userId = (await cp.platform.operators.directory.find('name', 'vera'))!.userId!;
+    await cp.platform.directory.endSessions({ type: 'operator', id: 'admin' }, userId, 'lost laptop');
+    const after = await consoleCall(cp, vera, 'GET', '/admin/v1/operator/me');
+    expect(after.status).toBe(401);
+    expect((after.json as { reason: string }).reason).toBe('credentials_changed');
+    expect((await consoleCall(cp, await session('vera'), 'GET', '/admin/v1/operator/me')).status).toBe(200);
   });
 
   it('a person who is not an operator, or signs in without a second factor, gets no session', async () => {

@@ -5,6 +5,7 @@ import type { RequestHook } from '../http/index.js';
 import { auditIdentity, type Refusal, refuseRequest, requestContext, sendProblem } from '../http/index.js';
 import type { AdminAuditLog } from './audit-events.js';
 import { certificateFacts, findCertificate, type Pki } from '../pki/index.js';
+import { findUser } from '../identity/index.js';
 import {
   type AdminAuthorization,
   type Approvals,
@@ -110,6 +111,7 @@ async function sessionOperator(
   req: FastifyRequest,
   cookie: string,
   operators: OperatorServices,
+  db: Pki['ctx']['db'],
 ): Promise<Operator | Refusal> {
   if (req.headers[CONSOLE_HEADER] !== '1')
     return refusal('ERR_CSRF', 'console_header_missing', `a console session needs the header X-Carapace-Console: 1`);
@@ -121,8 +123,13 @@ async function sessionOperator(
       'the console session is not valid any more: sign in again',
     );
   const op = await operators.directory.find('id', session.operator_id);
-  if (!op || op.disabled || op.kind !== 'person')
+  if (!op || op.disabled || op.kind !== 'person' || !op.userId)
     return refusal('ERR_OPERATOR_SIGN_IN_REQUIRED', 'operator_disabled', 'this operator is disabled');
+  // The person's account still decides: a disabled account, a password change, an MFA reset or "end my sessions"
+  // ends the console session as it ends every other session of theirs.
+  const account = await findUser(db, op.userId);
+  if (account?.status !== 'active' || account.credentialEpoch !== session.credential_epoch)
+    return refusal('ERR_OPERATOR_SIGN_IN_REQUIRED', 'credentials_changed', 'your credentials changed: sign in again');
   return {
     id: op.id,
     name: op.name,
@@ -158,7 +165,7 @@ export function operatorAuthentication(
     const result: Operator | Refusal =
       cert === null
         ? cookie
-          ? await sessionOperator(req, cookie, deps.operators)
+          ? await sessionOperator(req, cookie, deps.operators, db)
           : refusal(
               'ERR_CLIENT_CERT_REQUIRED',
               'no_client_certificate',

@@ -21,6 +21,7 @@ export const operatorMigrations: Record<string, Migration> = {
         .createTable('operator_sessions')
         .addColumn('id_hash', 'text', (c) => c.primaryKey())
         .addColumn('operator_id', 'text', text)
+        .addColumn('credential_epoch', 'integer', text)
         .addColumn('created_at', 'text', text)
         .addColumn('last_seen_at', 'text', text)
         .addColumn('expires_at', 'text', text)

@@ -57,11 +57,12 @@ export function createOperatorSessions(deps: {
   };
   return {
     /** Starts a session for a signed-in person; the raw id goes into the cookie only. */
-    async start(operatorId: string): Promise<{ id: string; expiresAt: string }> {
+    async start(operatorId: string, credentialEpoch: number): Promise<{ id: string; expiresAt: string }> {
       const id = newSessionId();
       const row: OperatorSessionRow = {
         id_hash: secretHash(id),
         operator_id: operatorId,
+        credential_epoch: credentialEpoch,
         created_at: at(),
         last_seen_at: at(),
         expires_at: at(timings.sessionTtl),

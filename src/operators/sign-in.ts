@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type Provider from 'oidc-provider';
+import { findUser } from '../identity/index.js';
 import { ACR } from '../tokens/index.js';
 import type { CatalogEntry, RouteRegistrar } from '../http/index.js';
 import { requestContext, sendProblem } from '../http/index.js';
@@ -180,8 +181,10 @@ export function registerSignInRoutes(routes: RouteRegistrar, deps: Deps): void {
       if (!user) return refuse(req, reply, deps, 'bad_code', null);
       if (user.acr !== ACR.mfa) return refuse(req, reply, deps, 'mfa_required', user.userId);
       const operator = await deps.directory.find('user_id', user.userId);
-      if (!operator || operator.disabled) return refuse(req, reply, deps, 'not_an_operator', user.userId);
-      const session = await deps.sessions.start(operator.id);
+      const account = await findUser(deps.db, user.userId);
+      if (!operator || operator.disabled || account?.status !== 'active')
+        return refuse(req, reply, deps, 'not_an_operator', user.userId);
+      const session = await deps.sessions.start(operator.id, account.credentialEpoch);
       await deps.audit.append(deps.db, {
         type: 'operators.sign_in.succeeded',
         actor: { type: 'operator', id: operator.name },

@@ -22,6 +22,8 @@ export interface OperatorRow {
 export interface OperatorSessionRow {
   id_hash: string;
   operator_id: string;
+  /** The person's credential epoch at sign-in: a password change, MFA reset or "end sessions" moves it. */
+  credential_epoch: number;
   created_at: string;
   last_seen_at: string;
   expires_at: string;
