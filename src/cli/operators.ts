@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import { findActiveUserByEmail, newTotpSecret } from '../identity/index.js';
 import { CarapaceError } from '../platform/index.js';
@@ -20,19 +21,20 @@ export function formatOperators(list: OperatorRecord[]): string {
 }
 
 /**
- * The person behind a new operator: an existing account, or (with --new-user) one created with the password in
- * CARAPACE_OPERATOR_PASSWORD and a fresh TOTP secret, printed once for the authenticator app.
+ * The person behind a new operator: an existing account, or (with --new-user) one created with the password read
+ * from --password-file (never a command-line argument, which other users can see) and a fresh TOTP secret, printed
+ * once for the authenticator app.
  */
 async function personFor(
   p: Parameters<Parameters<typeof withPlatform>[1]>[0],
-  o: { email: string; newUser?: boolean; displayName?: string },
+  o: { email: string; newUser?: boolean; displayName?: string; passwordFile?: string },
 ): Promise<{ userId: string; totpSecret: string | null }> {
   const existing = await findActiveUserByEmail(p.storage.db, o.email);
   if (existing) return { userId: existing.id, totpSecret: null };
   if (!o.newUser)
     throw new CarapaceError('ERR_NOT_FOUND', `no active account ${o.email}; pass --new-user to create it`);
-  const password = process.env.CARAPACE_OPERATOR_PASSWORD;
-  if (!password) throw new CarapaceError('ERR_VALIDATION', 'set CARAPACE_OPERATOR_PASSWORD for the new account');
+  if (!o.passwordFile) throw new CarapaceError('ERR_VALIDATION', 'give --password-file for the new account');
+  const password = readFileSync(o.passwordFile, 'utf8').split('\n')[0] ?? '';
   const totpSecret = newTotpSecret();
   const user = await p.directory.createUser(
     { type: 'system', id: 'seed' },
@@ -53,12 +55,13 @@ export function registerOperators(program: Command): void {
     .argument('<name>', 'operator name (shown in the audit trail)')
     .requiredOption('--email <email>', "the person's account (password + TOTP) at the embedded authorization server")
     .addOption(roleOption())
-    .option('--new-user', 'create the account (password from CARAPACE_OPERATOR_PASSWORD, a new TOTP secret)')
+    .option('--new-user', 'create the account (password from --password-file, a new TOTP secret)')
+    .option('--password-file <file>', "the new account's password (first line)")
     .option('--display-name <name>', 'display name of a new account')
     .action(
       async (
         name: string,
-        o: { email: string; role: string[]; newUser?: boolean; displayName?: string },
+        o: { email: string; role: string[]; newUser?: boolean; displayName?: string; passwordFile?: string },
         c: Command,
       ) => {
         await withPlatform(globals(c), async (p) => {
