@@ -1,3 +1,6 @@
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FixedClock } from '../src/platform/index.js';
 import { request } from '../src/client/index.js';
@@ -327,5 +330,24 @@ describe.each(testEngines())('operators and roles on the admin plane (%s)', (dat
       { 'x-carapace-approval': unused.id },
     );
     expect(problemOf(res).type).toBe('approval-required');
+  });
+});
+
+describe('admin policies at start (sqlite)', () => {
+  it('refuses to start without the admin guardrails, or with an admin route whose action the schema lacks', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'carapace-admin-policy-'));
+    try {
+      cpSync('policies', dir, { recursive: true });
+      rmSync(join(dir, 'admin.cedar'));
+      const missing = startTestCarapace({ database: 'sqlite', overrides: { policy: { dir } } });
+      await expect(missing).rejects.toThrow(/admin\.elevation-for-sensitive is missing/);
+      cpSync('policies/admin.cedar', join(dir, 'admin.cedar'));
+      const schema = readFileSync(join(dir, 'schema.cedarschema'), 'utf8');
+      writeFileSync(join(dir, 'schema.cedarschema'), schema.replace('"webhooks:status", ', ''));
+      const unknown = startTestCarapace({ database: 'sqlite', overrides: { policy: { dir } } });
+      await expect(unknown).rejects.toThrow(/GET \/admin\/v1\/webhooks\/status \(webhooks:status\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

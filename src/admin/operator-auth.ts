@@ -1,6 +1,6 @@
 import type { TLSSocket } from 'node:tls';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { App } from '../http/index.js';
+import type { App, CatalogedRoute } from '../http/index.js';
 import type { RequestHook } from '../http/index.js';
 import { auditIdentity, type Refusal, refuseRequest, requestContext, sendProblem } from '../http/index.js';
 import type { AdminAuditLog } from './audit-events.js';
@@ -245,4 +245,20 @@ async function decideAdmin(req: FastifyRequest, reply: FastifyReply, deps: Opera
  */
 export function operatorAuthorization(app: App, deps: OperatorServices & { db: Pki['ctx']['db'] }): void {
   app.addHook('preValidation', async (req, reply) => decideAdmin(req, reply, deps, deps.db));
+}
+
+/**
+ * Refuses to start when an operator route's action is not an admin action of the Cedar schema: it would be denied to
+ * everyone (deny by default), so it is a mistake to find at start, not in production.
+ */
+export function requireAdminActions(app: App, routes: readonly CatalogedRoute[], actions: ReadonlySet<string>): void {
+  app.addHook('onReady', async () => {
+    const unknown = routes.filter((r) => r.facts.auth.kind === 'operator' && !actions.has(r.entry.action));
+    if (unknown.length > 0)
+      throw new Error(
+        `admin routes with actions policies/schema.cedarschema does not declare for operators: ${unknown
+          .map((r) => `${r.method} ${r.url} (${r.entry.action})`)
+          .join(', ')}`,
+      );
+  });
 }

@@ -7,7 +7,7 @@ import {
 } from '../admin/index.js';
 import { OAUTH_PREFIX, registerInteractions, registerOAuthRoutes, tokenAuthentication } from '../auth/index.js';
 import { registerAccountRoutes, registerMeRoute } from '../accounts/index.js';
-import { operatorAuthentication, operatorAuthorization } from '../admin/index.js';
+import { operatorAuthentication, operatorAuthorization, requireAdminActions } from '../admin/index.js';
 import {
   consoleSignInTarget,
   ensureConsoleClient,
@@ -287,6 +287,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   const operator = operatorAuthentication(admin.app, { pki, audit, operators });
   authenticateUnmatched(admin.app, operator);
   operatorAuthorization(admin.app, { ...operators, db });
+  requireAdminActions(admin.app, admin.routes, operators.authorization.actions);
   forbidRenegotiation(admin.app);
   const plane = createRegistrar(admin.app, { operator });
   registerHealth(plane, ready, exportDetails(platform));
