@@ -1,4 +1,11 @@
-import { actionsFor, type Decision, type DecisionPoint, type PolicySet } from '../policy/index.js';
+import {
+  actionsFor,
+  createDecisionPoint,
+  type Decision,
+  type DecisionPoint,
+  loadPolicySet,
+  type PolicySet,
+} from '../policy/index.js';
 import { OPERATOR_ROLES, type OperatorRole } from './tables.js';
 
 /** What Cedar is told about an operator and a request beyond the action. */
@@ -78,3 +85,51 @@ export function createAdminAuthorization(deps: { decisions: Pick<DecisionPoint, 
 
 /** The admin plane's decision point. */
 export type AdminAuthorization = ReturnType<typeof createAdminAuthorization>;
+
+/** What one role may do on the admin plane, as the authorization matrix checks it. */
+export interface RoleExpectation {
+  /** Allowed as is (no elevation, no approval). */
+  allowed: string[];
+  /** Allowed only with an active elevation (a person's; certificates count as elevated). */
+  withElevation: string[];
+  /** Allowed only with an elevation and a second operator's approval. */
+  withApproval: string[];
+  /** Never allowed to this role. */
+  denied: string[];
+}
+
+/**
+ * The admin actions per role, read from the policies (the shipped ones by default): what the authorization matrix
+ * expects of the admin plane. Releasing a device (pki:transition_device to `active`) needs elevation besides: see
+ * `releaseNeedsElevation`.
+ */
+export function adminExpectations(policySet: PolicySet = loadPolicySet()): Record<OperatorRole, RoleExpectation> & {
+  releaseNeedsElevation: OperatorRole[];
+} {
+  const authz = createAdminAuthorization({ decisions: createDecisionPoint(policySet), policySet });
+  const allows = (role: OperatorRole, action: string, elevated: boolean, approved: boolean, targetStatus?: string) =>
+    authz.decide(`probe:${role}`, action, {
+      kind: 'person',
+      roles: [role],
+      elevated,
+      approved,
+      ...(targetStatus ? { targetStatus } : {}),
+    }).decision === 'allow';
+  const out = {} as Record<OperatorRole, RoleExpectation>;
+  for (const role of OPERATOR_ROLES) {
+    const e: RoleExpectation = { allowed: [], withElevation: [], withApproval: [], denied: [] };
+    for (const action of [...authz.actions].sort()) {
+      if (allows(role, action, false, false)) e.allowed.push(action);
+      else if (allows(role, action, true, false)) e.withElevation.push(action);
+      else if (allows(role, action, true, true)) e.withApproval.push(action);
+      else e.denied.push(action);
+    }
+    out[role] = e;
+  }
+  const releaseNeedsElevation = OPERATOR_ROLES.filter(
+    (r) =>
+      allows(r, 'pki:transition_device', true, false, 'active') &&
+      !allows(r, 'pki:transition_device', false, false, 'active'),
+  );
+  return { ...out, releaseNeedsElevation };
+}

@@ -10,7 +10,13 @@ import { createOperatorSessions, type OperatorTimings } from './sessions.js';
 import { createOperatorDirectory } from './store.js';
 
 export { OPERATORS_AUDIT_EVENTS, type OperatorAuditEvent, type OperatorAuditLog } from './audit-events.js';
-export { createAdminAuthorization, type AdminAuthorization, type AdminFacts } from './authorization.js';
+export {
+  adminExpectations,
+  createAdminAuthorization,
+  type AdminAuthorization,
+  type AdminFacts,
+  type RoleExpectation,
+} from './authorization.js';
 export { createApprovals, type Approvals, type ApprovalView } from './approvals.js';
 export { consoleSignInTarget, ensureConsoleClient } from './console-client.js';
 export { DEMO_OPERATORS, seedDemoOperators } from './demo.js';
