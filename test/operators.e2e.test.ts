@@ -164,6 +164,8 @@ describe.each(testEngines())('operators and roles on the admin plane (%s)', (dat
       elevation: { reason: 'INC-7 release' },
     });
     expect((await status('active')).status).toBe(200);
+    const opened = await cp.platform.audit.list({ type: 'operators.action.allowed', actorId: 'rob' });
+    expect(opened[0]).toMatchObject({ action: 'pki:transition_device', reason: 'elevated' });
     expect((await cp.platform.audit.list({ type: 'operators.elevation.started', actorId: 'rob' }))[0]).toMatchObject({
       reason: 'INC-7 release',
     });
@@ -296,6 +298,11 @@ describe.each(testEngines())('operators and roles on the admin plane (%s)', (dat
     ).toBe('approval-required');
     const used = await consoleCall(cp, pia, 'POST', path, { reason: 'leaked key' }, { 'x-carapace-approval': id });
     expect(used.status).toBe(404);
+    expect((await cp.platform.audit.list({ type: 'operators.action.allowed', actorId: 'pia' }))[0]).toMatchObject({
+      action: 'auth:revoke_client_tokens',
+      reason: 'approved',
+      details: { approvalId: id },
+    });
     const again = await consoleCall(cp, pia, 'POST', path, { reason: 'leaked key' }, { 'x-carapace-approval': id });
     expect(problemOf(again).type).toBe('approval-required');
     const events = await cp.platform.audit.list({ typePrefix: 'operators.approval.' });

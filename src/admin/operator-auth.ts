@@ -8,6 +8,7 @@ import { certificateFacts, findCertificate, type Pki } from '../pki/index.js';
 import { findUser } from '../identity/index.js';
 import {
   type AdminAuthorization,
+  type AdminFacts,
   type Approvals,
   cookieOf,
   type Operator,
@@ -200,39 +201,71 @@ const REFUSAL_DETAIL = {
   ERR_FORBIDDEN: 'your operator role does not allow this action',
 } as const;
 
-async function decideAdmin(req: FastifyRequest, reply: FastifyReply, deps: OperatorServices, db: Pki['ctx']['db']) {
-  const op = req.operator;
-  const action = req.routeOptions.config.catalog?.action;
-  if (!op || !action) return undefined;
+type Db = Pki['ctx']['db'];
+
+/** The policy's facts about this request: roles, elevation (a person's, or a certificate's standing one), body. */
+async function factsOf(op: Operator, req: FastifyRequest, deps: OperatorServices): Promise<AdminFacts> {
   const elevated =
     op.kind === 'certificate' || (op.sessionHash !== null && (await deps.sessions.elevation(op.sessionHash)) !== null);
   const targetStatus = targetStatusOf(req);
-  const facts = {
-    kind: op.kind,
-    roles: op.roles,
-    elevated,
-    approved: false,
-    ...(targetStatus ? { targetStatus } : {}),
-  };
-  let decision = deps.authorization.decide(op.id, action, facts);
+  return { kind: op.kind, roles: op.roles, elevated, approved: false, ...(targetStatus ? { targetStatus } : {}) };
+}
+
+/** The decision, with the approval named in the request consumed when (and only when) it is what is missing. */
+async function decideWithApproval(
+  op: Operator,
+  action: string,
+  facts: AdminFacts,
+  req: FastifyRequest,
+  deps: OperatorServices,
+) {
+  const decision = deps.authorization.decide(op.id, action, facts);
   const approvalId = req.headers[APPROVAL_HEADER];
-  if (decision.decision === 'deny' && typeof approvalId === 'string' && /^[0-9a-f-]{36}$/.test(approvalId)) {
-    const approved = deps.authorization.decide(op.id, action, { ...facts, approved: true });
-    if (approved.decision === 'allow' && (await deps.approvals.consume(approvalId, action, op.name)))
-      decision = approved;
+  if (decision.decision === 'allow' || typeof approvalId !== 'string' || !/^[0-9a-f-]{36}$/.test(approvalId))
+    return { decision, approvalId: null };
+  const approved = deps.authorization.decide(op.id, action, { ...facts, approved: true });
+  if (approved.decision === 'allow' && (await deps.approvals.consume(approvalId, action, op.name)))
+    return { decision: approved, approvalId };
+  return { decision, approvalId: null };
+}
+
+async function decideAdmin(req: FastifyRequest, reply: FastifyReply, deps: OperatorServices, db: Db) {
+  const op = req.operator;
+  const action = req.routeOptions.config.catalog?.action;
+  if (!op || !action) return undefined;
+  const facts = await factsOf(op, req, deps);
+  const { decision, approvalId } = await decideWithApproval(op, action, facts, req, deps);
+  const event = {
+    actor: { type: 'operator' as const, id: op.name },
+    object: { type: 'route', id: req.routeOptions.url ?? null },
+    action,
+    policyVersion: decision.policyVersion,
+    context: requestContext(req),
+  };
+  if (decision.decision === 'allow') {
+    // What a person's elevation or a second operator's approval opened is evidence of its own.
+    const opened =
+      approvalId !== null ||
+      (op.kind === 'person' &&
+        facts.elevated &&
+        deps.authorization.decide(op.id, action, { ...facts, elevated: false }).decision === 'deny');
+    if (opened)
+      await deps.audit.append(db, {
+        type: 'operators.action.allowed',
+        ...event,
+        decision: 'allow',
+        reason: approvalId ? 'approved' : 'elevated',
+        details: { kind: op.kind, roles: op.roles, approvalId, policies: decision.reasons },
+      });
+    return undefined;
   }
-  if (decision.decision === 'allow') return undefined;
   const code = deps.authorization.refusalOf(op.id, action, facts);
   await deps.audit.append(db, {
     type: 'operators.action.denied',
-    actor: { type: 'operator', id: op.name },
-    object: { type: 'route', id: req.routeOptions.url ?? null },
-    action,
+    ...event,
     decision: 'deny',
     reason: code.slice(4).toLowerCase(),
-    policyVersion: decision.policyVersion,
-    context: requestContext(req),
-    details: { kind: op.kind, roles: op.roles, elevated, policies: decision.reasons },
+    details: { kind: op.kind, roles: op.roles, elevated: facts.elevated, policies: decision.reasons },
   });
   return sendProblem(reply, code, REFUSAL_DETAIL[code], { action });
 }
@@ -243,7 +276,7 @@ async function decideAdmin(req: FastifyRequest, reply: FastifyReply, deps: Opera
  * policy may judge the state a device is moved to); a denial is audited and answered 403 with the problem type
  * that tells the console what is missing (elevation, approval, or the role).
  */
-export function operatorAuthorization(app: App, deps: OperatorServices & { db: Pki['ctx']['db'] }): void {
+export function operatorAuthorization(app: App, deps: OperatorServices & { db: Db }): void {
   app.addHook('preValidation', async (req, reply) => decideAdmin(req, reply, deps, deps.db));
 }
 
