@@ -341,7 +341,7 @@ describe.each(testEngines())('operators and roles on the admin plane (%s)', (dat
 });
 
 describe('admin policies at start (sqlite)', () => {
-  it('refuses to start without the admin guardrails, or with an admin route whose action the schema lacks', async () => {
+  it('refuses to start without the admin guardrails, or with an admin route the schema lacks an action for', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'carapace-admin-policy-'));
     try {
       cpSync('policies', dir, { recursive: true });

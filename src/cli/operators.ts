@@ -15,7 +15,8 @@ export function formatOperators(list: OperatorRecord[]): string {
   return list
     .map(
       (o) =>
-        `${o.name.padEnd(24)} ${o.kind.padEnd(11)} ${o.roles.join(',').padEnd(40)} ${o.disabled ? 'disabled' : 'active'}\n`,
+        `${o.name.padEnd(24)} ${o.kind.padEnd(11)} ${o.roles.join(',').padEnd(40)} ` +
+        `${o.disabled ? 'disabled' : 'active'}\n`,
     )
     .join('');
 }

@@ -14,7 +14,7 @@ describe('admin expectations from the shipped policies', () => {
     expect(e.releaseNeedsElevation).toEqual(['responder', 'pki_officer', 'security_admin']);
   });
 
-  it('the two-person rule applies to client-wide token revocation only, and a security admin holds every action', () => {
+  it('the two-person rule holds client-wide token revocation only; a security admin holds every action', () => {
     expect(e.pki_officer.withApproval).toEqual(['auth:revoke_client_tokens']);
     expect(e.security_admin.withApproval).toEqual(['auth:revoke_client_tokens']);
     expect(e.security_admin.denied).toEqual([]);
