@@ -591,20 +591,41 @@ describe.each(testEngines())('revoked access tokens (%s)', (database) => {
       scope: 'vehicle:read_status',
     });
     expect((await partner.api('GET', '/v1/vehicles')).status).toBe(200);
-    const admin = (path: string, body: unknown) =>
+    const admin = (path: string, body: unknown, headers: Record<string, string> = {}, tls = cp.operatorTls) =>
       httpsRequest(`${cp.addresses.admin}${path}`, {
         method: 'POST',
         ca: cp.ca,
-        cert: cp.operatorTls.cert,
-        key: cp.operatorTls.key,
-        headers: { 'content-type': 'application/json' },
+        cert: tls.cert,
+        key: tls.key,
+        headers: { 'content-type': 'application/json', ...headers },
         body: JSON.stringify(body),
       });
-    expect((await admin(`/admin/v1/clients/${clientId}/token-revocation`, { reason: 'key leaked' })).status).toBe(204);
+    // Revoking every token of a client is fleet-wide: a second operator (certificate, pki_officer) approves it.
+    const issued = await cp.platform.pki.issueOperatorCertificate({
+      name: 'second',
+      csrPem: null,
+      actor: { type: 'system', id: null },
+    });
+    await cp.platform.operators.directory.bindCertificate(
+      { type: 'system', id: null },
+      { name: 'second', serial: issued.serial, role: 'pki_officer' },
+    );
+    const second = { cert: issued.certificatePem, key: issued.privateKeyPem as string };
+    const approved = async () => {
+      const asked = await admin('/admin/v1/approvals', { action: 'auth:revoke_client_tokens', reason: 'key leaked' });
+      const id = (asked.json as { id: string }).id;
+      expect((await admin(`/admin/v1/approvals/${id}/approve`, {}, {}, second)).status).toBe(200);
+      return { 'x-carapace-approval': id };
+    };
+    const path = `/admin/v1/clients/${clientId}/token-revocation`;
+    expect((await admin(path, { reason: 'key leaked' })).status).toBe(403);
+    expect((await admin(path, { reason: 'key leaked' }, await approved())).status).toBe(204);
     const after = await partner.api('GET', '/v1/vehicles');
     expect(after.status).toBe(401);
     expect(reasonOf(after)).toBe('client_tokens_revoked');
-    expect((await admin('/admin/v1/clients/nobody/token-revocation', { reason: 'x' })).status).toBe(404);
+    expect((await admin('/admin/v1/clients/nobody/token-revocation', { reason: 'x' }, await approved())).status).toBe(
+      404,
+    );
 
     const device = await cp.enrolledDevice('TCU-DENY-1');
     const deviceId = device.credentials!.issued.deviceId;

@@ -92,6 +92,10 @@ describe.each(testEngines())('admin plane and listener separation (%s)', (databa
       csrPem: null,
       actor: { type: 'system', id: null },
     });
+    await cp.platform.operators.directory.bindCertificate(
+      { type: 'system', id: null },
+      { name: 'temp', serial: issued.serial, role: 'viewer' },
+    );
     const call = () =>
       httpsRequest(`${cp.addresses.admin}/admin/v1/audit-events?limit=1`, {
         ca: cp.ca,

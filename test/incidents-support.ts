@@ -27,13 +27,18 @@ export async function admin(
   return { status: res.status, json: res.json as Record<string, unknown> };
 }
 
-/** A second operator, with its own certificate from the platform's root. */
+/** A second operator, with its own certificate from the platform's root, bound to the security_admin role. */
 export async function secondOperator(cp: TestCarapace, name: string): Promise<OperatorTls> {
   const issued = await cp.platform.pki.issueOperatorCertificate({
     name,
     csrPem: null,
     actor: { type: 'system', id: null },
   });
+  // Bound to the role the first (development) operator holds: these tests are about the incident rules.
+  await cp.platform.operators.directory.bindCertificate(
+    { type: 'system', id: null },
+    { name, serial: issued.serial, role: 'security_admin' },
+  );
   return { cert: issued.certificatePem, key: issued.privateKeyPem! };
 }
 

@@ -1,3 +1,4 @@
+import { DEMO_OPERATORS } from '../src/operators/index.js';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/index.js';
 import { DEMO_SCENARIO } from '../src/server/index.js';
@@ -29,9 +30,13 @@ describe.each(testEngines())('demo seeding (%s)', (database) => {
         .executeTakeFirstOrThrow();
       expect(vehicle.vin).toBe('5YJ3E1EA7KF000001');
       device.close();
+      // The personas, and the demo's operators (one per role, README "Operators and roles").
       expect(await cp.platform.audit.list({ type: 'identity.user.created', limit: 100 })).toHaveLength(
-        cp.seeded!.personas.length,
+        cp.seeded!.personas.length + DEMO_OPERATORS.length,
       );
+      expect(
+        (await cp.platform.operators.directory.list()).filter((o) => o.kind === 'person').map((o) => o.roles),
+      ).toEqual([['pki_officer'], ['responder'], ['security_admin'], ['viewer']]);
       // The relationships the personas need, with their history: a former owner, an expiring delegation, cases.
       const rel = cp.platform.relationships;
       const id = async (email: string) => (await cp.platform.directory.findUserByEmail(email))!.id;

@@ -1,5 +1,11 @@
 /** The admin module's public surface: other folders import only from here. */
-export { operatorAuthentication, operatorOf } from './operator-auth.js';
+export {
+  operatorAuthentication,
+  operatorAuthorization,
+  operatorOf,
+  requireAdminActions,
+  type Operator,
+} from './operator-auth.js';
 export { registerAdminRoutes } from './routes.js';
 export { ADMIN_AUDIT_EVENTS, type AdminAuditEvent, type AdminAuditLog } from './audit-events.js';
 export { CheckpointView, registerAuditEvidenceRoutes } from './audit-evidence-routes.js';

@@ -15,6 +15,7 @@ import {
 import { openStorage } from '../storage/index.js';
 import { migrateDatabase } from '../server/index.js';
 import { configFrom, type GlobalOptions, withPlatform } from './context.js';
+import { OPERATOR_ROLES } from '../operators/index.js';
 
 const OPERATOR = { type: 'operator' as const, id: `cli:${process.env.USER ?? 'unknown'}` };
 
@@ -166,14 +167,24 @@ export function registerPki(program: Command): void {
     .command('operator-cert')
     .description('Issue an admin-plane operator certificate from the root CA.')
     .requiredOption('--name <name>', 'operator name (lowercase)')
+    .addOption(
+      new Option('--role <role>', 'the one operator role it is bound to')
+        .choices([...OPERATOR_ROLES])
+        .makeOptionMandatory(),
+    )
     .option('--csr <file>', 'certify the key of this PEM CSR; default: generate a key')
     .option('--out <dir>', 'where to write <name>-cert.pem and <name>-key.pem', '.')
-    .action(async (opts: { name: string; csr?: string; out: string }, cmd: Command) => {
+    .action(async (opts: { name: string; role: string; csr?: string; out: string }, cmd: Command) => {
       await withPlatform(cmd.optsWithGlobals<GlobalOptions>(), async (p) => {
         const issued = await p.pki.issueOperatorCertificate({
           name: opts.name,
           csrPem: opts.csr ? readText(opts.csr) : null,
           actor: OPERATOR,
+        });
+        await p.operators.directory.bindCertificate(OPERATOR, {
+          name: opts.name,
+          serial: issued.serial,
+          role: opts.role,
         });
         mkdirSync(opts.out, { recursive: true, mode: 0o700 });
         const certFile = join(opts.out, `${opts.name}-cert.pem`);
@@ -181,6 +192,7 @@ export function registerPki(program: Command): void {
         if (issued.privateKeyPem) writePrivateFile(join(opts.out, `${opts.name}-key.pem`), issued.privateKeyPem);
         print({
           operator: opts.name,
+          role: opts.role,
           serial: issued.serial,
           notAfter: issued.notAfter,
           certificate: resolve(certFile),

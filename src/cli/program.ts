@@ -20,6 +20,7 @@ import { registerIncidents } from './incidents.js';
 import { registerFindings } from './findings.js';
 import { registerWebhooks } from './webhooks.js';
 import { registerInventory } from './inventory.js';
+import { registerOperators } from './operators.js';
 
 /** Where help and errors go; tests capture them. */
 export interface CliOutput {
@@ -105,6 +106,7 @@ export function buildProgram(output?: CliOutput): Command {
   registerIncidents(program);
   registerFindings(program);
   registerInventory(program);
+  registerOperators(program);
 
   program
     .command('authz-matrix')

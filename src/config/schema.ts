@@ -1170,6 +1170,42 @@ export const configSchema = {
       'A retired Ed25519 signing key stays in the published key set this long, so receivers can still verify.',
     ),
   },
+  operators: {
+    consoleUrl: opt.optionalString(
+      'CARAPACE_OPERATORS_CONSOLE_URL',
+      'The admin plane as browsers reach it (`https://admin.example.com:8445`): the console sign-in sends the ' +
+        "authorization server's answer to `<consoleUrl>/admin/v1/operator-sign-in/callback`. When unset, " +
+        '`https://localhost:<listeners.admin.port>`.',
+    ),
+    sessionTtl: opt.duration(
+      8 * HOUR,
+      5 * MINUTE,
+      DAY,
+      'CARAPACE_OPERATORS_SESSION_TTL',
+      "How long a console session lasts after sign-in, however active (the cookie's absolute expiry).",
+    ),
+    sessionIdleTimeout: opt.duration(
+      15 * MINUTE,
+      MINUTE,
+      8 * HOUR,
+      'CARAPACE_OPERATORS_SESSION_IDLE_TIMEOUT',
+      'A console session unused this long ends: the next request is refused and the operator signs in again.',
+    ),
+    elevationMaxDuration: opt.duration(
+      30 * MINUTE,
+      MINUTE,
+      8 * HOUR,
+      'CARAPACE_OPERATORS_ELEVATION_MAX_DURATION',
+      'The longest just-in-time elevation an operator may ask for (`POST /admin/v1/elevations`, `minutes`).',
+    ),
+    approvalTtl: opt.duration(
+      HOUR,
+      MINUTE,
+      DAY,
+      'CARAPACE_OPERATORS_APPROVAL_TTL',
+      "How long a request for a fleet-wide action waits for a second operator's approval, and then for its use.",
+    ),
+  },
   inventory: {
     usageFlushInterval: opt.duration(
       10,

@@ -86,7 +86,14 @@ export function createDirectory(deps: DirectoryDeps) {
 
     async createUser(
       actor: DirectoryActor,
-      args: { email: string; displayName: string; password: string; totpSecret?: string | null },
+      args: {
+        email: string;
+        displayName: string;
+        password: string;
+        totpSecret?: string | null;
+        /** The argon2id hash of `password`, computed ahead (the demo's public passwords): seeding skips the cost. */
+        passwordHash?: string;
+      },
     ): Promise<UserRow> {
       const email = normalizeEmail(args.email);
       if (!EMAIL.test(email)) throw new CarapaceError('ERR_VALIDATION', 'not an email address', { field: 'email' });
@@ -97,7 +104,10 @@ export function createDirectory(deps: DirectoryDeps) {
         id,
         email,
         display_name: args.displayName,
-        password_hash: await hashPassword(args.password),
+        // Not verified against `password` (that costs a hash): only seeding passes one, and a test signs in with it.
+        password_hash: args.passwordHash?.startsWith('$argon2id$')
+          ? args.passwordHash
+          : await hashPassword(args.password),
         totp_sealed: args.totpSecret ? deps.secrets.seal(args.totpSecret, `totp:${id}`) : null,
         totp_last_step: null,
         totp_pending_sealed: null,

@@ -14,6 +14,18 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   ERR_FORBIDDEN:
     'The caller is known but not allowed to do this (for example grant a privileged role without holding the ' +
     'granting role).',
+  ERR_CSRF:
+    'A console session cookie came without the header `X-Carapace-Console: 1`. The console sends it on every ' +
+    'request; a cross-site form or link cannot, so the request is refused.',
+  ERR_ELEVATION_REQUIRED:
+    'The operator role allows this admin action only with a just-in-time elevation: `POST /admin/v1/elevations` ' +
+    'with a reason and a duration, then retry.',
+  ERR_APPROVAL_REQUIRED:
+    "A fleet-wide admin action needs a second, different operator's approval: `POST /admin/v1/approvals`, have " +
+    'another operator `POST /admin/v1/approvals/:id/approve`, then retry with its id in `X-Carapace-Approval`.',
+  ERR_OPERATOR_SIGN_IN_REQUIRED:
+    'The console session is unknown, ended (sign-out, disabled operator), expired or idle too long: sign in again ' +
+    'at `/admin/v1/operator-sign-in`.',
   ERR_NOT_FOUND: 'No such resource, or one the caller may not see: the two are indistinguishable.',
   ERR_CONFLICT:
     'The request conflicts with the current state (for example a vehicle that already has a unit in service); ' +

@@ -1,4 +1,11 @@
-export { loadPolicySet, schemaActions, PolicySetError, DEFAULT_POLICY_DIR, type PolicySet } from './policy-set.js';
+export {
+  actionsFor,
+  loadPolicySet,
+  schemaActions,
+  PolicySetError,
+  DEFAULT_POLICY_DIR,
+  type PolicySet,
+} from './policy-set.js';
 export {
   createDecisionPoint,
   type DecisionPoint,

@@ -98,3 +98,21 @@ export function schemaActions(set: PolicySet): Set<string> {
   if (json.type === 'failure') throw new PolicySetError('the Cedar schema does not convert', json.errors.map(describe));
   return new Set(Object.values(json.json).flatMap((ns) => Object.keys(ns.actions)));
 }
+
+/** The actions the schema declares for a principal type, with the action groups each is in (`memberOf`). */
+export function actionsFor(set: PolicySet, principalType: string): Map<string, string[]> {
+  const json = cedar.schemaToJson(set.schema);
+  if (json.type === 'failure') throw new PolicySetError('the Cedar schema does not convert', json.errors.map(describe));
+  const out = new Map<string, string[]>();
+  for (const ns of Object.values(json.json)) {
+    for (const [name, a] of Object.entries(ns.actions)) {
+      const applies = a.appliesTo as { principalTypes?: string[] } | undefined | null;
+      if (!applies?.principalTypes?.includes(principalType)) continue;
+      out.set(
+        name,
+        (a.memberOf ?? []).map((m) => m.id),
+      );
+    }
+  }
+  return out;
+}

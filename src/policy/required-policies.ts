@@ -19,6 +19,9 @@ export const REQUIRED_POLICIES: readonly string[] = [
   'commands.missing-scope',
   'self.invite-needs-granting-role',
   'webhook.person-needs-admin-scope',
+  'admin.elevation-for-sensitive',
+  'admin.elevation-for-release',
+  'admin.approval-for-fleet-wide',
 ];
 
 /** What is wrong with `policies` (id to text) against the manifest: one line per missing or weakened policy. */

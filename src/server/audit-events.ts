@@ -9,6 +9,7 @@ import { INCIDENTS_AUDIT_EVENTS, type IncidentAuditEvent } from '../incidents/in
 import { OUTBOUND_AUDIT_EVENTS, type OutboundAuditEvent } from '../outbound/index.js';
 import { WEBHOOKS_AUDIT_EVENTS, type WebhookAuditEvent } from '../webhooks/index.js';
 import { INVENTORY_AUDIT_EVENTS, type InventoryAuditEvent } from '../inventory/index.js';
+import { OPERATORS_AUDIT_EVENTS, type OperatorAuditEvent } from '../operators/index.js';
 import { PKI_AUDIT_EVENTS, type PkiAuditEvent } from '../pki/index.js';
 import { POLICY_AUDIT_EVENTS, type PolicyAuditEvent } from '../policy/index.js';
 import { RELATIONSHIPS_AUDIT_EVENTS, type RelationshipAuditEvent } from '../relationships/index.js';
@@ -29,6 +30,7 @@ export type PlatformAuditEvent =
   | IncidentAuditEvent
   | OutboundAuditEvent
   | InventoryAuditEvent
+  | OperatorAuditEvent
   | PkiAuditEvent
   | PolicyAuditEvent
   | RelationshipAuditEvent
@@ -47,6 +49,7 @@ export const PLATFORM_AUDIT_EVENTS = {
   incidents: INCIDENTS_AUDIT_EVENTS,
   outbound: OUTBOUND_AUDIT_EVENTS,
   inventory: INVENTORY_AUDIT_EVENTS,
+  operators: OPERATORS_AUDIT_EVENTS,
   pki: PKI_AUDIT_EVENTS,
   policy: POLICY_AUDIT_EVENTS,
   relationships: RELATIONSHIPS_AUDIT_EVENTS,

@@ -7,7 +7,13 @@ import {
 } from '../admin/index.js';
 import { OAUTH_PREFIX, registerInteractions, registerOAuthRoutes, tokenAuthentication } from '../auth/index.js';
 import { registerAccountRoutes, registerMeRoute } from '../accounts/index.js';
-import { operatorAuthentication } from '../admin/index.js';
+import { operatorAuthentication, operatorAuthorization, requireAdminActions } from '../admin/index.js';
+import {
+  consoleSignInTarget,
+  ensureConsoleClient,
+  registerOperatorRoutes,
+  registerSignInRoutes,
+} from '../operators/index.js';
 import { ConnectionRegistry, createHandshakeFailures, type HandshakeFailures } from '../gateway/index.js';
 import { deviceAuthentication } from '../gateway/index.js';
 import { registerGatewayRoutes } from '../gateway/index.js';
@@ -124,6 +130,13 @@ function detectDetails(platform: Platform): Record<string, string | number | boo
 function forbidRenegotiation(app: App): void {
   // TLS 1.2 renegotiation would let a peer swap certificates under an authenticated connection.
   app.server.on('secureConnection', (socket: TLSSocket) => socket.disableRenegotiation());
+}
+
+/** Where the console's sign-in goes and comes back to (`operators.consoleUrl`, else the admin port on localhost). */
+export function consoleTarget(platform: Pick<Platform, 'config' | 'auth'>) {
+  const { config } = platform;
+  const url = config.operators.consoleUrl ?? `https://localhost:${config.listeners.admin.port}`;
+  return consoleSignInTarget(platform.auth.issuer, url);
 }
 
 /** Builds the public API, the vehicle gateway and the admin plane over one platform. */
@@ -271,11 +284,28 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
     limits,
   });
   planes.admin = admin;
-  const operator = operatorAuthentication(admin.app, { pki, audit });
+  const operators = platform.operators;
+  const operator = operatorAuthentication(admin.app, { pki, audit, operators });
   authenticateUnmatched(admin.app, operator);
+  operatorAuthorization(admin.app, { ...operators, db });
+  requireAdminActions(admin.app, admin.routes, operators.authorization.actions);
   forbidRenegotiation(admin.app);
   const plane = createRegistrar(admin.app, { operator });
   registerHealth(plane, ready, exportDetails(platform));
+  registerSignInRoutes(plane, {
+    db,
+    clock: platform.clock,
+    audit,
+    provider: platform.auth.provider,
+    directory: operators.directory,
+    sessions: operators.sessions,
+    target: consoleTarget(platform),
+    sessionTtl: config.operators.sessionTtl,
+    // Registered at the first sign-in, not at start: it lives in the platform operator's tenant, which the
+    // deployment's set-up creates (a fresh one gets a "Platform operator" tenant then).
+    ensureClient: () => ensureConsoleClient({ db, directory: platform.directory, target: consoleTarget(platform) }),
+  });
+  registerOperatorRoutes(plane, operators);
   registerAdminRoutes(plane, { pki, audit, directory: platform.directory, tokens: platform.auth });
   registerTelemetryAdminRoutes(plane, { telemetry: platform.telemetry });
   registerFederationRoutes(plane, { db, audit, clock: platform.clock, issuers: config.federation.issuers });

@@ -60,6 +60,7 @@ import { createSiemExport, type SiemExport } from '../siem/index.js';
 import { createOutbound, type Outbound, type OutboundInjection } from '../outbound/index.js';
 import { createDetection, type DetectionEngine, loadDetectionRules } from '../detect/index.js';
 import { migrateDatabase } from './schema.js';
+import { createOperators, type Operators } from '../operators/index.js';
 import { createAuthorizationFacts } from './authorization-facts.js';
 import { findOrCreateVehicle, findVehicleByVin, getVehicle } from '../vehicles/index.js';
 import { createTelemetry, type Telemetry } from '../telemetry/index.js';
@@ -109,6 +110,8 @@ export interface Platform {
   relationships: RelationshipStore;
   /** The policy set, decision point and relationship services behind the public API's authorization. */
   authorization: Authorization;
+  /** Admin-plane operators: people and certificates with roles, console sessions, elevations, approvals. */
+  operators: Operators;
   auth: Auth;
   telemetry: Telemetry;
   /** Remote commands: catalog, jobs, signing keys, the dispatcher. */
@@ -391,6 +394,14 @@ export async function createPlatform(config: Config, options: PlatformOptions): 
       relationships,
       auth,
       authorization,
+      operators: createOperators({
+        db: storage.db,
+        audit,
+        clock,
+        timings: config.operators,
+        decisions: authorization.decisions,
+        policySet,
+      }),
       telemetry,
       commands,
       cluster,

@@ -6,6 +6,7 @@ import { detectMigrations } from '../detect/index.js';
 import { identityMigrations } from '../identity/index.js';
 import { incidentMigrations } from '../incidents/index.js';
 import { inventoryMigrations } from '../inventory/index.js';
+import { operatorMigrations } from '../operators/index.js';
 import { pkiMigrations } from '../pki/index.js';
 import { relationshipMigrations } from '../relationships/index.js';
 import { type Database, type MigrationReport, migrateToLatest } from '../storage/index.js';
@@ -29,6 +30,7 @@ export const allMigrations = {
   ...detectMigrations,
   ...webhookMigrations,
   ...inventoryMigrations,
+  ...operatorMigrations,
 };
 
 /** Brings a database to the current schema of every module. */

@@ -7,6 +7,7 @@ import { createPlatform, type Platform, type PlatformOptions } from './platform.
 import { resolveServerTls, type ServerTls } from './tls-material.js';
 import { directoryIsEmpty, type SeedResult, seedFromFile } from './seeding.js';
 import { fileURLToPath } from 'node:url';
+import { seedDemoOperators } from '../operators/index.js';
 
 /** The demo scenario shipped with the package (the same path from src/ and dist/). */
 export const DEMO_SCENARIO = new URL('../../scenarios/demo.yaml', import.meta.url);
@@ -35,11 +36,16 @@ export async function startCarapace(
     // The trust anchor for clients (curl --cacert, devices) sits next to the server certificate.
     writeFileSync(join(config.dataDir, 'pki', 'ca.pem'), platform.pki.ctx.authorities.root.pem);
     const operator =
-      config.mode === 'development' ? await ensureDevelopmentOperator(platform.pki, config.dataDir) : null;
+      config.mode === 'development'
+        ? await ensureDevelopmentOperator(platform.pki, config.dataDir, platform.operators.directory)
+        : null;
+
     const seeded =
       config.mode === 'development' && config.seedDemo && (await directoryIsEmpty(platform))
         ? await seedFromFile(platform, fileURLToPath(DEMO_SCENARIO))
         : null;
+    // The demo's operators, one per role (public credentials, development only), beside the demo's people.
+    if (seeded) await seedDemoOperators({ directory: platform.directory, operators: platform.operators.directory });
     const listeners = buildListeners(platform, tls);
     const addresses = await listen(listeners, config).catch(async (err: unknown) => {
       await closeListeners(listeners);
