@@ -109,7 +109,7 @@ const allows = (table: Permits, relations: string[], action: string) =>
 export function relationsOf(world: World, persona: string, route: MatrixRoute, objectKey: string): string[] {
   const p = world.persona(persona);
   const out: string[] = [];
-  const now = Date.now();
+  const now = world.now();
   const hasRole = (tenant: string | null | undefined, role: string) =>
     !!tenant && p.roles.some((r) => r.tenant === tenant && r.role === role);
   switch (route.object) {

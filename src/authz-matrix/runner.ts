@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Agent } from 'node:https';
 import type { Scenario } from '../server/index.js';
 import { expect as expected, type Expectation } from './oracle.js';
 import { type Ids, resolveIds } from './resolve.js';
@@ -186,11 +187,31 @@ export async function runMatrix(
     delegationSeconds?: number;
     /** Only the seeded state, with no state-changing events (a quick check of one policy set). */
     seededOnly?: boolean;
+    /**
+     * The deployment's clock when a test injected one: expiry is then reached by advancing it instead of
+     * sleeping, and the short delegation can be long enough that no cell races its end.
+     */
+    clock?: { now(): number; advance(ms: number): void };
   } = {},
 ): Promise<MatrixReport> {
+  const world = new World(scenario, options.clock?.now() ?? Date.now());
+  if (options.clock) world.now = () => (options.clock as { now(): number }).now();
+  const agents: Agent[] = [];
+  try {
+    return await matrixOn(world, scenario, await signInAll(world, scenario, target, agents), options);
+  } finally {
+    for (const a of agents) a.destroy();
+  }
+}
+
+/** The matrix's phases, once every persona is signed in. */
+async function matrixOn(
+  world: World,
+  scenario: Scenario,
+  callers: Map<string, Caller>,
+  options: Parameters<typeof runMatrix>[2] & object,
+): Promise<MatrixReport> {
   const log = options.log ?? (() => undefined);
-  const world = new World(scenario, Date.now());
-  const callers = await signInAll(world, scenario, target);
   const ids = await resolveIds(world, scenario, callers);
   const cells: Cell[] = [];
   const phases: string[] = [];
@@ -227,7 +248,7 @@ export async function runMatrix(
       ),
   )?.key;
   const vehicle = ownerKey ? firstOwned(ownerKey) : undefined;
-  const inFuture = (s: number) => new Date(Date.now() + s * 1000).toISOString();
+  const inFuture = (s: number) => new Date(world.now() + s * 1000).toISOString();
 
   // Objects the seeded state lacks: a pending invite (for the accept cells) and a service request awaiting consent.
   if (ownerKey && vehicle) {
@@ -311,7 +332,7 @@ export async function runMatrix(
         !world.vehicles.some((v) => world.owner(v) === p.key),
     );
     if (newcomer) {
-      const seconds = options.delegationSeconds ?? 4;
+      const seconds = options.delegationSeconds ?? (options.clock ? 30 : 4);
       const inv = await call(ownerKey, 'POST', `/v1/vehicles/${vid}/delegations`, {
         email: newcomer.email,
         commands: ['lock'],
@@ -327,7 +348,9 @@ export async function runMatrix(
       world.delegations.push({ key: 'delegation#short', driver: newcomer.key, vehicle, until, ended: false });
       ids.objects.set('delegation#short', accepted.id as string);
       await phase('during a short delegation', (r, k) => onVehicle(r, k) || r.object === 'delegation');
-      await new Promise((r) => setTimeout(r, Math.max(0, until - Date.now()) + 1000));
+      const wait = Math.max(0, until - world.now()) + 1000;
+      if (options.clock) options.clock.advance(wait);
+      else await new Promise((r) => setTimeout(r, wait));
       await phase('after the delegation expired', (r, k) => onVehicle(r, k) || r.object === 'delegation');
     }
     const buyer = [...world.personas.values()].find(

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import https from 'node:https';
 import { join } from 'node:path';
 import type { JWK } from 'jose';
 import { CarapaceClient, type ClientResponse, ServiceSession } from '../client/index.js';
@@ -20,9 +21,17 @@ export interface Target {
 }
 
 /** Signs every persona in through the client library: people through their app, partners with client credentials. */
-export async function signInAll(world: World, scenario: Scenario, target: Target): Promise<Map<string, Caller>> {
+export async function signInAll(
+  world: World,
+  scenario: Scenario,
+  target: Target,
+  agents: https.Agent[] = [],
+): Promise<Map<string, Caller>> {
   const callers = new Map<string, Caller>();
   for (const p of world.personas.values()) {
+    // One keep-alive connection pool per persona: a TLS handshake per cell cost more than the cell's decision.
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 8 });
+    agents.push(agent);
     if (p.kind === 'partner') {
       const privateJwk = JSON.parse(
         readFileSync(join(target.partnerKeysDir, `${p.clientId}.private.jwk.json`), 'utf8'),
@@ -35,6 +44,7 @@ export async function signInAll(world: World, scenario: Scenario, target: Target
           clientId: p.clientId,
           privateJwk,
           scope: p.scopes.join(' '),
+          agent,
         }),
       );
       continue;
@@ -46,6 +56,7 @@ export async function signInAll(world: World, scenario: Scenario, target: Target
       ca: target.ca,
       clientId: p.clientId,
       redirectUri: 'http://127.0.0.1/callback',
+      agent,
     });
     const totp = user.totp;
     await client.login({

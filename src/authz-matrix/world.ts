@@ -75,6 +75,9 @@ export class World {
   }> = [];
 
   /** Builds the world as the scenario describes it, as of `now` (the moment it was seeded is taken as now). */
+  /** The deployment's time as the oracle judges it (the wall clock, or the clock a test injected). */
+  now: () => number = Date.now;
+
   constructor(scenario: Scenario, now: number) {
     const apps = new Map((scenario.applications ?? []).map((a) => [a.clientId, a]));
     const apiScopes = (clientId: string) => (apps.get(clientId)?.scopes ?? []).filter((s) => s.includes(':'));

@@ -1,4 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type https from 'node:https';
 import { importJWK, type JWK, SignJWT } from 'jose';
 import { DpopKey } from './dpop.js';
 import { CarapaceClientError, type ClientResponse, type ClientTls, CookieJar, request } from './http.js';
@@ -267,6 +268,7 @@ export class CarapaceClient {
     // The body's type is the route's declared response schema, which the server serializes every answer through.
     return request(url, {
       ca: this.options.ca,
+      agent: this.options.agent,
       method,
       headers: {
         authorization: `DPoP ${this.tokens.accessToken}`,
@@ -362,7 +364,7 @@ export async function clientCredentialsToken(args: {
 /** An API caller holding a DPoP-bound token it did not get by signing a person in (a partner service). */
 export class ServiceSession {
   constructor(
-    private readonly options: { baseUrl: string; ca: string | string[] },
+    private readonly options: { baseUrl: string; ca: string | string[]; agent?: https.Agent },
     private readonly token: { accessToken: string; dpop: DpopKey },
   ) {}
 
@@ -378,6 +380,7 @@ export class ServiceSession {
     clientId: string;
     privateJwk: JWK;
     scope: string;
+    agent?: https.Agent;
   }): Promise<ServiceSession> {
     return new ServiceSession(args, await clientCredentialsToken(args));
   }
@@ -387,6 +390,7 @@ export class ServiceSession {
     const url = `${this.options.baseUrl.replace(/\/$/, '')}${path}`;
     return request(url, {
       ca: this.options.ca,
+      agent: this.options.agent,
       method,
       headers: {
         authorization: `DPoP ${this.token.accessToken}`,

@@ -13,6 +13,8 @@ export interface ClientTls {
   ca?: string | string[];
   cert?: string;
   key?: string;
+  /** A keep-alive agent to reuse connections across calls (none: one connection per request). */
+  agent?: https.Agent;
 }
 
 /** A minimal cookie jar for one authorization server (name -> value), enough for the interaction cookies. */

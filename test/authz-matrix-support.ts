@@ -1,0 +1,92 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MATRIX_ROUTES, runMatrix, summaryLine } from '../src/authz-matrix/index.js';
+import { readScenario } from '../src/server/index.js';
+import { startTestCarapace, type TestCarapace } from '../src/testing/index.js';
+
+/** The full matrix on one engine, on a server whose clock the matrix advances (expiry without sleeping). */
+export function matrixSuite(database: 'sqlite' | 'postgres'): void {
+  describe(`authorization matrix on the demo scenario (${database})`, () => {
+    let cp: TestCarapace;
+    let offset = 0;
+    // The wall clock plus what the matrix advanced: DPoP proofs and tokens signed on the wall clock stay fresh.
+    const clock = { now: () => new Date(Date.now() + offset) };
+    beforeAll(async () => {
+      // Detection is off: thousands of deliberate denials would only raise findings, which are not under test here.
+      cp = await startTestCarapace({ database, clock, overrides: { seedDemo: true, detect: { enabled: false } } });
+    }, 120_000);
+    afterAll(async () => cp?.stop());
+
+    it('knows every token-authorized route of the public API, with the same action and scopes', () => {
+      // Token routes: the authorization server's own endpoints and sign-in pages, CRLs and health are not
+      // object routes.
+      const live = cp.listeners.public.routes.filter(
+        (r) =>
+          r.method !== 'HEAD' && !r.entry.callers.includes('anonymous') && !/^\/(oauth|interaction)(\/|$)/.test(r.url),
+      );
+      expect(live.length).toBeGreaterThan(30);
+      const known = new Map(
+        MATRIX_ROUTES.map((r) => [`${r.method} ${r.path.replace(/\{id\}|\{other\}|\{job\}/g, ':x')}`, r]),
+      );
+      const norm = (url: string) => url.replace(/:[A-Za-z]+/g, ':x');
+      const missing = live.filter((r) => !known.has(`${r.method} ${norm(r.url)}`)).map((r) => `${r.method} ${r.url}`);
+      expect(missing).toEqual([]);
+      for (const r of live) {
+        const m = known.get(`${r.method} ${norm(r.url)}`);
+        expect({ route: `${r.method} ${r.url}`, action: m?.action, scopes: [...(m?.scopes ?? [])].sort() }).toEqual({
+          route: `${r.method} ${r.url}`,
+          action: r.entry.action,
+          scopes: [...r.entry.scopes].sort(),
+        });
+      }
+    });
+
+    it('runs every persona x object x action as real HTTP with zero unexpected cells and full route coverage', async () => {
+      const report = await runMatrix(
+        readScenario('scenarios/demo.yaml'),
+        { baseUrl: cp.config.publicBaseUrl, ca: cp.ca, partnerKeysDir: join(cp.config.dataDir, 'demo') },
+        { clock: { now: () => clock.now().getTime(), advance: (ms) => void (offset += ms) } },
+      );
+      process.stdout.write(
+        `${summaryLine(report)} allowed=${report.summary.allowed} denied=${report.summary.denied}\n`,
+      );
+      const unexpected = report.cells
+        .filter((c) => c.unexpected)
+        .map(
+          (c) =>
+            `${c.phase} | ${c.persona} ${c.route} ${c.object}: expected ${c.expected} got ${c.observed} ${c.note ?? ''}`,
+        );
+      expect(unexpected).toEqual([]);
+      expect(report.summary.unresolved).toEqual([]);
+      expect(report.summary.routesMissing).toEqual([]);
+      expect(report.summary.phases).toEqual([
+        'seeded',
+        'after partner consent revoked',
+        'after support case closed',
+        'after service case closed',
+        'during a short delegation',
+        'after the delegation expired',
+        'after transfer',
+      ]);
+      // Both outcomes occur in quantity: a matrix that allowed or denied everything would fail here.
+      expect(report.summary.allowed).toBeGreaterThan(100);
+      expect(report.summary.denied).toBeGreaterThan(1000);
+      // The time-dependent cells flip: the short-delegation driver reads the car, then cannot.
+      const frank = (phase: string) =>
+        report.cells.find(
+          (c) => c.phase === phase && c.persona === 'frank' && c.action === 'vehicle:read' && c.object === 'alice-car',
+        );
+      expect(frank('during a short delegation')?.observed).toBe('allowed');
+      expect(frank('after the delegation expired')?.observed).toBe(404);
+      const alice = report.cells.find(
+        (c) =>
+          c.phase === 'after transfer' &&
+          c.persona === 'alice' &&
+          c.action === 'vehicle:read' &&
+          c.object === 'alice-car',
+      );
+      expect(alice?.observed).toBe(404);
+      expect(summaryLine(report)).toMatch(/cells=\d+ unexpected=0 routes=(\d+)\/\1$/);
+    }, 300_000);
+  });
+}
