@@ -286,7 +286,9 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   });
   registerAuditRetentionRoutes(plane, { evidence: platform.evidence });
   // The console's built files sit at dist/console from both src/server (tsx) and dist/server (compiled).
-  registerConsoleRoutes(plane, { bundle: loadConsoleBundle(fileURLToPath(new URL('../../dist/console', import.meta.url))) });
+  registerConsoleRoutes(plane, {
+    bundle: loadConsoleBundle(fileURLToPath(new URL('../../dist/console', import.meta.url))),
+  });
   registerDetectionRoutes(plane, {
     engine: platform.detect,
     db,
