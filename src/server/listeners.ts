@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import type { TLSSocket } from 'node:tls';
 import {
   registerAdminRoutes,
@@ -27,6 +28,7 @@ import { registerVehicleRoutes } from '../vehicles/index.js';
 import { registerTelemetryAdminRoutes, registerTelemetryRoutes } from '../telemetry/index.js';
 import { createInvestigator, registerInvestigationRoutes } from '../investigation/index.js';
 import { registerIncidentRoutes } from '../incidents/index.js';
+import { loadConsoleBundle, registerConsoleRoutes } from '../console/index.js';
 import type { Platform } from './platform.js';
 import { registerDetectionRoutes } from '../detect/index.js';
 import { registerBulkCommandRoute, registerCommandChannel, registerCommandRoutes } from '../commands/index.js';
@@ -314,6 +316,10 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
     investigator: createInvestigator({ db, proofs: platform.evidence.proofs, clock: platform.clock }),
   });
   registerAuditRetentionRoutes(plane, { evidence: platform.evidence });
+  // The console's built files sit at dist/console from both src/server (tsx) and dist/server (compiled).
+  registerConsoleRoutes(plane, {
+    bundle: loadConsoleBundle(fileURLToPath(new URL('../../dist/console', import.meta.url))),
+  });
   registerDetectionRoutes(plane, {
     engine: platform.detect,
     db,
