@@ -221,6 +221,30 @@ const PAGES = {
   inventory: Inventory,
 };
 
+/** Who is signed in, with sign-in, elevation and sign-out; the server still decides every action. */
+function Operator() {
+  const me = useApi('/admin/v1/operator/me');
+  const [error, setError] = useState(null);
+  if (me.error?.status === 401)
+    return html`<p class="operator">Not signed in. <a href="/admin/v1/operator-sign-in">Sign in</a></p>`;
+  if (me.error) return html`<${ErrorBox} error=${me.error} />`;
+  if (!me.data) return null;
+  const { name, kind, roles, elevation } = me.data;
+  const act = (path, body) => api(path, { method: 'POST', body }).then(me.reload, setError);
+  const elevate = () => {
+    const reason = window.prompt('Reason for the elevation (audited)');
+    if (reason) void act('/admin/v1/elevations', { reason, minutes: 15 });
+  };
+  const signOut = () => api('/admin/v1/operator-sign-out', { method: 'POST' }).then(() => location.reload(), setError);
+  return html`<div class="operator" aria-label="Signed in">
+    <span>${name} (${kind}): ${roles.join(', ')}</span>
+    <span>${elevation ? ` elevated until ${elevation.until}` : ' not elevated'}</span>
+    ${kind === 'person' && !elevation && html`<button type="button" onClick=${elevate}>Elevate</button>`}
+    ${kind === 'person' && html`<button type="button" onClick=${signOut}>Sign out</button>`}
+    <${ErrorBox} error=${error} />
+  </div>`;
+}
+
 function App() {
   const [page, setPage] = useState(location.hash.slice(1) in PAGES ? location.hash.slice(1) : 'overview');
   useEffect(() => {
@@ -229,7 +253,10 @@ function App() {
     return () => removeEventListener('hashchange', on);
   }, []);
   const Page = PAGES[page];
-  return html`<header><h1>Carapace console</h1></header>
+  return html`<header>
+      <h1>Carapace console</h1>
+      <${Operator} />
+    </header>
     <nav aria-label="Pages">
       <ul>
         ${Object.keys(PAGES).map((p) => html`<li><a href=${`#${p}`} aria-current=${p === page ? 'page' : undefined}>${p}</a></li>`)}

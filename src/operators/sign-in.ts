@@ -110,7 +110,12 @@ export function registerSignInRoutes(routes: RouteRegistrar, deps: Deps): void {
       ),
       schema: { querystring: Type.Object({}, closed), response: Redirect },
     },
-    async (_req, reply) => {
+    async (req, reply) => {
+      // The state cookie must be set on the origin the authorization server sends the browser back to: a sign-in
+      // started at another name of the admin plane (127.0.0.1 for localhost, say) moves there first.
+      const home = new URL(deps.target.redirectUri);
+      if (req.headers.host !== home.host)
+        return reply.code(303).header('location', `${home.origin}/admin/v1/operator-sign-in`).send(null);
       registered ??= deps.ensureClient().catch((err: unknown) => {
         registered = null;
         throw err;

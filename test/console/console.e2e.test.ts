@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
-import { type Browser, type BrowserContext, chromium } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { currentTotp } from '../../src/identity/index.js';
 import { startTestCarapace, type TestCarapace } from '../../src/testing/index.js';
+import { addPerson, type Person } from '../operators-support.js';
 import { type GatewayClient, httpsRequest } from '../../src/vehicle-sdk/index.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -83,5 +85,67 @@ describe.runIf(present)('the operators console in Chromium', () => {
     await expect.poll(() => page.getByRole('heading', { name: 'Overview' }).count()).toBe(1);
     await page.screenshot({ path: 'docs/screenshots/console-overview.png' });
     await page.close();
+  });
+
+  /** Signs in through the console's link, the authorization server's pages (password, one-time code, consent). */
+  async function signedIn(person: Person): Promise<Page> {
+    const ctx = await browser.newContext({ ignoreHTTPSErrors: true });
+    const page = await ctx.newPage();
+    await page.goto(`${cp.addresses.admin}/console/`);
+    await page.getByRole('link', { name: 'Sign in' }).click();
+    await page.getByLabel('Email').fill(person.email);
+    await page.getByLabel('Password').fill(person.password);
+    await page.getByLabel(/One-time code/).fill(currentTotp(person.totp as string, new Date()));
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const allow = page.getByRole('button', { name: 'Allow' });
+    await page.waitForURL(/\/console\/|\/interaction\//);
+    if (page.url().includes('/interaction/')) await allow.click();
+    await page.waitForURL(/\/console\//);
+    await expect.poll(() => page.locator('[aria-label="Signed in"]').textContent()).toContain(person.name);
+    return page;
+  }
+
+  const lookUp = async (page: Page, id: string) => {
+    // The signed-in origin (the configured console URL), which the session cookie belongs to.
+    await page.goto(`${new URL(page.url()).origin}/console/#devices`);
+    await page.getByLabel('Device id').fill(id);
+    await page.getByRole('button', { name: 'Look up' }).click();
+    await expect.poll(() => page.getByLabel('Device', { exact: true }).textContent()).toContain(id);
+  };
+  const press = async (page: Page, label: string, reason: string) => {
+    page.once('dialog', (d) => void d.accept(reason));
+    await page.getByRole('button', { name: label }).click();
+  };
+
+  it('a person signed in with the viewer role cannot revoke: the page shows the refusal and the vehicle is served', async () => {
+    const unit = await cp.enrolledDevice('TCU-CONSOLE-2');
+    const page = await signedIn(await addPerson(cp, 'vera', ['viewer']));
+    await lookUp(page, unit.credentials!.issued.deviceId);
+    await press(page, 'Revoke', 'a viewer trying to revoke');
+    await expect.poll(() => page.getByRole('alert').first().textContent()).toMatch(/./);
+    await expect(unit.self()).resolves.toBeDefined();
+    await page.screenshot({ path: 'docs/screenshots/console-viewer-refused.png' });
+    await page.context().close();
+    unit.close();
+  });
+
+  it('a responder quarantines, cannot release without elevation, elevates with a reason, then releases', async () => {
+    const unit = await cp.enrolledDevice('TCU-CONSOLE-3');
+    const id = unit.credentials!.issued.deviceId;
+    const page = await signedIn(await addPerson(cp, 'rui', ['responder']));
+    await lookUp(page, id);
+    await press(page, 'Quarantine', 'suspicious telemetry, console test');
+    await expect.poll(() => page.getByLabel('Device', { exact: true }).textContent()).toContain('"quarantined"');
+    await expect(unit.self()).rejects.toThrow();
+    await press(page, 'Release', 'false alarm, console test');
+    await expect.poll(() => page.getByRole('alert').first().textContent()).toMatch(/elevat/i);
+    expect(await page.getByLabel('Device', { exact: true }).textContent()).toContain('"quarantined"');
+    await press(page, 'Elevate', 'releasing a false-alarm quarantine');
+    await expect.poll(() => page.locator('[aria-label="Signed in"]').textContent()).toContain('elevated until');
+    await press(page, 'Release', 'false alarm, console test');
+    await expect.poll(() => page.getByLabel('Device', { exact: true }).textContent()).toContain('"active"');
+    await expect(unit.self()).resolves.toBeDefined();
+    await page.context().close();
+    unit.close();
   });
 });
