@@ -135,7 +135,11 @@ export class CommandChannel {
         const delay = this.busyMs === null ? backoff : Math.max(backoff, busyDelayMs(this.busyMs));
         this.busyMs = null;
         setTimeout(() => {
-          if (!this.stopped) this.connect().catch(() => socket.emit('close', 1006, Buffer.from('reconnect failed')));
+          if (!this.stopped)
+            this.connect().catch(() =>
+              // Told apart for the owner: a busy gateway shedding load is not a failure of this vehicle.
+              socket.emit('close', 1006, Buffer.from(this.busyMs === null ? 'reconnect failed' : 'gateway busy')),
+            );
         }, delay).unref();
       }
     });
