@@ -130,7 +130,8 @@ export class CommandChannel {
       if (this.renewTimer) clearTimeout(this.renewTimer);
       this.options.onEvent?.({ kind: 'closed', code, reason: reason.toString() });
       if (!this.stopped && this.options.reconnect !== false) {
-        const backoff = reconnectDelayMs(this.attempts++, this.options.reconnectMs ?? 1000, this.options.reconnectMaxMs);
+        const { reconnectMs, reconnectMaxMs } = this.options;
+        const backoff = reconnectDelayMs(this.attempts++, reconnectMs ?? 1000, reconnectMaxMs);
         // A busy gateway said when to come back: not before that, and spread by jitter past it.
         const delay = this.busyMs === null ? backoff : Math.max(backoff, busyDelayMs(this.busyMs));
         this.busyMs = null;

@@ -161,7 +161,7 @@ describe.each(testEngines().slice(-1))(
               try {
                 return await c.connect();
               } catch (err) {
-                // A busy gateway (503, Retry-After) is waited out as the SDK's own reconnect does; anything else counts.
+                // A busy gateway (503, Retry-After) is waited out as the SDK's reconnect does; anything else counts.
                 if (err instanceof GatewayError && err.status === 503 && err.retryAfterMs !== null) {
                   firstConnectBusy++;
                   await new Promise((r) => setTimeout(r, busyDelayMs(err.retryAfterMs!)));
