@@ -62,17 +62,20 @@ export function admissionControl(
     }
     held.set(path, now + 1);
     let done = false;
+    const socket = req.raw.socket;
     const release = () => {
       if (done) return;
       done = true;
       held.set(path, (held.get(path) ?? 1) - 1);
+      // A kept-alive connection carries many requests: each takes its listener off again.
+      socket.off('close', release);
     };
     req.admitted = release;
     // Whichever comes first: the answer is out, the client went away, or the route gave the slot back (a WebSocket
     // route does once its channel is set up: an open channel is cheap, opening one is not).
     reply.raw.once('finish', release);
     reply.raw.once('close', release);
-    req.raw.socket.once('close', release);
+    socket.once('close', release);
   });
 
   async function flush(): Promise<void> {
