@@ -1,4 +1,5 @@
 import { connect, type TLSSocket } from 'node:tls';
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
 import { CommandChannel, EnvelopeVerifier, GatewayError, type GatewayClient } from '../src/vehicle-sdk/index.js';
@@ -111,5 +112,23 @@ describe.each(testEngines())('gateway admission control on %s', (engine) => {
       channels.forEach((c) => c.close());
       other.close();
     }
+  });
+
+  it('a renewal sent in time is still checked: an invalid one closes the channel with 4401 at once', async () => {
+    // The grace for a renewal waiting to be checked never lets an unchecked or bad token keep a channel.
+    const { gatewayUrl, ca, cert, key } = device.tlsIdentity();
+    const { token } = await device.commandToken(true);
+    const ws = new WebSocket(`${gatewayUrl.replace(/^https:/, 'wss:')}/v1/commands/channel`, {
+      ca,
+      cert,
+      key,
+      headers: { authorization: `Bearer ${token}` },
+    });
+    await new Promise<void>((resolve, reject) => ws.once('open', () => resolve()).once('error', reject));
+    const closed = new Promise<[number, string]>((resolve) =>
+      ws.once('close', (code, reason) => resolve([code, reason.toString()])),
+    );
+    ws.send(JSON.stringify({ type: 'token', token: `${token.slice(0, -4)}AAAA` }));
+    expect(await closed).toEqual([4401, 'the renewed command token is not valid']);
   });
 });
