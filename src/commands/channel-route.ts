@@ -18,6 +18,15 @@ const CHANNEL_MAX_FRAME_BYTES = 16 * 1024;
 /** Refused acks audited one by one per connection, and how many close it. */
 const AUDITED_REFUSALS = 5;
 const MAX_REFUSED_ACKS = 20;
+/**
+ * How long past its token's expiry a channel stays open while a renewal the vehicle sent before that expiry is still
+ * being checked (queued behind the channel's earlier messages on a loaded node). The renewal decides: a token that
+ * does not verify closes the channel with 4401; one that never gets checked within this bound closes it too.
+ */
+const RENEWAL_CHECK_GRACE_MS = 10_000;
+
+/** Where the command channel is served on the vehicle gateway. */
+export const COMMAND_CHANNEL_PATH = '/v1/commands/channel';
 
 /** The audience and scope of command-channel tokens. */
 export const COMMANDS_AUDIENCE = 'urn:carapace:commands';
@@ -43,7 +52,7 @@ export function registerCommandChannel(
     // Declared in a child scope so it is added after the WebSocket plugin has loaded.
     withSockets.scope((scoped) =>
       scoped.websocket(
-        '/v1/commands/channel',
+        COMMAND_CHANNEL_PATH,
         {
           auth: { kind: 'device', token: { audience: COMMANDS_AUDIENCE, scopes: ['commands:receive'] } },
           catalog: {
@@ -92,15 +101,22 @@ export function registerCommandChannel(
                 socket.ping();
               }),
           };
+          // Renewals received before the token in force expired and not yet checked.
+          let renewalsInCheck = 0;
           const expiry = setInterval(() => {
-            if (Date.now() >= expiresAt) socket.close(4401, 'command token expired');
+            const deadline = expiresAt + (renewalsInCheck > 0 ? RENEWAL_CHECK_GRACE_MS : 0);
+            if (Date.now() >= deadline) socket.close(4401, 'command token expired');
           }, 1000);
           expiry.unref();
           // Nothing the vehicle sends counts before the dispatcher took the channel: a refused clone's acks are unread.
-          const attached = deps.dispatcher.attach(conn).catch((err: unknown) => {
-            req.log.warn({ err }, 'command channel attach failed');
-            return false;
-          });
+          const attached = deps.dispatcher
+            .attach(conn)
+            .catch((err: unknown) => {
+              req.log.warn({ err }, 'command channel attach failed');
+              return false;
+            })
+            // The gateway's admission slot covers the opening only: an open channel is cheap to hold.
+            .finally(() => req.admitted?.());
           // A device that floods its channel (oversized frames, many messages, refused acks) is cut off: one
           // compromised unit must not be able to fill the audit trail or keep the database busy.
           let refused = 0;
@@ -129,6 +145,9 @@ export function registerCommandChannel(
             }
             if (++inWindow > CHANNEL_MESSAGES_PER_10S) return cutOff('too many messages');
             if (data.length > CHANNEL_MAX_FRAME_BYTES) return cutOff('frame too large');
+            // A renewal that arrived in time counts as in time, however long the queue ahead of it takes.
+            const inTime = Date.now() < expiresAt && data.includes('"token"');
+            if (inTime) renewalsInCheck++;
             // One message at a time per channel: acks are judged in order and a flood cannot run ahead of its limits.
             queue = queue
               .then(async () => {
@@ -167,7 +186,10 @@ export function registerCommandChannel(
                   if (why !== null && ++refused >= MAX_REFUSED_ACKS) cutOff('too many refused acknowledgements');
                 }
               })
-              .catch((err: unknown) => req.log.warn({ err }, 'command channel message failed'));
+              .catch((err: unknown) => req.log.warn({ err }, 'command channel message failed'))
+              .finally(() => {
+                if (inTime) renewalsInCheck--;
+              });
           });
           socket.on('close', () => {
             clearInterval(expiry);

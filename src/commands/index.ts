@@ -32,7 +32,7 @@ export { jobOutcomes, recentJobsOf } from './job-store.js';
 export type { CommandTables, JobState } from './tables.js';
 export { registerCommandRoutes } from './routes.js';
 export { registerBulkCommandRoute } from './bulk-route.js';
-export { registerCommandChannel } from './channel-route.js';
+export { COMMAND_CHANNEL_PATH, registerCommandChannel } from './channel-route.js';
 export { COMMAND_SIGNING_EKU, type CommandKeys } from './command-keys.js';
 export type { Dispatcher } from './dispatcher.js';
 export type { CommandService } from './service.js';

@@ -199,6 +199,22 @@ export const configSchema = {
       'Open connections per source address per listener (an IPv6 source counts by its /64). Vehicles behind one ' +
         'carrier NAT share an address: size it for the largest such group.',
     ),
+    gatewayMaxConcurrentOpens: opt.integer(
+      32,
+      1,
+      10_000,
+      'CARAPACE_GATEWAY_MAX_CONCURRENT_OPENS',
+      'Token requests, and separately command-channel openings, in progress at once on the vehicle gateway of one ' +
+        'process; one beyond it is answered 503 `ERR_GATEWAY_BUSY` with `Retry-After` before any other work, so a ' +
+        'fleet reconnecting together is admitted at the rate the process can serve.',
+    ),
+    gatewayBusyRetryAfter: opt.integer(
+      2,
+      1,
+      60,
+      'CARAPACE_GATEWAY_BUSY_RETRY_AFTER',
+      'The `Retry-After` (seconds) of a gateway `ERR_GATEWAY_BUSY`; the vehicle SDK adds up to as much again as jitter.',
+    ),
     shutdownTimeoutMs: opt.integer(
       10_000,
       100,

@@ -95,6 +95,9 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   ERR_AUDIT_TREE_BROKEN:
     'The audit tree no longer matches its signed checkpoints, so nothing is pruned (pruning would destroy the ' +
     'evidence): run `carapace audit verify`.',
+  ERR_GATEWAY_BUSY:
+    'The vehicle gateway is issuing tokens or opening command channels at its bound in this process ' +
+    '(`connections.gatewayMaxConcurrentOpens`); nothing was done. Retry after `Retry-After` seconds, with jitter.',
   ERR_TELEMETRY_BUSY:
     'Telemetry ingestion is at its worker budget in this process; nothing in the batch was stored. Retry after ' +
     '`Retry-After` seconds.',

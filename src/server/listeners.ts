@@ -15,7 +15,8 @@ import {
   registerOperatorRoutes,
   registerSignInRoutes,
 } from '../operators/index.js';
-import { ConnectionRegistry, createHandshakeFailures, type HandshakeFailures } from '../gateway/index.js';
+import { type Admission, admissionControl, ConnectionRegistry } from '../gateway/index.js';
+import { createHandshakeFailures, type HandshakeFailures } from '../gateway/index.js';
 import { deviceAuthentication } from '../gateway/index.js';
 import { registerGatewayRoutes } from '../gateway/index.js';
 import { type App, authenticateUnmatched, createListenerApp, type ListenerApp, pinHost } from '../http/index.js';
@@ -31,7 +32,8 @@ import { registerIncidentRoutes } from '../incidents/index.js';
 import { loadConsoleBundle, registerConsoleRoutes } from '../console/index.js';
 import type { Platform } from './platform.js';
 import { registerDetectionRoutes } from '../detect/index.js';
-import { registerBulkCommandRoute, registerCommandChannel, registerCommandRoutes } from '../commands/index.js';
+import { COMMAND_CHANNEL_PATH, registerBulkCommandRoute, registerCommandChannel } from '../commands/index.js';
+import { registerCommandRoutes } from '../commands/index.js';
 import type { ServerTls } from './tls-material.js';
 import { collectedAtMost, countHandshakes, observeListener, registerMetricsRoute } from '../observability/index.js';
 import { registerWebhookAdminRoutes, registerWebhookRoutes } from '../webhooks/index.js';
@@ -46,7 +48,7 @@ import { COMMAND_CATALOG } from '../commands/index.js';
 /** The three listeners, built but not yet listening. */
 export interface Listeners {
   public: ListenerApp;
-  gateway: ListenerApp & { connections: ConnectionRegistry };
+  gateway: ListenerApp & { connections: ConnectionRegistry; admission: Admission };
   admin: ListenerApp;
   /** Failed TLS handshakes on the public listener and the gateway, audited as periodic aggregates. */
   handshakes: HandshakeFailures;
@@ -247,6 +249,15 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
     limits,
   });
   planes.gateway = gw;
+  // First of all hooks: a refusal for load must cost less than the work it spares.
+  const gatewayOpens = c.gatewayMaxConcurrentOpens;
+  const admission = admissionControl(gw.app, {
+    limits: { [`${OAUTH_PREFIX}/token`]: gatewayOpens, [COMMAND_CHANNEL_PATH]: gatewayOpens },
+    retryAfterSeconds: c.gatewayBusyRetryAfter,
+    db: platform.storage.db,
+    audit,
+    log,
+  });
   const device = deviceAuthentication(gw.app, { pki, audit });
   // An unknown path is answered 404 only to an enrolled device; any other peer gets its refusal.
   authenticateUnmatched(gw.app, device('unmatched'));
@@ -345,7 +356,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
     handshakes.watch(pub.app.server, 'public');
     handshakes.watch(gw.app.server, 'gateway');
   }
-  return { public: pub, gateway: { ...gw, connections }, admin, handshakes, inventory };
+  return { public: pub, gateway: { ...gw, connections, admission }, admin, handshakes, inventory };
 }
 
 /** Where each listener ended up. */
@@ -389,4 +400,5 @@ async function closeWithin(listener: ListenerApp, deadlineMs: number): Promise<v
 export async function closeListeners(listeners: Listeners, deadlineMs = 10_000): Promise<void> {
   await Promise.all([listeners.public, listeners.gateway, listeners.admin].map((l) => closeWithin(l, deadlineMs)));
   await listeners.handshakes.close();
+  await listeners.gateway.admission.close();
 }

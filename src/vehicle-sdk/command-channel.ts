@@ -16,8 +16,8 @@ import {
 import { join } from 'node:path';
 import { type AnswerStore, FileAnswerStore } from './answer-store.js';
 import type { EnvelopeVerifier } from './envelope-verifier.js';
-import type { GatewayClient } from './gateway-client.js';
-import { reconnectDelayMs, renewalDelayMs, renewalRetryMs } from './retry-schedule.js';
+import { GatewayError, type GatewayClient } from './gateway-client.js';
+import { busyDelayMs, reconnectDelayMs, renewalDelayMs, renewalRetryMs, retryAfterMs } from './retry-schedule.js';
 import type { Execution } from './vehicle-model.js';
 
 /** What the channel reports to its owner (logging, the simulator's counters, tests). */
@@ -53,6 +53,8 @@ export class CommandChannel {
   private stopped = false;
   /** Reconnect attempts since the channel was last open (the backoff's exponent). */
   private attempts = 0;
+  /** The busy gateway's `Retry-After` (ms) from the last failed attempt, or null. */
+  private busyMs: number | null = null;
   private readonly answered: AnswerStore;
 
   constructor(
@@ -91,7 +93,10 @@ export class CommandChannel {
     this.stopped = false;
     const { gatewayUrl, ca, cert, key } = this.options.gateway.tlsIdentity();
     const fetchedAt = Date.now();
-    const { token, expiresIn } = await this.options.gateway.commandToken(true);
+    const { token, expiresIn } = await this.options.gateway.commandToken(true).catch((err: unknown) => {
+      this.busyMs = busyOf(err);
+      throw err;
+    });
     const url = `${gatewayUrl.replace(/^https:/, 'wss:')}/v1/commands/channel`;
     const socket = new WebSocket(url, {
       ca,
@@ -103,13 +108,20 @@ export class CommandChannel {
     this.socket = socket;
     await new Promise<void>((resolve, reject) => {
       socket.once('open', () => resolve());
-      socket.once('unexpected-response', (_req, res) =>
-        reject(new Error(`command channel refused: ${res.statusCode}`)),
-      );
+      socket.once('unexpected-response', (_req, res) => {
+        const status = res.statusCode ?? 0;
+        reject(new GatewayError(status, null, null, retryAfterMs(res.headers['retry-after'])));
+        res.resume();
+        socket.terminate();
+      });
       socket.once('error', reject);
+    }).catch((err: unknown) => {
+      this.busyMs = busyOf(err);
+      throw err;
     });
     this.options.onEvent?.({ kind: 'open' });
     this.attempts = 0;
+    this.busyMs = null;
     // Counted from when the token was fetched: under load the WebSocket handshake itself can take seconds.
     this.scheduleRenewal(expiresIn, fetchedAt);
     socket.on('message', (data) => void this.onMessage(String(data)).catch(() => undefined));
@@ -118,9 +130,17 @@ export class CommandChannel {
       if (this.renewTimer) clearTimeout(this.renewTimer);
       this.options.onEvent?.({ kind: 'closed', code, reason: reason.toString() });
       if (!this.stopped && this.options.reconnect !== false) {
-        const delay = reconnectDelayMs(this.attempts++, this.options.reconnectMs ?? 1000, this.options.reconnectMaxMs);
+        const { reconnectMs, reconnectMaxMs } = this.options;
+        const backoff = reconnectDelayMs(this.attempts++, reconnectMs ?? 1000, reconnectMaxMs);
+        // A busy gateway said when to come back: not before that, and spread by jitter past it.
+        const delay = this.busyMs === null ? backoff : Math.max(backoff, busyDelayMs(this.busyMs));
+        this.busyMs = null;
         setTimeout(() => {
-          if (!this.stopped) this.connect().catch(() => socket.emit('close', 1006, Buffer.from('reconnect failed')));
+          if (!this.stopped)
+            this.connect().catch(() =>
+              // Told apart for the owner: a busy gateway shedding load is not a failure of this vehicle.
+              socket.emit('close', 1006, Buffer.from(this.busyMs === null ? 'reconnect failed' : 'gateway busy')),
+            );
         }, delay).unref();
       }
     });
@@ -154,10 +174,14 @@ export class CommandChannel {
       const { token, expiresIn } = await this.options.gateway.commandToken(true);
       this.socket?.send(JSON.stringify({ type: 'token', token }));
       this.scheduleRenewal(expiresIn, fetchedAt);
-    } catch {
-      // Retried with backoff and jitter, always before the token in force expires.
+    } catch (err) {
+      // Retried with backoff and jitter (no sooner than a busy gateway asked), always before the token in force
+      // expires: a renewal delayed by load must not cost the channel.
       if (this.renewTimer) clearTimeout(this.renewTimer);
-      const wait = renewalRetryMs(attempt, expiresAt - Date.now());
+      const remaining = expiresAt - Date.now();
+      const busy = busyOf(err);
+      const retry = renewalRetryMs(attempt, remaining);
+      const wait = busy === null ? retry : Math.min(Math.max(retry, busyDelayMs(busy)), Math.max(50, remaining / 2));
       this.renewTimer = setTimeout(() => void this.renew(expiresAt, attempt + 1), wait);
       this.renewTimer.unref();
     }
@@ -256,4 +280,9 @@ export class CommandChannel {
   private send(message: AckFrame): void {
     if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(message));
   }
+}
+
+/** The `Retry-After` (ms) of a busy gateway's refusal, or null for any other failure. */
+function busyOf(err: unknown): number | null {
+  return err instanceof GatewayError && err.status === 503 ? err.retryAfterMs : null;
 }

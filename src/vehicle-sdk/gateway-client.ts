@@ -10,6 +10,7 @@ import {
   importDeviceKey,
 } from './credentials.js';
 import { httpsRequest, type HttpsResponse } from './https.js';
+import { retryAfterMs } from './retry-schedule.js';
 import {
   type EnrollmentResult,
   EnrollmentResultSchema,
@@ -31,6 +32,8 @@ export class GatewayError extends Error {
     readonly status: number,
     readonly code: string | null,
     readonly problem: unknown,
+    /** The gateway's `Retry-After` in milliseconds (a busy 503), or null. */
+    readonly retryAfterMs: number | null = null,
   ) {
     super(`gateway answered ${status}${code ? ` ${code}` : ''}`);
     this.name = 'GatewayError';
@@ -52,7 +55,7 @@ export interface DeviceCredentials {
 function expectStatus(res: HttpsResponse, status: number): unknown {
   if (res.status !== status) {
     const code = typeof res.json === 'object' && res.json !== null && 'code' in res.json ? String(res.json.code) : null;
-    throw new GatewayError(res.status, code, res.json ?? res.text);
+    throw new GatewayError(res.status, code, res.json ?? res.text, retryAfterMs(res.headers['retry-after']));
   }
   return res.json;
 }

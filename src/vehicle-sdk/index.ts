@@ -58,3 +58,4 @@ export { VehicleModel, type Execution, type VehicleModelState } from './vehicle-
 export { CommandChannel, signAck, type ChannelEvent } from './command-channel.js';
 export { FileAnswerStore, MemoryAnswerStore, type AnswerStore } from './answer-store.js';
 export { parseCanonical, verifyDetached } from './command-envelope.js';
+export { busyDelayMs, reconnectDelayMs, retryAfterMs } from './retry-schedule.js';

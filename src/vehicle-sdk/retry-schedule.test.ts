@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { reconnectDelayMs, renewalDelayMs, renewalRetryMs } from './retry-schedule.js';
+import { busyDelayMs, reconnectDelayMs, renewalDelayMs, renewalRetryMs, retryAfterMs } from './retry-schedule.js';
 
 const FLEET = 2500;
 
@@ -33,5 +33,20 @@ describe('renewal and reconnect spread a fleet that moved together (issue 18 ite
     for (let attempt = 0; attempt < 30; attempt++)
       expect(renewalRetryMs(attempt, 20_000, () => 1)).toBeLessThanOrEqual(10_000);
     expect(renewalRetryMs(0, 0, () => 1)).toBe(50);
+  });
+
+  it('a busy gateway is waited out for its Retry-After plus up to as much again, spread at random', () => {
+    expect(retryAfterMs('2')).toBe(2000);
+    expect(retryAfterMs(['3'])).toBe(3000);
+    // Only delta-seconds, bounded: an HTTP date, garbage or a huge value never parks a vehicle for long.
+    expect(retryAfterMs('Wed, 21 Oct 2026 07:28:00 GMT')).toBeNull();
+    expect(retryAfterMs('-1')).toBeNull();
+    expect(retryAfterMs(undefined)).toBeNull();
+    expect(retryAfterMs('999999')).toBe(300_000);
+    const waits = Array.from({ length: FLEET }, () => busyDelayMs(2000));
+    expect(Math.min(...waits)).toBeGreaterThanOrEqual(2000);
+    expect(Math.max(...waits)).toBeLessThanOrEqual(4000);
+    // 2,500 vehicles turned away together come back over two seconds, not in one.
+    expect(busiestSecond(waits.map((w) => w - 2000))).toBeLessThan(FLEET * 0.6);
   });
 });

@@ -33,3 +33,18 @@ export function reconnectDelayMs(
 export function renewalRetryMs(attempt: number, remainingMs: number, random: () => number = Math.random): number {
   return Math.max(50, Math.min(reconnectDelayMs(attempt, 1000, 30_000, random), remainingMs / 2));
 }
+
+/** The `Retry-After` of a refusal in milliseconds (delta-seconds only, at most 5 minutes), or null when absent. */
+export function retryAfterMs(header: string | string[] | undefined): number | null {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined || !/^\d{1,6}$/.test(value.trim())) return null;
+  return Math.min(300, Number(value.trim())) * 1000;
+}
+
+/**
+ * How long to wait after a busy gateway (503 with `Retry-After`): uniform in [Retry-After, 2 x Retry-After], so the
+ * vehicles it turned away together do not all come back in the same second.
+ */
+export function busyDelayMs(retryAfter: number, random: () => number = Math.random): number {
+  return Math.round(retryAfter * (1 + random()));
+}
