@@ -1,4 +1,7 @@
 #!/usr/bin/env node
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 
 // Node 20's V8 (11.3) inlines JS-to-Wasm calls, and its deoptimizer cannot translate a Wasm function that
@@ -10,11 +13,37 @@ import { setFlagsFromString } from 'node:v8';
 const ownFlag = process.execArgv.some((a) => /^--(no-)?turbo-inline-js-wasm-calls$/.test(a));
 if (process.versions.node.startsWith('20.') && !ownFlag) setFlagsFromString('--no-turbo-inline-js-wasm-calls');
 
-// The CLI runs the compiled build; `npm install` builds it through the `prepare` script.
-import('../dist/cli/main.js').catch((err) => {
-  if (err && err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('dist/cli/main.js')) {
-    console.error('carapace: the build is missing. Run `npm run build` (npm install does this for you).');
-    process.exit(1);
+const root = fileURLToPath(new URL('..', import.meta.url));
+const entry = join(root, 'dist', 'cli', 'main.js');
+
+/** The newest TypeScript source under dir, as [mtimeMs, path]. */
+function newestSource(dir) {
+  let newest = [0, ''];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, e.name);
+    const candidate = e.isDirectory()
+      ? newestSource(path)
+      : e.name.endsWith('.ts')
+        ? [statSync(path).mtimeMs, path]
+        : null;
+    if (candidate && candidate[0] > newest[0]) newest = candidate;
   }
-  throw err;
-});
+  return newest;
+}
+
+// `npm install` builds once (the `prepare` script); `npm start` no longer recompiles. So say clearly when the
+// build is missing, or older than the sources of a clone (an installed package ships no src/ and is not checked).
+if (!existsSync(entry)) {
+  console.error('carapace: the build is missing (dist/). Run `npm run build` (npm install does this for you).');
+  process.exit(1);
+}
+if (existsSync(join(root, 'src'))) {
+  const [changed, path] = newestSource(join(root, 'src'));
+  if (changed > statSync(entry).mtimeMs)
+    console.error(
+      `carapace: the build is stale: ${path.slice(root.length)} changed after the last build. ` +
+        'Run `npm run build` to run your changes; this run uses the old build.',
+    );
+}
+
+await import(entry);

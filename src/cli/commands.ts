@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { writePrivateFile } from '../platform/index.js';
 import { recentJobsOf } from '../commands/index.js';
 import { runFleet, unitsIn } from '../simulator/index.js';
+import { clientEndpoints } from '../config/index.js';
 import { configFrom, type GlobalOptions, withPlatform } from './context.js';
 
 const OPERATOR = `cli:${process.env.USER ?? 'unknown'}`;
@@ -63,13 +64,16 @@ export function registerCommands(program: Command): void {
         '<dataDir>/factory (the demo units) and provisions more units (SIM-*) when --vehicles asks for more.',
     )
     .option('--vehicles <n>', 'how many vehicles', '7')
-    .option('--gateway <url>', 'the vehicle gateway', 'https://localhost:8444')
-    .option('--ca <file>', 'the root CA the vehicles trust (also the anchor of the command keys)', '')
+    .option('--gateway <url>', 'the vehicle gateway (default: from the configuration, as the server listens)')
+    .option(
+      '--ca <file>',
+      'the root CA the vehicles trust, the anchor of the command keys (default: <dataDir>/pki/ca.pem)',
+    )
     .option('--interval <seconds>', 'telemetry interval', '5')
     .option('--moving <n>', 'how many vehicles are on a trip (never the demo cars, which come first)', '0')
     .action(
       async (
-        opts: { vehicles: string; gateway: string; ca: string; interval: string; moving: string },
+        opts: { vehicles: string; gateway?: string; ca?: string; interval: string; moving: string },
         cmd: Command,
       ) => {
         const global = cmd.optsWithGlobals<GlobalOptions>();
@@ -97,12 +101,13 @@ export function registerCommands(program: Command): void {
           units = unitsIn(factoryDir, join(config.dataDir, 'simulator'));
         }
         units = units.slice(0, want);
-        const ca = readFileSync(opts.ca || join(config.dataDir, 'pki', 'ca.pem'), 'utf8');
+        const at = clientEndpoints(config);
+        const ca = readFileSync(opts.ca ?? at.caFile, 'utf8');
         const moving = Math.min(Number(opts.moving), units.length);
         const fleet = await runFleet({
           // Demo cars first and parked; the simulated trips go to the last vehicles.
           units: [...units.slice(units.length - moving), ...units.slice(0, units.length - moving)],
-          gatewayUrl: opts.gateway,
+          gatewayUrl: opts.gateway ?? at.gateway,
           ca,
           intervalSeconds: Number(opts.interval),
           moving,

@@ -1,10 +1,10 @@
 import { runMatrix, summaryLine } from '../authz-matrix/index.js';
 import { readScenario } from '../server/index.js';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { rotateSigningKeys } from '../auth/index.js';
-import { renderConfigReference } from '../config/index.js';
+import { type ClientEndpoints, clientEndpoints, renderConfigReference } from '../config/index.js';
 import { CarapaceError } from '../platform/index.js';
 import { openStorage } from '../storage/index.js';
 import { migrateDatabase } from '../server/index.js';
@@ -22,6 +22,31 @@ import { registerWebhooks } from './webhooks.js';
 import { registerInventory } from './inventory.js';
 import { registerOperators } from './operators.js';
 
+interface MatrixOptions {
+  scenario: string;
+  report: string;
+  url?: string;
+  ca?: string;
+  partnerKeys?: string;
+}
+
+const PACKAGE = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+/** The endpoints as shell assignments (`eval "$(carapace config endpoints --format env)"`), values single-quoted. */
+function endpointsAsShell(at: ClientEndpoints): string {
+  const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
+  const names: Array<[string, string]> = [
+    ['PUBLIC_URL', at.public],
+    ['GATEWAY_URL', at.gateway],
+    ['ADMIN_URL', at.admin],
+    ['CONSOLE_URL', at.console],
+    ['CA_FILE', at.caFile],
+    ['OPERATOR_CERT', at.operatorCertFile],
+    ['OPERATOR_KEY', at.operatorKeyFile],
+  ];
+  return names.map(([k, v]) => `${k}=${quote(v)}\n`).join('');
+}
+
 /** Where help and errors go; tests capture them. */
 export interface CliOutput {
   writeOut(text: string): void;
@@ -36,6 +61,7 @@ export function buildProgram(output?: CliOutput): Command {
   if (output) program.configureOutput(output);
   program
     .description('Zero-trust platform core for connected vehicles.')
+    .version(PACKAGE.version, '-V, --version', 'print the version (from package.json)')
     .option('-c, --config <file>', 'YAML or JSON configuration file (see docs/configuration.md); also CARAPACE_CONFIG')
     .showHelpAfterError()
     .configureHelp({ showGlobalOptions: true });
@@ -117,13 +143,19 @@ export function buildProgram(output?: CliOutput): Command {
     )
     .requiredOption('--scenario <file>', 'the scenario the deployment was seeded with', 'scenarios/demo.yaml')
     .requiredOption('--report <file>', 'where to write the JSON report')
-    .option('--url <url>', 'the public listener', 'https://localhost:8443')
-    .option('--ca <file>', 'the CA that signed the server certificate', 'data/pki/ca.pem')
-    .option('--partner-keys <dir>', "directory of the demo partners' private JWKs", 'data/demo')
-    .action(async (opts: { scenario: string; report: string; url: string; ca: string; partnerKeys: string }) => {
+    .option('--url <url>', 'the public listener (default: publicBaseUrl of the configuration)')
+    .option('--ca <file>', 'the CA that signed the server certificate (default: <dataDir>/pki/ca.pem)')
+    .option('--partner-keys <dir>', "directory of the demo partners' private JWKs (default: <dataDir>/demo)")
+    .action(async (opts: MatrixOptions, cmd: Command) => {
+      const config = configFrom(cmd.optsWithGlobals<GlobalOptions>());
+      const at = clientEndpoints(config);
       const report = await runMatrix(
         readScenario(opts.scenario),
-        { baseUrl: opts.url, ca: readFileSync(opts.ca, 'utf8'), partnerKeysDir: opts.partnerKeys },
+        {
+          baseUrl: opts.url ?? at.public,
+          ca: readFileSync(opts.ca ?? at.caFile, 'utf8'),
+          partnerKeysDir: opts.partnerKeys ?? join(config.dataDir, 'demo'),
+        },
         { log: (line) => process.stderr.write(`${line}\n`) },
       );
       writeFileSync(opts.report, `${JSON.stringify(report, null, 2)}\n`);
@@ -146,6 +178,17 @@ export function buildProgram(output?: CliOutput): Command {
     .description('Validate the configuration and print the effective values.')
     .action((_o: unknown, cmd: Command) => {
       process.stdout.write(`${JSON.stringify(configFrom(cmd.optsWithGlobals<GlobalOptions>()), null, 2)}\n`);
+    });
+  config
+    .command('endpoints')
+    .description(
+      'Print where clients reach each listener and the files they trust, from the same configuration as the server ' +
+        '(scripts/device-flow.sh reads this).',
+    )
+    .addOption(new Option('--format <format>', 'output').choices(['json', 'env']).default('json'))
+    .action((opts: { format: 'json' | 'env' }, cmd: Command) => {
+      const at = clientEndpoints(configFrom(cmd.optsWithGlobals<GlobalOptions>()));
+      process.stdout.write(opts.format === 'json' ? `${JSON.stringify(at, null, 2)}\n` : endpointsAsShell(at));
     });
   config
     .command('reference')

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isCarapaceError } from '../platform/index.js';
-import { loadConfig, renderConfigReference } from './index.js';
+import { clientEndpoints, loadConfig, renderConfigReference } from './index.js';
 
 function tmpFile(name: string, text: string): string {
   const path = join(mkdtempSync(join(tmpdir(), 'carapace-cfg-')), name);
@@ -30,6 +30,22 @@ describe('configuration', () => {
     expect(c.listeners.admin).toEqual({ host: '127.0.0.1', port: 8445 });
     expect(c.pki.operationalCertTtl).toBe(7 * 86400);
     expect(c.database.url).toBeNull();
+  });
+
+  it('derives the public URL from the public port unless it is set, and the client endpoints from both', () => {
+    const moved = loadConfig({ env: { CARAPACE_PUBLIC_PORT: '9443', CARAPACE_GATEWAY_PORT: '9444' } });
+    expect(moved.publicBaseUrl).toBe('https://localhost:9443');
+    expect(clientEndpoints(moved)).toMatchObject({
+      public: 'https://localhost:9443',
+      gateway: 'https://localhost:9444',
+      admin: 'https://127.0.0.1:8445',
+      console: 'https://127.0.0.1:8445/console/',
+    });
+    const pinned = loadConfig({
+      env: { CARAPACE_PUBLIC_PORT: '9443', CARAPACE_PUBLIC_BASE_URL: 'https://carapace.example.com' },
+    });
+    expect(pinned.publicBaseUrl).toBe('https://carapace.example.com');
+    expect(clientEndpoints(pinned).gateway).toBe('https://carapace.example.com:8444');
   });
 
   it('layers file, environment and overrides in that order', () => {

@@ -107,6 +107,11 @@ function assign(tree: Tree, key: string, value: unknown): void {
   node[parts[parts.length - 1] as string] = value;
 }
 
+/** The public URL when none is configured: localhost on the public listener's port. */
+export function defaultPublicBaseUrl(port: number): string {
+  return port === 443 ? 'https://localhost' : `https://localhost:${port}`;
+}
+
 /** Loads, merges and validates configuration. Throws ERR_CONFIG_INVALID naming the bad key or variable. */
 export function loadConfig(sources: ConfigSources = {}): Config {
   const env = sources.env ?? {};
@@ -128,6 +133,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   }
 
   const out: Tree = {};
+  const explicit = new Set<string>();
   for (const [key, option] of options) {
     let value = option.defaultValue;
     const fromFile = lookup(fileTree, key);
@@ -136,8 +142,13 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     if (fromEnv !== undefined && fromEnv !== '') value = option.parse(fromEnv, `${key} (from ${option.env})`);
     const fromOverride = lookup(sources.overrides, key);
     if (fromOverride.found) value = option.parse(fromOverride.value, key);
+    if (fromFile.found || (fromEnv !== undefined && fromEnv !== '') || fromOverride.found) explicit.add(key);
     assign(out, key, value);
   }
+  // Unset, the public URL follows the public port: a server moved to another port must not pin its Host and its
+  // token issuer to the default one (every request would be refused as naming another deployment).
+  if (!explicit.has('publicBaseUrl'))
+    out.publicBaseUrl = defaultPublicBaseUrl((out as unknown as Config).listeners.public.port);
   const config = out as unknown as Config;
   if ((config.tls.certFile === null) !== (config.tls.keyFile === null)) {
     throw new CarapaceError(

@@ -55,7 +55,8 @@ export const configSchema = {
     'https://localhost:8443',
     'CARAPACE_PUBLIC_BASE_URL',
     'External base URL of the public listener. The token issuer is `<publicBaseUrl>/oauth`, and certificates point ' +
-      'their CRL distribution point here.',
+      'their CRL distribution point here. When unset it follows the public port: ' +
+      '`https://localhost:<listeners.public.port>` (the default shown is for the default port).',
   ),
   dataDir: opt.string(
     './data',
