@@ -17,7 +17,9 @@ export type AdminObject =
   | 'step'
   | 'auditEvent'
   | 'playbook'
-  | 'delivery';
+  | 'delivery'
+  | 'checkpoint'
+  | 'laterCheckpoint';
 
 /** One admin route as the matrix calls it. */
 export interface AdminProbe {
@@ -98,7 +100,11 @@ export const ADMIN_PROBES: readonly AdminProbe[] = [
   get('audit:read', '/admin/v1/audit/checkpoints/latest'),
   post('audit:checkpoint', '/admin/v1/audit/checkpoints', '/admin/v1/audit/checkpoints'),
   get('audit:read', '/admin/v1/audit/events/:eventId/inclusion', '/admin/v1/audit/events/{auditEvent}/inclusion'),
-  get('audit:read', '/admin/v1/audit/consistency', '/admin/v1/audit/consistency?first=1'),
+  get(
+    'audit:read',
+    '/admin/v1/audit/consistency',
+    '/admin/v1/audit/consistency?first={checkpoint}&second={laterCheckpoint}',
+  ),
   get('audit:read', '/admin/v1/audit/tail'),
   get('audit:read', '/admin/v1/investigations', '/admin/v1/investigations?pivot=device&value={device}'),
   // A dry run: the prune reports what it would remove and removes nothing.

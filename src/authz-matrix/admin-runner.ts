@@ -26,6 +26,8 @@ export interface AdminCell {
   status: number;
   unexpected: boolean;
   unreached: boolean;
+  /** The problem's detail when the answer was not a success (why a cell was unreached). */
+  detail?: string;
 }
 
 /** The admin matrix's report. */
@@ -80,6 +82,7 @@ async function runCell(caller: AdminCaller, probe: AdminProbe, fixtures: AdminFi
     status: res.status,
     unexpected: !unreached && observed !== expected,
     unreached,
+    ...(observed === 'allowed' ? {} : { detail: String((res.json as { detail?: unknown } | null)?.detail ?? '') }),
   };
 }
 
