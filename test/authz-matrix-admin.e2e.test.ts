@@ -1,9 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ADMIN_PROBES,
   ADMIN_RULES,
   adminOutcome,
+  adminSummaryLine,
   type AdminCaller,
   type AdminCell,
   type AdminFixtures,
@@ -123,12 +127,15 @@ describe('authorization matrix on the admin plane (sqlite)', () => {
       }
       case 'user':
         return (
-          await cp.platform.directory.createUser(SYSTEM, {
-            email: `matrix-${++serial}@users.example`,
-            displayName: 'matrix',
-            password: `matrix password ${serial}`,
-            totpSecret: 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP',
-          })
+          await cp.platform.directory.createUser(
+            { type: 'system', id: 'seed' },
+            {
+              email: `matrix-${++serial}@users.example`,
+              displayName: 'matrix',
+              password: `matrix password ${serial}`,
+              totpSecret: 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP',
+            },
+          )
         ).id;
       case 'incident':
         return (
@@ -230,9 +237,7 @@ describe('authorization matrix on the admin plane (sqlite)', () => {
   it('runs every admin route x every role (certificate, person, person elevated) with no unexpected cell', async () => {
     const report = await runAdminMatrix(callers, fixtures);
     const s = report.summary;
-    process.stdout.write(
-      `authz-matrix admin: cells=${s.cells} allowed=${s.allowed} refused=${s.refused} unexpected=${s.unexpected} unreached=${s.unreached}\n`,
-    );
+    process.stdout.write(`${adminSummaryLine(report)}\n`);
     const show = (c: (typeof report.cells)[number]) =>
       `${c.caller} ${c.route}: expected ${c.expected}, got ${c.status} ${c.observed} ${c.detail ?? ''}`;
     expect(report.cells.filter((c) => c.unexpected).map(show)).toEqual([]);
@@ -251,4 +256,60 @@ describe('authorization matrix on the admin plane (sqlite)', () => {
     expect(s.allowed).toBeGreaterThan(200);
     expect(s.refused).toBeGreaterThan(100);
   }, 120_000);
+});
+
+// The matrix must fail when a rule breaks: a plausible mistake in the role table of the policies (the viewer added to
+// the PKI officers' permit) shows as unexpected cells. One role and the PKI routes only: the rest is above.
+describe('the admin matrix catches a policy that lets a viewer revoke (sqlite)', () => {
+  let cp: TestCarapace;
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'carapace-admin-policies-'));
+    cpSync('policies', dir, { recursive: true });
+    const admin = readFileSync(join(dir, 'admin.cedar'), 'utf8');
+    const broken = admin.replace(
+      'containsAny(["pki_officer", "security_admin"])',
+      'containsAny(["viewer", "pki_officer", "security_admin"])',
+    );
+    expect(broken).not.toBe(admin);
+    writeFileSync(join(dir, 'admin.cedar'), broken);
+    cp = await startTestCarapace({ database: 'sqlite', overrides: { detect: { enabled: false }, policy: { dir } } });
+  }, 120_000);
+  afterAll(async () => {
+    await cp?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reports the viewer certificate revoking and replacing as unexpected', async () => {
+    const name = 'mutant-viewer-cert';
+    const issued = await cp.platform.pki.issueOperatorCertificate({ name, csrPem: null, actor: SYSTEM });
+    await cp.platform.operators.directory.bindCertificate(SYSTEM, { name, serial: issued.serial, role: 'viewer' });
+    const viewer: AdminCaller = {
+      name: 'viewer certificate',
+      kind: 'certificate',
+      roles: ['viewer'],
+      elevated: true,
+      call: async (method, path, body) => {
+        const res = await httpsRequest(`${cp.addresses.admin}${path}`, {
+          method,
+          ca: cp.ca,
+          cert: issued.certificatePem,
+          key: issued.privateKeyPem as string,
+          headers: body === undefined ? {} : { 'content-type': 'application/json' },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+        return { status: res.status, json: res.json };
+      },
+    };
+    let n = 0;
+    const fixtures: AdminFixtures = {
+      object: async () => (await cp.enrolledDevice(`TCU-MUTANT-${++n}`)).credentials!.issued.deviceId,
+    };
+    const probes = ADMIN_PROBES.filter((p) => p.action === 'pki:revoke' || p.action === 'pki:replace_device');
+    const report = await runAdminMatrix([viewer], fixtures, probes);
+    expect(report.cells.map((c) => `${c.route} ${c.expected} ${c.observed} ${c.unexpected}`)).toEqual([
+      'POST /admin/v1/revocations forbidden allowed true',
+      'POST /admin/v1/devices/:deviceId/replacement forbidden allowed true',
+    ]);
+  }, 60_000);
 });

@@ -39,7 +39,7 @@ export interface AdminMatrixReport {
 const REFUSALS = new Set(['elevation-required', 'approval-required', 'forbidden']);
 const KINDS = /\{([A-Za-z]+)\}/g;
 
-/** What the admin plane answered, in the oracle's words; anything that is neither a success nor a refusal is unreached. */
+/** What the admin plane answered, in the oracle's words; neither a success nor a refusal is unreached. */
 function outcomeOf(res: { status: number; json: unknown }): AdminOutcome | 'unreached' {
   if (res.status >= 200 && res.status < 300) return 'allowed';
   const type =
@@ -114,4 +114,13 @@ export async function runAdminMatrix(
       unreached: cells.filter((c) => c.unreached).length,
     },
   };
+}
+
+/** The admin matrix's last line, as CI and reviewers read it. */
+export function adminSummaryLine(report: AdminMatrixReport): string {
+  const s = report.summary;
+  return (
+    `authz-matrix admin: cells=${s.cells} allowed=${s.allowed} refused=${s.refused} ` +
+    `unexpected=${s.unexpected} unreached=${s.unreached}`
+  );
 }

@@ -6,6 +6,7 @@ export { APP_FOR_ROLE } from './world.js';
 export { ADMIN_RULES, DEVICE_RELEASE, adminOutcome, type AdminRole, type AdminRule } from './admin-rules.js';
 export { ADMIN_PROBES, type AdminObject, type AdminProbe } from './admin-routes.js';
 export {
+  adminSummaryLine,
   expectedOf,
   runAdminMatrix,
   type AdminCaller,
