@@ -15,9 +15,14 @@ export interface Cell {
   route: string;
   object: string;
   expected: 'allowed' | 403 | 404;
-  observed: 'allowed' | number;
+  /**
+   * `unreached`: the probe was stopped by validation (400 ERR_VALIDATION) where the oracle expects an allow, so the
+   * cell never showed the real decision. It is reported as unreached, never as passed.
+   */
+  observed: 'allowed' | 'unreached' | number;
   relations: string[];
   unexpected: boolean;
+  unreached: boolean;
   note?: string;
 }
 
@@ -29,6 +34,8 @@ export interface MatrixReport {
     allowed: number;
     denied: number;
     unexpected: number;
+    /** Cells whose probe never reached the decision (validation answered first where an allow was due). */
+    unreached: number;
     phases: string[];
     routes: number;
     routesReached: number;
@@ -122,11 +129,16 @@ async function runCell(
   const body = route.mode === 'probe' && route.method !== 'DELETE' ? {} : undefined;
   const res = await caller.api(route.method, query ? `${path}?${query}` : path, body);
   const code = (res.json as { code?: string } | null)?.code;
-  const allowedNow = route.mode === 'read' ? res.status === 200 : res.status === 400 && code === 'ERR_VALIDATION';
-  const observed: Cell['observed'] = allowedNow ? 'allowed' : res.status;
+  const validated = res.status === 400 && code === 'ERR_VALIDATION';
+  const allowedNow = route.mode === 'read' && res.status === 200;
+  // A probe's 400 says authorization let it through to validation, not that the action succeeded: unreached.
+  const stoppedByValidation = route.mode === 'probe' && validated;
+  const observed: Cell['observed'] = allowedNow ? 'allowed' : stoppedByValidation ? 'unreached' : res.status;
   // A cell in flight while a relationship expires (the short delegation) has two right answers: the state
   // before it was sent and the state once it was answered. Anything else is unexpected.
-  let unexpected = observed !== exp.status && observed !== expectNow().status;
+  const sameAs = (e: Expectation) => observed === e.status || (observed === 'unreached' && e.status === 'allowed');
+  let unexpected = !sameAs(exp) && !sameAs(expectNow());
+  const unreached = observed === 'unreached' && !unexpected;
   let note: string | undefined;
   if (!unexpected && route.action === 'vehicle:list' && allowedNow) {
     // The list must hold exactly the vehicles the oracle says this persona may read.
@@ -154,6 +166,7 @@ async function runCell(
     observed,
     relations: exp.relations,
     unexpected,
+    unreached,
     ...(note ? { note } : {}),
   };
 }
@@ -373,8 +386,9 @@ async function matrixOn(
     summary: {
       cells: cells.length,
       allowed: cells.filter((c) => c.observed === 'allowed').length,
-      denied: cells.filter((c) => c.observed !== 'allowed').length,
+      denied: cells.filter((c) => typeof c.observed === 'number').length,
       unexpected: cells.filter((c) => c.unexpected).length,
+      unreached: cells.filter((c) => c.unreached).length,
       phases,
       routes: all.length,
       routesReached: all.filter((r) => reached.has(r)).length,
@@ -387,5 +401,5 @@ async function matrixOn(
 /** The report's last line: the two numbers CI and reviewers look for. */
 export function summaryLine(report: MatrixReport): string {
   const s = report.summary;
-  return `authz-matrix: cells=${s.cells} unexpected=${s.unexpected} routes=${s.routesReached}/${s.routes}${s.routesMissing.length ? ` missing=${s.routesMissing.join(',')}` : ''}${s.unresolved.length ? ` unresolved=${s.unresolved.length}` : ''}`;
+  return `authz-matrix: cells=${s.cells} unexpected=${s.unexpected} unreached=${s.unreached} routes=${s.routesReached}/${s.routes}${s.routesMissing.length ? ` missing=${s.routesMissing.join(',')}` : ''}${s.unresolved.length ? ` unresolved=${s.unresolved.length}` : ''}`;
 }
