@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, URL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 
 // Node 20's V8 (11.3) inlines JS-to-Wasm calls, and its deoptimizer cannot translate a Wasm function that
