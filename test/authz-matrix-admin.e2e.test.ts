@@ -14,6 +14,7 @@ import {
   type AdminObject,
   type AdminRole,
   DEVICE_RELEASE,
+  DEVICE_RETIRE,
   expectedOf,
   runAdminMatrix,
 } from '../src/authz-matrix/index.js';
@@ -219,10 +220,12 @@ describe('authorization matrix on the admin plane (sqlite)', () => {
       }
     }
     const releasers = OPERATOR_ROLES.filter((r) => adminOutcome(DEVICE_RELEASE, [r], false) === 'elevation-required');
-    expect({ disagreements, release: fromPolicy.releaseNeedsElevation }).toEqual({
-      disagreements: [],
-      release: releasers,
-    });
+    const retirers = OPERATOR_ROLES.filter((r) => adminOutcome(DEVICE_RETIRE, [r], false) === 'elevation-required');
+    expect({
+      disagreements,
+      release: fromPolicy.releaseNeedsElevation,
+      retire: fromPolicy.retireNeedsElevation,
+    }).toEqual({ disagreements: [], release: releasers, retire: retirers });
   });
 
   it('has a probe for every operator route of the admin listener, with the same action', () => {

@@ -29,7 +29,13 @@ const EXPECTED_WRITES = {
     'telemetry:release_quarantine',
     'webhooks:replay',
   ],
-  pki_officer: ['auth:revoke_client_tokens', 'pki:replace_device', 'pki:revoke', 'pki:transition_device'],
+  pki_officer: [
+    'auth:revoke_client_tokens',
+    'commands:manage_keys',
+    'pki:replace_device',
+    'pki:revoke',
+    'pki:transition_device',
+  ],
 };
 
 describe.each(testEngines())('operators and roles on the admin plane (%s)', (database) => {
@@ -136,6 +142,47 @@ describe.each(testEngines())('operators and roles on the admin plane (%s)', (dat
     expect((await asCert(viewerCert, 'GET', `/admin/v1/devices/${deviceId}`)).status).toBe(200);
     const loose = await asCert(unbound, 'GET', '/admin/v1/audit-events');
     expect(loose.status).toBe(401);
+  });
+
+  it('a responder cannot revoke or retire a device through its lifecycle, even elevated; a PKI officer, elevated, can', async () => {
+    const unit = await cp.enrolledDevice('TCU-OPS-LIFECYCLE');
+    const id = unit.credentials!.issued.deviceId;
+    const to = (session: string, status: string) =>
+      consoleCall(cp, session, 'POST', `/admin/v1/devices/${id}/status`, { status, reason: 'lifecycle test' });
+    const rob = await session('dan');
+    await consoleCall(cp, rob, 'POST', '/admin/v1/elevations', { reason: 'trying to revoke', minutes: 5 });
+    for (const status of ['revoked', 'decommissioned']) expect(problemOf(await to(rob, status)).type).toBe('forbidden');
+    const pia = await session('pia');
+    expect(problemOf(await to(pia, 'decommissioned')).type).toBe('elevation-required');
+    await unit.self();
+    await consoleCall(cp, pia, 'POST', '/admin/v1/elevations', { reason: 'retiring the unit', minutes: 5 });
+    expect((await to(pia, 'revoked')).status).toBe(200);
+    await expect(unit.self()).rejects.toThrow();
+    unit.close();
+  });
+
+  it('a playbook is no way around a role: its automatic steps need what the starter may take, as do approvals', async () => {
+    const dan = await session('dan');
+    await consoleCall(cp, dan, 'POST', '/admin/v1/elevations', { reason: 'partner scraping', minutes: 5 });
+    const opened = await consoleCall(cp, dan, 'POST', '/admin/v1/incidents', {
+      title: 'partner scraping',
+      severity: 'high',
+      assets: { clients: ['nobody-client'] },
+    });
+    expect(opened.status).toBe(201);
+    const incident = (opened.json as { incident: { id: string } }).incident.id;
+    const run = (who: string) =>
+      consoleCall(cp, who, 'POST', `/admin/v1/incidents/${incident}/playbooks/partner-compromise/runs`);
+    // client.revoke_tokens is a PKI officer's fleet-wide action: a responder's run is refused before any step runs.
+    const refused = await run(dan);
+    expect(problemOf(refused).type).toBe('forbidden');
+    expect(
+      ((await consoleCall(cp, dan, 'GET', `/admin/v1/incidents/${incident}/runs`)).json as { runs: [] }).runs,
+    ).toEqual([]);
+    // A playbook whose automatic steps are all containment is a responder's to run.
+    expect(
+      (await consoleCall(cp, dan, 'POST', `/admin/v1/incidents/${incident}/playbooks/account-takeover/runs`)).status,
+    ).toBe(201);
   });
 
   it('a responder quarantines, cannot release without elevation, can with, and the elevation expires', async () => {
@@ -290,9 +337,20 @@ describe.each(testEngines())('operators and roles on the admin plane (%s)', (dat
     expect(
       problemOf(await consoleCall(cp, pia, 'POST', path, { reason: 'k' }, { 'x-carapace-approval': id })).type,
     ).toBe('approval-required');
+    // The second person must be one who could take the action: not a viewer, not a responder, and elevated.
+    const vera = await session('vera');
+    const rob = await session('rob');
+    await consoleCall(cp, rob, 'POST', '/admin/v1/elevations', { reason: 'rubber stamp', minutes: 5 });
+    for (const stamp of [vera, rob])
+      expect(problemOf(await consoleCall(cp, stamp, 'POST', `/admin/v1/approvals/${id}/approve`)).type).toBe(
+        'forbidden',
+      );
+    expect(problemOf(await consoleCall(cp, sam, 'POST', `/admin/v1/approvals/${id}/approve`)).type).toBe(
+      'elevation-required',
+    );
+    await consoleCall(cp, sam, 'POST', '/admin/v1/elevations', { reason: 'leaked key', minutes: 20 });
     expect((await consoleCall(cp, sam, 'POST', `/admin/v1/approvals/${id}/approve`)).status).toBe(200);
     // Only the requester uses it: the approver holding the id gains nothing.
-    await consoleCall(cp, sam, 'POST', '/admin/v1/elevations', { reason: 'leaked key', minutes: 20 });
     expect(
       problemOf(await consoleCall(cp, sam, 'POST', path, { reason: 'k' }, { 'x-carapace-approval': id })).type,
     ).toBe('approval-required');
@@ -324,9 +382,11 @@ describe.each(testEngines())('operators and roles on the admin plane (%s)', (dat
       });
     const late = (await ask()).json as { id: string };
     const unused = (await ask()).json as { id: string };
+    await consoleCall(cp, sam, 'POST', '/admin/v1/elevations', { reason: 'rotation', minutes: 20 });
     expect((await consoleCall(cp, sam, 'POST', `/admin/v1/approvals/${unused.id}/approve`)).status).toBe(200);
     clock.advance(61 * MINUTE);
     const sam2 = await session('sam');
+    await consoleCall(cp, sam2, 'POST', '/admin/v1/elevations', { reason: 'rotation', minutes: 20 });
     expect((await consoleCall(cp, sam2, 'POST', `/admin/v1/approvals/${late.id}/approve`)).status).toBe(409);
     const path = '/admin/v1/clients/nobody/token-revocation';
     const res = await asCert(

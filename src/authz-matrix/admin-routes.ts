@@ -32,6 +32,10 @@ export interface AdminProbe {
   body?: unknown;
   /** `release` asks for a device back to `active`: judged by the release rule, not the action's. */
   release?: boolean;
+  /** `approver` approves a request for `auth:revoke_client_tokens`: judged by the approver rule. */
+  approver?: boolean;
+  /** `retire` moves a device to `decommissioned`: judged by the retire rule. */
+  retire?: boolean;
   /** Runs after every other probe, in this order: it changes the caller itself (elevates, signs out). */
   last?: 1 | 2;
 }
@@ -57,7 +61,13 @@ export const ADMIN_PROBES: readonly AdminProbe[] = [
     action: 'auth:revoke_client_tokens',
     reason,
   }),
-  post('operators:approve', '/admin/v1/approvals/:approvalId/approve', '/admin/v1/approvals/{approval}/approve'),
+  post(
+    'operators:approve',
+    '/admin/v1/approvals/:approvalId/approve',
+    '/admin/v1/approvals/{approval}/approve',
+    undefined,
+    { approver: true },
+  ),
   post('pki:revoke', '/admin/v1/revocations', '/admin/v1/revocations', { deviceId: '{device}', reason: 'superseded' }),
   get('pki:read_device', '/admin/v1/devices/:deviceId', '/admin/v1/devices/{device}'),
   post('pki:transition_device', '/admin/v1/devices/:deviceId/status', '/admin/v1/devices/{device}/status', {
@@ -70,6 +80,13 @@ export const ADMIN_PROBES: readonly AdminProbe[] = [
     '/admin/v1/devices/{quarantinedDevice}/status',
     { status: 'active', reason },
     { release: true },
+  ),
+  post(
+    'pki:transition_device',
+    '/admin/v1/devices/:deviceId/status',
+    '/admin/v1/devices/{device}/status',
+    { status: 'decommissioned', reason },
+    { retire: true },
   ),
   post('pki:replace_device', '/admin/v1/devices/:deviceId/replacement', '/admin/v1/devices/{device}/replacement', {
     tcuSerial: 'TCU-MATRIX-{device}',

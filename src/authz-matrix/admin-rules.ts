@@ -33,7 +33,8 @@ const rule = (roles: readonly AdminRole[], needs: AdminNeed = 'nothing'): AdminR
  *   elevation plus a second operator's approval to revoke every token of a client (fleet-wide);
  * - a security admin may do all of the above, and with an elevation governs: second factors, federation links,
  *   audit checkpoints, pruning, legal holds, the webhook signing key.
- * Releasing a device is `pki:transition_device` to `active`: see `DEVICE_RELEASE`.
+ * Releasing a device is `pki:transition_device` to `active`: see `DEVICE_RELEASE`; revoking or retiring it through
+ * the lifecycle (to `revoked`, `decommissioned`): see `DEVICE_RETIRE`. A responder only quarantines and releases.
  */
 export const ADMIN_RULES: Readonly<Record<string, AdminRule>> = {
   'operators:read_self': rule(EVERYONE),
@@ -75,6 +76,7 @@ export const ADMIN_RULES: Readonly<Record<string, AdminRule>> = {
   'pki:transition_device': rule(['responder', 'pki_officer', 'security_admin']),
   'pki:revoke': rule(PKI, 'elevation'),
   'pki:replace_device': rule(PKI, 'elevation'),
+  'commands:manage_keys': rule(PKI, 'elevation'),
   'auth:revoke_client_tokens': rule(PKI, 'approval'),
   'identity:reset_mfa': rule(ADMINS, 'elevation'),
   'identity:link': rule(ADMINS, 'elevation'),
@@ -86,6 +88,15 @@ export const ADMIN_RULES: Readonly<Record<string, AdminRule>> = {
 
 /** Moving a device back to `active` (a release) is sensitive: these roles may, with an elevation. */
 export const DEVICE_RELEASE: AdminRule = rule(['responder', 'pki_officer', 'security_admin'], 'elevation');
+
+/**
+ * Approving another operator's request is for someone who could take the action: the probe approves a request to
+ * revoke every token of a client (a PKI officer's or admin's), so the approver must hold that role, elevated.
+ */
+export const APPROVE_CLIENT_REVOCATION: AdminRule = rule(PKI, 'elevation');
+
+/** Revoking or retiring a device through its lifecycle is a PKI officer's or admin's, with an elevation. */
+export const DEVICE_RETIRE: AdminRule = rule(PKI, 'elevation');
 
 /** What a caller should see: allowed, or the refusal the admin plane names. */
 export type AdminOutcome = 'allowed' | 'elevation-required' | 'approval-required' | 'forbidden';

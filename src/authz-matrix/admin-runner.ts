@@ -1,5 +1,13 @@
 import { type AdminObject, type AdminProbe, ADMIN_PROBES } from './admin-routes.js';
-import { ADMIN_RULES, type AdminOutcome, type AdminRole, adminOutcome, DEVICE_RELEASE } from './admin-rules.js';
+import {
+  ADMIN_RULES,
+  APPROVE_CLIENT_REVOCATION,
+  type AdminOutcome,
+  type AdminRole,
+  adminOutcome,
+  DEVICE_RELEASE,
+  DEVICE_RETIRE,
+} from './admin-rules.js';
 
 /** One way into the admin plane: a role-bound certificate, or a signed-in person's session (elevated or not). */
 export interface AdminCaller {
@@ -51,7 +59,13 @@ function outcomeOf(res: { status: number; json: unknown }): AdminOutcome | 'unre
 
 /** The expected outcome of a probe for a caller, from the hand-written product rules. */
 export function expectedOf(probe: AdminProbe, caller: Pick<AdminCaller, 'roles' | 'elevated'>): AdminOutcome {
-  const rule = probe.release ? DEVICE_RELEASE : ADMIN_RULES[probe.action];
+  const rule = probe.release
+    ? DEVICE_RELEASE
+    : probe.retire
+      ? DEVICE_RETIRE
+      : probe.approver
+        ? APPROVE_CLIENT_REVOCATION
+        : ADMIN_RULES[probe.action];
   return adminOutcome(rule, caller.roles, caller.elevated);
 }
 
@@ -75,7 +89,7 @@ async function runCell(caller: AdminCaller, probe: AdminProbe, fixtures: AdminFi
   const unreached = observed === 'unreached' && expected === 'allowed';
   return {
     caller: caller.name,
-    route: `${probe.method} ${probe.path}${probe.release ? ' (release)' : ''}`,
+    route: `${probe.method} ${probe.path}${probe.release ? ' (release)' : probe.retire ? ' (retire)' : ''}`,
     action: probe.action,
     expected,
     observed,

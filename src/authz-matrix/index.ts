@@ -3,7 +3,14 @@ export { MATRIX_ROUTES, type MatrixRoute } from './routes.js';
 export { PERMITS } from './oracle.js';
 export { World } from './world.js';
 export { APP_FOR_ROLE } from './world.js';
-export { ADMIN_RULES, DEVICE_RELEASE, adminOutcome, type AdminRole, type AdminRule } from './admin-rules.js';
+export {
+  ADMIN_RULES,
+  DEVICE_RELEASE,
+  DEVICE_RETIRE,
+  adminOutcome,
+  type AdminRole,
+  type AdminRule,
+} from './admin-rules.js';
 export { ADMIN_PROBES, type AdminObject, type AdminProbe } from './admin-routes.js';
 export {
   adminSummaryLine,

@@ -31,6 +31,33 @@ export const ACTIONS = [
 /** One playbook action. */
 export type Action = (typeof ACTIONS)[number];
 
+/**
+ * The admin action each playbook action amounts to, which the operator who starts a run (for its automatic steps) or
+ * approves a step must hold themselves: running a playbook is never a way around a role (`incidents:run_playbook`
+ * alone is a responder's). Null: containment that `incidents:run_playbook` itself covers (preserving evidence
+ * included). Every action must be listed.
+ */
+export const STEP_ADMIN_ACTIONS: Record<Action, { action: string; targetStatus?: string } | null> = {
+  'device.suspend': { action: 'pki:transition_device', targetStatus: 'quarantined' },
+  'certificate.revoke': { action: 'pki:revoke' },
+  'telemetry.quarantine': null,
+  'telemetry.reverify': null,
+  'device.retire': { action: 'pki:transition_device', targetStatus: 'decommissioned' },
+  'account.end_sessions': null,
+  'account.reset_mfa': { action: 'identity:reset_mfa' },
+  'notify.user': null,
+  'client.suspend': { action: 'auth:revoke_client_tokens' },
+  'client.revoke_tokens': { action: 'auth:revoke_client_tokens' },
+  'client.end_grants': { action: 'auth:revoke_client_tokens' },
+  'notify.vehicle_owners': null,
+  'command_key.rotate': { action: 'commands:manage_keys' },
+  'command_key.push': { action: 'commands:manage_keys' },
+  'command_key.withdraw': { action: 'commands:manage_keys' },
+  'incident.scope': null,
+  'evidence.hold': null,
+  'evidence.proofs': null,
+};
+
 const closed = { additionalProperties: false } as const;
 const Name = Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,63}$' });
 

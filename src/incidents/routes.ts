@@ -1,4 +1,7 @@
 import { Type } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
+import { CarapaceError } from '../platform/index.js';
+import { type Action, STEP_ADMIN_ACTIONS } from './playbooks.js';
 import { operatorOf } from '../admin/index.js';
 import type { CatalogEntry, RouteRegistrar } from '../http/index.js';
 import { requestContext } from '../http/index.js';
@@ -51,8 +54,29 @@ const auth = { kind: 'operator' } as const;
 const limitOf = (l: string | undefined) => Math.min(Math.max(Number(l ?? 100), 1), 500);
 
 /** The admin plane's incident routes: incidents, scoping, playbooks, approvals, notifications, governance. */
-export function registerIncidentRoutes(routes: RouteRegistrar, deps: { incidents: Incidents }): void {
+export function registerIncidentRoutes(
+  routes: RouteRegistrar,
+  deps: {
+    incidents: Incidents;
+    /** Whether the operator of a request may take an admin action themselves (a step's, see STEP_ADMIN_ACTIONS). */
+    mayTake: (
+      req: FastifyRequest,
+      action: string,
+      targetStatus?: string,
+    ) => Promise<'ERR_ELEVATION_REQUIRED' | 'ERR_FORBIDDEN' | null>;
+  },
+): void {
   const { incidents } = deps;
+  /** Refuses when a step's admin action is beyond the operator: a playbook is never a way around a role. */
+  const requireSteps = async (req: FastifyRequest, actions: readonly string[]) => {
+    for (const a of new Set(actions)) {
+      const needed = STEP_ADMIN_ACTIONS[a as Action];
+      if (needed === undefined) throw new CarapaceError('ERR_FORBIDDEN', `unknown playbook action ${a}`);
+      const refusal = needed ? await deps.mayTake(req, needed.action, needed.targetStatus) : null;
+      if (refusal)
+        throw new CarapaceError(refusal, `the step "${a}" needs "${needed?.action}", which you may not take yourself`);
+    }
+  };
   const who = (req: Parameters<typeof operatorOf>[0]) => ({ type: 'operator' as const, id: operatorOf(req).name });
   const detail = { params: IncidentParams, response: { 200: IncidentDetailView } };
 
@@ -278,6 +302,7 @@ export function registerIncidentRoutes(routes: RouteRegistrar, deps: { incidents
     async (req, reply) => {
       const operator = operatorOf(req).name;
       const { incidentId, playbookId } = req.params;
+      await requireSteps(req, incidents.autoActions(playbookId));
       const run = await incidents.run(incidentId, playbookId, operator, requestContext(req), req.query.expectDigest);
       return reply.code(201).send(run);
     },
@@ -315,14 +340,16 @@ export function registerIncidentRoutes(routes: RouteRegistrar, deps: { incidents
         response: { 200: RunView },
       },
     },
-    async (req) =>
-      incidents.decide(
+    async (req) => {
+      if (req.body.decision === 'approve') await requireSteps(req, [await incidents.stepAction(req.params.stepId)]);
+      return incidents.decide(
         req.params.stepId,
         req.body.decision,
         operatorOf(req).name,
         req.body.reason,
         requestContext(req),
-      ),
+      );
+    },
   );
 
   routes.get(

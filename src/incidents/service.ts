@@ -169,6 +169,17 @@ export function createIncidents(deps: IncidentsDeps) {
     },
 
     playbooks: () => [...deps.playbooks.values()],
+    /** The actions of a playbook's automatic steps, which run under the starter's authority (unknown: a 404). */
+    autoActions: (playbookId: string): string[] =>
+      playbook(playbookId)
+        .steps.filter((s) => s.mode === 'auto')
+        .map((s) => s.action),
+    /** The action of a run's step (404 when there is none). */
+    async stepAction(stepId: string): Promise<string> {
+      const row = await db.selectFrom('incident_steps').select('action').where('id', '=', stepId).executeTakeFirst();
+      if (!row) throw new CarapaceError('ERR_NOT_FOUND', 'no such playbook step');
+      return row.action;
+    },
 
     /** What a run would do, step by step: targets, vehicles touched, approvals. Changes nothing. */
     async dryRun(incidentId: string, playbookId: string) {

@@ -88,8 +88,16 @@ export function createApprovals(deps: {
       });
       return view(row);
     },
-    /** A second operator approves; the requester, a second approval and an expired request are refused. */
-    async approve(actor: Actor, id: string, context: Ctx): Promise<ApprovalView> {
+    /**
+     * A second operator approves; the requester, a second approval, an expired request and an approver who may not
+     * take the action themselves (`mayTake`, judged as if approved, with the approver's own elevation) are refused.
+     */
+    async approve(
+      actor: Actor,
+      id: string,
+      context: Ctx,
+      mayTake: (action: string) => Promise<'ERR_ELEVATION_REQUIRED' | 'ERR_FORBIDDEN' | null>,
+    ): Promise<ApprovalView> {
       const row = await db.selectFrom('operator_approvals').selectAll().where('id', '=', id).executeTakeFirst();
       if (!row) throw new CarapaceError('ERR_NOT_FOUND', 'no such approval request');
       const problem =
@@ -100,6 +108,16 @@ export function createApprovals(deps: {
             : at() >= row.expires_at
               ? 'approval_expired'
               : null;
+      const lacking = problem ? null : await mayTake(row.action);
+      if (lacking) {
+        await refuse(actor, id, 'approver_not_allowed', context);
+        throw new CarapaceError(
+          lacking,
+          lacking === 'ERR_ELEVATION_REQUIRED'
+            ? 'approving this action needs your own just-in-time elevation: POST /admin/v1/elevations'
+            : 'the second operator must be one whose role may take this action',
+        );
+      }
       if (problem) {
         await refuse(actor, id, problem, context);
         const detail = {

@@ -45,8 +45,12 @@ export function createAdminAuthorization(deps: { decisions: Pick<DecisionPoint, 
     elevated,
     approved,
   });
+  // A device's lifecycle action is judged by its everyday use (quarantine); see adminExpectations for the rest.
   const allowedTo = (role: OperatorRole, action: string, elevated: boolean, approved: boolean) =>
-    decide(`probe:${role}`, action, rolePerson(role, elevated, approved)).decision === 'allow';
+    decide(`probe:${role}`, action, {
+      ...rolePerson(role, elevated, approved),
+      ...(action === 'pki:transition_device' ? { targetStatus: 'quarantined' } : {}),
+    }).decision === 'allow';
   return {
     /** Every admin action the schema declares for operators. */
     actions: new Set(actions.keys()),
@@ -105,6 +109,8 @@ export interface RoleExpectation {
  */
 export function adminExpectations(policySet: PolicySet = loadPolicySet()): Record<OperatorRole, RoleExpectation> & {
   releaseNeedsElevation: OperatorRole[];
+  /** Roles that may revoke or retire a device through its lifecycle, only when elevated. */
+  retireNeedsElevation: OperatorRole[];
 } {
   const authz = createAdminAuthorization({ decisions: createDecisionPoint(policySet), policySet });
   const allows = (role: OperatorRole, action: string, elevated: boolean, approved: boolean, targetStatus?: string) =>
@@ -119,9 +125,11 @@ export function adminExpectations(policySet: PolicySet = loadPolicySet()): Recor
   for (const role of OPERATOR_ROLES) {
     const e: RoleExpectation = { allowed: [], withElevation: [], withApproval: [], denied: [] };
     for (const action of [...authz.actions].sort()) {
-      if (allows(role, action, false, false)) e.allowed.push(action);
-      else if (allows(role, action, true, false)) e.withElevation.push(action);
-      else if (allows(role, action, true, true)) e.withApproval.push(action);
+      // A device's lifecycle is judged by where it goes: its everyday use (quarantine) here, the rest below.
+      const to = action === 'pki:transition_device' ? 'quarantined' : undefined;
+      if (allows(role, action, false, false, to)) e.allowed.push(action);
+      else if (allows(role, action, true, false, to)) e.withElevation.push(action);
+      else if (allows(role, action, true, true, to)) e.withApproval.push(action);
       else e.denied.push(action);
     }
     out[role] = e;
@@ -131,5 +139,8 @@ export function adminExpectations(policySet: PolicySet = loadPolicySet()): Recor
       allows(r, 'pki:transition_device', true, false, 'active') &&
       !allows(r, 'pki:transition_device', false, false, 'active'),
   );
-  return { ...out, releaseNeedsElevation };
+  const retire = (r: OperatorRole, elevated: boolean) =>
+    ['revoked', 'decommissioned'].every((to) => allows(r, 'pki:transition_device', elevated, false, to));
+  const retireNeedsElevation = OPERATOR_ROLES.filter((r) => retire(r, true) && !retire(r, false));
+  return { ...out, releaseNeedsElevation, retireNeedsElevation };
 }

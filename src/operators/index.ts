@@ -22,7 +22,7 @@ export { consoleSignInTarget, ensureConsoleClient } from './console-client.js';
 export { DEMO_OPERATORS, seedDemoOperators } from './demo.js';
 export { operatorMigrations } from './migrations.js';
 export { cookieOf, operatorActor, operatorOf, SESSION_COOKIE, type Operator } from './principal.js';
-export { registerOperatorRoutes } from './routes.js';
+export { type MayTake, operatorMayTake, registerOperatorRoutes } from './routes.js';
 export { registerSignInRoutes, SIGN_IN_CALLBACK, type SignInTarget } from './sign-in.js';
 export { createOperatorSessions, type OperatorSessions, type OperatorTimings } from './sessions.js';
 export {

@@ -1,8 +1,10 @@
 import { Type } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
 import type { CatalogEntry, RouteRegistrar } from '../http/index.js';
 import { requestContext } from '../http/index.js';
 import { CarapaceError } from '../platform/index.js';
 import type { Approvals } from './approvals.js';
+import type { AdminAuthorization } from './authorization.js';
 import { operatorActor, operatorOf, SESSION_COOKIE } from './principal.js';
 import type { OperatorSessions } from './sessions.js';
 
@@ -36,12 +38,50 @@ const entry = (purpose: string, action: string, safetyImpact: CatalogEntry['safe
 });
 const auth = { kind: 'operator' } as const;
 
+/**
+ * Whether the operator of `req` may take `action` themselves (their roles, their own elevation, as if approved):
+ * null when they may, else what is missing (an elevation that would do, or the role).
+ */
+export type MayTake = (
+  req: FastifyRequest,
+  action: string,
+  targetStatus?: string,
+) => Promise<'ERR_ELEVATION_REQUIRED' | 'ERR_FORBIDDEN' | null>;
+
+/** The MayTake of the admin plane: the operator's roles and elevation judged by the admin policies. */
+export function operatorMayTake(deps: {
+  sessions: Pick<OperatorSessions, 'elevation'>;
+  authorization: Pick<AdminAuthorization, 'decide'>;
+}): MayTake {
+  return async (req, action, targetStatus) => {
+    const op = operatorOf(req);
+    const elevated =
+      op.kind === 'certificate' ||
+      (op.sessionHash !== null && (await deps.sessions.elevation(op.sessionHash)) !== null);
+    const facts = {
+      kind: op.kind,
+      roles: op.roles,
+      elevated,
+      approved: true,
+      ...(targetStatus ? { targetStatus } : {}),
+    };
+    const allows = (f: typeof facts) => deps.authorization.decide(op.id, action, f).decision === 'allow';
+    if (allows(facts)) return null;
+    return !elevated && allows({ ...facts, elevated: true }) ? 'ERR_ELEVATION_REQUIRED' : 'ERR_FORBIDDEN';
+  };
+}
+
 /** The operator's own routes: who am I, sign-out, elevation, and the two-person approvals. */
 export function registerOperatorRoutes(
   routes: RouteRegistrar,
-  deps: { sessions: Pick<OperatorSessions, 'end' | 'elevate' | 'elevation'>; approvals: Approvals },
+  deps: {
+    sessions: Pick<OperatorSessions, 'end' | 'elevate' | 'elevation'>;
+    approvals: Approvals;
+    authorization: Pick<AdminAuthorization, 'decide'>;
+  },
 ): void {
   const { sessions, approvals } = deps;
+  const mayTake = operatorMayTake(deps);
   const elevationOf = async (hash: string | null) => (hash ? sessions.elevation(hash) : null);
 
   routes.get(
@@ -151,6 +191,10 @@ export function registerOperatorRoutes(
         response: { 200: ApprovalView },
       },
     },
-    async (req) => approvals.approve(operatorActor(req), req.params.approvalId, requestContext(req)),
+    // The second pair of eyes must belong to someone who could take the action: never a viewer's rubber stamp.
+    async (req) =>
+      approvals.approve(operatorActor(req), req.params.approvalId, requestContext(req), (action) =>
+        mayTake(req, action),
+      ),
   );
 }

@@ -21,6 +21,8 @@ export const REQUIRED_POLICIES: readonly string[] = [
   'webhook.person-needs-admin-scope',
   'admin.elevation-for-sensitive',
   'admin.elevation-for-release',
+  'admin.responder-only-quarantines',
+  'admin.elevation-for-terminal-transitions',
   'admin.approval-for-fleet-wide',
 ];
 

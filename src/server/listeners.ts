@@ -12,6 +12,7 @@ import { operatorAuthentication, operatorAuthorization, requireAdminActions } fr
 import {
   consoleSignInTarget,
   ensureConsoleClient,
+  operatorMayTake,
   registerOperatorRoutes,
   registerSignInRoutes,
 } from '../operators/index.js';
@@ -340,7 +341,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   });
 
   // Incidents, playbooks, approvals, notifications and the response governance numbers (admin plane only).
-  registerIncidentRoutes(plane, { incidents: platform.incidents });
+  registerIncidentRoutes(plane, { incidents: platform.incidents, mayTake: operatorMayTake(platform.operators) });
   if (config.observability.metrics.enabled) {
     registerMetricsRoute(plane, { metrics });
     // The governance numbers read the trail over a window: computed at most once a minute, whatever the scrape rate.
