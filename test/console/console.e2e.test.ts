@@ -1,4 +1,6 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentTotp } from '../../src/identity/index.js';
@@ -7,6 +9,10 @@ import { addPerson, type Person } from '../operators-support.js';
 import { type GatewayClient, httpsRequest } from '../../src/vehicle-sdk/index.js';
 
 const CHROMIUM = '/usr/bin/chromium';
+// Screenshots go to a scratch folder, so a test run changes no tracked file; SCREENSHOTS_DIR=docs/screenshots
+// refreshes the README's pictures.
+const SHOTS = process.env.SCREENSHOTS_DIR ?? mkdtempSync(join(tmpdir(), 'carapace-console-shots-'));
+const shot = (name: string) => join(SHOTS, name);
 const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking'];
 FLAGS.push('--disable-component-update', '--disable-sync');
 // In CI a missing browser fails the run; locally it is reported skipped, never counted as passing.
@@ -63,7 +69,7 @@ describe.runIf(present)('the operators console in Chromium', () => {
     page.once('dialog', (d) => void d.accept('stolen unit, console test'));
     await page.getByRole('button', { name: 'Revoke' }).click();
     await expect.poll(() => page.getByLabel('Device', { exact: true }).textContent()).toContain('"revoked"');
-    await page.screenshot({ path: 'docs/screenshots/console-devices.png' });
+    await page.screenshot({ path: shot('console-devices.png') });
     await expect(device.self()).rejects.toThrow();
     await page.close();
   });
@@ -75,7 +81,7 @@ describe.runIf(present)('the operators console in Chromium', () => {
     await page.getByLabel('Value').fill(device.credentials!.issued.deviceId);
     await page.getByRole('button', { name: 'Investigate' }).click();
     await expect.poll(() => page.getByLabel('Investigation graph').textContent()).toContain('TCU-CONSOLE-1');
-    await page.screenshot({ path: 'docs/screenshots/console-investigation.png' });
+    await page.screenshot({ path: shot('console-investigation.png') });
     await page.close();
   });
 
@@ -83,7 +89,7 @@ describe.runIf(present)('the operators console in Chromium', () => {
     const page = await context.newPage();
     await page.goto(`${cp.addresses.admin}/console/`);
     await expect.poll(() => page.getByRole('heading', { name: 'Overview' }).count()).toBe(1);
-    await page.screenshot({ path: 'docs/screenshots/console-overview.png' });
+    await page.screenshot({ path: shot('console-overview.png') });
     await page.close();
   });
 
@@ -124,7 +130,7 @@ describe.runIf(present)('the operators console in Chromium', () => {
     await press(page, 'Revoke', 'a viewer trying to revoke');
     await expect.poll(() => page.getByRole('alert').first().textContent()).toMatch(/./);
     await expect(unit.self()).resolves.toBeDefined();
-    await page.screenshot({ path: 'docs/screenshots/console-viewer-refused.png' });
+    await page.screenshot({ path: shot('console-viewer-refused.png') });
     await page.context().close();
     unit.close();
   });
