@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
-import https from 'node:https';
 import { join } from 'node:path';
 import type { JWK } from 'jose';
-import { CarapaceClient, type ClientResponse, ServiceSession } from '../client/index.js';
+import { CarapaceClient, type ClientResponse, keepAliveAgent, ServiceSession } from '../client/index.js';
+
+type Agent = ReturnType<typeof keepAliveAgent>;
 import { currentTotp } from '../identity/index.js';
 import type { Scenario } from '../server/index.js';
 import type { World } from './world.js';
@@ -25,12 +26,12 @@ export async function signInAll(
   world: World,
   scenario: Scenario,
   target: Target,
-  agents: https.Agent[] = [],
+  agents: Agent[] = [],
 ): Promise<Map<string, Caller>> {
   const callers = new Map<string, Caller>();
   for (const p of world.personas.values()) {
     // One keep-alive connection pool per persona: a TLS handshake per cell cost more than the cell's decision.
-    const agent = new https.Agent({ keepAlive: true, maxSockets: 8 });
+    const agent = keepAliveAgent();
     agents.push(agent);
     if (p.kind === 'partner') {
       const privateJwk = JSON.parse(

@@ -91,6 +91,11 @@ export function request(
   });
 }
 
+/** A keep-alive connection pool for a client that makes many calls (close it with `destroy()` when done). */
+export function keepAliveAgent(maxSockets = 8): https.Agent {
+  return new https.Agent({ keepAlive: true, maxSockets });
+}
+
 /** An error from the authorization server or the API, with its parsed body. */
 export class CarapaceClientError extends Error {
   constructor(

@@ -8,7 +8,14 @@ export {
   type ClientOptions,
 } from './carapace-client.js';
 export { DpopKey } from './dpop.js';
-export { CarapaceClientError, CookieJar, request, type ClientResponse, type ClientTls } from './http.js';
+export {
+  CarapaceClientError,
+  CookieJar,
+  keepAliveAgent,
+  request,
+  type ClientResponse,
+  type ClientTls,
+} from './http.js';
 export {
   MemorySeenStore,
   verifyWebhook,

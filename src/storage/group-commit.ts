@@ -23,6 +23,10 @@ class FifoLock {
     }
     return new Promise((resolve) => this.queue.push(resolve));
   }
+  /** True when nobody waits for the lock. */
+  idle(): boolean {
+    return this.queue.length === 0;
+  }
   unlock(): void {
     const next = this.queue.shift();
     if (next) next();
@@ -55,11 +59,11 @@ function newBatch(): Batch {
  * Group commit for SQLite. With `synchronous = FULL` every COMMIT is an fsync, and better-sqlite3 runs it on the
  * event loop: about 2 ms on this machine's disk, during which the whole process stands still, five or six times per
  * remote command. Here every logical transaction (and every write outside one) runs as a savepoint inside one
- * physical `BEGIN IMMEDIATE` transaction, which is committed when the writers queued behind the lock have run: a
- * burst of requests shares one fsync. Durability is unchanged: no caller's transaction (nor any query that ran
- * inside the open batch, since it may have read what the batch has not made durable yet) resolves before the
- * COMMIT that covers it has returned; if that COMMIT fails, all of them fail. A failing logical transaction rolls
- * back only its own savepoint.
+ * physical `BEGIN IMMEDIATE` transaction, committed as soon as no other writer is waiting for the connection: the
+ * writers queued behind one another during a burst share one fsync. Durability is unchanged: no caller's
+ * transaction (nor any query that ran inside the open batch, since it may have read what the batch has not made
+ * durable yet) resolves before the COMMIT that covers it has returned; if that COMMIT fails, all of them fail. A
+ * failing logical transaction rolls back only its own savepoint.
  */
 class GroupCommitDriver implements Driver {
   private readonly lock = new FifoLock();
@@ -131,19 +135,26 @@ class GroupCommitDriver implements Driver {
   private async flush(): Promise<void> {
     await this.lock.lock();
     this.flushScheduled = false;
+    try {
+      this.commitBatch();
+    } finally {
+      this.lock.unlock();
+    }
+  }
+
+  /** Commits the open batch (the caller holds the lock): its writers resolve, or all fail with the commit. */
+  private commitBatch(): void {
     const batch = this.batch;
     this.batch = null;
+    if (!batch) return;
     try {
-      if (!batch) return;
       if (!this.handle.inTransaction) throw new Error('the SQLite transaction was rolled back by the database');
       this.run('commit');
       this.options.onCommit?.(batch.writers);
       batch.resolve();
     } catch (err) {
       if (this.handle.inTransaction) this.run('rollback');
-      batch?.reject(err);
-    } finally {
-      this.lock.unlock();
+      batch.reject(err);
     }
   }
 
@@ -189,6 +200,9 @@ class GroupCommitDriver implements Driver {
   async releaseConnection(): Promise<void> {
     const wait = this.joined;
     this.joined = null;
+    // Nobody waiting to join: commit now rather than hold the write lock idle until the next turn (another
+    // connection to the file, in this process or another, would wait for it).
+    if (wait && wait === this.batch && this.lock.idle()) this.commitBatch();
     this.lock.unlock();
     // Outside the lock, so the commit (and more writers joining before it) can take the connection.
     if (wait) await wait.done;
