@@ -102,7 +102,8 @@ describe('authorization matrix on the admin plane (sqlite)', () => {
     if (res.status >= 300) throw new Error(`fixture ${method} ${path}: ${res.status} ${JSON.stringify(res.json)}`);
     return res.json as Record<string, unknown>;
   };
-  const shared = new Map<AdminObject, string>();
+  // Promises, not ids: cells run concurrently, and two asking for a shared object at once must get the same one.
+  const shared = new Map<AdminObject, Promise<string>>();
   let requester: AdminCaller;
   // Devices are enrolled before the clock moves (TLS judges a certificate's notBefore by the real time): one per
   // allowed state change that names a device, and two to share.
@@ -168,8 +169,8 @@ describe('authorization matrix on the admin plane (sqlite)', () => {
   const fixtures: AdminFixtures = {
     async object(kind, fresh) {
       if (fresh) return make(kind);
-      if (!shared.has(kind)) shared.set(kind, await make(kind));
-      return shared.get(kind) as string;
+      if (!shared.has(kind)) shared.set(kind, make(kind));
+      return shared.get(kind) as Promise<string>;
     },
   };
 
@@ -184,12 +185,12 @@ describe('authorization matrix on the admin plane (sqlite)', () => {
     for (const role of OPERATOR_ROLES) for (const e of [false, true]) callers.push(await personCaller(role, e));
     // The audit proofs need an event inside a checkpoint and an older checkpoint than a later one: made in order here,
     // not while the callers run side by side and keep adding events.
-    shared.set('auditEvent', await make('auditEvent'));
+    shared.set('auditEvent', Promise.resolve(await make('auditEvent')));
     const seal = async () =>
       String(((await ok(sa, 'POST', '/admin/v1/audit/checkpoints')).checkpoint as { treeSize: number }).treeSize);
-    shared.set('checkpoint', await seal());
-    shared.set('incident', await make('incident'));
-    shared.set('laterCheckpoint', await seal());
+    shared.set('checkpoint', Promise.resolve(await seal()));
+    shared.set('incident', Promise.resolve(await make('incident')));
+    shared.set('laterCheckpoint', Promise.resolve(await seal()));
   }, 120_000);
   afterAll(async () => cp?.stop());
 
