@@ -11,7 +11,7 @@ const REDIS_URL = process.env.REDIS_URL ?? '';
  * stolen credential probed on both. Reloads are a minute apart, so a refusal on the second node within the second
  * came through the revocation fast path. Times are reported, not asserted.
  */
-describe.each(REDIS_URL && process.env.DATABASE_URL ? ['postgres' as const] : [])(
+describe.runIf(Boolean(REDIS_URL && process.env.DATABASE_URL)).each(['postgres' as const])(
   'incident drills on two nodes (%s + Redis)',
   (database) => {
     let a: TestCarapace;

@@ -25,7 +25,7 @@ async function within(ms: number, check: () => Promise<boolean>): Promise<number
 
 // Two nodes of one deployment: PostgreSQL (shared state) and Redis (the fan-out). Reloads a minute apart, so a
 // containment seen on node B within the second came through the revocation fast path, not a poll.
-describe.each(REDIS_URL && process.env.DATABASE_URL ? ['postgres' as const] : [])(
+describe.runIf(Boolean(REDIS_URL && process.env.DATABASE_URL)).each(['postgres' as const])(
   'a containment decided on node A holds on node B within a second (%s + Redis)',
   (database) => {
     let a: TestCarapace;
