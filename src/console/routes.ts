@@ -5,7 +5,7 @@ import type { CatalogEntry, RouteRegistrar } from '../http/index.js';
 import { CarapaceError } from '../platform/index.js';
 
 /** The folder `npm run build:console` writes to (relative to the package root). */
-export const CONSOLE_DIST = 'dist/console';
+export const CONSOLE_DIST = 'dist/console-web';
 
 /** Strict headers for every console file: no inline script, never framed, no type sniffing. */
 const SECURITY_HEADERS = {

@@ -328,9 +328,9 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
     investigator: createInvestigator({ db, proofs: platform.evidence.proofs, clock: platform.clock }),
   });
   registerAuditRetentionRoutes(plane, { evidence: platform.evidence });
-  // The console's built files sit at dist/console from both src/server (tsx) and dist/server (compiled).
+  // The console's built files sit at dist/console-web from both src/server (tsx) and dist/server (compiled).
   registerConsoleRoutes(plane, {
-    bundle: loadConsoleBundle(fileURLToPath(new URL('../../dist/console', import.meta.url))),
+    bundle: loadConsoleBundle(fileURLToPath(new URL('../../dist/console-web', import.meta.url))),
   });
   registerDetectionRoutes(plane, {
     engine: platform.detect,
