@@ -63,7 +63,7 @@ export function createDecisionPoint(set: PolicySet) {
           action: { type: `${NS}::Action`, id: q.action },
           resource: uid(q.resource),
           context: q.context,
-          preparsedPolicySetId: set.version,
+          preparsedPolicySetId: set.slices.get(q.action) ?? set.version,
           preparsedSchemaName: set.version,
           validateRequest: true,
           entities: q.entities.map((e) => ({ uid: uid(e.uid), attrs: e.attrs, parents: (e.parents ?? []).map(uid) })),

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { preparseActionSlices } from './action-slices.js';
 import { requiredPolicyProblems } from './required-policies.js';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 
@@ -15,6 +16,8 @@ export interface PolicySet {
   /** Policy text by its `@id`. */
   policies: Record<string, string>;
   files: string[];
+  /** Per action, the id of the preparsed slice of policies that can apply to it (action-slices.ts). */
+  slices: Map<string, string>;
 }
 
 /** Raised when the policy files do not parse or do not validate against the schema; startup stops. */
@@ -89,7 +92,7 @@ export function loadPolicySet(dir: string = DEFAULT_POLICY_DIR): PolicySet {
   const preparsedSchema = cedar.preparseSchema(version, schema);
   if (preparsedSchema.type === 'failure')
     throw new PolicySetError('the schema could not be preparsed', preparsedSchema.errors.map(describe));
-  return { version, schema, policies, files };
+  return { version, schema, policies, files, slices: preparseActionSlices(version, policies, schema) };
 }
 
 /** The action names the schema declares, e.g. `vehicle:read`. */
