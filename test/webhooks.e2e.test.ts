@@ -65,6 +65,10 @@ describe.each(testEngines())('webhooks end to end (%s)', (database) => {
           maxAttempts: 3,
           disableAfter: 5,
           secretOverlap: 3600,
+          // A held first attempt must outlast the change made while it is held, on a loaded machine too: a
+          // timeout there retries before the change and delivers, which is not what the test is about.
+          timeout: 60,
+          leaseTtl: 90,
         },
         outbound: { breaker: { failures: 3, cooldown: 1 } },
       },
@@ -298,11 +302,16 @@ describe.each(testEngines())('webhooks end to end (%s)', (database) => {
       receiver.release(503);
       const mine = async () =>
         (await list()).filter((d) => !before.has(d.id) && d.eventType === 'command.job.state_changed');
-      const withheld = await until(`the queued deliveries withheld (${reason})`, async () => {
-        const all = await mine();
-        // requested and rejected: two state changes, both queued, neither sent after the change.
-        return all.length === 2 && all.every((d) => d.state === 'withheld') ? all : null;
-      });
+      const withheld = await until(
+        `the queued deliveries withheld (${reason})`,
+        async () => {
+          const all = await mine();
+          // requested and rejected: two state changes, both queued, neither sent after the change.
+          return all.length === 2 && all.every((d) => d.state === 'withheld') ? all : null;
+        },
+        600,
+        async () => JSON.stringify(await mine()),
+      );
       expect(withheld.map((d) => d.withheldReason)).toEqual(withheld.map(() => reason));
       const sent = bodies(receiver, path).filter((b) => b.data.jobId === job.id);
       expect(sent).toHaveLength(1);
