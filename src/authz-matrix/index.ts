@@ -21,3 +21,4 @@ export {
   type AdminFixtures,
   type AdminMatrixReport,
 } from './admin-runner.js';
+export { ORACLE_CHANGE_RECORD, unexplainedOracleChanges, type UnexplainedOracleChange } from './oracle-history.js';
