@@ -92,6 +92,36 @@ export function matrixSuite(database: 'sqlite' | 'postgres'): void {
           c.object === 'alice-car',
       );
       expect(alice?.observed).toBe(404);
+      // Per-command cells: the real decision for each command, so delegated commands, the dealer's diagnostics,
+      // immobilize, the command's own scope and the step-up guardrail are each inside the matrix.
+      const cmd = (phase: string, persona: string, command: string, object: string) =>
+        report.cells.find(
+          (c) => c.phase === phase && c.persona === persona && c.command === command && c.object === object,
+        )?.observed;
+      const seeded = 'seeded';
+      expect(cmd(seeded, 'dana', 'lock', 'alice-car')).toBe('allowed');
+      expect(cmd(seeded, 'dana', 'unlock', 'alice-car')).toBe(401); // delegated, but a step-up command: no MFA
+      expect(cmd(seeded, 'dana', 'remote_start', 'alice-car')).toBe(403); // not delegated
+      expect(cmd(seeded, 'alice', 'unlock', 'alice-car')).toBe('allowed');
+      expect(cmd(seeded, 'alice', 'immobilize', 'alice-car')).toBe(403);
+      expect(cmd(seeded, 'alice', 'lock', 'bob-car')).toBe(404);
+      expect(cmd(seeded, 'sean', 'immobilize', 'alice-car')).toBe('allowed');
+      expect(cmd(seeded, 'derek', 'diagnostics_run', 'bob-car')).toBe('allowed');
+      expect(cmd(seeded, 'derek', 'lock', 'bob-car')).toBe(403);
+      expect(cmd(seeded, 'oscar', 'diagnostics_run', 'northwind-van-1')).toBe(403);
+      expect(cmd(seeded, 'sam', 'lock', 'alice-car')).not.toBe('allowed'); // no just-in-time approval
+      expect(cmd('during a short delegation', 'frank', 'lock', 'alice-car')).toBe('allowed');
+      expect(cmd('during a short delegation', 'frank', 'climate', 'alice-car')).toBe(403);
+      expect(cmd('after the delegation expired', 'frank', 'lock', 'alice-car')).toBe(404);
+      expect(cmd('after transfer', 'alice', 'lock', 'alice-car')).toBe(404);
+      const perCommand = report.cells.filter((c) => c.command);
+      const count = (outcome: unknown) => perCommand.filter((c) => c.observed === outcome).length;
+      expect([count('allowed') > 50, count(401) > 0, count(403) > 100, count(404) > 100]).toEqual([
+        true,
+        true,
+        true,
+        true,
+      ]);
       expect(summaryLine(report)).toMatch(/cells=\d+ unexpected=0 unreached=\d+ routes=(\d+)\/\1$/);
     }, 300_000);
   });

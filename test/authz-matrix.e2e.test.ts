@@ -29,6 +29,14 @@ describe.each(testEngines().filter((e) => e === 'sqlite'))(
           'Carapace::Action::"vehicle:read_location",\n    Carapace::Action::"delegation:list"\n  ],',
         ),
       );
+      // A second mistake, in a per-command rule: a driver may send any command, not only the delegated ones.
+      const delegated =
+        '  context.delegation.vehicle == resource &&\n  context.delegation.commands.contains(context.command)';
+      expect(drivers).toContain(delegated);
+      writeFileSync(
+        join(dir, 'drivers.cedar'),
+        readFileSync(join(dir, 'drivers.cedar'), 'utf8').replace(delegated, '  context.delegation.vehicle == resource'),
+      );
       cp = await startTestCarapace({
         database,
         overrides: { seedDemo: true, detect: { enabled: false }, policy: { dir } },
@@ -50,10 +58,16 @@ describe.each(testEngines().filter((e) => e === 'sqlite'))(
       expect(report.summary.phases).toEqual(['seeded']);
       const wrong = report.cells.filter((c) => c.unexpected);
       expect(wrong.length).toBeGreaterThan(0);
-      expect(wrong.every((c) => c.action === 'delegation:list' && c.observed === 'allowed' && c.expected === 403)).toBe(
+      const overBroadList = wrong.filter((c) => c.action === 'delegation:list');
+      expect(overBroadList.every((c) => c.observed === 'allowed' && c.expected === 403)).toBe(true);
+      expect(overBroadList.some((c) => c.persona === 'dana' && c.object === 'alice-car')).toBe(true);
+      // The per-command cells catch the undelegated commands (and only the driver's, only on her car).
+      const undelegated = wrong.filter((c) => c.command);
+      expect(undelegated.map((c) => c.command)).toContain('remote_start');
+      expect(undelegated.every((c) => c.persona === 'dana' && c.object === 'alice-car' && c.expected === 403)).toBe(
         true,
       );
-      expect(wrong.some((c) => c.persona === 'dana' && c.object === 'alice-car')).toBe(true);
+      expect(overBroadList.length + undelegated.length).toBe(wrong.length);
     }, 300_000);
   },
 );

@@ -247,3 +247,69 @@ export function expect(world: World, persona: string, route: MatrixRoute, object
 function tableOf(kind: MatrixRoute['object']): keyof typeof PERMITS {
   return kind === 'groupVehicle' || kind === 'groupMember' ? 'group' : kind;
 }
+
+/**
+ * Who may send which remote command, in the product's words (README "Remote commands"): the owner and the
+ * fleet admin any command but `immobilize`; a fleet operator the vehicles of their groups, but not
+ * `diagnostics_run`; a driver exactly the commands the owner delegated; `diagnostics_run` also a dealer
+ * technician with an open service case; `immobilize` only a security admin of the platform operator, with a
+ * reason; a support agent only with a just-in-time approval for that command (the scenario gives none); a partner
+ * never. Relation → the commands it permits; `*` is every command but the two named ones.
+ */
+export const COMMAND_PERMITS: Record<string, readonly string[]> = {
+  owner: ['*', 'diagnostics_run'],
+  fleet_admin: ['*', 'diagnostics_run'],
+  fleet_operator_of_group: ['*'],
+  dealer_with_open_case: ['diagnostics_run'],
+  platform_security_admin: ['immobilize'],
+};
+
+/** The command's facts the rules need, from the command catalog (the product's own table). */
+export interface CommandFacts {
+  name: string;
+  scope: string;
+  stepUp: boolean;
+}
+
+/** What one command request should answer: allowed, the step-up challenge (401), 403 or 404. */
+export function expectCommand(
+  world: World,
+  persona: string,
+  route: MatrixRoute,
+  command: CommandFacts,
+  vehicleKey: string,
+): { status: 'allowed' | 401 | 403 | 404; relations: string[] } {
+  const p = world.persona(persona);
+  const relations = vehicleKey === 'ghost' ? [] : relationsOf(world, persona, route, vehicleKey);
+  const now = world.now();
+  if (p.roles.some((r) => r.role === 'security_admin' && world.tenantKind(r.tenant) === 'oem'))
+    relations.push('platform_security_admin');
+  const delegated = world.delegations.some(
+    (d) =>
+      d.driver === persona &&
+      d.vehicle === vehicleKey &&
+      !d.ended &&
+      d.until > now &&
+      d.commands.includes(command.name),
+  );
+  // The token layer first: a token with none of the command scopes never reaches the vehicle.
+  if (!route.scopes.some((s) => p.scopes.includes(s))) return { status: 403, relations };
+  if (vehicleKey === 'ghost') return { status: 404, relations };
+  const visible = relations.some((r) => (PERMITS.vehicle as Permits)[r]?.includes('vehicle:read'));
+  const special = command.name === 'immobilize' || command.name === 'diagnostics_run';
+  const permitted =
+    (delegated && p.kind === 'person') ||
+    relations.some((r) => {
+      const allowed = COMMAND_PERMITS[r] ?? [];
+      return allowed.includes(command.name) || (!special && allowed.includes('*'));
+    });
+  const fleetVehicle = world.fleetOf(vehicleKey) !== null;
+  const scoped =
+    p.scopes.includes(command.scope) ||
+    (p.scopes.includes('fleet:command') && fleetVehicle && command.scope !== 'security:admin');
+  const denied = visible ? 403 : 404;
+  if (!permitted || !scoped) return { status: denied, relations };
+  // A step-up command for someone without a second factor: challenged where the vehicle is visible.
+  if (command.stepUp && !p.mfa) return { status: visible ? 401 : 404, relations };
+  return { status: 'allowed', relations };
+}

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Agent } from 'node:https';
 import type { Scenario } from '../server/index.js';
-import { expect as expected, type Expectation } from './oracle.js';
+import { COMMAND_CATALOG } from '../commands/index.js';
+import { expect as expected, expectCommand, type Expectation } from './oracle.js';
 import { type Ids, resolveIds } from './resolve.js';
 import { MATRIX_ROUTES, type MatrixRoute, NO_JOB } from './routes.js';
 import { type Caller, signInAll, type Target } from './sessions.js';
@@ -14,7 +15,7 @@ export interface Cell {
   action: string;
   route: string;
   object: string;
-  expected: 'allowed' | 403 | 404;
+  expected: 'allowed' | 401 | 403 | 404;
   /**
    * `unreached`: the probe was stopped by validation (400 ERR_VALIDATION) where the oracle expects an allow, so the
    * cell never showed the real decision. It is reported as unreached, never as passed.
@@ -24,6 +25,8 @@ export interface Cell {
   unexpected: boolean;
   unreached: boolean;
   note?: string;
+  /** The command a per-command cell sent (`vehicle:command` with this command in the body). */
+  command?: string;
 }
 
 /** The matrix report: every cell, and the totals a reviewer reads first. */
@@ -171,6 +174,56 @@ async function runCell(
   };
 }
 
+/** Parameters that pass a command's own schema, so its per-command rules (the reason of `immobilize`) apply. */
+const COMMAND_PARAMS: Record<string, unknown> = {
+  climate: { on: true },
+  charge_limit: { percent: 80 },
+  immobilize: { reason: 'authorization matrix: per-command probe' },
+};
+
+/**
+ * One per-command cell: `vehicle:command` with the command in the body, so the decision is the real one (the
+ * delegated commands, the dealer's diagnostics, the security admin's immobilize, the command's own scope, the
+ * step-up guardrail). The probe query still stops an allowed request at validation, after authorization and
+ * before any job exists; that 400 is this cell's "allowed", since the decision it shows is the complete one.
+ */
+async function runCommandCell(
+  phase: string,
+  world: World,
+  caller: Caller,
+  persona: string,
+  route: MatrixRoute,
+  obj: { key: string; id: string },
+  command: (typeof COMMAND_CATALOG)[keyof typeof COMMAND_CATALOG],
+): Promise<Cell> {
+  const ask = () => expectCommand(world, persona, route, command, obj.key);
+  const exp = ask();
+  const params = COMMAND_PARAMS[command.name];
+  const res = await caller.api('POST', `${route.path.replace('{id}', obj.id)}?${PROBE}`, {
+    command: command.name,
+    ...(params ? { params } : {}),
+  });
+  const problem = res.json as { code?: string; detail?: string } | null;
+  // Only the probe's own query may stop it: any other 400 would be a check this cell did not mean to reach.
+  const probeStopped = res.status === 400 && problem?.code === 'ERR_VALIDATION' && /quer/i.test(res.text);
+  const observed: Cell['observed'] = probeStopped ? 'allowed' : res.status;
+  const unexpected = observed !== exp.status && observed !== ask().status;
+  return {
+    phase,
+    persona,
+    action: route.action,
+    route: routeKey(route),
+    object: obj.key,
+    command: command.name,
+    expected: exp.status,
+    observed,
+    relations: exp.relations,
+    unexpected,
+    unreached: false,
+    ...(unexpected && res.status === 400 ? { note: (problem?.detail ?? '').slice(0, 120) } : {}),
+  };
+}
+
 /** Runs cells with bounded concurrency. */
 async function runAll(tasks: Array<() => Promise<Cell>>, width = 6): Promise<Cell[]> {
   const out: Cell[] = new Array(tasks.length);
@@ -233,8 +286,13 @@ async function matrixOn(
     for (const route of MATRIX_ROUTES) {
       for (const obj of objectsOf(route, world, ids)) {
         if (!filter(route, obj.key)) continue;
-        for (const persona of world.personas.keys())
-          tasks.push(() => runCell(name, world, ids, callers.get(persona) as Caller, persona, route, obj));
+        for (const persona of world.personas.keys()) {
+          const caller = callers.get(persona) as Caller;
+          tasks.push(() => runCell(name, world, ids, caller, persona, route, obj));
+          if (route.action === 'vehicle:command' && route.object === 'vehicle')
+            for (const command of Object.values(COMMAND_CATALOG))
+              tasks.push(() => runCommandCell(name, world, caller, persona, route, obj, command));
+        }
       }
     }
     const done = await runAll(tasks);
@@ -358,7 +416,14 @@ async function matrixOn(
         { code: inv.code },
       );
       const until = Date.parse(accepted.validUntil as string);
-      world.delegations.push({ key: 'delegation#short', driver: newcomer.key, vehicle, until, ended: false });
+      world.delegations.push({
+        key: 'delegation#short',
+        driver: newcomer.key,
+        vehicle,
+        until,
+        ended: false,
+        commands: ['lock'],
+      });
       ids.objects.set('delegation#short', accepted.id as string);
       await phase('during a short delegation', (r, k) => onVehicle(r, k) || r.object === 'delegation');
       const wait = Math.max(0, until - world.now()) + 1000;

@@ -48,7 +48,15 @@ export class World {
   vehicles: string[] = [];
   owners = new Map<string, string | null>();
   fleets = new Map<string, { tenant: string; groups: Set<string> }>();
-  delegations: Array<{ key: string; driver: string; vehicle: string; until: number; ended: boolean }> = [];
+  /** Delegations, with the commands the owner delegated (a driver sends exactly those). */
+  delegations: Array<{
+    key: string;
+    driver: string;
+    vehicle: string;
+    until: number;
+    ended: boolean;
+    commands: string[];
+  }> = [];
   invites: Array<{ key: string; email: string; vehicle: string; status: 'pending' | 'accepted' | 'revoked' }> = [];
   serviceCases: Array<{
     key: string;
@@ -125,7 +133,14 @@ export class World {
       const key = `${r.kind}#${n++}`;
       if (r.kind === 'ownership' && live && r.user && r.vehicle) this.owners.set(r.vehicle, r.user);
       if (r.kind === 'delegation' && r.user && r.vehicle)
-        this.delegations.push({ key, driver: r.user, vehicle: r.vehicle, until, ended: !live });
+        this.delegations.push({
+          key,
+          driver: r.user,
+          vehicle: r.vehicle,
+          until,
+          ended: !live,
+          commands: r.commands ?? [],
+        });
       if (r.kind === 'fleet_vehicle' && live && r.tenant && r.vehicle) {
         const f = this.fleets.get(r.vehicle) ?? { tenant: r.tenant, groups: new Set<string>() };
         if (r.group) f.groups.add(r.group);
