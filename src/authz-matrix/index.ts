@@ -21,3 +21,7 @@ export {
   type AdminFixtures,
   type AdminMatrixReport,
 } from './admin-runner.js';
+export { signInAll, type Caller, type Target } from './sessions.js';
+export { resolveIds, type Ids } from './resolve.js';
+export { expect as expectedAccess, type Expectation } from './oracle.js';
+export { NO_JOB, type ObjectKind } from './routes.js';
