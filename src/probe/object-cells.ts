@@ -36,7 +36,12 @@ export function objectsOf(s: ProbeSession, route: MatrixRoute): ProbeObject[] {
       return keyed(w.serviceCases.map((c) => c.key));
     case 'supportCase':
       return keyed(w.supportCases.map((c) => c.key));
-    default:
+    case 'account':
+    case 'groupMember':
+    case 'groupVehicle':
+    case 'invite':
+    case 'platform':
+    case 'self':
       return [];
   }
 }
