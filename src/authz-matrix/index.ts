@@ -22,3 +22,7 @@ export {
   type AdminMatrixReport,
 } from './admin-runner.js';
 export { ORACLE_CHANGE_RECORD, unexplainedOracleChanges, type UnexplainedOracleChange } from './oracle-history.js';
+export { signInAll, type Caller, type Target } from './sessions.js';
+export { resolveIds, type Ids } from './resolve.js';
+export { expect as expectedAccess, type Expectation } from './oracle.js';
+export { NO_JOB, type ObjectKind } from './routes.js';
