@@ -114,6 +114,19 @@ export function matrixSuite(database: 'sqlite' | 'postgres'): void {
       expect(cmd('during a short delegation', 'frank', 'climate', 'alice-car')).toBe(403);
       expect(cmd('after the delegation expired', 'frank', 'lock', 'alice-car')).toBe(404);
       expect(cmd('after transfer', 'alice', 'lock', 'alice-car')).toBe(404);
+      // Real jobs, read by everyone: the requester and the vehicle's holders of the time see a job, nobody else.
+      const job = (phase: string, persona: string, key: string) =>
+        report.cells.find((c) => c.phase === phase && c.persona === persona && c.object === key)?.observed;
+      expect(job(seeded, 'dana', 'job#alice-car#dana')).toBe('allowed');
+      expect(job(seeded, 'alice', 'job#alice-car#dana')).toBe('allowed');
+      expect(job(seeded, 'dana', 'job#alice-car#alice')).toBe(404);
+      expect(job(seeded, 'bob', 'job#alice-car#alice')).toBe(404);
+      expect(job(seeded, 'oscar', 'job#northwind-van-1#fiona')).toBe('allowed');
+      expect(job(seeded, 'oscar', 'job#northwind-van-2#fiona')).toBe(404);
+      // After the transfer the new owner reads the vehicle's jobs of his own time only: none of Alice's.
+      expect(job('after transfer', 'bob', 'job#alice-car#alice')).toBe(404);
+      expect(job('after transfer', 'alice', 'job#alice-car#alice')).toBe(404);
+      expect(report.cells.filter((c) => c.object.startsWith('job#')).length).toBeGreaterThan(100);
       const perCommand = report.cells.filter((c) => c.command);
       const count = (outcome: unknown) => perCommand.filter((c) => c.observed === outcome).length;
       expect([count('allowed') > 50, count(401) > 0, count(403) > 100, count(404) > 100]).toEqual([

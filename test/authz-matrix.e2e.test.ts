@@ -37,6 +37,11 @@ describe.each(testEngines().filter((e) => e === 'sqlite'))(
         join(dir, 'drivers.cedar'),
         readFileSync(join(dir, 'drivers.cedar'), 'utf8').replace(delegated, '  context.delegation.vehicle == resource'),
       );
+      // A third, in job-level visibility: anyone who may follow a vehicle's jobs reads every one of them.
+      const ownJob = 'when { resource.requester == principal };';
+      const commands = readFileSync(join(dir, 'commands.cedar'), 'utf8');
+      expect(commands).toContain(ownJob);
+      writeFileSync(join(dir, 'commands.cedar'), commands.replace(ownJob, 'when { true };'));
       cp = await startTestCarapace({
         database,
         overrides: { seedDemo: true, detect: { enabled: false }, policy: { dir } },
@@ -67,7 +72,12 @@ describe.each(testEngines().filter((e) => e === 'sqlite'))(
       expect(undelegated.every((c) => c.persona === 'dana' && c.object === 'alice-car' && c.expected === 403)).toBe(
         true,
       );
-      expect(overBroadList.length + undelegated.length).toBe(wrong.length);
+      // The job cells catch the jobs shown to people who did not ask for them and hold the vehicle from no date.
+      const foreignJobs = wrong.filter((c) => c.object.startsWith('job#'));
+      expect(foreignJobs.some((c) => c.persona === 'dana' && c.object === 'job#alice-car#alice')).toBe(true);
+      expect(foreignJobs.every((c) => c.observed === 'allowed' && c.expected === 404)).toBe(true);
+      const lists = wrong.filter((c) => c.action === 'vehicle:list_commands');
+      expect(overBroadList.length + undelegated.length + foreignJobs.length + lists.length).toBe(wrong.length);
     }, 300_000);
   },
 );

@@ -313,3 +313,26 @@ export function expectCommand(
   if (command.stepUp && !p.mfa) return { status: visible ? 401 : 404, relations };
   return { status: 'allowed', relations };
 }
+
+/**
+ * Whether one real job may be read (`GET /v1/vehicles/{id}/commands/{job}`): whoever may follow the vehicle's
+ * jobs reads their own; the owner, the fleet admin and the group's operators also read the jobs of their own time
+ * with the vehicle, never a previous holder's. A job the caller may not read answers as missing.
+ */
+export function expectJobRead(
+  world: World,
+  persona: string,
+  route: MatrixRoute,
+  job: World['jobs'][number],
+): { status: 'allowed' | 403 | 404; relations: string[] } {
+  const p = world.persona(persona);
+  const relations = relationsOf(world, persona, route, job.vehicle);
+  if (!route.scopes.every((s) => p.scopes.includes(s))) return { status: 403, relations };
+  const table = PERMITS.vehicle as Permits;
+  if (!allows(table, relations, 'vehicle:read_command'))
+    return { status: allows(table, relations, 'vehicle:read') ? 403 : 404, relations };
+  const since = world.owner(job.vehicle) === persona ? (world.ownerSince.get(job.vehicle) ?? -Infinity) : -Infinity;
+  const holder = ['owner', 'fleet_admin', 'fleet_operator_of_group'].some((r) => relations.includes(r));
+  const readable = job.requester === persona || (holder && job.createdAt >= since);
+  return { status: readable ? 'allowed' : 404, relations };
+}

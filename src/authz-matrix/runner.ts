@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Agent } from 'node:https';
 import type { Scenario } from '../server/index.js';
 import { COMMAND_CATALOG } from '../commands/index.js';
-import { expect as expected, expectCommand, type Expectation } from './oracle.js';
+import { expect as expected, expectCommand, expectJobRead, type Expectation } from './oracle.js';
 import { type Ids, resolveIds } from './resolve.js';
 import { MATRIX_ROUTES, type MatrixRoute, NO_JOB } from './routes.js';
 import { type Caller, signInAll, type Target } from './sessions.js';
@@ -101,6 +101,25 @@ function pairValid(world: World, key: string, kind: MatrixRoute['object']): bool
   return world.persona(o).roles.some((r) => r.tenant === tenant && r.role === 'fleet_operator');
 }
 
+/** The list of a vehicle's jobs must hold exactly the matrix's jobs the persona may read; a note when it does not. */
+function listedJobsDiffer(world: World, ids: Ids, persona: string, vehicle: string, json: unknown): string | undefined {
+  const readRoute = MATRIX_ROUTES.find(
+    (r) => r.action === 'vehicle:read_command' && !r.path.endsWith('/events'),
+  ) as MatrixRoute;
+  const mine = new Map(world.jobs.filter((j) => j.vehicle === vehicle).map((j) => [ids.objects.get(j.key), j]));
+  const want = [...mine]
+    .filter(([, j]) => expectJobRead(world, persona, { ...readRoute, scopes: [] }, j).status === 'allowed')
+    .map(([id]) => id)
+    .sort();
+  const got = ((json as { jobs?: Array<{ id: string }> }).jobs ?? [])
+    .map((j) => j.id)
+    .filter((id) => mine.has(id))
+    .sort();
+  return JSON.stringify(want) === JSON.stringify(got)
+    ? undefined
+    : `listed ${got.length} jobs, expected ${want.length}`;
+}
+
 /** Runs one cell as a real HTTP request through the client library. */
 async function runCell(
   phase: string,
@@ -158,6 +177,10 @@ async function runCell(
       unexpected = true;
       note = `listed ${got.length}, expected ${want.length}`;
     }
+  }
+  if (!unexpected && route.action === 'vehicle:list_commands' && allowedNow) {
+    note = listedJobsDiffer(world, ids, persona, obj.key, res.json);
+    unexpected = note !== undefined;
   }
   return {
     phase,
@@ -222,6 +245,69 @@ async function runCommandCell(
     unreached: false,
     ...(unexpected && res.status === 400 ? { note: (problem?.detail ?? '').slice(0, 120) } : {}),
   };
+}
+
+/** One real job read by one persona: job-level visibility, judged by the job rules of the oracle. */
+async function runJobCell(
+  phase: string,
+  world: World,
+  ids: Ids,
+  caller: Caller,
+  persona: string,
+  route: MatrixRoute,
+  job: World['jobs'][number],
+): Promise<Cell> {
+  const ask = () => expectJobRead(world, persona, route, job);
+  const exp = ask();
+  const vehicleId = ids.vehicles.get(job.vehicle) as string;
+  const res = await caller.api(
+    'GET',
+    route.path.replace('{id}', vehicleId).replace('{job}', ids.objects.get(job.key) as string),
+  );
+  const observed: Cell['observed'] = res.status === 200 ? 'allowed' : res.status;
+  const unexpected = observed !== exp.status && observed !== ask().status;
+  return {
+    phase,
+    persona,
+    action: route.action,
+    route: routeKey(route),
+    object: job.key,
+    expected: exp.status,
+    observed,
+    relations: exp.relations,
+    unexpected,
+    unreached: false,
+  };
+}
+
+/**
+ * Real jobs for the job cells: every persona the oracle lets lock a vehicle asks for one `lock` (the vehicles are
+ * not connected, so each job waits queued or is rejected by the conflict rule; either way it exists and is read).
+ */
+async function createJobs(world: World, ids: Ids, callers: Map<string, Caller>): Promise<void> {
+  const route = MATRIX_ROUTES.find((r) => r.action === 'vehicle:command' && r.object === 'vehicle') as MatrixRoute;
+  for (const [vehicle, vehicleId] of ids.vehicles)
+    for (const persona of world.personas.keys()) {
+      if (expectCommand(world, persona, route, COMMAND_CATALOG.lock, vehicle).status !== 'allowed') continue;
+      const caller = callers.get(persona) as Caller;
+      const res = await caller.api(
+        'POST',
+        `/v1/vehicles/${vehicleId}/commands`,
+        { command: 'lock' },
+        {
+          'idempotency-key': randomUUID(),
+        },
+      );
+      const body = res.json as { id?: string; job?: string } | null;
+      const id = res.status === 202 ? body?.id : res.status === 409 ? body?.job : undefined;
+      if (!id)
+        throw new Error(
+          `matrix: ${persona} could not make a job on ${vehicle}: ${res.status} ${res.text.slice(0, 200)}`,
+        );
+      const key = `job#${vehicle}#${persona}`;
+      world.jobs.push({ key, vehicle, requester: persona, createdAt: world.now() });
+      ids.objects.set(key, id);
+    }
 }
 
 /** Runs cells with bounded concurrency. */
@@ -294,6 +380,16 @@ async function matrixOn(
               tasks.push(() => runCommandCell(name, world, caller, persona, route, obj, command));
         }
       }
+      // The job read route also runs against every real job, for job-level visibility.
+      if (route.action === 'vehicle:read_command' && !route.path.endsWith('/events')) {
+        for (const job of world.jobs) {
+          if (!filter(route, job.vehicle)) continue;
+          for (const persona of world.personas.keys()) {
+            const caller = callers.get(persona) as Caller;
+            tasks.push(() => runJobCell(name, world, ids, caller, persona, route, job));
+          }
+        }
+      }
     }
     const done = await runAll(tasks);
     cells.push(...done);
@@ -349,6 +445,7 @@ async function matrixOn(
       ids.objects.set('service#requested', sc.id as string);
     }
   }
+  await createJobs(world, ids, callers);
   await phase('seeded');
 
   if (ownerKey && vehicle && !options.seededOnly) {

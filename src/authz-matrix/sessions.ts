@@ -10,7 +10,8 @@ import type { World } from './world.js';
 
 /** Something that calls the API as one persona. */
 export interface Caller {
-  api(method: string, path: string, body?: unknown): Promise<ClientResponse>;
+  /** One API call; `headers` are sent by people's sessions (a partner session sends none). */
+  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ClientResponse>;
 }
 
 /** Where the deployment is and how to reach it as the scenario's personas. */

@@ -82,6 +82,11 @@ export class World {
     ended: boolean;
   }> = [];
 
+  /** Command jobs the matrix created through the API: who asked, for which vehicle, when. */
+  jobs: Array<{ key: string; vehicle: string; requester: string; createdAt: number }> = [];
+  /** When a vehicle's current owner became its owner, for vehicles transferred during the run. */
+  ownerSince = new Map<string, number>();
+
   /** Builds the world as the scenario describes it, as of `now` (the moment it was seeded is taken as now). */
   /** The deployment's time as the oracle judges it (the wall clock, or the clock a test injected). */
   now: () => number = Date.now;
@@ -203,6 +208,7 @@ export class World {
   /** The transfer cascade as the product rules state it: the old owner's drivers, consents and cases end. */
   transfer(vehicle: string, to: string): void {
     this.owners.set(vehicle, to);
+    this.ownerSince.set(vehicle, this.now());
     for (const d of this.delegations) if (d.vehicle === vehicle) d.ended = true;
     for (const g of this.partnerGrants) if (g.vehicle === vehicle) g.ended = true;
     for (const c of this.serviceCases) if (c.vehicle === vehicle && c.status !== 'closed') c.status = 'closed';
