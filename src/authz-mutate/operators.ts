@@ -1,5 +1,11 @@
 import { REQUIRED_POLICIES } from '../policy/index.js';
-import { conditionTokenLines, type PolicyJson, type PolicySource, policyText, type SourcePolicy } from './policy-source.js';
+import {
+  conditionTokenLines,
+  type PolicyJson,
+  type PolicySource,
+  policyText,
+  type SourcePolicy,
+} from './policy-source.js';
 import { type ActionCatalog, actionCatalog, namedActions, scopeActions } from './scope.js';
 
 /** The mutation operators, each a plausible mistake in a policy file. */
@@ -89,7 +95,13 @@ function mutantsOf(policy: SourcePolicy, catalog: ActionCatalog, required: Reado
     const swapped = op === '==' ? '!=' : '==';
     delete node[op];
     node[swapped] = operands;
-    push('swap-eq', n, eqLines[n] ?? policy.line, `the ${ordinal(n)} \`${op}\` in the conditions made \`${swapped}\``, json);
+    push(
+      'swap-eq',
+      n,
+      eqLines[n] ?? policy.line,
+      `the ${ordinal(n)} \`${op}\` in the conditions made \`${swapped}\``,
+      json,
+    );
   }
 
   const widened = widerAction(policy.json, catalog, original);

@@ -24,7 +24,10 @@ type Constraint = { op: string; entity?: Ref; entities?: Ref[]; entity_type?: st
 export function actionCatalog(schemaText: string): ActionCatalog {
   const json = cedar.schemaToJson(schemaText);
   if (json.type === 'failure') throw new Error(`the schema does not convert: ${json.errors[0]?.message ?? ''}`);
-  const raw = new Map<string, { principals: string[]; resources: string[]; memberOf: string[]; requestable: boolean }>();
+  const raw = new Map<
+    string,
+    { principals: string[]; resources: string[]; memberOf: string[]; requestable: boolean }
+  >();
   for (const ns of Object.values(json.json))
     for (const [name, a] of Object.entries(ns.actions)) {
       const applies = a.appliesTo as { principalTypes?: string[]; resourceTypes?: string[] } | null | undefined;

@@ -21,6 +21,7 @@ import { registerFindings } from './findings.js';
 import { registerWebhooks } from './webhooks.js';
 import { registerInventory } from './inventory.js';
 import { registerOperators } from './operators.js';
+import { registerMutate } from './mutate.js';
 
 interface MatrixOptions {
   scenario: string;
@@ -133,6 +134,7 @@ export function buildProgram(output?: CliOutput): Command {
   registerFindings(program);
   registerInventory(program);
   registerOperators(program);
+  registerMutate(program);
 
   program
     .command('authz-matrix')
