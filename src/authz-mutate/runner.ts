@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Cell } from '../authz-matrix/index.js';
 import { loadPolicySet, PolicySetError } from '../policy/index.js';
 import type { MatrixJudge } from './matrix-server.js';
 import { generateMutants, type Mutant, mutatedFiles, type MutationOperator } from './operators.js';
@@ -57,14 +58,9 @@ export interface MutationReport {
   };
 }
 
-const cellLine = (c: {
-  phase: string;
-  persona: string;
-  route: string;
-  object: string;
-  expected: unknown;
-  observed: unknown;
-}) => `${c.phase} | ${c.persona} ${c.route} ${c.object}: expected ${String(c.expected)}, got ${String(c.observed)}`;
+const cellLine = (c: Cell) =>
+  `${c.phase} | ${c.persona} ${c.route} ${c.object}: expected ${String(c.expected)}, got ${String(c.observed)}` +
+  (c.note ? ` (${c.note})` : '');
 
 /** Writes a mutant's policy files to a fresh temporary directory. */
 function writeMutant(source: PolicySource, mutant: Mutant): string {
