@@ -15,7 +15,7 @@ describe('policy mutation testing against the authorization matrix', () => {
   const EQUIVALENT = 'widen-action:guardrail.step-up-commands#0';
   const MANIFEST = 'drop-forbid:guardrail.mfa-for-critical-changes#0';
 
-  it('kills a known-bad mutant, reports a reviewed equivalent one as equivalent, and scores only the others', async () => {
+  it('kills a known-bad mutant, reports a reviewed equivalent one as such, and scores only the others', async () => {
     const report = await runMutation(source, {
       matrix: (dir) => judgeWithMatrix(dir),
       equivalents,

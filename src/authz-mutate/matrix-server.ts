@@ -11,6 +11,11 @@ import { DEMO_SCENARIO, readScenario, startCarapace } from '../server/index.js';
 /** What one matrix run against one policy set found. */
 export interface MatrixVerdict {
   unexpected: Cell[];
+  /**
+   * A state-changing step of the matrix (revoke, close, delegate, transfer) that the deployment refused: the policy
+   * set no longer lets its rightful actor do it, which the matrix counts as a failure as surely as a wrong cell.
+   */
+  failedEvent?: string;
   phases: string[];
   cells: number;
 }
@@ -70,7 +75,12 @@ export async function judgeWithMatrix(
           clock: { now: () => clock.now().getTime(), advance: (ms) => void (offset += ms) },
           stopOnUnexpected: options.stopOnUnexpected ?? true,
         },
-      );
+      ).catch((err: unknown) => {
+        // Only the matrix's own refused steps are a verdict; anything else (a server that died) stays an error.
+        if (err instanceof Error && err.message.startsWith('matrix event ')) return err.message.slice(0, 300);
+        throw err;
+      });
+      if (typeof report === 'string') return { unexpected: [], phases: [], cells: 0, failedEvent: report };
       return {
         unexpected: report.cells.filter((c) => c.unexpected),
         phases: report.summary.phases,

@@ -90,9 +90,13 @@ async function judge(
     if (!mutant.actions.some((a) => !isAdmin(a)))
       return {
         status: 'not-run',
-        reason: `only admin-plane actions (${mutant.actions.join(', ')}); the admin matrix runs in test/authz-matrix-admin.e2e.test.ts`,
+        reason:
+          `only admin-plane actions (${mutant.actions.join(', ')}); ` +
+          'the admin matrix runs in test/authz-matrix-admin.e2e.test.ts',
       };
     const verdict = await matrix(dir);
+    if (verdict.failedEvent)
+      return { status: 'killed', killedBy: 'matrix', wrongCells: 0, cells: [verdict.failedEvent], phases: [] };
     if (verdict.unexpected.length > 0)
       return {
         status: 'killed',
@@ -139,6 +143,7 @@ export async function runMutation(
   if (deps.limit !== undefined) chosen = chosen.slice(0, deps.limit);
   const base = await deps.matrix(source.dir);
   log(`baseline: ${base.cells} cells, ${base.unexpected.length} unexpected`);
+  if (base.failedEvent) throw new Error(`the unmutated policies already fail the matrix: ${base.failedEvent}`);
   if (base.unexpected.length > 0)
     throw new Error(
       `the unmutated policies already fail the matrix: ${base.unexpected.slice(0, 3).map(cellLine).join('; ')}`,
