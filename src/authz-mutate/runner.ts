@@ -171,7 +171,8 @@ export async function runMutation(
   const count = (s: MutantResult['status']) => results.filter((r) => r.status === s).length;
   const killed = count('killed');
   const survived = count('survived');
-  const ids = new Set(all.map((m) => m.id));
+  // Against every mutant, not only the chosen operators: --only must not make a record look stale.
+  const ids = new Set(generateMutants(source).map((m) => m.id));
   const killedIds = new Set(results.filter((r) => r.status === 'killed').map((r) => r.id));
   return {
     baseline: { cells: base.cells, unexpected: base.unexpected.length, phases: base.phases },
