@@ -344,6 +344,11 @@ export async function runMatrix(
      * sleeping, and the short delegation can be long enough that no cell races its end.
      */
     clock?: { now(): number; advance(ms: number): void };
+    /**
+     * Skip the phases after the first one with an unexpected cell: enough to know a policy set is wrong (mutation
+     * testing), not to list everything it gets wrong. The events still run, so the state stays what it would be.
+     */
+    stopOnUnexpected?: boolean;
   } = {},
 ): Promise<MatrixReport> {
   const world = new World(scenario, options.clock?.now() ?? Date.now());
@@ -368,6 +373,7 @@ async function matrixOn(
   const cells: Cell[] = [];
   const phases: string[] = [];
   const phase = async (name: string, filter: (route: MatrixRoute, objectKey: string) => boolean = () => true) => {
+    if (options.stopOnUnexpected && cells.some((c) => c.unexpected)) return;
     const tasks: Array<() => Promise<Cell>> = [];
     for (const route of MATRIX_ROUTES) {
       for (const obj of objectsOf(route, world, ids)) {

@@ -22,6 +22,7 @@ import { registerWebhooks } from './webhooks.js';
 import { registerInventory } from './inventory.js';
 import { registerOperators } from './operators.js';
 import { registerProbe } from './probe.js';
+import { registerMutate } from './mutate.js';
 
 interface MatrixOptions {
   scenario: string;
@@ -135,6 +136,7 @@ export function buildProgram(output?: CliOutput): Command {
   registerInventory(program);
   registerOperators(program);
   registerProbe(program);
+  registerMutate(program);
 
   program
     .command('authz-matrix')

@@ -43,5 +43,6 @@ export {
 } from './enforcement.js';
 export { apiRoute, load, param, closed, NoQuery, Id, NullableString } from './route-kit.js';
 export { cedarRequest, type TokenFacts } from './request.js';
+export { REQUIRED_POLICIES } from './required-policies.js';
 export { POLICY_AUDIT_EVENTS, type PolicyAuditEvent, type PolicyAuditLog } from './audit-events.js';
 export type { AuthorizationFacts, RelationshipQuery } from './facts.js';
