@@ -12,6 +12,7 @@ import { formatPersonas, seedFromFile } from '../server/index.js';
 import { configFrom, type GlobalOptions, withPlatform } from './context.js';
 import { registerPki } from './pki.js';
 import { registerServe } from './serve.js';
+import { registerDemo } from './demo.js';
 import { registerTelemetry } from './telemetry.js';
 import { registerCommands } from './commands.js';
 import { registerAudit } from './audit.js';
@@ -67,6 +68,7 @@ export function buildProgram(output?: CliOutput): Command {
     .configureHelp({ showGlobalOptions: true });
 
   registerServe(program);
+  registerDemo(program);
 
   program
     .command('migrate')
