@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, URL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
@@ -15,6 +15,13 @@ if (process.versions.node.startsWith('20.') && !ownFlag) setFlagsFromString('--n
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const entry = join(root, 'dist', 'cli', 'main.js');
+
+// The version needs neither the build nor the server's modules (loading them prints the runtime notices of
+// oidc-provider and takes a second), so it answers at once, even before the first build.
+if (process.argv.length === 3 && ['-V', '--version'].includes(process.argv[2])) {
+  process.stdout.write(`${JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version}\n`);
+  process.exit(0);
+}
 
 /** The newest TypeScript source under dir, as [mtimeMs, path]. */
 function newestSource(dir) {

@@ -6,29 +6,25 @@
  *   node --import tsx scripts/command.ts dana@example.com unlock      # no second factor: the step-up challenge
  *
  * Options: a third argument with JSON params (e.g. '{"on":true,"temperatureC":21}' for climate), and
- * CARAPACE_VIN to pick the vehicle (default: the first one the persona can see). Environment as in login-as.ts.
+ * `--vin <vin>` to pick the vehicle (default: the first one the persona can see). Where the server is, and the
+ * other flags, as in login-as.ts.
  */
 import https from 'node:https';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { CarapaceClient } from '../src/client/index.js';
-import { currentTotp } from '../src/identity/index.js';
-import { readScenario } from '../src/scenario/index.js';
+import { CarapaceClient, totpAuthenticator } from 'carapace/client';
+import { demoTarget, personaFor } from './demo-target.js';
 
-const [email, command, paramsJson] = process.argv.slice(2);
+const target = demoTarget(['vin']);
+const [email, command, paramsJson] = target.args;
 if (!email || !command) {
-  process.stderr.write('usage: node --import tsx scripts/command.ts <persona email> <command> [params JSON]\n');
+  process.stderr.write(
+    'usage: node --import tsx scripts/command.ts <persona email> <command> [params JSON] [--vin …] [--scenario …]\n',
+  );
   process.exit(2);
 }
-const baseUrl = process.env.CARAPACE_URL ?? 'https://localhost:8443';
-const ca = readFileSync(process.env.CARAPACE_CA ?? 'data/pki/ca.pem', 'utf8');
-const persona = readScenario(process.env.CARAPACE_SCENARIO ?? 'scenarios/demo.yaml').users.find(
-  (u) => u.email === email,
-);
-if (!persona) {
-  process.stderr.write(`no persona with email ${email} in the scenario\n`);
-  process.exit(2);
-}
+const baseUrl = target.endpoints.public;
+const { ca } = target;
+const persona = personaFor(target, email);
 
 const client = await CarapaceClient.create({
   baseUrl,
@@ -48,12 +44,13 @@ await client.login({
     'vehicle:charging',
     'vehicle:remote_start',
   ],
-  ...(persona.totp ? { totp: () => currentTotp(persona.totp as string, new Date()) } : {}),
+  // A code works once: signed in within the last 30 s, the authenticator waits for the next one.
+  ...(persona.totp ? { totp: totpAuthenticator(persona.totp) } : {}),
 });
 const vehicles = (await client.api('GET', '/v1/vehicles')).json as {
   vehicles: Array<{ id: string; vin: string | null }>;
 };
-const vehicle = vehicles.vehicles.find((v) => !process.env.CARAPACE_VIN || v.vin === process.env.CARAPACE_VIN);
+const vehicle = vehicles.vehicles.find((v) => !target.flags.vin || v.vin === target.flags.vin);
 if (!vehicle) {
   process.stderr.write('no vehicle visible to this persona\n');
   process.exit(1);

@@ -4,16 +4,19 @@
 # Run it from the repository root while `npm start` is running. A test runs it against a live server.
 set -euo pipefail
 
+# Where the server is comes from the configuration it runs with (CARAPACE_GATEWAY_PORT, CARAPACE_DATA_DIR, a
+# CARAPACE_CONFIG file...), through `carapace config endpoints`: no URL or port is written here.
 CARAPACE=${CARAPACE:-npx carapace}
-DATA=${CARAPACE_DATA_DIR:-./data}
-GATEWAY=${GATEWAY:-https://localhost:8444}
-ADMIN=${ADMIN:-https://127.0.0.1:8445}
-SERIAL=${SERIAL:-TCU-$(date +%s)}
+# A fresh serial each run: a revoked unit's serial is never enrolled again.
+SERIAL=${SERIAL:-TCU-$(date +%s)-$RANDOM}
 WORK=${WORK:-$(mktemp -d)}
+eval "$($CARAPACE config endpoints --format env)"
+GATEWAY=$GATEWAY_URL
+ADMIN=$ADMIN_URL
 cd "$WORK"
-CA="$DATA/pki/ca.pem"
+CA=$CA_FILE
 case "$CA" in /*) ;; *) CA="$OLDPWD/$CA" ;; esac
-OPERATOR_DIR=$(dirname "$CA")/operator
+case "$OPERATOR_CERT" in /*) ;; *) OPERATOR_CERT="$OLDPWD/$OPERATOR_CERT"; OPERATOR_KEY="$OLDPWD/$OPERATOR_KEY" ;; esac
 
 echo "1. Manufacturing: a factory certificate for $SERIAL, provisioned for a vehicle"
 (cd "$OLDPWD" && $CARAPACE pki factory-cert --serial "$SERIAL" --out "$WORK/factory") > factory.json
@@ -34,7 +37,7 @@ curl -sS --fail-with-body --cacert "$CA" --cert device-cert.pem --key device-key
 echo
 
 echo "5. An operator revokes the device on the admin plane"
-curl -sS --fail-with-body --cacert "$CA" --cert "$OPERATOR_DIR/admin-cert.pem" --key "$OPERATOR_DIR/admin-key.pem" \
+curl -sS --fail-with-body --cacert "$CA" --cert "$OPERATOR_CERT" --key "$OPERATOR_KEY" \
   -H 'content-type: application/json' -d "{\"deviceId\":\"$DEVICE_ID\",\"reason\":\"keyCompromise\"}" "$ADMIN/admin/v1/revocations"
 echo
 

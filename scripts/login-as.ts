@@ -4,28 +4,21 @@
  *
  *   node --import tsx scripts/login-as.ts alice@example.com
  *
- * Environment: CARAPACE_URL (default https://localhost:8443), CARAPACE_CA (default ./data/pki/ca.pem),
- * CARAPACE_SCENARIO (default scenarios/demo.yaml, for the persona's password and TOTP secret).
+ * The server is found from the same configuration it runs with (`CARAPACE_PUBLIC_PORT`, `CARAPACE_DATA_DIR`, a
+ * `--config` file…); `--scenario <file>` (default scenarios/demo.yaml) holds the persona's password and TOTP secret.
  */
-import { readFileSync } from 'node:fs';
-import { CarapaceClient, DpopKey, request } from '../src/client/index.js';
-import { currentTotp } from '../src/identity/index.js';
-import { readScenario } from '../src/scenario/index.js';
+import { CarapaceClient, DpopKey, request, totpAuthenticator } from 'carapace/client';
+import { demoTarget, personaFor } from './demo-target.js';
 
-const email = process.argv[2];
+const target = demoTarget();
+const email = target.args[0];
 if (!email) {
-  process.stderr.write('usage: node --import tsx scripts/login-as.ts <persona email>\n');
+  process.stderr.write('usage: node --import tsx scripts/login-as.ts <persona email> [--scenario …] [--config …]\n');
   process.exit(2);
 }
-const baseUrl = process.env.CARAPACE_URL ?? 'https://localhost:8443';
-const ca = readFileSync(process.env.CARAPACE_CA ?? 'data/pki/ca.pem', 'utf8');
-const persona = readScenario(process.env.CARAPACE_SCENARIO ?? 'scenarios/demo.yaml').users.find(
-  (u) => u.email === email,
-);
-if (!persona) {
-  process.stderr.write(`no persona with email ${email} in the scenario\n`);
-  process.exit(2);
-}
+const baseUrl = target.endpoints.public;
+const { ca } = target;
+const persona = personaFor(target, email);
 
 const client = await CarapaceClient.create({
   baseUrl,
@@ -37,7 +30,8 @@ await client.login({
   email,
   password: persona.password,
   scopes: ['openid', 'offline_access', 'vehicle:read_status'],
-  ...(persona.totp ? { totp: () => currentTotp(persona.totp as string, new Date()) } : {}),
+  // A code works once: signed in within the last 30 s, the authenticator waits for the next one.
+  ...(persona.totp ? { totp: totpAuthenticator(persona.totp) } : {}),
 });
 const me = await client.api('GET', '/v1/me');
 process.stdout.write(`signed in: GET /v1/me -> ${me.status}\n${JSON.stringify(me.json, null, 2)}\n`);

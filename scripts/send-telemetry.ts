@@ -10,8 +10,8 @@
  * duplicates), sends a forged and a skewed message (rejected), and prints the vehicle's state as the admin
  * plane sees it.
  *
- * Environment: CARAPACE_GATEWAY (default https://localhost:8444), CARAPACE_ADMIN (default
- * https://localhost:8445), CARAPACE_DATA_DIR (default ./data: the CA and the development operator certificate).
+ * The gateway, the admin plane, the CA and the development operator certificate come from the same configuration
+ * the server runs with (`CARAPACE_GATEWAY_PORT`, `CARAPACE_ADMIN_PORT`, `CARAPACE_DATA_DIR`, a `--config` file…).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,16 +21,17 @@ import {
   httpsRequest,
   type StoredCredentials,
   TelemetrySigner,
-} from '../src/vehicle-sdk/index.js';
+} from 'carapace/vehicle-sdk';
+import { demoTarget } from './demo-target.js';
 
-const dir = process.argv[2];
+const target = demoTarget();
+const dir = target.args[0];
 if (!dir) {
-  process.stderr.write('usage: node --import tsx scripts/send-telemetry.ts <factory directory>\n');
+  process.stderr.write('usage: node --import tsx scripts/send-telemetry.ts <factory directory> [--config …]\n');
   process.exit(2);
 }
-const dataDir = process.env.CARAPACE_DATA_DIR ?? 'data';
-const ca = readFileSync(join(dataDir, 'pki', 'ca.pem'), 'utf8');
-const device = new GatewayClient({ gatewayUrl: process.env.CARAPACE_GATEWAY ?? 'https://localhost:8444', ca });
+const { ca, endpoints } = target;
+const device = new GatewayClient({ gatewayUrl: endpoints.gateway, ca });
 const saved = join(dir, 'device.json');
 if (existsSync(saved)) {
   await device.resume(JSON.parse(readFileSync(saved, 'utf8')) as StoredCredentials);
@@ -71,14 +72,10 @@ show(
   await device.sendTelemetry([{ signed: forged.signed.replace('120', '12'), sig: forged.sig }, skewed]),
 );
 
-const operator = join(dataDir, 'pki', 'operator');
-const state = await httpsRequest(
-  `${process.env.CARAPACE_ADMIN ?? 'https://localhost:8445'}/admin/v1/vehicles/${issued.vehicleId}/state`,
-  {
-    ca,
-    cert: readFileSync(join(operator, 'admin-cert.pem'), 'utf8'),
-    key: readFileSync(join(operator, 'admin-key.pem'), 'utf8'),
-  },
-);
+const state = await httpsRequest(`${endpoints.admin}/admin/v1/vehicles/${issued.vehicleId}/state`, {
+  ca,
+  cert: readFileSync(endpoints.operatorCertFile, 'utf8'),
+  key: readFileSync(endpoints.operatorKeyFile, 'utf8'),
+});
 process.stdout.write(`vehicle state (admin plane) -> ${state.status}\n${JSON.stringify(state.json, null, 2)}\n`);
 device.close();

@@ -54,7 +54,14 @@ describe.each(testEngines())('the README remote-command walkthrough (%s)', (data
 
   it('Alice unlocks with step-up and the simulated car confirms; Dana without a second factor gets the challenge', async () => {
     expect(simulated).toContain('TCU-DEMO-0001=');
-    const env = { ...process.env, CARAPACE_URL: cp.config.publicBaseUrl, CARAPACE_CA: caFile };
+    const env = {
+      ...process.env,
+      // The server's own configuration variables only: the script finds the listeners and the CA from them.
+      CARAPACE_DATA_DIR: cp.config.dataDir,
+      CARAPACE_PUBLIC_PORT: new URL(cp.addresses.public).port,
+      CARAPACE_GATEWAY_PORT: new URL(cp.addresses.gateway).port,
+      CARAPACE_ADMIN_PORT: new URL(cp.addresses.admin).port,
+    };
     const { stdout } = await run(
       'node',
       ['--import', 'tsx', join(root, 'scripts/command.ts'), 'alice@example.com', 'unlock'],

@@ -30,11 +30,13 @@ describe.each(testEngines())('the README device flow with openssl and curl (%s)'
         DATABASE_URL: cp.config.database.url ?? '',
         CARAPACE_DATABASE_SCHEMA: cp.config.database.schema,
         REDIS_URL: '',
-        GATEWAY: cp.addresses.gateway.replace('127.0.0.1', 'localhost'),
-        ADMIN: cp.addresses.admin,
-        SERIAL: 'TCU-README-1',
+        // Only the server's own configuration variables: the script derives its URLs from them.
+        CARAPACE_PUBLIC_PORT: new URL(cp.addresses.public).port,
+        CARAPACE_GATEWAY_PORT: new URL(cp.addresses.gateway).port,
+        CARAPACE_ADMIN_PORT: new URL(cp.addresses.admin).port,
       },
     });
+    expect(stdout).toMatch(/factory certificate for TCU-\d+-\d+/);
     expect(stdout).toContain('"status":"active"');
     expect(stdout).toContain('"revokedSerials":["');
     expect(stdout).toContain('ERR_CLIENT_CERT_REVOKED');

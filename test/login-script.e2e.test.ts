@@ -30,7 +30,14 @@ describe.each(testEngines())('the README persona login with the client library (
       const { stdout } = await run('node', ['--import', 'tsx', join(root, 'scripts/login-as.ts'), persona.email], {
         cwd: root,
         timeout: 60_000,
-        env: { ...process.env, CARAPACE_URL: cp.config.publicBaseUrl, CARAPACE_CA: caFile },
+        env: {
+          ...process.env,
+          // The server's own configuration variables only: the script finds the listeners and the CA from them.
+          CARAPACE_DATA_DIR: cp.config.dataDir,
+          CARAPACE_PUBLIC_PORT: new URL(cp.addresses.public).port,
+          CARAPACE_GATEWAY_PORT: new URL(cp.addresses.gateway).port,
+          CARAPACE_ADMIN_PORT: new URL(cp.addresses.admin).port,
+        },
       });
       expect(stdout, persona.email).toContain('GET /v1/me -> 200');
       expect(stdout, persona.email).toContain(`"email": "${persona.email}"`);

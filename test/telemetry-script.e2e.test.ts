@@ -28,9 +28,11 @@ describe.each(testEngines())('the README telemetry script (%s)', (database) => {
     writeFileSync(join(dir, 'factory-key.pem'), unit.key);
     const env = {
       ...process.env,
-      CARAPACE_GATEWAY: cp.addresses.gateway,
-      CARAPACE_ADMIN: cp.addresses.admin,
+      // The server's own configuration variables only: the script finds the listeners and the CA from them.
       CARAPACE_DATA_DIR: cp.config.dataDir,
+      CARAPACE_PUBLIC_PORT: new URL(cp.addresses.public).port,
+      CARAPACE_GATEWAY_PORT: new URL(cp.addresses.gateway).port,
+      CARAPACE_ADMIN_PORT: new URL(cp.addresses.admin).port,
     };
     const script = () =>
       run('node', ['--import', 'tsx', join(root, 'scripts/send-telemetry.ts'), dir], {

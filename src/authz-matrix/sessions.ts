@@ -1,10 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JWK } from 'jose';
-import { CarapaceClient, type ClientResponse, keepAliveAgent, ServiceSession } from '../client/index.js';
+import {
+  CarapaceClient,
+  type ClientResponse,
+  keepAliveAgent,
+  ServiceSession,
+  totpAuthenticator,
+} from '../client/index.js';
 
 type Agent = ReturnType<typeof keepAliveAgent>;
-import { currentTotp } from '../identity/index.js';
 import type { Scenario } from '../server/index.js';
 import type { World } from './world.js';
 
@@ -65,7 +70,8 @@ export async function signInAll(
       email: user.email,
       password: user.password,
       scopes: ['openid', ...p.scopes],
-      ...(totp ? { totp: () => currentTotp(totp, new Date()) } : {}),
+      // A script may have just signed this persona in: the authenticator then waits for the next code.
+      ...(totp ? { totp: totpAuthenticator(totp) } : {}),
     });
     callers.set(p.key, client);
   }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
@@ -82,7 +83,10 @@ export function registerPki(program: Command): void {
       'Stand in for manufacturing: the manufacturer CA issues a bootstrap certificate (enrollment only) for a TCU ' +
         'serial, and the unit is provisioned for a vehicle.',
     )
-    .requiredOption('--serial <tcu-serial>', 'the TCU serial burned in at the factory')
+    .option(
+      '--serial <tcu-serial>',
+      'the TCU serial burned in at the factory (default: a fresh TCU-<random>; a serial is never registered twice)',
+    )
     .option('--vin <vin>', 'bind the unit to the vehicle with this VIN (created if new)')
     .option('--vehicle <id>', 'bind the unit to an existing vehicle id')
     .option('--no-register', 'only issue the certificate; do not provision a device (e.g. for a replacement unit)')
@@ -93,11 +97,13 @@ export function registerPki(program: Command): void {
     .option('--out <dir>', 'where to write factory-cert.pem and factory-key.pem', '')
     .action(
       async (
-        opts: { serial: string; vin?: string; vehicle?: string; register: boolean; csr?: string; out: string },
+        opts: { serial?: string; vin?: string; vehicle?: string; register: boolean; csr?: string; out: string },
         cmd: Command,
       ) => {
         const g = cmd.optsWithGlobals<GlobalOptions>();
         const config = configFrom(g);
+        // A walkthrough run again must not reuse the serial of the unit it revoked last time (refused as registered).
+        const serial = opts.serial ?? `TCU-${randomBytes(5).toString('hex').toUpperCase()}`;
         if (opts.vin && opts.vehicle)
           throw new CarapaceError('ERR_VALIDATION', 'give --vin or --vehicle, not both', { field: 'vin' });
         const binding: VehicleBinding | null = !opts.register
@@ -107,10 +113,10 @@ export function registerPki(program: Command): void {
             : opts.vin
               ? { vin: opts.vin }
               : { newVehicle: true };
-        const out = resolve(opts.out || join(config.dataDir, 'factory', opts.serial.replace(/[^A-Za-z0-9._-]/g, '_')));
+        const out = resolve(opts.out || join(config.dataDir, 'factory', serial.replace(/[^A-Za-z0-9._-]/g, '_')));
         await withPlatform(g, async (p) => {
           const issued = await p.pki.issueFactoryCertificate({
-            tcuSerial: opts.serial,
+            tcuSerial: serial,
             csrPem: opts.csr ? readText(opts.csr) : null,
             binding,
             actor: OPERATOR,
@@ -120,7 +126,7 @@ export function registerPki(program: Command): void {
           if (issued.privateKeyPem) writePrivateFile(join(out, 'factory-key.pem'), issued.privateKeyPem);
           writeFileSync(join(out, 'ca.pem'), p.pki.ctx.authorities.root.pem);
           print({
-            tcuSerial: opts.serial,
+            tcuSerial: serial,
             deviceId: issued.device?.id ?? null,
             vehicleId: issued.device?.vehicle_id ?? null,
             status: issued.device?.status ?? 'not registered',

@@ -12,6 +12,7 @@ import { formatPersonas, seedFromFile } from '../server/index.js';
 import { configFrom, type GlobalOptions, withPlatform } from './context.js';
 import { registerPki } from './pki.js';
 import { registerServe } from './serve.js';
+import { registerDemo } from './demo.js';
 import { registerTelemetry } from './telemetry.js';
 import { registerCommands } from './commands.js';
 import { registerAudit } from './audit.js';
@@ -30,6 +31,7 @@ interface MatrixOptions {
   url?: string;
   ca?: string;
   partnerKeys?: string;
+  mutate?: boolean;
 }
 
 const PACKAGE = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -69,6 +71,7 @@ export function buildProgram(output?: CliOutput): Command {
     .configureHelp({ showGlobalOptions: true });
 
   registerServe(program);
+  registerDemo(program);
 
   program
     .command('migrate')
@@ -142,14 +145,18 @@ export function buildProgram(output?: CliOutput): Command {
     .command('authz-matrix')
     .description(
       'Run the authorization matrix against a running deployment seeded with a scenario: every persona x object x ' +
-        'route, plus the time-dependent cells. It changes state (revokes, closes, transfers): use a demo or staging ' +
-        'deployment.',
+        'route. With --mutate also the time-dependent cells, which change state (revoke a consent, close cases, ' +
+        "transfer Alice's car): then use a staging deployment, or `carapace demo reset` afterwards.",
     )
     .requiredOption('--scenario <file>', 'the scenario the deployment was seeded with', 'scenarios/demo.yaml')
     .requiredOption('--report <file>', 'where to write the JSON report')
     .option('--url <url>', 'the public listener (default: publicBaseUrl of the configuration)')
     .option('--ca <file>', 'the CA that signed the server certificate (default: <dataDir>/pki/ca.pem)')
     .option('--partner-keys <dir>', "directory of the demo partners' private JWKs (default: <dataDir>/demo)")
+    .option(
+      '--mutate',
+      'also drive the time-dependent events (they change the deployment: the demo walkthrough breaks)',
+    )
     .action(async (opts: MatrixOptions, cmd: Command) => {
       const config = configFrom(cmd.optsWithGlobals<GlobalOptions>());
       const at = clientEndpoints(config);
@@ -160,7 +167,9 @@ export function buildProgram(output?: CliOutput): Command {
           ca: readFileSync(opts.ca ?? at.caFile, 'utf8'),
           partnerKeysDir: opts.partnerKeys ?? join(config.dataDir, 'demo'),
         },
-        { log: (line) => process.stderr.write(`${line}\n`) },
+        // Without --mutate only the seeded phase runs: its probes change nothing a person walks through (an extra
+        // pending invite and service request), so Alice still owns and unlocks her car afterwards.
+        { log: (line) => process.stderr.write(`${line}\n`), seededOnly: !opts.mutate },
       );
       writeFileSync(opts.report, `${JSON.stringify(report, null, 2)}\n`);
       for (const c of report.cells.filter((x) => x.unexpected))

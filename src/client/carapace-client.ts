@@ -4,6 +4,7 @@ import { importJWK, type JWK, SignJWT } from 'jose';
 import { DpopKey } from './dpop.js';
 import { CarapaceClientError, type ClientResponse, type ClientTls, CookieJar, request } from './http.js';
 import type { ApiResponse } from './typed-routes.js';
+import type { TotpSource } from './authenticator.js';
 
 /** Tokens of a signed-in session. */
 export interface TokenSet {
@@ -15,11 +16,14 @@ export interface TokenSet {
   scope: string;
 }
 
-/** How to sign in as a person: their credentials, and a TOTP code (or a function producing one) when enrolled. */
+/**
+ * How to sign in as a person: their credentials, and a TOTP code when enrolled. A code source
+ * (`totpAuthenticator`) is asked again once when the sign-in is refused, since a code works only once.
+ */
 export interface LoginOptions {
   email: string;
   password: string;
-  totp?: string | (() => string);
+  totp?: string | (() => string) | TotpSource;
   scopes: string[];
 }
 
@@ -29,6 +33,11 @@ export interface ClientOptions extends ClientTls {
   baseUrl: string;
   clientId: string;
   redirectUri: string;
+}
+
+function totpCode(source: string | (() => string) | TotpSource): Promise<string> | string {
+  if (typeof source === 'string') return source;
+  return typeof source === 'function' ? source() : source.code();
 }
 
 function b64url(buf: Buffer): string {
@@ -69,6 +78,17 @@ export class CarapaceClient {
 
   /** Signs in: authorization request, sign-in page (password, TOTP), consent, code exchange. */
   async login(login: LoginOptions): Promise<TokenSet> {
+    try {
+      return await this.loginAttempt(login);
+    } catch (err) {
+      // The refusal does not say which factor failed (it must not); only a code source can offer a new one.
+      if (!(err instanceof CarapaceClientError) || err.status !== 401 || typeof login.totp !== 'object') throw err;
+      // Another process may have used this period's code (same persona, same 30 s): the source gives the next one.
+      return this.loginAttempt(login);
+    }
+  }
+
+  private async loginAttempt(login: LoginOptions): Promise<TokenSet> {
     const jar = new CookieJar();
     this.session = jar;
     const tls = { ca: this.options.ca };
@@ -123,7 +143,7 @@ export class CarapaceClient {
             body: form({
               email: login.email,
               password: login.password,
-              ...(login.totp ? { totp: typeof login.totp === 'function' ? login.totp() : login.totp } : {}),
+              ...(login.totp ? { totp: await totpCode(login.totp) } : {}),
             }),
           })
         : await request(`${base}/confirm`, {

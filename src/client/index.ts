@@ -8,6 +8,7 @@ export {
   type ClientOptions,
 } from './carapace-client.js';
 export { DpopKey } from './dpop.js';
+export { totpAuthenticator, type AuthenticatorClock, type TotpSource } from './authenticator.js';
 export {
   CarapaceClientError,
   CookieJar,

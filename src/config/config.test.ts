@@ -80,6 +80,11 @@ describe('configuration', () => {
     expect(errorOf(() => loadConfig({ env: { CARAPACE_GATEWAY_PROT: '1' } })).message).toContain(
       'CARAPACE_GATEWAY_PROT',
     );
+    // The scripts' former variables are still refused, with what replaces them.
+    expect(errorOf(() => loadConfig({ env: { CARAPACE_URL: 'https://localhost:9443' } })).message).toContain(
+      'CARAPACE_PUBLIC_PORT',
+    );
+    expect(errorOf(() => loadConfig({ env: { CARAPACE_VIN: 'X' } })).message).toContain('--vin');
     expect(errorOf(() => loadConfig({ env: { CARAPACE_MODE: 'prod' } })).message).toContain('development, production');
     expect(errorOf(() => loadConfig({ overrides: { tls: { certFile: '/x.pem' } } })).message).toContain('tls.keyFile');
     expect(errorOf(() => loadConfig({ file: tmpFile('b.yaml', 'pki: 3\n') })).message).toContain('"pki"');

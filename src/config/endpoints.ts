@@ -9,7 +9,7 @@ export interface ClientEndpoints {
   gateway: string;
   /** The admin plane. */
   admin: string;
-  /** The operators' console, served on the admin plane. */
+  /** The operators' console on the admin plane, at the name its sign-in returns to (`operators.consoleUrl`). */
   console: string;
   /** The root CA that signed the server certificates (written at every start). */
   caFile: string;
@@ -39,7 +39,8 @@ export function clientEndpoints(config: Config): ClientEndpoints {
     public: config.publicBaseUrl.replace(/\/$/, ''),
     gateway: url(gateway.host, gateway.port, publicHost),
     admin: adminUrl,
-    console: `${adminUrl}/console/`,
+    // The same origin the server sends the console's sign-in back to: a page opened at another name is moved there.
+    console: `${(config.operators.consoleUrl ?? `https://localhost:${admin.port}`).replace(/\/$/, '')}/console/`,
     caFile: join(config.dataDir, 'pki', 'ca.pem'),
     operatorCertFile: join(operator, 'admin-cert.pem'),
     operatorKeyFile: join(operator, 'admin-key.pem'),

@@ -17,6 +17,18 @@ const NON_OPTION_ENV = new Set([
   'CARAPACE_FAULT_POINTS',
 ]);
 
+// Variables the scripts once read on their own. They are not options (the scripts now load this configuration), so
+// they are still refused, but the error says what replaces each one.
+const FORMER_SCRIPT_ENV: Record<string, string> = {
+  CARAPACE_URL:
+    'the scripts take the public URL from the configuration: set CARAPACE_PUBLIC_PORT or CARAPACE_PUBLIC_BASE_URL',
+  CARAPACE_CA: 'the scripts read <dataDir>/pki/ca.pem: set CARAPACE_DATA_DIR',
+  CARAPACE_GATEWAY: 'the scripts take the gateway from the configuration: set CARAPACE_GATEWAY_PORT',
+  CARAPACE_ADMIN: 'the scripts take the admin plane from the configuration: set CARAPACE_ADMIN_PORT',
+  CARAPACE_SCENARIO: 'pass --scenario <file> to the script',
+  CARAPACE_VIN: 'pass --vin <vin> to scripts/command.ts',
+};
+
 /** Where configuration may come from; later sources override earlier ones. */
 export interface ConfigSources {
   /** Path to a YAML or JSON file. */
@@ -126,7 +138,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     if (name.startsWith('CARAPACE_') && !knownEnv.has(name) && !NON_OPTION_ENV.has(name)) {
       throw new CarapaceError(
         'ERR_CONFIG_INVALID',
-        `unknown environment variable ${name} (see docs/configuration.md)`,
+        `unknown environment variable ${name} (${FORMER_SCRIPT_ENV[name] ?? 'see docs/configuration.md'})`,
         { key: name },
       );
     }
