@@ -7,6 +7,7 @@ import { html, useApi, ErrorBox, OperatorContext } from './ui.js';
 import { Overview } from './pages/overview.js';
 import { Findings } from './pages/findings.js';
 import { Devices } from './pages/devices.js';
+import { Fleet } from './pages/fleet.js';
 import { Investigation } from './pages/investigation.js';
 import { Audit } from './pages/audit.js';
 import { Inventory } from './pages/inventory.js';
@@ -16,6 +17,7 @@ const PAGES = {
   overview: Overview,
   findings: Findings,
   devices: Devices,
+  fleet: Fleet,
   investigation: Investigation,
   audit: Audit,
   inventory: Inventory,

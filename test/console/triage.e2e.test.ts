@@ -105,7 +105,7 @@ describe.runIf(browserPresent)('triage and a playbook run with two operators in 
   const rowWith = (page: Page, text: string) =>
     page.getByRole('row').filter({ has: page.getByRole('cell', { name: text, exact: true }) });
 
-  it('one operator triages and starts the run, cannot approve it; a second approves and the vehicle is cut off', async () => {
+  it('one operator triages and starts a run, is refused its approval; a second approves: the vehicle is cut off', async () => {
     expect(await vehicleAsks(cp, unit)).toBe(200);
 
     // Sam triages: the finding's incident, moved to triaged with a reason, taken, noted.
