@@ -119,7 +119,8 @@ describe.each(testEngines())('operators and roles on the admin plane (%s)', (dat
     expect(set).toMatch(/__Host-carapace-operator=[A-Za-z0-9_-]{43}; HttpOnly; Secure; SameSite=Strict; Path=\//);
     const me = await consoleCall(cp, s.session!, 'GET', '/admin/v1/operator/me');
     expect(me.status).toBe(200);
-    expect(me.json).toEqual({ name: 'vera', kind: 'person', roles: ['viewer'], elevation: null });
+    expect(me.json).toMatchObject({ name: 'vera', kind: 'person', roles: ['viewer'], elevation: null });
+    expect(Object.keys(me.json as object).sort()).toEqual(['elevation', 'kind', 'may', 'name', 'roles']);
     // Stored hashed: the cookie value is nowhere in the database.
     const rows = await cp.platform.storage.db.selectFrom('operator_sessions').select('id_hash').execute();
     expect(rows.map((r) => r.id_hash)).not.toContain(s.session);
@@ -223,6 +224,36 @@ describe.each(testEngines())('operators and roles on the admin plane (%s)', (dat
     await consoleCall(cp, rob, 'POST', '/admin/v1/elevations', { reason: 'INC-7', minutes: 5 });
     const revoke = await consoleCall(cp, rob, 'POST', '/admin/v1/revocations', { deviceId, reason: 'keyCompromise' });
     expect(problemOf(revoke).type).toBe('forbidden');
+  });
+
+  it("the console is told what Cedar allows the operator now: a viewer reads, a responder's release needs elevation", async () => {
+    type Permission = { action: string; targetStatus?: string; needs: string };
+    const mayOf = async (s: string) =>
+      ((await consoleCall(cp, s, 'GET', '/admin/v1/operator/me')).json as { may: Permission[] }).may;
+    const needs = (may: Permission[], action: string, targetStatus?: string) =>
+      may.find((p) => p.action === action && p.targetStatus === targetStatus)?.needs ?? 'denied';
+    const viewer = await mayOf(await session('vera'));
+    expect(needs(viewer, 'audit:read')).toBe('nothing');
+    expect(needs(viewer, 'pki:revoke')).toBe('denied');
+    expect(needs(viewer, 'detect:update_finding')).toBe('denied');
+    expect(viewer.every((p) => p.needs === 'nothing')).toBe(true);
+    const rob = await session('rob');
+    const before = await mayOf(rob);
+    expect(needs(before, 'pki:transition_device', 'quarantined')).toBe('nothing');
+    expect(needs(before, 'pki:transition_device', 'active')).toBe('elevation');
+    expect(needs(before, 'pki:transition_device', 'revoked')).toBe('denied');
+    expect(needs(before, 'incidents:run_playbook')).toBe('elevation');
+    expect(needs(before, 'pki:revoke')).toBe('denied');
+    await consoleCall(cp, rob, 'POST', '/admin/v1/elevations', { reason: 'INC-8 triage', minutes: 5 });
+    const after = await mayOf(rob);
+    expect(needs(after, 'pki:transition_device', 'active')).toBe('nothing');
+    expect(needs(after, 'incidents:run_playbook')).toBe('nothing');
+    expect(needs(after, 'pki:revoke')).toBe('denied');
+    // The list is the policy's answer, not a copy: each role's actions (elevated, approved) are exactly these.
+    const byRole = cp.platform.operators.authorization.actionsByRole();
+    expect([...new Set(after.map((p) => p.action))].sort()).toEqual(byRole.responder);
+    const pia = await session('pia');
+    expect(needs(await mayOf(pia), 'auth:revoke_client_tokens')).toBe('approval');
   });
 
   it('signing out ends the session and its elevation', async () => {

@@ -1,12 +1,13 @@
 /* global location, addEventListener, removeEventListener, document, window */
 // The operators' console: one page per admin task (console/src/pages/), each over the admin plane's existing APIs.
 import { render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useContext, useEffect, useState } from 'preact/hooks';
 import { api } from './api.js';
-import { html, useApi, ErrorBox } from './ui.js';
+import { html, useApi, ErrorBox, OperatorContext } from './ui.js';
 import { Overview } from './pages/overview.js';
 import { Findings } from './pages/findings.js';
 import { Devices } from './pages/devices.js';
+import { Fleet } from './pages/fleet.js';
 import { Investigation } from './pages/investigation.js';
 import { Audit } from './pages/audit.js';
 import { Inventory } from './pages/inventory.js';
@@ -16,6 +17,7 @@ const PAGES = {
   overview: Overview,
   findings: Findings,
   devices: Devices,
+  fleet: Fleet,
   investigation: Investigation,
   audit: Audit,
   inventory: Inventory,
@@ -23,7 +25,7 @@ const PAGES = {
 
 /** Who is signed in, with sign-in, elevation and sign-out; the server still decides every action. */
 function Operator() {
-  const me = useApi('/admin/v1/operator/me');
+  const { state: me } = useContext(OperatorContext);
   const [error, setError] = useState(null);
   if (me.error?.status === 401)
     return html`<p class="operator">Not signed in. <a href="/admin/v1/operator-sign-in">Sign in</a></p>`;
@@ -52,8 +54,10 @@ function App() {
     addEventListener('hashchange', on);
     return () => removeEventListener('hashchange', on);
   }, []);
+  const me = useApi('/admin/v1/operator/me');
   const Page = PAGES[page];
-  return html`<header>
+  return html`<${OperatorContext.Provider} value=${{ me: me.data, reload: me.reload, state: me }}>
+    <header>
       <h1>Carapace console</h1>
       <${Operator} />
     </header>
@@ -62,7 +66,8 @@ function App() {
         ${Object.keys(PAGES).map((p) => html`<li><a href=${`#${p}`} aria-current=${p === page ? 'page' : undefined}>${p}</a></li>`)}
       </ul>
     </nav>
-    <main><${Page} /></main>`;
+    <main><${Page} /></main>
+  <//>`;
 }
 
 render(html`<${App} />`, document.getElementById('app'));

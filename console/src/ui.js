@@ -1,7 +1,7 @@
 /* global window */
 // Shared building blocks of the console pages: loading an API, tables, errors, actions with a reason.
-import { h } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { createContext, h } from 'preact';
+import { useContext, useEffect, useState } from 'preact/hooks';
 import htm from 'htm';
 import { api } from './api.js';
 
@@ -58,9 +58,37 @@ export function Listing({ path, caption, columns, actions, refresh }) {
   return html`<${Table} rows=${rowsOf(data)} caption=${caption} columns=${columns} actions=${actions} />`;
 }
 
-/** A small form that sends one action with a reason; the server decides and its problem detail is shown. */
-export function ActionButton({ label, run, onDone }) {
+/** The signed-in operator (`/admin/v1/operator/me`, with its `may` list) and a way to read it again. */
+export const OperatorContext = createContext({ me: null, reload: () => {} });
+
+/**
+ * What the signed-in operator still needs for an admin action: 'nothing', 'elevation' or 'approval', or null when
+ * their role lacks it (the page then hides the action). Before the answer arrives, or for an operator the server
+ * did not describe, 'unknown': the action is offered and the server decides, as it does for every request anyway.
+ */
+export function useNeed() {
+  const { me } = useContext(OperatorContext);
+  return (action, targetStatus) => {
+    if (!me?.may) return 'unknown';
+    const p = me.may.find((m) => m.action === action && m.targetStatus === targetStatus);
+    return p ? p.needs : null;
+  };
+}
+
+/** The signed-in operator's name, or null. */
+export const useOperatorName = () => useContext(OperatorContext).me?.name ?? null;
+
+/** Says beside an action what it still needs, so the refusal is not a surprise. */
+export const NeedHint = ({ need }) =>
+  (need === 'elevation' || need === 'approval') && html`<span class="need"> (needs ${need})</span>`;
+
+/**
+ * A button that sends one action with a reason; the server decides and its problem detail is shown. `need` (from
+ * useNeed) hides the button when the operator's role lacks the action.
+ */
+export function ActionButton({ label, run, onDone, need = 'unknown' }) {
   const [error, setError] = useState(null);
+  if (need === null) return null;
   const go = async () => {
     const reason = window.prompt(`Reason for "${label}"`);
     if (!reason) return;
@@ -72,5 +100,6 @@ export function ActionButton({ label, run, onDone }) {
       setError(e);
     }
   };
-  return html`<button type="button" onClick=${go}>${label}</button><${ErrorBox} error=${error} />`;
+  return html`<button type="button" onClick=${go}>${label}<${NeedHint} need=${need} /></button
+    ><${ErrorBox} error=${error} />`;
 }

@@ -107,6 +107,7 @@ export const ADMIN_PROBES: readonly AdminProbe[] = [
     '/admin/v1/telemetry/quarantines/{device}/release',
     { reason },
   ),
+  get('console:read_fleet', '/admin/v1/fleet'),
   get('telemetry:read_vehicle_state', '/admin/v1/vehicles/:vehicleId/state', '/admin/v1/vehicles/{vehicle}/state'),
   post('identity:link', '/admin/v1/federation/links', '/admin/v1/federation/links', {
     issuer: 'https://idp.matrix.example',

@@ -47,6 +47,7 @@ export const ADMIN_RULES: Readonly<Record<string, AdminRule>> = {
   'audit:read': rule(EVERYONE),
   'telemetry:list_quarantines': rule(EVERYONE),
   'telemetry:read_vehicle_state': rule(EVERYONE),
+  'console:read_fleet': rule(EVERYONE),
   'identity:read_links': rule(EVERYONE),
   'detect:read': rule(EVERYONE),
   'incidents:list': rule(EVERYONE),

@@ -28,7 +28,7 @@ export {
   type CommandName,
 } from './catalog.js';
 export { commandMigrations } from './migrations.js';
-export { jobOutcomes, recentJobsOf } from './job-store.js';
+export { jobOutcomes, recentJobs, recentJobsOf } from './job-store.js';
 export type { CommandTables, JobState } from './tables.js';
 export { registerCommandRoutes } from './routes.js';
 export { registerBulkCommandRoute } from './bulk-route.js';

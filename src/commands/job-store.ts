@@ -123,6 +123,23 @@ export async function jobOutcomes(db: Kysely<Database>, ids: readonly string[]) 
     .execute();
 }
 
+/** The fleet's newest jobs with their transitions (the console's fleet view): states and times, no parameters. */
+export async function recentJobs(db: Kysely<Database>, limit: number) {
+  const jobs = await db
+    .selectFrom('command_jobs')
+    .select(['id', 'vehicle_id', 'command', 'state', 'reason', 'created_at', 'updated_at'])
+    .orderBy('created_at', 'desc')
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+  return Promise.all(
+    jobs.map(async (j) => ({
+      ...j,
+      transitions: (await transitionsOf(db, j.id)).map(({ to_state, at }) => ({ to_state, at })),
+    })),
+  );
+}
+
 /** A vehicle's newest jobs with their transitions, for operators (the CLI): no authorization, no API. */
 export async function recentJobsOf(db: Kysely<Database>, vehicleId: string, limit: number) {
   const jobs = await db

@@ -18,6 +18,19 @@ export interface AdminFacts {
   targetStatus?: string;
 }
 
+/** What an operator needs, besides their roles, to take an admin action: nothing more, an elevation, or approval. */
+export type AdminNeed = 'nothing' | 'elevation' | 'approval';
+
+/** One admin action an operator may take, as the console is told (`targetStatus` for a device's lifecycle). */
+export interface AdminPermission {
+  action: string;
+  targetStatus?: string;
+  needs: AdminNeed;
+}
+
+/** Where a device's lifecycle can go: the one context attribute the admin policies judge besides the action. */
+const DEVICE_TARGETS = ['quarantined', 'active', 'revoked', 'decommissioned'] as const;
+
 /** Why an admin action was refused, as the problem type the console shows. */
 export type AdminRefusal = 'ERR_ELEVATION_REQUIRED' | 'ERR_APPROVAL_REQUIRED' | 'ERR_FORBIDDEN';
 
@@ -62,6 +75,30 @@ export function createAdminAuthorization(deps: { decisions: Pick<DecisionPoint, 
       if (decide(id, action, { ...facts, elevated: true, approved: true }).decision === 'allow')
         return facts.elevated || facts.kind === 'certificate' ? 'ERR_APPROVAL_REQUIRED' : 'ERR_ELEVATION_REQUIRED';
       return 'ERR_FORBIDDEN';
+    },
+    /**
+     * Every admin action this operator may take and what it still needs, decided by Cedar for their roles and their
+     * current elevation: what the console shows or hides. The server still decides each request.
+     */
+    permissionsOf(id: string, facts: Pick<AdminFacts, 'kind' | 'roles' | 'elevated'>): AdminPermission[] {
+      const out: AdminPermission[] = [];
+      for (const action of [...actions.keys()].sort()) {
+        const targets = action === 'pki:transition_device' ? DEVICE_TARGETS : [undefined];
+        for (const targetStatus of targets) {
+          const allows = (elevated: boolean, approved: boolean) =>
+            decide(id, action, { ...facts, elevated, approved, ...(targetStatus ? { targetStatus } : {}) }).decision ===
+            'allow';
+          const needs: AdminNeed | null = allows(facts.elevated, false)
+            ? 'nothing'
+            : allows(true, false)
+              ? 'elevation'
+              : allows(true, true)
+                ? 'approval'
+                : null;
+          if (needs) out.push({ action, ...(targetStatus ? { targetStatus } : {}), needs });
+        }
+      }
+      return out;
     },
     /** The admin actions each role may take (with elevation and approval where they are needed), from the policy. */
     actionsByRole(): Record<OperatorRole, string[]> {

@@ -15,6 +15,8 @@ export {
   createAdminAuthorization,
   type AdminAuthorization,
   type AdminFacts,
+  type AdminNeed,
+  type AdminPermission,
   type RoleExpectation,
 } from './authorization.js';
 export { createApprovals, type Approvals, type ApprovalView } from './approvals.js';

@@ -12,6 +12,14 @@ const closed = { additionalProperties: false } as const;
 const Reason = Type.String({ minLength: 3, maxLength: 500 });
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 const Elevation = Type.Object({ until: Type.String(), reason: Type.String() }, closed);
+const PermissionView = Type.Object(
+  {
+    action: Type.String(),
+    targetStatus: Type.Optional(Type.String()),
+    needs: Type.Union([Type.Literal('nothing'), Type.Literal('elevation'), Type.Literal('approval')]),
+  },
+  closed,
+);
 const ApprovalView = Type.Object(
   {
     id: Type.String(),
@@ -77,7 +85,7 @@ export function registerOperatorRoutes(
   deps: {
     sessions: Pick<OperatorSessions, 'end' | 'elevate' | 'elevation'>;
     approvals: Approvals;
-    authorization: Pick<AdminAuthorization, 'decide'>;
+    authorization: Pick<AdminAuthorization, 'decide' | 'permissionsOf'>;
   },
 ): void {
   const { sessions, approvals } = deps;
@@ -88,7 +96,10 @@ export function registerOperatorRoutes(
     '/admin/v1/operator/me',
     {
       auth,
-      catalog: entry('Who is signed in: name, kind, roles and active elevation.', 'operators:read_self'),
+      catalog: entry(
+        'Who is signed in: name, kind, roles, active elevation, and the admin actions Cedar allows them (`may`).',
+        'operators:read_self',
+      ),
       schema: {
         response: {
           200: Type.Object(
@@ -97,6 +108,8 @@ export function registerOperatorRoutes(
               kind: Type.Union([Type.Literal('person'), Type.Literal('certificate')]),
               roles: Type.Array(Type.String()),
               elevation: Type.Union([Elevation, Type.Null()]),
+              /** What the console offers; a hint only, since every request is decided again by the server. */
+              may: Type.Array(PermissionView),
             },
             closed,
           ),
@@ -105,7 +118,10 @@ export function registerOperatorRoutes(
     },
     async (req) => {
       const op = operatorOf(req);
-      return { name: op.name, kind: op.kind, roles: op.roles, elevation: await elevationOf(op.sessionHash) };
+      const elevation = await elevationOf(op.sessionHash);
+      const elevated = op.kind === 'certificate' || elevation !== null;
+      const may = deps.authorization.permissionsOf(op.id, { kind: op.kind, roles: op.roles, elevated });
+      return { name: op.name, kind: op.kind, roles: op.roles, elevation, may };
     },
   );
 

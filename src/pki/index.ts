@@ -26,6 +26,7 @@ export {
   activeDeviceIds,
   certificatesOf,
   currentDeviceOf,
+  currentDevices,
   deviceStatuses,
   earlierOperationalCertificates,
   findCertificate,

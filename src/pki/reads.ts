@@ -35,6 +35,18 @@ export async function currentDeviceOf(
   return q.orderBy('created_at', 'desc').executeTakeFirst();
 }
 
+/** The newest units that are not replaced (one per vehicle, whatever its status), for the console's fleet view. */
+export async function currentDevices(db: Kysely<Database>, limit: number): Promise<DeviceRow[]> {
+  return db
+    .selectFrom('devices')
+    .selectAll()
+    .where('replaced_by', 'is', null)
+    .orderBy('created_at', 'desc')
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+}
+
 /** The ids of the active devices (those that can receive commands), for fleet-wide readiness checks. */
 export async function activeDeviceIds(db: Kysely<Database>): Promise<string[]> {
   return (await db.selectFrom('devices').select(['id']).where('status', '=', 'active').execute()).map((r) => r.id);

@@ -30,7 +30,7 @@ import { registerVehicleRoutes } from '../vehicles/index.js';
 import { registerTelemetryAdminRoutes, registerTelemetryRoutes } from '../telemetry/index.js';
 import { createInvestigator, registerInvestigationRoutes } from '../investigation/index.js';
 import { registerIncidentRoutes } from '../incidents/index.js';
-import { loadConsoleBundle, registerConsoleRoutes } from '../console/index.js';
+import { loadConsoleBundle, registerConsoleRoutes, registerFleetRoute } from '../console/index.js';
 import type { Platform } from './platform.js';
 import { registerDetectionRoutes } from '../detect/index.js';
 import { COMMAND_CHANNEL_PATH, registerBulkCommandRoute, registerCommandChannel } from '../commands/index.js';
@@ -332,6 +332,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   registerConsoleRoutes(plane, {
     bundle: loadConsoleBundle(fileURLToPath(new URL('../../dist/console-web', import.meta.url))),
   });
+  registerFleetRoute(plane, { db });
   registerDetectionRoutes(plane, {
     engine: platform.detect,
     db,

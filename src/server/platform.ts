@@ -353,10 +353,9 @@ export async function createPlatform(config: Config, options: PlatformOptions): 
       clock,
       log: options.log,
       cluster,
-      // Every finding raised or repeated reaches incidents in the engine's own transaction.
-      onFinding: async (trx, finding, change) => {
-        await incidents.onFinding(trx, finding, change);
-      },
+      // Every finding raised or repeated reaches incidents in the engine's own transaction; the incident it
+      // answers with is recorded on the finding (its `incidentId`), which the console links by.
+      onFinding: (trx, finding, change) => incidents.onFinding(trx, finding, change),
     });
     const webhooks = wireWebhooks(config, {
       db: storage.db,

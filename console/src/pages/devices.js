@@ -1,13 +1,14 @@
 // The console page "devices".
 import { useState } from 'preact/hooks';
 import { api } from '../api.js';
-import { html, ErrorBox, Listing, ActionButton } from '../ui.js';
+import { html, ErrorBox, Listing, ActionButton, useNeed } from '../ui.js';
 
 /** The devices page. */
 export function Devices() {
   const [id, setId] = useState('');
   const [device, setDevice] = useState(null);
   const [error, setError] = useState(null);
+  const need = useNeed();
   const load = async (e) => {
     e?.preventDefault();
     try {
@@ -38,6 +39,7 @@ export function Devices() {
               label=${s === 'revoked' ? 'Revoke' : s === 'active' ? 'Release' : 'Quarantine'}
               run=${setStatus(s)}
               onDone=${load}
+              need=${need('pki:transition_device', s)}
             />`,
         )}
       </div>`
