@@ -284,7 +284,8 @@ async function runJobCell(
  * Real jobs for the job cells: every persona the oracle lets lock a vehicle asks for one `lock` (the vehicles are
  * not connected, so each job waits queued or is rejected by the conflict rule; either way it exists and is read).
  */
-async function createJobs(world: World, ids: Ids, callers: Map<string, Caller>): Promise<void> {
+async function createJobs(world: World, ids: Ids, callers: Map<string, Caller>): Promise<Cell[]> {
+  const refused: Cell[] = [];
   const route = MATRIX_ROUTES.find((r) => r.action === 'vehicle:command' && r.object === 'vehicle') as MatrixRoute;
   for (const [vehicle, vehicleId] of ids.vehicles)
     for (const persona of world.personas.keys()) {
@@ -300,14 +301,29 @@ async function createJobs(world: World, ids: Ids, callers: Map<string, Caller>):
       );
       const body = res.json as { id?: string; job?: string } | null;
       const id = res.status === 202 ? body?.id : res.status === 409 ? body?.job : undefined;
-      if (!id)
-        throw new Error(
-          `matrix: ${persona} could not make a job on ${vehicle}: ${res.status} ${res.text.slice(0, 200)}`,
-        );
+      // A refusal where the oracle allows is an unexpected cell like any other (a broken policy), not a crash.
+      if (!id) {
+        refused.push({
+          phase: 'seeded',
+          persona,
+          action: route.action,
+          route: routeKey(route),
+          object: vehicle,
+          command: 'lock',
+          expected: 'allowed',
+          observed: res.status,
+          relations: [],
+          unexpected: true,
+          unreached: false,
+          note: `making a real job: ${res.text.slice(0, 120)}`,
+        });
+        continue;
+      }
       const key = `job#${vehicle}#${persona}`;
       world.jobs.push({ key, vehicle, requester: persona, createdAt: world.now() });
       ids.objects.set(key, id);
     }
+  return refused;
 }
 
 /** Runs cells with bounded concurrency. */
@@ -451,7 +467,7 @@ async function matrixOn(
       ids.objects.set('service#requested', sc.id as string);
     }
   }
-  await createJobs(world, ids, callers);
+  cells.push(...(await createJobs(world, ids, callers)));
   await phase('seeded');
 
   if (ownerKey && vehicle && !options.seededOnly) {
