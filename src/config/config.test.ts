@@ -39,7 +39,7 @@ describe('configuration', () => {
       public: 'https://localhost:9443',
       gateway: 'https://localhost:9444',
       admin: 'https://127.0.0.1:8445',
-      console: 'https://127.0.0.1:8445/console/',
+      console: 'https://localhost:8445/console/',
     });
     const pinned = loadConfig({
       env: { CARAPACE_PUBLIC_PORT: '9443', CARAPACE_PUBLIC_BASE_URL: 'https://carapace.example.com' },
