@@ -295,13 +295,21 @@ describe.each(testEngines())('webhooks end to end (%s)', (database) => {
           .deliveries;
       const before = new Set((await list()).map((d) => d.id));
       receiver.answer = (p) => (p === path ? 'hold' : 200);
+      const mine = async () =>
+        (await list()).filter((d) => !before.has(d.id) && d.eventType === 'command.job.state_changed');
       const job = await lock(who, vehicle, `wh-${path}-${reason}`);
       await until('the first attempt held at the receiver', () => receiver.held > 0);
+      // Both state changes must be queued before the change: the trail is fanned out page by page, and an event
+      // fanned out after the change is (rightly) never queued for a receiver that may no longer see it.
+      await until(
+        'both state changes queued',
+        async () => (await mine()).length === 2,
+        600,
+        async () => JSON.stringify(await mine()),
+      );
       receiver.answer = () => 200;
       await change();
       receiver.release(503);
-      const mine = async () =>
-        (await list()).filter((d) => !before.has(d.id) && d.eventType === 'command.job.state_changed');
       const withheld = await until(
         `the queued deliveries withheld (${reason})`,
         async () => {
