@@ -13,6 +13,10 @@ export default defineConfig({
     // Most end-to-end time is spent waiting on sockets, timers and child processes, not on the CPU: two workers
     // on 2 cores roughly halve the run (each worker has its own block of test ports, src/testing/carapace.ts).
     maxWorkers: 2,
+    // Each worker keeps its loaded modules between files: importing the server's module graph again for every
+    // file cost about a quarter of the run. Files share no state through modules (each starts its own servers on
+    // its own ports and data directories), and an env variable a test sets is restored by that test.
+    isolate: false,
     // Node 20's V8 aborts when it deoptimizes a caller of an inlined JS-to-Wasm call that returns a reference
     // (cedar-wasm): switch off only that inlining in the test workers, as bin/carapace.js does for the server.
     execArgv: process.versions.node.startsWith('20.') ? ['--no-turbo-inline-js-wasm-calls'] : [],
