@@ -12,6 +12,7 @@ import { type RequestObserver, traceIdFrom } from './context.js';
 import { problemType } from '../platform/index.js';
 import { installProblemHandlers, sendProblem } from './problem.js';
 import { type ConnectionGuard, type ConnectionLimits, guardConnections } from './connection-guard.js';
+import { sharedSchemaController } from './shared-compilers.js';
 
 /** TLS settings of one listener. */
 export interface ListenerTls extends Pick<SecureContextOptions, 'key' | 'cert' | 'ca' | 'minVersion'> {
@@ -94,6 +95,7 @@ export function createListenerApp(options: {
       );
     },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
+    schemaController: sharedSchemaController,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.server.headersTimeout = limits.headersTimeoutMs;
   const guard = guardConnections(app.server, limits);

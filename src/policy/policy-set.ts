@@ -48,6 +48,13 @@ function policiesOf(file: string, text: string, into: Record<string, string>): v
 }
 
 /**
+ * Policy sets this process has validated and preparsed, by content hash. Validation is a pure function of the
+ * files' names and texts, and cedar-wasm keeps preparsed sets by that same id, so a second deployment in one process
+ * (the test suite, the mutation runner's one server per mutant) skips about a second of Wasm work per start.
+ */
+const validated = new Map<string, PolicySet>();
+
+/**
  * Reads `schema.cedarschema` and every `*.cedar` file in a directory, validates the policies against the
  * schema in strict mode, and preparses both for evaluation. Any problem throws: an invalid policy set never
  * starts.
@@ -65,6 +72,17 @@ export function loadPolicySet(dir: string = DEFAULT_POLICY_DIR): PolicySet {
     texts.set(f, text);
     hash.update(`${f}\0${text}\0`);
   }
+  const version = `sha256:${hash.digest('hex')}`;
+  const known = validated.get(version);
+  if (known)
+    return { ...known, policies: { ...known.policies }, files: [...known.files], slices: new Map(known.slices) };
+  const set = validate(dir, version, files, texts);
+  validated.set(version, set);
+  return set;
+}
+
+/** Parses, checks and preparses one policy directory's texts (see loadPolicySet). */
+function validate(dir: string, version: string, files: string[], texts: Map<string, string>): PolicySet {
   const schema = texts.get('schema.cedarschema') as string;
   const parsedSchema = cedar.checkParseSchema(schema);
   if (parsedSchema.type === 'failure')
@@ -85,7 +103,6 @@ export function loadPolicySet(dir: string = DEFAULT_POLICY_DIR): PolicySet {
     throw new PolicySetError('the policies could not be validated', validation.errors.map(describe));
   const problems = [...validation.validationErrors.map((e) => `${e.policyId}: ${describe(e.error)}`)];
   if (problems.length > 0) throw new PolicySetError('the policies do not validate against the schema', problems);
-  const version = `sha256:${hash.digest('hex')}`;
   const preparsed = cedar.preparsePolicySet(version, { staticPolicies: policies });
   if (preparsed.type === 'failure')
     throw new PolicySetError('the policies could not be preparsed', preparsed.errors.map(describe));
