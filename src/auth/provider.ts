@@ -30,6 +30,7 @@ import { grantReference, type TokenDenylist } from './token-denylist.js';
 import { revokeAccessTokens } from './access-token-revocation.js';
 import { eventTenant } from './event-tenant.js';
 import { requestContextOf } from './request-context.js';
+import { answerUnavailableAs503 } from './unavailable.js';
 
 /** Authentication context class references: what `acr` says about how the user logged in. */
 
@@ -215,6 +216,7 @@ export function createAuthorizationServer(deps: AuthorizationServerDeps): Provid
     audit: deps.audit,
   });
   provider.on('server_error', (_ctx, err) => deps.log.error({ err }, 'authorization server error'));
+  answerUnavailableAs503(provider, deps.log);
   // The typings list these events per overload; one loop over their names needs the plain EventEmitter shape.
   const on = provider.on.bind(provider) as unknown as (
     event: string,

@@ -42,6 +42,20 @@ describe.runIf(postgres)('PostgreSQL lost, frozen and back (issue 18 item 1)', (
     });
   };
 
+  /** A token request on the public listener: the authorization server itself looks the client up in the database. */
+  const tokenRequest = () =>
+    httpsRequest(`${cp.config.publicBaseUrl.replace(/\/$/, '')}/oauth/token`, {
+      ca: cp.ca,
+      agent: fresh(),
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: 'fleet-backend',
+        client_secret: 'not-a-secret-of-any-client',
+      }).toString(),
+    });
+
   beforeAll(async () => {
     const target = new URL(DATABASE_URL);
     proxy = await startFaultProxy({ host: target.hostname, port: Number(target.port || 5432) });
@@ -84,6 +98,11 @@ describe.runIf(postgres)('PostgreSQL lost, frozen and back (issue 18 item 1)', (
       expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
       expect(refused.json).toMatchObject({ code: 'ERR_DATABASE_UNAVAILABLE', status: 503 });
       expect(JSON.stringify(refused.json)).not.toMatch(/timeout|pg|postgres|query/i);
+      // The token endpoint (oidc-provider inside) answers the same outage 503 with Retry-After, never 500.
+      const token = await within(15_000, tokenRequest());
+      expect(token.status).toBe(503);
+      expect(Number(token.headers['retry-after'])).toBeGreaterThan(0);
+      expect(token.json).toMatchObject({ error: 'temporarily_unavailable' });
       const probe = await within(15_000, readyz());
       expect(probe.status).toBe(503);
       expect(probe.json).toMatchObject({ status: 'not_ready', checks: { database: false } });
@@ -92,6 +111,8 @@ describe.runIf(postgres)('PostgreSQL lost, frozen and back (issue 18 item 1)', (
     }
     expect(await eventually(async () => (await readyz()).status === 200, 15_000)).toBe(true);
     expect(await eventually(async () => (await deviceGet()).status === 200, 15_000)).toBe(true);
+    // Back to the protocol's own answer for an unknown client.
+    expect((await tokenRequest()).json).toMatchObject({ error: 'invalid_client' });
   });
 
   it('a database cut while requests run: 503 (never 500), then recovery', async () => {
