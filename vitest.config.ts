@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { SlowestFirst } from './test/slow-first.js';
 
 export default defineConfig({
   test: {
@@ -17,6 +18,7 @@ export default defineConfig({
     // file cost about a quarter of the run. Files share no state through modules (each starts its own servers on
     // its own ports and data directories), and an env variable a test sets is restored by that test.
     isolate: false,
+    sequence: { sequencer: SlowestFirst },
     // Node 20's V8 aborts when it deoptimizes a caller of an inlined JS-to-Wasm call that returns a reference
     // (cedar-wasm): switch off only that inlining in the test workers, as bin/carapace.js does for the server.
     execArgv: process.versions.node.startsWith('20.') ? ['--no-turbo-inline-js-wasm-calls'] : [],
