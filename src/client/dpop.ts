@@ -16,8 +16,11 @@ export class DpopKey {
     return new DpopKey(privateKey, await exportJWK(publicKey));
   }
 
-  /** A proof for one request; `accessToken` adds the `ath` hash for resource requests. */
-  async proof(method: string, url: string, accessToken?: string): Promise<string> {
+  /**
+   * A proof for one request; `accessToken` adds the `ath` hash for resource requests. `issuedAt` (seconds) replaces
+   * the current time: only for checking that a server refuses stale or future proofs (`carapace probe`).
+   */
+  async proof(method: string, url: string, accessToken?: string, issuedAt?: number): Promise<string> {
     const u = new URL(url);
     const claims: Record<string, unknown> = {
       htm: method,
@@ -27,7 +30,7 @@ export class DpopKey {
     if (accessToken) claims.ath = createHash('sha256').update(accessToken).digest('base64url');
     return new SignJWT(claims)
       .setProtectedHeader({ typ: 'dpop+jwt', alg: 'ES256', jwk: this.publicJwk })
-      .setIssuedAt()
+      .setIssuedAt(issuedAt)
       .sign(this.privateKey);
   }
 }
