@@ -171,6 +171,7 @@ export const ADMIN_PROBES: readonly AdminProbe[] = [
   get('inventory:read', '/admin/v1/inventory'),
   get('inventory:read', '/admin/v1/inventory/deprecated'),
   get('inventory:governance', '/admin/v1/governance'),
+  get('inventory:governance', '/admin/v1/governance/history', '/admin/v1/governance/history?measure=deny-events'),
   post('operators:elevate', '/admin/v1/elevations', '/admin/v1/elevations', { reason, minutes: 5 }, { last: 1 }),
   post('operators:sign_out', '/admin/v1/operator-sign-out', '/admin/v1/operator-sign-out', undefined, { last: 2 }),
 ];

@@ -1246,6 +1246,22 @@ export const configSchema = {
       "The window the governance metrics and the inventory's consumers and logging coverage read the audit trail " +
         'over (ending now).',
     ),
+    governanceSnapshotInterval: opt.duration(
+      15 * MINUTE,
+      MINUTE,
+      DAY,
+      'CARAPACE_INVENTORY_GOVERNANCE_SNAPSHOT_INTERVAL',
+      'How often the governance numbers are recorded in `governance_snapshots` (one snapshot at start too), for ' +
+        "the console's charts and `GET /admin/v1/governance/history`. A node records only when the newest " +
+        "snapshot in the database (any node's) is at least this old.",
+    ),
+    governanceSnapshotRetention: opt.duration(
+      90 * DAY,
+      HOUR,
+      5 * 365 * DAY,
+      'CARAPACE_INVENTORY_GOVERNANCE_SNAPSHOT_RETENTION',
+      'How long governance snapshots are kept; older ones are deleted at each snapshot.',
+    ),
   },
 };
 

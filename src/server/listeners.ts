@@ -39,7 +39,9 @@ import type { ServerTls } from './tls-material.js';
 import { collectedAtMost, countHandshakes, observeListener, registerMetricsRoute } from '../observability/index.js';
 import { registerWebhookAdminRoutes, registerWebhookRoutes } from '../webhooks/index.js';
 import {
+  createGovernanceHistory,
   createInventoryService,
+  type GovernanceHistory,
   type InventoryService,
   registerInventoryAdminRoutes,
   registerInventoryPublicRoutes,
@@ -55,6 +57,8 @@ export interface Listeners {
   handshakes: HandshakeFailures;
   /** The OpenAPI documents, the API inventory and the governance numbers over these listeners' routes. */
   inventory: InventoryService;
+  /** The governance numbers over time (snapshots at start and every `inventory.governanceSnapshotInterval`). */
+  governanceHistory: GovernanceHistory;
 }
 
 /** The inventory over the three listeners' routes (read lazily: they are complete once the listeners are ready). */
@@ -352,13 +356,21 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   countHandshakes(gw.app.server, 'gateway', metrics.http);
   countHandshakes(admin.app.server, 'admin', metrics.http);
   registerWebhookAdminRoutes(plane, { webhooks: platform.webhooks });
-  registerInventoryAdminRoutes(plane, { inventory });
+  const governanceHistory = createGovernanceHistory({
+    db,
+    clock: platform.clock,
+    log,
+    governance: () => inventory.governance(),
+    intervalSeconds: config.inventory.governanceSnapshotInterval,
+    retentionSeconds: config.inventory.governanceSnapshotRetention,
+  });
+  registerInventoryAdminRoutes(plane, { inventory, history: governanceHistory, clock: platform.clock });
 
   if (config.tls.handshakeFailureInterval > 0) {
     handshakes.watch(pub.app.server, 'public');
     handshakes.watch(gw.app.server, 'gateway');
   }
-  return { public: pub, gateway: { ...gw, connections, admission }, admin, handshakes, inventory };
+  return { public: pub, gateway: { ...gw, connections, admission }, admin, handshakes, inventory, governanceHistory };
 }
 
 /** Where each listener ended up. */
@@ -400,6 +412,7 @@ async function closeWithin(listener: ListenerApp, deadlineMs: number): Promise<v
 
 /** Stops all three listeners, within `connections.shutdownTimeoutMs` (the default when not given). */
 export async function closeListeners(listeners: Listeners, deadlineMs = 10_000): Promise<void> {
+  listeners.governanceHistory.stop();
   await Promise.all([listeners.public, listeners.gateway, listeners.admin].map((l) => closeWithin(l, deadlineMs)));
   await listeners.handshakes.close();
   await listeners.gateway.admission.close();
