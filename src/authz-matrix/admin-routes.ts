@@ -70,6 +70,8 @@ export const ADMIN_PROBES: readonly AdminProbe[] = [
   ),
   post('pki:revoke', '/admin/v1/revocations', '/admin/v1/revocations', { deviceId: '{device}', reason: 'superseded' }),
   get('pki:read_device', '/admin/v1/devices/:deviceId', '/admin/v1/devices/{device}'),
+  get('pki:read_device', '/admin/v1/devices', '/admin/v1/devices?q={device}'),
+  get('pki:read_device', '/admin/v1/devices/:deviceId/history', '/admin/v1/devices/{device}/history'),
   post('pki:transition_device', '/admin/v1/devices/:deviceId/status', '/admin/v1/devices/{device}/status', {
     status: 'quarantined',
     reason,

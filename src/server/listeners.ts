@@ -4,6 +4,7 @@ import {
   registerAdminRoutes,
   registerAuditEvidenceRoutes,
   registerAuditRetentionRoutes,
+  registerDeviceSearchRoutes,
   registerFederationRoutes,
 } from '../admin/index.js';
 import { OAUTH_PREFIX, registerInteractions, registerOAuthRoutes, tokenAuthentication } from '../auth/index.js';
@@ -325,6 +326,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   });
   registerOperatorRoutes(plane, operators);
   registerAdminRoutes(plane, { pki, audit, directory: platform.directory, tokens: platform.auth });
+  registerDeviceSearchRoutes(plane, { pki, audit });
   registerTelemetryAdminRoutes(plane, { telemetry: platform.telemetry });
   registerFederationRoutes(plane, { db, audit, clock: platform.clock, issuers: config.federation.issuers });
   registerAuditEvidenceRoutes(plane, { evidence: platform.evidence });
