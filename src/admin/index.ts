@@ -7,7 +7,6 @@ export {
   type Operator,
 } from './operator-auth.js';
 export { registerAdminRoutes } from './routes.js';
-export { registerDeviceSearchRoutes } from './device-search.js';
 export { ADMIN_AUDIT_EVENTS, type AdminAuditEvent, type AdminAuditLog } from './audit-events.js';
 export { CheckpointView, registerAuditEvidenceRoutes } from './audit-evidence-routes.js';
 export { AuditEventView } from './routes.js';

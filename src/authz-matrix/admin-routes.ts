@@ -110,6 +110,10 @@ export const ADMIN_PROBES: readonly AdminProbe[] = [
     { reason },
   ),
   get('console:read_fleet', '/admin/v1/fleet'),
+  get('console:read_matrix', '/admin/v1/authz-matrix/runs/current'),
+  get('console:read_matrix', '/admin/v1/authz-matrix/report'),
+  // No target is configured where the matrix runs: an allowed probe is refused by validation, never starts a run.
+  post('console:run_matrix', '/admin/v1/authz-matrix/runs', '/admin/v1/authz-matrix/runs', { target: 'matrix-none' }),
   get('telemetry:read_vehicle_state', '/admin/v1/vehicles/:vehicleId/state', '/admin/v1/vehicles/{vehicle}/state'),
   post('identity:link', '/admin/v1/federation/links', '/admin/v1/federation/links', {
     issuer: 'https://idp.matrix.example',

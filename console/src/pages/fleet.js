@@ -2,6 +2,7 @@
 // The console page "fleet": the vehicles with their last known state, and command jobs moving through their states,
 // polled from the admin plane every two seconds (with a pause, so the page can be read without it moving).
 import { useEffect, useState } from 'preact/hooks';
+import { FleetMap } from '../map.js';
 import { html, useApi, ErrorBox, Table } from '../ui.js';
 
 const EVERY_MS = 2000;
@@ -46,7 +47,15 @@ export function Fleet() {
     <${ErrorBox} error=${fleet.error} />
     ${
       fleet.data &&
-      html`<${Table} caption="Vehicles" rows=${vehicles} columns=${Object.keys(vehicles[0] ?? {})} />
+      html`<${FleetMap}
+          units=${(fleet.data?.vehicles ?? []).map((v) => ({
+            label: v.tcuSerial,
+            lat: v.lat,
+            lon: v.lon,
+            status: v.deviceStatus,
+          }))}
+        />
+        <${Table} caption="Vehicles" rows=${vehicles} columns=${Object.keys(vehicles[0] ?? {})} />
         <${Table} caption="Command jobs" rows=${jobs} columns=${Object.keys(jobs[0] ?? {})} />`
     }
   </section>`;

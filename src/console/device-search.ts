@@ -20,14 +20,14 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const VIN = /^[A-HJ-NPR-Z0-9]{17}$/;
 
 const entry = (purpose: string): CatalogEntry => ({
-  owner: 'pki',
+  owner: 'console',
   purpose,
   callers: ['operator'],
   action: 'pki:read_device',
   classification: 'restricted',
   scopes: [],
   safetyImpact: 'none',
-  status: 'stable',
+  status: 'beta',
 });
 
 const DeviceSummary = Type.Object(
