@@ -69,6 +69,11 @@ describe.runIf(browserPresent)('the live fleet view in Chromium', () => {
       .poll(() => row('TCU-DEMO-0001').textContent(), { timeout: 15_000 })
       .toContain(state.position!.value.lat.toFixed(5));
     expect(await row('TCU-DEMO-0002').textContent()).toContain('active');
+    // The map plots the same positions (SVG, drawn from the same answer): each unit a dot titled with its position.
+    const map = page.getByRole('img', { name: /Map of \d+ unit positions/ });
+    await expect
+      .poll(() => map.locator('[data-unit="TCU-DEMO-0001"] title').textContent())
+      .toContain(state.position!.value.lat.toFixed(5));
 
     // The owner locks her car; the page, never reloaded, shows the job moving to its final state.
     const sent = await alice.api(
