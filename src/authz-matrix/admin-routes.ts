@@ -110,6 +110,7 @@ export const ADMIN_PROBES: readonly AdminProbe[] = [
     { reason },
   ),
   get('console:read_fleet', '/admin/v1/fleet'),
+  get('console:read_fleet', '/admin/v1/fleet/events', '/admin/v1/fleet/events?once=1'),
   get('console:read_matrix', '/admin/v1/authz-matrix/runs/current'),
   get('console:read_matrix', '/admin/v1/authz-matrix/report'),
   // No target is configured where the matrix runs: an allowed probe is refused by validation, never starts a run.
