@@ -61,7 +61,7 @@ describe.runIf(browserPresent)('the console operations pages in Chromium', () =>
     const charts = viewer.getByLabel('Governance over time');
     await expect.poll(() => charts.locator('figcaption').first().textContent()).toMatch(/Deny events.*snapshots since/);
     expect(await charts.locator('figure').count()).toBe(4);
-    await viewer.screenshot({ path: shot('console-overview.png'), fullPage: true });
+    await viewer.screenshot({ path: shot('console-governance.png') });
   });
 
   it('finds a unit by serial and by VIN, shows its history, and replaces it only for a role that may', async () => {

@@ -51,7 +51,10 @@ function Runs({ onFinished }) {
     return () => clearTimeout(t);
   }, [running, status.data]);
   useEffect(() => {
-    if (run && !running) onFinished();
+    if (!run || running) return;
+    // A refusal shown while the run went on (a second run) is out of date once it ended.
+    setError(null);
+    onFinished();
   }, [run?.id, run?.state]);
   const targets = status.data?.targets ?? [];
   const chosen = target || targets[0] || '';

@@ -30,7 +30,8 @@ function GovernanceOverTime() {
   return html`<div class="charts" aria-label="Governance over time">
     ${CHARTED.map((c) => {
       const s = series.find((x) => x.name === c.name && same(x.labels, c.labels));
-      return html`<${TimeChart} label=${c.label} points=${s?.points ?? []} unit=${c.unit} />`;
+      const { from, to } = history.data;
+      return html`<${TimeChart} label=${c.label} points=${s?.points ?? []} unit=${c.unit} from=${from} to=${to} />`;
     })}
   </div>`;
 }
