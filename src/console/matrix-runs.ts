@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Kysely } from 'kysely';
 import type { RequestContext } from '../audit/index.js';
@@ -155,14 +155,22 @@ export function createMatrixRuns(deps: {
       child = c;
       c.stdout?.setEncoding('utf8').on('data', (d: string) => keep(r, d));
       c.stderr?.setEncoding('utf8').on('data', (d: string) => keep(r, d));
-      c.on('error', (err) => keep(r, `carapace authz-matrix did not start: ${err.message}`));
-      c.on('close', (code) => {
+      // A child that could not start may report only 'error', one that ran reports 'close': the run ends once.
+      let ended = false;
+      const end = (code: number | null) => {
+        if (ended) return;
+        ended = true;
         finish(r, tmp, code).catch((err: unknown) => deps.log.error({ err }, 'matrix run end not recorded'));
+      };
+      c.on('error', (err) => {
+        keep(r, `carapace authz-matrix failed: ${err.message}`);
+        if (c.exitCode === null && c.pid === undefined) end(null);
       });
+      c.on('close', (code) => end(code));
       return { ...r, output: [] };
     },
     stop() {
-      if (child && existsSync(CLI)) child.kill('SIGTERM');
+      child?.kill('SIGTERM');
     },
   };
 }
