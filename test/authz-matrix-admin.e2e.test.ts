@@ -40,6 +40,8 @@ const UNREACHED_BY_DESIGN: Record<string, { why: string; only?: 'certificate' }>
   'POST /admin/v1/telemetry/quarantines/:deviceId/release': { why: 'no device is in telemetry quarantine (409)' },
   'POST /admin/v1/federation/links': { why: 'no identity provider is configured for the issuer (400)' },
   'POST /admin/v1/audit/prune': { why: 'no retention period is configured: nothing to prune (409)' },
+  'GET /admin/v1/authz-matrix/report': { why: 'no matrix report was written on a fresh server (404)' },
+  'POST /admin/v1/authz-matrix/runs': { why: 'no matrix target is configured: a probe never starts a run (400)' },
   'POST /admin/v1/elevations': { why: 'a certificate has no session to elevate (409)', only: 'certificate' },
 };
 const justified = (c: AdminCell, kind: AdminCaller['kind']) => {

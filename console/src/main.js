@@ -11,6 +11,7 @@ import { Fleet } from './pages/fleet.js';
 import { Investigation } from './pages/investigation.js';
 import { Audit } from './pages/audit.js';
 import { Inventory } from './pages/inventory.js';
+import { Matrix } from './pages/matrix.js';
 import './style.css';
 
 const PAGES = {
@@ -21,6 +22,7 @@ const PAGES = {
   investigation: Investigation,
   audit: Audit,
   inventory: Inventory,
+  matrix: Matrix,
 };
 
 /** Who is signed in, with sign-in, elevation and sign-out; the server still decides every action. */

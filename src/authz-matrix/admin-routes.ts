@@ -70,6 +70,8 @@ export const ADMIN_PROBES: readonly AdminProbe[] = [
   ),
   post('pki:revoke', '/admin/v1/revocations', '/admin/v1/revocations', { deviceId: '{device}', reason: 'superseded' }),
   get('pki:read_device', '/admin/v1/devices/:deviceId', '/admin/v1/devices/{device}'),
+  get('pki:read_device', '/admin/v1/devices', '/admin/v1/devices?q={device}'),
+  get('pki:read_device', '/admin/v1/devices/:deviceId/history', '/admin/v1/devices/{device}/history'),
   post('pki:transition_device', '/admin/v1/devices/:deviceId/status', '/admin/v1/devices/{device}/status', {
     status: 'quarantined',
     reason,
@@ -108,6 +110,11 @@ export const ADMIN_PROBES: readonly AdminProbe[] = [
     { reason },
   ),
   get('console:read_fleet', '/admin/v1/fleet'),
+  get('console:read_fleet', '/admin/v1/fleet/events', '/admin/v1/fleet/events?once=1'),
+  get('console:read_matrix', '/admin/v1/authz-matrix/runs/current'),
+  get('console:read_matrix', '/admin/v1/authz-matrix/report'),
+  // No target is configured where the matrix runs: an allowed probe is refused by validation, never starts a run.
+  post('console:run_matrix', '/admin/v1/authz-matrix/runs', '/admin/v1/authz-matrix/runs', { target: 'matrix-none' }),
   get('telemetry:read_vehicle_state', '/admin/v1/vehicles/:vehicleId/state', '/admin/v1/vehicles/{vehicle}/state'),
   post('identity:link', '/admin/v1/federation/links', '/admin/v1/federation/links', {
     issuer: 'https://idp.matrix.example',
@@ -171,6 +178,7 @@ export const ADMIN_PROBES: readonly AdminProbe[] = [
   get('inventory:read', '/admin/v1/inventory'),
   get('inventory:read', '/admin/v1/inventory/deprecated'),
   get('inventory:governance', '/admin/v1/governance'),
+  get('inventory:governance', '/admin/v1/governance/history', '/admin/v1/governance/history?measure=deny-events'),
   post('operators:elevate', '/admin/v1/elevations', '/admin/v1/elevations', { reason, minutes: 5 }, { last: 1 }),
   post('operators:sign_out', '/admin/v1/operator-sign-out', '/admin/v1/operator-sign-out', undefined, { last: 2 }),
 ];

@@ -32,7 +32,8 @@ const rule = (roles: readonly AdminRole[], needs: AdminNeed = 'nothing'): AdminR
  * - a PKI officer runs the device lifecycle, needs an elevation to revoke, replace or release a device, and an
  *   elevation plus a second operator's approval to revoke every token of a client (fleet-wide);
  * - a security admin may do all of the above, and with an elevation governs: second factors, federation links,
- *   audit checkpoints, pruning, legal holds, the webhook signing key.
+ *   audit checkpoints, pruning, legal holds, the webhook signing key; and (no elevation: it is read-only) runs
+ *   the authorization matrix against a configured staging target from the console.
  * Releasing a device is `pki:transition_device` to `active`: see `DEVICE_RELEASE`; revoking or retiring it through
  * the lifecycle (to `revoked`, `decommissioned`): see `DEVICE_RETIRE`. A responder only quarantines and releases.
  */
@@ -48,6 +49,7 @@ export const ADMIN_RULES: Readonly<Record<string, AdminRule>> = {
   'telemetry:list_quarantines': rule(EVERYONE),
   'telemetry:read_vehicle_state': rule(EVERYONE),
   'console:read_fleet': rule(EVERYONE),
+  'console:read_matrix': rule(EVERYONE),
   'identity:read_links': rule(EVERYONE),
   'detect:read': rule(EVERYONE),
   'incidents:list': rule(EVERYONE),
@@ -85,6 +87,7 @@ export const ADMIN_RULES: Readonly<Record<string, AdminRule>> = {
   'audit:prune': rule(ADMINS, 'elevation'),
   'audit:hold': rule(ADMINS, 'elevation'),
   'webhooks:rotate_key': rule(ADMINS, 'elevation'),
+  'console:run_matrix': rule(ADMINS),
 };
 
 /** Moving a device back to `active` (a release) is sensitive: these roles may, with an elevation. */

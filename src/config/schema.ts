@@ -1246,6 +1246,42 @@ export const configSchema = {
       "The window the governance metrics and the inventory's consumers and logging coverage read the audit trail " +
         'over (ending now).',
     ),
+    governanceSnapshotInterval: opt.duration(
+      15 * MINUTE,
+      MINUTE,
+      DAY,
+      'CARAPACE_INVENTORY_GOVERNANCE_SNAPSHOT_INTERVAL',
+      'How often the governance numbers are recorded in `governance_snapshots` (one snapshot at start too), for ' +
+        "the console's charts and `GET /admin/v1/governance/history`. A node records only when the newest " +
+        "snapshot in the database (any node's) is at least this old.",
+    ),
+    governanceSnapshotRetention: opt.duration(
+      90 * DAY,
+      HOUR,
+      5 * 365 * DAY,
+      'CARAPACE_INVENTORY_GOVERNANCE_SNAPSHOT_RETENTION',
+      'How long governance snapshots are kept; older ones are deleted at each snapshot.',
+    ),
+    matrixTargets: opt.stringList(
+      [],
+      'CARAPACE_INVENTORY_MATRIX_TARGETS',
+      'The deployments a security admin may run the authorization matrix against from the console, as ' +
+        '`name=https://host:port` (the public listener of a staging deployment seeded with `matrixScenario`). ' +
+        'The console names a target, never a URL: no other address is ever probed. Empty: no run from the console.',
+    ),
+    matrixScenario: opt.string(
+      'scenarios/demo.yaml',
+      'CARAPACE_INVENTORY_MATRIX_SCENARIO',
+      'The scenario the matrix targets were seeded with (`carapace authz-matrix --scenario`).',
+    ),
+    matrixTargetCa: opt.optionalString(
+      'CARAPACE_INVENTORY_MATRIX_TARGET_CA',
+      "The CA file that signed the targets' server certificates. When unset, `<dataDir>/pki/ca.pem`.",
+    ),
+    matrixPartnerKeysDir: opt.optionalString(
+      'CARAPACE_INVENTORY_MATRIX_PARTNER_KEYS_DIR',
+      "The directory of the scenario partners' private JWKs for a matrix run. When unset, `<dataDir>/demo`.",
+    ),
   },
 };
 

@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { Type } from '@sinclair/typebox';
 import type { CatalogEntry, RouteRegistrar } from '../http/index.js';
-import { CarapaceError } from '../platform/index.js';
+import { CarapaceError, type Clock } from '../platform/index.js';
+import { GOVERNANCE_MEASURES } from './governance.js';
+import type { GovernanceHistory } from './history.js';
 import { PLANES } from './openapi.js';
 import type { InventoryService } from './service.js';
-import { DeprecatedUseView, GovernanceMetricView, InventoryRowView } from './views.js';
+import { DeprecatedUseView, GovernanceMetricView, GovernanceSeriesView, InventoryRowView } from './views.js';
 
 const closed = { additionalProperties: false } as const;
 const JsonText = { content: { 'application/json': { schema: Type.String() } } };
@@ -74,7 +76,7 @@ export function registerInventoryPublicRoutes<Spec>(
 /** The admin plane's inventory: every listener's document, the inventory, deprecated usage, governance. */
 export function registerInventoryAdminRoutes(
   routes: RouteRegistrar<never>,
-  deps: { inventory: InventoryService },
+  deps: { inventory: InventoryService; history: Pick<GovernanceHistory, 'series'>; clock: Clock },
 ): void {
   const auth = { kind: 'operator' } as const;
   const NoQuery = Type.Object({}, closed);
@@ -141,5 +143,54 @@ export function registerInventoryAdminRoutes(
       },
     },
     async () => deps.inventory.governance(),
+  );
+  registerHistoryRoute(routes, deps);
+}
+
+const WEEK_MS = 7 * 86_400_000;
+
+/** `GET /admin/v1/governance/history`: the recorded snapshots of one measure (or all) over a time range. */
+function registerHistoryRoute(
+  routes: RouteRegistrar<never>,
+  deps: { history: Pick<GovernanceHistory, 'series'>; clock: Clock },
+): void {
+  routes.get(
+    '/admin/v1/governance/history',
+    {
+      auth: { kind: 'operator' },
+      catalog: adminEntry(
+        'The governance numbers over time (snapshots every inventory.governanceSnapshotInterval), per series.',
+        'inventory:governance',
+      ),
+      schema: {
+        querystring: Type.Object(
+          {
+            measure: Type.Optional(Type.Union(GOVERNANCE_MEASURES.map((m) => Type.Literal(m)))),
+            name: Type.Optional(Type.String({ pattern: '^[a-z][a-z0-9_]{0,79}$' })),
+            from: Type.Optional(Type.String({ format: 'date-time' })),
+            to: Type.Optional(Type.String({ format: 'date-time' })),
+          },
+          closed,
+        ),
+        response: {
+          200: Type.Object(
+            {
+              from: Type.String(),
+              to: Type.String(),
+              truncated: Type.Boolean(),
+              series: Type.Array(GovernanceSeriesView),
+            },
+            closed,
+          ),
+        },
+      },
+    },
+    async (req) => {
+      // The default range is the last week, ending now on the server's clock.
+      const to = req.query.to ? new Date(req.query.to) : deps.clock.now();
+      const from = req.query.from ? new Date(req.query.from) : new Date(to.getTime() - WEEK_MS);
+      const out = await deps.history.series({ measure: req.query.measure, name: req.query.name, from, to });
+      return { from: from.toISOString(), to: to.toISOString(), ...out };
+    },
   );
 }

@@ -14,9 +14,23 @@ export interface ApiVersionUsageRow {
   last_at: string;
 }
 
+/**
+ * One governance number at one snapshot (`inventory.governanceSnapshotInterval`): what the overview's charts draw.
+ * Only numbers with data are kept (a null "no data yet" leaves a gap), for `inventory.governanceSnapshotRetention`.
+ */
+export interface GovernanceSnapshotRow {
+  at: string;
+  measure: string;
+  name: string;
+  /** The metric's labels as JSON with sorted keys (`{}` for none). */
+  labels: string;
+  value: number;
+}
+
 /** Tables owned by the inventory module. */
 export interface InventoryTables {
   api_version_usage: ApiVersionUsageRow;
+  governance_snapshots: GovernanceSnapshotRow;
 }
 
 declare module '../storage/index.js' {

@@ -65,3 +65,14 @@ export const GovernanceMetricView = Type.Object(
   },
   closed,
 );
+
+/** One recorded series of the governance history: a metric's values at each snapshot, oldest first. */
+export const GovernanceSeriesView = Type.Object(
+  {
+    measure: S,
+    name: S,
+    labels: Type.Record(S, S),
+    points: Type.Array(Type.Object({ at: S, value: Type.Number() }, closed)),
+  },
+  closed,
+);

@@ -27,6 +27,8 @@ export {
   certificatesOf,
   currentDeviceOf,
   currentDevices,
+  devicesBySerial,
+  devicesOfVehicle,
   deviceStatuses,
   earlierOperationalCertificates,
   findCertificate,

@@ -103,3 +103,25 @@ export async function activeCertificateIssues(
     .execute();
   return rows.map((r) => ({ profile: r.profile, issuedAt: r.issued_at }));
 }
+
+/** The units with this TCU serial (a serial is data, so more than one unit may carry it), newest first. */
+export async function devicesBySerial(db: Kysely<Database>, serial: string): Promise<DeviceRow[]> {
+  return db
+    .selectFrom('devices')
+    .selectAll()
+    .where('factory_serial', '=', serial)
+    .orderBy('created_at', 'desc')
+    .limit(50)
+    .execute();
+}
+
+/** Every unit a vehicle has had (its replacement chain), newest first. */
+export async function devicesOfVehicle(db: Kysely<Database>, vehicleId: string): Promise<DeviceRow[]> {
+  return db
+    .selectFrom('devices')
+    .selectAll()
+    .where('vehicle_id', '=', vehicleId)
+    .orderBy('created_at', 'desc')
+    .limit(50)
+    .execute();
+}

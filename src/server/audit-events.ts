@@ -2,6 +2,7 @@ import { ADMIN_AUDIT_EVENTS, type AdminAuditEvent } from '../admin/index.js';
 import { AUDIT_AUDIT_EVENTS, type AuditAuditEvent } from '../audit/index.js';
 import { AUTH_AUDIT_EVENTS, type AuthAuditEvent } from '../auth/index.js';
 import { COMMANDS_AUDIT_EVENTS, type CommandAuditEvent } from '../commands/index.js';
+import { CONSOLE_AUDIT_EVENTS, type ConsoleAuditEvent } from '../console/index.js';
 import { DETECT_AUDIT_EVENTS, type DetectAuditEvent } from '../detect/index.js';
 import { GATEWAY_AUDIT_EVENTS, type GatewayAuditEvent } from '../gateway/index.js';
 import { IDENTITY_AUDIT_EVENTS, type IdentityAuditEvent } from '../identity/index.js';
@@ -24,6 +25,7 @@ export type PlatformAuditEvent =
   | AuditAuditEvent
   | AuthAuditEvent
   | CommandAuditEvent
+  | ConsoleAuditEvent
   | DetectAuditEvent
   | GatewayAuditEvent
   | IdentityAuditEvent
@@ -43,6 +45,7 @@ export const PLATFORM_AUDIT_EVENTS = {
   audit: AUDIT_AUDIT_EVENTS,
   auth: AUTH_AUDIT_EVENTS,
   commands: COMMANDS_AUDIT_EVENTS,
+  console: CONSOLE_AUDIT_EVENTS,
   detect: DETECT_AUDIT_EVENTS,
   gateway: GATEWAY_AUDIT_EVENTS,
   identity: IDENTITY_AUDIT_EVENTS,

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TLSSocket } from 'node:tls';
 import {
@@ -30,7 +31,16 @@ import { registerVehicleRoutes } from '../vehicles/index.js';
 import { registerTelemetryAdminRoutes, registerTelemetryRoutes } from '../telemetry/index.js';
 import { createInvestigator, registerInvestigationRoutes } from '../investigation/index.js';
 import { registerIncidentRoutes } from '../incidents/index.js';
-import { loadConsoleBundle, registerConsoleRoutes, registerFleetRoute } from '../console/index.js';
+import {
+  createMatrixRuns,
+  loadConsoleBundle,
+  type MatrixRuns,
+  parseMatrixTargets,
+  registerConsoleRoutes,
+  registerDeviceSearchRoutes,
+  registerFleetRoute,
+  registerMatrixRoutes,
+} from '../console/index.js';
 import type { Platform } from './platform.js';
 import { registerDetectionRoutes } from '../detect/index.js';
 import { COMMAND_CHANNEL_PATH, registerBulkCommandRoute, registerCommandChannel } from '../commands/index.js';
@@ -39,7 +49,9 @@ import type { ServerTls } from './tls-material.js';
 import { collectedAtMost, countHandshakes, observeListener, registerMetricsRoute } from '../observability/index.js';
 import { registerWebhookAdminRoutes, registerWebhookRoutes } from '../webhooks/index.js';
 import {
+  createGovernanceHistory,
   createInventoryService,
+  type GovernanceHistory,
   type InventoryService,
   registerInventoryAdminRoutes,
   registerInventoryPublicRoutes,
@@ -55,6 +67,10 @@ export interface Listeners {
   handshakes: HandshakeFailures;
   /** The OpenAPI documents, the API inventory and the governance numbers over these listeners' routes. */
   inventory: InventoryService;
+  /** The governance numbers over time (snapshots at start and every `inventory.governanceSnapshotInterval`). */
+  governanceHistory: GovernanceHistory;
+  /** Authorization-matrix runs started from the console (one at a time on this node). */
+  matrixRuns: MatrixRuns;
 }
 
 /** The inventory over the three listeners' routes (read lazily: they are complete once the listeners are ready). */
@@ -71,6 +87,26 @@ function inventoryOf(platform: Platform, routes: () => Record<'public' | 'gatewa
       const g = await platform.incidents.governance(days);
       return { timeToRevoke: g.timeToRevoke, scoping: g.timeToIdentifyAffectedVehicles };
     },
+  });
+}
+
+/** Where the last authorization matrix report is (what governance reads and a console run writes). */
+const matrixReportFile = (config: Platform['config']) =>
+  config.inventory.matrixReportFile ?? join(config.dataDir, 'authz-report.json');
+
+/** Matrix runs over the configured targets; a malformed target entry stops the start. */
+function matrixRunsOf(platform: Platform): MatrixRuns {
+  const { config } = platform;
+  return createMatrixRuns({
+    db: platform.storage.db,
+    audit: platform.audit,
+    clock: platform.clock,
+    log: platform.log,
+    targets: parseMatrixTargets(config.inventory.matrixTargets),
+    scenario: config.inventory.matrixScenario,
+    ca: config.inventory.matrixTargetCa ?? join(config.dataDir, 'pki', 'ca.pem'),
+    partnerKeysDir: config.inventory.matrixPartnerKeysDir ?? join(config.dataDir, 'demo'),
+    reportFile: matrixReportFile(config),
   });
 }
 
@@ -321,6 +357,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   });
   registerOperatorRoutes(plane, operators);
   registerAdminRoutes(plane, { pki, audit, directory: platform.directory, tokens: platform.auth });
+  registerDeviceSearchRoutes(plane, { pki, audit });
   registerTelemetryAdminRoutes(plane, { telemetry: platform.telemetry });
   registerFederationRoutes(plane, { db, audit, clock: platform.clock, issuers: config.federation.issuers });
   registerAuditEvidenceRoutes(plane, { evidence: platform.evidence });
@@ -333,6 +370,8 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
     bundle: loadConsoleBundle(fileURLToPath(new URL('../../dist/console-web', import.meta.url))),
   });
   registerFleetRoute(plane, { db });
+  const matrixRuns = matrixRunsOf(platform);
+  registerMatrixRoutes(plane, { runs: matrixRuns, reportFile: matrixReportFile(config) });
   registerDetectionRoutes(plane, {
     engine: platform.detect,
     db,
@@ -352,13 +391,29 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
   countHandshakes(gw.app.server, 'gateway', metrics.http);
   countHandshakes(admin.app.server, 'admin', metrics.http);
   registerWebhookAdminRoutes(plane, { webhooks: platform.webhooks });
-  registerInventoryAdminRoutes(plane, { inventory });
+  const governanceHistory = createGovernanceHistory({
+    db,
+    clock: platform.clock,
+    log,
+    governance: () => inventory.governance(),
+    intervalSeconds: config.inventory.governanceSnapshotInterval,
+    retentionSeconds: config.inventory.governanceSnapshotRetention,
+  });
+  registerInventoryAdminRoutes(plane, { inventory, history: governanceHistory, clock: platform.clock });
 
   if (config.tls.handshakeFailureInterval > 0) {
     handshakes.watch(pub.app.server, 'public');
     handshakes.watch(gw.app.server, 'gateway');
   }
-  return { public: pub, gateway: { ...gw, connections, admission }, admin, handshakes, inventory };
+  return {
+    public: pub,
+    gateway: { ...gw, connections, admission },
+    admin,
+    handshakes,
+    inventory,
+    governanceHistory,
+    matrixRuns,
+  };
 }
 
 /** Where each listener ended up. */
@@ -400,6 +455,8 @@ async function closeWithin(listener: ListenerApp, deadlineMs: number): Promise<v
 
 /** Stops all three listeners, within `connections.shutdownTimeoutMs` (the default when not given). */
 export async function closeListeners(listeners: Listeners, deadlineMs = 10_000): Promise<void> {
+  listeners.governanceHistory.stop();
+  listeners.matrixRuns.stop();
   await Promise.all([listeners.public, listeners.gateway, listeners.admin].map((l) => closeWithin(l, deadlineMs)));
   await listeners.handshakes.close();
   await listeners.gateway.admission.close();

@@ -58,6 +58,8 @@ export async function startCarapace(
     platform.versionUsage.start();
     if (config.detect.enabled) platform.detect.start();
     platform.webhooks.start();
+    // After the listeners: the governance numbers read every listener's routes.
+    await listeners.governanceHistory.start();
     return {
       platform,
       listeners,

@@ -7,6 +7,7 @@ import { readScenario } from '../../src/server/index.js';
 import { runFleet, unitsIn } from '../../src/simulator/index.js';
 import { startTestCarapace, type TestCarapace } from '../../src/testing/index.js';
 import { admin } from '../incidents-support.js';
+import { httpsRequest } from '../../src/vehicle-sdk/index.js';
 import { addPerson } from '../operators-support.js';
 import { browserPresent, goTo, launchBrowser, shot, signedIn } from './browser-support.js';
 
@@ -51,6 +52,8 @@ describe.runIf(browserPresent)('the live fleet view in Chromium', () => {
 
   it("shows each simulated vehicle's position, and a command job reaching its final state without a reload", async () => {
     const page = await signedIn(browser, cp, await addPerson(cp, 'vic', ['viewer']));
+    const fleetRequests: string[] = [];
+    page.on('request', (r) => r.url().includes('/admin/v1/fleet') && fleetRequests.push(new URL(r.url()).pathname));
     await goTo(page, 'fleet');
     const vehicles = page.getByRole('table', { name: 'Vehicles' });
     const row = (serial: string) => vehicles.getByRole('row').filter({ hasText: serial });
@@ -69,6 +72,11 @@ describe.runIf(browserPresent)('the live fleet view in Chromium', () => {
       .poll(() => row('TCU-DEMO-0001').textContent(), { timeout: 15_000 })
       .toContain(state.position!.value.lat.toFixed(5));
     expect(await row('TCU-DEMO-0002').textContent()).toContain('active');
+    // The map plots the same positions (SVG, drawn from the same answer): each unit a dot titled with its position.
+    const map = page.getByRole('img', { name: /Map of \d+ unit positions/ });
+    await expect
+      .poll(() => map.locator('[data-unit="TCU-DEMO-0001"] title').textContent())
+      .toContain(state.position!.value.lat.toFixed(5));
 
     // The owner locks her car; the page, never reloaded, shows the job moving to its final state.
     const sent = await alice.api(
@@ -92,7 +100,25 @@ describe.runIf(browserPresent)('the live fleet view in Chromium', () => {
       .toBe('confirmed');
     await expect.poll(() => jobs.getByRole('row').filter({ hasText: 'lock' }).textContent()).toContain('confirmed');
     expect(await jobs.getByRole('row').filter({ hasText: 'lock' }).textContent()).toMatch(/queued.*confirmed/);
+    // Pushed, not polled: one stream carried every change (it lasts minutes), and the page never asked again.
+    expect(fleetRequests).toEqual(['/admin/v1/fleet/events']);
     await page.screenshot({ path: shot('console-fleet.png'), fullPage: true });
+    await page.context().close();
+  });
+
+  it('answers the stream once for scripts, and refuses a console session without its header', async () => {
+    const once = await httpsRequest(`${cp.addresses.admin}/admin/v1/fleet/events?once=1`, {
+      ca: cp.ca,
+      ...cp.operatorTls,
+    });
+    expect(once.status).toBe(200);
+    expect(String(once.headers['content-type'])).toContain('text/event-stream');
+    const [event, data] = once.text.split('\n');
+    expect(event).toBe('event: fleet');
+    expect((JSON.parse(data!.slice('data: '.length)) as { vehicles: unknown[] }).vehicles.length).toBeGreaterThan(1);
+    const page = await signedIn(browser, cp, await addPerson(cp, 'val', ['viewer']));
+    const status = await page.evaluate(async () => (await fetch('/admin/v1/fleet/events?once=1')).status);
+    expect(status).toBe(403);
     await page.context().close();
   });
 });

@@ -1,23 +1,34 @@
-/* global setInterval, clearInterval */
-// The console page "fleet": the vehicles with their last known state, and command jobs moving through their states,
-// polled from the admin plane every two seconds (with a pause, so the page can be read without it moving).
+/* global setTimeout, clearTimeout */
+// The console page "fleet": the vehicles with their last known state on a map and in a table, and command jobs
+// moving through their states, pushed by the admin plane as server-sent events whenever the view changes (with a
+// pause, so the page can be read without it moving). A stream that ends is followed again two seconds later.
 import { useEffect, useState } from 'preact/hooks';
-import { html, useApi, ErrorBox, Table } from '../ui.js';
+import { follow } from '../api.js';
+import { FleetMap } from '../map.js';
+import { html, ErrorBox, Table } from '../ui.js';
 
-const EVERY_MS = 2000;
+const RECONNECT_MS = 2000;
 const position = (v) => (v.lat === null ? '' : `${v.lat.toFixed(5)}, ${v.lon.toFixed(5)}`);
 const yesNo = (b) => (b === null ? '' : b ? 'yes' : 'no');
 
 /** The fleet page. */
 export function Fleet() {
-  const [tick, setTick] = useState(0);
   const [live, setLive] = useState(true);
+  const [fleet, setFleet] = useState({ data: null, error: null });
+  const [round, setRound] = useState(0);
   useEffect(() => {
     if (!live) return undefined;
-    const t = setInterval(() => setTick((n) => n + 1), EVERY_MS);
-    return () => clearInterval(t);
-  }, [live]);
-  const fleet = useApi('/admin/v1/fleet', tick);
+    let again;
+    const stop = follow(
+      '/admin/v1/fleet/events',
+      (data) => setFleet({ data, error: null }),
+      (error) => {
+        if (error) setFleet((f) => ({ ...f, error }));
+        again = setTimeout(() => setRound((n) => n + 1), RECONNECT_MS);
+      },
+    );
+    return () => (stop(), clearTimeout(again));
+  }, [live, round]);
   const serialOf = new Map((fleet.data?.vehicles ?? []).map((v) => [v.vehicleId, v.tcuSerial]));
   const vehicles = (fleet.data?.vehicles ?? []).map((v) => ({
     unit: v.tcuSerial,
@@ -40,13 +51,21 @@ export function Fleet() {
   return html`<section aria-labelledby="h-fleet">
     <h2 id="h-fleet">Fleet</h2>
     <p>
-      ${live ? 'Refreshing every 2 seconds.' : 'Paused.'}
+      ${live ? 'Live: the server sends every change.' : 'Paused.'}
       <button type="button" onClick=${() => setLive(!live)}>${live ? 'Pause' : 'Resume'}</button>
     </p>
     <${ErrorBox} error=${fleet.error} />
     ${
       fleet.data &&
-      html`<${Table} caption="Vehicles" rows=${vehicles} columns=${Object.keys(vehicles[0] ?? {})} />
+      html`<${FleetMap}
+          units=${(fleet.data?.vehicles ?? []).map((v) => ({
+            label: v.tcuSerial,
+            lat: v.lat,
+            lon: v.lon,
+            status: v.deviceStatus,
+          }))}
+        />
+        <${Table} caption="Vehicles" rows=${vehicles} columns=${Object.keys(vehicles[0] ?? {})} />
         <${Table} caption="Command jobs" rows=${jobs} columns=${Object.keys(jobs[0] ?? {})} />`
     }
   </section>`;
