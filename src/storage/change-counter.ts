@@ -1,0 +1,49 @@
+import { type Kysely, sql } from 'kysely';
+
+/**
+ * Change counters: one row per counter in `change_counters`, bumped by triggers on the tables it watches, in the
+ * transaction that changes them. A reader that sees the same number twice knows none of those tables changed in
+ * between, on any node (the row lock on PostgreSQL makes the numbers follow commit order). Storage's own
+ * bookkeeping, like the migrator's table: no module owns it, every module may count its own tables into it.
+ */
+export type ChangeCounter = 'authorization';
+
+/**
+ * Counts every insert, delete and update (of `columns` when given) of `table` into `counter`. Used by the watched
+ * table's own module in a migration; the SQL it emits must never change.
+ */
+export async function countChanges(
+  db: Kysely<unknown>,
+  args: { table: string; counter: ChangeCounter; columns?: readonly string[]; pg: boolean },
+): Promise<void> {
+  const { table, counter, pg } = args;
+  const t = sql.raw(table);
+  const name = sql.lit(counter);
+  const updateOf = args.columns ? `UPDATE OF ${args.columns.join(', ')}` : 'UPDATE';
+  await sql`CREATE TABLE IF NOT EXISTS change_counters (name text PRIMARY KEY, n bigint NOT NULL)`.execute(db);
+  await sql`INSERT INTO change_counters (name, n) VALUES (${name}, 0) ON CONFLICT (name) DO NOTHING`.execute(db);
+  if (pg) {
+    await sql`CREATE OR REPLACE FUNCTION change_counter_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN UPDATE change_counters SET n = n + 1 WHERE name = TG_ARGV[0]; RETURN NULL; END $$`.execute(db);
+    // Per statement: one bump however many rows a statement touches.
+    await sql`CREATE TRIGGER ${sql.raw(`${table}_counts_${counter}`)}
+          AFTER INSERT OR ${sql.raw(updateOf)} OR DELETE OR TRUNCATE ON ${t}
+          FOR EACH STATEMENT EXECUTE FUNCTION change_counter_bump(${name})`.execute(db);
+    return;
+  }
+  for (const [suffix, event] of [
+    ['insert', 'INSERT'],
+    ['update', updateOf],
+    ['delete', 'DELETE'],
+  ] as const)
+    await sql`CREATE TRIGGER ${sql.raw(`${table}_counts_${counter}_${suffix}`)} AFTER ${sql.raw(event)} ON ${t}
+          BEGIN UPDATE change_counters SET n = n + 1 WHERE name = ${name}; END`.execute(db);
+}
+
+/** The counter's current value; throws when it is missing (a reader must then not trust what it cached). */
+export async function readChangeCounter<DB>(db: Kysely<DB>, counter: ChangeCounter): Promise<number> {
+  const { rows } = await sql<{ n: number | string }>`SELECT n FROM change_counters WHERE name = ${counter}`.execute(db);
+  const n = rows[0]?.n;
+  if (n === undefined) throw new Error(`change counter ${counter} is missing`);
+  return Number(n);
+}
