@@ -92,7 +92,9 @@ export const identityMigrations: Record<string, Migration> = {
     async up(db: Kysely<unknown>) {
       const pg = dialectOf(db) === 'postgres';
       const columns = ['email', 'display_name', 'status', 'credential_epoch'];
-      await countChanges(db, { table: 'users', counter: 'authorization', columns, pg });
+      // A new user's id is random and fresh: no node can hold an entry for it, so only changes count.
+      const events = ['update', 'delete'] as const;
+      await countChanges(db, { table: 'users', counter: 'authorization', columns, events, pg });
       await countChanges(db, { table: 'memberships', counter: 'authorization', pg });
       await countChanges(db, { table: 'applications', counter: 'authorization', pg });
     },

@@ -8,35 +8,43 @@ import { type Kysely, sql } from 'kysely';
  */
 export type ChangeCounter = 'authorization';
 
+/** A statement a change counter counts. */
+export type CountedChange = 'insert' | 'update' | 'delete';
+
 /**
- * Counts every insert, delete and update (of `columns` when given) of `table` into `counter`. Used by the watched
- * table's own module in a migration; the SQL it emits must never change.
+ * Counts the inserts, updates (of `columns` when given) and deletes (`events`, all by default) of `table` into
+ * `counter`. Used by the watched table's own module in a migration; the SQL it emits must never change.
  */
 export async function countChanges(
   db: Kysely<unknown>,
-  args: { table: string; counter: ChangeCounter; columns?: readonly string[]; pg: boolean },
+  args: {
+    table: string;
+    counter: ChangeCounter;
+    columns?: readonly string[];
+    events?: readonly CountedChange[];
+    pg: boolean;
+  },
 ): Promise<void> {
   const { table, counter, pg } = args;
   const t = sql.raw(table);
   const name = sql.lit(counter);
-  const updateOf = args.columns ? `UPDATE OF ${args.columns.join(', ')}` : 'UPDATE';
+  const events = args.events ?? ['insert', 'update', 'delete'];
+  const clause = (e: CountedChange) =>
+    e === 'update' && args.columns ? `UPDATE OF ${args.columns.join(', ')}` : e.toUpperCase();
   await sql`CREATE TABLE IF NOT EXISTS change_counters (name text PRIMARY KEY, n bigint NOT NULL)`.execute(db);
   await sql`INSERT INTO change_counters (name, n) VALUES (${name}, 0) ON CONFLICT (name) DO NOTHING`.execute(db);
   if (pg) {
     await sql`CREATE OR REPLACE FUNCTION change_counter_bump() RETURNS trigger LANGUAGE plpgsql AS $$
           BEGIN UPDATE change_counters SET n = n + 1 WHERE name = TG_ARGV[0]; RETURN NULL; END $$`.execute(db);
-    // Per statement: one bump however many rows a statement touches.
-    await sql`CREATE TRIGGER ${sql.raw(`${table}_counts_${counter}`)}
-          AFTER INSERT OR ${sql.raw(updateOf)} OR DELETE OR TRUNCATE ON ${t}
+    // Once per statement, and before it: a transaction takes the counter's row lock before any row lock of a
+    // watched table, so two writers cannot each hold what the other waits for.
+    const on = [...events.map(clause), 'TRUNCATE'].join(' OR ');
+    await sql`CREATE TRIGGER ${sql.raw(`${table}_counts_${counter}`)} BEFORE ${sql.raw(on)} ON ${t}
           FOR EACH STATEMENT EXECUTE FUNCTION change_counter_bump(${name})`.execute(db);
     return;
   }
-  for (const [suffix, event] of [
-    ['insert', 'INSERT'],
-    ['update', updateOf],
-    ['delete', 'DELETE'],
-  ] as const)
-    await sql`CREATE TRIGGER ${sql.raw(`${table}_counts_${counter}_${suffix}`)} AFTER ${sql.raw(event)} ON ${t}
+  for (const e of events)
+    await sql`CREATE TRIGGER ${sql.raw(`${table}_counts_${counter}_${e}`)} AFTER ${sql.raw(clause(e))} ON ${t}
           BEGIN UPDATE change_counters SET n = n + 1 WHERE name = ${name}; END`.execute(db);
 }
 

@@ -16,7 +16,11 @@ export const vehicleMigrations: Record<string, Migration> = {
   '0033_vehicle_authorization_changes': {
     // The vehicle rows a decision reads (entity-cache.ts).
     async up(db: Kysely<unknown>) {
-      await countChanges(db, { table: 'vehicles', counter: 'authorization', pg: dialectOf(db) === 'postgres' });
+      // Enrollment inserts vehicles at fleet scale; a new vehicle's id is random and fresh, so no node holds an entry
+      // for it and only changes count (the cache is not emptied by every enrollment).
+      const pg = dialectOf(db) === 'postgres';
+      const events = ['update', 'delete'] as const;
+      await countChanges(db, { table: 'vehicles', counter: 'authorization', columns: ['vin'], events, pg });
     },
   },
 };
