@@ -12,6 +12,7 @@ import { startPeer, startTestCarapace, type TestCarapace, testEngines } from '..
 import { APP_FOR_ROLE } from '../src/authz-matrix/index.js';
 
 const scenario = readScenario('scenarios/demo.yaml');
+const REDIS_URL = process.env.REDIS_URL ?? '';
 type Caller = { api(method: string, path: string, body?: unknown): Promise<ClientResponse> };
 
 /**
@@ -87,9 +88,12 @@ describe.each(testEngines())('the entity cache across two nodes (%s)', (database
     ).id;
 
   beforeAll(async () => {
-    a = await startTestCarapace({ database, overrides: { seedDemo: true } });
-    // No Redis on either node: what keeps them consistent is the database's change counter alone.
-    b = await startPeer(a, { redis: { url: null } });
+    // SQLite nodes without Redis: what keeps them consistent is the database's change counter alone. PostgreSQL
+    // nodes run as a cluster does, with Redis when REDIS_URL is set (the counter still decides, not a message).
+    const redis =
+      database === 'postgres' && REDIS_URL ? { url: REDIS_URL, keyPrefix: `carapace-ec-${process.pid}:` } : {};
+    a = await startTestCarapace({ database, overrides: { seedDemo: true, redis: { url: null, ...redis } } });
+    b = await startPeer(a);
     const rows = await a.platform.storage.db.selectFrom('vehicles').select(['id', 'vin']).execute();
     for (const v of scenario.vehicles ?? []) vehicles.set(v.key, rows.find((r) => r.vin === v.vin)?.id as string);
   }, 120_000);
