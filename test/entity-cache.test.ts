@@ -35,7 +35,15 @@ describe.each(testDatabases().map((d) => [d.name, d] as const))('the entity cach
     for (const id of [owner, driver, other])
       await db
         .insertInto('users')
-        .values({ id, email: `${id}@x.example`, display_name: id, status: 'active', created_at: at, updated_at: at })
+        .values({
+          id,
+          email: `${id}@x.example`,
+          display_name: id,
+          status: 'active',
+          credential_epoch: 0,
+          created_at: at,
+          updated_at: at,
+        })
         .execute();
     await db.insertInto('vehicles').values({ id: vehicle, vin: null, created_at: at }).execute();
     const rel = { granted_by: `user:${owner}`, granted_at: at, vehicle_id: vehicle, tenant_id: tenant };
