@@ -91,24 +91,24 @@ function cachedFacts(facts: AuthorizationFacts, entries: Entries): Authorization
 export function createEntityCache(deps: {
   facts: AuthorizationFacts;
   clock: Clock;
-  /** The current value of the change counter (one indexed read). */
-  changes: () => Promise<number>;
+  /** The current value of the change counter (one indexed read); only equality means anything. */
+  changes: () => Promise<string>;
   limit?: number;
 }) {
   const limit = deps.limit ?? ENTITY_CACHE_LIMIT;
-  let seen = -1;
+  let seen: string | null = null;
   let entries = new Entries(limit);
   return {
     /** An entity loader for one request's decisions, current as of the counter read now. */
     async loader(): Promise<EntityLoader> {
       const now = await deps.changes();
-      if (now > seen) {
+      // Any other value starts afresh. A read that resolves after a newer one only costs a refill: the entries it
+      // then fills were read after its counter value, so they are at least as new as that value.
+      if (now !== seen) {
         seen = now;
         entries = new Entries(limit);
       }
-      // A read that raced a newer one (it saw an older value) shares nothing: it gets entries of its own.
-      const mine = now === seen ? entries : new Entries(limit);
-      return createEntityLoader({ facts: cachedFacts(deps.facts, mine), clock: deps.clock });
+      return createEntityLoader({ facts: cachedFacts(deps.facts, entries), clock: deps.clock });
     },
   };
 }

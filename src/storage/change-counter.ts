@@ -3,8 +3,10 @@ import { type Kysely, sql } from 'kysely';
 /**
  * Change counters: one row per counter in `change_counters`, bumped by triggers on the tables it watches, in the
  * transaction that changes them. A reader that sees the same number twice knows none of those tables changed in
- * between, on any node (the row lock on PostgreSQL makes the numbers follow commit order). Storage's own
- * bookkeeping, like the migrator's table: no module owns it, every module may count its own tables into it.
+ * between, on any node (the row lock on PostgreSQL makes the numbers follow commit order; on SQLite a read inside an
+ * open group commit resolves only once that batch has committed, so no reader acts on a bump that rolls back).
+ * Storage's own bookkeeping, like the migrator's table: no module owns it, every module may count its own tables
+ * into it.
  */
 export type ChangeCounter = 'authorization';
 
@@ -48,10 +50,15 @@ export async function countChanges(
           BEGIN UPDATE change_counters SET n = n + 1 WHERE name = ${name}; END`.execute(db);
 }
 
-/** The counter's current value; throws when it is missing (a reader must then not trust what it cached). */
-export async function readChangeCounter<DB>(db: Kysely<DB>, counter: ChangeCounter): Promise<number> {
-  const { rows } = await sql<{ n: number | string }>`SELECT n FROM change_counters WHERE name = ${counter}`.execute(db);
+/**
+ * The counter's current value, as text (it outgrows a JavaScript number); throws when it is missing (a reader must
+ * then not trust what it cached). Compare values for equality only.
+ */
+export async function readChangeCounter<DB>(db: Kysely<DB>, counter: ChangeCounter): Promise<string> {
+  const { rows } = await sql<{
+    n: string;
+  }>`SELECT CAST(n AS TEXT) AS n FROM change_counters WHERE name = ${counter}`.execute(db);
   const n = rows[0]?.n;
   if (n === undefined) throw new Error(`change counter ${counter} is missing`);
-  return Number(n);
+  return n;
 }
