@@ -77,13 +77,26 @@ export interface ListenerSecurity<Spec> {
    */
   authorize?: {
     actions: ReadonlySet<string>;
-    hook: (spec: Spec, catalog: CatalogEntry) => RequestHook;
+    hook: (spec: Spec, catalog: CatalogEntry, route: AuthorizedRoute) => RequestHook;
     inner?: (spec: Spec, catalog: CatalogEntry) => RequestHook | undefined;
+    /**
+     * Runs before every reply of a route the hook was told `awaitsBeforeReply`: what the step left in flight (a
+     * read's decision record) must be durable before the caller hears anything. A failure answers 500 instead.
+     */
+    beforeReply?: (req: FastifyRequest) => Promise<void>;
     /** Records a refusal the handler decided after the object was allowed (a step-up, a limit, a conflict). */
     refused?: (catalog: CatalogEntry) => onErrorHookHandler;
   };
   /** Deprecated versions of routes: their headers, their 410 after the sunset, and the count of their calls. */
   versions?: ListenerVersions;
+}
+
+/** What the authorization step knows of the route it guards. */
+export interface AuthorizedRoute {
+  /** Only GET/HEAD: the route changes no state, so its handler may run while the decision record is written. */
+  safe: boolean;
+  /** The listener calls `beforeReply` before every reply of this route (false for a websocket upgrade). */
+  awaitsBeforeReply: boolean;
 }
 
 /** A binary body (a DER file, say) declared under its media type. */
@@ -280,6 +293,7 @@ function hooksOf<Spec>(
   where: string,
   decl: RouteDeclaration<FastifySchema, Spec>,
   security: ListenerSecurity<Spec>,
+  route: AuthorizedRoute,
 ): { onRequest: RequestHook[]; preValidation: RequestHook[]; preHandler: RequestHook[] } {
   const onRequest: RequestHook[] = [];
   // First of all: a retired version answers 410 before anything else runs.
@@ -300,7 +314,7 @@ function hooksOf<Spec>(
   // Before the body is validated, so an unauthorized caller learns nothing from validation errors.
   if (auth.kind === 'token') {
     const authorize = need(security.authorize);
-    preValidation.push(authorize.hook(need(decl.authorize), decl.catalog));
+    preValidation.push(authorize.hook(need(decl.authorize), decl.catalog, route));
     const inner = authorize.inner?.(need(decl.authorize), decl.catalog);
     if (inner) preHandler.push(inner);
   }
@@ -333,13 +347,20 @@ export function createRegistrar<Spec>(app: App, security: ListenerSecurity<Spec>
   ) => {
     const where = `${Array.isArray(method) ? method.join(',') : method} ${url}`;
     checkDeclaration(where, decl, security, websocket);
-    const hooks = hooksOf(where, decl, security);
+    const methods = Array.isArray(method) ? method : [method];
+    const route = {
+      safe: methods.every((m) => m === 'GET' || m === 'HEAD'),
+      awaitsBeforeReply: !websocket && security.authorize?.beforeReply !== undefined,
+    };
+    const hooks = hooksOf(where, decl, security, route);
+    const beforeReply = route.awaitsBeforeReply ? security.authorize?.beforeReply : undefined;
     const onResponse = deprecatedCalls(method, url, decl.catalog, security.versions);
     const refused = decl.auth.kind === 'token' ? security.authorize?.refused?.(decl.catalog) : undefined;
     const onError = [...(decl.onError ? [decl.onError] : []), ...(refused ? [refused] : [])];
     const declared = new Set(Object.keys((decl.schema as { response?: ResponseSchemas }).response ?? {}));
     // A success status the route did not declare would be serialized without its closed schema: refuse it.
-    const onSend = async (_req: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+    const onSend = async (req: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+      if (beforeReply) await beforeReply(req);
       const status = reply.statusCode;
       if (status >= 200 && status < 300 && !declared.has(String(status)))
         throw new Error(`route ${where} answered ${status}, which it does not declare`);

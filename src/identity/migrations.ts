@@ -1,4 +1,5 @@
 import type { Kysely, Migration } from 'kysely';
+import { countChanges, dialectOf } from '../storage/index.js';
 
 /** Directory schema: tenants, users, memberships, applications, workloads. */
 export const identityMigrations: Record<string, Migration> = {
@@ -84,6 +85,18 @@ export const identityMigrations: Record<string, Migration> = {
         .addPrimaryKeyConstraint('federated_identities_pk', ['issuer', 'subject'])
         .execute();
       await db.schema.createIndex('federated_identities_user').on('federated_identities').column('user_id').execute();
+    },
+  },
+  '0032_identity_authorization_changes': {
+    // What a decision reads of the directory (entity-cache.ts): a change here must reach every node's next decision.
+    async up(db: Kysely<unknown>) {
+      const pg = dialectOf(db) === 'postgres';
+      const columns = ['email', 'display_name', 'status', 'credential_epoch'];
+      // A new user's id is random and fresh: no node can hold an entry for it, so only changes count.
+      const events = ['update', 'delete'] as const;
+      await countChanges(db, { table: 'users', counter: 'authorization', columns, events, pg });
+      await countChanges(db, { table: 'memberships', counter: 'authorization', pg });
+      await countChanges(db, { table: 'applications', counter: 'authorization', pg });
     },
   },
 };

@@ -138,6 +138,8 @@ export function objectAuthorization(
   deps: {
     decisions: DecisionPoint;
     load: EntityLoader;
+    /** The loader each request's decisions read through (the entity cache); without it, `load`. */
+    fresh?: () => Promise<EntityLoader>;
     audit: PolicyAuditLog;
     db: Kysely<Database>;
     actions: Set<string>;
@@ -151,7 +153,7 @@ export function objectAuthorization(
   const tracer = deps.tracer ?? untraced;
   return {
     actions: deps.actions,
-    hook: (spec, catalog) => async (req) => {
+    hook: (spec, catalog, route) => async (req) => {
       const span = tracer.start('authorization', req.traceparent, { 'carapace.action': catalog.action });
       // Time inside Cedar itself, on the span: the floor the rest of authorization is measured against.
       let cedarMs = 0;
@@ -176,8 +178,22 @@ export function objectAuthorization(
           }
         },
       };
+      // A read's decision record is written while its handler runs, and awaited before the reply (beforeReply).
+      const defer = route.safe && route.awaitsBeforeReply;
+      const settle = (written: Promise<void>) => {
+        const recordSpan = tracer.start('decision-record', req.traceparent, { 'carapace.action': catalog.action });
+        const t0 = performance.now();
+        const settled = written.finally(() => {
+          recordSpan.set('carapace.audit_ms', performance.now() - t0);
+          recordSpan.end();
+        });
+        // Awaited by beforeReply; a reply that never comes (a dropped connection) must not leave it unhandled.
+        settled.catch(() => undefined);
+        deferred.set(req, settled);
+      };
       try {
-        await authorize(req, spec, catalog, { ...deps, decisions, audit });
+        const load = deps.fresh ? await deps.fresh() : deps.load;
+        await authorize(req, spec, catalog, { ...deps, load, decisions, audit, settle: defer ? settle : null });
         span.set('carapace.decision', 'allow');
       } catch (err) {
         span.set('carapace.decision', 'deny');
@@ -185,8 +201,15 @@ export function objectAuthorization(
       } finally {
         span.set('carapace.cedar_ms', cedarMs);
         span.set('carapace.audit_ms', auditMs);
+        span.set('carapace.audit_deferred', defer);
         span.end();
       }
+    },
+    beforeReply: async (req) => {
+      const written = deferred.get(req);
+      if (!written) return;
+      deferred.delete(req);
+      await written;
     },
     refused: (catalog) => async (req: FastifyRequest, _reply: unknown, err: unknown) => {
       const allowed = allowedRequests.get(req);
@@ -244,6 +267,9 @@ const allowedRequests = new WeakMap<
   }
 >();
 
+/** The decision records of allowed reads still being written, awaited before the reply. */
+const deferred = new WeakMap<FastifyRequest, Promise<void>>();
+
 /** The inner-object step of requests whose outer object was allowed, run once the request is valid. */
 const pending = new WeakMap<FastifyRequest, () => Promise<void>>();
 
@@ -257,6 +283,8 @@ async function authorize(
     audit: PolicyAuditLog;
     db: Kysely<Database>;
     freshness: { clock: Clock; stepUpMaxAge: number };
+    /** Takes an allowed read's decision record in flight; null: the record is awaited here, before the handler. */
+    settle: ((written: Promise<void>) => void) | null;
   },
 ): Promise<void> {
   const token = tokenOf(req);
@@ -331,7 +359,9 @@ async function authorize(
         ...(d.errors.length > 0 ? { errors: d.errors.slice(0, 3).map((e) => untrusted(e, 200)) } : {}),
       },
     });
-  await record(catalog.action, loaded, decision, allowed);
+  const written = record(catalog.action, loaded, decision, allowed);
+  if (allowed && deps.settle) deps.settle(written);
+  else await written;
   if (!allowed) {
     const reason = decision.reasons.map((id) => spec.denialReasons?.[id]).find((r) => r !== undefined);
     const error = reason ? undefined : decision.reasons.map((id) => spec.denialErrors?.[id]).find((e) => e);

@@ -23,6 +23,8 @@ export interface AuthorizationFacts {
   operatorTenantId(): Promise<string | undefined>;
   vehicles(ids: readonly string[]): Promise<Array<{ id: string; vin: string | null }>>;
   relationshipsInForce(at: string, query: RelationshipQuery): Promise<Array<Database['relationships']>>;
+  /** The relationships in force at `at` and those that start later (what the entity cache keeps). */
+  relationshipsNotOver(at: string, query: RelationshipQuery): Promise<Array<Database['relationships']>>;
   fleetGroup(id: string): Promise<Database['fleet_groups'] | undefined>;
   /** The tenant invitation a one-time code names (the code is looked up by its hash, never stored). */
   invitation(code: string): Promise<Database['invitations'] | undefined>;

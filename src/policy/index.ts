@@ -22,6 +22,7 @@ export {
   type Principal,
   type LoadedResource,
 } from './entities.js';
+export { createEntityCache, ENTITY_CACHE_LIMIT, type EntityCache } from './entity-cache.js';
 export {
   decidedPage,
   MAX_PAGE,

@@ -42,6 +42,7 @@ export {
   findSupportCase,
   openApproval,
   relationshipsInForce,
+  relationshipsNotOver,
   vehiclesRelatedTo,
   type RelationshipFilter,
 } from './reads.js';

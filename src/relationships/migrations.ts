@@ -1,4 +1,5 @@
 import type { Kysely, Migration } from 'kysely';
+import { countChanges, dialectOf } from '../storage/index.js';
 
 /** Relationship store schema. */
 export const relationshipMigrations: Record<string, Migration> = {
@@ -147,6 +148,12 @@ export const relationshipMigrations: Record<string, Migration> = {
         .on('jit_approvals')
         .columns(['agent_id', 'vehicle_id'])
         .execute();
+    },
+  },
+  '0034_relationship_authorization_changes': {
+    // Every relationship a decision reads (entity-cache.ts): a grant, an end, a transfer reaches every node at once.
+    async up(db: Kysely<unknown>) {
+      await countChanges(db, { table: 'relationships', counter: 'authorization', pg: dialectOf(db) === 'postgres' });
     },
   },
 };

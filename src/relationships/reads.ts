@@ -31,13 +31,34 @@ export async function relationshipsInForce(
   at: string,
   filter: RelationshipFilter,
 ): Promise<RelationshipRow[]> {
+  return relationshipsSelected(db, at, filter, true);
+}
+
+/**
+ * The relationships not over at `at`: those in force and those that start later, oldest grant first. What a cache
+ * keeps, so that it can tell which are in force at any later moment without asking again.
+ */
+export async function relationshipsNotOver(
+  db: Kysely<Database>,
+  at: string,
+  filter: RelationshipFilter,
+): Promise<RelationshipRow[]> {
+  return relationshipsSelected(db, at, filter, false);
+}
+
+async function relationshipsSelected(
+  db: Kysely<Database>,
+  at: string,
+  filter: RelationshipFilter,
+  started: boolean,
+): Promise<RelationshipRow[]> {
   if (filter.vehicleIds && filter.vehicleIds.length === 0) return [];
   let q = db
     .selectFrom('relationships')
     .selectAll()
-    .where('valid_from', '<=', at)
     .where((eb) => eb.or([eb('valid_until', 'is', null), eb('valid_until', '>', at)]))
     .where((eb) => eb.or([eb('ended_at', 'is', null), eb('ended_at', '>', at)]));
+  if (started) q = q.where('valid_from', '<=', at);
   if (filter.id !== undefined) q = q.where('id', '=', filter.id);
   if (filter.kind !== undefined) q = q.where('kind', '=', filter.kind);
   if (filter.vehicleIds) q = q.where('vehicle_id', 'in', [...filter.vehicleIds]);

@@ -15,6 +15,7 @@ import {
   findSupportCase,
   openApproval,
   relationshipsInForce,
+  relationshipsNotOver,
 } from '../relationships/index.js';
 import type { Database } from '../storage/index.js';
 import { findVehicles } from '../vehicles/index.js';
@@ -29,6 +30,7 @@ export function createAuthorizationFacts(db: Kysely<Database>): AuthorizationFac
     operatorTenantId: () => operatorTenantId(db),
     vehicles: (ids) => findVehicles(db, ids),
     relationshipsInForce: (at, query) => relationshipsInForce(db, at, query),
+    relationshipsNotOver: (at, query) => relationshipsNotOver(db, at, query),
     fleetGroup: (id) => findFleetGroup(db, id),
     invitation: (code) => findInvitationByCode(db, code),
     delegationInvite: (id) => findDelegationInvite(db, id),

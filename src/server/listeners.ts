@@ -226,6 +226,7 @@ export function buildListeners(platform: Platform, tls: ServerTls): Listeners {
     authorize: objectAuthorization(pub.app, {
       decisions: authz.decisions,
       load: authz.load,
+      fresh: () => authz.cache.loader(),
       audit,
       db,
       actions: authz.actions,

@@ -24,6 +24,8 @@ import { createClusterFailureCounter, revokeAccountTokens } from '../auth/index.
 import { type Cluster, createCluster } from '../cluster/index.js';
 import {
   createDecisionPoint,
+  createEntityCache,
+  type EntityCache,
   createEntityLoader,
   type DecisionPoint,
   type EntityLoader,
@@ -49,13 +51,15 @@ export interface Authorization {
   policySet: PolicySet;
   decisions: DecisionPoint;
   load: EntityLoader;
+  /** What request decisions read through: the entity cache, current as of the change counter. */
+  cache: EntityCache;
   actions: Set<string>;
   access: VehicleAccess;
   cases: Cases;
   fleet: FleetGroups;
   claims: Claims;
 }
-import { openStorage, type Storage } from '../storage/index.js';
+import { openStorage, readChangeCounter, type Storage } from '../storage/index.js';
 import { createSiemExport, type SiemExport } from '../siem/index.js';
 import { createOutbound, type Outbound, type OutboundInjection } from '../outbound/index.js';
 import { createDetection, type DetectionEngine, loadDetectionRules } from '../detect/index.js';
@@ -260,6 +264,11 @@ export async function createPlatform(config: Config, options: PlatformOptions): 
       policySet,
       decisions: countDecisions(createDecisionPoint(policySet), metrics.decisions),
       load: createEntityLoader({ facts: createAuthorizationFacts(storage.db), clock }),
+      cache: createEntityCache({
+        facts: createAuthorizationFacts(storage.db),
+        clock,
+        changes: () => readChangeCounter(storage.db, 'authorization'),
+      }),
       actions: schemaActions(policySet),
       access: createVehicleAccess({
         ...deps,

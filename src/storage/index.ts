@@ -4,3 +4,4 @@ export type { Database } from './schema.js';
 export { dialectOf } from './dialect.js';
 export { isUniqueViolation } from './constraint.js';
 export { makeAppendOnly } from './append-only.js';
+export { countChanges, readChangeCounter, type ChangeCounter, type CountedChange } from './change-counter.js';
