@@ -53,10 +53,12 @@ export async function runCommandCell(
   route: MatrixRoute,
   obj: { key: string; id: string },
   command: (typeof COMMAND_CATALOG)[keyof typeof COMMAND_CATALOG],
+  variant: { reason?: false } = {},
 ): Promise<Cell> {
-  const ask = () => expectCommand(world, persona, route, command, obj.key);
+  const facts = { ...command, ...variant };
+  const ask = () => expectCommand(world, persona, route, facts, obj.key);
   const exp = ask();
-  const params = COMMAND_PARAMS[command.name];
+  const params = variant.reason === false ? undefined : COMMAND_PARAMS[command.name];
   const res = await caller.api('POST', `${route.path.replace('{id}', obj.id)}?${PROBE}`, {
     command: command.name,
     ...(params ? { params } : {}),
@@ -72,7 +74,7 @@ export async function runCommandCell(
     action: route.action,
     route: routeKey(route),
     object: obj.key,
-    command: command.name,
+    command: variant.reason === false ? `${command.name} (no reason)` : command.name,
     expected: exp.status,
     observed,
     relations: exp.relations,

@@ -4,6 +4,8 @@ import type { Scenario } from '../server/index.js';
 import { COMMAND_CATALOG } from '../commands/index.js';
 import { type Cell, type MatrixReport, PROBE, routeKey } from './cells.js';
 import { createJobs, listedJobsDiffer, runCommandCell, runJobCell } from './command-cells.js';
+import { INVITE_ROLES, runInvitationCell, runInviteCell, triesInvitation } from './invitation-cells.js';
+import { acceptInvitation, makeInvitation, sellOtherCars } from './invitation-events.js';
 import { expect as expected, type Expectation } from './oracle.js';
 import { type Ids, resolveIds } from './resolve.js';
 import { MATRIX_ROUTES, type MatrixRoute, NO_JOB } from './routes.js';
@@ -209,9 +211,23 @@ async function matrixOn(
         for (const persona of world.personas.keys()) {
           const caller = callers.get(persona) as Caller;
           tasks.push(() => runCell(name, world, ids, caller, persona, route, obj));
-          if (route.action === 'vehicle:command' && route.object === 'vehicle')
+          if (route.action === 'vehicle:command' && route.object === 'vehicle') {
             for (const command of Object.values(COMMAND_CATALOG))
               tasks.push(() => runCommandCell(name, world, caller, persona, route, obj, command));
+            // Once more without its reason: nobody immobilizes without one, the security admin included.
+            const immobilize = COMMAND_CATALOG.immobilize;
+            tasks.push(() => runCommandCell(name, world, caller, persona, route, obj, immobilize, { reason: false }));
+          }
+          // The invitation route once per role, so the granting-role rule for each role is inside the matrix.
+          if (route.action === 'identity:invite' && obj.key !== 'ghost')
+            for (const role of INVITE_ROLES)
+              tasks.push(() => runInviteCell(name, world, caller, persona, route, obj, role));
+          // Every real invitation's code, presented by everyone but its invitee (whose use of it is an event).
+          if (route.action === 'identity:accept_invitation')
+            for (const inv of world.invitations.filter((i) => triesInvitation(world, persona, i)))
+              tasks.push(() =>
+                runInvitationCell(name, world, caller, persona, route, inv, ids.objects.get(inv.key) as string),
+              );
         }
       }
       // The job read route also runs against every real job, for job-level visibility.
@@ -279,6 +295,7 @@ async function matrixOn(
       ids.objects.set('service#requested', sc.id as string);
     }
   }
+  const invitation = await makeInvitation(world, ids, call);
   cells.push(...(await createJobs(world, ids, callers)));
   await phase('seeded');
 
@@ -368,9 +385,21 @@ async function matrixOn(
     if (buyer) {
       await call(ownerKey, 'POST', `/v1/vehicles/${vid}/transfer`, { toEmail: buyer.email });
       world.transfer(vehicle, buyer.key);
+      // The buyer also sells their other cars (to someone without a second factor, to a security admin).
+      const others = await sellOtherCars(world, ids, call, buyer.key, vehicle);
       await phase(
         'after transfer',
-        (r, k) => onVehicle(r, k) || ['delegation', 'partnerGrant', 'serviceCase', 'invite'].includes(r.object),
+        (r, k) =>
+          onVehicle(r, k) ||
+          (r.object === 'vehicle' && others.includes(k)) ||
+          ['delegation', 'partnerGrant', 'serviceCase', 'invite'].includes(r.object),
+      );
+    }
+    if (invitation) {
+      await acceptInvitation(world, ids, call, invitation);
+      await phase(
+        'after an invitation was accepted',
+        (r, k) => (r.object === 'tenant' && k === invitation.tenant) || r.object === 'self',
       );
     }
   }

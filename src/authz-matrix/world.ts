@@ -82,6 +82,16 @@ export class World {
     ended: boolean;
   }> = [];
 
+  /** Tenant invitations the matrix made through the API: who invited whom to which role, and whether used. */
+  invitations: Array<{
+    key: string;
+    tenant: string;
+    email: string;
+    role: string;
+    inviter: string;
+    status: 'pending' | 'accepted';
+  }> = [];
+
   /** Command jobs the matrix created through the API: who asked, for which vehicle, when. */
   jobs: Array<{ key: string; vehicle: string; requester: string; createdAt: number }> = [];
   /** When a vehicle's current owner became its owner, for vehicles transferred during the run. */
@@ -203,6 +213,14 @@ export class World {
   /** A tenant's kind. */
   tenantKind(tenant: string): string | null {
     return this.tenants.get(tenant)?.kind ?? null;
+  }
+
+  /** An invitation used by its invitee: the role it names is theirs from now on. */
+  acceptInvitation(key: string, persona: string): void {
+    const inv = this.invitations.find((i) => i.key === key);
+    if (!inv || inv.status !== 'pending') throw new Error(`no pending invitation ${key}`);
+    inv.status = 'accepted';
+    this.persona(persona).roles.push({ tenant: inv.tenant, role: inv.role });
   }
 
   /** The transfer cascade as the product rules state it: the old owner's drivers, consents and cases end. */
