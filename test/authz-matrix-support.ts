@@ -155,6 +155,14 @@ export function matrixSuite(database: 'sqlite' | 'postgres'): void {
       expect(cell(after, 'dana', 'POST /v1/vehicles/{id}/partner-grants', 'bob-car')).toBe(403);
       expect(cell(after, 'dana', 'POST /v1/vehicles/{id}/delegations', 'bob-car')).toBe('unreached');
       expect(job(after, 'dana', 'job#bob-car#bob')).toBe(404);
+      // Sean, a security admin, bought Bob's other car: as its owner he still immobilizes only with a reason.
+      expect(cmd(after, 'sean', 'immobilize', 'frank-old-car')).toBe('allowed');
+      expect(cmd(after, 'sean', 'immobilize (no reason)', 'frank-old-car')).toBe(403);
+      // The contents of the owner's lists are checked too (drivers, pending invites, consents), not only the status.
+      const lists = report.cells.filter(
+        (c) => ['delegation:list', 'partner_grant:list'].includes(c.action) && c.observed === 'allowed',
+      );
+      expect(lists.length).toBeGreaterThan(10);
       const perCommand = report.cells.filter((c) => c.command);
       const count = (outcome: unknown) => perCommand.filter((c) => c.observed === outcome).length;
       expect([count('allowed') > 50, count(401) > 0, count(403) > 100, count(404) > 100]).toEqual([

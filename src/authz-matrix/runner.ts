@@ -4,6 +4,7 @@ import type { Scenario } from '../server/index.js';
 import { COMMAND_CATALOG } from '../commands/index.js';
 import { type Cell, type MatrixReport, PROBE, routeKey } from './cells.js';
 import { createJobs, listedJobsDiffer, runCommandCell, runJobCell } from './command-cells.js';
+import { checksContents, listedDiffer } from './list-contents.js';
 import { INVITE_ROLES, runInvitationCell, runInviteCell, triesInvitation } from './invitation-cells.js';
 import { acceptInvitation, makeInvitation, sellOtherCars } from './invitation-events.js';
 import { expect as expected, type Expectation } from './oracle.js';
@@ -120,6 +121,10 @@ async function runCell(
       unexpected = true;
       note = `listed ${got.length}, expected ${want.length}`;
     }
+  }
+  if (!unexpected && checksContents(route.action) && allowedNow) {
+    note = listedDiffer(world, ids, route.action, obj.key, res.json);
+    unexpected = note !== undefined;
   }
   if (!unexpected && route.action === 'vehicle:list_commands' && allowedNow) {
     note = listedJobsDiffer(world, ids, persona, obj.key, res.json);
