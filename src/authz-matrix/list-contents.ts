@@ -20,6 +20,15 @@ const LIST_CONTENTS: Record<string, Array<{ field: string; want: (world: World, 
         world.invites.filter((i) => i.vehicle === vehicle && i.status === 'pending').map((i) => i.key),
     },
   ],
+  'service_case:list_for_vehicle': [
+    {
+      field: 'cases',
+      want: (world, vehicle) =>
+        world.serviceCases
+          .filter((c) => c.vehicle === vehicle && c.requestedAt >= (world.ownerSince.get(vehicle) ?? -Infinity))
+          .map((c) => c.key),
+    },
+  ],
   'partner_grant:list': [
     {
       field: 'grants',

@@ -296,6 +296,7 @@ async function matrixOn(
         vehicle,
         status: 'requested',
         closesAt: Number.POSITIVE_INFINITY,
+        requestedAt: world.now(),
       });
       ids.objects.set('service#requested', sc.id as string);
     }

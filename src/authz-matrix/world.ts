@@ -64,6 +64,8 @@ export class World {
     vehicle: string | null;
     status: 'requested' | 'open' | 'closed';
     closesAt: number;
+    /** When the dealer asked for the case. */
+    requestedAt: number;
   }> = [];
   supportCases: Array<{
     key: string;
@@ -94,7 +96,7 @@ export class World {
 
   /** Command jobs the matrix created through the API: who asked, for which vehicle, when. */
   jobs: Array<{ key: string; vehicle: string; requester: string; createdAt: number }> = [];
-  /** When a vehicle's current owner became its owner, for vehicles transferred during the run. */
+  /** When a vehicle's current owner became its owner (the scenario's start, or the transfer during the run). */
   ownerSince = new Map<string, number>();
 
   /** Builds the world as the scenario describes it, as of `now` (the moment it was seeded is taken as now). */
@@ -146,7 +148,10 @@ export class World {
       const ended = r.ended !== undefined && when(now, r.ended, now) <= now;
       const live = from <= now && until > now && !ended;
       const key = `${r.kind}#${n++}`;
-      if (r.kind === 'ownership' && live && r.user && r.vehicle) this.owners.set(r.vehicle, r.user);
+      if (r.kind === 'ownership' && live && r.user && r.vehicle) {
+        this.owners.set(r.vehicle, r.user);
+        this.ownerSince.set(r.vehicle, from);
+      }
       if (r.kind === 'delegation' && r.user && r.vehicle)
         this.delegations.push({
           key,
@@ -169,6 +174,7 @@ export class World {
           vehicle: r.vehicle,
           status: live ? 'open' : 'closed',
           closesAt: until,
+          requestedAt: from,
         });
       if (r.kind === 'support_case' && r.user && r.account) {
         const operator = this.personas.get(r.user)?.roles.find((m) => m.role === 'support_agent')?.tenant ?? '';
