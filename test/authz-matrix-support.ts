@@ -73,6 +73,7 @@ export function matrixSuite(database: 'sqlite' | 'postgres'): void {
         'during a short delegation',
         'after the delegation expired',
         'after transfer',
+        'after an invitation was accepted',
       ]);
       // Both outcomes occur in quantity: a matrix that allowed or denied everything would fail here.
       expect(report.summary.allowed).toBeGreaterThan(100);
@@ -127,6 +128,41 @@ export function matrixSuite(database: 'sqlite' | 'postgres'): void {
       expect(job('after transfer', 'bob', 'job#alice-car#alice')).toBe(404);
       expect(job('after transfer', 'alice', 'job#alice-car#alice')).toBe(404);
       expect(report.cells.filter((c) => c.object.startsWith('job#')).length).toBeGreaterThan(100);
+      // Invitations with a role in the body: the granting role decides, per role (a dealer makes no fleet admin).
+      const cell = (phase: string, persona: string, route: string, object: string) =>
+        report.cells.find((c) => c.phase === phase && c.persona === persona && c.route === route && c.object === object)
+          ?.observed;
+      const invite = 'POST /v1/tenants/{id}/invitations';
+      expect(cell(seeded, 'fiona', invite, 'northwind|fleet_operator')).toBe('allowed');
+      expect(cell(seeded, 'fiona', invite, 'northwind|dealer_technician')).toBe(403);
+      expect(cell(seeded, 'derek', invite, 'main-street-motors|fleet_admin')).toBe(403);
+      expect(cell(seeded, 'alice', invite, 'alice-household|driver')).toBe('allowed');
+      expect(cell(seeded, 'sean', invite, 'carapace-motors|security_admin')).toBe('allowed');
+      // A real invitation made through the API: only its invitee may use the code, and only once.
+      const accept = 'POST /v1/invitations/accept';
+      const code = 'invitation#northwind#fleet_admin';
+      expect(cell(seeded, 'sue', accept, code)).toBeUndefined(); // her use of it is the event
+      expect(cell(seeded, 'frank', accept, code)).toBe(404);
+      const used = 'after an invitation was accepted';
+      expect(cell(used, 'sue', accept, code)).toBe(404);
+      // Sue is now a fleet admin, but her support console's token has no admin scope: no webhooks for her.
+      expect(cell(used, 'sue', 'GET /v1/tenants/{id}/webhooks', 'northwind')).toBe(404);
+      expect(cell(used, 'sue', invite, 'northwind|fleet_operator')).toBe('allowed');
+      // Bob sold his own car to Dana, who signs in without a second factor: an owner, short of the MFA actions.
+      const after = 'after transfer';
+      expect(cell(after, 'dana', 'GET /v1/vehicles/{id}', 'bob-car')).toBe('allowed');
+      expect(cell(after, 'dana', 'POST /v1/vehicles/{id}/transfer', 'bob-car')).toBe(403);
+      expect(cell(after, 'dana', 'POST /v1/vehicles/{id}/partner-grants', 'bob-car')).toBe(403);
+      expect(cell(after, 'dana', 'POST /v1/vehicles/{id}/delegations', 'bob-car')).toBe('unreached');
+      expect(job(after, 'dana', 'job#bob-car#bob')).toBe(404);
+      // Sean, a security admin, bought Bob's other car: as its owner he still immobilizes only with a reason.
+      expect(cmd(after, 'sean', 'immobilize', 'frank-old-car')).toBe('allowed');
+      expect(cmd(after, 'sean', 'immobilize (no reason)', 'frank-old-car')).toBe(403);
+      // The contents of the owner's lists are checked too (drivers, pending invites, consents), not only the status.
+      const lists = report.cells.filter(
+        (c) => ['delegation:list', 'partner_grant:list'].includes(c.action) && c.observed === 'allowed',
+      );
+      expect(lists.length).toBeGreaterThan(10);
       const perCommand = report.cells.filter((c) => c.command);
       const count = (outcome: unknown) => perCommand.filter((c) => c.observed === outcome).length;
       expect([count('allowed') > 50, count(401) > 0, count(403) > 100, count(404) > 100]).toEqual([

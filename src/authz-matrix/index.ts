@@ -1,4 +1,5 @@
-export { runMatrix, summaryLine, type MatrixReport, type Cell } from './runner.js';
+export { runMatrix, summaryLine } from './runner.js';
+export type { MatrixReport, Cell } from './cells.js';
 export { MATRIX_ROUTES, type MatrixRoute } from './routes.js';
 export { PERMITS } from './oracle.js';
 export { World } from './world.js';

@@ -86,12 +86,26 @@ export const PERMITS = {
   platform: { security_admin: ['support_case:open'] },
 } as const;
 
-/** Actions that also need a sign-in with a second factor, whatever the relationship. */
+/**
+ * Actions that also need a sign-in with a second factor, whatever the relationship (README "How fresh a sign-in
+ * must be": a transfer, opening a support case, approving an agent's command, and a partner grant, which needs the
+ * recent second factor of a transfer).
+ */
 export const MFA_REQUIRED: readonly string[] = [
   'vehicle:transfer',
   'support_case:open',
   'support_case:approve_command',
+  'partner_grant:create',
 ];
+
+/**
+ * A person manages a tenant's webhook endpoints only with an admin scope in the token (README "Subscribing": the
+ * fleet console's `fleet:admin` or the security console's `security:admin`); a person's token without one is
+ * refused even for an admin. Partners manage their own with their client-credentials token.
+ */
+export const PERSON_ADMIN_SCOPES: Partial<Record<string, readonly string[]>> = {
+  'webhook:manage': ['fleet:admin', 'security:admin'],
+};
 
 /** What a cell should answer. */
 export interface Expectation {
@@ -232,7 +246,9 @@ export function expect(world: World, persona: string, route: MatrixRoute, object
   const scopeOk = route.anyScope ? missing.length < route.scopes.length : missing.length === 0;
   if (!scopeOk) return { allowed: false, status: 403, relations };
   const table = PERMITS[tableOf(route.object)] as Permits;
-  if (allows(table, relations, route.action) && (!MFA_REQUIRED.includes(route.action) || p.mfa))
+  const adminScopes = p.kind === 'person' ? PERSON_ADMIN_SCOPES[route.action] : undefined;
+  const adminScopeOk = !adminScopes || adminScopes.some((s) => p.scopes.includes(s));
+  if (allows(table, relations, route.action) && (!MFA_REQUIRED.includes(route.action) || p.mfa) && adminScopeOk)
     return { allowed: true, status: 'allowed', relations };
   if (!route.visibleWith) return { allowed: false, status: 404, relations };
   const visibleRoute = { ...route, action: route.visibleWith };
@@ -254,7 +270,8 @@ function tableOf(kind: MatrixRoute['object']): keyof typeof PERMITS {
  * `diagnostics_run`; a driver exactly the commands the owner delegated; `diagnostics_run` also a dealer
  * technician with an open service case; `immobilize` only a security admin of the platform operator, with a
  * reason; a support agent only with a just-in-time approval for that command (the scenario gives none); a partner
- * never. Relation → the commands it permits; `*` is every command but the two named ones.
+ * never. An `immobilize` without a reason is nobody's. Relation → the commands it permits; `*` is every command but
+ * the two named ones.
  */
 export const COMMAND_PERMITS: Record<string, readonly string[]> = {
   owner: ['*', 'diagnostics_run'],
@@ -269,6 +286,8 @@ export interface CommandFacts {
   name: string;
   scope: string;
   stepUp: boolean;
+  /** False when the request gives no reason (`immobilize` is sent only with one). */
+  reason?: boolean;
 }
 
 /** What one command request should answer: allowed, the step-up challenge (401), 403 or 404. */
@@ -301,6 +320,7 @@ export function expectCommand(
     (delegated && p.kind === 'person') ||
     relations.some((r) => {
       const allowed = COMMAND_PERMITS[r] ?? [];
+      if (command.name === 'immobilize' && command.reason === false) return false;
       return allowed.includes(command.name) || (!special && allowed.includes('*'));
     });
   const fleetVehicle = world.fleetOf(vehicleKey) !== null;
@@ -335,4 +355,57 @@ export function expectJobRead(
   const holder = ['owner', 'fleet_admin', 'fleet_operator_of_group'].some((r) => relations.includes(r));
   const readable = job.requester === persona || (holder && job.createdAt >= since);
   return { status: readable ? 'allowed' : 404, relations };
+}
+
+/**
+ * Who may grant which role by invitation (the product's role rules): a fleet admin makes fleet admins and operators, a
+ * dealer technician makes technicians, a security admin makes support agents and security admins, all in their own
+ * tenant. Owner and driver need only the right to invite into the tenant. A role missing here is granted by nobody.
+ */
+export const GRANTED_BY: Record<string, string | null> = {
+  owner: null,
+  driver: null,
+  fleet_admin: 'fleet_admin',
+  fleet_operator: 'fleet_admin',
+  dealer_technician: 'dealer_technician',
+  support_agent: 'security_admin',
+  security_admin: 'security_admin',
+};
+
+/** What an invitation to `role` in a tenant should answer: the invite right first, then the granting role. */
+export function expectInvite(
+  world: World,
+  persona: string,
+  route: MatrixRoute,
+  tenantKey: string,
+  role: string,
+): Expectation {
+  const base = expect(world, persona, route, tenantKey);
+  if (!base.allowed) return base;
+  const granting = GRANTED_BY[role];
+  if (granting === null) return base;
+  const holds = world.persona(persona).roles.some((r) => r.tenant === tenantKey && r.role === granting);
+  // The inviter is a member of the tenant (the invite right needs a role in it), so the refusal is a 403.
+  return holds ? base : { allowed: false, status: 403, relations: base.relations };
+}
+
+/**
+ * Whether a person may accept one real invitation by its code: only its invitee, while it is pending and the
+ * inviter still holds the role that grants it. Any other refusal answers as if the code did not exist.
+ */
+export function expectInvitationAccept(
+  world: World,
+  persona: string,
+  route: MatrixRoute,
+  invitation: World['invitations'][number],
+): Expectation {
+  const base = expect(world, persona, route, 'self');
+  if (!base.allowed) return base;
+  const granting = GRANTED_BY[invitation.role];
+  const inviterHolds =
+    granting === null ||
+    (granting !== undefined &&
+      world.persona(invitation.inviter).roles.some((r) => r.tenant === invitation.tenant && r.role === granting));
+  const mine = world.persona(persona).email === invitation.email && invitation.status === 'pending';
+  return mine && inviterHolds ? base : { allowed: false, status: 404, relations: base.relations };
 }

@@ -2,53 +2,16 @@ import { randomUUID } from 'node:crypto';
 import type { Agent } from 'node:https';
 import type { Scenario } from '../server/index.js';
 import { COMMAND_CATALOG } from '../commands/index.js';
-import { expect as expected, expectCommand, expectJobRead, type Expectation } from './oracle.js';
+import { type Cell, type MatrixReport, PROBE, routeKey } from './cells.js';
+import { createJobs, listedJobsDiffer, runCommandCell, runJobCell } from './command-cells.js';
+import { checksContents, listedDiffer } from './list-contents.js';
+import { INVITE_ROLES, runInvitationCell, runInviteCell, triesInvitation } from './invitation-cells.js';
+import { acceptInvitation, makeInvitation, sellOtherCars } from './invitation-events.js';
+import { expect as expected, type Expectation } from './oracle.js';
 import { type Ids, resolveIds } from './resolve.js';
 import { MATRIX_ROUTES, type MatrixRoute, NO_JOB } from './routes.js';
 import { type Caller, signInAll, type Target } from './sessions.js';
 import { World } from './world.js';
-
-/** One cell: a persona, an action (route), an object, what the oracle expected and what the server did. */
-export interface Cell {
-  phase: string;
-  persona: string;
-  action: string;
-  route: string;
-  object: string;
-  expected: 'allowed' | 401 | 403 | 404;
-  /**
-   * `unreached`: the probe was stopped by validation (400 ERR_VALIDATION) where the oracle expects an allow, so the
-   * cell never showed the real decision. It is reported as unreached, never as passed.
-   */
-  observed: 'allowed' | 'unreached' | number;
-  relations: string[];
-  unexpected: boolean;
-  unreached: boolean;
-  note?: string;
-  /** The command a per-command cell sent (`vehicle:command` with this command in the body). */
-  command?: string;
-}
-
-/** The matrix report: every cell, and the totals a reviewer reads first. */
-export interface MatrixReport {
-  cells: Cell[];
-  summary: {
-    cells: number;
-    allowed: number;
-    denied: number;
-    unexpected: number;
-    /** Cells whose probe never reached the decision (validation answered first where an allow was due). */
-    unreached: number;
-    phases: string[];
-    routes: number;
-    routesReached: number;
-    routesMissing: string[];
-    unresolved: string[];
-  };
-}
-
-const PROBE = 'carapace-matrix-probe=1';
-const routeKey = (r: MatrixRoute) => `${r.method} ${r.path}`;
 
 /** The objects of a kind that a cell can name: every resolved one, plus a random id that does not exist. */
 function objectsOf(route: MatrixRoute, world: World, ids: Ids): Array<{ key: string; id: string; other?: string }> {
@@ -99,25 +62,6 @@ function pairValid(world: World, key: string, kind: MatrixRoute['object']): bool
   const tenant = world.groups.get(g)?.tenant;
   if (kind === 'groupVehicle') return world.fleetOf(o)?.tenant === tenant;
   return world.persona(o).roles.some((r) => r.tenant === tenant && r.role === 'fleet_operator');
-}
-
-/** The list of a vehicle's jobs must hold exactly the matrix's jobs the persona may read; a note when it does not. */
-function listedJobsDiffer(world: World, ids: Ids, persona: string, vehicle: string, json: unknown): string | undefined {
-  const readRoute = MATRIX_ROUTES.find(
-    (r) => r.action === 'vehicle:read_command' && !r.path.endsWith('/events'),
-  ) as MatrixRoute;
-  const mine = new Map(world.jobs.filter((j) => j.vehicle === vehicle).map((j) => [ids.objects.get(j.key), j]));
-  const want = [...mine]
-    .filter(([, j]) => expectJobRead(world, persona, { ...readRoute, scopes: [] }, j).status === 'allowed')
-    .map(([id]) => id)
-    .sort();
-  const got = ((json as { jobs?: Array<{ id: string }> }).jobs ?? [])
-    .map((j) => j.id)
-    .filter((id) => mine.has(id))
-    .sort();
-  return JSON.stringify(want) === JSON.stringify(got)
-    ? undefined
-    : `listed ${got.length} jobs, expected ${want.length}`;
 }
 
 /** Runs one cell as a real HTTP request through the client library. */
@@ -178,6 +122,10 @@ async function runCell(
       note = `listed ${got.length}, expected ${want.length}`;
     }
   }
+  if (!unexpected && checksContents(route.action) && allowedNow) {
+    note = listedDiffer(world, ids, route.action, obj.key, res.json);
+    unexpected = note !== undefined;
+  }
   if (!unexpected && route.action === 'vehicle:list_commands' && allowedNow) {
     note = listedJobsDiffer(world, ids, persona, obj.key, res.json);
     unexpected = note !== undefined;
@@ -195,135 +143,6 @@ async function runCell(
     unreached,
     ...(note ? { note } : {}),
   };
-}
-
-/** Parameters that pass a command's own schema, so its per-command rules (the reason of `immobilize`) apply. */
-const COMMAND_PARAMS: Record<string, unknown> = {
-  climate: { on: true },
-  charge_limit: { percent: 80 },
-  immobilize: { reason: 'authorization matrix: per-command probe' },
-};
-
-/**
- * One per-command cell: `vehicle:command` with the command in the body, so the decision is the real one (the
- * delegated commands, the dealer's diagnostics, the security admin's immobilize, the command's own scope, the
- * step-up guardrail). The probe query still stops an allowed request at validation, after authorization and
- * before any job exists; that 400 is this cell's "allowed", since the decision it shows is the complete one.
- */
-async function runCommandCell(
-  phase: string,
-  world: World,
-  caller: Caller,
-  persona: string,
-  route: MatrixRoute,
-  obj: { key: string; id: string },
-  command: (typeof COMMAND_CATALOG)[keyof typeof COMMAND_CATALOG],
-): Promise<Cell> {
-  const ask = () => expectCommand(world, persona, route, command, obj.key);
-  const exp = ask();
-  const params = COMMAND_PARAMS[command.name];
-  const res = await caller.api('POST', `${route.path.replace('{id}', obj.id)}?${PROBE}`, {
-    command: command.name,
-    ...(params ? { params } : {}),
-  });
-  const problem = res.json as { code?: string; detail?: string } | null;
-  // Only the probe's own query may stop it: any other 400 would be a check this cell did not mean to reach.
-  const probeStopped = res.status === 400 && problem?.code === 'ERR_VALIDATION' && /quer/i.test(res.text);
-  const observed: Cell['observed'] = probeStopped ? 'allowed' : res.status;
-  const unexpected = observed !== exp.status && observed !== ask().status;
-  return {
-    phase,
-    persona,
-    action: route.action,
-    route: routeKey(route),
-    object: obj.key,
-    command: command.name,
-    expected: exp.status,
-    observed,
-    relations: exp.relations,
-    unexpected,
-    unreached: false,
-    ...(unexpected && res.status === 400 ? { note: (problem?.detail ?? '').slice(0, 120) } : {}),
-  };
-}
-
-/** One real job read by one persona: job-level visibility, judged by the job rules of the oracle. */
-async function runJobCell(
-  phase: string,
-  world: World,
-  ids: Ids,
-  caller: Caller,
-  persona: string,
-  route: MatrixRoute,
-  job: World['jobs'][number],
-): Promise<Cell> {
-  const ask = () => expectJobRead(world, persona, route, job);
-  const exp = ask();
-  const vehicleId = ids.vehicles.get(job.vehicle) as string;
-  const res = await caller.api(
-    'GET',
-    route.path.replace('{id}', vehicleId).replace('{job}', ids.objects.get(job.key) as string),
-  );
-  const observed: Cell['observed'] = res.status === 200 ? 'allowed' : res.status;
-  const unexpected = observed !== exp.status && observed !== ask().status;
-  return {
-    phase,
-    persona,
-    action: route.action,
-    route: routeKey(route),
-    object: job.key,
-    expected: exp.status,
-    observed,
-    relations: exp.relations,
-    unexpected,
-    unreached: false,
-  };
-}
-
-/**
- * Real jobs for the job cells: every persona the oracle lets lock a vehicle asks for one `lock` (the vehicles are
- * not connected, so each job waits queued or is rejected by the conflict rule; either way it exists and is read).
- */
-async function createJobs(world: World, ids: Ids, callers: Map<string, Caller>): Promise<Cell[]> {
-  const refused: Cell[] = [];
-  const route = MATRIX_ROUTES.find((r) => r.action === 'vehicle:command' && r.object === 'vehicle') as MatrixRoute;
-  for (const [vehicle, vehicleId] of ids.vehicles)
-    for (const persona of world.personas.keys()) {
-      if (expectCommand(world, persona, route, COMMAND_CATALOG.lock, vehicle).status !== 'allowed') continue;
-      const caller = callers.get(persona) as Caller;
-      const res = await caller.api(
-        'POST',
-        `/v1/vehicles/${vehicleId}/commands`,
-        { command: 'lock' },
-        {
-          'idempotency-key': randomUUID(),
-        },
-      );
-      const body = res.json as { id?: string; job?: string } | null;
-      const id = res.status === 202 ? body?.id : res.status === 409 ? body?.job : undefined;
-      // A refusal where the oracle allows is an unexpected cell like any other (a broken policy), not a crash.
-      if (!id) {
-        refused.push({
-          phase: 'seeded',
-          persona,
-          action: route.action,
-          route: routeKey(route),
-          object: vehicle,
-          command: 'lock',
-          expected: 'allowed',
-          observed: res.status,
-          relations: [],
-          unexpected: true,
-          unreached: false,
-          note: `making a real job: ${res.text.slice(0, 120)}`,
-        });
-        continue;
-      }
-      const key = `job#${vehicle}#${persona}`;
-      world.jobs.push({ key, vehicle, requester: persona, createdAt: world.now() });
-      ids.objects.set(key, id);
-    }
-  return refused;
 }
 
 /** Runs cells with bounded concurrency. */
@@ -397,9 +216,23 @@ async function matrixOn(
         for (const persona of world.personas.keys()) {
           const caller = callers.get(persona) as Caller;
           tasks.push(() => runCell(name, world, ids, caller, persona, route, obj));
-          if (route.action === 'vehicle:command' && route.object === 'vehicle')
+          if (route.action === 'vehicle:command' && route.object === 'vehicle') {
             for (const command of Object.values(COMMAND_CATALOG))
               tasks.push(() => runCommandCell(name, world, caller, persona, route, obj, command));
+            // Once more without its reason: nobody immobilizes without one, the security admin included.
+            const immobilize = COMMAND_CATALOG.immobilize;
+            tasks.push(() => runCommandCell(name, world, caller, persona, route, obj, immobilize, { reason: false }));
+          }
+          // The invitation route once per role, so the granting-role rule for each role is inside the matrix.
+          if (route.action === 'identity:invite' && obj.key !== 'ghost')
+            for (const role of INVITE_ROLES)
+              tasks.push(() => runInviteCell(name, world, caller, persona, route, obj, role));
+          // Every real invitation's code, presented by everyone but its invitee (whose use of it is an event).
+          if (route.action === 'identity:accept_invitation')
+            for (const inv of world.invitations.filter((i) => triesInvitation(world, persona, i)))
+              tasks.push(() =>
+                runInvitationCell(name, world, caller, persona, route, inv, ids.objects.get(inv.key) as string),
+              );
         }
       }
       // The job read route also runs against every real job, for job-level visibility.
@@ -463,10 +296,12 @@ async function matrixOn(
         vehicle,
         status: 'requested',
         closesAt: Number.POSITIVE_INFINITY,
+        requestedAt: world.now(),
       });
       ids.objects.set('service#requested', sc.id as string);
     }
   }
+  const invitation = await makeInvitation(world, ids, call);
   cells.push(...(await createJobs(world, ids, callers)));
   await phase('seeded');
 
@@ -556,9 +391,21 @@ async function matrixOn(
     if (buyer) {
       await call(ownerKey, 'POST', `/v1/vehicles/${vid}/transfer`, { toEmail: buyer.email });
       world.transfer(vehicle, buyer.key);
+      // The buyer also sells their other cars (to someone without a second factor, to a security admin).
+      const others = await sellOtherCars(world, ids, call, buyer.key, vehicle);
       await phase(
         'after transfer',
-        (r, k) => onVehicle(r, k) || ['delegation', 'partnerGrant', 'serviceCase', 'invite'].includes(r.object),
+        (r, k) =>
+          onVehicle(r, k) ||
+          (r.object === 'vehicle' && others.includes(k)) ||
+          ['delegation', 'partnerGrant', 'serviceCase', 'invite'].includes(r.object),
+      );
+    }
+    if (invitation) {
+      await acceptInvitation(world, ids, call, invitation);
+      await phase(
+        'after an invitation was accepted',
+        (r, k) => (r.object === 'tenant' && k === invitation.tenant) || r.object === 'self',
       );
     }
   }

@@ -64,6 +64,8 @@ export class World {
     vehicle: string | null;
     status: 'requested' | 'open' | 'closed';
     closesAt: number;
+    /** When the dealer asked for the case. */
+    requestedAt: number;
   }> = [];
   supportCases: Array<{
     key: string;
@@ -82,9 +84,19 @@ export class World {
     ended: boolean;
   }> = [];
 
+  /** Tenant invitations the matrix made through the API: who invited whom to which role, and whether used. */
+  invitations: Array<{
+    key: string;
+    tenant: string;
+    email: string;
+    role: string;
+    inviter: string;
+    status: 'pending' | 'accepted';
+  }> = [];
+
   /** Command jobs the matrix created through the API: who asked, for which vehicle, when. */
   jobs: Array<{ key: string; vehicle: string; requester: string; createdAt: number }> = [];
-  /** When a vehicle's current owner became its owner, for vehicles transferred during the run. */
+  /** When a vehicle's current owner became its owner (the scenario's start, or the transfer during the run). */
   ownerSince = new Map<string, number>();
 
   /** Builds the world as the scenario describes it, as of `now` (the moment it was seeded is taken as now). */
@@ -136,7 +148,10 @@ export class World {
       const ended = r.ended !== undefined && when(now, r.ended, now) <= now;
       const live = from <= now && until > now && !ended;
       const key = `${r.kind}#${n++}`;
-      if (r.kind === 'ownership' && live && r.user && r.vehicle) this.owners.set(r.vehicle, r.user);
+      if (r.kind === 'ownership' && live && r.user && r.vehicle) {
+        this.owners.set(r.vehicle, r.user);
+        this.ownerSince.set(r.vehicle, from);
+      }
       if (r.kind === 'delegation' && r.user && r.vehicle)
         this.delegations.push({
           key,
@@ -159,6 +174,7 @@ export class World {
           vehicle: r.vehicle,
           status: live ? 'open' : 'closed',
           closesAt: until,
+          requestedAt: from,
         });
       if (r.kind === 'support_case' && r.user && r.account) {
         const operator = this.personas.get(r.user)?.roles.find((m) => m.role === 'support_agent')?.tenant ?? '';
@@ -203,6 +219,14 @@ export class World {
   /** A tenant's kind. */
   tenantKind(tenant: string): string | null {
     return this.tenants.get(tenant)?.kind ?? null;
+  }
+
+  /** An invitation used by its invitee: the role it names is theirs from now on. */
+  acceptInvitation(key: string, persona: string): void {
+    const inv = this.invitations.find((i) => i.key === key);
+    if (!inv || inv.status !== 'pending') throw new Error(`no pending invitation ${key}`);
+    inv.status = 'accepted';
+    this.persona(persona).roles.push({ tenant: inv.tenant, role: inv.role });
   }
 
   /** The transfer cascade as the product rules state it: the old owner's drivers, consents and cases end. */

@@ -35,7 +35,8 @@ async function loopbackPort(): Promise<number> {
  * Starts a throwaway embedded deployment (SQLite in a temporary data directory, loopback ports, the demo seed,
  * detection off) on the given policy directory, runs the public authorization matrix against it, and removes it.
  * The server's clock is the wall clock plus what the matrix advanced, so the short delegation expires without a
- * sleep. With `stopOnUnexpected` the matrix ends after the first phase that shows a wrong cell.
+ * sleep. The step-up window and people's token lifetime are an hour, so a slow run never outlives its sign-ins.
+ * With `stopOnUnexpected` the matrix ends after the first phase that shows a wrong cell.
  */
 export async function judgeWithMatrix(
   policyDir: string,
@@ -53,6 +54,10 @@ export async function judgeWithMatrix(
         log: { level: 'silent' },
         seedDemo: true,
         detect: { enabled: false },
+        // One matrix run can outlast the default step-up window (5 minutes) and token lifetime (10) on a loaded
+        // machine; the transfer step then fails on the unmutated set. The widest windows keep every run judged.
+        commands: { stepUpMaxAge: 3600 },
+        auth: { userAccessTokenTtl: 3600 },
         policy: { dir: policyDir },
         database: { url: null },
         listeners: {

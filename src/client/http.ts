@@ -40,8 +40,24 @@ export class CookieJar {
   }
 }
 
-/** One HTTPS request; never follows redirects (the caller decides). */
-export function request(
+/**
+ * One HTTPS request; never follows redirects (the caller decides). A kept-alive connection the server closed while
+ * idle (its idle deadline) can fail as the request is written: that request never reached the server, so it is sent
+ * once more on a new connection (Node's `reusedSocket` advice), and any other error is the caller's.
+ */
+export async function request(url: string, options: Parameters<typeof requestOnce>[1]): Promise<ClientResponse> {
+  try {
+    return await requestOnce(url, options);
+  } catch (err) {
+    if (!(err instanceof StaleSocketError)) throw err;
+    return requestOnce(url, options);
+  }
+}
+
+/** A kept-alive socket that was already closed by the server when it was reused. */
+class StaleSocketError extends Error {}
+
+function requestOnce(
   url: string,
   options: ClientTls & {
     method?: string;
@@ -56,6 +72,7 @@ export function request(
     const cookie = options.jar?.header();
     if (cookie) headers.cookie = cookie;
     if (options.body !== undefined) headers['content-length'] = String(Buffer.byteLength(options.body));
+    let responded = false;
     const req = https.request(
       url,
       {
@@ -67,6 +84,7 @@ export function request(
         agent: options.agent ?? false,
       },
       (res) => {
+        responded = true;
         options.jar?.store(res.headers['set-cookie']);
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -85,7 +103,11 @@ export function request(
         res.on('error', reject);
       },
     );
-    req.on('error', reject);
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      // Only before any response: a connection lost mid-answer may have carried out the request.
+      const stale = !responded && req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
+      reject(stale ? new StaleSocketError(err.message, { cause: err }) : err);
+    });
     if (options.body !== undefined) req.write(options.body);
     req.end();
   });
