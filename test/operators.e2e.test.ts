@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FixedClock } from '../src/platform/index.js';
 import { request } from '../src/client/index.js';
-import { httpsRequest } from '../src/vehicle-sdk/index.js';
+import { type GatewayClient, httpsRequest } from '../src/vehicle-sdk/index.js';
 import { startTestCarapace, type TestCarapace, testEngines } from '../src/testing/index.js';
 import { DEMO_OPERATORS, seedDemoOperators } from '../src/operators/index.js';
 import { addPerson, consoleCall, type Person, problemOf, signIn } from './operators-support.js';
@@ -43,6 +43,7 @@ describe.each(testEngines())('operators and roles on the admin plane (%s)', (dat
   let cp: TestCarapace;
   const people: Record<string, Person> = {};
   let deviceId: string;
+  let lifecycleUnit: GatewayClient;
   // Issued before the clock moves: TLS judges a certificate's notBefore by the real time.
   let viewerCert: { cert: string; key: string };
   let unbound: { cert: string; key: string };
@@ -93,6 +94,8 @@ describe.each(testEngines())('operators and roles on the admin plane (%s)', (dat
     unbound = { cert: loose.certificatePem, key: loose.privateKeyPem as string };
     const device = await cp.enrolledDevice('TCU-OPS-1');
     deviceId = device.credentials!.issued.deviceId;
+    // Enrolled before the clock moves too: after a dozen sign-ins it runs minutes ahead of the real time TLS uses.
+    lifecycleUnit = await cp.enrolledDevice('TCU-OPS-LIFECYCLE');
   }, 60_000);
   afterAll(() => cp?.stop());
 
@@ -146,7 +149,7 @@ describe.each(testEngines())('operators and roles on the admin plane (%s)', (dat
   });
 
   it('a responder cannot revoke or retire a device through its lifecycle, even elevated; a PKI officer, elevated, can', async () => {
-    const unit = await cp.enrolledDevice('TCU-OPS-LIFECYCLE');
+    const unit = lifecycleUnit;
     const id = unit.credentials!.issued.deviceId;
     const to = (session: string, status: string) =>
       consoleCall(cp, session, 'POST', `/admin/v1/devices/${id}/status`, { status, reason: 'lifecycle test' });
